@@ -1,0 +1,131 @@
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.Extensions.Options;
+using Newsletter.Web.Data;
+using Newsletter.Web.Site;
+
+namespace Newsletter.Web.Admin;
+
+public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUser> signIn, IOptions<SiteOptions> site) : PageModel
+{
+    public string Email { get; private set; } = "";
+
+    public bool TwoFactorEnabled { get; private set; }
+
+    public int RecoveryCodesLeft { get; private set; }
+
+    public string SharedKey { get; private set; } = "";
+
+    public string AuthenticatorUri { get; private set; } = "";
+
+    public IReadOnlyList<string>? RecoveryCodes { get; private set; }
+
+    public string? Message { get; private set; }
+
+    public async Task<IActionResult> OnGetAsync() => await LoadAsync() ? Page() : Challenge();
+
+    public async Task<IActionResult> OnPostEnableAsync(string code)
+    {
+        var user = await users.GetUserAsync(User);
+        if (user is null)
+        {
+            return Challenge();
+        }
+
+        var ok = await users.VerifyTwoFactorTokenAsync(user, users.Options.Tokens.AuthenticatorTokenProvider, (code ?? "").Replace(" ", "", StringComparison.Ordinal));
+        if (!ok)
+        {
+            ModelState.AddModelError("", "That code didn't match. Check the time on your device and try the next code.");
+            await LoadAsync();
+            return Page();
+        }
+
+        await users.SetTwoFactorEnabledAsync(user, true);
+        RecoveryCodes = [.. await users.GenerateNewTwoFactorRecoveryCodesAsync(user, 10) ?? []];
+        Message = "Two-factor sign-in is on.";
+        await LoadAsync();
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostNewCodesAsync()
+    {
+        var user = await users.GetUserAsync(User);
+        if (user is null)
+        {
+            return Challenge();
+        }
+
+        RecoveryCodes = [.. await users.GenerateNewTwoFactorRecoveryCodesAsync(user, 10) ?? []];
+        Message = "New recovery codes made; the old ones no longer work.";
+        await LoadAsync();
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostDisableAsync()
+    {
+        var user = await users.GetUserAsync(User);
+        if (user is null)
+        {
+            return Challenge();
+        }
+
+        await users.SetTwoFactorEnabledAsync(user, false);
+        // A new key, so the old authenticator entry can't be turned back on by someone who copied it.
+        await users.ResetAuthenticatorKeyAsync(user);
+        Message = "Two-factor sign-in is off.";
+        await LoadAsync();
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostPasswordAsync(string current, string next)
+    {
+        var user = await users.GetUserAsync(User);
+        if (user is null)
+        {
+            return Challenge();
+        }
+
+        var result = await users.ChangePasswordAsync(user, current ?? "", next ?? "");
+        if (result.Succeeded)
+        {
+            await signIn.RefreshSignInAsync(user);
+            Message = "Password changed.";
+        }
+        else
+        {
+            foreach (var e in result.Errors)
+            {
+                ModelState.AddModelError("", e.Description);
+            }
+        }
+
+        await LoadAsync();
+        return Page();
+    }
+
+    private async Task<bool> LoadAsync()
+    {
+        var user = await users.GetUserAsync(User);
+        if (user is null)
+        {
+            return false;
+        }
+
+        Email = user.Email ?? "";
+        TwoFactorEnabled = await users.GetTwoFactorEnabledAsync(user);
+        RecoveryCodesLeft = await users.CountRecoveryCodesAsync(user);
+        var key = await users.GetAuthenticatorKeyAsync(user);
+        if (string.IsNullOrEmpty(key))
+        {
+            await users.ResetAuthenticatorKeyAsync(user);
+            key = await users.GetAuthenticatorKeyAsync(user) ?? "";
+        }
+
+        SharedKey = string.Join(' ', key.ToLowerInvariant().Chunk(4).Select(c => new string(c)));
+        var issuer = UrlEncoder.Default.Encode(site.Value.Title);
+        AuthenticatorUri = $"otpauth://totp/{issuer}:{UrlEncoder.Default.Encode(Email)}?secret={key}&issuer={issuer}&digits=6";
+        return true;
+    }
+}

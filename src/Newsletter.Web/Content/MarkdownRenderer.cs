@@ -1,0 +1,101 @@
+using Ganss.Xss;
+using Markdig;
+using Markdig.Extensions.AutoIdentifiers;
+
+namespace Newsletter.Web.Content;
+
+/// <summary>
+/// The one Markdown pipeline for notes, issues and the bio. Output is always sanitised: Markdown allows
+/// raw HTML, and an author's paste (or an imported file) must never put script on a reader's page or in
+/// an email.
+/// </summary>
+public sealed partial class MarkdownRenderer
+{
+    private readonly MarkdownPipeline _pipeline = new MarkdownPipelineBuilder()
+        .UsePipeTables()
+        .UseGridTables()
+        .UseFootnotes()
+        .UseTaskLists()
+        .UseAutoIdentifiers(AutoIdentifierOptions.GitHub)
+        .UseEmphasisExtras()
+        .UseSmartyPants()
+        .UseAutoLinks()
+        .UseDefinitionLists()
+        .UseAbbreviations()
+        .Build();
+
+    private readonly HtmlSanitizer _sanitizer = CreateSanitizer();
+
+    public RenderedMarkdown Render(string markdown)
+    {
+        var html = Markdown.ToHtml(markdown ?? "", _pipeline);
+        // The CSP forbids inline styles, so table alignment travels as a class instead.
+        html = TableAlignment().Replace(html, "class=\"align-$1\"");
+        var clean = _sanitizer.Sanitize(html);
+        return new RenderedMarkdown(clean, PlainTextOf(clean));
+    }
+
+    /// <summary>
+    /// Text from the sanitised HTML, not from the Markdown: raw HTML in the source (a pasted script) must
+    /// not turn up in summaries, search snippets or the text part of an email.
+    /// </summary>
+    public static string PlainTextOf(string html)
+    {
+        var document = new AngleSharp.Html.Parser.HtmlParser().ParseDocument("<body>" + html + "</body>");
+        foreach (var block in document.Body!.QuerySelectorAll("p, li, h1, h2, h3, h4, h5, h6, pre, blockquote, tr, dd, dt, br"))
+        {
+            block.After(document.CreateTextNode("\n"));
+        }
+
+        var lines = (document.Body.TextContent ?? "").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0);
+        return string.Join('\n', lines);
+    }
+
+    /// <summary>Sanitises HTML that did not come from Markdown (for example a template's output).</summary>
+    public string Sanitize(string html) => _sanitizer.Sanitize(html);
+
+    [System.Text.RegularExpressions.GeneratedRegex("style=\"text-align: (left|center|right);?\"")]
+    private static partial System.Text.RegularExpressions.Regex TableAlignment();
+
+    private static HtmlSanitizer CreateSanitizer()
+    {
+        var s = new HtmlSanitizer();
+        s.AllowedSchemes.Clear();
+        s.AllowedSchemes.UnionWith(["http", "https", "mailto"]);
+        s.AllowedAttributes.UnionWith(["class", "id", "role", "aria-label", "aria-hidden", "rel"]);
+        // A form in a note or an email is a phishing kit: none of its parts survive.
+        foreach (var tag in new[] { "form", "button", "select", "option", "optgroup", "textarea", "fieldset", "legend", "label", "datalist", "output" })
+        {
+            s.AllowedTags.Remove(tag);
+        }
+
+        // Task lists render disabled checkboxes; nothing else may be an input.
+        s.AllowedTags.Add("input");
+        s.AllowedAttributes.UnionWith(["type", "checked", "disabled"]);
+        s.RemovingAttribute += (_, e) =>
+        {
+            if (e.Tag.TagName.Equals("input", StringComparison.OrdinalIgnoreCase) && e.Attribute.Name == "type")
+            {
+                e.Cancel = false;
+            }
+        };
+        s.PostProcessNode += (_, e) =>
+        {
+            if (e.Node is AngleSharp.Dom.IElement el && el.TagName.Equals("INPUT", StringComparison.Ordinal)
+                && !string.Equals(el.GetAttribute("type"), "checkbox", StringComparison.OrdinalIgnoreCase))
+            {
+                el.Remove();
+            }
+            else if (e.Node is AngleSharp.Dom.IElement input && input.TagName.Equals("INPUT", StringComparison.Ordinal))
+            {
+                input.SetAttribute("disabled", "disabled");
+            }
+        };
+        s.AllowedCssProperties.Clear();
+        s.AllowedAtRules.Clear();
+        s.AllowedAttributes.Remove("style");
+        return s;
+    }
+}
+
+public sealed record RenderedMarkdown(string Html, string PlainText);

@@ -1,0 +1,56 @@
+using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Data;
+using Newsletter.Web.Notes;
+
+namespace Newsletter.Web.Infrastructure;
+
+/// <summary>
+/// `dotnet run --project src/Newsletter.Web -- VERB`. Verbs share the app's configuration and services,
+/// so a file imported from the shell is the same as one imported at start-up.
+/// </summary>
+public static class CommandLine
+{
+    public static async Task<bool> TryRunAsync(WebApplication app, string[] args)
+    {
+        var verb = args.FirstOrDefault(a => !a.StartsWith('-') && !a.Contains('='));
+        if (verb is null)
+        {
+            return false;
+        }
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var services = scope.ServiceProvider;
+        var db = services.GetRequiredService<AppDbContext>();
+        await db.Database.MigrateAsync();
+        switch (verb)
+        {
+            case "migrate":
+                Console.WriteLine("Database is up to date.");
+                break;
+            case "import-notes":
+                var result = await services.GetRequiredService<NoteImporter>().ImportAsync();
+                Console.WriteLine($"Imported notes: {result}");
+                foreach (var error in result.Errors)
+                {
+                    Console.Error.WriteLine(error);
+                }
+
+                Environment.ExitCode = result.Errors.Count == 0 ? 0 : 1;
+                break;
+            case "export-notes":
+                foreach (var path in await services.GetRequiredService<NoteExporter>().ExportAsync())
+                {
+                    Console.WriteLine($"Wrote {path}");
+                }
+
+                break;
+            default:
+                Console.Error.WriteLine($"Unknown command '{verb}'. Commands: migrate, import-notes, export-notes.");
+                Environment.ExitCode = 2;
+                break;
+        }
+
+        return true;
+    }
+
+}

@@ -1,0 +1,31 @@
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Content;
+using Newsletter.Web.Data;
+
+namespace Newsletter.Web.Notes.Admin;
+
+public sealed class DeleteModel(AppDbContext db, ContentChanges changes) : PageModel
+{
+    public Note? Note { get; private set; }
+
+    public async Task<IActionResult> OnGetAsync(int id, CancellationToken ct)
+    {
+        Note = await db.Notes.AsNoTracking().FirstOrDefaultAsync(n => n.Id == id && n.DeletedAt == null, ct);
+        return Note is null ? NotFound() : Note.IsFileBacked ? BadRequest("Delete the file in notes/ instead.") : Page();
+    }
+
+    public async Task<IActionResult> OnPostAsync(int id, CancellationToken ct)
+    {
+        // Set-based, so a double click deletes once and the second click finds nothing to do.
+        var deleted = await db.Notes.Where(n => n.Id == id && n.DeletedAt == null && n.SourcePath == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(n => n.DeletedAt, DateTime.UtcNow).SetProperty(n => n.Status, NoteStatus.Draft), ct);
+        if (deleted > 0)
+        {
+            await changes.NotesChangedAsync(ct);
+        }
+
+        return Redirect("/admin/notes?message=" + Uri.EscapeDataString(deleted > 0 ? "Note deleted." : "That note was already deleted."));
+    }
+}

@@ -1,0 +1,125 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace Newsletter.Web.Notes;
+
+public enum NoteKind
+{
+    Note = 0,
+    Bio = 1,
+}
+
+public enum NoteStatus
+{
+    Draft = 0,
+    Published = 1,
+}
+
+/// <summary>
+/// A working note. A note imported from notes/ is owned by its file (SourcePath is set) and is read-only
+/// in the admin; a note written in the admin has no SourcePath until it is exported.
+/// </summary>
+public sealed class Note
+{
+    public int Id { get; set; }
+
+    public string Slug { get; set; } = "";
+
+    public string Title { get; set; } = "";
+
+    public NoteKind Kind { get; set; }
+
+    public NoteStatus Status { get; set; }
+
+    public string Summary { get; set; } = "";
+
+    public string Markdown { get; set; } = "";
+
+    /// <summary>Sanitised HTML, rendered once per change so pages never run Markdig per request.</summary>
+    public string Html { get; set; } = "";
+
+    /// <summary>Plain text of the body, for search, reading time and email text parts.</summary>
+    public string PlainText { get; set; } = "";
+
+    /// <summary>Structured front matter of a bio note (JSON), rendered by the about page.</summary>
+    public string? ProfileJson { get; set; }
+
+    /// <summary>Path relative to notes/ of the file that owns this note; null when written in the admin.</summary>
+    public string? SourcePath { get; set; }
+
+    /// <summary>SHA-256 of the source file, so an unchanged file is skipped on import.</summary>
+    public string? ContentHash { get; set; }
+
+    public DateTime Date { get; set; }
+
+    public DateTime CreatedAt { get; set; } = DateTime.UtcNow;
+
+    public DateTime UpdatedAt { get; set; } = DateTime.UtcNow;
+
+    /// <summary>Set when the note was deleted, so its URL answers 410 Gone instead of 404.</summary>
+    public DateTime? DeletedAt { get; set; }
+
+    public List<NoteTag> Tags { get; set; } = [];
+
+    public bool IsFileBacked => SourcePath is not null;
+
+    public bool IsPublic => Status == NoteStatus.Published && DeletedAt is null;
+
+    public int ReadingMinutes => Math.Max(1, (int)Math.Round(PlainText.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length / 230.0));
+
+    public IEnumerable<string> TagNames => Tags.Select(t => t.Tag).Order(StringComparer.Ordinal);
+
+    public void SetTags(IEnumerable<string> tags)
+    {
+        var wanted = tags.Select(Notes.Tags.Normalize).Where(t => t.Length > 0).Distinct(StringComparer.Ordinal).ToHashSet(StringComparer.Ordinal);
+        Tags.RemoveAll(t => !wanted.Contains(t.Tag));
+        foreach (var tag in wanted.Where(w => Tags.All(t => t.Tag != w)))
+        {
+            Tags.Add(new NoteTag { Tag = tag });
+        }
+    }
+}
+
+public sealed class NoteTag
+{
+    public int NoteId { get; set; }
+
+    public string Tag { get; set; } = "";
+}
+
+public static class Tags
+{
+    /// <summary>Tags are lower-case words joined by hyphens, so they are safe in URLs and compare exactly.</summary>
+    public static string Normalize(string tag)
+    {
+        var chars = tag.Trim().ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray();
+        var joined = string.Join('-', new string(chars).Split('-', StringSplitOptions.RemoveEmptyEntries));
+        return joined.Length > 40 ? joined[..40].TrimEnd('-') : joined;
+    }
+
+    public static IEnumerable<string> Parse(string? commaSeparated) =>
+        (commaSeparated ?? "").Split([',', ';'], StringSplitOptions.RemoveEmptyEntries).Select(Normalize).Where(t => t.Length > 0).Distinct();
+}
+
+internal sealed class NoteConfiguration : IEntityTypeConfiguration<Note>
+{
+    public void Configure(EntityTypeBuilder<Note> b)
+    {
+        b.HasIndex(n => n.Slug).IsUnique();
+        b.HasIndex(n => new { n.Status, n.Date });
+        b.Property(n => n.Slug).HasMaxLength(120);
+        b.Property(n => n.Title).HasMaxLength(300);
+        b.Property(n => n.Summary).HasMaxLength(1000);
+        b.HasMany(n => n.Tags).WithOne().HasForeignKey(t => t.NoteId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class NoteTagConfiguration : IEntityTypeConfiguration<NoteTag>
+{
+    public void Configure(EntityTypeBuilder<NoteTag> b)
+    {
+        b.HasKey(t => new { t.NoteId, t.Tag });
+        b.HasIndex(t => t.Tag);
+        b.Property(t => t.Tag).HasMaxLength(40);
+    }
+}

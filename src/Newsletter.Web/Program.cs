@@ -1,0 +1,35 @@
+using Newsletter.Web.Admin;
+using Newsletter.Web.Infrastructure;
+using Newsletter.Web.Jobs;
+using Newsletter.Web.Notes;
+using Newsletter.Web.Site;
+
+var builder = WebApplication.CreateBuilder(args);
+
+// The repository root is the app's home: appsettings.json, notes/, templates/ and data/ live there.
+var paths = builder.AddNewsletterConfiguration();
+
+builder.AddData(paths);
+builder.AddNotes();
+builder.AddAuthors();
+builder.AddJobs(paths);
+builder.Services.AddScoped<Newsletter.Web.Mail.TransactionalMail>();
+builder.AddPublicSite();
+
+var app = builder.Build();
+
+// Command-line verbs (import-notes, export-notes) run against the same services, then exit.
+if (await CommandLine.TryRunAsync(app, args))
+{
+    return;
+}
+
+app.UsePublicSite();
+app.MapAdmin();
+app.MapJobsDashboard();
+app.MapPublicSite();
+
+await app.RunAsync();
+
+/// <summary>Exposed for WebApplicationFactory in the tests.</summary>
+public partial class Program;

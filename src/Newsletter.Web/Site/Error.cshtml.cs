@@ -1,0 +1,34 @@
+using Microsoft.AspNetCore.Mvc.RazorPages;
+
+namespace Newsletter.Web.Site;
+
+/// <summary>Friendly pages for 404, 410 and 500, rendered by re-execution so the status code is kept.</summary>
+[Microsoft.AspNetCore.Authorization.AllowAnonymous]
+[Microsoft.AspNetCore.Mvc.IgnoreAntiforgeryToken]
+public sealed class ErrorModel : PageModel
+{
+    public int Code { get; private set; }
+
+    public string Heading { get; private set; } = "";
+
+    public string Message { get; private set; } = "";
+
+    public void OnGet(int? code) => Set(code);
+
+    public void OnPost(int? code) => Set(code);
+
+    private void Set(int? code)
+    {
+        Code = code ?? 500;
+        (Heading, Message) = Code switch
+        {
+            404 => ("Page not found", "There is nothing at this address. It may have moved, or the link may be mistyped."),
+            410 => ("This page is gone", "It was here once and has been removed on purpose."),
+            400 => ("That request could not be read", "Something in it was malformed. Go back and try again."),
+            403 => ("Not allowed", "You don't have access to this page."),
+            429 => ("Slow down a little", "Too many requests came from you in a short time. Wait a minute and try again."),
+            _ => ("Something went wrong", "The error has been logged. Try again in a moment."),
+        };
+        Response.StatusCode = Code;
+    }
+}

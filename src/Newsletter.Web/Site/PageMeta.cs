@@ -1,0 +1,17 @@
+using Microsoft.AspNetCore.Mvc.ViewFeatures;
+
+namespace Newsletter.Web.Site;
+
+/// <summary>What a public page tells search engines and link previews about itself.</summary>
+public sealed record PageMeta(string Title, string Description, string Path, string OgType = "website")
+{
+    public DateTime? Published { get; init; }
+
+    public DateTime? Modified { get; init; }
+
+    public string? JsonLd { get; init; }
+
+    public bool NoIndex { get; init; }
+
+    public static PageMeta? From(ViewDataDictionary viewData) => viewData["Meta"] as PageMeta;
+}

@@ -1,0 +1,120 @@
+using System.Net;
+using Newsletter.Testing;
+
+namespace Newsletter.Tests.Notes;
+
+public class NotesAdminTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static Dictionary<string, string> Note(string title, string intent, string slug = "", string markdown = "Some *text*.") => new()
+    {
+        ["Input.Title"] = title,
+        ["Input.Slug"] = slug,
+        ["Input.Date"] = "2026-06-01",
+        ["Input.Tags"] = "writing, Tests",
+        ["Input.Summary"] = "",
+        ["Input.Markdown"] = markdown,
+        ["intent"] = intent,
+    };
+
+    [Fact]
+    public async Task AnAuthorWritesPublishesUnpublishesAndDeletesANote()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var publicClient = app.CreateClient();
+
+        var saved = await Forms.PostAsync(client, "/admin/notes/new", Note("My first note", "save"));
+        Assert.Equal(HttpStatusCode.Redirect, saved.StatusCode);
+        var editUrl = saved.Headers.Location!.OriginalString.Split('?')[0];
+        Assert.Equal(HttpStatusCode.NotFound, (await publicClient.GetAsync("/notes/my-first-note", Ct)).StatusCode);
+
+        var published = await Forms.PostAsync(client, editUrl, Note("My first note", "publish"));
+        Assert.Equal(HttpStatusCode.Redirect, published.StatusCode);
+        var page = await publicClient.GetStringAsync("/notes/my-first-note", Ct);
+        Assert.Contains("<em>text</em>", page, StringComparison.Ordinal);
+        Assert.Contains("/tags/tests", page, StringComparison.Ordinal);
+        Assert.Contains("My first note", await publicClient.GetStringAsync("/", Ct), StringComparison.Ordinal);
+
+        await Forms.PostAsync(client, editUrl, Note("My first note", "unpublish"));
+        Assert.Equal(HttpStatusCode.NotFound, (await publicClient.GetAsync("/notes/my-first-note", Ct)).StatusCode);
+
+        var deleteUrl = editUrl + "/delete";
+        var deleted = await Forms.PostAsync(client, deleteUrl, new Dictionary<string, string>());
+        Assert.Equal(HttpStatusCode.Redirect, deleted.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync(editUrl, Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task ADoubleClickedDeleteDeletesOnceAndAnswersCalmly()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var saved = await Forms.PostAsync(client, "/admin/notes/new", Note("Delete me", "publish"));
+        var deleteUrl = saved.Headers.Location!.OriginalString.Split('?')[0] + "/delete";
+        var token = await Forms.TokenAsync(client, deleteUrl);
+        var form = () => new FormUrlEncodedContent(new Dictionary<string, string> { ["__RequestVerificationToken"] = token });
+        var both = await Task.WhenAll(client.PostAsync(deleteUrl, form(), Ct), client.PostAsync(deleteUrl, form(), Ct));
+        Assert.All(both, r => Assert.Equal(HttpStatusCode.Redirect, r.StatusCode));
+        Assert.Single(both, r => r.Headers.Location!.OriginalString.Contains("Note%20deleted", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.Gone, (await app.CreateClient().GetAsync("/notes/delete-me", Ct)).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("../../etc/passwd")]
+    [InlineData("a/b")]
+    [InlineData("UPPER")]
+    public async Task AnUnsafeSlugIsRefusedWithAMessage(string slug)
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var response = await Forms.PostAsync(client, "/admin/notes/new", Note("Traversal", "publish", slug));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("The slug may only hold", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ASecondNoteCannotTakeAnExistingSlug()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        await Forms.PostAsync(client, "/admin/notes/new", Note("Same", "publish", "same"));
+        var second = await Forms.PostAsync(client, "/admin/notes/new", Note("Same again", "publish", "same"));
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Contains("already uses the slug", await second.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AFileBackedNoteIsReadOnlyInTheAdmin()
+    {
+        using var app = new NewsletterApp();
+        app.WriteNote("owned.md", "---\ntitle: Owned by file\nslug: owned\n---\nFrom the file");
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var list = await client.GetStringAsync("/admin/notes", Ct);
+        Assert.Contains("notes/owned.md", list, StringComparison.Ordinal);
+        var id = System.Text.RegularExpressions.Regex.Match(list, "href=\"/admin/notes/(\\d+)\">Owned by file").Groups[1].Value;
+        var edit = await client.GetStringAsync($"/admin/notes/{id}", Ct);
+        Assert.Contains("owned by its file", edit, StringComparison.Ordinal);
+        Assert.DoesNotContain("name=\"Input.Markdown\"", edit, StringComparison.Ordinal);
+        var post = await Forms.PostAsync(client, "/admin/notes/new", new Dictionary<string, string>(), $"/admin/notes/{id}");
+        Assert.Equal(HttpStatusCode.BadRequest, post.StatusCode);
+    }
+
+    [Fact]
+    public async Task ThePreviewEndpointRendersSanitisedHtml()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var response = await client.PostAsync("/admin/api/preview", new StringContent("{\"markdown\":\"**hi** <script>x()</script>\"}", System.Text.Encoding.UTF8, "application/json"), Ct);
+        var json = await response.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("<strong>hi</strong>", System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("html").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("x()", json, StringComparison.Ordinal);
+    }
+}
