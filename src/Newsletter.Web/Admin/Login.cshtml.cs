@@ -17,11 +17,10 @@ public sealed class LoginModel(AppDbContext db, SignInManager<AppUser> signIn, I
     [BindProperty(SupportsGet = true)]
     public string? ReturnUrl { get; set; }
 
-    [BindProperty(SupportsGet = true, Name = "signedOut")]
-    public bool SignedOut { get; set; }
+    // Notices from the query string are for display only; binding them would let a bad value block sign-in.
+    public bool SignedOut => Request.Query.ContainsKey("signedOut");
 
-    [BindProperty(SupportsGet = true, Name = "reset")]
-    public bool PasswordWasReset { get; set; }
+    public bool PasswordWasReset => Request.Query.ContainsKey("reset");
 
     public async Task<IActionResult> OnGetAsync(CancellationToken ct)
     {

@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Newsletter.Testing;
+
+/// <summary>
+/// The app as a real OS process on a real port, started the way the README starts it (the built
+/// Newsletter.Web.dll, configuration from the repository root, overrides as environment variables).
+/// Browser tests drive it with chromium; crash tests kill it with SIGKILL and start it again.
+/// </summary>
+public sealed class AppProcess : IAsyncDisposable
+{
+    private readonly Dictionary<string, string> _environment;
+    private readonly StringBuilder _log = new();
+    private Process? _process;
+
+    public AppProcess(Dictionary<string, string>? environment = null, bool sampleNotes = true, string? root = null)
+    {
+        Root = root ?? RepoPaths.TempDir("proc");
+        DataFolder = Path.Combine(Root, "data");
+        NotesFolder = Path.Combine(Root, "notes");
+        Directory.CreateDirectory(NotesFolder);
+        if (sampleNotes && root is null)
+        {
+            foreach (var file in Directory.GetFiles(Path.Combine(RepoPaths.Root, "notes"), "*.md"))
+            {
+                File.Copy(file, Path.Combine(NotesFolder, Path.GetFileName(file)));
+            }
+        }
+
+        Port = FreePort();
+        BaseUrl = $"http://127.0.0.1:{Port}";
+        _environment = new Dictionary<string, string>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Testing",
+            ["Data__Folder"] = DataFolder,
+            ["Notes__Folder"] = NotesFolder,
+            ["Site__BaseUrl"] = BaseUrl,
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["Logging__LogLevel__Newsletter"] = "Information",
+        };
+        foreach (var (k, v) in environment ?? [])
+        {
+            _environment[k] = v;
+        }
+    }
+
+    public string Root { get; }
+
+    public string DataFolder { get; }
+
+    public string NotesFolder { get; }
+
+    public string PickupFolder => Path.Combine(DataFolder, "outbox");
+
+    public int Port { get; }
+
+    public string BaseUrl { get; }
+
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return _log.ToString();
+            }
+        }
+    }
+
+    public int? ProcessId => _process?.Id;
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async Task StartAsync(TimeSpan? timeout = null)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Newsletter.Web.dll");
+        if (!File.Exists(dll))
+        {
+            throw new FileNotFoundException("The test project must reference Newsletter.Web so its build output is copied here.", dll);
+        }
+
+        var info = new ProcessStartInfo("dotnet", [dll, "--urls", BaseUrl])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = RepoPaths.Root,
+        };
+        foreach (var (k, v) in _environment)
+        {
+            info.Environment[k] = v;
+        }
+
+        _process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(90));
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"The app exited with {_process.ExitCode} during start-up:\n{Log}");
+            }
+
+            try
+            {
+                var response = await http.GetAsync(BaseUrl + "/css/site.css");
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+            catch (TaskCanceledException)
+            {
+                // not answering yet
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException($"The app did not answer on {BaseUrl} in time:\n{Log}");
+    }
+
+    /// <summary>SIGKILL: no shutdown hooks, no flushing. What a power cut or an OOM kill does.</summary>
+    public void KillHard()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(10_000);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        KillHard();
+        _process?.Dispose();
+        await Task.CompletedTask;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_log)
+        {
+            _log.AppendLine(line);
+        }
+    }
+}
