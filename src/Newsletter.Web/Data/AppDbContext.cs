@@ -2,7 +2,10 @@ using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Issues;
 using Newsletter.Web.Notes;
+using Newsletter.Web.Sending;
+using Newsletter.Web.Subscribers;
 
 namespace Newsletter.Web.Data;
 
@@ -13,6 +16,24 @@ public sealed class AppDbContext(DbContextOptions<AppDbContext> options)
     public DbSet<Note> Notes => Set<Note>();
 
     public DbSet<NoteTag> NoteTags => Set<NoteTag>();
+
+    public DbSet<Subscriber> Subscribers => Set<Subscriber>();
+
+    public DbSet<SubscriberTag> SubscriberTags => Set<SubscriberTag>();
+
+    public DbSet<SubscriberEvent> SubscriberEvents => Set<SubscriberEvent>();
+
+    public DbSet<Suppression> Suppressions => Set<Suppression>();
+
+    public DbSet<SubscriberImport> SubscriberImports => Set<SubscriberImport>();
+
+    public DbSet<Issue> Issues => Set<Issue>();
+
+    public DbSet<IssueNote> IssueNotes => Set<IssueNote>();
+
+    public DbSet<IssueTag> IssueTags => Set<IssueTag>();
+
+    public DbSet<Delivery> Deliveries => Set<Delivery>();
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
