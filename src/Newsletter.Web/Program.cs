@@ -1,8 +1,12 @@
 using Newsletter.Web.Admin;
+using Newsletter.Web.Archive;
 using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Jobs;
+using Newsletter.Web.Mail;
+using Newsletter.Web.Sending;
 using Newsletter.Web.Notes;
 using Newsletter.Web.Site;
+using Newsletter.Web.Subscribers;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -13,12 +17,15 @@ builder.AddData(paths);
 builder.AddNotes();
 builder.AddAuthors();
 builder.AddJobs(paths);
-builder.Services.AddScoped<Newsletter.Web.Mail.TransactionalMail>();
+builder.AddMail(paths);
+builder.AddSubscribers();
+builder.AddSending();
 builder.AddPublicSite();
+builder.AddArchive();
 
 var app = builder.Build();
 
-// Command-line verbs (import-notes, export-notes) run against the same services, then exit.
+// Command-line verbs (import-notes, export-notes, import-subscribers) run against the same services, then exit.
 if (await CommandLine.TryRunAsync(app, args))
 {
     return;
@@ -27,6 +34,10 @@ if (await CommandLine.TryRunAsync(app, args))
 app.UsePublicSite();
 app.MapAdmin();
 app.MapJobsDashboard();
+app.MapSubscribers();
+app.MapSending();
+app.MapMailPreviews();
+app.MapArchive();
 app.MapPublicSite();
 
 await app.RunAsync();

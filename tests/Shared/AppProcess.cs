@@ -35,6 +35,7 @@ public sealed class AppProcess : IAsyncDisposable
         _environment = new Dictionary<string, string>
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Testing",
+            ["DOTNET_hostBuilder__reloadConfigOnChange"] = "false",
             ["Data__Folder"] = DataFolder,
             ["Notes__Folder"] = NotesFolder,
             ["Site__BaseUrl"] = BaseUrl,

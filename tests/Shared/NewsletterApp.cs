@@ -55,6 +55,7 @@ public class NewsletterApp : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
+        builder.UseSetting("hostBuilder:reloadConfigOnChange", "false");
         foreach (var (k, v) in _settings)
         {
             builder.UseSetting(k, v);

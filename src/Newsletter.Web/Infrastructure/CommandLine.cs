@@ -45,8 +45,11 @@ public static class CommandLine
                 }
 
                 break;
+            case "import-subscribers":
+                Environment.ExitCode = await Subscribers.Import.ImportCommand.RunAsync(args, services);
+                break;
             default:
-                Console.Error.WriteLine($"Unknown command '{verb}'. Commands: migrate, import-notes, export-notes.");
+                Console.Error.WriteLine($"Unknown command '{verb}'. Commands: migrate, import-notes, export-notes, import-subscribers FILE [--active --consent TEXT] [--tags a,b].");
                 Environment.ExitCode = 2;
                 break;
         }

@@ -15,7 +15,10 @@ public static class ConfigurationExtensions
         var file = Path.Combine(root, "appsettings.json");
         if (File.Exists(file))
         {
-            var source = new JsonConfigurationSource { Path = file, Optional = false, ReloadOnChange = true };
+            // Same switch as the host's own appsettings.json: test hosts turn it off, since every watcher
+            // takes an inotify instance and a test run starts hundreds of apps.
+            var reload = builder.Configuration.GetValue("hostBuilder:reloadConfigOnChange", true);
+            var source = new JsonConfigurationSource { Path = file, Optional = false, ReloadOnChange = reload };
             source.ResolveFileProvider();
             ((IConfigurationBuilder)builder.Configuration).Sources.Insert(0, source);
         }

@@ -1,6 +1,8 @@
 using Hangfire;
 using Hangfire.Dashboard;
+using Hangfire.InMemory;
 using Hangfire.PostgreSql;
+using Hangfire.PostgreSql.Factories;
 using Newsletter.Web.Admin;
 using Newsletter.Web.Infrastructure;
 
@@ -14,33 +16,23 @@ public static class JobsExtensions
     /// </summary>
     public static WebApplicationBuilder AddJobs(this WebApplicationBuilder builder, AppPaths paths)
     {
-        var storage = builder.Configuration["Jobs:Storage"] ?? "Sqlite";
-        builder.Services.AddHangfire((services, config) =>
-        {
-            config.SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
-                .UseSimpleAssemblyNameTypeSerializer()
-                .UseRecommendedSerializerSettings();
-            switch (storage.ToLowerInvariant())
-            {
-                case "inmemory":
-                    config.UseInMemoryStorage();
-                    break;
-                case "postgresql":
-                case "postgres":
-                    var cs = builder.Configuration["Jobs:PostgreSql:ConnectionString"];
-                    if (string.IsNullOrWhiteSpace(cs))
-                    {
-                        throw new InvalidOperationException("Jobs:Storage is PostgreSql but Jobs:PostgreSql:ConnectionString is empty.");
-                    }
+        var storageName = builder.Configuration["Jobs:Storage"] ?? "Sqlite";
+        builder.Services.AddHangfire(config => config
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings());
 
-                    config.UsePostgreSqlStorage(o => o.UseNpgsqlConnection(cs));
-                    break;
-                case "sqlite":
-                    config.UseSqliteJobStorage(builder.Configuration.GetSection("Jobs:Sqlite"), paths);
-                    break;
-                default:
-                    throw new InvalidOperationException($"Jobs:Storage '{storage}' is not one of Sqlite, PostgreSql, InMemory.");
-            }
+        // Each app owns its storage instance through DI. Hangfire's global JobStorage.Current is shared by
+        // every host in a process, so relying on it let two apps (in tests, or two roles in one process)
+        // enqueue into each other's store: a job then ran against the wrong database.
+        builder.Services.AddSingleton<JobStorage>(_ => storageName.ToLowerInvariant() switch
+        {
+            "inmemory" => new InMemoryStorage(),
+            "postgresql" or "postgres" => new PostgreSqlStorage(
+                new NpgsqlConnectionFactory(Required(builder.Configuration, "Jobs:PostgreSql:ConnectionString"), new PostgreSqlStorageOptions()),
+                new PostgreSqlStorageOptions { PrepareSchemaIfNecessary = true }),
+            "sqlite" => SqliteJobStorage.Create(builder.Configuration.GetSection("Jobs:Sqlite"), paths),
+            _ => throw new InvalidOperationException($"Jobs:Storage '{storageName}' is not one of Sqlite, PostgreSql, InMemory."),
         });
 
         if (builder.Configuration.GetValue("Jobs:Server", true))
@@ -55,6 +47,9 @@ public static class JobsExtensions
 
         return builder;
     }
+
+    private static string Required(IConfiguration configuration, string key) =>
+        configuration[key] is { Length: > 0 } value ? value : throw new InvalidOperationException($"Jobs:Storage is PostgreSql but {key} is empty.");
 
     public static WebApplication MapJobsDashboard(this WebApplication app)
     {

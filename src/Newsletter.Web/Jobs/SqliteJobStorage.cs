@@ -5,11 +5,11 @@ namespace Newsletter.Web.Jobs;
 
 internal static class SqliteJobStorage
 {
-    public static void UseSqliteJobStorage(this IGlobalConfiguration config, IConfigurationSection section, AppPaths paths)
+    public static JobStorage Create(IConfigurationSection section, AppPaths paths)
     {
         // Until the project's own SQLite storage lands, keep jobs in memory; replaced in the next step.
         _ = section;
         _ = paths;
-        config.UseInMemoryStorage();
+        return new Hangfire.InMemory.InMemoryStorage();
     }
 }

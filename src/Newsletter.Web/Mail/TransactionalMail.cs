@@ -1,8 +1,58 @@
+using Microsoft.Extensions.Options;
+using Newsletter.Mail;
+using Newsletter.Web.Sending;
+using Newsletter.Web.Site;
+
 namespace Newsletter.Web.Mail;
 
-/// <summary>Renders a template from templates/email and sends it through the configured transport.</summary>
-public sealed class TransactionalMail
+/// <summary>The per-reader part of List-Unsubscribe: the https URL and the token for the mailto subject.</summary>
+public sealed record ListHeaders(string UnsubscribeUrl, string ManageToken);
+
+/// <summary>
+/// Renders a template from templates/email and sends it through the configured transport. Called from
+/// Hangfire jobs only. A refusal or a lost connection throws, so Hangfire retries the job and the
+/// dashboard shows the failure: a confirmation is never silently dropped.
+/// </summary>
+public sealed class TransactionalMail(TemplateRenderer templates, IMailTransport transport, MailOptions mail, IOptions<SiteOptions> site, IOptions<SendingOptions> sending)
 {
     public Task SendAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, CancellationToken ct) =>
-        throw new NotImplementedException($"{template} {toEmail} {toName} {model.Count} {ct}");
+        SendCoreAsync(template, toEmail, toName, model, null, ct);
+
+    public Task SendToSubscriberAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, ListHeaders list, CancellationToken ct) =>
+        SendCoreAsync(template, toEmail, toName, model, list, ct);
+
+    private async Task SendCoreAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, ListHeaders? list, CancellationToken ct)
+    {
+        var all = TemplateModel.Base(site.Value);
+        all["expires_days"] = 7;
+        foreach (var (k, v) in model)
+        {
+            all[k] = v;
+        }
+
+        if (list is not null)
+        {
+            all["why"] = $"You get this because {toEmail} is on the list of {site.Value.Title}.";
+        }
+
+        var rendered = templates.Render(template, all);
+        var message = MessageFactory.Build(new OutgoingMessage
+        {
+            ToAddress = toEmail,
+            ToName = toName,
+            Subject = rendered.Subject,
+            Html = rendered.Html,
+            Text = rendered.Text,
+            ListUnsubscribeUrl = list?.UnsubscribeUrl,
+            ListUnsubscribeMailto = list is null ? null : $"mailto:{mail.FromAddress}?subject=unsubscribe%20{Uri.EscapeDataString(list.ManageToken)}",
+            ListId = list is null ? null : $"{site.Value.Title} <{sending.Value.ListId}>",
+        }, mail);
+        var result = await transport.SendAsync(message, null, ct);
+        if (result.Outcome != SendOutcome.Sent)
+        {
+            throw new MailNotSentException($"'{template}' to {toEmail} was not sent: {result.Outcome} {result.StatusCode} {result.Reply}");
+        }
+    }
 }
+
+public sealed class MailNotSentException(string message) : Exception(message);

@@ -505,6 +505,23 @@ namespace Newsletter.Web.Data.Migrations
                     b.ToTable("Deliveries");
                 });
 
+            modelBuilder.Entity("Newsletter.Web.Sending.SendRateBucket", b =>
+                {
+                    b.Property<string>("Key")
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<double>("Tokens")
+                        .HasColumnType("REAL");
+
+                    b.Property<long>("UpdatedAtMs")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Key");
+
+                    b.ToTable("SendRateBuckets");
+                });
+
             modelBuilder.Entity("Newsletter.Web.Subscribers.Subscriber", b =>
                 {
                     b.Property<long>("Id")

@@ -1,0 +1,52 @@
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.AspNetCore.OutputCaching;
+using Microsoft.Extensions.Options;
+
+namespace Newsletter.Web.Archive;
+
+public static class ArchiveExtensions
+{
+    /// <summary>
+    /// The pages readers see. They are output-cached for anonymous readers and answer conditional GETs;
+    /// anything with a form token, a personal link or an author's view stays out of this list.
+    /// </summary>
+    public static readonly IReadOnlyList<string> PublicPages =
+    [
+        "/Site/Home", "/Notes/Index", "/Notes/Show", "/Notes/Tags", "/Notes/Tag", "/Author/About",
+        "/Archive/Index", "/Archive/IssuePage", "/Archive/Search",
+    ];
+
+    public static WebApplicationBuilder AddArchive(this WebApplicationBuilder builder)
+    {
+        builder.Services.Configure<ArchiveOptions>(builder.Configuration.GetSection("Archive"));
+        builder.Services.AddScoped<SearchIndex>();
+        builder.Services.AddOptions<OutputCacheOptions>().Configure<IOptions<ArchiveOptions>>((o, archive) =>
+            o.AddPolicy(PublicContentPolicy.Name, new PublicContentPolicy(archive)));
+        builder.Services.Configure<RazorPagesOptions>(o =>
+        {
+            foreach (var page in PublicPages)
+            {
+                o.Conventions.AddPageApplicationModelConvention(page, model =>
+                {
+                    model.EndpointMetadata.Add(new OutputCacheAttribute { PolicyName = PublicContentPolicy.Name });
+                    model.EndpointMetadata.Add(PublicContentMetadata.Instance);
+                });
+            }
+        });
+        return builder;
+    }
+
+    public static WebApplication MapArchive(this WebApplication app)
+    {
+        // Registered after UseOutputCache (in UsePublicSite), so it runs inside it: a page rendered here gets
+        // its ETag and Last-Modified before it is stored, and cache hits answer 304 from those stored headers.
+        app.UseMiddleware<ConditionalGetMiddleware>();
+
+        var content = app.MapGroup("").CacheOutput(PublicContentPolicy.Name).WithMetadata(PublicContentMetadata.Instance);
+        content.MapGet("/feeds/{kind}.{format}", Feeds.ForKindAsync);
+        content.MapGet("/feeds/tags/{tag}.{format}", Feeds.ForTagAsync);
+        content.MapGet("/sitemap.xml", Sitemap.XmlAsync);
+        content.MapGet("/robots.txt", Sitemap.RobotsTxt);
+        return app;
+    }
+}

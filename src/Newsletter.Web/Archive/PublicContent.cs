@@ -1,0 +1,40 @@
+using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Data;
+using Newsletter.Web.Issues;
+using Newsletter.Web.Notes;
+
+namespace Newsletter.Web.Archive;
+
+/// <summary>What readers may see, in one place, so pages, feeds, search and the sitemap agree.</summary>
+public static class PublicContent
+{
+    /// <summary>Published working notes (the bio note is the about page, not a note in lists).</summary>
+    public static IQueryable<Note> Notes(AppDbContext db) =>
+        db.Notes.Where(n => n.Kind == NoteKind.Note && n.Status == NoteStatus.Published && n.DeletedAt == null);
+
+    /// <summary>
+    /// Issues on the site. Email-only issues are not public at all: they are never listed, searched, put
+    /// in a feed or the sitemap, and their address answers 404, as if they had no web version.
+    /// Web-only issues are listed like any other, with a "web only" mark.
+    /// </summary>
+    public static IQueryable<Issue> Issues(AppDbContext db) => PublicIssues.Visible(db);
+
+    public static int ReadingMinutes(string plainText) =>
+        Math.Max(1, (int)Math.Round(plainText.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length / 230.0));
+
+    /// <summary>
+    /// The latest moment any note or issue changed, was published or was deleted: the Last-Modified of
+    /// every public page, since lists, tags and previous/next links all move when any one item does.
+    /// </summary>
+    public static async Task<DateTime> LastChangedAsync(AppDbContext db, CancellationToken ct)
+    {
+        var notes = await db.Notes.GroupBy(_ => 1)
+            .Select(g => new { Updated = g.Max(n => (DateTime?)n.UpdatedAt), Deleted = g.Max(n => n.DeletedAt) })
+            .FirstOrDefaultAsync(ct);
+        var issues = await db.Issues.GroupBy(_ => 1)
+            .Select(g => new { Updated = g.Max(i => (DateTime?)i.UpdatedAt), Deleted = g.Max(i => i.DeletedAt), Published = g.Max(i => i.PublishedAt) })
+            .FirstOrDefaultAsync(ct);
+        DateTime?[] all = [notes?.Updated, notes?.Deleted, issues?.Updated, issues?.Deleted, issues?.Published];
+        return all.Where(d => d is not null).Select(d => d!.Value).DefaultIfEmpty(DateTime.UnixEpoch).Max();
+    }
+}

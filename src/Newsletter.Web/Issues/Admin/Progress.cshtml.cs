@@ -1,0 +1,63 @@
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Data;
+using Newsletter.Web.Sending;
+
+namespace Newsletter.Web.Issues.Admin;
+
+public sealed record FailureLine(long SubscriberId, string Email, DeliveryStatus Status, int? SmtpCode, string? Error);
+
+public sealed class ProgressModel(AppDbContext db, Ledger ledger, IssueSender sender, IssueProgress progress) : PageModel
+{
+    public Issue? Issue { get; private set; }
+
+    public DeliveryCounts? Counts { get; private set; }
+
+    public int Percent { get; private set; }
+
+    public string Rate { get; private set; } = "";
+
+    public string Eta { get; private set; } = "";
+
+    public IReadOnlyList<FailureLine> Failures { get; private set; } = [];
+
+    [BindProperty(SupportsGet = true, Name = "message")]
+    public string? Message { get; set; }
+
+    public async Task<IActionResult> OnGetAsync(int id, CancellationToken ct)
+    {
+        Issue = await db.Issues.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id && i.DeletedAt == null, ct);
+        if (Issue is null)
+        {
+            return NotFound();
+        }
+
+        var snapshot = await progress.ReadAsync(id, ct);
+        (Counts, Percent, Rate, Eta) = (snapshot.Counts, snapshot.Percent, snapshot.Rate, snapshot.Eta);
+        Failures = await (from d in db.Deliveries.AsNoTracking()
+                          join s in db.Subscribers.AsNoTracking() on d.SubscriberId equals s.Id
+                          where d.IssueId == id && (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Deferred)
+                          orderby d.Id
+                          select new FailureLine(s.Id, s.Email, d.Status, d.SmtpCode, d.LastError)).Take(200).ToListAsync(ct);
+        _ = ledger;
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostPauseAsync(int id, CancellationToken ct) =>
+        Done(id, await sender.PauseAsync(id, "Paused by an author.", ct) ? "Paused. Workers stop after their current batch." : "Not sending, so nothing to pause.");
+
+    public async Task<IActionResult> OnPostResumeAsync(int id, CancellationToken ct) =>
+        Done(id, await sender.ResumeAsync(id, ct) ? "Resumed." : "Not paused.");
+
+    public async Task<IActionResult> OnPostCancelAsync(int id, CancellationToken ct) =>
+        Done(id, await sender.CancelAsync(id, ct) ? "Cancelled. Nobody else will receive it." : "Nothing to cancel.");
+
+    public async Task<IActionResult> OnPostRetryAsync(int id, CancellationToken ct)
+    {
+        var n = await sender.RetryFailedAsync(id, ct);
+        return Done(id, n > 0 ? $"Sending again to {n:N0} recipients." : "Nobody to retry (bounced and unsubscribed readers are never retried).");
+    }
+
+    private RedirectResult Done(int id, string message) => Redirect($"/admin/issues/{id}/progress?message={Uri.EscapeDataString(message)}");
+}

@@ -1,0 +1,68 @@
+using AngleSharp.Html.Parser;
+
+namespace Newsletter.Web.Issues;
+
+/// <summary>
+/// Checks an issue's email before it goes out: the things that make a send embarrassing or lossy, found
+/// while they can still be fixed.
+/// </summary>
+public static class Preflight
+{
+    /// <summary>Gmail clips a message whose HTML is larger than this; what is past it is hidden behind a link.</summary>
+    public const int GmailClipBytes = 102 * 1024;
+
+    public static IReadOnlyList<string> Check(string emailHtml, string emailText, ISet<string> knownPaths, string baseUrl)
+    {
+        var warnings = new List<string>();
+        var size = System.Text.Encoding.UTF8.GetByteCount(emailHtml);
+        if (size > GmailClipBytes)
+        {
+            warnings.Add($"The email's HTML is {size / 1024} KB; Gmail clips everything after {GmailClipBytes / 1024} KB, including the unsubscribe link. Shorten it or move notes to links.");
+        }
+
+        var document = new HtmlParser().ParseDocument(emailHtml);
+        foreach (var img in document.QuerySelectorAll("img"))
+        {
+            if (string.IsNullOrWhiteSpace(img.GetAttribute("alt")))
+            {
+                warnings.Add($"An image has no alt text ({img.GetAttribute("src")}): readers with images off or screen readers get nothing.");
+            }
+        }
+
+        foreach (var a in document.QuerySelectorAll("a"))
+        {
+            var href = a.GetAttribute("href")?.Trim() ?? "";
+            var label = a.TextContent.Trim();
+            if (href.Length == 0)
+            {
+                warnings.Add($"The link “{label}” has no address.");
+            }
+            else if (href.StartsWith('#'))
+            {
+                continue;
+            }
+            else if (!Uri.TryCreate(href, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "mailto"))
+            {
+                warnings.Add($"The link “{label}” points to “{href}”, which won't work from an inbox: use a full https:// address.");
+            }
+            else if (href.StartsWith(baseUrl, StringComparison.OrdinalIgnoreCase))
+            {
+                var path = uri.AbsolutePath.TrimEnd('/');
+                if (path.StartsWith("/notes/", StringComparison.Ordinal) || path.StartsWith("/issues/", StringComparison.Ordinal))
+                {
+                    if (!knownPaths.Contains(path))
+                    {
+                        warnings.Add($"The link “{label}” points to {path}, which doesn't exist or isn't published.");
+                    }
+                }
+            }
+        }
+
+        if (!emailHtml.Contains("/unsubscribe/", StringComparison.Ordinal) || !emailText.Contains("/unsubscribe/", StringComparison.Ordinal))
+        {
+            warnings.Add("The email has no unsubscribe link in its body. Check templates/email/issue.*.liquid: every issue must let the reader leave.");
+        }
+
+        return warnings;
+    }
+}

@@ -1,0 +1,48 @@
+using Microsoft.Extensions.Options;
+using Newsletter.Mail;
+using Newsletter.Web.Infrastructure;
+
+namespace Newsletter.Web.Mail;
+
+public static class MailExtensions
+{
+    /// <summary>Every email the app can send; each must exist and parse, or the app refuses to start.</summary>
+    public static readonly string[] Templates = ["confirm", "welcome", "already-subscribed", "preferences", "password-reset", "invitation", "issue"];
+
+    public static WebApplicationBuilder AddMail(this WebApplicationBuilder builder, AppPaths paths)
+    {
+        var options = builder.Configuration.GetSection("Mail").Get<MailOptions>() ?? new MailOptions();
+        options.PickupFolder = paths.Resolve(options.PickupFolder, Path.Combine(paths.DataFolder, "outbox"));
+        options.TemplatesFolder = paths.TemplatesFolder;
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(sp => MailTransportFactory.Create(options, sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton(_ => new TemplateRenderer(options.TemplatesFolder));
+        builder.Services.AddSingleton(_ => new OutboxReader(options.PickupFolder));
+        builder.Services.AddScoped<TransactionalMail>();
+        builder.Services.AddHostedService<TemplateCheck>();
+        return builder;
+    }
+}
+
+/// <summary>A missing or broken template stops the app at start-up with the file's name, never a blank email later.</summary>
+public sealed class TemplateCheck(TemplateRenderer templates, ILogger<TemplateCheck> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        templates.ValidateAll(MailExtensions.Templates);
+        logger.LogInformation("Email templates in {Folder} are valid", templates.Folder);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>Variables every template can use.</summary>
+public static class TemplateModel
+{
+    public static Dictionary<string, object?> Base(Site.SiteOptions site) => new()
+    {
+        ["site"] = new Dictionary<string, object?> { ["title"] = site.Title, ["url"] = site.BaseUrl.TrimEnd('/') },
+        ["footer_text"] = site.FooterText,
+    };
+}

@@ -1,0 +1,27 @@
+using Newsletter.Mail;
+using Newsletter.Web.Admin;
+using Newsletter.Web.Sending;
+using Newsletter.Web.Subscribers;
+
+namespace Newsletter.Web.Mail;
+
+/// <summary>
+/// Email HTML served on its own for the sandboxed preview iframes (issue preview and outbox). These
+/// paths get a CSP that allows the inline styles emails need and nothing else: no script, no requests.
+/// </summary>
+public static class PreviewEndpoints
+{
+    public static WebApplication MapMailPreviews(this WebApplication app)
+    {
+        var preview = app.MapGroup("/admin/preview").RequireAuthorization(AdminExtensions.AuthorPolicy);
+        preview.MapGet("/issues/{id:int}/email.html", async (int id, HttpContext http, IssueMessages messages, CancellationToken ct) =>
+        {
+            var prepared = await messages.PrepareAsync(id, ct);
+            var (message, _) = messages.Build(prepared, new Recipient(0, http.User.Identity?.Name ?? "preview@example.org", null, SubscriberStatus.Active, null), 0);
+            return Results.Content(message.HtmlBody ?? "", "text/html; charset=utf-8");
+        });
+        preview.MapGet("/outbox/{file}", (string file, OutboxReader outbox) =>
+            outbox.Read(file) is { } m ? Results.Content(m.Html.Length > 0 ? m.Html : $"<pre>{System.Net.WebUtility.HtmlEncode(m.Text)}</pre>", "text/html; charset=utf-8") : Results.NotFound());
+        return app;
+    }
+}

@@ -1,0 +1,25 @@
+using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Data;
+
+namespace Newsletter.Web.Sending;
+
+public sealed record ProgressSnapshot(DeliveryCounts Counts, int Percent, double PerSecond, string Rate, string Eta);
+
+/// <summary>Counts, rate and ETA for the progress page and its live JSON.</summary>
+public sealed class IssueProgress(AppDbContext db, Ledger ledger)
+{
+    public async Task<ProgressSnapshot> ReadAsync(int issueId, CancellationToken ct)
+    {
+        var counts = await ledger.CountsAsync(issueId, ct);
+        var now = ledger.NowMs;
+        // The rate over the last minute of accepted messages: what the SMTP server is taking right now.
+        var recent = await db.Deliveries.CountAsync(d => d.IssueId == issueId && d.Status == DeliveryStatus.Sent && d.SentAtMs >= now - 60_000, ct);
+        var first = await db.Deliveries.Where(d => d.IssueId == issueId && d.SentAtMs != null).MinAsync(d => (long?)d.SentAtMs, ct);
+        var window = first is null ? 0 : Math.Clamp((now - first.Value) / 1000.0, 1, 60);
+        var perSecond = window == 0 ? 0 : recent / window;
+        var left = counts.Pending + counts.Sending + counts.Deferred;
+        var percent = counts.Total == 0 ? 0 : (int)(counts.Done * 100L / counts.Total);
+        var eta = left == 0 ? "done" : perSecond < 0.01 ? "—" : TimeSpan.FromSeconds(left / perSecond).ToString(@"hh\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture);
+        return new ProgressSnapshot(counts, percent, perSecond, $"{perSecond:N1} messages/s", eta);
+    }
+}

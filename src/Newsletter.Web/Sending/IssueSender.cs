@@ -1,0 +1,157 @@
+using Hangfire;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Newsletter.Web.Content;
+using Newsletter.Web.Data;
+using Newsletter.Web.Issues;
+
+namespace Newsletter.Web.Sending;
+
+/// <summary>
+/// Moves an issue through its states. Every transition is a conditional UPDATE on the issue's current
+/// state, so a job that runs twice, or two nodes that race, move it once. Jobs carry only the issue id.
+/// </summary>
+public sealed class IssueSender(AppDbContext db, Ledger ledger, IBackgroundJobClient jobs, IOptions<SendingOptions> options, ContentChanges changes, TimeProvider clock, ILogger<IssueSender> logger)
+{
+    /// <summary>Scheduled (or a Preparing left by a crash) → Preparing → snapshot → Sending, then starts the workers.</summary>
+    [Queue("sending")]
+    [AutomaticRetry(Attempts = 3)]
+    public async Task StartAsync(int issueId, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var moved = await db.Issues
+            .Where(i => i.Id == issueId && (i.Status == IssueStatus.Scheduled || i.Status == IssueStatus.Preparing) && (i.ScheduledAt == null || i.ScheduledAt <= now.AddSeconds(5)))
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Preparing).SetProperty(i => i.StartedAt, i => i.StartedAt ?? now), ct);
+        if (moved == 0)
+        {
+            logger.LogInformation("Issue {Id} is not due or not scheduled; start skipped", issueId);
+            return;
+        }
+
+        var issue = await db.Issues.AsNoTracking().FirstAsync(i => i.Id == issueId, ct);
+        await AssignNumberAsync(issue, now, ct);
+        if (issue.WebOnly)
+        {
+            await db.Issues.Where(i => i.Id == issueId).ExecuteUpdateAsync(u => u
+                .SetProperty(i => i.Status, IssueStatus.Sent).SetProperty(i => i.CompletedAt, now), ct);
+            await changes.IssuesChangedAsync(ct);
+            return;
+        }
+
+        var recipients = await ledger.SnapshotAsync(issue, ct);
+        await db.Issues.Where(i => i.Id == issueId && i.Status == IssueStatus.Preparing)
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Sending).SetProperty(i => i.RecipientCount, recipients), ct);
+        logger.LogInformation("Issue {Id} snapshot: {Count} recipients; sending", issueId, recipients);
+        await changes.IssuesChangedAsync(ct);
+        StartWorkers(issueId);
+    }
+
+    public void StartWorkers(int issueId)
+    {
+        for (var slot = 0; slot < Math.Max(1, options.Value.Concurrency); slot++)
+        {
+            var s = slot;
+            jobs.Enqueue<SendWorker>(w => w.RunAsync(issueId, s, CancellationToken.None));
+        }
+    }
+
+    /// <summary>Numbers are given in send order under the unique index; a web-only issue gets one too.</summary>
+    private async Task AssignNumberAsync(Issue issue, DateTime now, CancellationToken ct)
+    {
+        if (issue.Number is not null)
+        {
+            return;
+        }
+
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var next = (await db.Issues.MaxAsync(i => (int?)i.Number, ct) ?? 0) + 1;
+            try
+            {
+                var set = await db.Issues.Where(i => i.Id == issue.Id && i.Number == null)
+                    .ExecuteUpdateAsync(u => u.SetProperty(i => i.Number, next).SetProperty(i => i.PublishedAt, i => issue.EmailOnly ? null : (i.PublishedAt ?? now)), ct);
+                issue.Number = next;
+                return;
+            }
+            catch (DbUpdateException)
+            {
+                // Another issue took that number at the same moment: take the next one.
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException e) when (e.SqliteErrorCode == 19)
+            {
+                // Same, as SQLite reports it from a set-based update.
+            }
+        }
+
+        throw new InvalidOperationException($"Could not assign a number to issue {issue.Id}");
+    }
+
+    public async Task<bool> PauseAsync(int issueId, string reason, CancellationToken ct) =>
+        await db.Issues.Where(i => i.Id == issueId && i.Status == IssueStatus.Sending)
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Paused).SetProperty(i => i.PausedReason, reason), ct) == 1;
+
+    public async Task<bool> ResumeAsync(int issueId, CancellationToken ct)
+    {
+        var resumed = await db.Issues.Where(i => i.Id == issueId && i.Status == IssueStatus.Paused)
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Sending).SetProperty(i => i.PausedReason, (string?)null), ct) == 1;
+        if (resumed)
+        {
+            StartWorkers(issueId);
+        }
+
+        return resumed;
+    }
+
+    /// <summary>Stops a send within one batch: workers see the state before their next claim; what is left is Skipped.</summary>
+    public async Task<bool> CancelAsync(int issueId, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var cancelled = await db.Issues.Where(i => i.Id == issueId && (i.Status == IssueStatus.Sending || i.Status == IssueStatus.Paused || i.Status == IssueStatus.Preparing))
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Cancelled).SetProperty(i => i.CompletedAt, now), ct) == 1;
+        if (cancelled)
+        {
+            await db.Deliveries.Where(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Deferred))
+                .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Skipped).SetProperty(d => d.LastError, "send cancelled"), ct);
+        }
+
+        return cancelled;
+    }
+
+    /// <summary>Failed (but not hard-bounced, still active) and Deferred deliveries go back to Pending.</summary>
+    public async Task<int> RetryFailedAsync(int issueId, CancellationToken ct)
+    {
+        var active = Subscribers.SubscriberStatus.Active;
+        var count = await db.Deliveries
+            .Where(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Deferred)
+                && db.Subscribers.Any(s => s.Id == d.SubscriberId && s.Status == active))
+            .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Pending).SetProperty(d => d.NextAttemptAtMs, 0L).SetProperty(d => d.Attempts, 0), ct);
+        if (count > 0)
+        {
+            await db.Issues.Where(i => i.Id == issueId && (i.Status == IssueStatus.Sent || i.Status == IssueStatus.Paused))
+                .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Sending).SetProperty(i => i.CompletedAt, (DateTime?)null).SetProperty(i => i.PausedReason, (string?)null), ct);
+            StartWorkers(issueId);
+        }
+
+        return count;
+    }
+
+    /// <summary>Marks a Sending issue Sent when its ledger holds nothing left to do.</summary>
+    public async Task<bool> CompleteIfDoneAsync(int issueId, CancellationToken ct)
+    {
+        var counts = await ledger.CountsAsync(issueId, ct);
+        if (!counts.Finished)
+        {
+            return false;
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var done = await db.Issues.Where(i => i.Id == issueId && i.Status == IssueStatus.Sending)
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Sent).SetProperty(i => i.CompletedAt, now), ct) == 1;
+        if (done)
+        {
+            logger.LogInformation("Issue {Id} sent: {Sent} sent, {Failed} failed, {Skipped} skipped, {Uncertain} uncertain", issueId, counts.Sent, counts.Failed, counts.Skipped, counts.Uncertain);
+        }
+
+        return done;
+    }
+}

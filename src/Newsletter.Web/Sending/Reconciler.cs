@@ -1,0 +1,53 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Newsletter.Web.Data;
+using Newsletter.Web.Issues;
+
+namespace Newsletter.Web.Sending;
+
+/// <summary>
+/// The tables are the truth; Hangfire only runs work. Every minute (and at start-up) this re-creates what
+/// the tables say is due: scheduled issues whose time has come, sends left in Preparing by a crash, and
+/// Sending issues whose workers died (their leases expire, their rows wait). It also pauses a send that
+/// has made no progress for StallTimeout, and says why on the dashboard.
+/// </summary>
+public sealed class Reconciler(AppDbContext db, IssueSender sender, Ledger ledger, IOptions<SendingOptions> options, TimeProvider clock, ILogger<Reconciler> logger)
+{
+    public const string RecurringJobId = "newsletter:reconcile";
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var due = await db.Issues.AsNoTracking()
+            .Where(i => (i.Status == IssueStatus.Scheduled && i.ScheduledAt <= now) || (i.Status == IssueStatus.Preparing && i.StartedAt < now.AddMinutes(-1)))
+            .Select(i => i.Id).ToListAsync(ct);
+        foreach (var id in due)
+        {
+            logger.LogInformation("Reconciler: issue {Id} is due; starting it", id);
+            await sender.StartAsync(id, ct);
+        }
+
+        var sending = await db.Issues.AsNoTracking().Where(i => i.Status == IssueStatus.Sending).Select(i => new { i.Id, i.StartedAt }).ToListAsync(ct);
+        foreach (var issue in sending)
+        {
+            if (await sender.CompleteIfDoneAsync(issue.Id, ct))
+            {
+                continue;
+            }
+
+            var lastProgressMs = await db.Deliveries.Where(d => d.IssueId == issue.Id).MaxAsync(d => (long?)d.SentAtMs, ct)
+                ?? new DateTimeOffset(issue.StartedAt ?? now).ToUnixTimeMilliseconds();
+            var idle = TimeSpan.FromMilliseconds(ledger.NowMs - lastProgressMs);
+            var hasDueWork = await db.Deliveries.AnyAsync(d => d.IssueId == issue.Id && (d.Status == Sending.DeliveryStatus.Pending
+                || (d.Status == Sending.DeliveryStatus.Sending && d.LeaseExpiresAtMs < ledger.NowMs)), ct);
+            if (hasDueWork && idle > options.Value.StallTimeout)
+            {
+                await sender.PauseAsync(issue.Id, $"Paused automatically: no message was accepted for {idle.TotalMinutes:F0} minutes while recipients were waiting. Check the SMTP server and the jobs page, then resume.", ct);
+                continue;
+            }
+
+            // Workers hold a slot lock each, so starting them again only fills the slots that are empty.
+            sender.StartWorkers(issue.Id);
+        }
+    }
+}

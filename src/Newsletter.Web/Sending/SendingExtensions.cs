@@ -1,0 +1,78 @@
+using Hangfire;
+using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Admin;
+using Newsletter.Web.Data;
+using Newsletter.Web.Issues;
+using OpenTelemetry.Metrics;
+
+namespace Newsletter.Web.Sending;
+
+public static class SendingExtensions
+{
+    public static WebApplicationBuilder AddSending(this WebApplicationBuilder builder)
+    {
+        builder.Services.Configure<SendingOptions>(builder.Configuration.GetSection("Sending"));
+        builder.Services.AddScoped<IssueComposer>();
+        builder.Services.AddScoped<Ledger>();
+        builder.Services.AddScoped<IssueSender>();
+        builder.Services.AddScoped<IssueMessages>();
+        builder.Services.AddScoped<IssueProgress>();
+        builder.Services.AddScoped<SendWorker>();
+        builder.Services.AddScoped<TestSendJob>();
+        builder.Services.AddScoped<Reconciler>();
+        builder.Services.AddSingleton<SendingMetrics>();
+        builder.Services.AddHostedService<ReconcilerRegistration>();
+        // Counters for sent, failed, deferred and rate, scraped by Prometheus at /metrics.
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(SendingMetrics.MeterName)
+            .AddPrometheusExporter());
+        return builder;
+    }
+
+    public static WebApplication MapSending(this WebApplication app)
+    {
+        app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(AdminExtensions.AuthorPolicy);
+        var admin = app.MapGroup("/admin/api").RequireAuthorization(AdminExtensions.AuthorPolicy);
+        admin.MapGet("/issues/{id:int}/progress", async (int id, AppDbContext db, IssueProgress progress, CancellationToken ct) =>
+        {
+            var issue = await db.Issues.AsNoTracking().Where(i => i.Id == id).Select(i => new { i.Status, i.PausedReason }).FirstOrDefaultAsync(ct);
+            if (issue is null)
+            {
+                return Results.NotFound();
+            }
+
+            var p = await progress.ReadAsync(id, ct);
+            return Results.Ok(new
+            {
+                status = issue.Status.ToString(),
+                error = issue.PausedReason,
+                percent = p.Percent,
+                recipients = p.Counts.Total,
+                sent = p.Counts.Sent,
+                deferred = p.Counts.Deferred,
+                failed = p.Counts.Failed,
+                skipped = p.Counts.Skipped,
+                uncertain = p.Counts.Uncertain,
+                rate = p.Rate,
+                eta = p.Eta,
+                done = issue.Status is IssueStatus.Sent or IssueStatus.Cancelled,
+            });
+        });
+        return app;
+    }
+}
+
+/// <summary>Registers the reconciler as a recurring job at start-up and runs it once right away, so a restart picks up at once.</summary>
+public sealed class ReconcilerRegistration(IRecurringJobManager recurring, IBackgroundJobClient jobs, IConfiguration configuration) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var interval = configuration.GetValue("Sending:ReconcileInterval", TimeSpan.FromMinutes(1));
+        var cron = interval < TimeSpan.FromMinutes(1) ? $"*/{Math.Max(1, (int)interval.TotalSeconds)} * * * * *" : Cron.Minutely();
+        recurring.AddOrUpdate<Reconciler>(Reconciler.RecurringJobId, r => r.RunAsync(CancellationToken.None), cron);
+        jobs.Enqueue<Reconciler>(r => r.RunAsync(CancellationToken.None));
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

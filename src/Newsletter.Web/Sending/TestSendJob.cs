@@ -1,0 +1,31 @@
+using Hangfire;
+using Newsletter.Mail;
+using Newsletter.Web.Subscribers;
+
+namespace Newsletter.Web.Sending;
+
+/// <summary>Sends an issue's test copies through the real transport, from a job, never inside the request.</summary>
+public sealed class TestSendJob(IssueMessages messages, IMailTransport transport, ILogger<TestSendJob> logger)
+{
+    public const int MaxAddresses = 5;
+
+    [Queue("sending")]
+    [AutomaticRetry(Attempts = 2)]
+    public async Task SendAsync(int issueId, string[] addresses, CancellationToken ct)
+    {
+        var prepared = await messages.PrepareAsync(issueId, ct);
+        prepared = prepared with { Subject = "[Test] " + prepared.Subject };
+        await using var session = await transport.OpenSessionAsync(ct);
+        foreach (var address in addresses.Take(MaxAddresses))
+        {
+            // Reader 0 gets links that resolve to nobody: a test copy can't unsubscribe a real reader.
+            var (message, from) = messages.Build(prepared, new Recipient(0, address, null, SubscriberStatus.Active, null), 0);
+            var result = await session.SendAsync(message, from, ct);
+            logger.LogInformation("Test copy of issue {Issue} to {Address}: {Outcome} {Code}", issueId, address, result.Outcome, result.StatusCode);
+            if (result.Outcome != SendOutcome.Sent)
+            {
+                throw new Mail.MailNotSentException($"Test copy to {address} was not sent: {result.Outcome} {result.StatusCode} {result.Reply}");
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Data;
+using Newsletter.Web.Sending;
+
+namespace Newsletter.Web.Subscribers.Admin;
+
+public sealed record HistoryLine(DateTime At, string Text);
+
+public sealed class DetailModel(AppDbContext db, Subscriptions subscriptions, SubscriberEraser eraser) : PageModel
+{
+    public Subscriber? Subscriber { get; private set; }
+
+    public IReadOnlyList<HistoryLine> History { get; private set; } = [];
+
+    [BindProperty(SupportsGet = true, Name = "message")]
+    public string? Message { get; set; }
+
+    public async Task<IActionResult> OnGetAsync(long id, CancellationToken ct) => await LoadAsync(id, ct) ? Page() : NotFound();
+
+    public async Task<IActionResult> OnPostSaveAsync(long id, string? name, string? tags, CancellationToken ct)
+    {
+        var s = await db.Subscribers.Include(x => x.Tags).FirstOrDefaultAsync(x => x.Id == id, ct);
+        if (s is null)
+        {
+            return NotFound();
+        }
+
+        s.Name = Subscriptions.CleanName(name);
+        var wanted = Notes.Tags.Parse(tags).ToHashSet();
+        s.Tags.RemoveAll(t => !wanted.Contains(t.Tag));
+        foreach (var t in wanted.Where(w => s.Tags.All(x => x.Tag != w)))
+        {
+            s.Tags.Add(new SubscriberTag { Tag = t });
+        }
+
+        await db.SaveChangesAsync(ct);
+        await subscriptions.RecordAsync(id, SubscriberEventKind.EditedByAuthor, "admin", $"name and tags: {string.Join(", ", wanted.Order())}", ct);
+        return Redirect($"/admin/subscribers/{id}?message=Saved.");
+    }
+
+    public async Task<IActionResult> OnPostUnsubscribeAsync(long id, CancellationToken ct)
+    {
+        await subscriptions.UnsubscribeAsync(id, "admin", ct);
+        return Redirect($"/admin/subscribers/{id}?message=Unsubscribed.");
+    }
+
+    public async Task<IActionResult> OnPostDeleteAsync(long id, CancellationToken ct)
+    {
+        await eraser.DeleteAsync(id, suppress: false, ct);
+        return Redirect("/admin/subscribers?message=Deleted.");
+    }
+
+    public async Task<IActionResult> OnPostEraseAsync(long id, string? confirm, CancellationToken ct)
+    {
+        if (confirm != "yes")
+        {
+            return Redirect($"/admin/subscribers/{id}?message=" + Uri.EscapeDataString("Tick the box to confirm the erase."));
+        }
+
+        await eraser.DeleteAsync(id, suppress: true, ct);
+        return Redirect("/admin/subscribers?message=" + Uri.EscapeDataString("Erased. Only a hash remains, so the address stays suppressed."));
+    }
+
+    private async Task<bool> LoadAsync(long id, CancellationToken ct)
+    {
+        Subscriber = await db.Subscribers.AsNoTracking().Include(s => s.Tags).FirstOrDefaultAsync(s => s.Id == id, ct);
+        if (Subscriber is null)
+        {
+            return false;
+        }
+
+        var lines = new List<HistoryLine>();
+        if (Subscriber.Source.StartsWith("import:", StringComparison.Ordinal))
+        {
+            lines.Add(new HistoryLine(Subscriber.CreatedAt, $"Imported ({Subscriber.Source}){(Subscriber.ConsentSource is { } c ? $", consent: {c}" : "")}"));
+        }
+
+        var events = await db.SubscriberEvents.AsNoTracking().Where(e => e.SubscriberId == id).OrderByDescending(e => e.At).Take(500).ToListAsync(ct);
+        lines.AddRange(events.Select(e => new HistoryLine(e.At, $"{Describe(e.Kind)} · {e.Source}{(e.Detail is { } d ? $" · {d}" : "")}")));
+        var deliveries = await (from d in db.Deliveries.AsNoTracking()
+                                join i in db.Issues.AsNoTracking() on d.IssueId equals i.Id
+                                where d.SubscriberId == id
+                                select new { d.Status, d.SentAtMs, d.SmtpCode, d.LastError, i.Subject, i.Number, i.CreatedAt }).Take(500).ToListAsync(ct);
+        lines.AddRange(deliveries.Select(d => new HistoryLine(
+            d.SentAtMs is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime : d.CreatedAt,
+            $"Issue #{d.Number} “{d.Subject}”: {d.Status}{(d.SmtpCode is { } code ? $" ({code})" : "")}{(d.Status is DeliveryStatus.Failed or DeliveryStatus.Deferred && d.LastError is { } err ? $" · {err}" : "")}")));
+        History = [.. lines.OrderByDescending(l => l.At)];
+        return true;
+    }
+
+    private static string Describe(SubscriberEventKind kind) => kind switch
+    {
+        SubscriberEventKind.Subscribed => "Subscribed",
+        SubscriberEventKind.ConfirmationSent => "Confirmation email sent",
+        SubscriberEventKind.Confirmed => "Confirmed",
+        SubscriberEventKind.WelcomeSent => "Welcome email sent",
+        SubscriberEventKind.AlreadySubscribedNoticeSent => "“Already subscribed” notice sent",
+        SubscriberEventKind.Unsubscribed => "Unsubscribed",
+        SubscriberEventKind.PreferencesChanged => "Preferences changed",
+        SubscriberEventKind.Bounced => "Bounced",
+        SubscriberEventKind.Complained => "Complained",
+        SubscriberEventKind.EditedByAuthor => "Edited by an author",
+        SubscriberEventKind.AddedByAuthor => "Added by an author",
+        _ => kind.ToString(),
+    };
+}

@@ -1,0 +1,204 @@
+using System.Text;
+
+namespace Newsletter.Web.Subscribers.Import;
+
+/// <summary>One CSV record and the line it started on, or the reason it could not be read.</summary>
+public readonly record struct CsvRecord(int Line, string[] Fields, string? Error);
+
+/// <summary>
+/// A streaming RFC 4180 reader: quoted fields with delimiters, quotes ("") and newlines inside, CRLF or LF,
+/// a BOM, and comma, semicolon, tab or pipe as the delimiter (guessed from the header line). It holds one
+/// record in memory, never the file; a record longer than MaxRecordLength (an unclosed quote, usually)
+/// stops the read with an error instead of swallowing the rest of the file.
+/// </summary>
+public sealed class CsvReader(TextReader reader, char delimiter)
+{
+    public const int MaxRecordLength = 64 * 1024;
+
+    private readonly StringBuilder _field = new();
+    private int _line = 1;
+    private int _peeked = -2;
+
+    public char Delimiter => delimiter;
+
+    /// <summary>Guesses the delimiter from the first line: the candidate that occurs most often outside quotes.</summary>
+    public static char Detect(string headerLine)
+    {
+        var candidates = new[] { ',', ';', '\t', '|' };
+        var counts = new int[candidates.Length];
+        var quoted = false;
+        foreach (var c in headerLine)
+        {
+            if (c == '"')
+            {
+                quoted = !quoted;
+            }
+            else if (!quoted)
+            {
+                var i = Array.IndexOf(candidates, c);
+                if (i >= 0)
+                {
+                    counts[i]++;
+                }
+            }
+        }
+
+        var best = Array.IndexOf(counts, counts.Max());
+        return counts[best] == 0 ? ',' : candidates[best];
+    }
+
+    public IEnumerable<CsvRecord> Records()
+    {
+        while (true)
+        {
+            var start = _line;
+            var fields = new List<string>();
+            var length = 0;
+            var quoted = false;
+            var fieldWasQuoted = false;
+            _field.Clear();
+            int c;
+            string? error = null;
+            while (true)
+            {
+                c = Read();
+                if (c == -1)
+                {
+                    if (quoted)
+                    {
+                        error = $"a quoted field opened on line {start} is never closed";
+                    }
+
+                    break;
+                }
+
+                if (++length > MaxRecordLength)
+                {
+                    error = $"the record starting on line {start} is longer than {MaxRecordLength / 1024} KB (an unclosed quote?)";
+                    break;
+                }
+
+                var ch = (char)c;
+                if (quoted)
+                {
+                    if (ch == '"')
+                    {
+                        if (Peek() == '"')
+                        {
+                            Read();
+                            _field.Append('"');
+                        }
+                        else
+                        {
+                            quoted = false;
+                        }
+                    }
+                    else
+                    {
+                        if (ch == '\n')
+                        {
+                            _line++;
+                        }
+
+                        _field.Append(ch);
+                    }
+                }
+                else if (ch == '"' && _field.Length == 0 && !fieldWasQuoted)
+                {
+                    quoted = true;
+                    fieldWasQuoted = true;
+                }
+                else if (ch == delimiter)
+                {
+                    fields.Add(_field.ToString());
+                    _field.Clear();
+                    fieldWasQuoted = false;
+                }
+                else if (ch == '\r')
+                {
+                    if (Peek() == '\n')
+                    {
+                        Read();
+                    }
+
+                    _line++;
+                    break;
+                }
+                else if (ch == '\n')
+                {
+                    _line++;
+                    break;
+                }
+                else
+                {
+                    _field.Append(ch);
+                }
+            }
+
+            if (error is not null)
+            {
+                yield return new CsvRecord(start, [], error);
+                yield break; // the position in the file can no longer be trusted
+            }
+
+            if (c == -1 && fields.Count == 0 && _field.Length == 0 && !fieldWasQuoted)
+            {
+                yield break;
+            }
+
+            fields.Add(_field.ToString());
+            if (fields.Count == 1 && fields[0].Length == 0 && !fieldWasQuoted)
+            {
+                if (c == -1)
+                {
+                    yield break;
+                }
+
+                continue; // an empty line
+            }
+
+            yield return new CsvRecord(start, [.. fields], null);
+            if (c == -1)
+            {
+                yield break;
+            }
+        }
+    }
+
+    private int Read()
+    {
+        if (_peeked != -2)
+        {
+            var p = _peeked;
+            _peeked = -2;
+            return p;
+        }
+
+        return reader.Read();
+    }
+
+    private int Peek()
+    {
+        if (_peeked == -2)
+        {
+            _peeked = reader.Read();
+        }
+
+        return _peeked;
+    }
+
+    /// <summary>
+    /// Quotes a value for a CSV we write, and defuses spreadsheet formulas: a cell that starts with
+    /// = + - @ (or a tab/CR) is prefixed with ' so opening the export in a spreadsheet runs nothing.
+    /// </summary>
+    public static string Escape(string? value)
+    {
+        value ??= "";
+        if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r')
+        {
+            value = "'" + value;
+        }
+
+        return value.IndexOfAny([',', '"', '\n', '\r', ';']) >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+    }
+}

@@ -1,0 +1,45 @@
+using Newsletter.Web.Data;
+using Newsletter.Web.Infrastructure;
+
+namespace Newsletter.Web.Subscribers.Import;
+
+/// <summary>
+/// `import-subscribers FILE [--active --consent TEXT] [--tags a,b]`: the same import as the admin's upload,
+/// run in this process so the shell sees the result and the exit code.
+/// </summary>
+public static class ImportCommand
+{
+    public static async Task<int> RunAsync(string[] args, IServiceProvider services)
+    {
+        var file = args.Skip(1).FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal));
+        if (file is null || !File.Exists(file))
+        {
+            Console.Error.WriteLine($"import-subscribers: file '{file}' not found.");
+            return 2;
+        }
+
+        string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        var active = args.Contains("--active");
+        var consent = Option("--consent");
+        if (active && string.IsNullOrWhiteSpace(consent))
+        {
+            Console.Error.WriteLine("import-subscribers: --active needs --consent \"where they agreed\".");
+            return 2;
+        }
+
+        var db = services.GetRequiredService<AppDbContext>();
+        var importer = services.GetRequiredService<SubscriberImporter>();
+        await using var content = File.OpenRead(file);
+        // Recorded like an upload, then run here instead of on a Hangfire worker.
+        var import = await Admin.ImportModel.StoreAsync(db, services.GetRequiredService<AppPaths>(), content, Path.GetFileName(file), active, consent, Option("--tags"), default);
+        await importer.ImportAsync(import, default);
+        Console.WriteLine($"Import {import.Id}: {import.Rows:N0} rows, {import.Imported:N0} imported, {import.Duplicates:N0} duplicates, {import.Suppressed:N0} suppressed, {import.Invalid:N0} with errors.");
+        if (import.Invalid > 0)
+        {
+            Console.WriteLine($"Rows with errors: {SubscriberImporter.ErrorsPath(services.GetRequiredService<AppPaths>(), import.Id)}");
+        }
+
+        return 0;
+    }
+
+}

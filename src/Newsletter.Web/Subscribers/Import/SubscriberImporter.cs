@@ -1,0 +1,361 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+using Hangfire;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Data;
+using Newsletter.Web.Infrastructure;
+
+namespace Newsletter.Web.Subscribers.Import;
+
+/// <summary>
+/// Streams a CSV file into the list. One prepared INSERT per row inside transactions of BatchSize rows;
+/// the unique address index dedupes (within the file and against the list) and a NOT EXISTS on the
+/// suppression hash keeps erased, bounced and complained addresses out. Every row that is not imported is
+/// counted and, if it is wrong, written with its line number to an errors CSV the author can download.
+/// </summary>
+public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgroundJobClient jobs, TimeProvider clock, ILogger<SubscriberImporter> logger)
+{
+    public const int BatchSize = 5000;
+
+    private static readonly string[] EmailNames = ["email", "emailaddress", "e-mail", "mail", "eMail"];
+    private static readonly string[] NameNames = ["name", "fullname", "displayname"];
+    private static readonly string[] FirstNames = ["firstname", "givenname"];
+    private static readonly string[] LastNames = ["lastname", "surname", "familyname"];
+    private static readonly string[] TagNames = ["tags", "tag", "labels", "topics"];
+    private static readonly string[] SubscribedNames = ["subscribed", "subscribedat", "created", "createdat", "signupdate", "optin", "optindate", "date"];
+    private static readonly string[] ConfirmedNames = ["confirmed", "confirmedat", "confirmationdate", "doubleoptin"];
+
+    public static string FilePath(AppPaths paths, int importId) => Path.Combine(paths.DataFolder, "imports", $"{importId}.csv");
+
+    public static string ErrorsPath(AppPaths paths, int importId) => Path.Combine(paths.DataFolder, "imports", $"{importId}.errors.csv");
+
+    /// <summary>The Hangfire entry point: runs an import recorded in SubscriberImports.</summary>
+    [AutomaticRetry(Attempts = 0)]
+    [Queue("imports")]
+    public async Task RunAsync(int importId, CancellationToken ct)
+    {
+        var import = await db.SubscriberImports.FirstOrDefaultAsync(i => i.Id == importId, ct);
+        if (import is null || import.Status is ImportStatus.Completed or ImportStatus.Failed)
+        {
+            return; // a duplicate run of a finished import does nothing
+        }
+
+        await ImportAsync(import, ct);
+    }
+
+    /// <summary>Runs the import; a failure is recorded on the import (status, message) and rethrown.</summary>
+    public async Task ImportAsync(SubscriberImport import, CancellationToken ct)
+    {
+        try
+        {
+            await ImportCoreAsync(import, ct);
+        }
+        catch (Exception e) when (e is IOException or SqliteException or InvalidDataException or CsvFormatException)
+        {
+            // The import page shows this; the rows committed before it stay imported and are counted.
+            logger.LogError(e, "Import {Id} failed", import.Id);
+            import.Status = ImportStatus.Failed;
+            import.Error = e.Message;
+            import.FinishedAt = clock.GetUtcNow().UtcDateTime;
+            db.ChangeTracker.Clear();
+            await db.SubscriberImports.Where(i => i.Id == import.Id).ExecuteUpdateAsync(u => u
+                .SetProperty(i => i.Status, ImportStatus.Failed).SetProperty(i => i.Error, e.Message).SetProperty(i => i.FinishedAt, import.FinishedAt)
+                .SetProperty(i => i.Rows, import.Rows).SetProperty(i => i.Imported, import.Imported).SetProperty(i => i.Invalid, import.Invalid)
+                .SetProperty(i => i.Duplicates, import.Duplicates).SetProperty(i => i.Suppressed, import.Suppressed), CancellationToken.None);
+            throw;
+        }
+    }
+
+    private async Task ImportCoreAsync(SubscriberImport import, CancellationToken ct)
+    {
+        var path = FilePath(paths, import.Id);
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        using var text = new StreamReader(file, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        import.FileSize = file.Length;
+        import.Status = ImportStatus.Running;
+        import.StartedAt = clock.GetUtcNow().UtcDateTime;
+        await db.SaveChangesAsync(ct);
+
+        var headerLine = await ReadHeaderAsync(text) ?? throw new CsvFormatException("The file is empty.");
+        var delimiter = CsvReader.Detect(headerLine);
+        var header = new CsvReader(new StringReader(headerLine), delimiter).Records().FirstOrDefault();
+        var map = ColumnMap.From(header.Fields);
+
+        Directory.CreateDirectory(Path.GetDirectoryName(ErrorsPath(paths, import.Id))!);
+        await using var errors = new StreamWriter(ErrorsPath(paths, import.Id), false, new UTF8Encoding(false));
+        await errors.WriteLineAsync("line,email,reason");
+
+        var connection = (SqliteConnection)db.Database.GetDbConnection();
+        await db.Database.OpenConnectionAsync(ct);
+        try
+        {
+            await using var insert = Prepare(connection, InsertSql, "$email", "$key", "$name", "$status", "$source", "$consent", "$created", "$confirmed", "$hash");
+            await using var tag = Prepare(connection, "INSERT OR IGNORE INTO \"SubscriberTags\" (\"SubscriberId\", \"Tag\") VALUES ($id, $tag)", "$id", "$tag");
+            await using var suppressed = Prepare(connection, "SELECT 1 FROM \"Suppressions\" WHERE \"EmailHash\" = $hash", "$hash");
+            var defaultTags = Notes.Tags.Parse(import.Tags).ToArray();
+            var status = (int)(import.ImportAsActive ? SubscriberStatus.Active : SubscriberStatus.Pending);
+            var source = $"import:{import.Id}";
+            var now = Format(clock.GetUtcNow().UtcDateTime);
+            var inBatch = 0;
+            DbTransaction? tx = null;
+            var reader = new CsvReader(text, delimiter);
+            // The header was consumed above; the body's line numbers start after it.
+            foreach (var record in reader.Records())
+            {
+                var line = record.Line + 1;
+                if (record.Error is not null)
+                {
+                    import.Invalid++;
+                    await errors.WriteLineAsync($"{line},,{CsvReader.Escape(record.Error)}");
+                    // Keep what was read before the broken record: commit it, then stop.
+                    if (tx is not null)
+                    {
+                        await CommitAsync(tx, import, ct);
+                        tx = null;
+                    }
+
+                    throw new CsvFormatException($"Line {line}: {record.Error}. The {import.Imported:N0} rows before it were imported.");
+                }
+
+                import.Rows++;
+                var row = map.Read(record.Fields);
+                if (!Newsletter.Mail.EmailAddress.TryNormalize(row.Email, out var email, out var problem))
+                {
+                    import.Invalid++;
+                    await errors.WriteLineAsync($"{line},{CsvReader.Escape(row.Email)},{CsvReader.Escape(problem)}");
+                    continue;
+                }
+
+                if (!TryDate(row.Subscribed, out var subscribedAt) || !TryDate(row.Confirmed, out var confirmedAt))
+                {
+                    import.Invalid++;
+                    await errors.WriteLineAsync($"{line},{CsvReader.Escape(email)},{CsvReader.Escape("a date could not be read (use YYYY-MM-DD or ISO 8601)")}");
+                    continue;
+                }
+
+                tx ??= await connection.BeginTransactionAsync(ct);
+                insert.Transaction = (SqliteTransaction)tx;
+                tag.Transaction = (SqliteTransaction)tx;
+                suppressed.Transaction = (SqliteTransaction)tx;
+                var key = Subscriber.KeyOf(email);
+                var hash = Subscriber.HashOf(key);
+                var p = insert.Parameters;
+                p[0].Value = email;
+                p[1].Value = key;
+                p[2].Value = (object?)Subscriptions.CleanName(row.Name) ?? DBNull.Value;
+                p[3].Value = status;
+                p[4].Value = source;
+                p[5].Value = (object?)import.ConsentSource ?? DBNull.Value;
+                p[6].Value = subscribedAt is { } s ? Format(s) : now;
+                p[7].Value = import.ImportAsActive ? (confirmedAt ?? subscribedAt) is { } c ? Format(c) : now : DBNull.Value;
+                p[8].Value = hash;
+                var id = await insert.ExecuteScalarAsync(ct);
+                if (id is long newId)
+                {
+                    import.Imported++;
+                    foreach (var t in defaultTags.Concat(Notes.Tags.Parse(row.Tags)).Distinct())
+                    {
+                        tag.Parameters[0].Value = newId;
+                        tag.Parameters[1].Value = t;
+                        await tag.ExecuteNonQueryAsync(ct);
+                    }
+                }
+                else
+                {
+                    suppressed.Parameters[0].Value = hash;
+                    if (await suppressed.ExecuteScalarAsync(ct) is not null)
+                    {
+                        import.Suppressed++;
+                    }
+                    else
+                    {
+                        import.Duplicates++;
+                    }
+                }
+
+                if (++inBatch >= BatchSize)
+                {
+                    import.BytesRead = file.Position;
+                    await CommitAsync(tx, import, ct);
+                    tx = null;
+                    inBatch = 0;
+                }
+            }
+
+            import.BytesRead = file.Length;
+            if (tx is not null)
+            {
+                await CommitAsync(tx, import, ct);
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+
+        import.Status = ImportStatus.Completed;
+        import.FinishedAt = clock.GetUtcNow().UtcDateTime;
+        await db.SaveChangesAsync(ct);
+        logger.LogInformation("Import {Id} finished: {Rows} rows, {Imported} imported, {Duplicates} duplicates, {Suppressed} suppressed, {Invalid} invalid",
+            import.Id, import.Rows, import.Imported, import.Duplicates, import.Suppressed, import.Invalid);
+        if (!import.ImportAsActive && import.Imported > 0)
+        {
+            jobs.Enqueue<ImportConfirmationsJob>(j => j.RunAsync(import.Id, CancellationToken.None));
+        }
+    }
+
+    private const string InsertSql = """
+        INSERT INTO "Subscribers" ("Email", "EmailKey", "Name", "Status", "Source", "ConsentSource", "CreatedAt", "ConfirmedAt", "TokenVersion")
+        SELECT $email, $key, $name, $status, $source, $consent, $created, $confirmed, 0
+        WHERE NOT EXISTS (SELECT 1 FROM "Suppressions" WHERE "EmailHash" = $hash)
+        ON CONFLICT ("EmailKey") DO NOTHING
+        RETURNING "Id"
+        """;
+
+    private async Task CommitAsync(DbTransaction tx, SubscriberImport import, CancellationToken ct)
+    {
+        // Progress is written in the same transaction as the rows it counts, so the page never runs ahead.
+        await using (var progress = tx.Connection!.CreateCommand())
+        {
+            progress.Transaction = tx;
+            progress.CommandText = """
+                UPDATE "SubscriberImports" SET "Rows" = $rows, "Imported" = $imported, "Duplicates" = $dups,
+                "Suppressed" = $sup, "Invalid" = $invalid, "BytesRead" = $bytes, "FileSize" = $size, "Status" = $status WHERE "Id" = $id
+                """;
+            Add(progress, "$rows", import.Rows);
+            Add(progress, "$imported", import.Imported);
+            Add(progress, "$dups", import.Duplicates);
+            Add(progress, "$sup", import.Suppressed);
+            Add(progress, "$invalid", import.Invalid);
+            Add(progress, "$bytes", import.BytesRead);
+            Add(progress, "$size", import.FileSize);
+            Add(progress, "$status", (int)ImportStatus.Running);
+            Add(progress, "$id", import.Id);
+            await progress.ExecuteNonQueryAsync(ct);
+        }
+
+        await tx.CommitAsync(ct);
+        await tx.DisposeAsync();
+    }
+
+    private static void Add(DbCommand command, string name, object value)
+    {
+        var p = command.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value;
+        command.Parameters.Add(p);
+    }
+
+    private static SqliteCommand Prepare(SqliteConnection connection, string sql, params string[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+
+        return command;
+    }
+
+    /// <summary>The text form EF Core's SQLite provider uses for DateTime, so imported rows sort with the rest.</summary>
+    private static string Format(DateTime utc) => utc.ToString("yyyy-MM-dd HH:mm:ss.FFFFFFF", CultureInfo.InvariantCulture);
+
+    private static bool TryDate(string? text, out DateTime? value)
+    {
+        value = null;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return true;
+        }
+
+        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var unix) && unix > 100_000_000)
+        {
+            value = (unix > 100_000_000_000 ? DateTimeOffset.FromUnixTimeMilliseconds(unix) : DateTimeOffset.FromUnixTimeSeconds(unix)).UtcDateTime;
+            return true;
+        }
+
+        if (DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var parsed))
+        {
+            value = parsed;
+            return true;
+        }
+
+        return false;
+    }
+
+    private static async Task<string?> ReadHeaderAsync(TextReader reader)
+    {
+        string? line;
+        while ((line = await reader.ReadLineAsync()) is not null)
+        {
+            if (line.Trim().Length > 0)
+            {
+                return line.TrimStart('\uFEFF');
+            }
+        }
+
+        return null;
+    }
+
+    private sealed record Row(string Email, string? Name, string? Tags, string? Subscribed, string? Confirmed);
+
+    private sealed class ColumnMap
+    {
+        private int _email = -1, _name = -1, _first = -1, _last = -1, _tags = -1, _subscribed = -1, _confirmed = -1;
+
+        public static ColumnMap From(string[] header)
+        {
+            var map = new ColumnMap();
+            for (var i = 0; i < header.Length; i++)
+            {
+                var name = new string([.. header[i].Trim().ToLowerInvariant().Where(char.IsLetterOrDigit)]);
+                map.Assign(ref map._email, EmailNames, name, i, header);
+                map.Assign(ref map._name, NameNames, name, i, header);
+                map.Assign(ref map._first, FirstNames, name, i, header);
+                map.Assign(ref map._last, LastNames, name, i, header);
+                map.Assign(ref map._tags, TagNames, name, i, header);
+                map.Assign(ref map._subscribed, SubscribedNames, name, i, header);
+                map.Assign(ref map._confirmed, ConfirmedNames, name, i, header);
+            }
+
+            if (map._email < 0)
+            {
+                throw new CsvFormatException($"The header has no email column (found: {string.Join(", ", header.Select(h => $"'{h}'"))}). Name one column 'email'.");
+            }
+
+            return map;
+        }
+
+        public Row Read(string[] f)
+        {
+            string? At(int i) => i >= 0 && i < f.Length ? f[i].Trim() : null;
+            var name = At(_name);
+            if (string.IsNullOrEmpty(name) && (_first >= 0 || _last >= 0))
+            {
+                name = $"{At(_first)} {At(_last)}".Trim();
+            }
+
+            return new Row(At(_email) ?? "", name, At(_tags), At(_subscribed), At(_confirmed));
+        }
+
+        private void Assign(ref int slot, string[] names, string name, int index, string[] header)
+        {
+            if (!names.Any(n => n.Equals(name, StringComparison.OrdinalIgnoreCase)))
+            {
+                return;
+            }
+
+            if (slot >= 0)
+            {
+                throw new CsvFormatException($"Columns {slot + 1} ('{header[slot]}') and {index + 1} ('{header[index]}') both look like the same field; remove or rename one.");
+            }
+
+            slot = index;
+        }
+    }
+}
+
+public sealed class CsvFormatException(string message) : Exception(message);

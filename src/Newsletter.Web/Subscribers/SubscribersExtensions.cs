@@ -1,0 +1,158 @@
+using System.Net;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace Newsletter.Web.Subscribers;
+
+public static class SubscribersExtensions
+{
+    public const string SubscribePolicy = "subscribe";
+
+    public static WebApplicationBuilder AddSubscribers(this WebApplicationBuilder builder)
+    {
+        builder.Services.Configure<SubscriptionOptions>(builder.Configuration.GetSection("Subscriptions"));
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<SubscriberTokens>();
+        builder.Services.AddScoped<Subscriptions>();
+        builder.Services.AddScoped<SubscriberMailJob>();
+        builder.Services.AddSingleton<PerAddressLimiter>();
+        builder.Services.AddScoped<SubscriberEraser>();
+        builder.Services.AddScoped<Import.SubscriberImporter>();
+        builder.Services.AddScoped<Import.ImportConfirmationsJob>();
+        builder.Services.AddMemoryCache();
+        builder.Services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.AddPolicy(SubscribePolicy, context =>
+            {
+                var perMinute = context.RequestServices.GetRequiredService<IOptions<SubscriptionOptions>>().Value.PerIpPerMinute;
+                var ip = context.Connection.RemoteIpAddress ?? IPAddress.Loopback;
+                return RateLimitPartition.GetFixedWindowLimiter(ip.ToString(), _ => new FixedWindowRateLimiterOptions
+                {
+                    PermitLimit = Math.Max(1, perMinute),
+                    Window = TimeSpan.FromMinutes(1),
+                    QueueLimit = 0,
+                });
+            });
+        });
+        return builder;
+    }
+
+    public static WebApplication MapSubscribers(this WebApplication app)
+    {
+        // No antiforgery: the form sits on cached public pages, and double opt-in makes a forged
+        // subscribe harmless (it only sends a confirmation the owner of the address can ignore).
+        app.MapPost("/subscribe", SubscribeAsync)
+            .DisableAntiforgery()
+            .RequireRateLimiting(SubscribePolicy)
+            .WithMetadata(new RequestSizeLimitAttribute(16 * 1024));
+        app.MapSubscribersAdmin();
+        return app;
+    }
+
+    private static async Task<IResult> SubscribeAsync(HttpContext http, Subscriptions subscriptions, PerAddressLimiter perAddress, ILoggerFactory loggers, CancellationToken ct)
+    {
+        var logger = loggers.CreateLogger("Newsletter.Subscribers");
+        var isJson = http.Request.HasJsonContentType();
+        SubscribeRequest? request;
+        try
+        {
+            request = isJson
+                ? await http.Request.ReadFromJsonAsync<SubscribeRequest>(ct)
+                : http.Request.HasFormContentType ? SubscribeRequest.From(await http.Request.ReadFormAsync(ct)) : null;
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // Answered here with a body: re-executing an error page would try to read the oversized form again.
+            return Results.Text("That request was too large. A subscription needs only an email address.", "text/plain", statusCode: StatusCodes.Status413PayloadTooLarge);
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or BadHttpRequestException)
+        {
+            return Problem(isJson, "The request body could not be read.");
+        }
+
+        if (request is null)
+        {
+            return Problem(isJson, "Send a form or JSON body with an 'email' field.");
+        }
+
+        // A filled honeypot is a bot: answer exactly as for a person, do nothing.
+        if (!string.IsNullOrEmpty(request.Website))
+        {
+            logger.LogInformation("Honeypot filled on subscribe; ignored");
+            return Accepted(isJson);
+        }
+
+        if (!Newsletter.Mail.EmailAddress.TryNormalize(request.Email ?? "", out var email, out var error))
+        {
+            return Problem(isJson, error);
+        }
+
+        if (!perAddress.TryAcquire(Subscriber.KeyOf(email)))
+        {
+            // Same answer as success: a limit hit must not reveal whether the address is known.
+            return Accepted(isJson);
+        }
+
+        var source = SubscribeRequest.CleanSource(request.Source);
+        var outcome = await subscriptions.SubscribeAsync(email, request.Name, source, ct);
+        logger.LogInformation("Subscribe request from {Source}: {Outcome}", source, outcome);
+        return Accepted(isJson);
+    }
+
+    private static IResult Accepted(bool json) => json
+        ? Results.Json(new { status = "check-your-inbox", message = "If the address can receive mail, a confirmation is on its way." }, statusCode: StatusCodes.Status202Accepted)
+        : Results.Redirect("/subscribe/check-your-inbox", permanent: false, preserveMethod: false);
+
+    private static IResult Problem(bool json, string message) => json
+        ? Results.Problem(message, statusCode: StatusCodes.Status400BadRequest, title: "Invalid subscription")
+        : Results.Redirect("/subscribe/check-your-inbox?error=" + Uri.EscapeDataString(message));
+}
+
+public sealed class SubscribeRequest
+{
+    public string? Email { get; set; }
+
+    public string? Name { get; set; }
+
+    public string? Source { get; set; }
+
+    /// <summary>The honeypot field.</summary>
+    public string? Website { get; set; }
+
+    public static SubscribeRequest From(IFormCollection form) => new()
+    {
+        Email = form["email"],
+        Name = form["name"],
+        Source = form["source"],
+        Website = form["website"],
+    };
+
+    public static string CleanSource(string? source)
+    {
+        var s = new string([.. (source ?? "").Where(c => char.IsAsciiLetterOrDigit(c) || c == '-').Take(40)]);
+        return s.Length == 0 ? "web" : s;
+    }
+}
+
+/// <summary>Per-address limit: at most N subscribe requests per address per hour, across all IPs.</summary>
+public sealed class PerAddressLimiter(IOptions<SubscriptionOptions> options) : IDisposable
+{
+    private readonly PartitionedRateLimiter<string> _limiter = PartitionedRateLimiter.Create<string, string>(key =>
+        RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
+        {
+            PermitLimit = Math.Max(1, options.Value.PerAddressPerHour),
+            Window = TimeSpan.FromHours(1),
+            QueueLimit = 0,
+        }));
+
+    public bool TryAcquire(string key)
+    {
+        using var lease = _limiter.AttemptAcquire(key);
+        return lease.IsAcquired;
+    }
+
+    public void Dispose() => _limiter.Dispose();
+}

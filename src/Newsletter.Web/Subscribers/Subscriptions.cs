@@ -1,0 +1,188 @@
+using Hangfire;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Newsletter.Web.Data;
+
+namespace Newsletter.Web.Subscribers;
+
+/// <summary>What happened on a subscribe request. Never shown to the visitor: every outcome looks the same.</summary>
+public enum SubscribeOutcome
+{
+    ConfirmationSent,
+    ConfirmationResent,
+    ConfirmationThrottled,
+    AlreadyActiveNoticeSent,
+    AlreadyActiveThrottled,
+    Suppressed,
+}
+
+/// <summary>
+/// Subscribing, confirming and leaving. Emails are never sent here: a Hangfire job with the subscriber's
+/// id is enqueued instead, so the request stays fast and an SMTP outage loses no confirmation.
+/// </summary>
+public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, ILogger<Subscriptions> logger)
+{
+    public async Task<SubscribeOutcome> SubscribeAsync(string email, string? name, string source, CancellationToken ct)
+    {
+        var key = Subscriber.KeyOf(email);
+        if (await db.Suppressions.AnyAsync(s => s.EmailHash == Subscriber.HashOf(key), ct))
+        {
+            logger.LogInformation("Subscribe request for a suppressed address ignored");
+            return SubscribeOutcome.Suppressed;
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var subscriber = await db.Subscribers.FirstOrDefaultAsync(s => s.EmailKey == key, ct);
+        if (subscriber is null)
+        {
+            subscriber = new Subscriber { Email = email, EmailKey = key, Name = Clean(name), Status = SubscriberStatus.Pending, Source = source, CreatedAt = now, LastConfirmationSentAt = now };
+            db.Subscribers.Add(subscriber);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException)
+            {
+                // A double click raced us to the insert; the other request owns the new row.
+                db.ChangeTracker.Clear();
+                return SubscribeOutcome.ConfirmationThrottled;
+            }
+
+            await RecordAsync(subscriber.Id, SubscriberEventKind.Subscribed, source, null, ct);
+            jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
+            return SubscribeOutcome.ConfirmationSent;
+        }
+
+        var interval = options.Value.ResendConfirmationInterval;
+        var recentlyMailed = subscriber.LastConfirmationSentAt is { } last && now - last < interval;
+        switch (subscriber.Status)
+        {
+            case SubscriberStatus.Active:
+                if (recentlyMailed)
+                {
+                    return SubscribeOutcome.AlreadyActiveThrottled;
+                }
+
+                // Claimed with a conditional update, so two racing requests send one notice.
+                if (!await ClaimMailSlotAsync(subscriber.Id, subscriber.LastConfirmationSentAt, now, ct))
+                {
+                    return SubscribeOutcome.AlreadyActiveThrottled;
+                }
+
+                jobs.Enqueue<SubscriberMailJob>(j => j.SendAlreadySubscribedAsync(subscriber.Id, CancellationToken.None));
+                return SubscribeOutcome.AlreadyActiveNoticeSent;
+
+            case SubscriberStatus.Pending:
+                if (recentlyMailed || !await ClaimMailSlotAsync(subscriber.Id, subscriber.LastConfirmationSentAt, now, ct))
+                {
+                    return SubscribeOutcome.ConfirmationThrottled;
+                }
+
+                jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
+                return SubscribeOutcome.ConfirmationResent;
+
+            default:
+                // Unsubscribed (or bounced/complained without a suppression): coming back needs a new
+                // double opt-in, never a silent re-activation.
+                if (recentlyMailed || !await ClaimMailSlotAsync(subscriber.Id, subscriber.LastConfirmationSentAt, now, ct))
+                {
+                    return SubscribeOutcome.ConfirmationThrottled;
+                }
+
+                await db.Subscribers.Where(s => s.Id == subscriber.Id)
+                    .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Pending).SetProperty(s => s.Source, source), ct);
+                await RecordAsync(subscriber.Id, SubscriberEventKind.Subscribed, source, "subscribed again", ct);
+                jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
+                return SubscribeOutcome.ConfirmationSent;
+        }
+    }
+
+    /// <summary>Confirms a pending subscriber. A used or stale token of an active subscriber is a calm no-op.</summary>
+    public async Task<ConfirmResult> ConfirmAsync(ConfirmationToken token, CancellationToken ct)
+    {
+        if (token.State == TokenState.Invalid)
+        {
+            return ConfirmResult.Invalid;
+        }
+
+        var subscriber = await db.Subscribers.AsNoTracking().FirstOrDefaultAsync(s => s.Id == token.SubscriberId, ct);
+        if (subscriber is null)
+        {
+            return ConfirmResult.Invalid;
+        }
+
+        if (subscriber.Status == SubscriberStatus.Active)
+        {
+            return ConfirmResult.AlreadyConfirmed;
+        }
+
+        if (token.State == TokenState.Expired)
+        {
+            return ConfirmResult.Expired;
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        // The version check makes the link single-use, and makes a double click confirm once.
+        var changed = await db.Subscribers
+            .Where(s => s.Id == token.SubscriberId && s.TokenVersion == token.Version && s.Status == SubscriberStatus.Pending)
+            .ExecuteUpdateAsync(u => u
+                .SetProperty(s => s.Status, SubscriberStatus.Active)
+                .SetProperty(s => s.ConfirmedAt, now)
+                .SetProperty(s => s.TokenVersion, s => s.TokenVersion + 1), ct);
+        if (changed == 0)
+        {
+            var current = await db.Subscribers.AsNoTracking().Where(s => s.Id == token.SubscriberId).Select(s => s.Status).FirstOrDefaultAsync(ct);
+            return current == SubscriberStatus.Active ? ConfirmResult.AlreadyConfirmed : ConfirmResult.Invalid;
+        }
+
+        await RecordAsync(token.SubscriberId, SubscriberEventKind.Confirmed, "link", null, ct);
+        jobs.Enqueue<SubscriberMailJob>(j => j.SendWelcomeAsync(token.SubscriberId, CancellationToken.None));
+        return ConfirmResult.Confirmed;
+    }
+
+    public async Task<bool> UnsubscribeAsync(long subscriberId, string source, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var changed = await db.Subscribers
+            .Where(s => s.Id == subscriberId && (s.Status == SubscriberStatus.Active || s.Status == SubscriberStatus.Pending))
+            .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Unsubscribed).SetProperty(s => s.UnsubscribedAt, now), ct);
+        if (changed > 0)
+        {
+            await RecordAsync(subscriberId, SubscriberEventKind.Unsubscribed, source, null, ct);
+        }
+
+        return changed > 0 || await db.Subscribers.AnyAsync(s => s.Id == subscriberId, ct);
+    }
+
+    public async Task RecordAsync(long subscriberId, SubscriberEventKind kind, string source, string? detail, CancellationToken ct)
+    {
+        db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriberId, Kind = kind, Source = source, Detail = detail, At = clock.GetUtcNow().UtcDateTime });
+        await db.SaveChangesAsync(ct);
+    }
+
+    private async Task<bool> ClaimMailSlotAsync(long id, DateTime? previous, DateTime now, CancellationToken ct) =>
+        await db.Subscribers.Where(s => s.Id == id && s.LastConfirmationSentAt == previous)
+            .ExecuteUpdateAsync(u => u.SetProperty(s => s.LastConfirmationSentAt, now), ct) == 1;
+
+    private static string? Clean(string? name)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            return null;
+        }
+
+        // Names end up in email headers: no control characters, ever.
+        var cleaned = new string([.. name.Where(c => !char.IsControl(c))]).Trim();
+        return cleaned.Length == 0 ? null : cleaned.Length > 200 ? cleaned[..200] : cleaned;
+    }
+
+    public static string? CleanName(string? name) => Clean(name);
+}
+
+public enum ConfirmResult
+{
+    Confirmed,
+    AlreadyConfirmed,
+    Expired,
+    Invalid,
+}

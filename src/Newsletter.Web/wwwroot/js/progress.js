@@ -1,0 +1,26 @@
+// Live progress for imports and sends: polls a JSON endpoint and fills elements marked data-field.
+(function () {
+  const box = document.querySelector('[data-poll]');
+  if (!box) return;
+  const url = box.dataset.poll;
+  const fmt = new Intl.NumberFormat();
+  async function tick() {
+    if (box.dataset.done === 'true') return;
+    try {
+      const res = await fetch(url, { credentials: 'same-origin', headers: { 'Accept': 'application/json' } });
+      if (res.ok) {
+        const data = await res.json();
+        for (const [key, value] of Object.entries(data)) {
+          const el = box.querySelector('[data-field="' + key + '"]');
+          if (!el) continue;
+          if (el.tagName === 'PROGRESS') { el.value = value; el.textContent = value + '%'; }
+          else if (key === 'error') { el.hidden = !value; el.textContent = value || ''; }
+          else el.textContent = typeof value === 'number' ? fmt.format(value) : value;
+        }
+        if (data.done) { box.dataset.done = 'true'; return; }
+      }
+    } catch (e) { /* the next tick retries */ }
+    setTimeout(tick, 1000);
+  }
+  setTimeout(tick, 500);
+})();

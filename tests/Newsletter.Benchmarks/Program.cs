@@ -1,0 +1,78 @@
+using Newsletter.Benchmarks;
+
+// dotnet run -c Release --project tests/Newsletter.Benchmarks -- NAME [options]
+// Each benchmark runs its baseline side by side in the same run and prints the ratio.
+var name = args.FirstOrDefault() ?? "help";
+var rest = args.Skip(1).ToArray();
+return name switch
+{
+    "import" => await Newsletter.Benchmarks.Subscribers.ImportBenchmark.RunAsync(rest),
+    "subscribe" => await Newsletter.Benchmarks.Subscribers.SubscribeBenchmark.RunAsync(rest),
+    // "jobs" is wired when the SQLite job storage lands.
+    "s3" => await Newsletter.Benchmarks.Archive.ArchiveBenchmark.RunAsync(rest),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.WriteLine("""
+        Benchmarks (run with -c Release):
+          import     1,000,000-row CSV import vs a bare prepared-insert loop; rows/s, ratio, peak RSS
+          subscribe  the subscribe endpoint under wrk; requests/s and p99
+          jobs       no-op Hangfire jobs/s on our SQLite storage vs Hangfire.InMemory, 1 and 2 servers
+          s3         archive and issue pages under wrk -c50 vs nginx serving the same bytes
+        """);
+    return 2;
+}
+
+namespace Newsletter.Benchmarks
+{
+    /// <summary>Shared helpers for benchmarks.</summary>
+    public static class Bench
+    {
+        public static string Root { get; } = FindRoot();
+
+        public static string Temp(string name)
+        {
+            var dir = Path.Combine(Path.GetTempPath(), "newsletter-bench", $"{name}-{DateTime.UtcNow:HHmmss}-{Environment.ProcessId}");
+            Directory.CreateDirectory(dir);
+            return dir;
+        }
+
+        /// <summary>The built web app next to this benchmark (it is a project reference).</summary>
+        public static string WebDll => Path.Combine(AppContext.BaseDirectory, "Newsletter.Web.dll");
+
+        public static long PeakRssBytes(int pid)
+        {
+            try
+            {
+                foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+                {
+                    if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    {
+                        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+                    }
+                }
+            }
+            catch (IOException)
+            {
+                // the process is gone
+            }
+
+            return 0;
+        }
+
+        private static string FindRoot()
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "Newsletter.sln")))
+                {
+                    return dir.FullName;
+                }
+            }
+
+            return Directory.GetCurrentDirectory();
+        }
+    }
+}

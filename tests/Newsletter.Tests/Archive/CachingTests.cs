@@ -1,0 +1,137 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Newsletter.Testing;
+using static Newsletter.Tests.Archive.ArchiveData;
+
+namespace Newsletter.Tests.Archive;
+
+public class CachingTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public static TheoryData<string> PublicUrls => new()
+    {
+        "/", "/notes", "/notes/cached-note", "/tags", "/tags/cache", "/archive", "/issues/cached-issue", "/search?q=cached",
+        "/feeds/issues.rss", "/feeds/notes.atom", "/feeds/notes.json", "/feeds/tags/cache.json", "/sitemap.xml", "/robots.txt",
+    };
+
+    private static async Task<NewsletterApp> AppAsync()
+    {
+        var app = new NewsletterApp();
+        app.WriteNote("a.md", Note("Cached note", "cached-note", "2026-01-01", "cache"));
+        await AddIssueAsync(app, 1, "Cached issue", Utc(2026, 1, 5), tags: ["cache"]);
+        return app;
+    }
+
+    [Theory]
+    [MemberData(nameof(PublicUrls))]
+    public async Task PublicPagesAndFeedsSendValidatorsAndAnswer304WhenUnchanged(string url)
+    {
+        using var app = await AppAsync();
+        var client = app.CreateClient();
+        var first = await client.GetAsync(url, Ct);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        var etag = first.Headers.ETag;
+        Assert.NotNull(etag);
+        Assert.True(etag.IsWeak);
+        var lastModified = first.Content.Headers.LastModified;
+        Assert.NotNull(lastModified);
+
+        // Twice: the first conditional request may be rendered, the second is answered from the output cache.
+        for (var i = 0; i < 2; i++)
+        {
+            using var byTag = new HttpRequestMessage(HttpMethod.Get, url);
+            byTag.Headers.IfNoneMatch.Add(etag);
+            var notModified = await client.SendAsync(byTag, Ct);
+            Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+            Assert.Empty(await notModified.Content.ReadAsByteArrayAsync(Ct));
+
+            using var byDate = new HttpRequestMessage(HttpMethod.Get, url);
+            byDate.Headers.IfModifiedSince = lastModified;
+            Assert.Equal(HttpStatusCode.NotModified, (await client.SendAsync(byDate, Ct)).StatusCode);
+        }
+
+        using var stale = new HttpRequestMessage(HttpMethod.Get, url);
+        stale.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"something-else\"", true));
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(stale, Ct)).StatusCode);
+
+        using var old = new HttpRequestMessage(HttpMethod.Get, url);
+        old.Headers.IfModifiedSince = lastModified!.Value.AddDays(-1);
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(old, Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task PagesAreServedFromTheCacheUntilContentChangesThenTheEtagMoves()
+    {
+        using var app = await AppAsync();
+        var client = app.CreateClient();
+        var before = await client.GetAsync("/archive", Ct);
+        var html = await before.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("Cached issue", html, StringComparison.Ordinal);
+
+        // Changed behind the app's back (no eviction): readers still get the cached page...
+        var issue = await AddIssueAsync(app, 2, "Loudly added", Utc(2026, 1, 9));
+        Assert.Contains("Loudly added", await client.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+        await UpdateIssueAsync(app, issue.Id, i => i.Subject = "Renamed quietly", announce: false);
+        Assert.DoesNotContain("Renamed quietly", await client.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+
+        // ...until the change is announced, which evicts every public page and feed at once.
+        await UpdateIssueAsync(app, issue.Id, i => i.Subject = "Renamed loudly");
+        var after = await client.GetAsync("/archive", Ct);
+        Assert.Contains("Renamed loudly", await after.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.NotEqual(before.Headers.ETag, after.Headers.ETag);
+        Assert.Contains("Renamed loudly", await client.GetStringAsync("/feeds/issues.json", Ct), StringComparison.Ordinal);
+
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, "/archive");
+        conditional.Headers.IfNoneMatch.Add(before.Headers.ETag!);
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(conditional, Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task SignedInAuthorsNeverGetOrFillTheCache()
+    {
+        using var app = await AppAsync();
+        var reader = app.CreateClient();
+        var author = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(author);
+        var issue = await AddIssueAsync(app, 2, "Loudly added", Utc(2026, 1, 9));
+        Assert.Contains("Loudly added", await reader.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+        await UpdateIssueAsync(app, issue.Id, i => i.Subject = "Seen by the author", announce: false);
+
+        // The author sees the database as it is; the anonymous reader still gets the cached page, which the
+        // author's visit did not replace.
+        Assert.Contains("Seen by the author", await author.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+        Assert.DoesNotContain("Seen by the author", await reader.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+
+        // Rendered fresh for the author every time, and still answered with 304 when unchanged.
+        var etag = (await author.GetAsync("/archive", Ct)).Headers.ETag!;
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, "/archive");
+        conditional.Headers.IfNoneMatch.Add(etag);
+        Assert.Equal(HttpStatusCode.NotModified, (await author.SendAsync(conditional, Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task AdminPagesAndPostsAreNeverCached()
+    {
+        using var app = await AppAsync();
+        var author = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(author);
+        var admin = await author.GetAsync("/admin", Ct);
+        Assert.Null(admin.Headers.ETag);
+        Assert.NotEqual("public, no-cache", admin.Headers.CacheControl?.ToString());
+        var post = await app.CreateClient().PostAsync("/search?q=cached", new FormUrlEncodedContent([]), Ct);
+        Assert.NotEqual(HttpStatusCode.OK, post.StatusCode);
+    }
+
+    [Fact]
+    public async Task QueryKeysAPageDoesNotReadDoNotSplitTheCache()
+    {
+        using var app = await AppAsync();
+        var client = app.CreateClient();
+        var plain = await client.GetAsync("/archive", Ct);
+        var junk = await client.GetAsync("/archive?utm_source=x", Ct);
+        Assert.Equal(plain.Headers.ETag, junk.Headers.ETag);
+        Assert.Contains("/issues/cached-issue", await (await client.GetAsync("/search?q=cached", Ct)).Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Contains("Nothing matched", await (await client.GetAsync("/search?q=zebra", Ct)).Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,131 @@
+using System.Net;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Testing;
+using Newsletter.Web.Data;
+using Newsletter.Web.Subscribers;
+
+namespace Newsletter.Tests.Subscribers;
+
+public class LeavingTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static async Task<(NewsletterApp App, MimeKit.MimeMessage Welcome)> ActiveReaderAsync(string email)
+    {
+        var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await SubscribeTests.SubscribeAsync(client, email);
+        await SubscribeTests.ConfirmAsync(app, client, email);
+        var welcome = await Outbox.WaitForAsync(app.PickupFolder, email, m => m.Subject?.Contains("Welcome", StringComparison.OrdinalIgnoreCase) == true);
+        return (app, welcome);
+    }
+
+    [Fact]
+    public async Task EveryReaderEmailCarriesOneClickUnsubscribeHeaders()
+    {
+        var (app, welcome) = await ActiveReaderAsync("headers@example.org");
+        using var _ = app;
+        var header = welcome.Headers["List-Unsubscribe"];
+        Assert.Matches("<https?://[^>]+/unsubscribe/[^>]+>", header);
+        Assert.Contains("<mailto:", header, StringComparison.Ordinal);
+        Assert.Equal("List-Unsubscribe=One-Click", welcome.Headers["List-Unsubscribe-Post"]);
+        Assert.Contains("/unsubscribe/", welcome.TextBody, StringComparison.Ordinal);
+        Assert.Contains("/preferences/", welcome.HtmlBody, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AMailboxProvidersOneClickPostUnsubscribesWithoutCookiesOrTokens()
+    {
+        var (app, welcome) = await ActiveReaderAsync("oneclick@example.org");
+        using var _ = app;
+        var url = System.Text.RegularExpressions.Regex.Match(welcome.Headers["List-Unsubscribe"] ?? "", "<(https?://[^>]+)>").Groups[1].Value;
+        // Exactly what Gmail's servers send (RFC 8058): a POST with this body, no cookies, no antiforgery token.
+        var provider = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { HandleCookies = false, AllowAutoRedirect = false });
+        var response = await provider.PostAsync(Outbox.PathOf(url), new FormUrlEncodedContent(new Dictionary<string, string> { ["List-Unsubscribe"] = "One-Click" }), Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var s = await SubscribeTests.FindAsync(app, "oneclick@example.org");
+        Assert.Equal(SubscriberStatus.Unsubscribed, s!.Status);
+        Assert.NotNull(s.UnsubscribedAt);
+    }
+
+    [Fact]
+    public async Task AScannerFollowingTheUnsubscribeLinkChangesNothing()
+    {
+        var (app, welcome) = await ActiveReaderAsync("scanned@example.org");
+        using var _ = app;
+        var path = Outbox.PathOf(Outbox.Link(welcome, "/unsubscribe/"));
+        var page = await app.CreateClient().GetAsync(path, Ct);
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("Unsubscribe?", await page.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(SubscriberStatus.Active, (await SubscribeTests.FindAsync(app, "scanned@example.org"))!.Status);
+    }
+
+    [Theory]
+    [InlineData("forged")]
+    [InlineData("CfDJ8Forged-token_value")]
+    public async Task AForgedUnsubscribeTokenIsRefused(string token)
+    {
+        using var app = new NewsletterApp();
+        var response = await app.CreateClient().PostAsync("/unsubscribe/" + token, new FormUrlEncodedContent(new Dictionary<string, string> { ["List-Unsubscribe"] = "One-Click" }), Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task ThePreferencesPageSavesNameTopicsAndAPause()
+    {
+        var (app, welcome) = await ActiveReaderAsync("prefs@example.org");
+        using var _ = app;
+        app.WriteNote("t.md", "---\ntitle: T\nslug: t\ntags: [sqlite, latency]\n---\nx");
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<Newsletter.Web.Notes.NoteImporter>().ImportAsync(Ct);
+        }
+
+        var client = app.CreateBrowserClient();
+        var path = Outbox.PathOf(Outbox.Link(welcome, "/preferences/"));
+        var page = await client.GetStringAsync(path, Ct);
+        Assert.Contains("#sqlite", page, StringComparison.Ordinal);
+        var token = Forms.Token(page)!;
+        var save = await client.PostAsync(path + "?handler=Save", new FormUrlEncodedContent(new List<KeyValuePair<string, string>>
+        {
+            new("__RequestVerificationToken", token),
+            new("name", "Pat\r\nBcc: x@example.org"),
+            new("topics", "sqlite"),
+            new("pause", "30"),
+        }), Ct);
+        Assert.Equal(HttpStatusCode.OK, save.StatusCode);
+        await using var check = app.Services.CreateAsyncScope();
+        var s = await check.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.Include(x => x.Tags).SingleAsync(x => x.EmailKey == "prefs@example.org", Ct);
+        Assert.Equal("PatBcc: x@example.org", s.Name); // control characters gone: no header injection through a name
+        Assert.Equal(["sqlite"], s.Tags.Select(t => t.Tag));
+        Assert.True(s.PausedUntil > DateTime.UtcNow.AddDays(29));
+    }
+
+    [Fact]
+    public async Task ErasingKeepsOnlyAHashThatBlocksResubscribingAndImport()
+    {
+        var (app, _) = await ActiveReaderAsync("forget.me@example.org");
+        using var __ = app;
+        var author = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(author);
+        var id = (await SubscribeTests.FindAsync(app, "forget.me@example.org"))!.Id;
+        var erase = await Forms.PostAsync(author, $"/admin/subscribers/{id}", new Dictionary<string, string> { ["confirm"] = "yes" }, $"/admin/subscribers/{id}?handler=Erase");
+        Assert.Equal(HttpStatusCode.Redirect, erase.StatusCode);
+
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            Assert.False(await db.Subscribers.AnyAsync(s => s.EmailKey == "forget.me@example.org", Ct));
+            Assert.False(await db.SubscriberEvents.AnyAsync(e => e.SubscriberId == id, Ct));
+            Assert.True(await db.Suppressions.AnyAsync(s => s.EmailHash == Subscriber.HashOf("forget.me@example.org"), Ct));
+            // Nothing readable remains anywhere in the database file's tables.
+            var dump = string.Join('\n', await db.Database.SqlQuery<string>($"SELECT \"EmailHash\" AS \"Value\" FROM \"Suppressions\"").ToListAsync(Ct));
+            Assert.DoesNotContain("forget.me", dump, StringComparison.Ordinal);
+        }
+
+        await SubscribeTests.SubscribeAsync(app.CreateBrowserClient(), "Forget.Me@example.org");
+        await Task.Delay(500, Ct);
+        Assert.Null(await SubscribeTests.FindAsync(app, "forget.me@example.org"));
+    }
+}

@@ -1,0 +1,212 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Testing;
+using Newsletter.Web.Data;
+using Newsletter.Web.Subscribers;
+
+namespace Newsletter.Tests.Subscribers;
+
+public class SubscribeTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    internal static Task<HttpResponseMessage> SubscribeAsync(HttpClient client, string email, string? website = null) =>
+        client.PostAsync("/subscribe", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["email"] = email,
+            ["source"] = "home",
+            ["website"] = website ?? "",
+        }), Ct);
+
+    internal static async Task<Subscriber?> FindAsync(NewsletterApp app, string email)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.AsNoTracking()
+            .FirstOrDefaultAsync(s => s.EmailKey == email.ToLowerInvariant(), Ct);
+    }
+
+    internal static async Task<string> ConfirmAsync(NewsletterApp app, HttpClient client, string email)
+    {
+        var confirm = await Outbox.WaitForAsync(app.PickupFolder, email, m => m.TextBody?.Contains("/confirm/", StringComparison.Ordinal) == true);
+        var path = Outbox.PathOf(Outbox.Link(confirm, "/confirm/"));
+        var response = await Forms.PostAsync(client, path, new Dictionary<string, string>());
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return path;
+    }
+
+    [Fact]
+    public async Task AConfirmationLinkShowsAButtonAndOnlyThePostConfirms()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        var response = await SubscribeAsync(client, "reader@example.org");
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("/subscribe/check-your-inbox", response.Headers.Location!.OriginalString);
+
+        var mail = await Outbox.WaitForAsync(app.PickupFolder, "reader@example.org");
+        var link = Outbox.Link(mail, "/confirm/");
+        // A link scanner fetches the link (twice, even): nothing changes.
+        var scan = await app.CreateClient().GetAsync(Outbox.PathOf(link), Ct);
+        await app.CreateClient().GetAsync(Outbox.PathOf(link), Ct);
+        Assert.Equal(HttpStatusCode.OK, scan.StatusCode);
+        Assert.Contains("Confirm my subscription", await scan.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(SubscriberStatus.Pending, (await FindAsync(app, "reader@example.org"))!.Status);
+
+        var confirmed = await Forms.PostAsync(client, Outbox.PathOf(link), new Dictionary<string, string>());
+        Assert.Contains("You're subscribed", await confirmed.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        var subscriber = await FindAsync(app, "reader@example.org");
+        Assert.Equal(SubscriberStatus.Active, subscriber!.Status);
+        Assert.NotNull(subscriber.ConfirmedAt);
+        await Outbox.WaitForAsync(app.PickupFolder, "reader@example.org", m => m.Subject?.Contains("Welcome", StringComparison.OrdinalIgnoreCase) == true);
+    }
+
+    [Fact]
+    public async Task ConcurrentConfirmClicksConfirmOnceAndTheLinkThenSaysAlreadyConfirmed()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await SubscribeAsync(client, "twice@example.org");
+        var path = Outbox.PathOf(Outbox.Link(await Outbox.WaitForAsync(app.PickupFolder, "twice@example.org"), "/confirm/"));
+        var token = await Forms.TokenAsync(client, path);
+        FormUrlEncodedContent Form() => new(new Dictionary<string, string> { ["__RequestVerificationToken"] = token });
+        var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => client.PostAsync(path, Form(), Ct)));
+        var bodies = await Task.WhenAll(results.Select(r => r.Content.ReadAsStringAsync(Ct)));
+        Assert.Single(bodies, b => b.Contains("You're subscribed", StringComparison.Ordinal));
+        Assert.All(bodies, b => Assert.True(b.Contains("subscribed", StringComparison.Ordinal)));
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var id = (await FindAsync(app, "twice@example.org"))!.Id;
+        Assert.Equal(1, await db.SubscriberEvents.CountAsync(e => e.SubscriberId == id && e.Kind == SubscriberEventKind.Confirmed, Ct));
+    }
+
+    [Theory]
+    [InlineData("not-a-token")]
+    [InlineData("CfDJ8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
+    [InlineData("%0d%0aSet-Cookie:%20x=y")]
+    public async Task AForgedConfirmationTokenIsRefusedAndChangesNothing(string token)
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        var get = await client.GetAsync("/confirm/" + token, Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, get.StatusCode);
+        Assert.Contains("This link doesn't work", await get.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.False(get.Headers.Contains("Set-Cookie") && get.Headers.GetValues("Set-Cookie").Any(c => c.StartsWith("x=", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task AnExpiredConfirmationLinkSaysSoAndDoesNotConfirm()
+    {
+        using var app = new NewsletterApp(new() { ["Subscriptions:ConfirmationTokenLifetime"] = "00:00:01" });
+        var client = app.CreateBrowserClient();
+        await SubscribeAsync(client, "late@example.org");
+        var path = Outbox.PathOf(Outbox.Link(await Outbox.WaitForAsync(app.PickupFolder, "late@example.org"), "/confirm/"));
+        await Task.Delay(1500, Ct);
+        var page = await client.GetStringAsync(path, Ct);
+        Assert.Contains("This link has expired", page, StringComparison.Ordinal);
+        Assert.Equal(SubscriberStatus.Pending, (await FindAsync(app, "late@example.org"))!.Status);
+    }
+
+    [Fact]
+    public async Task TheAnswerIsTheSameForNewPendingActiveAndUnsubscribedAddresses()
+    {
+        using var app = new NewsletterApp(new() { ["Subscriptions:ResendConfirmationInterval"] = "00:00:00" });
+        var client = app.CreateBrowserClient();
+        await SubscribeAsync(client, "active@example.org");
+        await SubscribeTests.ConfirmAsync(app, client, "active@example.org");
+        await SubscribeAsync(client, "pending@example.org");
+        await Outbox.WaitForAsync(app.PickupFolder, "pending@example.org");
+
+        var answers = new List<string>();
+        foreach (var email in new[] { "new@example.org", "pending@example.org", "active@example.org" })
+        {
+            var form = await SubscribeAsync(app.CreateBrowserClient(), email);
+            answers.Add($"{(int)form.StatusCode} {form.Headers.Location}");
+            var json = await app.CreateClient().PostAsJsonAsync("/subscribe", new { email }, Ct);
+            answers.Add($"{(int)json.StatusCode} {await json.Content.ReadAsStringAsync(Ct)}");
+        }
+
+        Assert.Equal(2, answers.Distinct().Count()); // one form answer, one JSON answer, whoever asks
+        // The active reader gets a notice, never a second confirmation.
+        var notice = await Outbox.WaitForAsync(app.PickupFolder, "active@example.org", m => m.TextBody?.Contains("already", StringComparison.OrdinalIgnoreCase) == true);
+        Assert.DoesNotContain("/confirm/", notice.TextBody, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SubscribingAgainWhilePendingResendsAtMostOncePerInterval()
+    {
+        using var app = new NewsletterApp(new() { ["Subscriptions:ResendConfirmationInterval"] = "01:00:00" });
+        var client = app.CreateBrowserClient();
+        for (var i = 0; i < 4; i++)
+        {
+            await SubscribeAsync(client, "eager@example.org");
+        }
+
+        await Outbox.WaitForAsync(app.PickupFolder, "eager@example.org");
+        await Task.Delay(1500, Ct);
+        Assert.Single(Outbox.Read(app.PickupFolder), m => m.To.Mailboxes.Any(b => b.Address == "eager@example.org"));
+    }
+
+    [Fact]
+    public async Task AFilledHoneypotIsAnsweredPolitelyAndStoresNothing()
+    {
+        using var app = new NewsletterApp();
+        var response = await SubscribeAsync(app.CreateBrowserClient(), "bot@example.org", website: "http://spam.example");
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Null(await FindAsync(app, "bot@example.org"));
+    }
+
+    [Theory]
+    [InlineData("not an email")]
+    [InlineData("a@b@example.org")]
+    [InlineData("victim@example.org\r\nBcc: everyone@example.org")]
+    [InlineData("<script>@example.org")]
+    [InlineData("")]
+    public async Task MalformedAndHostileAddressesGetAClearErrorAndStoreNothing(string email)
+    {
+        using var app = new NewsletterApp();
+        var json = await app.CreateClient().PostAsJsonAsync("/subscribe", new { email }, Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, json.StatusCode);
+        Assert.Contains("detail", await json.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        await using var scope = app.Services.CreateAsyncScope();
+        Assert.Equal(0, await scope.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task PlusAddressesAndInternationalDomainsAreAccepted()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/subscribe", new { email = "reader+news@example.org" }, Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/subscribe", new { email = "leser@bücher.example" }, Ct)).StatusCode);
+        Assert.NotNull(await FindAsync(app, "reader+news@example.org"));
+    }
+
+    [Fact]
+    public async Task TooManyRequestsFromOneAddressAreRateLimited()
+    {
+        using var app = new NewsletterApp(new() { ["Subscriptions:PerIpPerMinute"] = "3" });
+        var client = app.CreateClient();
+        var codes = new List<HttpStatusCode>();
+        for (var i = 0; i < 5; i++)
+        {
+            codes.Add((await client.PostAsJsonAsync("/subscribe", new { email = $"r{i}@example.org" }, Ct)).StatusCode);
+        }
+
+        Assert.Equal(3, codes.Count(c => c == HttpStatusCode.Accepted));
+        Assert.Equal(2, codes.Count(c => c == HttpStatusCode.TooManyRequests));
+    }
+
+    [Fact]
+    public async Task AHugeBodyIsRefusedBeforeItIsRead()
+    {
+        // Body limits are Kestrel's: the in-memory test server doesn't enforce them, so this runs the real app.
+        await using var app = new AppProcess(sampleNotes: false);
+        await app.StartAsync();
+        using var http = new HttpClient();
+        var huge = new string('a', 2 * 1024 * 1024);
+        var response = await http.PostAsync(app.BaseUrl + "/subscribe", new FormUrlEncodedContent(new Dictionary<string, string> { ["email"] = huge + "@example.org" }), Ct);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+}
