@@ -255,16 +255,14 @@ public sealed class LiquidTemplate
                 case "unless":
                     nodes.Add(ParseIf(tokens, ref index, token, word == "unless"));
                     break;
+                case "elsif" or "else" or "endif" or "endunless" or "endcomment":
+                    throw Error(token, $"unexpected '{word}' without a matching opening tag");
                 default:
                     throw Error(token, $"the tag '{word}' is not supported in email templates (supported: if, elsif, else, unless, comment)");
             }
         }
 
-        if (terminators.Count > 0)
-        {
-            throw new FormatException($"the template ends before '{string.Join("' or '", terminators)}'");
-        }
-
+        // Running out inside a block is reported by the block's opener, which knows its line.
         return nodes;
     }
 
@@ -284,7 +282,7 @@ public sealed class LiquidTemplate
             branches.Add((condition, body));
             if (index >= tokens.Count)
             {
-                throw Error(start, $"'{(negate ? "unless" : "if")}' is never closed by '{endTag}'");
+                throw Error(start, $"'{(negate ? "unless" : "if")}' is never closed by '{{% {endTag} %}}'");
             }
 
             var tag = tokens[index++];

@@ -23,6 +23,9 @@ public sealed class MailOptions
 
     /// <summary>Settings of the Smtp transport.</summary>
     public SmtpOptions Smtp { get; set; } = new();
+
+    /// <summary>DKIM signing of every message the transport sends; off by default.</summary>
+    public DkimOptions Dkim { get; set; } = new();
 }
 
 /// <summary>Where and how to reach the SMTP server.</summary>
@@ -46,12 +49,34 @@ public sealed class SmtpOptions
     /// <summary>Accept any server certificate. Only for a self-signed development server; logged as a warning.</summary>
     public bool AllowInvalidCertificates { get; set; }
 
-    /// <summary>Open connections kept for reuse.</summary>
+    /// <summary>
+    /// Idle connections kept open for reuse. Sessions beyond this many still get a connection of their
+    /// own; it is closed, not pooled, when they end.
+    /// </summary>
     public int PoolSize { get; set; } = 4;
 
-    /// <summary>A pooled connection idle longer than this is closed rather than reused.</summary>
+    /// <summary>
+    /// A pooled connection idle longer than this is closed rather than reused (servers drop idle clients;
+    /// Postfix after 300 s). One idle for more than a couple of seconds is checked with NOOP first.
+    /// </summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Name announced in EHLO; the machine name when empty.</summary>
     public string LocalDomain { get; set; } = "";
+}
+
+/// <summary>DKIM signing: the private key signs, DNS (selector._domainkey.domain) publishes the public key.</summary>
+public sealed class DkimOptions
+{
+    /// <summary>Sign every outgoing message.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>The signing domain (d=), normally the From address's domain so DMARC aligns.</summary>
+    public string Domain { get; set; } = "";
+
+    /// <summary>The selector (s=): the key's name under _domainkey in DNS.</summary>
+    public string Selector { get; set; } = "";
+
+    /// <summary>PEM file with the RSA private key, PKCS#1 or PKCS#8 (absolute).</summary>
+    public string PrivateKeyPath { get; set; } = "";
 }

@@ -1,14 +1,15 @@
+using System.Text;
 using MimeKit;
 
 namespace Newsletter.Mail;
 
-/// <summary>Everything a message needs, before it becomes MIME.</summary>
+/// <summary>Everything one recipient's message needs, before it becomes MIME.</summary>
 public sealed record OutgoingMessage
 {
-    /// <summary>The recipient's address (already normalised).</summary>
+    /// <summary>The recipient's address; validated (and normalised) again when the message is built.</summary>
     public required string ToAddress { get; init; }
 
-    /// <summary>The recipient's name, if known.</summary>
+    /// <summary>The recipient's name, if known. CR or LF is refused.</summary>
     public string? ToName { get; init; }
 
     /// <summary>One line; CR or LF is refused.</summary>
@@ -20,61 +21,101 @@ public sealed record OutgoingMessage
     /// <summary>The plain-text part.</summary>
     public required string Text { get; init; }
 
-    /// <summary>A stable Message-ID without angle brackets, e.g. issue-3.sub-42@example.org; generated when null.</summary>
+    /// <summary>
+    /// A stable Message-ID, with or without angle brackets, e.g. <c>issue-12.sub-345@example.org</c>: a resend
+    /// after a crash carries the same id, so mail clients fold the duplicate. Generated when null.
+    /// </summary>
     public string? MessageId { get; init; }
 
-    /// <summary>The https one-click unsubscribe URL (List-Unsubscribe and List-Unsubscribe-Post).</summary>
+    /// <summary>The Date header; now when null.</summary>
+    public DateTimeOffset? Date { get; init; }
+
+    /// <summary>The https one-click unsubscribe URL (List-Unsubscribe and List-Unsubscribe-Post, RFC 8058).</summary>
     public string? ListUnsubscribeUrl { get; init; }
 
-    /// <summary>A mailto: URI for List-Unsubscribe, for clients that only mail.</summary>
+    /// <summary>A mailto: URI for List-Unsubscribe, e.g. <c>mailto:list@example.org?subject=unsubscribe</c>.</summary>
     public string? ListUnsubscribeMailto { get; init; }
 
-    /// <summary>List-Id value, e.g. "Field Notes &lt;field-notes.example.org&gt;".</summary>
+    /// <summary>List-Id (RFC 2919): <c>Field Notes &lt;field-notes.example.org&gt;</c> or just the id.</summary>
     public string? ListId { get; init; }
 
-    /// <summary>Adds Precedence: bulk (and Auto-Submitted) for newsletter issues.</summary>
+    /// <summary>Adds Precedence: bulk and Auto-Submitted: auto-generated (no vacation replies) for newsletter issues.</summary>
     public bool Bulk { get; init; }
 
-    /// <summary>The envelope sender (VERP bounce address) for this recipient; the From address when null.</summary>
+    /// <summary>
+    /// The envelope sender for this recipient, e.g. a VERP address <c>bounce+123-ab12cd34@bounces.example.org</c>
+    /// so a bounce names its delivery; the From address when null. See <see cref="MessageFactory.EnvelopeFrom"/>.
+    /// </summary>
     public string? ReturnPath { get; init; }
 }
 
-/// <summary>Builds MIME messages: multipart/alternative, text first, then HTML; headers that cannot be injected.</summary>
+/// <summary>
+/// Builds MIME messages: multipart/alternative with the text part first and the HTML part last (clients
+/// show the last part they can), and headers that can't be injected: a CR or LF in a subject, a name or
+/// a list header is an <see cref="ArgumentException"/>, never a new header line.
+/// </summary>
+/// <remarks>
+/// The Return-Path header is not set here. On the wire the envelope sender travels in MAIL FROM
+/// (<see cref="IMailSession.SendAsync"/>'s envelopeFrom, from <see cref="EnvelopeFrom"/>) and the receiving
+/// server writes Return-Path from it; a message arriving with one already is malformed (RFC 5321 4.4).
+/// Only the pickup transport, which plays the receiving server, writes Return-Path into its files.
+/// </remarks>
 public static class MessageFactory
 {
-    /// <summary>Builds the message; throws ArgumentException for a header value with CR or LF.</summary>
+    /// <summary>Builds the message.</summary>
+    /// <exception cref="ArgumentException">A header value holds a line break, or an address is invalid.</exception>
     public static MimeMessage Build(OutgoingMessage m, MailOptions options)
     {
+        ArgumentNullException.ThrowIfNull(m);
+        ArgumentNullException.ThrowIfNull(options);
         RejectLineBreaks(m.Subject, "subject");
-        RejectLineBreaks(m.ToName, "recipient name");
-        RejectLineBreaks(options.FromName, "sender name");
+        RejectLineBreaks(m.ToName, "recipient's name");
+        RejectLineBreaks(options.FromName, "sender's name (Mail:FromName)");
         var message = new MimeMessage
         {
             Subject = m.Subject,
-            Date = DateTimeOffset.UtcNow,
-            MessageId = m.MessageId ?? MimeKit.Utils.MimeUtils.GenerateMessageId(Domain(options.FromAddress)),
+            Date = m.Date ?? DateTimeOffset.UtcNow,
+            MessageId = m.MessageId is null ? MimeKit.Utils.MimeUtils.GenerateMessageId(Domain(options.FromAddress)) : MessageIdValue(m.MessageId),
         };
-        message.From.Add(new MailboxAddress(options.FromName, options.FromAddress));
-        message.To.Add(new MailboxAddress(m.ToName ?? "", m.ToAddress));
+        message.From.Add(new MailboxAddress(options.FromName, Address(options.FromAddress, "sender's address (Mail:FromAddress)")));
+        message.To.Add(new MailboxAddress(m.ToName ?? "", Address(m.ToAddress, "recipient's address")));
         if (!string.IsNullOrWhiteSpace(options.ReplyTo))
         {
-            message.ReplyTo.Add(MailboxAddress.Parse(options.ReplyTo));
+            RejectLineBreaks(options.ReplyTo, "reply-to address (Mail:ReplyTo)");
+            if (!MailboxAddress.TryParse(options.ReplyTo, out var replyTo))
+            {
+                throw new ArgumentException($"Mail:ReplyTo '{options.ReplyTo}' is not an address.", nameof(options));
+            }
+
+            message.ReplyTo.Add(new MailboxAddress(replyTo.Name, Address(replyTo.Address, "reply-to address (Mail:ReplyTo)")));
         }
 
-        if (m.ListUnsubscribeUrl is not null || m.ListUnsubscribeMailto is not null)
+        var unsubscribe = new List<string>();
+        if (m.ListUnsubscribeUrl is not null)
         {
-            var targets = new[] { m.ListUnsubscribeUrl, m.ListUnsubscribeMailto }.Where(t => t is not null).Select(t => $"<{Checked(t!)}>");
-            message.Headers.Add("List-Unsubscribe", string.Join(", ", targets));
-            if (m.ListUnsubscribeUrl is not null)
-            {
-                // RFC 8058: the provider may POST "List-Unsubscribe=One-Click" to the https URL.
-                message.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
-            }
+            unsubscribe.Add(Uri(m.ListUnsubscribeUrl, "List-Unsubscribe URL", "https", "http"));
+        }
+
+        if (m.ListUnsubscribeMailto is not null)
+        {
+            unsubscribe.Add(Uri(m.ListUnsubscribeMailto, "List-Unsubscribe mailto", "mailto"));
+        }
+
+        if (unsubscribe.Count > 0)
+        {
+            message.Headers.Add("List-Unsubscribe", string.Join(", ", unsubscribe.Select(u => $"<{u}>")));
+        }
+
+        if (m.ListUnsubscribeUrl is not null)
+        {
+            // RFC 8058: the mailbox provider POSTs "List-Unsubscribe=One-Click" to the https URL, with no
+            // cookie and no page, so a link scanner's GET never unsubscribes anyone.
+            message.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
         }
 
         if (m.ListId is not null)
         {
-            message.Headers.Add("List-Id", Checked(m.ListId));
+            message.Headers.Add(new Header(Encoding.UTF8, "List-Id", ListIdValue(m.ListId)));
         }
 
         if (m.Bulk)
@@ -83,38 +124,74 @@ public static class MessageFactory
             message.Headers.Add("Auto-Submitted", "auto-generated");
         }
 
-        if (m.ReturnPath is not null)
-        {
-            // The transport uses it as the envelope sender; the header is for the pickup folder's readers.
-            message.Headers.Add(HeaderId.ReturnPath, $"<{Checked(m.ReturnPath)}>");
-        }
-
-        var body = new MultipartAlternative
+        message.Body = new MultipartAlternative
         {
             new TextPart("plain") { Text = m.Text },
             new TextPart("html") { Text = m.Html },
         };
-        message.Body = body;
         return message;
     }
 
-    /// <summary>The envelope sender to use for a message built from <paramref name="m"/>.</summary>
+    /// <summary>The envelope sender (MAIL FROM) for a message built from <paramref name="m"/>: its VERP address or the From address.</summary>
     public static MailboxAddress EnvelopeFrom(OutgoingMessage m, MailOptions options) =>
-        new("", m.ReturnPath ?? options.FromAddress);
+        new("", m.ReturnPath is null ? options.FromAddress : Address(m.ReturnPath, "envelope sender (ReturnPath)"));
 
     private static string Domain(string address) => address.Contains('@', StringComparison.Ordinal) ? address[(address.LastIndexOf('@') + 1)..] : "localhost";
 
-    private static string Checked(string value)
+    private static string Address(string address, string what) =>
+        EmailAddress.TryNormalize(address, out var normalized, out var error)
+            ? normalized
+            : throw new ArgumentException($"The {what} '{address}' is not valid: {error}", nameof(address));
+
+    private static string MessageIdValue(string id)
     {
-        RejectLineBreaks(value, "header");
-        return value.Replace(">", "%3E", StringComparison.Ordinal).Replace("<", "%3C", StringComparison.Ordinal);
+        var value = id.Trim().TrimStart('<').TrimEnd('>');
+        var at = value.IndexOf('@');
+        if (at <= 0 || at == value.Length - 1 || value.Any(c => c <= ' ' || c > '~' || c is '<' or '>' or '"' or '\\' or '(' or ')' or ',' or ';' or ':' or '[' or ']'))
+        {
+            throw new ArgumentException($"'{id}' is not a Message-ID (left@right, printable ASCII, no spaces).", nameof(id));
+        }
+
+        return value;
+    }
+
+    private static string ListIdValue(string listId)
+    {
+        RejectLineBreaks(listId, "List-Id");
+        var value = listId.Trim();
+        var open = value.LastIndexOf('<');
+        var id = open >= 0 && value.EndsWith('>') ? value[(open + 1)..^1] : value;
+        if (id.Length == 0 || !id.Contains('.', StringComparison.Ordinal) || !id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_'))
+        {
+            throw new ArgumentException($"List-Id '{listId}' needs an id like field-notes.example.org, optionally after a name: 'Field Notes <field-notes.example.org>'.", nameof(listId));
+        }
+
+        var phrase = open >= 0 ? value[..open].Trim() : "";
+        if (phrase.Contains('<', StringComparison.Ordinal) || phrase.Contains('>', StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"List-Id '{listId}' has stray angle brackets.", nameof(listId));
+        }
+
+        return phrase.Length > 0 ? $"{phrase} <{id}>" : $"<{id}>";
+    }
+
+    private static string Uri(string value, string what, params string[] schemes)
+    {
+        RejectLineBreaks(value, what);
+        if (!System.Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri) || !schemes.Contains(uri.Scheme, StringComparer.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"The {what} '{value}' is not an absolute {string.Join(" or ", schemes)} URI.", nameof(value));
+        }
+
+        // Angle brackets delimit the URI in the header (RFC 2369); a literal one must not end it early.
+        return value.Trim().Replace("<", "%3C", StringComparison.Ordinal).Replace(">", "%3E", StringComparison.Ordinal).Replace(" ", "%20", StringComparison.Ordinal);
     }
 
     private static void RejectLineBreaks(string? value, string what)
     {
-        if (value is not null && value.Any(c => c is '\r' or '\n' or '\0'))
+        if (value is not null && value.Any(c => c is '\r' or '\n' or '\0' or '\u0085' or '\u2028' or '\u2029'))
         {
-            throw new ArgumentException($"The {what} contains a line break, which would let it add mail headers; refused.", nameof(value));
+            throw new ArgumentException($"The {what} contains a line break, which could add mail headers; it is refused.", nameof(value));
         }
     }
 }

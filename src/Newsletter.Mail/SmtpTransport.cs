@@ -1,6 +1,4 @@
-using System.Collections.Concurrent;
 using System.Net.Sockets;
-using MailKit;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 using Microsoft.Extensions.Logging;
@@ -9,29 +7,90 @@ using MimeKit;
 namespace Newsletter.Mail;
 
 /// <summary>
-/// SMTP through MailKit with a pool of open connections. Each connection's socket is created here with
-/// TCP_NODELAY set before MailKit gets it: without it, Nagle's algorithm holds back the small final
-/// packet of each command until the server's delayed ACK (about 40 ms), which caps a connection at
-/// roughly 25 messages a second.
+/// SMTP through MailKit with a pool of open connections, reused across messages and batches.
 /// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item>TCP_NODELAY: each connection's socket is created and connected here, with Nagle's algorithm off,
+/// and handed to MailKit. Otherwise the small last packet of each command waits for the server's delayed
+/// ACK (about 40 ms on Linux), which caps a connection at roughly 25 messages a second.</item>
+/// <item>Pooling: a session takes an idle connection (the most recently used first) or opens one; disposing
+/// the session returns it. A connection idle longer than <see cref="SmtpOptions.IdleTimeout"/> is closed,
+/// one idle for more than 2 seconds is checked with NOOP before reuse. At most
+/// <see cref="SmtpOptions.PoolSize"/> idle connections are kept; idle ones are closed when next looked at
+/// or when the transport is disposed.</item>
+/// <item>Errors: a reply is a result (4xx deferred, 5xx failed) and the connection stays usable (MailKit
+/// sends RSET); a 421 or any socket, stream or protocol failure discards the connection and the result is
+/// <see cref="SendOutcome.ConnectionLost"/>; the session's next send opens a new one.</item>
+/// <item>TLS: <see cref="SecurityFor"/> matches the port unless configured. Certificates are validated
+/// unless <see cref="SmtpOptions.AllowInvalidCertificates"/> says otherwise, which is logged as a warning.</item>
+/// </list>
+/// </remarks>
 public sealed class SmtpTransport : IMailTransport
 {
+
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
+
     private readonly SmtpOptions _options;
     private readonly ILogger _logger;
-    private readonly ConcurrentBag<PooledClient> _idle = [];
-    private bool _warnedAboutCertificates;
+    private readonly Stack<Connection> _idle = new();
+    private readonly Lock _gate = new();
+    private int _connectionsOpened;
+    private int _warnedAboutCertificates;
+    private bool _disposed;
 
     /// <summary>Creates the transport; no connection is opened until the first message.</summary>
     public SmtpTransport(SmtpOptions options, ILogger<SmtpTransport> logger)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrWhiteSpace(options.Host) || options.Port is <= 0 or > 65535)
+        {
+            throw new ArgumentException($"Mail:Smtp needs a Host and a Port between 1 and 65535 (got '{options.Host}':{options.Port}).", nameof(options));
+        }
+
         _options = options;
         _logger = logger;
+        _ = SecurityFor(options);
     }
 
-    /// <summary>Connections opened so far (for tests and metrics).</summary>
-    public int ConnectionsOpened => _connectionsOpened;
+    /// <summary>A pooled connection idle longer than this is checked with NOOP before reuse (settable for tests).</summary>
+    internal TimeSpan NoopAfter { get; set; } = TimeSpan.FromSeconds(2);
 
-    private int _connectionsOpened;
+    /// <summary>Connections opened so far (for tests and metrics).</summary>
+    public int ConnectionsOpened => Volatile.Read(ref _connectionsOpened);
+
+    /// <summary>Idle connections in the pool right now.</summary>
+    public int IdleConnections
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _idle.Count;
+            }
+        }
+    }
+
+    /// <summary>Matches TLS to the port unless configured: 465 is TLS on connect, 587 STARTTLS, others STARTTLS when offered.</summary>
+    /// <exception cref="ArgumentException">The Security setting is not one of Auto, None, StartTls, SslOnConnect, StartTlsWhenAvailable.</exception>
+    public static SecureSocketOptions SecurityFor(SmtpOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return (options.Security ?? "").Trim().ToLowerInvariant() switch
+        {
+            "" or "auto" => options.Port switch
+            {
+                465 => SecureSocketOptions.SslOnConnect,
+                587 => SecureSocketOptions.StartTls,
+                _ => SecureSocketOptions.StartTlsWhenAvailable,
+            },
+            "none" => SecureSocketOptions.None,
+            "starttls" => SecureSocketOptions.StartTls,
+            "sslonconnect" or "tls" => SecureSocketOptions.SslOnConnect,
+            "starttlswhenavailable" => SecureSocketOptions.StartTlsWhenAvailable,
+            _ => throw new ArgumentException($"Mail:Smtp:Security '{options.Security}' is not Auto, None, StartTls, SslOnConnect or StartTlsWhenAvailable.", nameof(options)),
+        };
+    }
 
     /// <inheritdoc />
     public async Task<SendResult> SendAsync(MimeMessage message, MailboxAddress? envelopeFrom, CancellationToken ct)
@@ -41,45 +100,91 @@ public sealed class SmtpTransport : IMailTransport
     }
 
     /// <inheritdoc />
-    public Task<IMailSession> OpenSessionAsync(CancellationToken ct) => Task.FromResult<IMailSession>(new Session(this));
+    public Task<IMailSession> OpenSessionAsync(CancellationToken ct)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return Task.FromResult<IMailSession>(new SmtpSession(this));
+    }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        while (_idle.TryTake(out var pooled))
+        List<Connection> idle;
+        lock (_gate)
         {
-            await pooled.CloseAsync();
+            _disposed = true;
+            idle = [.. _idle];
+            _idle.Clear();
+        }
+
+        foreach (var connection in idle)
+        {
+            await connection.CloseAsync();
         }
     }
 
-    private async Task<PooledClient> RentAsync(CancellationToken ct)
+    /// <summary>An idle connection that still answers, or a new one.</summary>
+    internal async Task<Connection> RentAsync(CancellationToken ct)
     {
-        while (_idle.TryTake(out var pooled))
+        while (true)
         {
-            if (pooled.Client.IsConnected && DateTime.UtcNow - pooled.LastUsed < _options.IdleTimeout)
+            Connection? pooled;
+            lock (_gate)
+            {
+                _idle.TryPop(out pooled);
+            }
+
+            if (pooled is null)
+            {
+                return await ConnectAsync(ct);
+            }
+
+            var idleFor = DateTime.UtcNow - pooled.LastUsed;
+            if (!pooled.Client.IsConnected || idleFor >= _options.IdleTimeout)
+            {
+                await pooled.CloseAsync();
+                continue;
+            }
+
+            if (idleFor < NoopAfter)
             {
                 return pooled;
             }
 
-            await pooled.CloseAsync();
+            try
+            {
+                await pooled.Client.NoOpAsync(ct);
+                return pooled;
+            }
+            catch (Exception e) when (SendResult.IsConnectionFailure(e) || e is SmtpCommandException)
+            {
+                // The server timed us out or went away while the connection sat in the pool.
+                _logger.LogDebug("A pooled SMTP connection to {Host}:{Port} failed NOOP after {Idle}; opening another: {Error}", _options.Host, _options.Port, idleFor, e.Message);
+                await pooled.CloseAsync();
+            }
         }
-
-        return await ConnectAsync(ct);
     }
 
-    private async Task ReturnAsync(PooledClient pooled)
+    /// <summary>Puts a healthy connection back in the pool, or closes it.</summary>
+    internal async Task ReturnAsync(Connection connection)
     {
-        if (pooled.Broken || !pooled.Client.IsConnected || _idle.Count >= Math.Max(1, _options.PoolSize))
+        if (connection.Client.IsConnected)
         {
-            await pooled.CloseAsync();
-            return;
+            connection.LastUsed = DateTime.UtcNow;
+            lock (_gate)
+            {
+                if (!_disposed && _idle.Count < Math.Max(1, _options.PoolSize))
+                {
+                    _idle.Push(connection);
+                    return;
+                }
+            }
         }
 
-        pooled.LastUsed = DateTime.UtcNow;
-        _idle.Add(pooled);
+        await connection.CloseAsync();
     }
 
-    private async Task<PooledClient> ConnectAsync(CancellationToken ct)
+    private async Task<Connection> ConnectAsync(CancellationToken ct)
     {
         var client = new SmtpClient();
         if (!string.IsNullOrEmpty(_options.LocalDomain))
@@ -89,10 +194,9 @@ public sealed class SmtpTransport : IMailTransport
 
         if (_options.AllowInvalidCertificates)
         {
-            if (!_warnedAboutCertificates)
+            if (Interlocked.Exchange(ref _warnedAboutCertificates, 1) == 0)
             {
-                _logger.LogWarning("Mail:Smtp:AllowInvalidCertificates is on: the certificate of {Host} is not checked. Use this only with a development server.", _options.Host);
-                _warnedAboutCertificates = true;
+                _logger.LogWarning("Mail:Smtp:AllowInvalidCertificates is on: the certificate of {Host} is not checked, so anyone on the path can read and change mail. Use this only with a development server.", _options.Host);
             }
 
             client.ServerCertificateValidationCallback = (_, _, _, _) => true;
@@ -101,7 +205,19 @@ public sealed class SmtpTransport : IMailTransport
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            await socket.ConnectAsync(_options.Host, _options.Port, ct);
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                timeout.CancelAfter(ConnectTimeout);
+                try
+                {
+                    await socket.ConnectAsync(_options.Host, _options.Port, timeout.Token);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    throw new SocketException((int)SocketError.TimedOut);
+                }
+            }
+
             await client.ConnectAsync(socket, _options.Host, _options.Port, SecurityFor(_options), ct);
             if (!string.IsNullOrEmpty(_options.UserName))
             {
@@ -116,25 +232,12 @@ public sealed class SmtpTransport : IMailTransport
         }
 
         Interlocked.Increment(ref _connectionsOpened);
-        return new PooledClient(client, socket);
+        _logger.LogDebug("Opened SMTP connection to {Host}:{Port} ({Capabilities})", _options.Host, _options.Port, client.Capabilities);
+        return new Connection(client, socket);
     }
 
-    /// <summary>Matches TLS to the port unless configured: 465 is TLS on connect, 587 is STARTTLS.</summary>
-    public static SecureSocketOptions SecurityFor(SmtpOptions options) => options.Security.ToLowerInvariant() switch
-    {
-        "none" => SecureSocketOptions.None,
-        "starttls" => SecureSocketOptions.StartTls,
-        "sslonconnect" or "tls" => SecureSocketOptions.SslOnConnect,
-        "starttlswhenavailable" => SecureSocketOptions.StartTlsWhenAvailable,
-        _ => options.Port switch
-        {
-            465 => SecureSocketOptions.SslOnConnect,
-            587 => SecureSocketOptions.StartTls,
-            _ => SecureSocketOptions.StartTlsWhenAvailable,
-        },
-    };
-
-    private sealed class PooledClient(SmtpClient client, Socket socket)
+    /// <summary>A MailKit client on a socket of ours.</summary>
+    internal sealed class Connection(SmtpClient client, Socket socket)
     {
         public SmtpClient Client { get; } = client;
 
@@ -142,20 +245,19 @@ public sealed class SmtpTransport : IMailTransport
 
         public DateTime LastUsed { get; set; } = DateTime.UtcNow;
 
-        public bool Broken { get; set; }
-
         public async Task CloseAsync()
         {
             try
             {
                 if (Client.IsConnected)
                 {
-                    await Client.DisconnectAsync(quit: true);
+                    using var quit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                    await Client.DisconnectAsync(quit: true, quit.Token);
                 }
             }
-            catch (Exception e) when (e is IOException or SocketException or SmtpProtocolException or ServiceNotConnectedException or OperationCanceledException)
+            catch (Exception e) when (SendResult.IsConnectionFailure(e) || e is SmtpCommandException or OperationCanceledException)
             {
-                // closing a connection that is already gone
+                // Saying QUIT on a connection that is already gone: nothing is lost.
             }
 
             Client.Dispose();
@@ -163,63 +265,80 @@ public sealed class SmtpTransport : IMailTransport
         }
     }
 
-    private sealed class Session(SmtpTransport transport) : IMailSession
+    /// <summary>One connection for a batch. Not for concurrent use.</summary>
+    internal sealed class SmtpSession(SmtpTransport transport) : IMailSession
     {
-        private PooledClient? _client;
+        private Connection? _connection;
+
+        /// <summary>The socket of the connection in use, for tests (TCP_NODELAY).</summary>
+        internal Socket? Socket => _connection?.Socket;
 
         public async Task<SendResult> SendAsync(MimeMessage message, MailboxAddress? envelopeFrom, CancellationToken ct)
         {
-            try
+            ArgumentNullException.ThrowIfNull(message);
+            var sender = envelopeFrom ?? message.Sender ?? message.From.Mailboxes.FirstOrDefault()
+                ?? throw new ArgumentException("The message has no From address and no envelope sender was given.", nameof(message));
+            var recipients = message.To.Mailboxes.Concat(message.Cc.Mailboxes).Concat(message.Bcc.Mailboxes).ToList();
+            if (recipients.Count == 0)
             {
-                _client ??= await transport.RentAsync(ct);
-            }
-            catch (Exception e) when (e is IOException or SocketException or SmtpProtocolException or SslHandshakeException or SmtpCommandException or AuthenticationException)
-            {
-                return new SendResult(SendOutcome.ConnectionLost, null, null, "could not connect: " + e.Message);
+                throw new ArgumentException("The message has no recipients.", nameof(message));
             }
 
-            var sender = envelopeFrom ?? message.From.Mailboxes.First();
-            var recipients = message.To.Mailboxes.ToList();
             try
             {
-                var reply = await _client.Client.SendAsync(message, sender, recipients, ct);
-                return new SendResult(SendOutcome.Sent, 250, null, reply);
+                _connection ??= await transport.RentAsync(ct);
+            }
+            catch (Exception e) when (SendResult.IsConnectionFailure(e) || e is SmtpCommandException or AuthenticationException)
+            {
+                transport._logger.LogWarning("Could not open an SMTP connection to {Host}:{Port}: {Error}", transport._options.Host, transport._options.Port, e.Message);
+                return SendResult.ConnectionLost($"could not connect to {transport._options.Host}:{transport._options.Port}: {e.Message}");
+            }
+
+            try
+            {
+                var reply = await _connection.Client.SendAsync(message, sender, recipients, ct);
+                var enhanced = SendResult.FindEnhancedCode(250, reply);
+                return new SendResult(SendOutcome.Sent, 250, enhanced, reply?.Trim());
             }
             catch (SmtpCommandException e)
             {
                 var result = SendResult.FromReply((int)e.StatusCode, e.Message);
-                if ((int)e.StatusCode == 421)
+                if (e.StatusCode == SmtpStatusCode.ServiceNotAvailable || !_connection.Client.IsConnected)
                 {
-                    // "Service closing": the server is about to drop us; don't reuse this connection.
-                    _client.Broken = true;
-                    await DropAsync();
+                    // 421: the server is closing the connection; MailKit's RSET after an error may also have lost it.
+                    await DiscardAsync();
                 }
 
                 return result;
             }
-            catch (Exception e) when (e is IOException or SocketException or SmtpProtocolException or ServiceNotConnectedException)
+            catch (Exception e) when (SendResult.IsConnectionFailure(e))
             {
-                await DropAsync();
-                return new SendResult(SendOutcome.ConnectionLost, null, null, e.Message);
+                await DiscardAsync();
+                return SendResult.ConnectionLost(e.Message);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped mid-command: the connection's state is unknown, so it is not reused.
+                await DiscardAsync();
+                throw;
             }
         }
 
         public async ValueTask DisposeAsync()
         {
-            if (_client is not null)
+            if (_connection is { } connection)
             {
-                await transport.ReturnAsync(_client);
-                _client = null;
+                _connection = null;
+                await transport.ReturnAsync(connection);
             }
         }
 
-        private async Task DropAsync()
+        private async Task DiscardAsync()
         {
-            if (_client is not null)
+            if (_connection is { } connection)
             {
-                _client.Broken = true;
-                await _client.CloseAsync();
-                _client = null;
+                _connection = null;
+                await connection.CloseAsync();
             }
         }
     }

@@ -9,16 +9,25 @@ public sealed record RenderedTemplate(string Subject, string Html, string Text);
 public sealed class TemplateException(string message) : Exception(message);
 
 /// <summary>
-/// Liquid templates from a folder (templates/email), rendered by <see cref="LiquidTemplate"/>. Each email NAME is three files:
-/// NAME.subject.liquid, NAME.html.liquid and NAME.text.liquid; the HTML and text bodies are wrapped in
-/// _layout.html.liquid and _layout.text.liquid when those exist. Files are re-read when they change, so
-/// an author can edit a template without a rebuild. A missing or broken template is an error at start-up
-/// (ValidateAll), and a template that renders empty is an error at send time: never a blank email.
+/// Liquid templates from a folder (templates/email), rendered by <see cref="LiquidTemplate"/>. Each email
+/// NAME is three files: NAME.subject.liquid, NAME.html.liquid and NAME.text.liquid (separate files rather
+/// than front matter, so each is plain Liquid an editor highlights). The HTML and text bodies are wrapped in
+/// _layout.html.liquid and _layout.text.liquid when those exist, which receive the body as
+/// <c>content</c> plus <c>subject</c> and every model variable. Files are re-read when they change, so an
+/// author can edit a template without a rebuild. A missing or broken template is an error at start-up
+/// (<see cref="ValidateAll"/>), and a template that renders empty is an error at send time: never a blank
+/// email. Each template lists the variables it uses in a comment at its top.
 /// </summary>
+/// <remarks>
+/// Fluid was the intended engine, but the package registry this project builds from holds Fluid.Core
+/// 2.41.1 only with Parlot 2.2.1, while Fluid.Core 2.41.1 is built against Parlot 1.5.x: the pair fails at
+/// run time with MissingMethodException. <see cref="LiquidTemplate"/> implements the subset the templates
+/// need and refuses everything else at parse time.
+/// </remarks>
 public sealed class TemplateRenderer
 {
     private readonly string _folder;
-    private readonly ConcurrentDictionary<string, (DateTime Modified, LiquidTemplate Template)> _cache = new();
+    private readonly ConcurrentDictionary<string, (DateTime Modified, long Length, LiquidTemplate Template)> _cache = new();
 
     /// <summary>Reads templates from <paramref name="folder"/>.</summary>
     public TemplateRenderer(string folder)
@@ -30,6 +39,7 @@ public sealed class TemplateRenderer
     public string Folder => _folder;
 
     /// <summary>Checks that every named email has its three files and that they (and the layouts) parse.</summary>
+    /// <exception cref="TemplateException">Names every missing or broken file, with the parse error and its line.</exception>
     public void ValidateAll(IEnumerable<string> names)
     {
         var problems = new List<string>();
@@ -66,24 +76,29 @@ public sealed class TemplateRenderer
         }
     }
 
-    /// <summary>Renders email <paramref name="name"/> with <paramref name="model"/>'s values as top-level variables.</summary>
+    /// <summary>
+    /// Renders email <paramref name="name"/> with <paramref name="model"/>'s values as top-level variables
+    /// (plain values, nested dictionaries for <c>site.title</c>-style paths, <see cref="RawHtml"/> for HTML
+    /// that must not be escaped). The subject is one line: line breaks a template produces are folded to spaces.
+    /// </summary>
+    /// <exception cref="TemplateException">A file is missing or broken, or a part renders empty: never a blank email.</exception>
     public RenderedTemplate Render(string name, IDictionary<string, object?> model)
     {
-        var subject = RenderPart($"{name}.subject.liquid", model, html: false).Trim();
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(model);
+        var subject = string.Join(' ', RenderPart($"{name}.subject.liquid", model, html: false).Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         var html = RenderPart($"{name}.html.liquid", model, html: true);
         var text = RenderPart($"{name}.text.liquid", model, html: false);
-        html = Wrap("_layout.html.liquid", html, subject, model, html: true);
-        text = Wrap("_layout.text.liquid", text, subject, model, html: false);
-        if (subject.Length == 0 || string.IsNullOrWhiteSpace(html) || string.IsNullOrWhiteSpace(text))
+
+        // Checked before the layout wraps them: a layout always has text of its own, an empty body inside it is still a blank email.
+        var empty = subject.Length == 0 ? "subject" : string.IsNullOrWhiteSpace(html) ? "HTML body" : string.IsNullOrWhiteSpace(text) ? "text body" : null;
+        if (empty is not null)
         {
-            throw new TemplateException($"Template '{name}' rendered an empty {(subject.Length == 0 ? "subject" : string.IsNullOrWhiteSpace(html) ? "HTML body" : "text body")}; refusing to send a blank email.");
+            throw new TemplateException($"Template '{name}' in {_folder} rendered an empty {empty}; refusing to send a blank email.");
         }
 
-        if (subject.Any(c => c is '\r' or '\n'))
-        {
-            subject = string.Join(' ', subject.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)).Trim();
-        }
-
+        html = Wrap("_layout.html.liquid", html.Trim(), subject, model, html: true);
+        text = Wrap("_layout.text.liquid", text.Trim(), subject, model, html: false);
         return new RenderedTemplate(subject, html, text.Trim() + "\n");
     }
 
@@ -113,8 +128,10 @@ public sealed class TemplateRenderer
             return required ? throw new TemplateException($"{path} is missing.") : null;
         }
 
-        var modified = File.GetLastWriteTimeUtc(path);
-        if (_cache.TryGetValue(file, out var cached) && cached.Modified == modified)
+        // Checked on every render (one stat per file): an author's edit shows in the next email, no restart,
+        // and unlike a FileSystemWatcher it can't miss an event on a network or container volume.
+        var info = new FileInfo(path);
+        if (_cache.TryGetValue(file, out var cached) && cached.Modified == info.LastWriteTimeUtc && cached.Length == info.Length)
         {
             return cached.Template;
         }
@@ -129,7 +146,7 @@ public sealed class TemplateRenderer
             throw new TemplateException($"{path} does not parse: {e.Message}");
         }
 
-        _cache[file] = (modified, template);
+        _cache[file] = (info.LastWriteTimeUtc, info.Length, template);
         return template;
     }
 }

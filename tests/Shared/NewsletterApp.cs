@@ -1,6 +1,7 @@
 #if NEWSLETTER_WEB
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Newsletter.Testing;
 
@@ -61,6 +62,37 @@ public class NewsletterApp : WebApplicationFactory<Program>
             builder.UseSetting(k, v);
         }
     }
+
+    /// <summary>Waits for a mail in this app's pickup folder; on timeout, says what Hangfire did instead.</summary>
+    public async Task<MimeKit.MimeMessage> WaitForMailAsync(string to, Func<MimeKit.MimeMessage, bool>? match = null, int count = 1)
+    {
+        try
+        {
+            return await Outbox.WaitForAsync(PickupFolder, to, match, count);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException(e.Message + " Jobs: " + JobDiagnostics(), e);
+        }
+    }
+
+    public string JobDiagnostics()
+    {
+        var monitor = Services.GetRequiredService<Hangfire.JobStorage>().GetMonitoringApi();
+        var failed = monitor.FailedJobs(0, 20).Select(f => $"FAILED {f.Value.Job?.Type.Name}.{f.Value.Job?.Method.Name}: {f.Value.ExceptionMessage}");
+        var scheduled = monitor.ScheduledJobs(0, 20).Select(f => $"SCHEDULED {f.Value.Job?.Type.Name}.{f.Value.Job?.Method.Name} at {f.Value.EnqueueAt:O} after "
+            + string.Join(";", monitor.JobDetails(f.Key)?.History.Where(h => h.StateName == "Failed").Select(h => Get(h.Data, "ExceptionType") + ": " + Get(h.Data, "ExceptionMessage") + " " + Get(h.Data, "ExceptionDetails")[..Math.Min(1500, Get(h.Data, "ExceptionDetails").Length)]) ?? []));
+        var processing = monitor.ProcessingJobs(0, 20).Select(f => $"PROCESSING {f.Value.Job?.Type.Name}.{f.Value.Job?.Method.Name} since {f.Value.StartedAt:O}");
+        var succeeded = monitor.SucceededJobs(0, 50).Select(f => $"OK {f.Value.Job?.Type.Name}.{f.Value.Job?.Method.Name}({string.Join(",", f.Value.Job?.Args.Take(1) ?? [])})");
+        using var scope = Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<Newsletter.Web.Data.AppDbContext>();
+        var rows = db.Subscribers.Select(x => $"SUB {x.Id} {x.EmailKey} {x.Status}").Take(10).ToList();
+        succeeded = succeeded.Concat(rows);
+        var enqueued = monitor.Queues().Select(q => $"QUEUE {q.Name}: {q.Length}");
+        return string.Join(" | ", failed.Concat(scheduled).Concat(processing).Concat(enqueued).Concat(succeeded));
+    }
+
+    private static string Get(IDictionary<string, string> data, string key) => data.TryGetValue(key, out var v) ? v ?? "" : "";
 
     public HttpClient CreateBrowserClient() => CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
 

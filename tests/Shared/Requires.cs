@@ -26,7 +26,8 @@ public static class Requires
     /// <summary>Checks that a python module can be imported, for python-based test servers.</summary>
     public static string PythonModule(string module, string installHint)
     {
-        var python = Tool("python3", "apt-get install python3");
+        // Debian's python first: apt installs modules (python3-aiosmtpd) for it, not for a pyenv on PATH.
+        var python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : Tool("python3", "apt-get install python3");
         using var p = Process.Start(new ProcessStartInfo(python, ["-c", $"import {module}"])
         {
             RedirectStandardError = true,

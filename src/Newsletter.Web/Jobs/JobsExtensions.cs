@@ -35,6 +35,10 @@ public static class JobsExtensions
             _ => throw new InvalidOperationException($"Jobs:Storage '{storageName}' is not one of Sqlite, PostgreSql, InMemory."),
         });
 
+        // Same for the activator: Hangfire registers the global JobActivator.Current, which the last host
+        // to start overwrites, so a job could be built from another host's (even a disposed) container.
+        builder.Services.AddSingleton<JobActivator>(sp => new Hangfire.AspNetCore.AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>()));
+
         if (builder.Configuration.GetValue("Jobs:Server", true))
         {
             builder.Services.AddHangfireServer(o =>

@@ -10,17 +10,19 @@ namespace Newsletter.Web.Subscribers;
 /// Transactional emails to readers, run by Hangfire. Each carries only the subscriber's id; the token is
 /// made here. A job that runs twice re-checks the state first, so a retry never mails a changed mind.
 /// </summary>
-public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, SubscriberTokens tokens, Subscriptions subscriptions, IOptions<SiteOptions> site)
+public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, SubscriberTokens tokens, Subscriptions subscriptions, IOptions<SiteOptions> site, IOptions<SubscriptionOptions> options, ILogger<SubscriberMailJob> logger)
 {
     public async Task SendConfirmationAsync(long subscriberId, CancellationToken ct)
     {
         var s = await db.Subscribers.AsNoTracking().FirstOrDefaultAsync(x => x.Id == subscriberId, ct);
         if (s is not { Status: SubscriberStatus.Pending })
         {
+            logger.LogInformation("No confirmation for subscriber {Id}: {State}", subscriberId, s is null ? "gone" : s.Status.ToString());
             return;
         }
 
         var model = Model(s);
+        model["expires_days"] = Math.Max(1, (int)Math.Round(options.Value.ConfirmationTokenLifetime.TotalDays));
         model["confirm_url"] = site.Value.Absolute("/confirm/" + tokens.Confirmation(s));
         await mail.SendToSubscriberAsync("confirm", s.Email, s.Name, model, ListHeadersFor(s.Id), ct);
         await subscriptions.RecordAsync(s.Id, SubscriberEventKind.ConfirmationSent, "email", null, ct);

@@ -130,7 +130,7 @@ public class ImportTests
         using var app = new NewsletterApp();
         var pending = await ImportAsync(app, "email\npending.one@example.org\n", active: false);
         Assert.Equal(1, pending.Imported);
-        await Outbox.WaitForAsync(app.PickupFolder, "pending.one@example.org", m => m.TextBody?.Contains("/confirm/", StringComparison.Ordinal) == true);
+        await app.WaitForMailAsync("pending.one@example.org", m => m.TextBody?.Contains("/confirm/", StringComparison.Ordinal) == true);
         var active = await ImportAsync(app, "email,subscribed\nactive.one@example.org,2024-05-06\n", active: true);
         var s = (await AllAsync(app)).Single(x => x.EmailKey == "active.one@example.org");
         Assert.Equal(SubscriberStatus.Active, s.Status);

@@ -17,7 +17,7 @@ public class LeavingTests
         var client = app.CreateBrowserClient();
         await SubscribeTests.SubscribeAsync(client, email);
         await SubscribeTests.ConfirmAsync(app, client, email);
-        var welcome = await Outbox.WaitForAsync(app.PickupFolder, email, m => m.Subject?.Contains("Welcome", StringComparison.OrdinalIgnoreCase) == true);
+        var welcome = await app.WaitForMailAsync(email, m => m.Subject?.Contains("Welcome", StringComparison.OrdinalIgnoreCase) == true);
         return (app, welcome);
     }
 

@@ -29,7 +29,7 @@ public class SubscribeTests
 
     internal static async Task<string> ConfirmAsync(NewsletterApp app, HttpClient client, string email)
     {
-        var confirm = await Outbox.WaitForAsync(app.PickupFolder, email, m => m.TextBody?.Contains("/confirm/", StringComparison.Ordinal) == true);
+        var confirm = await app.WaitForMailAsync(email, m => m.TextBody?.Contains("/confirm/", StringComparison.Ordinal) == true);
         var path = Outbox.PathOf(Outbox.Link(confirm, "/confirm/"));
         var response = await Forms.PostAsync(client, path, new Dictionary<string, string>());
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -45,7 +45,7 @@ public class SubscribeTests
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         Assert.Equal("/subscribe/check-your-inbox", response.Headers.Location!.OriginalString);
 
-        var mail = await Outbox.WaitForAsync(app.PickupFolder, "reader@example.org");
+        var mail = await app.WaitForMailAsync("reader@example.org");
         var link = Outbox.Link(mail, "/confirm/");
         // A link scanner fetches the link (twice, even): nothing changes.
         var scan = await app.CreateClient().GetAsync(Outbox.PathOf(link), Ct);
@@ -59,7 +59,7 @@ public class SubscribeTests
         var subscriber = await FindAsync(app, "reader@example.org");
         Assert.Equal(SubscriberStatus.Active, subscriber!.Status);
         Assert.NotNull(subscriber.ConfirmedAt);
-        await Outbox.WaitForAsync(app.PickupFolder, "reader@example.org", m => m.Subject?.Contains("Welcome", StringComparison.OrdinalIgnoreCase) == true);
+        await app.WaitForMailAsync("reader@example.org", m => m.Subject?.Contains("Welcome", StringComparison.OrdinalIgnoreCase) == true);
     }
 
     [Fact]
@@ -68,7 +68,7 @@ public class SubscribeTests
         using var app = new NewsletterApp();
         var client = app.CreateBrowserClient();
         await SubscribeAsync(client, "twice@example.org");
-        var path = Outbox.PathOf(Outbox.Link(await Outbox.WaitForAsync(app.PickupFolder, "twice@example.org"), "/confirm/"));
+        var path = Outbox.PathOf(Outbox.Link(await app.WaitForMailAsync("twice@example.org"), "/confirm/"));
         var token = await Forms.TokenAsync(client, path);
         FormUrlEncodedContent Form() => new(new Dictionary<string, string> { ["__RequestVerificationToken"] = token });
         var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => client.PostAsync(path, Form(), Ct)));
@@ -101,7 +101,7 @@ public class SubscribeTests
         using var app = new NewsletterApp(new() { ["Subscriptions:ConfirmationTokenLifetime"] = "00:00:01" });
         var client = app.CreateBrowserClient();
         await SubscribeAsync(client, "late@example.org");
-        var path = Outbox.PathOf(Outbox.Link(await Outbox.WaitForAsync(app.PickupFolder, "late@example.org"), "/confirm/"));
+        var path = Outbox.PathOf(Outbox.Link(await app.WaitForMailAsync("late@example.org"), "/confirm/"));
         await Task.Delay(1500, Ct);
         var page = await client.GetStringAsync(path, Ct);
         Assert.Contains("This link has expired", page, StringComparison.Ordinal);
@@ -116,7 +116,7 @@ public class SubscribeTests
         await SubscribeAsync(client, "active@example.org");
         await SubscribeTests.ConfirmAsync(app, client, "active@example.org");
         await SubscribeAsync(client, "pending@example.org");
-        await Outbox.WaitForAsync(app.PickupFolder, "pending@example.org");
+        await app.WaitForMailAsync("pending@example.org");
 
         var answers = new List<string>();
         foreach (var email in new[] { "new@example.org", "pending@example.org", "active@example.org" })
@@ -129,7 +129,7 @@ public class SubscribeTests
 
         Assert.Equal(2, answers.Distinct().Count()); // one form answer, one JSON answer, whoever asks
         // The active reader gets a notice, never a second confirmation.
-        var notice = await Outbox.WaitForAsync(app.PickupFolder, "active@example.org", m => m.TextBody?.Contains("already", StringComparison.OrdinalIgnoreCase) == true);
+        var notice = await app.WaitForMailAsync("active@example.org", m => m.TextBody?.Contains("already", StringComparison.OrdinalIgnoreCase) == true);
         Assert.DoesNotContain("/confirm/", notice.TextBody, StringComparison.Ordinal);
     }
 
@@ -143,7 +143,7 @@ public class SubscribeTests
             await SubscribeAsync(client, "eager@example.org");
         }
 
-        await Outbox.WaitForAsync(app.PickupFolder, "eager@example.org");
+        await app.WaitForMailAsync("eager@example.org");
         await Task.Delay(1500, Ct);
         Assert.Single(Outbox.Read(app.PickupFolder), m => m.To.Mailboxes.Any(b => b.Address == "eager@example.org"));
     }

@@ -1,0 +1,317 @@
+using System.Net;
+using System.Net.Sockets;
+using MailKit.Security;
+using Microsoft.Extensions.Logging.Abstractions;
+using MimeKit;
+using Newsletter.Testing;
+
+namespace Newsletter.Mail.Tests;
+
+public class SmtpTransportTests
+{
+    private static SmtpTransport Transport(SmtpServerFixture server, Action<SmtpOptions>? configure = null)
+    {
+        var options = new SmtpOptions { Host = server.Host, Port = server.Port, Security = "None", PoolSize = 2 };
+        configure?.Invoke(options);
+        return new SmtpTransport(options, NullLogger<SmtpTransport>.Instance);
+    }
+
+    private static MimeMessage Message(int subscriber = 345, string? to = null) =>
+        TestMail.Build(TestMail.Issue(to ?? $"reader{subscriber}@example.org", subscriber));
+
+    private static MailboxAddress Verp(int subscriber) => new("", $"bounce+{subscriber}-ab12cd34@bounces.field-notes.example");
+
+    [Fact]
+    public async Task DeliversTheMessageWithItsHeadersAndBothBodies()
+    {
+        await using var server = await SmtpServerFixture.StartAsync();
+        await using var transport = Transport(server);
+
+        var result = await transport.SendAsync(Message(), Verp(345), TestContext.Current.CancellationToken);
+
+        Assert.Equal(SendOutcome.Sent, result.Outcome);
+        Assert.Equal(250, result.StatusCode);
+        var received = Assert.Single(await server.WaitForMessagesAsync(1));
+        var m = received.Message;
+        Assert.Equal("issue-12.sub-345@field-notes.example", m.MessageId);
+        Assert.Equal("\"Field Notes\" <notes@field-notes.example>", m.From.ToString());
+        Assert.Equal("reader345@example.org", m.To.Mailboxes.Single().Address);
+        Assert.Equal("Issue 12: Failing visibly", m.Subject);
+        Assert.NotNull(m.Headers[HeaderId.Date]);
+        Assert.Equal("<https://field-notes.example/unsubscribe/tok345>, <mailto:notes@field-notes.example?subject=unsubscribe%20tok345>", m.Headers["List-Unsubscribe"]);
+        Assert.Equal("List-Unsubscribe=One-Click", m.Headers["List-Unsubscribe-Post"]);
+        Assert.Equal("Field Notes <field-notes.field-notes.example>", m.Headers["List-Id"]);
+        Assert.Equal("bulk", m.Headers["Precedence"]);
+        Assert.Equal("Systems should fail visibly.", m.TextBody?.Trim());
+        Assert.Contains("<strong>fail visibly</strong>", m.HtmlBody, StringComparison.Ordinal);
+        Assert.Null(m.Headers[HeaderId.ReturnPath]);
+    }
+
+    [Fact]
+    public async Task SendsThePerRecipientVerpAddressAsMailFrom()
+    {
+        await using var server = await SmtpServerFixture.StartAsync();
+        await using var transport = Transport(server);
+
+        await transport.SendAsync(Message(7), Verp(7), TestContext.Current.CancellationToken);
+        await transport.SendAsync(Message(8), null, TestContext.Current.CancellationToken);
+
+        var received = await server.WaitForMessagesAsync(2);
+        Assert.Equal("bounce+7-ab12cd34@bounces.field-notes.example", received[0].MailFrom);
+        Assert.Equal(["reader7@example.org"], received[0].RcptTo);
+        Assert.Equal("notes@field-notes.example", received[1].MailFrom);
+    }
+
+    [Fact]
+    public async Task ReusesOnePooledConnectionForManyMessagesAndSessions()
+    {
+        await using var server = await SmtpServerFixture.StartAsync();
+        await using var transport = Transport(server);
+        var ct = TestContext.Current.CancellationToken;
+
+        for (var batch = 0; batch < 3; batch++)
+        {
+            await using var session = await transport.OpenSessionAsync(ct);
+            for (var i = 0; i < 10; i++)
+            {
+                Assert.Equal(SendOutcome.Sent, (await session.SendAsync(Message((batch * 10) + i), Verp(i), ct)).Outcome);
+            }
+        }
+
+        await transport.SendAsync(Message(99), null, ct);
+
+        var received = await server.WaitForMessagesAsync(31);
+        Assert.Equal(1, server.Sessions);
+        Assert.Equal(1, transport.ConnectionsOpened);
+        Assert.All(received, r => Assert.Equal(received[0].Session, r.Session));
+    }
+
+    [Fact]
+    public async Task SetsTcpNoDelayOnThePooledSocket()
+    {
+        await using var server = await SmtpServerFixture.StartAsync();
+        await using var transport = Transport(server);
+        await using var session = (SmtpTransport.SmtpSession)await transport.OpenSessionAsync(TestContext.Current.CancellationToken);
+
+        await session.SendAsync(Message(), null, TestContext.Current.CancellationToken);
+
+        var socket = Assert.IsType<Socket>(session.Socket);
+        Assert.True(socket.NoDelay);
+        Assert.Equal(1, (int)socket.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.NoDelay)!);
+    }
+
+    [Fact]
+    public async Task GivesEachConcurrentSessionItsOwnConnectionAndKeepsPoolSizeIdle()
+    {
+        await using var server = await SmtpServerFixture.StartAsync();
+        await using var transport = Transport(server, o => o.PoolSize = 2);
+        var ct = TestContext.Current.CancellationToken;
+
+        var sessions = new List<IMailSession>();
+        for (var i = 0; i < 3; i++)
+        {
+            var session = await transport.OpenSessionAsync(ct);
+            await session.SendAsync(Message(i), null, ct);
+            sessions.Add(session);
+        }
+
+        foreach (var session in sessions)
+        {
+            await session.DisposeAsync();
+        }
+
+        Assert.Equal(3, server.Sessions);
+        Assert.Equal(2, transport.IdleConnections);
+    }
+
+    [Fact]
+    public async Task ReportsA4xxReplyAsDeferredAndKeepsTheConnection()
+    {
+        await using var server = await SmtpServerFixture.StartAsync(new SmtpRules { DeferAlways = ["reader1@example.org"] });
+        await using var transport = Transport(server);
+        var ct = TestContext.Current.CancellationToken;
+        await using var session = await transport.OpenSessionAsync(ct);
+
+        var deferred = await session.SendAsync(Message(1), null, ct);
+        var next = await session.SendAsync(Message(2), null, ct);
+
+        Assert.Equal(SendOutcome.Deferred, deferred.Outcome);
+        Assert.Equal(451, deferred.StatusCode);
+        Assert.Equal("4.3.0", deferred.EnhancedStatusCode);
+        Assert.False(deferred.IsHardBounce);
+        Assert.Equal(SendOutcome.Sent, next.Outcome);
+        Assert.Equal(1, server.Sessions);
+    }
+
+    [Fact]
+    public async Task AGreylistedRecipientGoesThroughOnRetry()
+    {
+        await using var server = await SmtpServerFixture.StartAsync(new SmtpRules { DeferFirst = ["reader1@example.org"] });
+        await using var transport = Transport(server);
+        var ct = TestContext.Current.CancellationToken;
+
+        Assert.Equal(SendOutcome.Deferred, (await transport.SendAsync(Message(1), null, ct)).Outcome);
+        Assert.Equal(SendOutcome.Sent, (await transport.SendAsync(Message(1), null, ct)).Outcome);
+    }
+
+    [Fact]
+    public async Task ReportsAnUnknownMailboxAsAFailedHardBounceAndKeepsTheConnection()
+    {
+        await using var server = await SmtpServerFixture.StartAsync(new SmtpRules { Reject = ["reader1@example.org"] });
+        await using var transport = Transport(server);
+        var ct = TestContext.Current.CancellationToken;
+        await using var session = await transport.OpenSessionAsync(ct);
+
+        var failed = await session.SendAsync(Message(1), null, ct);
+        var next = await session.SendAsync(Message(2), null, ct);
+
+        Assert.Equal(SendOutcome.Failed, failed.Outcome);
+        Assert.Equal(550, failed.StatusCode);
+        Assert.Equal("5.1.1", failed.EnhancedStatusCode);
+        Assert.True(failed.IsHardBounce);
+        Assert.Contains("User unknown", failed.Reply, StringComparison.Ordinal);
+        Assert.Equal(SendOutcome.Sent, next.Outcome);
+        Assert.Equal(1, server.Sessions);
+        Assert.Single(await server.WaitForMessagesAsync(1));
+    }
+
+    [Fact]
+    public async Task ReportsAPolicyRejectionAsFailedButNotAHardBounce()
+    {
+        await using var server = await SmtpServerFixture.StartAsync(new SmtpRules
+        {
+            Replies = new Dictionary<string, string> { ["reader1@example.org"] = "554 5.7.1 <reader1@example.org>: Relay access denied" },
+        });
+        await using var transport = Transport(server);
+
+        var failed = await transport.SendAsync(Message(1), null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(SendOutcome.Failed, failed.Outcome);
+        Assert.Equal("5.7.1", failed.EnhancedStatusCode);
+        Assert.False(failed.IsHardBounce);
+    }
+
+    [Fact]
+    public async Task ReportsARejectedMessageBodyAsFailed()
+    {
+        await using var server = await SmtpServerFixture.StartAsync(new SmtpRules { DataReply = "554 5.6.0 Message content rejected" });
+        await using var transport = Transport(server);
+
+        var failed = await transport.SendAsync(Message(1), null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(SendOutcome.Failed, failed.Outcome);
+        Assert.Equal(554, failed.StatusCode);
+        Assert.False(failed.IsHardBounce);
+    }
+
+    [Fact]
+    public async Task ReportsADroppedConnectionAsConnectionLostAndReconnectsOnTheNextSend()
+    {
+        await using var server = await SmtpServerFixture.StartAsync(new SmtpRules { DropAfter = 2 });
+        await using var transport = Transport(server);
+        var ct = TestContext.Current.CancellationToken;
+        await using var session = await transport.OpenSessionAsync(ct);
+
+        var results = new List<SendResult>();
+        for (var i = 0; i < 4; i++)
+        {
+            results.Add(await session.SendAsync(Message(i), null, ct));
+        }
+
+        Assert.Equal([SendOutcome.Sent, SendOutcome.Sent, SendOutcome.ConnectionLost, SendOutcome.Sent], results.Select(r => r.Outcome));
+        Assert.Null(results[2].StatusCode);
+        Assert.False(results[2].IsHardBounce);
+        Assert.Equal(2, server.Sessions);
+        var received = await server.WaitForMessagesAsync(3);
+        Assert.Equal(["reader0@example.org", "reader1@example.org", "reader3@example.org"], received.Select(r => r.RcptTo.Single()));
+    }
+
+    [Fact]
+    public async Task ReplacesAPooledConnectionThatDiedWhileIdle()
+    {
+        await using var server = await SmtpServerFixture.StartAsync();
+        await using var transport = Transport(server);
+        transport.NoopAfter = TimeSpan.Zero;
+        var ct = TestContext.Current.CancellationToken;
+
+        Socket pooledSocket;
+        await using (var session = (SmtpTransport.SmtpSession)await transport.OpenSessionAsync(ct))
+        {
+            await session.SendAsync(Message(1), null, ct);
+            pooledSocket = session.Socket!;
+        }
+
+        // The connection breaks while it sits in the pool; MailKit can't know until it talks.
+        pooledSocket.Shutdown(SocketShutdown.Both);
+        var result = await transport.SendAsync(Message(2), null, ct);
+
+        Assert.Equal(SendOutcome.Sent, result.Outcome);
+        Assert.Equal(2, transport.ConnectionsOpened);
+        Assert.Equal(2, server.Sessions);
+    }
+
+    [Fact]
+    public async Task ClosesAConnectionIdleLongerThanTheIdleTimeout()
+    {
+        await using var server = await SmtpServerFixture.StartAsync();
+        await using var transport = Transport(server, o => o.IdleTimeout = TimeSpan.FromMilliseconds(200));
+        var ct = TestContext.Current.CancellationToken;
+
+        await transport.SendAsync(Message(1), null, ct);
+        await Task.Delay(300, ct);
+        await transport.SendAsync(Message(2), null, ct);
+
+        Assert.Equal(2, transport.ConnectionsOpened);
+        Assert.Equal(2, server.Sessions);
+    }
+
+    [Fact]
+    public async Task ReportsAServerThatIsNotThereAsConnectionLost()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        await using var transport = new SmtpTransport(new SmtpOptions { Host = "127.0.0.1", Port = port, Security = "None" }, NullLogger<SmtpTransport>.Instance);
+
+        var result = await transport.SendAsync(Message(), null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(SendOutcome.ConnectionLost, result.Outcome);
+        Assert.Contains("could not connect", result.Reply, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SendsAnInternationalDomainAsPunycodeToAServerWithoutSmtpUtf8()
+    {
+        await using var server = await SmtpServerFixture.StartAsync();
+        await using var transport = Transport(server);
+
+        var result = await transport.SendAsync(Message(1, "user@bücher.de"), null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(SendOutcome.Sent, result.Outcome);
+        var received = Assert.Single(await server.WaitForMessagesAsync(1));
+        Assert.Equal(["user@xn--bcher-kva.de"], received.RcptTo);
+    }
+
+    [Theory]
+    [InlineData("Auto", 465, SecureSocketOptions.SslOnConnect)]
+    [InlineData("Auto", 587, SecureSocketOptions.StartTls)]
+    [InlineData("Auto", 25, SecureSocketOptions.StartTlsWhenAvailable)]
+    [InlineData("auto", 2525, SecureSocketOptions.StartTlsWhenAvailable)]
+    [InlineData("", 465, SecureSocketOptions.SslOnConnect)]
+    [InlineData("None", 465, SecureSocketOptions.None)]
+    [InlineData("StartTls", 25, SecureSocketOptions.StartTls)]
+    [InlineData("SslOnConnect", 587, SecureSocketOptions.SslOnConnect)]
+    [InlineData("StartTlsWhenAvailable", 587, SecureSocketOptions.StartTlsWhenAvailable)]
+    public void MatchesTlsToThePortUnlessConfigured(string security, int port, SecureSocketOptions expected)
+    {
+        Assert.Equal(expected, SmtpTransport.SecurityFor(new SmtpOptions { Security = security, Port = port }));
+    }
+
+    [Fact]
+    public void RefusesAnUnknownSecuritySetting()
+    {
+        var e = Assert.Throws<ArgumentException>(() => SmtpTransport.SecurityFor(new SmtpOptions { Security = "Maybe" }));
+        Assert.Contains("'Maybe'", e.Message, StringComparison.Ordinal);
+    }
+}

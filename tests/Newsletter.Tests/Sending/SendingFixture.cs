@@ -1,0 +1,107 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Testing;
+using Newsletter.Web.Data;
+using Newsletter.Web.Issues;
+using Newsletter.Web.Sending;
+using Newsletter.Web.Subscribers;
+
+namespace Newsletter.Tests.Sending;
+
+/// <summary>Seeds readers and an issue straight into an app's database, and watches the send finish.</summary>
+internal static class SendingFixture
+{
+    public static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public static Dictionary<string, string?> Settings(SmtpServer smtp, Dictionary<string, string?>? extra = null)
+    {
+        var settings = smtp.AppSettings;
+        settings["Sending:BatchSize"] = "7";
+        settings["Sending:Concurrency"] = "3";
+        settings["Sending:RetryBaseDelay"] = "00:00:00.300";
+        settings["Sending:LeaseDuration"] = "00:00:20";
+        settings["Jobs:WorkerCount"] = "6";
+        foreach (var (k, v) in extra ?? [])
+        {
+            settings[k] = v;
+        }
+
+        return settings;
+    }
+
+    public static async Task<List<long>> AddReadersAsync(NewsletterApp app, int count, SubscriberStatus status = SubscriberStatus.Active, string prefix = "reader", string? tag = null)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var list = Enumerable.Range(0, count).Select(i =>
+        {
+            var email = $"{prefix}{i:D4}@example.org";
+            var s = new Subscriber { Email = email, EmailKey = email, Status = status, Source = "test", Name = $"Reader {i}", ConfirmedAt = DateTime.UtcNow };
+            if (tag is not null)
+            {
+                s.Tags.Add(new SubscriberTag { Tag = tag });
+            }
+
+            return s;
+        }).ToList();
+        db.Subscribers.AddRange(list);
+        await db.SaveChangesAsync(Ct);
+        return [.. list.Select(s => s.Id)];
+    }
+
+    public static async Task<int> AddIssueAsync(NewsletterApp app, string subject = "Ledgers, leases and the 40 ms stall", string? audienceTag = null)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var sp = scope.ServiceProvider;
+        var db = sp.GetRequiredService<AppDbContext>();
+        var issue = new Issue
+        {
+            Subject = subject,
+            Slug = Newsletter.Web.Notes.NoteFile.Slugify(subject),
+            Preheader = "What a crash can and cannot do to a send.",
+            Markdown = "Hello **readers**.\n\nA [link](https://example.org/a) and a table:\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+            AudienceTag = audienceTag,
+            Status = IssueStatus.Draft,
+        };
+        await sp.GetRequiredService<IssueComposer>().ComposeAsync(issue, Ct);
+        db.Issues.Add(issue);
+        await db.SaveChangesAsync(Ct);
+        return issue.Id;
+    }
+
+    public static async Task SendNowAsync(NewsletterApp app, int issueId)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        await db.Issues.Where(i => i.Id == issueId).ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Scheduled).SetProperty(i => i.ScheduledAt, DateTime.UtcNow), Ct);
+        await scope.ServiceProvider.GetRequiredService<IssueSender>().StartAsync(issueId, Ct);
+    }
+
+    public static async Task<Issue> WaitForStatusAsync(NewsletterApp app, int issueId, IssueStatus status, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(90));
+        while (true)
+        {
+            await using var scope = app.Services.CreateAsyncScope();
+            var issue = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct);
+            if (issue.Status == status)
+            {
+                return issue;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                var counts = await scope.ServiceProvider.GetRequiredService<Ledger>().CountsAsync(issueId, Ct);
+                throw new TimeoutException($"Issue {issueId} is {issue.Status} ({issue.PausedReason}), not {status}; ledger {counts}");
+            }
+
+            await Task.Delay(200, Ct);
+        }
+    }
+
+    public static async Task<List<Delivery>> DeliveriesAsync(NewsletterApp app, int issueId)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Deliveries.AsNoTracking().Where(d => d.IssueId == issueId).ToListAsync(Ct);
+    }
+}

@@ -1,0 +1,264 @@
+using System.Net;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Testing;
+using Newsletter.Web.Data;
+using Newsletter.Web.Issues;
+using Newsletter.Web.Sending;
+using Newsletter.Web.Subscribers;
+using static Newsletter.Tests.Sending.SendingFixture;
+
+namespace Newsletter.Tests.Sending;
+
+public class SendingTests
+{
+    [Fact]
+    public async Task EveryActiveReaderGetsTheIssueExactlyOnceWithListHeadersAndWorkingLinks()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp));
+        await AddReadersAsync(app, 40);
+        await AddReadersAsync(app, 3, SubscriberStatus.Pending, "pending");
+        await AddReadersAsync(app, 2, SubscriberStatus.Unsubscribed, "gone");
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        var issue = await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
+
+        var received = smtp.Messages();
+        Assert.Equal(40, received.Count);
+        Assert.Equal(40, received.Select(r => r.EnvelopeTo).Distinct().Count());
+        Assert.All(received, r => Assert.StartsWith("reader", r.EnvelopeTo, StringComparison.Ordinal));
+        Assert.Equal(40, issue.RecipientCount);
+        Assert.Equal(1, issue.Number);
+
+        var m = received[0].Message;
+        Assert.Matches(@"^issue-\d+\.sub-\d+@", m.MessageId);
+        Assert.Equal("List-Unsubscribe=One-Click", m.Headers["List-Unsubscribe-Post"]);
+        Assert.Matches("<http://localhost/unsubscribe/[^>]+>, <mailto:", m.Headers["List-Unsubscribe"] ?? "");
+        Assert.Contains("<", m.Headers["List-Id"], StringComparison.Ordinal);
+        Assert.Equal("bulk", m.Headers["Precedence"]);
+        Assert.NotEqual(default, m.Date);
+        Assert.Contains("<strong>readers</strong>", m.HtmlBody, StringComparison.Ordinal);
+        Assert.Contains("Hello readers.", m.TextBody, StringComparison.Ordinal);
+        Assert.Contains("/unsubscribe/", m.TextBody, StringComparison.Ordinal);
+
+        // The personal unsubscribe link in the body works for that reader.
+        var to = received[5].EnvelopeTo;
+        var client = app.CreateBrowserClient();
+        var path = Outbox.PathOf(Outbox.Link(received[5].Message, "/unsubscribe/"));
+        var response = await client.PostAsync(path, new FormUrlEncodedContent(new Dictionary<string, string> { ["List-Unsubscribe"] = "One-Click" }), Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(SubscriberStatus.Unsubscribed, (await Subscribers.SubscribeTests.FindAsync(app, to))!.Status);
+
+        var ledger = await DeliveriesAsync(app, issueId);
+        Assert.All(ledger, d => Assert.Equal(DeliveryStatus.Sent, d.Status));
+        Assert.DoesNotContain(ledger, d => d.Uncertain);
+    }
+
+    [Fact]
+    public async Task ATemporaryFailureIsRetriedUntilSentAndNobodyGetsTwoCopies()
+    {
+        await using var smtp = await SmtpServer.StartAsync(new { defer_first_percent = 10 });
+        using var app = new NewsletterApp(Settings(smtp));
+        await AddReadersAsync(app, 120);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
+
+        var received = smtp.Messages();
+        Assert.Equal(120, received.Count);
+        Assert.Equal(120, received.Select(r => r.EnvelopeTo).Distinct().Count());
+        var ledger = await DeliveriesAsync(app, issueId);
+        Assert.All(ledger, d => Assert.Equal(DeliveryStatus.Sent, d.Status));
+        Assert.Contains(ledger, d => d.Attempts > 1); // some were really deferred first
+    }
+
+    [Fact]
+    public async Task AHardBounceFailsTheDeliverySuppressesTheReaderAndIsNeverRetried()
+    {
+        await using var smtp = await SmtpServer.StartAsync(new { reject = new[] { "reader0003@example.org", "reader0007@example.org" } });
+        using var app = new NewsletterApp(Settings(smtp));
+        await AddReadersAsync(app, 20);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
+
+        Assert.Equal(18, smtp.Count);
+        var ledger = await DeliveriesAsync(app, issueId);
+        var failed = ledger.Where(d => d.Status == DeliveryStatus.Failed).ToList();
+        Assert.Equal(2, failed.Count);
+        Assert.All(failed, d => Assert.Equal(550, d.SmtpCode));
+        Assert.All(failed, d => Assert.Equal(1, d.Attempts));
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        Assert.Equal(SubscriberStatus.Bounced, (await db.Subscribers.SingleAsync(s => s.EmailKey == "reader0003@example.org", Ct)).Status);
+        Assert.True(await db.Suppressions.AnyAsync(s => s.EmailHash == Subscriber.HashOf("reader0007@example.org"), Ct));
+
+        // "Resend to failed" leaves hard bounces alone: they are no longer active readers.
+        Assert.Equal(0, await scope.ServiceProvider.GetRequiredService<IssueSender>().RetryFailedAsync(issueId, Ct));
+    }
+
+    [Fact]
+    public async Task ADroppedConnectionRetriesTheBatchAndFailsNobody()
+    {
+        await using var smtp = await SmtpServer.StartAsync(new { drop_after = 5 });
+        using var app = new NewsletterApp(Settings(smtp));
+        await AddReadersAsync(app, 30);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
+
+        var received = smtp.Messages();
+        Assert.Equal(30, received.Select(r => r.EnvelopeTo).Distinct().Count());
+        Assert.Equal(30, received.Count);
+        Assert.True(smtp.Sessions >= 6, $"expected reconnects, saw {smtp.Sessions} sessions");
+        Assert.All(await DeliveriesAsync(app, issueId), d => Assert.Equal(DeliveryStatus.Sent, d.Status));
+    }
+
+    [Fact]
+    public async Task AReaderWhoLeftAfterTheSnapshotIsSkipped()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp));
+        var ids = await AddReadersAsync(app, 10);
+        var issueId = await AddIssueAsync(app);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var sp = scope.ServiceProvider;
+            var db = sp.GetRequiredService<AppDbContext>();
+            var issue = await db.Issues.SingleAsync(i => i.Id == issueId, Ct);
+            Assert.Equal(10, await sp.GetRequiredService<Ledger>().SnapshotAsync(issue, Ct));
+            Assert.Equal(10, await sp.GetRequiredService<Ledger>().SnapshotAsync(issue, Ct)); // a re-run adds nobody
+            await sp.GetRequiredService<Subscriptions>().UnsubscribeAsync(ids[4], "test", Ct);
+            await db.Issues.Where(i => i.Id == issueId).ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Sending).SetProperty(i => i.Number, 1), Ct);
+            sp.GetRequiredService<IssueSender>().StartWorkers(issueId);
+        }
+
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
+        Assert.Equal(9, smtp.Count);
+        var skipped = Assert.Single(await DeliveriesAsync(app, issueId), d => d.Status == DeliveryStatus.Skipped);
+        Assert.Equal(ids[4], skipped.SubscriberId);
+    }
+
+    [Fact]
+    public async Task OnlyReadersWithTheAudienceTagGetATaggedIssue()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp));
+        await AddReadersAsync(app, 6, tag: "sqlite", prefix: "tagged");
+        await AddReadersAsync(app, 5, prefix: "untagged");
+        var issueId = await AddIssueAsync(app, audienceTag: "sqlite");
+        await SendNowAsync(app, issueId);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
+        Assert.Equal(6, smtp.Count);
+        Assert.All(smtp.Messages(), m => Assert.StartsWith("tagged", m.EnvelopeTo, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task CancelStopsWithinABatchAndMarksTheRestSkipped()
+    {
+        await using var smtp = await SmtpServer.StartAsync(new { delay_ms = 40 });
+        using var app = new NewsletterApp(Settings(smtp, new() { ["Sending:Concurrency"] = "1", ["Sending:BatchSize"] = "5" }));
+        await AddReadersAsync(app, 200);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        await smtp.WaitForAsync(5);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            Assert.True(await scope.ServiceProvider.GetRequiredService<IssueSender>().CancelAsync(issueId, Ct));
+        }
+
+        await Task.Delay(1500, Ct);
+        var sentAtCancel = smtp.Count;
+        await Task.Delay(1000, Ct);
+        Assert.Equal(sentAtCancel, smtp.Count); // nothing more goes out
+        Assert.True(sentAtCancel < 200);
+        var ledger = await DeliveriesAsync(app, issueId);
+        Assert.True(ledger.Count(d => d.Status == DeliveryStatus.Skipped) >= 200 - sentAtCancel - 5);
+    }
+
+    [Fact]
+    public async Task ASendWhoseFailureRatePassesTheThresholdPausesItselfAndSaysWhy()
+    {
+        var rejected = Enumerable.Range(0, 150).Select(i => $"reader{i:D4}@example.org").ToArray();
+        await using var smtp = await SmtpServer.StartAsync(new { reject = rejected });
+        using var app = new NewsletterApp(Settings(smtp, new() { ["Sending:Concurrency"] = "1", ["Sending:BatchSize"] = "20" }));
+        await AddReadersAsync(app, 400);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        var paused = await WaitForStatusAsync(app, issueId, IssueStatus.Paused);
+        Assert.Contains("failed", paused.PausedReason, StringComparison.Ordinal);
+        var ledger = await DeliveriesAsync(app, issueId);
+        Assert.Contains(ledger, d => d.Status == DeliveryStatus.Pending); // it stopped, it didn't burn through the list
+
+        var author = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(author);
+        var dashboard = await author.GetStringAsync("/admin/issues", Ct);
+        Assert.Contains("is paused", dashboard, StringComparison.Ordinal);
+        Assert.Contains("failed", dashboard, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheReconcilerStartsAScheduledIssueWhoseJobWasLost()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp));
+        await AddReadersAsync(app, 5);
+        var issueId = await AddIssueAsync(app);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            // Scheduled in the table, but no Hangfire job exists for it: as after losing the job store.
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            await db.Issues.Where(i => i.Id == issueId).ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Scheduled).SetProperty(i => i.ScheduledAt, DateTime.UtcNow.AddSeconds(-5)), Ct);
+            await scope.ServiceProvider.GetRequiredService<Reconciler>().RunAsync(Ct);
+        }
+
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
+        Assert.Equal(5, smtp.Count);
+    }
+
+    [Fact]
+    public async Task AnAuthorSchedulesPreviewsTestsAndWatchesProgressThroughThePages()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp));
+        await AddReadersAsync(app, 12);
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var created = await Forms.PostAsync(client, "/admin/issues", new Dictionary<string, string>(), "/admin/issues?handler=New");
+        var editUrl = created.Headers.Location!.OriginalString;
+        var saved = await Forms.PostAsync(client, editUrl, new Dictionary<string, string>
+        {
+            ["subject"] = "Issue one: the ledger",
+            ["preheader"] = "Why the table is the truth",
+            ["markdown"] = "Body with an ![](https://example.org/x.png) image and a [broken](/nowhere) link.",
+            ["channel"] = "both",
+        }, editUrl + "?handler=Save");
+        Assert.Equal(HttpStatusCode.Redirect, saved.StatusCode);
+        var preview = await client.GetStringAsync(editUrl + "/preview", Ct);
+        Assert.Contains("has no alt text", preview, StringComparison.Ordinal);
+        Assert.Contains("work from an inbox", preview, StringComparison.Ordinal);
+        Assert.Contains("12", preview, StringComparison.Ordinal);
+
+        var test = await Forms.PostAsync(client, editUrl + "/preview", new Dictionary<string, string> { ["addresses"] = "me@example.org, you@example.org" }, editUrl + "/preview?handler=Test");
+        Assert.Equal(HttpStatusCode.Redirect, test.StatusCode);
+        var tests = await smtp.WaitForAsync(2);
+        Assert.All(tests, t => Assert.StartsWith("[Test] ", t.Message.Subject, StringComparison.Ordinal));
+
+        var tooMany = await Forms.PostAsync(client, editUrl + "/preview", new Dictionary<string, string> { ["addresses"] = "a@x.org b@x.org c@x.org d@x.org e@x.org f@x.org" }, editUrl + "/preview?handler=Test");
+        Assert.Contains("Give+1+to+5", tooMany.Headers.Location!.OriginalString.Replace("%20", "+", StringComparison.Ordinal), StringComparison.Ordinal);
+
+        // Two clicks on "Send now" send once.
+        var token = await Forms.TokenAsync(client, editUrl);
+        FormUrlEncodedContent Form() => new(new Dictionary<string, string> { ["__RequestVerificationToken"] = token });
+        await Task.WhenAll(client.PostAsync(editUrl + "?handler=SendNow", Form(), Ct), client.PostAsync(editUrl + "?handler=SendNow", Form(), Ct));
+        var id = int.Parse(editUrl.Split('/').Last(), System.Globalization.CultureInfo.InvariantCulture);
+        await WaitForStatusAsync(app, id, IssueStatus.Sent);
+        Assert.Equal(14, smtp.Count);
+        var progress = await client.GetStringAsync($"/admin/issues/{id}/progress", Ct);
+        Assert.Contains("Sent", progress, StringComparison.Ordinal);
+        var json = await client.GetStringAsync($"/admin/api/issues/{id}/progress", Ct);
+        Assert.Contains("\"sent\":12", json, StringComparison.Ordinal);
+        Assert.Contains("\"done\":true", json, StringComparison.Ordinal);
+    }
+}
