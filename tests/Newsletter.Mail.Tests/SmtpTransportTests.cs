@@ -315,3 +315,43 @@ public class SmtpTransportTests
         Assert.Contains("'Maybe'", e.Message, StringComparison.Ordinal);
     }
 }
+
+public class SmtpTransportTlsTests
+{
+    [Fact]
+    public async Task RefusesAServerWhoseCertificateIsNotTrusted()
+    {
+        await using var server = await SmtpServerFixture.StartAsync(tls: true);
+        await using var transport = new SmtpTransport(new SmtpOptions { Host = "localhost", Port = server.Port, Security = "StartTls" }, NullLogger<SmtpTransport>.Instance);
+
+        var result = await transport.SendAsync(TestMail.Build(), null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(SendOutcome.ConnectionLost, result.Outcome);
+        Assert.Contains("certificate", result.Reply, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(0, server.Count);
+    }
+
+    [Fact]
+    public async Task SendsOverStartTlsToASelfSignedServerOnlyWhenAllowed()
+    {
+        await using var server = await SmtpServerFixture.StartAsync(tls: true);
+        await using var transport = new SmtpTransport(new SmtpOptions { Host = "localhost", Port = server.Port, Security = "StartTls", AllowInvalidCertificates = true }, NullLogger<SmtpTransport>.Instance);
+
+        var result = await transport.SendAsync(TestMail.Build(), null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(SendOutcome.Sent, result.Outcome);
+        Assert.True(Assert.Single(await server.WaitForMessagesAsync(1)).Tls);
+    }
+
+    [Fact]
+    public async Task UsesStartTlsWhenTheServerOffersItOnPort25Style()
+    {
+        await using var plain = await SmtpServerFixture.StartAsync();
+        await using var transport = new SmtpTransport(new SmtpOptions { Host = "127.0.0.1", Port = plain.Port, Security = "StartTlsWhenAvailable" }, NullLogger<SmtpTransport>.Instance);
+
+        var result = await transport.SendAsync(TestMail.Build(), null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(SendOutcome.Sent, result.Outcome);
+        Assert.False(Assert.Single(await plain.WaitForMessagesAsync(1)).Tls);
+    }
+}

@@ -78,7 +78,7 @@ public class NewsletterApp : WebApplicationFactory<Program>
 
     public string JobDiagnostics()
     {
-        var monitor = Services.GetRequiredService<Hangfire.JobStorage>().GetMonitoringApi();
+        var monitor = Services.GetRequiredService<global::Hangfire.JobStorage>().GetMonitoringApi();
         var failed = monitor.FailedJobs(0, 20).Select(f => $"FAILED {f.Value.Job?.Type.Name}.{f.Value.Job?.Method.Name}: {f.Value.ExceptionMessage}");
         var scheduled = monitor.ScheduledJobs(0, 20).Select(f => $"SCHEDULED {f.Value.Job?.Type.Name}.{f.Value.Job?.Method.Name} at {f.Value.EnqueueAt:O} after "
             + string.Join(";", monitor.JobDetails(f.Key)?.History.Where(h => h.StateName == "Failed").Select(h => Get(h.Data, "ExceptionType") + ": " + Get(h.Data, "ExceptionMessage") + " " + Get(h.Data, "ExceptionDetails")[..Math.Min(1500, Get(h.Data, "ExceptionDetails").Length)]) ?? []));

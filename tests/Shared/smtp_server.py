@@ -1,11 +1,12 @@
 """A real SMTP server for the tests (Debian's python3-aiosmtpd), scriptable while it runs.
 
-    python3 smtp_server.py FOLDER RULES.json
+    python3 smtp_server.py FOLDER RULES.json [CERT.pem KEY.pem]
 
 Binds 127.0.0.1 on a free port and prints the port as stdout's first line. Each accepted message is
 saved as FOLDER/NNNNNN.eml (the bytes as received, after two added lines X-Envelope-From and
 X-Envelope-To) with FOLDER/NNNNNN.json beside it: {"mail_from", "rcpt_tos", "session", "peer"}. The
-JSON is written first and the .eml renamed into place last, so a reader that sees an .eml finds both
+With a certificate and key, the server offers STARTTLS (and "tls" in the JSON says whether the
+message came over it). The JSON is written first and the .eml renamed into place last, so a reader that sees an .eml finds both
 whole. Every connection appends one line "N HOST:PORT" to FOLDER/sessions.log, so a test can count
 connections and tell which one carried each message.
 
@@ -27,6 +28,7 @@ no server behind.
 import asyncio
 import json
 import os
+import ssl
 import sys
 import zlib
 
@@ -107,6 +109,7 @@ class Handler:
             "rcpt_tos": list(envelope.rcpt_tos),
             "session": getattr(session, "number", 0),
             "peer": "%s:%s" % tuple(session.peer[:2]) if session.peer else "",
+            "tls": getattr(session, "ssl", None) is not None,
         }
         with open(os.path.join(self.folder, name + ".json"), "w", encoding="utf-8") as f:
             json.dump(meta, f)
@@ -130,15 +133,17 @@ class CountingSMTP(SMTP):
         self.rules = rules
 
     def connection_made(self, transport):
+        # Called again after STARTTLS with a fresh session object: that is the same connection.
         is_new = self.transport is None
         super().connection_made(transport)
         if is_new:
             CountingSMTP.sessions += 1
-            self.session.number = CountingSMTP.sessions
+            self.number = CountingSMTP.sessions
             peer = transport.get_extra_info("peername") or ("?", 0)
             with open(os.path.join(self.folder, "sessions.log"), "a") as f:
-                f.write("%d %s:%s\n" % (CountingSMTP.sessions, peer[0], peer[1]))
+                f.write("%d %s:%s\n" % (self.number, peer[0], peer[1]))
             self.rules.get()
+        self.session.number = self.number
 
 
 async def watch_parent(pid):
@@ -157,10 +162,14 @@ async def main():
     os.makedirs(folder, exist_ok=True)
     rules = Rules(rules_path)
     handler = Handler(folder, rules)
+    tls = None
+    if len(sys.argv) > 4:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(sys.argv[3], sys.argv[4])
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: CountingSMTP(handler, folder, rules, hostname="smtp.test", decode_data=False,
-                             data_size_limit=50 * 1024 * 1024),
+                             data_size_limit=50 * 1024 * 1024, tls_context=tls),
         host="127.0.0.1", port=0)
     print(server.sockets[0].getsockname()[1], flush=True)
     parent = os.environ.get("SMTP_PARENT_PID")

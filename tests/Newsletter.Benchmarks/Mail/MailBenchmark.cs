@@ -167,7 +167,9 @@ public static class MailBenchmark
         }
 
         var port = FreePort();
-        using var sink = Process.Start(new ProcessStartInfo(sinkPath, [$"127.0.0.1:{port}", "64"])
+        // smtp-sink refuses to run as root unless told whom to become after binding.
+        string[] sinkArgs = Environment.UserName == "root" ? ["-u", "nobody", $"127.0.0.1:{port}", "64"] : [$"127.0.0.1:{port}", "64"];
+        using var sink = Process.Start(new ProcessStartInfo(sinkPath, sinkArgs)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

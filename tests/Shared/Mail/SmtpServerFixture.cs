@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -12,7 +14,8 @@ namespace Newsletter.Testing;
 /// <param name="RcptTo">The envelope recipients the server accepted (RCPT TO).</param>
 /// <param name="Session">The number of the connection that carried it, 1 for the server's first.</param>
 /// <param name="File">The .eml file it was saved to.</param>
-public sealed record ReceivedMail(MimeMessage Message, string MailFrom, IReadOnlyList<string> RcptTo, int Session, string File);
+/// <param name="Tls">Whether it came over STARTTLS.</param>
+public sealed record ReceivedMail(MimeMessage Message, string MailFrom, IReadOnlyList<string> RcptTo, int Session, string File, bool Tls);
 
 /// <summary>What the test SMTP server should do; see tests/Shared/smtp_server.py. Every rule is optional.</summary>
 public sealed record SmtpRules
@@ -69,6 +72,15 @@ public sealed class SmtpServerFixture : IAsyncLifetime
         Directory.CreateDirectory(Folder);
     }
 
+    /// <summary>
+    /// Offer STARTTLS with a self-signed certificate for localhost and 127.0.0.1, made for this server
+    /// (so a client that checks certificates must refuse it). Set before <see cref="InitializeAsync"/>.
+    /// </summary>
+    public bool Tls { get; init; }
+
+    /// <summary>The self-signed certificate's PEM file when <see cref="Tls"/> is on.</summary>
+    public string CertificatePath => Path.Combine(Path.GetDirectoryName(Folder)!, "server.crt");
+
     /// <summary>The address the server listens on.</summary>
     public string Host => "127.0.0.1";
 
@@ -117,7 +129,8 @@ public sealed class SmtpServerFixture : IAsyncLifetime
                     meta.GetProperty("mail_from").GetString() ?? "",
                     [.. meta.GetProperty("rcpt_tos").EnumerateArray().Select(e => e.GetString() ?? "")],
                     meta.GetProperty("session").GetInt32(),
-                    file));
+                    file,
+                    meta.TryGetProperty("tls", out var tls) && tls.GetBoolean()));
             }
 
             return list;
@@ -128,9 +141,9 @@ public sealed class SmtpServerFixture : IAsyncLifetime
     public int Count => Directory.GetFiles(Folder, "*.eml").Length;
 
     /// <summary>Starts a server for one test; dispose it at the test's end.</summary>
-    public static async Task<SmtpServerFixture> StartAsync(SmtpRules? rules = null)
+    public static async Task<SmtpServerFixture> StartAsync(SmtpRules? rules = null, bool tls = false)
     {
-        var server = new SmtpServerFixture();
+        var server = new SmtpServerFixture { Tls = tls };
         if (rules is not null)
         {
             server.SetRules(rules);
@@ -150,7 +163,15 @@ public sealed class SmtpServerFixture : IAsyncLifetime
             script = Path.Combine(RepoPaths.Root, "tests", "Shared", "smtp_server.py");
         }
 
-        var info = new ProcessStartInfo(python, [script, Folder, RulesPath])
+        List<string> arguments = [script, Folder, RulesPath];
+        if (Tls)
+        {
+            var key = Path.Combine(Path.GetDirectoryName(Folder)!, "server.key");
+            WriteSelfSignedCertificate(CertificatePath, key);
+            arguments.AddRange([CertificatePath, key]);
+        }
+
+        var info = new ProcessStartInfo(python, arguments)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -225,6 +246,19 @@ public sealed class SmtpServerFixture : IAsyncLifetime
         _process?.Dispose();
         _process = null;
         return ValueTask.CompletedTask;
+    }
+
+    private static void WriteSelfSignedCertificate(string certificatePath, string keyPath)
+    {
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest("CN=localhost", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddDnsName("localhost");
+        names.AddIpAddress(System.Net.IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
+        File.WriteAllText(keyPath, rsa.ExportPkcs8PrivateKeyPem());
     }
 
     private void WriteRules(string json)
