@@ -73,6 +73,8 @@ public sealed class AppProcess : IAsyncDisposable
 
     public int? ProcessId => _process?.Id;
 
+    public bool HasExited => _process?.HasExited ?? true;
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -70,7 +70,8 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, IBackgroundJobCl
             {
                 var set = await db.Issues.Where(i => i.Id == issue.Id && i.Number == null)
                     .ExecuteUpdateAsync(u => u.SetProperty(i => i.Number, next).SetProperty(i => i.PublishedAt, i => issue.EmailOnly ? null : (i.PublishedAt ?? now)), ct);
-                issue.Number = next;
+                // Zero rows: another node numbered this issue a moment ago; its number stands.
+                issue.Number = set == 1 ? next : await db.Issues.Where(i => i.Id == issue.Id).Select(i => i.Number).FirstAsync(ct);
                 return;
             }
             catch (DbUpdateException)

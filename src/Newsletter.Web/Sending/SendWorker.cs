@@ -55,6 +55,8 @@ public sealed class SendWorker(
         var owner = $"{Environment.ProcessId}:{slot}:{Guid.NewGuid():N}";
         PreparedIssue? prepared = null;
         IMailSession? session = null;
+        var sent = 0;
+        var batches = 0;
         try
         {
             while (!ct.IsCancellationRequested)
@@ -96,6 +98,8 @@ public sealed class SendWorker(
                 session ??= await transport.OpenSessionAsync(ct);
                 var (outcomes, unsent, lostConnection) = await SendBatchAsync(prepared, session, batch, ct);
                 await ledger.RecordAsync(owner, outcomes, ct);
+                sent += outcomes.Count(x => x.Status == DeliveryStatus.Sent);
+                batches++;
                 if (unsent.Count > 0)
                 {
                     await ledger.ReleaseAsync(owner, unsent, ledger.NowMs + 2000, ct);
@@ -118,6 +122,9 @@ public sealed class SendWorker(
             {
                 await session.DisposeAsync();
             }
+
+            // Which node sent how much is operational truth too: it shows the work was shared, or wasn't.
+            logger.LogInformation("Send worker {Slot} of issue {Issue} on process {Process} stopped: {Sent} sent in {Batches} batches", slot, issueId, Environment.ProcessId, sent, batches);
         }
     }
 

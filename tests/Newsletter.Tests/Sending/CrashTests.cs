@@ -1,0 +1,131 @@
+using Newsletter.Testing;
+using Newsletter.Web.Issues;
+using Newsletter.Web.Sending;
+
+namespace Newsletter.Tests.Sending;
+
+/// <summary>
+/// The app as real processes on one SQLite file, sending through a real SMTP server: killed with SIGKILL in
+/// the middle of a send and started again, or run twice side by side. What the server received is the truth.
+/// </summary>
+public class CrashTests
+{
+    private const int Readers = 5000;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Theory]
+    [InlineData(200)]
+    [InlineData(2500)]
+    [InlineData(4800)]
+    public async Task AKillMidSendLosesNobodyAndTheLedgerReportsEveryPossibleDuplicate(int killAfter)
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        var data = await SendingProcess.CreateAsync(Readers);
+
+        await using (var first = data.App(smtp))
+        {
+            await first.StartAsync();
+            await WaitForMessagesAsync(smtp, killAfter, first);
+            first.KillHard();
+        }
+
+        var atKill = smtp.Count;
+        Assert.True(atKill < Readers, $"the kill came after the send had finished ({atKill} messages)");
+        Assert.NotEqual(IssueStatus.Sent, (await data.IssueAsync()).Status);
+
+        await using var second = data.App(smtp);
+        await second.StartAsync();
+        var issue = await data.WaitUntilSentAsync(TimeSpan.FromMinutes(3), second);
+
+        var copies = SendingProcess.CopiesByRecipient(smtp);
+        var addresses = await data.AddressesAsync();
+        var ledger = await data.DeliveriesAsync();
+        Assert.Equal(Readers, issue.RecipientCount);
+        Assert.Equal(Readers, ledger.Count);
+        Assert.All(ledger, d => Assert.Equal(DeliveryStatus.Sent, d.Status));
+
+        // Nobody lost.
+        Assert.DoesNotContain(addresses.Values, a => !copies.ContainsKey(a));
+
+        // Duplicates only from what was in flight at the kill: at most one batch per worker, one extra copy each.
+        var duplicated = copies.Where(c => c.Value > 1).Select(c => c.Key).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var bound = data.BatchSize * data.Concurrency;
+        Assert.True(duplicated.Count <= bound, $"{duplicated.Count} readers got two copies; the bound is {bound}");
+        Assert.All(copies, c => Assert.True(c.Value <= 2, $"{c.Key} got {c.Value} copies"));
+
+        // And the ledger says so: every reader who may have two copies is marked Uncertain, within the same bound.
+        var uncertain = ledger.Where(d => d.Uncertain).Select(d => addresses[d.SubscriberId]).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        Assert.Subset(uncertain, duplicated);
+        Assert.NotEmpty(uncertain);
+        Assert.True(uncertain.Count <= bound, $"{uncertain.Count} deliveries are uncertain; the bound is {bound}");
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"killed after {atKill} accepted; {duplicated.Count} readers got two copies; {uncertain.Count} deliveries marked uncertain; bound {bound}");
+    }
+
+    [Theory]
+    [InlineData("Sqlite")]
+    [InlineData("InMemory")]
+    public async Task TwoAppProcessesOnOneDatabaseSendEachReaderExactlyOnce(string jobStorage)
+    {
+        // Sqlite: the processes share one job file too, as two nodes on one host do. InMemory: each has its
+        // own job store and runs all its workers, so only the ledger's claims keep the two apart.
+        await using var smtp = await SmtpServer.StartAsync();
+        var data = await SendingProcess.CreateAsync(Readers);
+        var environment = data.Environment(smtp);
+        environment["Jobs__Storage"] = jobStorage;
+        await using var one = new AppProcess(environment, sampleNotes: false, root: data.Root);
+        await using var two = new AppProcess(environment, sampleNotes: false, root: data.Root);
+        await Task.WhenAll(one.StartAsync(), two.StartAsync());
+
+        var issue = await data.WaitUntilSentAsync(TimeSpan.FromMinutes(3), one, two);
+
+        var copies = SendingProcess.CopiesByRecipient(smtp);
+        var addresses = await data.AddressesAsync();
+        var ledger = await data.DeliveriesAsync();
+        Assert.Equal(Readers, issue.RecipientCount);
+        Assert.Equal(addresses.Values.Order(StringComparer.OrdinalIgnoreCase), copies.Keys.Order(StringComparer.OrdinalIgnoreCase));
+        Assert.All(copies, c => Assert.Equal(1, c.Value));
+        Assert.All(ledger, d => Assert.Equal(DeliveryStatus.Sent, d.Status));
+        Assert.DoesNotContain(ledger, d => d.Uncertain);
+        Assert.Equal(1, issue.Number);
+
+        await WaitForWorkersToStopAsync(one, two);
+        var sentByOne = SentBy(one);
+        var sentByTwo = SentBy(two);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{jobStorage} job storage: process one sent {sentByOne}, process two sent {sentByTwo}");
+        Assert.Equal(Readers, sentByOne + sentByTwo);
+        if (jobStorage == "InMemory")
+        {
+            // Each process ran its own full set of workers: both must have claimed part of the list.
+            Assert.True(sentByOne > 0 && sentByTwo > 0, $"one process sent everything ({sentByOne} / {sentByTwo})");
+        }
+    }
+
+    /// <summary>What a process's send workers say they sent, from their "stopped" log lines.</summary>
+    private static int SentBy(AppProcess app) =>
+        System.Text.RegularExpressions.Regex.Matches(app.Log, @"stopped: (\d+) sent in").Sum(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+
+    private static async Task WaitForWorkersToStopAsync(params AppProcess[] apps)
+    {
+        // The last worker logs just after the issue turns Sent.
+        for (var i = 0; i < 100 && apps.Sum(SentBy) < Readers; i++)
+        {
+            await Task.Delay(100, Ct);
+        }
+    }
+
+    private static async Task WaitForMessagesAsync(SmtpServer smtp, int count, AppProcess app)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (smtp.Count < count)
+        {
+            if (app.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The SMTP server has {smtp.Count} of {count} messages.\n{app.Log}");
+            }
+
+            await Task.Delay(5, Ct);
+        }
+    }
+}
