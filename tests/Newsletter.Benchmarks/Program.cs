@@ -10,6 +10,8 @@ return name switch
     "subscribe" => await Newsletter.Benchmarks.Subscribers.SubscribeBenchmark.RunAsync(rest),
     // "jobs" is wired when the SQLite job storage lands.
     "s3" => await Newsletter.Benchmarks.Archive.ArchiveBenchmark.RunAsync(rest),
+    "s1" or "s2" or "s5" or "s6" or "messages" => await Newsletter.Benchmarks.Sending.SendBenchmark.RunAsync(name, rest),
+    "mail" => await Newsletter.Benchmarks.Mail.MailBenchmark.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -21,6 +23,13 @@ static int Usage()
           subscribe  the subscribe endpoint under wrk; requests/s and p99
           jobs       no-op Hangfire jobs/s on our SQLite storage vs Hangfire.InMemory, 1 and 2 servers
           s3         archive and issue pages under wrk -c50 vs nginx serving the same bytes
+          s1         one ~20 KB issue to 100,000 readers into smtp-sink vs smtp-source and a bare MailKit loop
+          s2         s1 with DKIM on, vs openssl speed rsa2048 x cores
+          s5         the ledger snapshot of 100,000 recipients
+          s6         peak RSS sending to 1,000 and to 1,000,000 readers
+          messages   CPU per message in-process: building each reader's copy vs writing a pre-built one
+          mail       DKIM signs/s (ours vs MimeKit's BouncyCastle path) and one-connection SMTP msg/s with and without TCP_NODELAY
+          (options: --readers N, --connections N; s6: --small N)
         """);
     return 2;
 }

@@ -14,7 +14,28 @@ using Newsletter.Web.Subscribers;
 namespace Newsletter.Web.Sending;
 
 /// <summary>An issue rendered once, with markers where each reader's own links and name go.</summary>
-public sealed record PreparedIssue(int IssueId, string Subject, string Html, string Text, string MessageDomain);
+public sealed record PreparedIssue(int IssueId, string Subject, string Html, string Text, string MessageDomain)
+{
+    /// <summary>The markers, in the order of the values <see cref="IssueMessages.Build"/> fills them with.</summary>
+    internal static readonly string[] Markers = [IssueMessages.UnsubscribeMarker, IssueMessages.PreferencesMarker, IssueMessages.NameMarker, IssueMessages.EmailMarker];
+
+    internal MarkedText HtmlParts { get; } = MarkedText.Parse(Html, Markers);
+
+    internal MarkedText TextParts { get; } = MarkedText.Parse(Text, Markers);
+
+    /// <summary>
+    /// Chosen once per issue, so MimeKit need not scan every reader's 20 KB copy to choose it again. 7bit
+    /// only when the body is ASCII with lines short enough to take a reader's links and name.
+    /// </summary>
+    internal ContentEncoding HtmlEncoding { get; } = EncodingOf(Html);
+
+    internal ContentEncoding TextEncoding { get; } = EncodingOf(Text);
+
+    private static ContentEncoding EncodingOf(string body) =>
+        new TextPart("plain") { Text = body }.GetBestEncoding(EncodingConstraint.SevenBit, 500) == ContentEncoding.SevenBit
+            ? ContentEncoding.SevenBit
+            : ContentEncoding.QuotedPrintable;
+}
 
 /// <summary>
 /// Builds each reader's copy of an issue. The Liquid template runs once per issue with marker values;
@@ -23,10 +44,10 @@ public sealed record PreparedIssue(int IssueId, string Subject, string Html, str
 /// </summary>
 public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, SubscriberTokens tokens, MailOptions mail, IOptions<SiteOptions> site, IOptions<SendingOptions> sending, Infrastructure.AppPaths paths)
 {
-    private const string UnsubscribeMarker = "urn:newsletter:unsubscribe";
-    private const string PreferencesMarker = "urn:newsletter:preferences";
-    private const string NameMarker = "urn-newsletter-name";
-    private const string EmailMarker = "urn-newsletter-email";
+    internal const string UnsubscribeMarker = "urn:newsletter:unsubscribe";
+    internal const string PreferencesMarker = "urn:newsletter:preferences";
+    internal const string NameMarker = "urn-newsletter-name";
+    internal const string EmailMarker = "urn-newsletter-email";
 
     public async Task<PreparedIssue> PrepareAsync(int issueId, CancellationToken ct)
     {
@@ -59,16 +80,8 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
         var unsubscribe = site.Value.Absolute("/unsubscribe/" + token);
         var preferences = site.Value.Absolute("/preferences/" + token);
         var name = r.Name ?? "";
-        var html = new StringBuilder(issue.Html)
-            .Replace(UnsubscribeMarker, WebUtility.HtmlEncode(unsubscribe))
-            .Replace(PreferencesMarker, WebUtility.HtmlEncode(preferences))
-            .Replace(NameMarker, WebUtility.HtmlEncode(name))
-            .Replace(EmailMarker, WebUtility.HtmlEncode(r.Email)).ToString();
-        var text = new StringBuilder(issue.Text)
-            .Replace(UnsubscribeMarker, unsubscribe)
-            .Replace(PreferencesMarker, preferences)
-            .Replace(NameMarker, name)
-            .Replace(EmailMarker, r.Email).ToString();
+        var html = issue.HtmlParts.Fill([WebUtility.HtmlEncode(unsubscribe), WebUtility.HtmlEncode(preferences), WebUtility.HtmlEncode(name), WebUtility.HtmlEncode(r.Email)]);
+        var text = issue.TextParts.Fill([unsubscribe, preferences, name, r.Email]);
         var o = sending.Value;
         var outgoing = new OutgoingMessage
         {
@@ -85,7 +98,17 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
             Bulk = true,
             ReturnPath = string.IsNullOrWhiteSpace(o.BounceDomain) ? null : Verp(deliveryId, o.BounceDomain),
         };
-        return (MessageFactory.Build(outgoing, mail), MessageFactory.EnvelopeFrom(outgoing, mail));
+        var message = MessageFactory.Build(outgoing, mail);
+        // A reader's name or address may bring the only non-ASCII text: then MimeKit chooses, as for any message.
+        if (Ascii.IsValid(name) && Ascii.IsValid(r.Email))
+        {
+            foreach (var part in message.BodyParts.OfType<TextPart>())
+            {
+                part.ContentTransferEncoding = part.IsHtml ? issue.HtmlEncoding : issue.TextEncoding;
+            }
+        }
+
+        return (message, MessageFactory.EnvelopeFrom(outgoing, mail));
     }
 
     /// <summary>

@@ -135,7 +135,7 @@ public static class MailBenchmark
         return count / watch.Elapsed.TotalSeconds;
     }
 
-    private static double? OpensslSignsPerSecond(TimeSpan duration)
+    internal static double? OpensslSignsPerSecond(TimeSpan duration)
     {
         if (!File.Exists("/usr/bin/openssl"))
         {

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using MimeKit;
+using Newsletter.Mail;
+using Newsletter.Web.Infrastructure;
+using Newsletter.Web.Sending;
+using Newsletter.Web.Site;
+using Newsletter.Web.Subscribers;
+
+namespace Newsletter.Benchmarks.Sending;
+
+/// <summary>
+/// Where a message's CPU goes, in this process on one thread: building each reader's copy from the
+/// prepared issue, and writing it as SMTP would, against writing a pre-built message. s1 reports the whole
+/// app's CPU per message; this splits off the part that is ours alone.
+/// </summary>
+internal static class MessageCost
+{
+    public static async Task<int> RunAsync(int count)
+    {
+        var dir = Bench.Temp("messages");
+        var data = Path.Combine(dir, "data");
+        var (html, text) = SendSeed.Body(20 * 1024);
+        var issueId = await SendSeed.CreateAsync(data, 1, html, text);
+        await using var db = SendSeed.Open(data);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Data:Folder"] = data }).Build();
+        var mail = new MailOptions { FromAddress = "notes@field-notes.example", FromName = "Field Notes" };
+        var messages = new IssueMessages(
+            db,
+            new TemplateRenderer(Path.Combine(Bench.Root, "templates", "email")),
+            new SubscriberTokens(DataProtectionProvider.Create(new DirectoryInfo(Path.Combine(dir, "keys"))), Options.Create(new SubscriptionOptions()), TimeProvider.System),
+            mail,
+            Options.Create(new SiteOptions { BaseUrl = "https://field-notes.example", Title = "Field Notes" }),
+            Options.Create(new SendingOptions()),
+            new AppPaths(dir, configuration));
+        var prepared = await messages.PrepareAsync(issueId, CancellationToken.None);
+        var format = new FormatOptions { NewLineFormat = NewLineFormat.Dos };
+
+        MimeMessage Build(int i) => messages.Build(prepared, new Recipient(i, $"reader{i:D7}@example.org", $"Reader {i}", SubscriberStatus.Active, null), i).Message;
+
+        static void Write(MimeMessage m, FormatOptions format)
+        {
+            // What MailKit's SmtpClient does to every message: pick transfer encodings, then write it out.
+            m.Prepare(EncodingConstraint.EightBit, 998);
+            m.WriteTo(format, Stream.Null);
+        }
+
+        var prebuilt = Enumerable.Range(0, 1000).Select(Build).ToList();
+        var build = Time(count, i => Build(i));
+        var buildAndWrite = Time(count, i => Write(Build(i), format));
+        var writePrebuilt = Time(count, i => Write(prebuilt[i % prebuilt.Count], format));
+        Console.WriteLine($"per message, one thread, CPU time, {count:N0} messages of a ~20 KB issue:");
+        Console.WriteLine($"  build the reader's copy              {build,8:F1} us");
+        Console.WriteLine($"  build and write it as SMTP would      {buildAndWrite,8:F1} us");
+        Console.WriteLine($"  write a pre-built message (baseline)  {writePrebuilt,8:F1} us");
+        return 0;
+    }
+
+    private static double Time(int count, Action<int> action)
+    {
+        for (var i = 0; i < Math.Min(2000, count); i++)
+        {
+            action(i);
+        }
+
+        // CPU time, not wall time: other processes on a busy machine then do not count against us.
+        var before = Process.GetCurrentProcess().TotalProcessorTime;
+        for (var i = 0; i < count; i++)
+        {
+            action(i);
+        }
+
+        return (Process.GetCurrentProcess().TotalProcessorTime - before).TotalMicroseconds / count;
+    }
+}

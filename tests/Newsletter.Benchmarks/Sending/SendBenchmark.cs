@@ -1,0 +1,340 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using MimeKit;
+using Newsletter.Mail;
+using Newsletter.Web.Issues;
+using Newsletter.Web.Sending;
+
+namespace Newsletter.Benchmarks.Sending;
+
+/// <summary>
+/// The sending benchmarks of issue 5, each with its baselines run side by side in the same run:
+/// <list type="bullet">
+/// <item>s1: one issue (~20 KB of HTML plus text) to 100,000 readers into Postfix's smtp-sink, timed from
+/// the send to the last accepted message; against smtp-source with the same size and connections into the
+/// same sink, and a bare MailKit loop sending pre-built messages.</item>
+/// <item>s2: s1 with DKIM on, against <c>openssl speed rsa2048</c> signs/s × cores.</item>
+/// <item>s5: the snapshot of 100,000 recipients into the ledger.</item>
+/// <item>s6: the app's peak RSS while sending to 1,000 and to 1,000,000 readers.</item>
+/// </list>
+/// </summary>
+public static partial class SendBenchmark
+{
+    private const int HtmlBytes = 20 * 1024;
+
+    private static readonly Dictionary<string, string> AppEnvironment = [];
+
+    public static async Task<int> RunAsync(string name, string[] args)
+    {
+        if (!SmtpSink.Installed(out var why) && name is not ("s5" or "messages"))
+        {
+            Console.Error.WriteLine(why);
+            return 2;
+        }
+
+        if (typeof(SendBenchmark).Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true)
+        {
+            Console.Error.WriteLine("warning: this is a Debug build; run with -c Release for numbers worth reporting.");
+        }
+
+        var readers = Int(args, "--readers", name == "s6" ? 1_000_000 : 100_000);
+        // --app-env KEY=VALUE (repeatable): runtime settings for the app process only, to try a knob side by side.
+        for (var i = 0; i + 1 < args.Length; i++)
+        {
+            if (args[i] == "--app-env" && args[i + 1].Split('=', 2) is [var key, var value])
+            {
+                AppEnvironment[key] = value;
+            }
+        }
+
+        var connections = Int(args, "--connections", 4);
+        return name switch
+        {
+            "s1" => await S1Async(readers, connections, dkim: false),
+            "s2" => await S1Async(readers, connections, dkim: true),
+            "s5" => await S5Async(readers),
+            "s6" => await S6Async(Int(args, "--small", 1_000), readers, connections),
+            "messages" => await MessageCost.RunAsync(Int(args, "--count", 20_000)),
+            _ => 2,
+        };
+    }
+
+    private static async Task<int> S1Async(int readers, int connections, bool dkim)
+    {
+        var (html, text) = SendSeed.Body(HtmlBytes);
+        using var sink = await SmtpSink.StartAsync();
+        var prebuilt = Enumerable.Range(0, 1000).Select(i => BareMessage(i, html, text)).ToList();
+        var messageBytes = Size(prebuilt[0]);
+        Console.WriteLine($"{(dkim ? "S2" : "S1")}: {readers:N0} messages of {messageBytes / 1024.0:F1} KB ({html.Length / 1024.0:F1} KB of body HTML), "
+            + $"{connections} connections, into smtp-sink on 127.0.0.1:{sink.Port}; {Environment.ProcessorCount} cores");
+
+        // Ours first, while the machine is coolest; then the baselines on the same sink.
+        if (Environment.GetEnvironmentVariable("NEWSLETTER_BENCH_ONLY") == "bare")
+        {
+            // For profiling the baseline alone.
+            var alone = await BareMailKitAsync(sink.Port, readers, connections, prebuilt);
+            Console.WriteLine($"bare MailKit alone: {readers / alone.Seconds:N0} msg/s, CPU {alone.Cpu.TotalMilliseconds * 1000 / readers:F0} us per message");
+            return 0;
+        }
+
+        var ours = await AppSendAsync(sink.Port, readers, connections, html, text, dkim);
+        var bare = await BareMailKitAsync(sink.Port, readers, connections, prebuilt);
+        var source = await SmtpSourceAsync(sink.Port, readers, connections, messageBytes);
+
+        Console.WriteLine();
+        Console.WriteLine($"{"sender",-44} {"seconds",8} {"msg/s",8} {"slowest conn msg/s",19}");
+        Row("Newsletter (app process, ledger, SQLite jobs)" + (dkim ? ", DKIM" : ""), ours.Seconds, readers, ours.SlowestConnection);
+        Row("bare MailKit loop, pre-built messages", bare.Seconds, readers, bare.SlowestConnection);
+        Row("Postfix smtp-source", source, readers, null);
+        Console.WriteLine($"CPU per message: ours {ours.Cpu.TotalMilliseconds * 1000 / readers:F0} us, bare MailKit {bare.Cpu.TotalMilliseconds * 1000 / readers:F0} us (load-independent; the sink's CPU is not counted)");
+        Console.WriteLine($"app peak RSS {ours.PeakRss / 1048576.0:F0} MB; preparing (snapshot to first accepted message) {ours.PreparingSeconds:F2} s");
+        var vsBare = bare.Seconds / ours.Seconds;
+        var vsSource = source / ours.Seconds;
+        var met = true;
+        if (!dkim)
+        {
+            met &= Goal($"ours / bare MailKit = {vsBare:F2}", vsBare >= 0.9, ">= 0.9");
+            met &= Goal($"ours / smtp-source = {vsSource:F2}", vsSource >= 0.25, ">= 0.25");
+        }
+        else
+        {
+            Console.WriteLine($"for reference: ours / bare MailKit without DKIM = {vsBare:F2}, ours / smtp-source = {vsSource:F2}");
+            var signs = Mail.MailBenchmark.OpensslSignsPerSecond(TimeSpan.FromSeconds(3));
+            if (signs is { } s)
+            {
+                var ceiling = s * Environment.ProcessorCount;
+                var rate = readers / ours.Seconds;
+                met &= Goal($"ours {rate:N0} msg/s / (openssl {s:N0} sign/s x {Environment.ProcessorCount} cores = {ceiling:N0}) = {rate / ceiling:F2}", rate / ceiling >= 0.4, ">= 0.4");
+            }
+            else
+            {
+                Console.WriteLine("openssl is not installed: no ceiling to compare with.");
+                met = false;
+            }
+        }
+
+        met &= Goal($"slowest connection {ours.SlowestConnection:N0} msg/s", ours.SlowestConnection >= 200, ">= 200 (no Nagle stalls)");
+        Console.WriteLine(met ? "goals met." : "goals NOT met.");
+        return met ? 0 : 1;
+    }
+
+    private static async Task<int> S5Async(int readers)
+    {
+        var dir = Bench.Temp("s5");
+        var data = Path.Combine(dir, "data");
+        var (html, text) = SendSeed.Body(2048);
+        var issueId = await SendSeed.CreateAsync(data, readers, html, text);
+        Console.WriteLine($"S5: snapshot of {readers:N0} active readers into the delivery ledger (SQLite, {data})");
+        await using var db = SendSeed.Open(data);
+        var issue = await db.Issues.AsNoTracking().SingleAsync(i => i.Id == issueId);
+        var ledger = new Ledger(db, Options.Create(new SendingOptions()), TimeProvider.System);
+
+        var watch = Stopwatch.StartNew();
+        var count = await ledger.SnapshotAsync(issue, CancellationToken.None);
+        var first = watch.Elapsed.TotalSeconds;
+        watch.Restart();
+        var again = await ledger.SnapshotAsync(issue, CancellationToken.None);
+        var second = watch.Elapsed.TotalSeconds;
+
+        Console.WriteLine($"snapshot: {count:N0} rows in {first:F2} s ({count / first:N0} rows/s)");
+        Console.WriteLine($"re-run (after a crash): {again - count:N0} rows added in {second:F2} s");
+        var met = Goal($"snapshot {first:F2} s", first <= 2.0 && count == readers && again == count, "<= 2 s, idempotent");
+        return met ? 0 : 1;
+    }
+
+    private static async Task<int> S6Async(int small, int large, int connections)
+    {
+        var (html, text) = SendSeed.Body(HtmlBytes);
+        using var sink = await SmtpSink.StartAsync();
+        Console.WriteLine($"S6: the app's peak RSS (VmHWM) sending one ~20 KB issue to {small:N0} and to {large:N0} readers into smtp-sink");
+        var a = await AppSendAsync(sink.Port, small, connections, html, text, dkim: false);
+        Console.WriteLine($"  {small,10:N0} readers: {a.Seconds,7:F1} s, peak RSS {a.PeakRss / 1048576.0,6:F1} MB");
+        var b = await AppSendAsync(sink.Port, large, connections, html, text, dkim: false);
+        Console.WriteLine($"  {large,10:N0} readers: {b.Seconds,7:F1} s, peak RSS {b.PeakRss / 1048576.0,6:F1} MB");
+        var growth = (double)b.PeakRss / a.PeakRss - 1;
+        var met = Goal($"peak RSS {Math.Max(a.PeakRss, b.PeakRss) / 1048576.0:F1} MB", Math.Max(a.PeakRss, b.PeakRss) <= 150L * 1048576, "<= 150 MB");
+        met &= Goal($"growth from {small:N0} to {large:N0} readers {growth:P1}", growth <= 0.10, "<= 10%");
+        Console.WriteLine(met ? "goals met." : "goals NOT met.");
+        return met ? 0 : 1;
+    }
+
+    private sealed record AppRun(double Seconds, double SlowestConnection, long PeakRss, double PreparingSeconds, TimeSpan Cpu);
+
+    /// <summary>Seeds a data folder, starts the app on it, marks the issue due and waits until the ledger says Sent.</summary>
+    private static async Task<AppRun> AppSendAsync(int port, int readers, int connections, string html, string text, bool dkim)
+    {
+        var dir = Bench.Temp("send");
+        var data = Path.Combine(dir, "data");
+        var issueId = await SendSeed.CreateAsync(data, readers, html, text);
+        var settings = new Dictionary<string, string>
+        {
+            ["Mail__Transport"] = "Smtp",
+            ["Mail__FromAddress"] = "notes@field-notes.example",
+            ["Mail__Smtp__Host"] = "127.0.0.1",
+            ["Mail__Smtp__Port"] = port.ToString(CultureInfo.InvariantCulture),
+            ["Mail__Smtp__Security"] = "None",
+            ["Mail__Smtp__PoolSize"] = connections.ToString(CultureInfo.InvariantCulture),
+            ["Sending__Concurrency"] = connections.ToString(CultureInfo.InvariantCulture),
+            ["Sending__ReconcileInterval"] = "00:00:01",
+            ["Jobs__WorkerCount"] = (connections + 2).ToString(CultureInfo.InvariantCulture),
+        };
+        if (dkim)
+        {
+            var key = Path.Combine(dir, "dkim.pem");
+            using (var rsa = RSA.Create(2048))
+            {
+                await File.WriteAllTextAsync(key, rsa.ExportPkcs8PrivateKeyPem());
+            }
+
+            settings["Mail__Dkim__Enabled"] = "true";
+            settings["Mail__Dkim__Domain"] = "field-notes.example";
+            settings["Mail__Dkim__Selector"] = "bench";
+            settings["Mail__Dkim__PrivateKeyPath"] = key;
+        }
+
+        foreach (var (k, v) in AppEnvironment)
+        {
+            settings[k] = v;
+        }
+
+        using var app = await BenchApp.StartAsync(data, settings);
+        var cpuBefore = app.CpuTime;
+        await SendSeed.SendNowAsync(data, issueId);
+        await using var db = SendSeed.Open(data);
+        var deadline = DateTime.UtcNow.AddMinutes(30);
+        Issue issue;
+        while ((issue = await db.Issues.AsNoTracking().SingleAsync(i => i.Id == issueId)).Status != IssueStatus.Sent)
+        {
+            if (app.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"The send did not finish: issue is {issue.Status} ({issue.PausedReason}).\n{app.Log}");
+            }
+
+            await Task.Delay(200);
+        }
+
+        var peak = app.PeakRssBytes;
+        var cpu = app.CpuTime - cpuBefore;
+        var sent = await db.Deliveries.CountAsync(d => d.IssueId == issueId && d.Status == DeliveryStatus.Sent);
+        if (sent != readers)
+        {
+            throw new InvalidOperationException($"{sent:N0} of {readers:N0} deliveries are Sent.\n{app.Log}");
+        }
+
+        var started = new DateTimeOffset(DateTime.SpecifyKind(issue.StartedAt!.Value, DateTimeKind.Utc)).ToUnixTimeMilliseconds();
+        var first = await db.Deliveries.Where(d => d.IssueId == issueId).MinAsync(d => d.SentAtMs!.Value);
+        var last = await db.Deliveries.Where(d => d.IssueId == issueId).MaxAsync(d => d.SentAtMs!.Value);
+
+        // Each worker holds one SMTP connection and logs its count and time when it stops.
+        for (var i = 0; i < 50 && WorkerRates(app.Log).Count < connections; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        var rates = WorkerRates(app.Log);
+        return new AppRun((last - started) / 1000.0, rates.Count == 0 ? 0 : rates.Min(), peak, (first - started) / 1000.0, cpu);
+    }
+
+    private static List<double> WorkerRates(string log) =>
+        [.. WorkerLine().Matches(log)
+            .Select(m => (Sent: int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), Seconds: double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)))
+            .Where(w => w.Sent >= 1000)
+            .Select(w => w.Sent / w.Seconds)];
+
+    [GeneratedRegex(@"stopped: (\d+) sent in \d+ batches over ([\d.]+) s")]
+    private static partial Regex WorkerLine();
+
+    private static MimeMessage BareMessage(int i, string html, string text) => MessageFactory.Build(new OutgoingMessage
+    {
+        ToAddress = $"reader{i:D7}@example.org",
+        ToName = $"Reader {i}",
+        Subject = "Issue 12: the 40 ms stall",
+        Html = html + $"<p><a href=\"http://localhost/unsubscribe/{i:D40}\">Unsubscribe</a></p>",
+        Text = text + $"\nUnsubscribe: http://localhost/unsubscribe/{i:D40}\n",
+        MessageId = $"issue-1.sub-{i}@field-notes.example",
+        ListUnsubscribeUrl = $"http://localhost/unsubscribe/{i:D40}",
+        ListUnsubscribeMailto = "mailto:notes@field-notes.example?subject=unsubscribe",
+        ListId = "Field Notes <field-notes.example>",
+        Bulk = true,
+    }, new MailOptions { FromAddress = "notes@field-notes.example", FromName = "Field Notes" });
+
+    private static long Size(MimeMessage message)
+    {
+        using var stream = new MemoryStream();
+        message.WriteTo(FormatOptions.Default, stream);
+        return stream.Length;
+    }
+
+    private static async Task<(double Seconds, double SlowestConnection, TimeSpan Cpu)> BareMailKitAsync(int port, int total, int connections, List<MimeMessage> messages)
+    {
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var watch = Stopwatch.StartNew();
+        var rates = await Task.WhenAll(Enumerable.Range(0, connections).Select(async c =>
+        {
+            var share = total / connections + (c < total % connections ? 1 : 0);
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await socket.ConnectAsync(IPAddress.Loopback, port);
+            using var client = new SmtpClient();
+            await client.ConnectAsync(socket, "127.0.0.1", port, SecureSocketOptions.None);
+            var sender = new MailboxAddress("", "bounce@field-notes.example");
+            var own = Stopwatch.StartNew();
+            for (var i = 0; i < share; i++)
+            {
+                var m = messages[(i * connections + c) % messages.Count];
+                await client.SendAsync(m, sender, m.To.Mailboxes);
+            }
+
+            var rate = share / own.Elapsed.TotalSeconds;
+            await client.DisconnectAsync(true);
+            return rate;
+        }));
+        return (watch.Elapsed.TotalSeconds, rates.Min(), Process.GetCurrentProcess().TotalProcessorTime - cpuBefore);
+    }
+
+    private static async Task<double> SmtpSourceAsync(int port, int total, int connections, long messageBytes)
+    {
+        // -d keeps each session open for its next message, as a pooled client does.
+        var info = new ProcessStartInfo(SmtpSink.SourcePath,
+            ["-d", "-s", connections.ToString(CultureInfo.InvariantCulture), "-m", total.ToString(CultureInfo.InvariantCulture),
+             "-l", messageBytes.ToString(CultureInfo.InvariantCulture), "-f", "bounce@field-notes.example", "-t", "reader@example.org", $"127.0.0.1:{port}"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        var watch = Stopwatch.StartNew();
+        using var p = Process.Start(info)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"smtp-source failed ({p.ExitCode}): {await stderr}");
+        }
+
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    private static void Row(string name, double seconds, int messages, double? slowest) =>
+        Console.WriteLine($"{name,-44} {seconds,8:F2} {messages / seconds,8:N0} {(slowest is { } s ? s.ToString("N0", CultureInfo.InvariantCulture) : "-"),19}");
+
+    private static bool Goal(string what, bool met, string goal)
+    {
+        Console.WriteLine($"{what} (goal {goal}) -> {(met ? "met" : "NOT MET")}");
+        return met;
+    }
+
+    private static int Int(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+}

@@ -1,0 +1,58 @@
+using Microsoft.Extensions.DependencyInjection;
+using MimeKit;
+using Newsletter.Testing;
+using Newsletter.Web.Sending;
+using Newsletter.Web.Subscribers;
+using static Newsletter.Tests.Sending.SendingFixture;
+
+namespace Newsletter.Tests.Sending;
+
+public class IssueMessagesTests
+{
+    [Fact]
+    public void MarkedTextFillsEveryMarkerInPlaceIncludingRepeatsAndNeighbours()
+    {
+        var text = MarkedText.Parse("<a href=\"[u]\">leave</a>[n][n] mail [e]. [u]", ["[u]", "[p]", "[n]", "[e]"]);
+
+        Assert.Equal("<a href=\"U\">leave</a>NameName mail e@x. U", text.Fill(["U", "P", "Name", "e@x"]));
+        Assert.Equal("<a href=\"\">leave</a> mail . ", text.Fill(["", "", "", ""]));
+        Assert.Equal("no markers here", MarkedText.Parse("no markers here", ["[u]"]).Fill(["x"]));
+    }
+
+    [Fact]
+    public async Task EachReaderGetsTheirOwnLinksAndAddressAndNonAsciiSurvivesTheWire()
+    {
+        using var app = new NewsletterApp();
+        var issueId = await AddIssueAsync(app);
+        await using var scope = app.Services.CreateAsyncScope();
+        var messages = scope.ServiceProvider.GetRequiredService<IssueMessages>();
+        var prepared = await messages.PrepareAsync(issueId, Ct);
+
+        var built = messages.Build(prepared, new Recipient(8, "juergen@bücher.example", "Jürgen Groß", SubscriberStatus.Active, null), 80).Message;
+        // The encoding chosen once per issue must not be forced on a copy whose reader brings non-ASCII text.
+        Assert.NotEqual(ContentEncoding.SevenBit, built.BodyParts.OfType<TextPart>().Single(p => !p.IsHtml).ContentTransferEncoding);
+        var unicode = RoundTrip(built);
+        var ascii = RoundTrip(messages.Build(prepared, new Recipient(7, "ada@example.org", "Ada", SubscriberStatus.Active, null), 70).Message);
+
+        Assert.Contains("ada@example.org", ascii.TextBody, StringComparison.Ordinal);
+        Assert.Contains("juergen@bücher.example", unicode.TextBody, StringComparison.Ordinal);
+        Assert.DoesNotContain("urn:newsletter", ascii.HtmlBody + ascii.TextBody, StringComparison.Ordinal);
+        var asciiLink = Outbox.Link(ascii, "/unsubscribe/");
+        var unicodeLink = Outbox.Link(unicode, "/unsubscribe/");
+        Assert.NotEqual(asciiLink, unicodeLink);
+        Assert.Contains(asciiLink, ascii.TextBody, StringComparison.Ordinal);
+    }
+
+    private static MimeMessage RoundTrip(MimeMessage message)
+    {
+        // As SMTP would: encodings chosen for a 7-bit wire, written out, read back by the receiver.
+        using (message)
+        {
+            message.Prepare(EncodingConstraint.SevenBit);
+            var stream = new MemoryStream();
+            message.WriteTo(stream);
+            stream.Position = 0;
+            return MimeMessage.Load(stream);
+        }
+    }
+}
