@@ -1,12 +1,19 @@
+using Hangfire;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Data;
+using Newsletter.Web.Issues;
 using Newsletter.Web.Notes;
+using Newsletter.Web.Subscribers;
 
 namespace Newsletter.Web.Admin;
 
-public sealed class DashboardModel(AppDbContext db) : PageModel
+/// <summary>
+/// The first page an author sees: what needs them (a send that paused itself and why, jobs that failed,
+/// imports that stopped), what is going out, and the list and the writing at a glance.
+/// </summary>
+public sealed class DashboardModel(AppDbContext db, JobStorage jobs) : PageModel
 {
     [BindProperty(SupportsGet = true, Name = "welcome")]
     public bool Welcome { get; set; }
@@ -15,10 +22,34 @@ public sealed class DashboardModel(AppDbContext db) : PageModel
 
     public int DraftNotes { get; private set; }
 
+    public int ActiveSubscribers { get; private set; }
+
+    public int PendingSubscribers { get; private set; }
+
+    public int SentIssues { get; private set; }
+
+    public long FailedJobs { get; private set; }
+
+    public IReadOnlyList<Issue> Paused { get; private set; } = [];
+
+    public IReadOnlyList<Issue> InFlight { get; private set; } = [];
+
+    public IReadOnlyList<SubscriberImport> FailedImports { get; private set; } = [];
+
     public async Task OnGetAsync(CancellationToken ct)
     {
         var notes = db.Notes.Where(n => n.Kind == NoteKind.Note && n.DeletedAt == null);
         PublishedNotes = await notes.CountAsync(n => n.Status == NoteStatus.Published, ct);
         DraftNotes = await notes.CountAsync(n => n.Status == NoteStatus.Draft, ct);
+        ActiveSubscribers = await db.Subscribers.CountAsync(s => s.Status == SubscriberStatus.Active, ct);
+        PendingSubscribers = await db.Subscribers.CountAsync(s => s.Status == SubscriberStatus.Pending, ct);
+        var issues = db.Issues.AsNoTracking().Where(i => i.DeletedAt == null);
+        SentIssues = await issues.CountAsync(i => i.Status == IssueStatus.Sent, ct);
+        Paused = await issues.Where(i => i.Status == IssueStatus.Paused).OrderBy(i => i.Id).ToListAsync(ct);
+        InFlight = await issues.Where(i => i.Status == IssueStatus.Scheduled || i.Status == IssueStatus.Preparing || i.Status == IssueStatus.Sending)
+            .OrderBy(i => i.ScheduledAt).ToListAsync(ct);
+        var weekAgo = DateTime.UtcNow.AddDays(-7);
+        FailedImports = await db.SubscriberImports.AsNoTracking().Where(i => i.Status == ImportStatus.Failed && i.CreatedAt > weekAgo).OrderByDescending(i => i.Id).Take(5).ToListAsync(ct);
+        FailedJobs = jobs.GetMonitoringApi().FailedCount();
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using AngleSharp.Html.Parser;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Newsletter.Web.Content;
@@ -30,11 +31,36 @@ public sealed class IssueComposer(AppDbContext db, MarkdownRenderer markdown, IO
                 .Append(note.PlainText).Append("\n\nRead it on the site: ").Append(url).Append('\n');
         }
 
-        issue.Html = markdown.Sanitize(html.ToString());
+        issue.Html = Absolutize(markdown.Sanitize(html.ToString()));
         issue.PlainText = text.ToString().Trim();
         if (string.IsNullOrWhiteSpace(issue.Summary))
         {
             issue.Summary = NoteImporter.Excerpt(issue.PlainText);
         }
+    }
+
+    /// <summary>
+    /// A site-relative link (<c>/notes/x</c>, as notes are written) works on the web and nowhere else: an
+    /// inbox has no base address. The issue's HTML goes to both, so its links and images are made absolute.
+    /// </summary>
+    private string Absolutize(string html)
+    {
+        if (!html.Contains("=\"/", StringComparison.Ordinal))
+        {
+            return html;
+        }
+
+        var document = new HtmlParser().ParseDocument("<!DOCTYPE html><html><body>" + html + "</body></html>");
+        foreach (var (element, attribute) in document.QuerySelectorAll("a[href]").Select(e => (e, "href"))
+            .Concat(document.QuerySelectorAll("img[src]").Select(e => (e, "src"))))
+        {
+            var value = element.GetAttribute(attribute) ?? "";
+            if (value.StartsWith('/') && !value.StartsWith("//", StringComparison.Ordinal))
+            {
+                element.SetAttribute(attribute, site.Value.Absolute(value));
+            }
+        }
+
+        return document.Body!.InnerHtml;
     }
 }

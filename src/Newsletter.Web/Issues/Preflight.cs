@@ -55,6 +55,10 @@ public static class Preflight
                         warnings.Add($"The link “{label}” points to {path}, which doesn't exist or isn't published.");
                     }
                 }
+                else if (!IsSitePage(path))
+                {
+                    warnings.Add($"The link “{label}” points to {path}, which is not a page of this site.");
+                }
             }
         }
 
@@ -65,4 +69,11 @@ public static class Preflight
 
         return warnings;
     }
+
+    /// <summary>The site's own pages other than notes and issues; readers' personal links (unsubscribe, preferences) included.</summary>
+    private static bool IsSitePage(string path) =>
+        path is "" or "/notes" or "/archive" or "/about" or "/tags" or "/search" or "/sitemap.xml" or "/robots.txt"
+        || path.StartsWith("/tags/", StringComparison.Ordinal) || path.StartsWith("/feeds/", StringComparison.Ordinal)
+        || path.StartsWith("/unsubscribe/", StringComparison.Ordinal) || path.StartsWith("/preferences", StringComparison.Ordinal)
+        || path.StartsWith("/confirm/", StringComparison.Ordinal);
 }

@@ -23,6 +23,11 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
 {
     public long NowMs => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
+    /// <summary>Who the snapshot would take now: the same conditions as its INSERT ... SELECT, for the pages that count them.</summary>
+    public static IQueryable<Subscriber> Audience(AppDbContext db, string? tag, DateTime now) =>
+        db.Subscribers.Where(s => s.Status == SubscriberStatus.Active && (s.PausedUntil == null || s.PausedUntil <= now)
+            && (tag == null || db.SubscriberTags.Any(t => t.SubscriberId == s.Id && t.Tag == tag)));
+
     /// <summary>
     /// Copies the eligible subscribers into the ledger in one statement. The unique (issue, subscriber)
     /// index makes it idempotent: a re-run after a crash adds nobody twice.

@@ -58,6 +58,36 @@ public static class SendingExtensions
                 done = issue.Status is IssueStatus.Sent or IssueStatus.Cancelled,
             });
         });
+
+        // Who got what: every row of the issue's ledger, streamed, so even a million-reader send downloads
+        // without sitting in memory. An erased reader shows as erased; their row stays, their address doesn't.
+        admin.MapGet("/issues/{id:int}/deliveries.csv", async (int id, HttpContext http, AppDbContext db, CancellationToken ct) =>
+        {
+            var slug = await db.Issues.AsNoTracking().Where(i => i.Id == id).Select(i => i.Slug).FirstOrDefaultAsync(ct);
+            if (slug is null)
+            {
+                http.Response.StatusCode = StatusCodes.Status404NotFound;
+                return;
+            }
+
+            http.Response.ContentType = "text/csv; charset=utf-8";
+            http.Response.Headers.ContentDisposition = $"attachment; filename=\"deliveries-{slug}.csv\"";
+            await using var writer = new StreamWriter(http.Response.Body, new System.Text.UTF8Encoding(false), 1 << 16);
+            await writer.WriteLineAsync("email,status,attempts,smtp_code,sent_at,uncertain,last_error");
+            var rows = (from d in db.Deliveries.AsNoTracking()
+                        where d.IssueId == id
+                        orderby d.Id
+                        select new { Email = db.Subscribers.Where(s => s.Id == d.SubscriberId).Select(s => s.Email).FirstOrDefault(), d.Status, d.Attempts, d.SmtpCode, d.SentAtMs, d.Uncertain, d.LastError })
+                .AsAsyncEnumerable();
+            await foreach (var r in rows.WithCancellation(ct))
+            {
+                var sentAt = r.SentAtMs is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture) : "";
+                await writer.WriteLineAsync(string.Join(',',
+                    r.Email is null ? "(erased)" : Subscribers.Import.CsvReader.Escape(r.Email), r.Status.ToString().ToLowerInvariant(),
+                    r.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture), r.SmtpCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
+                    sentAt, r.Uncertain ? "yes" : "", Subscribers.Import.CsvReader.Escape(r.LastError)));
+            }
+        });
         return app;
     }
 }

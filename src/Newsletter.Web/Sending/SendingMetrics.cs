@@ -2,7 +2,11 @@ using System.Diagnostics.Metrics;
 
 namespace Newsletter.Web.Sending;
 
-/// <summary>Counters for sent, deferred, failed and skipped deliveries, exported at /metrics (Prometheus).</summary>
+/// <summary>
+/// Counters for sent, deferred, failed and skipped deliveries, and a gauge of this process's sending rate
+/// over the last minute, exported at /metrics (Prometheus). A stalled send shows as a rate of zero at once,
+/// before the reconciler's stall timeout pauses it.
+/// </summary>
 public sealed class SendingMetrics : IDisposable
 {
     public const string MeterName = "Newsletter.Sending";
@@ -12,6 +16,7 @@ public sealed class SendingMetrics : IDisposable
     private readonly Counter<long> _deferred;
     private readonly Counter<long> _failed;
     private readonly Counter<long> _skipped;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(long AtMs, long Count)> _recent = new();
 
     public SendingMetrics(IMeterFactory meters)
     {
@@ -20,6 +25,19 @@ public sealed class SendingMetrics : IDisposable
         _deferred = _meter.CreateCounter<long>("newsletter.deliveries.deferred", description: "Temporary failures (4xx), retried later");
         _failed = _meter.CreateCounter<long>("newsletter.deliveries.failed", description: "Permanent failures (5xx or retries exhausted)");
         _skipped = _meter.CreateCounter<long>("newsletter.deliveries.skipped", description: "Recipients no longer active at send time");
+        _meter.CreateObservableGauge("newsletter.sending.rate", RatePerSecond, unit: "{message}/s", description: "Messages accepted per second over the last minute, by this process");
+    }
+
+    /// <summary>Messages accepted per second over the last minute.</summary>
+    public double RatePerSecond()
+    {
+        var now = Environment.TickCount64;
+        while (_recent.TryPeek(out var oldest) && oldest.AtMs < now - 60_000)
+        {
+            _recent.TryDequeue(out _);
+        }
+
+        return _recent.Sum(r => r.Count) / 60.0;
     }
 
     public void Record(IEnumerable<DeliveryOutcome> outcomes)
@@ -31,6 +49,7 @@ public sealed class SendingMetrics : IDisposable
             {
                 case DeliveryStatus.Sent:
                     _sent.Add(n);
+                    _recent.Enqueue((Environment.TickCount64, n));
                     break;
                 case DeliveryStatus.Deferred:
                     _deferred.Add(n);

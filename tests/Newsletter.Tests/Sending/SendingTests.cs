@@ -53,6 +53,21 @@ public class SendingTests
         var ledger = await DeliveriesAsync(app, issueId);
         Assert.All(ledger, d => Assert.Equal(DeliveryStatus.Sent, d.Status));
         Assert.DoesNotContain(ledger, d => d.Uncertain);
+
+        // The author can download who got what: one line per reader, with the server's code and the time.
+        await Forms.SetUpOwnerAsync(client);
+        var csv = (await client.GetStringAsync($"/admin/api/issues/{issueId}/deliveries.csv", Ct)).Trim().Split('\n');
+        Assert.Equal("email,status,attempts,smtp_code,sent_at,uncertain,last_error", csv[0]);
+        Assert.Equal(40, csv.Length - 1);
+        Assert.All(csv.Skip(1), line => Assert.Matches(@"^reader\d{4}@example\.org,sent,1,250,\d{4}-\d\d-\d\dT[\d:.]+Z,,$", line));
+
+        // And so can a Prometheus scraper (with the author's credentials): counters and the rate of the last minute.
+        // Other tests' apps share the meter's name in this process, so the count is at least ours.
+        var metrics = await client.GetStringAsync("/metrics", Ct);
+        var sent = System.Text.RegularExpressions.Regex.Match(metrics, @"^newsletter_deliveries_sent_total(?:\{[^}]*\})? (\d+)", System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.True(sent.Success, metrics);
+        Assert.True(long.Parse(sent.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 40);
+        Assert.Matches(@"(?m)^newsletter_sending_rate\S* [\d.]+", metrics);
     }
 
     [Fact]
@@ -193,9 +208,12 @@ public class SendingTests
 
         var author = app.CreateBrowserClient();
         await Forms.SetUpOwnerAsync(author);
-        var dashboard = await author.GetStringAsync("/admin/issues", Ct);
-        Assert.Contains("is paused", dashboard, StringComparison.Ordinal);
-        Assert.Contains("failed", dashboard, StringComparison.Ordinal);
+        var issues = await author.GetStringAsync("/admin/issues", Ct);
+        Assert.Contains("is paused", issues, StringComparison.Ordinal);
+        // The dashboard, the first page an author opens, says it too, with the reason and the way to the send.
+        var dashboard = await author.GetStringAsync("/admin", Ct);
+        Assert.Contains("is paused.</strong> Paused automatically", dashboard, StringComparison.Ordinal);
+        Assert.Contains($"/admin/issues/{issueId}/progress", dashboard, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -231,13 +249,16 @@ public class SendingTests
         {
             ["subject"] = "Issue one: the ledger",
             ["preheader"] = "Why the table is the truth",
-            ["markdown"] = "Body with an ![](https://example.org/x.png) image and a [broken](/nowhere) link.",
+            ["markdown"] = "Body with an ![](https://example.org/x.png) image, a [broken](/nowhere) link and a [relative](elsewhere.html) one.",
             ["channel"] = "both",
         }, editUrl + "?handler=Save");
         Assert.Equal(HttpStatusCode.Redirect, saved.StatusCode);
         var preview = await client.GetStringAsync(editUrl + "/preview", Ct);
         Assert.Contains("has no alt text", preview, StringComparison.Ordinal);
         Assert.Contains("work from an inbox", preview, StringComparison.Ordinal);
+        Assert.Contains("/nowhere, which is not a page of this site", preview, StringComparison.Ordinal);
+        // Its own web address, which exists once it is sent, is no broken link.
+        Assert.DoesNotContain("/issues/issue-one-the-ledger, which doesn", preview, StringComparison.Ordinal);
         Assert.Contains("12", preview, StringComparison.Ordinal);
 
         var test = await Forms.PostAsync(client, editUrl + "/preview", new Dictionary<string, string> { ["addresses"] = "me@example.org, you@example.org" }, editUrl + "/preview?handler=Test");

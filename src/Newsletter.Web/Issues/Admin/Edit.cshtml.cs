@@ -22,6 +22,9 @@ public sealed class EditModel(AppDbContext db, IssueComposer composer, IBackgrou
 
     public IReadOnlyList<string> AudienceTags { get; private set; } = [];
 
+    /// <summary>How many readers a send would reach now, said on the button that sends.</summary>
+    public int AudienceCount { get; private set; }
+
     [BindProperty(SupportsGet = true, Name = "message")]
     public string? Message { get; set; }
 
@@ -193,6 +196,7 @@ public sealed class EditModel(AppDbContext db, IssueComposer composer, IBackgrou
         Notes = await db.Notes.AsNoTracking().Where(n => n.Kind == NoteKind.Note && n.Status == NoteStatus.Published && n.DeletedAt == null)
             .OrderByDescending(n => n.Date).Take(100).ToListAsync(ct);
         AudienceTags = await db.SubscriberTags.Select(t => t.Tag).Distinct().OrderBy(t => t).Take(200).ToListAsync(ct);
+        AudienceCount = await Ledger.Audience(db, Issue.AudienceTag, clock.GetUtcNow().UtcDateTime).CountAsync(ct);
         return true;
     }
 }

@@ -70,9 +70,11 @@ public sealed class PreviewModel(AppDbContext db, IssueMessages messages, IBackg
         HtmlBytes = System.Text.Encoding.UTF8.GetByteCount(html);
         var published = await db.Notes.AsNoTracking().Where(n => n.Status == Notes.NoteStatus.Published && n.DeletedAt == null).Select(n => "/notes/" + n.Slug).ToListAsync(ct);
         var issues = await PublicIssues.Visible(db).Select(i => "/issues/" + i.Slug).ToListAsync(ct);
+        // Its own web version exists from the moment it is sent; "Read it on the web" is not a broken link.
+        issues.Add(Issue.WebPath);
         Warnings = Preflight.Check(html, Text, published.Concat(issues).ToHashSet(StringComparer.Ordinal), site.Value.BaseUrl);
         var tag = Issue.AudienceTag;
-        AudienceCount = await db.Subscribers.CountAsync(s => s.Status == SubscriberStatus.Active && (tag == null || db.SubscriberTags.Any(t => t.SubscriberId == s.Id && t.Tag == tag)), ct);
+        AudienceCount = await Ledger.Audience(db, tag, DateTime.UtcNow).CountAsync(ct);
         return true;
     }
 }

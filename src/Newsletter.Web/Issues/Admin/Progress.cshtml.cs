@@ -8,8 +8,12 @@ namespace Newsletter.Web.Issues.Admin;
 
 public sealed record FailureLine(long SubscriberId, string Email, DeliveryStatus Status, int? SmtpCode, string? Error);
 
-public sealed class ProgressModel(AppDbContext db, Ledger ledger, IssueSender sender, IssueProgress progress) : PageModel
+public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProgress progress, Microsoft.Extensions.Options.IOptions<Site.SiteOptions> site) : PageModel
 {
+    public string Local(DateTime utc) => site.Value.ToLocal(utc).ToString("d MMM yyyy, HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + " " + site.Value.TimeZone;
+
+    public string Duration(TimeSpan span) => span.TotalMinutes < 1 ? $"{span.TotalSeconds:F1} s" : span.ToString(span.TotalHours < 1 ? @"m\ \m\ ss\ \s" : @"h\ \h\ mm\ \m", System.Globalization.CultureInfo.InvariantCulture);
+
     public Issue? Issue { get; private set; }
 
     public DeliveryCounts? Counts { get; private set; }
@@ -40,7 +44,6 @@ public sealed class ProgressModel(AppDbContext db, Ledger ledger, IssueSender se
                           where d.IssueId == id && (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Deferred)
                           orderby d.Id
                           select new FailureLine(s.Id, s.Email, d.Status, d.SmtpCode, d.LastError)).Take(200).ToListAsync(ct);
-        _ = ledger;
         return Page();
     }
 

@@ -1,9 +1,12 @@
-// Live progress for imports and sends: polls a JSON endpoint and fills elements marked data-field.
+// Live progress for imports and sends: polls a JSON endpoint and fills elements marked data-field,
+// anywhere on the page (the status badge sits in the header, outside the polled card).
 (function () {
   const box = document.querySelector('[data-poll]');
   if (!box) return;
   const url = box.dataset.poll;
   const fmt = new Intl.NumberFormat();
+  const statusField = document.querySelector('[data-field="status"]');
+  const initialStatus = statusField ? statusField.textContent.trim() : null;
   async function tick() {
     if (box.dataset.done === 'true') return;
     try {
@@ -11,12 +14,14 @@
       if (res.ok) {
         const data = await res.json();
         for (const [key, value] of Object.entries(data)) {
-          const el = box.querySelector('[data-field="' + key + '"]');
+          const el = document.querySelector('[data-field="' + key + '"]');
           if (!el) continue;
           if (el.tagName === 'PROGRESS') { el.value = value; el.textContent = value + '%'; }
           else if (key === 'error') { el.hidden = !value; el.textContent = value || ''; }
           else el.textContent = typeof value === 'number' ? fmt.format(value) : value;
         }
+        // A new state (sending, paused, sent) brings other controls: show them.
+        if (initialStatus !== null && data.status && data.status !== initialStatus) { location.reload(); return; }
         if (data.done) { box.dataset.done = 'true'; return; }
       }
     } catch (e) { /* the next tick retries */ }
