@@ -65,6 +65,10 @@ public class IssueJourneyTests
         var frame = page.FrameLocator("iframe.mail-frame.phone");
         await Assertions.Expect(frame.GetByText("Ledgers all the way down").First).ToBeVisibleAsync();
         await Browser.ScreenshotAsync(page, "admin-issue-preview");
+        // A full-page capture leaves frames below the fold unpainted: the phone view gets its own.
+        var phone = page.Locator("figure").Filter(new() { Has = page.Locator("iframe.mail-frame.phone") });
+        await phone.ScrollIntoViewIfNeededAsync();
+        await phone.ScreenshotAsync(new() { Path = Path.Combine(RepoPaths.Root, "screenshots", "admin-issue-preview-phone.png") });
         await page.GetByLabel(new Regex("^Up to 5 addresses")).FillAsync("maren@example.org");
         await page.GetByRole(AriaRole.Button, new() { Name = "Send test" }).ClickAsync();
         var test = (await smtp.WaitForAsync(1, TimeSpan.FromSeconds(60))).Single();
