@@ -20,6 +20,22 @@ public static class TestJobs
         Ledger.Append(ledger, $"end {key}");
     }
 
+    /// <summary>
+    /// The first run (in any process) hangs for <paramref name="milliseconds"/>, long enough for a test to kill its server;
+    /// a run after that finishes at once.
+    /// </summary>
+    public static void HangOnFirstRun(string ledger, string key, int milliseconds)
+    {
+        var first = !Ledger.Read(ledger).Any(l => l.Event == "start" && l.Key == key);
+        Ledger.Append(ledger, $"start {key}");
+        if (first)
+        {
+            Thread.Sleep(milliseconds);
+        }
+
+        Ledger.Append(ledger, $"end {key}");
+    }
+
     /// <summary>Fails on its first <paramref name="failures"/> attempts, whichever process runs them.</summary>
     [AutomaticRetry(Attempts = 5, DelaysInSeconds = [1])]
     public static void FailTimes(string ledger, string key, int failures)
