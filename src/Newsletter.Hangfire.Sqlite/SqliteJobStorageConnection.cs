@@ -62,6 +62,9 @@ internal sealed class SqliteJobStorageConnection : JobStorageConnection
                 var fetched = TryClaim(queue);
                 if (fetched is not null)
                 {
+                    // One enqueue signal wakes one idle worker; passing it on lets a burst of jobs wake them all, one
+                    // claim at a time, instead of leaving the rest asleep until their next poll.
+                    _storage.SignalJobEnqueued();
                     return fetched;
                 }
             }

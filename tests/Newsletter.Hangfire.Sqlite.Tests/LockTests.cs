@@ -57,14 +57,14 @@ public sealed class LockTests : IDisposable
     [Fact]
     public void ALiveHolderKeepsItsLockThroughRenewalLongPastItsLifetime()
     {
-        using var holderStorage = _folder.OpenStorage(o => o.DistributedLockLifetime = TimeSpan.FromSeconds(1));
-        using var otherStorage = _folder.OpenStorage(o => o.DistributedLockLifetime = TimeSpan.FromSeconds(1));
+        using var holderStorage = _folder.OpenStorage(o => o.DistributedLockLifetime = TimeSpan.FromSeconds(2));
+        using var otherStorage = _folder.OpenStorage(o => o.DistributedLockLifetime = TimeSpan.FromSeconds(2));
         using var holder = holderStorage.GetConnection();
         using var other = otherStorage.GetConnection();
         var held = holder.AcquireDistributedLock("renewed", TimeSpan.FromSeconds(1));
 
-        // Four lifetimes of trying: only renewal keeps the row from expiring under the other taker.
-        Assert.Throws<DistributedLockTimeoutException>(() => other.AcquireDistributedLock("renewed", TimeSpan.FromSeconds(4)).Dispose());
+        // Three lifetimes of trying: only renewal keeps the row from expiring under the other taker.
+        Assert.Throws<DistributedLockTimeoutException>(() => other.AcquireDistributedLock("renewed", TimeSpan.FromSeconds(6)).Dispose());
         held.Dispose();
         other.AcquireDistributedLock("renewed", TimeSpan.FromSeconds(5)).Dispose();
     }

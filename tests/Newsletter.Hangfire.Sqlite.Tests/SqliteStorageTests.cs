@@ -82,15 +82,15 @@ public sealed class SqliteStorageTests : IDisposable
     [Fact]
     public void AFrozenWorkersJobComesBackAfterTheTimeoutAndItsLateAnswerTouchesNothing()
     {
-        using var frozen = _folder.OpenStorage(o => o.InvisibilityTimeout = TimeSpan.FromSeconds(1));
-        using var live = _folder.OpenStorage(o => o.InvisibilityTimeout = TimeSpan.FromSeconds(1));
+        using var frozen = _folder.OpenStorage(o => o.InvisibilityTimeout = TimeSpan.FromSeconds(2));
+        using var live = _folder.OpenStorage(o => o.InvisibilityTimeout = TimeSpan.FromSeconds(2));
         using var frozenConnection = frozen.GetConnection();
         using var liveConnection = live.GetConnection();
         var id = Enqueue(frozenConnection, "q");
         var first = frozenConnection.FetchNextJob(["q"], TestContext.Current.CancellationToken);
 
         // While its holder renews, nobody else sees the job, however long it runs.
-        Assert.Null(TryFetch(liveConnection, "q", 2500));
+        Assert.Null(TryFetch(liveConnection, "q", 5000));
 
         frozen.Leases.Pause();
         var second = liveConnection.FetchNextJob(["q"], TestContext.Current.CancellationToken);
@@ -150,8 +150,9 @@ public sealed class SqliteStorageTests : IDisposable
         });
         using var blocker = new SqliteConnection($"Data Source={_folder.Db};Pooling=False");
         blocker.Open();
-        var held = blocker.BeginTransaction(deferred: false);
+        using var held = blocker.BeginTransaction(deferred: false);
         using var connection = (JobStorageConnection)storage.GetConnection();
+        var before = HangfireLog.All.Count(IsRetry);
         var commit = Task.Run(() =>
         {
             using var transaction = connection.CreateWriteTransaction();
@@ -160,15 +161,16 @@ public sealed class SqliteStorageTests : IDisposable
             transaction.Commit();
         }, TestContext.Current.CancellationToken);
 
-        // Longer than the busy timeout (which Microsoft.Data.Sqlite rounds up to whole seconds for its own retries), so at
-        // least one whole attempt is given up and run again.
-        await Task.Delay(2500, TestContext.Current.CancellationToken);
+        // Held until the commit has given up at least once (Microsoft.Data.Sqlite rounds the busy timeout up to whole
+        // seconds for its own retries), so the whole transaction has really been run again.
+        await Eventually.TrueAsync(() => HangfireLog.All.Count(IsRetry) > before, TimeSpan.FromSeconds(60), () => "the commit never retried");
         Assert.False(commit.IsCompleted);
         held.Rollback();
         await commit;
         Assert.Equal(1, connection.GetCounter("retried"));
         Assert.Equal(["once"], connection.GetAllItemsFromList("retried"));
-        Assert.Contains(HangfireLog.All, l => l.Contains("retrying the whole transaction", StringComparison.Ordinal));
+
+        static bool IsRetry(string line) => line.Contains("retrying the whole transaction", StringComparison.Ordinal);
     }
 
     [Fact]

@@ -2,7 +2,9 @@ using System.Net;
 using Hangfire;
 using Hangfire.PostgreSql;
 using Hangfire.States;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Newsletter.Hangfire.Sqlite;
 using Newsletter.Testing;
 
@@ -81,13 +83,38 @@ public class JobsDashboardTests
     {
         using var postgres = PostgresServer.Start();
         var connectionString = postgres.CreateDatabase("jobs_smoke");
-        using var app = new NewsletterApp(new() { ["Jobs:Storage"] = "PostgreSql", ["Jobs:PostgreSql:ConnectionString"] = connectionString });
+        using var app = new LoggedApp(new() { ["Jobs:Storage"] = "PostgreSql", ["Jobs:PostgreSql:ConnectionString"] = connectionString });
         var storage = Assert.IsType<PostgreSqlStorage>(app.Services.GetRequiredService<JobStorage>());
         var marker = Path.Combine(app.Root, "ran.txt");
         var id = app.Services.GetRequiredService<IBackgroundJobClient>().Enqueue(() => DashboardJobs.Touch(marker));
-        await WaitForAsync(() => State(storage, id) == SucceededState.StateName, () => $"state {State(storage, id)}: {app.JobDiagnostics()}");
+        await WaitForAsync(() => State(storage, id) == SucceededState.StateName, () => $"state {State(storage, id)}: {app.JobDiagnostics()} | {PostgresRows(connectionString)} | log: {string.Join(" | ", app.Log.TakeLast(60))}");
         Assert.True(File.Exists(marker));
         Assert.Contains(storage.GetMonitoringApi().Servers(), s => s.Queues.Contains("default"));
+    }
+
+    /// <summary>What the queue, lock and server tables hold, for a failure message.</summary>
+    private static string PostgresRows(string connectionString)
+    {
+        using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        connection.Open();
+        var lines = new List<string>();
+        foreach (var sql in new[]
+        {
+            "SELECT 'queue ' || jobid || ' ' || queue || ' fetched ' || COALESCE(fetchedat::text, '-') FROM hangfire.jobqueue",
+            "SELECT 'lock ' || resource || ' ' || COALESCE(acquired::text, '-') FROM hangfire.lock",
+            "SELECT 'server ' || id || ' ' || lastheartbeat FROM hangfire.server",
+            "SELECT 'state ' || jobid || ' ' || name || ' ' || createdat FROM hangfire.state ORDER BY id",
+        })
+        {
+            using var command = new Npgsql.NpgsqlCommand(sql, connection);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                lines.Add(reader.GetString(0));
+            }
+        }
+
+        return string.Join(" | ", lines);
     }
 
     private static string? State(JobStorage storage, string id)
@@ -96,17 +123,55 @@ public class JobsDashboardTests
         return connection.GetStateData(id)?.Name;
     }
 
+    /// <summary>The deadline only bounds a broken run; on a loaded machine a server can take a while to start.</summary>
     private static async Task WaitForAsync(Func<bool> condition, Func<string>? describe = null)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var deadline = DateTime.UtcNow.AddSeconds(120);
         while (!condition())
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException("Jobs did not reach the expected states in 60 s. " + describe?.Invoke());
+                throw new TimeoutException("Jobs did not reach the expected states in 120 s. " + describe?.Invoke());
             }
 
             await Task.Delay(100, Ct);
+        }
+    }
+}
+
+/// <summary>The app with its log kept, so a failure can say what Hangfire reported.</summary>
+internal sealed class LoggedApp(Dictionary<string, string?> settings) : NewsletterApp(settings)
+{
+    public System.Collections.Concurrent.ConcurrentQueue<string> Log { get; } = new();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureLogging(logging => logging.AddProvider(new QueueLoggerProvider(Log)));
+    }
+
+    private sealed class QueueLoggerProvider(System.Collections.Concurrent.ConcurrentQueue<string> lines) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new QueueLogger(categoryName, lines);
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class QueueLogger(string category, System.Collections.Concurrent.ConcurrentQueue<string> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel) && category.StartsWith("Hangfire", StringComparison.Ordinal))
+            {
+                lines.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel} {category}: {formatter(state, exception)} {exception?.GetType().Name}: {exception?.Message}");
+            }
         }
     }
 }
