@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Hangfire.Logging;
 using Microsoft.Data.Sqlite;
 
@@ -15,6 +17,14 @@ internal sealed class SqliteDatabase
     private const int SqliteLocked = 6;
 
     private static readonly ILog Logger = LogProvider.GetLogger(typeof(SqliteStorage));
+    private static readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> Configured = new();
+    private static readonly object Marker = new();
+    private static readonly ConcurrentDictionary<string, SemaphoreSlim> WriteGates = new(StringComparer.Ordinal);
+
+    [ThreadStatic]
+    private static bool _insideGate;
+
+    private readonly SemaphoreSlim _writeGate;
 
     private readonly string _connectionString;
     private readonly string _pragmas;
@@ -32,12 +42,13 @@ internal sealed class SqliteDatabase
             DefaultTimeout = Math.Max(1, (int)Math.Ceiling(options.BusyTimeout.TotalSeconds)),
         }.ToString();
 
-        // Per connection, so set on every open (a pooled handle keeps them; repeating is cheap). synchronous=NORMAL is
+        // Per connection, not stored in the file. synchronous=NORMAL is
         // safe in WAL mode: a process crash loses nothing, a power cut may lose the last commits but never corrupts.
         _pragmas = string.Create(
             CultureInfo.InvariantCulture,
             $"PRAGMA busy_timeout = {(long)options.BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = {16 * 1024 * 1024};");
         _retryAttempts = options.TransactionRetryAttempts;
+        _writeGate = WriteGates.GetOrAdd(FilePath, static _ => new SemaphoreSlim(1, 1));
     }
 
     public string FilePath { get; }
@@ -48,9 +59,17 @@ internal sealed class SqliteDatabase
         try
         {
             connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = _pragmas;
-            command.ExecuteNonQuery();
+
+            // Per native handle, so set once when the pool opens one; a pooled handle keeps them, and re-running three
+            // pragmas on every operation cost more than some of the operations themselves.
+            if (connection.Handle is { } handle && !Configured.TryGetValue(handle, out _))
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText = _pragmas;
+                command.ExecuteNonQuery();
+                Configured.AddOrUpdate(handle, Marker);
+            }
+
             return connection;
         }
         catch
@@ -74,9 +93,20 @@ internal sealed class SqliteDatabase
     {
         for (var attempt = 0; ; attempt++)
         {
+            var gated = !_insideGate;
             try
             {
                 using var connection = Open();
+
+                // Writers of this process queue here for the file's one write lock: a hand-over on a semaphore is
+                // immediate, while SQLite's busy handler sleeps in growing steps and leaves the lock idle meanwhile.
+                // Other processes still meet at the busy timeout. Nested writes on one thread skip the gate.
+                if (gated)
+                {
+                    _writeGate.Wait();
+                    _insideGate = true;
+                }
+
                 using var transaction = connection.BeginTransaction(deferred: false);
                 var result = body(connection);
                 transaction.Commit();
@@ -86,6 +116,14 @@ internal sealed class SqliteDatabase
             {
                 Logger.Warn($"The job database stayed busy ({ex.SqliteErrorCode}); retrying the whole transaction, attempt {attempt + 2} of {_retryAttempts + 1}.");
                 Thread.Sleep(Random.Shared.Next(10, 50 * (attempt + 1)));
+            }
+            finally
+            {
+                if (gated && _insideGate)
+                {
+                    _insideGate = false;
+                    _writeGate.Release();
+                }
             }
         }
     }
