@@ -8,7 +8,7 @@ return name switch
 {
     "import" => await Newsletter.Benchmarks.Subscribers.ImportBenchmark.RunAsync(rest),
     "subscribe" => await Newsletter.Benchmarks.Subscribers.SubscribeBenchmark.RunAsync(rest),
-    // "jobs" is wired when the SQLite job storage lands.
+    "jobs" => await Newsletter.Benchmarks.Jobs.JobsBenchmark.RunAsync(rest),
     "s3" => await Newsletter.Benchmarks.Archive.ArchiveBenchmark.RunAsync(rest),
     _ => Usage(),
 };
