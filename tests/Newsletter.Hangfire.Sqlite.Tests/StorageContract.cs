@@ -553,6 +553,9 @@ public abstract class StorageContract(JobStorage storage) : IDisposable
         Assert.Equal(1, monitor.FailedByDatesCount().Single(p => p.Key.Date == today).Value);
         Assert.Equal(1, monitor.HourlySucceededJobs().Values.Sum());
         Assert.Equal(1, monitor.HourlyFailedJobs().Values.Sum());
+        Assert.True(Storage.HasFeature(JobStorageFeatures.Monitoring.DeletedStateGraphs));
+        Assert.Equal(1, monitor.DeletedByDatesCount().Single(p => p.Key.Date == today).Value);
+        Assert.Equal(1, monitor.HourlyDeletedJobs().Values.Sum());
         Assert.Equal(7, monitor.SucceededByDatesCount().Count);
         Assert.Equal(24, monitor.HourlyFailedJobs().Count);
     }
