@@ -93,20 +93,19 @@ internal sealed class SqliteDatabase
     {
         for (var attempt = 0; ; attempt++)
         {
+            // Writers of this process queue here for the file's one write lock: a hand-over on a semaphore is immediate,
+            // while SQLite's busy handler sleeps in growing steps and leaves the lock idle meanwhile. Other processes
+            // still meet at the busy timeout. A write nested in another on the same thread skips the gate.
             var gated = !_insideGate;
+            if (gated)
+            {
+                _writeGate.Wait();
+                _insideGate = true;
+            }
+
             try
             {
                 using var connection = Open();
-
-                // Writers of this process queue here for the file's one write lock: a hand-over on a semaphore is
-                // immediate, while SQLite's busy handler sleeps in growing steps and leaves the lock idle meanwhile.
-                // Other processes still meet at the busy timeout. Nested writes on one thread skip the gate.
-                if (gated)
-                {
-                    _writeGate.Wait();
-                    _insideGate = true;
-                }
-
                 using var transaction = connection.BeginTransaction(deferred: false);
                 var result = body(connection);
                 transaction.Commit();
@@ -115,16 +114,18 @@ internal sealed class SqliteDatabase
             catch (SqliteException ex) when (IsBusy(ex) && attempt < _retryAttempts)
             {
                 Logger.Warn($"The job database stayed busy ({ex.SqliteErrorCode}); retrying the whole transaction, attempt {attempt + 2} of {_retryAttempts + 1}.");
-                Thread.Sleep(Random.Shared.Next(10, 50 * (attempt + 1)));
             }
             finally
             {
-                if (gated && _insideGate)
+                if (gated)
                 {
                     _insideGate = false;
                     _writeGate.Release();
                 }
             }
+
+            // Outside the gate, so this process's other writers are not held up by one that waits for another process.
+            Thread.Sleep(Random.Shared.Next(10, 50 * (attempt + 1)));
         }
     }
 
