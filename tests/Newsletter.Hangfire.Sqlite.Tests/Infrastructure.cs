@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Text;
 using Hangfire;
 using Hangfire.Logging;
 using Microsoft.Data.Sqlite;
@@ -270,6 +269,4 @@ public static class Db
         command.CommandText = sql;
         command.ExecuteNonQuery();
     }
-
-    public static string Describe(IEnumerable<string> lines) => new StringBuilder().AppendJoin('\n', lines.TakeLast(40)).ToString();
 }

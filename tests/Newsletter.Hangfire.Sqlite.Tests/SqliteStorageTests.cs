@@ -205,6 +205,40 @@ public sealed class SqliteStorageTests : IDisposable
     }
 
     [Fact]
+    public void AggregatingCountersFoldsTheirRowsAndKeepsTheirSums()
+    {
+        using var storage = _folder.OpenStorage(o => o.ExpirationBatchSize = 100);
+        using var connection = (JobStorageConnection)storage.GetConnection();
+        using (var transaction = connection.CreateWriteTransaction())
+        {
+            for (var i = 0; i < 250; i++)
+            {
+                transaction.IncrementCounter("stats:succeeded");
+                transaction.IncrementCounter("stats:succeeded:today", TimeSpan.FromHours(1));
+            }
+
+            transaction.DecrementCounter("stats:succeeded");
+            transaction.Commit();
+        }
+
+        Assert.Equal(501, new CountersAggregator(storage).Aggregate(TestContext.Current.CancellationToken));
+        Assert.Equal(249, connection.GetCounter("stats:succeeded"));
+        Assert.Equal(250, connection.GetCounter("stats:succeeded:today"));
+        Assert.Equal(0, Db.Scalar(_folder.Db, "SELECT COUNT(*) FROM counter"));
+        Assert.Equal(1, Db.Scalar(_folder.Db, "SELECT COUNT(*) FROM aggregated_counter WHERE key = 'stats:succeeded:today' AND expire_at IS NOT NULL"));
+
+        // Later increments add to the folded row.
+        using (var transaction = connection.CreateWriteTransaction())
+        {
+            transaction.IncrementCounter("stats:succeeded");
+            transaction.Commit();
+        }
+
+        new CountersAggregator(storage).Aggregate(TestContext.Current.CancellationToken);
+        Assert.Equal(250, connection.GetCounter("stats:succeeded"));
+    }
+
+    [Fact]
     public void OnlyImplementedFeaturesAreAdvertised()
     {
         Assert.True(_storage.HasFeature(JobStorageFeatures.ProcessesInsteadOfComponents));

@@ -440,14 +440,17 @@ public abstract class StorageContract(JobStorage storage) : IDisposable
     public async Task ALockIsReleasedAfterAnAwaitOnAnotherThread()
     {
         using var owner = Connect();
-        var held = owner.AcquireDistributedLock("contract:await", TimeSpan.FromSeconds(1));
-        var before = Environment.CurrentManagedThreadId;
-        await Task.Run(() => Thread.Sleep(20), TestContext.Current.CancellationToken);
-        await Task.Yield();
+        IDisposable? held = null;
+        var acquiring = new Thread(() => held = owner.AcquireDistributedLock("contract:await", TimeSpan.FromSeconds(1)));
+        acquiring.Start();
+        acquiring.Join();
 
-        // The continuation may run on any pool thread; a lock owned by a thread rather than the connection would break here.
-        _ = before;
-        held.Dispose();
+        // Code that awaits inside the lock resumes on another thread: a lock owned by a thread rather than by its
+        // connection would refuse this release, or leave the lock held.
+        await Task.Delay(20, TestContext.Current.CancellationToken);
+        var releasing = new Thread(() => held!.Dispose());
+        releasing.Start();
+        releasing.Join();
         using var other = Connect();
         other.AcquireDistributedLock("contract:await", TimeSpan.FromSeconds(5)).Dispose();
     }
