@@ -25,6 +25,11 @@ internal sealed class SqliteLockSet
             throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must be zero, positive or infinite.");
         }
 
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            timeout = _storage.Options.DistributedLockTimeout;
+        }
+
         lock (_held)
         {
             if (_held.TryGetValue(resource, out var existing))
@@ -39,7 +44,7 @@ internal sealed class SqliteLockSet
         var delay = TimeSpan.FromMilliseconds(5);
         while (!held.TryInsert())
         {
-            var remaining = timeout == Timeout.InfiniteTimeSpan ? delay : timeout - Stopwatch.GetElapsedTime(started);
+            var remaining = timeout - Stopwatch.GetElapsedTime(started);
             if (remaining <= TimeSpan.Zero)
             {
                 throw new DistributedLockTimeoutException(resource);

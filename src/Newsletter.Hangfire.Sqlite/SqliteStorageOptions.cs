@@ -15,7 +15,11 @@ public sealed class SqliteStorageOptions
     /// </summary>
     public TimeSpan InvisibilityTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>The longest a caller waits for a distributed lock when Hangfire does not name a timeout of its own.</summary>
+    /// <summary>
+    /// The longest a caller that asked to wait forever waits for a distributed lock before it gets a
+    /// <see cref="global::Hangfire.Storage.DistributedLockTimeoutException"/>: a holder that never lets go shows as an error,
+    /// not as a hang. Finite timeouts that Hangfire names are used as they are.
+    /// </summary>
     public TimeSpan DistributedLockTimeout { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>

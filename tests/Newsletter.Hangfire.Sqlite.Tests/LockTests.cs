@@ -55,6 +55,17 @@ public sealed class LockTests : IDisposable
     }
 
     [Fact]
+    public void AnEndlessWaitForALockEndsAtTheConfiguredLockTimeout()
+    {
+        using var storage = _folder.OpenStorage(o => o.DistributedLockTimeout = TimeSpan.FromMilliseconds(300));
+        using var holder = storage.GetConnection();
+        using var waiter = storage.GetConnection();
+        using var held = holder.AcquireDistributedLock("stuck", TimeSpan.FromSeconds(1));
+        var error = Assert.Throws<DistributedLockTimeoutException>(() => waiter.AcquireDistributedLock("stuck", Timeout.InfiniteTimeSpan));
+        Assert.EndsWith("stuck", error.Resource, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ALiveHolderKeepsItsLockThroughRenewalLongPastItsLifetime()
     {
         using var holderStorage = _folder.OpenStorage(o => o.DistributedLockLifetime = TimeSpan.FromSeconds(2));
