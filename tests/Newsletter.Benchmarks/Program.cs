@@ -8,7 +8,7 @@ return name switch
 {
     "import" => await Newsletter.Benchmarks.Subscribers.ImportBenchmark.RunAsync(rest),
     "subscribe" => await Newsletter.Benchmarks.Subscribers.SubscribeBenchmark.RunAsync(rest),
-    // "jobs" is wired when the SQLite job storage lands.
+    "jobs" => await Newsletter.Benchmarks.Jobs.JobsBenchmark.RunAsync(rest),
     "s3" => await Newsletter.Benchmarks.Archive.ArchiveBenchmark.RunAsync(rest),
     "s1" or "s2" or "s5" or "s6" or "messages" => await Newsletter.Benchmarks.Sending.SendBenchmark.RunAsync(name, rest),
     "mail" => await Newsletter.Benchmarks.Mail.MailBenchmark.RunAsync(rest),

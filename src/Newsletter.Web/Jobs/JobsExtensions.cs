@@ -37,7 +37,7 @@ public static class JobsExtensions
 
         // Same for the activator: Hangfire registers the global JobActivator.Current, which the last host
         // to start overwrites, so a job could be built from another host's (even a disposed) container.
-        builder.Services.AddSingleton<JobActivator>(sp => new Hangfire.AspNetCore.AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>()));
+        builder.Services.AddSingleton<JobActivator>(sp => new global::Hangfire.AspNetCore.AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>()));
 
         if (builder.Configuration.GetValue("Jobs:Server", true))
         {

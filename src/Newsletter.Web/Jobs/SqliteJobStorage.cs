@@ -1,15 +1,20 @@
-using Hangfire;
+using Newsletter.Hangfire.Sqlite;
 using Newsletter.Web.Infrastructure;
 
 namespace Newsletter.Web.Jobs;
 
 internal static class SqliteJobStorage
 {
-    public static JobStorage Create(IConfigurationSection section, AppPaths paths)
+    /// <summary>
+    /// Jobs:Sqlite settings over the storage's own defaults. The file lives under the data folder unless Path names another
+    /// place; a relative Path is relative to the app's home, like every other path in appsettings.json. The DI container
+    /// disposes the storage at shutdown, after the Hangfire server (a hosted service) has stopped.
+    /// </summary>
+    public static SqliteStorage Create(IConfigurationSection section, AppPaths paths)
     {
-        // Until the project's own SQLite storage lands, keep jobs in memory; replaced in the next step.
-        _ = section;
-        _ = paths;
-        return new Hangfire.InMemory.InMemoryStorage();
+        var options = new SqliteStorageOptions();
+        section.Bind(options);
+        options.Path = string.IsNullOrWhiteSpace(section["Path"]) ? paths.DataFile("jobs.db") : paths.Resolve(section["Path"], "jobs.db");
+        return new SqliteStorage(options);
     }
 }

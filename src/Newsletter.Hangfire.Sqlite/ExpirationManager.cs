@@ -1,0 +1,150 @@
+using Hangfire.Logging;
+using Hangfire.Server;
+using Microsoft.Data.Sqlite;
+
+namespace Newsletter.Hangfire.Sqlite;
+
+/// <summary>
+/// Deletes rows whose time ran out, a batch per transaction so writers never queue behind one long delete. Every server
+/// runs it; two running at once only share the work, since each batch deletes what is expired at that moment.
+/// </summary>
+internal sealed class ExpirationManager(SqliteStorage storage) : IBackgroundProcess
+{
+    private static readonly ILog Logger = LogProvider.GetLogger(typeof(ExpirationManager));
+
+    /// <summary>A lock row is free to take once expired; its row is only tidied away long after, to keep renewal races rare.</summary>
+    private static readonly TimeSpan StaleLockAge = TimeSpan.FromHours(1);
+
+    private static readonly string[] KeyedTables = ["counter", "aggregated_counter", "list_entry", "set_entry", "hash_entry"];
+
+    public void Execute(BackgroundProcessContext context)
+    {
+        var deleted = RemoveExpired(context.StoppingToken);
+        if (deleted > 0)
+        {
+            Logger.Debug($"Removed {deleted} expired rows from the job database.");
+        }
+
+        context.Wait(storage.Options.JobExpirationCheckInterval);
+    }
+
+    /// <summary>Removes every row expired by now and returns how many; tests call it to run one pass on demand.</summary>
+    internal long RemoveExpired(CancellationToken cancellationToken)
+    {
+        var batch = storage.Options.ExpirationBatchSize;
+        long total = 0;
+        total += Drain(connection => RemoveExpiredJobs(connection, batch), batch, cancellationToken);
+        foreach (var table in KeyedTables)
+        {
+            total += Drain(
+                connection => connection.Execute(
+                    $"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE expire_at < $now ORDER BY expire_at LIMIT $batch)",
+                    ("$now", UnixMs.Now()),
+                    ("$batch", batch)),
+                batch,
+                cancellationToken);
+        }
+
+        total += storage.Database.Write(connection => connection.Execute(
+            "DELETE FROM distributed_lock WHERE expire_at < $before",
+            ("$before", UnixMs.Now() - (long)StaleLockAge.TotalMilliseconds)));
+        return total;
+    }
+
+    private static int RemoveExpiredJobs(SqliteConnection connection, int batch)
+    {
+        var now = UnixMs.Now();
+        var ids = connection.List(
+            "SELECT id FROM job WHERE expire_at < $now ORDER BY expire_at LIMIT $batch",
+            reader => reader.GetInt64(0),
+            ("$now", now),
+            ("$batch", batch));
+        if (ids.Count == 0)
+        {
+            return 0;
+        }
+
+        connection.Execute("CREATE TEMP TABLE IF NOT EXISTS expired_job (id INTEGER PRIMARY KEY)");
+        connection.Execute("DELETE FROM expired_job");
+        using (var insert = connection.Command("INSERT INTO expired_job (id) VALUES ($id)", ("$id", 0L)))
+        {
+            foreach (var id in ids)
+            {
+                insert.Parameters["$id"].Value = id;
+                insert.ExecuteNonQuery();
+            }
+        }
+
+        connection.Execute("DELETE FROM job_parameter WHERE job_id IN (SELECT id FROM expired_job)");
+        connection.Execute("DELETE FROM job_state WHERE job_id IN (SELECT id FROM expired_job)");
+        connection.Execute("DELETE FROM job_queue WHERE job_id IN (SELECT id FROM expired_job)");
+        return connection.Execute("DELETE FROM job WHERE id IN (SELECT id FROM expired_job)");
+    }
+
+    private long Drain(Func<SqliteConnection, int> deleteBatch, int batch, CancellationToken cancellationToken)
+    {
+        long total = 0;
+        int deleted;
+        do
+        {
+            deleted = storage.Database.Write(deleteBatch);
+            total += deleted;
+        }
+        while (deleted >= batch && !cancellationToken.IsCancellationRequested);
+
+        return total;
+    }
+
+    public override string ToString() => "SQLite expiration manager";
+}
+
+/// <summary>
+/// Counters are written as one row per increment, so concurrent increments never fight over one row; this folds them into
+/// one row per key, a batch at a time.
+/// </summary>
+internal sealed class CountersAggregator(SqliteStorage storage) : IBackgroundProcess
+{
+    public void Execute(BackgroundProcessContext context)
+    {
+        Aggregate(context.StoppingToken);
+        context.Wait(storage.Options.CountersAggregateInterval);
+    }
+
+    internal long Aggregate(CancellationToken cancellationToken)
+    {
+        var batch = storage.Options.ExpirationBatchSize;
+        long total = 0;
+        int folded;
+        do
+        {
+            folded = storage.Database.Write(connection =>
+            {
+                if (connection.Scalar("SELECT MAX(id) FROM (SELECT id FROM counter ORDER BY id LIMIT $batch)", ("$batch", batch)) is not long maxId)
+                {
+                    return 0;
+                }
+
+                connection.Execute(
+                    """
+                    INSERT INTO aggregated_counter (key, value, expire_at)
+                    SELECT key, SUM(value), MAX(expire_at) FROM counter WHERE id <= $maxId GROUP BY key
+                    ON CONFLICT (key) DO UPDATE SET
+                        value = aggregated_counter.value + excluded.value,
+                        expire_at = CASE
+                            WHEN excluded.expire_at IS NULL THEN aggregated_counter.expire_at
+                            WHEN aggregated_counter.expire_at IS NULL THEN excluded.expire_at
+                            ELSE MAX(aggregated_counter.expire_at, excluded.expire_at) END
+                    """,
+                    ("$maxId", maxId));
+                connection.Execute("DELETE FROM aggregated_counter WHERE value = 0");
+                return connection.Execute("DELETE FROM counter WHERE id <= $maxId", ("$maxId", maxId));
+            });
+            total += folded;
+        }
+        while (folded >= batch && !cancellationToken.IsCancellationRequested);
+
+        return total;
+    }
+
+    public override string ToString() => "SQLite counters aggregator";
+}

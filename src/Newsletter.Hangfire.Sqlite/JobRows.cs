@@ -1,0 +1,116 @@
+using System.Text.Json;
+using Hangfire.Common;
+using Hangfire.States;
+using Hangfire.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace Newsletter.Hangfire.Sqlite;
+
+/// <summary>Statements shared by the connection (applied at once) and the transaction (applied at commit).</summary>
+internal static class JobRows
+{
+    public static string Payload(Job job) => InvocationData.SerializeJob(job).SerializePayload();
+
+    public static (Job? Job, InvocationData Data, JobLoadException? Error) Load(string payload)
+    {
+        var data = InvocationData.DeserializePayload(payload);
+        try
+        {
+            return (data.DeserializeJob(), data, null);
+        }
+        catch (JobLoadException ex)
+        {
+            return (null, data, ex);
+        }
+    }
+
+    public static long InsertJob(SqliteConnection connection, long? id, string payload, DateTime createdAt, TimeSpan expireIn, IDictionary<string, string?> parameters)
+    {
+        var jobId = connection.Long(
+            "INSERT INTO job (id, invocation_data, created_at, expire_at) VALUES ($id, $payload, $createdAt, $expireAt) RETURNING id",
+            ("$id", id),
+            ("$payload", payload),
+            ("$createdAt", UnixMs.From(createdAt)),
+            ("$expireAt", UnixMs.From(createdAt) + (long)expireIn.TotalMilliseconds));
+        foreach (var (name, value) in parameters)
+        {
+            connection.Execute(
+                "INSERT INTO job_parameter (job_id, name, value) VALUES ($jobId, $name, $value)",
+                ("$jobId", jobId),
+                ("$name", name),
+                ("$value", value));
+        }
+
+        return jobId;
+    }
+
+    /// <summary>An id taken from the job table's AUTOINCREMENT sequence ahead of the insert, for jobs created inside a transaction.</summary>
+    public static long ReserveJobId(SqliteDatabase database) =>
+        database.Write(connection => connection.Long("UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'job' RETURNING seq"));
+
+    public static void SetParameter(SqliteConnection connection, long jobId, string name, string? value) => connection.Execute(
+        """
+        INSERT INTO job_parameter (job_id, name, value) SELECT $jobId, $name, $value WHERE EXISTS (SELECT 1 FROM job WHERE id = $jobId)
+        ON CONFLICT (job_id, name) DO UPDATE SET value = excluded.value
+        """,
+        ("$jobId", jobId),
+        ("$name", name),
+        ("$value", value));
+
+    /// <summary>A state captured when it is set, not at commit: a state's data may change or its serializer may throw later.</summary>
+    public sealed record StateRow(string Name, string? Reason, string Data, long CreatedAt)
+    {
+        public static StateRow From(IState state)
+        {
+            ArgumentNullException.ThrowIfNull(state);
+            if (state.Name is null)
+            {
+                throw new ArgumentException("The state's Name must not be null.", nameof(state));
+            }
+
+            return new StateRow(state.Name, state.Reason, JsonSerializer.Serialize(state.SerializeData() ?? new Dictionary<string, string>()), UnixMs.Now());
+        }
+    }
+
+    public static long? InsertState(SqliteConnection connection, long jobId, StateRow state) => (long?)connection.Scalar(
+        """
+        INSERT INTO job_state (job_id, name, reason, created_at, data)
+        SELECT $jobId, $name, $reason, $createdAt, $data WHERE EXISTS (SELECT 1 FROM job WHERE id = $jobId)
+        RETURNING id
+        """,
+        ("$jobId", jobId),
+        ("$name", state.Name),
+        ("$reason", state.Reason),
+        ("$createdAt", state.CreatedAt),
+        ("$data", state.Data));
+
+    public static Dictionary<string, string> StateData(string? json) =>
+        new(json is null ? [] : JsonSerializer.Deserialize<Dictionary<string, string>>(json) ?? [], StringComparer.OrdinalIgnoreCase);
+
+    public static void SetHashFields(SqliteConnection connection, string key, IEnumerable<KeyValuePair<string, string>> fields)
+    {
+        foreach (var (field, value) in fields)
+        {
+            // A new field joins the hash's expiry, so the hash expires as a whole.
+            connection.Execute(
+                """
+                INSERT INTO hash_entry (key, field, value, expire_at) VALUES ($key, $field, $value, (SELECT expire_at FROM hash_entry WHERE key = $key LIMIT 1))
+                ON CONFLICT (key, field) DO UPDATE SET value = excluded.value
+                """,
+                ("$key", key),
+                ("$field", field),
+                ("$value", value));
+        }
+    }
+
+    public static TimeSpan Ttl(long? expireAt)
+    {
+        if (expireAt is null)
+        {
+            return Timeout.InfiniteTimeSpan;
+        }
+
+        var left = TimeSpan.FromMilliseconds(expireAt.Value - UnixMs.Now());
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+}

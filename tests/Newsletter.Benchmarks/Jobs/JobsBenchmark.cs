@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Globalization;
+using Hangfire;
+using Hangfire.InMemory;
+using Newsletter.Hangfire.Sqlite;
+
+namespace Newsletter.Benchmarks.Jobs;
+
+/// <summary>
+/// No-op Hangfire jobs, enqueued by four client threads while the servers already run, timed from the first enqueue to the
+/// last Succeeded state: jobs/s with one server and with two (ten workers each), on our SQLite storage and, side by side,
+/// on Hangfire.InMemory, the fastest storage Hangfire has and so the ceiling. Two SQLite servers each get their own storage
+/// instance on the one file, as two processes on one host would.
+/// </summary>
+public static class JobsBenchmark
+{
+    private const int Workers = 10;
+
+    public static Task<int> RunAsync(string[] args)
+    {
+        var jobs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5000;
+        var dir = Bench.Temp("jobs");
+        Console.WriteLine($"{jobs:N0} no-op jobs per run, {Workers} workers per server, {Environment.ProcessorCount} cores; SQLite files in {dir}");
+
+        // Warm-up: JIT and connection pools, so the first measured run is not charged for them.
+        Measure(() => [new InMemoryStorage()], 200);
+        Measure(() => SqliteStorages(Path.Combine(dir, "warmup.db"), 1), 200);
+
+        var results = new List<(string Storage, int Servers, double Rate)>();
+        foreach (var servers in new[] { 1, 2 })
+        {
+            var inMemory = new InMemoryStorage();
+            results.Add(("Hangfire.InMemory", servers, Measure(() => Enumerable.Repeat<JobStorage>(inMemory, servers).ToList(), jobs)));
+            var file = Path.Combine(dir, $"jobs-{servers}.db");
+            results.Add(("SQLite (ours)", servers, Measure(() => SqliteStorages(file, servers), jobs)));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"{"storage",-20}{"servers",8}{"jobs/s",12}");
+        foreach (var (storage, servers, rate) in results)
+        {
+            Console.WriteLine($"{storage,-20}{servers,8}{rate,12:N0}");
+        }
+
+        foreach (var servers in new[] { 1, 2 })
+        {
+            var ours = results.Single(r => r.Servers == servers && r.Storage.StartsWith("SQLite", StringComparison.Ordinal)).Rate;
+            var reference = results.Single(r => r.Servers == servers && r.Storage.StartsWith("Hangfire", StringComparison.Ordinal)).Rate;
+            Console.WriteLine($"ratio SQLite / InMemory, {servers} server{(servers == 1 ? "" : "s")}: {ours / reference:F2}");
+        }
+
+        return Task.FromResult(0);
+    }
+
+    private static List<JobStorage> SqliteStorages(string file, int count) =>
+        [.. Enumerable.Range(0, count).Select(_ => (JobStorage)new SqliteStorage(new SqliteStorageOptions { Path = file, QueuePollInterval = TimeSpan.FromMilliseconds(200) }))];
+
+    private static double Measure(Func<List<JobStorage>> storages, int jobs)
+    {
+        var stores = storages();
+        var servers = stores.Select((s, i) => new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = Workers, ServerName = $"bench-{i}" }, s)).ToList();
+        try
+        {
+            var client = new BackgroundJobClient(stores[0]);
+            var monitor = stores[0].GetMonitoringApi();
+            var start = monitor.SucceededListCount();
+            var watch = Stopwatch.StartNew();
+            Parallel.For(0, jobs, new ParallelOptions { MaxDegreeOfParallelism = 4 }, _ => client.Enqueue(() => BenchJobs.Noop()));
+            while (monitor.SucceededListCount() - start < jobs)
+            {
+                Thread.Sleep(20);
+            }
+
+            watch.Stop();
+            return jobs / watch.Elapsed.TotalSeconds;
+        }
+        finally
+        {
+            foreach (var server in servers)
+            {
+                server.SendStop();
+            }
+
+            foreach (var server in servers)
+            {
+                server.Dispose();
+            }
+
+            foreach (var store in stores.Distinct())
+            {
+                (store as IDisposable)?.Dispose();
+            }
+        }
+    }
+}
+
+/// <summary>The job the benchmark runs: nothing, so only the storage and Hangfire's own pipeline are measured.</summary>
+public static class BenchJobs
+{
+    public static void Noop()
+    {
+    }
+}

@@ -1,0 +1,250 @@
+using Hangfire;
+using Hangfire.Common;
+using Hangfire.States;
+using Hangfire.Storage;
+using Microsoft.Data.Sqlite;
+using Newsletter.Hangfire.Sqlite.TestHost;
+
+namespace Newsletter.Hangfire.Sqlite.Tests;
+
+/// <summary>What only our storage promises: fetch tokens and invisibility, one-transaction commits, schema and file layout.</summary>
+public sealed class SqliteStorageTests : IDisposable
+{
+    private readonly TempFolder _folder = new();
+    private readonly SqliteStorage _storage;
+
+    public SqliteStorageTests()
+    {
+        _storage = _folder.OpenStorage();
+    }
+
+    public void Dispose()
+    {
+        _storage.Dispose();
+        _folder.Dispose();
+    }
+
+    private JobStorageConnection Connect() => (JobStorageConnection)_storage.GetConnection();
+
+    private static string Enqueue(IStorageConnection connection, string queue)
+    {
+        var id = connection.CreateExpiredJob(Job.FromExpression(() => TestJobs.Noop()), new Dictionary<string, string>(), DateTime.UtcNow, TimeSpan.FromHours(1));
+        using var transaction = connection.CreateWriteTransaction();
+        transaction.SetJobState(id, new EnqueuedState(queue));
+        transaction.AddToQueue(queue, id);
+        transaction.Commit();
+        return id;
+    }
+
+    private static IFetchedJob? TryFetch(IStorageConnection connection, string queue, int milliseconds = 300)
+    {
+        using var soon = new CancellationTokenSource(milliseconds);
+        try
+        {
+            return connection.FetchNextJob([queue], soon.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    [Fact]
+    public void AJobRemovedFromItsQueueInsideTheStateTransactionIsAcknowledged()
+    {
+        using var connection = Connect();
+        var id = Enqueue(connection, "contract");
+        using var fetched = connection.FetchNextJob(["contract"], TestContext.Current.CancellationToken);
+        Assert.True(_storage.HasFeature(JobStorageFeatures.Transaction.RemoveFromQueue(fetched.GetType())));
+        using (var transaction = (JobStorageTransaction)connection.CreateWriteTransaction())
+        {
+            transaction.SetJobState(id, new SucceededState(null, 1, 1));
+            transaction.RemoveFromQueue(fetched);
+            transaction.Commit();
+        }
+        fetched.Dispose();
+        using var soon = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        Assert.ThrowsAny<OperationCanceledException>(() => connection.FetchNextJob(["contract"], soon.Token));
+        Assert.Equal(SucceededState.StateName, connection.GetStateData(id)!.Name);
+    }
+
+    [Fact]
+    public void AFetchedJobDisposedWithoutAnAnswerGoesBackToTheQueueAtOnce()
+    {
+        using var connection = Connect();
+        var id = Enqueue(connection, "q");
+        connection.FetchNextJob(["q"], TestContext.Current.CancellationToken).Dispose();
+        using var again = TryFetch(connection, "q");
+        Assert.Equal(id, again?.JobId);
+        again!.RemoveFromQueue();
+    }
+
+    [Fact]
+    public void AFrozenWorkersJobComesBackAfterTheTimeoutAndItsLateAnswerTouchesNothing()
+    {
+        using var frozen = _folder.OpenStorage(o => o.InvisibilityTimeout = TimeSpan.FromSeconds(2));
+        using var live = _folder.OpenStorage(o => o.InvisibilityTimeout = TimeSpan.FromSeconds(2));
+        using var frozenConnection = frozen.GetConnection();
+        using var liveConnection = live.GetConnection();
+        var id = Enqueue(frozenConnection, "q");
+        var first = frozenConnection.FetchNextJob(["q"], TestContext.Current.CancellationToken);
+
+        // While its holder renews, nobody else sees the job, however long it runs.
+        Assert.Null(TryFetch(liveConnection, "q", 5000));
+
+        frozen.Leases.Pause();
+        var second = liveConnection.FetchNextJob(["q"], TestContext.Current.CancellationToken);
+        Assert.Equal(id, second.JobId);
+
+        // The frozen worker wakes up: its acknowledgement and requeue name a token that is no longer the row's.
+        first.RemoveFromQueue();
+        first.Requeue();
+        first.Dispose();
+        Assert.Null(TryFetch(frozenConnection, "q"));
+        Assert.Equal(1, Db.Scalar(_folder.Db, "SELECT COUNT(*) FROM job_queue"));
+
+        second.RemoveFromQueue();
+        second.Dispose();
+        Assert.Equal(0, Db.Scalar(_folder.Db, "SELECT COUNT(*) FROM job_queue"));
+    }
+
+    [Fact]
+    public void AFailureOnTheLastCommandOfATransactionAppliesNothing()
+    {
+        Db.Execute(_folder.Db, "CREATE TRIGGER planned_failure BEFORE INSERT ON list_entry WHEN NEW.value = 'boom' BEGIN SELECT RAISE(ABORT, 'planned failure'); END");
+        using var connection = Connect();
+        var existing = connection.CreateExpiredJob(Job.FromExpression(() => TestJobs.Noop()), new Dictionary<string, string>(), DateTime.UtcNow, TimeSpan.FromHours(1));
+        string created;
+        using (var transaction = (JobStorageTransaction)connection.CreateWriteTransaction())
+        {
+            created = transaction.CreateJob(Job.FromExpression(() => TestJobs.Noop()), new Dictionary<string, string>(), DateTime.UtcNow, TimeSpan.FromHours(1));
+            transaction.SetJobState(existing, new EnqueuedState());
+            transaction.AddToQueue("default", existing);
+            transaction.SetJobParameter(existing, "p", "v");
+            transaction.IncrementCounter("atomic");
+            transaction.AddToSet("atomic", "member");
+            transaction.SetRangeInHash("atomic", [new("f", "v")]);
+            transaction.InsertToList("atomic", "fine");
+            transaction.InsertToList("atomic", "boom");
+            var error = Assert.Throws<SqliteException>(transaction.Commit);
+            Assert.Contains("planned failure", error.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Null(connection.GetJobData(created));
+        Assert.Null(connection.GetStateData(existing));
+        Assert.Null(connection.GetJobParameter(existing, "p"));
+        Assert.Null(TryFetch(connection, "default"));
+        Assert.Equal(0, connection.GetCounter("atomic"));
+        Assert.Empty(connection.GetAllItemsFromSet("atomic"));
+        Assert.Null(connection.GetAllEntriesFromHash("atomic"));
+        Assert.Equal(0, connection.GetListCount("atomic"));
+    }
+
+    [Fact]
+    public async Task ATransactionThatStaysBusyIsRetriedWholeAndAppliedOnce()
+    {
+        using var storage = _folder.OpenStorage(o =>
+        {
+            o.BusyTimeout = TimeSpan.FromMilliseconds(200);
+            o.TransactionRetryAttempts = 20;
+        });
+        using var blocker = new SqliteConnection($"Data Source={_folder.Db};Pooling=False");
+        blocker.Open();
+        using var held = blocker.BeginTransaction(deferred: false);
+        using var connection = (JobStorageConnection)storage.GetConnection();
+        var before = HangfireLog.All.Count(IsRetry);
+        var commit = Task.Run(() =>
+        {
+            using var transaction = connection.CreateWriteTransaction();
+            transaction.IncrementCounter("retried");
+            transaction.InsertToList("retried", "once");
+            transaction.Commit();
+        }, TestContext.Current.CancellationToken);
+
+        // Held until the commit has given up at least once (Microsoft.Data.Sqlite rounds the busy timeout up to whole
+        // seconds for its own retries), so the whole transaction has really been run again.
+        await Eventually.TrueAsync(() => HangfireLog.All.Count(IsRetry) > before, TimeSpan.FromSeconds(60), () => "the commit never retried");
+        Assert.False(commit.IsCompleted);
+        held.Rollback();
+        await commit;
+        Assert.Equal(1, connection.GetCounter("retried"));
+        Assert.Equal(["once"], connection.GetAllItemsFromList("retried"));
+
+        static bool IsRetry(string line) => line.Contains("retrying the whole transaction", StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheFileIsInWalModeWithAVersionedSchemaThatMigratesOnce()
+    {
+        Assert.Equal("wal", Db.Text(_folder.Db, "PRAGMA journal_mode"));
+        Assert.Equal(SqliteSchema.LatestVersion, Db.Scalar(_folder.Db, "SELECT version FROM schema_version"));
+        using (var again = _folder.OpenStorage())
+        {
+            Assert.Equal(1, Db.Scalar(_folder.Db, "SELECT COUNT(*) FROM schema_version"));
+        }
+
+        Db.Execute(_folder.Db, "UPDATE schema_version SET version = 999");
+        var error = Assert.Throws<NotSupportedException>(() => _folder.OpenStorage().Dispose());
+        Assert.Contains("999", error.Message, StringComparison.Ordinal);
+        using var memory = new SqliteConnection("Data Source=:memory:").OpenAndReturn();
+        Assert.True(SqliteSchema.SqliteVersion(memory) >= SqliteSchema.MinimumSqliteVersion);
+    }
+
+    [Fact]
+    public void JobIdsAreNeverReusedAndTimesAreUtcIntegers()
+    {
+        using var connection = Connect();
+        var first = long.Parse(Enqueue(connection, "q"), System.Globalization.CultureInfo.InvariantCulture);
+        Db.Execute(_folder.Db, "DELETE FROM job_queue; DELETE FROM job_state; DELETE FROM job");
+        var second = long.Parse(Enqueue(connection, "q"), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(second > first, $"{second} after {first}");
+        Assert.Equal("integer", Db.Text(_folder.Db, "SELECT typeof(created_at) FROM job"));
+        Assert.Equal("integer", Db.Text(_folder.Db, "SELECT typeof(expire_at) FROM job"));
+        var createdAt = DateTimeOffset.FromUnixTimeMilliseconds(Db.Scalar(_folder.Db, "SELECT created_at FROM job")).UtcDateTime;
+        Assert.InRange(createdAt, DateTime.UtcNow.AddMinutes(-1), DateTime.UtcNow.AddMinutes(1));
+    }
+
+    [Fact]
+    public void AggregatingCountersFoldsTheirRowsAndKeepsTheirSums()
+    {
+        using var storage = _folder.OpenStorage(o => o.ExpirationBatchSize = 100);
+        using var connection = (JobStorageConnection)storage.GetConnection();
+        using (var transaction = connection.CreateWriteTransaction())
+        {
+            for (var i = 0; i < 250; i++)
+            {
+                transaction.IncrementCounter("stats:succeeded");
+                transaction.IncrementCounter("stats:succeeded:today", TimeSpan.FromHours(1));
+            }
+
+            transaction.DecrementCounter("stats:succeeded");
+            transaction.Commit();
+        }
+
+        Assert.Equal(501, new CountersAggregator(storage).Aggregate(TestContext.Current.CancellationToken));
+        Assert.Equal(249, connection.GetCounter("stats:succeeded"));
+        Assert.Equal(250, connection.GetCounter("stats:succeeded:today"));
+        Assert.Equal(0, Db.Scalar(_folder.Db, "SELECT COUNT(*) FROM counter"));
+        Assert.Equal(1, Db.Scalar(_folder.Db, "SELECT COUNT(*) FROM aggregated_counter WHERE key = 'stats:succeeded:today' AND expire_at IS NOT NULL"));
+
+        // Later increments add to the folded row.
+        using (var transaction = connection.CreateWriteTransaction())
+        {
+            transaction.IncrementCounter("stats:succeeded");
+            transaction.Commit();
+        }
+
+        new CountersAggregator(storage).Aggregate(TestContext.Current.CancellationToken);
+        Assert.Equal(250, connection.GetCounter("stats:succeeded"));
+    }
+
+    [Fact]
+    public void OnlyImplementedFeaturesAreAdvertised()
+    {
+        Assert.True(_storage.HasFeature(JobStorageFeatures.ProcessesInsteadOfComponents));
+        Assert.True(_storage.HasFeature(JobStorageFeatures.Monitoring.DeletedStateGraphs));
+        Assert.False(_storage.HasFeature(JobStorageFeatures.Transaction.RemoveFromQueue(typeof(object))));
+        Assert.Empty(_storage.GetServerRequiredProcesses());
+        Assert.Equal(2, _storage.GetStorageWideProcesses().Count());
+    }
+}
