@@ -32,7 +32,8 @@ public class NewsletterApp : WebApplicationFactory<Program>
         {
             ["Data:Folder"] = DataFolder,
             ["Notes:Folder"] = NotesFolder,
-            ["Jobs:Storage"] = "InMemory",
+            // The app's own default, the SQLite job storage, in a file of this test's data folder.
+            ["Jobs:Storage"] = "Sqlite",
             ["Jobs:WorkerCount"] = "2",
             ["Site:BaseUrl"] = "http://localhost",
             ["Mail:Transport"] = "Pickup",

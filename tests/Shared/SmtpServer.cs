@@ -86,6 +86,27 @@ public sealed class SmtpServer : IAsyncDisposable
 
     public int Count => Directory.Exists(Folder) ? Directory.GetFiles(Folder, "*.eml").Length : 0;
 
+    /// <summary>Waits for <paramref name="count"/> messages that match; returns the first that does.</summary>
+    public async Task<ReceivedMessage> WaitForAsync(int count, TimeSpan timeout, Func<ReceivedMessage, bool> match)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var found = Messages().Where(match).ToList();
+            if (found.Count >= count)
+            {
+                return found[0];
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Expected {count} matching messages at the SMTP server, got {found.Count} of {Count}.");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
     public async Task<IReadOnlyList<ReceivedMessage>> WaitForAsync(int count, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));

@@ -44,8 +44,17 @@ public static class JobsExtensions
             builder.Services.AddHangfireServer(o =>
             {
                 o.WorkerCount = Math.Max(1, builder.Configuration.GetValue("Jobs:WorkerCount", 4));
-                o.Queues = ["default", "sending", "imports"];
+                o.Queues = ["default", "imports"];
                 o.ServerName = $"{Environment.MachineName}:{Environment.ProcessId}";
+            });
+
+            // Send workers run for as long as a send lasts. On workers of their own they can never take every
+            // worker from the reconciler, a confirmation email or a test copy, which then wait until the send ends.
+            builder.Services.AddHangfireServer(o =>
+            {
+                o.WorkerCount = Math.Max(1, builder.Configuration.GetValue("Sending:Concurrency", 4));
+                o.Queues = ["sending"];
+                o.ServerName = $"{Environment.MachineName}:{Environment.ProcessId}:sending";
             });
         }
 

@@ -14,7 +14,6 @@ namespace Newsletter.Web.Sending;
 public sealed class IssueSender(AppDbContext db, Ledger ledger, IBackgroundJobClient jobs, IOptions<SendingOptions> options, ContentChanges changes, TimeProvider clock, ILogger<IssueSender> logger)
 {
     /// <summary>Scheduled (or a Preparing left by a crash) → Preparing → snapshot → Sending, then starts the workers.</summary>
-    [Queue("sending")]
     [AutomaticRetry(Attempts = 3)]
     public async Task StartAsync(int issueId, CancellationToken ct)
     {

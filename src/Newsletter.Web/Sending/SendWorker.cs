@@ -27,6 +27,7 @@ public sealed class SendWorker(
     TimeProvider clock,
     ILogger<SendWorker> logger)
 {
+    /// <summary>On the "sending" queue, which only the send workers' own Hangfire server takes (see JobsExtensions).</summary>
     [Queue("sending")]
     [AutomaticRetry(Attempts = 0)]
     public async Task RunAsync(int issueId, int slot, CancellationToken ct)

@@ -9,7 +9,6 @@ public sealed class TestSendJob(IssueMessages messages, IMailTransport transport
 {
     public const int MaxAddresses = 5;
 
-    [Queue("sending")]
     [AutomaticRetry(Attempts = 2)]
     public async Task SendAsync(int issueId, string[] addresses, CancellationToken ct)
     {

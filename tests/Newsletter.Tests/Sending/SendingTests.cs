@@ -282,4 +282,108 @@ public class SendingTests
         Assert.Contains("\"sent\":12", json, StringComparison.Ordinal);
         Assert.Contains("\"done\":true", json, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task WithABounceDomainEachMessageCarriesItsOwnVerpAddressThatNamesItsDelivery()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp, new() { ["Sending:BounceDomain"] = "bounces.example.net" }));
+        await AddReadersAsync(app, 12);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
+
+        var ledger = (await DeliveriesAsync(app, issueId)).ToDictionary(d => d.SubscriberId);
+        await using var scope = app.Services.CreateAsyncScope();
+        var ids = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.ToDictionaryAsync(s => s.EmailKey, s => s.Id, Ct);
+        var received = smtp.Messages();
+        Assert.Equal(12, received.Count);
+        foreach (var r in received)
+        {
+            var delivery = ledger[ids[r.EnvelopeTo]];
+            Assert.Matches($@"^bounce\+{delivery.Id}-[0-9a-f]{{8}}@bounces\.example\.net$", r.EnvelopeFrom);
+            Assert.Null(r.Message.Headers[MimeKit.HeaderId.ReturnPath]); // the receiving server writes it, not us
+        }
+
+        Assert.Equal(12, received.Select(r => r.EnvelopeFrom).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task TheGlobalRateLimitHoldsASendToItsMessagesPerSecond()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp, new() { ["Sending:MaxPerSecond"] = "10" }));
+        await AddReadersAsync(app, 45);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
+
+        // A bucket of 10 that refills at 10/s: 45 messages cannot be accepted in less than 3.5 s, however fast the
+        // machine, and no second holds more than the bucket and a second's refill. (Lower bounds only: a slow
+        // machine makes this pass more easily, never fail.)
+        var sent = (await DeliveriesAsync(app, issueId)).Select(d => d.SentAtMs!.Value).Order().ToList();
+        Assert.Equal(45, sent.Count);
+        Assert.True(sent[^1] - sent[0] >= 3_000, $"45 messages in {sent[^1] - sent[0]} ms at 10/s");
+        Assert.True(smtp.Sessions <= 3, $"{smtp.Sessions} connections for 3 workers");
+    }
+
+    [Fact]
+    public async Task ASendThatMakesNoProgressPausesItselfAndSaysWhy()
+    {
+        // Nothing listens on this port: every connection attempt fails, so no message is ever accepted.
+        var settings = new Dictionary<string, string?>
+        {
+            ["Mail:Transport"] = "Smtp",
+            ["Mail:Smtp:Host"] = "127.0.0.1",
+            ["Mail:Smtp:Port"] = AppProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Mail:Smtp:Security"] = "None",
+            ["Sending:StallTimeout"] = "00:00:03",
+            ["Sending:ReconcileInterval"] = "00:00:01",
+            ["Sending:BatchSize"] = "5",
+        };
+        using var app = new NewsletterApp(settings);
+        await AddReadersAsync(app, 10);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+
+        Issue paused;
+        try
+        {
+            paused = await WaitForStatusAsync(app, issueId, IssueStatus.Paused, TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException(e.Message + " Jobs: " + app.JobDiagnostics(), e);
+        }
+        Assert.Contains("no message was accepted", paused.PausedReason, StringComparison.Ordinal);
+        var ledger = await DeliveriesAsync(app, issueId);
+        // Nobody was failed for the server's absence: the batch went back, to be sent on resume.
+        Assert.DoesNotContain(ledger, d => d.Status == DeliveryStatus.Failed);
+        Assert.All(ledger, d => Assert.True(d.Status is DeliveryStatus.Pending or DeliveryStatus.Sending, $"{d.Status}"));
+    }
+
+    [Fact]
+    public async Task AConfirmationEmailDoesNotWaitForALongSendToFinish()
+    {
+        // 200 ms per message on 2 workers: the send takes at least 8 s, however fast the machine.
+        await using var smtp = await SmtpServer.StartAsync(new { delay_ms = 200 });
+        using var app = new NewsletterApp(Settings(smtp, new() { ["Sending:Concurrency"] = "2", ["Jobs:WorkerCount"] = "2" }));
+        await AddReadersAsync(app, 80);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        while (smtp.Count == 0)
+        {
+            await Task.Delay(50, Ct);
+        }
+
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, (await System.Net.Http.Json.HttpClientJsonExtensions.PostAsJsonAsync(app.CreateClient(), "/subscribe", new { email = "new.reader@example.org" }, Ct)).StatusCode);
+        var confirmation = await smtp.WaitForAsync(1, TimeSpan.FromSeconds(60), r => r.EnvelopeTo == "new.reader@example.org");
+
+        // It arrived while the issue was still going out: the send workers have a Hangfire server of their own.
+        var issue = await WaitForStatusAsync(app, issueId, IssueStatus.Sending);
+        Assert.NotNull(confirmation);
+        Assert.True(smtp.Messages().Count(r => r.EnvelopeTo.StartsWith("reader", StringComparison.Ordinal)) < 80, "the send had finished first");
+        Assert.Equal(IssueStatus.Sending, issue.Status);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
+    }
 }
