@@ -45,11 +45,32 @@ public static class CommandLine
                 }
 
                 break;
+            case "process-inbound":
+                // For an MTA's pipe transport: one message on stdin. Anything not ours is ignored (exit 0, or the MTA
+                // would bounce a bounce); only a fault of ours asks it to try again later (EX_TEMPFAIL).
+                try
+                {
+                    using var stdin = Console.OpenStandardInput();
+                    var message = await MimeKit.MimeMessage.LoadAsync(stdin);
+                    var inbound = await services.GetRequiredService<Sending.InboundMail>().ProcessAsync(message, CancellationToken.None);
+                    Console.WriteLine($"{inbound.Kind}: {inbound.Detail}");
+                }
+                catch (FormatException e)
+                {
+                    Console.Error.WriteLine($"Not an email message: {e.Message}");
+                }
+                catch (Exception e) when (e is DbUpdateException or Microsoft.Data.Sqlite.SqliteException or IOException)
+                {
+                    Console.Error.WriteLine($"Could not record it, try again later: {e.Message}");
+                    Environment.ExitCode = 75;
+                }
+
+                break;
             case "import-subscribers":
                 Environment.ExitCode = await Subscribers.Import.ImportCommand.RunAsync(args, services);
                 break;
             default:
-                Console.Error.WriteLine($"Unknown command '{verb}'. Commands: migrate, import-notes, export-notes, import-subscribers FILE [--active --consent TEXT] [--tags a,b].");
+                Console.Error.WriteLine($"Unknown command '{verb}'. Commands: migrate, import-notes, export-notes, import-subscribers FILE [--active --consent TEXT] [--tags a,b], process-inbound (one message on stdin).");
                 Environment.ExitCode = 2;
                 break;
         }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -42,7 +41,7 @@ public sealed record PreparedIssue(int IssueId, string Subject, string Html, str
 /// each message then only swaps in the reader's links and name, so 100,000 recipients cost 100,000
 /// string replacements, not 100,000 template renders.
 /// </summary>
-public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, SubscriberTokens tokens, MailOptions mail, IOptions<SiteOptions> site, IOptions<SendingOptions> sending, Infrastructure.AppPaths paths)
+public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, SubscriberTokens tokens, MailOptions mail, IOptions<SiteOptions> site, IOptions<SendingOptions> sending, VerpAddresses verp)
 {
     internal const string UnsubscribeMarker = "urn:newsletter:unsubscribe";
     internal const string PreferencesMarker = "urn:newsletter:preferences";
@@ -96,7 +95,7 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
             ListUnsubscribeMailto = $"mailto:{mail.FromAddress}?subject=unsubscribe%20{Uri.EscapeDataString(token)}",
             ListId = $"{site.Value.Title} <{o.ListId}>",
             Bulk = true,
-            ReturnPath = string.IsNullOrWhiteSpace(o.BounceDomain) ? null : Verp(deliveryId, o.BounceDomain),
+            ReturnPath = string.IsNullOrWhiteSpace(o.BounceDomain) ? null : verp.For(deliveryId, o.BounceDomain),
         };
         var message = MessageFactory.Build(outgoing, mail);
         // A reader's name or address may bring the only non-ASCII text: then MimeKit chooses, as for any message.
@@ -109,36 +108,5 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
         }
 
         return (message, MessageFactory.EnvelopeFrom(outgoing, mail));
-    }
-
-    /// <summary>
-    /// bounce+{delivery}-{mac}@domain: a bounce to this address names the delivery it belongs to, and the
-    /// short MAC keeps anyone from forging bounces for other deliveries.
-    /// </summary>
-    public string Verp(long deliveryId, string domain)
-    {
-        var key = VerpKey(paths);
-        var mac = Convert.ToHexStringLower(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(deliveryId.ToString(System.Globalization.CultureInfo.InvariantCulture))))[..8];
-        return $"bounce+{deliveryId}-{mac}@{domain}";
-    }
-
-    private static byte[]? _verpKey;
-
-    /// <summary>A random key kept beside the data-protection keys, made on first use.</summary>
-    private static byte[] VerpKey(Infrastructure.AppPaths paths)
-    {
-        if (_verpKey is { } cached)
-        {
-            return cached;
-        }
-
-        var path = Path.Combine(paths.DataFolder, "keys", "verp.key");
-        if (!File.Exists(path))
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            File.WriteAllBytes(path, RandomNumberGenerator.GetBytes(32));
-        }
-
-        return _verpKey = File.ReadAllBytes(path);
     }
 }

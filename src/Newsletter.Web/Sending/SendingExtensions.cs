@@ -1,4 +1,6 @@
 using Hangfire;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Admin;
 using Newsletter.Web.Data;
@@ -21,6 +23,8 @@ public static class SendingExtensions
         builder.Services.AddScoped<TestSendJob>();
         builder.Services.AddScoped<Reconciler>();
         builder.Services.AddSingleton<SendingMetrics>();
+        builder.Services.AddSingleton<VerpAddresses>();
+        builder.Services.AddScoped<InboundMail>();
         builder.Services.AddHostedService<ReconcilerRegistration>();
         // Counters for sent, failed, deferred and rate, scraped by Prometheus at /metrics.
         builder.Services.AddOpenTelemetry().WithMetrics(m => m
@@ -31,6 +35,41 @@ public static class SendingExtensions
 
     public static WebApplication MapSending(this WebApplication app)
     {
+        // Bounces, complaints and mailto unsubscribes, posted raw by the MTA that receives them (see the README's
+        // "Bounces"). Off until Sending:InboundSecret is set; the secret is the only way in.
+        app.MapPost("/api/inbound", async (HttpContext http, InboundMail inbound, IOptions<SendingOptions> options, CancellationToken ct) =>
+        {
+            var secret = options.Value.InboundSecret;
+            if (string.IsNullOrEmpty(secret))
+            {
+                return Results.NotFound();
+            }
+
+            var given = http.Request.Headers.Authorization.ToString();
+            if (!System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+                System.Text.Encoding.UTF8.GetBytes(given), System.Text.Encoding.UTF8.GetBytes("Bearer " + secret)))
+            {
+                return Results.Unauthorized();
+            }
+
+            MimeKit.MimeMessage message;
+            try
+            {
+                // Buffered first: MimeKit's parser reads synchronously, which Kestrel refuses on a request body.
+                using var buffer = new MemoryStream();
+                await http.Request.Body.CopyToAsync(buffer, ct);
+                buffer.Position = 0;
+                message = await MimeKit.MimeMessage.LoadAsync(buffer, ct);
+            }
+            catch (FormatException e)
+            {
+                return Results.BadRequest(new { error = $"The body is not an email message (RFC 5322): {e.Message}" });
+            }
+
+            var result = await inbound.ProcessAsync(message, ct);
+            return Results.Ok(new { kind = result.Kind.ToString(), delivery = result.DeliveryId, subscriber = result.SubscriberId, detail = result.Detail });
+        }).WithMetadata(new RequestSizeLimitAttribute(10 * 1024 * 1024)).DisableAntiforgery();
+
         app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(AdminExtensions.AuthorPolicy);
         var admin = app.MapGroup("/admin/api").RequireAuthorization(AdminExtensions.AuthorPolicy);
         admin.MapGet("/issues/{id:int}/progress", async (int id, AppDbContext db, IssueProgress progress, CancellationToken ct) =>

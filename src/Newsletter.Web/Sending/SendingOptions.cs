@@ -36,4 +36,10 @@ public sealed class SendingOptions
     public string BounceDomain { get; set; } = "";
 
     public string ListId { get; set; } = "newsletter.localhost";
+
+    /// <summary>
+    /// The bearer secret the MTA sends with inbound mail to POST /api/inbound (bounces, complaints, mailto
+    /// unsubscribes). Empty turns the endpoint off; the process-inbound command works either way.
+    /// </summary>
+    public string InboundSecret { get; set; } = "";
 }

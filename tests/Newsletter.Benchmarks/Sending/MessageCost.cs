@@ -35,7 +35,7 @@ internal static class MessageCost
             mail,
             Options.Create(new SiteOptions { BaseUrl = "https://field-notes.example", Title = "Field Notes" }),
             Options.Create(new SendingOptions()),
-            new AppPaths(dir, configuration));
+            new VerpAddresses(new AppPaths(dir, configuration)));
         var prepared = await messages.PrepareAsync(issueId, CancellationToken.None);
         var format = new FormatOptions { NewLineFormat = NewLineFormat.Dos };
 

@@ -1,0 +1,219 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Microsoft.EntityFrameworkCore;
+using MimeKit;
+using Newsletter.Web.Data;
+using Newsletter.Web.Subscribers;
+
+namespace Newsletter.Web.Sending;
+
+/// <summary>What a piece of inbound mail turned out to be, and what was done about it.</summary>
+public enum InboundKind
+{
+    /// <summary>Not ours, forged, or not a report: nothing changed.</summary>
+    Ignored,
+
+    /// <summary>A delay notice (4.x.x): the server is still trying; nothing changed.</summary>
+    Delayed,
+
+    /// <summary>The address does not exist (5.1.x and the like): the delivery failed and the reader is suppressed.</summary>
+    HardBounce,
+
+    /// <summary>A permanent failure that is not about the address (mailbox full, policy): the delivery failed.</summary>
+    SoftBounce,
+
+    /// <summary>The reader marked it as spam (an ARF feedback report): suppressed.</summary>
+    Complaint,
+
+    /// <summary>The reader used the List-Unsubscribe mailto: unsubscribed.</summary>
+    Unsubscribe,
+}
+
+public sealed record InboundResult(InboundKind Kind, long? DeliveryId, long? SubscriberId, string Detail);
+
+/// <summary>
+/// Mail that comes back: bounces that arrive after the SMTP server said 250 (DSNs, RFC 3464), spam
+/// complaints (ARF, RFC 5965) and List-Unsubscribe mailto requests. A plain SMTP relay accepts first and
+/// bounces later, so without this a dead address would be mailed forever. A bounce is believed only when it
+/// is addressed to a VERP address whose MAC is right; a complaint names the delivery by VERP or by the
+/// original's Message-ID; an unsubscribe by the reader's signed token. Anything else changes nothing.
+/// </summary>
+public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, SubscriberTokens tokens, Subscriptions subscriptions, TimeProvider clock, ILogger<InboundMail> logger)
+{
+    private static readonly string[] RecipientHeaders = ["X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To", "To", "Cc"];
+
+    public async Task<InboundResult> ProcessAsync(MimeMessage message, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var result = await ClassifyAndApplyAsync(message, ct);
+        logger.LogInformation("Inbound mail {MessageId}: {Kind} (delivery {Delivery}, subscriber {Subscriber}): {Detail}",
+            message.MessageId, result.Kind, result.DeliveryId, result.SubscriberId, result.Detail);
+        return result;
+    }
+
+    private async Task<InboundResult> ClassifyAndApplyAsync(MimeMessage message, CancellationToken ct)
+    {
+        var deliveryId = VerpDelivery(message);
+        var parts = message.BodyParts.ToList();
+
+        if (parts.OfType<MessageFeedbackReport>().FirstOrDefault() is { } feedback)
+        {
+            var delivery = deliveryId is { } id ? await db.Deliveries.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id, ct) : await OriginalDeliveryAsync(message, ct);
+            if (delivery is null)
+            {
+                return new InboundResult(InboundKind.Ignored, null, null, "a complaint about no message of ours");
+            }
+
+            var type = feedback.Fields["Feedback-Type"] ?? "abuse";
+            await SuppressAsync(delivery.SubscriberId, SubscriberStatus.Complained, SuppressionReason.Complaint, SubscriberEventKind.Complained, $"complaint ({type.Trim()}) about issue {delivery.IssueId}", ct);
+            return new InboundResult(InboundKind.Complaint, delivery.Id, delivery.SubscriberId, $"feedback type {type.Trim()}");
+        }
+
+        if (parts.OfType<MessageDeliveryStatus>().FirstOrDefault() is { } status)
+        {
+            if (deliveryId is not { } id)
+            {
+                return new InboundResult(InboundKind.Ignored, null, null, "a delivery report not addressed to a VERP address of ours (or its MAC is wrong)");
+            }
+
+            var delivery = await db.Deliveries.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id, ct);
+            if (delivery is null)
+            {
+                return new InboundResult(InboundKind.Ignored, id, null, "the delivery it names is gone");
+            }
+
+            return await ApplyReportAsync(delivery, status, ct);
+        }
+
+        if (UnsubscribeToken(message.Subject) is { } token)
+        {
+            if (tokens.ReadManage(token) is not { } subscriberId)
+            {
+                return new InboundResult(InboundKind.Ignored, null, null, "an unsubscribe request with a token that is not ours");
+            }
+
+            await subscriptions.UnsubscribeAsync(subscriberId, "email:list-unsubscribe", ct);
+            return new InboundResult(InboundKind.Unsubscribe, null, subscriberId, "List-Unsubscribe mailto");
+        }
+
+        return new InboundResult(InboundKind.Ignored, deliveryId, null, $"neither a delivery report, a complaint nor an unsubscribe request ({message.Body?.ContentType.MimeType ?? "no body"})");
+    }
+
+    private async Task<InboundResult> ApplyReportAsync(Delivery delivery, MessageDeliveryStatus report, CancellationToken ct)
+    {
+        // Group 0 is about the message; the rest are one per recipient. Ours have one recipient each.
+        var recipient = report.StatusGroups.Skip(1).FirstOrDefault();
+        var action = recipient?["Action"]?.Trim().ToLowerInvariant() ?? "";
+        var code = recipient?["Status"]?.Trim() ?? "";
+        var diagnostic = Unfold(recipient?["Diagnostic-Code"]);
+        if (action is "delayed" or "relayed" or "delivered" or "expanded" || code.StartsWith('4') || code.StartsWith('2'))
+        {
+            return new InboundResult(InboundKind.Delayed, delivery.Id, delivery.SubscriberId, $"{action} {code}: nothing to do");
+        }
+
+        if (action != "failed" || !code.StartsWith('5'))
+        {
+            return new InboundResult(InboundKind.Ignored, delivery.Id, delivery.SubscriberId, $"a report that says '{action} {code}'");
+        }
+
+        var hard = IsHardBounce(code);
+        var reply = SmtpReply().Match(diagnostic) is { Success: true } m ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 550;
+        var error = $"bounced after it was accepted: {code} {diagnostic}".Trim();
+        await db.Deliveries.Where(d => d.Id == delivery.Id).ExecuteUpdateAsync(u => u
+            .SetProperty(d => d.Status, DeliveryStatus.Failed)
+            .SetProperty(d => d.SmtpCode, reply)
+            .SetProperty(d => d.LastError, error.Length > 1000 ? error[..1000] : error), ct);
+        if (hard)
+        {
+            await SuppressAsync(delivery.SubscriberId, SubscriberStatus.Bounced, SuppressionReason.HardBounce, SubscriberEventKind.Bounced, $"hard bounce from issue {delivery.IssueId}: {code} {diagnostic}", ct);
+        }
+        else
+        {
+            await subscriptions.RecordAsync(delivery.SubscriberId, SubscriberEventKind.IssueFailed, "dsn", $"issue {delivery.IssueId} bounced: {code} {diagnostic}", ct);
+        }
+
+        return new InboundResult(hard ? InboundKind.HardBounce : InboundKind.SoftBounce, delivery.Id, delivery.SubscriberId, $"{code} {diagnostic}");
+    }
+
+    /// <summary>RFC 3463: x.1.x is about the address (no such user, bad domain, moved), 5.2.1 a disabled mailbox, 5.4.4 no route.</summary>
+    public static bool IsHardBounce(string status) =>
+        status.StartsWith("5.1.", StringComparison.Ordinal) || status is "5.2.1" or "5.4.4" or "5.4.1";
+
+    private async Task SuppressAsync(long subscriberId, SubscriberStatus status, SuppressionReason reason, SubscriberEventKind kind, string detail, CancellationToken ct)
+    {
+        var subscriber = await db.Subscribers.FirstOrDefaultAsync(s => s.Id == subscriberId, ct);
+        if (subscriber is null)
+        {
+            return; // erased since: only its hash remains, which is suppressed already
+        }
+
+        var hash = Subscriber.HashOf(subscriber.EmailKey);
+        var already = subscriber.Status == status && await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct);
+        if (already)
+        {
+            return; // the same report twice changes nothing and says nothing twice
+        }
+
+        subscriber.Status = status;
+        if (!await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
+        {
+            db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = reason, CreatedAt = clock.GetUtcNow().UtcDateTime });
+        }
+
+        db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriberId, Kind = kind, Source = reason == SuppressionReason.Complaint ? "arf" : "dsn", Detail = detail.Length > 500 ? detail[..500] : detail, At = clock.GetUtcNow().UtcDateTime });
+        await db.SaveChangesAsync(ct);
+    }
+
+    private long? VerpDelivery(MimeMessage message)
+    {
+        foreach (var name in RecipientHeaders)
+        {
+            foreach (var value in message.Headers.Where(h => h.Field.Equals(name, StringComparison.OrdinalIgnoreCase)).Select(h => h.Value))
+            {
+                if (verp.TryRead(value, out var id))
+                {
+                    return id;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A complaint carries the original (or its headers); our Message-ID names the issue and the reader.</summary>
+    private async Task<Delivery?> OriginalDeliveryAsync(MimeMessage report, CancellationToken ct)
+    {
+        var ids = report.BodyParts.OfType<MessagePart>().Select(p => p.Message?.MessageId)
+            .Concat(report.BodyParts.OfType<TextPart>().Where(p => p.ContentType.IsMimeType("text", "rfc822-headers")).Select(p => MessageIdIn(p.Text)));
+        foreach (var id in ids)
+        {
+            if (id is not null && OurMessageId().Match(id) is { Success: true } m)
+            {
+                var issueId = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+                var subscriberId = long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
+                return await db.Deliveries.AsNoTracking().FirstOrDefaultAsync(d => d.IssueId == issueId && d.SubscriberId == subscriberId, ct);
+            }
+        }
+
+        return null;
+    }
+
+    private static string? MessageIdIn(string headers) => MessageIdHeader().Match(headers) is { Success: true } m ? m.Groups[1].Value : null;
+
+    private static string? UnsubscribeToken(string? subject) =>
+        subject is not null && UnsubscribeSubject().Match(subject.Trim()) is { Success: true } m ? m.Groups[1].Value : null;
+
+    private static string Unfold(string? value) => Regex.Replace(value ?? "", @"\s+", " ").Trim();
+
+    [GeneratedRegex(@"^issue-(\d{1,9})\.sub-(\d{1,18})@", RegexOptions.CultureInvariant)]
+    private static partial Regex OurMessageId();
+
+    [GeneratedRegex(@"(?mi)^Message-ID:\s*<([^>]+)>", RegexOptions.CultureInvariant)]
+    private static partial Regex MessageIdHeader();
+
+    [GeneratedRegex(@"^unsubscribe\s+(\S{10,2000})$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex UnsubscribeSubject();
+
+    [GeneratedRegex(@"\b([45]\d\d)\b", RegexOptions.CultureInvariant)]
+    private static partial Regex SmtpReply();
+}

@@ -1,0 +1,67 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using Newsletter.Web.Infrastructure;
+
+namespace Newsletter.Web.Sending;
+
+/// <summary>
+/// bounce+{delivery}-{mac}@domain: a bounce sent to this address names the delivery it belongs to, and the
+/// short MAC, keyed by a secret of this installation, keeps anyone from forging bounces that would fail or
+/// suppress other readers. The key is made on first use and kept beside the data-protection keys.
+/// </summary>
+public sealed partial class VerpAddresses
+{
+    private readonly byte[] _key;
+
+    public VerpAddresses(AppPaths paths)
+    {
+        var path = Path.Combine(paths.DataFolder, "keys", "verp.key");
+        if (!File.Exists(path))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            try
+            {
+                // CreateNew: two nodes starting at once must not each write a key of their own.
+                using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+                file.Write(RandomNumberGenerator.GetBytes(32));
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Another process made it first; read theirs.
+            }
+        }
+
+        _key = File.ReadAllBytes(path);
+    }
+
+    public string For(long deliveryId, string domain) => $"bounce+{deliveryId.ToString(CultureInfo.InvariantCulture)}-{Mac(deliveryId)}@{domain}";
+
+    /// <summary>The delivery an address names, when it is one of ours and its MAC is right.</summary>
+    public bool TryRead(string? address, out long deliveryId)
+    {
+        deliveryId = 0;
+        var m = Pattern().Match(address ?? "");
+        if (!m.Success || !long.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+        {
+            return false;
+        }
+
+        var expected = Encoding.ASCII.GetBytes(Mac(id));
+        var given = Encoding.ASCII.GetBytes(m.Groups[2].Value.ToLowerInvariant());
+        if (!CryptographicOperations.FixedTimeEquals(expected, given))
+        {
+            return false;
+        }
+
+        deliveryId = id;
+        return true;
+    }
+
+    private string Mac(long deliveryId) =>
+        Convert.ToHexStringLower(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(deliveryId.ToString(CultureInfo.InvariantCulture))))[..8];
+
+    [GeneratedRegex(@"bounce\+(\d{1,18})-([0-9a-fA-F]{8})@", RegexOptions.CultureInvariant)]
+    private static partial Regex Pattern();
+}

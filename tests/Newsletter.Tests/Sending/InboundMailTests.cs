@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Testing;
+using Newsletter.Web.Data;
+using Newsletter.Web.Issues;
+using Newsletter.Web.Sending;
+using Newsletter.Web.Subscribers;
+using static Newsletter.Tests.Sending.SendingFixture;
+
+namespace Newsletter.Tests.Sending;
+
+/// <summary>
+/// Mail that comes back after the relay said 250: a dead address, a spam complaint, a mailto unsubscribe.
+/// The reports are written the way Postfix and the big mailbox providers write them.
+/// </summary>
+public class InboundMailTests
+{
+    private const string Secret = "inbound-secret-for-tests-0123456789";
+
+    [Fact]
+    public async Task ABounceThatArrivesLaterFailsTheDeliveryAndSuppressesTheReaderOnce()
+    {
+        var (app, smtp, issueId) = await SentIssueAsync();
+        await using var _ = smtp;
+        using var __ = app;
+        var message = smtp.Messages().Single(m => m.EnvelopeTo == "reader0003@example.org");
+
+        var response = await PostAsync(app, Dsn(message.EnvelopeFrom, "reader0003@example.org", "failed", "5.1.1", "smtp; 550 5.1.1 <reader0003@example.org>: Recipient address rejected: User unknown in virtual mailbox table"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("\"kind\":\"HardBounce\"", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        var delivery = (await DeliveriesAsync(app, issueId)).Single(d => d.Id == Delivery(message.EnvelopeFrom));
+        Assert.Equal(DeliveryStatus.Failed, delivery.Status);
+        Assert.Equal(550, delivery.SmtpCode);
+        Assert.Contains("User unknown", delivery.LastError, StringComparison.Ordinal);
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var reader = await db.Subscribers.SingleAsync(s => s.EmailKey == "reader0003@example.org", Ct);
+        Assert.Equal(SubscriberStatus.Bounced, reader.Status);
+        Assert.True(await db.Suppressions.AnyAsync(s => s.EmailHash == Subscriber.HashOf("reader0003@example.org"), Ct));
+
+        // The same report again (MTAs retry) changes nothing and writes no second history line.
+        await PostAsync(app, Dsn(message.EnvelopeFrom, "reader0003@example.org", "failed", "5.1.1", "smtp; 550 5.1.1 User unknown"));
+        Assert.Equal(1, await db.SubscriberEvents.CountAsync(e => e.SubscriberId == reader.Id && e.Kind == SubscriberEventKind.Bounced, Ct));
+
+        // A full mailbox is a failure for this issue, not a reason to drop the reader.
+        var other = smtp.Messages().Single(m => m.EnvelopeTo == "reader0004@example.org");
+        await PostAsync(app, Dsn(other.EnvelopeFrom, "reader0004@example.org", "failed", "5.2.2", "smtp; 552 5.2.2 Mailbox full"));
+        Assert.Equal(SubscriberStatus.Active, (await db.Subscribers.AsNoTracking().SingleAsync(s => s.EmailKey == "reader0004@example.org", Ct)).Status);
+        Assert.Equal(DeliveryStatus.Failed, (await DeliveriesAsync(app, issueId)).Single(d => d.Id == Delivery(other.EnvelopeFrom)).Status);
+    }
+
+    [Fact]
+    public async Task ADelayNoticeAForgedVerpAddressAndJunkChangeNothing()
+    {
+        var (app, smtp, issueId) = await SentIssueAsync();
+        await using var _ = smtp;
+        using var __ = app;
+        var message = smtp.Messages().Single(m => m.EnvelopeTo == "reader0001@example.org");
+        var id = Delivery(message.EnvelopeFrom);
+
+        var delayed = await PostAsync(app, Dsn(message.EnvelopeFrom, "reader0001@example.org", "delayed", "4.4.7", "smtp; 451 4.4.7 try again later"));
+        Assert.Contains("\"kind\":\"Delayed\"", await delayed.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        // Someone who knows how our bounce addresses look, but not the key, tries to drop a reader.
+        var forged = $"bounce+{id}-00000000@bounces.example.net";
+        var forgery = await PostAsync(app, Dsn(forged, "reader0001@example.org", "failed", "5.1.1", "smtp; 550 5.1.1 User unknown"));
+        Assert.Contains("\"kind\":\"Ignored\"", await forgery.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        var junk = await PostAsync(app, "this is not an email at all\u0000\u0001");
+        Assert.True(junk.StatusCode is HttpStatusCode.OK or HttpStatusCode.BadRequest, $"{junk.StatusCode}");
+
+        Assert.All(await DeliveriesAsync(app, issueId), d => Assert.Equal(DeliveryStatus.Sent, d.Status));
+        await using var scope = app.Services.CreateAsyncScope();
+        Assert.Equal(0, await scope.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.CountAsync(s => s.Status != SubscriberStatus.Active, Ct));
+    }
+
+    [Fact]
+    public async Task TheEndpointIsClosedWithoutTheSecretAndOffWithoutOne()
+    {
+        var (app, smtp, _) = await SentIssueAsync();
+        await using var __ = smtp;
+        using var ___ = app;
+        var anonymous = await app.CreateClient().PostAsync("/api/inbound", new StringContent("Subject: x\r\n\r\nbody"), Ct);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        var wrong = new HttpRequestMessage(HttpMethod.Post, "/api/inbound") { Content = new StringContent("Subject: x\r\n\r\nbody") };
+        wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Secret + "x");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await app.CreateClient().SendAsync(wrong, Ct)).StatusCode);
+
+        using var off = new NewsletterApp();
+        Assert.Equal(HttpStatusCode.NotFound, (await off.CreateClient().PostAsync("/api/inbound", new StringContent("Subject: x\r\n\r\nbody"), Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task ASpamComplaintSuppressesTheReaderItNames()
+    {
+        var (app, smtp, _) = await SentIssueAsync();
+        await using var __ = smtp;
+        using var ___ = app;
+        var original = smtp.Messages().Single(m => m.EnvelopeTo == "reader0005@example.org");
+        using var raw = new MemoryStream();
+        await original.Message.WriteToAsync(raw, Ct);
+
+        // An ARF report as a feedback loop sends it: to the complaints address, with the original attached.
+        var report = $"""
+            From: feedback@fbl.example.com
+            To: complaints@field-notes.example
+            Subject: Abuse report
+            Message-ID: <fbl-1@fbl.example.com>
+            MIME-Version: 1.0
+            Content-Type: multipart/report; report-type=feedback-report; boundary="arf"
+
+            --arf
+            Content-Type: text/plain
+
+            This is an email abuse report for an email message received from IP 192.0.2.1.
+
+            --arf
+            Content-Type: message/feedback-report
+
+            Feedback-Type: abuse
+            User-Agent: SomeFBL/1.0
+            Version: 1
+
+            --arf
+            Content-Type: message/rfc822
+
+            {Encoding.UTF8.GetString(raw.ToArray())}
+            --arf--
+            """;
+        var response = await PostAsync(app, report);
+        Assert.Contains("\"kind\":\"Complaint\"", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        Assert.Equal(SubscriberStatus.Complained, (await db.Subscribers.SingleAsync(s => s.EmailKey == "reader0005@example.org", Ct)).Status);
+        Assert.True(await db.Suppressions.AnyAsync(s => s.EmailHash == Subscriber.HashOf("reader0005@example.org") && s.Reason == SuppressionReason.Complaint, Ct));
+    }
+
+    [Fact]
+    public async Task TheListUnsubscribeMailtoUnsubscribesThroughTheCommandAnMtaPipesInto()
+    {
+        var (app, smtp, _) = await SentIssueAsync();
+        await using var __ = smtp;
+        using var ___ = app;
+        var message = smtp.Messages().Single(m => m.EnvelopeTo == "reader0002@example.org").Message;
+        // "<https://...>, <mailto:notes@...?subject=unsubscribe%20TOKEN>": what a mail client sends when the reader clicks Unsubscribe.
+        var mailto = System.Text.RegularExpressions.Regex.Match(message.Headers["List-Unsubscribe"]!, "<mailto:([^?]+)\\?subject=([^>]+)>");
+        var request = $"From: reader0002@example.org\r\nTo: {mailto.Groups[1].Value}\r\nSubject: {Uri.UnescapeDataString(mailto.Groups[2].Value)}\r\nMessage-ID: <u-1@example.org>\r\n\r\nThis message was sent by the Unsubscribe button.\r\n";
+
+        // The way Postfix's pipe(8) runs it: the built app, one message on stdin, the same configuration.
+        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Newsletter.Web.dll"), "process-inbound"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = RepoPaths.Root,
+        };
+        info.Environment["Data__Folder"] = app.DataFolder;
+        info.Environment["Notes__Folder"] = app.NotesFolder;
+        info.Environment["Notes__ImportOnStartup"] = "false";
+        info.Environment["Site__BaseUrl"] = "http://localhost";
+        info.Environment["Jobs__Server"] = "false";
+        using var process = Process.Start(info)!;
+        await process.StandardInput.WriteAsync(request);
+        process.StandardInput.Close();
+        var output = await process.StandardOutput.ReadToEndAsync(Ct);
+        var errors = await process.StandardError.ReadToEndAsync(Ct);
+        await process.WaitForExitAsync(Ct);
+
+        Assert.True(process.ExitCode == 0, errors);
+        Assert.Contains("Unsubscribe: List-Unsubscribe mailto", output, StringComparison.Ordinal);
+        Assert.Equal(SubscriberStatus.Unsubscribed, (await Subscribers.SubscribeTests.FindAsync(app, "reader0002@example.org"))!.Status);
+    }
+
+    private static async Task<(NewsletterApp App, SmtpServer Smtp, int IssueId)> SentIssueAsync()
+    {
+        var smtp = await SmtpServer.StartAsync();
+        var app = new NewsletterApp(Settings(smtp, new() { ["Sending:BounceDomain"] = "bounces.example.net", ["Sending:InboundSecret"] = Secret }));
+        await AddReadersAsync(app, 8);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
+        return (app, smtp, issueId);
+    }
+
+    private static long Delivery(string verp) => long.Parse(System.Text.RegularExpressions.Regex.Match(verp, @"bounce\+(\d+)-").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+
+    private static async Task<HttpResponseMessage> PostAsync(NewsletterApp app, string raw)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/inbound") { Content = new StringContent(raw.ReplaceLineEndings("\r\n"), Encoding.UTF8, "message/rfc822") };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Secret);
+        return await app.CreateClient().SendAsync(request, Ct);
+    }
+
+    /// <summary>A delivery status notification as Postfix writes one, sent to the envelope sender of the failed message.</summary>
+    private static string Dsn(string to, string recipient, string action, string status, string diagnostic) => $"""
+        Return-Path: <>
+        From: MAILER-DAEMON@mx.example.org (Mail Delivery System)
+        To: {to}
+        Subject: Undelivered Mail Returned to Sender
+        Message-ID: <{Guid.NewGuid():N}@mx.example.org>
+        MIME-Version: 1.0
+        Content-Type: multipart/report; report-type=delivery-status; boundary="dsn"
+
+        --dsn
+        Content-Type: text/plain; charset=us-ascii
+
+        This is the mail system at host mx.example.org. I'm sorry to have to inform you that your message could not be delivered.
+
+        --dsn
+        Content-Type: message/delivery-status
+
+        Reporting-MTA: dns; mx.example.org
+        Arrival-Date: Tue,  1 Dec 2026 09:00:00 +0100 (CET)
+
+        Final-Recipient: rfc822; {recipient}
+        Original-Recipient: rfc822;{recipient}
+        Action: {action}
+        Status: {status}
+        Remote-MTA: dns; mailbox.example.org
+        Diagnostic-Code: {diagnostic}
+
+        --dsn
+        Content-Type: text/rfc822-headers
+
+        From: Field Notes <notes@localhost>
+        To: {recipient}
+        Subject: Ledgers, leases and the 40 ms stall
+
+        --dsn--
+        """;
+}
