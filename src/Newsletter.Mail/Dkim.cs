@@ -224,6 +224,9 @@ public sealed class DkimSigningTransport(IMailTransport inner, DkimMessageSigner
     public async Task<IMailSession> OpenSessionAsync(CancellationToken ct) => new Session(await inner.OpenSessionAsync(ct), signer);
 
     /// <inheritdoc />
+    public IMailSession OpenSession() => new Session(inner.OpenSession(), signer);
+
+    /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         await inner.DisposeAsync();
@@ -238,6 +241,14 @@ public sealed class DkimSigningTransport(IMailTransport inner, DkimMessageSigner
             return inner.SendAsync(message, envelopeFrom, ct);
         }
 
+        public SendResult Send(MimeMessage message, MailboxAddress? envelopeFrom, CancellationToken ct)
+        {
+            signer.Sign(message);
+            return inner.Send(message, envelopeFrom, ct);
+        }
+
         public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+        public void Dispose() => inner.Dispose();
     }
 }

@@ -15,11 +15,20 @@ public sealed record OutgoingMessage
     /// <summary>One line; CR or LF is refused.</summary>
     public required string Subject { get; init; }
 
-    /// <summary>The HTML part.</summary>
-    public required string Html { get; init; }
+    /// <summary>The HTML part (or give <see cref="HtmlUtf8"/>).</summary>
+    public string Html { get; init; } = "";
 
-    /// <summary>The plain-text part.</summary>
-    public required string Text { get; init; }
+    /// <summary>The plain-text part (or give <see cref="TextUtf8"/>).</summary>
+    public string Text { get; init; } = "";
+
+    /// <summary>
+    /// The HTML part as UTF-8 bytes, used instead of <see cref="Html"/> when set: a bulk sender fills each
+    /// reader's copy straight into bytes, without a UTF-16 string and a second encoding pass per reader.
+    /// </summary>
+    public byte[]? HtmlUtf8 { get; init; }
+
+    /// <summary>The plain-text part as UTF-8 bytes, used instead of <see cref="Text"/> when set.</summary>
+    public byte[]? TextUtf8 { get; init; }
 
     /// <summary>
     /// A stable Message-ID, with or without angle brackets, e.g. <c>issue-12.sub-345@example.org</c>: a resend
@@ -128,10 +137,22 @@ public static class MessageFactory
 
         message.Body = new MultipartAlternative
         {
-            new TextPart("plain") { Text = m.Text },
-            new TextPart("html") { Text = m.Html },
+            Part("plain", m.Text, m.TextUtf8),
+            Part("html", m.Html, m.HtmlUtf8),
         };
         return message;
+    }
+
+    private static TextPart Part(string subtype, string text, byte[]? utf8)
+    {
+        if (utf8 is null)
+        {
+            return new TextPart(subtype) { Text = text };
+        }
+
+        var part = new TextPart(subtype) { Content = new MimeContent(new MemoryStream(utf8, writable: false)) };
+        part.ContentType.Charset = "utf-8";
+        return part;
     }
 
     /// <summary>The envelope sender (MAIL FROM) for a message built from <paramref name="m"/>: its VERP address or the From address.</summary>

@@ -100,10 +100,13 @@ public sealed class SmtpTransport : IMailTransport
     }
 
     /// <inheritdoc />
-    public Task<IMailSession> OpenSessionAsync(CancellationToken ct)
+    public Task<IMailSession> OpenSessionAsync(CancellationToken ct) => Task.FromResult(OpenSession());
+
+    /// <inheritdoc />
+    public IMailSession OpenSession()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return Task.FromResult<IMailSession>(new SmtpSession(this));
+        return new SmtpSession(this);
     }
 
     /// <inheritdoc />
@@ -128,25 +131,19 @@ public sealed class SmtpTransport : IMailTransport
     {
         while (true)
         {
-            Connection? pooled;
-            lock (_gate)
-            {
-                _idle.TryPop(out pooled);
-            }
-
+            var (pooled, check) = TakeIdle();
             if (pooled is null)
             {
                 return await ConnectAsync(ct);
             }
 
-            var idleFor = DateTime.UtcNow - pooled.LastUsed;
-            if (!pooled.Client.IsConnected || idleFor >= _options.IdleTimeout)
+            if (check == IdleCheck.Stale)
             {
                 await pooled.CloseAsync();
                 continue;
             }
 
-            if (idleFor < NoopAfter)
+            if (check == IdleCheck.Fresh)
             {
                 return pooled;
             }
@@ -158,33 +155,160 @@ public sealed class SmtpTransport : IMailTransport
             }
             catch (Exception e) when (SendResult.IsConnectionFailure(e) || e is SmtpCommandException)
             {
-                // The server timed us out or went away while the connection sat in the pool.
-                _logger.LogDebug("A pooled SMTP connection to {Host}:{Port} failed NOOP after {Idle}; opening another: {Error}", _options.Host, _options.Port, idleFor, e.Message);
+                NoopFailed(pooled, e);
                 await pooled.CloseAsync();
             }
         }
     }
 
+    /// <summary><see cref="RentAsync"/> for a caller on a thread of its own.</summary>
+    internal Connection Rent(CancellationToken ct)
+    {
+        while (true)
+        {
+            var (pooled, check) = TakeIdle();
+            if (pooled is null)
+            {
+                return Connect(ct);
+            }
+
+            if (check == IdleCheck.Stale)
+            {
+                pooled.Close();
+                continue;
+            }
+
+            if (check == IdleCheck.Fresh)
+            {
+                return pooled;
+            }
+
+            try
+            {
+                pooled.Client.NoOp(ct);
+                return pooled;
+            }
+            catch (Exception e) when (SendResult.IsConnectionFailure(e) || e is SmtpCommandException)
+            {
+                NoopFailed(pooled, e);
+                pooled.Close();
+            }
+        }
+    }
+
+    private enum IdleCheck
+    {
+        Fresh,
+        NeedsNoop,
+        Stale,
+    }
+
+    private (Connection? Connection, IdleCheck Check) TakeIdle()
+    {
+        Connection? pooled;
+        lock (_gate)
+        {
+            _idle.TryPop(out pooled);
+        }
+
+        if (pooled is null)
+        {
+            return (null, IdleCheck.Fresh);
+        }
+
+        var idleFor = DateTime.UtcNow - pooled.LastUsed;
+        return (pooled, !pooled.Client.IsConnected || idleFor >= _options.IdleTimeout ? IdleCheck.Stale : idleFor < NoopAfter ? IdleCheck.Fresh : IdleCheck.NeedsNoop);
+    }
+
+    // The server timed us out or went away while the connection sat in the pool.
+    private void NoopFailed(Connection pooled, Exception e) =>
+        _logger.LogDebug("A pooled SMTP connection to {Host}:{Port} failed NOOP after {Idle}; opening another: {Error}", _options.Host, _options.Port, DateTime.UtcNow - pooled.LastUsed, e.Message);
+
     /// <summary>Puts a healthy connection back in the pool, or closes it.</summary>
     internal async Task ReturnAsync(Connection connection)
     {
-        if (connection.Client.IsConnected)
+        if (!TryPool(connection))
         {
-            connection.LastUsed = DateTime.UtcNow;
-            lock (_gate)
+            await connection.CloseAsync();
+        }
+    }
+
+    internal void Return(Connection connection)
+    {
+        if (!TryPool(connection))
+        {
+            connection.Close();
+        }
+    }
+
+    private bool TryPool(Connection connection)
+    {
+        if (!connection.Client.IsConnected)
+        {
+            return false;
+        }
+
+        connection.LastUsed = DateTime.UtcNow;
+        lock (_gate)
+        {
+            if (!_disposed && _idle.Count < Math.Max(1, _options.PoolSize))
             {
-                if (!_disposed && _idle.Count < Math.Max(1, _options.PoolSize))
-                {
-                    _idle.Push(connection);
-                    return;
-                }
+                _idle.Push(connection);
+                return true;
             }
         }
 
-        await connection.CloseAsync();
+        return false;
     }
 
     private async Task<Connection> ConnectAsync(CancellationToken ct)
+    {
+        var client = CreateClient();
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await ConnectSocketAsync(socket, ct);
+            await client.ConnectAsync(socket, _options.Host, _options.Port, SecurityFor(_options), ct);
+            if (!string.IsNullOrEmpty(_options.UserName))
+            {
+                await client.AuthenticateAsync(_options.UserName, _options.Password, ct);
+            }
+        }
+        catch
+        {
+            client.Dispose();
+            socket.Dispose();
+            throw;
+        }
+
+        return Opened(client, socket);
+    }
+
+    private Connection Connect(CancellationToken ct)
+    {
+        var client = CreateClient();
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            // The socket's own connect has no timeout; waiting on the async one is fine on a thread of our own.
+            ConnectSocketAsync(socket, ct).GetAwaiter().GetResult();
+            client.Connect(socket, _options.Host, _options.Port, SecurityFor(_options), ct);
+            if (!string.IsNullOrEmpty(_options.UserName))
+            {
+                client.Authenticate(_options.UserName, _options.Password, ct);
+            }
+        }
+        catch
+        {
+            client.Dispose();
+            socket.Dispose();
+            throw;
+        }
+
+        return Opened(client, socket);
+    }
+
+    private SmtpClient CreateClient()
     {
         var client = new SmtpClient();
         if (!string.IsNullOrEmpty(_options.LocalDomain))
@@ -202,35 +326,25 @@ public sealed class SmtpTransport : IMailTransport
             client.ServerCertificateValidationCallback = (_, _, _, _) => true;
         }
 
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        return client;
+    }
+
+    private async Task ConnectSocketAsync(Socket socket, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ConnectTimeout);
         try
         {
-            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
-            {
-                timeout.CancelAfter(ConnectTimeout);
-                try
-                {
-                    await socket.ConnectAsync(_options.Host, _options.Port, timeout.Token);
-                }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-                {
-                    throw new SocketException((int)SocketError.TimedOut);
-                }
-            }
-
-            await client.ConnectAsync(socket, _options.Host, _options.Port, SecurityFor(_options), ct);
-            if (!string.IsNullOrEmpty(_options.UserName))
-            {
-                await client.AuthenticateAsync(_options.UserName, _options.Password, ct);
-            }
+            await socket.ConnectAsync(_options.Host, _options.Port, timeout.Token);
         }
-        catch
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            client.Dispose();
-            socket.Dispose();
-            throw;
+            throw new SocketException((int)SocketError.TimedOut);
         }
+    }
 
+    private Connection Opened(SmtpClient client, Socket socket)
+    {
         Interlocked.Increment(ref _connectionsOpened);
         _logger.LogDebug("Opened SMTP connection to {Host}:{Port} ({Capabilities})", _options.Host, _options.Port, client.Capabilities);
         return new Connection(client, socket);
@@ -255,7 +369,7 @@ public sealed class SmtpTransport : IMailTransport
                     await Client.DisconnectAsync(quit: true, quit.Token);
                 }
             }
-            catch (Exception e) when (SendResult.IsConnectionFailure(e) || e is SmtpCommandException or OperationCanceledException)
+            catch (Exception e) when (IsGoneAlready(e))
             {
                 // Saying QUIT on a connection that is already gone: nothing is lost.
             }
@@ -263,6 +377,27 @@ public sealed class SmtpTransport : IMailTransport
             Client.Dispose();
             Socket.Dispose();
         }
+
+        public void Close()
+        {
+            try
+            {
+                if (Client.IsConnected)
+                {
+                    using var quit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                    Client.Disconnect(quit: true, quit.Token);
+                }
+            }
+            catch (Exception e) when (IsGoneAlready(e))
+            {
+                // As in CloseAsync.
+            }
+
+            Client.Dispose();
+            Socket.Dispose();
+        }
+
+        private static bool IsGoneAlready(Exception e) => SendResult.IsConnectionFailure(e) || e is SmtpCommandException or OperationCanceledException;
     }
 
     /// <summary>One connection for a batch. Not for concurrent use.</summary>
@@ -275,37 +410,25 @@ public sealed class SmtpTransport : IMailTransport
 
         public async Task<SendResult> SendAsync(MimeMessage message, MailboxAddress? envelopeFrom, CancellationToken ct)
         {
-            ArgumentNullException.ThrowIfNull(message);
-            var sender = envelopeFrom ?? message.Sender ?? message.From.Mailboxes.FirstOrDefault()
-                ?? throw new ArgumentException("The message has no From address and no envelope sender was given.", nameof(message));
-            var recipients = message.To.Mailboxes.Concat(message.Cc.Mailboxes).Concat(message.Bcc.Mailboxes).ToList();
-            if (recipients.Count == 0)
-            {
-                throw new ArgumentException("The message has no recipients.", nameof(message));
-            }
-
+            var (sender, recipients) = Envelope(message, envelopeFrom);
             try
             {
                 _connection ??= await transport.RentAsync(ct);
             }
-            catch (Exception e) when (SendResult.IsConnectionFailure(e) || e is SmtpCommandException or AuthenticationException)
+            catch (Exception e) when (IsConnectFailure(e))
             {
-                transport._logger.LogWarning("Could not open an SMTP connection to {Host}:{Port}: {Error}", transport._options.Host, transport._options.Port, e.Message);
-                return SendResult.ConnectionLost($"could not connect to {transport._options.Host}:{transport._options.Port}: {e.Message}");
+                return CouldNotConnect(e);
             }
 
             try
             {
-                var reply = await _connection.Client.SendAsync(message, sender, recipients, ct);
-                var enhanced = SendResult.FindEnhancedCode(250, reply);
-                return new SendResult(SendOutcome.Sent, 250, enhanced, reply?.Trim());
+                return Sent(await _connection.Client.SendAsync(message, sender, recipients, ct));
             }
             catch (SmtpCommandException e)
             {
                 var result = SendResult.FromReply((int)e.StatusCode, e.Message);
-                if (e.StatusCode == SmtpStatusCode.ServiceNotAvailable || !_connection.Client.IsConnected)
+                if (IsClosing(e))
                 {
-                    // 421: the server is closing the connection; MailKit's RSET after an error may also have lost it.
                     await DiscardAsync();
                 }
 
@@ -324,6 +447,45 @@ public sealed class SmtpTransport : IMailTransport
             }
         }
 
+        public SendResult Send(MimeMessage message, MailboxAddress? envelopeFrom, CancellationToken ct)
+        {
+            var (sender, recipients) = Envelope(message, envelopeFrom);
+            try
+            {
+                _connection ??= transport.Rent(ct);
+            }
+            catch (Exception e) when (IsConnectFailure(e))
+            {
+                return CouldNotConnect(e);
+            }
+
+            // The same outcomes as SendAsync, on MailKit's synchronous API.
+            try
+            {
+                return Sent(_connection.Client.Send(message, sender, recipients, ct));
+            }
+            catch (SmtpCommandException e)
+            {
+                var result = SendResult.FromReply((int)e.StatusCode, e.Message);
+                if (IsClosing(e))
+                {
+                    Discard();
+                }
+
+                return result;
+            }
+            catch (Exception e) when (SendResult.IsConnectionFailure(e))
+            {
+                Discard();
+                return SendResult.ConnectionLost(e.Message);
+            }
+            catch (OperationCanceledException)
+            {
+                Discard();
+                throw;
+            }
+        }
+
         public async ValueTask DisposeAsync()
         {
             if (_connection is { } connection)
@@ -333,12 +495,52 @@ public sealed class SmtpTransport : IMailTransport
             }
         }
 
+        public void Dispose()
+        {
+            if (_connection is { } connection)
+            {
+                _connection = null;
+                transport.Return(connection);
+            }
+        }
+
+        private static (MailboxAddress Sender, List<MailboxAddress> Recipients) Envelope(MimeMessage message, MailboxAddress? envelopeFrom)
+        {
+            ArgumentNullException.ThrowIfNull(message);
+            var sender = envelopeFrom ?? message.Sender ?? message.From.Mailboxes.FirstOrDefault()
+                ?? throw new ArgumentException("The message has no From address and no envelope sender was given.", nameof(message));
+            var recipients = message.To.Mailboxes.Concat(message.Cc.Mailboxes).Concat(message.Bcc.Mailboxes).ToList();
+            return recipients.Count == 0 ? throw new ArgumentException("The message has no recipients.", nameof(message)) : (sender, recipients);
+        }
+
+        private static bool IsConnectFailure(Exception e) => SendResult.IsConnectionFailure(e) || e is SmtpCommandException or AuthenticationException;
+
+        private SendResult CouldNotConnect(Exception e)
+        {
+            transport._logger.LogWarning("Could not open an SMTP connection to {Host}:{Port}: {Error}", transport._options.Host, transport._options.Port, e.Message);
+            return SendResult.ConnectionLost($"could not connect to {transport._options.Host}:{transport._options.Port}: {e.Message}");
+        }
+
+        private static SendResult Sent(string? reply) => new(SendOutcome.Sent, 250, SendResult.FindEnhancedCode(250, reply), reply?.Trim());
+
+        // 421: the server is closing the connection; MailKit's RSET after an error may also have lost it.
+        private bool IsClosing(SmtpCommandException e) => e.StatusCode == SmtpStatusCode.ServiceNotAvailable || _connection?.Client.IsConnected != true;
+
         private async Task DiscardAsync()
         {
             if (_connection is { } connection)
             {
                 _connection = null;
                 await connection.CloseAsync();
+            }
+        }
+
+        private void Discard()
+        {
+            if (_connection is { } connection)
+            {
+                _connection = null;
+                connection.Close();
             }
         }
     }

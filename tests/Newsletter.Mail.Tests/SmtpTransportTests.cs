@@ -355,3 +355,64 @@ public class SmtpTransportTlsTests
         Assert.False(Assert.Single(await plain.WaitForMessagesAsync(1)).Tls);
     }
 }
+
+/// <summary>The synchronous session a send worker uses on its own thread: the same outcomes as the async one.</summary>
+public class SmtpTransportSyncTests
+{
+    private static MimeMessage Message(int subscriber) => TestMail.Build(TestMail.Issue($"reader{subscriber}@example.org", subscriber));
+
+    [Fact]
+    public async Task TheSynchronousSessionSendsDefersRejectsAndKeepsOnePooledConnection()
+    {
+        await using var server = await SmtpServerFixture.StartAsync(new SmtpRules { DeferAlways = ["reader2@example.org"], Reject = ["reader3@example.org"] });
+        await using var transport = new SmtpTransport(new SmtpOptions { Host = server.Host, Port = server.Port, Security = "None" }, NullLogger<SmtpTransport>.Instance);
+        var ct = TestContext.Current.CancellationToken;
+
+        var outcomes = new List<SendResult>();
+        for (var batch = 0; batch < 2; batch++)
+        {
+            using var session = transport.OpenSession();
+            for (var i = 1; i <= 4; i++)
+            {
+                outcomes.Add(session.Send(Message(i), null, ct));
+            }
+        }
+
+        Assert.Equal([SendOutcome.Sent, SendOutcome.Deferred, SendOutcome.Failed, SendOutcome.Sent], outcomes.Take(4).Select(o => o.Outcome));
+        Assert.Equal(outcomes.Take(4).Select(o => o.Outcome), outcomes.Skip(4).Select(o => o.Outcome));
+        Assert.True(outcomes[2].IsHardBounce);
+        Assert.Equal(451, outcomes[1].StatusCode);
+        Assert.Equal(4, (await server.WaitForMessagesAsync(4)).Count);
+        Assert.Equal(1, transport.ConnectionsOpened);
+    }
+
+    [Fact]
+    public async Task ADroppedConnectionIsReportedAndTheNextSendOpensANewOne()
+    {
+        await using var server = await SmtpServerFixture.StartAsync(new SmtpRules { DropAfter = 2 });
+        await using var transport = new SmtpTransport(new SmtpOptions { Host = server.Host, Port = server.Port, Security = "None" }, NullLogger<SmtpTransport>.Instance);
+        var ct = TestContext.Current.CancellationToken;
+        using var session = transport.OpenSession();
+
+        var results = Enumerable.Range(1, 4).Select(i => session.Send(Message(i), null, ct).Outcome).ToList();
+
+        Assert.Equal([SendOutcome.Sent, SendOutcome.Sent, SendOutcome.ConnectionLost, SendOutcome.Sent], results);
+        Assert.Equal(2, transport.ConnectionsOpened);
+    }
+
+    [Fact]
+    public void NothingListeningIsAConnectionLostResultNotAnException()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var transport = new SmtpTransport(new SmtpOptions { Host = "127.0.0.1", Port = port, Security = "None" }, NullLogger<SmtpTransport>.Instance);
+        using var session = transport.OpenSession();
+
+        var result = session.Send(Message(1), null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(SendOutcome.ConnectionLost, result.Outcome);
+        Assert.Contains($"127.0.0.1:{port}", result.Reply, StringComparison.Ordinal);
+    }
+}

@@ -79,16 +79,16 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
         var unsubscribe = site.Value.Absolute("/unsubscribe/" + token);
         var preferences = site.Value.Absolute("/preferences/" + token);
         var name = r.Name ?? "";
-        var html = issue.HtmlParts.Fill([WebUtility.HtmlEncode(unsubscribe), WebUtility.HtmlEncode(preferences), WebUtility.HtmlEncode(name), WebUtility.HtmlEncode(r.Email)]);
-        var text = issue.TextParts.Fill([unsubscribe, preferences, name, r.Email]);
+        var html = issue.HtmlParts.FillUtf8([WebUtility.HtmlEncode(unsubscribe), WebUtility.HtmlEncode(preferences), WebUtility.HtmlEncode(name), WebUtility.HtmlEncode(r.Email)]);
+        var text = issue.TextParts.FillUtf8([unsubscribe, preferences, name, r.Email]);
         var o = sending.Value;
         var outgoing = new OutgoingMessage
         {
             ToAddress = r.Email,
             ToName = r.Name,
             Subject = issue.Subject,
-            Html = html,
-            Text = text,
+            HtmlUtf8 = html,
+            TextUtf8 = text,
             // Stable per (issue, reader): a resend after a crash carries the same id, so clients can fold duplicates.
             MessageId = $"issue-{issue.IssueId}.sub-{r.Id}@{issue.MessageDomain}",
             ListUnsubscribeUrl = unsubscribe,

@@ -50,7 +50,7 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, IBackgroundJobCl
         for (var slot = 0; slot < Math.Max(1, options.Value.Concurrency); slot++)
         {
             var s = slot;
-            jobs.Enqueue<SendWorker>(w => w.RunAsync(issueId, s, CancellationToken.None));
+            jobs.Enqueue<SendWorker>(w => w.Run(issueId, s, CancellationToken.None));
         }
     }
 

@@ -54,33 +54,39 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
     /// transaction, together with the tokens of the global rate limit. A row whose lease expired while
     /// Sending was in flight at a crash: it is reclaimed and marked Uncertain.
     /// </summary>
-    public async Task<IReadOnlyList<ClaimedDelivery>> ClaimAsync(int issueId, string owner, int max, CancellationToken ct)
+    public IReadOnlyList<ClaimedDelivery> Claim(int issueId, string owner, int max)
     {
         var o = options.Value;
         var now = NowMs;
         var connection = (SqliteConnection)db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync(ct);
+        db.Database.OpenConnection();
         try
         {
-            await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(IsolationLevel.Serializable, ct);
-            var allowed = await TakeTokensAsync(connection, tx, max, now, o, ct);
+            using var tx = connection.BeginTransaction(IsolationLevel.Serializable);
+            var allowed = TakeTokens(connection, tx, max, now, o);
             if (allowed == 0)
             {
-                await tx.CommitAsync(ct);
+                tx.Commit();
                 return [];
             }
 
-            await using var claim = connection.CreateCommand();
+            using var claim = connection.CreateCommand();
             claim.Transaction = tx;
+            // One index seek per state, each stopping at $max rows: expired leases first (a crashed worker's
+            // batch), then deferred rows that are due, then pending ones, which the (IssueId, Status,
+            // NextAttemptAtMs) index hands over in snapshot order. A single OR'ed filter sorted by Id instead
+            // read every row of the issue on every claim: a million-reader send then slows to a crawl.
             claim.CommandText = """
                 UPDATE "Deliveries"
                 SET "Uncertain" = CASE WHEN "Status" = 1 THEN 1 ELSE "Uncertain" END,
                     "Status" = 1, "LeaseOwner" = $owner, "LeaseExpiresAtMs" = $until, "Attempts" = "Attempts" + 1
                 WHERE "Id" IN (
-                    SELECT "Id" FROM "Deliveries"
-                    WHERE "IssueId" = $issue
-                      AND (("Status" IN (0, 3) AND "NextAttemptAtMs" <= $now) OR ("Status" = 1 AND "LeaseExpiresAtMs" < $now))
-                    ORDER BY "Id" LIMIT $max)
+                    SELECT "Id" FROM (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = $issue AND "Status" = 1 AND "LeaseExpiresAtMs" < $now LIMIT $max)
+                    UNION ALL
+                    SELECT "Id" FROM (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = $issue AND "Status" = 3 AND "NextAttemptAtMs" <= $now LIMIT $max)
+                    UNION ALL
+                    SELECT "Id" FROM (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = $issue AND "Status" = 0 AND "NextAttemptAtMs" <= $now LIMIT $max)
+                    LIMIT $max)
                 RETURNING "Id", "SubscriberId", "Attempts", "Uncertain"
                 """;
             claim.Parameters.AddWithValue("$owner", owner);
@@ -89,26 +95,28 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
             claim.Parameters.AddWithValue("$now", now);
             claim.Parameters.AddWithValue("$max", allowed);
             var claimed = new List<ClaimedDelivery>(allowed);
-            await using (var reader = await claim.ExecuteReaderAsync(ct))
+            using (var reader = claim.ExecuteReader())
             {
-                while (await reader.ReadAsync(ct))
+                while (reader.Read())
                 {
                     claimed.Add(new ClaimedDelivery(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt32(2), reader.GetBoolean(3)));
                 }
             }
 
+            // RETURNING gives no order; sending in snapshot order keeps a send's progress easy to follow.
+            claimed.Sort((a, b) => a.Id.CompareTo(b.Id));
             if (claimed.Count < allowed)
             {
                 // Give back the tokens we did not use, so an idle worker doesn't starve a busy one.
-                await ReturnTokensAsync(connection, tx, allowed - claimed.Count, o, ct);
+                ReturnTokens(connection, tx, allowed - claimed.Count, o);
             }
 
-            await tx.CommitAsync(ct);
+            tx.Commit();
             return claimed;
         }
         finally
         {
-            await db.Database.CloseConnectionAsync();
+            db.Database.CloseConnection();
         }
     }
 
@@ -116,7 +124,7 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
     /// Writes a batch's outcomes in one transaction. Each update names the lease owner, so a worker whose
     /// lease was taken over (it stalled past LeaseDuration) cannot overwrite the new owner's result.
     /// </summary>
-    public async Task<int> RecordAsync(string owner, IReadOnlyList<DeliveryOutcome> outcomes, CancellationToken ct)
+    public int Record(string owner, IReadOnlyList<DeliveryOutcome> outcomes)
     {
         if (outcomes.Count == 0)
         {
@@ -124,11 +132,11 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
         }
 
         var connection = (SqliteConnection)db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync(ct);
+        db.Database.OpenConnection();
         try
         {
-            await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(IsolationLevel.Serializable, ct);
-            await using var update = connection.CreateCommand();
+            using var tx = connection.BeginTransaction(IsolationLevel.Serializable);
+            using var update = connection.CreateCommand();
             update.Transaction = tx;
             update.CommandText = """
                 UPDATE "Deliveries" SET "Status" = $status, "SmtpCode" = $code, "LastError" = $error, "NextAttemptAtMs" = $next,
@@ -152,39 +160,39 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
                 pNext.Value = o.NextAttemptAtMs;
                 pNow.Value = now;
                 pId.Value = o.DeliveryId;
-                written += await update.ExecuteNonQueryAsync(ct);
+                written += update.ExecuteNonQuery();
             }
 
             var bounced = outcomes.Where(o => o.HardBounce).Select(o => o.SubscriberId).Distinct().ToList();
             if (bounced.Count > 0)
             {
-                await SuppressAsync(connection, tx, bounced, ct);
+                Suppress(connection, tx, bounced);
             }
 
-            await tx.CommitAsync(ct);
+            tx.Commit();
             return written;
         }
         finally
         {
-            await db.Database.CloseConnectionAsync();
+            db.Database.CloseConnection();
         }
     }
 
     /// <summary>A hard bounce marks the subscriber Bounced and suppresses the address for good.</summary>
-    private static async Task SuppressAsync(SqliteConnection connection, SqliteTransaction tx, List<long> subscriberIds, CancellationToken ct)
+    private static void Suppress(SqliteConnection connection, SqliteTransaction tx, List<long> subscriberIds)
     {
         foreach (var id in subscriberIds)
         {
-            await using var find = connection.CreateCommand();
+            using var find = connection.CreateCommand();
             find.Transaction = tx;
             find.CommandText = "SELECT \"EmailKey\" FROM \"Subscribers\" WHERE \"Id\" = $id";
             find.Parameters.AddWithValue("$id", id);
-            if (await find.ExecuteScalarAsync(ct) is not string key)
+            if (find.ExecuteScalar() is not string key)
             {
                 continue;
             }
 
-            await using var write = connection.CreateCommand();
+            using var write = connection.CreateCommand();
             write.Transaction = tx;
             write.CommandText = """
                 UPDATE "Subscribers" SET "Status" = 3 WHERE "Id" = $id;
@@ -194,12 +202,12 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
             write.Parameters.AddWithValue("$id", id);
             write.Parameters.AddWithValue("$hash", Subscriber.HashOf(key));
             write.Parameters.AddWithValue("$at", DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss.FFFFFFF", System.Globalization.CultureInfo.InvariantCulture));
-            await write.ExecuteNonQueryAsync(ct);
+            write.ExecuteNonQuery();
         }
     }
 
     /// <summary>Hands back claimed rows that were not attempted (pause, cancel, lost connection): they are retried, not failed.</summary>
-    public async Task ReleaseAsync(string owner, IEnumerable<long> deliveryIds, long retryAtMs, CancellationToken ct)
+    public void Release(string owner, IEnumerable<long> deliveryIds, long retryAtMs)
     {
         var ids = deliveryIds.ToList();
         if (ids.Count == 0)
@@ -207,13 +215,13 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
             return;
         }
 
-        await db.Deliveries.Where(d => ids.Contains(d.Id) && d.LeaseOwner == owner && d.Status == DeliveryStatus.Sending)
-            .ExecuteUpdateAsync(u => u
+        db.Deliveries.Where(d => ids.Contains(d.Id) && d.LeaseOwner == owner && d.Status == DeliveryStatus.Sending)
+            .ExecuteUpdate(u => u
                 .SetProperty(d => d.Status, DeliveryStatus.Pending)
                 .SetProperty(d => d.LeaseOwner, (string?)null)
                 .SetProperty(d => d.LeaseExpiresAtMs, 0L)
                 .SetProperty(d => d.NextAttemptAtMs, retryAtMs)
-                .SetProperty(d => d.Attempts, d => d.Attempts - 1), ct);
+                .SetProperty(d => d.Attempts, d => d.Attempts - 1));
     }
 
     public async Task<DeliveryCounts> CountsAsync(int issueId, CancellationToken ct)
@@ -228,24 +236,24 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
     }
 
     /// <summary>The earliest time a Deferred row becomes due, or null when nothing waits.</summary>
-    public async Task<long?> NextDueAsync(int issueId, CancellationToken ct) =>
-        await db.Deliveries.Where(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Deferred || d.Status == DeliveryStatus.Sending))
-            .MinAsync(d => (long?)(d.Status == DeliveryStatus.Sending ? d.LeaseExpiresAtMs : d.NextAttemptAtMs), ct);
+    public long? NextDue(int issueId) =>
+        db.Deliveries.Where(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Deferred || d.Status == DeliveryStatus.Sending))
+            .Min(d => (long?)(d.Status == DeliveryStatus.Sending ? d.LeaseExpiresAtMs : d.NextAttemptAtMs));
 
-    private static async Task<int> TakeTokensAsync(SqliteConnection c, SqliteTransaction tx, int wanted, long nowMs, SendingOptions o, CancellationToken ct)
+    private static int TakeTokens(SqliteConnection c, SqliteTransaction tx, int wanted, long nowMs, SendingOptions o)
     {
         var allowed = wanted;
         if (o.MaxPerSecond > 0)
         {
-            allowed = Math.Min(allowed, await TakeAsync(c, tx, "second", o.MaxPerSecond, 1000, allowed, nowMs, ct));
+            allowed = Math.Min(allowed, Take(c, tx, "second", o.MaxPerSecond, 1000, allowed, nowMs));
         }
 
         if (o.MaxPerHour > 0 && allowed > 0)
         {
-            var hour = await TakeAsync(c, tx, "hour", o.MaxPerHour, 3_600_000, allowed, nowMs, ct);
+            var hour = Take(c, tx, "hour", o.MaxPerHour, 3_600_000, allowed, nowMs);
             if (hour < allowed && o.MaxPerSecond > 0)
             {
-                await GiveAsync(c, tx, "second", allowed - hour, o.MaxPerSecond, ct);
+                Give(c, tx, "second", allowed - hour, o.MaxPerSecond);
             }
 
             allowed = hour;
@@ -254,16 +262,16 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
         return allowed;
     }
 
-    private static async Task ReturnTokensAsync(SqliteConnection c, SqliteTransaction tx, int unused, SendingOptions o, CancellationToken ct)
+    private static void ReturnTokens(SqliteConnection c, SqliteTransaction tx, int unused, SendingOptions o)
     {
         if (o.MaxPerSecond > 0)
         {
-            await GiveAsync(c, tx, "second", unused, o.MaxPerSecond, ct);
+            Give(c, tx, "second", unused, o.MaxPerSecond);
         }
 
         if (o.MaxPerHour > 0)
         {
-            await GiveAsync(c, tx, "hour", unused, o.MaxPerHour, ct);
+            Give(c, tx, "hour", unused, o.MaxPerHour);
         }
     }
 
@@ -271,17 +279,17 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
     /// A token bucket in a row: capacity tokens, refilled at capacity per period, read and written inside
     /// the claim's IMMEDIATE transaction, so every worker on every node draws from the same bucket.
     /// </summary>
-    private static async Task<int> TakeAsync(SqliteConnection c, SqliteTransaction tx, string key, int capacity, long periodMs, int wanted, long nowMs, CancellationToken ct)
+    private static int Take(SqliteConnection c, SqliteTransaction tx, string key, int capacity, long periodMs, int wanted, long nowMs)
     {
-        await using var read = c.CreateCommand();
+        using var read = c.CreateCommand();
         read.Transaction = tx;
         read.CommandText = "SELECT \"Tokens\", \"UpdatedAtMs\" FROM \"SendRateBuckets\" WHERE \"Key\" = $key";
         read.Parameters.AddWithValue("$key", key);
         double tokens = capacity;
         long updated = nowMs;
-        await using (var r = await read.ExecuteReaderAsync(ct))
+        using (var r = read.ExecuteReader())
         {
-            if (await r.ReadAsync(ct))
+            if (r.Read())
             {
                 tokens = r.GetDouble(0);
                 updated = r.GetInt64(1);
@@ -290,7 +298,7 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
 
         tokens = Math.Min(capacity, tokens + ((nowMs - updated) * (double)capacity / periodMs));
         var take = (int)Math.Min(wanted, Math.Floor(tokens));
-        await using var write = c.CreateCommand();
+        using var write = c.CreateCommand();
         write.Transaction = tx;
         write.CommandText = """
             INSERT INTO "SendRateBuckets" ("Key", "Tokens", "UpdatedAtMs") VALUES ($key, $tokens, $now)
@@ -299,19 +307,19 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
         write.Parameters.AddWithValue("$key", key);
         write.Parameters.AddWithValue("$tokens", tokens - take);
         write.Parameters.AddWithValue("$now", nowMs);
-        await write.ExecuteNonQueryAsync(ct);
+        write.ExecuteNonQuery();
         return take;
     }
 
-    private static async Task GiveAsync(SqliteConnection c, SqliteTransaction tx, string key, int count, int capacity, CancellationToken ct)
+    private static void Give(SqliteConnection c, SqliteTransaction tx, string key, int count, int capacity)
     {
-        await using var give = c.CreateCommand();
+        using var give = c.CreateCommand();
         give.Transaction = tx;
         give.CommandText = "UPDATE \"SendRateBuckets\" SET \"Tokens\" = MIN($cap, \"Tokens\" + $n) WHERE \"Key\" = $key";
         give.Parameters.AddWithValue("$cap", capacity);
         give.Parameters.AddWithValue("$n", count);
         give.Parameters.AddWithValue("$key", key);
-        await give.ExecuteNonQueryAsync(ct);
+        give.ExecuteNonQuery();
     }
 }
 

@@ -9,32 +9,13 @@ namespace Newsletter.Web.Sending;
 /// <summary>
 /// bounce+{delivery}-{mac}@domain: a bounce sent to this address names the delivery it belongs to, and the
 /// short MAC, keyed by a secret of this installation, keeps anyone from forging bounces that would fail or
-/// suppress other readers. The key is made on first use and kept beside the data-protection keys.
+/// suppress other readers. The key is made on first use (see <see cref="SecretKeyFile"/>).
 /// </summary>
 public sealed partial class VerpAddresses
 {
     private readonly byte[] _key;
 
-    public VerpAddresses(AppPaths paths)
-    {
-        var path = Path.Combine(paths.DataFolder, "keys", "verp.key");
-        if (!File.Exists(path))
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            try
-            {
-                // CreateNew: two nodes starting at once must not each write a key of their own.
-                using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
-                file.Write(RandomNumberGenerator.GetBytes(32));
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                // Another process made it first; read theirs.
-            }
-        }
-
-        _key = File.ReadAllBytes(path);
-    }
+    public VerpAddresses(AppPaths paths) => _key = SecretKeyFile.LoadOrCreate(paths, "verp.key");
 
     public string For(long deliveryId, string domain) => $"bounce+{deliveryId.ToString(CultureInfo.InvariantCulture)}-{Mac(deliveryId)}@{domain}";
 

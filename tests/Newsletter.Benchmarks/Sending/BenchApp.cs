@@ -108,6 +108,31 @@ internal sealed class BenchApp : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>CPU seconds so far by thread name (Linux /proc): which part of the app the time went to.</summary>
+    public Dictionary<string, double> CpuByThread()
+    {
+        var byName = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{_process.Id}/task"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                var name = stat[(stat.IndexOf('(', StringComparison.Ordinal) + 1)..stat.LastIndexOf(')')];
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                // Numbered workers ("Worker #3") are one kind of thread.
+                var kind = System.Text.RegularExpressions.Regex.Replace(name, @"\s*#?\d+$", "");
+                byName[kind] = byName.GetValueOrDefault(kind) + ticks / 100.0;
+            }
+            catch (IOException)
+            {
+                // the thread ended while we looked
+            }
+        }
+
+        return byName;
+    }
+
     public void Dispose()
     {
         if (!_process.HasExited)
@@ -260,7 +285,7 @@ internal static class SendSeed
         return issue.Id;
     }
 
-    /// <summary>Marks the issue due now; the app's reconciler (every second here) starts it.</summary>
+    /// <summary>Marks the issue due now; the app's reconciler, which runs at start-up, starts it.</summary>
     public static async Task SendNowAsync(string dataFolder, int issueId)
     {
         await using var db = Open(dataFolder);

@@ -72,37 +72,35 @@ public static partial class SendBenchmark
     {
         var (html, text) = SendSeed.Body(HtmlBytes);
         using var sink = await SmtpSink.StartAsync();
-        var prebuilt = Enumerable.Range(0, 1000).Select(i => BareMessage(i, html, text)).ToList();
-        var messageBytes = Size(prebuilt[0]);
+        // The baselines send readers' copies made by the app's own code: the same bytes, built in advance.
+        var copies = await ReaderCopies.CreateAsync(Bench.Temp("copies"));
+        var prebuilt = Enumerable.Range(0, 1000).Select(copies.Build).ToList();
+        var messageBytes = ReaderCopies.Size(prebuilt[0]);
         Console.WriteLine($"{(dkim ? "S2" : "S1")}: {readers:N0} messages of {messageBytes / 1024.0:F1} KB ({html.Length / 1024.0:F1} KB of body HTML), "
             + $"{connections} connections, into smtp-sink on 127.0.0.1:{sink.Port}; {Environment.ProcessorCount} cores");
 
         // Ours first, while the machine is coolest; then the baselines on the same sink.
-        if (Environment.GetEnvironmentVariable("NEWSLETTER_BENCH_ONLY") == "bare")
-        {
-            // For profiling the baseline alone.
-            var alone = await BareMailKitAsync(sink.Port, readers, connections, prebuilt);
-            Console.WriteLine($"bare MailKit alone: {readers / alone.Seconds:N0} msg/s, CPU {alone.Cpu.TotalMilliseconds * 1000 / readers:F0} us per message");
-            return 0;
-        }
-
         var ours = await AppSendAsync(sink.Port, readers, connections, html, text, dkim);
-        var bare = await BareMailKitAsync(sink.Port, readers, connections, prebuilt);
+        // Both ways of writing the bare loop run; the faster one is the baseline, so ours is held to the best.
+        var bareAsync = await BareMailKitAsync(sink.Port, readers, connections, prebuilt);
+        var bareSync = BareMailKitSync(sink.Port, readers, connections, prebuilt);
+        var bare = bareSync.Seconds <= bareAsync.Seconds ? bareSync : bareAsync;
         var source = await SmtpSourceAsync(sink.Port, readers, connections, messageBytes);
 
         Console.WriteLine();
-        Console.WriteLine($"{"sender",-44} {"seconds",8} {"msg/s",8} {"slowest conn msg/s",19}");
-        Row("Newsletter (app process, ledger, SQLite jobs)" + (dkim ? ", DKIM" : ""), ours.Seconds, readers, ours.SlowestConnection);
-        Row("bare MailKit loop, pre-built messages", bare.Seconds, readers, bare.SlowestConnection);
-        Row("Postfix smtp-source", source, readers, null);
-        Console.WriteLine($"CPU per message: ours {ours.Cpu.TotalMilliseconds * 1000 / readers:F0} us, bare MailKit {bare.Cpu.TotalMilliseconds * 1000 / readers:F0} us (load-independent; the sink's CPU is not counted)");
+        Console.WriteLine($"{"sender",-46} {"seconds",8} {"msg/s",8} {"slowest conn msg/s",19} {"CPU us/msg",11}");
+        Row("Newsletter (app process, ledger, SQLite jobs)" + (dkim ? ", DKIM" : ""), ours.Seconds, readers, ours.SlowestConnection, ours.Cpu);
+        Row("bare MailKit loop, async, pre-built messages", bareAsync.Seconds, readers, bareAsync.SlowestConnection, bareAsync.Cpu);
+        Row("bare MailKit loop, sync, pre-built messages", bareSync.Seconds, readers, bareSync.SlowestConnection, bareSync.Cpu);
+        Row("Postfix smtp-source", source, readers, null, null);
+        Console.WriteLine("(CPU is the sender process's own, user and system; the sink's is not counted. It is what a busy machine distorts least.)");
         Console.WriteLine($"app peak RSS {ours.PeakRss / 1048576.0:F0} MB; preparing (snapshot to first accepted message) {ours.PreparingSeconds:F2} s");
         var vsBare = bare.Seconds / ours.Seconds;
         var vsSource = source / ours.Seconds;
         var met = true;
         if (!dkim)
         {
-            met &= Goal($"ours / bare MailKit = {vsBare:F2}", vsBare >= 0.9, ">= 0.9");
+            met &= Goal($"ours / the faster bare MailKit loop = {vsBare:F2}", vsBare >= 0.9, ">= 0.9");
             met &= Goal($"ours / smtp-source = {vsSource:F2}", vsSource >= 0.25, ">= 0.25");
         }
         else
@@ -184,7 +182,6 @@ public static partial class SendBenchmark
             ["Mail__Smtp__Security"] = "None",
             ["Mail__Smtp__PoolSize"] = connections.ToString(CultureInfo.InvariantCulture),
             ["Sending__Concurrency"] = connections.ToString(CultureInfo.InvariantCulture),
-            ["Sending__ReconcileInterval"] = "00:00:01",
             ["Jobs__WorkerCount"] = (connections + 2).ToString(CultureInfo.InvariantCulture),
         };
         if (dkim)
@@ -206,9 +203,10 @@ public static partial class SendBenchmark
             settings[k] = v;
         }
 
+        // Due before the app starts: its first reconcile, at start-up, begins the send, as after a restart.
+        await SendSeed.SendNowAsync(data, issueId);
         using var app = await BenchApp.StartAsync(data, settings);
         var cpuBefore = app.CpuTime;
-        await SendSeed.SendNowAsync(data, issueId);
         await using var db = SendSeed.Open(data);
         var deadline = DateTime.UtcNow.AddMinutes(30);
         Issue issue;
@@ -224,6 +222,8 @@ public static partial class SendBenchmark
 
         var peak = app.PeakRssBytes;
         var cpu = app.CpuTime - cpuBefore;
+        var threads = app.CpuByThread().OrderByDescending(t => t.Value).Take(6).Select(t => $"{t.Key} {t.Value:F1} s");
+        Console.WriteLine($"  app CPU by thread since start: {string.Join(", ", threads)}");
         var sent = await db.Deliveries.CountAsync(d => d.IssueId == issueId && d.Status == DeliveryStatus.Sent);
         if (sent != readers)
         {
@@ -241,6 +241,11 @@ public static partial class SendBenchmark
         }
 
         var rates = WorkerRates(app.Log);
+        foreach (var line in app.Log.Split('\n').Where(l => l.Contains("stopped:", StringComparison.Ordinal) && !l.Contains("stopped: 0 sent", StringComparison.Ordinal)))
+        {
+            Console.WriteLine("  app: " + line.Trim());
+        }
+
         return new AppRun((last - started) / 1000.0, rates.Count == 0 ? 0 : rates.Min(), peak, (first - started) / 1000.0, cpu);
     }
 
@@ -252,27 +257,6 @@ public static partial class SendBenchmark
 
     [GeneratedRegex(@"stopped: (\d+) sent in \d+ batches over ([\d.]+) s")]
     private static partial Regex WorkerLine();
-
-    private static MimeMessage BareMessage(int i, string html, string text) => MessageFactory.Build(new OutgoingMessage
-    {
-        ToAddress = $"reader{i:D7}@example.org",
-        ToName = $"Reader {i}",
-        Subject = "Issue 12: the 40 ms stall",
-        Html = html + $"<p><a href=\"http://localhost/unsubscribe/{i:D40}\">Unsubscribe</a></p>",
-        Text = text + $"\nUnsubscribe: http://localhost/unsubscribe/{i:D40}\n",
-        MessageId = $"issue-1.sub-{i}@field-notes.example",
-        ListUnsubscribeUrl = $"http://localhost/unsubscribe/{i:D40}",
-        ListUnsubscribeMailto = "mailto:notes@field-notes.example?subject=unsubscribe",
-        ListId = "Field Notes <field-notes.example>",
-        Bulk = true,
-    }, new MailOptions { FromAddress = "notes@field-notes.example", FromName = "Field Notes" });
-
-    private static long Size(MimeMessage message)
-    {
-        using var stream = new MemoryStream();
-        message.WriteTo(FormatOptions.Default, stream);
-        return stream.Length;
-    }
 
     private static async Task<(double Seconds, double SlowestConnection, TimeSpan Cpu)> BareMailKitAsync(int port, int total, int connections, List<MimeMessage> messages)
     {
@@ -300,6 +284,35 @@ public static partial class SendBenchmark
         return (watch.Elapsed.TotalSeconds, rates.Min(), Process.GetCurrentProcess().TotalProcessorTime - cpuBefore);
     }
 
+    /// <summary>The same loop with MailKit's synchronous API, one thread per connection: no continuations, no thread-pool hops.</summary>
+    private static (double Seconds, double SlowestConnection, TimeSpan Cpu) BareMailKitSync(int port, int total, int connections, List<MimeMessage> messages)
+    {
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var watch = Stopwatch.StartNew();
+        var rates = new double[connections];
+        var threads = Enumerable.Range(0, connections).Select(c => new Thread(() =>
+        {
+            var share = total / connections + (c < total % connections ? 1 : 0);
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            socket.Connect(IPAddress.Loopback, port);
+            using var client = new SmtpClient();
+            client.Connect(socket, "127.0.0.1", port, SecureSocketOptions.None);
+            var sender = new MailboxAddress("", "bounce@field-notes.example");
+            var own = Stopwatch.StartNew();
+            for (var i = 0; i < share; i++)
+            {
+                var m = messages[(i * connections + c) % messages.Count];
+                client.Send(m, sender, m.To.Mailboxes);
+            }
+
+            rates[c] = share / own.Elapsed.TotalSeconds;
+            client.Disconnect(true);
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        return (watch.Elapsed.TotalSeconds, rates.Min(), Process.GetCurrentProcess().TotalProcessorTime - cpuBefore);
+    }
+
     private static async Task<double> SmtpSourceAsync(int port, int total, int connections, long messageBytes)
     {
         // -d keeps each session open for its next message, as a pooled client does.
@@ -323,8 +336,8 @@ public static partial class SendBenchmark
         return watch.Elapsed.TotalSeconds;
     }
 
-    private static void Row(string name, double seconds, int messages, double? slowest) =>
-        Console.WriteLine($"{name,-44} {seconds,8:F2} {messages / seconds,8:N0} {(slowest is { } s ? s.ToString("N0", CultureInfo.InvariantCulture) : "-"),19}");
+    private static void Row(string name, double seconds, int messages, double? slowest, TimeSpan? cpu) =>
+        Console.WriteLine($"{name,-46} {seconds,8:F2} {messages / seconds,8:N0} {(slowest is { } s ? s.ToString("N0", CultureInfo.InvariantCulture) : "-"),19} {(cpu is { } c ? (c.TotalMilliseconds * 1000 / messages).ToString("F0", CultureInfo.InvariantCulture) : "-"),11}");
 
     private static bool Goal(string what, bool met, string goal)
     {

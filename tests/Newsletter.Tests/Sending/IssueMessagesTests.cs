@@ -14,9 +14,12 @@ public class IssueMessagesTests
     {
         var text = MarkedText.Parse("<a href=\"[u]\">leave</a>[n][n] mail [e]. [u]", ["[u]", "[p]", "[n]", "[e]"]);
 
-        Assert.Equal("<a href=\"U\">leave</a>NameName mail e@x. U", text.Fill(["U", "P", "Name", "e@x"]));
-        Assert.Equal("<a href=\"\">leave</a> mail . ", text.Fill(["", "", "", ""]));
-        Assert.Equal("no markers here", MarkedText.Parse("no markers here", ["[u]"]).Fill(["x"]));
+        static string Fill(MarkedText t, string[] values) => System.Text.Encoding.UTF8.GetString(t.FillUtf8(values));
+
+        Assert.Equal("<a href=\"U\">leave</a>NameName mail e@x. U", Fill(text, ["U", "P", "Name", "e@x"]));
+        Assert.Equal("<a href=\"\">leave</a> mail . ", Fill(text, ["", "", "", ""]));
+        Assert.Equal("Grüße, Jürgen · ok", Fill(MarkedText.Parse("Grüße, [n] · ok", ["[u]", "[p]", "[n]"]), ["U", "P", "Jürgen"]));
+        Assert.Equal("no markers here", Fill(MarkedText.Parse("no markers here", ["[u]"]), ["x"]));
     }
 
     [Fact]
