@@ -159,42 +159,23 @@ public static class MailBenchmark
 
     private static async Task<bool> SmtpAsync(TimeSpan duration)
     {
-        const string sinkPath = "/usr/sbin/smtp-sink";
-        if (!File.Exists(sinkPath))
+        if (!Sending.SmtpSink.Installed(out var why))
         {
-            Console.Error.WriteLine("smtp: /usr/sbin/smtp-sink is missing (apt-get install postfix).");
+            Console.Error.WriteLine("smtp: " + why);
             return false;
         }
 
-        var port = FreePort();
-        // smtp-sink refuses to run as root unless told whom to become after binding.
-        string[] sinkArgs = Environment.UserName == "root" ? ["-u", "nobody", $"127.0.0.1:{port}", "64"] : [$"127.0.0.1:{port}", "64"];
-        using var sink = Process.Start(new ProcessStartInfo(sinkPath, sinkArgs)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        try
-        {
-            await WaitForPortAsync(port);
-            var messages = Enumerable.Range(0, 200).Select(Message).ToList();
-            Console.WriteLine($"SMTP into Postfix smtp-sink on 127.0.0.1:{port}, one connection, ~18 KB messages, {duration.TotalSeconds:0.#} s each");
-            var withDelay = await BareMailKitAsync(port, noDelay: false, messages, duration);
-            var withNoDelay = await BareMailKitAsync(port, noDelay: true, messages, duration);
-            var ours = await TransportAsync(port, messages, duration);
-            Console.WriteLine($"  bare MailKit, Nagle on (no TCP_NODELAY)   {withDelay,10:N0} msg/s");
-            Console.WriteLine($"  bare MailKit, TCP_NODELAY                 {withNoDelay,10:N0} msg/s   {withNoDelay / withDelay:0.0}x");
-            Console.WriteLine($"  SmtpTransport session (pooled, NODELAY)   {ours,10:N0} msg/s   {ours / withNoDelay:P0} of the bare loop");
-            return true;
-        }
-        finally
-        {
-            if (!sink.HasExited)
-            {
-                sink.Kill();
-                sink.WaitForExit(5_000);
-            }
-        }
+        using var sink = await Sending.SmtpSink.StartAsync();
+        var port = sink.Port;
+        var messages = Enumerable.Range(0, 200).Select(Message).ToList();
+        Console.WriteLine($"SMTP into Postfix smtp-sink on 127.0.0.1:{port}, one connection, ~18 KB messages, {duration.TotalSeconds:0.#} s each");
+        var withDelay = await BareMailKitAsync(port, noDelay: false, messages, duration);
+        var withNoDelay = await BareMailKitAsync(port, noDelay: true, messages, duration);
+        var ours = await TransportAsync(port, messages, duration);
+        Console.WriteLine($"  bare MailKit, Nagle on (no TCP_NODELAY)   {withDelay,10:N0} msg/s");
+        Console.WriteLine($"  bare MailKit, TCP_NODELAY                 {withNoDelay,10:N0} msg/s   {withNoDelay / withDelay:0.0}x");
+        Console.WriteLine($"  SmtpTransport session (pooled, NODELAY)   {ours,10:N0} msg/s   {ours / withNoDelay:P0} of the bare loop");
+        return true;
     }
 
     private static async Task<double> BareMailKitAsync(int port, bool noDelay, List<MimeMessage> messages, TimeSpan duration)
@@ -239,31 +220,5 @@ public static class MailBenchmark
         }
 
         return count / watch.Elapsed.TotalSeconds;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static async Task WaitForPortAsync(int port)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, port);
-                return;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(50);
-            }
-        }
-
-        throw new TimeoutException($"smtp-sink did not listen on 127.0.0.1:{port}");
     }
 }

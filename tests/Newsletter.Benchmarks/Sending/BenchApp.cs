@@ -96,6 +96,9 @@ internal sealed class BenchApp : IDisposable
 
     public long PeakRssBytes => Bench.PeakRssBytes(_process.Id);
 
+    /// <summary>Resets VmHWM to the current RSS (Linux: 5 to /proc/PID/clear_refs), so a later peak is a later phase's.</summary>
+    public void ResetPeakRss() => File.WriteAllText($"/proc/{_process.Id}/clear_refs", "5");
+
     /// <summary>User plus system CPU the app has used so far: a cost per message that a busy machine does not distort.</summary>
     public TimeSpan CpuTime
     {

@@ -153,10 +153,10 @@ public static partial class SendBenchmark
     {
         var (html, text) = SendSeed.Body(HtmlBytes);
         using var sink = await SmtpSink.StartAsync();
-        Console.WriteLine($"S6: the app's peak RSS (VmHWM) sending one ~20 KB issue to {small:N0} and to {large:N0} readers into smtp-sink");
-        var a = await AppSendAsync(sink.Port, small, connections, html, text, dkim: false);
+        Console.WriteLine($"S6: the app's peak RSS (VmHWM, reset once the app is up) sending one ~20 KB issue to {small:N0} and to {large:N0} readers into smtp-sink");
+        var a = await AppSendAsync(sink.Port, small, connections, html, text, dkim: false, afterStartUp: true);
         Console.WriteLine($"  {small,10:N0} readers: {a.Seconds,7:F1} s, peak RSS {a.PeakRss / 1048576.0,6:F1} MB");
-        var b = await AppSendAsync(sink.Port, large, connections, html, text, dkim: false);
+        var b = await AppSendAsync(sink.Port, large, connections, html, text, dkim: false, afterStartUp: true);
         Console.WriteLine($"  {large,10:N0} readers: {b.Seconds,7:F1} s, peak RSS {b.PeakRss / 1048576.0,6:F1} MB");
         var growth = (double)b.PeakRss / a.PeakRss - 1;
         var met = Goal($"peak RSS {Math.Max(a.PeakRss, b.PeakRss) / 1048576.0:F1} MB", Math.Max(a.PeakRss, b.PeakRss) <= 150L * 1048576, "<= 150 MB");
@@ -168,7 +168,12 @@ public static partial class SendBenchmark
     private sealed record AppRun(double Seconds, double SlowestConnection, long PeakRss, double PreparingSeconds, TimeSpan Cpu);
 
     /// <summary>Seeds a data folder, starts the app on it, marks the issue due and waits until the ledger says Sent.</summary>
-    private static async Task<AppRun> AppSendAsync(int port, int readers, int connections, string html, string text, bool dkim)
+    /// <param name="afterStartUp">
+    /// Start the send only once the app is up, with the RSS high-water mark reset, so the peak is the send's
+    /// own and not start-up's (migrations, the EF model, the first pages). Otherwise the issue is due before the
+    /// app starts and its start-up reconcile begins the send, as after a restart.
+    /// </param>
+    private static async Task<AppRun> AppSendAsync(int port, int readers, int connections, string html, string text, bool dkim, bool afterStartUp = false)
     {
         var dir = Bench.Temp("send");
         var data = Path.Combine(dir, "data");
@@ -203,10 +208,24 @@ public static partial class SendBenchmark
             settings[k] = v;
         }
 
-        // Due before the app starts: its first reconcile, at start-up, begins the send, as after a restart.
-        await SendSeed.SendNowAsync(data, issueId);
+        if (afterStartUp)
+        {
+            settings["Sending__ReconcileInterval"] = "00:00:02";
+        }
+        else
+        {
+            await SendSeed.SendNowAsync(data, issueId);
+        }
+
         using var app = await BenchApp.StartAsync(data, settings);
         var cpuBefore = app.CpuTime;
+        if (afterStartUp)
+        {
+            await Task.Delay(3000);
+            app.ResetPeakRss();
+            await SendSeed.SendNowAsync(data, issueId);
+        }
+
         await using var db = SendSeed.Open(data);
         var deadline = DateTime.UtcNow.AddMinutes(30);
         Issue issue;
