@@ -2,6 +2,7 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Newsletter.Testing;
 
@@ -51,6 +52,9 @@ public class NewsletterApp : WebApplicationFactory<Program>
 
     public string PickupFolder => Path.Combine(DataFolder, "outbox");
 
+    /// <summary>Warnings and errors the app logged; put it in assertion messages so a failure says why.</summary>
+    public ServerLog ServerLog { get; } = new();
+
     public void WriteNote(string fileName, string content) => File.WriteAllText(Path.Combine(NotesFolder, fileName), content);
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -61,6 +65,8 @@ public class NewsletterApp : WebApplicationFactory<Program>
         {
             builder.UseSetting(k, v);
         }
+
+        builder.ConfigureLogging(logging => logging.AddProvider(ServerLog));
     }
 
     /// <summary>Waits for a mail in this app's pickup folder; on timeout, says what Hangfire did instead.</summary>
@@ -72,7 +78,7 @@ public class NewsletterApp : WebApplicationFactory<Program>
         }
         catch (TimeoutException e)
         {
-            throw new TimeoutException(e.Message + " Jobs: " + JobDiagnostics(), e);
+            throw new TimeoutException(e.Message + " Jobs: " + JobDiagnostics() + Environment.NewLine + "Server log:" + Environment.NewLine + ServerLog, e);
         }
     }
 
@@ -101,6 +107,12 @@ public class NewsletterApp : WebApplicationFactory<Program>
         base.Dispose(disposing);
         if (disposing)
         {
+            // xunit shows a test's output when it fails: the server's side of the story goes with it.
+            if (ServerLog.Entries.Count > 0)
+            {
+                TestContext.Current.TestOutputHelper?.WriteLine("Server log:" + Environment.NewLine + ServerLog);
+            }
+
             try
             {
                 Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
