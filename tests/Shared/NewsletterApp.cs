@@ -14,6 +14,7 @@ namespace Newsletter.Testing;
 public class NewsletterApp : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
+    private bool _logWritten;
 
     public NewsletterApp(Dictionary<string, string?>? settings = null, bool sampleNotes = false)
     {
@@ -108,8 +109,9 @@ public class NewsletterApp : WebApplicationFactory<Program>
         if (disposing)
         {
             // xunit shows a test's output when it fails: the server's side of the story goes with it.
-            if (ServerLog.Entries.Count > 0)
+            if (ServerLog.Entries.Count > 0 && !_logWritten)
             {
+                _logWritten = true;
                 TestContext.Current.TestOutputHelper?.WriteLine("Server log:" + Environment.NewLine + ServerLog);
             }
 
