@@ -154,6 +154,34 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
         return changed > 0 || await db.Subscribers.AnyAsync(s => s.Id == subscriberId, ct);
     }
 
+    /// <summary>The mailbox doesn't exist: the subscriber is Bounced and the address suppressed for good.</summary>
+    public async Task MarkBouncedAsync(long subscriberId, string detail, CancellationToken ct)
+    {
+        var key = await db.Subscribers.Where(s => s.Id == subscriberId).Select(s => s.EmailKey).FirstOrDefaultAsync(ct);
+        if (key is null)
+        {
+            return;
+        }
+
+        await db.Subscribers.Where(s => s.Id == subscriberId).ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Bounced), ct);
+        var hash = Subscriber.HashOf(key);
+        if (!await db.Suppressions.AnyAsync(x => x.EmailHash == hash, ct))
+        {
+            db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = SuppressionReason.HardBounce, CreatedAt = clock.GetUtcNow().UtcDateTime });
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException)
+            {
+                // Suppressed by a concurrent bounce of the same address: the row we wanted exists.
+                db.ChangeTracker.Clear();
+            }
+        }
+
+        await RecordAsync(subscriberId, SubscriberEventKind.Bounced, "smtp", detail.Length > 1000 ? detail[..1000] : detail, ct);
+    }
+
     public async Task RecordAsync(long subscriberId, SubscriberEventKind kind, string source, string? detail, CancellationToken ct)
     {
         db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriberId, Kind = kind, Source = source, Detail = detail, At = clock.GetUtcNow().UtcDateTime });

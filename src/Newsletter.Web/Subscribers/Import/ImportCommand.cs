@@ -32,7 +32,17 @@ public static class ImportCommand
         await using var content = File.OpenRead(file);
         // Recorded like an upload, then run here instead of on a Hangfire worker.
         var import = await Admin.ImportModel.StoreAsync(db, services.GetRequiredService<AppPaths>(), content, Path.GetFileName(file), active, consent, Option("--tags"), default);
-        await importer.ImportAsync(import, default);
+        try
+        {
+            await importer.ImportAsync(import, default);
+        }
+        catch (Exception e) when (e is CsvFormatException or IOException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            // Recorded on the import already; the shell gets the sentence, not a stack trace.
+            Console.Error.WriteLine($"Import {import.Id} failed: {e.Message}");
+            return 1;
+        }
+
         Console.WriteLine($"Import {import.Id}: {import.Rows:N0} rows, {import.Imported:N0} imported, {import.Duplicates:N0} duplicates, {import.Suppressed:N0} suppressed, {import.Invalid:N0} with errors.");
         if (import.Invalid > 0)
         {

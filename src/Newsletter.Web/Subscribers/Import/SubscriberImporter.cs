@@ -51,6 +51,7 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
         try
         {
             await ImportCoreAsync(import, ct);
+            DeleteUpload(import.Id);
         }
         catch (Exception e) when (e is IOException or SqliteException or InvalidDataException or CsvFormatException)
         {
@@ -64,7 +65,24 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
                 .SetProperty(i => i.Status, ImportStatus.Failed).SetProperty(i => i.Error, e.Message).SetProperty(i => i.FinishedAt, import.FinishedAt)
                 .SetProperty(i => i.Rows, import.Rows).SetProperty(i => i.Imported, import.Imported).SetProperty(i => i.Invalid, import.Invalid)
                 .SetProperty(i => i.Duplicates, import.Duplicates).SetProperty(i => i.Suppressed, import.Suppressed), CancellationToken.None);
+            DeleteUpload(import.Id);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The uploaded copy goes once it has been read: it holds every address in the file, and an erase
+    /// request must not leave one behind in data/imports. The errors file stays for the author to download.
+    /// </summary>
+    private void DeleteUpload(int importId)
+    {
+        try
+        {
+            File.Delete(FilePath(paths, importId));
+        }
+        catch (IOException e)
+        {
+            logger.LogWarning(e, "Could not delete the uploaded file of import {Id}", importId);
         }
     }
 
