@@ -103,6 +103,82 @@ public class ImportTests
         Assert.DoesNotContain(await AllAsync(app), s => s.EmailKey == "gone@example.org");
     }
 
+    [Theory]
+    [InlineData('\t')]
+    [InlineData('|')]
+    public async Task TabAndPipeDelimitedFilesAreReadByTheirHeader(char delimiter)
+    {
+        using var app = new NewsletterApp();
+        var d = delimiter.ToString();
+        var import = await ImportAsync(app, $"email{d}first name{d}last name{d}tags\na@example.org{d}Ada{d}Lovelace{d}math, history\n");
+        Assert.Equal(1, import.Imported);
+        var s = Assert.Single(await AllAsync(app));
+        Assert.Equal("Ada Lovelace", s.Name);
+        Assert.Equal(["history", "math"], s.Tags.Select(t => t.Tag).Order());
+    }
+
+    [Fact]
+    public async Task HostileRowsAreCleanedOrReportedNeverImportedAsTheyCame()
+    {
+        using var app = new NewsletterApp();
+        var csv = "email,name\n"
+            + "clean@example.org,\"Name\r\nBcc: everyone@example.org\"\n"  // a header-injection attempt in a name
+            + "\"quoted@example.org\",\"<script>alert(1)</script>\"\n"   // markup is text, shown encoded
+            + "nul\u0000@example.org,Nul\n"                                  // control characters in an address
+            + "\"two@example.org, three@example.org\",Two\n"                // a list where an address should be
+            + "wide@example.org," + new string('x', 5000) + "\n";             // a name longer than any name
+        var import = await ImportAsync(app, csv);
+        Assert.Equal(3, import.Imported);
+        Assert.Equal(2, import.Invalid);
+        var rows = await AllAsync(app);
+        Assert.Equal("NameBcc: everyone@example.org", rows.Single(r => r.EmailKey == "clean@example.org").Name);
+        Assert.Equal("<script>alert(1)</script>", rows.Single(r => r.EmailKey == "quoted@example.org").Name);
+        Assert.Equal(200, rows.Single(r => r.EmailKey == "wide@example.org").Name!.Length);
+        var errors = await File.ReadAllLinesAsync(Path.Combine(app.DataFolder, "imports", $"{import.Id}.errors.csv"), Ct);
+        Assert.StartsWith("5,", errors[1], StringComparison.Ordinal);
+        Assert.StartsWith("6,", errors[2], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("", "The file is empty.")]
+    [InlineData("name,tags\nAda,math\n", "The header has no email column")]
+    [InlineData("email,name\nok@example.org,Caf\u00e9\n", "not UTF-8")]
+    public async Task AFileThatCannotBeReadFailsWithASentence(string csv, string message)
+    {
+        using var app = new NewsletterApp();
+        // The last case is written as Windows-1252, the way Excel's plain "CSV" saves it.
+        var import = await ImportAsync(app, csv, encoding: message == "not UTF-8" ? System.Text.Encoding.Latin1 : null);
+        Assert.Equal(ImportStatus.Failed, import.Status);
+        Assert.Contains(message, import.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AHeaderOnlyFileCompletesWithNothingToImport()
+    {
+        using var app = new NewsletterApp();
+        var import = await ImportAsync(app, "email,name\n");
+        Assert.Equal(ImportStatus.Completed, import.Status);
+        Assert.Equal(0, import.Rows);
+    }
+
+    [Fact]
+    public async Task TheRowsWithErrorsDownloadAsCsvWithTheirLineNumbers()
+    {
+        using var app = new NewsletterApp();
+        var import = await ImportAsync(app, "email\nfine@example.org\nbroken@\n");
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var response = await client.GetAsync($"/admin/subscribers/imports/{import.Id}/errors.csv", Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/csv", response.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("attachment", response.Content.Headers.ContentDisposition!.DispositionType, StringComparison.Ordinal);
+        var lines = (await response.Content.ReadAsStringAsync(Ct)).Trim().Split('\n');
+        Assert.Equal("line,email,reason", lines[0]);
+        Assert.StartsWith("3,broken@,", lines[1], StringComparison.Ordinal);
+        var status = await client.GetStringAsync($"/admin/subscribers/imports/{import.Id}", Ct);
+        Assert.Contains($"/admin/subscribers/imports/{import.Id}/errors.csv", status, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task TwoColumnsForOneFieldFailTheImportWithAClearMessage()
     {

@@ -200,6 +200,34 @@ public class SubscribeTests
     }
 
     [Fact]
+    public async Task SubscribePostsArrivingAtOnceMakeOneReaderAndOneConfirmation()
+    {
+        using var app = new NewsletterApp();
+        // A double (or quadruple) click: the requests race to the insert.
+        var responses = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => app.CreateClient().PostAsJsonAsync("/subscribe", new { email = "twice@example.org" }, Ct)));
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Accepted, r.StatusCode));
+        await app.WaitForMailAsync("twice@example.org");
+        await WaitForIdleJobsAsync(app);
+        Assert.Single(Outbox.Read(app.PickupFolder));
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        Assert.Equal(1, await db.Subscribers.CountAsync(Ct));
+        Assert.Equal(1, await db.SubscriberEvents.CountAsync(e => e.Kind == SubscriberEventKind.ConfirmationSent, Ct));
+    }
+
+    /// <summary>Waits until nothing is queued or running, so "only one email" is checked after every job had its chance.</summary>
+    internal static async Task WaitForIdleJobsAsync(NewsletterApp app)
+    {
+        var monitor = app.Services.GetRequiredService<Hangfire.JobStorage>().GetMonitoringApi();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (monitor.ProcessingCount() > 0 || monitor.Queues().Any(q => q.Length > 0))
+        {
+            Assert.True(DateTime.UtcNow < deadline, app.JobDiagnostics());
+            await Task.Delay(100, Ct);
+        }
+    }
+
+    [Fact]
     public async Task BehindTheLocalProxyTheLimitCountsEachReaderNotTheProxy()
     {
         using var app = new NewsletterApp(new() { ["Subscriptions:PerIpPerMinute"] = "2" });

@@ -19,6 +19,9 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
 {
     public const int BatchSize = 5000;
 
+    // What the last committed batch left in the database; a failure reports these, not the rolled-back batch.
+    private (int Imported, int Duplicates, int Suppressed) _committed;
+
     private static readonly string[] EmailNames = ["email", "emailaddress", "e-mail", "mail", "eMail"];
     private static readonly string[] NameNames = ["name", "fullname", "displayname"];
     private static readonly string[] FirstNames = ["firstname", "givenname"];
@@ -53,19 +56,38 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
             await ImportCoreAsync(import, ct);
             DeleteUpload(import.Id);
         }
-        catch (Exception e) when (e is IOException or SqliteException or InvalidDataException or CsvFormatException)
+        catch (Exception e) when (e is IOException or SqliteException or InvalidDataException or CsvFormatException or DecoderFallbackException)
         {
-            // The import page shows this; the rows committed before it stay imported and are counted.
-            logger.LogError(e, "Import {Id} failed", import.Id);
+            // The import page shows this; the rows committed before it stay imported and are counted, and the
+            // batch that was open when it failed was rolled back, so its rows are not counted as imported.
+            (import.Imported, import.Duplicates, import.Suppressed) = _committed;
+            var message = e is DecoderFallbackException
+                ? $"The file is not UTF-8 (Excel's plain \"CSV\" saves Windows-1252): save it as \"CSV UTF-8\" and import it again. {import.Imported:N0} rows before the first unreadable character were imported; importing them again skips them as duplicates."
+                : e.Message;
+            if (e is CsvFormatException or DecoderFallbackException)
+            {
+                // The file's fault, said in a sentence; a stack trace would only bury it.
+                logger.LogWarning("Import {Id} failed: {Reason}", import.Id, message);
+            }
+            else
+            {
+                logger.LogError(e, "Import {Id} failed", import.Id);
+            }
+
             import.Status = ImportStatus.Failed;
-            import.Error = e.Message;
+            import.Error = message;
             import.FinishedAt = clock.GetUtcNow().UtcDateTime;
             db.ChangeTracker.Clear();
             await db.SubscriberImports.Where(i => i.Id == import.Id).ExecuteUpdateAsync(u => u
-                .SetProperty(i => i.Status, ImportStatus.Failed).SetProperty(i => i.Error, e.Message).SetProperty(i => i.FinishedAt, import.FinishedAt)
+                .SetProperty(i => i.Status, ImportStatus.Failed).SetProperty(i => i.Error, message).SetProperty(i => i.FinishedAt, import.FinishedAt)
                 .SetProperty(i => i.Rows, import.Rows).SetProperty(i => i.Imported, import.Imported).SetProperty(i => i.Invalid, import.Invalid)
                 .SetProperty(i => i.Duplicates, import.Duplicates).SetProperty(i => i.Suppressed, import.Suppressed), CancellationToken.None);
             DeleteUpload(import.Id);
+            if (e is DecoderFallbackException)
+            {
+                throw new CsvFormatException(message);
+            }
+
             throw;
         }
     }
@@ -88,9 +110,11 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
 
     private async Task ImportCoreAsync(SubscriberImport import, CancellationToken ct)
     {
+        _committed = (import.Imported, import.Duplicates, import.Suppressed);
         var path = FilePath(paths, import.Id);
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-        using var text = new StreamReader(file, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        // Strict UTF-8: a Windows-1252 file would otherwise import "Café" as "Caf\uFFFD" without a word.
+        using var text = new StreamReader(file, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
         import.FileSize = file.Length;
         import.Status = ImportStatus.Running;
         import.StartedAt = clock.GetUtcNow().UtcDateTime;
@@ -256,6 +280,7 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
 
         await tx.CommitAsync(ct);
         await tx.DisposeAsync();
+        _committed = (import.Imported, import.Duplicates, import.Suppressed);
     }
 
     private static void Add(DbCommand command, string name, object value)
