@@ -6,10 +6,15 @@ var name = args.FirstOrDefault() ?? "help";
 var rest = args.Skip(1).ToArray();
 return name switch
 {
+    "coldstart" => await Newsletter.Benchmarks.Site.ColdStartBenchmark.RunAsync(rest),
+    "note" => await Newsletter.Benchmarks.Notes.NoteBenchmark.RunAsync(rest),
     "import" => await Newsletter.Benchmarks.Subscribers.ImportBenchmark.RunAsync(rest),
     "subscribe" => await Newsletter.Benchmarks.Subscribers.SubscribeBenchmark.RunAsync(rest),
+    "mail" => await Newsletter.Benchmarks.Mail.MailBenchmark.RunAsync(rest),
     // "jobs" is wired when the SQLite job storage lands.
     "s3" => await Newsletter.Benchmarks.Archive.ArchiveBenchmark.RunAsync(rest),
+    // Not a benchmark: the bare Kestrel the others start as their baseline.
+    Newsletter.Benchmarks.BareKestrel.Verb => await Newsletter.Benchmarks.BareKestrel.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -17,8 +22,11 @@ static int Usage()
 {
     Console.WriteLine("""
         Benchmarks (run with -c Release):
+          coldstart  process start to the first home page: first run, restart, and a bare Kestrel
+          note       a note page under wrk (-c1, -c50): p50/p99 and req/s vs nginx and a bare Kestrel
           import     1,000,000-row CSV import vs a bare prepared-insert loop; rows/s, ratio, peak RSS
-          subscribe  the subscribe endpoint under wrk; requests/s and p99
+          subscribe  the subscribe endpoint under wrk; requests/s and p99, vs a bare Kestrel form POST
+          mail       DKIM signing and SMTP throughput into Postfix's smtp-sink (dkim, smtp)
           jobs       no-op Hangfire jobs/s on our SQLite storage vs Hangfire.InMemory, 1 and 2 servers
           s3         archive and issue pages under wrk -c50 vs nginx serving the same bytes
         """);

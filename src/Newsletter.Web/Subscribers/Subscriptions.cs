@@ -25,7 +25,9 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
     public async Task<SubscribeOutcome> SubscribeAsync(string email, string? name, string source, CancellationToken ct)
     {
         var key = Subscriber.KeyOf(email);
-        if (await db.Suppressions.AnyAsync(s => s.EmailHash == Subscriber.HashOf(key), ct))
+        // Hashed here, not inside the query: EF would compile the call into a new delegate on every request.
+        var hash = Subscriber.HashOf(key);
+        if (await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
         {
             logger.LogInformation("Subscribe request for a suppressed address ignored");
             return SubscribeOutcome.Suppressed;
@@ -36,19 +38,27 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
         if (subscriber is null)
         {
             subscriber = new Subscriber { Email = email, EmailKey = key, Name = Clean(name), Status = SubscriberStatus.Pending, Source = source, CreatedAt = now, LastConfirmationSentAt = now };
-            db.Subscribers.Add(subscriber);
-            try
+            // The reader and the first line of their history in one transaction: one turn at SQLite's
+            // single write lock per new reader, instead of two.
+            await using (var tx = await db.Database.BeginTransactionAsync(ct))
             {
+                db.Subscribers.Add(subscriber);
+                try
+                {
+                    await db.SaveChangesAsync(ct);
+                }
+                catch (DbUpdateException)
+                {
+                    // A double click raced us to the insert; the other request owns the new row.
+                    db.ChangeTracker.Clear();
+                    return SubscribeOutcome.ConfirmationThrottled;
+                }
+
+                db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriber.Id, Kind = SubscriberEventKind.Subscribed, Source = source, At = now });
                 await db.SaveChangesAsync(ct);
-            }
-            catch (DbUpdateException)
-            {
-                // A double click raced us to the insert; the other request owns the new row.
-                db.ChangeTracker.Clear();
-                return SubscribeOutcome.ConfirmationThrottled;
+                await tx.CommitAsync(ct);
             }
 
-            await RecordAsync(subscriber.Id, SubscriberEventKind.Subscribed, source, null, ct);
             jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
             return SubscribeOutcome.ConfirmationSent;
         }

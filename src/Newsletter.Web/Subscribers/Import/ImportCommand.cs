@@ -32,6 +32,7 @@ public static class ImportCommand
         await using var content = File.OpenRead(file);
         // Recorded like an upload, then run here instead of on a Hangfire worker.
         var import = await Admin.ImportModel.StoreAsync(db, services.GetRequiredService<AppPaths>(), content, Path.GetFileName(file), active, consent, Option("--tags"), default);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             await importer.ImportAsync(import, default);
@@ -44,6 +45,7 @@ public static class ImportCommand
         }
 
         Console.WriteLine($"Import {import.Id}: {import.Rows:N0} rows, {import.Imported:N0} imported, {import.Duplicates:N0} duplicates, {import.Suppressed:N0} suppressed, {import.Invalid:N0} with errors.");
+        Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Took {clock.Elapsed.TotalSeconds:F2} s ({import.Rows / Math.Max(clock.Elapsed.TotalSeconds, 0.001):F0} rows/s)."));
         if (import.Invalid > 0)
         {
             Console.WriteLine($"Rows with errors: {SubscriberImporter.ErrorsPath(services.GetRequiredService<AppPaths>(), import.Id)}");
