@@ -10,6 +10,7 @@ return name switch
     "note" => await Newsletter.Benchmarks.Notes.NoteBenchmark.RunAsync(rest),
     "import" => await Newsletter.Benchmarks.Subscribers.ImportBenchmark.RunAsync(rest),
     "subscribe" => await Newsletter.Benchmarks.Subscribers.SubscribeBenchmark.RunAsync(rest),
+    "subscribers" => await Newsletter.Benchmarks.Subscribers.ListBenchmark.RunAsync(rest),
     "mail" => await Newsletter.Benchmarks.Mail.MailBenchmark.RunAsync(rest),
     // "jobs" is wired when the SQLite job storage lands.
     "s3" => await Newsletter.Benchmarks.Archive.ArchiveBenchmark.RunAsync(rest),
@@ -26,6 +27,7 @@ static int Usage()
           note       a note page under wrk (-c1, -c50): p50/p99 and req/s vs nginx and a bare Kestrel
           import     1,000,000-row CSV import vs a bare prepared-insert loop; rows/s, ratio, peak RSS
           subscribe  the subscribe endpoint under wrk; requests/s and p99, vs a bare Kestrel form POST
+          subscribers  the admin list at 1,000,000 rows: pages, filters, search, export (ms each)
           mail       DKIM signing and SMTP throughput into Postfix's smtp-sink (dkim, smtp)
           jobs       no-op Hangfire jobs/s on our SQLite storage vs Hangfire.InMemory, 1 and 2 servers
           s3         archive and issue pages under wrk -c50 vs nginx serving the same bytes

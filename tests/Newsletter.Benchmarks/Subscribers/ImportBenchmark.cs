@@ -73,7 +73,7 @@ public static class ImportBenchmark
         }
     }
 
-    private static async Task<string> MigratedDatabaseAsync(string dataFolder)
+    internal static async Task<string> MigratedDatabaseAsync(string dataFolder)
     {
         Directory.CreateDirectory(dataFolder);
         var (_, _, output) = await RunVerbAsync(dataFolder, ["migrate"]);

@@ -281,6 +281,10 @@ public class ImportTests
         var search = await client.GetStringAsync("/admin/subscribers?q=r11", Ct);
         Assert.Contains("r110@example.org", search, StringComparison.Ordinal);
         Assert.DoesNotContain("r010@example.org", search, StringComparison.Ordinal);
+        var byAddress = await client.GetStringAsync("/admin/subscribers?q=R110@Example", Ct);
+        Assert.Contains("r110@example.org", byAddress, StringComparison.Ordinal);
+        Assert.DoesNotContain("r111@example.org", byAddress, StringComparison.Ordinal);
+        Assert.Contains("Reader 7<", await client.GetStringAsync("/admin/subscribers?q=eader%207", Ct), StringComparison.Ordinal);
         Assert.Contains(">120</span><span class=\"stat-label\">active", first.Replace(",", "", StringComparison.Ordinal), StringComparison.Ordinal);
 
         static string CultureInfo(int i) => $"r{i:000}@example.org,Reader {i},{(i % 2 == 0 ? "even" : "odd")}";

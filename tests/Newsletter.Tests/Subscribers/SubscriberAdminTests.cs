@@ -108,6 +108,36 @@ public class SubscriberAdminTests
     }
 
     [Fact]
+    public async Task TheStatusCountsStayExactThroughInsertsStatusChangesAndDeletesFromAnyPath()
+    {
+        var (app, author) = await AppAsync();
+        using var _ = app;
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        async Task AssertExactAsync()
+        {
+            var counted = await db.Subscribers.GroupBy(s => s.Status).Select(g => new { g.Key, Count = g.Count() }).ToDictionaryAsync(x => x.Key, x => x.Count, Ct);
+            Assert.Equal(counted.OrderBy(c => c.Key), (await SubscriberCounts.ReadAsync(db, Ct)).OrderBy(c => c.Key));
+        }
+
+        // Prepared statements of the importer, EF inserts, EF set-based updates, raw SQL, deletes.
+        var import = await Web.Subscribers.Admin.ImportModel.StoreAsync(db, scope.ServiceProvider.GetRequiredService<Web.Infrastructure.AppPaths>(),
+            new MemoryStream(Encoding.UTF8.GetBytes("email\n" + string.Join("\n", Enumerable.Range(0, 10).Select(i => $"i{i}@example.org")))), "a.csv", true, "test", null, Ct);
+        await scope.ServiceProvider.GetRequiredService<Web.Subscribers.Import.SubscriberImporter>().ImportAsync(import, Ct);
+        await AddAsync(author, "pending@example.org");
+        await AssertExactAsync();
+        await db.Subscribers.Where(s => s.EmailKey == "i1@example.org").ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Unsubscribed), Ct);
+        await db.Database.ExecuteSqlRawAsync("UPDATE \"Subscribers\" SET \"Status\" = 3 WHERE \"EmailKey\" = 'i2@example.org'", Ct);
+        await db.Subscribers.Where(s => s.EmailKey == "i3@example.org").ExecuteUpdateAsync(u => u.SetProperty(s => s.Name, "no status change"), Ct);
+        await db.Subscribers.Where(s => s.EmailKey == "i4@example.org").ExecuteDeleteAsync(Ct);
+        await AssertExactAsync();
+        var page = (await author.GetStringAsync("/admin/subscribers", Ct)).Replace(",", "", StringComparison.Ordinal);
+        Assert.Contains(">10</span><span class=\"stat-label\">everyone", page, StringComparison.Ordinal);
+        Assert.Contains(">7</span><span class=\"stat-label\">active", page, StringComparison.Ordinal);
+        Assert.Contains(">1</span><span class=\"stat-label\">bounced", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AnEraseLeavesNoCopyOfTheAddressInTheDatabaseFileTheOutboxOrTheImportsFolder()
     {
         var (app, author) = await AppAsync();
