@@ -21,6 +21,7 @@ public static class SubscribersExtensions
         builder.Services.AddScoped<SubscriberEraser>();
         builder.Services.AddScoped<Import.SubscriberImporter>();
         builder.Services.AddScoped<Import.ImportConfirmationsJob>();
+        builder.Services.AddHostedService<Import.ImportRecovery>();
         builder.Services.AddMemoryCache();
         builder.Services.AddRateLimiter(o =>
         {

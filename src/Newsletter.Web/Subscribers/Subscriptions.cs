@@ -22,6 +22,8 @@ public enum SubscribeOutcome
 /// </summary>
 public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, ILogger<Subscriptions> logger)
 {
+    private static readonly SemaphoreSlim NewReaderGate = new(1, 1);
+
     public async Task<SubscribeOutcome> SubscribeAsync(string email, string? name, string source, CancellationToken ct)
     {
         var key = Subscriber.KeyOf(email);
@@ -39,9 +41,13 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
         {
             subscriber = new Subscriber { Email = email, EmailKey = key, Name = Clean(name), Status = SubscriberStatus.Pending, Source = source, CreatedAt = now, LastConfirmationSentAt = now };
             // The reader and the first line of their history in one transaction: one turn at SQLite's
-            // single write lock per new reader, instead of two.
-            await using (var tx = await db.Database.BeginTransactionAsync(ct))
+            // single write lock per new reader, instead of two. New readers queue for that turn here, in
+            // order, instead of in SQLite's busy handler, whose sleeps grow to 100 ms: under a burst of
+            // sign-ups that turned a few milliseconds of work into seconds of waiting and timeouts.
+            await NewReaderGate.WaitAsync(ct);
+            try
             {
+                await using var tx = await db.Database.BeginTransactionAsync(ct);
                 db.Subscribers.Add(subscriber);
                 try
                 {
@@ -57,6 +63,10 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
                 db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriber.Id, Kind = SubscriberEventKind.Subscribed, Source = source, At = now });
                 await db.SaveChangesAsync(ct);
                 await tx.CommitAsync(ct);
+            }
+            finally
+            {
+                NewReaderGate.Release();
             }
 
             jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));

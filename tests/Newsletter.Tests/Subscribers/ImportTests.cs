@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Hangfire;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Newsletter.Testing;
@@ -242,6 +243,61 @@ public class ImportTests
         while (!json.Contains("\"done\":true", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
         Assert.Contains("\"imported\":2", json, StringComparison.Ordinal);
         Assert.Contains("\"percent\":100", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AfterARestartACutOffImportSaysSoALostOneRunsOnceAndUnsentConfirmationsGoOut()
+    {
+        using var app = new NewsletterApp();
+        await using var scope = app.Services.CreateAsyncScope();
+        var sp = scope.ServiceProvider;
+        var db = sp.GetRequiredService<AppDbContext>();
+        var paths = sp.GetRequiredService<AppPaths>();
+        Task<SubscriberImport> StoreAsync(string csv, bool active = true) =>
+            ImportModel.StoreAsync(db, paths, new MemoryStream(Encoding.UTF8.GetBytes(csv)), "list.csv", active, active ? "test" : null, null, Ct);
+
+        // Cut off mid-way by a stop; one still being read by an import verb in another process; one whose job was lost.
+        var cut = await StoreAsync("email\ncut1@example.org\ncut2@example.org\n");
+        var busy = await StoreAsync("email\nbusy@example.org\n");
+        var lost = await StoreAsync("email\nlost1@example.org\nlost2@example.org\n");
+        await db.SubscriberImports.Where(i => i.Id == cut.Id || i.Id == busy.Id).ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, ImportStatus.Running).SetProperty(i => i.Imported, 1), Ct);
+        // A pending import that completed, but whose confirmations job never ran.
+        var pending = await StoreAsync("email\nunconfirmed@example.org\n", active: false);
+        await using (var other = sp.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope())
+        {
+            var rows = other.ServiceProvider.GetRequiredService<AppDbContext>();
+            rows.Subscribers.Add(new Subscriber { Email = "unconfirmed@example.org", EmailKey = "unconfirmed@example.org", Status = SubscriberStatus.Pending, Source = $"import:{pending.Id}" });
+            await rows.SaveChangesAsync(Ct);
+            await rows.SubscriberImports.Where(i => i.Id == pending.Id).ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, ImportStatus.Completed), Ct);
+        }
+
+        // What the ImportRecovery hosted service does at start-up, in a scope of its own.
+        await using (var held = new FileStream(SubscriberImporter.FilePath(paths, busy.Id), FileMode.Open, FileAccess.Read, FileShare.Read))
+        await using (var startup = app.Services.CreateAsyncScope())
+        {
+            await startup.ServiceProvider.GetRequiredService<SubscriberImporter>().RecoverAsync(Ct);
+        }
+
+        // The lost one may now be enqueued twice (recovery and a late job): it still runs once.
+        sp.GetRequiredService<IBackgroundJobClient>().Enqueue<SubscriberImporter>(i => i.RunAsync(lost.Id, CancellationToken.None));
+        await app.WaitForMailAsync("unconfirmed@example.org");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        SubscriberImport recovered;
+        while ((recovered = await db.SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == lost.Id, Ct)).Status != ImportStatus.Completed)
+        {
+            Assert.True(DateTime.UtcNow < deadline, app.JobDiagnostics());
+            await Task.Delay(100, Ct);
+        }
+
+        await SubscribeTests.WaitForIdleJobsAsync(app);
+        recovered = await db.SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == lost.Id, Ct);
+        Assert.Equal((2, 0), (recovered.Imported, recovered.Duplicates));
+        var failed = await db.SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == cut.Id, Ct);
+        Assert.Equal(ImportStatus.Failed, failed.Status);
+        Assert.Contains("Interrupted", failed.Error, StringComparison.Ordinal);
+        Assert.Contains("1 rows were imported", failed.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(SubscriberImporter.FilePath(paths, cut.Id)));
+        Assert.Equal(ImportStatus.Running, (await db.SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == busy.Id, Ct)).Status);
     }
 
     [Fact]

@@ -39,13 +39,54 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
     [Queue("imports")]
     public async Task RunAsync(int importId, CancellationToken ct)
     {
-        var import = await db.SubscriberImports.FirstOrDefaultAsync(i => i.Id == importId, ct);
-        if (import is null || import.Status is ImportStatus.Completed or ImportStatus.Failed)
+        // Claimed by a conditional update: Hangfire runs a job at least once, and the start-up recovery may
+        // enqueue it again, so a second run of the same import finds it taken and does nothing.
+        var claimed = await db.SubscriberImports.Where(i => i.Id == importId && i.Status == ImportStatus.Queued)
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, ImportStatus.Running), ct);
+        var import = claimed == 1 ? await db.SubscriberImports.FirstOrDefaultAsync(i => i.Id == importId, ct) : null;
+        if (import is null)
         {
-            return; // a duplicate run of a finished import does nothing
+            return;
         }
 
         await ImportAsync(import, ct);
+    }
+
+    /// <summary>
+    /// After a restart: an import left Running whose file nobody is reading was cut off by the stop, so it is
+    /// marked failed with what it imported and what to do; one left Queued lost its job and is enqueued
+    /// again; a pending-mode import whose confirmations were cut off gets them sent.
+    /// </summary>
+    public async Task RecoverAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        foreach (var cut in await db.SubscriberImports.Where(i => i.Status == ImportStatus.Running).ToListAsync(ct))
+        {
+            if (IsBeingRead(FilePath(paths, cut.Id)))
+            {
+                continue; // an import-subscribers verb in another process is running it right now
+            }
+
+            cut.Status = ImportStatus.Failed;
+            cut.FinishedAt = now;
+            cut.Error = $"Interrupted: the app stopped while this import ran. {cut.Imported:N0} rows were imported; upload the file again to import the rest (rows already on the list are skipped as duplicates).";
+            logger.LogWarning("Import {Id} was interrupted by a restart after {Imported} rows; marked failed", cut.Id, cut.Imported);
+            DeleteUpload(cut.Id);
+        }
+
+        await db.SaveChangesAsync(ct);
+        foreach (var id in await db.SubscriberImports.Where(i => i.Status == ImportStatus.Queued).Select(i => i.Id).ToListAsync(ct))
+        {
+            jobs.Enqueue<SubscriberImporter>(i => i.RunAsync(id, CancellationToken.None));
+        }
+
+        var unsent = await db.SubscriberImports.Where(i => i.Status == ImportStatus.Completed && !i.ImportAsActive)
+            .Where(i => db.Subscribers.Any(s => s.Source == "import:" + i.Id && s.Status == SubscriberStatus.Pending && s.LastConfirmationSentAt == null))
+            .Select(i => i.Id).ToListAsync(ct);
+        foreach (var id in unsent)
+        {
+            jobs.Enqueue<ImportConfirmationsJob>(j => j.RunAsync(id, CancellationToken.None));
+        }
     }
 
     /// <summary>Runs the import; a failure is recorded on the import (status, message) and rethrown.</summary>
@@ -89,6 +130,27 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
             }
 
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Whether another process has the file open for an import. The importer holds it with FileShare.Read,
+    /// which .NET turns into a shared advisory lock on Unix, so an exclusive open fails while it runs.
+    /// </summary>
+    private static bool IsBeingRead(string path)
+    {
+        try
+        {
+            using var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None);
+            return false;
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+        catch (IOException)
+        {
+            return true;
         }
     }
 
