@@ -72,6 +72,23 @@ namespace Newsletter.Benchmarks
             return 0;
         }
 
+        /// <summary>User plus system CPU time of a running process (from /proc), or null once it is gone.</summary>
+        public static TimeSpan? CpuTime(int pid)
+        {
+            try
+            {
+                // Fields 14 and 15 of /proc/PID/stat, after the parenthesised command name.
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                var ticks = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+                return TimeSpan.FromSeconds(ticks / 100.0);
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+        }
+
         private static string FindRoot()
         {
             for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

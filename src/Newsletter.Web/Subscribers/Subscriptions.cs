@@ -220,7 +220,7 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
         }
 
         // Names end up in email headers: no control characters, ever.
-        var cleaned = new string([.. name.Where(c => !char.IsControl(c))]).Trim();
+        var cleaned = (name.Any(char.IsControl) ? new string([.. name.Where(c => !char.IsControl(c))]) : name).Trim();
         return cleaned.Length == 0 ? null : cleaned.Length > 200 ? cleaned[..200] : cleaned;
     }
 
