@@ -39,7 +39,9 @@ public class SubscriberPagesTests
         {
             await Browser.ScreenshotAsync(page, $"{name}-{size}");
             problems.AddRange(await Axe.CheckAsync(page, $"{name} ({size})"));
-            var widths = await page.EvaluateAsync<int[]>("() => [document.documentElement.scrollWidth, window.innerWidth]");
+            // Against the viewport we asked for: a mobile browser widens its layout viewport to fit content
+            // that overflows, so window.innerWidth would grow with the very overflow we look for.
+            var widths = new[] { await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth"), page.ViewportSize!.Width };
             if (widths[0] > widths[1])
             {
                 problems.Add($"{name} ({size}): {widths[0]}px wide in a {widths[1]}px viewport");

@@ -178,6 +178,8 @@ public class ImportTests
         Assert.StartsWith("3,broken@,", lines[1], StringComparison.Ordinal);
         var status = await client.GetStringAsync($"/admin/subscribers/imports/{import.Id}", Ct);
         Assert.Contains($"/admin/subscribers/imports/{import.Id}/errors.csv", status, StringComparison.Ordinal);
+        // The page shows the first of them too, with the line and the reason.
+        Assert.Matches("<td class=\"num\">3</td><td>broken@</td><td>[^<]+</td>", status);
     }
 
     [Fact]
