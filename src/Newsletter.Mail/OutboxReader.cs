@@ -91,6 +91,40 @@ public sealed partial class OutboxReader(string folder)
             [.. message.Headers.Select(h => (h.Field, Decode(h.Value)))], message.HtmlBody ?? "", message.TextBody ?? "", raw);
     }
 
+    /// <summary>
+    /// Deletes every message whose To header holds <paramref name="address"/> (compared case-insensitively),
+    /// for an erase request: the pickup folder is a copy of what was sent, personal data included.
+    /// </summary>
+    /// <returns>How many messages were deleted.</returns>
+    public int DeleteAddressedTo(string address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (!Directory.Exists(folder))
+        {
+            return 0;
+        }
+
+        var deleted = 0;
+        foreach (var file in new DirectoryInfo(folder).EnumerateFiles("*.eml").Where(f => IsSafeName(f.Name)).ToList())
+        {
+            bool match;
+            using (var stream = file.OpenRead())
+            {
+                var headers = HeaderList.Load(stream);
+                match = InternetAddressList.TryParse(headers[HeaderId.To] ?? "", out var to)
+                    && to.Mailboxes.Any(m => EmailAddress.AreSame(m.Address, address));
+            }
+
+            if (match)
+            {
+                file.Delete();
+                deleted++;
+            }
+        }
+
+        return deleted;
+    }
+
     /// <summary>Whether <paramref name="fileName"/> is a plain .eml name this reader would open.</summary>
     public static bool IsSafeName(string? fileName) => fileName is not null && SafeName().IsMatch(fileName) && !fileName.Contains("..", StringComparison.Ordinal);
 

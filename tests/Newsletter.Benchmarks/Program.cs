@@ -6,12 +6,17 @@ var name = args.FirstOrDefault() ?? "help";
 var rest = args.Skip(1).ToArray();
 return name switch
 {
+    "coldstart" => await Newsletter.Benchmarks.Site.ColdStartBenchmark.RunAsync(rest),
+    "note" => await Newsletter.Benchmarks.Notes.NoteBenchmark.RunAsync(rest),
     "import" => await Newsletter.Benchmarks.Subscribers.ImportBenchmark.RunAsync(rest),
     "subscribe" => await Newsletter.Benchmarks.Subscribers.SubscribeBenchmark.RunAsync(rest),
+    "subscribers" => await Newsletter.Benchmarks.Subscribers.ListBenchmark.RunAsync(rest),
     "jobs" => await Newsletter.Benchmarks.Jobs.JobsBenchmark.RunAsync(rest),
     "s3" => await Newsletter.Benchmarks.Archive.ArchiveBenchmark.RunAsync(rest),
     "s1" or "s2" or "s5" or "s6" or "messages" => await Newsletter.Benchmarks.Sending.SendBenchmark.RunAsync(name, rest),
     "mail" => await Newsletter.Benchmarks.Mail.MailBenchmark.RunAsync(rest),
+    // Not a benchmark: the bare Kestrel the others start as their baseline.
+    Newsletter.Benchmarks.BareKestrel.Verb => await Newsletter.Benchmarks.BareKestrel.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -19,8 +24,11 @@ static int Usage()
 {
     Console.WriteLine("""
         Benchmarks (run with -c Release):
+          coldstart  process start to the first home page: first run, restart, and a bare Kestrel
+          note       a note page under wrk (-c1, -c50): p50/p99 and req/s vs nginx and a bare Kestrel
           import     1,000,000-row CSV import vs a bare prepared-insert loop; rows/s, ratio, peak RSS
-          subscribe  the subscribe endpoint under wrk; requests/s and p99
+          subscribe  the subscribe endpoint under wrk; requests/s and p99, vs a bare Kestrel form POST
+          subscribers  the admin list at 1,000,000 rows: pages, filters, search, export (ms each)
           jobs       no-op Hangfire jobs/s on our SQLite storage vs Hangfire.InMemory, 1 and 2 servers
           s3         archive and issue pages under wrk -c50 vs nginx serving the same bytes
           s1         one ~20 KB issue to 100,000 readers into smtp-sink vs smtp-source and a bare MailKit loop
@@ -69,6 +77,23 @@ namespace Newsletter.Benchmarks
             }
 
             return 0;
+        }
+
+        /// <summary>User plus system CPU time of a running process (from /proc), or null once it is gone.</summary>
+        public static TimeSpan? CpuTime(int pid)
+        {
+            try
+            {
+                // Fields 14 and 15 of /proc/PID/stat, after the parenthesised command name.
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                var ticks = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+                return TimeSpan.FromSeconds(ticks / 100.0);
+            }
+            catch (IOException)
+            {
+                return null;
+            }
         }
 
         private static string FindRoot()

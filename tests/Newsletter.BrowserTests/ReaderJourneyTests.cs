@@ -75,7 +75,9 @@ public class ReaderJourneyTests
         foreach (var url in ReaderSite.PublicPages)
         {
             await page.GotoAsync(url);
-            var widths = await page.EvaluateAsync<int[]>("() => [document.documentElement.scrollWidth, window.innerWidth]");
+            // Against the viewport we asked for: a mobile browser widens its layout viewport to fit content
+            // that overflows, so window.innerWidth would grow with the very overflow we look for.
+            var widths = new[] { await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth"), page.ViewportSize!.Width };
             var (scrollWidth, innerWidth) = (widths[0], widths[1]);
             if (scrollWidth > innerWidth)
             {

@@ -139,6 +139,32 @@ public sealed class AppProcess : IAsyncDisposable
         throw new TimeoutException($"The app did not answer on {BaseUrl} in time:\n{Log}");
     }
 
+    /// <summary>
+    /// Runs a command-line verb (`dotnet Newsletter.Web.dll import-subscribers FILE ...`) with this app's
+    /// data folder and configuration, to completion, and returns its exit code and everything it printed.
+    /// </summary>
+    public async Task<(int ExitCode, string Output)> RunVerbAsync(params string[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Newsletter.Web.dll");
+        var info = new ProcessStartInfo("dotnet", [dll, .. args])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = RepoPaths.Root,
+        };
+        foreach (var (k, v) in _environment)
+        {
+            info.Environment[k] = v;
+        }
+
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
     /// <summary>SIGKILL: no shutdown hooks, no flushing. What a power cut or an OOM kill does.</summary>
     public void KillHard()
     {

@@ -2,6 +2,7 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Newsletter.Testing;
 
@@ -13,6 +14,7 @@ namespace Newsletter.Testing;
 public class NewsletterApp : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
+    private bool _logWritten;
 
     public NewsletterApp(Dictionary<string, string?>? settings = null, bool sampleNotes = false)
     {
@@ -52,6 +54,9 @@ public class NewsletterApp : WebApplicationFactory<Program>
 
     public string PickupFolder => Path.Combine(DataFolder, "outbox");
 
+    /// <summary>Warnings and errors the app logged; put it in assertion messages so a failure says why.</summary>
+    public ServerLog ServerLog { get; } = new();
+
     public void WriteNote(string fileName, string content) => File.WriteAllText(Path.Combine(NotesFolder, fileName), content);
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -62,6 +67,8 @@ public class NewsletterApp : WebApplicationFactory<Program>
         {
             builder.UseSetting(k, v);
         }
+
+        builder.ConfigureLogging(logging => logging.AddProvider(ServerLog));
     }
 
     /// <summary>Waits for a mail in this app's pickup folder; on timeout, says what Hangfire did instead.</summary>
@@ -73,7 +80,7 @@ public class NewsletterApp : WebApplicationFactory<Program>
         }
         catch (TimeoutException e)
         {
-            throw new TimeoutException(e.Message + " Jobs: " + JobDiagnostics(), e);
+            throw new TimeoutException(e.Message + " Jobs: " + JobDiagnostics() + Environment.NewLine + "Server log:" + Environment.NewLine + ServerLog, e);
         }
     }
 
@@ -102,6 +109,13 @@ public class NewsletterApp : WebApplicationFactory<Program>
         base.Dispose(disposing);
         if (disposing)
         {
+            // xunit shows a test's output when it fails: the server's side of the story goes with it.
+            if (ServerLog.Entries.Count > 0 && !_logWritten)
+            {
+                _logWritten = true;
+                TestContext.Current.TestOutputHelper?.WriteLine("Server log:" + Environment.NewLine + ServerLog);
+            }
+
             try
             {
                 Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();

@@ -63,12 +63,20 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
         return Page();
     }
 
-    public async Task<IActionResult> OnPostDisableAsync()
+    public async Task<IActionResult> OnPostDisableAsync(string? password)
     {
         var user = await users.GetUserAsync(User);
         if (user is null)
         {
             return Challenge();
+        }
+
+        // Turning the second factor off is what someone with a stolen session would do first: it takes the password.
+        if (!await users.CheckPasswordAsync(user, password ?? ""))
+        {
+            ModelState.AddModelError("", "Enter your password to turn off two-factor sign-in.");
+            await LoadAsync();
+            return Page();
         }
 
         await users.SetTwoFactorEnabledAsync(user, false);

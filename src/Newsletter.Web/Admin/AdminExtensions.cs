@@ -26,6 +26,11 @@ public static class AdminExtensions
             .AddDefaultTokenProviders();
 
         builder.Services.Configure<DataProtectionTokenProviderOptions>(o => o.TokenLifespan = TimeSpan.FromHours(24));
+        // A site published over https marks its session cookies Secure whatever scheme the request arrived on,
+        // so a proxy that forgets X-Forwarded-Proto can't make the session travel in clear text.
+        var cookiesSecure = (builder.Configuration["Site:BaseUrl"] ?? "").StartsWith("https://", StringComparison.OrdinalIgnoreCase)
+            ? CookieSecurePolicy.Always
+            : CookieSecurePolicy.SameAsRequest;
         builder.Services.ConfigureApplicationCookie(o =>
         {
             o.LoginPath = "/admin/login";
@@ -34,13 +39,21 @@ public static class AdminExtensions
             o.Cookie.Name = "newsletter.auth";
             o.Cookie.HttpOnly = true;
             o.Cookie.SameSite = SameSiteMode.Lax;
-            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            o.Cookie.SecurePolicy = cookiesSecure;
             o.ExpireTimeSpan = TimeSpan.FromDays(14);
             o.SlidingExpiration = true;
         });
+        // Identity's short-lived cookies (the half-way point of a two-factor sign-in) follow the same rule.
+        foreach (var scheme in new[] { IdentityConstants.TwoFactorUserIdScheme, IdentityConstants.TwoFactorRememberMeScheme, IdentityConstants.ExternalScheme })
+        {
+            builder.Services.Configure<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions>(scheme, o => o.Cookie.SecurePolicy = cookiesSecure);
+        }
+
         builder.Services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "newsletter.af";
+            // Not Always: the antiforgery cookie is no credential, and Always turns every form served over
+            // plain http (a proxy without X-Forwarded-Proto) into a 500 instead of a working page.
             o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             o.Cookie.SameSite = SameSiteMode.Strict;
         });

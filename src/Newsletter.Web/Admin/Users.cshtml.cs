@@ -22,7 +22,8 @@ public sealed class UsersModel(AppDbContext db, UserManager<AppUser> users, IBac
         var me = await users.GetUserAsync(User);
         if (me is not { IsOwner: true })
         {
-            return Forbid();
+            // A plain 403 with the friendly error page: Forbid() would bounce a signed-in co-author to the login form.
+            return StatusCode(StatusCodes.Status403Forbidden);
         }
 
         email = (email ?? "").Trim();

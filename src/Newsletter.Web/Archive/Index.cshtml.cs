@@ -7,11 +7,15 @@ using Newsletter.Web.Site;
 
 namespace Newsletter.Web.Archive;
 
-public sealed record ArchiveEntry(int? Number, string Subject, string Summary, DateTime Date, string Url, bool WebOnly);
+public sealed record ArchiveEntry(int? Number, string Subject, string Summary, DateTime Date, string Url, bool WebOnly, bool EmailOnly = false);
 
 public sealed record ArchiveYear(int Year, IReadOnlyList<ArchiveEntry> Issues);
 
-/// <summary>Every public issue, newest first, grouped by year (in the author's time zone) and paged.</summary>
+/// <summary>
+/// Every sent issue, newest first, grouped by year (in the author's time zone) and paged. An email-only
+/// issue has no web version, so it is listed by number, date and subject, marked, and not linked: the
+/// archive still shows the whole run of the newsletter. Its summary and body stay in the inbox.
+/// </summary>
 public sealed class IndexModel(AppDbContext db, IOptions<ArchiveOptions> options, IOptions<SiteOptions> site) : PageModel
 {
     // "page" is a route value Razor Pages reserves for the page's own name, so the query is read by hand.
@@ -28,7 +32,7 @@ public sealed class IndexModel(AppDbContext db, IOptions<ArchiveOptions> options
     public async Task<IActionResult> OnGetAsync(CancellationToken ct)
     {
         var size = Math.Clamp(options.Value.PageSize, 1, 200);
-        var query = PublicContent.Issues(db).AsNoTracking();
+        var query = ArchiveIssues(db).AsNoTracking();
         Total = await query.CountAsync(ct);
         Pager = new Pager(PageNumber, size, Total, "/archive");
         if (!Pager.IsValid)
@@ -36,15 +40,26 @@ public sealed class IndexModel(AppDbContext db, IOptions<ArchiveOptions> options
             return NotFound();
         }
 
-        var rows = await query.OrderByDescending(i => i.PublishedAt).ThenByDescending(i => i.Id)
-            .Skip((Pager.Page - 1) * size).Take(size)
-            .Select(i => new { i.Number, i.Subject, i.Summary, i.PublishedAt, i.Slug, i.WebOnly })
+        var skip = (Pager.Page - 1) * size;
+        // The sending engine gives an email-only issue no publication date; it went out when sending started.
+        var rows = await query.Select(i => new { i.Id, i.Number, i.Subject, i.Summary, Date = i.EmailOnly ? i.StartedAt : i.PublishedAt, i.Slug, i.WebOnly, i.EmailOnly })
+            .OrderByDescending(i => i.Date).ThenByDescending(i => i.Id)
+            .Skip(skip).Take(size)
             .ToListAsync(ct);
         var s = site.Value;
         Years = [.. rows
-            .Select(r => new ArchiveEntry(r.Number, r.Subject, r.Summary, s.ToLocal(r.PublishedAt!.Value), $"/issues/{r.Slug}", r.WebOnly))
+            .Select(r => new ArchiveEntry(r.Number, r.Subject, r.EmailOnly ? "" : r.Summary, s.ToLocal(r.Date!.Value), r.EmailOnly ? "" : $"/issues/{r.Slug}", r.WebOnly, r.EmailOnly))
             .GroupBy(e => e.Date.Year)
             .Select(g => new ArchiveYear(g.Key, [.. g]))];
         return Page();
+    }
+
+    /// <summary>The public issues (PublicContent.Issues) and the email-only ones that went out, by the same status rule.</summary>
+    private static IQueryable<Issues.Issue> ArchiveIssues(AppDbContext db)
+    {
+        var visible = PublicContent.Issues(db);
+        return db.Issues.Where(i => visible.Any(v => v.Id == i.Id)
+            || (i.EmailOnly && i.StartedAt != null && i.DeletedAt == null
+                && (i.Status == Issues.IssueStatus.Sending || i.Status == Issues.IssueStatus.Sent || i.Status == Issues.IssueStatus.Paused)));
     }
 }

@@ -28,12 +28,13 @@ public static class PublicContent
     /// </summary>
     public static async Task<DateTime> LastChangedAsync(AppDbContext db, CancellationToken ct)
     {
-        var notes = await db.Notes.GroupBy(_ => 1)
+        // One row per table (or none when it is empty); ToList, not FirstOrDefault, which EF warns about without an OrderBy.
+        var notes = (await db.Notes.GroupBy(_ => 1)
             .Select(g => new { Updated = g.Max(n => (DateTime?)n.UpdatedAt), Deleted = g.Max(n => n.DeletedAt) })
-            .FirstOrDefaultAsync(ct);
-        var issues = await db.Issues.GroupBy(_ => 1)
+            .ToListAsync(ct)).SingleOrDefault();
+        var issues = (await db.Issues.GroupBy(_ => 1)
             .Select(g => new { Updated = g.Max(i => (DateTime?)i.UpdatedAt), Deleted = g.Max(i => i.DeletedAt), Published = g.Max(i => i.PublishedAt) })
-            .FirstOrDefaultAsync(ct);
+            .ToListAsync(ct)).SingleOrDefault();
         DateTime?[] all = [notes?.Updated, notes?.Deleted, issues?.Updated, issues?.Deleted, issues?.Published];
         return all.Where(d => d is not null).Select(d => d!.Value).DefaultIfEmpty(DateTime.UnixEpoch).Max();
     }

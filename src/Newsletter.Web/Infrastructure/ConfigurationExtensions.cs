@@ -27,11 +27,27 @@ public static class ConfigurationExtensions
         if (Directory.Exists(webRoot))
         {
             builder.Environment.WebRootPath = webRoot;
-            builder.Environment.WebRootFileProvider = new PhysicalFileProvider(webRoot);
+            IFileProvider files = new PhysicalFileProvider(webRoot);
+            builder.Environment.WebRootFileProvider = builder.Environment.IsDevelopment() ? files : new UnwatchedFileProvider(files);
         }
 
         var paths = new AppPaths(root, builder.Configuration);
         builder.Services.AddSingleton(paths);
         return paths;
     }
+}
+
+/// <summary>
+/// The web root without change notifications. asp-append-version watches the files it versions, and each
+/// watching provider holds a Linux inotify instance (128 per user) that is never given back while the
+/// process lives; a test run starts hundreds of apps in one process and ran out, failing pages at random.
+/// Outside Development the files change only with a new build, which restarts the app anyway.
+/// </summary>
+internal sealed class UnwatchedFileProvider(IFileProvider files) : IFileProvider
+{
+    public IFileInfo GetFileInfo(string subpath) => files.GetFileInfo(subpath);
+
+    public IDirectoryContents GetDirectoryContents(string subpath) => files.GetDirectoryContents(subpath);
+
+    public Microsoft.Extensions.Primitives.IChangeToken Watch(string filter) => NullChangeToken.Singleton;
 }

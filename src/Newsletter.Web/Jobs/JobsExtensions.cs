@@ -17,10 +17,15 @@ public static class JobsExtensions
     public static WebApplicationBuilder AddJobs(this WebApplicationBuilder builder, AppPaths paths)
     {
         var storageName = builder.Configuration["Jobs:Storage"] ?? "Sqlite";
-        builder.Services.AddHangfire(config => config
-            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
-            .UseSimpleAssemblyNameTypeSerializer()
-            .UseRecommendedSerializerSettings());
+        builder.Services.AddHangfire((services, config) =>
+        {
+            config
+                .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+                .UseSimpleAssemblyNameTypeSerializer()
+                .UseRecommendedSerializerSettings()
+                .UseLogProvider(HangfireLogging.Instance);
+            HangfireLogging.Register(services);
+        });
 
         // Each app owns its storage instance through DI. Hangfire's global JobStorage.Current is shared by
         // every host in a process, so relying on it let two apps (in tests, or two roles in one process)

@@ -50,9 +50,13 @@ public sealed class TransactionalMail(TemplateRenderer templates, IMailTransport
         var result = await transport.SendAsync(message, null, ct);
         if (result.Outcome != SendOutcome.Sent)
         {
-            throw new MailNotSentException($"'{template}' to {toEmail} was not sent: {result.Outcome} {result.StatusCode} {result.Reply}");
+            throw new MailNotSentException($"'{template}' to {toEmail} was not sent: {result.Outcome} {result.StatusCode} {result.Reply}", result);
         }
     }
 }
 
-public sealed class MailNotSentException(string message) : Exception(message);
+/// <summary>The server did not take the message; Result, when known, says whether trying again can help.</summary>
+public sealed class MailNotSentException(string message, SendResult? result = null) : Exception(message)
+{
+    public SendResult? Result { get; } = result;
+}

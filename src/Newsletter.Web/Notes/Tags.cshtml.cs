@@ -12,11 +12,15 @@ public sealed class TagsModel(AppDbContext db) : PageModel
 
     public async Task OnGetAsync(CancellationToken ct)
     {
+        // The visible sets are built out here: a method call inside the lambda is re-evaluated by EF's
+        // funcletizer on every execution, even when the translated query comes from its cache.
+        var publicNotes = PublicContent.Notes(db);
+        var publicIssues = PublicContent.Issues(db);
         var notes = await db.NoteTags.AsNoTracking()
-            .Where(t => PublicContent.Notes(db).Any(n => n.Id == t.NoteId))
+            .Where(t => publicNotes.Any(n => n.Id == t.NoteId))
             .GroupBy(t => t.Tag).Select(g => new { Tag = g.Key, Count = g.Count() }).ToListAsync(ct);
         var issues = await db.IssueTags.AsNoTracking()
-            .Where(t => PublicContent.Issues(db).Any(i => i.Id == t.IssueId))
+            .Where(t => publicIssues.Any(i => i.Id == t.IssueId))
             .GroupBy(t => t.Tag).Select(g => new { Tag = g.Key, Count = g.Count() }).ToListAsync(ct);
         All = [.. notes.Concat(issues).GroupBy(r => r.Tag, StringComparer.Ordinal)
             .Select(g => (Tag: g.Key, Count: g.Sum(r => r.Count)))

@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.ResponseCompression;
 using Newsletter.Web.Admin;
 using Newsletter.Web.Infrastructure;
@@ -37,6 +38,16 @@ public static class SiteExtensions
 
     public static WebApplication UsePublicSite(this WebApplication app)
     {
+        // Behind a reverse proxy the client's address and scheme arrive in X-Forwarded-* headers. They are
+        // believed only from the proxies named here (loopback by default): the per-IP subscribe limit and
+        // secure cookies depend on them, and anyone else could send them to dodge the limit.
+        var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto };
+        foreach (var proxy in (app.Configuration["Site:TrustedProxies"] ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            forwarded.KnownProxies.Add(System.Net.IPAddress.Parse(proxy));
+        }
+
+        app.UseForwardedHeaders(forwarded);
         if (!app.Environment.IsDevelopment())
         {
             app.UseExceptionHandler("/error/500");

@@ -1,4 +1,6 @@
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Newsletter.Mail;
 using Newsletter.Web.Data;
 
 namespace Newsletter.Web.Subscribers;
@@ -7,29 +9,61 @@ namespace Newsletter.Web.Subscribers;
 /// Deleting and erasing. Erase (a GDPR request) removes every row that holds the address or the person's
 /// history and leaves only a SHA-256 hash in Suppressions, which imports and subscribe requests check.
 /// </summary>
-public sealed class SubscriberEraser(AppDbContext db)
+public sealed class SubscriberEraser(AppDbContext db, OutboxReader outbox, ILogger<SubscriberEraser> logger)
 {
     public async Task DeleteAsync(long id, bool suppress, CancellationToken ct)
     {
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        var email = await db.Subscribers.Where(s => s.Id == id).Select(s => s.EmailKey).FirstOrDefaultAsync(ct);
-        if (email is null)
+        await db.Database.OpenConnectionAsync(ct);
+        try
         {
-            return; // already gone: a double click deletes once
-        }
-
-        if (suppress)
-        {
-            var hash = Subscriber.HashOf(email);
-            if (!await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
+            var email = await db.Subscribers.Where(s => s.Id == id).Select(s => s.Email).FirstOrDefaultAsync(ct);
+            if (email is null)
             {
-                db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = SuppressionReason.Erased });
-                await db.SaveChangesAsync(ct);
+                return; // already gone: a double click deletes once
+            }
+
+            // A deleted row's bytes stay in free pages of the file until SQLite reuses them; an erase
+            // overwrites them with zeros instead, and moves the WAL's copies into the file so they go too.
+            var sqlite = db.Database.GetDbConnection() is SqliteConnection;
+            if (suppress && sqlite)
+            {
+                await db.Database.ExecuteSqlRawAsync("PRAGMA secure_delete = ON", ct);
+            }
+
+            await using (var tx = await db.Database.BeginTransactionAsync(ct))
+            {
+                if (suppress)
+                {
+                    var hash = Subscriber.HashOf(email);
+                    if (!await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
+                    {
+                        db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = SuppressionReason.Erased });
+                        await db.SaveChangesAsync(ct);
+                    }
+                }
+
+                await db.Deliveries.Where(d => d.SubscriberId == id).ExecuteDeleteAsync(ct);
+                await db.Subscribers.Where(s => s.Id == id).ExecuteDeleteAsync(ct);
+                await tx.CommitAsync(ct);
+            }
+
+            if (suppress)
+            {
+                if (sqlite)
+                {
+                    await db.Database.ExecuteSqlRawAsync("PRAGMA secure_delete = OFF", ct);
+                    // Best effort: a reader holding an old snapshot keeps its frames until the next checkpoint.
+                    await db.Database.ExecuteSqlRawAsync("PRAGMA wal_checkpoint(TRUNCATE)", ct);
+                }
+
+                // The pickup folder keeps a copy of every email sent; the erased reader's go too.
+                var removed = outbox.DeleteAddressedTo(email);
+                logger.LogInformation("Erased subscriber {Id}: rows deleted, address kept only as a hash, {Count} outbox messages deleted", id, removed);
             }
         }
-
-        await db.Deliveries.Where(d => d.SubscriberId == id).ExecuteDeleteAsync(ct);
-        await db.Subscribers.Where(s => s.Id == id).ExecuteDeleteAsync(ct);
-        await tx.CommitAsync(ct);
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
     }
 }

@@ -24,8 +24,10 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
         var model = Model(s);
         model["expires_days"] = Math.Max(1, (int)Math.Round(options.Value.ConfirmationTokenLifetime.TotalDays));
         model["confirm_url"] = site.Value.Absolute("/confirm/" + tokens.Confirmation(s));
-        await mail.SendToSubscriberAsync("confirm", s.Email, s.Name, model, ListHeadersFor(s.Id), ct);
-        await subscriptions.RecordAsync(s.Id, SubscriberEventKind.ConfirmationSent, "email", null, ct);
+        if (await SendAsync("confirm", s, model, ct))
+        {
+            await subscriptions.RecordAsync(s.Id, SubscriberEventKind.ConfirmationSent, "email", null, ct);
+        }
     }
 
     public async Task SendWelcomeAsync(long subscriberId, CancellationToken ct)
@@ -36,8 +38,10 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
             return;
         }
 
-        await mail.SendToSubscriberAsync("welcome", s.Email, s.Name, Model(s), ListHeadersFor(s.Id), ct);
-        await subscriptions.RecordAsync(s.Id, SubscriberEventKind.WelcomeSent, "email", null, ct);
+        if (await SendAsync("welcome", s, Model(s), ct))
+        {
+            await subscriptions.RecordAsync(s.Id, SubscriberEventKind.WelcomeSent, "email", null, ct);
+        }
     }
 
     public async Task SendAlreadySubscribedAsync(long subscriberId, CancellationToken ct)
@@ -48,8 +52,10 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
             return;
         }
 
-        await mail.SendToSubscriberAsync("already-subscribed", s.Email, s.Name, Model(s), ListHeadersFor(s.Id), ct);
-        await subscriptions.RecordAsync(s.Id, SubscriberEventKind.AlreadySubscribedNoticeSent, "email", null, ct);
+        if (await SendAsync("already-subscribed", s, Model(s), ct))
+        {
+            await subscriptions.RecordAsync(s.Id, SubscriberEventKind.AlreadySubscribedNoticeSent, "email", null, ct);
+        }
     }
 
     public async Task SendPreferencesLinkAsync(long subscriberId, CancellationToken ct)
@@ -60,7 +66,27 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
             return;
         }
 
-        await mail.SendToSubscriberAsync("preferences", s.Email, s.Name, Model(s), ListHeadersFor(s.Id), ct);
+        await SendAsync("preferences", s, Model(s), ct);
+    }
+
+    /// <summary>
+    /// Sends one email. A hard bounce (the mailbox doesn't exist) is final: the subscriber is marked
+    /// bounced and suppressed, and the job ends instead of retrying for a day. Any other refusal throws,
+    /// so Hangfire retries it and the jobs page shows why.
+    /// </summary>
+    private async Task<bool> SendAsync(string template, Subscriber s, Dictionary<string, object?> model, CancellationToken ct)
+    {
+        try
+        {
+            await mail.SendToSubscriberAsync(template, s.Email, s.Name, model, ListHeadersFor(s.Id), ct);
+            return true;
+        }
+        catch (MailNotSentException e) when (e.Result is { IsHardBounce: true } result)
+        {
+            logger.LogWarning("'{Template}' to subscriber {Id} bounced ({Code} {Reply}); the address is suppressed", template, s.Id, result.StatusCode, result.Reply);
+            await subscriptions.MarkBouncedAsync(s.Id, $"'{template}' email: {result.StatusCode} {result.Reply}", ct);
+            return false;
+        }
     }
 
     public ListHeaders ListHeadersFor(long subscriberId)

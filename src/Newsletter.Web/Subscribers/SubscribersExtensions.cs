@@ -21,6 +21,7 @@ public static class SubscribersExtensions
         builder.Services.AddScoped<SubscriberEraser>();
         builder.Services.AddScoped<Import.SubscriberImporter>();
         builder.Services.AddScoped<Import.ImportConfirmationsJob>();
+        builder.Services.AddHostedService<Import.ImportRecovery>();
         builder.Services.AddMemoryCache();
         builder.Services.AddRateLimiter(o =>
         {
@@ -28,8 +29,7 @@ public static class SubscribersExtensions
             o.AddPolicy(SubscribePolicy, context =>
             {
                 var perMinute = context.RequestServices.GetRequiredService<IOptions<SubscriptionOptions>>().Value.PerIpPerMinute;
-                var ip = context.Connection.RemoteIpAddress ?? IPAddress.Loopback;
-                return RateLimitPartition.GetFixedWindowLimiter(ip.ToString(), _ => new FixedWindowRateLimiterOptions
+                return RateLimitPartition.GetFixedWindowLimiter(ClientKey(context.Connection.RemoteIpAddress), _ => new FixedWindowRateLimiterOptions
                 {
                     PermitLimit = Math.Max(1, perMinute),
                     Window = TimeSpan.FromMinutes(1),
@@ -50,6 +50,28 @@ public static class SubscribersExtensions
             .WithMetadata(new RequestSizeLimitAttribute(16 * 1024));
         app.MapSubscribersAdmin();
         return app;
+    }
+
+    /// <summary>
+    /// Who a request counts against: the IPv4 address, or the /64 of an IPv6 one, since one IPv6 customer
+    /// usually holds a whole /64 and could otherwise take a fresh address for every request.
+    /// </summary>
+    public static string ClientKey(IPAddress? address)
+    {
+        var ip = address ?? IPAddress.Loopback;
+        if (ip.IsIPv4MappedToIPv6)
+        {
+            ip = ip.MapToIPv4();
+        }
+
+        if (ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return ip.ToString();
+        }
+
+        var bytes = ip.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes) + "/64";
     }
 
     private static async Task<IResult> SubscribeAsync(HttpContext http, Subscriptions subscriptions, PerAddressLimiter perAddress, ILoggerFactory loggers, CancellationToken ct)

@@ -22,10 +22,14 @@ public enum SubscribeOutcome
 /// </summary>
 public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, ILogger<Subscriptions> logger)
 {
+    private static readonly SemaphoreSlim NewReaderGate = new(1, 1);
+
     public async Task<SubscribeOutcome> SubscribeAsync(string email, string? name, string source, CancellationToken ct)
     {
         var key = Subscriber.KeyOf(email);
-        if (await db.Suppressions.AnyAsync(s => s.EmailHash == Subscriber.HashOf(key), ct))
+        // Hashed here, not inside the query: EF would compile the call into a new delegate on every request.
+        var hash = Subscriber.HashOf(key);
+        if (await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
         {
             logger.LogInformation("Subscribe request for a suppressed address ignored");
             return SubscribeOutcome.Suppressed;
@@ -36,19 +40,35 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
         if (subscriber is null)
         {
             subscriber = new Subscriber { Email = email, EmailKey = key, Name = Clean(name), Status = SubscriberStatus.Pending, Source = source, CreatedAt = now, LastConfirmationSentAt = now };
-            db.Subscribers.Add(subscriber);
+            // The reader and the first line of their history in one transaction: one turn at SQLite's
+            // single write lock per new reader, instead of two. New readers queue for that turn here, in
+            // order, instead of in SQLite's busy handler, whose sleeps grow to 100 ms: under a burst of
+            // sign-ups that turned a few milliseconds of work into seconds of waiting and timeouts.
+            await NewReaderGate.WaitAsync(ct);
             try
             {
+                await using var tx = await db.Database.BeginTransactionAsync(ct);
+                db.Subscribers.Add(subscriber);
+                try
+                {
+                    await db.SaveChangesAsync(ct);
+                }
+                catch (DbUpdateException)
+                {
+                    // A double click raced us to the insert; the other request owns the new row.
+                    db.ChangeTracker.Clear();
+                    return SubscribeOutcome.ConfirmationThrottled;
+                }
+
+                db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriber.Id, Kind = SubscriberEventKind.Subscribed, Source = source, At = now });
                 await db.SaveChangesAsync(ct);
+                await tx.CommitAsync(ct);
             }
-            catch (DbUpdateException)
+            finally
             {
-                // A double click raced us to the insert; the other request owns the new row.
-                db.ChangeTracker.Clear();
-                return SubscribeOutcome.ConfirmationThrottled;
+                NewReaderGate.Release();
             }
 
-            await RecordAsync(subscriber.Id, SubscriberEventKind.Subscribed, source, null, ct);
             jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
             return SubscribeOutcome.ConfirmationSent;
         }
@@ -154,6 +174,34 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
         return changed > 0 || await db.Subscribers.AnyAsync(s => s.Id == subscriberId, ct);
     }
 
+    /// <summary>The mailbox doesn't exist: the subscriber is Bounced and the address suppressed for good.</summary>
+    public async Task MarkBouncedAsync(long subscriberId, string detail, CancellationToken ct)
+    {
+        var key = await db.Subscribers.Where(s => s.Id == subscriberId).Select(s => s.EmailKey).FirstOrDefaultAsync(ct);
+        if (key is null)
+        {
+            return;
+        }
+
+        await db.Subscribers.Where(s => s.Id == subscriberId).ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Bounced), ct);
+        var hash = Subscriber.HashOf(key);
+        if (!await db.Suppressions.AnyAsync(x => x.EmailHash == hash, ct))
+        {
+            db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = SuppressionReason.HardBounce, CreatedAt = clock.GetUtcNow().UtcDateTime });
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException)
+            {
+                // Suppressed by a concurrent bounce of the same address: the row we wanted exists.
+                db.ChangeTracker.Clear();
+            }
+        }
+
+        await RecordAsync(subscriberId, SubscriberEventKind.Bounced, "smtp", detail.Length > 1000 ? detail[..1000] : detail, ct);
+    }
+
     public async Task RecordAsync(long subscriberId, SubscriberEventKind kind, string source, string? detail, CancellationToken ct)
     {
         db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriberId, Kind = kind, Source = source, Detail = detail, At = clock.GetUtcNow().UtcDateTime });
@@ -172,7 +220,7 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
         }
 
         // Names end up in email headers: no control characters, ever.
-        var cleaned = new string([.. name.Where(c => !char.IsControl(c))]).Trim();
+        var cleaned = (name.Any(char.IsControl) ? new string([.. name.Where(c => !char.IsControl(c))]) : name).Trim();
         return cleaned.Length == 0 ? null : cleaned.Length > 200 ? cleaned[..200] : cleaned;
     }
 

@@ -7,37 +7,68 @@ namespace Newsletter.Benchmarks.Subscribers;
 
 /// <summary>
 /// Imports a generated CSV (default 1,000,000 rows) through the app's own `import-subscribers` verb in a
-/// child process, and, side by side, runs a bare prepared-INSERT loop of the same rows into the same
-/// schema. Reports rows/s for both, the ratio, and the importer's peak RSS. Goal: ratio ≥ 0.6, RSS < 200 MB.
+/// child process, and, side by side, runs a bare prepared-INSERT loop that writes the same rows (and the
+/// same tag rows) into the same schema. The two alternate, each on a fresh database, for several rounds,
+/// so a noisy neighbour hits both. Reports rows/s for both, the ratio per round and its median, and the
+/// importer's peak RSS. Goal: ratio >= 0.6, RSS < 200 MB.
+/// Usage: dotnet run -c Release --project tests/Newsletter.Benchmarks -- import [rows=1000000] [rounds=2]
 /// </summary>
 public static class ImportBenchmark
 {
+    private const double RatioGoal = 0.6;
+    private const long RssGoal = 200L * 1024 * 1024;
+
     public static async Task<int> RunAsync(string[] args)
     {
         var rows = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1_000_000;
+        var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2;
+        Loopback.WarnIfDebug();
         var dir = Bench.Temp("import");
         var csv = Path.Combine(dir, "subscribers.csv");
         await GenerateAsync(csv, rows);
         Console.WriteLine($"Generated {rows:N0} rows ({new FileInfo(csv).Length / 1024 / 1024} MB) in {csv}");
+        Console.WriteLine($"{"round",5} {"bare loop rows/s",17} {"import rows/s",14} {"ratio",6} {"CPU ratio",10} {"import peak RSS",16} {"incl. process start",20}");
+        var ratios = new List<double>();
+        var cpuRatios = new List<double>();
+        long worstRss = 0;
+        for (var round = 1; round <= rounds; round++)
+        {
+            var baseDb = await MigratedDatabaseAsync(Path.Combine(dir, $"baseline-{round}"));
+            var baseCpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var baseline = Stopwatch.StartNew();
+            await BareInsertLoopAsync(baseDb, rows);
+            baseline.Stop();
+            baseCpu = Process.GetCurrentProcess().TotalProcessorTime - baseCpu;
 
-        // Baseline first, on its own freshly migrated database.
-        var baseDb = await MigratedDatabaseAsync(Path.Combine(dir, "baseline"));
-        var baseline = Stopwatch.StartNew();
-        await BareInsertLoopAsync(baseDb, rows);
-        baseline.Stop();
+            var oursData = Path.Combine(dir, $"ours-{round}");
+            await MigratedDatabaseAsync(oursData);
+            // CPU time is steadier than wall time on a shared machine: it doesn't grow while a neighbour runs.
+            // The importer's process start-up (a no-op verb's CPU) is taken off, as its wall time is.
+            var (_, _, _, idleCpu) = await RunVerbWithCpuAsync(oursData, ["migrate"]);
+            var (elapsed, peak, output, cpu) = await RunVerbWithCpuAsync(oursData, ["import-subscribers", csv, "--active", "--consent", "benchmark"]);
+            if (!output.Contains($"{rows:N0} imported", StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException("The import did not import every row: " + output);
+            }
 
-        var oursData = Path.Combine(dir, "ours");
-        await MigratedDatabaseAsync(oursData);
-        var (elapsed, peak, output) = await RunVerbAsync(oursData, ["import-subscribers", csv, "--active", "--consent", "benchmark"]);
+            // The verb times the import itself; the process's start-up and migration check are shown apart.
+            var took = double.Parse(System.Text.RegularExpressions.Regex.Match(output, @"Took ([\d.]+) s").Groups[1].Value, CultureInfo.InvariantCulture);
+            var baseRate = rows / baseline.Elapsed.TotalSeconds;
+            var ourRate = rows / took;
+            ratios.Add(ourRate / baseRate);
+            cpuRatios.Add(baseCpu.TotalSeconds / Math.Max(0.001, (cpu - idleCpu).TotalSeconds));
+            worstRss = Math.Max(worstRss, peak);
+            Console.WriteLine($"{round,5} {baseRate,17:N0} {ourRate,14:N0} {ourRate / baseRate,6:F2} {cpuRatios[^1],10:F2} {peak / 1024.0 / 1024.0,13:F0} MB {rows / elapsed.TotalSeconds,14:N0} rows/s");
+        }
 
-        var baseRate = rows / baseline.Elapsed.TotalSeconds;
-        var ourRate = rows / elapsed.TotalSeconds;
-        Console.WriteLine(output.Trim());
-        Console.WriteLine($"baseline (bare prepared INSERT loop): {baseline.Elapsed.TotalSeconds:F2} s, {baseRate:N0} rows/s");
-        Console.WriteLine($"import-subscribers (parse, validate, hash, suppress, dedupe, insert): {elapsed.TotalSeconds:F2} s, {ourRate:N0} rows/s (process start included)");
-        Console.WriteLine($"ratio: {ourRate / baseRate:F2} (goal ≥ 0.60)");
-        Console.WriteLine($"peak RSS of the importer: {peak / 1024.0 / 1024.0:F0} MB (goal < 200 MB)");
-        return 0;
+        var median = Loopback.Median(ratios);
+        Console.WriteLine();
+        Console.WriteLine("baseline: the same rows and tag rows, already in memory as strings, prepared INSERTs, 5,000 per transaction");
+        Console.WriteLine("import-subscribers: stream and parse the CSV, map the header, validate and normalise each address, hash it, check suppressions, dedupe, insert");
+        Console.WriteLine($"ratio import/baseline: median {median:F2} over {rounds} rounds (goal >= {RatioGoal:F2}) -> {(median >= RatioGoal ? "met" : "NOT MET")}");
+        Console.WriteLine($"CPU ratio (baseline CPU / import CPU, start-up excluded): median {Loopback.Median(cpuRatios):F2}");
+        Console.WriteLine($"peak RSS of the importer: {worstRss / 1024.0 / 1024.0:F0} MB at most (goal < {RssGoal / 1024 / 1024} MB) -> {(worstRss < RssGoal ? "met" : "NOT MET")}");
+        return median >= RatioGoal && worstRss < RssGoal ? 0 : 1;
     }
 
     private static async Task GenerateAsync(string path, int rows)
@@ -50,7 +81,7 @@ public static class ImportBenchmark
         }
     }
 
-    private static async Task<string> MigratedDatabaseAsync(string dataFolder)
+    internal static async Task<string> MigratedDatabaseAsync(string dataFolder)
     {
         Directory.CreateDirectory(dataFolder);
         var (_, _, output) = await RunVerbAsync(dataFolder, ["migrate"]);
@@ -62,7 +93,7 @@ public static class ImportBenchmark
         return Path.Combine(dataFolder, "newsletter.db");
     }
 
-    /// <summary>The floor: the same rows, already in memory as strings, into the same table, 5,000 per transaction.</summary>
+    /// <summary>The floor: the same rows and tag rows, already in memory as strings, into the same tables, 5,000 per transaction.</summary>
     private static async Task BareInsertLoopAsync(string dbPath, int rows)
     {
         await using var c = new SqliteConnection($"Data Source={dbPath}");
@@ -74,7 +105,10 @@ public static class ImportBenchmark
         }
 
         await using var insert = c.CreateCommand();
-        insert.CommandText = "INSERT INTO \"Subscribers\" (\"Email\", \"EmailKey\", \"Name\", \"Status\", \"Source\", \"ConsentSource\", \"CreatedAt\", \"ConfirmedAt\", \"TokenVersion\") VALUES ($e, $k, $n, 1, 'bench', 'bench', $c, $c, 0)";
+        insert.CommandText = "INSERT INTO \"Subscribers\" (\"Email\", \"EmailKey\", \"Name\", \"Status\", \"Source\", \"ConsentSource\", \"CreatedAt\", \"ConfirmedAt\", \"TokenVersion\") VALUES ($e, $k, $n, 1, 'bench', 'bench', $c, $c, 0) RETURNING \"Id\"";
+        await using var tag = c.CreateCommand();
+        tag.CommandText = "INSERT INTO \"SubscriberTags\" (\"SubscriberId\", \"Tag\") VALUES ($id, 'early')";
+        var pt = tag.Parameters.Add("$id", SqliteType.Integer);
         var pe = insert.Parameters.Add("$e", SqliteType.Text);
         var pk = insert.Parameters.Add("$k", SqliteType.Text);
         var pn = insert.Parameters.Add("$n", SqliteType.Text);
@@ -91,6 +125,7 @@ public static class ImportBenchmark
 
                 tx = c.BeginTransaction();
                 insert.Transaction = tx;
+                tag.Transaction = tx;
             }
 
             var email = string.Create(CultureInfo.InvariantCulture, $"reader{i:D7}@example{i % 97}.org");
@@ -98,13 +133,26 @@ public static class ImportBenchmark
             pk.Value = email;
             pn.Value = string.Create(CultureInfo.InvariantCulture, $"Reader {i}");
             pc.Value = "2025-01-01 00:00:00";
-            await insert.ExecuteNonQueryAsync();
+            var id = (long)(await insert.ExecuteScalarAsync())!;
+            if (i % 3 == 0)
+            {
+                // The generated file tags every third row "early"; the importer writes those rows too.
+                pt.Value = id;
+                await tag.ExecuteNonQueryAsync();
+            }
         }
 
         await tx!.CommitAsync();
     }
 
     public static async Task<(TimeSpan Elapsed, long PeakRss, string Output)> RunVerbAsync(string dataFolder, string[] verb)
+    {
+        var (elapsed, peak, output, _) = await RunVerbWithCpuAsync(dataFolder, verb);
+        return (elapsed, peak, output);
+    }
+
+    /// <summary>Runs a verb of the app and reports its wall time, peak RSS, output and CPU time (user + system).</summary>
+    public static async Task<(TimeSpan Elapsed, long PeakRss, string Output, TimeSpan Cpu)> RunVerbWithCpuAsync(string dataFolder, string[] verb)
     {
         var info = new ProcessStartInfo("dotnet", [Bench.WebDll, .. verb])
         {
@@ -121,10 +169,12 @@ public static class ImportBenchmark
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         long peak = 0;
+        var cpu = TimeSpan.Zero;
         while (!p.HasExited)
         {
             peak = Math.Max(peak, Bench.PeakRssBytes(p.Id));
-            await Task.Delay(50);
+            cpu = Bench.CpuTime(p.Id) is { } used && used > cpu ? used : cpu;
+            await Task.Delay(20);
         }
 
         sw.Stop();
@@ -134,6 +184,6 @@ public static class ImportBenchmark
             throw new InvalidOperationException($"{string.Join(' ', verb)} exited {p.ExitCode}: {output}");
         }
 
-        return (sw.Elapsed, peak, output);
+        return (sw.Elapsed, peak, output, cpu);
     }
 }

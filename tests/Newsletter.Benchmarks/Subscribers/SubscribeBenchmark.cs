@@ -1,99 +1,99 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http;
-using System.Net.Sockets;
+using Microsoft.Data.Sqlite;
 
 namespace Newsletter.Benchmarks.Subscribers;
 
 /// <summary>
-/// The subscribe endpoint under wrk on loopback: each request is a new address, so each one inserts a
-/// subscriber and enqueues a confirmation job (SQLite job storage); nothing is mailed inside the request.
+/// The subscribe endpoint under wrk on loopback. Every request is a new address, so every one inserts a
+/// subscriber and its history line and enqueues a confirmation job into the configured job storage; the
+/// job server is off, so nothing is mailed and the number is the request path alone, as readers feel it.
+/// Side by side: a bare Kestrel that reads the same form and answers the same redirect (BareKestrel).
+/// Afterwards the database is counted, so a fast answer that stored nothing can't pass for a result.
+/// Usage: dotnet run -c Release --project tests/Newsletter.Benchmarks -- subscribe [seconds=20] [connections=32]
 /// </summary>
 public static class SubscribeBenchmark
 {
     public static async Task<int> RunAsync(string[] args)
     {
         var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20;
-        var wrk = File.Exists("/usr/bin/wrk") ? "/usr/bin/wrk" : throw new InvalidOperationException("wrk is not installed: apt-get install wrk");
-        var dir = Bench.Temp("subscribe");
-        var port = FreePort();
-        var info = new ProcessStartInfo("dotnet", [Bench.WebDll, "--urls", $"http://127.0.0.1:{port}"])
+        var connections = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 32;
+        if (Loopback.Missing(Loopback.Wrk) is { Count: > 0 } missing)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Bench.Root,
-        };
-        info.Environment["Data__Folder"] = dir;
-        info.Environment["Logging__LogLevel__Default"] = "Warning";
-        info.Environment["Subscriptions__PerIpPerMinute"] = "100000000";
-        info.Environment["Subscriptions__PerAddressPerHour"] = "100000000";
-        // Workers off: this measures the request path (insert + enqueue), not the mail jobs behind it.
-        info.Environment["Jobs__Server"] = "false";
-        using var app = Process.Start(info)!;
-        _ = app.StandardOutput.ReadToEndAsync();
-        _ = app.StandardError.ReadToEndAsync();
+            Console.Error.WriteLine($"Not installed: {string.Join(", ", missing)} (apt-get install wrk).");
+            return 2;
+        }
+
+        Loopback.WarnIfDebug();
+        var dir = Bench.Temp("subscribe");
+        var data = Path.Combine(dir, "data");
+        Directory.CreateDirectory(data);
+        Directory.CreateDirectory(Path.Combine(dir, "notes"));
+        var appUrl = $"http://127.0.0.1:{Loopback.FreePort()}";
+        using var app = Loopback.StartApp(appUrl, data, Path.Combine(dir, "notes"), new Dictionary<string, string>
+        {
+            ["Subscriptions__PerIpPerMinute"] = "100000000",
+            ["Subscriptions__PerAddressPerHour"] = "100000000",
+            // The storage the README's run uses; the server stays off so queued jobs are not run.
+            ["Jobs__Storage"] = "Sqlite",
+        });
+        var empty = Path.Combine(dir, "empty.html");
+        await File.WriteAllTextAsync(empty, "");
+        var barePort = Loopback.FreePort();
+        using var bare = Loopback.StartBareKestrel(barePort, empty);
         try
         {
-            await WaitAsync($"http://127.0.0.1:{port}/css/site.css");
-            var script = Path.Combine(dir, "subscribe.lua");
-            await File.WriteAllTextAsync(script, """
-                local counter = 0
-                local thread_id = 0
-                setup = function(thread) thread:set("tid", thread_id); thread_id = thread_id + 1 end
-                request = function()
-                  counter = counter + 1
-                  local body = "email=bench" .. tid .. "x" .. counter .. "%40example.org&source=bench"
-                  return wrk.format("POST", "/subscribe", {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
-                end
-                """);
-            var output = await RunAsync(wrk, ["-t2", "-c32", $"-d{seconds}s", "--latency", "-s", script, $"http://127.0.0.1:{port}/"]);
-            Console.WriteLine(output);
-            var rps = output.Split('\n').FirstOrDefault(l => l.StartsWith("Requests/sec", StringComparison.Ordinal))?.Trim();
-            var p99 = output.Split('\n').FirstOrDefault(l => l.TrimStart().StartsWith("99%", StringComparison.Ordinal))?.Trim();
-            Console.WriteLine($"subscribe: {rps}; p99 {p99}");
-            return 0;
+            await Loopback.WaitAsync(appUrl + "/css/site.css");
+            await Loopback.WaitAsync($"http://127.0.0.1:{barePort}/");
+            Console.WriteLine($"POST /subscribe, a new address each time; wrk -t2 -c{connections} -d{seconds}s --latency; folder {dir}");
+            await Loopback.WrkAsync(appUrl + "/", 5, connections, await ScriptAsync(dir, "warm"));
+            await Loopback.WrkAsync($"http://127.0.0.1:{barePort}/", 3, connections, await ScriptAsync(dir, "warm-bare"));
+            var before = Count(data);
+            var ours = await Loopback.WrkAsync(appUrl + "/", seconds, connections, await ScriptAsync(dir, "run"));
+            var stored = Count(data) - before;
+            var floor = await Loopback.WrkAsync($"http://127.0.0.1:{barePort}/", seconds, connections, await ScriptAsync(dir, "run-bare"));
+
+            Console.WriteLine();
+            Console.WriteLine($"{"server",-14} {"req/s",9} {"p50 ms",8} {"p99 ms",8} {"errors",7}");
+            Console.WriteLine($"{"subscribe",-14} {ours.RequestsPerSecond,9:F0} {ours.P50Ms,8:F2} {ours.P99Ms,8:F2} {ours.Errors,7}");
+            Console.WriteLine($"{"bare Kestrel",-14} {floor.RequestsPerSecond,9:F0} {floor.P50Ms,8:F2} {floor.P99Ms,8:F2} {floor.Errors,7}");
+            Console.WriteLine($"ratio subscribe/bare Kestrel: {ours.RequestsPerSecond / floor.RequestsPerSecond:F2} (req/s)");
+            // wrk counts requests it completed; a few may still have been in flight when it stopped counting.
+            Console.WriteLine($"stored: {stored:N0} new subscribers for {ours.Requests:N0} requests answered ({(ours.Requests == 0 ? 0 : stored / (double)ours.Requests):P1}), each with a queued confirmation job");
+            return ours.Errors == 0 && stored >= ours.Requests ? 0 : 1;
         }
         finally
         {
-            app.Kill(true);
+            Loopback.Stop(bare);
+            Loopback.Stop(app);
         }
     }
 
-    internal static int FreePort()
+    /// <summary>
+    /// A wrk script whose every request is a new address: the run's name and each thread's number make the
+    /// addresses of one run unlike any other's (Lua's random numbers repeat from process to process).
+    /// </summary>
+    private static async Task<string> ScriptAsync(string dir, string run)
     {
-        using var l = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+        var script = Path.Combine(dir, $"subscribe-{run}.lua");
+        await File.WriteAllTextAsync(script, $$"""
+            local counter = 0
+            local thread_id = 0
+            setup = function(thread) thread:set("tid", thread_id); thread_id = thread_id + 1 end
+            request = function()
+              counter = counter + 1
+              local body = "email=bench.{{run}}.t" .. tid .. "x" .. counter .. "%40example.org&source=bench"
+              return wrk.format("POST", "/subscribe", {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+            end
+            """);
+        return script;
     }
 
-    internal static async Task WaitAsync(string url)
+    private static long Count(string dataFolder)
     {
-        using var http = new HttpClient();
-        for (var i = 0; i < 300; i++)
-        {
-            try
-            {
-                if ((await http.GetAsync(url)).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // starting
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException(url);
-    }
-
-    internal static async Task<string> RunAsync(string file, string[] args)
-    {
-        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var output = await p.StandardOutput.ReadToEndAsync() + await p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return output;
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(dataFolder, "newsletter.db")};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM Subscribers";
+        return (long)command.ExecuteScalar()!;
     }
 }

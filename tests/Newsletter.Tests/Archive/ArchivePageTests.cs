@@ -33,20 +33,30 @@ public class ArchivePageTests
     }
 
     [Fact]
-    public async Task WebOnlyIssuesAreMarkedAndEmailOnlyDraftAndDeletedIssuesAreNotListed()
+    public async Task WebOnlyAndEmailOnlyIssuesAreMarkedAndDraftAndDeletedIssuesAreNotListed()
     {
         using var app = new NewsletterApp();
         await AddIssueAsync(app, 1, "On the web only", Utc(2026, 1, 5), configure: i => i.WebOnly = true);
-        await AddIssueAsync(app, 2, "For the inbox only", Utc(2026, 1, 12), configure: i => i.EmailOnly = true);
+        // As the sending engine leaves an email-only issue: no publication date, a start of sending.
+        await AddIssueAsync(app, 2, "For the inbox only", Utc(2026, 1, 12), configure: i => { i.EmailOnly = true; i.PublishedAt = null; i.StartedAt = Utc(2026, 1, 12); });
         await AddIssueAsync(app, null, "Still a draft", Utc(2026, 1, 19), configure: i => { i.Status = IssueStatus.Draft; i.PublishedAt = null; });
         await AddIssueAsync(app, 3, "Deleted later", Utc(2026, 1, 26), configure: i => i.DeletedAt = DateTime.UtcNow);
         await AddIssueAsync(app, 4, "Going out now", Utc(2026, 2, 2), configure: i => i.Status = IssueStatus.Sending);
 
-        var doc = new HtmlParser().ParseDocument(await app.CreateClient().GetStringAsync("/archive", Ct));
+        var html = await app.CreateClient().GetStringAsync("/archive", Ct);
+        var doc = new HtmlParser().ParseDocument(html);
         var entries = doc.QuerySelectorAll(".archive-entry");
-        Assert.Equal(["Going out now", "On the web only"], entries.Select(e => e.QuerySelector(".entry-title")!.TextContent.Trim()));
-        Assert.NotNull(entries[1].QuerySelector(".mark-web-only"));
+        Assert.Equal(["Going out now", "For the inbox only", "On the web only"], entries.Select(e => e.QuerySelector(".entry-title")!.TextContent.Trim()));
+        Assert.NotNull(entries[2].QuerySelector(".mark-web-only"));
         Assert.Null(entries[0].QuerySelector(".mark-web-only"));
+
+        // Listed, marked, and not linked: it has no web version, and its summary stays in the inbox.
+        Assert.NotNull(entries[1].QuerySelector(".mark-email-only"));
+        Assert.Null(entries[1].QuerySelector("a"));
+        Assert.DoesNotContain("Summary of For the inbox only", html, StringComparison.Ordinal);
+        Assert.Contains("#2", entries[1].TextContent, StringComparison.Ordinal);
+        Assert.Contains("3 issues in all", html, StringComparison.Ordinal);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await app.CreateClient().GetAsync("/issues/for-the-inbox-only", Ct)).StatusCode);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Hangfire;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Newsletter.Testing;
@@ -103,6 +104,84 @@ public class ImportTests
         Assert.DoesNotContain(await AllAsync(app), s => s.EmailKey == "gone@example.org");
     }
 
+    [Theory]
+    [InlineData('\t')]
+    [InlineData('|')]
+    public async Task TabAndPipeDelimitedFilesAreReadByTheirHeader(char delimiter)
+    {
+        using var app = new NewsletterApp();
+        var d = delimiter.ToString();
+        var import = await ImportAsync(app, $"email{d}first name{d}last name{d}tags\na@example.org{d}Ada{d}Lovelace{d}math, history\n");
+        Assert.Equal(1, import.Imported);
+        var s = Assert.Single(await AllAsync(app));
+        Assert.Equal("Ada Lovelace", s.Name);
+        Assert.Equal(["history", "math"], s.Tags.Select(t => t.Tag).Order());
+    }
+
+    [Fact]
+    public async Task HostileRowsAreCleanedOrReportedNeverImportedAsTheyCame()
+    {
+        using var app = new NewsletterApp();
+        var csv = "email,name\n"
+            + "clean@example.org,\"Name\r\nBcc: everyone@example.org\"\n"  // a header-injection attempt in a name
+            + "\"quoted@example.org\",\"<script>alert(1)</script>\"\n"   // markup is text, shown encoded
+            + "nul\u0000@example.org,Nul\n"                                  // control characters in an address
+            + "\"two@example.org, three@example.org\",Two\n"                // a list where an address should be
+            + "wide@example.org," + new string('x', 5000) + "\n";             // a name longer than any name
+        var import = await ImportAsync(app, csv);
+        Assert.Equal(3, import.Imported);
+        Assert.Equal(2, import.Invalid);
+        var rows = await AllAsync(app);
+        Assert.Equal("NameBcc: everyone@example.org", rows.Single(r => r.EmailKey == "clean@example.org").Name);
+        Assert.Equal("<script>alert(1)</script>", rows.Single(r => r.EmailKey == "quoted@example.org").Name);
+        Assert.Equal(200, rows.Single(r => r.EmailKey == "wide@example.org").Name!.Length);
+        var errors = await File.ReadAllLinesAsync(Path.Combine(app.DataFolder, "imports", $"{import.Id}.errors.csv"), Ct);
+        Assert.StartsWith("5,", errors[1], StringComparison.Ordinal);
+        Assert.StartsWith("6,", errors[2], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("", "The file is empty.")]
+    [InlineData("name,tags\nAda,math\n", "The header has no email column")]
+    [InlineData("email,name\nok@example.org,Caf\u00e9\n", "not UTF-8")]
+    public async Task AFileThatCannotBeReadFailsWithASentence(string csv, string message)
+    {
+        using var app = new NewsletterApp();
+        // The last case is written as Windows-1252, the way Excel's plain "CSV" saves it.
+        var import = await ImportAsync(app, csv, encoding: message == "not UTF-8" ? System.Text.Encoding.Latin1 : null);
+        Assert.Equal(ImportStatus.Failed, import.Status);
+        Assert.Contains(message, import.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AHeaderOnlyFileCompletesWithNothingToImport()
+    {
+        using var app = new NewsletterApp();
+        var import = await ImportAsync(app, "email,name\n");
+        Assert.Equal(ImportStatus.Completed, import.Status);
+        Assert.Equal(0, import.Rows);
+    }
+
+    [Fact]
+    public async Task TheRowsWithErrorsDownloadAsCsvWithTheirLineNumbers()
+    {
+        using var app = new NewsletterApp();
+        var import = await ImportAsync(app, "email\nfine@example.org\nbroken@\n");
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var response = await client.GetAsync($"/admin/subscribers/imports/{import.Id}/errors.csv", Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/csv", response.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("attachment", response.Content.Headers.ContentDisposition!.DispositionType, StringComparison.Ordinal);
+        var lines = (await response.Content.ReadAsStringAsync(Ct)).Trim().Split('\n');
+        Assert.Equal("line,email,reason", lines[0]);
+        Assert.StartsWith("3,broken@,", lines[1], StringComparison.Ordinal);
+        var status = await client.GetStringAsync($"/admin/subscribers/imports/{import.Id}", Ct);
+        Assert.Contains($"/admin/subscribers/imports/{import.Id}/errors.csv", status, StringComparison.Ordinal);
+        // The page shows the first of them too, with the line and the reason.
+        Assert.Matches("<td class=\"num\">3</td><td>broken@</td><td>[^<]+</td>", status);
+    }
+
     [Fact]
     public async Task TwoColumnsForOneFieldFailTheImportWithAClearMessage()
     {
@@ -154,7 +233,7 @@ public class ImportTests
             { new ByteArrayContent(Encoding.UTF8.GetBytes("email\nup1@example.org\nup2@example.org\n")), "file", "list.csv" },
         };
         var response = await client.PostAsync("/admin/subscribers/import", form, Ct);
-        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.True(response.StatusCode == HttpStatusCode.Redirect, $"{(int)response.StatusCode} from the upload. {app.ServerLog}");
         var id = response.Headers.Location!.OriginalString.Split('/').Last();
         var deadline = DateTime.UtcNow.AddSeconds(30);
         string json;
@@ -166,6 +245,61 @@ public class ImportTests
         while (!json.Contains("\"done\":true", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
         Assert.Contains("\"imported\":2", json, StringComparison.Ordinal);
         Assert.Contains("\"percent\":100", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AfterARestartACutOffImportSaysSoALostOneRunsOnceAndUnsentConfirmationsGoOut()
+    {
+        using var app = new NewsletterApp();
+        await using var scope = app.Services.CreateAsyncScope();
+        var sp = scope.ServiceProvider;
+        var db = sp.GetRequiredService<AppDbContext>();
+        var paths = sp.GetRequiredService<AppPaths>();
+        Task<SubscriberImport> StoreAsync(string csv, bool active = true) =>
+            ImportModel.StoreAsync(db, paths, new MemoryStream(Encoding.UTF8.GetBytes(csv)), "list.csv", active, active ? "test" : null, null, Ct);
+
+        // Cut off mid-way by a stop; one still being read by an import verb in another process; one whose job was lost.
+        var cut = await StoreAsync("email\ncut1@example.org\ncut2@example.org\n");
+        var busy = await StoreAsync("email\nbusy@example.org\n");
+        var lost = await StoreAsync("email\nlost1@example.org\nlost2@example.org\n");
+        await db.SubscriberImports.Where(i => i.Id == cut.Id || i.Id == busy.Id).ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, ImportStatus.Running).SetProperty(i => i.Imported, 1), Ct);
+        // A pending import that completed, but whose confirmations job never ran.
+        var pending = await StoreAsync("email\nunconfirmed@example.org\n", active: false);
+        await using (var other = sp.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope())
+        {
+            var rows = other.ServiceProvider.GetRequiredService<AppDbContext>();
+            rows.Subscribers.Add(new Subscriber { Email = "unconfirmed@example.org", EmailKey = "unconfirmed@example.org", Status = SubscriberStatus.Pending, Source = $"import:{pending.Id}" });
+            await rows.SaveChangesAsync(Ct);
+            await rows.SubscriberImports.Where(i => i.Id == pending.Id).ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, ImportStatus.Completed), Ct);
+        }
+
+        // What the ImportRecovery hosted service does at start-up, in a scope of its own.
+        await using (var held = new FileStream(SubscriberImporter.FilePath(paths, busy.Id), FileMode.Open, FileAccess.Read, FileShare.Read))
+        await using (var startup = app.Services.CreateAsyncScope())
+        {
+            await startup.ServiceProvider.GetRequiredService<SubscriberImporter>().RecoverAsync(Ct);
+        }
+
+        // The lost one may now be enqueued twice (recovery and a late job): it still runs once.
+        sp.GetRequiredService<IBackgroundJobClient>().Enqueue<SubscriberImporter>(i => i.RunAsync(lost.Id, CancellationToken.None));
+        await app.WaitForMailAsync("unconfirmed@example.org");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        SubscriberImport recovered;
+        while ((recovered = await db.SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == lost.Id, Ct)).Status != ImportStatus.Completed)
+        {
+            Assert.True(DateTime.UtcNow < deadline, app.JobDiagnostics());
+            await Task.Delay(100, Ct);
+        }
+
+        await SubscribeTests.WaitForIdleJobsAsync(app);
+        recovered = await db.SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == lost.Id, Ct);
+        Assert.Equal((2, 0), (recovered.Imported, recovered.Duplicates));
+        var failed = await db.SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == cut.Id, Ct);
+        Assert.Equal(ImportStatus.Failed, failed.Status);
+        Assert.Contains("Interrupted", failed.Error, StringComparison.Ordinal);
+        Assert.Contains("1 rows were imported", failed.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(SubscriberImporter.FilePath(paths, cut.Id)));
+        Assert.Equal(ImportStatus.Running, (await db.SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == busy.Id, Ct)).Status);
     }
 
     [Fact]
@@ -205,6 +339,10 @@ public class ImportTests
         var search = await client.GetStringAsync("/admin/subscribers?q=r11", Ct);
         Assert.Contains("r110@example.org", search, StringComparison.Ordinal);
         Assert.DoesNotContain("r010@example.org", search, StringComparison.Ordinal);
+        var byAddress = await client.GetStringAsync("/admin/subscribers?q=R110@Example", Ct);
+        Assert.Contains("r110@example.org", byAddress, StringComparison.Ordinal);
+        Assert.DoesNotContain("r111@example.org", byAddress, StringComparison.Ordinal);
+        Assert.Contains("Reader 7<", await client.GetStringAsync("/admin/subscribers?q=eader%207", Ct), StringComparison.Ordinal);
         Assert.Contains(">120</span><span class=\"stat-label\">active", first.Replace(",", "", StringComparison.Ordinal), StringComparison.Ordinal);
 
         static string CultureInfo(int i) => $"r{i:000}@example.org,Reader {i},{(i % 2 == 0 ? "even" : "odd")}";

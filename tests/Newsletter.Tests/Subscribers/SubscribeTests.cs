@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Newsletter.Testing;
@@ -196,6 +197,75 @@ public class SubscribeTests
 
         Assert.Equal(3, codes.Count(c => c == HttpStatusCode.Accepted));
         Assert.Equal(2, codes.Count(c => c == HttpStatusCode.TooManyRequests));
+    }
+
+    [Fact]
+    public async Task SubscribePostsArrivingAtOnceMakeOneReaderAndOneConfirmation()
+    {
+        using var app = new NewsletterApp();
+        // A double (or quadruple) click: the requests race to the insert.
+        var responses = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => app.CreateClient().PostAsJsonAsync("/subscribe", new { email = "twice@example.org" }, Ct)));
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Accepted, r.StatusCode));
+        await app.WaitForMailAsync("twice@example.org");
+        await WaitForIdleJobsAsync(app);
+        Assert.Single(Outbox.Read(app.PickupFolder));
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        Assert.Equal(1, await db.Subscribers.CountAsync(Ct));
+        Assert.Equal(1, await db.SubscriberEvents.CountAsync(e => e.Kind == SubscriberEventKind.ConfirmationSent, Ct));
+    }
+
+    /// <summary>Waits until nothing is queued or running, so "only one email" is checked after every job had its chance.</summary>
+    internal static async Task WaitForIdleJobsAsync(NewsletterApp app)
+    {
+        var monitor = app.Services.GetRequiredService<global::Hangfire.JobStorage>().GetMonitoringApi();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (monitor.ProcessingCount() > 0 || monitor.Queues().Any(q => q.Length > 0))
+        {
+            Assert.True(DateTime.UtcNow < deadline, app.JobDiagnostics());
+            await Task.Delay(100, Ct);
+        }
+    }
+
+    [Fact]
+    public async Task BehindTheLocalProxyTheLimitCountsEachReaderNotTheProxy()
+    {
+        using var app = new NewsletterApp(new() { ["Subscriptions:PerIpPerMinute"] = "2" });
+        // Requests arrive from 127.0.0.1, as they do from nginx on the same machine.
+        using var proxied = app.WithWebHostBuilder(b => b.ConfigureServices(s => s.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter, FromLoopback>()));
+        var client = proxied.CreateClient();
+
+        async Task<HttpStatusCode> PostAsync(string forwardedFor, string email)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/subscribe") { Content = JsonContent.Create(new { email }) };
+            request.Headers.Add("X-Forwarded-For", forwardedFor);
+            return (await client.SendAsync(request, Ct)).StatusCode;
+        }
+
+        // Three readers behind the proxy, one request each: nobody is limited.
+        Assert.All(new[] { await PostAsync("203.0.113.1", "a@example.org"), await PostAsync("203.0.113.2", "b@example.org"), await PostAsync("203.0.113.3", "c@example.org") },
+            c => Assert.Equal(HttpStatusCode.Accepted, c));
+        // One reader three times is, and so is one IPv6 customer rotating through its /64.
+        Assert.Equal(HttpStatusCode.Accepted, await PostAsync("198.51.100.7", "d@example.org"));
+        Assert.Equal(HttpStatusCode.Accepted, await PostAsync("198.51.100.7", "e@example.org"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await PostAsync("198.51.100.7", "f@example.org"));
+        Assert.Equal(HttpStatusCode.Accepted, await PostAsync("2001:db8:1:2::1", "g@example.org"));
+        Assert.Equal(HttpStatusCode.Accepted, await PostAsync("2001:db8:1:2::2", "h@example.org"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await PostAsync("2001:db8:1:2:ffff::3", "i@example.org"));
+    }
+
+    /// <summary>The in-memory test server has no client address; this gives every request loopback's.</summary>
+    private sealed class FromLoopback : Microsoft.AspNetCore.Hosting.IStartupFilter
+    {
+        public Action<Microsoft.AspNetCore.Builder.IApplicationBuilder> Configure(Action<Microsoft.AspNetCore.Builder.IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, following) =>
+            {
+                context.Connection.RemoteIpAddress = IPAddress.Loopback;
+                return following(context);
+            });
+            next(app);
+        };
     }
 
     [Fact]

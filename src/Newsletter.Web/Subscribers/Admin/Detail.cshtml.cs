@@ -82,6 +82,7 @@ public sealed class DetailModel(AppDbContext db, Subscriptions subscriptions, Su
         var deliveries = await (from d in db.Deliveries.AsNoTracking()
                                 join i in db.Issues.AsNoTracking() on d.IssueId equals i.Id
                                 where d.SubscriberId == id
+                                orderby d.Id descending
                                 select new { d.Status, d.SentAtMs, d.SmtpCode, d.LastError, i.Subject, i.Number, i.CreatedAt }).Take(500).ToListAsync(ct);
         lines.AddRange(deliveries.Select(d => new HistoryLine(
             d.SentAtMs is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime : d.CreatedAt,

@@ -2,16 +2,40 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Data;
+using Newsletter.Web.Infrastructure;
+using Newsletter.Web.Subscribers.Import;
 
 namespace Newsletter.Web.Subscribers.Admin;
 
-public sealed class ImportStatusModel(AppDbContext db) : PageModel
+public sealed record ImportError(string Line, string Email, string Reason);
+
+public sealed class ImportStatusModel(AppDbContext db, AppPaths paths) : PageModel
 {
+    /// <summary>Enough to see what went wrong at a glance; the download has every row.</summary>
+    public const int ErrorsShown = 20;
+
     public SubscriberImport? Import { get; private set; }
+
+    public IReadOnlyList<ImportError> Errors { get; private set; } = [];
 
     public async Task<IActionResult> OnGetAsync(int id, CancellationToken ct)
     {
         Import = await db.SubscriberImports.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id, ct);
-        return Import is null ? NotFound() : Page();
+        if (Import is null)
+        {
+            return NotFound();
+        }
+
+        var path = SubscriberImporter.ErrorsPath(paths, id);
+        if (Import.Invalid > 0 && System.IO.File.Exists(path))
+        {
+            // Read while the import may still be writing it: shared, and only the first rows.
+            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var text = new StreamReader(file);
+            Errors = [.. new CsvReader(text, ',').Records().Skip(1).Where(r => r.Error is null && r.Fields.Length >= 3)
+                .Take(ErrorsShown).Select(r => new ImportError(r.Fields[0], r.Fields[1], r.Fields[2]))];
+        }
+
+        return Page();
     }
 }

@@ -49,8 +49,7 @@ public sealed class IndexModel(AppDbContext db, IMemoryCache cache, TimeProvider
             NextBefore = Rows[^1].Id;
         }
 
-        Counts = await db.Subscribers.GroupBy(s => s.Status).Select(g => new { g.Key, Count = g.Count() })
-            .ToDictionaryAsync(x => x.Key, x => x.Count, ct);
+        Counts = await SubscriberCounts.ReadAsync(db, ct);
         // The chart reads the whole table; a minute-old picture is fine and keeps the page fast at 1M rows.
         ChartSvg = await cache.GetOrCreateAsync("subscribers-chart", async e =>
         {

@@ -32,7 +32,8 @@ public sealed class NewModel(AppDbContext db, Subscriptions subscriptions, IBack
         }
 
         var key = Subscriber.KeyOf(normalized);
-        if (await db.Suppressions.AnyAsync(s => s.EmailHash == Subscriber.HashOf(key), ct))
+        var hash = Subscriber.HashOf(key);
+        if (await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
         {
             ModelState.AddModelError("", "This address is suppressed (erased, bounced or complained) and can't be added again.");
             return Page();

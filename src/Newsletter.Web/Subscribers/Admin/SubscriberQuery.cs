@@ -29,7 +29,17 @@ public sealed record SubscriberQuery(string? Q, SubscriberStatus? Status, string
         if (Q is { } q)
         {
             var key = q.ToLowerInvariant();
-            query = query.Where(s => s.EmailKey.StartsWith(key) || (s.Name != null && s.Name.Contains(q)));
+            if (key.Contains('@', StringComparison.Ordinal))
+            {
+                // Clearly an address: a range on the unique EmailKey index finds it at any list size,
+                // where the name search below reads every row.
+                var end = key + "\U0010FFFF";
+                query = query.Where(s => string.Compare(s.EmailKey, key) >= 0 && string.Compare(s.EmailKey, end) < 0);
+            }
+            else
+            {
+                query = query.Where(s => s.EmailKey.StartsWith(key) || (s.Name != null && s.Name.Contains(q)));
+            }
         }
 
         return query;

@@ -32,8 +32,20 @@ public static class ImportCommand
         await using var content = File.OpenRead(file);
         // Recorded like an upload, then run here instead of on a Hangfire worker.
         var import = await Admin.ImportModel.StoreAsync(db, services.GetRequiredService<AppPaths>(), content, Path.GetFileName(file), active, consent, Option("--tags"), default);
-        await importer.ImportAsync(import, default);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            await importer.ImportAsync(import, default);
+        }
+        catch (Exception e) when (e is CsvFormatException or IOException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            // Recorded on the import already; the shell gets the sentence, not a stack trace.
+            Console.Error.WriteLine($"Import {import.Id} failed: {e.Message}");
+            return 1;
+        }
+
         Console.WriteLine($"Import {import.Id}: {import.Rows:N0} rows, {import.Imported:N0} imported, {import.Duplicates:N0} duplicates, {import.Suppressed:N0} suppressed, {import.Invalid:N0} with errors.");
+        Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Took {clock.Elapsed.TotalSeconds:F2} s ({import.Rows / Math.Max(clock.Elapsed.TotalSeconds, 0.001):F0} rows/s)."));
         if (import.Invalid > 0)
         {
             Console.WriteLine($"Rows with errors: {SubscriberImporter.ErrorsPath(services.GetRequiredService<AppPaths>(), import.Id)}");

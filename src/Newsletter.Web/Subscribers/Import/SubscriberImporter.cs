@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using Hangfire;
 using Microsoft.Data.Sqlite;
@@ -19,6 +20,9 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
 {
     public const int BatchSize = 5000;
 
+    // What the last committed batch left in the database; a failure reports these, not the rolled-back batch.
+    private (int Imported, int Duplicates, int Suppressed) _committed;
+
     private static readonly string[] EmailNames = ["email", "emailaddress", "e-mail", "mail", "eMail"];
     private static readonly string[] NameNames = ["name", "fullname", "displayname"];
     private static readonly string[] FirstNames = ["firstname", "givenname"];
@@ -36,13 +40,54 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
     [Queue("imports")]
     public async Task RunAsync(int importId, CancellationToken ct)
     {
-        var import = await db.SubscriberImports.FirstOrDefaultAsync(i => i.Id == importId, ct);
-        if (import is null || import.Status is ImportStatus.Completed or ImportStatus.Failed)
+        // Claimed by a conditional update: Hangfire runs a job at least once, and the start-up recovery may
+        // enqueue it again, so a second run of the same import finds it taken and does nothing.
+        var claimed = await db.SubscriberImports.Where(i => i.Id == importId && i.Status == ImportStatus.Queued)
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, ImportStatus.Running), ct);
+        var import = claimed == 1 ? await db.SubscriberImports.FirstOrDefaultAsync(i => i.Id == importId, ct) : null;
+        if (import is null)
         {
-            return; // a duplicate run of a finished import does nothing
+            return;
         }
 
         await ImportAsync(import, ct);
+    }
+
+    /// <summary>
+    /// After a restart: an import left Running whose file nobody is reading was cut off by the stop, so it is
+    /// marked failed with what it imported and what to do; one left Queued lost its job and is enqueued
+    /// again; a pending-mode import whose confirmations were cut off gets them sent.
+    /// </summary>
+    public async Task RecoverAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        foreach (var cut in await db.SubscriberImports.Where(i => i.Status == ImportStatus.Running).ToListAsync(ct))
+        {
+            if (IsBeingRead(FilePath(paths, cut.Id)))
+            {
+                continue; // an import-subscribers verb in another process is running it right now
+            }
+
+            cut.Status = ImportStatus.Failed;
+            cut.FinishedAt = now;
+            cut.Error = $"Interrupted: the app stopped while this import ran. {cut.Imported:N0} rows were imported; upload the file again to import the rest (rows already on the list are skipped as duplicates).";
+            logger.LogWarning("Import {Id} was interrupted by a restart after {Imported} rows; marked failed", cut.Id, cut.Imported);
+            DeleteUpload(cut.Id);
+        }
+
+        await db.SaveChangesAsync(ct);
+        foreach (var id in await db.SubscriberImports.Where(i => i.Status == ImportStatus.Queued).Select(i => i.Id).ToListAsync(ct))
+        {
+            jobs.Enqueue<SubscriberImporter>(i => i.RunAsync(id, CancellationToken.None));
+        }
+
+        var unsent = await db.SubscriberImports.Where(i => i.Status == ImportStatus.Completed && !i.ImportAsActive)
+            .Where(i => db.Subscribers.Any(s => s.Source == "import:" + i.Id && s.Status == SubscriberStatus.Pending && s.LastConfirmationSentAt == null))
+            .Select(i => i.Id).ToListAsync(ct);
+        foreach (var id in unsent)
+        {
+            jobs.Enqueue<ImportConfirmationsJob>(j => j.RunAsync(id, CancellationToken.None));
+        }
     }
 
     /// <summary>Runs the import; a failure is recorded on the import (status, message) and rethrown.</summary>
@@ -51,28 +96,88 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
         try
         {
             await ImportCoreAsync(import, ct);
+            DeleteUpload(import.Id);
         }
-        catch (Exception e) when (e is IOException or SqliteException or InvalidDataException or CsvFormatException)
+        catch (Exception e) when (e is IOException or SqliteException or InvalidDataException or CsvFormatException or DecoderFallbackException)
         {
-            // The import page shows this; the rows committed before it stay imported and are counted.
-            logger.LogError(e, "Import {Id} failed", import.Id);
+            // The import page shows this; the rows committed before it stay imported and are counted, and the
+            // batch that was open when it failed was rolled back, so its rows are not counted as imported.
+            (import.Imported, import.Duplicates, import.Suppressed) = _committed;
+            var message = e is DecoderFallbackException
+                ? $"The file is not UTF-8 (Excel's plain \"CSV\" saves Windows-1252): save it as \"CSV UTF-8\" and import it again. {import.Imported:N0} rows before the first unreadable character were imported; importing them again skips them as duplicates."
+                : e.Message;
+            if (e is CsvFormatException or DecoderFallbackException)
+            {
+                // The file's fault, said in a sentence; a stack trace would only bury it.
+                logger.LogWarning("Import {Id} failed: {Reason}", import.Id, message);
+            }
+            else
+            {
+                logger.LogError(e, "Import {Id} failed", import.Id);
+            }
+
             import.Status = ImportStatus.Failed;
-            import.Error = e.Message;
+            import.Error = message;
             import.FinishedAt = clock.GetUtcNow().UtcDateTime;
             db.ChangeTracker.Clear();
             await db.SubscriberImports.Where(i => i.Id == import.Id).ExecuteUpdateAsync(u => u
-                .SetProperty(i => i.Status, ImportStatus.Failed).SetProperty(i => i.Error, e.Message).SetProperty(i => i.FinishedAt, import.FinishedAt)
+                .SetProperty(i => i.Status, ImportStatus.Failed).SetProperty(i => i.Error, message).SetProperty(i => i.FinishedAt, import.FinishedAt)
                 .SetProperty(i => i.Rows, import.Rows).SetProperty(i => i.Imported, import.Imported).SetProperty(i => i.Invalid, import.Invalid)
                 .SetProperty(i => i.Duplicates, import.Duplicates).SetProperty(i => i.Suppressed, import.Suppressed), CancellationToken.None);
+            DeleteUpload(import.Id);
+            if (e is DecoderFallbackException)
+            {
+                throw new CsvFormatException(message);
+            }
+
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Whether another process has the file open for an import. The importer holds it with FileShare.Read,
+    /// which .NET turns into a shared advisory lock on Unix, so an exclusive open fails while it runs.
+    /// </summary>
+    private static bool IsBeingRead(string path)
+    {
+        try
+        {
+            using var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None);
+            return false;
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// The uploaded copy goes once it has been read: it holds every address in the file, and an erase
+    /// request must not leave one behind in data/imports. The errors file stays for the author to download.
+    /// </summary>
+    private void DeleteUpload(int importId)
+    {
+        try
+        {
+            File.Delete(FilePath(paths, importId));
+        }
+        catch (IOException e)
+        {
+            logger.LogWarning(e, "Could not delete the uploaded file of import {Id}", importId);
         }
     }
 
     private async Task ImportCoreAsync(SubscriberImport import, CancellationToken ct)
     {
+        _committed = (import.Imported, import.Duplicates, import.Suppressed);
         var path = FilePath(paths, import.Id);
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-        using var text = new StreamReader(file, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        // Strict UTF-8: a Windows-1252 file would otherwise import "Café" as "Caf\uFFFD" without a word.
+        using var text = new StreamReader(file, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
         import.FileSize = file.Length;
         import.Status = ImportStatus.Running;
         import.StartedAt = clock.GetUtcNow().UtcDateTime;
@@ -91,13 +196,18 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
         await db.Database.OpenConnectionAsync(ct);
         try
         {
-            await using var insert = Prepare(connection, InsertSql, "$email", "$key", "$name", "$status", "$source", "$consent", "$created", "$confirmed", "$hash");
+            var status = (int)(import.ImportAsActive ? SubscriberStatus.Active : SubscriberStatus.Pending);
+            var source = $"import:{import.Id}";
+            // Only what differs from row to row is bound: Microsoft.Data.Sqlite looks every parameter up by
+            // name on every execution, and at a million rows that lookup was a fifth of the insert.
+            // Most addresses are their own key (nothing to lower-case), so that statement binds the address once.
+            await using var insertSame = Prepare(connection, InsertSql(status, source, import, map.HasConfirmed, sameKey: true), InsertParameters(map.HasConfirmed, sameKey: true));
+            await using var insertOther = Prepare(connection, InsertSql(status, source, import, map.HasConfirmed, sameKey: false), InsertParameters(map.HasConfirmed, sameKey: false));
             await using var tag = Prepare(connection, "INSERT OR IGNORE INTO \"SubscriberTags\" (\"SubscriberId\", \"Tag\") VALUES ($id, $tag)", "$id", "$tag");
             await using var suppressed = Prepare(connection, "SELECT 1 FROM \"Suppressions\" WHERE \"EmailHash\" = $hash", "$hash");
             var defaultTags = Notes.Tags.Parse(import.Tags).ToArray();
-            var status = (int)(import.ImportAsActive ? SubscriberStatus.Active : SubscriberStatus.Pending);
-            var source = $"import:{import.Id}";
             var now = Format(clock.GetUtcNow().UtcDateTime);
+            using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             var inBatch = 0;
             DbTransaction? tx = null;
             var reader = new CsvReader(text, delimiter);
@@ -136,36 +246,44 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
                 }
 
                 tx ??= await connection.BeginTransactionAsync(ct);
+                var key = Subscriber.KeyOf(email);
+                var insert = key == email ? insertSame : insertOther;
                 insert.Transaction = (SqliteTransaction)tx;
                 tag.Transaction = (SqliteTransaction)tx;
                 suppressed.Transaction = (SqliteTransaction)tx;
-                var key = Subscriber.KeyOf(email);
-                var hash = Subscriber.HashOf(key);
+                var hash = Subscriber.HashOf(key, sha256);
+                // In the order of InsertParameters.
                 var p = insert.Parameters;
                 p[0].Value = email;
-                p[1].Value = key;
-                p[2].Value = (object?)Subscriptions.CleanName(row.Name) ?? DBNull.Value;
-                p[3].Value = status;
-                p[4].Value = source;
-                p[5].Value = (object?)import.ConsentSource ?? DBNull.Value;
-                p[6].Value = subscribedAt is { } s ? Format(s) : now;
-                p[7].Value = import.ImportAsActive ? (confirmedAt ?? subscribedAt) is { } c ? Format(c) : now : DBNull.Value;
-                p[8].Value = hash;
-                var id = await insert.ExecuteScalarAsync(ct);
-                if (id is long newId)
+                p[1].Value = (object?)Subscriptions.CleanName(row.Name) ?? DBNull.Value;
+                p[2].Value = subscribedAt is { } s ? Format(s) : now;
+                p[3].Value = hash;
+                if (map.HasConfirmed)
+                {
+                    p[4].Value = confirmedAt is { } c ? Format(c) : DBNull.Value;
+                }
+
+                if (insert == insertOther)
+                {
+                    p[^1].Value = key;
+                }
+                // Synchronous on purpose: Microsoft.Data.Sqlite's async methods run synchronously anyway, and
+                // a task per row of a million-row file is pure overhead.
+                if (insert.ExecuteScalar() is long newId)
                 {
                     import.Imported++;
-                    foreach (var t in defaultTags.Concat(Notes.Tags.Parse(row.Tags)).Distinct())
+                    var rowTags = string.IsNullOrEmpty(row.Tags) ? defaultTags : defaultTags.Concat(Notes.Tags.Parse(row.Tags)).Distinct();
+                    foreach (var t in rowTags)
                     {
                         tag.Parameters[0].Value = newId;
                         tag.Parameters[1].Value = t;
-                        await tag.ExecuteNonQueryAsync(ct);
+                        tag.ExecuteNonQuery();
                     }
                 }
                 else
                 {
                     suppressed.Parameters[0].Value = hash;
-                    if (await suppressed.ExecuteScalarAsync(ct) is not null)
+                    if (suppressed.ExecuteScalar() is not null)
                     {
                         import.Suppressed++;
                     }
@@ -206,13 +324,25 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
         }
     }
 
-    private const string InsertSql = """
-        INSERT INTO "Subscribers" ("Email", "EmailKey", "Name", "Status", "Source", "ConsentSource", "CreatedAt", "ConfirmedAt", "TokenVersion")
-        SELECT $email, $key, $name, $status, $source, $consent, $created, $confirmed, 0
-        WHERE NOT EXISTS (SELECT 1 FROM "Suppressions" WHERE "EmailHash" = $hash)
-        ON CONFLICT ("EmailKey") DO NOTHING
-        RETURNING "Id"
-        """;
+    /// <summary>
+    /// The insert of one row. What is the same for every row is written into the statement: status and source
+    /// are numbers, and the consent is read from the import's own row, so no author text becomes SQL. An
+    /// active row is confirmed when the file says, else when it subscribed; a pending one is not confirmed.
+    /// </summary>
+    private static string InsertSql(int status, string source, SubscriberImport import, bool hasConfirmed, bool sameKey)
+    {
+        var confirmed = !import.ImportAsActive ? "NULL" : hasConfirmed ? "coalesce($confirmed, $created)" : "$created";
+        return string.Create(CultureInfo.InvariantCulture, $"""
+            INSERT INTO "Subscribers" ("Email", "EmailKey", "Name", "Status", "Source", "ConsentSource", "CreatedAt", "ConfirmedAt", "TokenVersion")
+            SELECT $email, {(sameKey ? "$email" : "$key")}, $name, {status}, '{source}', (SELECT "ConsentSource" FROM "SubscriberImports" WHERE "Id" = {import.Id}), $created, {confirmed}, 0
+            WHERE NOT EXISTS (SELECT 1 FROM "Suppressions" WHERE "EmailHash" = $hash)
+            ON CONFLICT ("EmailKey") DO NOTHING
+            RETURNING "Id"
+            """);
+    }
+
+    private static string[] InsertParameters(bool hasConfirmed, bool sameKey) =>
+        ["$email", "$name", "$created", "$hash", .. hasConfirmed ? ["$confirmed"] : Array.Empty<string>(), .. sameKey ? Array.Empty<string>() : ["$key"]];
 
     private async Task CommitAsync(DbTransaction tx, SubscriberImport import, CancellationToken ct)
     {
@@ -238,6 +368,7 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
 
         await tx.CommitAsync(ct);
         await tx.DisposeAsync();
+        _committed = (import.Imported, import.Duplicates, import.Suppressed);
     }
 
     private static void Add(DbCommand command, string name, object value)
@@ -268,6 +399,13 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
         value = null;
         if (string.IsNullOrWhiteSpace(text))
         {
+            return true;
+        }
+
+        // The common shape first: exact parsing of a plain date is several times cheaper than TryParse.
+        if (text.Length == 10 && DateTime.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var day))
+        {
+            value = day;
             return true;
         }
 
@@ -340,6 +478,8 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
 
             return new Row(At(_email) ?? "", name, At(_tags), At(_subscribed), At(_confirmed));
         }
+
+        public bool HasConfirmed => _confirmed >= 0;
 
         private void Assign(ref int slot, string[] names, string name, int index, string[] header)
         {

@@ -1,0 +1,199 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Testing;
+
+namespace Newsletter.Tests.Admin;
+
+public partial class AccountTests
+{
+    private const string Password = "correct horse battery staple";
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static async Task<HttpResponseMessage> SignInAsync(HttpClient client, string email, string password) =>
+        await Forms.PostAsync(client, "/admin/login", new Dictionary<string, string> { ["Input.Email"] = email, ["Input.Password"] = password });
+
+    [Fact]
+    public async Task AForgottenPasswordIsResetThroughTheEmailedLinkWhichThenStopsWorking()
+    {
+        using var app = new NewsletterApp();
+        await Forms.SetUpOwnerAsync(app.CreateBrowserClient(), "owner@example.org", Password);
+        var visitor = app.CreateBrowserClient();
+        var asked = await Forms.PostAsync(visitor, "/admin/forgot-password", new Dictionary<string, string> { ["Email"] = "owner@example.org" });
+        Assert.Equal(HttpStatusCode.OK, asked.StatusCode);
+
+        var mail = await app.WaitForMailAsync("owner@example.org", m => m.TextBody?.Contains("/admin/reset-password", StringComparison.Ordinal) == true);
+        var link = Outbox.PathOf(Outbox.Link(mail, "/admin/reset-password"));
+        var reset = await Forms.PostAsync(visitor, link, new Dictionary<string, string> { ["Password"] = "a brand new long passphrase" });
+        Assert.Equal(HttpStatusCode.Redirect, reset.StatusCode);
+
+        Assert.Equal(HttpStatusCode.OK, (await SignInAsync(app.CreateBrowserClient(), "owner@example.org", Password)).StatusCode); // old password: the form again
+        Assert.Equal(HttpStatusCode.Redirect, (await SignInAsync(app.CreateBrowserClient(), "owner@example.org", "a brand new long passphrase")).StatusCode);
+
+        var again = await Forms.PostAsync(app.CreateBrowserClient(), link, new Dictionary<string, string> { ["Password"] = "a third long passphrase!" });
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Contains("not valid or has expired", await again.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ForgotPasswordAnswersTheSameForAnUnknownAddressAndSendsNothing()
+    {
+        using var app = new NewsletterApp();
+        await Forms.SetUpOwnerAsync(app.CreateBrowserClient(), "owner@example.org", Password);
+        var known = await Forms.PostAsync(app.CreateBrowserClient(), "/admin/forgot-password", new Dictionary<string, string> { ["Email"] = "owner@example.org" });
+        var unknown = await Forms.PostAsync(app.CreateBrowserClient(), "/admin/forgot-password", new Dictionary<string, string> { ["Email"] = "nobody@example.org" });
+        Assert.Equal(Text(await known.Content.ReadAsStringAsync(Ct)), Text(await unknown.Content.ReadAsStringAsync(Ct)));
+        await app.WaitForMailAsync("owner@example.org");
+        Assert.DoesNotContain(Outbox.Read(app.PickupFolder), m => m.To.ToString().Contains("nobody", StringComparison.Ordinal));
+
+        // The page differs only in its antiforgery token.
+        static string Text(string html) => AntiforgeryToken().Replace(html, "");
+    }
+
+    [Fact]
+    public async Task TheOwnerInvitesACoAuthorWhoSetsAPasswordSignsInAndCannotInviteOthers()
+    {
+        using var app = new NewsletterApp();
+        var owner = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(owner, "owner@example.org", Password);
+        var invited = await Forms.PostAsync(owner, "/admin/users", new Dictionary<string, string> { ["name"] = "Ada", ["email"] = "ada@example.org" });
+        Assert.Contains("Invitation sent to ada@example.org", await invited.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        // No password yet: the invitation is the only way in.
+        Assert.Equal(HttpStatusCode.OK, (await SignInAsync(app.CreateBrowserClient(), "ada@example.org", "")).StatusCode);
+        var mail = await app.WaitForMailAsync("ada@example.org");
+        var link = Outbox.PathOf(Outbox.Link(mail, "/admin/reset-password"));
+        var ada = app.CreateBrowserClient();
+        var accepted = await Forms.PostAsync(ada, link, new Dictionary<string, string> { ["Password"] = "ada's own long passphrase" });
+        Assert.Equal(HttpStatusCode.Redirect, accepted.StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, (await SignInAsync(ada, "ada@example.org", "ada's own long passphrase")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await ada.GetAsync("/admin/notes", Ct)).StatusCode);
+
+        // The page offers a co-author no form; a forged post is refused all the same.
+        var byCoAuthor = await Forms.PostAsync(ada, "/admin/account", new Dictionary<string, string> { ["name"] = "Eve", ["email"] = "eve@example.org" }, "/admin/users");
+        Assert.Equal(HttpStatusCode.Forbidden, byCoAuthor.StatusCode);
+        await using var scope = app.Services.CreateAsyncScope();
+        Assert.Null(await scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.UserManager<Newsletter.Web.Data.AppUser>>().FindByEmailAsync("eve@example.org"));
+    }
+
+    [Fact]
+    public async Task TwoFactorSignInNeedsTheAuthenticatorCodeAndEachRecoveryCodeWorksOnce()
+    {
+        using var app = new NewsletterApp();
+        var owner = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(owner, "owner@example.org", Password);
+        var account = await owner.GetStringAsync("/admin/account", Ct);
+        var key = TotpKey().Match(account).Groups[1].Value.Replace(" ", "", StringComparison.Ordinal);
+        Assert.NotEmpty(key);
+
+        var wrong = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["code"] = "000000" }, "/admin/account?handler=Enable");
+        Assert.Contains("That code didn", await wrong.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        var enabled = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["code"] = Totp(key) }, "/admin/account?handler=Enable");
+        var page = await enabled.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("Two-factor sign-in is on.", page, StringComparison.Ordinal);
+        var recovery = RecoveryCode().Matches(page).Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(10, recovery.Count);
+
+        // The password alone now leads to the second step, not into the admin.
+        var client = app.CreateBrowserClient();
+        var first = await SignInAsync(client, "owner@example.org", Password);
+        Assert.StartsWith("/admin/login/2fa", first.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Redirect, (await client.GetAsync("/admin", Ct)).StatusCode);
+        var bad = await Forms.PostAsync(client, first.Headers.Location.OriginalString, new Dictionary<string, string> { ["Code"] = "123456" }, "/admin/login/2fa");
+        Assert.Equal(HttpStatusCode.OK, bad.StatusCode);
+        var good = await Forms.PostAsync(client, first.Headers.Location.OriginalString, new Dictionary<string, string> { ["Code"] = Totp(key) }, "/admin/login/2fa");
+        Assert.Equal(HttpStatusCode.Redirect, good.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/admin", Ct)).StatusCode);
+
+        // A recovery code works once.
+        Assert.True(await SignInWithSecondFactorAsync(app, recovery[0]));
+        Assert.False(await SignInWithSecondFactorAsync(app, recovery[0]));
+
+        // Turning it off takes the password, not just the session.
+        var refused = await Forms.PostAsync(client, "/admin/account", new Dictionary<string, string> { ["password"] = "a guess" }, "/admin/account?handler=Disable");
+        Assert.Contains("Enter your password", await refused.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        var off = await Forms.PostAsync(client, "/admin/account", new Dictionary<string, string> { ["password"] = Password }, "/admin/account?handler=Disable");
+        Assert.Contains("Two-factor sign-in is off.", await off.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        var passwordOnly = await SignInAsync(app.CreateBrowserClient(), "owner@example.org", Password);
+        Assert.Equal("/admin", passwordOnly.Headers.Location?.OriginalString);
+    }
+
+    [Theory]
+    [InlineData("http://localhost", false)]
+    [InlineData("https://news.example.org", true)]
+    public async Task CookiesAreHttpOnlyAndSameSiteAndTheSessionIsSecureWhenTheSiteIsHttps(string baseUrl, bool secure)
+    {
+        using var app = new NewsletterApp(new() { ["Site:BaseUrl"] = baseUrl });
+        var client = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
+        var setup = await client.GetAsync("/admin/setup", Ct);
+        var antiforgery = Assert.Single(setup.Headers.GetValues("Set-Cookie"), c => c.StartsWith("newsletter.af=", StringComparison.Ordinal));
+        var token = Forms.Token(await setup.Content.ReadAsStringAsync(Ct))!;
+        using var post = new HttpRequestMessage(HttpMethod.Post, "/admin/setup")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["Input.DisplayName"] = "Owner",
+                ["Input.Email"] = "owner@example.org",
+                ["Input.Password"] = Password,
+                ["__RequestVerificationToken"] = token,
+            }),
+        };
+        post.Headers.Add("Cookie", antiforgery.Split(';')[0]);
+        var created = await client.SendAsync(post, Ct);
+        Assert.Equal(HttpStatusCode.Redirect, created.StatusCode);
+        var session = Assert.Single(created.Headers.GetValues("Set-Cookie"), c => c.StartsWith("newsletter.auth=", StringComparison.Ordinal));
+
+        foreach (var cookie in new[] { antiforgery.ToLowerInvariant(), session.ToLowerInvariant() })
+        {
+            Assert.Contains("httponly", cookie, StringComparison.Ordinal);
+            Assert.Contains("samesite=", cookie, StringComparison.Ordinal);
+        }
+
+        // The request came over plain http: the session cookie is Secure because the site is https; the
+        // antiforgery cookie follows the request, so a misconfigured proxy still gets working forms.
+        Assert.Equal(secure, session.Contains("; secure", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain("; secure", antiforgery, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static async Task<bool> SignInWithSecondFactorAsync(NewsletterApp app, string code)
+    {
+        var client = app.CreateBrowserClient();
+        var first = await SignInAsync(client, "owner@example.org", Password);
+        var second = await Forms.PostAsync(client, first.Headers.Location!.OriginalString, new Dictionary<string, string> { ["Code"] = code }, "/admin/login/2fa");
+        return second.StatusCode == HttpStatusCode.Redirect;
+    }
+
+    /// <summary>RFC 6238 with the defaults every authenticator app uses: SHA-1, 30 seconds, 6 digits.</summary>
+    private static string Totp(string base32Key)
+    {
+        var key = Base32(base32Key);
+        var counter = BitConverter.GetBytes(DateTimeOffset.UtcNow.ToUnixTimeSeconds() / 30);
+        if (BitConverter.IsLittleEndian)
+        {
+            Array.Reverse(counter);
+        }
+
+        var hash = HMACSHA1.HashData(key, counter);
+        var offset = hash[^1] & 0x0f;
+        var code = ((hash[offset] & 0x7f) << 24 | hash[offset + 1] << 16 | hash[offset + 2] << 8 | hash[offset + 3]) % 1_000_000;
+        return code.ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static byte[] Base32(string text)
+    {
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        var bits = string.Concat(text.ToUpperInvariant().TrimEnd('=').Select(c => Convert.ToString(alphabet.IndexOf(c), 2).PadLeft(5, '0')));
+        return [.. Enumerable.Range(0, bits.Length / 8).Select(i => Convert.ToByte(bits.Substring(i * 8, 8), 2))];
+    }
+
+    [GeneratedRegex("class=\"totp-key\">([^<]+)<")]
+    private static partial Regex TotpKey();
+
+    [GeneratedRegex("<li><code>([^<]+)</code></li>")]
+    private static partial Regex RecoveryCode();
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\" type=\"hidden\" value=\"[^\"]+\"")]
+    private static partial Regex AntiforgeryToken();
+}
