@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using MailKit.Net.Smtp;
 using MailKit.Security;
@@ -277,7 +278,7 @@ public sealed class SmtpTransport : IMailTransport
         catch
         {
             client.Dispose();
-            socket.Dispose();
+            socket?.Dispose();
             throw;
         }
 
@@ -287,11 +288,13 @@ public sealed class SmtpTransport : IMailTransport
     private Connection Connect(CancellationToken ct)
     {
         var client = CreateClient();
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Socket? socket = null;
         try
         {
-            // The socket's own connect has no timeout; waiting on the async one is fine on a thread of our own.
-            ConnectSocketAsync(socket, ct).GetAwaiter().GetResult();
+            // Not ConnectAsync: on Linux a socket used once asynchronously stays with the async engine, and every
+            // later synchronous read and write is emulated through its event thread and the thread pool, which
+            // cost a fifth of the CPU per message in the s1 benchmark.
+            socket = ConnectSocket(ct);
             client.Connect(socket, _options.Host, _options.Port, SecurityFor(_options), ct);
             if (!string.IsNullOrEmpty(_options.UserName))
             {
@@ -301,7 +304,7 @@ public sealed class SmtpTransport : IMailTransport
         catch
         {
             client.Dispose();
-            socket.Dispose();
+            socket?.Dispose();
             throw;
         }
 
@@ -327,6 +330,62 @@ public sealed class SmtpTransport : IMailTransport
         }
 
         return client;
+    }
+
+    /// <summary>
+    /// A blocking socket, connected within <see cref="ConnectTimeout"/> unless <paramref name="ct"/> ends first: a
+    /// non-blocking connect that is then polled, so the socket never meets the async engine. Each of the host's
+    /// addresses is tried in turn, as <see cref="Socket.ConnectAsync(string, int, CancellationToken)"/> would.
+    /// </summary>
+    private Socket ConnectSocket(CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + ConnectTimeout;
+        SocketException? last = null;
+        foreach (var address in Dns.GetHostAddresses(_options.Host))
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                socket.Blocking = false;
+                try
+                {
+                    socket.Connect(address, _options.Port);
+                }
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+                {
+                    // Short slices, so a cancelled send stops waiting for a server that never answers.
+                    while (!socket.Poll(TimeSpan.FromMilliseconds(200), SelectMode.SelectWrite))
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        if (DateTime.UtcNow > deadline)
+                        {
+                            throw new SocketException((int)SocketError.TimedOut);
+                        }
+                    }
+
+                    var error = (SocketError)(int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
+                    if (error != SocketError.Success)
+                    {
+                        throw new SocketException((int)error);
+                    }
+                }
+
+                socket.Blocking = true;
+                return socket;
+            }
+            catch (SocketException e) when (e.SocketErrorCode != SocketError.TimedOut)
+            {
+                socket.Dispose();
+                last = e;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+
+        throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
 
     private async Task ConnectSocketAsync(Socket socket, CancellationToken ct)

@@ -174,4 +174,30 @@ public class MessageFactoryTests
         Assert.True(subjectLines > 0, "a subject over 78 characters is folded");
         Assert.Equal(subject, TestMail.Parse(raw).Subject);
     }
+
+    [Theory]
+    [InlineData(EncodingConstraint.EightBit, ContentEncoding.EightBit)]
+    [InlineData(EncodingConstraint.None, ContentEncoding.EightBit)]
+    [InlineData(EncodingConstraint.SevenBit, ContentEncoding.Default)]
+    public void AKnownEightBitEncodingIsKeptWhereTheWireTakesItAndReplacedWhereItDoesNot(EncodingConstraint wire, ContentEncoding expected)
+    {
+        var message = TestMail.Build(TestMail.Issue() with { Text = "Grüße — “ok”", Html = "<p>Grüße</p>", TextEncoding = ContentEncoding.EightBit, HtmlEncoding = ContentEncoding.EightBit });
+
+        message.Prepare(wire, 998);
+
+        // Default stands for "whichever 7-bit encoding MimeKit picks": quoted-printable or base64.
+        Assert.All(message.BodyParts.OfType<TextPart>(), p => Assert.Contains(p.ContentTransferEncoding,
+            expected == ContentEncoding.Default ? [ContentEncoding.QuotedPrintable, ContentEncoding.Base64] : new[] { expected }));
+        Assert.Equal("Grüße — “ok”", TestMail.Parse(TestMail.Raw(message)).TextBody!.Trim());
+    }
+
+    [Fact]
+    public void WithoutAKnownEncodingMimeKitChoosesAsForAnyMessage()
+    {
+        var message = TestMail.Build(TestMail.Issue() with { Text = "Grüße" });
+
+        message.Prepare(EncodingConstraint.SevenBit, 998);
+
+        Assert.Contains(message.BodyParts.OfType<TextPart>().Single(p => !p.IsHtml).ContentTransferEncoding, new[] { ContentEncoding.QuotedPrintable, ContentEncoding.Base64 });
+    }
 }

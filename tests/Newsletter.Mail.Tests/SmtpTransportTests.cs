@@ -401,6 +401,46 @@ public class SmtpTransportSyncTests
     }
 
     [Fact]
+    public async Task TheSynchronousSessionResolvesAHostNameAndHoldsABlockingNoDelaySocket()
+    {
+        // "localhost" may resolve to ::1 first while the server listens on 127.0.0.1 only: the next address must be tried.
+        await using var server = await SmtpServerFixture.StartAsync();
+        await using var transport = new SmtpTransport(new SmtpOptions { Host = "localhost", Port = server.Port, Security = "None" }, NullLogger<SmtpTransport>.Instance);
+        using var session = (SmtpTransport.SmtpSession)transport.OpenSession();
+
+        var result = session.Send(Message(1), null, TestContext.Current.CancellationToken);
+
+        Assert.Equal(SendOutcome.Sent, result.Outcome);
+        var socket = Assert.IsType<Socket>(session.Socket);
+        Assert.True(socket.Blocking);
+        Assert.Equal(1, (int)socket.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.NoDelay)!);
+        Assert.Single(await server.WaitForMessagesAsync(1));
+    }
+
+    [Fact]
+    public async Task AnEightBitPartGoesOutAsEightBitAndArrivesIntact()
+    {
+        // The relay (aiosmtpd) offers 8BITMIME, so a part whose 8bit encoding the caller chose is sent unscanned and unchanged.
+        await using var server = await SmtpServerFixture.StartAsync();
+        await using var transport = new SmtpTransport(new SmtpOptions { Host = server.Host, Port = server.Port, Security = "None" }, NullLogger<SmtpTransport>.Instance);
+        using var session = transport.OpenSession();
+        var outgoing = TestMail.Issue("reader1@example.org", 1) with
+        {
+            Html = "<p>“Quoted” — Grüße</p>",
+            Text = "“Quoted” — Grüße",
+            HtmlEncoding = ContentEncoding.EightBit,
+            TextEncoding = ContentEncoding.EightBit,
+        };
+
+        Assert.Equal(SendOutcome.Sent, session.Send(TestMail.Build(outgoing), null, TestContext.Current.CancellationToken).Outcome);
+
+        var received = Assert.Single(await server.WaitForMessagesAsync(1)).Message;
+        Assert.Equal("“Quoted” — Grüße", received.TextBody!.Trim());
+        Assert.Contains("“Quoted” — Grüße", received.HtmlBody, StringComparison.Ordinal);
+        Assert.All(received.BodyParts.OfType<TextPart>(), p => Assert.Equal(ContentEncoding.EightBit, p.ContentTransferEncoding));
+    }
+
+    [Fact]
     public void NothingListeningIsAConnectionLostResultNotAnException()
     {
         using var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);

@@ -23,17 +23,21 @@ public sealed record PreparedIssue(int IssueId, string Subject, string Html, str
     internal MarkedText TextParts { get; } = MarkedText.Parse(Text, Markers);
 
     /// <summary>
-    /// Chosen once per issue, so MimeKit need not scan every reader's 20 KB copy to choose it again. 7bit
-    /// only when the body is ASCII with lines short enough to take a reader's links and name.
+    /// Chosen once per issue, so MimeKit need not scan every reader's 20 KB copy to choose it again. 7bit when
+    /// the body is ASCII, 8bit when it is not (smart punctuation makes most issues so) and the relay takes 8BITMIME,
+    /// each only with lines short enough to take a reader's links and name; quoted-printable otherwise.
     /// </summary>
     internal ContentEncoding HtmlEncoding { get; } = EncodingOf(Html);
 
     internal ContentEncoding TextEncoding { get; } = EncodingOf(Text);
 
-    private static ContentEncoding EncodingOf(string body) =>
-        new TextPart("plain") { Text = body }.GetBestEncoding(EncodingConstraint.SevenBit, 500) == ContentEncoding.SevenBit
-            ? ContentEncoding.SevenBit
+    private static ContentEncoding EncodingOf(string body)
+    {
+        var part = new TextPart("plain") { Text = body };
+        return part.GetBestEncoding(EncodingConstraint.SevenBit, 500) == ContentEncoding.SevenBit ? ContentEncoding.SevenBit
+            : part.GetBestEncoding(EncodingConstraint.EightBit, 600) == ContentEncoding.EightBit ? ContentEncoding.EightBit
             : ContentEncoding.QuotedPrintable;
+    }
 }
 
 /// <summary>
@@ -97,16 +101,13 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
             Bulk = true,
             ReturnPath = string.IsNullOrWhiteSpace(o.BounceDomain) ? null : verp.For(deliveryId, o.BounceDomain),
         };
-        var message = MessageFactory.Build(outgoing, mail);
         // A reader's name or address may bring the only non-ASCII text: then MimeKit chooses, as for any message.
         if (Ascii.IsValid(name) && Ascii.IsValid(r.Email))
         {
-            foreach (var part in message.BodyParts.OfType<TextPart>())
-            {
-                part.ContentTransferEncoding = part.IsHtml ? issue.HtmlEncoding : issue.TextEncoding;
-            }
+            outgoing = outgoing with { HtmlEncoding = issue.HtmlEncoding, TextEncoding = issue.TextEncoding };
         }
 
+        var message = MessageFactory.Build(outgoing, mail);
         return (message, MessageFactory.EnvelopeFrom(outgoing, mail));
     }
 }
