@@ -17,12 +17,11 @@ internal sealed class SqliteFetchedJob : IFetchedJob, ILease
     private readonly object _sync = new();
     private volatile bool _settled;
 
-    public SqliteFetchedJob(SqliteStorage storage, long queueRowId, long jobId, string queue, long token)
+    public SqliteFetchedJob(SqliteStorage storage, long queueRowId, long jobId, long token)
     {
         _storage = storage;
         QueueRowId = queueRowId;
         JobId = UnixMs.Id(jobId);
-        Queue = queue;
         Token = token;
         storage.Leases.Track(this);
     }
@@ -30,8 +29,6 @@ internal sealed class SqliteFetchedJob : IFetchedJob, ILease
     public long QueueRowId { get; }
 
     public string JobId { get; }
-
-    public string Queue { get; }
 
     public long Token { get; }
 

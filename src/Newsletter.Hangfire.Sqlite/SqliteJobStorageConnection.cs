@@ -81,7 +81,7 @@ internal sealed class SqliteJobStorageConnection : JobStorageConnection
     {
         var token = Random.Shared.NextInt64(1, long.MaxValue);
         var now = UnixMs.Now();
-        var visibleBefore = now - (long)_storage.Options.InvisibilityTimeout.TotalMilliseconds;
+        var visibleBefore = _storage.VisibleBefore(now);
 
         // A plain read first: idle workers polling an empty queue must not queue up for the single write lock that
         // every job's state change needs. The UPDATE below stays the only thing that decides who gets a row.
@@ -107,7 +107,7 @@ internal sealed class SqliteJobStorageConnection : JobStorageConnection
             ("$token", token),
             ("$queue", queue),
             ("$visibleBefore", visibleBefore)));
-        return claimed.Count == 0 ? null : new SqliteFetchedJob(_storage, claimed[0].Id, claimed[0].JobId, queue, token);
+        return claimed.Count == 0 ? null : new SqliteFetchedJob(_storage, claimed[0].Id, claimed[0].JobId, token);
     }
 
     public override void SetJobParameter(string id, string name, string value)

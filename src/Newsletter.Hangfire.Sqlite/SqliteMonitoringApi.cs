@@ -18,7 +18,7 @@ internal sealed class SqliteMonitoringApi : JobStorageMonitor
 
     public SqliteMonitoringApi(SqliteStorage storage) => _storage = storage;
 
-    private long VisibleBefore => UnixMs.Now() - (long)_storage.Options.InvisibilityTimeout.TotalMilliseconds;
+    private long VisibleBefore => _storage.VisibleBefore(UnixMs.Now());
 
     public override IList<QueueWithTopEnqueuedJobsDto> Queues() => Read(connection =>
     {
@@ -287,16 +287,8 @@ internal sealed class SqliteMonitoringApi : JobStorageMonitor
 
     public override IDictionary<DateTime, long> HourlyDeletedJobs() => Hourly("deleted");
 
-    private static (Job? Job, InvocationData? Data, JobLoadException? Error) LoadNullable(string? payload)
-    {
-        if (payload is null)
-        {
-            return (null, null, null);
-        }
-
-        var (job, data, error) = JobRows.Load(payload);
-        return (job, data, error);
-    }
+    private static (Job? Job, InvocationData? Data, JobLoadException? Error) LoadNullable(string? payload) =>
+        payload is null ? (null, null, null) : JobRows.Load(payload);
 
     private static JobList<EnqueuedJobDto> Enqueued(SqliteConnection connection, string queue, int from, int count, long visibleBefore) =>
         new(connection.List(

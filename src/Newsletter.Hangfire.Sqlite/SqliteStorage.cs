@@ -61,6 +61,9 @@ public sealed class SqliteStorage : JobStorage, IDisposable
 
     internal LeaseKeeper Leases { get; }
 
+    /// <summary>A fetched job whose fetch is older than this (ms) is visible again: its worker is presumed dead.</summary>
+    internal long VisibleBefore(long nowMs) => nowMs - (long)Options.InvisibilityTimeout.TotalMilliseconds;
+
     /// <inheritdoc />
     public override IMonitoringApi GetMonitoringApi() => new SqliteMonitoringApi(this);
 

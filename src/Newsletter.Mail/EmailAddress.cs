@@ -211,7 +211,8 @@ public static class EmailAddress
     /// </summary>
     private static bool IsPlainAscii(string domain) =>
         domain.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.')
-        && !domain.Split('.').Any(label => label.Length >= 4 && label[2] == '-' && label[3] == '-');
+        // Such a label always contains "--": only then is the domain split into labels.
+        && !(domain.Contains("--", StringComparison.Ordinal) && domain.Split('.').Any(label => label.Length >= 4 && label[2] == '-' && label[3] == '-'));
 
     private static bool IsAtext(char c) =>
         char.IsAsciiLetterOrDigit(c) || c is '!' or '#' or '$' or '%' or '&' or '\'' or '*' or '+' or '-' or '/' or '=' or '?' or '^' or '_' or '`' or '{' or '|' or '}' or '~';

@@ -346,31 +346,7 @@ public sealed class SmtpTransport : IMailTransport
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
-                socket.Blocking = false;
-                try
-                {
-                    socket.Connect(address, _options.Port);
-                }
-                catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
-                {
-                    // Short slices, so a cancelled send stops waiting for a server that never answers.
-                    while (!socket.Poll(TimeSpan.FromMilliseconds(200), SelectMode.SelectWrite))
-                    {
-                        ct.ThrowIfCancellationRequested();
-                        if (DateTime.UtcNow > deadline)
-                        {
-                            throw new SocketException((int)SocketError.TimedOut);
-                        }
-                    }
-
-                    var error = (SocketError)(int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
-                    if (error != SocketError.Success)
-                    {
-                        throw new SocketException((int)error);
-                    }
-                }
-
-                socket.Blocking = true;
+                ConnectBlocking(socket, new IPEndPoint(address, _options.Port), deadline, ct);
                 return socket;
             }
             catch (SocketException e) when (e.SocketErrorCode != SocketError.TimedOut)
@@ -386,6 +362,35 @@ public sealed class SmtpTransport : IMailTransport
         }
 
         throw last ?? new SocketException((int)SocketError.HostNotFound);
+    }
+
+    private static void ConnectBlocking(Socket socket, IPEndPoint endpoint, DateTime deadline, CancellationToken ct)
+    {
+        socket.Blocking = false;
+        try
+        {
+            socket.Connect(endpoint);
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+        {
+            // Short slices, so a cancelled send stops waiting for a server that never answers.
+            while (!socket.Poll(TimeSpan.FromMilliseconds(200), SelectMode.SelectWrite))
+            {
+                ct.ThrowIfCancellationRequested();
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new SocketException((int)SocketError.TimedOut);
+                }
+            }
+
+            var error = (SocketError)(int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
+            if (error != SocketError.Success)
+            {
+                throw new SocketException((int)error);
+            }
+        }
+
+        socket.Blocking = true;
     }
 
     private async Task ConnectSocketAsync(Socket socket, CancellationToken ct)

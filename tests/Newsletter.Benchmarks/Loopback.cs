@@ -24,6 +24,42 @@ public static class Loopback
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>Waits until something accepts connections on 127.0.0.1:<paramref name="port"/> (10 s at most).</summary>
+    public static async Task WaitForPortAsync(int port)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(IPAddress.Loopback, port);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        throw new TimeoutException($"Nothing listens on 127.0.0.1:{port}.");
+    }
+
+    /// <summary>
+    /// False, after saying which are missing and what to install, when a tool the benchmark needs is not there;
+    /// otherwise true, after warning if this is a Debug build.
+    /// </summary>
+    public static bool Ready(string aptPackages, params string[] tools)
+    {
+        if (Missing(tools) is { Count: > 0 } missing)
+        {
+            Console.Error.WriteLine($"Not installed: {string.Join(", ", missing)} (apt-get install {aptPackages}).");
+            return false;
+        }
+
+        WarnIfDebug();
+        return true;
+    }
+
     /// <summary>Says which of the tools a benchmark needs are missing; empty when all are there.</summary>
     public static IReadOnlyList<string> Missing(params string[] tools) => [.. tools.Where(t => !File.Exists(t))];
 

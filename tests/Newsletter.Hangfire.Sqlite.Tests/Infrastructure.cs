@@ -96,8 +96,6 @@ public sealed class HostProcess : IDisposable
 
     public int Id => _process.Id;
 
-    public bool HasExited => _process.HasExited;
-
     public string Output => string.Join('\n', _lines);
 
     public static HostProcess Start(string mode, string db, params string[] options)
@@ -253,12 +251,6 @@ public static class Db
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         return Convert.ToString(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture)!;
-    }
-
-    public static SqliteConnection OpenAndReturn(this SqliteConnection connection)
-    {
-        connection.Open();
-        return connection;
     }
 
     public static void Execute(string file, string sql)

@@ -186,7 +186,8 @@ public sealed class SqliteStorageTests : IDisposable
         Db.Execute(_folder.Db, "UPDATE schema_version SET version = 999");
         var error = Assert.Throws<NotSupportedException>(() => _folder.OpenStorage().Dispose());
         Assert.Contains("999", error.Message, StringComparison.Ordinal);
-        using var memory = new SqliteConnection("Data Source=:memory:").OpenAndReturn();
+        using var memory = new SqliteConnection("Data Source=:memory:");
+        memory.Open();
         Assert.True(SqliteSchema.SqliteVersion(memory) >= SqliteSchema.MinimumSqliteVersion);
     }
 

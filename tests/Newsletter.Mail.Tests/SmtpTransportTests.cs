@@ -9,14 +9,14 @@ namespace Newsletter.Mail.Tests;
 
 public class SmtpTransportTests
 {
-    private static SmtpTransport Transport(SmtpServerFixture server, Action<SmtpOptions>? configure = null)
+    internal static SmtpTransport Transport(SmtpServerFixture server, Action<SmtpOptions>? configure = null)
     {
         var options = new SmtpOptions { Host = server.Host, Port = server.Port, Security = "None", PoolSize = 2 };
         configure?.Invoke(options);
         return new SmtpTransport(options, NullLogger<SmtpTransport>.Instance);
     }
 
-    private static MimeMessage Message(int subscriber = 345, string? to = null) =>
+    internal static MimeMessage Message(int subscriber = 345, string? to = null) =>
         TestMail.Build(TestMail.Issue(to ?? $"reader{subscriber}@example.org", subscriber));
 
     private static MailboxAddress Verp(int subscriber) => new("", $"bounce+{subscriber}-ab12cd34@bounces.field-notes.example");
@@ -359,13 +359,11 @@ public class SmtpTransportTlsTests
 /// <summary>The synchronous session a send worker uses on its own thread: the same outcomes as the async one.</summary>
 public class SmtpTransportSyncTests
 {
-    private static MimeMessage Message(int subscriber) => TestMail.Build(TestMail.Issue($"reader{subscriber}@example.org", subscriber));
-
     [Fact]
     public async Task TheSynchronousSessionSendsDefersRejectsAndKeepsOnePooledConnection()
     {
         await using var server = await SmtpServerFixture.StartAsync(new SmtpRules { DeferAlways = ["reader2@example.org"], Reject = ["reader3@example.org"] });
-        await using var transport = new SmtpTransport(new SmtpOptions { Host = server.Host, Port = server.Port, Security = "None" }, NullLogger<SmtpTransport>.Instance);
+        await using var transport = SmtpTransportTests.Transport(server);
         var ct = TestContext.Current.CancellationToken;
 
         var outcomes = new List<SendResult>();
@@ -374,7 +372,7 @@ public class SmtpTransportSyncTests
             using var session = transport.OpenSession();
             for (var i = 1; i <= 4; i++)
             {
-                outcomes.Add(session.Send(Message(i), null, ct));
+                outcomes.Add(session.Send(SmtpTransportTests.Message(i), null, ct));
             }
         }
 
@@ -390,11 +388,11 @@ public class SmtpTransportSyncTests
     public async Task ADroppedConnectionIsReportedAndTheNextSendOpensANewOne()
     {
         await using var server = await SmtpServerFixture.StartAsync(new SmtpRules { DropAfter = 2 });
-        await using var transport = new SmtpTransport(new SmtpOptions { Host = server.Host, Port = server.Port, Security = "None" }, NullLogger<SmtpTransport>.Instance);
+        await using var transport = SmtpTransportTests.Transport(server);
         var ct = TestContext.Current.CancellationToken;
         using var session = transport.OpenSession();
 
-        var results = Enumerable.Range(1, 4).Select(i => session.Send(Message(i), null, ct).Outcome).ToList();
+        var results = Enumerable.Range(1, 4).Select(i => session.Send(SmtpTransportTests.Message(i), null, ct).Outcome).ToList();
 
         Assert.Equal([SendOutcome.Sent, SendOutcome.Sent, SendOutcome.ConnectionLost, SendOutcome.Sent], results);
         Assert.Equal(2, transport.ConnectionsOpened);
@@ -408,7 +406,7 @@ public class SmtpTransportSyncTests
         await using var transport = new SmtpTransport(new SmtpOptions { Host = "localhost", Port = server.Port, Security = "None" }, NullLogger<SmtpTransport>.Instance);
         using var session = (SmtpTransport.SmtpSession)transport.OpenSession();
 
-        var result = session.Send(Message(1), null, TestContext.Current.CancellationToken);
+        var result = session.Send(SmtpTransportTests.Message(1), null, TestContext.Current.CancellationToken);
 
         Assert.Equal(SendOutcome.Sent, result.Outcome);
         var socket = Assert.IsType<Socket>(session.Socket);
@@ -422,7 +420,7 @@ public class SmtpTransportSyncTests
     {
         // The relay (aiosmtpd) offers 8BITMIME, so a part whose 8bit encoding the caller chose is sent unscanned and unchanged.
         await using var server = await SmtpServerFixture.StartAsync();
-        await using var transport = new SmtpTransport(new SmtpOptions { Host = server.Host, Port = server.Port, Security = "None" }, NullLogger<SmtpTransport>.Instance);
+        await using var transport = SmtpTransportTests.Transport(server);
         using var session = transport.OpenSession();
         var outgoing = TestMail.Issue("reader1@example.org", 1) with
         {
@@ -443,14 +441,11 @@ public class SmtpTransportSyncTests
     [Fact]
     public void NothingListeningIsAConnectionLostResultNotAnException()
     {
-        using var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
+        var port = AppProcess.FreePort();
         var transport = new SmtpTransport(new SmtpOptions { Host = "127.0.0.1", Port = port, Security = "None" }, NullLogger<SmtpTransport>.Instance);
         using var session = transport.OpenSession();
 
-        var result = session.Send(Message(1), null, TestContext.Current.CancellationToken);
+        var result = session.Send(SmtpTransportTests.Message(1), null, TestContext.Current.CancellationToken);
 
         Assert.Equal(SendOutcome.ConnectionLost, result.Outcome);
         Assert.Contains($"127.0.0.1:{port}", result.Reply, StringComparison.Ordinal);

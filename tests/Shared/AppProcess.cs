@@ -82,7 +82,8 @@ public sealed class AppProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public async Task StartAsync(TimeSpan? timeout = null)
+    /// <summary>The app's dll run by dotnet with <paramref name="args"/>, this app's settings and the repository as its folder.</summary>
+    private ProcessStartInfo StartInfo(params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Newsletter.Web.dll");
         if (!File.Exists(dll))
@@ -90,7 +91,7 @@ public sealed class AppProcess : IAsyncDisposable
             throw new FileNotFoundException("The test project must reference Newsletter.Web so its build output is copied here.", dll);
         }
 
-        var info = new ProcessStartInfo("dotnet", [dll, "--urls", BaseUrl])
+        var info = new ProcessStartInfo("dotnet", [dll, .. args])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -101,7 +102,12 @@ public sealed class AppProcess : IAsyncDisposable
             info.Environment[k] = v;
         }
 
-        _process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+        return info;
+    }
+
+    public async Task StartAsync(TimeSpan? timeout = null)
+    {
+        _process = Process.Start(StartInfo("--urls", BaseUrl)) ?? throw new InvalidOperationException("dotnet did not start");
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
         _process.BeginOutputReadLine();
@@ -145,19 +151,7 @@ public sealed class AppProcess : IAsyncDisposable
     /// </summary>
     public async Task<(int ExitCode, string Output)> RunVerbAsync(params string[] args)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "Newsletter.Web.dll");
-        var info = new ProcessStartInfo("dotnet", [dll, .. args])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = RepoPaths.Root,
-        };
-        foreach (var (k, v) in _environment)
-        {
-            info.Environment[k] = v;
-        }
-
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+        using var process = Process.Start(StartInfo(args)) ?? throw new InvalidOperationException("dotnet did not start");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));

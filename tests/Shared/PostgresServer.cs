@@ -42,7 +42,7 @@ public sealed class PostgresServer : IDisposable
             Run("chown", ["-R", "postgres:postgres", folder]);
         }
 
-        var server = new PostgresServer(bin!, folder, FreePort(), asPostgresUser);
+        var server = new PostgresServer(bin!, folder, AppProcess.FreePort(), asPostgresUser);
         try
         {
             server.Tool("initdb", ["-D", server.Data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
@@ -141,12 +141,5 @@ public sealed class PostgresServer : IDisposable
             .Where(d => File.Exists(Path.Combine(d, "initdb")) && File.Exists(Path.Combine(d, "pg_ctl")))
             .OrderByDescending(d => int.TryParse(Path.GetFileName(Path.GetDirectoryName(d)), out var v) ? v : 0)
             .FirstOrDefault();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -32,7 +32,7 @@ public sealed class IndexModel(AppDbContext db, IOptions<ArchiveOptions> options
     public async Task<IActionResult> OnGetAsync(CancellationToken ct)
     {
         var size = Math.Clamp(options.Value.PageSize, 1, 200);
-        var query = ArchiveIssues(db).AsNoTracking();
+        var query = Issues.PublicIssues.Archived(db).AsNoTracking();
         Total = await query.CountAsync(ct);
         Pager = new Pager(PageNumber, size, Total, "/archive");
         if (!Pager.IsValid)
@@ -52,14 +52,5 @@ public sealed class IndexModel(AppDbContext db, IOptions<ArchiveOptions> options
             .GroupBy(e => e.Date.Year)
             .Select(g => new ArchiveYear(g.Key, [.. g]))];
         return Page();
-    }
-
-    /// <summary>The public issues (PublicContent.Issues) and the email-only ones that went out, by the same status rule.</summary>
-    private static IQueryable<Issues.Issue> ArchiveIssues(AppDbContext db)
-    {
-        var visible = PublicContent.Issues(db);
-        return db.Issues.Where(i => visible.Any(v => v.Id == i.Id)
-            || (i.EmailOnly && i.StartedAt != null && i.DeletedAt == null
-                && (i.Status == Issues.IssueStatus.Sending || i.Status == Issues.IssueStatus.Sent || i.Status == Issues.IssueStatus.Paused)));
     }
 }

@@ -13,8 +13,8 @@ public static class PublicContent
         db.Notes.Where(n => n.Kind == NoteKind.Note && n.Status == NoteStatus.Published && n.DeletedAt == null);
 
     /// <summary>
-    /// Issues on the site. Email-only issues are not public at all: they are never listed, searched, put
-    /// in a feed or the sitemap, and their address answers 404, as if they had no web version.
+    /// Issues on the site. Email-only issues have no web version: they are never searched, put in a feed or
+    /// the sitemap, and their address answers 404; /archive names them by number, date and subject only.
     /// Web-only issues are listed like any other, with a "web only" mark.
     /// </summary>
     public static IQueryable<Issue> Issues(AppDbContext db) => PublicIssues.Visible(db);

@@ -7,9 +7,16 @@ namespace Newsletter.Web.Issues;
 /// <summary>Queries of issues that readers may see on the site.</summary>
 public static class PublicIssues
 {
-    public static IQueryable<Issue> Visible(AppDbContext db) =>
-        db.Issues.Where(i => i.PublishedAt != null && !i.EmailOnly && i.DeletedAt == null
-            && (i.Status == IssueStatus.Sending || i.Status == IssueStatus.Sent || i.Status == IssueStatus.Paused));
+    /// <summary>Issues that went out (or are going out) and were not deleted: the one status rule the site knows.</summary>
+    private static IQueryable<Issue> WentOut(AppDbContext db) =>
+        db.Issues.Where(i => i.DeletedAt == null && (i.Status == IssueStatus.Sending || i.Status == IssueStatus.Sent || i.Status == IssueStatus.Paused));
+
+    /// <summary>Issues with a web page: in feeds, search, the sitemap and at their address.</summary>
+    public static IQueryable<Issue> Visible(AppDbContext db) => WentOut(db).Where(i => i.PublishedAt != null && !i.EmailOnly);
+
+    /// <summary>What /archive lists: the visible issues and the email-only ones, once their sending started.</summary>
+    public static IQueryable<Issue> Archived(AppDbContext db) =>
+        WentOut(db).Where(i => i.EmailOnly ? i.StartedAt != null : i.PublishedAt != null);
 
     public static async Task<IReadOnlyList<IssueLink>> LatestAsync(AppDbContext db, int count, CancellationToken ct)
     {

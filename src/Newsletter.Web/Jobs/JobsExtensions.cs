@@ -3,6 +3,7 @@ using Hangfire.Dashboard;
 using Hangfire.InMemory;
 using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
+using Microsoft.Extensions.Options;
 using Newsletter.Web.Admin;
 using Newsletter.Web.Infrastructure;
 
@@ -55,9 +56,10 @@ public static class JobsExtensions
 
             // Send workers run for as long as a send lasts. On workers of their own they can never take every
             // worker from the reconciler, a confirmation email or a test copy, which then wait until the send ends.
-            builder.Services.AddHangfireServer(o =>
+            builder.Services.AddHangfireServer((sp, o) =>
             {
-                o.WorkerCount = Math.Max(1, builder.Configuration.GetValue("Sending:Concurrency", 4));
+                // As many workers as IssueSender starts send jobs, from the same setting.
+                o.WorkerCount = Math.Max(1, sp.GetRequiredService<IOptions<Newsletter.Web.Sending.SendingOptions>>().Value.Concurrency);
                 o.Queues = ["sending"];
                 o.ServerName = $"{Environment.MachineName}:{Environment.ProcessId}:sending";
             });

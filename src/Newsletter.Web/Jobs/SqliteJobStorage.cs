@@ -14,7 +14,7 @@ internal static class SqliteJobStorage
     {
         var options = new SqliteStorageOptions();
         section.Bind(options);
-        options.Path = string.IsNullOrWhiteSpace(section["Path"]) ? paths.DataFile("jobs.db") : paths.Resolve(section["Path"], "jobs.db");
+        options.Path = paths.Resolve(section["Path"], paths.DataFile("jobs.db"));
         return new SqliteStorage(options);
     }
 }

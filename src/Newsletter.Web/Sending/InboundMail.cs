@@ -148,14 +148,14 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Sub
         }
 
         var hash = Subscriber.HashOf(subscriber.EmailKey);
-        var already = subscriber.Status == status && await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct);
-        if (already)
+        var suppressed = await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct);
+        if (subscriber.Status == status && suppressed)
         {
             return; // the same report twice changes nothing and says nothing twice
         }
 
         subscriber.Status = status;
-        if (!await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
+        if (!suppressed)
         {
             db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = reason, CreatedAt = clock.GetUtcNow().UtcDateTime });
         }

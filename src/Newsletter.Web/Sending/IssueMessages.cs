@@ -22,6 +22,20 @@ public sealed record PreparedIssue(int IssueId, string Subject, string Html, str
 
     internal MarkedText TextParts { get; } = MarkedText.Parse(Text, Markers);
 
+    /// <summary>What every reader's links and headers share, built once: only the token is the reader's own.</summary>
+    public required string UnsubscribeBase { get; init; }
+
+    public required string PreferencesBase { get; init; }
+
+    /// <summary>The bases HTML-encoded; a token is base64url, which encoding leaves as it is.</summary>
+    public required string UnsubscribeBaseHtml { get; init; }
+
+    public required string PreferencesBaseHtml { get; init; }
+
+    public required string ListId { get; init; }
+
+    public required string MailtoPrefix { get; init; }
+
     /// <summary>
     /// Chosen once per issue, so MimeKit need not scan every reader's 20 KB copy to choose it again. 7bit when
     /// the body is ASCII, 8bit when it is not (smart punctuation makes most issues so) and the relay takes 8BITMIME,
@@ -73,19 +87,29 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
         model["why"] = $"You get this because {EmailMarker} subscribed to {s.Title}.";
         var rendered = templates.Render("issue", model);
         var domain = mail.FromAddress.Contains('@', StringComparison.Ordinal) ? mail.FromAddress[(mail.FromAddress.IndexOf('@') + 1)..] : "localhost";
-        return new PreparedIssue(issueId, rendered.Subject, rendered.Html, rendered.Text, domain);
+        return new PreparedIssue(issueId, rendered.Subject, rendered.Html, rendered.Text, domain)
+        {
+            UnsubscribeBase = s.Absolute("/unsubscribe/"),
+            PreferencesBase = s.Absolute("/preferences/"),
+            UnsubscribeBaseHtml = WebUtility.HtmlEncode(s.Absolute("/unsubscribe/")),
+            PreferencesBaseHtml = WebUtility.HtmlEncode(s.Absolute("/preferences/")),
+            ListId = $"{s.Title} <{sending.Value.ListId}>",
+            MailtoPrefix = $"mailto:{mail.FromAddress}?subject=unsubscribe%20",
+        };
     }
 
     /// <summary>One reader's message and envelope sender (a VERP address when a bounce domain is set).</summary>
     public (MimeMessage Message, MailboxAddress EnvelopeFrom) Build(PreparedIssue issue, Recipient r, long deliveryId)
     {
         var token = tokens.Manage(r.Id);
-        var unsubscribe = site.Value.Absolute("/unsubscribe/" + token);
-        var preferences = site.Value.Absolute("/preferences/" + token);
+        var unsubscribe = issue.UnsubscribeBase + token;
+        var preferences = issue.PreferencesBase + token;
         var name = r.Name ?? "";
-        var html = issue.HtmlParts.FillUtf8([WebUtility.HtmlEncode(unsubscribe), WebUtility.HtmlEncode(preferences), WebUtility.HtmlEncode(name), WebUtility.HtmlEncode(r.Email)]);
+        var html = issue.HtmlParts.FillUtf8([issue.UnsubscribeBaseHtml + token, issue.PreferencesBaseHtml + token, WebUtility.HtmlEncode(name), WebUtility.HtmlEncode(r.Email)]);
         var text = issue.TextParts.FillUtf8([unsubscribe, preferences, name, r.Email]);
         var o = sending.Value;
+        // A reader's name or address may bring the only non-ASCII text: then MimeKit chooses, as for any message.
+        var known = Ascii.IsValid(name) && Ascii.IsValid(r.Email);
         var outgoing = new OutgoingMessage
         {
             ToAddress = r.Email,
@@ -96,17 +120,13 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
             // Stable per (issue, reader): a resend after a crash carries the same id, so clients can fold duplicates.
             MessageId = $"issue-{issue.IssueId}.sub-{r.Id}@{issue.MessageDomain}",
             ListUnsubscribeUrl = unsubscribe,
-            ListUnsubscribeMailto = $"mailto:{mail.FromAddress}?subject=unsubscribe%20{Uri.EscapeDataString(token)}",
-            ListId = $"{site.Value.Title} <{o.ListId}>",
+            ListUnsubscribeMailto = issue.MailtoPrefix + Uri.EscapeDataString(token),
+            ListId = issue.ListId,
             Bulk = true,
             ReturnPath = string.IsNullOrWhiteSpace(o.BounceDomain) ? null : verp.For(deliveryId, o.BounceDomain),
+            HtmlEncoding = known ? issue.HtmlEncoding : null,
+            TextEncoding = known ? issue.TextEncoding : null,
         };
-        // A reader's name or address may bring the only non-ASCII text: then MimeKit chooses, as for any message.
-        if (Ascii.IsValid(name) && Ascii.IsValid(r.Email))
-        {
-            outgoing = outgoing with { HtmlEncoding = issue.HtmlEncoding, TextEncoding = issue.TextEncoding };
-        }
-
         var message = MessageFactory.Build(outgoing, mail);
         return (message, MessageFactory.EnvelopeFrom(outgoing, mail));
     }

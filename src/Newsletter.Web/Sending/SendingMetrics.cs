@@ -17,6 +17,7 @@ public sealed class SendingMetrics : IDisposable
     private readonly Counter<long> _failed;
     private readonly Counter<long> _skipped;
     private readonly System.Collections.Concurrent.ConcurrentQueue<(long AtMs, long Count)> _recent = new();
+    private readonly Lock _trimGate = new();
 
     public SendingMetrics(IMeterFactory meters)
     {
@@ -31,13 +32,20 @@ public sealed class SendingMetrics : IDisposable
     /// <summary>Messages accepted per second over the last minute.</summary>
     public double RatePerSecond()
     {
-        var now = Environment.TickCount64;
-        while (_recent.TryPeek(out var oldest) && oldest.AtMs < now - 60_000)
-        {
-            _recent.TryDequeue(out _);
-        }
-
+        Trim(Environment.TickCount64);
         return _recent.Sum(r => r.Count) / 60.0;
+    }
+
+    // Trimmed on every record too, so a process whose /metrics nobody scrapes keeps only the last minute.
+    private void Trim(long now)
+    {
+        lock (_trimGate)
+        {
+            while (_recent.TryPeek(out var oldest) && oldest.AtMs < now - 60_000)
+            {
+                _recent.TryDequeue(out _);
+            }
+        }
     }
 
     public void Record(IEnumerable<DeliveryOutcome> outcomes)
@@ -50,6 +58,7 @@ public sealed class SendingMetrics : IDisposable
                 case DeliveryStatus.Sent:
                     _sent.Add(n);
                     _recent.Enqueue((Environment.TickCount64, n));
+                    Trim(Environment.TickCount64);
                     break;
                 case DeliveryStatus.Deferred:
                     _deferred.Add(n);

@@ -40,8 +40,15 @@ public sealed partial class VerpAddresses
         return true;
     }
 
-    private string Mac(long deliveryId) =>
-        Convert.ToHexStringLower(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(deliveryId.ToString(CultureInfo.InvariantCulture))))[..8];
+    /// <summary>8 hex digits of the HMAC of the id's decimal text: one per message, so nothing is allocated but the result.</summary>
+    private string Mac(long deliveryId)
+    {
+        Span<byte> id = stackalloc byte[20];
+        deliveryId.TryFormat(id, out var length, default, CultureInfo.InvariantCulture);
+        Span<byte> mac = stackalloc byte[32];
+        HMACSHA256.HashData(_key, id[..length], mac);
+        return Convert.ToHexStringLower(mac[..4]);
+    }
 
     [GeneratedRegex(@"bounce\+(\d{1,18})-([0-9a-fA-F]{8})@", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();

@@ -30,15 +30,16 @@ public sealed class SubscriberTokens(IDataProtectionProvider provider, IOptions<
     {
         Span<byte> token = stackalloc byte[8 + MacBytes];
         System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(token, subscriberId);
-        ManageMac(token[..8]).CopyTo(token[8..]);
+        ManageMac(token[..8], token[8..]);
         return ManagePrefix + Microsoft.AspNetCore.WebUtilities.WebEncoders.Base64UrlEncode(token);
     }
 
-    private byte[] ManageMac(ReadOnlySpan<byte> id)
+    /// <summary>The first <see cref="MacBytes"/> of the id's HMAC, written into <paramref name="into"/>.</summary>
+    private void ManageMac(ReadOnlySpan<byte> id, Span<byte> into)
     {
         Span<byte> mac = stackalloc byte[32];
         HMACSHA256.HashData(_manageKey, id, mac);
-        return mac[..MacBytes].ToArray();
+        mac[..MacBytes].CopyTo(into);
     }
 
     public ConfirmationToken ReadConfirmation(string? token)
@@ -81,8 +82,14 @@ public sealed class SubscriberTokens(IDataProtectionProvider provider, IOptions<
             try
             {
                 var bytes = Microsoft.AspNetCore.WebUtilities.WebEncoders.Base64UrlDecode(token, ManagePrefix.Length, 32);
-                return bytes.Length == 8 + MacBytes && CryptographicOperations.FixedTimeEquals(ManageMac(bytes.AsSpan(0, 8)), bytes.AsSpan(8))
-                    ? System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(bytes) : null;
+                if (bytes.Length != 8 + MacBytes)
+                {
+                    return null;
+                }
+
+                Span<byte> expected = stackalloc byte[MacBytes];
+                ManageMac(bytes.AsSpan(0, 8), expected);
+                return CryptographicOperations.FixedTimeEquals(expected, bytes.AsSpan(8)) ? System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(bytes) : null;
             }
             catch (FormatException)
             {

@@ -22,13 +22,11 @@ public static class ArchiveBenchmark
     {
         var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 15;
         var connections = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 50;
-        if (Loopback.Missing(Loopback.Nginx, Loopback.Wrk) is { Count: > 0 } missing)
+        if (!Loopback.Ready("nginx-light wrk", Loopback.Nginx, Loopback.Wrk))
         {
-            Console.Error.WriteLine($"Not installed: {string.Join(", ", missing)} (apt-get install nginx-light wrk).");
             return 2;
         }
 
-        Loopback.WarnIfDebug();
         var dir = Bench.Temp("s3");
         Directory.CreateDirectory(Path.Combine(dir, "data"));
         Directory.CreateDirectory(Path.Combine(dir, "notes"));

@@ -16,13 +16,11 @@ public static class NoteBenchmark
     public static async Task<int> RunAsync(string[] args)
     {
         var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
-        if (Loopback.Missing(Loopback.Nginx, Loopback.Wrk) is { Count: > 0 } missing)
+        if (!Loopback.Ready("nginx-light wrk", Loopback.Nginx, Loopback.Wrk))
         {
-            Console.Error.WriteLine($"Not installed: {string.Join(", ", missing)} (apt-get install nginx-light wrk).");
             return 2;
         }
 
-        Loopback.WarnIfDebug();
         var dir = Bench.Temp("note");
         var data = Path.Combine(dir, "data");
         var notes = Path.Combine(dir, "notes");

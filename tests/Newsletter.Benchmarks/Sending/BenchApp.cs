@@ -46,7 +46,7 @@ internal sealed class BenchApp : IDisposable
 
     public static async Task<BenchApp> StartAsync(string dataFolder, Dictionary<string, string> settings)
     {
-        var url = $"http://127.0.0.1:{Ports.Free()}";
+        var url = $"http://127.0.0.1:{Loopback.FreePort()}";
         var info = new ProcessStartInfo("dotnet", [Bench.WebDll, "--urls", url])
         {
             RedirectStandardOutput = true,
@@ -138,12 +138,7 @@ internal sealed class BenchApp : IDisposable
 
     public void Dispose()
     {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit(10_000);
-        }
-
+        Loopback.Stop(_process);
         _process.Dispose();
     }
 
@@ -156,35 +151,6 @@ internal sealed class BenchApp : IDisposable
                 _log.AppendLine(line);
             }
         }
-    }
-}
-
-internal static class Ports
-{
-    public static int Free()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    public static async Task WaitAsync(int port)
-    {
-        for (var i = 0; i < 200; i++)
-        {
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, port);
-                return;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(50);
-            }
-        }
-
-        throw new TimeoutException($"Nothing listens on 127.0.0.1:{port}.");
     }
 }
 
@@ -212,14 +178,14 @@ internal sealed class SmtpSink : IDisposable
 
     public static async Task<SmtpSink> StartAsync()
     {
-        var port = Ports.Free();
+        var port = Loopback.FreePort();
         // smtp-sink refuses to run as root unless told whom to become after binding.
         List<string> args = Environment.UserName == "root" ? ["-u", "nobody"] : [];
         args.AddRange([$"127.0.0.1:{port}", "256"]);
         var process = Process.Start(new ProcessStartInfo(SinkPath, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         _ = process.StandardOutput.ReadToEndAsync();
         _ = process.StandardError.ReadToEndAsync();
-        await Ports.WaitAsync(port);
+        await Loopback.WaitForPortAsync(port);
         return new SmtpSink(process, port);
     }
 

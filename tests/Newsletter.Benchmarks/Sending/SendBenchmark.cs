@@ -41,10 +41,7 @@ public static partial class SendBenchmark
             return 2;
         }
 
-        if (typeof(SendBenchmark).Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true)
-        {
-            Console.Error.WriteLine("warning: this is a Debug build; run with -c Release for numbers worth reporting.");
-        }
+        Loopback.WarnIfDebug();
 
         var readers = Int(args, "--readers", name == "s6" ? 1_000_000 : 100_000);
         // --app-env KEY=VALUE (repeatable): runtime settings for the app process only, to try a knob side by side.

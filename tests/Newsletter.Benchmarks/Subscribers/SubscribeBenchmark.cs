@@ -17,13 +17,11 @@ public static class SubscribeBenchmark
     {
         var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20;
         var connections = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 32;
-        if (Loopback.Missing(Loopback.Wrk) is { Count: > 0 } missing)
+        if (!Loopback.Ready("wrk", Loopback.Wrk))
         {
-            Console.Error.WriteLine($"Not installed: {string.Join(", ", missing)} (apt-get install wrk).");
             return 2;
         }
 
-        Loopback.WarnIfDebug();
         var dir = Bench.Temp("subscribe");
         var data = Path.Combine(dir, "data");
         Directory.CreateDirectory(data);

@@ -78,12 +78,8 @@ internal sealed class SendingProcess
     public static string Address(int i) => $"reader{i:D5}@example.org";
 
     /// <summary>Settings for an app process that sends into <paramref name="smtp"/> and recovers quickly after a kill.</summary>
-    public Dictionary<string, string> Environment(SmtpServer smtp) => new()
+    public Dictionary<string, string> Environment(SmtpServer smtp) => new(smtp.AppSettings.Select(s => KeyValuePair.Create(s.Key.Replace(":", "__", StringComparison.Ordinal), s.Value!)))
     {
-        ["Mail__Transport"] = "Smtp",
-        ["Mail__Smtp__Host"] = "127.0.0.1",
-        ["Mail__Smtp__Port"] = smtp.Port.ToString(CultureInfo.InvariantCulture),
-        ["Mail__Smtp__Security"] = "None",
         ["Sending__BatchSize"] = BatchSize.ToString(CultureInfo.InvariantCulture),
         ["Sending__Concurrency"] = Concurrency.ToString(CultureInfo.InvariantCulture),
         // A killed worker's batch comes back after the lease; short, so the test doesn't wait minutes.

@@ -81,9 +81,12 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
             jobs.Enqueue<SubscriberImporter>(i => i.RunAsync(id, CancellationToken.None));
         }
 
-        var unsent = await db.SubscriberImports.Where(i => i.Status == ImportStatus.Completed && !i.ImportAsActive)
-            .Where(i => db.Subscribers.Any(s => s.Source == "import:" + i.Id && s.Status == SubscriberStatus.Pending && s.LastConfirmationSentAt == null))
-            .Select(i => i.Id).ToListAsync(ct);
+        // One pass over the pending readers still owed a confirmation, not one per import ever made.
+        var owed = (await db.Subscribers
+            .Where(s => s.Status == SubscriberStatus.Pending && s.LastConfirmationSentAt == null && s.Source.StartsWith("import:"))
+            .Select(s => s.Source).Distinct().ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
+        var unsent = owed.Count == 0 ? [] : (await db.SubscriberImports.Where(i => i.Status == ImportStatus.Completed && !i.ImportAsActive)
+            .Select(i => i.Id).ToListAsync(ct)).Where(id => owed.Contains("import:" + id.ToString(CultureInfo.InvariantCulture)));
         foreach (var id in unsent)
         {
             jobs.Enqueue<ImportConfirmationsJob>(j => j.RunAsync(id, CancellationToken.None));
@@ -251,7 +254,7 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
                 insert.Transaction = (SqliteTransaction)tx;
                 tag.Transaction = (SqliteTransaction)tx;
                 suppressed.Transaction = (SqliteTransaction)tx;
-                var hash = Subscriber.HashOf(key, sha256);
+                var hash = Subscriber.HashOfKey(key, sha256);
                 // In the order of InsertParameters.
                 var p = insert.Parameters;
                 p[0].Value = email;
