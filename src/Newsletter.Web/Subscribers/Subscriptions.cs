@@ -183,23 +183,23 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
             return;
         }
 
-        await db.Subscribers.Where(s => s.Id == subscriberId).ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Bounced), ct);
+        // The status, the suppression and the history line commit together: a reader seen as Bounced is
+        // always suppressed too, and a crash between the writes cannot leave a bounced address mailable.
+        // The first statement writes, so SQLite takes its write lock up front (with the busy timeout)
+        // rather than upgrading a read snapshot that another writer may already have moved past.
         var hash = Subscriber.HashOf(key);
+        var at = clock.GetUtcNow().UtcDateTime;
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        await db.Subscribers.Where(s => s.Id == subscriberId).ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Bounced), ct);
         if (!await db.Suppressions.AnyAsync(x => x.EmailHash == hash, ct))
         {
-            db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = SuppressionReason.HardBounce, CreatedAt = clock.GetUtcNow().UtcDateTime });
-            try
-            {
-                await db.SaveChangesAsync(ct);
-            }
-            catch (DbUpdateException)
-            {
-                // Suppressed by a concurrent bounce of the same address: the row we wanted exists.
-                db.ChangeTracker.Clear();
-            }
+            // No concurrent bounce can slip in between: this transaction holds the write lock.
+            db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = SuppressionReason.HardBounce, CreatedAt = at });
         }
 
-        await RecordAsync(subscriberId, SubscriberEventKind.Bounced, "smtp", detail.Length > 1000 ? detail[..1000] : detail, ct);
+        db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriberId, Kind = SubscriberEventKind.Bounced, Source = "smtp", Detail = detail.Length > 1000 ? detail[..1000] : detail, At = at });
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
     }
 
     public async Task RecordAsync(long subscriberId, SubscriberEventKind kind, string source, string? detail, CancellationToken ct)
