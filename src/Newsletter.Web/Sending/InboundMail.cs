@@ -119,6 +119,9 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Sub
         var hard = IsHardBounce(code);
         var reply = SmtpReply().Match(diagnostic) is { Success: true } m ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 550;
         var error = $"bounced after it was accepted: {code} {diagnostic}".Trim();
+        // The delivery, the suppression and the history line commit together: a stop between them must not
+        // leave a hard-bounced address Failed on the ledger but still mailable.
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
         await db.Deliveries.Where(d => d.Id == delivery.Id).ExecuteUpdateAsync(u => u
             .SetProperty(d => d.Status, DeliveryStatus.Failed)
             .SetProperty(d => d.SmtpCode, reply)
@@ -131,6 +134,8 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Sub
         {
             await subscriptions.RecordAsync(delivery.SubscriberId, SubscriberEventKind.IssueFailed, "dsn", $"issue {delivery.IssueId} bounced: {code} {diagnostic}", ct);
         }
+
+        await tx.CommitAsync(ct);
 
         return new InboundResult(hard ? InboundKind.HardBounce : InboundKind.SoftBounce, delivery.Id, delivery.SubscriberId, $"{code} {diagnostic}");
     }

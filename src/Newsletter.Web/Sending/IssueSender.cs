@@ -106,6 +106,9 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, IBackgroundJobCl
     public async Task<bool> CancelAsync(int issueId, CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
+        // One transaction: a stop between the two writes would leave Pending rows on a Cancelled issue,
+        // which no worker or reconciler visits again, and the progress page would never add up.
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
         var cancelled = await db.Issues.Where(i => i.Id == issueId && (i.Status == IssueStatus.Sending || i.Status == IssueStatus.Paused || i.Status == IssueStatus.Preparing))
             .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Cancelled).SetProperty(i => i.CompletedAt, now), ct) == 1;
         if (cancelled)
@@ -114,6 +117,7 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, IBackgroundJobCl
                 .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Skipped).SetProperty(d => d.LastError, "send cancelled"), ct);
         }
 
+        await tx.CommitAsync(ct);
         return cancelled;
     }
 
@@ -121,6 +125,8 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, IBackgroundJobCl
     public async Task<int> RetryFailedAsync(int issueId, CancellationToken ct)
     {
         var active = Subscribers.SubscriberStatus.Active;
+        // One transaction: rows put back to Pending on an issue still marked Sent would never be sent.
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
         var count = await db.Deliveries
             .Where(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Deferred)
                 && db.Subscribers.Any(s => s.Id == d.SubscriberId && s.Status == active))
@@ -129,6 +135,7 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, IBackgroundJobCl
         {
             await db.Issues.Where(i => i.Id == issueId && (i.Status == IssueStatus.Sent || i.Status == IssueStatus.Paused))
                 .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Sending).SetProperty(i => i.CompletedAt, (DateTime?)null).SetProperty(i => i.PausedReason, (string?)null), ct);
+            await tx.CommitAsync(ct);
             StartWorkers(issueId);
         }
 

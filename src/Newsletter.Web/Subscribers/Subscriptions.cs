@@ -109,9 +109,14 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
                     return SubscribeOutcome.ConfirmationThrottled;
                 }
 
-                await db.Subscribers.Where(s => s.Id == subscriber.Id)
-                    .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Pending).SetProperty(s => s.Source, source), ct);
-                await RecordAsync(subscriber.Id, SubscriberEventKind.Subscribed, source, "subscribed again", ct);
+                await using (var tx = await db.Database.BeginTransactionAsync(ct))
+                {
+                    await db.Subscribers.Where(s => s.Id == subscriber.Id)
+                        .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Pending).SetProperty(s => s.Source, source), ct);
+                    await RecordAsync(subscriber.Id, SubscriberEventKind.Subscribed, source, "subscribed again", ct);
+                    await tx.CommitAsync(ct);
+                }
+
                 jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
                 return SubscribeOutcome.ConfirmationSent;
         }
@@ -142,6 +147,8 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
+        // The status and its history line commit together, so the history never misses a change.
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
         // The version check makes the link single-use, and makes a double click confirm once.
         var changed = await db.Subscribers
             .Where(s => s.Id == token.SubscriberId && s.TokenVersion == token.Version && s.Status == SubscriberStatus.Pending)
@@ -156,6 +163,7 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
         }
 
         await RecordAsync(token.SubscriberId, SubscriberEventKind.Confirmed, "link", null, ct);
+        await tx.CommitAsync(ct);
         jobs.Enqueue<SubscriberMailJob>(j => j.SendWelcomeAsync(token.SubscriberId, CancellationToken.None));
         return ConfirmResult.Confirmed;
     }
@@ -163,15 +171,20 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
     public async Task<bool> UnsubscribeAsync(long subscriberId, string source, CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        var changed = await db.Subscribers
-            .Where(s => s.Id == subscriberId && (s.Status == SubscriberStatus.Active || s.Status == SubscriberStatus.Pending))
-            .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Unsubscribed).SetProperty(s => s.UnsubscribedAt, now), ct);
-        if (changed > 0)
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
-            await RecordAsync(subscriberId, SubscriberEventKind.Unsubscribed, source, null, ct);
+            var changed = await db.Subscribers
+                .Where(s => s.Id == subscriberId && (s.Status == SubscriberStatus.Active || s.Status == SubscriberStatus.Pending))
+                .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Unsubscribed).SetProperty(s => s.UnsubscribedAt, now), ct);
+            if (changed > 0)
+            {
+                await RecordAsync(subscriberId, SubscriberEventKind.Unsubscribed, source, null, ct);
+                await tx.CommitAsync(ct);
+                return true;
+            }
         }
 
-        return changed > 0 || await db.Subscribers.AnyAsync(s => s.Id == subscriberId, ct);
+        return await db.Subscribers.AnyAsync(s => s.Id == subscriberId, ct);
     }
 
     /// <summary>The mailbox doesn't exist: the subscriber is Bounced and the address suppressed for good.</summary>

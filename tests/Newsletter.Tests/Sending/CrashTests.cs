@@ -108,9 +108,15 @@ public class CrashTests
 
     private static async Task WaitForWorkersToStopAsync(params AppProcess[] apps)
     {
-        // The last worker logs just after the issue turns Sent.
-        for (var i = 0; i < 100 && apps.Sum(SentBy) < Readers; i++)
+        // The last worker logs just after the issue turns Sent; on a loaded machine that can take a while.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (apps.Sum(SentBy) < Readers)
         {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"The workers' stop lines add up to {apps.Sum(SentBy)} of {Readers} sent.\n" + string.Join("\n----\n", apps.Select(a => a.Log)));
+            }
+
             await Task.Delay(100, Ct);
         }
     }

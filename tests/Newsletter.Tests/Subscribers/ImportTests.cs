@@ -299,6 +299,10 @@ public class ImportTests
         Assert.Contains("Interrupted", failed.Error, StringComparison.Ordinal);
         Assert.Contains("1 rows were imported", failed.Error, StringComparison.Ordinal);
         Assert.False(File.Exists(SubscriberImporter.FilePath(paths, cut.Id)));
+        // The pending import was marked Completed with its upload still on disk, as a stop between the two
+        // leaves it: recovery deletes that copy of every address too.
+        Assert.False(File.Exists(SubscriberImporter.FilePath(paths, pending.Id)));
+        Assert.True(File.Exists(SubscriberImporter.FilePath(paths, busy.Id)));
         Assert.Equal(ImportStatus.Running, (await db.SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == busy.Id, Ct)).Status);
     }
 

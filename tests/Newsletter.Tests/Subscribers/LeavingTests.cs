@@ -18,6 +18,8 @@ public class LeavingTests
         await SubscribeTests.SubscribeAsync(client, email);
         await SubscribeTests.ConfirmAsync(app, client, email);
         var welcome = await app.WaitForMailAsync(email, m => m.Subject?.Contains("Welcome", StringComparison.OrdinalIgnoreCase) == true);
+        // The welcome job records its history line after the mail is written: every test starts from a settled reader.
+        await SubscribeTests.WaitForIdleJobsAsync(app);
         return (app, welcome);
     }
 

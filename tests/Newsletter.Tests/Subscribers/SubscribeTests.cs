@@ -215,12 +215,16 @@ public class SubscribeTests
         Assert.Equal(1, await db.SubscriberEvents.CountAsync(e => e.Kind == SubscriberEventKind.ConfirmationSent, Ct));
     }
 
-    /// <summary>Waits until nothing is queued or running, so "only one email" is checked after every job had its chance.</summary>
+    /// <summary>
+    /// Waits until nothing is queued, claimed or running, so "only one email" is checked after every job had
+    /// its chance. A claimed job is not yet Processing (a worker fetches it, then commits the state), so the
+    /// queues' Fetched count must be zero too.
+    /// </summary>
     internal static async Task WaitForIdleJobsAsync(NewsletterApp app)
     {
         var monitor = app.Services.GetRequiredService<global::Hangfire.JobStorage>().GetMonitoringApi();
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (monitor.ProcessingCount() > 0 || monitor.Queues().Any(q => q.Length > 0))
+        while (monitor.ProcessingCount() > 0 || monitor.Queues().Any(q => q.Length > 0 || q.Fetched > 0))
         {
             Assert.True(DateTime.UtcNow < deadline, app.JobDiagnostics());
             await Task.Delay(100, Ct);

@@ -115,8 +115,11 @@ public class SubscriberMailTests
         var history = await db.SubscriberEvents.Where(e => e.SubscriberId == s.Id).Select(e => e.Kind).ToListAsync(Ct);
         Assert.Contains(SubscriberEventKind.Bounced, history);
         Assert.DoesNotContain(SubscriberEventKind.ConfirmationSent, history);
+        // The job's own state commits after its body: wait for it to finish before asking whether it failed.
+        await SubscribeTests.WaitForIdleJobsAsync(app);
         var monitor = app.Services.GetRequiredService<global::Hangfire.JobStorage>().GetMonitoringApi();
         Assert.Equal(0, monitor.ScheduledCount() + monitor.FailedCount());
+        Assert.Single(monitor.SucceededJobs(0, 50), j => j.Value.Job?.Method.Name == nameof(SubscriberMailJob.SendConfirmationAsync));
     }
 
     [Fact]

@@ -76,6 +76,16 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
         }
 
         await db.SaveChangesAsync(ct);
+        // An import is marked finished before its upload is deleted: a stop between the two left a file
+        // with every address in it, which an erase request would then miss. Finish that deletion now.
+        foreach (var id in await db.SubscriberImports.Where(i => i.Status == ImportStatus.Completed || i.Status == ImportStatus.Failed).Select(i => i.Id).ToListAsync(ct))
+        {
+            if (File.Exists(FilePath(paths, id)))
+            {
+                DeleteUpload(id);
+            }
+        }
+
         foreach (var id in await db.SubscriberImports.Where(i => i.Status == ImportStatus.Queued).Select(i => i.Id).ToListAsync(ct))
         {
             jobs.Enqueue<SubscriberImporter>(i => i.RunAsync(id, CancellationToken.None));
