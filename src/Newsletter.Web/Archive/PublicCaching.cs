@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.OutputCaching;
+using Microsoft.AspNetCore.ResponseCompression;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
@@ -39,6 +40,11 @@ public sealed class PublicContentPolicy(IOptions<ArchiveOptions> options) : IOut
         context.AllowLocking = true;
         context.ResponseExpirationTimeSpan = options.Value.CacheDuration;
         context.CacheVaryByRules.QueryKeys = QueryKeys;
+        // Pages are stored compressed (compression runs inside the cache), so the key holds the encoding
+        // this request would get: one entry per encoding, and a client that accepts none never gets Brotli.
+        // The raw Accept-Encoding header would let junk values fill the cache.
+        var encoding = context.HttpContext.RequestServices.GetRequiredService<IResponseCompressionProvider>().GetCompressionProvider(context.HttpContext);
+        context.CacheVaryByRules.VaryByValues["encoding"] = encoding?.EncodingName ?? "identity";
         context.Tags.Add(ContentChanges.Tag);
         return ValueTask.CompletedTask;
     }

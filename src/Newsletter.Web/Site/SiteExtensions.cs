@@ -55,19 +55,23 @@ public static class SiteExtensions
 
         app.UseStatusCodePagesWithReExecute("/error/{0}");
         app.UseSecurityHeaders();
+        app.UseRouting();
+        app.UseRateLimiter();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseAntiforgery();
+        // Compression sits inside the output cache, so a cached page is stored compressed, once per encoding
+        // (PublicContentPolicy keys on it), instead of being compressed again on every hit. Outside it,
+        // Brotli on each cached page cut a note page from 40,000 to 14,000 requests/s for browsers.
+        app.UseOutputCache();
         app.UseResponseCompression();
+        // After routing: it serves only requests no endpoint matched, which is every file under wwwroot.
         app.UseStaticFiles(new StaticFileOptions
         {
             OnPrepareResponse = ctx => ctx.Context.Response.Headers.CacheControl = ctx.Context.Request.Query.ContainsKey("v")
                 ? "public, max-age=31536000, immutable"
                 : "public, max-age=3600",
         });
-        app.UseRouting();
-        app.UseRateLimiter();
-        app.UseAuthentication();
-        app.UseAuthorization();
-        app.UseAntiforgery();
-        app.UseOutputCache();
         return app;
     }
 

@@ -87,6 +87,78 @@ public class CachingTests
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(conditional, Ct)).StatusCode);
     }
 
+    [Theory]
+    [InlineData("/archive")]
+    [InlineData("/notes/cached-note")]
+    [InlineData("/feeds/notes.atom")]
+    public async Task CachedPagesAreStoredPerEncodingAndAClientThatAcceptsNoneGetsPlainBytes(string url)
+    {
+        using var app = await AppAsync();
+        var client = app.CreateClient();
+        async Task<(HttpResponseMessage Response, string Body)> GetAsync(string? acceptEncoding)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            if (acceptEncoding is not null)
+            {
+                request.Headers.TryAddWithoutValidation("Accept-Encoding", acceptEncoding);
+            }
+
+            var response = await client.SendAsync(request, Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var bytes = await response.Content.ReadAsByteArrayAsync(Ct);
+            Stream body = new MemoryStream(bytes);
+            body = response.Content.Headers.ContentEncoding.SingleOrDefault() switch
+            {
+                "br" => new System.IO.Compression.BrotliStream(body, System.IO.Compression.CompressionMode.Decompress),
+                "gzip" => new System.IO.Compression.GZipStream(body, System.IO.Compression.CompressionMode.Decompress),
+                null => body,
+                var other => throw new InvalidOperationException($"unexpected encoding {other}"),
+            };
+            using var reader = new StreamReader(body);
+            return (response, await reader.ReadToEndAsync(Ct));
+        }
+
+        // Brotli first, so a cache that ignored the encoding would hand its Brotli bytes to everyone after.
+        var brotli = await GetAsync("gzip, deflate, br");
+        Assert.Equal(["br"], brotli.Response.Content.Headers.ContentEncoding);
+        Assert.Contains("Accept-Encoding", brotli.Response.Headers.Vary);
+        var plain = await GetAsync(null);
+        Assert.Empty(plain.Response.Content.Headers.ContentEncoding);
+        var gzip = await GetAsync("gzip");
+        Assert.Equal(["gzip"], gzip.Response.Content.Headers.ContentEncoding);
+        var junk = await GetAsync("x-unknown;q=1, identity;q=0.5");
+        Assert.Empty(junk.Response.Content.Headers.ContentEncoding);
+        Assert.Equal(plain.Body, brotli.Body);
+        Assert.Equal(plain.Body, gzip.Body);
+        Assert.Equal(plain.Body, junk.Body);
+
+        // Hits come from the stored copies: the same compressed bytes again, and the same validators.
+        var again = await GetAsync("gzip, deflate, br");
+        Assert.Equal(brotli.Body, again.Body);
+        Assert.Equal(plain.Response.Headers.ETag, again.Response.Headers.ETag);
+
+        // A change evicts every encoding's copy: the new issue shows in the archive whichever encoding the
+        // reader's client takes, and both copies of the other pages still agree.
+        await AddIssueAsync(app, 2, "Evicts every copy", Utc(2026, 1, 9));
+        var archive = url == "/archive";
+        var afterBrotli = await GetAsync("br");
+        var afterPlain = await GetAsync(null);
+        Assert.Equal(afterPlain.Body, afterBrotli.Body);
+        Assert.Equal(archive, afterBrotli.Body.Contains("Evicts every copy", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task StylesheetsAreStillCompressedAndCachedByBrowsers()
+    {
+        using var app = new NewsletterApp();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/css/site.css");
+        request.Headers.TryAddWithoutValidation("Accept-Encoding", "br");
+        var response = await app.CreateClient().SendAsync(request, Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["br"], response.Content.Headers.ContentEncoding);
+        Assert.Equal("public, max-age=3600", response.Headers.CacheControl?.ToString());
+    }
+
     [Fact]
     public async Task SignedInAuthorsNeverGetOrFillTheCache()
     {
