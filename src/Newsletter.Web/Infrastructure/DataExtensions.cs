@@ -13,6 +13,16 @@ public static class DataExtensions
     /// <summary>SQLite on the data folder by default; the connection string can point anywhere.</summary>
     public static WebApplicationBuilder AddData(this WebApplicationBuilder builder, AppPaths paths)
     {
+        // App data runs on SQLite only: the ledger, the import and search speak SQLite's SQL. A provider
+        // this build cannot honour stops the start, instead of quietly writing to a SQLite file beside it.
+        var provider = builder.Configuration["Database:Provider"];
+        if (!string.IsNullOrWhiteSpace(provider) && !provider.Equals("Sqlite", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException(
+                $"Database:Provider '{provider}' is not supported: app data runs on SQLite only. Leave it at Sqlite; " +
+                "to share jobs between hosts, set Jobs:Storage=PostgreSql instead.");
+        }
+
         var configured = builder.Configuration["Database:ConnectionString"];
         var connectionString = string.IsNullOrWhiteSpace(configured)
             ? new SqliteConnectionStringBuilder { DataSource = paths.DataFile("newsletter.db"), Pooling = true, DefaultTimeout = 30 }.ToString()
