@@ -200,4 +200,57 @@ public class MessageFactoryTests
 
         Assert.Contains(message.BodyParts.OfType<TextPart>().Single(p => !p.IsHtml).ContentTransferEncoding, new[] { ContentEncoding.QuotedPrintable, ContentEncoding.Base64 });
     }
+
+    /// <summary>The bytes a part writes, with the wire's CRLF line ends, as SmtpClient asks for them.</summary>
+    private static byte[] Wire(MimeEntity part, bool async = false)
+    {
+        var options = FormatOptions.Default.Clone();
+        options.NewLineFormat = NewLineFormat.Dos;
+        using var stream = new MemoryStream();
+        if (async)
+        {
+            part.WriteToAsync(options, stream, TestContext.Current.CancellationToken).GetAwaiter().GetResult();
+        }
+        else
+        {
+            part.WriteTo(options, stream, TestContext.Current.CancellationToken);
+        }
+
+        return stream.ToArray();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void APartWhoseContentIsAlreadyCrlfWritesTheSameBytesAsMimeKitsOwnPath(bool async)
+    {
+        var text = "Grüße — “ok”\r\n\r\n.a line that starts with a dot\r\nFrom the middle\r\nlast line without an end"u8.ToArray();
+        var html = "<p>Grüße</p>\r\n<p>zwei</p>\r\n"u8.ToArray();
+        var message = TestMail.Build(TestMail.Issue() with { TextUtf8 = text, HtmlUtf8 = html, TextEncoding = ContentEncoding.EightBit, HtmlEncoding = ContentEncoding.EightBit });
+
+        foreach (var part in message.BodyParts.OfType<TextPart>())
+        {
+            // MimeKit's own TextPart, built the same way: its output is what the wire must carry.
+            var reference = new TextPart(part.ContentType.MediaSubtype)
+            {
+                Content = new MimeContent(new MemoryStream(part.IsHtml ? html : text, writable: false)),
+                ContentTransferEncoding = ContentEncoding.EightBit,
+            };
+            reference.ContentType.Charset = "utf-8";
+            Assert.Equal(Wire(reference), Wire(part, async));
+        }
+    }
+
+    [Fact]
+    public void AContentWithABareLineFeedStillReachesTheWireWithCrlfOnly()
+    {
+        var text = "first\r\nsecond\nthird\r\n"u8.ToArray();
+        var message = TestMail.Build(TestMail.Issue() with { TextUtf8 = text, TextEncoding = ContentEncoding.SevenBit });
+
+        var wire = Wire(message.BodyParts.OfType<TextPart>().Single(p => !p.IsHtml));
+
+        var body = System.Text.Encoding.ASCII.GetString(wire);
+        Assert.EndsWith("first\r\nsecond\r\nthird\r\n", body, StringComparison.Ordinal);
+        Assert.DoesNotMatch("[^\r]\n", body);
+    }
 }

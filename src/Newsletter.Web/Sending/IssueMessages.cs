@@ -13,14 +13,22 @@ using Newsletter.Web.Subscribers;
 namespace Newsletter.Web.Sending;
 
 /// <summary>An issue rendered once, with markers where each reader's own links and name go.</summary>
-public sealed record PreparedIssue(int IssueId, string Subject, string Html, string Text, string MessageDomain)
+public sealed partial record PreparedIssue(int IssueId, string Subject, string Html, string Text, string MessageDomain)
 {
     /// <summary>The markers, in the order of the values <see cref="IssueMessages.Build"/> fills them with.</summary>
     internal static readonly string[] Markers = [IssueMessages.UnsubscribeMarker, IssueMessages.PreferencesMarker, IssueMessages.NameMarker, IssueMessages.EmailMarker];
 
-    internal MarkedText HtmlParts { get; } = MarkedText.Parse(Html, Markers);
+    // With the wire's CRLF line ends already, so MimeKit can write each reader's copy as it stands rather
+    // than pass every byte through its LF-to-CRLF filter. Only a bare LF changes, which that filter would
+    // have changed anyway: the bytes on the wire are the same.
+    internal MarkedText HtmlParts { get; } = MarkedText.Parse(ToCrlf(Html), Markers);
 
-    internal MarkedText TextParts { get; } = MarkedText.Parse(Text, Markers);
+    internal MarkedText TextParts { get; } = MarkedText.Parse(ToCrlf(Text), Markers);
+
+    internal static string ToCrlf(string text) => BareLineFeed().Replace(text, "\r\n");
+
+    [System.Text.RegularExpressions.GeneratedRegex("(?<!\r)\n")]
+    private static partial System.Text.RegularExpressions.Regex BareLineFeed();
 
     /// <summary>What every reader's links and headers share, built once: only the token is the reader's own.</summary>
     public required string UnsubscribeBase { get; init; }

@@ -51,6 +51,35 @@ public class IssueMessagesTests
         Assert.Contains(asciiLink, ascii.TextBody, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AReadersCopyHasTheWiresLineEndsAlreadyAndReadsBackAsTheIssueDoes()
+    {
+        using var app = new NewsletterApp();
+        var issueId = await AddIssueAsync(app);
+        await using var scope = app.Services.CreateAsyncScope();
+        var messages = scope.ServiceProvider.GetRequiredService<IssueMessages>();
+        var prepared = await messages.PrepareAsync(issueId, Ct);
+        Assert.Matches("(?<!\r)\n", prepared.Text); // the rendered issue has bare LFs to convert
+
+        using var built = messages.Build(prepared, new Recipient(7, "ada@example.org", "Ada", SubscriberStatus.Active, null), 70).Message;
+        foreach (var part in built.BodyParts.OfType<TextPart>())
+        {
+            // Every LF follows a CR in the content itself, so MimeKit can write it without its LF-to-CRLF pass.
+            using var content = new MemoryStream();
+            part.Content!.DecodeTo(content, Ct);
+            var bytes = content.ToArray().AsSpan();
+            Assert.True(bytes.Count((byte)'\n') > 0);
+            Assert.Equal(bytes.Count((byte)'\n'), bytes.Count("\r\n"u8));
+        }
+
+        // What the reader gets back is the issue's text, line for line.
+        var received = RoundTrip(built);
+        var expected = prepared.Text.Replace(IssueMessages.NameMarker, "Ada", StringComparison.Ordinal).Replace(IssueMessages.EmailMarker, "ada@example.org", StringComparison.Ordinal).Split('\n')
+            .Where(l => !l.Contains(IssueMessages.UnsubscribeMarker, StringComparison.Ordinal) && !l.Contains(IssueMessages.PreferencesMarker, StringComparison.Ordinal)).ToList();
+        var lines = received.TextBody!.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
+        Assert.All(expected, l => Assert.Contains(l.TrimEnd('\r'), lines));
+    }
+
     private static MimeMessage RoundTrip(MimeMessage message)
     {
         // As SMTP would: encodings chosen for a 7-bit wire, written out, read back by the receiver.
