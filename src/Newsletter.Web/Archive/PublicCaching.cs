@@ -114,6 +114,12 @@ public sealed class ConditionalGetMiddleware(RequestDelegate next)
         response.Headers.LastModified = HeaderUtilities.FormatDate(lastModified);
         // Readers and proxies may keep a copy but must ask again: an unpublished note disappears at once.
         response.Headers.CacheControl = "public, no-cache";
+        // Every copy says it varies by encoding, the uncompressed one too (compression adds it only where it
+        // compresses), so a shared cache never hands a stored plain copy to a browser that asked for Brotli.
+        if (!response.Headers.Vary.Any(v => v?.Contains(HeaderNames.AcceptEncoding, StringComparison.OrdinalIgnoreCase) == true))
+        {
+            response.Headers.Append(HeaderNames.Vary, HeaderNames.AcceptEncoding);
+        }
 
         if (IsNotModified(request, etag, lastModified))
         {

@@ -31,15 +31,24 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, IBackgroundJobCl
         await AssignNumberAsync(issue, now, ct);
         if (issue.WebOnly)
         {
-            await db.Issues.Where(i => i.Id == issueId).ExecuteUpdateAsync(u => u
+            await db.Issues.Where(i => i.Id == issueId && i.Status == IssueStatus.Preparing).ExecuteUpdateAsync(u => u
                 .SetProperty(i => i.Status, IssueStatus.Sent).SetProperty(i => i.CompletedAt, now), ct);
             await changes.IssuesChangedAsync(ct);
             return;
         }
 
         var recipients = await ledger.SnapshotAsync(issue, ct);
-        await db.Issues.Where(i => i.Id == issueId && i.Status == IssueStatus.Preparing)
+        var started = await db.Issues.Where(i => i.Id == issueId && i.Status == IssueStatus.Preparing)
             .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Sending).SetProperty(i => i.RecipientCount, recipients), ct);
+        if (started == 0)
+        {
+            // Cancelled while the snapshot ran: its rows must not sit Pending under a Cancelled issue.
+            await db.Deliveries.Where(d => d.IssueId == issueId && d.Status == DeliveryStatus.Pending && db.Issues.Any(i => i.Id == issueId && i.Status == IssueStatus.Cancelled))
+                .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Skipped).SetProperty(d => d.LastError, "send cancelled"), ct);
+            logger.LogInformation("Issue {Id} was cancelled while its snapshot ran; nothing sent", issueId);
+            return;
+        }
+
         logger.LogInformation("Issue {Id} snapshot: {Count} recipients; sending", issueId, recipients);
         await changes.IssuesChangedAsync(ct);
         StartWorkers(issueId);
@@ -125,20 +134,28 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, IBackgroundJobCl
     public async Task<int> RetryFailedAsync(int issueId, CancellationToken ct)
     {
         var active = Subscribers.SubscriberStatus.Active;
-        // One transaction: rows put back to Pending on an issue still marked Sent would never be sent.
+        // One transaction, the issue first: rows put back to Pending on an issue that is not sending (still
+        // Sent, or Cancelled by someone else a moment ago) would never be sent, so they go back only when the
+        // issue is, or is now again, Sending.
         await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var reopened = await db.Issues.Where(i => i.Id == issueId && (i.Status == IssueStatus.Sent || i.Status == IssueStatus.Paused))
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Sending).SetProperty(i => i.CompletedAt, (DateTime?)null).SetProperty(i => i.PausedReason, (string?)null), ct) == 1;
+        if (!reopened && !await db.Issues.AnyAsync(i => i.Id == issueId && i.Status == IssueStatus.Sending, ct))
+        {
+            return 0;
+        }
+
         var count = await db.Deliveries
             .Where(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Deferred)
                 && db.Subscribers.Any(s => s.Id == d.SubscriberId && s.Status == active))
             .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Pending).SetProperty(d => d.NextAttemptAtMs, 0L).SetProperty(d => d.Attempts, 0), ct);
-        if (count > 0)
+        if (count == 0)
         {
-            await db.Issues.Where(i => i.Id == issueId && (i.Status == IssueStatus.Sent || i.Status == IssueStatus.Paused))
-                .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Sending).SetProperty(i => i.CompletedAt, (DateTime?)null).SetProperty(i => i.PausedReason, (string?)null), ct);
-            await tx.CommitAsync(ct);
-            StartWorkers(issueId);
+            return 0; // nothing to resend: the rollback leaves the issue as it was
         }
 
+        await tx.CommitAsync(ct);
+        StartWorkers(issueId);
         return count;
     }
 

@@ -198,8 +198,7 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
 
         // The status, the suppression and the history line commit together: a reader seen as Bounced is
         // always suppressed too, and a crash between the writes cannot leave a bounced address mailable.
-        // The first statement writes, so SQLite takes its write lock up front (with the busy timeout)
-        // rather than upgrading a read snapshot that another writer may already have moved past.
+        // Microsoft.Data.Sqlite begins it IMMEDIATE, so the write lock is held from the start.
         var hash = Subscriber.HashOf(key);
         var at = clock.GetUtcNow().UtcDateTime;
         await using var tx = await db.Database.BeginTransactionAsync(ct);

@@ -121,9 +121,11 @@ public class CachingTests
         // Brotli first, so a cache that ignored the encoding would hand its Brotli bytes to everyone after.
         var brotli = await GetAsync("gzip, deflate, br");
         Assert.Equal(["br"], brotli.Response.Content.Headers.ContentEncoding);
-        Assert.Contains("Accept-Encoding", brotli.Response.Headers.Vary);
         var plain = await GetAsync(null);
         Assert.Empty(plain.Response.Content.Headers.ContentEncoding);
+        // Both copies say they vary by encoding, once.
+        Assert.Equal(["Accept-Encoding"], plain.Response.Headers.Vary);
+        Assert.Equal(["Accept-Encoding"], brotli.Response.Headers.Vary);
         var gzip = await GetAsync("gzip");
         Assert.Equal(["gzip"], gzip.Response.Content.Headers.ContentEncoding);
         var junk = await GetAsync("x-unknown;q=1, identity;q=0.5");
@@ -157,6 +159,25 @@ public class CachingTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(["br"], response.Content.Headers.ContentEncoding);
         Assert.Equal("public, max-age=3600", response.Headers.CacheControl?.ToString());
+    }
+
+    [Fact]
+    public async Task AssetsSkipTheAuthorsCookieAndAMissingOneGetsTheNotFoundPage()
+    {
+        using var app = new NewsletterApp();
+        var author = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(author);
+
+        // A signed-in author's stylesheet: the cookie is neither read nor renewed, so the response keeps
+        // the cache headers a renewal would have replaced with no-store.
+        var css = await author.GetAsync("/css/site.css?v=1", Ct);
+        Assert.Equal(HttpStatusCode.OK, css.StatusCode);
+        Assert.False(css.Headers.Contains("Set-Cookie"));
+        Assert.Equal("public, max-age=31536000, immutable", css.Headers.CacheControl?.ToString());
+
+        var missing = await app.CreateClient().GetAsync("/css/missing.css", Ct);
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Contains("<h1", await missing.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -52,6 +52,13 @@ public class IssueMessagesTests
     }
 
     [Fact]
+    public void OnlyABareLineFeedBecomesCrlf()
+    {
+        Assert.Equal("a\r\nb\r\nc\rd\u2028e\r\n\r\n", PreparedIssue.ToCrlf("a\nb\r\nc\rd\u2028e\n\r\n"));
+        Assert.Equal("", PreparedIssue.ToCrlf(""));
+    }
+
+    [Fact]
     public async Task AReadersCopyHasTheWiresLineEndsAlreadyAndReadsBackAsTheIssueDoes()
     {
         using var app = new NewsletterApp();
@@ -59,7 +66,6 @@ public class IssueMessagesTests
         await using var scope = app.Services.CreateAsyncScope();
         var messages = scope.ServiceProvider.GetRequiredService<IssueMessages>();
         var prepared = await messages.PrepareAsync(issueId, Ct);
-        Assert.Matches("(?<!\r)\n", prepared.Text); // the rendered issue has bare LFs to convert
 
         using var built = messages.Build(prepared, new Recipient(7, "ada@example.org", "Ada", SubscriberStatus.Active, null), 70).Message;
         foreach (var part in built.BodyParts.OfType<TextPart>())

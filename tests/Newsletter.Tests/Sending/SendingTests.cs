@@ -114,6 +114,31 @@ public class SendingTests
     }
 
     [Fact]
+    public async Task ResendingToTheFailedOfACancelledIssueChangesNothing()
+    {
+        using var app = new NewsletterApp();
+        await AddReadersAsync(app, 3);
+        var issueId = await AddIssueAsync(app);
+        await using var scope = app.Services.CreateAsyncScope();
+        var sp = scope.ServiceProvider;
+        var db = sp.GetRequiredService<AppDbContext>();
+        Assert.Equal(3, await sp.GetRequiredService<Ledger>().SnapshotAsync(await db.Issues.SingleAsync(i => i.Id == issueId, Ct), Ct));
+        await db.Deliveries.Where(d => d.IssueId == issueId).ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Failed).SetProperty(d => d.SmtpCode, 451), Ct);
+        await db.Issues.Where(i => i.Id == issueId).ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Cancelled), Ct);
+
+        // A resend clicked on a page rendered before someone else cancelled: the rows must not go back to
+        // Pending under a Cancelled issue, where no worker would ever send them.
+        Assert.Equal(0, await sp.GetRequiredService<IssueSender>().RetryFailedAsync(issueId, Ct));
+        Assert.All(await DeliveriesAsync(app, issueId), d => Assert.Equal(DeliveryStatus.Failed, d.Status));
+        Assert.Equal(IssueStatus.Cancelled, (await db.Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct)).Status);
+
+        // The same resend on a Sent issue reopens it.
+        await db.Issues.Where(i => i.Id == issueId).ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Sent), Ct);
+        Assert.Equal(3, await sp.GetRequiredService<IssueSender>().RetryFailedAsync(issueId, Ct));
+        Assert.NotEqual(IssueStatus.Cancelled, (await db.Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct)).Status);
+    }
+
+    [Fact]
     public async Task ADroppedConnectionRetriesTheBatchAndFailsNobody()
     {
         await using var smtp = await SmtpServer.StartAsync(new { drop_after = 5 });
