@@ -55,9 +55,14 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, S
             s.PausedUntil = now.AddDays(days);
         }
 
-        await db.SaveChangesAsync(ct);
-        await subscriptions.RecordAsync(s.Id, SubscriberEventKind.PreferencesChanged, "preferences",
-            $"topics: {string.Join(", ", chosen.Order())}{(s.PausedUntil > now ? $"; paused until {s.PausedUntil:yyyy-MM-dd}" : "")}", ct);
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            await db.SaveChangesAsync(ct);
+            await subscriptions.RecordAsync(s.Id, SubscriberEventKind.PreferencesChanged, "preferences",
+                $"topics: {string.Join(", ", chosen.Order())}{(s.PausedUntil > now ? $"; paused until {s.PausedUntil:yyyy-MM-dd}" : "")}", ct);
+            await tx.CommitAsync(ct);
+        }
+
         await LoadAsync(token, ct);
         Message = "Saved.";
         return Page();

@@ -35,8 +35,13 @@ public sealed class DetailModel(AppDbContext db, Subscriptions subscriptions, Su
             s.Tags.Add(new SubscriberTag { Tag = t });
         }
 
-        await db.SaveChangesAsync(ct);
-        await subscriptions.RecordAsync(id, SubscriberEventKind.EditedByAuthor, "admin", $"name and tags: {string.Join(", ", wanted.Order())}", ct);
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            await db.SaveChangesAsync(ct);
+            await subscriptions.RecordAsync(id, SubscriberEventKind.EditedByAuthor, "admin", $"name and tags: {string.Join(", ", wanted.Order())}", ct);
+            await tx.CommitAsync(ct);
+        }
+
         return Redirect($"/admin/subscribers/{id}?message=Saved.");
     }
 

@@ -70,18 +70,24 @@ public sealed class NewModel(AppDbContext db, Subscriptions subscriptions, IBack
             s.Tags.Add(new SubscriberTag { Tag = tag });
         }
 
-        db.Subscribers.Add(s);
-        try
+        // The reader and the history line that says who added them, with what consent, commit together.
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException)
-        {
-            ModelState.AddModelError("", "This address is already on the list.");
-            return Page();
+            db.Subscribers.Add(s);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException)
+            {
+                ModelState.AddModelError("", "This address is already on the list.");
+                return Page();
+            }
+
+            await subscriptions.RecordAsync(s.Id, SubscriberEventKind.AddedByAuthor, "admin", active ? $"active; consent: {s.ConsentSource}" : "pending; confirmation sent", ct);
+            await tx.CommitAsync(ct);
         }
 
-        await subscriptions.RecordAsync(s.Id, SubscriberEventKind.AddedByAuthor, "admin", active ? $"active; consent: {s.ConsentSource}" : "pending; confirmation sent", ct);
         if (!active)
         {
             jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(s.Id, CancellationToken.None));
