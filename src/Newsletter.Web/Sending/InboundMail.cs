@@ -165,7 +165,7 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Sub
             db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = reason, CreatedAt = clock.GetUtcNow().UtcDateTime });
         }
 
-        db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriberId, Kind = kind, Source = reason == SuppressionReason.Complaint ? "arf" : "dsn", Detail = detail.Length > 500 ? detail[..500] : detail, At = clock.GetUtcNow().UtcDateTime });
+        subscriptions.Record(subscriberId, kind, reason == SuppressionReason.Complaint ? "arf" : "dsn", detail.Length > 500 ? detail[..500] : detail);
         await db.SaveChangesAsync(ct);
     }
 

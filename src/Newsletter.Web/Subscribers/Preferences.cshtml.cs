@@ -55,14 +55,10 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, S
             s.PausedUntil = now.AddDays(days);
         }
 
-        await using (var tx = await db.Database.BeginTransactionAsync(ct))
-        {
-            await db.SaveChangesAsync(ct);
-            await subscriptions.RecordAsync(s.Id, SubscriberEventKind.PreferencesChanged, "preferences",
-                $"topics: {string.Join(", ", chosen.Order())}{(s.PausedUntil > now ? $"; paused until {s.PausedUntil:yyyy-MM-dd}" : "")}", ct);
-            await tx.CommitAsync(ct);
-        }
-
+        // One SaveChanges, one transaction: the preferences and the history line that records them.
+        subscriptions.Record(s.Id, SubscriberEventKind.PreferencesChanged, "preferences",
+            $"topics: {string.Join(", ", chosen.Order())}{(s.PausedUntil > now ? $"; paused until {s.PausedUntil:yyyy-MM-dd}" : "")}");
+        await db.SaveChangesAsync(ct);
         await LoadAsync(token, ct);
         Message = "Saved.";
         return Page();

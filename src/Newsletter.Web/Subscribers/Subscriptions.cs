@@ -209,16 +209,20 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
             db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = SuppressionReason.HardBounce, CreatedAt = at });
         }
 
-        db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriberId, Kind = SubscriberEventKind.Bounced, Source = "smtp", Detail = detail.Length > 1000 ? detail[..1000] : detail, At = at });
+        Record(subscriberId, SubscriberEventKind.Bounced, "smtp", detail.Length > 1000 ? detail[..1000] : detail);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
     }
 
     public async Task RecordAsync(long subscriberId, SubscriberEventKind kind, string source, string? detail, CancellationToken ct)
     {
-        db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriberId, Kind = kind, Source = source, Detail = detail, At = clock.GetUtcNow().UtcDateTime });
+        Record(subscriberId, kind, source, detail);
         await db.SaveChangesAsync(ct);
     }
+
+    /// <summary>Adds a history line to the context without saving: the caller's next SaveChanges commits it with its own changes.</summary>
+    public void Record(long subscriberId, SubscriberEventKind kind, string source, string? detail) =>
+        db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriberId, Kind = kind, Source = source, Detail = detail, At = clock.GetUtcNow().UtcDateTime });
 
     private async Task<bool> ClaimMailSlotAsync(long id, DateTime? previous, DateTime now, CancellationToken ct) =>
         await db.Subscribers.Where(s => s.Id == id && s.LastConfirmationSentAt == previous)

@@ -35,13 +35,9 @@ public sealed class DetailModel(AppDbContext db, Subscriptions subscriptions, Su
             s.Tags.Add(new SubscriberTag { Tag = t });
         }
 
-        await using (var tx = await db.Database.BeginTransactionAsync(ct))
-        {
-            await db.SaveChangesAsync(ct);
-            await subscriptions.RecordAsync(id, SubscriberEventKind.EditedByAuthor, "admin", $"name and tags: {string.Join(", ", wanted.Order())}", ct);
-            await tx.CommitAsync(ct);
-        }
-
+        // One SaveChanges, one transaction: the edit and the history line that records it.
+        subscriptions.Record(id, SubscriberEventKind.EditedByAuthor, "admin", $"name and tags: {string.Join(", ", wanted.Order())}");
+        await db.SaveChangesAsync(ct);
         return Redirect($"/admin/subscribers/{id}?message=Saved.");
     }
 
