@@ -61,6 +61,13 @@ public sealed class SmtpOptions
     /// </summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long one SMTP command may wait for the server's answer. A relay that accepts the connection and
+    /// then says nothing (frozen, overloaded) turns into a lost connection after this, so an outage shows
+    /// within a minute instead of after MailKit's two-minute default per message.
+    /// </summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Name announced in EHLO; the machine name when empty.</summary>
     public string LocalDomain { get; set; } = "";
 }

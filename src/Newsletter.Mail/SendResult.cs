@@ -32,6 +32,14 @@ public enum SendOutcome
 /// <param name="Reply">The server's reply text, or what went wrong with the connection.</param>
 public sealed partial record SendResult(SendOutcome Outcome, int? StatusCode, string? EnhancedStatusCode, string? Reply)
 {
+    /// <summary>
+    /// For <see cref="SendOutcome.ConnectionLost"/>: the server had accepted a recipient before the connection
+    /// broke, so it may have stored the message and only its final reply was lost. A retry can then be a second
+    /// copy, and the engine must say so. False when the failure came before any recipient was accepted
+    /// (connecting, greeting, MAIL FROM): nothing can have been stored.
+    /// </summary>
+    public bool MayHaveBeenDelivered { get; init; }
+
     /// <summary>A message accepted without a reply worth keeping (the pickup transport).</summary>
     public static SendResult Ok { get; } = new(SendOutcome.Sent, 250, "2.0.0", "OK");
 
@@ -68,14 +76,15 @@ public sealed partial record SendResult(SendOutcome Outcome, int? StatusCode, st
     }
 
     /// <summary>A connection that broke or could not be opened, with what went wrong.</summary>
-    public static SendResult ConnectionLost(string why) => new(SendOutcome.ConnectionLost, null, null, why);
+    public static SendResult ConnectionLost(string why, bool mayHaveBeenDelivered = false) =>
+        new(SendOutcome.ConnectionLost, null, null, why) { MayHaveBeenDelivered = mayHaveBeenDelivered };
 
     /// <summary>
     /// Whether <paramref name="e"/> means the connection is gone (a socket, stream or protocol failure, or
     /// MailKit's "not connected"), as opposed to a server reply.
     /// </summary>
     public static bool IsConnectionFailure(Exception e) =>
-        e is IOException or SocketException or SmtpProtocolException or ServiceNotConnectedException or SslHandshakeException or ObjectDisposedException;
+        e is IOException or SocketException or TimeoutException or SmtpProtocolException or ServiceNotConnectedException or SslHandshakeException or ObjectDisposedException;
 
     /// <summary>The enhanced status code in a reply text, if its class matches the reply code's.</summary>
     public static string? FindEnhancedCode(int code, string? reply)

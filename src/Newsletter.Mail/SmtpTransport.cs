@@ -313,7 +313,7 @@ public sealed class SmtpTransport : IMailTransport
 
     private SmtpClient CreateClient()
     {
-        var client = new SmtpClient();
+        var client = new TrackingSmtpClient { Timeout = (int)Math.Clamp(_options.Timeout.TotalMilliseconds, 1000, int.MaxValue) };
         if (!string.IsNullOrEmpty(_options.LocalDomain))
         {
             client.LocalDomain = _options.LocalDomain;
@@ -414,10 +414,37 @@ public sealed class SmtpTransport : IMailTransport
         return new Connection(client, socket);
     }
 
+    /// <summary>
+    /// MailKit's client, told when the server accepts a recipient: from then on the message can reach the
+    /// server's queue, so a connection lost before the final reply may have delivered it.
+    /// </summary>
+    internal sealed class TrackingSmtpClient : SmtpClient
+    {
+        public bool RecipientAccepted { get; set; }
+
+        protected override void OnRecipientAccepted(MimeMessage message, MailboxAddress mailbox, SmtpResponse response)
+        {
+            RecipientAccepted = true;
+            base.OnRecipientAccepted(message, mailbox, response);
+        }
+    }
+
     /// <summary>A MailKit client on a socket of ours.</summary>
     internal sealed class Connection(SmtpClient client, Socket socket)
     {
         public SmtpClient Client { get; } = client;
+
+        /// <summary>Starts a message: nothing of it has reached the server yet.</summary>
+        public void BeginMessage()
+        {
+            if (Client is TrackingSmtpClient tracking)
+            {
+                tracking.RecipientAccepted = false;
+            }
+        }
+
+        /// <summary>Whether the message under way may have been stored by the server (see <see cref="SendResult.MayHaveBeenDelivered"/>).</summary>
+        public bool MessageMayHaveArrived => Client is not TrackingSmtpClient tracking || tracking.RecipientAccepted;
 
         public Socket Socket { get; } = socket;
 
@@ -484,9 +511,11 @@ public sealed class SmtpTransport : IMailTransport
                 return CouldNotConnect(e);
             }
 
+            var connection = _connection;
+            connection.BeginMessage();
             try
             {
-                return Sent(await _connection.Client.SendAsync(message, sender, recipients, ct));
+                return Sent(await connection.Client.SendAsync(message, sender, recipients, ct));
             }
             catch (SmtpCommandException e)
             {
@@ -501,7 +530,7 @@ public sealed class SmtpTransport : IMailTransport
             catch (Exception e) when (SendResult.IsConnectionFailure(e))
             {
                 await DiscardAsync();
-                return SendResult.ConnectionLost(e.Message);
+                return SendResult.ConnectionLost(e.Message, connection.MessageMayHaveArrived);
             }
             catch (OperationCanceledException)
             {
@@ -524,9 +553,11 @@ public sealed class SmtpTransport : IMailTransport
             }
 
             // The same outcomes as SendAsync, on MailKit's synchronous API.
+            var connection = _connection;
+            connection.BeginMessage();
             try
             {
-                return Sent(_connection.Client.Send(message, sender, recipients, ct));
+                return Sent(connection.Client.Send(message, sender, recipients, ct));
             }
             catch (SmtpCommandException e)
             {
@@ -541,7 +572,7 @@ public sealed class SmtpTransport : IMailTransport
             catch (Exception e) when (SendResult.IsConnectionFailure(e))
             {
                 Discard();
-                return SendResult.ConnectionLost(e.Message);
+                return SendResult.ConnectionLost(e.Message, connection.MessageMayHaveArrived);
             }
             catch (OperationCanceledException)
             {

@@ -37,6 +37,8 @@ public sealed class AppDbContext(DbContextOptions<AppDbContext> options)
 
     public DbSet<SendRateBucket> SendRateBuckets => Set<SendRateBucket>();
 
+    public DbSet<SendNodeRow> SendNodes => Set<SendNodeRow>();
+
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)

@@ -3,7 +3,6 @@ using Hangfire.Dashboard;
 using Hangfire.InMemory;
 using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
-using Microsoft.Extensions.Options;
 using Newsletter.Web.Admin;
 using Newsletter.Web.Infrastructure;
 
@@ -52,16 +51,6 @@ public static class JobsExtensions
                 o.WorkerCount = Math.Max(1, builder.Configuration.GetValue("Jobs:WorkerCount", 4));
                 o.Queues = ["default", "imports"];
                 o.ServerName = $"{Environment.MachineName}:{Environment.ProcessId}";
-            });
-
-            // Send workers run for as long as a send lasts. On workers of their own they can never take every
-            // worker from the reconciler, a confirmation email or a test copy, which then wait until the send ends.
-            builder.Services.AddHangfireServer((sp, o) =>
-            {
-                // As many workers as IssueSender starts send jobs, from the same setting.
-                o.WorkerCount = Math.Max(1, sp.GetRequiredService<IOptions<Newsletter.Web.Sending.SendingOptions>>().Value.Concurrency);
-                o.Queues = ["sending"];
-                o.ServerName = $"{Environment.MachineName}:{Environment.ProcessId}:sending";
             });
         }
 

@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace Newsletter.Web.Sending;
 
-/// <summary>Pending → Sending (leased) → Sent | Deferred (retry later) | Failed (permanent) | Skipped.</summary>
+/// <summary>Pending → Sending (leased) → Sent | Deferred (retry later) | Failed (permanent) | Skipped | Held (the author decides).</summary>
 public enum DeliveryStatus
 {
     Pending = 0,
@@ -12,6 +12,12 @@ public enum DeliveryStatus
     Deferred = 3,
     Failed = 4,
     Skipped = 5,
+
+    /// <summary>
+    /// Cut short twice (a crash or lost reply, then another): the reader may hold two copies already, so it is
+    /// not sent a third time until the author decides (resend from the progress page).
+    /// </summary>
+    Held = 6,
 }
 
 /// <summary>

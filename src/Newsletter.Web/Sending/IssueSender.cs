@@ -11,7 +11,7 @@ namespace Newsletter.Web.Sending;
 /// Moves an issue through its states. Every transition is a conditional UPDATE on the issue's current
 /// state, so a job that runs twice, or two nodes that race, move it once. Jobs carry only the issue id.
 /// </summary>
-public sealed class IssueSender(AppDbContext db, Ledger ledger, IBackgroundJobClient jobs, IOptions<SendingOptions> options, ContentChanges changes, TimeProvider clock, ILogger<IssueSender> logger)
+public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signal, ContentChanges changes, TimeProvider clock, ILogger<IssueSender> logger)
 {
     /// <summary>Scheduled (or a Preparing left by a crash) → Preparing → snapshot → Sending, then starts the workers.</summary>
     [AutomaticRetry(Attempts = 3)]
@@ -54,13 +54,11 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, IBackgroundJobCl
         StartWorkers(issueId);
     }
 
+    /// <summary>Wakes this node's workers now; every other node's join within a second (see <see cref="SendWorkers"/>).</summary>
     public void StartWorkers(int issueId)
     {
-        for (var slot = 0; slot < Math.Max(1, options.Value.Concurrency); slot++)
-        {
-            var s = slot;
-            jobs.Enqueue<SendWorker>(w => w.Run(issueId, s, CancellationToken.None));
-        }
+        logger.LogDebug("Waking send workers for issue {Id}", issueId);
+        signal.Nudge();
     }
 
     /// <summary>Numbers are given in send order under the unique index; a web-only issue gets one too.</summary>

@@ -1,26 +1,34 @@
 using System.Data;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Issues;
 using Newsletter.Web.Subscribers;
 
 namespace Newsletter.Web.Sending;
 
-/// <summary>A claimed delivery: the lease is ours until LeaseExpiresAtMs.</summary>
+/// <summary>A claimed delivery: the lease is ours until it runs out or our node stops renewing it.</summary>
 public sealed record ClaimedDelivery(long Id, long SubscriberId, int Attempts, bool Uncertain);
 
 /// <summary>What happened to one claimed delivery.</summary>
 public sealed record DeliveryOutcome(long DeliveryId, long SubscriberId, DeliveryStatus Status, int? SmtpCode, string? Error, long NextAttemptAtMs, bool HardBounce);
 
 /// <summary>
-/// The delivery ledger's set-based operations, in SQL, on SQLite. Everything that decides who gets what
-/// happens in one statement or one IMMEDIATE transaction, so two workers (threads or processes) can never
-/// claim the same row and a crash can never half-apply a batch.
+/// The delivery ledger's set-based operations. Everything that decides who gets what happens in one
+/// statement or one transaction, so two workers (threads, processes or nodes) can never claim the same row
+/// and a crash can never half-apply a batch. The few statements where SQLite and PostgreSQL differ come
+/// from <see cref="LedgerSql"/>; the rules are here, once.
 /// </summary>
 public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, TimeProvider clock)
 {
+    /// <summary>Why a delivery is Held: the copies a reader may already have.</summary>
+    public const string HeldReason = "held: may have reached the reader twice already (two sends cut short); send again only if you decide to";
+
+    private readonly LedgerSql _sql = LedgerSql.For(db.Database);
+
     public long NowMs => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>Who the snapshot would take now: the same conditions as its INSERT ... SELECT, for the pages that count them.</summary>
@@ -35,83 +43,85 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
     public async Task<int> SnapshotAsync(Issue issue, CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        var tag = issue.AudienceTag;
-        await db.Database.ExecuteSqlAsync($"""
-            INSERT INTO "Deliveries" ("IssueId", "SubscriberId", "Status", "Attempts", "LeaseExpiresAtMs", "NextAttemptAtMs", "Uncertain")
-            SELECT {issue.Id}, s."Id", 0, 0, 0, 0, 0
-            FROM "Subscribers" AS s
-            WHERE s."Status" = {(int)SubscriberStatus.Active}
-              AND (s."PausedUntil" IS NULL OR s."PausedUntil" <= {now})
-              AND ({tag} IS NULL OR EXISTS (SELECT 1 FROM "SubscriberTags" t WHERE t."SubscriberId" = s."Id" AND t."Tag" = {tag}))
-            ORDER BY s."Id"
-            ON CONFLICT ("IssueId", "SubscriberId") DO NOTHING
-            """, ct);
+        var active = (int)SubscriberStatus.Active;
+        var pending = (int)DeliveryStatus.Pending;
+        // The tag filter is left out rather than passed as NULL: PostgreSQL cannot type a bare NULL parameter.
+        if (issue.AudienceTag is { } tag)
+        {
+            await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO "Deliveries" ("IssueId", "SubscriberId", "Status", "Attempts", "LeaseExpiresAtMs", "NextAttemptAtMs", "Uncertain")
+                SELECT {issue.Id}, s."Id", {pending}, 0, 0, 0, FALSE
+                FROM "Subscribers" AS s
+                WHERE s."Status" = {active} AND (s."PausedUntil" IS NULL OR s."PausedUntil" <= {now})
+                  AND EXISTS (SELECT 1 FROM "SubscriberTags" t WHERE t."SubscriberId" = s."Id" AND t."Tag" = {tag})
+                ORDER BY s."Id"
+                ON CONFLICT ("IssueId", "SubscriberId") DO NOTHING
+                """, ct);
+        }
+        else
+        {
+            await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO "Deliveries" ("IssueId", "SubscriberId", "Status", "Attempts", "LeaseExpiresAtMs", "NextAttemptAtMs", "Uncertain")
+                SELECT {issue.Id}, s."Id", {pending}, 0, 0, 0, FALSE
+                FROM "Subscribers" AS s
+                WHERE s."Status" = {active} AND (s."PausedUntil" IS NULL OR s."PausedUntil" <= {now})
+                ORDER BY s."Id"
+                ON CONFLICT ("IssueId", "SubscriberId") DO NOTHING
+                """, ct);
+        }
+
         return await db.Deliveries.CountAsync(d => d.IssueId == issue.Id, ct);
     }
 
     /// <summary>
-    /// Claims up to <paramref name="max"/> due deliveries for <paramref name="owner"/> in one IMMEDIATE
-    /// transaction, together with the tokens of the global rate limit. A row whose lease expired while
-    /// Sending was in flight at a crash: it is reclaimed and marked Uncertain.
+    /// Claims up to <paramref name="max"/> due deliveries for <paramref name="owner"/> in one transaction,
+    /// together with the tokens of the global rate limit. A row still Sending whose lease ran out was in
+    /// flight when its worker died or lost its lease: it is taken again and marked Uncertain, unless it was
+    /// Uncertain already, in which case it is Held for the author instead of risking a third copy.
     /// </summary>
     public IReadOnlyList<ClaimedDelivery> Claim(int issueId, string owner, int max)
     {
         var o = options.Value;
-        var now = NowMs;
-        var connection = (SqliteConnection)db.Database.GetDbConnection();
         db.Database.OpenConnection();
         try
         {
-            using var tx = connection.BeginTransaction(IsolationLevel.Serializable);
-            var allowed = TakeTokens(connection, tx, max, now, o);
-            if (allowed == 0)
-            {
-                tx.Commit();
-                return [];
-            }
-
-            using var claim = connection.CreateCommand();
-            claim.Transaction = tx;
-            // One index seek per state, each stopping at $max rows: expired leases first (a crashed worker's
-            // batch), then deferred rows that are due, then pending ones, which the (IssueId, Status,
-            // NextAttemptAtMs) index hands over in snapshot order. A single OR'ed filter sorted by Id instead
-            // read every row of the issue on every claim: a million-reader send then slows to a crawl.
-            claim.CommandText = """
-                UPDATE "Deliveries"
-                SET "Uncertain" = CASE WHEN "Status" = 1 THEN 1 ELSE "Uncertain" END,
-                    "Status" = 1, "LeaseOwner" = $owner, "LeaseExpiresAtMs" = $until, "Attempts" = "Attempts" + 1
-                WHERE "Id" IN (
-                    SELECT "Id" FROM (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = $issue AND "Status" = 1 AND "LeaseExpiresAtMs" < $now LIMIT $max)
-                    UNION ALL
-                    SELECT "Id" FROM (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = $issue AND "Status" = 3 AND "NextAttemptAtMs" <= $now LIMIT $max)
-                    UNION ALL
-                    SELECT "Id" FROM (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = $issue AND "Status" = 0 AND "NextAttemptAtMs" <= $now LIMIT $max)
-                    LIMIT $max)
-                RETURNING "Id", "SubscriberId", "Attempts", "Uncertain"
-                """;
-            claim.Parameters.AddWithValue("$owner", owner);
-            claim.Parameters.AddWithValue("$until", now + (long)o.LeaseDuration.TotalMilliseconds);
-            claim.Parameters.AddWithValue("$issue", issueId);
-            claim.Parameters.AddWithValue("$now", now);
-            claim.Parameters.AddWithValue("$max", allowed);
+            using var tx = db.Database.BeginTransaction(_sql.ClaimIsolation);
+            // Read inside the transaction: a claimer that waited for the lock must not work with a time older
+            // than the last writer's, or the bucket would refill backwards.
+            var now = NowMs;
+            Hold(tx, issueId, now);
+            var buckets = ReadBuckets(tx, now, o);
+            var allowed = buckets.Allowed(max);
             var claimed = new List<ClaimedDelivery>(allowed);
-            using (var reader = claim.ExecuteReader())
+            if (allowed > 0)
             {
-                while (reader.Read())
+                using var claim = Command(tx, "", ("@issue", issueId), ("@owner", owner), ("@now", now),
+                    ("@until", now + (long)o.LeaseDuration.TotalMilliseconds), ("@max", allowed),
+                    ("@pending", (int)DeliveryStatus.Pending), ("@sending", (int)DeliveryStatus.Sending), ("@deferred", (int)DeliveryStatus.Deferred));
+                foreach (var statement in _sql.Claim)
                 {
-                    claimed.Add(new ClaimedDelivery(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt32(2), reader.GetBoolean(3)));
+                    claim.CommandText = statement;
+                    claim.Parameters["@max"].Value = allowed - claimed.Count;
+                    using (var reader = claim.ExecuteReader())
+                    {
+                        while (reader.Read())
+                        {
+                            claimed.Add(new ClaimedDelivery(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt32(2), reader.GetBoolean(3)));
+                        }
+                    }
+
+                    if (claimed.Count >= allowed)
+                    {
+                        break;
+                    }
                 }
             }
 
+            // Tokens not used go back, so an idle worker doesn't starve a busy one.
+            buckets.Write(this, tx, claimed.Count, now);
+            tx.Commit();
             // RETURNING gives no order; sending in snapshot order keeps a send's progress easy to follow.
             claimed.Sort((a, b) => a.Id.CompareTo(b.Id));
-            if (claimed.Count < allowed)
-            {
-                // Give back the tokens we did not use, so an idle worker doesn't starve a busy one.
-                ReturnTokens(connection, tx, allowed - claimed.Count, o);
-            }
-
-            tx.Commit();
             return claimed;
         }
         finally
@@ -120,9 +130,50 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
         }
     }
 
+    /// <summary>Expired leases on rows that were Uncertain already: a second cut send. No third copy without the author.</summary>
+    private void Hold(IDbContextTransaction tx, int issueId, long now)
+    {
+        using var hold = Command(tx, """
+            UPDATE "Deliveries" SET "Status" = @held, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0, "LastError" = @why
+            WHERE "IssueId" = @issue AND "Status" = @sending AND "LeaseExpiresAtMs" < @now AND "Uncertain"
+            """, ("@held", (int)DeliveryStatus.Held), ("@why", HeldReason), ("@issue", issueId), ("@sending", (int)DeliveryStatus.Sending), ("@now", now));
+        hold.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Extends <paramref name="owner"/>'s lease to <paramref name="untilMs"/>. Only rows still theirs are
+    /// touched: a row another worker has taken over stays taken, and its old owner finds out because its own
+    /// lease stops growing.
+    /// </summary>
+    public int Renew(int issueId, string owner, long untilMs)
+    {
+        var sending = DeliveryStatus.Sending;
+        return db.Deliveries.Where(d => d.IssueId == issueId && d.Status == sending && d.LeaseOwner == owner)
+            .ExecuteUpdate(u => u.SetProperty(d => d.LeaseExpiresAtMs, untilMs));
+    }
+
+    /// <summary>Ends at once every lease whose owner starts with one of <paramref name="ownerPrefixes"/> (dead nodes), so live workers take the rows now.</summary>
+    public int Expire(IReadOnlyCollection<string> ownerPrefixes)
+    {
+        var expired = 0;
+        var sending = DeliveryStatus.Sending;
+        var issues = db.Issues.Where(i => i.Status == IssueStatus.Sending || i.Status == IssueStatus.Paused || i.Status == IssueStatus.Cancelled).Select(i => i.Id).ToList();
+        foreach (var prefix in ownerPrefixes)
+        {
+            // Per sending issue, so the (IssueId, Status, ...) index finds the few Sending rows.
+            foreach (var issue in issues)
+            {
+                expired += db.Deliveries.Where(d => d.IssueId == issue && d.Status == sending && d.LeaseOwner != null && d.LeaseOwner.StartsWith(prefix))
+                    .ExecuteUpdate(u => u.SetProperty(d => d.LeaseExpiresAtMs, 0L));
+            }
+        }
+
+        return expired;
+    }
+
     /// <summary>
     /// Writes a batch's outcomes in one transaction. Each update names the lease owner, so a worker whose
-    /// lease was taken over (it stalled past LeaseDuration) cannot overwrite the new owner's result.
+    /// lease was taken over cannot overwrite the new owner's result.
     /// </summary>
     public int Record(string owner, IReadOnlyList<DeliveryOutcome> outcomes)
     {
@@ -131,42 +182,33 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
             return 0;
         }
 
-        var connection = (SqliteConnection)db.Database.GetDbConnection();
         db.Database.OpenConnection();
         try
         {
-            using var tx = connection.BeginTransaction(IsolationLevel.Serializable);
-            using var update = connection.CreateCommand();
-            update.Transaction = tx;
-            update.CommandText = """
-                UPDATE "Deliveries" SET "Status" = $status, "SmtpCode" = $code, "LastError" = $error, "NextAttemptAtMs" = $next,
-                    "SentAtMs" = CASE WHEN $status = 2 THEN $now ELSE "SentAtMs" END, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0
-                WHERE "Id" = $id AND "LeaseOwner" = $owner AND "Status" = 1
-                """;
-            var pStatus = update.Parameters.Add("$status", SqliteType.Integer);
-            var pCode = update.Parameters.Add("$code", SqliteType.Integer);
-            var pError = update.Parameters.Add("$error", SqliteType.Text);
-            var pNext = update.Parameters.Add("$next", SqliteType.Integer);
-            var pNow = update.Parameters.Add("$now", SqliteType.Integer);
-            var pId = update.Parameters.Add("$id", SqliteType.Integer);
-            update.Parameters.AddWithValue("$owner", owner);
+            using var tx = db.Database.BeginTransaction();
             var now = NowMs;
+            using var update = Command(tx, """
+                UPDATE "Deliveries" SET "Status" = @status, "SmtpCode" = @code, "LastError" = @error, "NextAttemptAtMs" = @next,
+                    "SentAtMs" = CASE WHEN @status = @sent THEN @now ELSE "SentAtMs" END, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0
+                WHERE "Id" = @id AND "LeaseOwner" = @owner AND "Status" = @sending
+                """, ("@status", 0), ("@code", (int?)null), ("@error", (string?)null), ("@next", 0L), ("@sent", (int)DeliveryStatus.Sent),
+                ("@now", now), ("@id", 0L), ("@owner", owner), ("@sending", (int)DeliveryStatus.Sending));
+            var p = update.Parameters;
             var written = 0;
             foreach (var o in outcomes)
             {
-                pStatus.Value = (int)o.Status;
-                pCode.Value = (object?)o.SmtpCode ?? DBNull.Value;
-                pError.Value = o.Error is null ? DBNull.Value : o.Error.Length > 1000 ? o.Error[..1000] : o.Error;
-                pNext.Value = o.NextAttemptAtMs;
-                pNow.Value = now;
-                pId.Value = o.DeliveryId;
+                p["@status"].Value = (int)o.Status;
+                p["@code"].Value = (object?)o.SmtpCode ?? DBNull.Value;
+                p["@error"].Value = o.Error is null ? DBNull.Value : o.Error.Length > 1000 ? o.Error[..1000] : o.Error;
+                p["@next"].Value = o.NextAttemptAtMs;
+                p["@id"].Value = o.DeliveryId;
                 written += update.ExecuteNonQuery();
             }
 
             var bounced = outcomes.Where(o => o.HardBounce).Select(o => o.SubscriberId).Distinct().ToList();
             if (bounced.Count > 0)
             {
-                Suppress(connection, tx, bounced);
+                Suppress(tx, bounced);
             }
 
             tx.Commit();
@@ -179,35 +221,37 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
     }
 
     /// <summary>A hard bounce marks the subscriber Bounced and suppresses the address for good.</summary>
-    private static void Suppress(SqliteConnection connection, SqliteTransaction tx, List<long> subscriberIds)
+    private void Suppress(IDbContextTransaction tx, List<long> subscriberIds)
     {
+        var at = clock.GetUtcNow().UtcDateTime;
         foreach (var id in subscriberIds)
         {
-            using var find = connection.CreateCommand();
-            find.Transaction = tx;
-            find.CommandText = "SELECT \"EmailKey\" FROM \"Subscribers\" WHERE \"Id\" = $id";
-            find.Parameters.AddWithValue("$id", id);
+            using var find = Command(tx, """SELECT "EmailKey" FROM "Subscribers" WHERE "Id" = @id""", ("@id", id));
             if (find.ExecuteScalar() is not string key)
             {
                 continue;
             }
 
-            using var write = connection.CreateCommand();
-            write.Transaction = tx;
-            write.CommandText = """
-                UPDATE "Subscribers" SET "Status" = 3 WHERE "Id" = $id;
-                INSERT INTO "Suppressions" ("EmailHash", "Reason", "CreatedAt") VALUES ($hash, 1, $at) ON CONFLICT ("EmailHash") DO NOTHING;
-                INSERT INTO "SubscriberEvents" ("SubscriberId", "At", "Kind", "Source", "Detail") VALUES ($id, $at, 8, 'smtp', 'hard bounce: address suppressed');
-                """;
-            write.Parameters.AddWithValue("$id", id);
-            write.Parameters.AddWithValue("$hash", Subscriber.HashOf(key));
-            write.Parameters.AddWithValue("$at", DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss.FFFFFFF", System.Globalization.CultureInfo.InvariantCulture));
-            write.ExecuteNonQuery();
+            using var status = Command(tx, """UPDATE "Subscribers" SET "Status" = @bounced WHERE "Id" = @id""", ("@bounced", (int)SubscriberStatus.Bounced), ("@id", id));
+            status.ExecuteNonQuery();
+            using var suppress = Command(tx, """
+                INSERT INTO "Suppressions" ("EmailHash", "Reason", "CreatedAt") VALUES (@hash, @reason, @at) ON CONFLICT ("EmailHash") DO NOTHING
+                """, ("@hash", Subscriber.HashOf(key)), ("@reason", (int)SuppressionReason.HardBounce), ("@at", at));
+            suppress.ExecuteNonQuery();
+            using var history = Command(tx, """
+                INSERT INTO "SubscriberEvents" ("SubscriberId", "At", "Kind", "Source", "Detail") VALUES (@id, @at, @kind, 'smtp', 'hard bounce: address suppressed')
+                """, ("@id", id), ("@at", at), ("@kind", (int)SubscriberEventKind.Bounced));
+            history.ExecuteNonQuery();
         }
     }
 
-    /// <summary>Hands back claimed rows that were not attempted (pause, cancel, lost connection): they are retried, not failed.</summary>
-    public void Release(string owner, IEnumerable<long> deliveryIds, long retryAtMs)
+    /// <summary>
+    /// Hands back claimed rows that were not attempted (pause, cancel, lost lease, lost connection): they are
+    /// retried, not failed, and the attempt is not counted. <paramref name="mayHaveArrived"/> names the one row
+    /// whose message may have reached the relay before its connection broke: it goes back Uncertain, or Held
+    /// when it was Uncertain already.
+    /// </summary>
+    public void Release(string owner, IEnumerable<long> deliveryIds, long retryAtMs, long? mayHaveArrived = null)
     {
         var ids = deliveryIds.ToList();
         if (ids.Count == 0)
@@ -215,13 +259,32 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
             return;
         }
 
-        db.Deliveries.Where(d => ids.Contains(d.Id) && d.LeaseOwner == owner && d.Status == DeliveryStatus.Sending)
-            .ExecuteUpdate(u => u
-                .SetProperty(d => d.Status, DeliveryStatus.Pending)
-                .SetProperty(d => d.LeaseOwner, (string?)null)
-                .SetProperty(d => d.LeaseExpiresAtMs, 0L)
-                .SetProperty(d => d.NextAttemptAtMs, retryAtMs)
-                .SetProperty(d => d.Attempts, d => d.Attempts - 1));
+        var sending = DeliveryStatus.Sending;
+        using var tx = db.Database.BeginTransaction();
+        if (mayHaveArrived is { } maybe && ids.Remove(maybe))
+        {
+            db.Deliveries.Where(d => d.Id == maybe && d.LeaseOwner == owner && d.Status == sending)
+                .ExecuteUpdate(u => u
+                    .SetProperty(d => d.Status, d => d.Uncertain ? DeliveryStatus.Held : DeliveryStatus.Pending)
+                    .SetProperty(d => d.LastError, d => d.Uncertain ? HeldReason : "connection lost before the server's reply: the reader may get two copies")
+                    .SetProperty(d => d.Uncertain, true)
+                    .SetProperty(d => d.LeaseOwner, (string?)null)
+                    .SetProperty(d => d.LeaseExpiresAtMs, 0L)
+                    .SetProperty(d => d.NextAttemptAtMs, retryAtMs));
+        }
+
+        if (ids.Count > 0)
+        {
+            db.Deliveries.Where(d => ids.Contains(d.Id) && d.LeaseOwner == owner && d.Status == sending)
+                .ExecuteUpdate(u => u
+                    .SetProperty(d => d.Status, DeliveryStatus.Pending)
+                    .SetProperty(d => d.LeaseOwner, (string?)null)
+                    .SetProperty(d => d.LeaseExpiresAtMs, 0L)
+                    .SetProperty(d => d.NextAttemptAtMs, retryAtMs)
+                    .SetProperty(d => d.Attempts, d => d.Attempts - 1));
+        }
+
+        tx.Commit();
     }
 
     public async Task<DeliveryCounts> CountsAsync(int issueId, CancellationToken ct)
@@ -232,61 +295,62 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
         var uncertain = rows.Sum(r => r.Uncertain);
         int Of(DeliveryStatus s) => rows.FirstOrDefault(r => r.Key == s)?.Count ?? 0;
         return new DeliveryCounts(Of(DeliveryStatus.Pending), Of(DeliveryStatus.Sending), Of(DeliveryStatus.Sent), Of(DeliveryStatus.Deferred),
-            Of(DeliveryStatus.Failed), Of(DeliveryStatus.Skipped), uncertain);
+            Of(DeliveryStatus.Failed), Of(DeliveryStatus.Skipped), uncertain) { Held = Of(DeliveryStatus.Held) };
     }
 
-    /// <summary>The earliest time a Deferred row becomes due, or null when nothing waits.</summary>
+    /// <summary>The earliest time a row becomes claimable (a retry, or a lease running out), or null when nothing waits.</summary>
     public long? NextDue(int issueId) =>
         db.Deliveries.Where(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Deferred || d.Status == DeliveryStatus.Sending))
             .Min(d => (long?)(d.Status == DeliveryStatus.Sending ? d.LeaseExpiresAtMs : d.NextAttemptAtMs));
 
-    private static int TakeTokens(SqliteConnection c, SqliteTransaction tx, int wanted, long nowMs, SendingOptions o)
+    private DbCommand Command(IDbContextTransaction tx, string sql, params (string Name, object? Value)[] parameters)
     {
-        var allowed = wanted;
-        if (o.MaxPerSecond > 0)
+        var command = db.Database.GetDbConnection().CreateCommand();
+        command.Transaction = tx.GetDbTransaction();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
         {
-            allowed = Math.Min(allowed, Take(c, tx, "second", o.MaxPerSecond, 1000, allowed, nowMs));
-        }
-
-        if (o.MaxPerHour > 0 && allowed > 0)
-        {
-            var hour = Take(c, tx, "hour", o.MaxPerHour, 3_600_000, allowed, nowMs);
-            if (hour < allowed && o.MaxPerSecond > 0)
+            var p = command.CreateParameter();
+            p.ParameterName = name;
+            // A null needs its type (PostgreSQL must know a parameter's type before it sees a value); other
+            // values are typed by the provider, which maps a UTC DateTime to each database's own column type.
+            if (value is null)
             {
-                Give(c, tx, "second", allowed - hour, o.MaxPerSecond);
+                p.DbType = name == "@code" ? DbType.Int32 : DbType.String;
             }
 
-            allowed = hour;
+            p.Value = value ?? DBNull.Value;
+            command.Parameters.Add(p);
         }
 
-        return allowed;
+        return command;
     }
 
-    private static void ReturnTokens(SqliteConnection c, SqliteTransaction tx, int unused, SendingOptions o)
+    private RateBuckets ReadBuckets(IDbContextTransaction tx, long now, SendingOptions o)
     {
+        var buckets = new RateBuckets();
         if (o.MaxPerSecond > 0)
         {
-            Give(c, tx, "second", unused, o.MaxPerSecond);
+            buckets.Add(ReadBucket(tx, "second", o.MaxPerSecond, 1000, now));
         }
 
         if (o.MaxPerHour > 0)
         {
-            Give(c, tx, "hour", unused, o.MaxPerHour);
+            buckets.Add(ReadBucket(tx, "hour", o.MaxPerHour, 3_600_000, now));
         }
+
+        return buckets;
     }
 
     /// <summary>
-    /// A token bucket in a row: capacity tokens, refilled at capacity per period, read and written inside
-    /// the claim's IMMEDIATE transaction, so every worker on every node draws from the same bucket.
+    /// A token bucket in a row: capacity tokens, refilled at capacity per period, read and written inside the
+    /// claim's transaction, so every worker on every node draws from the same bucket.
     /// </summary>
-    private static int Take(SqliteConnection c, SqliteTransaction tx, string key, int capacity, long periodMs, int wanted, long nowMs)
+    private Bucket ReadBucket(IDbContextTransaction tx, string key, int capacity, long periodMs, long now)
     {
-        using var read = c.CreateCommand();
-        read.Transaction = tx;
-        read.CommandText = "SELECT \"Tokens\", \"UpdatedAtMs\" FROM \"SendRateBuckets\" WHERE \"Key\" = $key";
-        read.Parameters.AddWithValue("$key", key);
+        using var read = Command(tx, _sql.ReadBucket, ("@key", key));
         double tokens = capacity;
-        long updated = nowMs;
+        long updated = now;
         using (var r = read.ExecuteReader())
         {
             if (r.Read())
@@ -296,38 +360,51 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
             }
         }
 
-        tokens = Math.Min(capacity, tokens + ((nowMs - updated) * (double)capacity / periodMs));
-        var take = (int)Math.Min(wanted, Math.Floor(tokens));
-        using var write = c.CreateCommand();
-        write.Transaction = tx;
-        write.CommandText = """
-            INSERT INTO "SendRateBuckets" ("Key", "Tokens", "UpdatedAtMs") VALUES ($key, $tokens, $now)
-            ON CONFLICT ("Key") DO UPDATE SET "Tokens" = excluded."Tokens", "UpdatedAtMs" = excluded."UpdatedAtMs"
-            """;
-        write.Parameters.AddWithValue("$key", key);
-        write.Parameters.AddWithValue("$tokens", tokens - take);
-        write.Parameters.AddWithValue("$now", nowMs);
-        write.ExecuteNonQuery();
-        return take;
+        // Never refill backwards (another node's clock a little ahead) and never hold less than nothing: a
+        // negative count once became a negative claim size.
+        var elapsed = Math.Max(0, now - updated);
+        tokens = Math.Clamp(tokens + (elapsed * (double)capacity / periodMs), 0, capacity);
+        return new Bucket(key, capacity, tokens, Math.Max(now, updated));
     }
 
-    private static void Give(SqliteConnection c, SqliteTransaction tx, string key, int count, int capacity)
+    private void WriteBucket(IDbContextTransaction tx, Bucket bucket)
     {
-        using var give = c.CreateCommand();
-        give.Transaction = tx;
-        give.CommandText = "UPDATE \"SendRateBuckets\" SET \"Tokens\" = MIN($cap, \"Tokens\" + $n) WHERE \"Key\" = $key";
-        give.Parameters.AddWithValue("$cap", capacity);
-        give.Parameters.AddWithValue("$n", count);
-        give.Parameters.AddWithValue("$key", key);
-        give.ExecuteNonQuery();
+        using var write = Command(tx, """
+            INSERT INTO "SendRateBuckets" ("Key", "Tokens", "UpdatedAtMs") VALUES (@key, @tokens, @now)
+            ON CONFLICT ("Key") DO UPDATE SET "Tokens" = excluded."Tokens", "UpdatedAtMs" = excluded."UpdatedAtMs"
+            """, ("@key", bucket.Key), ("@tokens", bucket.Tokens), ("@now", bucket.UpdatedAtMs));
+        write.ExecuteNonQuery();
+    }
+
+    private sealed record Bucket(string Key, int Capacity, double Tokens, long UpdatedAtMs);
+
+    /// <summary>The per-second and per-hour buckets of one claim: what they allow, and what is left after it.</summary>
+    private sealed class RateBuckets
+    {
+        private readonly List<Bucket> _buckets = [];
+
+        public void Add(Bucket bucket) => _buckets.Add(bucket);
+
+        public int Allowed(int wanted) => _buckets.Aggregate(Math.Max(0, wanted), (n, b) => (int)Math.Min(n, Math.Floor(b.Tokens)));
+
+        public void Write(Ledger ledger, IDbContextTransaction tx, int used, long now)
+        {
+            foreach (var b in _buckets)
+            {
+                ledger.WriteBucket(tx, b with { Tokens = Math.Max(0, b.Tokens - used), UpdatedAtMs = Math.Max(now, b.UpdatedAtMs) });
+            }
+        }
     }
 }
 
 public sealed record DeliveryCounts(int Pending, int Sending, int Sent, int Deferred, int Failed, int Skipped, int Uncertain)
 {
-    public int Total => Pending + Sending + Sent + Deferred + Failed + Skipped;
+    /// <summary>Deliveries cut short twice: kept back until the author decides (see <see cref="DeliveryStatus.Held"/>).</summary>
+    public int Held { get; init; }
 
-    public int Done => Sent + Failed + Skipped;
+    public int Total => Pending + Sending + Sent + Deferred + Failed + Skipped + Held;
+
+    public int Done => Sent + Failed + Skipped + Held;
 
     public bool Finished => Pending + Sending + Deferred == 0;
 }

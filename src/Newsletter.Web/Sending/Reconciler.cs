@@ -8,7 +8,7 @@ namespace Newsletter.Web.Sending;
 /// <summary>
 /// The tables are the truth; Hangfire only runs work. Every minute (and at start-up) this re-creates what
 /// the tables say is due: scheduled issues whose time has come, sends left in Preparing by a crash, and
-/// Sending issues whose workers died (their leases expire, their rows wait). It also pauses a send that
+/// Sending issues whose last rows wait (every node's SendWorkers take them). It also pauses a send that
 /// has made no progress for StallTimeout, and says why on the dashboard.
 /// </summary>
 public sealed class Reconciler(AppDbContext db, IssueSender sender, Ledger ledger, IOptions<SendingOptions> options, TimeProvider clock, ILogger<Reconciler> logger)
@@ -45,9 +45,6 @@ public sealed class Reconciler(AppDbContext db, IssueSender sender, Ledger ledge
                 await sender.PauseAsync(issue.Id, $"Paused automatically: no message was accepted for {idle.TotalMinutes:F0} minutes while recipients were waiting. Check the SMTP server and the jobs page, then resume.", ct);
                 continue;
             }
-
-            // Workers hold a slot lock each, so starting them again only fills the slots that are empty.
-            sender.StartWorkers(issue.Id);
         }
     }
 }

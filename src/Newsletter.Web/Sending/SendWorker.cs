@@ -1,5 +1,4 @@
-using Hangfire;
-using Hangfire.Storage;
+using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Newsletter.Mail;
@@ -10,16 +9,18 @@ using Newsletter.Web.Subscribers;
 namespace Newsletter.Web.Sending;
 
 /// <summary>
-/// One of an issue's Concurrency workers: claims a batch with a lease, sends it over one pooled SMTP
-/// connection, writes the outcomes in one transaction, and repeats until the ledger is done. The slot
-/// lock keeps one worker per slot across every node, so re-created jobs never multiply connections.
+/// One of an issue's send workers on this node: claims a batch with a lease, sends it over one pooled SMTP
+/// connection, writes the outcomes in one transaction, and repeats until the ledger has nothing due. Run
+/// by <see cref="SendWorkers"/> on a thread of its own.
 /// </summary>
 /// <remarks>
-/// Synchronous on purpose. A send worker owns its Hangfire worker thread for the whole send (the "sending"
-/// queue has a server of its own), so nothing else waits for that thread; kept on it, the SMTP conversation
-/// uses MailKit's synchronous API and SQLite its synchronous calls, with no continuation ever handed to the
-/// thread pool. Measured with the s1 benchmark, that costs a quarter less CPU per message than the same
-/// loop written with async, and CPU is what a sender on a small machine runs out of.
+/// <para>Synchronous on purpose: kept on its own thread, the SMTP conversation uses MailKit's synchronous API
+/// and the database its synchronous calls, with no continuation ever handed to the thread pool. Measured
+/// with the s1 benchmark, that costs a quarter less CPU per message than the same loop written with async.</para>
+/// <para>Exactly once: before every message the worker checks that its lease, renewed by the node's
+/// heartbeat, has at least <see cref="SendNode.Margin"/> left; if not (the database is away, the process
+/// froze), it hands the rest of the batch back instead of racing whoever takes it next. A connection lost
+/// after the relay accepted a recipient may have delivered the message: that row goes back Uncertain.</para>
 /// </remarks>
 public sealed class SendWorker(
     AppDbContext db,
@@ -27,79 +28,62 @@ public sealed class SendWorker(
     IssueSender sender,
     IssueMessages messages,
     IMailTransport transport,
-    JobStorage storage,
-    IBackgroundJobClient jobs,
+    SendNode node,
     SendingMetrics metrics,
     IOptions<SendingOptions> options,
     TimeProvider clock,
     ILogger<SendWorker> logger)
 {
-    /// <summary>On the "sending" queue, which only the send workers' own Hangfire server takes (see JobsExtensions).</summary>
-    [Queue("sending")]
-    [AutomaticRetry(Attempts = 0)]
-    public void Run(int issueId, int slot, CancellationToken ct)
-    {
-        using var connection = storage.GetConnection();
-        IDisposable slotLock;
-        try
-        {
-            slotLock = connection.AcquireDistributedLock($"newsletter:send:{issueId}:{slot}", TimeSpan.FromMilliseconds(100));
-        }
-        catch (DistributedLockTimeoutException)
-        {
-            return; // this slot already has a live worker
-        }
-
-        using (slotLock)
-        {
-            Loop(issueId, slot, ct);
-        }
-    }
-
-    private void Loop(int issueId, int slot, CancellationToken ct)
+    /// <summary>
+    /// Sends until nothing of the issue is due. Returns when to look again (Unix ms) when the only rows left
+    /// wait for a retry far off, or null when the issue is finished, paused or cancelled.
+    /// </summary>
+    public long? Run(int issueId, int slot, CancellationToken ct)
     {
         var o = options.Value;
-        // Unique per run: a worker that lost its lease (it stalled) can never write over the new owner's rows.
-        var owner = $"{Environment.ProcessId}:{slot}:{Guid.NewGuid():N}";
+        // Unique per run and prefixed by the node: a worker that lost its lease can never write over the new
+        // owner's rows, and a dead node's leases are found by prefix.
+        var owner = node.NewOwner(slot);
         PreparedIssue? prepared = null;
         IMailSession? session = null;
         var sent = 0;
         var batches = 0;
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var size = 1;
+        var failures = 0;
+        var started = Stopwatch.GetTimestamp();
         var time = new Timings();
         try
         {
             while (!ct.IsCancellationRequested)
             {
-                var mark = System.Diagnostics.Stopwatch.GetTimestamp();
+                var mark = Stopwatch.GetTimestamp();
                 var status = db.Issues.AsNoTracking().Where(i => i.Id == issueId).Select(i => (IssueStatus?)i.Status).FirstOrDefault();
                 if (status != IssueStatus.Sending)
                 {
-                    return; // paused, cancelled, or finished by another worker
+                    return null; // paused, cancelled, or finished by another worker
                 }
 
-                var batch = ledger.Claim(issueId, owner, o.BatchSize);
-                time.Ledger += System.Diagnostics.Stopwatch.GetElapsedTime(mark);
+                var claimStarted = Stopwatch.GetTimestamp();
+                var batch = ledger.Claim(issueId, owner, size);
+                time.Ledger += Stopwatch.GetElapsedTime(mark);
                 if (batch.Count == 0)
                 {
                     // Rare calls (the end of a send): waiting on their tasks is harmless on this thread of our own.
                     if (sender.CompleteIfDoneAsync(issueId, ct).GetAwaiter().GetResult())
                     {
-                        return;
+                        return null;
                     }
 
                     var next = ledger.NextDue(issueId);
                     if (next is null)
                     {
-                        return;
+                        return null;
                     }
 
                     var wait = next.Value - ledger.NowMs;
                     if (wait > 30_000)
                     {
-                        // Deferred rows are hours away: free the Hangfire worker and come back then.
-                        jobs.Schedule<SendWorker>(w => w.Run(issueId, slot, CancellationToken.None), TimeSpan.FromMilliseconds(wait));
-                        return;
+                        return next; // deferred rows are far off: free the thread, the node looks again then
                     }
 
                     // Nothing due yet, or the rate limit is empty for this second.
@@ -107,33 +91,63 @@ public sealed class SendWorker(
                     continue;
                 }
 
-                prepared ??= messages.PrepareAsync(issueId, ct).GetAwaiter().GetResult();
-                session ??= transport.OpenSession();
-                var (outcomes, unsent, lostConnection) = SendBatch(prepared, session, batch, time, ct);
-                mark = System.Diagnostics.Stopwatch.GetTimestamp();
-                ledger.Record(owner, outcomes);
-                time.Ledger += System.Diagnostics.Stopwatch.GetElapsedTime(mark);
-                sent += outcomes.Count(x => x.Status == DeliveryStatus.Sent);
-                batches++;
-                if (unsent.Count > 0)
+                var lease = node.Hold(owner, issueId, claimStarted);
+                BatchResult result;
+                try
                 {
-                    ledger.Release(owner, unsent, ledger.NowMs + 2000);
+                    prepared ??= messages.PrepareAsync(issueId, ct).GetAwaiter().GetResult();
+                    session ??= transport.OpenSession();
+                    result = SendBatch(prepared, session, batch, lease, time, ct);
+                    mark = Stopwatch.GetTimestamp();
+                    ledger.Record(owner, result.Outcomes);
+                    if (result.Unsent.Count > 0)
+                    {
+                        ledger.Release(owner, result.Unsent, ledger.NowMs + (result.LostConnection ? 1000 : 0), result.MayHaveArrived);
+                    }
+
+                    time.Ledger += Stopwatch.GetElapsedTime(mark);
+                }
+                finally
+                {
+                    node.Drop(owner);
                 }
 
-                metrics.Record(outcomes);
-                if (lostConnection)
+                sent += result.Outcomes.Count(x => x.Status == DeliveryStatus.Sent);
+                batches++;
+                metrics.Record(result.Outcomes);
+                size = NextSize(size, result, o);
+                if (result.LostConnection)
                 {
                     session.Dispose();
                     session = null;
-                    ct.WaitHandle.WaitOne(1000);
+                    if (PausedForOutage(issueId, result.Failure!))
+                    {
+                        return null;
+                    }
+
+                    // Back off while the relay is away: 1, 2, 4 s, then every 5 s.
+                    ct.WaitHandle.WaitOne(TimeSpan.FromSeconds(Math.Min(5, 1 << Math.Min(failures++, 3))));
+                }
+                else
+                {
+                    failures = 0;
+                }
+
+                if (result.LeaseRanShort)
+                {
+                    // The heartbeat could not renew in time (database away or this process starved): start over
+                    // with a fresh claim once it can, rather than send on a lease someone else may now hold.
+                    ct.WaitHandle.WaitOne(node.Margin);
                 }
 
                 // The rate can only pass the threshold when failures arrive, so a clean batch costs no count.
-                if (outcomes.Any(x => x.Status == DeliveryStatus.Failed))
+                if (result.Outcomes.Any(x => x.Status == DeliveryStatus.Failed))
                 {
                     CheckFailureRateAsync(issueId, ct).GetAwaiter().GetResult();
                 }
             }
+
+            return null;
         }
         finally
         {
@@ -142,68 +156,159 @@ public sealed class SendWorker(
             // Which node sent how much is operational truth too: it shows the work was shared, or wasn't.
             // Where the time went tells a slow SMTP server from a busy database at a glance.
             logger.LogInformation("Send worker {Slot} of issue {Issue} on process {Process} stopped: {Sent} sent in {Batches} batches over {Seconds:F1} s (ledger {Ledger:F1} s, building {Build:F1} s, SMTP {Smtp:F1} s)",
-                slot, issueId, Environment.ProcessId, sent, batches, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
+                slot, issueId, Environment.ProcessId, sent, batches, Stopwatch.GetElapsedTime(started).TotalSeconds,
                 time.Ledger.TotalSeconds, time.Build.TotalSeconds, time.Smtp.TotalSeconds);
         }
     }
 
-    private (List<DeliveryOutcome> Outcomes, List<long> Unsent, bool LostConnection) SendBatch(
-        PreparedIssue prepared, IMailSession session, IReadOnlyList<ClaimedDelivery> batch, Timings time, CancellationToken ct)
+    /// <summary>
+    /// The next claim's size: about <see cref="SendingOptions.TargetBatchTime"/> of sending at the pace the relay
+    /// just showed, growing at most twofold per batch, so a slow relay never has a whole batch in the air.
+    /// </summary>
+    private static int NextSize(int size, BatchResult result, SendingOptions o)
+    {
+        if (result.Attempted == 0)
+        {
+            return size;
+        }
+
+        var perMessage = result.SmtpTime.TotalSeconds / result.Attempted;
+        var fits = perMessage <= 0 ? o.BatchSize : (int)Math.Clamp(o.TargetBatchTime.TotalSeconds / perMessage, 1, o.BatchSize);
+        return Math.Clamp(Math.Min(size * 2, fits), 1, o.BatchSize);
+    }
+
+    /// <summary>Pauses the send when the relay has failed for <see cref="SendingOptions.StallTimeout"/>, and says so.</summary>
+    private bool PausedForOutage(int issueId, string error)
+    {
+        var (since, _) = node.Relay;
+        if (since is null || clock.GetUtcNow() - since.Value < options.Value.StallTimeout)
+        {
+            return false;
+        }
+
+        var reason = $"Paused automatically: the SMTP relay has not answered since {since.Value:yyyy-MM-dd HH:mm:ss} UTC ({error}). Check the relay, then resume.";
+        if (sender.PauseAsync(issueId, reason, CancellationToken.None).GetAwaiter().GetResult())
+        {
+            logger.LogError("Issue {Issue}: {Reason}", issueId, reason);
+        }
+
+        return true;
+    }
+
+    private BatchResult SendBatch(PreparedIssue prepared, IMailSession session, IReadOnlyList<ClaimedDelivery> batch, SendNode.Lease lease, Timings time, CancellationToken ct)
     {
         var o = options.Value;
         var ids = batch.Select(b => b.SubscriberId).ToList();
         var now = clock.GetUtcNow().UtcDateTime;
-        var loading = System.Diagnostics.Stopwatch.GetTimestamp();
+        var loading = Stopwatch.GetTimestamp();
         var subscribers = db.Subscribers.AsNoTracking().Where(s => ids.Contains(s.Id))
             .Select(s => new Recipient(s.Id, s.Email, s.Name, s.Status, s.PausedUntil)).ToDictionary(s => s.Id);
-        time.Ledger += System.Diagnostics.Stopwatch.GetElapsedTime(loading);
-        var outcomes = new List<DeliveryOutcome>(batch.Count);
+        time.Ledger += Stopwatch.GetElapsedTime(loading);
+        var result = new BatchResult(new List<DeliveryOutcome>(batch.Count));
+        var smtpBefore = time.Smtp;
         for (var i = 0; i < batch.Count; i++)
         {
             var d = batch[i];
             if (!subscribers.TryGetValue(d.SubscriberId, out var r) || r.Status != SubscriberStatus.Active || r.PausedUntil > now)
             {
                 // Unsubscribed, paused, bounced or erased since the snapshot.
-                outcomes.Add(new DeliveryOutcome(d.Id, d.SubscriberId, DeliveryStatus.Skipped, null, "not an active subscriber at send time", 0, false));
+                result.Outcomes.Add(new DeliveryOutcome(d.Id, d.SubscriberId, DeliveryStatus.Skipped, null, "not an active subscriber at send time", 0, false));
                 continue;
             }
 
-            var mark = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (lease.Left < node.Margin || ct.IsCancellationRequested)
+            {
+                if (!ct.IsCancellationRequested)
+                {
+                    logger.LogWarning("Issue {Issue}: the lease has {Left:F1} s left, less than the {Margin:F1} s a message may need; handing {Count} deliveries back",
+                        prepared.IssueId, lease.Left.TotalSeconds, node.Margin.TotalSeconds, batch.Count - i);
+                }
+
+                return result with { Unsent = batch.Skip(i).Select(b => b.Id).ToList(), LeaseRanShort = true, SmtpTime = time.Smtp - smtpBefore };
+            }
+
+            var mark = Stopwatch.GetTimestamp();
+            var attemptStarted = clock.GetUtcNow();
             var (message, envelopeFrom) = messages.Build(prepared, r, d.Id);
-            var built = System.Diagnostics.Stopwatch.GetTimestamp();
-            time.Build += System.Diagnostics.Stopwatch.GetElapsedTime(mark, built);
-            SendResult result;
+            var built = Stopwatch.GetTimestamp();
+            time.Build += Stopwatch.GetElapsedTime(mark, built);
+            SendResult sent;
             // Disposed at once: a MimeMessage left to the garbage collector goes through its finalizer queue.
             using (message)
             {
-                result = session.Send(message, envelopeFrom, ct);
+                try
+                {
+                    sent = session.Send(message, envelopeFrom, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Shutting down mid-message: the relay may have it, so it goes back uncertain.
+                    sent = SendResult.ConnectionLost("stopped while sending (shutdown)", mayHaveBeenDelivered: true);
+                }
             }
 
-            time.Smtp += System.Diagnostics.Stopwatch.GetElapsedTime(built);
+            time.Smtp += Stopwatch.GetElapsedTime(built);
+            result.Attempted++;
 
-            switch (result.Outcome)
+            if (sent.Outcome == SendOutcome.ConnectionLost)
             {
-                case SendOutcome.Sent:
-                    outcomes.Add(new DeliveryOutcome(d.Id, d.SubscriberId, DeliveryStatus.Sent, result.StatusCode ?? 250, null, 0, false));
-                    break;
-                case SendOutcome.Deferred when d.Attempts < o.MaxAttempts:
-                    var delay = TimeSpan.FromTicks(Math.Min(TimeSpan.FromHours(1).Ticks, o.RetryBaseDelay.Ticks * (1L << Math.Min(10, d.Attempts - 1))));
-                    outcomes.Add(new DeliveryOutcome(d.Id, d.SubscriberId, DeliveryStatus.Deferred, result.StatusCode, result.Reply, ledger.NowMs + (long)delay.TotalMilliseconds, false));
-                    break;
-                case SendOutcome.Deferred:
-                    outcomes.Add(new DeliveryOutcome(d.Id, d.SubscriberId, DeliveryStatus.Failed, result.StatusCode, $"gave up after {d.Attempts} attempts: {result.Reply}", 0, false));
-                    break;
-                case SendOutcome.Failed:
-                    outcomes.Add(new DeliveryOutcome(d.Id, d.SubscriberId, DeliveryStatus.Failed, result.StatusCode, result.Reply, 0, result.IsHardBounce));
-                    break;
-                default:
-                    // The connection went away: this row and the rest of the batch go back, unfailed.
-                    logger.LogWarning("SMTP connection lost while sending issue {Issue}: {Reply}", prepared.IssueId, result.Reply);
-                    return (outcomes, batch.Skip(i).Select(b => b.Id).ToList(), true);
+                // The connection went away: the rest of the batch goes back, unfailed; this row too, and marked
+                // uncertain when the relay had accepted its recipient (it may have stored the message).
+                var failingFor = node.RelayFailed(attemptStarted, sent.Reply ?? "connection lost");
+                if (failingFor < TimeSpan.FromSeconds(1))
+                {
+                    logger.LogWarning("SMTP connection lost while sending issue {Issue}: {Reply}", prepared.IssueId, sent.Reply);
+                }
+
+                return result with
+                {
+                    Unsent = batch.Skip(i).Select(b => b.Id).ToList(),
+                    MayHaveArrived = sent.MayHaveBeenDelivered ? d.Id : null,
+                    LostConnection = true,
+                    Failure = sent.Reply ?? "connection lost",
+                    SmtpTime = time.Smtp - smtpBefore,
+                };
             }
+
+            node.RelaySucceeded();
+            result.Outcomes.Add(Outcome(d, sent, o));
         }
 
-        return (outcomes, [], false);
+        return result with { SmtpTime = time.Smtp - smtpBefore };
+    }
+
+    private DeliveryOutcome Outcome(ClaimedDelivery d, SendResult result, SendingOptions o)
+    {
+        switch (result.Outcome)
+        {
+            case SendOutcome.Sent:
+                return new DeliveryOutcome(d.Id, d.SubscriberId, DeliveryStatus.Sent, result.StatusCode ?? 250, null, 0, false);
+            case SendOutcome.Deferred when d.Attempts < o.MaxAttempts:
+                var delay = TimeSpan.FromTicks(Math.Min(TimeSpan.FromHours(1).Ticks, o.RetryBaseDelay.Ticks * (1L << Math.Min(10, d.Attempts - 1))));
+                return new DeliveryOutcome(d.Id, d.SubscriberId, DeliveryStatus.Deferred, result.StatusCode, result.Reply, ledger.NowMs + (long)delay.TotalMilliseconds, false);
+            case SendOutcome.Deferred:
+                return new DeliveryOutcome(d.Id, d.SubscriberId, DeliveryStatus.Failed, result.StatusCode, $"gave up after {d.Attempts} attempts: {result.Reply}", 0, false);
+            default:
+                return new DeliveryOutcome(d.Id, d.SubscriberId, DeliveryStatus.Failed, result.StatusCode, result.Reply, 0, result.IsHardBounce);
+        }
+    }
+
+    /// <summary>A batch as it ended: outcomes to record, rows to hand back, and why it stopped early.</summary>
+    private sealed record BatchResult(List<DeliveryOutcome> Outcomes)
+    {
+        public List<long> Unsent { get; init; } = [];
+
+        public long? MayHaveArrived { get; init; }
+
+        public bool LostConnection { get; init; }
+
+        public bool LeaseRanShort { get; init; }
+
+        public string? Failure { get; init; }
+
+        public int Attempted { get; set; }
+
+        public TimeSpan SmtpTime { get; init; }
     }
 
     private async Task CheckFailureRateAsync(int issueId, CancellationToken ct)

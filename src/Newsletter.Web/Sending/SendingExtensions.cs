@@ -13,13 +13,29 @@ public static class SendingExtensions
 {
     public static WebApplicationBuilder AddSending(this WebApplicationBuilder builder)
     {
-        builder.Services.Configure<SendingOptions>(builder.Configuration.GetSection("Sending"));
+        builder.Services.AddOptions<SendingOptions>().Bind(builder.Configuration.GetSection("Sending"))
+            .Validate(o => !o.Problems().Any(), "Sending settings are not usable: see the start-up error").ValidateOnStart();
+        var problems = builder.Configuration.GetSection("Sending").Get<SendingOptions>()?.Problems().ToList() ?? [];
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException(string.Join(" ", problems));
+        }
         builder.Services.AddScoped<IssueComposer>();
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddScoped<IssueSender>();
         builder.Services.AddScoped<IssueMessages>();
         builder.Services.AddScoped<IssueProgress>();
         builder.Services.AddScoped<SendWorker>();
+        builder.Services.AddSingleton<SendNode>();
+        builder.Services.AddSingleton<SendSignal>();
+        if (builder.Configuration.GetValue("Jobs:Server", true))
+        {
+            // A node that runs jobs also sends: its heartbeat keeps its leases, its workers join every send.
+            builder.Services.AddHostedService<SendNodeHeartbeat>();
+            builder.Services.AddSingleton<SendWorkers>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<SendWorkers>());
+        }
+
         builder.Services.AddScoped<TestSendJob>();
         builder.Services.AddScoped<Reconciler>();
         builder.Services.AddSingleton<SendingMetrics>();

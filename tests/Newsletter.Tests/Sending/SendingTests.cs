@@ -380,7 +380,7 @@ public class SendingTests
         {
             throw new TimeoutException(e.Message + " Jobs: " + app.JobDiagnostics(), e);
         }
-        Assert.Contains("no message was accepted", paused.PausedReason, StringComparison.Ordinal);
+        Assert.Contains("the SMTP relay has not answered since", paused.PausedReason, StringComparison.Ordinal);
         var ledger = await DeliveriesAsync(app, issueId);
         // Nobody was failed for the server's absence: the batch went back, to be sent on resume.
         Assert.DoesNotContain(ledger, d => d.Status == DeliveryStatus.Failed);

@@ -1,0 +1,309 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Microsoft.Extensions.Options;
+using Newsletter.Web.Data;
+
+namespace Newsletter.Web.Sending;
+
+/// <summary>
+/// A process that sends, as the database knows it: a row per live node, its heartbeat, and what it last saw
+/// of the SMTP relay. Any node reads these to tell a dead peer (no heartbeat) from a slow one, and the
+/// progress page reads the relay's state from here, whichever node serves it.
+/// </summary>
+public sealed class SendNodeRow
+{
+    public string Id { get; set; } = "";
+
+    public string Machine { get; set; } = "";
+
+    public int ProcessId { get; set; }
+
+    public long StartedAtMs { get; set; }
+
+    public long HeartbeatAtMs { get; set; }
+
+    /// <summary>When this node's sends to the relay began failing (no accepted message since), or null while it answers.</summary>
+    public long? RelayFailingSinceMs { get; set; }
+
+    public string? RelayError { get; set; }
+}
+
+internal sealed class SendNodeRowConfiguration : IEntityTypeConfiguration<SendNodeRow>
+{
+    public void Configure(EntityTypeBuilder<SendNodeRow> b)
+    {
+        b.ToTable("SendNodes");
+        b.HasKey(n => n.Id);
+        b.Property(n => n.Id).HasMaxLength(80);
+        b.Property(n => n.Machine).HasMaxLength(64);
+        b.Property(n => n.RelayError).HasMaxLength(500);
+    }
+}
+
+/// <summary>
+/// This process as a sending node: its identity, the leases its workers hold, and the relay's health as its
+/// workers see it. <see cref="SendNodeHeartbeat"/> writes all of it to the database on a short beat.
+/// </summary>
+/// <remarks>
+/// A worker may trust its lease only while the heartbeat that renews it keeps succeeding, and never longer
+/// than <see cref="SendingOptions.NodeTimeout"/> past the last success: after that a peer may declare this
+/// node dead and hand its rows to someone else. Each worker checks that before every message.
+/// </remarks>
+public sealed class SendNode(IOptions<SendingOptions> options, TimeProvider clock)
+{
+    private readonly ConcurrentDictionary<string, Lease> _leases = new();
+
+    private DateTimeOffset? _relayFailingSince;
+    private string? _relayError;
+    private readonly Lock _relayGate = new();
+
+    /// <summary>Machine, process and a random part: unique per process, and a restarted process is a new node.</summary>
+    public string Id { get; } = $"{Truncate(Environment.MachineName, 40)}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..12]}";
+
+    public static string Machine => Truncate(Environment.MachineName, 64);
+
+    /// <summary>The relay's state as this node's workers last saw it.</summary>
+    public (DateTimeOffset? FailingSince, string? Error) Relay
+    {
+        get
+        {
+            lock (_relayGate)
+            {
+                return (_relayFailingSince, _relayError);
+            }
+        }
+    }
+
+    /// <summary>A fresh lease owner for one worker run: the node id first, so a dead node's leases are found by prefix.</summary>
+    public string NewOwner(int slot) => $"{Id}/{slot}/{Guid.NewGuid().ToString("N")[..8]}";
+
+    /// <summary>Registers a claim: the lease is good from the moment the claim began.</summary>
+    public Lease Hold(string owner, int issueId, long claimStartedTimestamp)
+    {
+        var lease = _leases.GetOrAdd(owner, _ => new Lease(issueId));
+        lease.Extend(claimStartedTimestamp, Validity);
+        return lease;
+    }
+
+    public void Drop(string owner) => _leases.TryRemove(owner, out _);
+
+    /// <summary>The leases held now: owner and issue.</summary>
+    public IReadOnlyList<(string Owner, int IssueId)> Leases => _leases.Select(l => (l.Key, l.Value.IssueId)).ToList();
+
+    /// <summary>How long a lease renewed at some moment may be trusted: the lease itself, but never past the point a peer may think us dead.</summary>
+    public TimeSpan Validity => options.Value.LeaseDuration < options.Value.NodeTimeout ? options.Value.LeaseDuration : options.Value.NodeTimeout;
+
+    /// <summary>What must be left of a lease to start a message: the time a message may take before a peer could take the row.</summary>
+    public TimeSpan Margin => Validity / 3;
+
+    /// <summary>Called by the heartbeat after a renewal that began at <paramref name="startedTimestamp"/> extended this owner's rows.</summary>
+    public void Renewed(string owner, long startedTimestamp)
+    {
+        if (_leases.TryGetValue(owner, out var lease))
+        {
+            lease.Extend(startedTimestamp, Validity);
+        }
+    }
+
+    public void RelaySucceeded()
+    {
+        lock (_relayGate)
+        {
+            _relayFailingSince = null;
+            _relayError = null;
+        }
+    }
+
+    /// <summary>Records a failed attempt that began at <paramref name="attemptStarted"/>; returns how long the relay has been failing.</summary>
+    public TimeSpan RelayFailed(DateTimeOffset attemptStarted, string error)
+    {
+        lock (_relayGate)
+        {
+            _relayFailingSince ??= attemptStarted;
+            _relayError = error.Length > 500 ? error[..500] : error;
+            return clock.GetUtcNow() - _relayFailingSince.Value;
+        }
+    }
+
+    private static string Truncate(string s, int max) => s.Length <= max ? s : s[..max];
+
+    /// <summary>A worker's lease as this process trusts it: valid until a monotonic timestamp.</summary>
+    public sealed class Lease(int issueId)
+    {
+        private long _validUntil;
+
+        public int IssueId { get; } = issueId;
+
+        /// <summary>Time left on the lease as this process counts it (monotonic: a wall-clock jump changes nothing).</summary>
+        public TimeSpan Left => Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), Volatile.Read(ref _validUntil));
+
+        internal void Extend(long startedTimestamp, TimeSpan validity)
+        {
+            var until = startedTimestamp + (long)(validity.TotalSeconds * Stopwatch.Frequency);
+            long current;
+            do
+            {
+                current = Volatile.Read(ref _validUntil);
+                if (until <= current)
+                {
+                    return;
+                }
+            }
+            while (Interlocked.CompareExchange(ref _validUntil, until, current) != current);
+        }
+    }
+}
+
+/// <summary>
+/// The node's beat: every <see cref="SendingOptions.HeartbeatInterval"/> it writes its heartbeat and relay
+/// state, renews every lease its workers hold, and expires the leases of nodes that are dead: at once for a
+/// process on this machine that no longer exists (a restart after kill -9 picks up its own rows), after
+/// <see cref="SendingOptions.NodeTimeout"/> without a heartbeat for any other.
+/// </summary>
+public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node, SendSignal signal, IOptions<SendingOptions> options, TimeProvider clock, ILogger<SendNodeHeartbeat> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // A thread of its own: on a machine whose thread pool is starved by a busy send, the beat that keeps
+        // every lease alive must not wait in the pool's queue.
+        var thread = new Thread(() => Run(stoppingToken)) { IsBackground = true, Name = "send-node-heartbeat" };
+        thread.Start();
+        var done = new TaskCompletionSource();
+        stoppingToken.Register(() => done.TrySetResult());
+        await done.Task;
+        thread.Join(TimeSpan.FromSeconds(5));
+        Leave();
+    }
+
+    private void Run(CancellationToken stoppingToken)
+    {
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                Beat();
+                if (failures > 0)
+                {
+                    logger.LogInformation("Send node {Node}: heartbeat works again after {Failures} failures", node.Id, failures);
+                }
+
+                failures = 0;
+            }
+            catch (Exception e) when (e is DbUpdateException or System.Data.Common.DbException or InvalidOperationException or TimeoutException)
+            {
+                // The database is away: the leases stop growing and every worker stops before its lease
+                // could be taken; said once per outage, then again when it ends.
+                if (failures++ == 0)
+                {
+                    logger.LogError(e, "Send node {Node}: heartbeat failed; workers stop sending once their leases run short", node.Id);
+                }
+            }
+
+            stoppingToken.WaitHandle.WaitOne(options.Value.HeartbeatInterval);
+        }
+    }
+
+    /// <summary>One beat; public for tests that drive it by hand.</summary>
+    public void Beat()
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var scope = scopes.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var (failingSince, error) = node.Relay;
+        var failingMs = failingSince?.ToUnixTimeMilliseconds();
+        var updated = db.SendNodes.Where(n => n.Id == node.Id).ExecuteUpdate(u => u
+            .SetProperty(n => n.HeartbeatAtMs, now)
+            .SetProperty(n => n.RelayFailingSinceMs, failingMs)
+            .SetProperty(n => n.RelayError, error));
+        if (updated == 0)
+        {
+            db.SendNodes.Add(new SendNodeRow
+            {
+                Id = node.Id, Machine = SendNode.Machine, ProcessId = Environment.ProcessId, StartedAtMs = now, HeartbeatAtMs = now,
+                RelayFailingSinceMs = failingMs, RelayError = error,
+            });
+            db.SaveChanges();
+            logger.LogInformation("Send node {Node} joined", node.Id);
+        }
+
+        var until = now + (long)options.Value.LeaseDuration.TotalMilliseconds;
+        foreach (var (owner, issueId) in node.Leases)
+        {
+            // Only rows still ours are extended; a lease taken over is not, and its worker runs out of time.
+            if (ledger.Renew(issueId, owner, until) > 0)
+            {
+                node.Renewed(owner, started);
+            }
+        }
+
+        ReapDeadNodes(db, ledger, now);
+    }
+
+    private void ReapDeadNodes(AppDbContext db, Ledger ledger, long now)
+    {
+        var deadline = now - (long)options.Value.NodeTimeout.TotalMilliseconds;
+        var others = db.SendNodes.AsNoTracking().Where(n => n.Id != node.Id).ToList();
+        var dead = others.Where(n => n.HeartbeatAtMs < deadline || (n.Machine == SendNode.Machine && !IsRunning(n.ProcessId))).ToList();
+        if (dead.Count == 0)
+        {
+            return;
+        }
+
+        var expired = ledger.Expire(dead.Select(n => n.Id + "/").ToList());
+        var ids = dead.Select(n => n.Id).ToList();
+        db.SendNodes.Where(n => ids.Contains(n.Id)).ExecuteDelete();
+        foreach (var n in dead)
+        {
+            logger.LogWarning("Send node {Node} is gone (last heartbeat {Seconds:F0} s ago{Process}); its leases are released",
+                n.Id, (now - n.HeartbeatAtMs) / 1000.0, n.Machine == SendNode.Machine && !IsRunning(n.ProcessId) ? ", process ended" : "");
+        }
+
+        if (expired > 0)
+        {
+            signal.Nudge();
+            logger.LogWarning("Released {Count} deliveries held by dead nodes; they are sent again, marked uncertain", expired);
+        }
+    }
+
+    /// <summary>Whether a process of this machine is alive; our own id means a previous life of this process number.</summary>
+    private static bool IsRunning(int processId)
+    {
+        if (processId == Environment.ProcessId)
+        {
+            return false; // a row with our pid but another node id is an earlier process (a container restarts as pid 1)
+        }
+
+        try
+        {
+            using var process = Process.GetProcessById(processId);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private void Leave()
+    {
+        try
+        {
+            using var scope = scopes.CreateScope();
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            db.SendNodes.Where(n => n.Id == node.Id).ExecuteDelete();
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException)
+        {
+            logger.LogWarning(e, "Send node {Node} could not sign off; peers will notice its silence", node.Id);
+        }
+    }
+}
