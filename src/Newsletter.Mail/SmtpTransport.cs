@@ -186,7 +186,7 @@ public sealed class SmtpTransport : IMailTransport
 
             try
             {
-                pooled.Client.NoOp(ct);
+                pooled.Client.NoOp(NoToken(ct));
                 return pooled;
             }
             catch (Exception e) when (SendResult.IsConnectionFailure(e) || e is SmtpCommandException)
@@ -285,6 +285,18 @@ public sealed class SmtpTransport : IMailTransport
         return Opened(client, socket);
     }
 
+    /// <summary>
+    /// The token for MailKit's synchronous calls: none. Given a token that can be cancelled, MailKit waits for a
+    /// reply by polling the socket until the token fires, and the socket's receive timeout (Timeout) never
+    /// applies: a frozen relay then held a send worker for as long as the process lived. Without one, every
+    /// command ends within Timeout. Cancellation is checked before each message instead.
+    /// </summary>
+    private static CancellationToken NoToken(CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        return CancellationToken.None;
+    }
+
     private Connection Connect(CancellationToken ct)
     {
         var client = CreateClient();
@@ -295,10 +307,12 @@ public sealed class SmtpTransport : IMailTransport
             // later synchronous read and write is emulated through its event thread and the thread pool, which
             // cost a fifth of the CPU per message in the s1 benchmark.
             socket = ConnectSocket(ct);
-            client.Connect(socket, _options.Host, _options.Port, SecurityFor(_options), ct);
+            // Past the connect, MailKit's synchronous calls get no token (see NoToken): only then do they keep
+            // to Timeout, so a relay that accepts and then says nothing cannot hold a worker for ever.
+            client.Connect(socket, _options.Host, _options.Port, SecurityFor(_options), NoToken(ct));
             if (!string.IsNullOrEmpty(_options.UserName))
             {
-                client.Authenticate(_options.UserName, _options.Password, ct);
+                client.Authenticate(_options.UserName, _options.Password, NoToken(ct));
             }
         }
         catch
@@ -502,6 +516,25 @@ public sealed class SmtpTransport : IMailTransport
         public async Task<SendResult> SendAsync(MimeMessage message, MailboxAddress? envelopeFrom, CancellationToken ct)
         {
             var (sender, recipients) = Envelope(message, envelopeFrom);
+            // MailKit's async calls wait on the token, not on Timeout: a deadline of our own keeps a silent relay
+            // from holding this message for ever, and ends as a lost connection, not as a cancellation.
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(transport._options.Timeout);
+            try
+            {
+                return await SendWithinAsync(message, sender, recipients, deadline.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return SendResult.ConnectionLost($"no answer from {transport._options.Host}:{transport._options.Port} within {transport._options.Timeout.TotalSeconds:F0} s", _lastMayHaveArrived);
+            }
+        }
+
+        private bool _lastMayHaveArrived;
+
+        private async Task<SendResult> SendWithinAsync(MimeMessage message, MailboxAddress sender, List<MailboxAddress> recipients, CancellationToken ct)
+        {
+            _lastMayHaveArrived = false;
             try
             {
                 _connection ??= await transport.RentAsync(ct);
@@ -535,6 +568,7 @@ public sealed class SmtpTransport : IMailTransport
             catch (OperationCanceledException)
             {
                 // Stopped mid-command: the connection's state is unknown, so it is not reused.
+                _lastMayHaveArrived = connection.MessageMayHaveArrived;
                 await DiscardAsync();
                 throw;
             }
@@ -557,7 +591,7 @@ public sealed class SmtpTransport : IMailTransport
             connection.BeginMessage();
             try
             {
-                return Sent(connection.Client.Send(message, sender, recipients, ct));
+                return Sent(connection.Client.Send(message, sender, recipients, NoToken(ct)));
             }
             catch (SmtpCommandException e)
             {

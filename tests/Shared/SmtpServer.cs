@@ -70,6 +70,18 @@ public sealed class SmtpServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>Freezes the server (SIGSTOP): the kernel still accepts connections, nothing answers them.</summary>
+    public void Freeze() => Signal("STOP");
+
+    /// <summary>Thaws a frozen server (SIGCONT).</summary>
+    public void Thaw() => Signal("CONT");
+
+    private void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
     public void SetRules(object rules) => File.WriteAllText(RulesPath, JsonSerializer.Serialize(rules));
 
     public IReadOnlyList<ReceivedMessage> Messages()

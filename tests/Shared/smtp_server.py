@@ -21,6 +21,11 @@ All keys are optional; addresses compare case-insensitively:
                                           without a reply (that message is not saved)
   delay_ms:            M                  wait M ms before answering DATA
   data_reply:          "554 5.6.0 Bad"    answer DATA with this instead of accepting
+  store_then_drop:     ["e@x.org"]        save the message, then drop the connection before the 250
+                                          (a lost reply: the reader has it, the sender can't know)
+  store_then_drop_every: N                the same for every Nth message saved
+
+SIGSTOP freezes the server (connections are accepted by the kernel, nothing answers); SIGCONT thaws it.
 
 If SMTP_PARENT_PID is set, the server exits when that process is gone, so a crashed test run leaves
 no server behind.
@@ -120,6 +125,10 @@ class Handler:
             f.write(("X-Envelope-To: %s\r\n" % ", ".join(envelope.rcpt_tos)).encode())
             f.write(content)
         os.rename(tmp, os.path.join(self.folder, name + ".eml"))
+        every = rules.get("store_then_drop_every")
+        if any(listed(rules, "store_then_drop", a.lower()) for a in envelope.rcpt_tos) or (every and self.count % every == 0):
+            server.transport.abort()
+            return "421 4.4.2 stored, then dropped by the test rules"
         return "250 2.0.0 Ok: queued as %s" % name
 
 

@@ -13,7 +13,7 @@ namespace Newsletter.Web.Admin;
 /// The first page an author sees: what needs them (a send that paused itself and why, jobs that failed,
 /// imports that stopped), what is going out, and the list and the writing at a glance.
 /// </summary>
-public sealed class DashboardModel(AppDbContext db, JobStorage jobs) : PageModel
+public sealed class DashboardModel(AppDbContext db, JobStorage jobs, TimeProvider clock, Microsoft.Extensions.Options.IOptions<Sending.SendingOptions> sending) : PageModel
 {
     [BindProperty(SupportsGet = true, Name = "welcome")]
     public bool Welcome { get; set; }
@@ -31,6 +31,9 @@ public sealed class DashboardModel(AppDbContext db, JobStorage jobs) : PageModel
     public long FailedJobs { get; private set; }
 
     public IReadOnlyList<Issue> Paused { get; private set; } = [];
+
+    /// <summary>What the sending nodes say of the SMTP relay while it fails, or null.</summary>
+    public string? Relay { get; private set; }
 
     public IReadOnlyList<Issue> InFlight { get; private set; } = [];
 
@@ -51,5 +54,6 @@ public sealed class DashboardModel(AppDbContext db, JobStorage jobs) : PageModel
         var weekAgo = DateTime.UtcNow.AddDays(-7);
         FailedImports = await db.SubscriberImports.AsNoTracking().Where(i => i.Status == ImportStatus.Failed && i.CreatedAt > weekAgo).OrderByDescending(i => i.Id).Take(5).ToListAsync(ct);
         FailedJobs = jobs.GetMonitoringApi().FailedCount();
+        Relay = await Sending.RelayStatus.DescribeAsync(db, clock, sending.Value, ct);
     }
 }

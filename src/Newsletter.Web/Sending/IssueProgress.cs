@@ -3,10 +3,10 @@ using Newsletter.Web.Data;
 
 namespace Newsletter.Web.Sending;
 
-public sealed record ProgressSnapshot(DeliveryCounts Counts, int Percent, double PerSecond, string Rate, string Eta);
+public sealed record ProgressSnapshot(DeliveryCounts Counts, int Percent, double PerSecond, string Rate, string Eta, string? Relay);
 
 /// <summary>Counts, rate and ETA for the progress page and its live JSON.</summary>
-public sealed class IssueProgress(AppDbContext db, Ledger ledger)
+public sealed class IssueProgress(AppDbContext db, Ledger ledger, TimeProvider clock, Microsoft.Extensions.Options.IOptions<SendingOptions> options)
 {
     public async Task<ProgressSnapshot> ReadAsync(int issueId, CancellationToken ct)
     {
@@ -20,6 +20,7 @@ public sealed class IssueProgress(AppDbContext db, Ledger ledger)
         var left = counts.Pending + counts.Sending + counts.Deferred;
         var percent = counts.Total == 0 ? 0 : (int)(counts.Done * 100L / counts.Total);
         var eta = left == 0 ? "done" : perSecond < 0.01 ? "—" : TimeSpan.FromSeconds(left / perSecond).ToString(@"hh\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture);
-        return new ProgressSnapshot(counts, percent, perSecond, $"{perSecond:N1} messages/s", eta);
+        var relay = counts.Finished ? null : await RelayStatus.DescribeAsync(db, clock, options.Value, ct);
+        return new ProgressSnapshot(counts, percent, perSecond, relay is null ? $"{perSecond:N1} messages/s" : "0 messages/s: the relay is not answering", eta, relay);
     }
 }

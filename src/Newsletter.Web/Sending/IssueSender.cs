@@ -128,7 +128,7 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signa
         return cancelled;
     }
 
-    /// <summary>Failed (but not hard-bounced, still active) and Deferred deliveries go back to Pending.</summary>
+    /// <summary>Failed (but not hard-bounced, still active), Deferred and Held deliveries go back to Pending: the author decided.</summary>
     public async Task<int> RetryFailedAsync(int issueId, CancellationToken ct)
     {
         var active = Subscribers.SubscriberStatus.Active;
@@ -144,7 +144,7 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signa
         }
 
         var count = await db.Deliveries
-            .Where(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Deferred)
+            .Where(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Deferred || d.Status == DeliveryStatus.Held)
                 && db.Subscribers.Any(s => s.Id == d.SubscriberId && s.Status == active))
             .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Pending).SetProperty(d => d.NextAttemptAtMs, 0L).SetProperty(d => d.Attempts, 0), ct);
         if (count == 0)

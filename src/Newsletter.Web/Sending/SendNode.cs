@@ -307,3 +307,22 @@ public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node
         }
     }
 }
+
+/// <summary>What the sending nodes say of the relay, in one sentence for the pages, or null while it answers.</summary>
+public static class RelayStatus
+{
+    public static async Task<string?> DescribeAsync(AppDbContext db, TimeProvider clock, SendingOptions options, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var live = now - (long)options.NodeTimeout.TotalMilliseconds;
+        var failing = await db.SendNodes.AsNoTracking().Where(n => n.HeartbeatAtMs >= live && n.RelayFailingSinceMs != null)
+            .OrderBy(n => n.RelayFailingSinceMs).Select(n => new { n.RelayFailingSinceMs, n.RelayError }).FirstOrDefaultAsync(ct);
+        if (failing?.RelayFailingSinceMs is not { } since)
+        {
+            return null;
+        }
+
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(since);
+        return $"The SMTP relay is not answering since {at:HH:mm:ss} UTC ({(now - since) / 1000:N0} s): {failing.RelayError}";
+    }
+}

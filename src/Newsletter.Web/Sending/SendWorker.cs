@@ -242,8 +242,9 @@ public sealed class SendWorker(
                 }
                 catch (OperationCanceledException)
                 {
-                    // Shutting down mid-message: the relay may have it, so it goes back uncertain.
-                    sent = SendResult.ConnectionLost("stopped while sending (shutdown)", mayHaveBeenDelivered: true);
+                    // Shutting down: the transport checks before a message starts and then lets it finish, so
+                    // this one never left; it goes back as it was.
+                    sent = SendResult.ConnectionLost("stopped before sending (shutdown)");
                 }
             }
 

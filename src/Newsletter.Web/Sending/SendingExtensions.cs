@@ -108,6 +108,8 @@ public static class SendingExtensions
                 failed = p.Counts.Failed,
                 skipped = p.Counts.Skipped,
                 uncertain = p.Counts.Uncertain,
+                held = p.Counts.Held,
+                relay = p.Relay,
                 rate = p.Rate,
                 eta = p.Eta,
                 done = issue.Status is IssueStatus.Sent or IssueStatus.Cancelled,

@@ -19,7 +19,7 @@ public sealed class SendingMetrics : IDisposable
     private readonly System.Collections.Concurrent.ConcurrentQueue<(long AtMs, long Count)> _recent = new();
     private readonly Lock _trimGate = new();
 
-    public SendingMetrics(IMeterFactory meters)
+    public SendingMetrics(IMeterFactory meters, SendNode node, TimeProvider clock)
     {
         _meter = meters.Create(MeterName);
         _sent = _meter.CreateCounter<long>("newsletter.deliveries.sent", description: "Messages accepted by the SMTP server");
@@ -27,6 +27,9 @@ public sealed class SendingMetrics : IDisposable
         _failed = _meter.CreateCounter<long>("newsletter.deliveries.failed", description: "Permanent failures (5xx or retries exhausted)");
         _skipped = _meter.CreateCounter<long>("newsletter.deliveries.skipped", description: "Recipients no longer active at send time");
         _meter.CreateObservableGauge("newsletter.sending.rate", RatePerSecond, unit: "{message}/s", description: "Messages accepted per second over the last minute, by this process");
+        // Zero while the relay answers; an alert on "> 60" says "mail is not going out" before any reader notices.
+        _meter.CreateObservableGauge("newsletter.relay.failing", () => node.Relay.FailingSince is { } since ? (clock.GetUtcNow() - since).TotalSeconds : 0.0,
+            unit: "s", description: "How long this process's sends to the SMTP relay have been failing (0 while it answers)");
     }
 
     /// <summary>Messages accepted per second over the last minute.</summary>

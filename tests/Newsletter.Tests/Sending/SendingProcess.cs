@@ -82,8 +82,11 @@ internal sealed class SendingProcess
     {
         ["Sending__BatchSize"] = BatchSize.ToString(CultureInfo.InvariantCulture),
         ["Sending__Concurrency"] = Concurrency.ToString(CultureInfo.InvariantCulture),
-        // A killed worker's batch comes back after the lease; short, so the test doesn't wait minutes.
-        ["Sending__LeaseDuration"] = "00:00:05",
+        // Long on purpose: a killed node's batch must come back because the living see it is dead (its process
+        // is gone, or its heartbeat stopped), not because its lease ran out. A test that waited for the lease
+        // would not finish in time.
+        ["Sending__LeaseDuration"] = "00:05:00",
+        ["Sending__NodeTimeout"] = "00:00:10",
         ["Sending__ReconcileInterval"] = "00:00:03",
         ["Jobs__WorkerCount"] = (Concurrency + 2).ToString(CultureInfo.InvariantCulture),
         // Locks and fetched jobs of a killed process free themselves after these.

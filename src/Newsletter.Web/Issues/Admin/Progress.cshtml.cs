@@ -26,6 +26,8 @@ public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProg
 
     public IReadOnlyList<FailureLine> Failures { get; private set; } = [];
 
+    public string? Relay { get; private set; }
+
     [BindProperty(SupportsGet = true, Name = "message")]
     public string? Message { get; set; }
 
@@ -38,10 +40,10 @@ public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProg
         }
 
         var snapshot = await progress.ReadAsync(id, ct);
-        (Counts, Percent, Rate, Eta) = (snapshot.Counts, snapshot.Percent, snapshot.Rate, snapshot.Eta);
+        (Counts, Percent, Rate, Eta, Relay) = (snapshot.Counts, snapshot.Percent, snapshot.Rate, snapshot.Eta, snapshot.Relay);
         Failures = await (from d in db.Deliveries.AsNoTracking()
                           join s in db.Subscribers.AsNoTracking() on d.SubscriberId equals s.Id
-                          where d.IssueId == id && (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Deferred)
+                          where d.IssueId == id && (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Deferred || d.Status == DeliveryStatus.Held)
                           orderby d.Id
                           select new FailureLine(s.Id, s.Email, d.Status, d.SmtpCode, d.LastError)).Take(200).ToListAsync(ct);
         return Page();

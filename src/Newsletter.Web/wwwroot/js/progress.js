@@ -17,7 +17,7 @@
           const el = document.querySelector('[data-field="' + key + '"]');
           if (!el) continue;
           if (el.tagName === 'PROGRESS') { el.value = value; el.textContent = value + '%'; }
-          else if (key === 'error') { el.hidden = !value; el.textContent = value || ''; }
+          else if (key === 'error' || key === 'relay') { el.hidden = !value; el.textContent = value || ''; }
           else el.textContent = typeof value === 'number' ? fmt.format(value) : value;
         }
         // A new state (sending, paused, sent) brings other controls: show them.

@@ -1,0 +1,210 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Testing;
+using Newsletter.Web.Data;
+using Newsletter.Web.Issues;
+using Newsletter.Web.Sending;
+using static Newsletter.Tests.Sending.SendingFixture;
+
+namespace Newsletter.Tests.Sending;
+
+/// <summary>
+/// Exactly once when the machine or the relay misbehaves without a crash: a relay slower than the lease, a
+/// reply lost after the message was stored, a reader cut short twice, a relay that freezes, a rate limit.
+/// What the real SMTP server stored is the truth; the ledger must agree with it.
+/// </summary>
+public class ExactlyOnceTests
+{
+    [Fact]
+    public async Task ARelaySlowerThanTheLeaseStillGivesEachReaderOneCopy()
+    {
+        // Every message takes 2.5 s and a lease lasts 2 s: without renewal, the other workers of this very
+        // node would take the batch over while its message is in the air, and send it again.
+        await using var smtp = await SmtpServer.StartAsync(new { delay_ms = 2500 });
+        using var app = new NewsletterApp(Settings(smtp, new()
+        {
+            ["Sending:LeaseDuration"] = "00:00:02",
+            ["Sending:Concurrency"] = "3",
+            ["Sending:BatchSize"] = "4",
+        }));
+        await AddReadersAsync(app, 9);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent, TimeSpan.FromMinutes(3));
+
+        var copies = SendingProcess.CopiesByRecipient(smtp);
+        Assert.Equal(9, copies.Count);
+        Assert.All(copies, c => Assert.True(c.Value == 1, $"{c.Key} got {c.Value} copies\n{app.ServerLog}"));
+        var ledger = await DeliveriesAsync(app, issueId);
+        Assert.All(ledger, d => Assert.Equal(DeliveryStatus.Sent, d.Status));
+        Assert.DoesNotContain(ledger, d => d.Uncertain);
+    }
+
+    [Fact]
+    public async Task AReplyLostAfterTheRelayStoredTheMessageMarksThatReaderUncertain()
+    {
+        // Every 4th message is stored and then the connection drops before the 250: the reader has it, the
+        // sender cannot know. Sending it again is right, but only with the ledger saying so.
+        await using var smtp = await SmtpServer.StartAsync(new { store_then_drop_every = 4 });
+        using var app = new NewsletterApp(Settings(smtp));
+        await AddReadersAsync(app, 30);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent, TimeSpan.FromMinutes(2));
+
+        var copies = SendingProcess.CopiesByRecipient(smtp);
+        var ledger = await DeliveriesAsync(app, issueId);
+        var emails = await EmailsAsync(app);
+        var twice = copies.Where(c => c.Value > 1).Select(c => c.Key).Order().ToList();
+        var uncertain = ledger.Where(d => d.Uncertain).Select(d => emails[d.SubscriberId]).Order().ToList();
+        Assert.Equal(30, copies.Count);
+        Assert.NotEmpty(twice);
+        // Exactly the readers with two copies are uncertain, and nobody has three.
+        Assert.Equal(twice, uncertain);
+        Assert.All(copies, c => Assert.True(c.Value <= 2, $"{c.Key} got {c.Value} copies"));
+        // A reader whose second copy was cut short too is held, not sent a third time.
+        Assert.All(ledger.Where(d => d.Status == DeliveryStatus.Held), d => Assert.Equal(2, copies[emails[d.SubscriberId]]));
+
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        using var progress = JsonDocument.Parse(await client.GetStringAsync($"/admin/api/issues/{issueId}/progress", Ct));
+        Assert.Equal(uncertain.Count, progress.RootElement.GetProperty("uncertain").GetInt32());
+    }
+
+    [Fact]
+    public async Task AReaderCutShortTwiceIsHeldUntilTheAuthorSendsAgain()
+    {
+        var unlucky = "reader0003@example.org";
+        await using var smtp = await SmtpServer.StartAsync(new { store_then_drop = new[] { unlucky } });
+        using var app = new NewsletterApp(Settings(smtp));
+        await AddReadersAsync(app, 8);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent, TimeSpan.FromMinutes(2));
+
+        var copies = SendingProcess.CopiesByRecipient(smtp);
+        Assert.Equal(2, copies[unlucky]);
+        Assert.All(copies.Where(c => c.Key != unlucky), c => Assert.Equal(1, c.Value));
+        var emails = await EmailsAsync(app);
+        var held = Assert.Single(await DeliveriesAsync(app, issueId), d => d.Status == DeliveryStatus.Held);
+        Assert.Equal(unlucky, emails[held.SubscriberId]);
+        Assert.True(held.Uncertain);
+
+        // The progress page says so and offers the choice; the author sends it once more, and it arrives.
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var page = await client.GetStringAsync($"/admin/issues/{issueId}/progress", Ct);
+        Assert.Contains("held for you", page, StringComparison.Ordinal);
+        Assert.Contains("Resend to failed, deferred and held", page, StringComparison.Ordinal);
+        smtp.SetRules(new { });
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            Assert.Equal(1, await scope.ServiceProvider.GetRequiredService<IssueSender>().RetryFailedAsync(issueId, Ct));
+        }
+
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent, TimeSpan.FromMinutes(1));
+        Assert.Equal(3, SendingProcess.CopiesByRecipient(smtp)[unlucky]);
+        Assert.Equal(DeliveryStatus.Sent, (await DeliveriesAsync(app, issueId)).Single(d => d.Id == held.Id).Status);
+    }
+
+    [Fact]
+    public async Task AFrozenRelayShowsOnTheProgressPageAndPausesTheSendByTheStallRule()
+    {
+        await using var smtp = await SmtpServer.StartAsync(new { delay_ms = 50 });
+        using var app = new NewsletterApp(Settings(smtp, new()
+        {
+            ["Mail:Smtp:Timeout"] = "00:00:02",
+            ["Sending:StallTimeout"] = "00:00:08",
+            ["Sending:BatchSize"] = "5",
+            ["Sending:MaxPerSecond"] = "20",
+        }));
+        await AddReadersAsync(app, 200);
+        var issueId = await AddIssueAsync(app);
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        await SendNowAsync(app, issueId);
+        await smtp.WaitForAsync(10, TimeSpan.FromSeconds(60));
+        smtp.Freeze();
+        try
+        {
+            // Within seconds, not at the end of a long timeout: the page names the relay as the problem.
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            string? relay = null;
+            while (relay is null && DateTime.UtcNow < deadline)
+            {
+                using var progress = JsonDocument.Parse(await client.GetStringAsync($"/admin/api/issues/{issueId}/progress", Ct));
+                relay = progress.RootElement.GetProperty("relay").GetString();
+                await Task.Delay(250, Ct);
+            }
+
+            Assert.True(relay is not null, $"no relay problem shown; {smtp.Count} messages stored; issue {(await DeliveriesAsync(app, issueId)).GroupBy(d => d.Status).Select(g => $"{g.Key}={g.Count()}").Aggregate("", (a, b) => a + " " + b)}\n{app.ServerLog}");
+            Assert.StartsWith("The SMTP relay is not answering since", relay, StringComparison.Ordinal);
+            Assert.Contains("not answering", await client.GetStringAsync("/admin", Ct), StringComparison.Ordinal);
+
+            var paused = await WaitForStatusAsync(app, issueId, IssueStatus.Paused, TimeSpan.FromSeconds(90));
+            Assert.StartsWith("Paused automatically: the SMTP relay has not answered since", paused.PausedReason, StringComparison.Ordinal);
+            var metrics = await client.GetStringAsync("/metrics", Ct);
+            Assert.Matches(@"(?m)^newsletter_relay_failing_seconds\S* [1-9]", metrics);
+        }
+        finally
+        {
+            smtp.Thaw();
+        }
+
+        // Back up and resumed: everyone gets it; a message the frozen relay had taken in is the only possible
+        // second copy, and the ledger says which.
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            Assert.True(await scope.ServiceProvider.GetRequiredService<IssueSender>().ResumeAsync(issueId, Ct));
+        }
+
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent, TimeSpan.FromMinutes(2));
+        var copies = SendingProcess.CopiesByRecipient(smtp);
+        var emails = await EmailsAsync(app);
+        var uncertain = (await DeliveriesAsync(app, issueId)).Where(d => d.Uncertain).Select(d => emails[d.SubscriberId]).ToHashSet();
+        Assert.Equal(200, copies.Count);
+        Assert.All(copies.Where(c => c.Value > 1), c => Assert.Contains(c.Key, uncertain));
+    }
+
+    [Fact]
+    public async Task ARateBucketAheadOfThisNodesClockNeverMakesANegativeClaim()
+    {
+        // Another node with a clock a little ahead wrote the bucket last: the refill comes out negative.
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp, new() { ["Sending:MaxPerSecond"] = "10" }));
+        await AddReadersAsync(app, 20);
+        var issueId = await AddIssueAsync(app);
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
+        await ledger.SnapshotAsync(await db.Issues.SingleAsync(i => i.Id == issueId, Ct), Ct);
+        db.SendRateBuckets.Add(new SendRateBucket { Key = "second", Tokens = 0, UpdatedAtMs = ledger.NowMs + 5_000 });
+        await db.SaveChangesAsync(Ct);
+
+        Assert.Empty(ledger.Claim(issueId, "test/0/a", 5));
+        var bucket = await db.SendRateBuckets.AsNoTracking().SingleAsync(b => b.Key == "second", Ct);
+        Assert.True(bucket.Tokens >= 0, $"{bucket.Tokens} tokens");
+    }
+
+    [Fact]
+    public async Task ALimitedRateSendsEveryoneOnceWithoutAWorkerFailing()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp, new() { ["Sending:MaxPerSecond"] = "25", ["Sending:Concurrency"] = "4", ["Sending:BatchSize"] = "50" }));
+        await AddReadersAsync(app, 100);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent, TimeSpan.FromMinutes(2));
+
+        Assert.All(SendingProcess.CopiesByRecipient(smtp), c => Assert.Equal(1, c.Value));
+        Assert.Equal(100, smtp.Count);
+        Assert.DoesNotContain("failed; it restarts", app.ServerLog.ToString(), StringComparison.Ordinal);
+    }
+
+    private static async Task<Dictionary<long, string>> EmailsAsync(NewsletterApp app)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.AsNoTracking().ToDictionaryAsync(s => s.Id, s => s.EmailKey, Ct);
+    }
+}
