@@ -12,7 +12,21 @@ public static class ProviderServices
 {
     public static IServiceCollection AddProviderSql(this IServiceCollection services, DatabaseProvider provider)
     {
-        _ = provider;
+        if (provider == DatabaseProvider.PostgreSql)
+        {
+            services.AddSingleton<DatabaseErrors, PostgresDatabaseErrors>();
+            services.AddSingleton<EraseHygiene, PostgresEraseHygiene>();
+            services.AddSingleton<NewReaderQueue, PostgresNewReaderQueue>();
+            services.AddSingleton<SubscriberGrowth, PostgresSubscriberGrowth>();
+        }
+        else
+        {
+            services.AddSingleton<DatabaseErrors, SqliteDatabaseErrors>();
+            services.AddSingleton<EraseHygiene, SqliteEraseHygiene>();
+            services.AddSingleton<NewReaderQueue, SqliteNewReaderQueue>();
+            services.AddSingleton<SubscriberGrowth, SqliteSubscriberGrowth>();
+        }
+
         return services;
     }
 
