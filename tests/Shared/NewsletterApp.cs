@@ -3,20 +3,23 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Newsletter.Web.Data.Providers;
 
 namespace Newsletter.Testing;
 
 /// <summary>
-/// A fresh app per test: its own data folder (SQLite file, keys, pickup folder) and its own notes
-/// folder, so no test sees another's data. Settings go in as host settings, which the app reads while
-/// it builds, exactly like appsettings.json values or environment variables would be.
+/// A fresh app per test: its own data folder (SQLite file, keys, pickup folder), its own notes folder and,
+/// on PostgreSQL, its own database, so no test sees another's data. The database is
+/// <see cref="TestDatabases.Default"/> unless the test names a provider, or sets Database:Provider itself.
+/// Settings go in as host settings, which the app reads while it builds, exactly like appsettings.json
+/// values or environment variables would be.
 /// </summary>
 public class NewsletterApp : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
     private bool _logWritten;
 
-    public NewsletterApp(Dictionary<string, string?>? settings = null, bool sampleNotes = false)
+    public NewsletterApp(Dictionary<string, string?>? settings = null, bool sampleNotes = false, DatabaseProvider? provider = null)
     {
         Root = RepoPaths.TempDir("app");
         DataFolder = Path.Combine(Root, "data");
@@ -40,11 +43,21 @@ public class NewsletterApp : WebApplicationFactory<Program>
             ["Site:BaseUrl"] = "http://localhost",
             ["Mail:Transport"] = "Pickup",
         };
+        if (settings?.ContainsKey("Database:Provider") != true && (provider ?? TestDatabases.Default) == DatabaseProvider.PostgreSql)
+        {
+            PostgresConnectionString = TestDatabases.CreateMigratedPostgres();
+            _settings["Database:Provider"] = "PostgreSql";
+            _settings["Database:ConnectionString"] = PostgresConnectionString;
+        }
+
         foreach (var (k, v) in settings ?? [])
         {
             _settings[k] = v;
         }
     }
+
+    /// <summary>The app's own PostgreSQL database, or null when it runs on SQLite.</summary>
+    public string? PostgresConnectionString { get; }
 
     public string Root { get; }
 
@@ -114,6 +127,11 @@ public class NewsletterApp : WebApplicationFactory<Program>
             {
                 _logWritten = true;
                 TestContext.Current.TestOutputHelper?.WriteLine("Server log:" + Environment.NewLine + ServerLog);
+            }
+
+            if (PostgresConnectionString is not null)
+            {
+                TestDatabases.Drop(PostgresConnectionString);
             }
 
             try

@@ -2,6 +2,8 @@ using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Issues;
 using Newsletter.Web.Notes;
 using Newsletter.Web.Sending;
@@ -41,10 +43,16 @@ public sealed class AppDbContext(DbContextOptions<AppDbContext> options)
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
+    protected override void OnConfiguring(DbContextOptionsBuilder optionsBuilder) =>
+        // Here rather than where the options are built, so a context made by hand (tests, benchmarks, tools)
+        // also applies only its own provider's migrations.
+        optionsBuilder.ReplaceService<IMigrationsAssembly, ProviderMigrationsAssembly>();
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
-        // SQLite has no time zone type: everything is stored as UTC and read back marked as UTC,
-        // so comparisons and formatting never depend on the server's zone.
+        // Everything is stored as UTC and read back marked as UTC, so comparisons and formatting never
+        // depend on the server's zone: SQLite has no time zone type, and PostgreSQL's timestamp with time
+        // zone, which Npgsql maps DateTime to, accepts only UTC values.
         configurationBuilder.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
         configurationBuilder.Properties<DateTime?>().HaveConversion<NullableUtcDateTimeConverter>();
     }

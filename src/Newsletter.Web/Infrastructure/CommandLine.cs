@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Data;
 using Newsletter.Web.Notes;
@@ -22,7 +23,7 @@ public static class CommandLine
         await using var scope = app.Services.CreateAsyncScope();
         var services = scope.ServiceProvider;
         var db = services.GetRequiredService<AppDbContext>();
-        await db.Database.MigrateAsync();
+        await DatabaseMigrator.MigrateAsync(db, services.GetRequiredService<ILogger<DatabaseMigrator>>(), CancellationToken.None);
         switch (verb)
         {
             case "migrate":
@@ -59,7 +60,7 @@ public static class CommandLine
                 {
                     Console.Error.WriteLine($"Not an email message: {e.Message}");
                 }
-                catch (Exception e) when (e is DbUpdateException or Microsoft.Data.Sqlite.SqliteException or IOException)
+                catch (Exception e) when (e is DbUpdateException or DbException or IOException)
                 {
                     Console.Error.WriteLine($"Could not record it, try again later: {e.Message}");
                     Environment.ExitCode = 75;

@@ -1,89 +1,41 @@
 using System.Data.Common;
-using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.DataProtection;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Diagnostics;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 
 namespace Newsletter.Web.Infrastructure;
 
 public static class DataExtensions
 {
-    /// <summary>SQLite on the data folder by default; the connection string can point anywhere.</summary>
+    /// <summary>
+    /// Database:Provider picks where app data lives: Sqlite (default, newsletter.db in the data folder) or
+    /// PostgreSql (Database:ConnectionString, several nodes). Its SQL classes come from Data/Providers.
+    /// </summary>
     public static WebApplicationBuilder AddData(this WebApplicationBuilder builder, AppPaths paths)
     {
-        // App data runs on SQLite only: the ledger, the import and search speak SQLite's SQL. A provider
-        // this build cannot honour stops the start, instead of quietly writing to a SQLite file beside it.
-        var provider = builder.Configuration["Database:Provider"];
-        if (!string.IsNullOrWhiteSpace(provider) && !provider.Equals("Sqlite", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new InvalidOperationException(
-                $"Database:Provider '{provider}' is not supported: app data runs on SQLite only. Leave it at Sqlite; " +
-                "to share jobs between hosts, set Jobs:Storage=PostgreSql instead.");
-        }
-
-        var configured = builder.Configuration["Database:ConnectionString"];
-        var connectionString = string.IsNullOrWhiteSpace(configured)
-            ? new SqliteConnectionStringBuilder { DataSource = paths.DataFile("newsletter.db"), Pooling = true, DefaultTimeout = 30 }.ToString()
-            : configured;
+        var settings = DatabaseSettings.From(builder.Configuration);
+        var connectionString = ProviderServices.ConnectionString(settings, paths.DataFile("newsletter.db"));
 
         // The options are built once, not per request: the connection string and interceptor never change.
-        builder.Services.AddDbContext<AppDbContext>(o => o
-            .UseSqlite(connectionString, s => s.CommandTimeout(30))
-            .AddInterceptors(SqlitePragmas.Instance), optionsLifetime: ServiceLifetime.Singleton);
-
+        builder.Services.AddDbContext<AppDbContext>(o => o.UseDatabase(settings.Provider, connectionString), optionsLifetime: ServiceLifetime.Singleton);
+        builder.Services.AddProviderSql(settings.Provider);
         builder.Services.AddHostedService<DatabaseMigrator>();
 
-        // Keys sit beside the database so cookies and tokens survive restarts.
-        builder.Services.AddDataProtection()
-            .SetApplicationName("Newsletter")
-            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(paths.DataFolder, "keys")));
+        var keys = builder.Services.AddDataProtection().SetApplicationName("Newsletter");
+        if (settings.Provider == DatabaseProvider.PostgreSql)
+        {
+            // Every node reads the same key ring, so a cookie or token made on one node opens on any other.
+            keys.PersistKeysToDbContext<AppDbContext>();
+        }
+        else
+        {
+            // One host: keys sit beside the database so cookies and tokens survive restarts.
+            keys.PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(paths.DataFolder, "keys")));
+        }
+
         return builder;
     }
-}
-
-/// <summary>
-/// WAL lets readers run beside the one writer, and the busy timeout makes a writer wait for the lock
-/// instead of failing at once with "database is locked". Both belong to the SQLite connection, which
-/// the pool keeps open between uses, so they are set once per physical connection: EF opens a pooled
-/// connection for nearly every query, and four PRAGMAs each time were a fifth of a request's work.
-/// </summary>
-internal sealed class SqlitePragmas : DbConnectionInterceptor
-{
-    public static SqlitePragmas Instance { get; } = new();
-
-    private const string Pragmas = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
-
-    // Keyed by the native handle, which lives as long as the physical connection does.
-    private readonly ConditionalWeakTable<object, object> _configured = new();
-
-    private SqlitePragmas()
-    {
-    }
-
-    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
-    {
-        if (IsNew(connection))
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = Pragmas;
-            command.ExecuteNonQuery();
-        }
-    }
-
-    public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
-    {
-        if (IsNew(connection))
-        {
-            await using var command = connection.CreateCommand();
-            command.CommandText = Pragmas;
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-    }
-
-    private bool IsNew(DbConnection connection) =>
-        connection is not SqliteConnection { Handle: { } handle } || _configured.TryAdd(handle, handle);
 }
 
 /// <summary>
@@ -96,12 +48,7 @@ public sealed class DatabaseMigrator(IServiceProvider services, IConfiguration c
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
-        if (pending.Count > 0)
-        {
-            logger.LogInformation("Applying {Count} database migrations: {Migrations}", pending.Count, string.Join(", ", pending));
-            await db.Database.MigrateAsync(cancellationToken);
-        }
+        await MigrateAsync(db, logger, cancellationToken);
 
         if (configuration.GetValue("Notes:ImportOnStartup", true))
         {
@@ -110,4 +57,28 @@ public sealed class DatabaseMigrator(IServiceProvider services, IConfiguration c
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Brings the schema up to date: at start and by the `migrate` verb. The first query is where a wrong
+    /// connection string or an unreachable server shows, so its failure names the setting to fix.
+    /// </summary>
+    public static async Task MigrateAsync(AppDbContext db, ILogger logger, CancellationToken ct)
+    {
+        List<string> pending;
+        try
+        {
+            pending = [.. await db.Database.GetPendingMigrationsAsync(ct)];
+        }
+        catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException { InnerException: DbException })
+        {
+            throw new InvalidOperationException(
+                $"Could not open the database: check Database:ConnectionString (and that the server is running). {e.Message}", e);
+        }
+
+        if (pending.Count > 0)
+        {
+            logger.LogInformation("Applying {Count} database migrations: {Migrations}", pending.Count, string.Join(", ", pending));
+            await db.Database.MigrateAsync(ct);
+        }
+    }
 }

@@ -4,6 +4,7 @@ using Hangfire.InMemory;
 using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
 using Newsletter.Web.Admin;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Infrastructure;
 
 namespace Newsletter.Web.Jobs;
@@ -12,11 +13,17 @@ public static class JobsExtensions
 {
     /// <summary>
     /// Hangfire runs the work; the app's tables hold the truth (jobs carry only ids). Jobs:Storage picks
-    /// where jobs live: Sqlite (default, one host), PostgreSql (several hosts), InMemory (tests, demos).
+    /// where jobs live: Sqlite (one host), PostgreSql (several hosts), InMemory (tests, demos). Unset, jobs
+    /// follow the app data: PostgreSql on Database:ConnectionString when Database:Provider is PostgreSql,
+    /// since several nodes on one database need one job store too; Sqlite otherwise.
     /// </summary>
     public static WebApplicationBuilder AddJobs(this WebApplicationBuilder builder, AppPaths paths)
     {
-        var storageName = builder.Configuration["Jobs:Storage"] ?? "Sqlite";
+        var database = DatabaseSettings.From(builder.Configuration);
+        var storageName = builder.Configuration["Jobs:Storage"] is { Length: > 0 } configured ? configured
+            : database.Provider == DatabaseProvider.PostgreSql ? "PostgreSql" : "Sqlite";
+        var postgresConnection = builder.Configuration["Jobs:PostgreSql:ConnectionString"] is { Length: > 0 } jobsConnection ? jobsConnection
+            : database.Provider == DatabaseProvider.PostgreSql ? database.ConnectionString : null;
         builder.Services.AddHangfire((services, config) =>
         {
             config
@@ -34,7 +41,7 @@ public static class JobsExtensions
         {
             "inmemory" => new InMemoryStorage(),
             "postgresql" or "postgres" => new PostgreSqlStorage(
-                new NpgsqlConnectionFactory(Required(builder.Configuration, "Jobs:PostgreSql:ConnectionString"), new PostgreSqlStorageOptions()),
+                new NpgsqlConnectionFactory(postgresConnection ?? throw new InvalidOperationException("Jobs:Storage is PostgreSql but Jobs:PostgreSql:ConnectionString is empty."), new PostgreSqlStorageOptions()),
                 new PostgreSqlStorageOptions { PrepareSchemaIfNecessary = true }),
             "sqlite" => SqliteJobStorage.Create(builder.Configuration.GetSection("Jobs:Sqlite"), paths),
             _ => throw new InvalidOperationException($"Jobs:Storage '{storageName}' is not one of Sqlite, PostgreSql, InMemory."),
@@ -56,9 +63,6 @@ public static class JobsExtensions
 
         return builder;
     }
-
-    private static string Required(IConfiguration configuration, string key) =>
-        configuration[key] is { Length: > 0 } value ? value : throw new InvalidOperationException($"Jobs:Storage is PostgreSql but {key} is empty.");
 
     public static WebApplication MapJobsDashboard(this WebApplication app)
     {

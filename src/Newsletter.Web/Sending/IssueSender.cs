@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Newsletter.Web.Content;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Issues;
 
 namespace Newsletter.Web.Sending;
@@ -80,13 +81,9 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signa
                 issue.Number = set == 1 ? next : await db.Issues.Where(i => i.Id == issue.Id).Select(i => i.Number).FirstAsync(ct);
                 return;
             }
-            catch (DbUpdateException)
+            catch (Exception e) when (db.IsUniqueViolation(e))
             {
                 // Another issue took that number at the same moment: take the next one.
-            }
-            catch (Microsoft.Data.Sqlite.SqliteException e) when (e.SqliteErrorCode == 19)
-            {
-                // Same, as SQLite reports it from a set-based update.
             }
         }
 

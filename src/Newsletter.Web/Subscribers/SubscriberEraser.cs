@@ -1,7 +1,7 @@
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Mail;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 
 namespace Newsletter.Web.Subscribers;
 
@@ -9,7 +9,7 @@ namespace Newsletter.Web.Subscribers;
 /// Deleting and erasing. Erase (a GDPR request) removes every row that holds the address or the person's
 /// history and leaves only a SHA-256 hash in Suppressions, which imports and subscribe requests check.
 /// </summary>
-public sealed class SubscriberEraser(AppDbContext db, OutboxReader outbox, ILogger<SubscriberEraser> logger)
+public sealed class SubscriberEraser(AppDbContext db, EraseHygiene hygiene, OutboxReader outbox, ILogger<SubscriberEraser> logger)
 {
     public async Task DeleteAsync(long id, bool suppress, CancellationToken ct)
     {
@@ -22,12 +22,9 @@ public sealed class SubscriberEraser(AppDbContext db, OutboxReader outbox, ILogg
                 return; // already gone: a double click deletes once
             }
 
-            // A deleted row's bytes stay in free pages of the file until SQLite reuses them; an erase
-            // overwrites them with zeros instead, and moves the WAL's copies into the file so they go too.
-            var sqlite = db.Database.GetDbConnection() is SqliteConnection;
-            if (suppress && sqlite)
+            if (suppress)
             {
-                await db.Database.ExecuteSqlRawAsync("PRAGMA secure_delete = ON", ct);
+                await hygiene.BeforeAsync(db, ct);
             }
 
             await using (var tx = await db.Database.BeginTransactionAsync(ct))
@@ -49,12 +46,7 @@ public sealed class SubscriberEraser(AppDbContext db, OutboxReader outbox, ILogg
 
             if (suppress)
             {
-                if (sqlite)
-                {
-                    await db.Database.ExecuteSqlRawAsync("PRAGMA secure_delete = OFF", ct);
-                    // Best effort: a reader holding an old snapshot keeps its frames until the next checkpoint.
-                    await db.Database.ExecuteSqlRawAsync("PRAGMA wal_checkpoint(TRUNCATE)", ct);
-                }
+                await hygiene.AfterAsync(db, ct);
 
                 // The pickup folder keeps a copy of every email sent; the erased reader's go too.
                 var removed = outbox.DeleteAddressedTo(email);

@@ -2,6 +2,7 @@ using Hangfire;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 
 namespace Newsletter.Web.Subscribers;
 
@@ -20,10 +21,8 @@ public enum SubscribeOutcome
 /// Subscribing, confirming and leaving. Emails are never sent here: a Hangfire job with the subscriber's
 /// id is enqueued instead, so the request stays fast and an SMTP outage loses no confirmation.
 /// </summary>
-public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, ILogger<Subscriptions> logger)
+public sealed class Subscriptions(AppDbContext db, NewReaderQueue newReaders, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, ILogger<Subscriptions> logger)
 {
-    private static readonly SemaphoreSlim NewReaderGate = new(1, 1);
-
     public async Task<SubscribeOutcome> SubscribeAsync(string email, string? name, string source, CancellationToken ct)
     {
         var key = Subscriber.KeyOf(email);
@@ -40,12 +39,9 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
         if (subscriber is null)
         {
             subscriber = new Subscriber { Email = email, EmailKey = key, Name = Clean(name), Status = SubscriberStatus.Pending, Source = source, CreatedAt = now, LastConfirmationSentAt = now };
-            // The reader and the first line of their history in one transaction: one turn at SQLite's
-            // single write lock per new reader, instead of two. New readers queue for that turn here, in
-            // order, instead of in SQLite's busy handler, whose sleeps grow to 100 ms: under a burst of
-            // sign-ups that turned a few milliseconds of work into seconds of waiting and timeouts.
-            await NewReaderGate.WaitAsync(ct);
-            try
+            // The reader and the first line of their history in one transaction: on SQLite one turn at the
+            // single write lock per new reader, instead of two, taken in the queue's order.
+            using (await newReaders.WaitAsync(ct))
             {
                 await using var tx = await db.Database.BeginTransactionAsync(ct);
                 db.Subscribers.Add(subscriber);
@@ -53,7 +49,7 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
                 {
                     await db.SaveChangesAsync(ct);
                 }
-                catch (DbUpdateException)
+                catch (DbUpdateException e) when (db.IsUniqueViolation(e))
                 {
                     // A double click raced us to the insert; the other request owns the new row.
                     db.ChangeTracker.Clear();
@@ -63,10 +59,6 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
                 db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriber.Id, Kind = SubscriberEventKind.Subscribed, Source = source, At = now });
                 await db.SaveChangesAsync(ct);
                 await tx.CommitAsync(ct);
-            }
-            finally
-            {
-                NewReaderGate.Release();
             }
 
             jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
@@ -198,14 +190,14 @@ public sealed class Subscriptions(AppDbContext db, IBackgroundJobClient jobs, IO
 
         // The status, the suppression and the history line commit together: a reader seen as Bounced is
         // always suppressed too, and a crash between the writes cannot leave a bounced address mailable.
-        // Microsoft.Data.Sqlite begins it IMMEDIATE, so the write lock is held from the start.
         var hash = Subscriber.HashOf(key);
         var at = clock.GetUtcNow().UtcDateTime;
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         await db.Subscribers.Where(s => s.Id == subscriberId).ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Bounced), ct);
         if (!await db.Suppressions.AnyAsync(x => x.EmailHash == hash, ct))
         {
-            // No concurrent bounce can slip in between: this transaction holds the write lock.
+            // A second bounce for this reader waits until this one commits, then sees the suppression: the
+            // update above holds the write lock (SQLite, IMMEDIATE) or the reader's row lock (PostgreSQL).
             db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = SuppressionReason.HardBounce, CreatedAt = at });
         }
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Newsletter.Testing;
+using Newsletter.Web.Data.Providers;
 using static Newsletter.Tests.Archive.ArchiveData;
 
 namespace Newsletter.Tests.Archive;
@@ -15,9 +16,9 @@ public class CachingTests
         "/feeds/issues.rss", "/feeds/notes.atom", "/feeds/notes.json", "/feeds/tags/cache.json", "/sitemap.xml", "/robots.txt",
     };
 
-    private static async Task<NewsletterApp> AppAsync()
+    private static async Task<NewsletterApp> AppAsync(DatabaseProvider? provider = null)
     {
-        var app = new NewsletterApp();
+        var app = new NewsletterApp(provider: provider);
         app.WriteNote("a.md", Note("Cached note", "cached-note", "2026-01-01", "cache"));
         await AddIssueAsync(app, 1, "Cached issue", Utc(2026, 1, 5), tags: ["cache"]);
         return app;
@@ -219,7 +220,7 @@ public class CachingTests
     [Fact]
     public async Task QueryKeysAPageDoesNotReadDoNotSplitTheCache()
     {
-        using var app = await AppAsync();
+        using var app = await AppAsync(TestDatabases.SqliteOnlySearch);
         var client = app.CreateClient();
         var plain = await client.GetAsync("/archive", Ct);
         var junk = await client.GetAsync("/archive?utm_source=x", Ct);

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Newsletter.Testing;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Subscribers;
 
 namespace Newsletter.Tests.Subscribers;
@@ -13,9 +14,9 @@ public class SubscriberAdminTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static async Task<(NewsletterApp App, HttpClient Author)> AppAsync()
+    private static async Task<(NewsletterApp App, HttpClient Author)> AppAsync(DatabaseProvider? provider = null)
     {
-        var app = new NewsletterApp();
+        var app = new NewsletterApp(provider: provider);
         var author = app.CreateBrowserClient();
         await Forms.SetUpOwnerAsync(author);
         return (app, author);
@@ -110,7 +111,7 @@ public class SubscriberAdminTests
     [Fact]
     public async Task TheStatusCountsStayExactThroughInsertsStatusChangesAndDeletesFromAnyPath()
     {
-        var (app, author) = await AppAsync();
+        var (app, author) = await AppAsync(TestDatabases.SqliteOnlyImporter);
         using var _ = app;
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
@@ -140,7 +141,7 @@ public class SubscriberAdminTests
     [Fact]
     public async Task AnEraseLeavesNoCopyOfTheAddressInTheDatabaseFileTheOutboxOrTheImportsFolder()
     {
-        var (app, author) = await AppAsync();
+        var (app, author) = await AppAsync(TestDatabases.SqliteOnlyImporter);
         using var _ = app;
         // In by import (so a copy of the file was stored), then mailed (so the outbox has a copy).
         await using (var scope = app.Services.CreateAsyncScope())

@@ -5,10 +5,11 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Memory;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 
 namespace Newsletter.Web.Subscribers.Admin;
 
-public sealed class IndexModel(AppDbContext db, IMemoryCache cache, TimeProvider clock) : PageModel
+public sealed class IndexModel(AppDbContext db, SubscriberGrowth growth, IMemoryCache cache, TimeProvider clock) : PageModel
 {
     private const int PageSize = 50;
 
@@ -64,11 +65,7 @@ public sealed class IndexModel(AppDbContext db, IMemoryCache cache, TimeProvider
         var today = clock.GetUtcNow().UtcDateTime.Date;
         var from = today.AddDays(-days + 1);
         var active = Counts.GetValueOrDefault(SubscriberStatus.Active);
-        // Dates are stored as ISO text on SQLite, so the day is the first ten characters.
-        var confirmed = await db.Database.SqlQuery<DayCount>(
-            $"SELECT substr(ConfirmedAt, 1, 10) AS Day, COUNT(*) AS Count FROM Subscribers WHERE ConfirmedAt >= {from} AND Status = {(int)SubscriberStatus.Active} GROUP BY substr(ConfirmedAt, 1, 10)")
-            .ToListAsync(ct);
-        var byDay = confirmed.ToDictionary(x => DateTime.Parse(x.Day, CultureInfo.InvariantCulture), x => x.Count);
+        var byDay = await growth.ConfirmedPerDayAsync(db, from, ct);
         var points = new int[days];
         var running = active;
         for (var i = days - 1; i >= 0; i--)
@@ -79,8 +76,6 @@ public sealed class IndexModel(AppDbContext db, IMemoryCache cache, TimeProvider
 
         return Svg(points, from);
     }
-
-    private sealed record DayCount(string Day, int Count);
 
     private static string Svg(int[] points, DateTime from)
     {

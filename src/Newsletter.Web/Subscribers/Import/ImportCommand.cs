@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Newsletter.Web.Data;
 using Newsletter.Web.Infrastructure;
 
@@ -37,7 +38,7 @@ public static class ImportCommand
         {
             await importer.ImportAsync(import, default);
         }
-        catch (Exception e) when (e is CsvFormatException or IOException or Microsoft.Data.Sqlite.SqliteException)
+        catch (Exception e) when (e is CsvFormatException or IOException or DbException)
         {
             // Recorded on the import already; the shell gets the sentence, not a stack trace.
             Console.Error.WriteLine($"Import {import.Id} failed: {e.Message}");

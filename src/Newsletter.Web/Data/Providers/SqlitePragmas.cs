@@ -1,0 +1,49 @@
+using System.Data.Common;
+using System.Runtime.CompilerServices;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+
+namespace Newsletter.Web.Data.Providers;
+
+/// <summary>
+/// WAL lets readers run beside the one writer, and the busy timeout makes a writer wait for the lock
+/// instead of failing at once with "database is locked". Both belong to the SQLite connection, which
+/// the pool keeps open between uses, so they are set once per physical connection: EF opens a pooled
+/// connection for nearly every query, and four PRAGMAs each time were a fifth of a request's work.
+/// </summary>
+internal sealed class SqlitePragmas : DbConnectionInterceptor
+{
+    public static SqlitePragmas Instance { get; } = new();
+
+    private const string Pragmas = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+    // Keyed by the native handle, which lives as long as the physical connection does.
+    private readonly ConditionalWeakTable<object, object> _configured = new();
+
+    private SqlitePragmas()
+    {
+    }
+
+    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
+    {
+        if (IsNew(connection))
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = Pragmas;
+            command.ExecuteNonQuery();
+        }
+    }
+
+    public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        if (IsNew(connection))
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = Pragmas;
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    private bool IsNew(DbConnection connection) =>
+        connection is not SqliteConnection { Handle: { } handle } || _configured.TryAdd(handle, handle);
+}
