@@ -22,12 +22,10 @@ public sealed record DeliveryOutcome(long DeliveryId, long SubscriberId, Deliver
 /// and a crash can never half-apply a batch. The few statements where SQLite and PostgreSQL differ come
 /// from <see cref="LedgerSql"/>; the rules are here, once.
 /// </summary>
-public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, TimeProvider clock)
+public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptions> options, TimeProvider clock)
 {
     /// <summary>Why a delivery is Held: the copies a reader may already have.</summary>
     public const string HeldReason = "held: may have reached the reader twice already (two sends cut short); send again only if you decide to";
-
-    private readonly LedgerSql _sql = LedgerSql.For(db.Database);
 
     public long NowMs => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -85,7 +83,7 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
         db.Database.OpenConnection();
         try
         {
-            using var tx = db.Database.BeginTransaction(_sql.ClaimIsolation);
+            using var tx = db.Database.BeginTransaction(sql.ClaimIsolation);
             // Read inside the transaction: a claimer that waited for the lock must not work with a time older
             // than the last writer's, or the bucket would refill backwards.
             var now = NowMs;
@@ -98,7 +96,7 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
                 using var claim = Command(tx, "", ("@issue", issueId), ("@owner", owner), ("@now", now),
                     ("@until", now + (long)o.LeaseDuration.TotalMilliseconds), ("@max", allowed),
                     ("@pending", (int)DeliveryStatus.Pending), ("@sending", (int)DeliveryStatus.Sending), ("@deferred", (int)DeliveryStatus.Deferred));
-                foreach (var statement in _sql.Claim)
+                foreach (var statement in sql.Claim)
                 {
                     claim.CommandText = statement;
                     claim.Parameters["@max"].Value = allowed - claimed.Count;
@@ -348,7 +346,7 @@ public sealed class Ledger(AppDbContext db, IOptions<SendingOptions> options, Ti
     /// </summary>
     private Bucket ReadBucket(IDbContextTransaction tx, string key, int capacity, long periodMs, long now)
     {
-        using var read = Command(tx, _sql.ReadBucket, ("@key", key));
+        using var read = Command(tx, sql.ReadBucket, ("@key", key));
         double tokens = capacity;
         long updated = now;
         using (var r = read.ExecuteReader())

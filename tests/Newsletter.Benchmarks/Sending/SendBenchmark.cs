@@ -131,7 +131,7 @@ public static partial class SendBenchmark
         Console.WriteLine($"S5: snapshot of {readers:N0} active readers into the delivery ledger (SQLite, {data})");
         await using var db = SendSeed.Open(data);
         var issue = await db.Issues.AsNoTracking().SingleAsync(i => i.Id == issueId);
-        var ledger = new Ledger(db, Options.Create(new SendingOptions()), TimeProvider.System);
+        var ledger = new Ledger(db, new Newsletter.Web.Data.Providers.SqliteLedgerSql(), Options.Create(new SendingOptions()), TimeProvider.System);
 
         var watch = Stopwatch.StartNew();
         var count = await ledger.SnapshotAsync(issue, CancellationToken.None);

@@ -164,6 +164,12 @@ public class InboundMailTests
         info.Environment["Notes__ImportOnStartup"] = "false";
         info.Environment["Site__BaseUrl"] = "http://localhost";
         info.Environment["Jobs__Server"] = "false";
+        if (app.PostgresConnectionString is { } postgres)
+        {
+            info.Environment["Database__Provider"] = "PostgreSql";
+            info.Environment["Database__ConnectionString"] = postgres;
+        }
+
         using var process = Process.Start(info)!;
         await process.StandardInput.WriteAsync(request);
         process.StandardInput.Close();

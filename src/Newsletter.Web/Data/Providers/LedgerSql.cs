@@ -1,5 +1,4 @@
 using System.Data;
-using Microsoft.EntityFrameworkCore.Infrastructure;
 
 namespace Newsletter.Web.Data.Providers;
 
@@ -14,13 +13,6 @@ namespace Newsletter.Web.Data.Providers;
 /// </remarks>
 public abstract class LedgerSql
 {
-    public static LedgerSql Sqlite { get; } = new SqliteLedgerSql();
-
-    public static LedgerSql Postgres { get; } = new PostgresLedgerSql();
-
-    public static LedgerSql For(DatabaseFacade database) =>
-        database.ProviderName == "Npgsql.EntityFrameworkCore.PostgreSQL" ? Postgres : Sqlite;
-
     /// <summary>The claim's transaction: it must make two claimers take disjoint rows and read the bucket one at a time.</summary>
     public abstract IsolationLevel ClaimIsolation { get; }
 
@@ -33,58 +25,59 @@ public abstract class LedgerSql
     // Shared by both forms: the SET clause of a claim. In an UPDATE every right-hand side sees the old row,
     // so "Status" = @sending here means the row was Sending already: its lease ran out with the message
     // maybe in flight, and whoever sends it again must say that a reader may get two copies.
-    private const string TakeRows = """
+    protected const string TakeRows = """
         UPDATE "Deliveries"
         SET "Uncertain" = ("Uncertain" OR "Status" = @sending),
             "Status" = @sending, "LeaseOwner" = @owner, "LeaseExpiresAtMs" = @until, "Attempts" = "Attempts" + 1
         """;
 
-    private sealed class SqliteLedgerSql : LedgerSql
-    {
-        // BEGIN IMMEDIATE in Microsoft.Data.Sqlite: the write lock is taken at the start, so the bucket read
-        // and the claim see no other writer at all.
-        public override IsolationLevel ClaimIsolation => IsolationLevel.Serializable;
+}
 
-        public override string ReadBucket => """SELECT "Tokens", "UpdatedAtMs" FROM "SendRateBuckets" WHERE "Key" = @key""";
+public sealed class SqliteLedgerSql : LedgerSql
+{
+    // BEGIN IMMEDIATE in Microsoft.Data.Sqlite: the write lock is taken at the start, so the bucket read
+    // and the claim see no other writer at all.
+    public override IsolationLevel ClaimIsolation => IsolationLevel.Serializable;
 
-        // One index seek per state, each stopping at @max rows: expired leases first (a dead worker's batch),
-        // then deferred rows that are due, then pending ones in snapshot order. A single OR'ed filter sorted
-        // by Id read every row of the issue on every claim, and a million-reader send slowed to a crawl.
-        public override IReadOnlyList<string> Claim { get; } =
-        [
-            TakeRows + """
+    public override string ReadBucket => """SELECT "Tokens", "UpdatedAtMs" FROM "SendRateBuckets" WHERE "Key" = @key""";
 
-            WHERE "Id" IN (
-                SELECT "Id" FROM (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = @issue AND "Status" = @sending AND "LeaseExpiresAtMs" < @now LIMIT @max)
-                UNION ALL
-                SELECT "Id" FROM (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = @issue AND "Status" = @deferred AND "NextAttemptAtMs" <= @now LIMIT @max)
-                UNION ALL
-                SELECT "Id" FROM (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = @issue AND "Status" = @pending AND "NextAttemptAtMs" <= @now LIMIT @max)
-                LIMIT @max)
-            RETURNING "Id", "SubscriberId", "Attempts", "Uncertain"
-            """,
-        ];
-    }
+    // One index seek per state, each stopping at @max rows: expired leases first (a dead worker's batch),
+    // then deferred rows that are due, then pending ones in snapshot order. A single OR'ed filter sorted
+    // by Id read every row of the issue on every claim, and a million-reader send slowed to a crawl.
+    public override IReadOnlyList<string> Claim { get; } =
+    [
+        TakeRows + """
 
-    private sealed class PostgresLedgerSql : LedgerSql
-    {
-        // Read committed with explicit row locks: the bucket row is locked FOR UPDATE (one claimer at a time
-        // draws tokens), and SKIP LOCKED lets claimers on every node take disjoint rows without waiting.
-        public override IsolationLevel ClaimIsolation => IsolationLevel.ReadCommitted;
+        WHERE "Id" IN (
+            SELECT "Id" FROM (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = @issue AND "Status" = @sending AND "LeaseExpiresAtMs" < @now LIMIT @max)
+            UNION ALL
+            SELECT "Id" FROM (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = @issue AND "Status" = @deferred AND "NextAttemptAtMs" <= @now LIMIT @max)
+            UNION ALL
+            SELECT "Id" FROM (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = @issue AND "Status" = @pending AND "NextAttemptAtMs" <= @now LIMIT @max)
+            LIMIT @max)
+        RETURNING "Id", "SubscriberId", "Attempts", "Uncertain"
+        """,
+    ];
+}
 
-        public override string ReadBucket => """SELECT "Tokens", "UpdatedAtMs" FROM "SendRateBuckets" WHERE "Key" = @key FOR UPDATE""";
+public sealed class PostgresLedgerSql : LedgerSql
+{
+    // Read committed with explicit row locks: the bucket row is locked FOR UPDATE (one claimer at a time
+    // draws tokens), and SKIP LOCKED lets claimers on every node take disjoint rows without waiting.
+    public override IsolationLevel ClaimIsolation => IsolationLevel.ReadCommitted;
 
-        public override IReadOnlyList<string> Claim { get; } =
-        [
-            Take("""("Status" = @sending AND "LeaseExpiresAtMs" < @now)"""),
-            Take("""("Status" = @deferred AND "NextAttemptAtMs" <= @now)"""),
-            Take("""("Status" = @pending AND "NextAttemptAtMs" <= @now)"""),
-        ];
+    public override string ReadBucket => """SELECT "Tokens", "UpdatedAtMs" FROM "SendRateBuckets" WHERE "Key" = @key FOR UPDATE""";
 
-        private static string Take(string due) => TakeRows + $"""
+    public override IReadOnlyList<string> Claim { get; } =
+    [
+        Take("""("Status" = @sending AND "LeaseExpiresAtMs" < @now)"""),
+        Take("""("Status" = @deferred AND "NextAttemptAtMs" <= @now)"""),
+        Take("""("Status" = @pending AND "NextAttemptAtMs" <= @now)"""),
+    ];
 
-            WHERE "Id" IN (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = @issue AND {due} LIMIT @max FOR UPDATE SKIP LOCKED)
-            RETURNING "Id", "SubscriberId", "Attempts", "Uncertain"
-            """;
-    }
+    private static string Take(string due) => TakeRows + $"""
+
+        WHERE "Id" IN (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = @issue AND {due} LIMIT @max FOR UPDATE SKIP LOCKED)
+        RETURNING "Id", "SubscriberId", "Attempts", "Uncertain"
+        """;
 }

@@ -522,6 +522,38 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                     b.ToTable("Deliveries");
                 });
 
+            modelBuilder.Entity("Newsletter.Web.Sending.SendNodeRow", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)");
+
+                    b.Property<long>("HeartbeatAtMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Machine")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<int>("ProcessId")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("RelayError")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)");
+
+                    b.Property<long?>("RelayFailingSinceMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("StartedAtMs")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("SendNodes", (string)null);
+                });
+
             modelBuilder.Entity("Newsletter.Web.Sending.SendRateBucket", b =>
                 {
                     b.Property<string>("Key")
