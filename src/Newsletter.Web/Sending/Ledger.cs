@@ -131,9 +131,11 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptio
     /// <summary>Expired leases on rows that were Uncertain already: a second cut send. No third copy without the author.</summary>
     private void Hold(IDbContextTransaction tx, int issueId, long now)
     {
-        using var hold = Command(tx, """
+        using var hold = Command(tx, $"""
             UPDATE "Deliveries" SET "Status" = @held, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0, "LastError" = @why
-            WHERE "IssueId" = @issue AND "Status" = @sending AND "LeaseExpiresAtMs" < @now AND "Uncertain"
+            WHERE "Id" IN ({sql.Rows("""
+                "IssueId" = @issue AND "Status" = @sending AND "LeaseExpiresAtMs" < @now AND "Uncertain"
+                """)})
             """, ("@held", (int)DeliveryStatus.Held), ("@why", HeldReason), ("@issue", issueId), ("@sending", (int)DeliveryStatus.Sending), ("@now", now));
         hold.ExecuteNonQuery();
     }
@@ -143,30 +145,49 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptio
     /// touched: a row another worker has taken over stays taken, and its old owner finds out because its own
     /// lease stops growing.
     /// </summary>
-    public int Renew(int issueId, string owner, long untilMs)
-    {
-        var sending = DeliveryStatus.Sending;
-        return db.Deliveries.Where(d => d.IssueId == issueId && d.Status == sending && d.LeaseOwner == owner)
-            .ExecuteUpdate(u => u.SetProperty(d => d.LeaseExpiresAtMs, untilMs));
-    }
+    public int Renew(int issueId, string owner, long untilMs) => Maintain("""
+        UPDATE "Deliveries" SET "LeaseExpiresAtMs" = @until WHERE "Id" IN ({0})
+        """, """
+        "IssueId" = @issue AND "Status" = @sending AND "LeaseOwner" = @owner
+        """, ("@until", untilMs), ("@issue", issueId), ("@sending", (int)DeliveryStatus.Sending), ("@owner", owner));
 
     /// <summary>Ends at once every lease whose owner starts with one of <paramref name="ownerPrefixes"/> (dead nodes), so live workers take the rows now.</summary>
     public int Expire(IReadOnlyCollection<string> ownerPrefixes)
     {
         var expired = 0;
-        var sending = DeliveryStatus.Sending;
         var issues = db.Issues.Where(i => i.Status == IssueStatus.Sending || i.Status == IssueStatus.Paused || i.Status == IssueStatus.Cancelled).Select(i => i.Id).ToList();
         foreach (var prefix in ownerPrefixes)
         {
             // Per sending issue, so the (IssueId, Status, ...) index finds the few Sending rows.
             foreach (var issue in issues)
             {
-                expired += db.Deliveries.Where(d => d.IssueId == issue && d.Status == sending && d.LeaseOwner != null && d.LeaseOwner.StartsWith(prefix))
-                    .ExecuteUpdate(u => u.SetProperty(d => d.LeaseExpiresAtMs, 0L));
+                expired += Maintain("""
+                    UPDATE "Deliveries" SET "LeaseExpiresAtMs" = 0 WHERE "Id" IN ({0})
+                    """, """
+                    "IssueId" = @issue AND "Status" = @sending AND substr("LeaseOwner", 1, @length) = @prefix
+                    """, ("@issue", issue), ("@sending", (int)DeliveryStatus.Sending), ("@length", prefix.Length), ("@prefix", prefix));
             }
         }
 
         return expired;
+    }
+
+    /// <summary>One statement on the rows <see cref="LedgerSql.Rows"/> lets it change, in a transaction of its own.</summary>
+    private int Maintain(string update, string where, params (string Name, object? Value)[] parameters)
+    {
+        db.Database.OpenConnection();
+        try
+        {
+            using var tx = db.Database.BeginTransaction();
+            using var command = Command(tx, string.Format(System.Globalization.CultureInfo.InvariantCulture, update, sql.Rows(where)), parameters);
+            var changed = command.ExecuteNonQuery();
+            tx.Commit();
+            return changed;
+        }
+        finally
+        {
+            db.Database.CloseConnection();
+        }
     }
 
     /// <summary>

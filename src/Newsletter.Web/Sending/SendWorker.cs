@@ -107,6 +107,22 @@ public sealed class SendWorker(
 
                     time.Ledger += Stopwatch.GetElapsedTime(mark);
                 }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    // The outcomes could not be written (the database went away, or refused): the batch's rows
+                    // go to the next claim now, marked uncertain since some may have been sent, instead of
+                    // waiting out a lease nobody renews any more.
+                    try
+                    {
+                        ledger.Expire([owner]);
+                    }
+                    catch (Exception again) when (again is System.Data.Common.DbException or InvalidOperationException)
+                    {
+                        logger.LogError(again, "Issue {Issue}: could not hand back a failed batch; it returns when its lease ends", issueId);
+                    }
+
+                    throw;
+                }
                 finally
                 {
                     node.Drop(owner);

@@ -3,6 +3,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Testing;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Issues;
 using Newsletter.Web.Sending;
 using Newsletter.Web.Subscribers;
@@ -10,13 +11,22 @@ using Newsletter.Web.Subscribers;
 namespace Newsletter.Tests.Sending;
 
 /// <summary>
-/// A data folder for app processes that the crash tests kill and restart: the schema comes from the
-/// committed migrations, readers and one issue (already due) are written straight into the SQLite file,
-/// and the processes find it there on start-up, as they would after a power cut.
+/// A data folder (and, on PostgreSQL, a database) for app processes that the crash tests kill and restart:
+/// the schema comes from the committed migrations, readers and one issue (already due) are written straight
+/// into the database, and the processes find it there on start-up, as they would after a power cut.
 /// </summary>
 internal sealed class SendingProcess
 {
-    private SendingProcess(string root) => Root = root;
+    private SendingProcess(string root, DatabaseProvider provider)
+    {
+        Root = root;
+        Provider = provider;
+        PostgresConnectionString = provider == DatabaseProvider.PostgreSql ? TestDatabases.CreateMigratedPostgres() : null;
+    }
+
+    public DatabaseProvider Provider { get; }
+
+    public string? PostgresConnectionString { get; }
 
     public string Root { get; }
 
@@ -30,15 +40,26 @@ internal sealed class SendingProcess
 
     public int Concurrency { get; init; } = 4;
 
-    public static async Task<SendingProcess> CreateAsync(int readers, int batchSize = 50, int concurrency = 4)
+    public static async Task<SendingProcess> CreateAsync(int readers, int batchSize = 50, int concurrency = 4, DatabaseProvider provider = DatabaseProvider.Sqlite)
     {
-        var process = new SendingProcess(RepoPaths.TempDir("crash")) { BatchSize = batchSize, Concurrency = concurrency };
+        var process = new SendingProcess(RepoPaths.TempDir("crash"), provider) { BatchSize = batchSize, Concurrency = concurrency };
         Directory.CreateDirectory(process.DataFolder);
         Directory.CreateDirectory(Path.Combine(process.Root, "notes"));
         await using var db = process.Open();
         await db.Database.MigrateAsync(TestContext.Current.CancellationToken);
-        await using (var tx = await db.Database.BeginTransactionAsync(TestContext.Current.CancellationToken))
+        if (provider == DatabaseProvider.PostgreSql)
         {
+            // One set-based statement: the same addresses, names and states as the SQLite loop below.
+            await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO "Subscribers" ("Email", "EmailKey", "Name", "Status", "Source", "CreatedAt", "ConfirmedAt", "TokenVersion")
+                SELECT 'reader' || lpad(i::text, 5, '0') || '@example.org', 'reader' || lpad(i::text, 5, '0') || '@example.org', 'Reader ' || i,
+                       {(int)SubscriberStatus.Active}, 'test', now(), now(), 0
+                FROM generate_series(0, {readers - 1}) AS i
+                """, TestContext.Current.CancellationToken);
+        }
+        else
+        {
+            await using var tx = await db.Database.BeginTransactionAsync(TestContext.Current.CancellationToken);
             var connection = (SqliteConnection)db.Database.GetDbConnection();
             await using var insert = connection.CreateCommand();
             insert.CommandText = """
@@ -93,13 +114,18 @@ internal sealed class SendingProcess
         ["Jobs__Sqlite__InvisibilityTimeout"] = "00:00:10",
         ["Jobs__Sqlite__DistributedLockLifetime"] = "00:00:05",
         ["Jobs__Sqlite__QueuePollInterval"] = "00:00:00.200",
+        ["Database__Provider"] = Provider.ToString(),
+        ["Database__ConnectionString"] = PostgresConnectionString ?? "",
     };
 
     public AppProcess App(SmtpServer smtp) => new(Environment(smtp), sampleNotes: false, root: Root);
 
-    public AppDbContext Open() => new(new DbContextOptionsBuilder<AppDbContext>()
-        .UseSqlite(new SqliteConnectionStringBuilder { DataSource = DatabaseFile, Pooling = false, DefaultTimeout = 30 }.ToString())
-        .Options);
+    public AppDbContext Open()
+    {
+        var options = new DbContextOptionsBuilder<AppDbContext>();
+        options.UseDatabase(Provider, PostgresConnectionString ?? new SqliteConnectionStringBuilder { DataSource = DatabaseFile, Pooling = false, DefaultTimeout = 30 }.ToString());
+        return new AppDbContext(options.Options);
+    }
 
     public async Task<Issue> IssueAsync()
     {

@@ -22,6 +22,14 @@ public abstract class LedgerSql
     /// <summary>Run in order, each with @max set to what is still wanted, until one returns fewer rows.</summary>
     public abstract IReadOnlyList<string> Claim { get; }
 
+    /// <summary>
+    /// The Ids a maintenance statement (renew, expire, hold) may change, from a WHERE condition on "Deliveries".
+    /// On PostgreSQL rows another transaction holds are passed over, not waited for: they are being recorded
+    /// or claimed right now, and the next heartbeat sees them again. Waiting instead let a heartbeat and a
+    /// worker's outcome write lock the same rows in different orders, and PostgreSQL killed one as a deadlock.
+    /// </summary>
+    public abstract string Rows(string where);
+
     // Shared by both forms: the SET clause of a claim. In an UPDATE every right-hand side sees the old row,
     // so "Status" = @sending here means the row was Sending already: its lease ran out with the message
     // maybe in flight, and whoever sends it again must say that a reader may get two copies.
@@ -40,6 +48,8 @@ public sealed class SqliteLedgerSql : LedgerSql
     public override IsolationLevel ClaimIsolation => IsolationLevel.Serializable;
 
     public override string ReadBucket => """SELECT "Tokens", "UpdatedAtMs" FROM "SendRateBuckets" WHERE "Key" = @key""";
+
+    public override string Rows(string where) => $"""SELECT "Id" FROM "Deliveries" WHERE {where}""";
 
     // One index seek per state, each stopping at @max rows: expired leases first (a dead worker's batch),
     // then deferred rows that are due, then pending ones in snapshot order. A single OR'ed filter sorted
@@ -67,6 +77,8 @@ public sealed class PostgresLedgerSql : LedgerSql
     public override IsolationLevel ClaimIsolation => IsolationLevel.ReadCommitted;
 
     public override string ReadBucket => """SELECT "Tokens", "UpdatedAtMs" FROM "SendRateBuckets" WHERE "Key" = @key FOR UPDATE""";
+
+    public override string Rows(string where) => $"""SELECT "Id" FROM "Deliveries" WHERE {where} FOR UPDATE SKIP LOCKED""";
 
     public override IReadOnlyList<string> Claim { get; } =
     [
