@@ -18,6 +18,7 @@ public static class ProviderServices
             services.AddSingleton<EraseHygiene, PostgresEraseHygiene>();
             services.AddSingleton<NewReaderQueue, PostgresNewReaderQueue>();
             services.AddSingleton<SubscriberGrowth, PostgresSubscriberGrowth>();
+            services.AddSingleton<SearchSql, PostgresSearchSql>();
         }
         else
         {
@@ -25,6 +26,7 @@ public static class ProviderServices
             services.AddSingleton<EraseHygiene, SqliteEraseHygiene>();
             services.AddSingleton<NewReaderQueue, SqliteNewReaderQueue>();
             services.AddSingleton<SubscriberGrowth, SqliteSubscriberGrowth>();
+            services.AddSingleton<SearchSql, SqliteSearchSql>();
         }
 
         return services;
