@@ -21,12 +21,9 @@ public static class TestDatabases
 #endif
 
     /// <summary>
-    /// For a test that needs Archive/SearchIndex.cs, whose index queries speak only SQLite's FTS5 so far: it runs
-    /// on SQLite in both projects. Use the default instead once search has its PostgreSQL form.
+    /// For a test that needs Subscribers/Import/SubscriberImporter.cs, whose writes are SQLite prepared statements
+    /// so far: it runs on SQLite in both projects. Use the default instead once the importer has its PostgreSQL form.
     /// </summary>
-    public const DatabaseProvider SqliteOnlySearch = DatabaseProvider.Sqlite;
-
-    /// <summary>Likewise for Subscribers/Import/SubscriberImporter.cs, whose writes are SQLite prepared statements so far.</summary>
     public const DatabaseProvider SqliteOnlyImporter = DatabaseProvider.Sqlite;
 
     private const string Template = "newsletter_template";

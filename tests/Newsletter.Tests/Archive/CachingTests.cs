@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Newsletter.Testing;
-using Newsletter.Web.Data.Providers;
 using static Newsletter.Tests.Archive.ArchiveData;
 
 namespace Newsletter.Tests.Archive;
@@ -16,9 +15,9 @@ public class CachingTests
         "/feeds/issues.rss", "/feeds/notes.atom", "/feeds/notes.json", "/feeds/tags/cache.json", "/sitemap.xml", "/robots.txt",
     };
 
-    private static async Task<NewsletterApp> AppAsync(DatabaseProvider? provider = null)
+    private static async Task<NewsletterApp> AppAsync()
     {
-        var app = new NewsletterApp(provider: provider);
+        var app = new NewsletterApp();
         app.WriteNote("a.md", Note("Cached note", "cached-note", "2026-01-01", "cache"));
         await AddIssueAsync(app, 1, "Cached issue", Utc(2026, 1, 5), tags: ["cache"]);
         return app;
@@ -220,7 +219,7 @@ public class CachingTests
     [Fact]
     public async Task QueryKeysAPageDoesNotReadDoNotSplitTheCache()
     {
-        using var app = await AppAsync(TestDatabases.SqliteOnlySearch);
+        using var app = await AppAsync();
         var client = app.CreateClient();
         var plain = await client.GetAsync("/archive", Ct);
         var junk = await client.GetAsync("/archive?utm_source=x", Ct);

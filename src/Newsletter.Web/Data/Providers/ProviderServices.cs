@@ -19,6 +19,7 @@ public static class ProviderServices
             services.AddSingleton<NewReaderQueue, PostgresNewReaderQueue>();
             services.AddSingleton<SubscriberGrowth, PostgresSubscriberGrowth>();
             services.AddSingleton<LedgerSql, PostgresLedgerSql>();
+            services.AddSingleton<SearchSql, PostgresSearchSql>();
         }
         else
         {
@@ -27,21 +28,25 @@ public static class ProviderServices
             services.AddSingleton<NewReaderQueue, SqliteNewReaderQueue>();
             services.AddSingleton<SubscriberGrowth, SqliteSubscriberGrowth>();
             services.AddSingleton<LedgerSql, SqliteLedgerSql>();
+            services.AddSingleton<SearchSql, SqliteSearchSql>();
         }
 
         return services;
     }
 
     /// <summary>
-    /// Points EF at the database. Also used by the design-time factory, so `dotnet ef` builds the same model
-    /// the app runs. Without a connection string SQLite uses newsletter.db in the data folder.
+    /// Points EF at the database. Also used by the design-time factory and the tests, so `dotnet ef` and they
+    /// build the same model, with the same SQLite pragmas, as the app runs.
     /// </summary>
     public static DbContextOptionsBuilder UseDatabase(this DbContextOptionsBuilder options, DatabaseProvider provider, string connectionString) =>
         provider == DatabaseProvider.PostgreSql
             ? options.UseNpgsql(connectionString, o => o.CommandTimeout(30))
             : options.UseSqlite(connectionString, o => o.CommandTimeout(30)).AddInterceptors(SqlitePragmas.Instance);
 
-    /// <summary>The connection string to use, checked now so a typo fails the start with the setting's name.</summary>
+    /// <summary>
+    /// The connection string to use, checked now so a typo fails the start with the setting's name. Without
+    /// one, SQLite uses <paramref name="defaultSqliteFile"/> (newsletter.db in the data folder).
+    /// </summary>
     public static string ConnectionString(DatabaseSettings settings, string defaultSqliteFile)
     {
         try

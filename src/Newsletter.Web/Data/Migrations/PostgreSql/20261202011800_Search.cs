@@ -11,7 +11,7 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql;
 /// Full-text search over public notes and issues, the PostgreSQL form of the SQLite set's FTS5 table: one row
 /// per public note (DocId = id * 2) or issue (id * 2 + 1) with its text, kept by triggers in the same
 /// transaction as the change, and a stored tsvector (title first, then tags and summary, then body) under a
-/// GIN index for websearch_to_tsquery. The text stays beside the vector because ts_headline needs it.
+/// GIN index (Data/Providers/SearchSql.cs queries it). The text stays beside the vector because ts_headline needs it.
 /// The visibility rules match PublicContent.Notes and PublicIssues.Visible; search re-checks them anyway.
 /// </summary>
 [DbContext(typeof(AppDbContext))]
@@ -26,6 +26,17 @@ public sealed class Search : Migration
 
     protected override void Up(MigrationBuilder migrationBuilder)
     {
+        // English stems with accents removed, so "cafe" finds "café". unaccent ships with PostgreSQL and is a
+        // trusted extension: the database's owner may create it.
+        migrationBuilder.Sql("""
+            CREATE EXTENSION IF NOT EXISTS unaccent;
+            CREATE TEXT SEARCH CONFIGURATION newsletter_search (COPY = english);
+            ALTER TEXT SEARCH CONFIGURATION newsletter_search
+                ALTER MAPPING FOR hword, hword_part, word WITH unaccent, english_stem;
+            """);
+        // The text is plain text, but PostgreSQL's parser reads it as HTML: it drops anything that looks like a
+        // tag, and everything inside <script>, from the vector and from ts_headline. So '<' becomes a control
+        // character first, here and in the headline (Data/Providers/SearchSql.cs), which puts it back.
         migrationBuilder.Sql("""
             CREATE TABLE "SearchIndex" (
                 "DocId" bigint PRIMARY KEY,
@@ -34,10 +45,10 @@ public sealed class Search : Migration
                 "Body" text NOT NULL,
                 "Tags" text NOT NULL,
                 "Document" tsvector GENERATED ALWAYS AS (
-                    setweight(to_tsvector('english'::regconfig, "Title"), 'A') ||
-                    setweight(to_tsvector('english'::regconfig, "Tags"), 'B') ||
-                    setweight(to_tsvector('english'::regconfig, "Summary"), 'B') ||
-                    setweight(to_tsvector('english'::regconfig, "Body"), 'D')) STORED
+                    setweight(to_tsvector('newsletter_search'::regconfig, replace("Title", '<', chr(3))), 'A') ||
+                    setweight(to_tsvector('newsletter_search'::regconfig, replace("Tags", '<', chr(3))), 'B') ||
+                    setweight(to_tsvector('newsletter_search'::regconfig, replace("Summary", '<', chr(3))), 'B') ||
+                    setweight(to_tsvector('newsletter_search'::regconfig, replace("Body", '<', chr(3))), 'D')) STORED
             );
             CREATE INDEX "IX_SearchIndex_Document" ON "SearchIndex" USING GIN ("Document");
             """);
@@ -59,6 +70,7 @@ public sealed class Search : Migration
             DROP FUNCTION IF EXISTS "Issues_Search"();
             DROP FUNCTION IF EXISTS "IssueTags_Search"();
             DROP TABLE IF EXISTS "SearchIndex";
+            DROP TEXT SEARCH CONFIGURATION IF EXISTS newsletter_search;
             """);
     }
 
