@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Content;
 using Newsletter.Web.Issues;
 using Newsletter.Web.Notes;
 using Newsletter.Web.Sending;
@@ -36,6 +37,8 @@ public sealed class AppDbContext(DbContextOptions<AppDbContext> options)
     public DbSet<Delivery> Deliveries => Set<Delivery>();
 
     public DbSet<SendRateBucket> SendRateBuckets => Set<SendRateBucket>();
+
+    public DbSet<ContentVersion> ContentVersions => Set<ContentVersion>();
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 

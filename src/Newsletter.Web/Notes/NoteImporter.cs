@@ -81,10 +81,17 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
             removed++;
         }
 
-        await db.SaveChangesAsync(ct);
-        if (added + updated + removed > 0)
+        // The notes and the change count commit together, so a node serving pages while a command imports
+        // (or a start-up import on another node) never misses the change.
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
-            await changes.NotesChangedAsync(ct);
+            await db.SaveChangesAsync(ct);
+            if (added + updated + removed > 0)
+            {
+                await changes.NotesChangedAsync(ct);
+            }
+
+            await tx.CommitAsync(ct);
         }
 
         var result = new NoteImportResult(added, updated, unchanged, removed, errors);

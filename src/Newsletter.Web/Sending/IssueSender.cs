@@ -127,6 +127,12 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, IBackgroundJobCl
         }
 
         await tx.CommitAsync(ct);
+        if (cancelled)
+        {
+            // A cancelled issue leaves the site (PublicIssues shows only issues that went out).
+            await changes.IssuesChangedAsync(ct);
+        }
+
         return cancelled;
     }
 

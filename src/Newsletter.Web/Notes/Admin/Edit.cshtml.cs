@@ -101,6 +101,8 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, Conten
             db.Notes.Add(note);
         }
 
+        // The note and the change count commit together: a stop between them would leave other nodes showing the old note.
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
         try
         {
             await db.SaveChangesAsync(ct);
@@ -113,6 +115,7 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, Conten
         }
 
         await changes.NotesChangedAsync(ct);
+        await tx.CommitAsync(ct);
         var message = intent switch
         {
             "publish" => "Published.",
