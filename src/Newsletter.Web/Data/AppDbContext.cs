@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
 using Newsletter.Web.Content;
 using Newsletter.Web.Issues;
 using Newsletter.Web.Notes;
@@ -65,7 +66,7 @@ internal sealed class NullableUtcDateTimeConverter() : Microsoft.EntityFramework
     v => v == null ? v : v.Value.Kind == DateTimeKind.Utc ? v : v.Value.ToUniversalTime(),
     v => v == null ? v : DateTime.SpecifyKind(v.Value, DateTimeKind.Utc));
 
-/// <summary>An author account. The owner is the one who ran first-time setup.</summary>
+/// <summary>An author account. The owner is the one who ran first-time setup; there is only ever one.</summary>
 public sealed class AppUser : IdentityUser
 {
     public string DisplayName { get; set; } = "";
@@ -73,4 +74,13 @@ public sealed class AppUser : IdentityUser
     public bool IsOwner { get; set; }
 
     public DateTime CreatedAt { get; set; } = DateTime.UtcNow;
+}
+
+internal sealed class AppUserConfiguration : IEntityTypeConfiguration<AppUser>
+{
+    // One owner, held by the database that every node writes to: two setup posts on two processes can both
+    // find no account yet, but only one owner row can be inserted. The filter reads the same on SQLite and
+    // PostgreSQL.
+    public void Configure(EntityTypeBuilder<AppUser> b) =>
+        b.HasIndex(u => u.IsOwner).IsUnique().HasFilter("\"IsOwner\"").HasDatabaseName("IX_AspNetUsers_OneOwner");
 }

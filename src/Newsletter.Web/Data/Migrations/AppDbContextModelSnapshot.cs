@@ -246,6 +246,11 @@ namespace Newsletter.Web.Data.Migrations
 
                     b.HasKey("Id");
 
+                    b.HasIndex("IsOwner")
+                        .IsUnique()
+                        .HasDatabaseName("IX_AspNetUsers_OneOwner")
+                        .HasFilter("\"IsOwner\"");
+
                     b.HasIndex("NormalizedEmail")
                         .HasDatabaseName("EmailIndex");
 
