@@ -41,6 +41,8 @@ public sealed class AppDbContext(DbContextOptions<AppDbContext> options)
 
     public DbSet<ContentVersion> ContentVersions => Set<ContentVersion>();
 
+    public DbSet<Infrastructure.RateLimitWindow> RateLimitWindows => Set<Infrastructure.RateLimitWindow>();
+
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)

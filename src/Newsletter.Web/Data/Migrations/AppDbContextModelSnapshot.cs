@@ -261,6 +261,28 @@ namespace Newsletter.Web.Data.Migrations
                     b.ToTable("AspNetUsers", (string)null);
                 });
 
+            modelBuilder.Entity("Newsletter.Web.Infrastructure.RateLimitWindow", b =>
+                {
+                    b.Property<string>("Key")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("WindowStartMs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Count")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("ExpiresAtMs")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Key", "WindowStartMs");
+
+                    b.HasIndex("ExpiresAtMs");
+
+                    b.ToTable("RateLimitWindows");
+                });
+
             modelBuilder.Entity("Newsletter.Web.Issues.Issue", b =>
                 {
                     b.Property<int>("Id")
