@@ -8,28 +8,67 @@ using Newsletter.Web.Data;
 namespace Newsletter.Web.Content;
 
 /// <summary>
-/// One place that says "public content changed". The change is counted in the database, in the caller's
-/// transaction when one is open, so every node (and a command run in another process, like import-notes)
-/// is told by the same row; this node's caches are dropped at once, the others' within
-/// <see cref="ContentChangesOptions.ChangePollInterval"/> by <see cref="ContentVersionWatcher"/>.
+/// One place that says "public content changed". The change is counted in the database (one row, one
+/// number), so every node, and a command run in another process like import-notes, learns of it from the
+/// same row: this node drops its cached pages once the change is committed, the others within
+/// <see cref="ContentChangesOptions.ChangePollInterval"/> through <see cref="ContentVersionWatcher"/>.
 /// </summary>
 public sealed class ContentChanges(AppDbContext db, ContentCaches caches)
 {
     public const string Tag = "content";
 
-    public Task NotesChangedAsync(CancellationToken ct = default) => RecordAsync(ct);
+    /// <summary>After a change that is already committed (a set-based update, or a SaveChanges of its own).</summary>
+    public Task NotesChangedAsync(CancellationToken ct = default) => ChangedAsync(ct);
 
-    public Task IssuesChangedAsync(CancellationToken ct = default) => RecordAsync(ct);
+    /// <inheritdoc cref="NotesChangedAsync"/>
+    public Task IssuesChangedAsync(CancellationToken ct = default) => ChangedAsync(ct);
 
-    private async Task RecordAsync(CancellationToken ct)
+    /// <summary>
+    /// Begins a transaction for a change to public content; <see cref="ContentChange.CommitAsync"/> counts the
+    /// change in it, commits, and only then drops this node's caches. A change and its count then commit
+    /// together, so no stop between them can leave other nodes showing the old content.
+    /// </summary>
+    public async Task<ContentChange> BeginAsync(CancellationToken ct) =>
+        new(this, await db.Database.BeginTransactionAsync(ct));
+
+    private async Task ChangedAsync(CancellationToken ct)
     {
-        // Set-based, so two nodes bumping at once both count; one statement that PostgreSQL and SQLite share.
+        var version = await CountAsync(ct);
+        // Inside someone's transaction (BeginAsync is the way there) the caches must wait for the commit, or a
+        // request could cache the old page again in between: the watcher drops them once it reads the count.
+        if (db.Database.CurrentTransaction is null)
+        {
+            await caches.RecordAsync(version, ct);
+        }
+    }
+
+    /// <summary>Adds one to the content version and returns it (this change's, or a later one's).</summary>
+    internal async Task<long> CountAsync(CancellationToken ct)
+    {
+        // Set-based, so two nodes counting at once both count; the same statements on PostgreSQL and SQLite.
         await db.ContentVersions.Where(v => v.Id == ContentVersion.RowId)
             .ExecuteUpdateAsync(u => u.SetProperty(v => v.Version, v => v.Version + 1), ct);
-        // Inside an open transaction a request may still cache the old page between this and the commit;
-        // the watcher sees the committed version a moment later and drops that copy too.
-        await caches.InvalidateAsync(ct);
+        return await db.ContentVersions.AsNoTracking().Where(v => v.Id == ContentVersion.RowId).Select(v => v.Version).SingleAsync(ct);
     }
+
+    internal Task RecordAsync(long version, CancellationToken ct) => caches.RecordAsync(version, ct);
+}
+
+/// <summary>A transaction that changes public content: commit it with <see cref="CommitAsync"/>, or dispose it to roll back.</summary>
+public sealed class ContentChange(ContentChanges changes, Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction transaction) : IAsyncDisposable
+{
+    /// <summary>Counts the change (unless nothing changed), commits, then drops this node's cached pages.</summary>
+    public async Task CommitAsync(bool changed, CancellationToken ct)
+    {
+        var version = changed ? await changes.CountAsync(ct) : (long?)null;
+        await transaction.CommitAsync(ct);
+        if (version is { } committed)
+        {
+            await changes.RecordAsync(committed, ct);
+        }
+    }
+
+    public ValueTask DisposeAsync() => transaction.DisposeAsync();
 }
 
 /// <summary>The one row that counts changes to public content. Nodes compare it with what they last saw.</summary>
@@ -60,31 +99,55 @@ internal sealed class ContentVersionConfiguration : IEntityTypeConfiguration<Con
 /// </summary>
 public sealed class ContentCaches(IServiceProvider services)
 {
+    private readonly Lock _lock = new();
     private long _generation;
     private long? _seenVersion;
+    private long _recorded;
 
     public long Generation => Interlocked.Read(ref _generation);
 
-    /// <summary>Drops every cached public page on this node.</summary>
-    public async Task InvalidateAsync(CancellationToken ct)
+    /// <summary>Moves with every change recorded here, so the watcher can tell a read that is older than it.</summary>
+    public long Recorded
     {
-        Interlocked.Increment(ref _generation);
-        if (services.GetService<IOutputCacheStore>() is { } store)
+        get
         {
-            await store.EvictByTagAsync(ContentChanges.Tag, ct);
+            lock (_lock)
+            {
+                return _recorded;
+            }
         }
     }
 
-    /// <summary>Called with the database's version; drops the caches when it moved since the last look (or on the first).</summary>
-    public async Task<bool> ObserveAsync(long version, CancellationToken ct)
+    /// <summary>A change on this node, committed at <paramref name="version"/>: drop the caches, and let the watcher know it need not.</summary>
+    public async Task RecordAsync(long version, CancellationToken ct)
     {
-        if (_seenVersion == version)
+        lock (_lock)
         {
-            return false;
+            _seenVersion = version;
+            _recorded++;
         }
 
-        // The first look drops them too: a page cached before it may predate a change this node never saw.
-        _seenVersion = version;
+        await InvalidateAsync(ct);
+    }
+
+    /// <summary>
+    /// The database's version, read when <see cref="Recorded"/> was <paramref name="recorded"/>: drops the
+    /// caches when it moved since the last look (and on the first). A read from before a change recorded
+    /// here is ignored; the next one tells.
+    /// </summary>
+    public async Task<bool> ObserveAsync(long version, long recorded, CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            if (recorded != _recorded || _seenVersion == version)
+            {
+                return false;
+            }
+
+            // The first look drops them too: a page cached before it may predate a change this node never saw.
+            _seenVersion = version;
+        }
+
         await InvalidateAsync(ct);
         return true;
     }
@@ -92,8 +155,21 @@ public sealed class ContentCaches(IServiceProvider services)
     /// <summary>The version could not be read: nothing cached can be trusted, and the next good read evicts again.</summary>
     public async Task ForgetAsync(CancellationToken ct)
     {
-        _seenVersion = null;
+        lock (_lock)
+        {
+            _seenVersion = null;
+        }
+
         await InvalidateAsync(ct);
+    }
+
+    private async Task InvalidateAsync(CancellationToken ct)
+    {
+        Interlocked.Increment(ref _generation);
+        if (services.GetService<IOutputCacheStore>() is { } store)
+        {
+            await store.EvictByTagAsync(ContentChanges.Tag, ct);
+        }
     }
 }
 
@@ -114,8 +190,9 @@ public sealed class ContentVersionWatcher(IServiceProvider services, ContentCach
             {
                 await using var scope = services.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+                var recorded = caches.Recorded;
                 var version = await db.ContentVersions.AsNoTracking().Where(v => v.Id == ContentVersion.RowId).Select(v => v.Version).SingleAsync(stoppingToken);
-                if (await caches.ObserveAsync(version, stoppingToken))
+                if (await caches.ObserveAsync(version, recorded, stoppingToken))
                 {
                     logger.LogDebug("Content version {Version}: cached public pages dropped", version);
                 }

@@ -81,17 +81,11 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
             removed++;
         }
 
-        // The notes and the change count commit together, so a node serving pages while a command imports
-        // (or a start-up import on another node) never misses the change.
-        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        // Counted with the notes, so a node serving pages while a command imports never misses the change.
+        await using (var change = await changes.BeginAsync(ct))
         {
             await db.SaveChangesAsync(ct);
-            if (added + updated + removed > 0)
-            {
-                await changes.NotesChangedAsync(ct);
-            }
-
-            await tx.CommitAsync(ct);
+            await change.CommitAsync(changed: added + updated + removed > 0, ct);
         }
 
         var result = new NoteImportResult(added, updated, unchanged, removed, errors);

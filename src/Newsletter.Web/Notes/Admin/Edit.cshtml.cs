@@ -101,8 +101,7 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, Conten
             db.Notes.Add(note);
         }
 
-        // The note and the change count commit together: a stop between them would leave other nodes showing the old note.
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        await using var change = await changes.BeginAsync(ct);
         try
         {
             await db.SaveChangesAsync(ct);
@@ -114,8 +113,7 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, Conten
             return Page();
         }
 
-        await changes.NotesChangedAsync(ct);
-        await tx.CommitAsync(ct);
+        await change.CommitAsync(changed: true, ct);
         var message = intent switch
         {
             "publish" => "Published.",
