@@ -22,6 +22,7 @@ builder.AddSubscribers();
 builder.AddSending();
 builder.AddPublicSite();
 builder.AddArchive();
+builder.AddHealth();
 
 var app = builder.Build();
 
@@ -39,6 +40,7 @@ app.MapSending();
 app.MapMailPreviews();
 app.MapArchive();
 app.MapPublicSite();
+app.MapHealth();
 
 await app.RunAsync();
 

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Identity;
 using Newsletter.Web.Data;
+using Newsletter.Web.Infrastructure;
 
 namespace Newsletter.Web.Admin;
 
@@ -60,6 +61,7 @@ public static class AdminExtensions
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(AuthorPolicy, p => p.RequireAuthenticatedUser());
         builder.Services.AddScoped<AccountMailJob>();
+        builder.Services.AddSharedRateLimiter();
         return builder;
     }
 

@@ -8,53 +8,72 @@ using Newsletter.Web.Data;
 
 namespace Newsletter.Web.Admin;
 
-/// <summary>First-run setup: exists only until the first account does, then answers 404.</summary>
+/// <summary>
+/// First-run setup: exists only until the first account does, then answers 404. Several nodes may show the
+/// form at once; the database's one-owner index decides who wins, and the others are told to sign in.
+/// </summary>
 [AllowAnonymous]
 public sealed class SetupModel(AppDbContext db, UserManager<AppUser> users, SignInManager<AppUser> signIn) : PageModel
 {
-    // Two setup posts racing in one process must not both create an owner.
-    private static readonly SemaphoreSlim Gate = new(1, 1);
-
     [BindProperty]
     public SetupInput Input { get; set; } = new();
+
+    /// <summary>Someone else completed setup while this form was open.</summary>
+    public bool AlreadyCompleted { get; private set; }
 
     public async Task<IActionResult> OnGetAsync(CancellationToken ct) =>
         await db.Users.AnyAsync(ct) ? NotFound() : Page();
 
     public async Task<IActionResult> OnPostAsync(CancellationToken ct)
     {
-        await Gate.WaitAsync(ct);
+        if (await db.Users.AnyAsync(ct))
+        {
+            return Completed();
+        }
+
+        if (!ModelState.IsValid)
+        {
+            return Page();
+        }
+
+        var user = new AppUser { UserName = Input.Email.Trim(), Email = Input.Email.Trim(), DisplayName = Input.DisplayName.Trim(), IsOwner = true, EmailConfirmed = true };
+        IdentityResult result;
         try
         {
-            if (await db.Users.AnyAsync(ct))
-            {
-                return NotFound();
-            }
-
-            if (!ModelState.IsValid)
-            {
-                return Page();
-            }
-
-            var user = new AppUser { UserName = Input.Email.Trim(), Email = Input.Email.Trim(), DisplayName = Input.DisplayName.Trim(), IsOwner = true, EmailConfirmed = true };
-            var result = await users.CreateAsync(user, Input.Password);
-            if (!result.Succeeded)
-            {
-                foreach (var error in result.Errors)
-                {
-                    ModelState.AddModelError("", error.Description);
-                }
-
-                return Page();
-            }
-
-            await signIn.SignInAsync(user, isPersistent: false);
-            return Redirect("/admin?welcome=1");
+            result = await users.CreateAsync(user, Input.Password);
         }
-        finally
+        catch (DbUpdateException)
         {
-            Gate.Release();
+            // Another post (on this node or another) found no account either and inserted its owner first;
+            // anything else is a real failure and stays one.
+            db.ChangeTracker.Clear();
+            if (!await db.Users.AnyAsync(u => u.IsOwner, ct))
+            {
+                throw;
+            }
+
+            return Completed();
         }
+
+        if (!result.Succeeded)
+        {
+            foreach (var error in result.Errors)
+            {
+                ModelState.AddModelError("", error.Description);
+            }
+
+            return Page();
+        }
+
+        await signIn.SignInAsync(user, isPersistent: false);
+        return Redirect("/admin?welcome=1");
+    }
+
+    private PageResult Completed()
+    {
+        AlreadyCompleted = true;
+        Response.StatusCode = StatusCodes.Status409Conflict;
+        return Page();
     }
 }
 

@@ -17,8 +17,8 @@ public sealed class PublicContentMetadata
 
 /// <summary>
 /// The output-cache policy for public pages and feeds. Everything is tagged with ContentChanges.Tag, so
-/// a note edit or an issue going out evicts all of it at once: lists, tags, feeds, search and the sitemap
-/// show the same truth. Signed-in authors, POSTs and anything that sets a cookie are never cached or
+/// a note edit or an issue going out evicts all of it at once, on every node (ContentChanges): lists, tags,
+/// feeds, search and the sitemap show the same truth. Signed-in authors, POSTs and anything that sets a cookie are never cached or
 /// served from the cache, and only the query keys a page reads are part of the key, so junk parameters
 /// cannot fill the cache.
 /// </summary>
@@ -45,6 +45,9 @@ public sealed class PublicContentPolicy(IOptions<ArchiveOptions> options) : IOut
         // The raw Accept-Encoding header would let junk values fill the cache.
         var encoding = context.HttpContext.RequestServices.GetRequiredService<IResponseCompressionProvider>().GetCompressionProvider(context.HttpContext);
         context.CacheVaryByRules.VaryByValues["encoding"] = encoding?.EncodingName ?? "identity";
+        // Keyed by this node's content generation too: a page rendered from content that changed meanwhile is
+        // stored under a generation no later request asks for, so a change never leaves a stale copy behind.
+        context.CacheVaryByRules.VaryByValues["content"] = context.HttpContext.RequestServices.GetRequiredService<ContentCaches>().Generation.ToString(System.Globalization.CultureInfo.InvariantCulture);
         context.Tags.Add(ContentChanges.Tag);
         return ValueTask.CompletedTask;
     }

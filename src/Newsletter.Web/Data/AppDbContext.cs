@@ -2,7 +2,9 @@ using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
 using Microsoft.EntityFrameworkCore.Migrations;
+using Newsletter.Web.Content;
 using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Issues;
 using Newsletter.Web.Notes;
@@ -41,6 +43,10 @@ public sealed class AppDbContext(DbContextOptions<AppDbContext> options)
 
     public DbSet<SendNodeRow> SendNodes => Set<SendNodeRow>();
 
+    public DbSet<ContentVersion> ContentVersions => Set<ContentVersion>();
+
+    public DbSet<Infrastructure.RateLimitWindow> RateLimitWindows => Set<Infrastructure.RateLimitWindow>();
+
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void OnConfiguring(DbContextOptionsBuilder optionsBuilder) =>
@@ -72,7 +78,7 @@ internal sealed class NullableUtcDateTimeConverter() : Microsoft.EntityFramework
     v => v == null ? v : v.Value.Kind == DateTimeKind.Utc ? v : v.Value.ToUniversalTime(),
     v => v == null ? v : DateTime.SpecifyKind(v.Value, DateTimeKind.Utc));
 
-/// <summary>An author account. The owner is the one who ran first-time setup.</summary>
+/// <summary>An author account. The owner is the one who ran first-time setup; there is only ever one.</summary>
 public sealed class AppUser : IdentityUser
 {
     public string DisplayName { get; set; } = "";
@@ -80,4 +86,13 @@ public sealed class AppUser : IdentityUser
     public bool IsOwner { get; set; }
 
     public DateTime CreatedAt { get; set; } = DateTime.UtcNow;
+}
+
+internal sealed class AppUserConfiguration : IEntityTypeConfiguration<AppUser>
+{
+    // One owner, held by the database that every node writes to: two setup posts on two processes can both
+    // find no account yet, but only one owner row can be inserted. The filter reads the same on SQLite and
+    // PostgreSQL.
+    public void Configure(EntityTypeBuilder<AppUser> b) =>
+        b.HasIndex(u => u.IsOwner).IsUnique().HasFilter("\"IsOwner\"").HasDatabaseName("IX_AspNetUsers_OneOwner");
 }

@@ -81,10 +81,11 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
             removed++;
         }
 
-        await db.SaveChangesAsync(ct);
-        if (added + updated + removed > 0)
+        // Counted with the notes, so a node serving pages while a command imports never misses the change.
+        await using (var change = await changes.BeginAsync(ct))
         {
-            await changes.NotesChangedAsync(ct);
+            await db.SaveChangesAsync(ct);
+            await change.CommitAsync(changed: added + updated + removed > 0, ct);
         }
 
         var result = new NoteImportResult(added, updated, unchanged, removed, errors);

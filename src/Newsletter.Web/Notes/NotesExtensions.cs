@@ -7,7 +7,7 @@ public static class NotesExtensions
     public static WebApplicationBuilder AddNotes(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<MarkdownRenderer>();
-        builder.Services.AddSingleton<ContentChanges>();
+        builder.Services.AddContentChanges(builder.Configuration);
         builder.Services.AddScoped<NoteImporter>();
         builder.Services.AddScoped<NoteExporter>();
         return builder;

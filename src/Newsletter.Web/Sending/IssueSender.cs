@@ -122,6 +122,12 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signa
         }
 
         await tx.CommitAsync(ct);
+        if (cancelled)
+        {
+            // A cancelled issue leaves the site (PublicIssues shows only issues that went out).
+            await changes.IssuesChangedAsync(ct);
+        }
+
         return cancelled;
     }
 

@@ -39,12 +39,20 @@ public static class SiteExtensions
     public static WebApplication UsePublicSite(this WebApplication app)
     {
         // Behind a reverse proxy the client's address and scheme arrive in X-Forwarded-* headers. They are
-        // believed only from the proxies named here (loopback by default): the per-IP subscribe limit and
-        // secure cookies depend on them, and anyone else could send them to dodge the limit.
+        // believed only from the proxies named here (loopback by default; an address, or a network like
+        // 172.28.0.0/24 for a container network): the per-IP subscribe limit and secure cookies depend on
+        // them, and anyone else could send them to dodge the limit. Only the last hop is read (one proxy).
         var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto };
         foreach (var proxy in (app.Configuration["Site:TrustedProxies"] ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
-            forwarded.KnownProxies.Add(System.Net.IPAddress.Parse(proxy));
+            if (proxy.Contains('/', StringComparison.Ordinal))
+            {
+                forwarded.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(proxy));
+            }
+            else
+            {
+                forwarded.KnownProxies.Add(System.Net.IPAddress.Parse(proxy));
+            }
         }
 
         app.UseForwardedHeaders(forwarded);

@@ -1,42 +1,25 @@
 using System.Net;
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
+using Newsletter.Web.Infrastructure;
 
 namespace Newsletter.Web.Subscribers;
 
 public static class SubscribersExtensions
 {
-    public const string SubscribePolicy = "subscribe";
-
     public static WebApplicationBuilder AddSubscribers(this WebApplicationBuilder builder)
     {
-        builder.Services.Configure<SubscriptionOptions>(builder.Configuration.GetSection("Subscriptions"));
+        builder.Services.AddOptions<SubscriptionOptions>().Bind(builder.Configuration.GetSection("Subscriptions")).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SubscriberTokens>();
         builder.Services.AddScoped<Subscriptions>();
         builder.Services.AddScoped<SubscriberMailJob>();
-        builder.Services.AddSingleton<PerAddressLimiter>();
+        builder.Services.AddSharedRateLimiter();
         builder.Services.AddScoped<SubscriberEraser>();
         builder.Services.AddScoped<Import.SubscriberImporter>();
         builder.Services.AddScoped<Import.ImportConfirmationsJob>();
         builder.Services.AddHostedService<Import.ImportRecovery>();
         builder.Services.AddMemoryCache();
-        builder.Services.AddRateLimiter(o =>
-        {
-            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            o.AddPolicy(SubscribePolicy, context =>
-            {
-                var perMinute = context.RequestServices.GetRequiredService<IOptions<SubscriptionOptions>>().Value.PerIpPerMinute;
-                return RateLimitPartition.GetFixedWindowLimiter(ClientKey(context.Connection.RemoteIpAddress), _ => new FixedWindowRateLimiterOptions
-                {
-                    PermitLimit = Math.Max(1, perMinute),
-                    Window = TimeSpan.FromMinutes(1),
-                    QueueLimit = 0,
-                });
-            });
-        });
         return builder;
     }
 
@@ -46,7 +29,6 @@ public static class SubscribersExtensions
         // subscribe harmless (it only sends a confirmation the owner of the address can ignore).
         app.MapPost("/subscribe", SubscribeAsync)
             .DisableAntiforgery()
-            .RequireRateLimiting(SubscribePolicy)
             .WithMetadata(new RequestSizeLimitAttribute(16 * 1024));
         app.MapSubscribersAdmin();
         return app;
@@ -74,8 +56,14 @@ public static class SubscribersExtensions
         return new IPAddress(bytes) + "/64";
     }
 
-    private static async Task<IResult> SubscribeAsync(HttpContext http, Subscriptions subscriptions, PerAddressLimiter perAddress, ILoggerFactory loggers, CancellationToken ct)
+    private static async Task<IResult> SubscribeAsync(HttpContext http, Subscriptions subscriptions, SharedRateLimiter limiter, IOptions<SubscriptionOptions> options, ILoggerFactory loggers, CancellationToken ct)
     {
+        // Counted in the database before the body is read, so the limit holds for all nodes together.
+        if (!await limiter.TryAcquireAsync(options.Value.PerIpLimit, ClientKey(http.Connection.RemoteIpAddress), ct))
+        {
+            return Results.StatusCode(StatusCodes.Status429TooManyRequests);
+        }
+
         var logger = loggers.CreateLogger("Newsletter.Subscribers");
         var isJson = http.Request.HasJsonContentType();
         SubscribeRequest? request;
@@ -112,7 +100,7 @@ public static class SubscribersExtensions
             return Problem(isJson, error);
         }
 
-        if (!perAddress.TryAcquire(Subscriber.KeyOf(email)))
+        if (!await limiter.TryAcquireAsync(options.Value.PerAddressLimit, Subscriber.KeyOf(email), ct))
         {
             // Same answer as success: a limit hit must not reveal whether the address is known.
             return Accepted(isJson);
@@ -157,24 +145,4 @@ public sealed class SubscribeRequest
         var s = new string([.. (source ?? "").Where(c => char.IsAsciiLetterOrDigit(c) || c == '-').Take(40)]);
         return s.Length == 0 ? "web" : s;
     }
-}
-
-/// <summary>Per-address limit: at most N subscribe requests per address per hour, across all IPs.</summary>
-public sealed class PerAddressLimiter(IOptions<SubscriptionOptions> options) : IDisposable
-{
-    private readonly PartitionedRateLimiter<string> _limiter = PartitionedRateLimiter.Create<string, string>(key =>
-        RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
-        {
-            PermitLimit = Math.Max(1, options.Value.PerAddressPerHour),
-            Window = TimeSpan.FromHours(1),
-            QueueLimit = 0,
-        }));
-
-    public bool TryAcquire(string key)
-    {
-        using var lease = _limiter.AttemptAcquire(key);
-        return lease.IsAcquired;
-    }
-
-    public void Dispose() => _limiter.Dispose();
 }

@@ -162,6 +162,26 @@ namespace Newsletter.Web.Data.Migrations
                     b.ToTable("AspNetUserTokens", (string)null);
                 });
 
+            modelBuilder.Entity("Newsletter.Web.Content.ContentVersion", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Version")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("ContentVersions");
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            Version = 0L
+                        });
+                });
+
             modelBuilder.Entity("Newsletter.Web.Data.AppUser", b =>
                 {
                     b.Property<string>("Id")
@@ -226,6 +246,11 @@ namespace Newsletter.Web.Data.Migrations
 
                     b.HasKey("Id");
 
+                    b.HasIndex("IsOwner")
+                        .IsUnique()
+                        .HasDatabaseName("IX_AspNetUsers_OneOwner")
+                        .HasFilter("\"IsOwner\"");
+
                     b.HasIndex("NormalizedEmail")
                         .HasDatabaseName("EmailIndex");
 
@@ -234,6 +259,28 @@ namespace Newsletter.Web.Data.Migrations
                         .HasDatabaseName("UserNameIndex");
 
                     b.ToTable("AspNetUsers", (string)null);
+                });
+
+            modelBuilder.Entity("Newsletter.Web.Infrastructure.RateLimitWindow", b =>
+                {
+                    b.Property<string>("Key")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("WindowStartMs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Count")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("ExpiresAtMs")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Key", "WindowStartMs");
+
+                    b.HasIndex("ExpiresAtMs");
+
+                    b.ToTable("RateLimitWindows");
                 });
 
             modelBuilder.Entity("Newsletter.Web.Issues.Issue", b =>

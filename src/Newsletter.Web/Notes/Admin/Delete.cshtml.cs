@@ -19,13 +19,10 @@ public sealed class DeleteModel(AppDbContext db, ContentChanges changes) : PageM
     public async Task<IActionResult> OnPostAsync(int id, CancellationToken ct)
     {
         // Set-based, so a double click deletes once and the second click finds nothing to do.
+        await using var change = await changes.BeginAsync(ct);
         var deleted = await db.Notes.Where(n => n.Id == id && n.DeletedAt == null && n.SourcePath == null)
             .ExecuteUpdateAsync(s => s.SetProperty(n => n.DeletedAt, DateTime.UtcNow).SetProperty(n => n.Status, NoteStatus.Draft), ct);
-        if (deleted > 0)
-        {
-            await changes.NotesChangedAsync(ct);
-        }
-
+        await change.CommitAsync(changed: deleted > 0, ct);
         return Redirect("/admin/notes?message=" + Uri.EscapeDataString(deleted > 0 ? "Note deleted." : "That note was already deleted."));
     }
 }

@@ -101,6 +101,7 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, Conten
             db.Notes.Add(note);
         }
 
+        await using var change = await changes.BeginAsync(ct);
         try
         {
             await db.SaveChangesAsync(ct);
@@ -112,7 +113,7 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, Conten
             return Page();
         }
 
-        await changes.NotesChangedAsync(ct);
+        await change.CommitAsync(changed: true, ct);
         var message = intent switch
         {
             "publish" => "Published.",

@@ -173,6 +173,26 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                     b.ToTable("AspNetUserTokens", (string)null);
                 });
 
+            modelBuilder.Entity("Newsletter.Web.Content.ContentVersion", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("integer");
+
+                    b.Property<long>("Version")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("ContentVersions");
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            Version = 0L
+                        });
+                });
+
             modelBuilder.Entity("Newsletter.Web.Data.AppUser", b =>
                 {
                     b.Property<string>("Id")
@@ -237,6 +257,11 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
 
                     b.HasKey("Id");
 
+                    b.HasIndex("IsOwner")
+                        .IsUnique()
+                        .HasDatabaseName("IX_AspNetUsers_OneOwner")
+                        .HasFilter("\"IsOwner\"");
+
                     b.HasIndex("NormalizedEmail")
                         .HasDatabaseName("EmailIndex");
 
@@ -245,6 +270,28 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                         .HasDatabaseName("UserNameIndex");
 
                     b.ToTable("AspNetUsers", (string)null);
+                });
+
+            modelBuilder.Entity("Newsletter.Web.Infrastructure.RateLimitWindow", b =>
+                {
+                    b.Property<string>("Key")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<long>("WindowStartMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<int>("Count")
+                        .HasColumnType("integer");
+
+                    b.Property<long>("ExpiresAtMs")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Key", "WindowStartMs");
+
+                    b.HasIndex("ExpiresAtMs");
+
+                    b.ToTable("RateLimitWindows");
                 });
 
             modelBuilder.Entity("Newsletter.Web.Issues.Issue", b =>

@@ -1,0 +1,116 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Newsletter.Web.Data;
+
+namespace Newsletter.Web.Infrastructure;
+
+/// <summary>A limit: at most <paramref name="Permits"/> per <paramref name="Window"/> for each partition (a client, an address).</summary>
+public readonly record struct RateLimit(string Name, int Permits, TimeSpan Window);
+
+/// <summary>
+/// A fixed-window rate limiter whose counts live in the database, so a limit holds for the sum of every node
+/// and process, not for each. One row per (limit, partition, window); a request takes a permit with one
+/// atomic statement that inserts the row or counts one more while the window has room. Partitions are
+/// stored hashed: the table never holds an email or IP address. Any endpoint that sends mail on an
+/// anonymous request should take its permits here.
+/// </summary>
+public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
+{
+    /// <summary>Expired windows are deleted at most this often per process, by whoever opens a new window.</summary>
+    private static readonly TimeSpan PruneEvery = TimeSpan.FromMinutes(1);
+
+    private static long _nextPruneMs;
+
+    /// <summary>Takes a permit; false when the partition used up this window's.</summary>
+    public async Task<bool> TryAcquireAsync(RateLimit limit, string partition, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit.Permits, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit.Window, TimeSpan.FromSeconds(1));
+        var nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var windowMs = (long)limit.Window.TotalMilliseconds;
+        var startMs = nowMs - (nowMs % windowMs);
+        var counted = await db.Database.SqlQueryRaw<int>(UpsertSql(), KeyOf(limit.Name, partition), startMs, startMs + windowMs, limit.Permits)
+            .ToListAsync(ct);
+        if (counted is [1])
+        {
+            await PruneAsync(nowMs, ct);
+        }
+
+        return counted.Count == 1;
+    }
+
+    public static string KeyOf(string name, string partition) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name + "\n" + partition)));
+
+    /// <summary>
+    /// Insert the window's first count, or add one while it has room; RETURNING gives a row only when this
+    /// request counted. The same statement runs on SQLite (3.35 or later) and PostgreSQL; names come from
+    /// the EF model, so a naming convention on either provider cannot break it.
+    /// </summary>
+    private string UpsertSql()
+    {
+        var entity = db.Model.FindEntityType(typeof(RateLimitWindow))!;
+        var table = entity.GetTableName()!;
+        string Column(string property) => Quote(entity.FindProperty(property)!.GetColumnName());
+        var (key, start, expires, count) = (Column(nameof(RateLimitWindow.Key)), Column(nameof(RateLimitWindow.WindowStartMs)),
+            Column(nameof(RateLimitWindow.ExpiresAtMs)), Column(nameof(RateLimitWindow.Count)));
+        var t = Quote(table);
+        return $$"""
+            INSERT INTO {{t}} ({{key}}, {{start}}, {{expires}}, {{count}}) VALUES ({0}, {1}, {2}, 1)
+            ON CONFLICT ({{key}}, {{start}}) DO UPDATE SET {{count}} = {{t}}.{{count}} + 1
+            WHERE {{t}}.{{count}} < {3}
+            RETURNING {{count}} AS "Value"
+            """;
+    }
+
+    private static string Quote(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    /// <summary>A new window was opened: now and then, drop the ones that ended so the table stays small.</summary>
+    private async Task PruneAsync(long nowMs, CancellationToken ct)
+    {
+        var due = Interlocked.Read(ref _nextPruneMs);
+        if (nowMs < due || Interlocked.CompareExchange(ref _nextPruneMs, nowMs + (long)PruneEvery.TotalMilliseconds, due) != due)
+        {
+            return;
+        }
+
+        await db.RateLimitWindows.Where(w => w.ExpiresAtMs <= nowMs).ExecuteDeleteAsync(ct);
+    }
+}
+
+/// <summary>One limit's count for one partition in one window.</summary>
+public sealed class RateLimitWindow
+{
+    /// <summary>SHA-256 of the limit's name and the partition, in hex.</summary>
+    public string Key { get; set; } = "";
+
+    public long WindowStartMs { get; set; }
+
+    public long ExpiresAtMs { get; set; }
+
+    public int Count { get; set; }
+}
+
+internal sealed class RateLimitWindowConfiguration : IEntityTypeConfiguration<RateLimitWindow>
+{
+    public void Configure(EntityTypeBuilder<RateLimitWindow> b)
+    {
+        b.HasKey(x => new { x.Key, x.WindowStartMs });
+        b.Property(x => x.Key).HasMaxLength(64);
+        b.HasIndex(x => x.ExpiresAtMs);
+    }
+}
+
+public static class SharedRateLimiterExtensions
+{
+    /// <summary>For each feature that limits mail-sending requests; registering it twice is harmless.</summary>
+    public static IServiceCollection AddSharedRateLimiter(this IServiceCollection services)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddScoped<SharedRateLimiter>();
+        return services;
+    }
+}
