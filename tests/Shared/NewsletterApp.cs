@@ -56,6 +56,22 @@ public class NewsletterApp : WebApplicationFactory<Program>
         }
     }
 
+    /// <summary>
+    /// Settings for a second app that shares this one's data, as a second node does: the same data folder and,
+    /// on PostgreSQL, the same database (which this app keeps and drops).
+    /// </summary>
+    public Dictionary<string, string?> SecondNode(Dictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>(extra ?? []) { ["Data:Folder"] = DataFolder };
+        if (PostgresConnectionString is { } postgres)
+        {
+            settings["Database:Provider"] = "PostgreSql";
+            settings["Database:ConnectionString"] = postgres;
+        }
+
+        return settings;
+    }
+
     /// <summary>The app's own PostgreSQL database, or null when it runs on SQLite.</summary>
     public string? PostgresConnectionString { get; }
 

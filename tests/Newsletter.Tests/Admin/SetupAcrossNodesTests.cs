@@ -24,7 +24,7 @@ public class SetupAcrossNodesTests
             using var nodeA = new NewsletterApp();
             var a = nodeA.CreateBrowserClient();
             var tokenA = await Forms.TokenAsync(a, "/admin/setup");
-            using var nodeB = new NewsletterApp(new() { ["Data:Folder"] = nodeA.DataFolder });
+            using var nodeB = new NewsletterApp(nodeA.SecondNode());
             var b = nodeB.CreateBrowserClient();
             var tokenB = await Forms.TokenAsync(b, "/admin/setup");
 
@@ -62,7 +62,7 @@ public class SetupAcrossNodesTests
     public async Task ASetupPostAfterTheOwnerExistsOnAnotherNodeIsToldToSignIn()
     {
         using var nodeA = new NewsletterApp();
-        using var nodeB = new NewsletterApp(new() { ["Data:Folder"] = nodeA.DataFolder });
+        using var nodeB = new NewsletterApp(nodeA.SecondNode());
         // Node B showed the form before node A's owner existed.
         var b = nodeB.CreateBrowserClient();
         var token = await Forms.TokenAsync(b, "/admin/setup");

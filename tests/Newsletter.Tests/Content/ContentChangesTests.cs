@@ -51,7 +51,7 @@ public class ContentChangesTests
         var author = nodeA.CreateBrowserClient();
         await Forms.SetUpOwnerAsync(author);
         // The second node shares the data folder (one SQLite file) and the notes folder, as two nodes would.
-        using var nodeB = new NewsletterApp(new() { ["Data:Folder"] = nodeA.DataFolder, ["Notes:Folder"] = nodeA.NotesFolder });
+        using var nodeB = new NewsletterApp(nodeA.SecondNode(new() { ["Notes:Folder"] = nodeA.NotesFolder }));
         var reader = nodeB.CreateClient();
         string[] urls = ["/notes", "/tags/shared", "/feeds/notes.json", "/sitemap.xml", "/search?q=nodes"];
         foreach (var url in urls.Concat(urls))

@@ -22,7 +22,7 @@ public class HealthTests
         // A schema the node can no longer read: the check fails and says nothing about why to the caller.
         await using (var scope = app.Services.CreateAsyncScope())
         {
-            await scope.ServiceProvider.GetRequiredService<AppDbContext>().Database.ExecuteSqlRawAsync("ALTER TABLE ContentVersions RENAME TO ContentVersionsGone", Ct);
+            await scope.ServiceProvider.GetRequiredService<AppDbContext>().Database.ExecuteSqlRawAsync("ALTER TABLE \"ContentVersions\" RENAME TO \"ContentVersionsGone\"", Ct);
         }
 
         var unhealthy = await client.GetAsync("/healthz", Ct);

@@ -14,7 +14,7 @@ public class SubscribeAcrossNodesTests
     {
         Dictionary<string, string?> settings = new() { ["Subscriptions:PerIpPerMinute"] = "3" };
         using var nodeA = new NewsletterApp(settings);
-        using var nodeB = new NewsletterApp(new(settings) { ["Data:Folder"] = nodeA.DataFolder });
+        using var nodeB = new NewsletterApp(nodeA.SecondNode(settings));
         var clients = new[] { nodeA.CreateClient(), nodeB.CreateClient() };
 
         // A minute's window could end in the middle of a round; then the round is run again.
@@ -49,7 +49,7 @@ public class SubscribeAcrossNodesTests
             ["Subscriptions:ResendConfirmationInterval"] = "00:00:00",
         };
         using var nodeA = new NewsletterApp(settings);
-        using var nodeB = new NewsletterApp(new(settings) { ["Data:Folder"] = nodeA.DataFolder });
+        using var nodeB = new NewsletterApp(nodeA.SecondNode(settings));
         var clients = new[] { nodeA.CreateClient(), nodeB.CreateClient() };
 
         var answers = new List<(HttpStatusCode Code, string Body)>();
