@@ -24,6 +24,9 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
 
     private static long _nextPruneMs;
 
+    // The statement depends only on the model (one per provider), so it is written once per model.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Microsoft.EntityFrameworkCore.Metadata.IModel, string> Statements = new();
+
     /// <summary>Takes a permit; false when the partition used up this window's.</summary>
     public async Task<bool> TryAcquireAsync(RateLimit limit, string partition, CancellationToken ct)
     {
@@ -32,7 +35,7 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
         var nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var windowMs = (long)limit.Window.TotalMilliseconds;
         var startMs = nowMs - (nowMs % windowMs);
-        var counted = await db.Database.SqlQueryRaw<int>(UpsertSql(), KeyOf(limit.Name, partition), startMs, startMs + windowMs, limit.Permits)
+        var counted = await db.Database.SqlQueryRaw<int>(Statements.GetValue(db.Model, UpsertSql), KeyOf(limit.Name, partition), startMs, startMs + windowMs, limit.Permits)
             .ToListAsync(ct);
         if (counted is [1])
         {
@@ -50,9 +53,9 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
     /// request counted. The same statement runs on SQLite (3.35 or later) and PostgreSQL; names come from
     /// the EF model, so a naming convention on either provider cannot break it.
     /// </summary>
-    private string UpsertSql()
+    private static string UpsertSql(Microsoft.EntityFrameworkCore.Metadata.IModel model)
     {
-        var entity = db.Model.FindEntityType(typeof(RateLimitWindow))!;
+        var entity = model.FindEntityType(typeof(RateLimitWindow))!;
         var table = entity.GetTableName()!;
         string Column(string property) => Quote(entity.FindProperty(property)!.GetColumnName());
         var (key, start, expires, count) = (Column(nameof(RateLimitWindow.Key)), Column(nameof(RateLimitWindow.WindowStartMs)),

@@ -16,7 +16,7 @@ public class SharedRateLimiterTests
         using var nodeA = new NewsletterApp();
         using var nodeB = new NewsletterApp(new() { ["Data:Folder"] = nodeA.DataFolder });
         var limit = new RateLimit("test", Permits: 7, Window: TimeSpan.FromHours(1));
-        // Started one after the other, as an operator brings up nodes: the first applies the migrations.
+        // Started before the threads race (WebApplicationFactory starts a host lazily and not thread-safely).
         _ = nodeA.Services;
         _ = nodeB.Services;
 
