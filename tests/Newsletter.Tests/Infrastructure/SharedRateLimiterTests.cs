@@ -14,7 +14,7 @@ public class SharedRateLimiterTests
     public async Task TwoNodesTakingPermitsAtOnceShareOneLimitBetweenThem()
     {
         using var nodeA = new NewsletterApp();
-        using var nodeB = new NewsletterApp(new() { ["Data:Folder"] = nodeA.DataFolder });
+        using var nodeB = new NewsletterApp(nodeA.SecondNode());
         var limit = new RateLimit("test", Permits: 7, Window: TimeSpan.FromHours(1));
         // Started before the threads race (WebApplicationFactory starts a host lazily and not thread-safely).
         _ = nodeA.Services;
