@@ -19,10 +19,10 @@ public class TwoNodesTests
     {
         var nginx = Requires.Tool("/usr/sbin/nginx", "apt-get install nginx-light");
         await using var nodeA = new AppProcess();
-        await nodeA.StartAsync();
+        await nodeA.StartAsync(TimeSpan.FromMinutes(3));
         // Started after the first has migrated, as the README says; it leaves importing notes/ to the first.
         await using var nodeB = new AppProcess(new() { ["Notes__ImportOnStartup"] = "false" }, root: nodeA.Root);
-        await nodeB.StartAsync();
+        await nodeB.StartAsync(TimeSpan.FromMinutes(3));
         using var proxy = NginxProxy.Start(nginx, Path.Combine(nodeA.Root, "nginx"), nodeA.Port, nodeB.Port);
 
         var cookies = new CookieContainer();
