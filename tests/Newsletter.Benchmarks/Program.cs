@@ -59,6 +59,9 @@ namespace Newsletter.Benchmarks
         /// <summary>The built web app next to this benchmark (it is a project reference).</summary>
         public static string WebDll => Path.Combine(AppContext.BaseDirectory, "Newsletter.Web.dll");
 
+        /// <summary>The 1, 5 and 15 minute load averages: a figure from a busy machine says so beside it.</summary>
+        public static string LoadAverage => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+
         public static long PeakRssBytes(int pid)
         {
             try

@@ -145,7 +145,7 @@ public static partial class SendBenchmark
         {
             foreach (var n in counts)
             {
-                Console.WriteLine($"{provider}, {n} node(s):");
+                Console.WriteLine($"{provider}, {n} node(s) (load average before: {Bench.LoadAverage}):");
                 runs.Add((provider, n, await AppSendAsync(sink, readers, connections, html, text, dkim: false, afterStartUp: true, provider, n)));
             }
         }
@@ -206,14 +206,17 @@ public static partial class SendBenchmark
             LedgerSql sql = provider == DatabaseProvider.PostgreSql ? new PostgresLedgerSql() : new SqliteLedgerSql();
             var ledger = new Ledger(db, sql, Options.Create(new SendingOptions()), TimeProvider.System);
 
+            var cpuBefore = DatabaseCpuSeconds(provider);
             var watch = Stopwatch.StartNew();
             var count = await ledger.SnapshotAsync(issue, CancellationToken.None);
             var first = watch.Elapsed.TotalSeconds;
+            var cpu = DatabaseCpuSeconds(provider) - cpuBefore;
             watch.Restart();
             var again = await ledger.SnapshotAsync(issue, CancellationToken.None);
             var second = watch.Elapsed.TotalSeconds;
 
-            Console.WriteLine($"  {database.Name}: snapshot {count:N0} rows in {first:F2} s ({count / first:N0} rows/s); re-run (after a crash) added {again - count:N0} rows in {second:F2} s");
+            Console.WriteLine($"  {database.Name}: snapshot {count:N0} rows in {first:F2} s ({count / first:N0} rows/s), {cpu:F2} s of the database's CPU; "
+                + $"re-run (after a crash) added {again - count:N0} rows in {second:F2} s; load average {Bench.LoadAverage}");
             met &= Goal($"  {database.Name} snapshot {first:F2} s", first <= goal && count == readers && again == count, $"<= {goal:F0} s, idempotent");
             times[provider] = first;
         }
@@ -223,9 +226,15 @@ public static partial class SendBenchmark
             Console.WriteLine($"ratio PostgreSQL/SQLite snapshot time: {times[DatabaseProvider.PostgreSql] / times[DatabaseProvider.Sqlite]:F2} (below 1 is PostgreSQL faster)");
         }
 
+        Console.WriteLine("(the database's CPU: the PostgreSQL cluster's processes, or on SQLite this process, which runs SQLite in itself;");
+        Console.WriteLine(" a statement runs on one core, so on an idle machine its time is about its CPU, and on a busy one the CPU is what to compare.)");
         Console.WriteLine(met ? "goals met." : "goals NOT met.");
         return met ? 0 : 1;
     }
+
+    /// <summary>CPU seconds so far of whatever runs the SQL: the PostgreSQL cluster, or this process for SQLite (in-process).</summary>
+    private static double DatabaseCpuSeconds(DatabaseProvider provider) =>
+        provider == DatabaseProvider.PostgreSql ? BenchDatabase.ClusterCpuSeconds() ?? 0 : Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 
     private static async Task<int> S6Async(int small, int large, int connections)
     {
