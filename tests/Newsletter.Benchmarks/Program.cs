@@ -27,17 +27,21 @@ static int Usage()
           coldstart  process start to the first home page: first run, restart, and a bare Kestrel
           note       a note page under wrk (-c1, -c50): p50/p99 and req/s vs nginx and a bare Kestrel
           import     1,000,000-row CSV import vs a bare prepared-insert loop; rows/s, ratio, peak RSS
-          subscribe  the subscribe endpoint under wrk; requests/s and p99, vs a bare Kestrel form POST
+          subscribe  the subscribe endpoint under wrk; requests/s and p99, vs a bare Kestrel form POST ([seconds] [connections] [--provider])
           subscribers  the admin list at 1,000,000 rows: pages, filters, search, export (ms each)
           jobs       no-op Hangfire jobs/s on our SQLite storage vs Hangfire.InMemory, 1 and 2 servers
           s3         archive and issue pages under wrk -c50 vs nginx serving the same bytes
-          s1         one ~20 KB issue to 100,000 readers into smtp-sink vs smtp-source and a bare MailKit loop
+          s1         one ~20 KB issue to 100,000 readers into smtp-sink vs smtp-source and a bare MailKit loop;
+                     with --provider or --nodes N: the app alone, per database, one node beside N, msg/s and the ratios
           s2         s1 with DKIM on, vs openssl speed rsa2048 x cores
-          s5         the ledger snapshot of 100,000 recipients
+          s5         the ledger snapshot of 100,000 recipients (--readers 1000000 for issue 10's goal: under 10 s)
           s6         peak RSS sending to 1,000 and to 1,000,000 readers
           messages   CPU per message in-process: building each reader's copy vs writing a pre-built one
           mail       DKIM signs/s (ours vs MimeKit's BouncyCastle path) and one-connection SMTP msg/s with and without TCP_NODELAY
-          (options: --readers N, --connections N; s6: --small N)
+          (options: --readers N, --connections N; s6: --small N;
+           s1, s5, subscribe: --provider Sqlite|PostgreSql|both, default Sqlite, both prints PostgreSQL/SQLite;
+           PostgreSQL is a throwaway cluster from /usr/lib/postgresql (initdb, pg_ctl) with fsync off;
+           s1: --nodes N, N app processes on one database and one job store beside one, goal N/1 >= 1.6 for two)
         """);
     return 2;
 }
@@ -58,6 +62,9 @@ namespace Newsletter.Benchmarks
 
         /// <summary>The built web app next to this benchmark (it is a project reference).</summary>
         public static string WebDll => Path.Combine(AppContext.BaseDirectory, "Newsletter.Web.dll");
+
+        /// <summary>The 1, 5 and 15 minute load averages: a figure from a busy machine says so beside it.</summary>
+        public static string LoadAverage => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
         public static long PeakRssBytes(int pid)
         {

@@ -3,9 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
-using Newsletter.Web.Data;
 using Newsletter.Web.Issues;
 
 namespace Newsletter.Benchmarks.Sending;
@@ -170,6 +168,9 @@ internal sealed class SmtpSink : IDisposable
 
     public int Port { get; }
 
+    /// <summary>The sink's CPU seconds so far (user plus system): one process, one event loop.</summary>
+    public double CpuSeconds => Bench.CpuTime(_process.Id)?.TotalSeconds ?? 0;
+
     public static bool Installed(out string why)
     {
         why = File.Exists(SinkPath) && File.Exists(SourcePath) ? "" : $"{SinkPath} and {SourcePath} are needed (apt-get install postfix).";
@@ -201,44 +202,14 @@ internal sealed class SmtpSink : IDisposable
     }
 }
 
-/// <summary>A data folder with the schema, <c>readers</c> active subscribers and one draft issue of a given size.</summary>
+/// <summary>A database with the schema, <c>readers</c> active subscribers and one draft issue of a given size.</summary>
 internal static class SendSeed
 {
-    public static string ConnectionString(string dataFolder) =>
-        new SqliteConnectionStringBuilder { DataSource = Path.Combine(dataFolder, "newsletter.db"), Pooling = false, DefaultTimeout = 60 }.ToString();
-
-    public static AppDbContext Open(string dataFolder) =>
-        new(new DbContextOptionsBuilder<AppDbContext>().UseSqlite(ConnectionString(dataFolder)).Options);
-
-    public static async Task<int> CreateAsync(string dataFolder, int readers, string html, string text)
+    public static async Task<int> CreateAsync(BenchDatabase database, int readers, string html, string text)
     {
-        Directory.CreateDirectory(dataFolder);
-        await using var db = Open(dataFolder);
-        await db.Database.MigrateAsync();
-        var connection = (SqliteConnection)db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync();
-        await using (var tx = (SqliteTransaction)await connection.BeginTransactionAsync())
-        {
-            await using var insert = connection.CreateCommand();
-            insert.Transaction = tx;
-            insert.CommandText = """
-                INSERT INTO "Subscribers" ("Email", "EmailKey", "Name", "Status", "Source", "CreatedAt", "ConfirmedAt", "TokenVersion")
-                VALUES ($email, $email, $name, 1, 'bench', $now, $now, 0)
-                """;
-            var email = insert.Parameters.Add("$email", SqliteType.Text);
-            var name = insert.Parameters.Add("$name", SqliteType.Text);
-            insert.Parameters.AddWithValue("$now", DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture));
-            insert.Prepare();
-            for (var i = 0; i < readers; i++)
-            {
-                email.Value = $"reader{i:D7}@example.org";
-                name.Value = $"Reader {i}";
-                await insert.ExecuteNonQueryAsync();
-            }
-
-            await tx.CommitAsync();
-        }
-
+        await database.MigrateAsync();
+        await database.SeedReadersAsync(readers);
+        await using var db = database.Open();
         var issue = new Issue
         {
             Subject = "Issue 12: the 40 ms stall",
@@ -255,9 +226,9 @@ internal static class SendSeed
     }
 
     /// <summary>Marks the issue due now; the app's reconciler, which runs at start-up, starts it.</summary>
-    public static async Task SendNowAsync(string dataFolder, int issueId)
+    public static async Task SendNowAsync(BenchDatabase database, int issueId)
     {
-        await using var db = Open(dataFolder);
+        await using var db = database.Open();
         await db.Issues.Where(i => i.Id == issueId)
             .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Scheduled).SetProperty(i => i.ScheduledAt, DateTime.UtcNow));
     }

@@ -85,8 +85,9 @@ internal sealed class ReaderCopies
     {
         var data = Path.Combine(dir, "data");
         var (html, text) = SendSeed.Body(20 * 1024);
-        var issueId = await SendSeed.CreateAsync(data, 1, html, text);
-        var db = SendSeed.Open(data);
+        var database = BenchDatabase.Create(Newsletter.Web.Data.Providers.DatabaseProvider.Sqlite, data);
+        var issueId = await SendSeed.CreateAsync(database, 1, html, text);
+        var db = database.Open();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Data:Folder"] = data }).Build();
         var messages = new IssueMessages(
             db,

@@ -11,6 +11,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using MimeKit;
 using Newsletter.Mail;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Issues;
 using Newsletter.Web.Sending;
 
@@ -54,11 +55,14 @@ public static partial class SendBenchmark
         }
 
         var connections = Int(args, "--connections", 4);
+        var providers = BenchDatabase.Providers(args);
+        var nodes = Int(args, "--nodes", 1);
         return name switch
         {
-            "s1" => await S1Async(readers, connections, dkim: false),
+            "s1" when providers is [DatabaseProvider.Sqlite] && nodes == 1 => await S1Async(readers, connections, dkim: false),
+            "s1" => await S1SideBySideAsync(readers, connections, providers, nodes),
             "s2" => await S1Async(readers, connections, dkim: true),
-            "s5" => await S5Async(readers),
+            "s5" => await S5Async(readers, providers),
             "s6" => await S6Async(Int(args, "--small", 1_000), readers, connections),
             "messages" => await MessageCost.RunAsync(Int(args, "--count", 20_000)),
             _ => 2,
@@ -77,7 +81,7 @@ public static partial class SendBenchmark
             + $"{connections} connections, into smtp-sink on 127.0.0.1:{sink.Port}; {Environment.ProcessorCount} cores");
 
         // Ours first, while the machine is coolest; then the baselines on the same sink.
-        var ours = await AppSendAsync(sink.Port, readers, connections, html, text, dkim);
+        var ours = await AppSendAsync(sink, readers, connections, html, text, dkim);
         // Both ways of writing the bare loop run; the faster one is the baseline, so ours is held to the best.
         var bareAsync = await BareMailKitAsync(sink.Port, readers, connections, prebuilt);
         var bareSync = BareMailKitSync(sink.Port, readers, connections, prebuilt);
@@ -122,38 +126,131 @@ public static partial class SendBenchmark
         return met ? 0 : 1;
     }
 
-    private static async Task<int> S5Async(int readers)
+    /// <summary>
+    /// s1 side by side on the databases of --provider, and with --nodes N also N app processes on one database
+    /// beside one: the same issue to the same number of readers into the same sink, each run from a fresh
+    /// database, msg/s and the ratios PostgreSQL/SQLite and N nodes/one node. Every run starts its nodes first
+    /// and then marks the issue due, so no node starts alone. Where the time went is printed per run: the apps'
+    /// CPU per message, the database's and the sink's, and how busy the whole machine was.
+    /// </summary>
+    private static async Task<int> S1SideBySideAsync(int readers, int connections, IReadOnlyList<DatabaseProvider> providers, int nodes)
     {
-        var dir = Bench.Temp("s5");
-        var data = Path.Combine(dir, "data");
-        var (html, text) = SendSeed.Body(2048);
-        var issueId = await SendSeed.CreateAsync(data, readers, html, text);
-        Console.WriteLine($"S5: snapshot of {readers:N0} active readers into the delivery ledger (SQLite, {data})");
-        await using var db = SendSeed.Open(data);
-        var issue = await db.Issues.AsNoTracking().SingleAsync(i => i.Id == issueId);
-        var ledger = new Ledger(db, new Newsletter.Web.Data.Providers.SqliteLedgerSql(), Options.Create(new SendingOptions()), TimeProvider.System);
+        var (html, text) = SendSeed.Body(HtmlBytes);
+        using var sink = await SmtpSink.StartAsync();
+        Console.WriteLine($"S1 side by side: one ~20 KB issue to {readers:N0} readers into smtp-sink on 127.0.0.1:{sink.Port}; {connections} send workers "
+            + $"(one SMTP connection each) per node; {Environment.ProcessorCount} cores; PostgreSQL runs with fsync off");
+        List<int> counts = nodes > 1 ? [1, nodes] : [1];
+        var runs = new List<(DatabaseProvider Provider, int Nodes, AppRun Run)>();
+        foreach (var provider in providers)
+        {
+            foreach (var n in counts)
+            {
+                Console.WriteLine($"{provider}, {n} node(s) (load average before: {Bench.LoadAverage}):");
+                runs.Add((provider, n, await AppSendAsync(sink, readers, connections, html, text, dkim: false, afterStartUp: true, provider, n)));
+            }
+        }
 
-        var watch = Stopwatch.StartNew();
-        var count = await ledger.SnapshotAsync(issue, CancellationToken.None);
-        var first = watch.Elapsed.TotalSeconds;
-        watch.Restart();
-        var again = await ledger.SnapshotAsync(issue, CancellationToken.None);
-        var second = watch.Elapsed.TotalSeconds;
+        Console.WriteLine();
+        Console.WriteLine($"{"database",-11} {"nodes",5} {"seconds",8} {"msg/s",8} {"slowest conn",12} {"app us/msg",10} {"db us/msg",9} {"sink us/msg",11} {"machine busy",12}");
+        foreach (var (provider, n, run) in runs)
+        {
+            Console.WriteLine($"{provider,-11} {n,5} {run.Seconds,8:F2} {run.PerSecond(readers),8:N0} {run.SlowestConnection,12:N0} "
+                + $"{run.Cpu.TotalMilliseconds * 1000 / readers,10:F0} {run.Around.Database * 1e6 / readers,9:F0} {run.Around.Sink * 1e6 / readers,11:F0} {run.Around.MachineBusy,12:P0}");
+        }
 
-        Console.WriteLine($"snapshot: {count:N0} rows in {first:F2} s ({count / first:N0} rows/s)");
-        Console.WriteLine($"re-run (after a crash): {again - count:N0} rows added in {second:F2} s");
-        var met = Goal($"snapshot {first:F2} s", first <= 2.0 && count == readers && again == count, "<= 2 s, idempotent");
+        Console.WriteLine("(seconds: from the issue's start, snapshot included, to the last accepted message. us/msg: CPU time per message, user plus system,");
+        Console.WriteLine(" of all app processes together, of the PostgreSQL cluster, of smtp-sink. machine busy: of all cores, during the send.)");
+        var met = true;
+        AppRun Find(DatabaseProvider p, int n) => runs.Single(r => r.Provider == p && r.Nodes == n).Run;
+        if (providers.Count == 2)
+        {
+            foreach (var n in counts)
+            {
+                var ratio = Find(DatabaseProvider.PostgreSql, n).PerSecond(readers) / Find(DatabaseProvider.Sqlite, n).PerSecond(readers);
+                Console.WriteLine($"ratio PostgreSQL/SQLite, {n} node(s): {ratio:F2} (msg/s)");
+            }
+        }
+
+        if (nodes > 1)
+        {
+            foreach (var provider in providers)
+            {
+                // What the cores allow: all of them spent at the N-node run's CPU per message (apps, database, sink),
+                // over what one node reached. Honest only on an otherwise idle machine: a busy one slows the one node too.
+                var many = Find(provider, nodes);
+                var perMessage = (many.Cpu.TotalSeconds + many.Around.Database + many.Around.Sink) / readers;
+                var ceiling = Environment.ProcessorCount / perMessage;
+                Console.WriteLine($"{provider}: {perMessage * 1e6:F0} us of CPU per message with {nodes} nodes -> at most {ceiling:N0} msg/s on {Environment.ProcessorCount} cores, "
+                    + $"{ceiling / Find(provider, 1).PerSecond(readers):F2} x one node's {Find(provider, 1).PerSecond(readers):N0} msg/s");
+                var ratio = many.PerSecond(readers) / Find(provider, 1).PerSecond(readers);
+                met &= Goal($"{provider}: {nodes} nodes / one node = {ratio:F2} (msg/s)", ratio >= 1.6, ">= 1.6");
+            }
+        }
+
+        Console.WriteLine(met ? "goals met." : "goals NOT met.");
         return met ? 0 : 1;
     }
+
+    /// <summary>
+    /// The snapshot (<see cref="Ledger.SnapshotAsync"/>, the app's own statement) on each database, then a re-run
+    /// that must add nobody. Goal: 10 s per 1,000,000 readers (issue 10), and never more than 2 s for 100,000 (issue 5).
+    /// </summary>
+    private static async Task<int> S5Async(int readers, IReadOnlyList<DatabaseProvider> providers)
+    {
+        var goal = Math.Max(2.0, 10.0 * readers / 1_000_000);
+        var met = true;
+        var times = new Dictionary<DatabaseProvider, double>();
+        foreach (var provider in providers)
+        {
+            var database = BenchDatabase.Create(provider, Path.Combine(Bench.Temp("s5"), "data"));
+            var (html, text) = SendSeed.Body(2048);
+            var seeding = Stopwatch.StartNew();
+            var issueId = await SendSeed.CreateAsync(database, readers, html, text);
+            Console.WriteLine($"S5: snapshot of {readers:N0} active readers into the delivery ledger ({database.Where}; seeded in {seeding.Elapsed.TotalSeconds:F1} s)");
+            await using var db = database.Open();
+            db.Database.SetCommandTimeout(TimeSpan.FromMinutes(10));
+            var issue = await db.Issues.AsNoTracking().SingleAsync(i => i.Id == issueId);
+            LedgerSql sql = provider == DatabaseProvider.PostgreSql ? new PostgresLedgerSql() : new SqliteLedgerSql();
+            var ledger = new Ledger(db, sql, Options.Create(new SendingOptions()), TimeProvider.System);
+
+            var cpuBefore = DatabaseCpuSeconds(provider);
+            var watch = Stopwatch.StartNew();
+            var count = await ledger.SnapshotAsync(issue, CancellationToken.None);
+            var first = watch.Elapsed.TotalSeconds;
+            var cpu = DatabaseCpuSeconds(provider) - cpuBefore;
+            watch.Restart();
+            var again = await ledger.SnapshotAsync(issue, CancellationToken.None);
+            var second = watch.Elapsed.TotalSeconds;
+
+            Console.WriteLine($"  {database.Name}: snapshot {count:N0} rows in {first:F2} s ({count / first:N0} rows/s), {cpu:F2} s of the database's CPU; "
+                + $"re-run (after a crash) added {again - count:N0} rows in {second:F2} s; load average {Bench.LoadAverage}");
+            met &= Goal($"  {database.Name} snapshot {first:F2} s", first <= goal && count == readers && again == count, $"<= {goal:F0} s, idempotent");
+            times[provider] = first;
+        }
+
+        if (times.Count == 2)
+        {
+            Console.WriteLine($"ratio PostgreSQL/SQLite snapshot time: {times[DatabaseProvider.PostgreSql] / times[DatabaseProvider.Sqlite]:F2} (below 1 is PostgreSQL faster)");
+        }
+
+        Console.WriteLine("(the database's CPU: the PostgreSQL cluster's processes, or on SQLite this process, which runs SQLite in itself;");
+        Console.WriteLine(" a statement runs on one core, so on an idle machine its time is about its CPU, and on a busy one the CPU is what to compare.)");
+        Console.WriteLine(met ? "goals met." : "goals NOT met.");
+        return met ? 0 : 1;
+    }
+
+    /// <summary>CPU seconds so far of whatever runs the SQL: the PostgreSQL cluster, or this process for SQLite (in-process).</summary>
+    private static double DatabaseCpuSeconds(DatabaseProvider provider) =>
+        provider == DatabaseProvider.PostgreSql ? BenchDatabase.ClusterCpuSeconds() ?? 0 : Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 
     private static async Task<int> S6Async(int small, int large, int connections)
     {
         var (html, text) = SendSeed.Body(HtmlBytes);
         using var sink = await SmtpSink.StartAsync();
         Console.WriteLine($"S6: the app's peak RSS (VmHWM, reset once the app is up) sending one ~20 KB issue to {small:N0} and to {large:N0} readers into smtp-sink");
-        var a = await AppSendAsync(sink.Port, small, connections, html, text, dkim: false, afterStartUp: true);
+        var a = await AppSendAsync(sink, small, connections, html, text, dkim: false, afterStartUp: true);
         Console.WriteLine($"  {small,10:N0} readers: {a.Seconds,7:F1} s, peak RSS {a.PeakRss / 1048576.0,6:F1} MB");
-        var b = await AppSendAsync(sink.Port, large, connections, html, text, dkim: false, afterStartUp: true);
+        var b = await AppSendAsync(sink, large, connections, html, text, dkim: false, afterStartUp: true);
         Console.WriteLine($"  {large,10:N0} readers: {b.Seconds,7:F1} s, peak RSS {b.PeakRss / 1048576.0,6:F1} MB");
         var growth = (double)b.PeakRss / a.PeakRss - 1;
         var met = Goal($"peak RSS {Math.Max(a.PeakRss, b.PeakRss) / 1048576.0:F1} MB", Math.Max(a.PeakRss, b.PeakRss) <= 150L * 1048576, "<= 150 MB");
@@ -162,30 +259,46 @@ public static partial class SendBenchmark
         return met ? 0 : 1;
     }
 
-    private sealed record AppRun(double Seconds, double SlowestConnection, long PeakRss, double PreparingSeconds, TimeSpan Cpu);
+    private sealed record AppRun(double Seconds, double SlowestConnection, long PeakRss, double PreparingSeconds, TimeSpan Cpu)
+    {
+        public double PerSecond(int readers) => readers / Seconds;
 
-    /// <summary>Seeds a data folder, starts the app on it, marks the issue due and waits until the ledger says Sent.</summary>
+        /// <summary>During the send: CPU seconds of the database cluster and the sink, and the machine's busy fraction of all cores.</summary>
+        public (double Database, double Sink, double MachineBusy) Around { get; init; }
+    }
+
+    /// <summary>
+    /// Seeds a database, starts <paramref name="nodes"/> app processes on it, marks the issue due and waits until
+    /// the issue says Sent. Two nodes share everything the operator would share: the database, the job store,
+    /// and on SQLite the data folder.
+    /// </summary>
     /// <param name="afterStartUp">
-    /// Start the send only once the app is up, with the RSS high-water mark reset, so the peak is the send's
-    /// own and not start-up's (migrations, the EF model, the first pages). Otherwise the issue is due before the
-    /// app starts and its start-up reconcile begins the send, as after a restart.
+    /// Start the send only once every node is up, with the RSS high-water mark reset, so the peak is the send's
+    /// own and not start-up's (migrations, the EF model, the first pages), and no node starts sending alone.
+    /// Otherwise the issue is due before the app starts and its start-up reconcile begins the send, as after a restart.
     /// </param>
-    private static async Task<AppRun> AppSendAsync(int port, int readers, int connections, string html, string text, bool dkim, bool afterStartUp = false)
+    private static async Task<AppRun> AppSendAsync(SmtpSink sink, int readers, int connections, string html, string text, bool dkim,
+        bool afterStartUp = false, DatabaseProvider provider = DatabaseProvider.Sqlite, int nodes = 1)
     {
         var dir = Bench.Temp("send");
-        var data = Path.Combine(dir, "data");
-        var issueId = await SendSeed.CreateAsync(data, readers, html, text);
-        var settings = new Dictionary<string, string>
+        var database = BenchDatabase.Create(provider, Path.Combine(dir, "data"));
+        var issueId = await SendSeed.CreateAsync(database, readers, html, text);
+        var settings = database.AppSettings();
+        foreach (var (k, v) in new Dictionary<string, string>
         {
             ["Mail__Transport"] = "Smtp",
             ["Mail__FromAddress"] = "notes@field-notes.example",
             ["Mail__Smtp__Host"] = "127.0.0.1",
-            ["Mail__Smtp__Port"] = port.ToString(CultureInfo.InvariantCulture),
+            ["Mail__Smtp__Port"] = sink.Port.ToString(CultureInfo.InvariantCulture),
             ["Mail__Smtp__Security"] = "None",
             ["Mail__Smtp__PoolSize"] = connections.ToString(CultureInfo.InvariantCulture),
             ["Sending__Concurrency"] = connections.ToString(CultureInfo.InvariantCulture),
             ["Jobs__WorkerCount"] = (connections + 2).ToString(CultureInfo.InvariantCulture),
-        };
+        })
+        {
+            settings[k] = v;
+        }
+
         if (dkim)
         {
             var key = Path.Combine(dir, "dkim.pem");
@@ -211,58 +324,91 @@ public static partial class SendBenchmark
         }
         else
         {
-            await SendSeed.SendNowAsync(data, issueId);
+            await SendSeed.SendNowAsync(database, issueId);
         }
 
-        using var app = await BenchApp.StartAsync(data, settings);
-        var cpuBefore = app.CpuTime;
-        if (afterStartUp)
+        var apps = new List<BenchApp>();
+        try
         {
-            await Task.Delay(3000);
-            app.ResetPeakRss();
-            await SendSeed.SendNowAsync(data, issueId);
-        }
-
-        await using var db = SendSeed.Open(data);
-        var deadline = DateTime.UtcNow.AddMinutes(30);
-        Issue issue;
-        while ((issue = await db.Issues.AsNoTracking().SingleAsync(i => i.Id == issueId)).Status != IssueStatus.Sent)
-        {
-            if (app.HasExited || DateTime.UtcNow > deadline)
+            for (var n = 0; n < nodes; n++)
             {
-                throw new InvalidOperationException($"The send did not finish: issue is {issue.Status} ({issue.PausedReason}).\n{app.Log}");
+                apps.Add(await BenchApp.StartAsync(database.DataFolder, settings));
             }
 
-            await Task.Delay(200);
-        }
+            var cpuBefore = apps.Select(a => a.CpuTime).ToList();
+            var databaseBefore = BenchDatabase.ClusterCpuSeconds() ?? 0;
+            var sinkBefore = sink.CpuSeconds;
+            var machineBefore = MachineCpu();
+            if (afterStartUp)
+            {
+                await Task.Delay(3000);
+                apps.ForEach(a => a.ResetPeakRss());
+                await SendSeed.SendNowAsync(database, issueId);
+            }
 
-        var peak = app.PeakRssBytes;
-        var cpu = app.CpuTime - cpuBefore;
-        var threads = app.CpuByThread().OrderByDescending(t => t.Value).Take(6).Select(t => $"{t.Key} {t.Value:F1} s");
-        Console.WriteLine($"  app CPU by thread since start: {string.Join(", ", threads)}");
-        var sent = await db.Deliveries.CountAsync(d => d.IssueId == issueId && d.Status == DeliveryStatus.Sent);
-        if (sent != readers)
+            await using var db = database.Open();
+            var deadline = DateTime.UtcNow.AddMinutes(30);
+            Issue issue;
+            while ((issue = await db.Issues.AsNoTracking().SingleAsync(i => i.Id == issueId)).Status != IssueStatus.Sent)
+            {
+                if (apps.Any(a => a.HasExited) || DateTime.UtcNow > deadline)
+                {
+                    throw new InvalidOperationException($"The send did not finish: issue is {issue.Status} ({issue.PausedReason}).\n{string.Join("\n", apps.Select(a => a.Log))}");
+                }
+
+                await Task.Delay(200);
+            }
+
+            var machineAfter = MachineCpu();
+            var around = ((BenchDatabase.ClusterCpuSeconds() ?? 0) - databaseBefore, sink.CpuSeconds - sinkBefore,
+                (machineAfter.Busy - machineBefore.Busy) / (machineAfter.Total - machineBefore.Total));
+            var peak = apps.Max(a => a.PeakRssBytes);
+            var cpu = apps.Select((a, i) => a.CpuTime - cpuBefore[i]).Aggregate(TimeSpan.Zero, (x, y) => x + y);
+            foreach (var app in apps)
+            {
+                var threads = app.CpuByThread().OrderByDescending(t => t.Value).Take(6).Select(t => $"{t.Key} {t.Value:F1} s");
+                Console.WriteLine($"  app {app.Pid} CPU by thread since start: {string.Join(", ", threads)}");
+            }
+
+            var sent = await db.Deliveries.CountAsync(d => d.IssueId == issueId && d.Status == DeliveryStatus.Sent);
+            if (sent != readers)
+            {
+                throw new InvalidOperationException($"{sent:N0} of {readers:N0} deliveries are Sent.\n{string.Join("\n", apps.Select(a => a.Log))}");
+            }
+
+            var started = new DateTimeOffset(DateTime.SpecifyKind(issue.StartedAt!.Value, DateTimeKind.Utc)).ToUnixTimeMilliseconds();
+            var first = await db.Deliveries.Where(d => d.IssueId == issueId).MinAsync(d => d.SentAtMs!.Value);
+            var last = await db.Deliveries.Where(d => d.IssueId == issueId).MaxAsync(d => d.SentAtMs!.Value);
+
+            // Each worker holds one SMTP connection and logs its count and time when it stops.
+            string Logs() => string.Join("\n", apps.Select(a => a.Log));
+            for (var i = 0; i < 50 && WorkerRates(Logs()).Count < connections * nodes; i++)
+            {
+                await Task.Delay(100);
+            }
+
+            var rates = WorkerRates(Logs());
+            foreach (var line in Logs().Split('\n').Where(l => l.Contains("stopped:", StringComparison.Ordinal) && !l.Contains("stopped: 0 sent", StringComparison.Ordinal)))
+            {
+                Console.WriteLine("  app: " + line.Trim());
+            }
+
+            return new AppRun((last - started) / 1000.0, rates.Count == 0 ? 0 : rates.Min(), peak, (first - started) / 1000.0, cpu) { Around = around };
+        }
+        finally
         {
-            throw new InvalidOperationException($"{sent:N0} of {readers:N0} deliveries are Sent.\n{app.Log}");
+            apps.ForEach(a => a.Dispose());
         }
+    }
 
-        var started = new DateTimeOffset(DateTime.SpecifyKind(issue.StartedAt!.Value, DateTimeKind.Utc)).ToUnixTimeMilliseconds();
-        var first = await db.Deliveries.Where(d => d.IssueId == issueId).MinAsync(d => d.SentAtMs!.Value);
-        var last = await db.Deliveries.Where(d => d.IssueId == issueId).MaxAsync(d => d.SentAtMs!.Value);
-
-        // Each worker holds one SMTP connection and logs its count and time when it stops.
-        for (var i = 0; i < 50 && WorkerRates(app.Log).Count < connections; i++)
-        {
-            await Task.Delay(100);
-        }
-
-        var rates = WorkerRates(app.Log);
-        foreach (var line in app.Log.Split('\n').Where(l => l.Contains("stopped:", StringComparison.Ordinal) && !l.Contains("stopped: 0 sent", StringComparison.Ordinal)))
-        {
-            Console.WriteLine("  app: " + line.Trim());
-        }
-
-        return new AppRun((last - started) / 1000.0, rates.Count == 0 ? 0 : rates.Min(), peak, (first - started) / 1000.0, cpu);
+    /// <summary>The machine's busy and total CPU ticks since boot, all cores (the first line of /proc/stat).</summary>
+    private static (double Busy, double Total) MachineCpu()
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8)
+            .Select(f => double.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+        var total = fields.Sum();
+        // idle and iowait are the only ticks nobody worked.
+        return (total - fields[3] - fields[4], total);
     }
 
     private static List<double> WorkerRates(string log) =>

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
 
 namespace Newsletter.Benchmarks.Subscribers;
 
@@ -9,59 +9,101 @@ namespace Newsletter.Benchmarks.Subscribers;
 /// job server is off, so nothing is mailed and the number is the request path alone, as readers feel it.
 /// Side by side: a bare Kestrel that reads the same form and answers the same redirect (BareKestrel).
 /// Afterwards the database is counted, so a fast answer that stored nothing can't pass for a result.
-/// Usage: dotnet run -c Release --project tests/Newsletter.Benchmarks -- subscribe [seconds=20] [connections=32]
+/// Usage: dotnet run -c Release --project tests/Newsletter.Benchmarks -- subscribe [seconds=20] [connections=32] [--provider Sqlite|PostgreSql|both]
 /// </summary>
 public static class SubscribeBenchmark
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20;
-        var connections = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 32;
+        // Positional: seconds, connections; --provider Sqlite|PostgreSql|both anywhere.
+        var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || !args[i - 1].StartsWith("--", StringComparison.Ordinal))).ToArray();
+        var seconds = positional.Length > 0 ? int.Parse(positional[0], CultureInfo.InvariantCulture) : 20;
+        var connections = positional.Length > 1 ? int.Parse(positional[1], CultureInfo.InvariantCulture) : 32;
+        var providers = BenchDatabase.Providers(args);
         if (!Loopback.Ready("wrk", Loopback.Wrk))
         {
             return 2;
         }
 
         var dir = Bench.Temp("subscribe");
-        var data = Path.Combine(dir, "data");
-        Directory.CreateDirectory(data);
-        Directory.CreateDirectory(Path.Combine(dir, "notes"));
-        var appUrl = $"http://127.0.0.1:{Loopback.FreePort()}";
-        using var app = Loopback.StartApp(appUrl, data, Path.Combine(dir, "notes"), new Dictionary<string, string>
-        {
-            ["Subscriptions__PerIpPerMinute"] = "100000000",
-            ["Subscriptions__PerAddressPerHour"] = "100000000",
-            // The storage the README's run uses; the server stays off so queued jobs are not run.
-            ["Jobs__Storage"] = "Sqlite",
-        });
         var empty = Path.Combine(dir, "empty.html");
         await File.WriteAllTextAsync(empty, "");
         var barePort = Loopback.FreePort();
         using var bare = Loopback.StartBareKestrel(barePort, empty);
         try
         {
-            await Loopback.WaitAsync(appUrl + "/css/site.css");
             await Loopback.WaitAsync($"http://127.0.0.1:{barePort}/");
-            Console.WriteLine($"POST /subscribe, a new address each time; wrk -t2 -c{connections} -d{seconds}s --latency; folder {dir}");
-            await Loopback.WrkAsync(appUrl + "/", 5, connections, await ScriptAsync(dir, "warm"));
+            Console.WriteLine($"POST /subscribe, a new address each time; wrk -t2 -c{connections} -d{seconds}s --latency; folder {dir}; {Environment.ProcessorCount} cores");
+            var results = new List<(BenchDatabase Database, WrkResult Result, long Stored)>();
+            foreach (var provider in providers)
+            {
+                var database = BenchDatabase.Create(provider, Path.Combine(dir, provider.ToString(), "data"));
+                results.Add(await RunAppAsync(database, dir, seconds, connections));
+            }
+
             await Loopback.WrkAsync($"http://127.0.0.1:{barePort}/", 3, connections, await ScriptAsync(dir, "warm-bare"));
-            var before = Count(data);
-            var ours = await Loopback.WrkAsync(appUrl + "/", seconds, connections, await ScriptAsync(dir, "run"));
-            var stored = Count(data) - before;
             var floor = await Loopback.WrkAsync($"http://127.0.0.1:{barePort}/", seconds, connections, await ScriptAsync(dir, "run-bare"));
 
             Console.WriteLine();
-            Console.WriteLine($"{"server",-14} {"req/s",9} {"p50 ms",8} {"p99 ms",8} {"errors",7}");
-            Console.WriteLine($"{"subscribe",-14} {ours.RequestsPerSecond,9:F0} {ours.P50Ms,8:F2} {ours.P99Ms,8:F2} {ours.Errors,7}");
-            Console.WriteLine($"{"bare Kestrel",-14} {floor.RequestsPerSecond,9:F0} {floor.P50Ms,8:F2} {floor.P99Ms,8:F2} {floor.Errors,7}");
-            Console.WriteLine($"ratio subscribe/bare Kestrel: {ours.RequestsPerSecond / floor.RequestsPerSecond:F2} (req/s)");
-            // wrk counts requests it completed; a few may still have been in flight when it stopped counting.
-            Console.WriteLine($"stored: {stored:N0} new subscribers for {ours.Requests:N0} requests answered ({(ours.Requests == 0 ? 0 : stored / (double)ours.Requests):P1}), each with a queued confirmation job");
-            return ours.Errors == 0 && stored >= ours.Requests ? 0 : 1;
+            Console.WriteLine($"{"server",-24} {"req/s",9} {"p50 ms",8} {"p99 ms",8} {"errors",7}");
+            foreach (var (database, ours, _) in results)
+            {
+                Console.WriteLine($"{"subscribe, " + database.Name,-24} {ours.RequestsPerSecond,9:F0} {ours.P50Ms,8:F2} {ours.P99Ms,8:F2} {ours.Errors,7}");
+            }
+
+            Console.WriteLine($"{"bare Kestrel",-24} {floor.RequestsPerSecond,9:F0} {floor.P50Ms,8:F2} {floor.P99Ms,8:F2} {floor.Errors,7}");
+            foreach (var (database, ours, _) in results)
+            {
+                Console.WriteLine($"ratio subscribe on {database.Name}/bare Kestrel: {ours.RequestsPerSecond / floor.RequestsPerSecond:F2} (req/s)");
+            }
+
+            if (results.Count == 2)
+            {
+                Console.WriteLine($"ratio PostgreSQL/SQLite: {results[1].Result.RequestsPerSecond / results[0].Result.RequestsPerSecond:F2} (req/s), "
+                    + $"{results[1].Result.P99Ms / results[0].Result.P99Ms:F2} (p99)");
+            }
+
+            var ok = true;
+            foreach (var (database, ours, stored) in results)
+            {
+                // wrk counts requests it completed; a few may still have been in flight when it stopped counting.
+                Console.WriteLine($"stored on {database.Name}: {stored:N0} new subscribers for {ours.Requests:N0} requests answered "
+                    + $"({(ours.Requests == 0 ? 0 : stored / (double)ours.Requests):P1}), each with a queued confirmation job");
+                ok &= ours.Errors == 0 && stored >= ours.Requests;
+            }
+
+            Console.WriteLine($"load average {Bench.LoadAverage}");
+            return ok ? 0 : 1;
         }
         finally
         {
             Loopback.Stop(bare);
+        }
+    }
+
+    /// <summary>The app on <paramref name="database"/>, its jobs in the same database (the README's setups), warmed, then measured.</summary>
+    private static async Task<(BenchDatabase, WrkResult, long)> RunAppAsync(BenchDatabase database, string dir, int seconds, int connections)
+    {
+        Directory.CreateDirectory(Path.Combine(database.DataFolder, "notes"));
+        var appUrl = $"http://127.0.0.1:{Loopback.FreePort()}";
+        var settings = database.AppSettings();
+        settings["Subscriptions__PerIpPerMinute"] = "100000000";
+        settings["Subscriptions__PerAddressPerHour"] = "100000000";
+        // The storage the README's run uses for this database; the server stays off so queued jobs are not run.
+        settings["Jobs__Storage"] = database.Provider == Newsletter.Web.Data.Providers.DatabaseProvider.PostgreSql ? "PostgreSql" : "Sqlite";
+        using var app = Loopback.StartApp(appUrl, database.DataFolder, Path.Combine(database.DataFolder, "notes"), settings);
+        try
+        {
+            await Loopback.WaitAsync(appUrl + "/css/site.css");
+            var name = database.Provider.ToString().ToLowerInvariant();
+            await Loopback.WrkAsync(appUrl + "/", 5, connections, await ScriptAsync(dir, "warm-" + name));
+            var before = await CountAsync(database);
+            var ours = await Loopback.WrkAsync(appUrl + "/", seconds, connections, await ScriptAsync(dir, "run-" + name));
+            var stored = await CountAsync(database) - before;
+            return (database, ours, stored);
+        }
+        finally
+        {
             Loopback.Stop(app);
         }
     }
@@ -86,12 +128,9 @@ public static class SubscribeBenchmark
         return script;
     }
 
-    private static long Count(string dataFolder)
+    private static async Task<long> CountAsync(BenchDatabase database)
     {
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(dataFolder, "newsletter.db")};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM Subscribers";
-        return (long)command.ExecuteScalar()!;
+        await using var db = database.Open();
+        return await db.Subscribers.LongCountAsync();
     }
 }
