@@ -87,6 +87,14 @@ public class DatabaseProviderTests
         Assert.Contains("check Database:ConnectionString", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>The shipped configuration names no job storage: a value there would win over "jobs follow the data", and two nodes on PostgreSQL would each keep their own SQLite job file.</summary>
+    [Fact]
+    public void TheShippedConfigurationLetsJobsFollowTheData()
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.Root, "appsettings.json")));
+        Assert.Equal("", json.RootElement.GetProperty("Jobs").GetProperty("Storage").GetString());
+    }
+
     /// <summary>Several nodes on one database need one job store: unless Jobs:Storage says otherwise, jobs go where the data goes.</summary>
     [Fact]
     public void JobsFollowThePostgreSqlDataUnlessJobsStorageIsSet()
