@@ -188,7 +188,12 @@ internal sealed class PostgresSubscriberImportWriter : SubscriberImportWriter
 
     public override ImportBatchWriter Open(DbConnection connection, ImportTarget target) => new Batch((NpgsqlConnection)connection, target);
 
+    // For the batch's transaction only: the merge's row estimates over a fresh staging table are far too high,
+    // and PostgreSQL then spent most of a batch JIT-compiling the merge (0.8 s of 2.8 s for 50,000 rows), and
+    // its sorts of a batch spilled to disk with the default work_mem.
     private const string Stage = """
+        SET LOCAL jit = off;
+        SET LOCAL work_mem = '64MB';
         CREATE TEMP TABLE "ImportRows" (
             "Seq" integer NOT NULL, "Email" text NOT NULL, "EmailKey" text NOT NULL, "Name" text,
             "CreatedAt" timestamptz NOT NULL, "ConfirmedAt" timestamptz, "EmailHash" text NOT NULL, "Tags" text[] NOT NULL
