@@ -20,12 +20,6 @@ public static class TestDatabases
     public const DatabaseProvider Default = DatabaseProvider.Sqlite;
 #endif
 
-    /// <summary>
-    /// For a test that needs Subscribers/Import/SubscriberImporter.cs, whose writes are SQLite prepared statements
-    /// so far: it runs on SQLite in both projects. Use the default instead once the importer has its PostgreSQL form.
-    /// </summary>
-    public const DatabaseProvider SqliteOnlyImporter = DatabaseProvider.Sqlite;
-
     private const string Template = "newsletter_template";
 
     private static readonly Lazy<PostgresServer> Server = new(StartServer);

@@ -12,6 +12,8 @@ namespace Newsletter.Benchmarks.Subscribers;
 /// so a noisy neighbour hits both. Reports rows/s for both, the ratio per round and its median, and the
 /// importer's peak RSS. Goal: ratio >= 0.6, RSS < 200 MB.
 /// Usage: dotnet run -c Release --project tests/Newsletter.Benchmarks -- import [rows=1000000] [rounds=2]
+/// On PostgreSQL (baseline: a bare COPY of the same file, see PostgresImportBenchmark):
+/// ... -- import [rows] [rounds] --provider PostgreSql --connection "Host=...;Username=..."
 /// </summary>
 public static class ImportBenchmark
 {
@@ -20,6 +22,11 @@ public static class ImportBenchmark
 
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Contains("--provider"))
+        {
+            return await PostgresImportBenchmark.RunAsync(args);
+        }
+
         var rows = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1_000_000;
         var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2;
         Loopback.WarnIfDebug();
@@ -71,7 +78,7 @@ public static class ImportBenchmark
         return median >= RatioGoal && worstRss < RssGoal ? 0 : 1;
     }
 
-    private static async Task GenerateAsync(string path, int rows)
+    internal static async Task GenerateAsync(string path, int rows)
     {
         await using var w = new StreamWriter(path, false, new UTF8Encoding(false), 1 << 16);
         await w.WriteLineAsync("email,name,tags,subscribed");
@@ -152,7 +159,7 @@ public static class ImportBenchmark
     }
 
     /// <summary>Runs a verb of the app and reports its wall time, peak RSS, output and CPU time (user + system).</summary>
-    public static async Task<(TimeSpan Elapsed, long PeakRss, string Output, TimeSpan Cpu)> RunVerbWithCpuAsync(string dataFolder, string[] verb)
+    public static async Task<(TimeSpan Elapsed, long PeakRss, string Output, TimeSpan Cpu)> RunVerbWithCpuAsync(string dataFolder, string[] verb, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo("dotnet", [Bench.WebDll, .. verb])
         {
@@ -164,6 +171,10 @@ public static class ImportBenchmark
         info.Environment["Notes__ImportOnStartup"] = "false";
         info.Environment["Jobs__Storage"] = "InMemory";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
         var sw = Stopwatch.StartNew();
         using var p = Process.Start(info)!;
         var stdout = p.StandardOutput.ReadToEndAsync();

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Newsletter.Testing;
+using Newsletter.Web.Data.Providers;
 
 namespace Newsletter.Tests.Subscribers;
 
@@ -10,10 +11,17 @@ public class ImportProcessTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>The app process on the tests' database: on PostgreSQL a fresh migrated database of its own.</summary>
+    private static AppProcess NewApp() => new(
+        TestDatabases.Default == DatabaseProvider.PostgreSql
+            ? new() { ["Database__Provider"] = "PostgreSql", ["Database__ConnectionString"] = TestDatabases.CreateMigratedPostgres() }
+            : null,
+        sampleNotes: false);
+
     [Fact]
     public async Task TheImportVerbReportsWhatItDidAndSaysWhyThroughItsExitCode()
     {
-        await using var app = new AppProcess(sampleNotes: false);
+        await using var app = NewApp();
         var file = Path.Combine(app.Root, "list.csv");
         await File.WriteAllTextAsync(file, "Email;Name;Tags\nada@example.org;Ada;math\ngrace@example.org;Grace;\nnot-an-address;Nobody;\n", Ct);
 
@@ -42,7 +50,7 @@ public class ImportProcessTests
     [Fact]
     public async Task AHundredMegabyteUploadIsStreamedToAJobAndEveryRowIsImported()
     {
-        await using var app = new AppProcess(sampleNotes: false);
+        await using var app = NewApp();
         await app.StartAsync();
         using var client = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false })
         {

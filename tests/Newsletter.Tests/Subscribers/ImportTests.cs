@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Newsletter.Testing;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Subscribers;
 using Newsletter.Web.Subscribers.Admin;
@@ -38,6 +39,86 @@ public class ImportTests
     {
         await using var scope = app.Services.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.AsNoTracking().Include(s => s.Tags).OrderBy(s => s.Id).ToListAsync(Ct);
+    }
+
+    /// <summary>
+    /// Everything a hostile or careless file can do to one import, each row saying what it tests. It ends with
+    /// a record longer than the reader accepts, which stops the import there: the rows before it stay.
+    /// </summary>
+    private static readonly string MessyFile = "email,name,tags,subscribed,confirmed\r\n"
+        + "first@example.org,\"Ada\r\nLovelace\",\"math, history\",2024-01-02,\r\n"      // CRLF inside a quoted field
+        + "FIRST@Example.org,Same address again,,2024-01-03,\r\n"                         // a duplicate within the file
+        + "old@example.org,Already on the list,,2024-01-04,\r\n"                          // a duplicate of a reader on the list
+        + "Gone@Example.org,Erased once,,2024-01-05,\r\n"                                 // suppressed
+        + "gone@example.org,Erased once again,,2024-01-05,\r\n"                           // suppressed, and a duplicate of it
+        + "not-an-address,Bad,,2024-01-06,\r\n"                                           // invalid address
+        + "when@example.org,Bad date,,yesterday-ish,\r\n"                                 // invalid date
+        + "nul\u0000@example.org,Nul,,2024-01-07,\r\n"                                    // a control character in an address
+        + "ctl@example.org,\"Name\u0000With\u0007Controls\",,2024-01-08,\r\n"              // control characters in a name
+        + "wide@example.org," + new string('x', 5000) + ",,2024-01-09,\r\n"              // a name longer than any name
+        + "tags@example.org,Tags,\"A b; a-B ,c,,c\",2024-01-10,2024-02-01\r\n"           // messy tags, a confirmation date
+        + "unix@example.org,Unix time,,1700000000,\r\n"                                  // a date in Unix seconds
+        + "Mixed.Case@Example.ORG,Case,,2024-01-11,\r\n"                                  // a key that differs from the address
+        + "huge@example.org," + new string('y', CsvReader.MaxRecordLength + 10) + "\r\n" // longer than a record may be
+        + "after@example.org,Never read,,2024-01-12,\r\n";
+
+    /// <summary>The import of <see cref="MessyFile"/> on one database, as text: counts, the errors file, every reader and the status counts.</summary>
+    private static async Task<string> ImportMessyFileAsync(DatabaseProvider provider)
+    {
+        using var app = new NewsletterApp(provider: provider);
+        await ImportAsync(app, "email,subscribed\nold@example.org,2020-01-01\n");
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            db.Suppressions.Add(new Suppression { EmailHash = Subscriber.HashOf("gone@example.org"), Reason = SuppressionReason.Erased });
+            await db.SaveChangesAsync(Ct);
+        }
+
+        var import = await ImportAsync(app, MessyFile, tags: "Spring 2024");
+        var errors = await File.ReadAllTextAsync(Path.Combine(app.DataFolder, "imports", $"{import.Id}.errors.csv"), Ct);
+        await using var read = app.Services.CreateAsyncScope();
+        var counts = await SubscriberCounts.ReadAsync(read.ServiceProvider.GetRequiredService<AppDbContext>(), Ct);
+        static string Day(DateTime? d) => d?.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) ?? "-";
+        var readers = (await AllAsync(app)).Select(r => $"{r.Email}|{r.EmailKey}|{r.Name}|{r.Status}|{r.Source == $"import:{import.Id}"}|{r.ConsentSource}|{Day(r.CreatedAt)}|{Day(r.ConfirmedAt)}|{string.Join(' ', r.Tags.Select(t => t.Tag).Order(StringComparer.Ordinal))}");
+        return string.Join("\n", [
+            $"{import.Status} rows={import.Rows} imported={import.Imported} duplicates={import.Duplicates} suppressed={import.Suppressed} invalid={import.Invalid}",
+            import.Error ?? "",
+            errors,
+            .. readers,
+            string.Join(' ', counts.OrderBy(c => c.Key).Select(c => $"{c.Key}={c.Value}"))]);
+    }
+
+    [Fact]
+    public async Task AHostileFileImportsTheSameOnSqliteAndPostgreSql()
+    {
+        var sqlite = await ImportMessyFileAsync(DatabaseProvider.Sqlite);
+        var postgres = await ImportMessyFileAsync(DatabaseProvider.PostgreSql);
+        Assert.Equal(sqlite, postgres);
+        var lines = postgres.Split('\n');
+        Assert.Equal("Failed rows=13 imported=6 duplicates=2 suppressed=2 invalid=4", lines[0]);
+        Assert.StartsWith("Line 16: ", lines[1], StringComparison.Ordinal); // the quoted CRLF makes the first reader two lines
+        Assert.Contains("The 6 rows before it were imported", lines[1], StringComparison.Ordinal);
+        Assert.Contains("first@example.org|first@example.org|AdaLovelace|Active|True|test consent|2024-01-02 00:00:00|2024-01-02 00:00:00|history math spring-2024", postgres, StringComparison.Ordinal);
+        Assert.Contains("tags@example.org|tags@example.org|Tags|Active|True|test consent|2024-01-10 00:00:00|2024-02-01 00:00:00|a-b c spring-2024", postgres, StringComparison.Ordinal);
+        Assert.Contains("Mixed.Case@example.org|mixed.case@example.org|", postgres, StringComparison.Ordinal);
+        Assert.Contains("|NameWithControls|", postgres, StringComparison.Ordinal);
+        Assert.DoesNotContain("after@example.org", postgres, StringComparison.Ordinal);
+        Assert.Equal("Active=7", lines[^1]);
+    }
+
+    [Fact]
+    public async Task BadBytesFailTheImportWithASentenceOnBothDatabases()
+    {
+        foreach (var provider in new[] { DatabaseProvider.Sqlite, DatabaseProvider.PostgreSql })
+        {
+            using var app = new NewsletterApp(provider: provider);
+            var import = await ImportAsync(app, "email,name\nfine@example.org,Ada\nbad@example.org,Caf\u00e9\n", encoding: Encoding.Latin1);
+            Assert.Equal(ImportStatus.Failed, import.Status);
+            Assert.Contains("not UTF-8", import.Error, StringComparison.Ordinal);
+            // The batch the bad byte cut off was rolled back, and the counts say so.
+            Assert.Equal(0, import.Imported);
+            Assert.Empty(await AllAsync(app));
+        }
     }
 
     [Fact]

@@ -4,7 +4,6 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Newsletter.Testing;
 using Newsletter.Web.Data;
-using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Subscribers;
 
 namespace Newsletter.Tests.Subscribers;
@@ -14,9 +13,9 @@ public class SubscriberAdminTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static async Task<(NewsletterApp App, HttpClient Author)> AppAsync(DatabaseProvider? provider = null)
+    private static async Task<(NewsletterApp App, HttpClient Author)> AppAsync()
     {
-        var app = new NewsletterApp(provider: provider);
+        var app = new NewsletterApp();
         var author = app.CreateBrowserClient();
         await Forms.SetUpOwnerAsync(author);
         return (app, author);
@@ -111,7 +110,7 @@ public class SubscriberAdminTests
     [Fact]
     public async Task TheStatusCountsStayExactThroughInsertsStatusChangesAndDeletesFromAnyPath()
     {
-        var (app, author) = await AppAsync(TestDatabases.SqliteOnlyImporter);
+        var (app, author) = await AppAsync();
         using var _ = app;
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
@@ -141,7 +140,7 @@ public class SubscriberAdminTests
     [Fact]
     public async Task AnEraseLeavesNoCopyOfTheAddressInTheDatabaseFileTheOutboxOrTheImportsFolder()
     {
-        var (app, author) = await AppAsync(TestDatabases.SqliteOnlyImporter);
+        var (app, author) = await AppAsync();
         using var _ = app;
         // In by import (so a copy of the file was stored), then mailed (so the outbox has a copy).
         await using (var scope = app.Services.CreateAsyncScope())

@@ -20,6 +20,7 @@ public static class ProviderServices
             services.AddSingleton<SubscriberGrowth, PostgresSubscriberGrowth>();
             services.AddSingleton<LedgerSql, PostgresLedgerSql>();
             services.AddSingleton<SearchSql, PostgresSearchSql>();
+            services.AddSingleton<SubscriberImportWriter, PostgresSubscriberImportWriter>();
         }
         else
         {
@@ -29,6 +30,7 @@ public static class ProviderServices
             services.AddSingleton<SubscriberGrowth, SqliteSubscriberGrowth>();
             services.AddSingleton<LedgerSql, SqliteLedgerSql>();
             services.AddSingleton<SearchSql, SqliteSearchSql>();
+            services.AddSingleton<SubscriberImportWriter, SqliteSubscriberImportWriter>();
         }
 
         return services;

@@ -3,23 +3,23 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Hangfire;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Infrastructure;
 
 namespace Newsletter.Web.Subscribers.Import;
 
 /// <summary>
-/// Streams a CSV file into the list. One prepared INSERT per row inside transactions of BatchSize rows;
-/// the unique address index dedupes (within the file and against the list) and a NOT EXISTS on the
-/// suppression hash keeps erased, bounced and complained addresses out. Every row that is not imported is
-/// counted and, if it is wrong, written with its line number to an errors CSV the author can download.
+/// Streams a CSV file into the list. Every rule of an import lives here: the header map, address and date
+/// validation, names, tags and consent, per-row errors written with their line numbers to an errors CSV the
+/// author can download, counts and progress committed with each batch, recovery after a restart. Only the
+/// writing of valid rows is the database's (Data/Providers/SubscriberImportWriter.cs): a prepared INSERT per
+/// row on SQLite, a binary COPY and one merge per batch on PostgreSQL, both deduping by address (within the
+/// file and against the list) and keeping suppressed addresses out.
 /// </summary>
-public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgroundJobClient jobs, TimeProvider clock, ILogger<SubscriberImporter> logger)
+public sealed class SubscriberImporter(AppDbContext db, SubscriberImportWriter writer, AppPaths paths, IBackgroundJobClient jobs, TimeProvider clock, ILogger<SubscriberImporter> logger)
 {
-    public const int BatchSize = 5000;
-
     // What the last committed batch left in the database; a failure reports these, not the rolled-back batch.
     private (int Imported, int Duplicates, int Suppressed) _committed;
 
@@ -111,7 +111,7 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
             await ImportCoreAsync(import, ct);
             DeleteUpload(import.Id);
         }
-        catch (Exception e) when (e is IOException or SqliteException or InvalidDataException or CsvFormatException or DecoderFallbackException)
+        catch (Exception e) when (e is IOException or DbException or InvalidDataException or CsvFormatException or DecoderFallbackException)
         {
             // The import page shows this; the rows committed before it stay imported and are counted, and the
             // batch that was open when it failed was rolled back, so its rows are not counted as imported.
@@ -205,21 +205,14 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
         await using var errors = new StreamWriter(ErrorsPath(paths, import.Id), false, new UTF8Encoding(false));
         await errors.WriteLineAsync("line,email,reason");
 
-        var connection = (SqliteConnection)db.Database.GetDbConnection();
+        var connection = db.Database.GetDbConnection();
         await db.Database.OpenConnectionAsync(ct);
         try
         {
-            var status = (int)(import.ImportAsActive ? SubscriberStatus.Active : SubscriberStatus.Pending);
-            var source = $"import:{import.Id}";
-            // Only what differs from row to row is bound: Microsoft.Data.Sqlite looks every parameter up by
-            // name on every execution, and at a million rows that lookup was a fifth of the insert.
-            // Most addresses are their own key (nothing to lower-case), so that statement binds the address once.
-            await using var insertSame = Prepare(connection, InsertSql(status, source, import, map.HasConfirmed, sameKey: true), InsertParameters(map.HasConfirmed, sameKey: true));
-            await using var insertOther = Prepare(connection, InsertSql(status, source, import, map.HasConfirmed, sameKey: false), InsertParameters(map.HasConfirmed, sameKey: false));
-            await using var tag = Prepare(connection, "INSERT OR IGNORE INTO \"SubscriberTags\" (\"SubscriberId\", \"Tag\") VALUES ($id, $tag)", "$id", "$tag");
-            await using var suppressed = Prepare(connection, "SELECT 1 FROM \"Suppressions\" WHERE \"EmailHash\" = $hash", "$hash");
-            var defaultTags = Notes.Tags.Parse(import.Tags).ToArray();
-            var now = Format(clock.GetUtcNow().UtcDateTime);
+            var target = new ImportTarget(import.Id, import.ImportAsActive ? SubscriberStatus.Active : SubscriberStatus.Pending, $"import:{import.Id}", import.ConsentSource);
+            using var batch = writer.Open(connection, target);
+            string[] defaultTags = [.. Notes.Tags.Parse(import.Tags)];
+            var now = clock.GetUtcNow().UtcDateTime;
             using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             var inBatch = 0;
             DbTransaction? tx = null;
@@ -235,7 +228,7 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
                     // Keep what was read before the broken record: commit it, then stop.
                     if (tx is not null)
                     {
-                        await CommitAsync(tx, import, ct);
+                        await CommitAsync(tx, batch, import, ct);
                         tx = null;
                     }
 
@@ -260,56 +253,16 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
 
                 tx ??= await connection.BeginTransactionAsync(ct);
                 var key = Subscriber.KeyOf(email);
-                var insert = key == email ? insertSame : insertOther;
-                insert.Transaction = (SqliteTransaction)tx;
-                tag.Transaction = (SqliteTransaction)tx;
-                suppressed.Transaction = (SqliteTransaction)tx;
-                var hash = Subscriber.HashOfKey(key, sha256);
-                // In the order of InsertParameters.
-                var p = insert.Parameters;
-                p[0].Value = email;
-                p[1].Value = (object?)Subscriptions.CleanName(row.Name) ?? DBNull.Value;
-                p[2].Value = subscribedAt is { } s ? Format(s) : now;
-                p[3].Value = hash;
-                if (map.HasConfirmed)
-                {
-                    p[4].Value = confirmedAt is { } c ? Format(c) : DBNull.Value;
-                }
-
-                if (insert == insertOther)
-                {
-                    p[^1].Value = key;
-                }
-                // Synchronous on purpose: Microsoft.Data.Sqlite's async methods run synchronously anyway, and
-                // a task per row of a million-row file is pure overhead.
-                if (insert.ExecuteScalar() is long newId)
-                {
-                    import.Imported++;
-                    var rowTags = string.IsNullOrEmpty(row.Tags) ? defaultTags : defaultTags.Concat(Notes.Tags.Parse(row.Tags)).Distinct();
-                    foreach (var t in rowTags)
-                    {
-                        tag.Parameters[0].Value = newId;
-                        tag.Parameters[1].Value = t;
-                        tag.ExecuteNonQuery();
-                    }
-                }
-                else
-                {
-                    suppressed.Parameters[0].Value = hash;
-                    if (suppressed.ExecuteScalar() is not null)
-                    {
-                        import.Suppressed++;
-                    }
-                    else
-                    {
-                        import.Duplicates++;
-                    }
-                }
-
-                if (++inBatch >= BatchSize)
+                var createdAt = subscribedAt ?? now;
+                // Consent: an active row is confirmed when the file says, else when it subscribed; a pending
+                // one is not confirmed until the reader clicks the link its confirmation mail carries.
+                var confirmed = import.ImportAsActive ? confirmedAt ?? createdAt : (DateTime?)null;
+                string[] tags = string.IsNullOrEmpty(row.Tags) ? defaultTags : [.. defaultTags.Concat(Notes.Tags.Parse(row.Tags)).Distinct()];
+                batch.Add(tx, new ImportRow(email, key, Subscriptions.CleanName(row.Name), createdAt, confirmed, Subscriber.HashOfKey(key, sha256), tags));
+                if (++inBatch >= writer.BatchSize)
                 {
                     import.BytesRead = file.Position;
-                    await CommitAsync(tx, import, ct);
+                    await CommitAsync(tx, batch, import, ct);
                     tx = null;
                     inBatch = 0;
                 }
@@ -318,7 +271,7 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
             import.BytesRead = file.Length;
             if (tx is not null)
             {
-                await CommitAsync(tx, import, ct);
+                await CommitAsync(tx, batch, import, ct);
             }
         }
         finally
@@ -337,45 +290,29 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
         }
     }
 
-    /// <summary>
-    /// The insert of one row. What is the same for every row is written into the statement: status and source
-    /// are numbers, and the consent is read from the import's own row, so no author text becomes SQL. An
-    /// active row is confirmed when the file says, else when it subscribed; a pending one is not confirmed.
-    /// </summary>
-    private static string InsertSql(int status, string source, SubscriberImport import, bool hasConfirmed, bool sameKey)
+    private async Task CommitAsync(DbTransaction tx, ImportBatchWriter batch, SubscriberImport import, CancellationToken ct)
     {
-        var confirmed = !import.ImportAsActive ? "NULL" : hasConfirmed ? "coalesce($confirmed, $created)" : "$created";
-        return string.Create(CultureInfo.InvariantCulture, $"""
-            INSERT INTO "Subscribers" ("Email", "EmailKey", "Name", "Status", "Source", "ConsentSource", "CreatedAt", "ConfirmedAt", "TokenVersion")
-            SELECT $email, {(sameKey ? "$email" : "$key")}, $name, {status}, '{source}', (SELECT "ConsentSource" FROM "SubscriberImports" WHERE "Id" = {import.Id}), $created, {confirmed}, 0
-            WHERE NOT EXISTS (SELECT 1 FROM "Suppressions" WHERE "EmailHash" = $hash)
-            ON CONFLICT ("EmailKey") DO NOTHING
-            RETURNING "Id"
-            """);
-    }
-
-    private static string[] InsertParameters(bool hasConfirmed, bool sameKey) =>
-        ["$email", "$name", "$created", "$hash", .. hasConfirmed ? ["$confirmed"] : Array.Empty<string>(), .. sameKey ? Array.Empty<string>() : ["$key"]];
-
-    private async Task CommitAsync(DbTransaction tx, SubscriberImport import, CancellationToken ct)
-    {
+        var counts = await batch.FlushAsync(tx, ct);
+        import.Imported += counts.Imported;
+        import.Duplicates += counts.Duplicates;
+        import.Suppressed += counts.Suppressed;
         // Progress is written in the same transaction as the rows it counts, so the page never runs ahead.
         await using (var progress = tx.Connection!.CreateCommand())
         {
             progress.Transaction = tx;
             progress.CommandText = """
-                UPDATE "SubscriberImports" SET "Rows" = $rows, "Imported" = $imported, "Duplicates" = $dups,
-                "Suppressed" = $sup, "Invalid" = $invalid, "BytesRead" = $bytes, "FileSize" = $size, "Status" = $status WHERE "Id" = $id
+                UPDATE "SubscriberImports" SET "Rows" = @rows, "Imported" = @imported, "Duplicates" = @dups,
+                "Suppressed" = @sup, "Invalid" = @invalid, "BytesRead" = @bytes, "FileSize" = @size, "Status" = @status WHERE "Id" = @id
                 """;
-            Add(progress, "$rows", import.Rows);
-            Add(progress, "$imported", import.Imported);
-            Add(progress, "$dups", import.Duplicates);
-            Add(progress, "$sup", import.Suppressed);
-            Add(progress, "$invalid", import.Invalid);
-            Add(progress, "$bytes", import.BytesRead);
-            Add(progress, "$size", import.FileSize);
-            Add(progress, "$status", (int)ImportStatus.Running);
-            Add(progress, "$id", import.Id);
+            Add(progress, "@rows", import.Rows);
+            Add(progress, "@imported", import.Imported);
+            Add(progress, "@dups", import.Duplicates);
+            Add(progress, "@sup", import.Suppressed);
+            Add(progress, "@invalid", import.Invalid);
+            Add(progress, "@bytes", import.BytesRead);
+            Add(progress, "@size", import.FileSize);
+            Add(progress, "@status", (int)ImportStatus.Running);
+            Add(progress, "@id", import.Id);
             await progress.ExecuteNonQueryAsync(ct);
         }
 
@@ -391,21 +328,6 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
         p.Value = value;
         command.Parameters.Add(p);
     }
-
-    private static SqliteCommand Prepare(SqliteConnection connection, string sql, params string[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var name in parameters)
-        {
-            command.Parameters.Add(new SqliteParameter { ParameterName = name });
-        }
-
-        return command;
-    }
-
-    /// <summary>The text form EF Core's SQLite provider uses for DateTime, so imported rows sort with the rest.</summary>
-    private static string Format(DateTime utc) => utc.ToString("yyyy-MM-dd HH:mm:ss.FFFFFFF", CultureInfo.InvariantCulture);
 
     private static bool TryDate(string? text, out DateTime? value)
     {
@@ -491,8 +413,6 @@ public sealed class SubscriberImporter(AppDbContext db, AppPaths paths, IBackgro
 
             return new Row(At(_email) ?? "", name, At(_tags), At(_subscribed), At(_confirmed));
         }
-
-        public bool HasConfirmed => _confirmed >= 0;
 
         private void Assign(ref int slot, string[] names, string name, int index, string[] header)
         {
