@@ -206,23 +206,8 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptio
         {
             using var tx = db.Database.BeginTransaction();
             var now = NowMs;
-            using var update = Command(tx, """
-                UPDATE "Deliveries" SET "Status" = @status, "SmtpCode" = @code, "LastError" = @error, "NextAttemptAtMs" = @next,
-                    "SentAtMs" = CASE WHEN @status = @sent THEN @now ELSE "SentAtMs" END, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0
-                WHERE "Id" = @id AND "LeaseOwner" = @owner AND "Status" = @sending
-                """, ("@status", 0), ("@code", (int?)null), ("@error", (string?)null), ("@next", 0L), ("@sent", (int)DeliveryStatus.Sent),
-                ("@now", now), ("@id", 0L), ("@owner", owner), ("@sending", (int)DeliveryStatus.Sending));
-            var p = update.Parameters;
-            var written = 0;
-            foreach (var o in outcomes)
-            {
-                p["@status"].Value = (int)o.Status;
-                p["@code"].Value = (object?)o.SmtpCode ?? DBNull.Value;
-                p["@error"].Value = o.Error is null ? DBNull.Value : o.Error.Length > 1000 ? o.Error[..1000] : o.Error;
-                p["@next"].Value = o.NextAttemptAtMs;
-                p["@id"].Value = o.DeliveryId;
-                written += update.ExecuteNonQuery();
-            }
+            using var update = Command(tx, "", ("@sent", (int)DeliveryStatus.Sent), ("@now", now), ("@owner", owner), ("@sending", (int)DeliveryStatus.Sending));
+            var written = sql.Record(update, outcomes);
 
             var bounced = outcomes.Where(o => o.HardBounce).Select(o => o.SubscriberId).Distinct().ToList();
             if (bounced.Count > 0)
