@@ -36,9 +36,10 @@ public sealed record InboundResult(InboundKind Kind, long? DeliveryId, long? Sub
 /// complaints (ARF, RFC 5965) and List-Unsubscribe mailto requests. A plain SMTP relay accepts first and
 /// bounces later, so without this a dead address would be mailed forever. A bounce is believed only when it
 /// is addressed to a VERP address whose MAC is right; a complaint names the delivery by VERP or by the
-/// original's Message-ID; an unsubscribe by the reader's signed token. Anything else changes nothing.
+/// original's signed Message-ID (<see cref="MessageIds"/>): both are proof we sent that message to that reader.
+/// An unsubscribe carries the reader's signed token. Anything else is logged and changes nothing.
 /// </summary>
-public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, SubscriberTokens tokens, Subscriptions subscriptions, TimeProvider clock, ILogger<InboundMail> logger)
+public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, MessageIds messageIds, SubscriberTokens tokens, Subscriptions subscriptions, TimeProvider clock, ILogger<InboundMail> logger)
 {
     private static readonly string[] RecipientHeaders = ["X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To", "To", "Cc"];
 
@@ -61,7 +62,7 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Sub
             var delivery = deliveryId is { } id ? await db.Deliveries.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id, ct) : await OriginalDeliveryAsync(message, ct);
             if (delivery is null)
             {
-                return new InboundResult(InboundKind.Ignored, null, null, "a complaint about no message of ours");
+                return new InboundResult(InboundKind.Ignored, null, null, "a complaint that quotes no message of ours with a valid MAC (forged, or from before Message-IDs were signed)");
             }
 
             var type = feedback.Fields["Feedback-Type"] ?? "abuse";
@@ -192,10 +193,8 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Sub
             .Concat(report.BodyParts.OfType<TextPart>().Where(p => p.ContentType.IsMimeType("text", "rfc822-headers")).Select(p => MessageIdIn(p.Text)));
         foreach (var id in ids)
         {
-            if (id is not null && OurMessageId().Match(id) is { Success: true } m)
+            if (messageIds.TryRead(id, out var issueId, out var subscriberId))
             {
-                var issueId = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-                var subscriberId = long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
                 return await db.Deliveries.AsNoTracking().FirstOrDefaultAsync(d => d.IssueId == issueId && d.SubscriberId == subscriberId, ct);
             }
         }
@@ -209,9 +208,6 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Sub
         subject is not null && UnsubscribeSubject().Match(subject.Trim()) is { Success: true } m ? m.Groups[1].Value : null;
 
     private static string Unfold(string? value) => Regex.Replace(value ?? "", @"\s+", " ").Trim();
-
-    [GeneratedRegex(@"^issue-(\d{1,9})\.sub-(\d{1,18})@", RegexOptions.CultureInvariant)]
-    private static partial Regex OurMessageId();
 
     [GeneratedRegex(@"(?mi)^Message-ID:\s*<([^>]+)>", RegexOptions.CultureInvariant)]
     private static partial Regex MessageIdHeader();

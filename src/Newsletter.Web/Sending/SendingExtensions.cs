@@ -40,6 +40,7 @@ public static class SendingExtensions
         builder.Services.AddScoped<Reconciler>();
         builder.Services.AddSingleton<SendingMetrics>();
         builder.Services.AddSingleton<VerpAddresses>();
+        builder.Services.AddSingleton<MessageIds>();
         builder.Services.AddScoped<InboundMail>();
         builder.Services.AddHostedService<ReconcilerRegistration>();
         // Counters for sent, failed, deferred and rate, scraped by Prometheus at /metrics.

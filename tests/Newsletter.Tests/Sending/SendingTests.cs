@@ -32,7 +32,7 @@ public class SendingTests
         Assert.Equal(1, issue.Number);
 
         var m = received[0].Message;
-        Assert.Matches(@"^issue-\d+\.sub-\d+@", m.MessageId);
+        Assert.Matches(@"^issue-\d+\.sub-\d+\.[0-9a-f]{20}@", m.MessageId);
         Assert.Equal("List-Unsubscribe=One-Click", m.Headers["List-Unsubscribe-Post"]);
         Assert.Matches("<http://localhost/unsubscribe/[^>]+>, <mailto:", m.Headers["List-Unsubscribe"] ?? "");
         Assert.Contains("<", m.Headers["List-Id"], StringComparison.Ordinal);
