@@ -13,9 +13,22 @@ namespace Newsletter.Web.Infrastructure;
 /// output is randomised (no stable Message-ID) and it hands out no raw key for an HMAC. Back the table up with
 /// the rest: a lost key turns every MAC it made into a forgery, which is then ignored, never believed.
 /// </summary>
-public sealed class InstallationKeys(IServiceScopeFactory scopes, AppPaths paths)
+public sealed class InstallationKeys
 {
     private readonly ConcurrentDictionary<string, byte[]> _keys = new(StringComparer.Ordinal);
+
+    private readonly Func<(AppDbContext Db, IDisposable Owner)> _open;
+
+    private readonly AppPaths _paths;
+
+    [ActivatorUtilitiesConstructor]
+    public InstallationKeys(IServiceScopeFactory scopes, AppPaths paths)
+        : this(() => { var scope = scopes.CreateScope(); return (scope.ServiceProvider.GetRequiredService<AppDbContext>(), scope); }, paths)
+    {
+    }
+
+    /// <summary>For tools and benchmarks that open their own context; <paramref name="open"/>'s owner is disposed after each use.</summary>
+    public InstallationKeys(Func<(AppDbContext Db, IDisposable Owner)> open, AppPaths paths) => (_open, _paths) = (open, paths);
 
     /// <summary>
     /// The key named <paramref name="name"/>, made on first use. <paramref name="legacyFile"/> names a key file
@@ -26,14 +39,14 @@ public sealed class InstallationKeys(IServiceScopeFactory scopes, AppPaths paths
 
     private byte[] LoadOrCreate(string name, string? legacyFile)
     {
-        using var scope = scopes.CreateScope();
-        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var (db, owner) = _open();
+        using var _ = owner;
         if (db.InstallationKeys.AsNoTracking().Where(k => k.Name == name).Select(k => k.Value).FirstOrDefault() is { } found)
         {
             return found;
         }
 
-        var file = legacyFile is null ? null : Path.Combine(paths.DataFolder, "keys", legacyFile);
+        var file = legacyFile is null ? null : Path.Combine(_paths.DataFolder, "keys", legacyFile);
         var value = file is not null && File.Exists(file) ? File.ReadAllBytes(file) : RandomNumberGenerator.GetBytes(32);
         db.InstallationKeys.Add(new InstallationKey { Name = name, Value = value });
         try

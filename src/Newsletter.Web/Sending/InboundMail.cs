@@ -39,7 +39,7 @@ public sealed record InboundResult(InboundKind Kind, long? DeliveryId, long? Sub
 /// original's signed Message-ID (<see cref="MessageIds"/>): both are proof we sent that message to that reader.
 /// An unsubscribe carries the reader's signed token. Anything else is logged and changes nothing.
 /// </summary>
-public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, MessageIds messageIds, SubscriberTokens tokens, Subscriptions subscriptions, TimeProvider clock, ILogger<InboundMail> logger)
+public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, MessageIds messageIds, SubscriberTokens tokens, ReaderLifecycle readers, ILogger<InboundMail> logger)
 {
     private static readonly string[] RecipientHeaders = ["X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To", "To", "Cc"];
 
@@ -66,7 +66,7 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
             }
 
             var type = feedback.Fields["Feedback-Type"] ?? "abuse";
-            await SuppressAsync(delivery.SubscriberId, SubscriberStatus.Complained, SuppressionReason.Complaint, SubscriberEventKind.Complained, $"complaint ({type.Trim()}) about issue {delivery.IssueId}", ct);
+            await readers.SuppressAsync(delivery.SubscriberId, ReaderLoss.Complaint, "arf", $"complaint ({type.Trim()}) about issue {delivery.IssueId}", ct);
             return new InboundResult(InboundKind.Complaint, delivery.Id, delivery.SubscriberId, $"feedback type {type.Trim()}");
         }
 
@@ -93,7 +93,7 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
                 return new InboundResult(InboundKind.Ignored, null, null, "an unsubscribe request with a token that is not ours");
             }
 
-            await subscriptions.UnsubscribeAsync(subscriberId, "email:list-unsubscribe", ct);
+            await readers.UnsubscribeAsync(subscriberId, "email:list-unsubscribe", ct);
             return new InboundResult(InboundKind.Unsubscribe, null, subscriberId, "List-Unsubscribe mailto");
         }
 
@@ -117,8 +117,8 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
             return new InboundResult(InboundKind.Ignored, delivery.Id, delivery.SubscriberId, $"a report that says '{action} {code}'");
         }
 
-        var hard = IsHardBounce(code);
         var reply = SmtpReply().Match(diagnostic) is { Success: true } m ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 550;
+        var hard = Newsletter.Mail.BounceRule.IsHard(reply, code);
         var error = $"bounced after it was accepted: {code} {diagnostic}".Trim();
         // The delivery, the suppression and the history line commit together: a stop between them must not
         // leave a hard-bounced address Failed on the ledger but still mailable.
@@ -129,45 +129,16 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
             .SetProperty(d => d.LastError, error.Length > 1000 ? error[..1000] : error), ct);
         if (hard)
         {
-            await SuppressAsync(delivery.SubscriberId, SubscriberStatus.Bounced, SuppressionReason.HardBounce, SubscriberEventKind.Bounced, $"hard bounce from issue {delivery.IssueId}: {code} {diagnostic}", ct);
+            await readers.SuppressAsync(delivery.SubscriberId, ReaderLoss.HardBounce, "dsn", $"hard bounce from issue {delivery.IssueId}: {code} {diagnostic}", ct);
         }
         else
         {
-            await subscriptions.RecordAsync(delivery.SubscriberId, SubscriberEventKind.IssueFailed, "dsn", $"issue {delivery.IssueId} bounced: {code} {diagnostic}", ct);
+            await readers.RecordAsync(delivery.SubscriberId, SubscriberEventKind.IssueFailed, "dsn", $"issue {delivery.IssueId} bounced: {code} {diagnostic}", ct);
         }
 
         await tx.CommitAsync(ct);
 
         return new InboundResult(hard ? InboundKind.HardBounce : InboundKind.SoftBounce, delivery.Id, delivery.SubscriberId, $"{code} {diagnostic}");
-    }
-
-    /// <summary>RFC 3463: x.1.x is about the address (no such user, bad domain, moved), 5.2.1 a disabled mailbox, 5.4.4 no route.</summary>
-    public static bool IsHardBounce(string status) =>
-        status.StartsWith("5.1.", StringComparison.Ordinal) || status is "5.2.1" or "5.4.4" or "5.4.1";
-
-    private async Task SuppressAsync(long subscriberId, SubscriberStatus status, SuppressionReason reason, SubscriberEventKind kind, string detail, CancellationToken ct)
-    {
-        var subscriber = await db.Subscribers.FirstOrDefaultAsync(s => s.Id == subscriberId, ct);
-        if (subscriber is null)
-        {
-            return; // erased since: only its hash remains, which is suppressed already
-        }
-
-        var hash = Subscriber.HashOf(subscriber.EmailKey);
-        var suppressed = await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct);
-        if (subscriber.Status == status && suppressed)
-        {
-            return; // the same report twice changes nothing and says nothing twice
-        }
-
-        subscriber.Status = status;
-        if (!suppressed)
-        {
-            db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = reason, CreatedAt = clock.GetUtcNow().UtcDateTime });
-        }
-
-        subscriptions.Record(subscriberId, kind, reason == SuppressionReason.Complaint ? "arf" : "dsn", detail.Length > 500 ? detail[..500] : detail);
-        await db.SaveChangesAsync(ct);
     }
 
     private long? VerpDelivery(MimeMessage message)

@@ -12,10 +12,9 @@ public static class SubscribersExtensions
         builder.Services.AddOptions<SubscriptionOptions>().Bind(builder.Configuration.GetSection("Subscriptions")).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SubscriberTokens>();
-        builder.Services.AddScoped<Subscriptions>();
+        builder.Services.AddScoped<ReaderLifecycle>();
         builder.Services.AddScoped<SubscriberMailJob>();
-        builder.Services.AddSharedRateLimiter();
-        builder.Services.AddScoped<SubscriberEraser>();
+        builder.Services.AddMailRequestLimits();
         builder.Services.AddScoped<Import.SubscriberImporter>();
         builder.Services.AddScoped<Import.ImportConfirmationsJob>();
         builder.Services.AddHostedService<Import.ImportRecovery>();
@@ -56,10 +55,10 @@ public static class SubscribersExtensions
         return new IPAddress(bytes) + "/64";
     }
 
-    private static async Task<IResult> SubscribeAsync(HttpContext http, Subscriptions subscriptions, SharedRateLimiter limiter, IOptions<SubscriptionOptions> options, ILoggerFactory loggers, CancellationToken ct)
+    private static async Task<IResult> SubscribeAsync(HttpContext http, ReaderLifecycle readers, MailRequestLimits limits, ILoggerFactory loggers, CancellationToken ct)
     {
-        // Counted in the database before the body is read, so the limit holds for all nodes together.
-        if (!await limiter.TryAcquireAsync(options.Value.PerIpLimit, ClientKey(http.Connection.RemoteIpAddress), ct))
+        // Counted before the body is read: a flood costs one statement a request.
+        if (!await limits.TryClientAsync(MailRequest.Subscribe, http.Connection.RemoteIpAddress, ct))
         {
             return Results.StatusCode(StatusCodes.Status429TooManyRequests);
         }
@@ -100,14 +99,14 @@ public static class SubscribersExtensions
             return Problem(isJson, error);
         }
 
-        if (!await limiter.TryAcquireAsync(options.Value.PerAddressLimit, Subscriber.KeyOf(email), ct))
+        if (!await limits.TryAddressAsync(MailRequest.Subscribe, email, ct))
         {
             // Same answer as success: a limit hit must not reveal whether the address is known.
             return Accepted(isJson);
         }
 
         var source = SubscribeRequest.CleanSource(request.Source);
-        var outcome = await subscriptions.SubscribeAsync(email, request.Name, source, ct);
+        var outcome = await readers.SubscribeAsync(email, request.Name, source, ct);
         logger.LogInformation("Subscribe request from {Source}: {Outcome}", source, outcome);
         return Accepted(isJson);
     }

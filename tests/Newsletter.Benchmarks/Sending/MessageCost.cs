@@ -88,6 +88,7 @@ internal sealed class ReaderCopies
         var issueId = await SendSeed.CreateAsync(data, 1, html, text);
         var db = SendSeed.Open(data);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Data:Folder"] = data }).Build();
+        var keys = new InstallationKeys(() => { var keysDb = SendSeed.Open(data); return (keysDb, keysDb); }, new AppPaths(dir, configuration));
         var messages = new IssueMessages(
             db,
             new TemplateRenderer(Path.Combine(Bench.Root, "templates", "email")),
@@ -95,7 +96,8 @@ internal sealed class ReaderCopies
             new MailOptions { FromAddress = "notes@field-notes.example", FromName = "Field Notes" },
             Options.Create(new SiteOptions { BaseUrl = "http://127.0.0.1:50000", Title = "Field Notes" }),
             Options.Create(new SendingOptions()),
-            new VerpAddresses(new AppPaths(dir, configuration)));
+            new VerpAddresses(keys),
+            new MessageIds(keys));
         return new ReaderCopies(messages, await messages.PrepareAsync(issueId, CancellationToken.None));
     }
 

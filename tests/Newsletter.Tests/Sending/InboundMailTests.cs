@@ -218,6 +218,23 @@ public class InboundMailTests
         --arf--
         """;
 
+    [Theory]
+    [InlineData("5.4.4", "smtp; 550 5.4.4 no route to host")]
+    [InlineData("5.1.7", "smtp; 550 5.1.7 bad sender address")]
+    public async Task AReportOfAFailureThatIsNotTheAddressesFaultKeepsTheReader(string status, string diagnostic)
+    {
+        var (app, smtp, issueId) = await SentIssueAsync();
+        await using var __ = smtp;
+        using var ___ = app;
+        var message = smtp.Messages().Single(m => m.EnvelopeTo == "reader0007@example.org");
+
+        var response = await PostAsync(app, Dsn(message.EnvelopeFrom, "reader0007@example.org", "failed", status, diagnostic));
+
+        Assert.Contains("\"kind\":\"SoftBounce\"", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(SubscriberStatus.Active, (await Subscribers.SubscribeTests.FindAsync(app, "reader0007@example.org"))!.Status);
+        Assert.Equal(DeliveryStatus.Failed, (await DeliveriesAsync(app, issueId)).Single(d => d.Id == Delivery(message.EnvelopeFrom)).Status);
+    }
+
     [Fact]
     public async Task TheListUnsubscribeMailtoUnsubscribesThroughTheCommandAnMtaPipesInto()
     {

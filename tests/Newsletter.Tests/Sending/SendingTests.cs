@@ -169,7 +169,7 @@ public class SendingTests
             var issue = await db.Issues.SingleAsync(i => i.Id == issueId, Ct);
             Assert.Equal(10, await sp.GetRequiredService<Ledger>().SnapshotAsync(issue, Ct));
             Assert.Equal(10, await sp.GetRequiredService<Ledger>().SnapshotAsync(issue, Ct)); // a re-run adds nobody
-            await sp.GetRequiredService<Subscriptions>().UnsubscribeAsync(ids[4], "test", Ct);
+            await sp.GetRequiredService<ReaderLifecycle>().UnsubscribeAsync(ids[4], "test", Ct);
             await db.Issues.Where(i => i.Id == issueId).ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Sending).SetProperty(i => i.Number, 1), Ct);
             sp.GetRequiredService<IssueSender>().StartWorkers(issueId);
         }
