@@ -43,6 +43,61 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
 {
     private static readonly string[] RecipientHeaders = ["X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To", "To", "Cc"];
 
+    /// <summary>
+    /// RFC 5322 allows 998 bytes a line; real mail stays far below this. MimeKit needs tens of seconds for one
+    /// multi-megabyte header line, so a message with a longer line is refused before it is parsed.
+    /// </summary>
+    public const int MaxLineBytes = 64 * 1024;
+
+    /// <summary>All the header lines of the message (and those of a message it quotes) together.</summary>
+    public const int MaxHeaderBytes = 1024 * 1024;
+
+    /// <summary>Parses raw inbound mail, or says why it won't: not a message, or a line or header block too long to be real mail.</summary>
+    public static async Task<(MimeMessage? Message, string? Problem)> ParseAsync(Stream raw, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        await raw.CopyToAsync(buffer, ct);
+        if (TooLong(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)) is { } problem)
+        {
+            return (null, problem);
+        }
+
+        buffer.Position = 0;
+        try
+        {
+            return (await MimeMessage.LoadAsync(buffer, ct), null);
+        }
+        catch (FormatException e)
+        {
+            return (null, $"The body is not an email message (RFC 5322): {e.Message}");
+        }
+    }
+
+    private static string? TooLong(ReadOnlySpan<byte> message)
+    {
+        var headerBytes = 0;
+        var inHeaders = true;
+        while (message.Length > 0)
+        {
+            var end = message.IndexOf((byte)'\n');
+            var line = end < 0 ? message : message[..end];
+            if (line.Length > MaxLineBytes)
+            {
+                return $"A line of {line.Length:N0} bytes: real mail keeps lines under {MaxLineBytes:N0}.";
+            }
+
+            if (inHeaders)
+            {
+                headerBytes += line.Length;
+                inHeaders = line.TrimEnd((byte)'\r').Length > 0;
+            }
+
+            message = end < 0 ? default : message[(end + 1)..];
+        }
+
+        return headerBytes > MaxHeaderBytes ? $"{headerBytes:N0} bytes of headers: real mail has under {MaxHeaderBytes:N0}." : null;
+    }
+
     public async Task<InboundResult> ProcessAsync(MimeMessage message, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(message);

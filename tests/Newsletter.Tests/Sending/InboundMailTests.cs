@@ -236,6 +236,19 @@ public class InboundMailTests
     }
 
     [Fact]
+    public async Task AMessageWithAMultiMegabyteHeaderLineIsRefusedAtOnce()
+    {
+        using var app = new NewsletterApp(new() { ["Sending:InboundSecret"] = Secret });
+        var watch = Stopwatch.StartNew();
+
+        var response = await PostAsync(app, $"From: a@example.org\r\nX-Junk: {new string('x', 9 * 1024 * 1024)}\r\nSubject: hi\r\n\r\nbody\r\n");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("real mail keeps lines under", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
     public async Task TheListUnsubscribeMailtoUnsubscribesThroughTheCommandAnMtaPipesInto()
     {
         var (app, smtp, _) = await SentIssueAsync();
