@@ -79,12 +79,12 @@ public static class SubscribersExtensions
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or BadHttpRequestException)
         {
-            return Problem(isJson, "The request body could not be read.");
+            return Problem(http, isJson, "The request body could not be read.");
         }
 
         if (request is null)
         {
-            return Problem(isJson, "Send a form or JSON body with an 'email' field.");
+            return Problem(http, isJson, "Send a form or JSON body with an 'email' field.");
         }
 
         // A filled honeypot is a bot: answer exactly as for a person, do nothing.
@@ -96,7 +96,12 @@ public static class SubscribersExtensions
 
         if (!Newsletter.Mail.EmailAddress.TryNormalize(request.Email ?? "", out var email, out var error))
         {
-            return Problem(isJson, error);
+            return Problem(http, isJson, error);
+        }
+
+        if (!Newsletter.Mail.EmailAddress.IsPublicDomain(email))
+        {
+            return Problem(http, isJson, "That address is on a private domain that can't receive mail from the internet. Use your public address.");
         }
 
         if (!await limits.TryAddressAsync(MailRequest.Subscribe, email, ct))
@@ -115,9 +120,22 @@ public static class SubscribersExtensions
         ? Results.Json(new { status = "check-your-inbox", message = "If the address can receive mail, a confirmation is on its way." }, statusCode: StatusCodes.Status202Accepted)
         : Results.Redirect("/subscribe/check-your-inbox", permanent: false, preserveMethod: false);
 
-    private static IResult Problem(bool json, string message) => json
-        ? Results.Problem(message, statusCode: StatusCodes.Status400BadRequest, title: "Invalid subscription")
-        : Results.Redirect("/subscribe/check-your-inbox?error=" + Uri.EscapeDataString(message));
+    /// <summary>The flash key the check-your-inbox page reads: only the app writes it, never a link.</summary>
+    public const string ErrorFlash = "SubscribeError";
+
+    private static IResult Problem(HttpContext http, bool json, string message)
+    {
+        if (json)
+        {
+            return Results.Problem(message, statusCode: StatusCodes.Status400BadRequest, title: "Invalid subscription");
+        }
+
+        // In TempData, not the query: a link with ?error=... must not put an attacker's words on our page.
+        var flash = http.RequestServices.GetRequiredService<Microsoft.AspNetCore.Mvc.ViewFeatures.ITempDataDictionaryFactory>().GetTempData(http);
+        flash[ErrorFlash] = message;
+        flash.Save();
+        return Results.Redirect("/subscribe/check-your-inbox");
+    }
 }
 
 public sealed class SubscribeRequest
