@@ -25,6 +25,26 @@ namespace Newsletter.Mail;
 /// </summary>
 public static class EmailAddress
 {
+    /// <summary>
+    /// Top-level names that never reach the public internet (RFC 2606, RFC 6761, RFC 6762, RFC 7686, RFC 8375,
+    /// ICANN's .internal) and the ones private networks commonly use.
+    /// </summary>
+    private static readonly HashSet<string> PrivateTopLevels = new(StringComparer.Ordinal)
+    {
+        "localhost", "local", "localdomain", "internal", "intranet", "lan", "home", "corp", "private", "test", "invalid", "example", "onion", "arpa",
+    };
+
+    /// <summary>
+    /// Whether a normalised address (<see cref="TryNormalize"/>) is on a domain the public internet can reach.
+    /// The public subscribe form asks this too: root@localhost or an .internal address is valid mail syntax,
+    /// but a stranger typing one only makes this server mail itself or its own network.
+    /// </summary>
+    public static bool IsPublicDomain(string normalizedAddress)
+    {
+        var domain = normalizedAddress[(normalizedAddress.LastIndexOf('@') + 1)..];
+        return domain.Contains('.', StringComparison.Ordinal) && !PrivateTopLevels.Contains(domain[(domain.LastIndexOf('.') + 1)..]);
+    }
+
     /// <summary>The longest address SMTP can carry (RFC 5321's 256-octet path less the angle brackets).</summary>
     public const int MaxLength = 254;
 

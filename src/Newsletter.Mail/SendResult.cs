@@ -43,25 +43,8 @@ public sealed partial record SendResult(SendOutcome Outcome, int? StatusCode, st
     /// <summary>A message accepted without a reply worth keeping (the pickup transport).</summary>
     public static SendResult Ok { get; } = new(SendOutcome.Sent, 250, "2.0.0", "OK");
 
-    /// <summary>
-    /// Whether the failure says the address itself is dead, so the reader should be suppressed. Only a 5xx
-    /// qualifies, and then by its RFC 3463 enhanced code:
-    /// <list type="bullet">
-    /// <item>Hard: 5.1.0 (other address status), 5.1.1 (no such mailbox), 5.1.2 (no such domain), 5.1.3 (bad
-    /// address syntax), 5.1.4 (ambiguous), 5.1.6 (moved, no forwarding), 5.1.10 (domain publishes a null MX,
-    /// RFC 7505), 5.2.1 (mailbox disabled).</item>
-    /// <item>Not hard: 5.1.7 and 5.1.8 (our sender address is the problem), 5.2.2 (mailbox full), 5.2.3
-    /// (message too big), 5.4.x (routing, often a DNS hiccup), 5.7.x (policy, spam, authentication): the
-    /// address is real, suppressing it would lose a reader over our own or a passing problem.</item>
-    /// <item>Without an enhanced code: 550 (mailbox unavailable), 551 (user not local) and 553 (mailbox
-    /// name not allowed), the codes RFC 5321 gives for a recipient that doesn't exist. Servers that reject
-    /// for policy almost always add a 5.7.x code, which then decides.</item>
-    /// </list>
-    /// </summary>
-    public bool IsHardBounce => Outcome == SendOutcome.Failed && StatusCode is >= 500 and < 600 && (
-        EnhancedStatusCode is { } e
-            ? e is "5.1.0" or "5.1.1" or "5.1.2" or "5.1.3" or "5.1.4" or "5.1.6" or "5.1.10" or "5.2.1"
-            : StatusCode is 550 or 551 or 553);
+    /// <summary>Whether the failure says the address itself is dead: see <see cref="BounceRule"/>, the one rule.</summary>
+    public bool IsHardBounce => Outcome == SendOutcome.Failed && BounceRule.IsHard(StatusCode, EnhancedStatusCode);
 
     /// <summary>Classifies an SMTP reply: 2xx sent, 4xx deferred, anything else failed.</summary>
     public static SendResult FromReply(int code, string? reply)

@@ -61,7 +61,7 @@ public static class AdminExtensions
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(AuthorPolicy, p => p.RequireAuthenticatedUser());
         builder.Services.AddScoped<AccountMailJob>();
-        builder.Services.AddSharedRateLimiter();
+        builder.Services.AddMailRequestLimits();
         return builder;
     }
 

@@ -11,12 +11,8 @@ namespace Newsletter.Web.Admin;
 
 /// <summary>The answer is the same whether or not the address has an account, so nobody can probe for authors.</summary>
 [AllowAnonymous]
-public sealed class ForgotPasswordModel(UserManager<AppUser> users, IBackgroundJobClient jobs, SharedRateLimiter limiter) : PageModel
+public sealed class ForgotPasswordModel(UserManager<AppUser> users, IBackgroundJobClient jobs, MailRequestLimits limits) : PageModel
 {
-    // An author needs one reset link, two if the first is slow to arrive; more in an hour is someone filling
-    // their inbox. Counted in the database, so the limit holds for all nodes together.
-    private static readonly RateLimit PerAddress = new("password-reset-address", Permits: 3, Window: TimeSpan.FromHours(1));
-
     [BindProperty, Required, EmailAddress, StringLength(254)]
     public string Email { get; set; } = "";
 
@@ -30,8 +26,16 @@ public sealed class ForgotPasswordModel(UserManager<AppUser> users, IBackgroundJ
         }
 
         var email = Email.Trim();
-        // Counted for unknown addresses too, and answered alike when used up: the limit reveals nothing either.
-        if (await limiter.TryAcquireAsync(PerAddress, email.ToUpperInvariant(), ct) && await users.FindByEmailAsync(email) is { } user)
+        var permit = await limits.TryAcquireAsync(MailRequest.PasswordReset, HttpContext.Connection.RemoteIpAddress, email, ct);
+        if (permit == MailPermit.ClientLimited)
+        {
+            Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            ModelState.AddModelError("", "Too many requests from your network. Try again in a minute.");
+            return Page();
+        }
+
+        // An address used up is answered as if the mail went: the limit reveals nothing either.
+        if (permit == MailPermit.Granted && await users.FindByEmailAsync(email) is { } user)
         {
             // The job makes the token itself: the job store never holds a secret.
             jobs.Enqueue<AccountMailJob>(j => j.SendPasswordResetAsync(user.Id, CancellationToken.None));

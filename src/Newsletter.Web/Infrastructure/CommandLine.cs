@@ -52,13 +52,15 @@ public static class CommandLine
                 try
                 {
                     using var stdin = Console.OpenStandardInput();
-                    var message = await MimeKit.MimeMessage.LoadAsync(stdin);
+                    var (message, problem) = await Sending.InboundMail.ParseAsync(stdin, CancellationToken.None);
+                    if (message is null)
+                    {
+                        Console.Error.WriteLine($"Not read: {problem}");
+                        break;
+                    }
+
                     var inbound = await services.GetRequiredService<Sending.InboundMail>().ProcessAsync(message, CancellationToken.None);
                     Console.WriteLine($"{inbound.Kind}: {inbound.Detail}");
-                }
-                catch (FormatException e)
-                {
-                    Console.Error.WriteLine($"Not an email message: {e.Message}");
                 }
                 catch (Exception e) when (e is DbUpdateException or DbException or IOException)
                 {

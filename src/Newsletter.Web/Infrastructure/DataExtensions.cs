@@ -21,6 +21,7 @@ public static class DataExtensions
         builder.Services.AddDbContext<AppDbContext>(o => o.UseDatabase(settings.Provider, connectionString), optionsLifetime: ServiceLifetime.Singleton);
         builder.Services.AddProviderSql(settings.Provider);
         builder.Services.AddHostedService<DatabaseMigrator>();
+        builder.Services.AddSingleton<InstallationKeys>();
 
         var keys = builder.Services.AddDataProtection().SetApplicationName("Newsletter");
         if (settings.Provider == DatabaseProvider.PostgreSql)

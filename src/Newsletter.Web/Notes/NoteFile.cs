@@ -189,6 +189,12 @@ internal sealed class PositionTrackingParser(IParser inner) : IParser
         if (inner.Current is { } current)
         {
             LastLine = current.Start.Line;
+            // An alias repeats what its anchor holds, and aliases of aliases multiply: a 400-byte file became
+            // 33 MB of stored profile. Front matter is a handful of fields; nobody needs them.
+            if (current is YamlDotNet.Core.Events.AnchorAlias)
+            {
+                throw new YamlException(current.Start, current.End, "aliases (*name) are not allowed in front matter: write the value out instead");
+            }
         }
 
         return moved;

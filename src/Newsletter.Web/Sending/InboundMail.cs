@@ -36,11 +36,67 @@ public sealed record InboundResult(InboundKind Kind, long? DeliveryId, long? Sub
 /// complaints (ARF, RFC 5965) and List-Unsubscribe mailto requests. A plain SMTP relay accepts first and
 /// bounces later, so without this a dead address would be mailed forever. A bounce is believed only when it
 /// is addressed to a VERP address whose MAC is right; a complaint names the delivery by VERP or by the
-/// original's Message-ID; an unsubscribe by the reader's signed token. Anything else changes nothing.
+/// original's signed Message-ID (<see cref="MessageIds"/>): both are proof we sent that message to that reader.
+/// An unsubscribe carries the reader's signed token. Anything else is logged and changes nothing.
 /// </summary>
-public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, SubscriberTokens tokens, Subscriptions subscriptions, TimeProvider clock, ILogger<InboundMail> logger)
+public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, MessageIds messageIds, SubscriberTokens tokens, ReaderLifecycle readers, ILogger<InboundMail> logger)
 {
     private static readonly string[] RecipientHeaders = ["X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To", "To", "Cc"];
+
+    /// <summary>
+    /// RFC 5322 allows 998 bytes a line; real mail stays far below this. MimeKit needs tens of seconds for one
+    /// multi-megabyte header line, so a message with a longer line is refused before it is parsed.
+    /// </summary>
+    public const int MaxLineBytes = 64 * 1024;
+
+    /// <summary>All the header lines of the message (and those of a message it quotes) together.</summary>
+    public const int MaxHeaderBytes = 1024 * 1024;
+
+    /// <summary>Parses raw inbound mail, or says why it won't: not a message, or a line or header block too long to be real mail.</summary>
+    public static async Task<(MimeMessage? Message, string? Problem)> ParseAsync(Stream raw, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        await raw.CopyToAsync(buffer, ct);
+        if (TooLong(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)) is { } problem)
+        {
+            return (null, problem);
+        }
+
+        buffer.Position = 0;
+        try
+        {
+            return (await MimeMessage.LoadAsync(buffer, ct), null);
+        }
+        catch (FormatException e)
+        {
+            return (null, $"The body is not an email message (RFC 5322): {e.Message}");
+        }
+    }
+
+    private static string? TooLong(ReadOnlySpan<byte> message)
+    {
+        var headerBytes = 0;
+        var inHeaders = true;
+        while (message.Length > 0)
+        {
+            var end = message.IndexOf((byte)'\n');
+            var line = end < 0 ? message : message[..end];
+            if (line.Length > MaxLineBytes)
+            {
+                return $"A line of {line.Length:N0} bytes: real mail keeps lines under {MaxLineBytes:N0}.";
+            }
+
+            if (inHeaders)
+            {
+                headerBytes += line.Length;
+                inHeaders = line.TrimEnd((byte)'\r').Length > 0;
+            }
+
+            message = end < 0 ? default : message[(end + 1)..];
+        }
+
+        return headerBytes > MaxHeaderBytes ? $"{headerBytes:N0} bytes of headers: real mail has under {MaxHeaderBytes:N0}." : null;
+    }
 
     public async Task<InboundResult> ProcessAsync(MimeMessage message, CancellationToken ct)
     {
@@ -61,11 +117,11 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Sub
             var delivery = deliveryId is { } id ? await db.Deliveries.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id, ct) : await OriginalDeliveryAsync(message, ct);
             if (delivery is null)
             {
-                return new InboundResult(InboundKind.Ignored, null, null, "a complaint about no message of ours");
+                return new InboundResult(InboundKind.Ignored, null, null, "a complaint that quotes no message of ours with a valid MAC (forged, or from before Message-IDs were signed)");
             }
 
             var type = feedback.Fields["Feedback-Type"] ?? "abuse";
-            await SuppressAsync(delivery.SubscriberId, SubscriberStatus.Complained, SuppressionReason.Complaint, SubscriberEventKind.Complained, $"complaint ({type.Trim()}) about issue {delivery.IssueId}", ct);
+            await readers.SuppressAsync(delivery.SubscriberId, ReaderLoss.Complaint, "arf", $"complaint ({type.Trim()}) about issue {delivery.IssueId}", ct);
             return new InboundResult(InboundKind.Complaint, delivery.Id, delivery.SubscriberId, $"feedback type {type.Trim()}");
         }
 
@@ -92,7 +148,7 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Sub
                 return new InboundResult(InboundKind.Ignored, null, null, "an unsubscribe request with a token that is not ours");
             }
 
-            await subscriptions.UnsubscribeAsync(subscriberId, "email:list-unsubscribe", ct);
+            await readers.UnsubscribeAsync(subscriberId, "email:list-unsubscribe", ct);
             return new InboundResult(InboundKind.Unsubscribe, null, subscriberId, "List-Unsubscribe mailto");
         }
 
@@ -116,8 +172,8 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Sub
             return new InboundResult(InboundKind.Ignored, delivery.Id, delivery.SubscriberId, $"a report that says '{action} {code}'");
         }
 
-        var hard = IsHardBounce(code);
         var reply = SmtpReply().Match(diagnostic) is { Success: true } m ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 550;
+        var hard = Newsletter.Mail.BounceRule.IsHard(reply, code);
         var error = $"bounced after it was accepted: {code} {diagnostic}".Trim();
         // The delivery, the suppression and the history line commit together: a stop between them must not
         // leave a hard-bounced address Failed on the ledger but still mailable.
@@ -128,45 +184,16 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Sub
             .SetProperty(d => d.LastError, error.Length > 1000 ? error[..1000] : error), ct);
         if (hard)
         {
-            await SuppressAsync(delivery.SubscriberId, SubscriberStatus.Bounced, SuppressionReason.HardBounce, SubscriberEventKind.Bounced, $"hard bounce from issue {delivery.IssueId}: {code} {diagnostic}", ct);
+            await readers.SuppressAsync(delivery.SubscriberId, ReaderLoss.HardBounce, "dsn", $"hard bounce from issue {delivery.IssueId}: {code} {diagnostic}", ct);
         }
         else
         {
-            await subscriptions.RecordAsync(delivery.SubscriberId, SubscriberEventKind.IssueFailed, "dsn", $"issue {delivery.IssueId} bounced: {code} {diagnostic}", ct);
+            await readers.RecordAsync(delivery.SubscriberId, SubscriberEventKind.IssueFailed, "dsn", $"issue {delivery.IssueId} bounced: {code} {diagnostic}", ct);
         }
 
         await tx.CommitAsync(ct);
 
         return new InboundResult(hard ? InboundKind.HardBounce : InboundKind.SoftBounce, delivery.Id, delivery.SubscriberId, $"{code} {diagnostic}");
-    }
-
-    /// <summary>RFC 3463: x.1.x is about the address (no such user, bad domain, moved), 5.2.1 a disabled mailbox, 5.4.4 no route.</summary>
-    public static bool IsHardBounce(string status) =>
-        status.StartsWith("5.1.", StringComparison.Ordinal) || status is "5.2.1" or "5.4.4" or "5.4.1";
-
-    private async Task SuppressAsync(long subscriberId, SubscriberStatus status, SuppressionReason reason, SubscriberEventKind kind, string detail, CancellationToken ct)
-    {
-        var subscriber = await db.Subscribers.FirstOrDefaultAsync(s => s.Id == subscriberId, ct);
-        if (subscriber is null)
-        {
-            return; // erased since: only its hash remains, which is suppressed already
-        }
-
-        var hash = Subscriber.HashOf(subscriber.EmailKey);
-        var suppressed = await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct);
-        if (subscriber.Status == status && suppressed)
-        {
-            return; // the same report twice changes nothing and says nothing twice
-        }
-
-        subscriber.Status = status;
-        if (!suppressed)
-        {
-            db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = reason, CreatedAt = clock.GetUtcNow().UtcDateTime });
-        }
-
-        subscriptions.Record(subscriberId, kind, reason == SuppressionReason.Complaint ? "arf" : "dsn", detail.Length > 500 ? detail[..500] : detail);
-        await db.SaveChangesAsync(ct);
     }
 
     private long? VerpDelivery(MimeMessage message)
@@ -192,10 +219,8 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Sub
             .Concat(report.BodyParts.OfType<TextPart>().Where(p => p.ContentType.IsMimeType("text", "rfc822-headers")).Select(p => MessageIdIn(p.Text)));
         foreach (var id in ids)
         {
-            if (id is not null && OurMessageId().Match(id) is { Success: true } m)
+            if (messageIds.TryRead(id, out var issueId, out var subscriberId))
             {
-                var issueId = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-                var subscriberId = long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
                 return await db.Deliveries.AsNoTracking().FirstOrDefaultAsync(d => d.IssueId == issueId && d.SubscriberId == subscriberId, ct);
             }
         }
@@ -209,9 +234,6 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Sub
         subject is not null && UnsubscribeSubject().Match(subject.Trim()) is { Success: true } m ? m.Groups[1].Value : null;
 
     private static string Unfold(string? value) => Regex.Replace(value ?? "", @"\s+", " ").Trim();
-
-    [GeneratedRegex(@"^issue-(\d{1,9})\.sub-(\d{1,18})@", RegexOptions.CultureInvariant)]
-    private static partial Regex OurMessageId();
 
     [GeneratedRegex(@"(?mi)^Message-ID:\s*<([^>]+)>", RegexOptions.CultureInvariant)]
     private static partial Regex MessageIdHeader();

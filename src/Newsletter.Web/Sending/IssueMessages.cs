@@ -69,7 +69,7 @@ public sealed partial record PreparedIssue(int IssueId, string Subject, string H
 /// each message then only swaps in the reader's links and name, so 100,000 recipients cost 100,000
 /// string replacements, not 100,000 template renders.
 /// </summary>
-public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, SubscriberTokens tokens, MailOptions mail, IOptions<SiteOptions> site, IOptions<SendingOptions> sending, VerpAddresses verp)
+public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, SubscriberTokens tokens, MailOptions mail, IOptions<SiteOptions> site, IOptions<SendingOptions> sending, VerpAddresses verp, MessageIds messageIds)
 {
     internal const string UnsubscribeMarker = "urn:newsletter:unsubscribe";
     internal const string PreferencesMarker = "urn:newsletter:preferences";
@@ -127,8 +127,8 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
             Subject = issue.Subject,
             HtmlUtf8 = html,
             TextUtf8 = text,
-            // Stable per (issue, reader): a resend after a crash carries the same id, so clients can fold duplicates.
-            MessageId = $"issue-{issue.IssueId}.sub-{r.Id}@{issue.MessageDomain}",
+            // Stable per (issue, reader), and signed: a complaint must quote it to be believed.
+            MessageId = messageIds.For(issue.IssueId, r.Id, issue.MessageDomain),
             ListUnsubscribeUrl = unsubscribe,
             ListUnsubscribeMailto = issue.MailtoPrefix + Uri.EscapeDataString(token),
             ListId = issue.ListId,

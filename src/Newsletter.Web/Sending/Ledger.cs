@@ -212,7 +212,8 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptio
             var bounced = outcomes.Where(o => o.HardBounce).Select(o => o.SubscriberId).Distinct().ToList();
             if (bounced.Count > 0)
             {
-                Suppress(tx, bounced);
+                // The reader's lifecycle writes the suppression, in this transaction: outcome and suppression commit together.
+                ReaderLifecycle.SuppressInLedger(db, tx, bounced, clock.GetUtcNow().UtcDateTime);
             }
 
             tx.Commit();
@@ -221,31 +222,6 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptio
         finally
         {
             db.Database.CloseConnection();
-        }
-    }
-
-    /// <summary>A hard bounce marks the subscriber Bounced and suppresses the address for good.</summary>
-    private void Suppress(IDbContextTransaction tx, List<long> subscriberIds)
-    {
-        var at = clock.GetUtcNow().UtcDateTime;
-        foreach (var id in subscriberIds)
-        {
-            using var find = Command(tx, """SELECT "EmailKey" FROM "Subscribers" WHERE "Id" = @id""", ("@id", id));
-            if (find.ExecuteScalar() is not string key)
-            {
-                continue;
-            }
-
-            using var status = Command(tx, """UPDATE "Subscribers" SET "Status" = @bounced WHERE "Id" = @id""", ("@bounced", (int)SubscriberStatus.Bounced), ("@id", id));
-            status.ExecuteNonQuery();
-            using var suppress = Command(tx, """
-                INSERT INTO "Suppressions" ("EmailHash", "Reason", "CreatedAt") VALUES (@hash, @reason, @at) ON CONFLICT ("EmailHash") DO NOTHING
-                """, ("@hash", Subscriber.HashOf(key)), ("@reason", (int)SuppressionReason.HardBounce), ("@at", at));
-            suppress.ExecuteNonQuery();
-            using var history = Command(tx, """
-                INSERT INTO "SubscriberEvents" ("SubscriberId", "At", "Kind", "Source", "Detail") VALUES (@id, @at, @kind, 'smtp', 'hard bounce: address suppressed')
-                """, ("@id", id), ("@at", at), ("@kind", (int)SubscriberEventKind.Bounced));
-            history.ExecuteNonQuery();
         }
     }
 

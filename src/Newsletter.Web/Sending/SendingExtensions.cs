@@ -40,6 +40,7 @@ public static class SendingExtensions
         builder.Services.AddScoped<Reconciler>();
         builder.Services.AddSingleton<SendingMetrics>();
         builder.Services.AddSingleton<VerpAddresses>();
+        builder.Services.AddSingleton<MessageIds>();
         builder.Services.AddScoped<InboundMail>();
         builder.Services.AddHostedService<ReconcilerRegistration>();
         // Counters for sent, failed, deferred and rate, scraped by Prometheus at /metrics.
@@ -68,18 +69,11 @@ public static class SendingExtensions
                 return Results.Unauthorized();
             }
 
-            MimeKit.MimeMessage message;
-            try
+            // Buffered first: MimeKit's parser reads synchronously, which Kestrel refuses on a request body.
+            var (message, problem) = await InboundMail.ParseAsync(http.Request.Body, ct);
+            if (message is null)
             {
-                // Buffered first: MimeKit's parser reads synchronously, which Kestrel refuses on a request body.
-                using var buffer = new MemoryStream();
-                await http.Request.Body.CopyToAsync(buffer, ct);
-                buffer.Position = 0;
-                message = await MimeKit.MimeMessage.LoadAsync(buffer, ct);
-            }
-            catch (FormatException e)
-            {
-                return Results.BadRequest(new { error = $"The body is not an email message (RFC 5322): {e.Message}" });
+                return Results.BadRequest(new { error = problem });
             }
 
             var result = await inbound.ProcessAsync(message, ct);

@@ -9,13 +9,12 @@ namespace Newsletter.Web.Sending;
 /// <summary>
 /// bounce+{delivery}-{mac}@domain: a bounce sent to this address names the delivery it belongs to, and the
 /// short MAC, keyed by a secret of this installation, keeps anyone from forging bounces that would fail or
-/// suppress other readers. The key is made on first use (see <see cref="SecretKeyFile"/>).
+/// suppress other readers. The key is one of <see cref="InstallationKeys"/>, shared by every node; an older
+/// install's data/keys/verp.key seeds it, so bounce addresses already sent stay valid.
 /// </summary>
-public sealed partial class VerpAddresses
+public sealed partial class VerpAddresses(InstallationKeys keys)
 {
-    private readonly byte[] _key;
-
-    public VerpAddresses(AppPaths paths) => _key = SecretKeyFile.LoadOrCreate(paths, "verp.key");
+    private byte[] Key => field ??= keys.Get("verp", legacyFile: "verp.key");
 
     public string For(long deliveryId, string domain) => $"bounce+{deliveryId.ToString(CultureInfo.InvariantCulture)}-{Mac(deliveryId)}@{domain}";
 
@@ -46,7 +45,7 @@ public sealed partial class VerpAddresses
         Span<byte> id = stackalloc byte[20];
         deliveryId.TryFormat(id, out var length, default, CultureInfo.InvariantCulture);
         Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(_key, id[..length], mac);
+        HMACSHA256.HashData(Key, id[..length], mac);
         return Convert.ToHexStringLower(mac[..4]);
     }
 

@@ -7,7 +7,7 @@ namespace Newsletter.Web.Subscribers;
 /// GET only shows a button; the state changes on POST. Link scanners and mail-security proxies fetch every
 /// link in an email, and they must not confirm anyone.
 /// </summary>
-public sealed class ConfirmModel(SubscriberTokens tokens, Subscriptions subscriptions) : PageModel
+public sealed class ConfirmModel(SubscriberTokens tokens, ReaderLifecycle readers) : PageModel
 {
     public ConfirmResult? Result { get; private set; }
 
@@ -30,7 +30,7 @@ public sealed class ConfirmModel(SubscriberTokens tokens, Subscriptions subscrip
 
     public async Task<IActionResult> OnPostAsync(string token, CancellationToken ct)
     {
-        Result = await subscriptions.ConfirmAsync(tokens.ReadConfirmation(token), ct);
+        Result = await readers.ConfirmAsync(tokens.ReadConfirmation(token), ct);
         if (Result == ConfirmResult.Invalid)
         {
             Response.StatusCode = StatusCodes.Status400BadRequest;

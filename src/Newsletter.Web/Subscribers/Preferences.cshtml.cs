@@ -4,11 +4,12 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Newsletter.Web.Data;
+using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Notes;
 
 namespace Newsletter.Web.Subscribers;
 
-public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, Subscriptions subscriptions, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock) : PageModel
+public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, ReaderLifecycle readers, IBackgroundJobClient jobs, MailRequestLimits limits, IOptions<SubscriptionOptions> options) : PageModel
 {
     public string? Token { get; private set; }
 
@@ -35,30 +36,8 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, S
             return Page();
         }
 
-        var s = await db.Subscribers.Include(x => x.Tags).FirstAsync(x => x.Id == Subscriber.Id, ct);
-        s.Name = Subscriptions.CleanName(name);
         var chosen = (topics ?? []).Select(Tags.Normalize).Where(Topics.Contains).ToHashSet();
-        // Only the topic tags are the reader's to change; tags the author set (vip, cohort...) stay.
-        s.Tags.RemoveAll(t => Topics.Contains(t.Tag) && !chosen.Contains(t.Tag));
-        foreach (var t in chosen.Where(c => s.Tags.All(x => x.Tag != c)))
-        {
-            s.Tags.Add(new SubscriberTag { Tag = t });
-        }
-
-        var now = clock.GetUtcNow().UtcDateTime;
-        if (pause == "resume")
-        {
-            s.PausedUntil = null;
-        }
-        else if (int.TryParse(pause, out var days) && days is > 0 and <= 365)
-        {
-            s.PausedUntil = now.AddDays(days);
-        }
-
-        // One SaveChanges, one transaction: the preferences and the history line that records them.
-        subscriptions.Record(s.Id, SubscriberEventKind.PreferencesChanged, "preferences",
-            $"topics: {string.Join(", ", chosen.Order())}{(s.PausedUntil > now ? $"; paused until {s.PausedUntil:yyyy-MM-dd}" : "")}");
-        await db.SaveChangesAsync(ct);
+        await readers.ChangePreferencesAsync(Subscriber.Id, name, Topics, chosen, pause, ct);
         await LoadAsync(token, ct);
         Message = "Saved.";
         return Page();
@@ -66,20 +45,29 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, S
 
     public async Task<IActionResult> OnPostLinkAsync(string? email, CancellationToken ct)
     {
-        if (Newsletter.Mail.EmailAddress.TryNormalize(email ?? "", out var normalized, out _))
+        if (!await limits.TryClientAsync(MailRequest.PreferencesLink, HttpContext.Connection.RemoteIpAddress, ct))
         {
+            Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            Message = "Too many requests from your network. Try again in a minute.";
+            return Page();
+        }
+
+        if (Newsletter.Mail.EmailAddress.TryNormalize(email ?? "", out var normalized, out _) && await limits.TryAddressAsync(MailRequest.PreferencesLink, normalized, ct))
+        {
+            // The same work for every address: one lookup and one job, which mails only an active reader (id 0
+            // finds nobody). A known address must not answer faster or slower than a new one.
             var key = Subscriber.KeyOf(normalized);
-            var id = await db.Subscribers.Where(s => s.EmailKey == key).Select(s => (long?)s.Id).FirstOrDefaultAsync(ct);
-            if (id is { } found)
-            {
-                jobs.Enqueue<SubscriberMailJob>(j => j.SendPreferencesLinkAsync(found, CancellationToken.None));
-            }
+            var id = await db.Subscribers.Where(s => s.EmailKey == key).Select(s => s.Id).FirstOrDefaultAsync(ct);
+            jobs.Enqueue<SubscriberMailJob>(j => j.SendPreferencesLinkAsync(id, CancellationToken.None));
         }
 
         // Same answer either way, so the form can't be used to test addresses.
-        Message = "If that address is on the list, a link to its preferences is on its way.";
+        Message = LinkAnswer;
         return Page();
     }
+
+    /// <summary>The one answer to "email me my preferences link", whatever happened.</summary>
+    public const string LinkAnswer = "If that address is on the list, a link to its preferences is on its way.";
 
     private async Task LoadAsync(string? token, CancellationToken ct)
     {

@@ -10,7 +10,7 @@ namespace Newsletter.Web.Subscribers;
 /// Transactional emails to readers, run by Hangfire. Each carries only the subscriber's id; the token is
 /// made here. A job that runs twice re-checks the state first, so a retry never mails a changed mind.
 /// </summary>
-public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, SubscriberTokens tokens, Subscriptions subscriptions, IOptions<SiteOptions> site, IOptions<SubscriptionOptions> options, ILogger<SubscriberMailJob> logger)
+public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, SubscriberTokens tokens, ReaderLifecycle readers, IOptions<SiteOptions> site, IOptions<SubscriptionOptions> options, ILogger<SubscriberMailJob> logger)
 {
     public async Task SendConfirmationAsync(long subscriberId, CancellationToken ct)
     {
@@ -26,7 +26,7 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
         model["confirm_url"] = site.Value.Absolute("/confirm/" + tokens.Confirmation(s));
         if (await SendAsync("confirm", s, model, ct))
         {
-            await subscriptions.RecordAsync(s.Id, SubscriberEventKind.ConfirmationSent, "email", null, ct);
+            await readers.RecordAsync(s.Id, SubscriberEventKind.ConfirmationSent, "email", null, ct);
         }
     }
 
@@ -40,7 +40,7 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
 
         if (await SendAsync("welcome", s, Model(s), ct))
         {
-            await subscriptions.RecordAsync(s.Id, SubscriberEventKind.WelcomeSent, "email", null, ct);
+            await readers.RecordAsync(s.Id, SubscriberEventKind.WelcomeSent, "email", null, ct);
         }
     }
 
@@ -54,15 +54,17 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
 
         if (await SendAsync("already-subscribed", s, Model(s), ct))
         {
-            await subscriptions.RecordAsync(s.Id, SubscriberEventKind.AlreadySubscribedNoticeSent, "email", null, ct);
+            await readers.RecordAsync(s.Id, SubscriberEventKind.AlreadySubscribedNoticeSent, "email", null, ct);
         }
     }
 
+    /// <summary>Only to a confirmed reader: a pending address may be someone else's, typed in by a stranger.</summary>
     public async Task SendPreferencesLinkAsync(long subscriberId, CancellationToken ct)
     {
         var s = await db.Subscribers.AsNoTracking().FirstOrDefaultAsync(x => x.Id == subscriberId, ct);
-        if (s is not { Status: SubscriberStatus.Active or SubscriberStatus.Pending })
+        if (s is not { Status: SubscriberStatus.Active })
         {
+            logger.LogInformation("No preferences link for subscriber {Id}: {State}", subscriberId, s is null ? "not on the list" : s.Status.ToString());
             return;
         }
 
@@ -84,7 +86,7 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
         catch (MailNotSentException e) when (e.Result is { IsHardBounce: true } result)
         {
             logger.LogWarning("'{Template}' to subscriber {Id} bounced ({Code} {Reply}); the address is suppressed", template, s.Id, result.StatusCode, result.Reply);
-            await subscriptions.MarkBouncedAsync(s.Id, $"'{template}' email: {result.StatusCode} {result.Reply}", ct);
+            await readers.SuppressAsync(s.Id, ReaderLoss.HardBounce, "smtp", $"'{template}' email: {result.StatusCode} {result.Reply}", ct);
             return false;
         }
     }

@@ -12,10 +12,9 @@ public static class SubscribersExtensions
         builder.Services.AddOptions<SubscriptionOptions>().Bind(builder.Configuration.GetSection("Subscriptions")).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SubscriberTokens>();
-        builder.Services.AddScoped<Subscriptions>();
+        builder.Services.AddScoped<ReaderLifecycle>();
         builder.Services.AddScoped<SubscriberMailJob>();
-        builder.Services.AddSharedRateLimiter();
-        builder.Services.AddScoped<SubscriberEraser>();
+        builder.Services.AddMailRequestLimits();
         builder.Services.AddScoped<Import.SubscriberImporter>();
         builder.Services.AddScoped<Import.ImportConfirmationsJob>();
         builder.Services.AddHostedService<Import.ImportRecovery>();
@@ -56,10 +55,10 @@ public static class SubscribersExtensions
         return new IPAddress(bytes) + "/64";
     }
 
-    private static async Task<IResult> SubscribeAsync(HttpContext http, Subscriptions subscriptions, SharedRateLimiter limiter, IOptions<SubscriptionOptions> options, ILoggerFactory loggers, CancellationToken ct)
+    private static async Task<IResult> SubscribeAsync(HttpContext http, ReaderLifecycle readers, MailRequestLimits limits, ILoggerFactory loggers, CancellationToken ct)
     {
-        // Counted in the database before the body is read, so the limit holds for all nodes together.
-        if (!await limiter.TryAcquireAsync(options.Value.PerIpLimit, ClientKey(http.Connection.RemoteIpAddress), ct))
+        // Counted before the body is read: a flood costs one statement a request.
+        if (!await limits.TryClientAsync(MailRequest.Subscribe, http.Connection.RemoteIpAddress, ct))
         {
             return Results.StatusCode(StatusCodes.Status429TooManyRequests);
         }
@@ -80,12 +79,12 @@ public static class SubscribersExtensions
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or BadHttpRequestException)
         {
-            return Problem(isJson, "The request body could not be read.");
+            return Problem(http, isJson, "The request body could not be read.");
         }
 
         if (request is null)
         {
-            return Problem(isJson, "Send a form or JSON body with an 'email' field.");
+            return Problem(http, isJson, "Send a form or JSON body with an 'email' field.");
         }
 
         // A filled honeypot is a bot: answer exactly as for a person, do nothing.
@@ -97,17 +96,22 @@ public static class SubscribersExtensions
 
         if (!Newsletter.Mail.EmailAddress.TryNormalize(request.Email ?? "", out var email, out var error))
         {
-            return Problem(isJson, error);
+            return Problem(http, isJson, error);
         }
 
-        if (!await limiter.TryAcquireAsync(options.Value.PerAddressLimit, Subscriber.KeyOf(email), ct))
+        if (!Newsletter.Mail.EmailAddress.IsPublicDomain(email))
+        {
+            return Problem(http, isJson, "That address is on a private domain that can't receive mail from the internet. Use your public address.");
+        }
+
+        if (!await limits.TryAddressAsync(MailRequest.Subscribe, email, ct))
         {
             // Same answer as success: a limit hit must not reveal whether the address is known.
             return Accepted(isJson);
         }
 
         var source = SubscribeRequest.CleanSource(request.Source);
-        var outcome = await subscriptions.SubscribeAsync(email, request.Name, source, ct);
+        var outcome = await readers.SubscribeAsync(email, request.Name, source, ct);
         logger.LogInformation("Subscribe request from {Source}: {Outcome}", source, outcome);
         return Accepted(isJson);
     }
@@ -116,9 +120,22 @@ public static class SubscribersExtensions
         ? Results.Json(new { status = "check-your-inbox", message = "If the address can receive mail, a confirmation is on its way." }, statusCode: StatusCodes.Status202Accepted)
         : Results.Redirect("/subscribe/check-your-inbox", permanent: false, preserveMethod: false);
 
-    private static IResult Problem(bool json, string message) => json
-        ? Results.Problem(message, statusCode: StatusCodes.Status400BadRequest, title: "Invalid subscription")
-        : Results.Redirect("/subscribe/check-your-inbox?error=" + Uri.EscapeDataString(message));
+    /// <summary>The flash key the check-your-inbox page reads: only the app writes it, never a link.</summary>
+    public const string ErrorFlash = "SubscribeError";
+
+    private static IResult Problem(HttpContext http, bool json, string message)
+    {
+        if (json)
+        {
+            return Results.Problem(message, statusCode: StatusCodes.Status400BadRequest, title: "Invalid subscription");
+        }
+
+        // In TempData, not the query: a link with ?error=... must not put an attacker's words on our page.
+        var flash = http.RequestServices.GetRequiredService<Microsoft.AspNetCore.Mvc.ViewFeatures.ITempDataDictionaryFactory>().GetTempData(http);
+        flash[ErrorFlash] = message;
+        flash.Save();
+        return Results.Redirect("/subscribe/check-your-inbox");
+    }
 }
 
 public sealed class SubscribeRequest

@@ -9,7 +9,7 @@ namespace Newsletter.Web.Subscribers;
 /// provider POSTs "List-Unsubscribe=One-Click" from its own servers. The signed token is the credential.
 /// </summary>
 [IgnoreAntiforgeryToken]
-public sealed class UnsubscribeModel(SubscriberTokens tokens, Subscriptions subscriptions) : PageModel
+public sealed class UnsubscribeModel(SubscriberTokens tokens, ReaderLifecycle readers) : PageModel
 {
     public string Token { get; private set; } = "";
 
@@ -33,7 +33,7 @@ public sealed class UnsubscribeModel(SubscriberTokens tokens, Subscriptions subs
     {
         Token = token;
         var id = tokens.ReadManage(token);
-        if (id is null || !await subscriptions.UnsubscribeAsync(id.Value, Request.HasFormContentType && Request.Form["List-Unsubscribe"] == "One-Click" ? "one-click" : "link", ct))
+        if (id is null || !await readers.UnsubscribeAsync(id.Value, Request.HasFormContentType && Request.Form["List-Unsubscribe"] == "One-Click" ? "one-click" : "link", ct))
         {
             Invalid = true;
             Response.StatusCode = StatusCodes.Status400BadRequest;

@@ -89,6 +89,7 @@ internal sealed class ReaderCopies
         var issueId = await SendSeed.CreateAsync(database, 1, html, text);
         var db = database.Open();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Data:Folder"] = data }).Build();
+        var keys = new InstallationKeys(() => { var keysDb = SendSeed.Open(data); return (keysDb, keysDb); }, new AppPaths(dir, configuration));
         var messages = new IssueMessages(
             db,
             new TemplateRenderer(Path.Combine(Bench.Root, "templates", "email")),
@@ -96,7 +97,8 @@ internal sealed class ReaderCopies
             new MailOptions { FromAddress = "notes@field-notes.example", FromName = "Field Notes" },
             Options.Create(new SiteOptions { BaseUrl = "http://127.0.0.1:50000", Title = "Field Notes" }),
             Options.Create(new SendingOptions()),
-            new VerpAddresses(new AppPaths(dir, configuration)));
+            new VerpAddresses(keys),
+            new MessageIds(keys));
         return new ReaderCopies(messages, await messages.PrepareAsync(issueId, CancellationToken.None));
     }
 

@@ -114,4 +114,19 @@ public class NoteFileTests
         Assert.Equal("https://github.com/ada", Assert.Single(profile.Links).Url);
         Assert.Equal("2001–2005", Assert.Single(profile.Timeline).Period);
     }
+
+    [Fact]
+    public void AliasesInFrontMatterAreRefusedBeforeTheyCanExpand()
+    {
+        // The billion laughs: each line names the one before nine times, so a few hundred bytes become megabytes.
+        var laughs = "---\ntitle: Me\nslug: me\nkind: bio\ndate: 2026-05-01\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+            + string.Concat("bcdefg".Select((c, i) => $"{c}: &{c} [*{(char)(c - 1)},*{(char)(c - 1)},*{(char)(c - 1)},*{(char)(c - 1)},*{(char)(c - 1)},*{(char)(c - 1)},*{(char)(c - 1)},*{(char)(c - 1)},*{(char)(c - 1)}]\n"))
+            + "---\nBody\n";
+        Assert.True(laughs.Length < 600);
+
+        var e = Assert.Throws<NoteFileException>(() => NoteFile.Parse("about.md", laughs));
+
+        Assert.Contains("aliases", e.Message, StringComparison.Ordinal);
+        Assert.Equal(7, e.Line);
+    }
 }

@@ -141,6 +141,114 @@ public class InboundMailTests
     }
 
     [Fact]
+    public async Task AForgedComplaintOrBounceForAReaderChangesNothing()
+    {
+        var (app, smtp, issueId) = await SentIssueAsync();
+        await using var __ = smtp;
+        using var ___ = app;
+        var victim = (await Subscribers.SubscribeTests.FindAsync(app, "reader0002@example.org"))!;
+        var genuine = smtp.Messages().Single(m => m.EnvelopeTo == victim.Email).Message.MessageId!;
+        Assert.Matches(@"^issue-\d+\.sub-\d+\.[0-9a-f]{20}@", genuine);
+
+        // The old, unsigned form (what an attacker can count up to), a made-up MAC, and a real MAC moved to another reader.
+        var forgeries = new[]
+        {
+            $"issue-{issueId}.sub-{victim.Id}@localhost",
+            $"issue-{issueId}.sub-{victim.Id}.0123456789abcdef0123@localhost",
+            genuine.Replace($".sub-{victim.Id}.", $".sub-{victim.Id + 1}.", StringComparison.Ordinal),
+        };
+        foreach (var messageId in forgeries)
+        {
+            var response = await PostAsync(app, Complaint($"From: Field Notes <notes@localhost>\r\nTo: {victim.Email}\r\nMessage-ID: <{messageId}>\r\nSubject: anything\r\n", "text/rfc822-headers"));
+            Assert.Contains("\"kind\":\"Ignored\"", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        }
+
+        // A bounce without the VERP address's MAC, quoting the genuine Message-ID, is no proof either.
+        var bounce = await PostAsync(app, Dsn("notes@localhost", victim.Email, "failed", "5.1.1", "smtp; 550 5.1.1 User unknown").Replace("Subject: Ledgers", $"Message-ID: <{genuine}>\r\nSubject: Ledgers", StringComparison.Ordinal));
+        Assert.Contains("\"kind\":\"Ignored\"", await bounce.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        Assert.Equal(0, await db.Subscribers.CountAsync(s => s.Status != SubscriberStatus.Active, Ct));
+        Assert.Equal(0, await db.Suppressions.CountAsync(Ct));
+        Assert.Equal(0, await db.SubscriberEvents.CountAsync(e => e.Kind == SubscriberEventKind.Complained || e.Kind == SubscriberEventKind.Bounced, Ct));
+        Assert.All(await DeliveriesAsync(app, issueId), d => Assert.Equal(DeliveryStatus.Sent, d.Status));
+    }
+
+    [Fact]
+    public async Task AComplaintThatQuotesOnlyTheHeadersOfAMessageWeSentIsBelieved()
+    {
+        var (app, smtp, _) = await SentIssueAsync();
+        await using var __ = smtp;
+        using var ___ = app;
+        var original = smtp.Messages().Single(m => m.EnvelopeTo == "reader0006@example.org").Message;
+        var headers = string.Concat(original.Headers.Select(h => $"{h.Field}: {h.Value}\r\n"));
+
+        var response = await PostAsync(app, Complaint(headers, "text/rfc822-headers"));
+
+        Assert.Contains("\"kind\":\"Complaint\"", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(SubscriberStatus.Complained, (await Subscribers.SubscribeTests.FindAsync(app, "reader0006@example.org"))!.Status);
+    }
+
+    /// <summary>An ARF report with <paramref name="original"/> as its third part.</summary>
+    private static string Complaint(string original, string contentType) => $"""
+        From: feedback@fbl.example.com
+        To: complaints@field-notes.example
+        Subject: Abuse report
+        Message-ID: <fbl-{Guid.NewGuid():N}@fbl.example.com>
+        MIME-Version: 1.0
+        Content-Type: multipart/report; report-type=feedback-report; boundary="arf"
+
+        --arf
+        Content-Type: text/plain
+
+        This is an email abuse report.
+
+        --arf
+        Content-Type: message/feedback-report
+
+        Feedback-Type: abuse
+        User-Agent: SomeFBL/1.0
+        Version: 1
+
+        --arf
+        Content-Type: {contentType}
+
+        {original}
+        --arf--
+        """;
+
+    [Theory]
+    [InlineData("5.4.4", "smtp; 550 5.4.4 no route to host")]
+    [InlineData("5.1.7", "smtp; 550 5.1.7 bad sender address")]
+    public async Task AReportOfAFailureThatIsNotTheAddressesFaultKeepsTheReader(string status, string diagnostic)
+    {
+        var (app, smtp, issueId) = await SentIssueAsync();
+        await using var __ = smtp;
+        using var ___ = app;
+        var message = smtp.Messages().Single(m => m.EnvelopeTo == "reader0007@example.org");
+
+        var response = await PostAsync(app, Dsn(message.EnvelopeFrom, "reader0007@example.org", "failed", status, diagnostic));
+
+        Assert.Contains("\"kind\":\"SoftBounce\"", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(SubscriberStatus.Active, (await Subscribers.SubscribeTests.FindAsync(app, "reader0007@example.org"))!.Status);
+        Assert.Equal(DeliveryStatus.Failed, (await DeliveriesAsync(app, issueId)).Single(d => d.Id == Delivery(message.EnvelopeFrom)).Status);
+    }
+
+    [Fact]
+    public async Task AMessageWithAMultiMegabyteHeaderLineIsRefusedAtOnce()
+    {
+        using var app = new NewsletterApp(new() { ["Sending:InboundSecret"] = Secret });
+        var watch = Stopwatch.StartNew();
+
+        var response = await PostAsync(app, $"From: a@example.org\r\nX-Junk: {new string('x', 9 * 1024 * 1024)}\r\nSubject: hi\r\n\r\nbody\r\n");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("real mail keeps lines under", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
     public async Task TheListUnsubscribeMailtoUnsubscribesThroughTheCommandAnMtaPipesInto()
     {
         var (app, smtp, _) = await SentIssueAsync();

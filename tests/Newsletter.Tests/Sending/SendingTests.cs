@@ -32,7 +32,7 @@ public class SendingTests
         Assert.Equal(1, issue.Number);
 
         var m = received[0].Message;
-        Assert.Matches(@"^issue-\d+\.sub-\d+@", m.MessageId);
+        Assert.Matches(@"^issue-\d+\.sub-\d+\.[0-9a-f]{20}@", m.MessageId);
         Assert.Equal("List-Unsubscribe=One-Click", m.Headers["List-Unsubscribe-Post"]);
         Assert.Matches("<http://localhost/unsubscribe/[^>]+>, <mailto:", m.Headers["List-Unsubscribe"] ?? "");
         Assert.Contains("<", m.Headers["List-Id"], StringComparison.Ordinal);
@@ -169,7 +169,7 @@ public class SendingTests
             var issue = await db.Issues.SingleAsync(i => i.Id == issueId, Ct);
             Assert.Equal(10, await sp.GetRequiredService<Ledger>().SnapshotAsync(issue, Ct));
             Assert.Equal(10, await sp.GetRequiredService<Ledger>().SnapshotAsync(issue, Ct)); // a re-run adds nobody
-            await sp.GetRequiredService<Subscriptions>().UnsubscribeAsync(ids[4], "test", Ct);
+            await sp.GetRequiredService<ReaderLifecycle>().UnsubscribeAsync(ids[4], "test", Ct);
             await db.Issues.Where(i => i.Id == issueId).ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Sending).SetProperty(i => i.Number, 1), Ct);
             sp.GetRequiredService<IssueSender>().StartWorkers(issueId);
         }

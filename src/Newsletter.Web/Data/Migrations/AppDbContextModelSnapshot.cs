@@ -261,6 +261,21 @@ namespace Newsletter.Web.Data.Migrations
                     b.ToTable("AspNetUsers", (string)null);
                 });
 
+            modelBuilder.Entity("Newsletter.Web.Infrastructure.InstallationKey", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasMaxLength(60)
+                        .HasColumnType("TEXT");
+
+                    b.Property<byte[]>("Value")
+                        .IsRequired()
+                        .HasColumnType("BLOB");
+
+                    b.HasKey("Name");
+
+                    b.ToTable("InstallationKeys");
+                });
+
             modelBuilder.Entity("Newsletter.Web.Infrastructure.RateLimitWindow", b =>
                 {
                     b.Property<string>("Key")

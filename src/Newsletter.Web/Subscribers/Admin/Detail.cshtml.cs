@@ -8,7 +8,7 @@ namespace Newsletter.Web.Subscribers.Admin;
 
 public sealed record HistoryLine(DateTime At, string Text);
 
-public sealed class DetailModel(AppDbContext db, Subscriptions subscriptions, SubscriberEraser eraser) : PageModel
+public sealed class DetailModel(AppDbContext db, ReaderLifecycle readers) : PageModel
 {
     public Subscriber? Subscriber { get; private set; }
 
@@ -21,35 +21,23 @@ public sealed class DetailModel(AppDbContext db, Subscriptions subscriptions, Su
 
     public async Task<IActionResult> OnPostSaveAsync(long id, string? name, string? tags, CancellationToken ct)
     {
-        var s = await db.Subscribers.Include(x => x.Tags).FirstOrDefaultAsync(x => x.Id == id, ct);
-        if (s is null)
+        if (!await readers.EditByAuthorAsync(id, name, Notes.Tags.Parse(tags).ToHashSet(), ct))
         {
             return NotFound();
         }
 
-        s.Name = Subscriptions.CleanName(name);
-        var wanted = Notes.Tags.Parse(tags).ToHashSet();
-        s.Tags.RemoveAll(t => !wanted.Contains(t.Tag));
-        foreach (var t in wanted.Where(w => s.Tags.All(x => x.Tag != w)))
-        {
-            s.Tags.Add(new SubscriberTag { Tag = t });
-        }
-
-        // One SaveChanges, one transaction: the edit and the history line that records it.
-        subscriptions.Record(id, SubscriberEventKind.EditedByAuthor, "admin", $"name and tags: {string.Join(", ", wanted.Order())}");
-        await db.SaveChangesAsync(ct);
         return Redirect($"/admin/subscribers/{id}?message=Saved.");
     }
 
     public async Task<IActionResult> OnPostUnsubscribeAsync(long id, CancellationToken ct)
     {
-        await subscriptions.UnsubscribeAsync(id, "admin", ct);
+        await readers.UnsubscribeAsync(id, "admin", ct);
         return Redirect($"/admin/subscribers/{id}?message=Unsubscribed.");
     }
 
     public async Task<IActionResult> OnPostDeleteAsync(long id, CancellationToken ct)
     {
-        await eraser.DeleteAsync(id, suppress: false, ct);
+        await readers.DeleteAsync(id, erase: false, ct);
         return Redirect("/admin/subscribers?message=Deleted.");
     }
 
@@ -60,7 +48,7 @@ public sealed class DetailModel(AppDbContext db, Subscriptions subscriptions, Su
             return Redirect($"/admin/subscribers/{id}?message=" + Uri.EscapeDataString("Tick the box to confirm the erase."));
         }
 
-        await eraser.DeleteAsync(id, suppress: true, ct);
+        await readers.DeleteAsync(id, erase: true, ct);
         return Redirect("/admin/subscribers?message=" + Uri.EscapeDataString("Erased. Only a hash remains, so the address stays suppressed."));
     }
 

@@ -1,12 +1,9 @@
-using Hangfire;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
-using Microsoft.EntityFrameworkCore;
-using Newsletter.Web.Data;
 
 namespace Newsletter.Web.Subscribers.Admin;
 
-public sealed class NewModel(AppDbContext db, Subscriptions subscriptions, IBackgroundJobClient jobs, TimeProvider clock) : PageModel
+public sealed class NewModel(ReaderLifecycle readers) : PageModel
 {
     public string? Email { get; private set; }
 
@@ -31,20 +28,6 @@ public sealed class NewModel(AppDbContext db, Subscriptions subscriptions, IBack
             return Page();
         }
 
-        var key = Subscriber.KeyOf(normalized);
-        var hash = Subscriber.HashOf(key);
-        if (await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
-        {
-            ModelState.AddModelError("", "This address is suppressed (erased, bounced or complained) and can't be added again.");
-            return Page();
-        }
-
-        if (await db.Subscribers.AnyAsync(s => s.EmailKey == key, ct))
-        {
-            ModelState.AddModelError("", "This address is already on the list.");
-            return Page();
-        }
-
         var active = mode == "active";
         if (active && string.IsNullOrWhiteSpace(consent))
         {
@@ -52,47 +35,17 @@ public sealed class NewModel(AppDbContext db, Subscriptions subscriptions, IBack
             return Page();
         }
 
-        var now = clock.GetUtcNow().UtcDateTime;
-        var s = new Subscriber
+        var (result, id) = await readers.AddByAuthorAsync(normalized, name, Notes.Tags.Parse(tags), active ? consent : null, ct);
+        switch (result)
         {
-            Email = normalized,
-            EmailKey = key,
-            Name = Subscriptions.CleanName(name),
-            Status = active ? SubscriberStatus.Active : SubscriberStatus.Pending,
-            Source = "admin",
-            ConsentSource = active ? consent!.Trim() : null,
-            CreatedAt = now,
-            ConfirmedAt = active ? now : null,
-            LastConfirmationSentAt = active ? null : now,
-        };
-        foreach (var tag in Notes.Tags.Parse(tags))
-        {
-            s.Tags.Add(new SubscriberTag { Tag = tag });
-        }
-
-        // The reader and the history line that says who added them, with what consent, commit together.
-        await using (var tx = await db.Database.BeginTransactionAsync(ct))
-        {
-            db.Subscribers.Add(s);
-            try
-            {
-                await db.SaveChangesAsync(ct);
-            }
-            catch (DbUpdateException)
-            {
+            case AddReaderResult.Suppressed:
+                ModelState.AddModelError("", "This address is suppressed (erased, bounced or complained) and can't be added again.");
+                return Page();
+            case AddReaderResult.AlreadyOnList:
                 ModelState.AddModelError("", "This address is already on the list.");
                 return Page();
-            }
-
-            await subscriptions.RecordAsync(s.Id, SubscriberEventKind.AddedByAuthor, "admin", active ? $"active; consent: {s.ConsentSource}" : "pending; confirmation sent", ct);
-            await tx.CommitAsync(ct);
         }
 
-        if (!active)
-        {
-            jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(s.Id, CancellationToken.None));
-        }
-
-        return Redirect($"/admin/subscribers/{s.Id}?message=Added.");
+        return Redirect($"/admin/subscribers/{id}?message=Added.");
     }
 }

@@ -272,6 +272,21 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                     b.ToTable("AspNetUsers", (string)null);
                 });
 
+            modelBuilder.Entity("Newsletter.Web.Infrastructure.InstallationKey", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasMaxLength(60)
+                        .HasColumnType("character varying(60)");
+
+                    b.Property<byte[]>("Value")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
+                    b.HasKey("Name");
+
+                    b.ToTable("InstallationKeys");
+                });
+
             modelBuilder.Entity("Newsletter.Web.Infrastructure.RateLimitWindow", b =>
                 {
                     b.Property<string>("Key")

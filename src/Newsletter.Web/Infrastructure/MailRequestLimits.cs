@@ -1,0 +1,73 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Newsletter.Web.Subscribers;
+
+namespace Newsletter.Web.Infrastructure;
+
+/// <summary>The anonymous requests that make the app send an email.</summary>
+public enum MailRequest
+{
+    Subscribe,
+    PreferencesLink,
+    PasswordReset,
+}
+
+/// <summary>What a request may do about the mail it asks for.</summary>
+public enum MailPermit
+{
+    /// <summary>Both permits taken: go on.</summary>
+    Granted,
+
+    /// <summary>This client asked too often: answer 429. It says nothing about any address, so it may differ.</summary>
+    ClientLimited,
+
+    /// <summary>This address was asked for too often: send nothing, and answer exactly as if it had been sent.</summary>
+    AddressLimited,
+}
+
+/// <summary>
+/// The one policy for every request that sends mail to an address someone typed: a limit per client (IPv4
+/// address or IPv6 /64) against one visitor filling many inboxes, and a limit per address against many
+/// visitors filling one. Counted in the database (<see cref="SharedRateLimiter"/>), so the limits hold for
+/// all nodes together. The address limit is taken for unknown addresses too, so its answer reveals nothing.
+/// </summary>
+public sealed class MailRequestLimits(SharedRateLimiter limiter, IOptions<SubscriptionOptions> subscriptions)
+{
+    /// <summary>A person needs one preferences link or reset link, two if the first is slow; more is someone else.</summary>
+    private const int LinksPerAddressPerHour = 3;
+
+    private const int LinksPerClientPerMinute = 10;
+
+    public (RateLimit PerClient, RateLimit PerAddress) LimitsFor(MailRequest request) => request switch
+    {
+        MailRequest.Subscribe => (subscriptions.Value.PerIpLimit, subscriptions.Value.PerAddressLimit),
+        MailRequest.PreferencesLink => (new("preferences-link-ip", LinksPerClientPerMinute, TimeSpan.FromMinutes(1)), new("preferences-link-address", LinksPerAddressPerHour, TimeSpan.FromHours(1))),
+        MailRequest.PasswordReset => (new("password-reset-ip", LinksPerClientPerMinute, TimeSpan.FromMinutes(1)), new("password-reset-address", LinksPerAddressPerHour, TimeSpan.FromHours(1))),
+        _ => throw new ArgumentOutOfRangeException(nameof(request)),
+    };
+
+    /// <summary>The client's permit alone: taken before a body is read, so a flood costs one statement a request.</summary>
+    public async Task<bool> TryClientAsync(MailRequest request, IPAddress? client, CancellationToken ct) =>
+        await limiter.TryAcquireAsync(LimitsFor(request).PerClient, SubscribersExtensions.ClientKey(client), ct);
+
+    /// <summary>The address's permit, by its lower-cased form, so case games don't multiply it.</summary>
+    public async Task<bool> TryAddressAsync(MailRequest request, string address, CancellationToken ct) =>
+        await limiter.TryAcquireAsync(LimitsFor(request).PerAddress, Subscriber.KeyOf(address), ct);
+
+    /// <summary>Both permits, the client's first.</summary>
+    public async Task<MailPermit> TryAcquireAsync(MailRequest request, IPAddress? client, string address, CancellationToken ct) =>
+        !await TryClientAsync(request, client, ct) ? MailPermit.ClientLimited
+        : !await TryAddressAsync(request, address, ct) ? MailPermit.AddressLimited
+        : MailPermit.Granted;
+}
+
+public static class MailRequestLimitsExtensions
+{
+    public static IServiceCollection AddMailRequestLimits(this IServiceCollection services)
+    {
+        services.AddSharedRateLimiter();
+        services.TryAddScoped<MailRequestLimits>();
+        return services;
+    }
+}

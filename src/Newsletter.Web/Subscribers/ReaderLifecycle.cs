@@ -1,0 +1,506 @@
+using System.Data.Common;
+using Hangfire;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.Options;
+using Newsletter.Mail;
+using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
+
+namespace Newsletter.Web.Subscribers;
+
+/// <summary>What happened on a subscribe request. Never shown to the visitor: every outcome looks the same.</summary>
+public enum SubscribeOutcome
+{
+    ConfirmationSent,
+    ConfirmationResent,
+    ConfirmationThrottled,
+    AlreadyActiveNoticeSent,
+    AlreadyActiveThrottled,
+    Suppressed,
+}
+
+/// <summary>Why a reader is lost for good: the state they get and the suppression that keeps them out.</summary>
+public enum ReaderLoss
+{
+    /// <summary>The address is dead (<see cref="BounceRule"/>): Bounced.</summary>
+    HardBounce,
+
+    /// <summary>The reader marked an issue as spam: Complained.</summary>
+    Complaint,
+}
+
+/// <summary>What an author's "add a reader" did.</summary>
+public enum AddReaderResult
+{
+    Added,
+    Suppressed,
+    AlreadyOnList,
+}
+
+/// <summary>
+/// The one owner of every change to a reader: subscribe, confirm, unsubscribe, preferences, an author's
+/// edits, bounces (in the SMTP session and by report), complaints, delete and erase. Each change and the
+/// history line (SubscriberEvents) that records it commit together; every suppression is written here.
+/// Emails are never sent here: a Hangfire job with the subscriber's id is enqueued instead, so the request
+/// stays fast and an SMTP outage loses no confirmation.
+/// </summary>
+public sealed class ReaderLifecycle(AppDbContext db, NewReaderQueue newReaders, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, EraseHygiene hygiene, OutboxReader outbox, ILogger<ReaderLifecycle> logger)
+{
+    public async Task<SubscribeOutcome> SubscribeAsync(string email, string? name, string source, CancellationToken ct)
+    {
+        var key = Subscriber.KeyOf(email);
+        // Hashed here, not inside the query: EF would compile the call into a new delegate on every request.
+        var hash = Subscriber.HashOf(key);
+        if (await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
+        {
+            logger.LogInformation("Subscribe request for a suppressed address ignored");
+            return SubscribeOutcome.Suppressed;
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var subscriber = await db.Subscribers.FirstOrDefaultAsync(s => s.EmailKey == key, ct);
+        if (subscriber is null)
+        {
+            subscriber = new Subscriber { Email = email, EmailKey = key, Name = Clean(name), Status = SubscriberStatus.Pending, Source = source, CreatedAt = now, LastConfirmationSentAt = now };
+            // The reader and the first line of their history in one transaction: on SQLite one turn at the
+            // single write lock per new reader, instead of two, taken in the queue's order.
+            using (await newReaders.WaitAsync(ct))
+            {
+                await using var tx = await db.Database.BeginTransactionAsync(ct);
+                db.Subscribers.Add(subscriber);
+                try
+                {
+                    await db.SaveChangesAsync(ct);
+                }
+                catch (DbUpdateException e) when (db.IsUniqueViolation(e))
+                {
+                    // A double click raced us to the insert; the other request owns the new row.
+                    db.ChangeTracker.Clear();
+                    return SubscribeOutcome.ConfirmationThrottled;
+                }
+
+                db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriber.Id, Kind = SubscriberEventKind.Subscribed, Source = source, At = now });
+                await db.SaveChangesAsync(ct);
+                await tx.CommitAsync(ct);
+            }
+
+            jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
+            return SubscribeOutcome.ConfirmationSent;
+        }
+
+        var interval = options.Value.ResendConfirmationInterval;
+        var recentlyMailed = subscriber.LastConfirmationSentAt is { } last && now - last < interval;
+        switch (subscriber.Status)
+        {
+            case SubscriberStatus.Active:
+                if (recentlyMailed)
+                {
+                    return SubscribeOutcome.AlreadyActiveThrottled;
+                }
+
+                // Claimed with a conditional update, so two racing requests send one notice.
+                if (!await ClaimMailSlotAsync(subscriber.Id, subscriber.LastConfirmationSentAt, now, ct))
+                {
+                    return SubscribeOutcome.AlreadyActiveThrottled;
+                }
+
+                jobs.Enqueue<SubscriberMailJob>(j => j.SendAlreadySubscribedAsync(subscriber.Id, CancellationToken.None));
+                return SubscribeOutcome.AlreadyActiveNoticeSent;
+
+            case SubscriberStatus.Pending:
+                if (recentlyMailed || !await ClaimMailSlotAsync(subscriber.Id, subscriber.LastConfirmationSentAt, now, ct))
+                {
+                    return SubscribeOutcome.ConfirmationThrottled;
+                }
+
+                jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
+                return SubscribeOutcome.ConfirmationResent;
+
+            default:
+                // Unsubscribed (or bounced/complained without a suppression): coming back needs a new
+                // double opt-in, never a silent re-activation.
+                if (recentlyMailed || !await ClaimMailSlotAsync(subscriber.Id, subscriber.LastConfirmationSentAt, now, ct))
+                {
+                    return SubscribeOutcome.ConfirmationThrottled;
+                }
+
+                await using (var tx = await db.Database.BeginTransactionAsync(ct))
+                {
+                    await db.Subscribers.Where(s => s.Id == subscriber.Id)
+                        .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Pending).SetProperty(s => s.Source, source), ct);
+                    await RecordAsync(subscriber.Id, SubscriberEventKind.Subscribed, source, "subscribed again", ct);
+                    await tx.CommitAsync(ct);
+                }
+
+                jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
+                return SubscribeOutcome.ConfirmationSent;
+        }
+    }
+
+    /// <summary>Confirms a pending subscriber. A used or stale token of an active subscriber is a calm no-op.</summary>
+    public async Task<ConfirmResult> ConfirmAsync(ConfirmationToken token, CancellationToken ct)
+    {
+        if (token.State == TokenState.Invalid)
+        {
+            return ConfirmResult.Invalid;
+        }
+
+        var subscriber = await db.Subscribers.AsNoTracking().FirstOrDefaultAsync(s => s.Id == token.SubscriberId, ct);
+        if (subscriber is null)
+        {
+            return ConfirmResult.Invalid;
+        }
+
+        if (subscriber.Status == SubscriberStatus.Active)
+        {
+            return ConfirmResult.AlreadyConfirmed;
+        }
+
+        if (token.State == TokenState.Expired)
+        {
+            return ConfirmResult.Expired;
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        // The status and its history line commit together, so the history never misses a change.
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        // The version check makes the link single-use, and makes a double click confirm once.
+        var changed = await db.Subscribers
+            .Where(s => s.Id == token.SubscriberId && s.TokenVersion == token.Version && s.Status == SubscriberStatus.Pending)
+            .ExecuteUpdateAsync(u => u
+                .SetProperty(s => s.Status, SubscriberStatus.Active)
+                .SetProperty(s => s.ConfirmedAt, now)
+                .SetProperty(s => s.TokenVersion, s => s.TokenVersion + 1), ct);
+        if (changed == 0)
+        {
+            var current = await db.Subscribers.AsNoTracking().Where(s => s.Id == token.SubscriberId).Select(s => s.Status).FirstOrDefaultAsync(ct);
+            return current == SubscriberStatus.Active ? ConfirmResult.AlreadyConfirmed : ConfirmResult.Invalid;
+        }
+
+        await RecordAsync(token.SubscriberId, SubscriberEventKind.Confirmed, "link", null, ct);
+        await tx.CommitAsync(ct);
+        jobs.Enqueue<SubscriberMailJob>(j => j.SendWelcomeAsync(token.SubscriberId, CancellationToken.None));
+        return ConfirmResult.Confirmed;
+    }
+
+    public async Task<bool> UnsubscribeAsync(long subscriberId, string source, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            var changed = await db.Subscribers
+                .Where(s => s.Id == subscriberId && (s.Status == SubscriberStatus.Active || s.Status == SubscriberStatus.Pending))
+                .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Unsubscribed).SetProperty(s => s.UnsubscribedAt, now), ct);
+            if (changed > 0)
+            {
+                await RecordAsync(subscriberId, SubscriberEventKind.Unsubscribed, source, null, ct);
+                await tx.CommitAsync(ct);
+                return true;
+            }
+        }
+
+        return await db.Subscribers.AnyAsync(s => s.Id == subscriberId, ct);
+    }
+
+    /// <summary>
+    /// A hard bounce or a complaint: the reader is Bounced or Complained and the address suppressed for good.
+    /// Joins the caller's transaction when there is one (a bounce report fails its delivery in the same commit).
+    /// The same report twice changes nothing and writes no second history line.
+    /// </summary>
+    public async Task SuppressAsync(long subscriberId, ReaderLoss loss, string source, string detail, CancellationToken ct)
+    {
+        var (status, reason, kind) = Of(loss);
+        await using var tx = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
+        var subscriber = await db.Subscribers.FirstOrDefaultAsync(s => s.Id == subscriberId, ct);
+        if (subscriber is null)
+        {
+            return; // erased since: only its hash remains, which is suppressed already
+        }
+
+        var hash = Subscriber.HashOf(subscriber.EmailKey);
+        var suppressed = await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct);
+        if (subscriber.Status == status && suppressed)
+        {
+            return;
+        }
+
+        subscriber.Status = status;
+        if (!suppressed)
+        {
+            db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = reason, CreatedAt = clock.GetUtcNow().UtcDateTime });
+        }
+
+        Record(subscriberId, kind, source, Cut(detail));
+        await db.SaveChangesAsync(ct);
+        if (tx is not null)
+        {
+            await tx.CommitAsync(ct);
+        }
+    }
+
+    /// <summary>
+    /// Hard bounces from a batch of SMTP outcomes, in the ledger's own open transaction, so the outcome write and
+    /// the suppression commit together. Plain commands on the ledger's connection: it writes outcomes without
+    /// the change tracker, and one reader at a time here keeps its batches short.
+    /// </summary>
+    public static void SuppressInLedger(AppDbContext db, IDbContextTransaction tx, IEnumerable<long> subscriberIds, DateTime at)
+    {
+        var (status, reason, kind) = Of(ReaderLoss.HardBounce);
+        foreach (var id in subscriberIds)
+        {
+            using var find = Command(db, tx, """SELECT "EmailKey" FROM "Subscribers" WHERE "Id" = @id""", ("@id", id));
+            if (find.ExecuteScalar() is not string key)
+            {
+                continue;
+            }
+
+            using var update = Command(db, tx, """UPDATE "Subscribers" SET "Status" = @status WHERE "Id" = @id""", ("@status", (int)status), ("@id", id));
+            update.ExecuteNonQuery();
+            using var suppress = Command(db, tx, """
+                INSERT INTO "Suppressions" ("EmailHash", "Reason", "CreatedAt") VALUES (@hash, @reason, @at) ON CONFLICT ("EmailHash") DO NOTHING
+                """, ("@hash", Subscriber.HashOf(key)), ("@reason", (int)reason), ("@at", at));
+            suppress.ExecuteNonQuery();
+            using var history = Command(db, tx, """
+                INSERT INTO "SubscriberEvents" ("SubscriberId", "At", "Kind", "Source", "Detail") VALUES (@id, @at, @kind, @source, @detail)
+                """, ("@id", id), ("@at", at), ("@kind", (int)kind), ("@source", "smtp"), ("@detail", "hard bounce: address suppressed"));
+            history.ExecuteNonQuery();
+        }
+    }
+
+    private static (SubscriberStatus Status, SuppressionReason Reason, SubscriberEventKind Kind) Of(ReaderLoss loss) => loss switch
+    {
+        ReaderLoss.HardBounce => (SubscriberStatus.Bounced, SuppressionReason.HardBounce, SubscriberEventKind.Bounced),
+        ReaderLoss.Complaint => (SubscriberStatus.Complained, SuppressionReason.Complaint, SubscriberEventKind.Complained),
+        _ => throw new ArgumentOutOfRangeException(nameof(loss)),
+    };
+
+    private static DbCommand Command(AppDbContext db, IDbContextTransaction tx, string sql, params (string Name, object Value)[] parameters)
+    {
+        var command = db.Database.GetDbConnection().CreateCommand();
+        command.Transaction = tx.GetDbTransaction();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var p = command.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value;
+            command.Parameters.Add(p);
+        }
+
+        return command;
+    }
+
+    /// <summary>The reader's own choices on the preferences page: name, topics (only those offered), a pause.</summary>
+    public async Task ChangePreferencesAsync(long subscriberId, string? name, IReadOnlyCollection<string> offered, IReadOnlyCollection<string> chosen, string? pause, CancellationToken ct)
+    {
+        var s = await db.Subscribers.Include(x => x.Tags).FirstAsync(x => x.Id == subscriberId, ct);
+        s.Name = Clean(name);
+        // Only the topic tags are the reader's to change; tags the author set (vip, cohort...) stay.
+        s.Tags.RemoveAll(t => offered.Contains(t.Tag) && !chosen.Contains(t.Tag));
+        foreach (var t in chosen.Where(c => s.Tags.All(x => x.Tag != c)))
+        {
+            s.Tags.Add(new SubscriberTag { Tag = t });
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (pause == "resume")
+        {
+            s.PausedUntil = null;
+        }
+        else if (int.TryParse(pause, out var days) && days is > 0 and <= 365)
+        {
+            s.PausedUntil = now.AddDays(days);
+        }
+
+        // One SaveChanges, one transaction: the preferences and the history line that records them.
+        Record(s.Id, SubscriberEventKind.PreferencesChanged, "preferences",
+            $"topics: {string.Join(", ", chosen.Order())}{(s.PausedUntil > now ? $"; paused until {s.PausedUntil:yyyy-MM-dd}" : "")}");
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>An author sets a reader's name and tags. False when the reader is gone.</summary>
+    public async Task<bool> EditByAuthorAsync(long subscriberId, string? name, IReadOnlySet<string> tags, CancellationToken ct)
+    {
+        var s = await db.Subscribers.Include(x => x.Tags).FirstOrDefaultAsync(x => x.Id == subscriberId, ct);
+        if (s is null)
+        {
+            return false;
+        }
+
+        s.Name = Clean(name);
+        s.Tags.RemoveAll(t => !tags.Contains(t.Tag));
+        foreach (var t in tags.Where(w => s.Tags.All(x => x.Tag != w)))
+        {
+            s.Tags.Add(new SubscriberTag { Tag = t });
+        }
+
+        Record(subscriberId, SubscriberEventKind.EditedByAuthor, "admin", $"name and tags: {string.Join(", ", tags.Order())}");
+        await db.SaveChangesAsync(ct);
+        return true;
+    }
+
+    /// <summary>
+    /// An author adds a reader: active with a recorded consent, or pending with a confirmation. The admin form
+    /// may add addresses the public form refuses (an intranet list on a private domain): the author vouches.
+    /// </summary>
+    public async Task<(AddReaderResult Result, long Id)> AddByAuthorAsync(string email, string? name, IEnumerable<string> tags, string? consent, CancellationToken ct)
+    {
+        var key = Subscriber.KeyOf(email);
+        var hash = Subscriber.HashOf(key);
+        if (await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
+        {
+            return (AddReaderResult.Suppressed, 0);
+        }
+
+        if (await db.Subscribers.AnyAsync(s => s.EmailKey == key, ct))
+        {
+            return (AddReaderResult.AlreadyOnList, 0);
+        }
+
+        var active = consent is not null;
+        var now = clock.GetUtcNow().UtcDateTime;
+        var s = new Subscriber
+        {
+            Email = email,
+            EmailKey = key,
+            Name = Clean(name),
+            Status = active ? SubscriberStatus.Active : SubscriberStatus.Pending,
+            Source = "admin",
+            ConsentSource = consent?.Trim(),
+            CreatedAt = now,
+            ConfirmedAt = active ? now : null,
+            LastConfirmationSentAt = active ? null : now,
+        };
+        foreach (var tag in tags)
+        {
+            s.Tags.Add(new SubscriberTag { Tag = tag });
+        }
+
+        // The reader and the history line that says who added them, with what consent, commit together.
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            db.Subscribers.Add(s);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException e) when (db.IsUniqueViolation(e))
+            {
+                db.ChangeTracker.Clear();
+                return (AddReaderResult.AlreadyOnList, 0);
+            }
+
+            await RecordAsync(s.Id, SubscriberEventKind.AddedByAuthor, "admin", active ? $"active; consent: {s.ConsentSource}" : "pending; confirmation sent", ct);
+            await tx.CommitAsync(ct);
+        }
+
+        if (!active)
+        {
+            jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(s.Id, CancellationToken.None));
+        }
+
+        return (AddReaderResult.Added, s.Id);
+    }
+
+    /// <summary>
+    /// Deletes a reader. Erase (a GDPR request) also removes every row that holds the address or the person's
+    /// history and leaves only a hash in Suppressions (<see cref="Subscriber.HashOf"/>), which imports and
+    /// subscribe requests check. Nothing of the reader is left to record the erase against: the log says it.
+    /// </summary>
+    public async Task DeleteAsync(long id, bool erase, CancellationToken ct)
+    {
+        await db.Database.OpenConnectionAsync(ct);
+        try
+        {
+            var email = await db.Subscribers.Where(s => s.Id == id).Select(s => s.Email).FirstOrDefaultAsync(ct);
+            if (email is null)
+            {
+                return; // already gone: a double click deletes once
+            }
+
+            if (erase)
+            {
+                await hygiene.BeforeAsync(db, ct);
+            }
+
+            await using (var tx = await db.Database.BeginTransactionAsync(ct))
+            {
+                if (erase)
+                {
+                    var hash = Subscriber.HashOf(email);
+                    if (!await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
+                    {
+                        db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = SuppressionReason.Erased, CreatedAt = clock.GetUtcNow().UtcDateTime });
+                        await db.SaveChangesAsync(ct);
+                    }
+                }
+
+                await db.Deliveries.Where(d => d.SubscriberId == id).ExecuteDeleteAsync(ct);
+                await db.Subscribers.Where(s => s.Id == id).ExecuteDeleteAsync(ct);
+                await tx.CommitAsync(ct);
+            }
+
+            if (erase)
+            {
+                await hygiene.AfterAsync(db, ct);
+
+                // The pickup folder keeps a copy of every email sent; the erased reader's go too.
+                var removed = outbox.DeleteAddressedTo(email);
+                logger.LogInformation("Erased subscriber {Id}: rows deleted, address kept only as a hash, {Count} outbox messages deleted", id, removed);
+            }
+            else
+            {
+                logger.LogInformation("Deleted subscriber {Id}", id);
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    private static string Cut(string detail) => detail.Length > 1000 ? detail[..1000] : detail;
+
+    public async Task RecordAsync(long subscriberId, SubscriberEventKind kind, string source, string? detail, CancellationToken ct)
+    {
+        Record(subscriberId, kind, source, detail);
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>Adds a history line to the context without saving: the caller's next SaveChanges commits it with its own changes.</summary>
+    public void Record(long subscriberId, SubscriberEventKind kind, string source, string? detail) =>
+        db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriberId, Kind = kind, Source = source, Detail = detail, At = clock.GetUtcNow().UtcDateTime });
+
+    private async Task<bool> ClaimMailSlotAsync(long id, DateTime? previous, DateTime now, CancellationToken ct) =>
+        await db.Subscribers.Where(s => s.Id == id && s.LastConfirmationSentAt == previous)
+            .ExecuteUpdateAsync(u => u.SetProperty(s => s.LastConfirmationSentAt, now), ct) == 1;
+
+    private static string? Clean(string? name)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            return null;
+        }
+
+        // Names end up in email headers: no control characters, ever.
+        var cleaned = (name.Any(char.IsControl) ? new string([.. name.Where(c => !char.IsControl(c))]) : name).Trim();
+        return cleaned.Length == 0 ? null : cleaned.Length > 200 ? cleaned[..200] : cleaned;
+    }
+
+    public static string? CleanName(string? name) => Clean(name);
+}
+
+/// <summary>The old name of <see cref="ReaderLifecycle.CleanName"/>, kept while the importer (Import/) is rewritten.</summary>
+public static class Subscriptions
+{
+    public static string? CleanName(string? name) => ReaderLifecycle.CleanName(name);
+}
+
+public enum ConfirmResult
+{
+    Confirmed,
+    AlreadyConfirmed,
+    Expired,
+    Invalid,
+}

@@ -1,0 +1,102 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Testing;
+using Newsletter.Web.Subscribers;
+using static Newsletter.Tests.Sending.SendingFixture;
+
+namespace Newsletter.Tests.Subscribers;
+
+/// <summary>
+/// Nobody can fill a stranger's inbox through the forms that send mail: each has a limit per client and one
+/// per address, and the page answers the same whatever the limit, the address or its state.
+/// </summary>
+public class MailBombingTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task FiftyFivePreferencesLinkRequestsForOneReaderFromManyClientsSendAtMostThree()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(smtp.AppSettings);
+        await AddReadersAsync(app, 1, prefix: "victim");
+        using var clients = app.WithWebHostBuilder(b => b.ConfigureServices(s => s.AddSingleton<IStartupFilter, EachRequestFromANewClient>()));
+
+        var pages = new List<(HttpStatusCode Status, string Body)>();
+        for (var i = 0; i < 55; i++)
+        {
+            var response = await Forms.PostAsync(clients.CreateClient(), "/preferences", new Dictionary<string, string> { ["email"] = "victim0000@example.org" }, "/preferences?handler=Link");
+            pages.Add((response.StatusCode, await response.Content.ReadAsStringAsync(Ct)));
+        }
+
+        Assert.All(pages, p => Assert.Equal(HttpStatusCode.OK, p.Status));
+        Assert.All(pages, p => Assert.Contains(WebUtility.HtmlEncode(PreferencesModel.LinkAnswer), p.Body, StringComparison.Ordinal));
+        await SubscribeTests.WaitForIdleJobsAsync(app);
+        Assert.Equal(3, smtp.Messages().Count(m => m.EnvelopeTo == "victim0000@example.org"));
+    }
+
+    [Fact]
+    public async Task APendingOrUnknownAddressGetsNoPreferencesLinkAndTheSameAnswerAsAReader()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(smtp.AppSettings);
+        await AddReadersAsync(app, 1, SubscriberStatus.Pending, prefix: "pending");
+        await AddReadersAsync(app, 1, prefix: "active");
+
+        async Task<string> AskAsync(string email)
+        {
+            var response = await Forms.PostAsync(app.CreateBrowserClient(), "/preferences", new Dictionary<string, string> { ["email"] = email }, "/preferences?handler=Link");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var body = await response.Content.ReadAsStringAsync(Ct);
+            // The form's antiforgery token is the only part that may differ.
+            return System.Text.RegularExpressions.Regex.Replace(body, "value=\"[^\"]{40,}\"", "");
+        }
+
+        var pending = await AskAsync("pending0000@example.org");
+        var unknown = await AskAsync("nobody@example.org");
+        var active = await AskAsync("active0000@example.org");
+        Assert.Equal(active, pending);
+        Assert.Equal(active, unknown);
+
+        await smtp.WaitForAsync(1, TimeSpan.FromSeconds(30), m => m.EnvelopeTo == "active0000@example.org");
+        await SubscribeTests.WaitForIdleJobsAsync(app);
+        Assert.DoesNotContain(smtp.Messages(), m => m.EnvelopeTo is "pending0000@example.org" or "nobody@example.org");
+    }
+
+    [Fact]
+    public async Task OneClientAskingForManyAddressesIsStoppedOnEveryForm()
+    {
+        using var app = new NewsletterApp();
+        var links = new List<HttpStatusCode>();
+        var resets = new List<HttpStatusCode>();
+        for (var i = 0; i < 12; i++)
+        {
+            links.Add((await Forms.PostAsync(app.CreateBrowserClient(), "/preferences", new Dictionary<string, string> { ["email"] = $"r{i}@example.org" }, "/preferences?handler=Link")).StatusCode);
+            resets.Add((await Forms.PostAsync(app.CreateBrowserClient(), "/admin/forgot-password", new Dictionary<string, string> { ["Email"] = $"r{i}@example.org" })).StatusCode);
+        }
+
+        Assert.Equal(10, links.Count(c => c == HttpStatusCode.OK));
+        Assert.Equal(2, links.Count(c => c == HttpStatusCode.TooManyRequests));
+        Assert.Equal(10, resets.Count(c => c == HttpStatusCode.OK));
+        Assert.Equal(2, resets.Count(c => c == HttpStatusCode.TooManyRequests));
+    }
+
+    /// <summary>Gives every request its own client address, as a botnet would have.</summary>
+    private sealed class EachRequestFromANewClient : IStartupFilter
+    {
+        private int _next;
+
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, go) =>
+            {
+                var n = Interlocked.Increment(ref _next);
+                context.Connection.RemoteIpAddress = new IPAddress([10, 1, (byte)(n / 250), (byte)(n % 250 + 1)]);
+                return go(context);
+            });
+            next(app);
+        };
+    }
+}
