@@ -89,7 +89,7 @@ internal sealed class ReaderCopies
         var issueId = await SendSeed.CreateAsync(database, 1, html, text);
         var db = database.Open();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Data:Folder"] = data }).Build();
-        var keys = new InstallationKeys(() => { var keysDb = SendSeed.Open(data); return (keysDb, keysDb); }, new AppPaths(dir, configuration));
+        var keys = new InstallationKeys(() => { var keysDb = database.Open(); return (keysDb, keysDb); }, new AppPaths(dir, configuration));
         var messages = new IssueMessages(
             db,
             new TemplateRenderer(Path.Combine(Bench.Root, "templates", "email")),
