@@ -14,14 +14,16 @@ namespace Newsletter.Web.Subscribers;
 /// CPU of building one; an HMAC costs a hundredth of that. Manage tokens made by data protection before
 /// are still read.
 /// </summary>
-public sealed class SubscriberTokens(IDataProtectionProvider provider, IOptions<SubscriptionOptions> options, TimeProvider clock, Infrastructure.AppPaths paths)
+public sealed class SubscriberTokens(IDataProtectionProvider provider, IOptions<SubscriptionOptions> options, TimeProvider clock, Infrastructure.InstallationKeys keys)
 {
     private const string ManagePrefix = "m1";
     private const int MacBytes = 16;
 
     private readonly ITimeLimitedDataProtector _confirm = provider.CreateProtector("Newsletter.Subscribers.Confirm.v1").ToTimeLimitedDataProtector();
     private readonly IDataProtector _legacyManage = provider.CreateProtector("Newsletter.Subscribers.Manage.v1");
-    private readonly byte[] _manageKey = Infrastructure.SecretKeyFile.LoadOrCreate(paths, "links.key");
+    // In the database, not a file per node: a link made by one node must open on every other. An older
+    // data/keys/links.key seeds it, so links already in readers' inboxes keep working.
+    private byte[] ManageKey => keys.Get("links", legacyFile: "links.key");
 
     public string Confirmation(Subscriber s) =>
         _confirm.Protect($"{s.Id}.{s.TokenVersion}", clock.GetUtcNow() + options.Value.ConfirmationTokenLifetime);
@@ -38,7 +40,7 @@ public sealed class SubscriberTokens(IDataProtectionProvider provider, IOptions<
     private void ManageMac(ReadOnlySpan<byte> id, Span<byte> into)
     {
         Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(_manageKey, id, mac);
+        HMACSHA256.HashData(ManageKey, id, mac);
         mac[..MacBytes].CopyTo(into);
     }
 

@@ -93,7 +93,7 @@ internal sealed class ReaderCopies
         var messages = new IssueMessages(
             db,
             new TemplateRenderer(Path.Combine(Bench.Root, "templates", "email")),
-            new SubscriberTokens(DataProtectionProvider.Create(new DirectoryInfo(Path.Combine(dir, "keys"))), Options.Create(new SubscriptionOptions()), TimeProvider.System, new AppPaths(dir, configuration)),
+            new SubscriberTokens(DataProtectionProvider.Create(new DirectoryInfo(Path.Combine(dir, "keys"))), Options.Create(new SubscriptionOptions()), TimeProvider.System, keys),
             new MailOptions { FromAddress = "notes@field-notes.example", FromName = "Field Notes" },
             Options.Create(new SiteOptions { BaseUrl = "http://127.0.0.1:50000", Title = "Field Notes" }),
             Options.Create(new SendingOptions()),
