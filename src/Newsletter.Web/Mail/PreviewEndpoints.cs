@@ -20,8 +20,10 @@ public static class PreviewEndpoints
             var (message, _) = messages.Build(prepared, new Recipient(0, http.User.Identity?.Name ?? "preview@example.org", null, SubscriberStatus.Active, null), 0);
             return Results.Content(message.HtmlBody ?? "", "text/html; charset=utf-8");
         });
+        // Like the Outbox page it belongs to: reader mail is for the owner only.
         preview.MapGet("/outbox/{file}", (string file, OutboxReader outbox) =>
-            outbox.Read(file) is { } m ? Results.Content(m.Html.Length > 0 ? m.Html : $"<pre>{System.Net.WebUtility.HtmlEncode(m.Text)}</pre>", "text/html; charset=utf-8") : Results.NotFound());
+            outbox.Read(file) is { } m ? Results.Content(m.Html.Length > 0 ? m.Html : $"<pre>{System.Net.WebUtility.HtmlEncode(m.Text)}</pre>", "text/html; charset=utf-8") : Results.NotFound())
+            .RequireAuthorization(AdminExtensions.OwnerPolicy);
         return app;
     }
 }
