@@ -57,6 +57,12 @@ public sealed class SmtpOptions
     /// <summary>Password for AUTH.</summary>
     public string Password { get; set; } = "";
 
+    /// <summary>
+    /// Send the user name and password to a server that offered no TLS. Off by default: with it off, a server
+    /// (or anyone on the path) that drops STARTTLS gets a refusal instead of the password. Logged as a warning.
+    /// </summary>
+    public bool AllowPlainTextAuth { get; set; }
+
     /// <summary>Accept any server certificate. Only for a self-signed development server; logged as a warning.</summary>
     public bool AllowInvalidCertificates { get; set; }
 
