@@ -66,4 +66,14 @@ public class OutboxTests
         Assert.Equal(HttpStatusCode.OK, message.StatusCode);
         Assert.Contains("unreadable message", await message.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ThePreviewOfAMissingIssueIsA404()
+    {
+        using var app = new NewsletterApp();
+        var owner = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(owner, "owner@example.org", Password);
+
+        Assert.Equal(HttpStatusCode.NotFound, (await owner.GetAsync("/admin/preview/issues/999/email.html", Ct)).StatusCode);
+    }
 }
