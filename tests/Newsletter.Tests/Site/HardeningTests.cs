@@ -41,6 +41,19 @@ public class HardeningTests
         Assert.False((await http.GetAsync("/", Ct)).Headers.Contains("Strict-Transport-Security"));
     }
 
+    [Fact]
+    public async Task HstsIsSentWhenTheTrustedProxySaysHttps()
+    {
+        using var app = new NewsletterApp();
+        using var proxied = Admin.AuthorTestClients.BehindLocalProxy(app);
+        var client = proxied.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Add("X-Forwarded-For", "203.0.113.1");
+        request.Headers.Add("X-Forwarded-Proto", "https");
+
+        Assert.True((await client.SendAsync(request, Ct)).Headers.Contains("Strict-Transport-Security"));
+    }
+
     [Theory]
     [InlineData("/admin/subscribers")]
     [InlineData("/admin/subscribers/export.csv")]
