@@ -18,6 +18,17 @@ public sealed class MailOptions
     /// <summary>Folder for the Pickup transport (absolute).</summary>
     public string PickupFolder { get; set; } = "";
 
+    /// <summary>
+    /// Where the Pickup transport writes mail about author accounts (password resets, invitations): a folder
+    /// of its own inside <see cref="PickupFolder"/>. The admin's Outbox lists only the files directly in
+    /// <see cref="PickupFolder"/>, so one author never sees another's links there, and no reader's address can
+    /// move a message into or out of this folder.
+    /// </summary>
+    public string AccountPickupFolder => Path.Combine(PickupFolder, "account");
+
+    /// <summary>Whether mail is written to <see cref="PickupFolder"/> instead of being sent.</summary>
+    public bool UsesPickup => Transport.Trim().Equals("pickup", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Folder of the Liquid email templates (absolute).</summary>
     public string TemplatesFolder { get; set; } = "";
 
@@ -45,6 +56,12 @@ public sealed class SmtpOptions
 
     /// <summary>Password for AUTH.</summary>
     public string Password { get; set; } = "";
+
+    /// <summary>
+    /// Send the user name and password to a server that offered no TLS. Off by default: with it off, a server
+    /// (or anyone on the path) that drops STARTTLS gets a refusal instead of the password. Logged as a warning.
+    /// </summary>
+    public bool AllowPlainTextAuth { get; set; }
 
     /// <summary>Accept any server certificate. Only for a self-signed development server; logged as a warning.</summary>
     public bool AllowInvalidCertificates { get; set; }

@@ -59,7 +59,7 @@ public sealed partial class OutboxReader(string folder)
                 var date = ParseDate(headers[HeaderId.Date]) ?? file.LastWriteTimeUtc;
                 entries.Add(new OutboxEntry(file.Name, date, Decode(headers[HeaderId.To]), Decode(headers[HeaderId.Subject]), file.Length));
             }
-            catch (Exception e) when (e is IOException or FormatException or ParseException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ParseException)
             {
                 // Shown, not hidden: a broken file in the outbox is something the admin should see.
                 entries.Add(new OutboxEntry(file.Name, file.LastWriteTimeUtc, "", $"(unreadable message: {e.Message})", file.Length));
@@ -84,9 +84,20 @@ public sealed partial class OutboxReader(string folder)
             return null;
         }
 
-        var raw = File.ReadAllText(path);
-        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(raw));
-        var message = MimeMessage.Load(stream);
+        string raw;
+        MimeMessage message;
+        try
+        {
+            raw = File.ReadAllText(path);
+            using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(raw));
+            message = MimeMessage.Load(stream);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ParseException)
+        {
+            // Shown as what it is, like in the list: a broken file is something the admin should see, not a 500.
+            return new OutboxMessage(fileName, File.GetLastWriteTimeUtc(path), "", $"(unreadable message: {e.Message})", [], "", "", "");
+        }
+
         return new OutboxMessage(fileName, message.Date.UtcDateTime, Decode(message.Headers[HeaderId.To]), message.Subject ?? "",
             [.. message.Headers.Select(h => (h.Field, Decode(h.Value)))], message.HtmlBody ?? "", message.TextBody ?? "", raw);
     }

@@ -38,6 +38,7 @@ public sealed class SmtpTransport : IMailTransport
     private readonly Lock _gate = new();
     private int _connectionsOpened;
     private int _warnedAboutCertificates;
+    private int _warnedAboutPlainTextAuth;
     private bool _disposed;
 
     /// <summary>Creates the transport; no connection is opened until the first message.</summary>
@@ -270,7 +271,7 @@ public sealed class SmtpTransport : IMailTransport
         {
             await ConnectSocketAsync(socket, ct);
             await client.ConnectAsync(socket, _options.Host, _options.Port, SecurityFor(_options), ct);
-            if (!string.IsNullOrEmpty(_options.UserName))
+            if (MayAuthenticate(client))
             {
                 await client.AuthenticateAsync(_options.UserName, _options.Password, ct);
             }
@@ -310,7 +311,7 @@ public sealed class SmtpTransport : IMailTransport
             // Past the connect, MailKit's synchronous calls get no token (see NoToken): only then do they keep
             // to Timeout, so a relay that accepts and then says nothing cannot hold a worker for ever.
             client.Connect(socket, _options.Host, _options.Port, SecurityFor(_options), NoToken(ct));
-            if (!string.IsNullOrEmpty(_options.UserName))
+            if (MayAuthenticate(client))
             {
                 client.Authenticate(_options.UserName, _options.Password, NoToken(ct));
             }
@@ -323,6 +324,37 @@ public sealed class SmtpTransport : IMailTransport
         }
 
         return Opened(client, socket);
+    }
+
+    /// <summary>
+    /// Whether to log in, checked after the connection's TLS is settled: never over plain text unless
+    /// <see cref="SmtpOptions.AllowPlainTextAuth"/> says so. "Auto" on port 25 takes STARTTLS only when offered,
+    /// so a server (or a man in the middle) that offers AUTH without STARTTLS would otherwise get the password.
+    /// </summary>
+    /// <exception cref="AuthenticationException">A user name is set and the connection is not encrypted.</exception>
+    private bool MayAuthenticate(SmtpClient client)
+    {
+        if (string.IsNullOrEmpty(_options.UserName))
+        {
+            return false;
+        }
+
+        if (client.IsSecure)
+        {
+            return true;
+        }
+
+        if (!_options.AllowPlainTextAuth)
+        {
+            throw new AuthenticationException($"{_options.Host}:{_options.Port} offered no TLS, so the SMTP password was not sent. Use a server with STARTTLS or TLS (Mail:Smtp:Security), or set Mail:Smtp:AllowPlainTextAuth=true to send it in clear text.");
+        }
+
+        if (Interlocked.Exchange(ref _warnedAboutPlainTextAuth, 1) == 0)
+        {
+            _logger.LogWarning("Mail:Smtp:AllowPlainTextAuth is on: the SMTP password goes to {Host} in clear text, readable by anyone on the path.", _options.Host);
+        }
+
+        return true;
     }
 
     private SmtpClient CreateClient()

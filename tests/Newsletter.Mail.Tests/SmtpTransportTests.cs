@@ -451,3 +451,60 @@ public class SmtpTransportSyncTests
         Assert.Contains($"127.0.0.1:{port}", result.Reply, StringComparison.Ordinal);
     }
 }
+
+public class SmtpTransportAuthTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task NeverSendsThePasswordToAServerThatOffersAuthWithoutTls()
+    {
+        await using var server = await SmtpServerFixture.StartAsync();
+        // Auto on a port other than 465 and 587 takes STARTTLS only when offered, as on port 25.
+        await using var transport = new SmtpTransport(new SmtpOptions { Host = server.Host, Port = server.Port, Security = "Auto", UserName = "author", Password = "secret" }, NullLogger<SmtpTransport>.Instance);
+
+        var result = await transport.SendAsync(TestMail.Build(), null, Ct);
+
+        Assert.Equal(SendOutcome.ConnectionLost, result.Outcome);
+        Assert.Contains("AllowPlainTextAuth", result.Reply, StringComparison.Ordinal);
+        Assert.Empty(server.Logins);
+        Assert.Equal(0, server.Count);
+    }
+
+    [Fact]
+    public async Task TheSynchronousPathRefusesPlainTextAuthToo()
+    {
+        await using var server = await SmtpServerFixture.StartAsync();
+        await using var transport = new SmtpTransport(new SmtpOptions { Host = server.Host, Port = server.Port, Security = "None", UserName = "author", Password = "secret" }, NullLogger<SmtpTransport>.Instance);
+
+        using var session = transport.OpenSession();
+        var result = session.Send(TestMail.Build(), null, Ct);
+
+        Assert.Equal(SendOutcome.ConnectionLost, result.Outcome);
+        Assert.Empty(server.Logins);
+    }
+
+    [Fact]
+    public async Task SendsThePasswordInClearTextOnlyWithTheExplicitOptOut()
+    {
+        await using var server = await SmtpServerFixture.StartAsync();
+        await using var transport = new SmtpTransport(new SmtpOptions { Host = server.Host, Port = server.Port, Security = "Auto", UserName = "author", Password = "secret", AllowPlainTextAuth = true }, NullLogger<SmtpTransport>.Instance);
+
+        var result = await transport.SendAsync(TestMail.Build(), null, Ct);
+
+        Assert.Equal(SendOutcome.Sent, result.Outcome);
+        Assert.Equal("tls=False user=author", Assert.Single(server.Logins));
+    }
+
+    [Fact]
+    public async Task AuthenticatesOverStartTlsWhenTheServerOffersIt()
+    {
+        await using var server = await SmtpServerFixture.StartAsync(tls: true);
+        await using var transport = new SmtpTransport(new SmtpOptions { Host = "localhost", Port = server.Port, Security = "Auto", UserName = "author", Password = "secret", AllowInvalidCertificates = true }, NullLogger<SmtpTransport>.Instance);
+
+        var result = await transport.SendAsync(TestMail.Build(), null, Ct);
+
+        Assert.Equal(SendOutcome.Sent, result.Outcome);
+        Assert.Equal("tls=True user=author", Assert.Single(server.Logins));
+    }
+}

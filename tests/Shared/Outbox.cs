@@ -4,7 +4,7 @@ using MimeKit;
 
 namespace Newsletter.Testing;
 
-/// <summary>Reads what the app wrote to its pickup folder, the way the admin's Outbox page does.</summary>
+/// <summary>Reads what the app wrote to its pickup folder, account mail (in its own subfolder) included.</summary>
 public static partial class Outbox
 {
     public static async Task<MimeMessage> WaitForAsync(string folder, string to, Func<MimeMessage, bool>? match = null, int count = 1, TimeSpan? timeout = null)
@@ -43,7 +43,7 @@ public static partial class Outbox
         }
 
         var messages = new List<MimeMessage>();
-        foreach (var file in Directory.GetFiles(folder, "*.eml").Order(StringComparer.Ordinal))
+        foreach (var file in Directory.GetFiles(folder, "*.eml", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
             try
             {

@@ -25,6 +25,10 @@ All keys are optional; addresses compare case-insensitively:
                                           (a lost reply: the reader has it, the sender can't know)
   store_then_drop_every: N                the same for every Nth message saved
 
+The server also offers AUTH (PLAIN, LOGIN), with or without TLS, and accepts any user name and password:
+each login appends "tls=True|False user=NAME" to FOLDER/auth.log, so a test can see whether a client
+would have sent its password in clear text.
+
 SIGSTOP freezes the server (connections are accepted by the kernel, nothing answers); SIGCONT thaws it.
 
 If SMTP_PARENT_PID is set, the server exits when that process is gone, so a crashed test run leaves
@@ -37,7 +41,7 @@ import ssl
 import sys
 import zlib
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Rules:
@@ -155,6 +159,19 @@ class CountingSMTP(SMTP):
         self.session.number = self.number
 
 
+class RecordingAuthenticator:
+    """Accepts every login and records it, with whether the password came over TLS."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        user = auth_data.login.decode("utf-8", "replace") if isinstance(auth_data, LoginPassword) else "?"
+        with open(os.path.join(self.folder, "auth.log"), "a") as f:
+            f.write("tls=%s user=%s\n" % (getattr(session, "ssl", None) is not None, user))
+        return AuthResult(success=True)
+
+
 async def watch_parent(pid):
     while True:
         await asyncio.sleep(1)
@@ -178,7 +195,8 @@ async def main():
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: CountingSMTP(handler, folder, rules, hostname="smtp.test", decode_data=False,
-                             data_size_limit=50 * 1024 * 1024, tls_context=tls),
+                             data_size_limit=50 * 1024 * 1024, tls_context=tls,
+                             authenticator=RecordingAuthenticator(folder), auth_require_tls=False),
         host="127.0.0.1", port=0)
     print(server.sockets[0].getsockname()[1], flush=True)
     parent = os.environ.get("SMTP_PARENT_PID")

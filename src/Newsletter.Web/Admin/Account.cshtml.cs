@@ -24,7 +24,27 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
 
     public string? Message { get; private set; }
 
+    // Viewing changes nothing: a new authenticator key would change the security stamp and end every other session.
     public async Task<IActionResult> OnGetAsync() => await LoadAsync() ? Page() : Challenge();
+
+    /// <summary>The author asked to set up two-factor: only now is an authenticator key made.</summary>
+    public async Task<IActionResult> OnPostSetupAsync()
+    {
+        var user = await users.GetUserAsync(User);
+        if (user is null)
+        {
+            return Challenge();
+        }
+
+        if (!await users.GetTwoFactorEnabledAsync(user))
+        {
+            await users.ResetAuthenticatorKeyAsync(user);
+            await signIn.RefreshSignInAsync(user);
+        }
+
+        await LoadAsync();
+        return Page();
+    }
 
     public async Task<IActionResult> OnPostEnableAsync(string code)
     {
@@ -43,6 +63,8 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
         }
 
         await users.SetTwoFactorEnabledAsync(user, true);
+        // The stamp changed, which ends every other session; this one continues.
+        await signIn.RefreshSignInAsync(user);
         RecoveryCodes = [.. await users.GenerateNewTwoFactorRecoveryCodesAsync(user, 10) ?? []];
         Message = "Two-factor sign-in is on.";
         await LoadAsync();
@@ -82,6 +104,7 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
         await users.SetTwoFactorEnabledAsync(user, false);
         // A new key, so the old authenticator entry can't be turned back on by someone who copied it.
         await users.ResetAuthenticatorKeyAsync(user);
+        await signIn.RefreshSignInAsync(user);
         Message = "Two-factor sign-in is off.";
         await LoadAsync();
         return Page();
@@ -124,11 +147,10 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
         Email = user.Email ?? "";
         TwoFactorEnabled = await users.GetTwoFactorEnabledAsync(user);
         RecoveryCodesLeft = await users.CountRecoveryCodesAsync(user);
-        var key = await users.GetAuthenticatorKeyAsync(user);
-        if (string.IsNullOrEmpty(key))
+        var key = await users.GetAuthenticatorKeyAsync(user) ?? "";
+        if (key.Length == 0)
         {
-            await users.ResetAuthenticatorKeyAsync(user);
-            key = await users.GetAuthenticatorKeyAsync(user) ?? "";
+            return true; // no key until the author asks for one (OnPostSetupAsync)
         }
 
         SharedKey = string.Join(' ', key.ToLowerInvariant().Chunk(4).Select(c => new string(c)));

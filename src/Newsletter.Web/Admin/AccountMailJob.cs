@@ -23,7 +23,7 @@ public sealed class AccountMailJob(UserManager<AppUser> users, TransactionalMail
 
         var token = await users.GeneratePasswordResetTokenAsync(user);
         var link = site.Value.Absolute($"/admin/reset-password?user={Uri.EscapeDataString(user.Id)}&token={UrlEncoder.Default.Encode(token)}");
-        await mail.SendAsync("password-reset", user.Email, user.DisplayName, new Dictionary<string, object?>
+        await mail.SendToAuthorAsync("password-reset", user.Email, user.DisplayName, new Dictionary<string, object?>
         {
             ["name"] = user.DisplayName,
             ["reset_url"] = link,
@@ -42,7 +42,7 @@ public sealed class AccountMailJob(UserManager<AppUser> users, TransactionalMail
 
         var token = await users.GeneratePasswordResetTokenAsync(user);
         var link = site.Value.Absolute($"/admin/reset-password?invite=true&user={Uri.EscapeDataString(user.Id)}&token={UrlEncoder.Default.Encode(token)}");
-        await mail.SendAsync("invitation", user.Email, user.DisplayName, new Dictionary<string, object?>
+        await mail.SendToAuthorAsync("invitation", user.Email, user.DisplayName, new Dictionary<string, object?>
         {
             ["name"] = user.DisplayName,
             ["inviter"] = inviter?.DisplayName ?? "The owner",

@@ -1,4 +1,6 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
 using Newsletter.Web.Data;
 using Newsletter.Web.Infrastructure;
 
@@ -7,6 +9,12 @@ namespace Newsletter.Web.Admin;
 public static class AdminExtensions
 {
     public const string AuthorPolicy = "Author";
+
+    /// <summary>Only the owner: pages that show other people's mail (the Outbox).</summary>
+    public const string OwnerPolicy = "Owner";
+
+    /// <summary>The claim the session carries for the owner; refreshed with the security stamp on every request.</summary>
+    public const string OwnerClaim = "newsletter:owner";
 
     public static WebApplicationBuilder AddAuthors(this WebApplicationBuilder builder)
     {
@@ -24,7 +32,12 @@ public static class AdminExtensions
                 o.User.RequireUniqueEmail = true;
             })
             .AddEntityFrameworkStores<AppDbContext>()
-            .AddDefaultTokenProviders();
+            .AddDefaultTokenProviders()
+            .AddClaimsPrincipalFactory<AuthorClaimsFactory>();
+
+        // Every request checks the session's security stamp, so logout, a password reset or a 2FA change ends
+        // every copy of the cookie at once, not after Identity's default half hour. It costs one read by key.
+        builder.Services.Configure<SecurityStampValidatorOptions>(o => o.ValidationInterval = TimeSpan.Zero);
 
         builder.Services.Configure<DataProtectionTokenProviderOptions>(o => o.TokenLifespan = TimeSpan.FromHours(24));
         // A site published over https marks its session cookies Secure whatever scheme the request arrived on,
@@ -43,6 +56,13 @@ public static class AdminExtensions
             o.Cookie.SecurePolicy = cookiesSecure;
             o.ExpireTimeSpan = TimeSpan.FromDays(14);
             o.SlidingExpiration = true;
+            // A signed-in co-author on an owner-only page gets a plain 403 (the friendly error page), not the
+            // login form they are already past.
+            o.Events.OnRedirectToAccessDenied = context =>
+            {
+                context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                return Task.CompletedTask;
+            };
         });
         // Identity's short-lived cookies (the half-way point of a two-factor sign-in) follow the same rule.
         foreach (var scheme in new[] { IdentityConstants.TwoFactorUserIdScheme, IdentityConstants.TwoFactorRememberMeScheme, IdentityConstants.ExternalScheme })
@@ -59,7 +79,8 @@ public static class AdminExtensions
             o.Cookie.SameSite = SameSiteMode.Strict;
         });
         builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(AuthorPolicy, p => p.RequireAuthenticatedUser());
+            .AddPolicy(AuthorPolicy, p => p.RequireAuthenticatedUser())
+            .AddPolicy(OwnerPolicy, p => p.RequireAuthenticatedUser().RequireClaim(OwnerClaim));
         builder.Services.AddScoped<AccountMailJob>();
         builder.Services.AddMailRequestLimits();
         return builder;
@@ -68,8 +89,14 @@ public static class AdminExtensions
     public static WebApplication MapAdmin(this WebApplication app)
     {
         var admin = app.MapGroup("/admin").RequireAuthorization(AuthorPolicy);
-        admin.MapPost("/logout", async (SignInManager<AppUser> signIn) =>
+        admin.MapPost("/logout", async (SignInManager<AppUser> signIn, UserManager<AppUser> users, HttpContext http) =>
         {
+            // A new stamp, so a copy of this session's cookie (another tab, another device, a thief) dies too.
+            if (await users.GetUserAsync(http.User) is { } user)
+            {
+                await users.UpdateSecurityStampAsync(user);
+            }
+
             await signIn.SignOutAsync();
             return Results.Redirect("/admin/login?signedOut=1");
         });
@@ -87,3 +114,19 @@ public static class AdminExtensions
 }
 
 public sealed record PreviewRequest(string? Markdown);
+
+/// <summary>Adds the owner's claim to the session, so <see cref="AdminExtensions.OwnerPolicy"/> needs no query.</summary>
+public sealed class AuthorClaimsFactory(UserManager<AppUser> users, RoleManager<IdentityRole> roles, IOptions<IdentityOptions> options)
+    : UserClaimsPrincipalFactory<AppUser, IdentityRole>(users, roles, options)
+{
+    protected override async Task<ClaimsIdentity> GenerateClaimsAsync(AppUser user)
+    {
+        var identity = await base.GenerateClaimsAsync(user);
+        if (user.IsOwner)
+        {
+            identity.AddClaim(new Claim(AdminExtensions.OwnerClaim, "true"));
+        }
+
+        return identity;
+    }
+}

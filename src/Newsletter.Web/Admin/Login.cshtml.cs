@@ -5,12 +5,28 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Data;
+using Newsletter.Web.Infrastructure;
 
 namespace Newsletter.Web.Admin;
 
+/// <summary>
+/// Sign-in that tells nobody which accounts exist: an unknown address costs the same password hash and gets
+/// the same answer as a wrong password. Guessing is limited per client address, and failures per (account,
+/// client address) rather than per account, so an attacker who fails on purpose locks only themselves out:
+/// the owner still signs in from anywhere else, and a password reset always works.
+/// </summary>
 [AllowAnonymous]
-public sealed class LoginModel(AppDbContext db, SignInManager<AppUser> signIn, ILogger<LoginModel> logger) : PageModel
+public sealed class LoginModel(AppDbContext db, SignInManager<AppUser> signIn, IPasswordHasher<AppUser> hasher, SharedRateLimiter limiter, ILogger<LoginModel> logger) : PageModel
 {
+    // Counted in the database, so they hold for all nodes together.
+    private static readonly RateLimit PerClient = new("login-client", Permits: 10, Window: TimeSpan.FromMinutes(1));
+    private static readonly RateLimit FailuresPerAccountAndClient = new("login-failures", Permits: 5, Window: TimeSpan.FromMinutes(15));
+
+    private const string Refused = "That email and password don't match an account.";
+
+    // A hash made with the app's own hasher settings, checked for unknown addresses so they take as long as known ones.
+    private static string? _dummyHash;
+
     [BindProperty]
     public LoginInput Input { get; set; } = new();
 
@@ -28,14 +44,32 @@ public sealed class LoginModel(AppDbContext db, SignInManager<AppUser> signIn, I
         return await db.Users.AnyAsync(ct) ? Page() : Redirect("/admin/setup");
     }
 
-    public async Task<IActionResult> OnPostAsync()
+    public async Task<IActionResult> OnPostAsync(CancellationToken ct)
     {
         if (!ModelState.IsValid)
         {
             return Page();
         }
 
-        var result = await signIn.PasswordSignInAsync(Input.Email.Trim(), Input.Password, Input.RememberMe, lockoutOnFailure: true);
+        var client = ClientKey();
+        if (!await limiter.TryAcquireAsync(PerClient, client, ct))
+        {
+            return StatusCode(StatusCodes.Status429TooManyRequests);
+        }
+
+        var email = Input.Email.Trim();
+        var pair = email.ToUpperInvariant() + "\n" + client;
+        var user = await signIn.UserManager.FindByNameAsync(email);
+        if (user is null || await limiter.IsUsedUpAsync(FailuresPerAccountAndClient, pair, ct))
+        {
+            // The same work and the same words as a wrong password: neither existence nor a lock shows.
+            var dummy = new AppUser();
+            hasher.VerifyHashedPassword(dummy, _dummyHash ??= hasher.HashPassword(dummy, Guid.NewGuid().ToString()), Input.Password);
+            return await RefuseAsync(pair, ct);
+        }
+
+        // No account-wide lockout here: that would let anyone keep the owner out by failing on purpose.
+        var result = await signIn.PasswordSignInAsync(user, Input.Password, Input.RememberMe, lockoutOnFailure: false);
         var next = Url.IsLocalUrl(ReturnUrl) ? ReturnUrl! : "/admin";
         if (result.Succeeded)
         {
@@ -49,14 +83,20 @@ public sealed class LoginModel(AppDbContext db, SignInManager<AppUser> signIn, I
 
         if (result.IsLockedOut)
         {
-            logger.LogWarning("Sign-in locked out for {Email}", Input.Email);
-            ModelState.AddModelError("", "Too many failed attempts. This account is locked for 15 minutes.");
-            return Page();
+            logger.LogWarning("Sign-in refused: account {UserId} is locked after failed second-factor codes", user.Id);
         }
 
-        ModelState.AddModelError("", "That email and password don't match an account.");
+        return await RefuseAsync(pair, ct);
+    }
+
+    private async Task<IActionResult> RefuseAsync(string pair, CancellationToken ct)
+    {
+        await limiter.TryAcquireAsync(FailuresPerAccountAndClient, pair, ct);
+        ModelState.AddModelError("", Refused);
         return Page();
     }
+
+    private string ClientKey() => Subscribers.SubscribersExtensions.ClientKey(HttpContext.Connection.RemoteIpAddress);
 }
 
 public sealed class LoginInput

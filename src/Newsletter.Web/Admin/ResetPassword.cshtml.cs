@@ -57,6 +57,8 @@ public sealed class ResetPasswordModel(UserManager<AppUser> users) : PageModel
         }
 
         await users.ResetAccessFailedCountAsync(user);
+        // A reset is the way back in: it also lifts a lockout left by failed second-factor codes.
+        await users.SetLockoutEndDateAsync(user, null);
         return Redirect("/admin/login?reset=true");
     }
 }

@@ -13,7 +13,7 @@ public sealed class AppPaths
         DataFolder = Resolve(configuration["Data:Folder"], "data");
         NotesFolder = Resolve(configuration["Notes:Folder"], "notes");
         TemplatesFolder = Resolve(configuration["Mail:TemplatesFolder"], Path.Combine("templates", "email"));
-        Directory.CreateDirectory(DataFolder);
+        PrivateFiles.Protect(DataFolder);
     }
 
     public string Root { get; }

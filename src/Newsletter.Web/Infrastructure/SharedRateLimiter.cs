@@ -45,6 +45,19 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
         return counted.Count == 1;
     }
 
+    /// <summary>
+    /// Whether the partition has used up this window's permits, without taking one: for limits that count
+    /// only failures (a wrong password), checked before the attempt and taken after it fails.
+    /// </summary>
+    public async Task<bool> IsUsedUpAsync(RateLimit limit, string partition, CancellationToken ct)
+    {
+        var nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var windowMs = (long)limit.Window.TotalMilliseconds;
+        var startMs = nowMs - (nowMs % windowMs);
+        var key = KeyOf(limit.Name, partition);
+        return await db.RateLimitWindows.AnyAsync(w => w.Key == key && w.WindowStartMs == startMs && w.Count >= limit.Permits, ct);
+    }
+
     public static string KeyOf(string name, string partition) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name + "\n" + partition)));
 

@@ -14,14 +14,22 @@ public static class PreviewEndpoints
     public static WebApplication MapMailPreviews(this WebApplication app)
     {
         var preview = app.MapGroup("/admin/preview").RequireAuthorization(AdminExtensions.AuthorPolicy);
-        preview.MapGet("/issues/{id:int}/email.html", async (int id, HttpContext http, IssueMessages messages, CancellationToken ct) =>
+        preview.MapGet("/issues/{id:int}/email.html", async (int id, HttpContext http, IssueMessages messages, Data.AppDbContext db, CancellationToken ct) =>
         {
+            // A deleted or mistyped issue is a 404, not an exception from the message builder.
+            if (!await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.AnyAsync(db.Issues, i => i.Id == id, ct))
+            {
+                return Results.NotFound();
+            }
+
             var prepared = await messages.PrepareAsync(id, ct);
             var (message, _) = messages.Build(prepared, new Recipient(0, http.User.Identity?.Name ?? "preview@example.org", null, SubscriberStatus.Active, null), 0);
             return Results.Content(message.HtmlBody ?? "", "text/html; charset=utf-8");
         });
+        // Like the Outbox page it belongs to: reader mail is for the owner only.
         preview.MapGet("/outbox/{file}", (string file, OutboxReader outbox) =>
-            outbox.Read(file) is { } m ? Results.Content(m.Html.Length > 0 ? m.Html : $"<pre>{System.Net.WebUtility.HtmlEncode(m.Text)}</pre>", "text/html; charset=utf-8") : Results.NotFound());
+            outbox.Read(file) is { } m ? Results.Content(m.Html.Length > 0 ? m.Html : $"<pre>{System.Net.WebUtility.HtmlEncode(m.Text)}</pre>", "text/html; charset=utf-8") : Results.NotFound())
+            .RequireAuthorization(AdminExtensions.OwnerPolicy);
         return app;
     }
 }

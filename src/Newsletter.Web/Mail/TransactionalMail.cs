@@ -15,13 +15,18 @@ public sealed record ListHeaders(string UnsubscribeUrl, string ManageToken);
 /// </summary>
 public sealed class TransactionalMail(TemplateRenderer templates, IMailTransport transport, MailOptions mail, IOptions<SiteOptions> site, IOptions<SendingOptions> sending)
 {
-    public Task SendAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, CancellationToken ct) =>
-        SendCoreAsync(template, toEmail, toName, model, null, ct);
+    /// <summary>
+    /// Mail about an author's account (a reset or invitation link). With the pickup transport it goes to a
+    /// folder of its own that the Outbox never lists (<see cref="MailOptions.AccountPickupFolder"/>): a
+    /// co-author reading the Outbox must not find the owner's reset link.
+    /// </summary>
+    public Task SendToAuthorAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, CancellationToken ct) =>
+        SendCoreAsync(template, toEmail, toName, model, null, mail.UsesPickup ? new PickupTransport(mail.AccountPickupFolder) : transport, ct);
 
     public Task SendToSubscriberAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, ListHeaders list, CancellationToken ct) =>
-        SendCoreAsync(template, toEmail, toName, model, list, ct);
+        SendCoreAsync(template, toEmail, toName, model, list, transport, ct);
 
-    private async Task SendCoreAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, ListHeaders? list, CancellationToken ct)
+    private async Task SendCoreAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, ListHeaders? list, IMailTransport via, CancellationToken ct)
     {
         var all = TemplateModel.Base(site.Value);
         all["expires_days"] = 7;
@@ -47,7 +52,7 @@ public sealed class TransactionalMail(TemplateRenderer templates, IMailTransport
             ListUnsubscribeMailto = list is null ? null : $"mailto:{mail.FromAddress}?subject=unsubscribe%20{Uri.EscapeDataString(list.ManageToken)}",
             ListId = list is null ? null : $"{site.Value.Title} <{sending.Value.ListId}>",
         }, mail);
-        var result = await transport.SendAsync(message, null, ct);
+        var result = await via.SendAsync(message, null, ct);
         if (result.Outcome != SendOutcome.Sent)
         {
             throw new MailNotSentException($"'{template}' to {toEmail} was not sent: {result.Outcome} {result.StatusCode} {result.Reply}", result);

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace Newsletter.Web.Site;
@@ -13,13 +14,15 @@ public sealed class ErrorModel : PageModel
 
     public string Message { get; private set; } = "";
 
-    public void OnGet(int? code) => Set(code);
+    // The code comes from the route only: a re-executed POST carries its form, and a field named "code" must
+    // not choose the status of the answer.
+    public void OnGet([FromRoute] int? code) => Set(code);
 
-    public void OnPost(int? code) => Set(code);
+    public void OnPost([FromRoute] int? code) => Set(code);
 
     private void Set(int? code)
     {
-        Code = code ?? 500;
+        Code = code is >= 400 and <= 599 ? code.Value : 500;
         (Heading, Message) = Code switch
         {
             404 => ("Page not found", "There is nothing at this address. It may have moved, or the link may be mistyped."),

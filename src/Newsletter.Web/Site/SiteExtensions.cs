@@ -32,7 +32,12 @@ public static class SiteExtensions
         builder.Services.AddOutputCache();
         builder.Services.AddRateLimiter(_ => { });
         // Bodies are small everywhere except uploads, which raise their own limit.
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1024 * 1024);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = 1024 * 1024;
+            // No "Server: Kestrel": it tells a scanner what to try and helps nobody else.
+            k.AddServerHeader = false;
+        });
         return builder;
     }
 

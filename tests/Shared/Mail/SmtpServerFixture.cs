@@ -103,6 +103,16 @@ public sealed class SmtpServerFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Logins the server accepted, one "tls=True|False user=NAME" line each.</summary>
+    public IReadOnlyList<string> Logins
+    {
+        get
+        {
+            var log = Path.Combine(Folder, "auth.log");
+            return File.Exists(log) ? File.ReadAllLines(log) : [];
+        }
+    }
+
     /// <summary>Everything the server wrote to stderr: aiosmtpd's log, for a failing test's message.</summary>
     public string Log
     {

@@ -5,6 +5,9 @@ using Newsletter.Mail;
 
 namespace Newsletter.Web.Mail.Admin;
 
+// Reader mail holds every reader's manage and unsubscribe links: only the owner reads it. Account mail is
+// never here (TransactionalMail.SendToAuthorAsync writes it elsewhere).
+[Microsoft.AspNetCore.Authorization.Authorize(Policy = Newsletter.Web.Admin.AdminExtensions.OwnerPolicy)]
 public sealed partial class MessageModel(OutboxReader outbox) : PageModel
 {
     public string FileName { get; private set; } = "";

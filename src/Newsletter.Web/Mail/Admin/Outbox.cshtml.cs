@@ -3,6 +3,9 @@ using Newsletter.Mail;
 
 namespace Newsletter.Web.Mail.Admin;
 
+// Reader mail holds every reader's manage and unsubscribe links: only the owner reads it. Account mail is
+// never here (TransactionalMail.SendToAuthorAsync writes it elsewhere).
+[Microsoft.AspNetCore.Authorization.Authorize(Policy = Newsletter.Web.Admin.AdminExtensions.OwnerPolicy)]
 public sealed class OutboxModel(OutboxReader outbox, MailOptions mail) : PageModel
 {
     public IReadOnlyList<OutboxEntry> Entries { get; private set; } = [];
@@ -11,7 +14,7 @@ public sealed class OutboxModel(OutboxReader outbox, MailOptions mail) : PageMod
 
     public bool HasMore { get; private set; }
 
-    public bool IsPickup => mail.Transport.Equals("pickup", StringComparison.OrdinalIgnoreCase);
+    public bool IsPickup => mail.UsesPickup;
 
     public string Folder => outbox.Folder;
 
