@@ -8,15 +8,16 @@ public readonly record struct CsvRecord(int Line, string[] Fields, string? Error
 /// <summary>
 /// A streaming RFC 4180 reader: quoted fields with delimiters, quotes ("") and newlines inside, CRLF or LF,
 /// a BOM, and comma, semicolon, tab or pipe as the delimiter (guessed from the header line). It holds one
-/// record in memory, never the file; a record longer than MaxRecordLength (an unclosed quote, usually)
-/// stops the read with an error instead of swallowing the rest of the file.
+/// record in memory, never the file; a record longer than MaxRecordLength comes back as an error and is
+/// skipped to its end without being held, so the records after it are still read. Line numbers count from
+/// <paramref name="firstLine"/>, the file line the reader starts on, so they are the lines an editor shows.
 /// </summary>
-public sealed class CsvReader(TextReader reader, char delimiter)
+public sealed class CsvReader(TextReader reader, char delimiter, int firstLine = 1)
 {
     public const int MaxRecordLength = 64 * 1024;
 
     private readonly StringBuilder _field = new();
-    private int _line = 1;
+    private int _line = firstLine;
     private int _peeked = -2;
 
     public char Delimiter => delimiter;
@@ -74,7 +75,10 @@ public sealed class CsvReader(TextReader reader, char delimiter)
 
                 if (++length > MaxRecordLength)
                 {
-                    error = $"the record starting on line {start} is longer than {MaxRecordLength / 1024} KB (an unclosed quote?)";
+                    c = SkipRestOfRecord(c, quoted);
+                    error = c == -2
+                        ? $"a quoted field opened on line {start} is never closed"
+                        : $"the record starting on line {start} is longer than {MaxRecordLength / 1024} KB";
                     break;
                 }
 
@@ -138,7 +142,12 @@ public sealed class CsvReader(TextReader reader, char delimiter)
             if (error is not null)
             {
                 yield return new CsvRecord(start, [], error);
-                yield break; // the position in the file can no longer be trusted
+                if (c < 0)
+                {
+                    yield break;
+                }
+
+                continue;
             }
 
             if (c == -1 && fields.Count == 0 && _field.Length == 0 && !fieldWasQuoted)
@@ -161,6 +170,48 @@ public sealed class CsvReader(TextReader reader, char delimiter)
             if (c == -1)
             {
                 yield break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads past the end of an overlong record without keeping it, counting lines as it goes, so the next
+    /// record starts where it should and keeps its line number. Any quote toggles here, which matches the
+    /// parser for well-formed quoting; a stray quote inside an unquoted overlong field can run on. Returns the last character read, -1 at the
+    /// end of the file, or -2 if the file ended inside a quoted field (an unclosed quote: nothing after it
+    /// can be told apart from the field).
+    /// </summary>
+    private int SkipRestOfRecord(int pending, bool quoted)
+    {
+        // pending: the character that went over the limit, read but not yet looked at.
+        for (var c = pending; ; c = Read())
+        {
+            if (c == -1)
+            {
+                return quoted ? -2 : -1;
+            }
+
+            if (c == '"')
+            {
+                quoted = !quoted; // a doubled quote toggles twice, which is what it should do
+            }
+            else if (c == '\n')
+            {
+                _line++;
+                if (!quoted)
+                {
+                    return c;
+                }
+            }
+            else if (c == '\r' && !quoted)
+            {
+                if (Peek() == '\n')
+                {
+                    Read();
+                }
+
+                _line++;
+                return c;
             }
         }
     }
@@ -190,15 +241,25 @@ public sealed class CsvReader(TextReader reader, char delimiter)
     /// <summary>
     /// Quotes a value for a CSV we write, and defuses spreadsheet formulas: a cell that starts with
     /// = + - @ (or a tab/CR) is prefixed with ' so opening the export in a spreadsheet runs nothing.
+    /// <see cref="Unguard"/> undoes it when such a file is imported.
     /// </summary>
     public static string Escape(string? value)
     {
         value ??= "";
-        if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r')
+        if (value.Length > 0 && StartsFormula(value[0]))
         {
             value = "'" + value;
         }
 
         return value.IndexOfAny([',', '"', '\n', '\r', ';']) >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
     }
+
+    /// <summary>
+    /// Undoes <see cref="Escape"/>'s formula guard on a value read back from a CSV, so an export imports as the
+    /// readers it came from (<c>'+x@example.com</c> is <c>+x@example.com</c> again). A value of our own that began
+    /// with ' before one of those characters loses the '; no address can, and a name so written is rare.
+    /// </summary>
+    public static string Unguard(string value) => value.Length > 1 && value[0] == '\'' && StartsFormula(value[1]) ? value[1..] : value;
+
+    private static bool StartsFormula(char c) => c is '=' or '+' or '-' or '@' or '\t' or '\r';
 }

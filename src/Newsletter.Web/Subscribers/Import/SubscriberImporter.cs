@@ -23,6 +23,10 @@ public sealed class SubscriberImporter(AppDbContext db, SubscriberImportWriter w
     // What the last committed batch left in the database; a failure reports these, not the rolled-back batch.
     private (int Imported, int Duplicates, int Suppressed) _committed;
 
+    // The reason given for a row holding bytes that are not UTF-8 (U+FFFD after decoding); a file that legitimately
+    // holds U+FFFD was damaged before it reached us.
+    private const string NotUtf8 = "the row is not UTF-8 (Excel's plain \"CSV\" saves Windows-1252): save the file as \"CSV UTF-8\" and import it again";
+
     private static readonly string[] EmailNames = ["email", "emailaddress", "e-mail", "mail", "eMail"];
     private static readonly string[] NameNames = ["name", "fullname", "displayname"];
     private static readonly string[] FirstNames = ["firstname", "givenname"];
@@ -111,15 +115,13 @@ public sealed class SubscriberImporter(AppDbContext db, SubscriberImportWriter w
             await ImportCoreAsync(import, ct);
             DeleteUpload(import.Id);
         }
-        catch (Exception e) when (e is IOException or DbException or InvalidDataException or CsvFormatException or DecoderFallbackException)
+        catch (Exception e) when (e is IOException or DbException or InvalidDataException or CsvFormatException)
         {
             // The import page shows this; the rows committed before it stay imported and are counted, and the
             // batch that was open when it failed was rolled back, so its rows are not counted as imported.
             (import.Imported, import.Duplicates, import.Suppressed) = _committed;
-            var message = e is DecoderFallbackException
-                ? $"The file is not UTF-8 (Excel's plain \"CSV\" saves Windows-1252): save it as \"CSV UTF-8\" and import it again. {import.Imported:N0} rows before the first unreadable character were imported; importing them again skips them as duplicates."
-                : e.Message;
-            if (e is CsvFormatException or DecoderFallbackException)
+            var message = e.Message;
+            if (e is CsvFormatException)
             {
                 // The file's fault, said in a sentence; a stack trace would only bury it.
                 logger.LogWarning("Import {Id} failed: {Reason}", import.Id, message);
@@ -138,11 +140,6 @@ public sealed class SubscriberImporter(AppDbContext db, SubscriberImportWriter w
                 .SetProperty(i => i.Rows, import.Rows).SetProperty(i => i.Imported, import.Imported).SetProperty(i => i.Invalid, import.Invalid)
                 .SetProperty(i => i.Duplicates, import.Duplicates).SetProperty(i => i.Suppressed, import.Suppressed), CancellationToken.None);
             DeleteUpload(import.Id);
-            if (e is DecoderFallbackException)
-            {
-                throw new CsvFormatException(message);
-            }
-
             throw;
         }
     }
@@ -189,14 +186,20 @@ public sealed class SubscriberImporter(AppDbContext db, SubscriberImportWriter w
         _committed = (import.Imported, import.Duplicates, import.Suppressed);
         var path = FilePath(paths, import.Id);
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-        // Strict UTF-8: a Windows-1252 file would otherwise import "Café" as "Caf\uFFFD" without a word.
-        using var text = new StreamReader(file, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        // Bytes that are not UTF-8 become U+FFFD and the row holding one is reported (see NotUtf8), not imported
+        // as "Caf\uFFFD": a throwing decoder would stop the whole file at its first bad byte.
+        using var text = new StreamReader(file, new UTF8Encoding(false, throwOnInvalidBytes: false), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
         import.FileSize = file.Length;
         import.Status = ImportStatus.Running;
         import.StartedAt = clock.GetUtcNow().UtcDateTime;
         await db.SaveChangesAsync(ct);
 
-        var headerLine = await ReadHeaderAsync(text) ?? throw new CsvFormatException("The file is empty.");
+        var (headerLine, headerLineNumber) = await ReadHeaderAsync(text);
+        if (headerLine is null)
+        {
+            throw new CsvFormatException("The file is empty.");
+        }
+
         var delimiter = CsvReader.Detect(headerLine);
         var header = new CsvReader(new StringReader(headerLine), delimiter).Records().FirstOrDefault();
         var map = ColumnMap.From(header.Fields);
@@ -216,26 +219,21 @@ public sealed class SubscriberImporter(AppDbContext db, SubscriberImportWriter w
             using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             var inBatch = 0;
             DbTransaction? tx = null;
-            var reader = new CsvReader(text, delimiter);
-            // The header was consumed above; the body's line numbers start after it.
+            // The header was consumed above; the body starts on the line after it, and lines are the file's own.
+            var reader = new CsvReader(text, delimiter, headerLineNumber + 1);
             foreach (var record in reader.Records())
             {
-                var line = record.Line + 1;
-                if (record.Error is not null)
+                var line = record.Line;
+                import.Rows++;
+                // A broken or undecodable record is one row's problem: it is reported and the file goes on.
+                var broken = record.Error ?? (record.Fields.Any(f => f.Contains('\uFFFD', StringComparison.Ordinal)) ? NotUtf8 : null);
+                if (broken is not null)
                 {
                     import.Invalid++;
-                    await errors.WriteLineAsync($"{line},,{CsvReader.Escape(record.Error)}");
-                    // Keep what was read before the broken record: commit it, then stop.
-                    if (tx is not null)
-                    {
-                        await CommitAsync(tx, batch, import, ct);
-                        tx = null;
-                    }
-
-                    throw new CsvFormatException($"Line {line}: {record.Error}. The {import.Imported:N0} rows before it were imported.");
+                    await errors.WriteLineAsync($"{line},,{CsvReader.Escape(broken)}");
+                    continue;
                 }
 
-                import.Rows++;
                 var row = map.Read(record.Fields);
                 if (!Newsletter.Mail.EmailAddress.TryNormalize(row.Email, out var email, out var problem))
                 {
@@ -359,18 +357,21 @@ public sealed class SubscriberImporter(AppDbContext db, SubscriberImportWriter w
         return false;
     }
 
-    private static async Task<string?> ReadHeaderAsync(TextReader reader)
+    /// <summary>The first line that is not blank, and its number in the file, so the rows after it are numbered as an editor shows them.</summary>
+    private static async Task<(string? Line, int Number)> ReadHeaderAsync(TextReader reader)
     {
         string? line;
+        var number = 0;
         while ((line = await reader.ReadLineAsync()) is not null)
         {
+            number++;
             if (line.Trim().Length > 0)
             {
-                return line.TrimStart('\uFEFF');
+                return (line.TrimStart('\uFEFF'), number);
             }
         }
 
-        return null;
+        return (null, number);
     }
 
     private sealed record Row(string Email, string? Name, string? Tags, string? Subscribed, string? Confirmed);
@@ -404,7 +405,8 @@ public sealed class SubscriberImporter(AppDbContext db, SubscriberImportWriter w
 
         public Row Read(string[] f)
         {
-            string? At(int i) => i >= 0 && i < f.Length ? f[i].Trim() : null;
+            // Unguard: a file we exported carries the formula guard, which is not part of the value.
+            string? At(int i) => i >= 0 && i < f.Length ? CsvReader.Unguard(f[i]).Trim() : null;
             var name = At(_name);
             if (string.IsNullOrEmpty(name) && (_first >= 0 || _last >= 0))
             {
