@@ -491,12 +491,6 @@ public sealed class ReaderLifecycle(AppDbContext db, NewReaderQueue newReaders, 
     public static string? CleanName(string? name) => Clean(name);
 }
 
-/// <summary>The old name of <see cref="ReaderLifecycle.CleanName"/>, kept while the importer (Import/) is rewritten.</summary>
-public static class Subscriptions
-{
-    public static string? CleanName(string? name) => ReaderLifecycle.CleanName(name);
-}
-
 public enum ConfirmResult
 {
     Confirmed,

@@ -56,17 +56,6 @@ public sealed class Subscriber
 
     /// <summary>What an erased or suppressed address leaves behind: a hash that can match, never be read.</summary>
     public static string HashOf(string email) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(KeyOf(email))));
-
-    /// <summary>The same hash of an address already made a key (<see cref="KeyOf"/>), with a reused hasher, for loops over many addresses (an import).</summary>
-    public static string HashOfKey(string key, IncrementalHash sha256)
-    {
-        Span<byte> utf8 = stackalloc byte[Encoding.UTF8.GetMaxByteCount(254)];
-        var bytes = key.Length <= 254 ? utf8[..Encoding.UTF8.GetBytes(key, utf8)] : Encoding.UTF8.GetBytes(key);
-        sha256.AppendData(bytes);
-        Span<byte> digest = stackalloc byte[32];
-        sha256.GetHashAndReset(digest);
-        return Convert.ToHexStringLower(digest);
-    }
 }
 
 public sealed class SubscriberTag

@@ -143,6 +143,30 @@ public class ImportTests
     }
 
     [Fact]
+    public async Task EveryImportedReaderHasAnImportedHistoryLineOnBothDatabases()
+    {
+        foreach (var provider in new[] { DatabaseProvider.Sqlite, DatabaseProvider.PostgreSql })
+        {
+            using var app = new NewsletterApp(provider: provider);
+            await ImportAsync(app, "email\nold@example.org\n");
+            // Only the readers this import added get the line: not the duplicate, not the one on the list.
+            var import = await ImportAsync(app, "email\nnew@example.org\nNEW@example.org\nold@example.org\nother@example.org\n");
+            await using var scope = app.Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            var added = await db.Subscribers.Where(s => s.Source == $"import:{import.Id}").Select(s => s.Id).OrderBy(id => id).ToListAsync(Ct);
+            var events = await db.SubscriberEvents.AsNoTracking().Where(e => added.Contains(e.SubscriberId)).OrderBy(e => e.SubscriberId).ToListAsync(Ct);
+            Assert.Equal(2, added.Count);
+            Assert.Equal(added, events.Select(e => e.SubscriberId));
+            Assert.All(events, e =>
+            {
+                Assert.Equal(SubscriberEventKind.Imported, e.Kind);
+                Assert.Equal($"import:{import.Id}", e.Source);
+                Assert.Equal(import.StartedAt!.Value, e.At, TimeSpan.FromMinutes(1));
+            });
+        }
+    }
+
+    [Fact]
     public async Task ErrorLineNumbersAreTheFilesLinesWithTheHeaderAsLineOne()
     {
         using var app = new NewsletterApp();

@@ -14,8 +14,8 @@ namespace Newsletter.Web.Data.Providers;
 /// </summary>
 public readonly record struct ImportRow(string Email, string Key, string? Name, DateTime CreatedAt, DateTime? ConfirmedAt, string EmailHash, string[] Tags);
 
-/// <summary>What every row of one import shares.</summary>
-public sealed record ImportTarget(int ImportId, SubscriberStatus Status, string Source, string? ConsentSource);
+/// <summary>What every row of one import shares; At is the time written on each new reader's Imported history line.</summary>
+public sealed record ImportTarget(int ImportId, SubscriberStatus Status, string Source, string? ConsentSource, DateTime At);
 
 /// <summary>What a flushed batch did: added, skipped as already on the list (or earlier in the file), kept out as suppressed.</summary>
 public readonly record struct ImportCounts(int Imported, int Duplicates, int Suppressed);
@@ -24,7 +24,8 @@ public readonly record struct ImportCounts(int Imported, int Duplicates, int Sup
 /// How imported readers reach the database; everything else about an import (reading, validating, counting,
 /// reporting, progress, resuming) is the importer's. Both forms apply the same rules: the first row of an
 /// address wins and later ones are duplicates, an address whose hash is in "Suppressions" is never added and
-/// is counted as suppressed, and a new reader gets its row's tags.
+/// is counted as suppressed, and a new reader gets its row's tags and an Imported line in its history
+/// (SubscriberEventKind.Imported, the import's source), written with it.
 /// </summary>
 public abstract class SubscriberImportWriter
 {
@@ -58,11 +59,15 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
 
     private sealed class Batch : ImportBatchWriter
     {
+        // The text form EF Core's SQLite provider uses for DateTime, so imported rows sort with the rest.
+        private const string DateFormat = "yyyy-MM-dd HH:mm:ss.FFFFFFF";
+
         private readonly SqliteCommand _insertSame;
         private readonly SqliteCommand _insertOther;
         private readonly SqliteCommand _tag;
+        private readonly SqliteCommand _imported;
         private readonly SqliteCommand _suppressed;
-        private int _imported, _duplicates, _suppressedCount;
+        private int _importedCount, _duplicates, _suppressedCount;
         private DateTime _lastDate;
         private string _lastText = "";
 
@@ -75,12 +80,16 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
             _insertOther = Prepare(connection, InsertSql(target, sameKey: false), "$email", "$name", "$created", "$confirmed", "$hash", "$key");
             _tag = Prepare(connection, "INSERT OR IGNORE INTO \"SubscriberTags\" (\"SubscriberId\", \"Tag\") VALUES ($id, $tag)", "$id", "$tag");
             _suppressed = Prepare(connection, "SELECT 1 FROM \"Suppressions\" WHERE \"EmailHash\" = $hash", "$hash");
+            _imported = Prepare(connection, "INSERT INTO \"SubscriberEvents\" (\"SubscriberId\", \"At\", \"Kind\", \"Source\") VALUES ($id, $at, $kind, $source)", "$id", "$at", "$kind", "$source");
+            _imported.Parameters[1].Value = target.At.ToString(DateFormat, CultureInfo.InvariantCulture);
+            _imported.Parameters[2].Value = (int)SubscriberEventKind.Imported;
+            _imported.Parameters[3].Value = target.Source;
         }
 
         public override void Add(DbTransaction tx, in ImportRow row)
         {
             var insert = ReferenceEquals(row.Key, row.Email) || row.Key == row.Email ? _insertSame : _insertOther;
-            insert.Transaction = _tag.Transaction = _suppressed.Transaction = (SqliteTransaction)tx;
+            insert.Transaction = _tag.Transaction = _imported.Transaction = _suppressed.Transaction = (SqliteTransaction)tx;
             // In the order Prepare was given them.
             var p = insert.Parameters;
             p[0].Value = row.Email;
@@ -97,7 +106,9 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
             // a task per row of a million-row file is pure overhead.
             if (insert.ExecuteScalar() is long newId)
             {
-                _imported++;
+                _importedCount++;
+                _imported.Parameters[0].Value = newId;
+                _imported.ExecuteNonQuery();
                 foreach (var t in row.Tags)
                 {
                     _tag.Parameters[0].Value = newId;
@@ -121,8 +132,8 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
 
         public override Task<ImportCounts> FlushAsync(DbTransaction tx, CancellationToken ct)
         {
-            var counts = new ImportCounts(_imported, _duplicates, _suppressedCount);
-            (_imported, _duplicates, _suppressedCount) = (0, 0, 0);
+            var counts = new ImportCounts(_importedCount, _duplicates, _suppressedCount);
+            (_importedCount, _duplicates, _suppressedCount) = (0, 0, 0);
             return Task.FromResult(counts);
         }
 
@@ -131,6 +142,7 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
             _insertSame.Dispose();
             _insertOther.Dispose();
             _tag.Dispose();
+            _imported.Dispose();
             _suppressed.Dispose();
         }
 
@@ -143,7 +155,7 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
             if (utc != _lastDate || _lastText.Length == 0)
             {
                 _lastDate = utc;
-                _lastText = utc.ToString("yyyy-MM-dd HH:mm:ss.FFFFFFF", CultureInfo.InvariantCulture);
+                _lastText = utc.ToString(DateFormat, CultureInfo.InvariantCulture);
             }
 
             return _lastText;
@@ -207,7 +219,8 @@ internal sealed class PostgresSubscriberImportWriter : SubscriberImportWriter
     // The same rules as the SQLite form's row-by-row insert, for the whole batch at once: the first row of an
     // address in file order is the one offered (DISTINCT ON), a suppressed hash is never added, the unique
     // address index skips readers already on the list, and readers are added in file order so their Ids
-    // (and the list's newest-first order) follow the file. Every staged row that is not added is either
+    // (and the list's newest-first order) follow the file; each added reader gets its Imported history line
+    // in the same statement. Every staged row that is not added is either
     // suppressed (its hash is in "Suppressions") or a duplicate, exactly as SQLite counts them.
     private const string Merge = """
         WITH "First" AS (
@@ -224,6 +237,9 @@ internal sealed class PostgresSubscriberImportWriter : SubscriberImportWriter
             INSERT INTO "SubscriberTags" ("SubscriberId", "Tag")
             SELECT a."Id", t."Tag" FROM "Added" a JOIN "First" f ON f."EmailKey" = a."EmailKey" CROSS JOIN LATERAL unnest(f."Tags") AS t("Tag")
             ON CONFLICT DO NOTHING
+        ), "Recorded" AS (
+            INSERT INTO "SubscriberEvents" ("SubscriberId", "At", "Kind", "Source")
+            SELECT a."Id", @at, @kind, @source FROM "Added" a
         )
         SELECT (SELECT count(*) FROM "Added")::int,
                (SELECT count(*) FROM "ImportRows" r WHERE EXISTS (SELECT 1 FROM "Suppressions" x WHERE x."EmailHash" = r."EmailHash"))::int,
@@ -290,6 +306,8 @@ internal sealed class PostgresSubscriberImportWriter : SubscriberImportWriter
             merge.Parameters.AddWithValue("status", (int)target.Status);
             merge.Parameters.AddWithValue("source", target.Source);
             merge.Parameters.AddWithValue("consent", NpgsqlDbType.Varchar, (object?)target.ConsentSource ?? DBNull.Value);
+            merge.Parameters.AddWithValue("at", NpgsqlDbType.TimestampTz, target.At);
+            merge.Parameters.AddWithValue("kind", (int)SubscriberEventKind.Imported);
             await using var reader = await merge.ExecuteReaderAsync(ct);
             await reader.ReadAsync(ct);
             var (imported, suppressed, staged) = (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2));

@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
@@ -16,7 +15,8 @@ namespace Newsletter.Web.Subscribers.Import;
 /// author can download, counts and progress committed with each batch, recovery after a restart. Only the
 /// writing of valid rows is the database's (Data/Providers/SubscriberImportWriter.cs): a prepared INSERT per
 /// row on SQLite, a binary COPY and one merge per batch on PostgreSQL, both deduping by address (within the
-/// file and against the list) and keeping suppressed addresses out.
+/// file and against the list), keeping suppressed addresses out and recording an Imported line in each new
+/// reader's history in the same transaction.
 /// </summary>
 public sealed class SubscriberImporter(AppDbContext db, SubscriberImportWriter writer, AppPaths paths, IBackgroundJobClient jobs, TimeProvider clock, ILogger<SubscriberImporter> logger)
 {
@@ -212,11 +212,10 @@ public sealed class SubscriberImporter(AppDbContext db, SubscriberImportWriter w
         await db.Database.OpenConnectionAsync(ct);
         try
         {
-            var target = new ImportTarget(import.Id, import.ImportAsActive ? SubscriberStatus.Active : SubscriberStatus.Pending, $"import:{import.Id}", import.ConsentSource);
+            var target = new ImportTarget(import.Id, import.ImportAsActive ? SubscriberStatus.Active : SubscriberStatus.Pending, $"import:{import.Id}", import.ConsentSource, clock.GetUtcNow().UtcDateTime);
             using var batch = writer.Open(connection, target);
             string[] defaultTags = [.. Notes.Tags.Parse(import.Tags)];
             var now = clock.GetUtcNow().UtcDateTime;
-            using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             var inBatch = 0;
             DbTransaction? tx = null;
             // The header was consumed above; the body starts on the line after it, and lines are the file's own.
@@ -256,7 +255,8 @@ public sealed class SubscriberImporter(AppDbContext db, SubscriberImportWriter w
                 // one is not confirmed until the reader clicks the link its confirmation mail carries.
                 var confirmed = import.ImportAsActive ? confirmedAt ?? createdAt : (DateTime?)null;
                 string[] tags = string.IsNullOrEmpty(row.Tags) ? defaultTags : [.. defaultTags.Concat(Notes.Tags.Parse(row.Tags)).Distinct()];
-                batch.Add(tx, new ImportRow(email, key, Subscriptions.CleanName(row.Name), createdAt, confirmed, Subscriber.HashOfKey(key, sha256), tags));
+                // The lifecycle's own name and suppression rules: a reader imported is a reader like any other.
+                batch.Add(tx, new ImportRow(email, key, ReaderLifecycle.CleanName(row.Name), createdAt, confirmed, Subscriber.HashOf(email), tags));
                 if (++inBatch >= writer.BatchSize)
                 {
                     import.BytesRead = file.Position;
