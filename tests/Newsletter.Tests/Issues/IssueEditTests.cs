@@ -1,0 +1,30 @@
+using System.Net;
+using Newsletter.Testing;
+
+namespace Newsletter.Tests.Issues;
+
+public class IssueEditTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task SavingAnIssueWithANoteThatDoesNotExistIsAValidationError()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var created = await Forms.PostAsync(client, "/admin/issues", new Dictionary<string, string>(), "/admin/issues?handler=New");
+        var editUrl = created.Headers.Location!.OriginalString;
+
+        var saved = await Forms.PostAsync(client, editUrl, new Dictionary<string, string>
+        {
+            ["subject"] = "Issue one",
+            ["markdown"] = "Body",
+            ["notes"] = "987654",
+            ["channel"] = "both",
+        }, editUrl + "?handler=Save");
+
+        Assert.Equal(HttpStatusCode.OK, saved.StatusCode);
+        Assert.Contains("A chosen note no longer exists", WebUtility.HtmlDecode(await saved.Content.ReadAsStringAsync(Ct)), StringComparison.Ordinal);
+    }
+}
