@@ -27,4 +27,21 @@ public class IssueEditTests
         Assert.Equal(HttpStatusCode.OK, saved.StatusCode);
         Assert.Contains("A chosen note no longer exists", WebUtility.HtmlDecode(await saved.Content.ReadAsStringAsync(Ct)), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task AnEmptyDraftCanBePreviewed()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var created = await Forms.PostAsync(client, "/admin/issues", new Dictionary<string, string>(), "/admin/issues?handler=New");
+        var id = created.Headers.Location!.OriginalString.TrimEnd('/').Split('/')[^1];
+
+        var page = await client.GetAsync($"/admin/issues/{id}/preview", Ct);
+        var email = await client.GetAsync($"/admin/preview/issues/{id}/email.html", Ct);
+
+        Assert.True(page.StatusCode == HttpStatusCode.OK, $"page {(int)page.StatusCode}{Environment.NewLine}{app.ServerLog}");
+        Assert.True(email.StatusCode == HttpStatusCode.OK, $"email {(int)email.StatusCode}{Environment.NewLine}{app.ServerLog}");
+        Assert.Contains("Nothing to preview yet", await page.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
 }
