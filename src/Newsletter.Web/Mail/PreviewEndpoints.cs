@@ -22,9 +22,17 @@ public static class PreviewEndpoints
                 return Results.NotFound();
             }
 
-            var prepared = await messages.PrepareAsync(id, ct);
-            var (message, _) = messages.Build(prepared, new Recipient(0, http.User.Identity?.Name ?? "preview@example.org", null, SubscriberStatus.Active, null), 0);
-            return Results.Content(message.HtmlBody ?? "", "text/html; charset=utf-8");
+            try
+            {
+                var prepared = await messages.PrepareAsync(id, ct);
+                var (message, _) = messages.Build(prepared, new Recipient(0, http.User.Identity?.Name ?? "preview@example.org", null, SubscriberStatus.Active, null), 0);
+                return Results.Content(message.HtmlBody ?? "", "text/html; charset=utf-8");
+            }
+            catch (Newsletter.Mail.TemplateException e)
+            {
+                // An empty draft (no subject yet) cannot be rendered: say so in the preview frame, not with a 500.
+                return Results.Content($"<p>Nothing to preview yet: {System.Net.WebUtility.HtmlEncode(e.Message)}</p>", "text/html; charset=utf-8");
+            }
         });
         // Like the Outbox page it belongs to: reader mail is for the owner only.
         preview.MapGet("/outbox/{file}", (string file, OutboxReader outbox) =>

@@ -22,6 +22,9 @@ public sealed class ErrorModel : PageModel
 
     private void Set(int? code)
     {
+        // Without a code in the route this is the exception handler's re-execution, which has already chosen
+        // the status (413 for a body over Kestrel's limit, otherwise 500).
+        code ??= Response.StatusCode;
         Code = code is >= 400 and <= 599 ? code.Value : 500;
         (Heading, Message) = Code switch
         {

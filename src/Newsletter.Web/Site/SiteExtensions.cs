@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.ResponseCompression;
 using Newsletter.Web.Admin;
@@ -63,10 +64,27 @@ public static class SiteExtensions
         app.UseForwardedHeaders(forwarded);
         if (!app.Environment.IsDevelopment())
         {
-            app.UseExceptionHandler("/error/500");
+            // A body over Kestrel's limit (the inbound endpoint reads its own) is the client's fault: 413, not 500.
+            app.UseExceptionHandler(new ExceptionHandlerOptions
+            {
+                ExceptionHandlingPath = "/error",
+                StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+            });
         }
 
         app.UseStatusCodePagesWithReExecute("/error/{0}");
+        // The error page is re-executed with the failed request's method and body. As a POST, Razor Pages would
+        // read that form again, and a form that failed once (too large, malformed) fails again and leaves a bare
+        // 500. The error page needs nothing from the request, so it is always shown as a GET.
+        app.Use((context, next) =>
+        {
+            if (context.Features.Get<IStatusCodeReExecuteFeature>() is not null || context.Features.Get<IExceptionHandlerFeature>() is not null)
+            {
+                context.Request.Method = HttpMethods.Get;
+            }
+
+            return next(context);
+        });
         app.UseSecurityHeaders();
         // Files under wwwroot take a branch of their own before routing: no cookie is read, renewed or
         // checked for them, and pages do not pay a file-system lookup on every request.
@@ -84,6 +102,7 @@ public static class SiteExtensions
         });
         app.UseRouting();
         app.UseRateLimiter();
+        app.UseFormSizeLimit();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();

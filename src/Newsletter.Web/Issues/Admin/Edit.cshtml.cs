@@ -79,6 +79,15 @@ public sealed class EditModel(AppDbContext db, IssueComposer composer, IBackgrou
             ModelState.AddModelError("", "The body is larger than 1,000,000 characters.");
         }
 
+        // The ids come from the form: one that was deleted meanwhile (or made up) would otherwise fail the
+        // foreign key on save and show a 500.
+        var noteIds = (notes ?? []).Distinct().ToList();
+        var known = await db.Notes.CountAsync(n => noteIds.Contains(n.Id) && n.DeletedAt == null, ct);
+        if (known != noteIds.Count)
+        {
+            ModelState.AddModelError("", "A chosen note no longer exists. Check the list of notes and save again.");
+        }
+
         if (!ModelState.IsValid)
         {
             await LoadAsync(id, ct);
@@ -94,7 +103,7 @@ public sealed class EditModel(AppDbContext db, IssueComposer composer, IBackgrou
         issue.EmailOnly = channel == "email";
         issue.Notes.Clear();
         var position = 0;
-        foreach (var noteId in (notes ?? []).Distinct())
+        foreach (var noteId in noteIds)
         {
             issue.Notes.Add(new IssueNote { NoteId = noteId, Position = position++ });
         }

@@ -62,8 +62,19 @@ public sealed class PreviewModel(AppDbContext db, IssueMessages messages, IBackg
             return false;
         }
 
-        var prepared = await messages.PrepareAsync(id, ct);
-        var (message, _) = messages.Build(prepared, new Recipient(0, DefaultTestAddress.Length > 0 ? DefaultTestAddress : "preview@example.org", null, SubscriberStatus.Active, null), 0);
+        MimeKit.MimeMessage message;
+        try
+        {
+            var prepared = await messages.PrepareAsync(id, ct);
+            (message, _) = messages.Build(prepared, new Recipient(0, DefaultTestAddress.Length > 0 ? DefaultTestAddress : "preview@example.org", null, SubscriberStatus.Active, null), 0);
+        }
+        catch (Newsletter.Mail.TemplateException e)
+        {
+            // An empty draft (no subject yet) cannot be rendered; the author is told why instead of seeing a 500.
+            Warnings = [$"Nothing to preview yet: {e.Message}"];
+            return true;
+        }
+
         Subject = message.Subject ?? "";
         Text = message.TextBody ?? "";
         var html = message.HtmlBody ?? "";

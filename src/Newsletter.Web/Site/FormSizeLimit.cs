@@ -1,0 +1,32 @@
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Newsletter.Web.Site;
+
+public static class FormSizeLimit
+{
+    /// <summary>
+    /// Reads every posted form once, before any page or filter does, so that a form over Kestrel's body limit or
+    /// over <see cref="FormOptions"/>' value limits is answered 413 with the error page. Left to the pages, the
+    /// antiforgery filter swallows the failure as "bad token" and model binding fails again later; either way the
+    /// reader saw a 500. Runs after routing, so an endpoint's own [RequestSizeLimit] (the import upload) applies.
+    /// The form is cached on the request, so the page reads it for free.
+    /// </summary>
+    public static IApplicationBuilder UseFormSizeLimit(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    {
+        // Only a POST: the error page, re-executed as a GET, must not read the failed form again.
+        if (HttpMethods.IsPost(context.Request.Method) && context.Request.HasFormContentType)
+        {
+            try
+            {
+                await context.Request.ReadFormAsync(context.RequestAborted);
+            }
+            catch (Exception e) when (e is InvalidDataException || (e is BadHttpRequestException bad && bad.StatusCode == StatusCodes.Status413PayloadTooLarge))
+            {
+                context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+                return;
+            }
+        }
+
+        await next(context);
+    });
+}
