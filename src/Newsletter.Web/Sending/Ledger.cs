@@ -93,7 +93,7 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptio
             var claimed = new List<ClaimedDelivery>(allowed);
             if (allowed > 0)
             {
-                using var claim = Command(tx, "", ("@issue", issueId), ("@owner", owner), ("@now", now),
+                using var claim = db.Command(tx, "", ("@issue", issueId), ("@owner", owner), ("@now", now),
                     ("@until", now + (long)o.LeaseDuration.TotalMilliseconds), ("@max", allowed),
                     ("@pending", (int)DeliveryStatus.Pending), ("@sending", (int)DeliveryStatus.Sending), ("@deferred", (int)DeliveryStatus.Deferred));
                 foreach (var statement in sql.Claim)
@@ -131,7 +131,7 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptio
     /// <summary>Expired leases on rows that were Uncertain already: a second cut send. No third copy without the author.</summary>
     private void Hold(IDbContextTransaction tx, int issueId, long now)
     {
-        using var hold = Command(tx, $"""
+        using var hold = db.Command(tx, $"""
             UPDATE "Deliveries" SET "Status" = @held, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0, "LastError" = @why
             WHERE "Id" IN ({sql.Rows("""
                 "IssueId" = @issue AND "Status" = @sending AND "LeaseExpiresAtMs" < @now AND "Uncertain"
@@ -173,13 +173,13 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptio
     }
 
     /// <summary>One statement on the rows <see cref="LedgerSql.Rows"/> lets it change, in a transaction of its own.</summary>
-    private int Maintain(string update, string where, params (string Name, object? Value)[] parameters)
+    private int Maintain(string update, string where, params (string Name, object Value)[] parameters)
     {
         db.Database.OpenConnection();
         try
         {
             using var tx = db.Database.BeginTransaction();
-            using var command = Command(tx, string.Format(System.Globalization.CultureInfo.InvariantCulture, update, sql.Rows(where)), parameters);
+            using var command = db.Command(tx, string.Format(System.Globalization.CultureInfo.InvariantCulture, update, sql.Rows(where)), parameters);
             var changed = command.ExecuteNonQuery();
             tx.Commit();
             return changed;
@@ -206,7 +206,7 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptio
         {
             using var tx = db.Database.BeginTransaction();
             var now = NowMs;
-            using var update = Command(tx, "", ("@sent", (int)DeliveryStatus.Sent), ("@now", now), ("@owner", owner), ("@sending", (int)DeliveryStatus.Sending));
+            using var update = db.Command(tx, "", ("@sent", (int)DeliveryStatus.Sent), ("@now", now), ("@owner", owner), ("@sending", (int)DeliveryStatus.Sending));
             var written = sql.Record(update, outcomes);
 
             var bounced = outcomes.Where(o => o.HardBounce).Select(o => o.SubscriberId).Distinct().ToList();
@@ -283,29 +283,6 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptio
         db.Deliveries.Where(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Deferred || d.Status == DeliveryStatus.Sending))
             .Min(d => (long?)(d.Status == DeliveryStatus.Sending ? d.LeaseExpiresAtMs : d.NextAttemptAtMs));
 
-    private DbCommand Command(IDbContextTransaction tx, string sql, params (string Name, object? Value)[] parameters)
-    {
-        var command = db.Database.GetDbConnection().CreateCommand();
-        command.Transaction = tx.GetDbTransaction();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            var p = command.CreateParameter();
-            p.ParameterName = name;
-            // A null needs its type (PostgreSQL must know a parameter's type before it sees a value); other
-            // values are typed by the provider, which maps a UTC DateTime to each database's own column type.
-            if (value is null)
-            {
-                p.DbType = name == "@code" ? DbType.Int32 : DbType.String;
-            }
-
-            p.Value = value ?? DBNull.Value;
-            command.Parameters.Add(p);
-        }
-
-        return command;
-    }
-
     private RateBuckets ReadBuckets(IDbContextTransaction tx, long now, SendingOptions o)
     {
         var buckets = new RateBuckets();
@@ -328,7 +305,7 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptio
     /// </summary>
     private Bucket ReadBucket(IDbContextTransaction tx, string key, int capacity, long periodMs, long now)
     {
-        using var read = Command(tx, sql.ReadBucket, ("@key", key));
+        using var read = db.Command(tx, sql.ReadBucket, ("@key", key));
         double tokens = capacity;
         long updated = now;
         using (var r = read.ExecuteReader())
@@ -349,7 +326,7 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptio
 
     private void WriteBucket(IDbContextTransaction tx, Bucket bucket)
     {
-        using var write = Command(tx, """
+        using var write = db.Command(tx, """
             INSERT INTO "SendRateBuckets" ("Key", "Tokens", "UpdatedAtMs") VALUES (@key, @tokens, @now)
             ON CONFLICT ("Key") DO UPDATE SET "Tokens" = excluded."Tokens", "UpdatedAtMs" = excluded."UpdatedAtMs"
             """, ("@key", bucket.Key), ("@tokens", bucket.Tokens), ("@now", bucket.UpdatedAtMs));

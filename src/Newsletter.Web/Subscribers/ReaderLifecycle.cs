@@ -249,19 +249,19 @@ public sealed class ReaderLifecycle(AppDbContext db, NewReaderQueue newReaders, 
         var (status, reason, kind) = Of(ReaderLoss.HardBounce);
         foreach (var id in subscriberIds)
         {
-            using var find = Command(db, tx, """SELECT "EmailKey" FROM "Subscribers" WHERE "Id" = @id""", ("@id", id));
+            using var find = db.Command(tx, """SELECT "EmailKey" FROM "Subscribers" WHERE "Id" = @id""", ("@id", id));
             if (find.ExecuteScalar() is not string key)
             {
                 continue;
             }
 
-            using var update = Command(db, tx, """UPDATE "Subscribers" SET "Status" = @status WHERE "Id" = @id""", ("@status", (int)status), ("@id", id));
+            using var update = db.Command(tx, """UPDATE "Subscribers" SET "Status" = @status WHERE "Id" = @id""", ("@status", (int)status), ("@id", id));
             update.ExecuteNonQuery();
-            using var suppress = Command(db, tx, """
+            using var suppress = db.Command(tx, """
                 INSERT INTO "Suppressions" ("EmailHash", "Reason", "CreatedAt") VALUES (@hash, @reason, @at) ON CONFLICT ("EmailHash") DO NOTHING
                 """, ("@hash", Subscriber.HashOf(key)), ("@reason", (int)reason), ("@at", at));
             suppress.ExecuteNonQuery();
-            using var history = Command(db, tx, """
+            using var history = db.Command(tx, """
                 INSERT INTO "SubscriberEvents" ("SubscriberId", "At", "Kind", "Source", "Detail") VALUES (@id, @at, @kind, @source, @detail)
                 """, ("@id", id), ("@at", at), ("@kind", (int)kind), ("@source", "smtp"), ("@detail", "hard bounce: address suppressed"));
             history.ExecuteNonQuery();
@@ -274,22 +274,6 @@ public sealed class ReaderLifecycle(AppDbContext db, NewReaderQueue newReaders, 
         ReaderLoss.Complaint => (SubscriberStatus.Complained, SuppressionReason.Complaint, SubscriberEventKind.Complained),
         _ => throw new ArgumentOutOfRangeException(nameof(loss)),
     };
-
-    private static DbCommand Command(AppDbContext db, IDbContextTransaction tx, string sql, params (string Name, object Value)[] parameters)
-    {
-        var command = db.Database.GetDbConnection().CreateCommand();
-        command.Transaction = tx.GetDbTransaction();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            var p = command.CreateParameter();
-            p.ParameterName = name;
-            p.Value = value;
-            command.Parameters.Add(p);
-        }
-
-        return command;
-    }
 
     /// <summary>The reader's own choices on the preferences page: name, topics (only those offered), a pause.</summary>
     public async Task ChangePreferencesAsync(long subscriberId, string? name, IReadOnlyCollection<string> offered, IReadOnlyCollection<string> chosen, string? pause, CancellationToken ct)
