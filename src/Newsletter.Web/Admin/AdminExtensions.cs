@@ -33,6 +33,9 @@ public static class AdminExtensions
             })
             .AddEntityFrameworkStores<AppDbContext>()
             .AddDefaultTokenProviders()
+            // After the defaults: replaces Identity's authenticator provider, whose codes can be used twice.
+            .AddTokenProvider<OneTimeAuthenticatorTokenProvider>(TokenOptions.DefaultAuthenticatorProvider)
+            .AddUserStore<AuthorUserStore>()
             .AddClaimsPrincipalFactory<AuthorClaimsFactory>();
 
         // Every request checks the session's security stamp, so logout, a password reset or a 2FA change ends

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Newsletter.Testing;
 
@@ -104,9 +105,15 @@ public partial class AccountTests
         Assert.Equal(HttpStatusCode.Redirect, (await client.GetAsync("/admin", Ct)).StatusCode);
         var bad = await Forms.PostAsync(client, first.Headers.Location.OriginalString, new Dictionary<string, string> { ["Code"] = "123456" }, "/admin/login/2fa");
         Assert.Equal(HttpStatusCode.OK, bad.StatusCode);
-        var good = await Forms.PostAsync(client, first.Headers.Location.OriginalString, new Dictionary<string, string> { ["Code"] = Totp(key) }, "/admin/login/2fa");
+        // The code that turned two-factor on has been used: the next one signs in (apps show it 30 s later;
+        // it is accepted a step early, like a phone whose clock runs ahead).
+        var reused = await Forms.PostAsync(client, first.Headers.Location.OriginalString, new Dictionary<string, string> { ["Code"] = Totp(key) }, "/admin/login/2fa");
+        Assert.Equal(HttpStatusCode.OK, reused.StatusCode);
+        var next = Totp(key, TimeSpan.FromSeconds(30));
+        var good = await Forms.PostAsync(client, first.Headers.Location.OriginalString, new Dictionary<string, string> { ["Code"] = next }, "/admin/login/2fa");
         Assert.Equal(HttpStatusCode.Redirect, good.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/admin", Ct)).StatusCode);
+        Assert.False(await SignInWithSecondFactorAsync(app, next)); // a code signs in once, even within its window
 
         // A recovery code works once.
         Assert.True(await SignInWithSecondFactorAsync(app, recovery[0]));
@@ -119,6 +126,58 @@ public partial class AccountTests
         Assert.Contains("Two-factor sign-in is off.", await off.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         var passwordOnly = await SignInAsync(app.CreateBrowserClient(), "owner@example.org", Password);
         Assert.Equal("/admin", passwordOnly.Headers.Location?.OriginalString);
+    }
+
+    [Fact]
+    public async Task TwoFactorSecretsAreNotReadableInTheDatabaseAndOneCodeRacedTwiceSignsInOnce()
+    {
+        using var app = new NewsletterApp();
+        var owner = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(owner, "owner@example.org", Password);
+        var setup = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string>(), "/admin/account?handler=Setup");
+        var key = TotpKey().Match(await setup.Content.ReadAsStringAsync(Ct)).Groups[1].Value.Replace(" ", "", StringComparison.Ordinal);
+        var enabled = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["code"] = Totp(key) }, "/admin/account?handler=Enable");
+        var recovery = RecoveryCode().Matches(await enabled.Content.ReadAsStringAsync(Ct)).Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(10, recovery.Count);
+
+        // What a copied database holds: neither the key nor any recovery code.
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<Newsletter.Web.Data.AppDbContext>();
+            var stored = string.Join("\n", await db.UserTokens.Select(t => t.Value ?? "").ToListAsync(Ct));
+            Assert.DoesNotContain(key, stored, StringComparison.OrdinalIgnoreCase);
+            Assert.All(recovery, c => Assert.DoesNotContain(c.Replace("-", "", StringComparison.Ordinal), stored.Replace("-", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase));
+        }
+
+        // Three sign-ins at the second step with one fresh code, at once: exactly one gets in. (Few enough that
+        // the losers' failures stay under the lockout.)
+        var code = Totp(key, TimeSpan.FromSeconds(30));
+        var clients = new List<(HttpClient Client, string Path)>();
+        for (var i = 0; i < 3; i++)
+        {
+            var client = app.CreateBrowserClient();
+            var first = await SignInAsync(client, "owner@example.org", Password);
+            clients.Add((client, first.Headers.Location!.OriginalString));
+        }
+
+        var tokens = await Task.WhenAll(clients.Select(async c => (c.Client, c.Path, Token: Forms.Token(await (await c.Client.GetAsync(c.Path, Ct)).Content.ReadAsStringAsync(Ct))!)));
+        var answers = await Task.WhenAll(tokens.Select(t => t.Client.PostAsync(t.Path, new FormUrlEncodedContent(new Dictionary<string, string> { ["Code"] = code, ["__RequestVerificationToken"] = t.Token }), Ct)));
+        Assert.Single(answers, a => a.StatusCode == HttpStatusCode.Redirect);
+
+        // The same for a recovery code, with dashes and case as a person might type it.
+        var typed = recovery[3].ToLowerInvariant();
+        var second = new List<(HttpClient Client, string Path, string Token)>();
+        for (var i = 0; i < 3; i++)
+        {
+            var client = app.CreateBrowserClient();
+            var first = await SignInAsync(client, "owner@example.org", Password);
+            var path = first.Headers.Location!.OriginalString;
+            second.Add((client, path, Forms.Token(await (await client.GetAsync(path, Ct)).Content.ReadAsStringAsync(Ct))!));
+        }
+
+        var redeemed = await Task.WhenAll(second.Select(t => t.Client.PostAsync(t.Path, new FormUrlEncodedContent(new Dictionary<string, string> { ["Code"] = typed, ["__RequestVerificationToken"] = t.Token }), Ct)));
+        Assert.Single(redeemed, a => a.StatusCode == HttpStatusCode.Redirect);
+        Assert.True(await SignInWithSecondFactorAsync(app, recovery[4]));
     }
 
     [Theory]
@@ -167,10 +226,10 @@ public partial class AccountTests
     }
 
     /// <summary>RFC 6238 with the defaults every authenticator app uses: SHA-1, 30 seconds, 6 digits.</summary>
-    private static string Totp(string base32Key)
+    private static string Totp(string base32Key, TimeSpan ahead = default)
     {
         var key = Base32(base32Key);
-        var counter = BitConverter.GetBytes(DateTimeOffset.UtcNow.ToUnixTimeSeconds() / 30);
+        var counter = BitConverter.GetBytes(DateTimeOffset.UtcNow.Add(ahead).ToUnixTimeSeconds() / 30);
         if (BitConverter.IsLittleEndian)
         {
             Array.Reverse(counter);
