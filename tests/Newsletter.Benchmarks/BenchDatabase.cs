@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
@@ -27,6 +28,14 @@ internal sealed class BenchDatabase
     }
 
     public DatabaseProvider Provider { get; }
+
+    /// <summary>The installation's address hashes, with the key kept in this database as the app keeps it.</summary>
+    public Newsletter.Web.Subscribers.AddressHashes Hashes()
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Data:Folder"] = DataFolder }).Build();
+        return new(new Newsletter.Web.Infrastructure.InstallationKeys(() => { var db = Open(); return (db, db); }, new Newsletter.Web.Infrastructure.AppPaths(DataFolder, configuration)));
+    }
 
     /// <summary>The app's data folder (keys, pickup, and on SQLite the database and the job store).</summary>
     public string DataFolder { get; }

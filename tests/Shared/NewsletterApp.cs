@@ -83,6 +83,9 @@ public class NewsletterApp : WebApplicationFactory<Program>
 
     public string PickupFolder => Path.Combine(DataFolder, "outbox");
 
+    /// <summary>What a suppression of <paramref name="email"/> holds in this installation (a keyed hash).</summary>
+    public string AddressHash(string email) => Services.GetRequiredService<Newsletter.Web.Subscribers.AddressHashes>().Of(email);
+
     /// <summary>Warnings and errors the app logged; put it in assertion messages so a failure says why.</summary>
     public ServerLog ServerLog { get; } = new();
 

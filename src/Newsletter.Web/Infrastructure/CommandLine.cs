@@ -23,7 +23,7 @@ public static class CommandLine
         await using var scope = app.Services.CreateAsyncScope();
         var services = scope.ServiceProvider;
         var db = services.GetRequiredService<AppDbContext>();
-        await DatabaseMigrator.MigrateAsync(db, services.GetRequiredService<ILogger<DatabaseMigrator>>(), CancellationToken.None);
+        await DatabaseMigrator.MigrateAsync(db, services.GetRequiredService<Subscribers.AddressHashes>(), services.GetRequiredService<ILogger<DatabaseMigrator>>(), CancellationToken.None);
         switch (verb)
         {
             case "migrate":

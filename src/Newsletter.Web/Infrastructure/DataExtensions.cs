@@ -22,6 +22,7 @@ public static class DataExtensions
         builder.Services.AddProviderSql(settings.Provider);
         builder.Services.AddHostedService<DatabaseMigrator>();
         builder.Services.AddSingleton<InstallationKeys>();
+        builder.Services.AddSingleton<Subscribers.AddressHashes>();
 
         var keys = builder.Services.AddDataProtection().SetApplicationName("Newsletter");
         if (settings.Provider == DatabaseProvider.PostgreSql)
@@ -49,7 +50,7 @@ public sealed class DatabaseMigrator(IServiceProvider services, IConfiguration c
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        await MigrateAsync(db, logger, cancellationToken);
+        await MigrateAsync(db, scope.ServiceProvider.GetRequiredService<Subscribers.AddressHashes>(), logger, cancellationToken);
 
         if (configuration.GetValue("Notes:ImportOnStartup", true))
         {
@@ -63,7 +64,7 @@ public sealed class DatabaseMigrator(IServiceProvider services, IConfiguration c
     /// Brings the schema up to date: at start and by the `migrate` verb. The first query is where a wrong
     /// connection string or an unreachable server shows, so its failure names the setting to fix.
     /// </summary>
-    public static async Task MigrateAsync(AppDbContext db, ILogger logger, CancellationToken ct)
+    public static async Task MigrateAsync(AppDbContext db, Subscribers.AddressHashes hashes, ILogger logger, CancellationToken ct)
     {
         List<string> pending;
         try
@@ -81,5 +82,7 @@ public sealed class DatabaseMigrator(IServiceProvider services, IConfiguration c
             logger.LogInformation("Applying {Count} database migrations: {Migrations}", pending.Count, string.Join(", ", pending));
             await db.Database.MigrateAsync(ct);
         }
+
+        await hashes.UpgradeLegacyAsync(db, logger, ct);
     }
 }

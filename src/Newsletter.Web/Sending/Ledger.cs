@@ -22,7 +22,7 @@ public sealed record DeliveryOutcome(long DeliveryId, long SubscriberId, Deliver
 /// and a crash can never half-apply a batch. The few statements where SQLite and PostgreSQL differ come
 /// from <see cref="LedgerSql"/>; the rules are here, once.
 /// </summary>
-public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptions> options, TimeProvider clock)
+public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes, IOptions<SendingOptions> options, TimeProvider clock)
 {
     /// <summary>Why a delivery is Held: the copies a reader may already have.</summary>
     public const string HeldReason = "held: may have reached the reader twice already (two sends cut short); send again only if you decide to";
@@ -213,7 +213,7 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, IOptions<SendingOptio
             if (bounced.Count > 0)
             {
                 // The reader's lifecycle writes the suppression, in this transaction: outcome and suppression commit together.
-                ReaderLifecycle.SuppressInLedger(db, tx, bounced, clock.GetUtcNow().UtcDateTime);
+                ReaderLifecycle.SuppressInLedger(db, tx, hashes, bounced, clock.GetUtcNow().UtcDateTime);
             }
 
             tx.Commit();

@@ -45,13 +45,13 @@ public enum AddReaderResult
 /// Emails are never sent here: a Hangfire job with the subscriber's id is enqueued instead, so the request
 /// stays fast and an SMTP outage loses no confirmation.
 /// </summary>
-public sealed class ReaderLifecycle(AppDbContext db, NewReaderQueue newReaders, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, EraseHygiene hygiene, OutboxReader outbox, ILogger<ReaderLifecycle> logger)
+public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewReaderQueue newReaders, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, EraseHygiene hygiene, OutboxReader outbox, ILogger<ReaderLifecycle> logger)
 {
     public async Task<SubscribeOutcome> SubscribeAsync(string email, string? name, string source, CancellationToken ct)
     {
         var key = Subscriber.KeyOf(email);
         // Hashed here, not inside the query: EF would compile the call into a new delegate on every request.
-        var hash = Subscriber.HashOf(key);
+        var hash = hashes.Of(key);
         if (await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
         {
             logger.LogInformation("Subscribe request for a suppressed address ignored");
@@ -218,7 +218,7 @@ public sealed class ReaderLifecycle(AppDbContext db, NewReaderQueue newReaders, 
             return; // erased since: only its hash remains, which is suppressed already
         }
 
-        var hash = Subscriber.HashOf(subscriber.EmailKey);
+        var hash = hashes.Of(subscriber.EmailKey);
         var suppressed = await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct);
         if (subscriber.Status == status && suppressed)
         {
@@ -244,7 +244,7 @@ public sealed class ReaderLifecycle(AppDbContext db, NewReaderQueue newReaders, 
     /// the suppression commit together. Plain commands on the ledger's connection: it writes outcomes without
     /// the change tracker, and one reader at a time here keeps its batches short.
     /// </summary>
-    public static void SuppressInLedger(AppDbContext db, IDbContextTransaction tx, IEnumerable<long> subscriberIds, DateTime at)
+    public static void SuppressInLedger(AppDbContext db, IDbContextTransaction tx, AddressHashes hashes, IEnumerable<long> subscriberIds, DateTime at)
     {
         var (status, reason, kind) = Of(ReaderLoss.HardBounce);
         foreach (var id in subscriberIds)
@@ -259,7 +259,7 @@ public sealed class ReaderLifecycle(AppDbContext db, NewReaderQueue newReaders, 
             update.ExecuteNonQuery();
             using var suppress = db.Command(tx, """
                 INSERT INTO "Suppressions" ("EmailHash", "Reason", "CreatedAt") VALUES (@hash, @reason, @at) ON CONFLICT ("EmailHash") DO NOTHING
-                """, ("@hash", Subscriber.HashOf(key)), ("@reason", (int)reason), ("@at", at));
+                """, ("@hash", hashes.Of(key)), ("@reason", (int)reason), ("@at", at));
             suppress.ExecuteNonQuery();
             using var history = db.Command(tx, """
                 INSERT INTO "SubscriberEvents" ("SubscriberId", "At", "Kind", "Source", "Detail") VALUES (@id, @at, @kind, @source, @detail)
@@ -331,7 +331,7 @@ public sealed class ReaderLifecycle(AppDbContext db, NewReaderQueue newReaders, 
     public async Task<(AddReaderResult Result, long Id)> AddByAuthorAsync(string email, string? name, IEnumerable<string> tags, string? consent, CancellationToken ct)
     {
         var key = Subscriber.KeyOf(email);
-        var hash = Subscriber.HashOf(key);
+        var hash = hashes.Of(key);
         if (await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
         {
             return (AddReaderResult.Suppressed, 0);
@@ -389,7 +389,7 @@ public sealed class ReaderLifecycle(AppDbContext db, NewReaderQueue newReaders, 
 
     /// <summary>
     /// Deletes a reader. Erase (a GDPR request) also removes every row that holds the address or the person's
-    /// history and leaves only a hash in Suppressions (<see cref="Subscriber.HashOf"/>), which imports and
+    /// history and leaves only a hash in Suppressions (<see cref="AddressHashes"/>), which imports and
     /// subscribe requests check. Nothing of the reader is left to record the erase against: the log says it.
     /// </summary>
     public async Task DeleteAsync(long id, bool erase, CancellationToken ct)
@@ -412,7 +412,7 @@ public sealed class ReaderLifecycle(AppDbContext db, NewReaderQueue newReaders, 
             {
                 if (erase)
                 {
-                    var hash = Subscriber.HashOf(email);
+                    var hash = hashes.Of(email);
                     if (!await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
                     {
                         db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = SuppressionReason.Erased, CreatedAt = clock.GetUtcNow().UtcDateTime });

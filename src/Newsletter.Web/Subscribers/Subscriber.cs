@@ -54,8 +54,6 @@ public sealed class Subscriber
 
     public static string KeyOf(string email) => email.Trim().ToLowerInvariant();
 
-    /// <summary>What an erased or suppressed address leaves behind: a hash that can match, never be read.</summary>
-    public static string HashOf(string email) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(KeyOf(email))));
 }
 
 public sealed class SubscriberTag
@@ -112,7 +110,11 @@ public sealed class Suppression
 {
     public long Id { get; set; }
 
+    /// <summary>The address's <see cref="AddressHashes"/> hash.</summary>
     public string EmailHash { get; set; } = "";
+
+    /// <summary>A plain SHA-256 an older version wrote, re-keyed at start-up (<see cref="AddressHashes.UpgradeLegacyAsync"/>).</summary>
+    public bool LegacyHash { get; set; }
 
     public SuppressionReason Reason { get; set; }
 
@@ -162,5 +164,7 @@ internal sealed class SuppressionConfiguration : IEntityTypeConfiguration<Suppre
     {
         b.HasIndex(s => s.EmailHash).IsUnique();
         b.Property(s => s.EmailHash).HasMaxLength(64);
+        // Almost always empty: start-up finds the rows left to re-key without reading the table.
+        b.HasIndex(s => s.LegacyHash).HasFilter("\"LegacyHash\"");
     }
 }

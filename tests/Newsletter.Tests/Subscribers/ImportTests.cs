@@ -79,7 +79,7 @@ public class ImportTests
         await using (var scope = app.Services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-            db.Suppressions.Add(new Suppression { EmailHash = Subscriber.HashOf("gone@example.org"), Reason = SuppressionReason.Erased });
+            db.Suppressions.Add(new Suppression { EmailHash = app.AddressHash("gone@example.org"), Reason = SuppressionReason.Erased });
             await db.SaveChangesAsync(Ct);
         }
 
@@ -252,7 +252,7 @@ public class ImportTests
         await using (var scope = app.Services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-            db.Suppressions.Add(new Suppression { EmailHash = Subscriber.HashOf("gone@example.org"), Reason = SuppressionReason.Erased });
+            db.Suppressions.Add(new Suppression { EmailHash = app.AddressHash("gone@example.org"), Reason = SuppressionReason.Erased });
             await db.SaveChangesAsync(Ct);
         }
 

@@ -111,7 +111,7 @@ public class SubscriberMailTests
 
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        Assert.True(await db.Suppressions.AnyAsync(x => x.EmailHash == Subscriber.HashOf("typo@example.org") && x.Reason == SuppressionReason.HardBounce, Ct));
+        Assert.True(await db.Suppressions.AnyAsync(x => x.EmailHash == app.AddressHash("typo@example.org") && x.Reason == SuppressionReason.HardBounce, Ct));
         var history = await db.SubscriberEvents.Where(e => e.SubscriberId == s.Id).Select(e => e.Kind).ToListAsync(Ct);
         Assert.Contains(SubscriberEventKind.Bounced, history);
         Assert.DoesNotContain(SubscriberEventKind.ConfirmationSent, history);

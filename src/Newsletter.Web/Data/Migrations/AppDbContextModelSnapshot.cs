@@ -802,6 +802,9 @@ namespace Newsletter.Web.Data.Migrations
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
 
+                    b.Property<bool>("LegacyHash")
+                        .HasColumnType("INTEGER");
+
                     b.Property<int>("Reason")
                         .HasColumnType("INTEGER");
 
@@ -809,6 +812,9 @@ namespace Newsletter.Web.Data.Migrations
 
                     b.HasIndex("EmailHash")
                         .IsUnique();
+
+                    b.HasIndex("LegacyHash")
+                        .HasFilter("\"LegacyHash\"");
 
                     b.ToTable("Suppressions");
                 });

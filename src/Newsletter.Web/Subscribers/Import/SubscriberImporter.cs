@@ -18,7 +18,7 @@ namespace Newsletter.Web.Subscribers.Import;
 /// file and against the list), keeping suppressed addresses out and recording an Imported line in each new
 /// reader's history in the same transaction.
 /// </summary>
-public sealed class SubscriberImporter(AppDbContext db, SubscriberImportWriter writer, AppPaths paths, IBackgroundJobClient jobs, TimeProvider clock, ILogger<SubscriberImporter> logger)
+public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, SubscriberImportWriter writer, AppPaths paths, IBackgroundJobClient jobs, TimeProvider clock, ILogger<SubscriberImporter> logger)
 {
     // What the last committed batch left in the database; a failure reports these, not the rolled-back batch.
     private (int Imported, int Duplicates, int Suppressed) _committed;
@@ -256,7 +256,7 @@ public sealed class SubscriberImporter(AppDbContext db, SubscriberImportWriter w
                 var confirmed = import.ImportAsActive ? confirmedAt ?? createdAt : (DateTime?)null;
                 string[] tags = string.IsNullOrEmpty(row.Tags) ? defaultTags : [.. defaultTags.Concat(Notes.Tags.Parse(row.Tags)).Distinct()];
                 // The lifecycle's own name and suppression rules: a reader imported is a reader like any other.
-                batch.Add(tx, new ImportRow(email, key, ReaderLifecycle.CleanName(row.Name), createdAt, confirmed, Subscriber.HashOf(email), tags));
+                batch.Add(tx, new ImportRow(email, key, ReaderLifecycle.CleanName(row.Name), createdAt, confirmed, hashes.Of(email), tags));
                 if (++inBatch >= writer.BatchSize)
                 {
                     import.BytesRead = file.Position;

@@ -827,6 +827,9 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
 
+                    b.Property<bool>("LegacyHash")
+                        .HasColumnType("boolean");
+
                     b.Property<int>("Reason")
                         .HasColumnType("integer");
 
@@ -834,6 +837,9 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
 
                     b.HasIndex("EmailHash")
                         .IsUnique();
+
+                    b.HasIndex("LegacyHash")
+                        .HasFilter("\"LegacyHash\"");
 
                     b.ToTable("Suppressions");
                 });
