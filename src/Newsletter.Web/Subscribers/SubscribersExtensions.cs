@@ -1,3 +1,4 @@
+using Hangfire;
 using System.Net;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -14,6 +15,7 @@ public static class SubscribersExtensions
         builder.Services.AddSingleton<SubscriberTokens>();
         builder.Services.AddScoped<ReaderLifecycle>();
         builder.Services.AddScoped<SubscriberMailJob>();
+        builder.Services.AddScoped<SignUpJob>();
         builder.Services.AddMailRequestLimits();
         builder.Services.AddScoped<Import.SubscriberImporter>();
         builder.Services.AddScoped<Import.ImportConfirmationsJob>();
@@ -55,7 +57,7 @@ public static class SubscribersExtensions
         return new IPAddress(bytes) + "/64";
     }
 
-    private static async Task<IResult> SubscribeAsync(HttpContext http, ReaderLifecycle readers, MailRequestLimits limits, ILoggerFactory loggers, CancellationToken ct)
+    private static async Task<IResult> SubscribeAsync(HttpContext http, IBackgroundJobClient jobs, MailRequestLimits limits, ILoggerFactory loggers, CancellationToken ct)
     {
         // Counted before the body is read: a flood costs one statement a request.
         if (!await limits.TryClientAsync(MailRequest.Subscribe, http.Connection.RemoteIpAddress, ct))
@@ -110,9 +112,10 @@ public static class SubscribersExtensions
             return Accepted(isJson);
         }
 
+        // Everything that depends on the address happens in the job, after the answer (see SignUpJob).
         var source = SubscribeRequest.CleanSource(request.Source);
-        var outcome = await readers.SubscribeAsync(email, request.Name, source, ct);
-        logger.LogInformation("Subscribe request from {Source}: {Outcome}", source, outcome);
+        var name = request.Name;
+        jobs.Enqueue<SignUpJob>(j => j.SubscribeAsync(email, name, source, CancellationToken.None));
         return Accepted(isJson);
     }
 

@@ -4,11 +4,13 @@ using Microsoft.EntityFrameworkCore;
 namespace Newsletter.Benchmarks.Subscribers;
 
 /// <summary>
-/// The subscribe endpoint under wrk on loopback. Every request is a new address, so every one inserts a
-/// subscriber and its history line and enqueues a confirmation job into the configured job storage; the
-/// job server is off, so nothing is mailed and the number is the request path alone, as readers feel it.
-/// Side by side: a bare Kestrel that reads the same form and answers the same redirect (BareKestrel).
-/// Afterwards the database is counted, so a fast answer that stored nothing can't pass for a result.
+/// The subscribe endpoint under wrk on loopback. Every request is a new address; the request checks it, counts
+/// the limits and stores a sign-up job in the configured job storage (the same work for a known address, so the
+/// answer can't be timed: Subscribers/SignUpJob.cs). The job server is off while wrk runs, so the number is the
+/// request path alone, as readers feel it. Side by side: a bare Kestrel that reads the same form and answers the
+/// same redirect (BareKestrel). Afterwards the app is restarted with its job server on and the database is
+/// counted until every answered request is a stored subscriber, so a fast answer that stored nothing can't pass
+/// for a result, and the time that takes is the background rate.
 /// Usage: dotnet run -c Release --project tests/Newsletter.Benchmarks -- subscribe [seconds=20] [connections=32] [--provider Sqlite|PostgreSql|both]
 /// </summary>
 public static class SubscribeBenchmark
@@ -68,7 +70,7 @@ public static class SubscribeBenchmark
             {
                 // wrk counts requests it completed; a few may still have been in flight when it stopped counting.
                 Console.WriteLine($"stored on {database.Name}: {stored:N0} new subscribers for {ours.Requests:N0} requests answered "
-                    + $"({(ours.Requests == 0 ? 0 : stored / (double)ours.Requests):P1}), each with a queued confirmation job");
+                    + $"({(ours.Requests == 0 ? 0 : stored / (double)ours.Requests):P1}), each with a confirmation job");
                 ok &= ours.Errors == 0 && stored >= ours.Requests;
             }
 
@@ -96,11 +98,23 @@ public static class SubscribeBenchmark
         {
             await Loopback.WaitAsync(appUrl + "/css/site.css");
             var name = database.Provider.ToString().ToLowerInvariant();
-            await Loopback.WrkAsync(appUrl + "/", 5, connections, await ScriptAsync(dir, "warm-" + name));
-            var before = await CountAsync(database);
+            var warm = await Loopback.WrkAsync(appUrl + "/", 5, connections, await ScriptAsync(dir, "warm-" + name));
             var ours = await Loopback.WrkAsync(appUrl + "/", seconds, connections, await ScriptAsync(dir, "run-" + name));
-            var stored = await CountAsync(database) - before;
-            return (database, ours, stored);
+            Loopback.Stop(app);
+
+            // The sign-ups are jobs: a node with its job server on turns them into readers.
+            settings["Jobs__Server"] = "true";
+            using var worker = Loopback.StartApp(appUrl, database.DataFolder, Path.Combine(database.DataFolder, "notes"), settings);
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            long stored;
+            while ((stored = await CountAsync(database)) < warm.Requests + ours.Requests && watch.Elapsed < TimeSpan.FromMinutes(10))
+            {
+                await Task.Delay(500);
+            }
+
+            Console.WriteLine($"{database.Name}: {stored:N0} sign-ups (warm-up included) turned into readers in {watch.Elapsed.TotalSeconds:F1} s by the job server, {stored / watch.Elapsed.TotalSeconds:N0}/s");
+            Loopback.Stop(worker);
+            return (database, ours, stored - warm.Requests);
         }
         finally
         {
