@@ -36,6 +36,21 @@ public static class DataExtensions
             keys.PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(paths.DataFolder, "keys")));
         }
 
+        // Linux has no DPAPI, so by default the key ring is protected by file permissions (0600) or, on
+        // PostgreSQL, by the database's access rules. With a certificate each key is encrypted with it, and a
+        // copy of data/keys or a database dump without the certificate opens nothing.
+        if (builder.Configuration["DataProtection:CertificatePath"] is { Length: > 0 } certificate)
+        {
+            var path = paths.Resolve(certificate, certificate);
+            if (!File.Exists(path))
+            {
+                throw new InvalidOperationException($"DataProtection:CertificatePath names {path}, which does not exist.");
+            }
+
+            keys.ProtectKeysWithCertificate(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(
+                path, builder.Configuration["DataProtection:CertificatePassword"], System.Security.Cryptography.X509Certificates.X509KeyStorageFlags.EphemeralKeySet));
+        }
+
         return builder;
     }
 }
