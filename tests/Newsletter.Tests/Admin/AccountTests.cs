@@ -89,6 +89,8 @@ public partial class AccountTests
         var account = await setup.Content.ReadAsStringAsync(Ct);
         var key = TotpKey().Match(account).Groups[1].Value.Replace(" ", "", StringComparison.Ordinal);
         Assert.NotEmpty(key);
+        // The QR code is an inline SVG drawn on the server (no script, no image from elsewhere).
+        Assert.Matches("<figure class=\"totp-qr\"[^>]*><svg [^>]*viewBox=", account);
 
         var wrong = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["code"] = "000000" }, "/admin/account?handler=Enable");
         Assert.Contains("That code didn", await wrong.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
