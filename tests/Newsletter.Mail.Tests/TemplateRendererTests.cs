@@ -6,10 +6,10 @@ public class TemplateRendererTests
 {
     public static readonly string[] Required = ["confirm", "welcome", "already-subscribed", "preferences", "password-reset", "invitation", "issue"];
 
-    private static string RepoTemplates => Path.Combine(RepoPaths.Root, "templates", "email");
+    internal static string RepoTemplates => Path.Combine(RepoPaths.Root, "templates", "email");
 
     /// <summary>Every variable any template documents, as the app passes them.</summary>
-    private static Dictionary<string, object?> Model() => new()
+    internal static Dictionary<string, object?> Model() => new()
     {
         ["site"] = new Dictionary<string, object?> { ["title"] = "Field Notes", ["url"] = "https://field-notes.example" },
         ["subscriber"] = new Dictionary<string, object?> { ["email"] = "ann@example.org", ["name"] = "Ann <Reader>" },
