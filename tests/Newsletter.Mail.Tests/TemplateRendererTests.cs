@@ -86,6 +86,26 @@ public class TemplateRendererTests
     }
 
     [Fact]
+    public void OptionalValuesLeftEmptyLeaveNoTrace()
+    {
+        var model = Model();
+        model["subscriber"] = new Dictionary<string, object?> { ["email"] = "ann@example.org", ["name"] = "" };
+        model["issue"] = new Dictionary<string, object?> { ["subject"] = "Failing visibly", ["number"] = "", ["web_url"] = "", ["preheader"] = "" };
+        model["preheader"] = "";
+        model["footer_text"] = "";
+        var renderer = new TemplateRenderer(RepoTemplates);
+
+        var confirm = renderer.Render("confirm", model);
+        Assert.Contains(">Hello,</p>", confirm.Html, StringComparison.Ordinal);
+        Assert.StartsWith("Hello,\n", confirm.Text, StringComparison.Ordinal);
+        Assert.StartsWith("Welcome: you're subscribed.", renderer.Render("welcome", model).Text, StringComparison.Ordinal);
+        var issue = renderer.Render("issue", model);
+        Assert.DoesNotContain("Issue #", issue.Html + issue.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Read it on the web", issue.Html + issue.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("display:none", issue.Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TheIssueEmailHasHeaderBodyFooterAndPreheader()
     {
         var (subject, html, text) = new TemplateRenderer(RepoTemplates).Render("issue", Model());
