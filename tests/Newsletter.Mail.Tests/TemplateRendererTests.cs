@@ -30,6 +30,7 @@ public class TemplateRendererTests
             ["subject"] = "Failing visibly",
             ["preheader"] = "Why systems should fail visibly",
             ["number"] = "12",
+            ["date"] = new DateTime(2026, 9, 14, 6, 30, 0, DateTimeKind.Utc),
             ["web_url"] = "https://field-notes.example/archive/failing-visibly",
         },
         ["body_html"] = "<p>Systems should <strong>fail visibly</strong>.</p>",
@@ -111,6 +112,8 @@ public class TemplateRendererTests
         var (subject, html, text) = new TemplateRenderer(RepoTemplates).Render("issue", Model());
 
         Assert.Equal("Failing visibly", subject);
+        Assert.Contains("Issue #12 &middot; 14 September 2026 &middot; <a href=\"https://field-notes.example/archive/failing-visibly\"", html, StringComparison.Ordinal);
+        Assert.Contains("Issue #12 of Field Notes, 14 September 2026", text, StringComparison.Ordinal);
         Assert.Contains("<strong>fail visibly</strong>", html, StringComparison.Ordinal);
         Assert.Contains("Why systems should fail visibly", html, StringComparison.Ordinal);
         Assert.Contains("https://field-notes.example/unsubscribe/tok", html, StringComparison.Ordinal);

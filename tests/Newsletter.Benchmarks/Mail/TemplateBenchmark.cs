@@ -40,6 +40,7 @@ internal static class TemplateBenchmark
         {
             ["subject"] = "Issue 12: the 40 ms stall",
             ["number"] = "12",
+            ["date"] = new DateTime(2026, 9, 14, 6, 30, 0, DateTimeKind.Utc),
             ["web_url"] = "https://field-notes.example/archive/the-40-ms-stall",
             ["preheader"] = "Nagle, delayed ACKs and a mail queue that wouldn't go faster.",
         };
