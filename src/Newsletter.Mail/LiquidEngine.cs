@@ -6,6 +6,7 @@ using Fluid;
 using Fluid.Ast;
 using Fluid.Values;
 using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Primitives;
 
 namespace Newsletter.Mail;
 
@@ -53,8 +54,9 @@ internal sealed partial class LiquidEngine
             // Members only of types registered here, and none are: a template sees the model's dictionaries and
             // values, never the properties of an object someone put in it by mistake.
             MemberAccessStrategy = new DefaultMemberAccessStrategy(),
-            // Rooted at the folder: a path that climbs out of it ("../", "/etc/...") is not found.
-            FileProvider = new PhysicalFileProvider(Path.GetFullPath(folder)),
+            FileProvider = new TemplateFiles(new PhysicalFileProvider(Path.GetFullPath(folder))),
+            // TemplateFiles adds the extension itself: Fluid's own second try would cost a failed lookup per include.
+            DefaultFileExtension = "",
             TemplateCache = cache,
             MaxSteps = MaxSteps,
             MaxRecursion = MaxRecursion,
@@ -114,7 +116,7 @@ internal sealed partial class LiquidEngine
 
         foreach (var include in found.Includes.Distinct(StringComparer.Ordinal))
         {
-            if (!Exists(include) && !Exists(include + _options.DefaultFileExtension))
+            if (_options.FileProvider.GetFileInfo(include) is not { Exists: true, IsDirectory: false })
             {
                 problems.Add($"{LineOf(source, $@"(include|render)\s+['""]{Regex.Escape(include)}['""]")}'{include}' is not a template in this folder");
             }
@@ -126,8 +128,6 @@ internal sealed partial class LiquidEngine
         }
 
         return new Limiter().VisitTemplate(template);
-
-        bool Exists(string path) => _options.FileProvider.GetFileInfo(path) is { Exists: true, IsDirectory: false };
     }
 
     /// <summary>Renders with the model's entries as top-level variables; <paramref name="html"/> encodes output unless raw.</summary>
@@ -187,6 +187,24 @@ internal sealed partial class LiquidEngine
 
     [GeneratedRegex(@"^(?<what>.*?) at \((?<line>\d+):(?<column>\d+)\)", RegexOptions.Singleline)]
     private static partial Regex FluidPosition();
+
+    /// <summary>
+    /// What include and render can read: .liquid files in the templates folder, named with or without the
+    /// extension. The physical provider is rooted at the folder, so a path that climbs out of it ("../",
+    /// "/etc/...") is not found; and only templates, so not a stray backup or notes file beside them.
+    /// </summary>
+    public sealed class TemplateFiles(PhysicalFileProvider folder) : IFileProvider
+    {
+        public const string Extension = ".liquid";
+
+        public static string WithExtension(string path) => path.EndsWith(Extension, StringComparison.Ordinal) ? path : path + Extension;
+
+        public IFileInfo GetFileInfo(string subpath) => folder.GetFileInfo(WithExtension(subpath));
+
+        public IDirectoryContents GetDirectoryContents(string subpath) => NotFoundDirectoryContents.Singleton;
+
+        public IChangeToken Watch(string filter) => NullChangeToken.Singleton;
+    }
 
     /// <summary>Characters left for one render.</summary>
     private sealed class Budget

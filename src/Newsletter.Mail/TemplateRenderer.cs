@@ -144,15 +144,15 @@ public sealed class TemplateRenderer
 
     private IFluidTemplate? Load(string file, bool required)
     {
+        // Checked on every render (one stat per file): an author's edit shows in the next email, no restart,
+        // and unlike a FileSystemWatcher it can't miss an event on a network or container volume.
         var path = Path.Combine(_folder, file);
-        if (!File.Exists(path))
+        var info = new FileInfo(path);
+        if (!info.Exists)
         {
             return required ? throw new TemplateException($"{path} is missing.") : null;
         }
 
-        // Checked on every render (one stat per file): an author's edit shows in the next email, no restart,
-        // and unlike a FileSystemWatcher it can't miss an event on a network or container volume.
-        var info = new FileInfo(path);
         if (_cache.TryGetValue(file, out var cached) && cached.Modified == info.LastWriteTimeUtc && cached.Length == info.Length)
         {
             return cached.Template;
@@ -184,7 +184,7 @@ public sealed class TemplateRenderer
     {
         public bool TryGetTemplate(string subpath, DateTimeOffset lastModified, out IFluidTemplate template)
         {
-            template = renderer.Load(subpath, required: true)!;
+            template = renderer.Load(LiquidEngine.TemplateFiles.WithExtension(subpath), required: true)!;
             return true;
         }
 

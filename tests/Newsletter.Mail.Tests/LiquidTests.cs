@@ -171,7 +171,7 @@ public class LiquidTests
     }
 
     [Fact]
-    public void AnIncludeCannotReachOutsideTheTemplatesFolder()
+    public void AnIncludeCannotReachOutsideTheTemplatesFolderNorAnythingButATemplate()
     {
         var parent = RepoPaths.TempDir("liquid-outside");
         File.WriteAllText(Path.Combine(parent, "secret.liquid"), "the secret");
@@ -179,8 +179,9 @@ public class LiquidTests
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "t.subject.liquid"), "Subject");
         File.WriteAllText(Path.Combine(folder, "t.text.liquid"), "x");
+        File.WriteAllText(Path.Combine(folder, "notes.txt"), "not a template");
 
-        foreach (var include in new[] { "{% include '../secret' %}", "{% render '../secret.liquid' %}", $"{{% include '{Path.Combine(parent, "secret")}' %}}" })
+        foreach (var include in new[] { "{% include '../secret' %}", "{% render '../secret.liquid' %}", $"{{% include '{Path.Combine(parent, "secret")}' %}}", "{% include 'notes.txt' %}" })
         {
             File.WriteAllText(Path.Combine(folder, "t.html.liquid"), "ok\n" + include);
             var atStartUp = Assert.Throws<TemplateException>(() => new TemplateRenderer(folder).ValidateAll(["t"]));
