@@ -15,6 +15,7 @@ return name switch
     "s3" => await Newsletter.Benchmarks.Archive.ArchiveBenchmark.RunAsync(rest),
     "s1" or "s2" or "s5" or "s6" or "messages" => await Newsletter.Benchmarks.Sending.SendBenchmark.RunAsync(name, rest),
     "mail" => await Newsletter.Benchmarks.Mail.MailBenchmark.RunAsync(rest),
+    "templates" => await Newsletter.Benchmarks.Mail.TemplateBenchmark.RunAsync(rest),
     // Not a benchmark: the bare Kestrel the others start as their baseline.
     Newsletter.Benchmarks.BareKestrel.Verb => await Newsletter.Benchmarks.BareKestrel.RunAsync(rest),
     _ => Usage(),
@@ -38,6 +39,8 @@ static int Usage()
           s6         peak RSS sending to 1,000 and to 1,000,000 readers
           messages   CPU per message in-process: building each reader's copy vs writing a pre-built one
           mail       DKIM signs/s (ours vs MimeKit's BouncyCastle path) and one-connection SMTP msg/s with and without TCP_NODELAY
+          templates  CPU per call of the email templates: parse all, render a confirmation, render a ~20 KB issue,
+                     vs filling the issue rendered once with one reader's values ([--count N])
           (options: --readers N, --connections N; s6: --small N;
            s1, s5, subscribe: --provider Sqlite|PostgreSql|both, default Sqlite, both prints PostgreSQL/SQLite;
            PostgreSQL is a throwaway cluster from /usr/lib/postgresql (initdb, pg_ctl) with fsync off;

@@ -6,10 +6,10 @@ public class TemplateRendererTests
 {
     public static readonly string[] Required = ["confirm", "welcome", "already-subscribed", "preferences", "password-reset", "invitation", "issue"];
 
-    private static string RepoTemplates => Path.Combine(RepoPaths.Root, "templates", "email");
+    internal static string RepoTemplates => Path.Combine(RepoPaths.Root, "templates", "email");
 
     /// <summary>Every variable any template documents, as the app passes them.</summary>
-    private static Dictionary<string, object?> Model() => new()
+    internal static Dictionary<string, object?> Model() => new()
     {
         ["site"] = new Dictionary<string, object?> { ["title"] = "Field Notes", ["url"] = "https://field-notes.example" },
         ["subscriber"] = new Dictionary<string, object?> { ["email"] = "ann@example.org", ["name"] = "Ann <Reader>" },
@@ -30,6 +30,7 @@ public class TemplateRendererTests
             ["subject"] = "Failing visibly",
             ["preheader"] = "Why systems should fail visibly",
             ["number"] = "12",
+            ["date"] = new DateTime(2026, 9, 14, 6, 30, 0, DateTimeKind.Utc),
             ["web_url"] = "https://field-notes.example/archive/failing-visibly",
         },
         ["body_html"] = "<p>Systems should <strong>fail visibly</strong>.</p>",
@@ -86,11 +87,33 @@ public class TemplateRendererTests
     }
 
     [Fact]
+    public void OptionalValuesLeftEmptyLeaveNoTrace()
+    {
+        var model = Model();
+        model["subscriber"] = new Dictionary<string, object?> { ["email"] = "ann@example.org", ["name"] = "" };
+        model["issue"] = new Dictionary<string, object?> { ["subject"] = "Failing visibly", ["number"] = "", ["web_url"] = "", ["preheader"] = "" };
+        model["preheader"] = "";
+        model["footer_text"] = "";
+        var renderer = new TemplateRenderer(RepoTemplates);
+
+        var confirm = renderer.Render("confirm", model);
+        Assert.Contains(">Hello,</p>", confirm.Html, StringComparison.Ordinal);
+        Assert.StartsWith("Hello,\n", confirm.Text, StringComparison.Ordinal);
+        Assert.StartsWith("Welcome: you're subscribed.", renderer.Render("welcome", model).Text, StringComparison.Ordinal);
+        var issue = renderer.Render("issue", model);
+        Assert.DoesNotContain("Issue #", issue.Html + issue.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Read it on the web", issue.Html + issue.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("display:none", issue.Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TheIssueEmailHasHeaderBodyFooterAndPreheader()
     {
         var (subject, html, text) = new TemplateRenderer(RepoTemplates).Render("issue", Model());
 
         Assert.Equal("Failing visibly", subject);
+        Assert.Contains("Issue #12 &middot; 14 September 2026 &middot; <a href=\"https://field-notes.example/archive/failing-visibly\"", html, StringComparison.Ordinal);
+        Assert.Contains("Issue #12 of Field Notes, 14 September 2026", text, StringComparison.Ordinal);
         Assert.Contains("<strong>fail visibly</strong>", html, StringComparison.Ordinal);
         Assert.Contains("Why systems should fail visibly", html, StringComparison.Ordinal);
         Assert.Contains("https://field-notes.example/unsubscribe/tok", html, StringComparison.Ordinal);

@@ -1,6 +1,8 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Newsletter.Mail;
 using Newsletter.Web.Infrastructure;
+using Newsletter.Web.Site;
 
 namespace Newsletter.Web.Mail;
 
@@ -16,7 +18,9 @@ public static class MailExtensions
         options.TemplatesFolder = paths.TemplatesFolder;
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(sp => MailTransportFactory.Create(options, sp.GetRequiredService<ILoggerFactory>()));
-        builder.Services.AddSingleton(_ => new TemplateRenderer(options.TemplatesFolder));
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        // Dates in emails show in the author's zone, as on the site; "now" is the app's clock, so tests can fix it.
+        builder.Services.AddSingleton(sp => new TemplateRenderer(options.TemplatesFolder, sp.GetRequiredService<IOptions<SiteOptions>>().Value.Zone, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(_ => new OutboxReader(options.PickupFolder));
         builder.Services.AddScoped<TransactionalMail>();
         builder.Services.AddHostedService<TemplateCheck>();
@@ -40,7 +44,7 @@ public sealed class TemplateCheck(TemplateRenderer templates, ILogger<TemplateCh
 /// <summary>Variables every template can use.</summary>
 public static class TemplateModel
 {
-    public static Dictionary<string, object?> Base(Site.SiteOptions site) => new()
+    public static Dictionary<string, object?> Base(SiteOptions site) => new()
     {
         ["site"] = new Dictionary<string, object?> { ["title"] = site.Title, ["url"] = site.BaseUrl.TrimEnd('/') },
         ["footer_text"] = site.FooterText,

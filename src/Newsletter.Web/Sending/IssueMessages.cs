@@ -69,7 +69,7 @@ public sealed partial record PreparedIssue(int IssueId, string Subject, string H
 /// each message then only swaps in the reader's links and name, so 100,000 recipients cost 100,000
 /// string replacements, not 100,000 template renders.
 /// </summary>
-public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, SubscriberTokens tokens, MailOptions mail, IOptions<SiteOptions> site, IOptions<SendingOptions> sending, VerpAddresses verp, MessageIds messageIds)
+public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, SubscriberTokens tokens, MailOptions mail, IOptions<SiteOptions> site, IOptions<SendingOptions> sending, VerpAddresses verp, MessageIds messageIds, TimeProvider clock)
 {
     internal const string UnsubscribeMarker = "urn:newsletter:unsubscribe";
     internal const string PreferencesMarker = "urn:newsletter:preferences";
@@ -87,6 +87,8 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
             ["number"] = issue.Number?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
             ["web_url"] = issue.EmailOnly || issue.Slug.StartsWith("draft-", StringComparison.Ordinal) ? "" : s.Absolute(issue.WebPath),
             ["preheader"] = issue.Preheader,
+            // When it went out (UTC; templates show it in the site's zone); a draft's preview or test shows today.
+            ["date"] = issue.PublishedAt ?? issue.StartedAt ?? clock.GetUtcNow().UtcDateTime,
         };
         model["preheader"] = issue.Preheader;
         model["body_html"] = issue.Html;

@@ -98,7 +98,8 @@ internal sealed class ReaderCopies
             Options.Create(new SiteOptions { BaseUrl = "http://127.0.0.1:50000", Title = "Field Notes" }),
             Options.Create(new SendingOptions()),
             new VerpAddresses(keys),
-            new MessageIds(keys));
+            new MessageIds(keys),
+            TimeProvider.System);
         return new ReaderCopies(messages, await messages.PrepareAsync(issueId, CancellationToken.None));
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using MimeKit;
 using Newsletter.Testing;
@@ -84,6 +85,23 @@ public class IssueMessagesTests
             .Where(l => !l.Contains(IssueMessages.UnsubscribeMarker, StringComparison.Ordinal) && !l.Contains(IssueMessages.PreferencesMarker, StringComparison.Ordinal)).ToList();
         var lines = received.TextBody!.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
         Assert.All(expected, l => Assert.Contains(l.TrimEnd('\r'), lines));
+    }
+
+    [Fact]
+    public async Task TheIssuesDateShowsInTheSitesTimeZone()
+    {
+        // 13:30 UTC on the 14th is already the 15th in Auckland (UTC+12).
+        using var app = new NewsletterApp(new() { ["Site:TimeZone"] = "Pacific/Auckland" });
+        var issueId = await AddIssueAsync(app);
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Newsletter.Web.Data.AppDbContext>();
+        await db.Issues.Where(i => i.Id == issueId).ExecuteUpdateAsync(u => u.SetProperty(i => i.PublishedAt, new DateTime(2026, 9, 14, 13, 30, 0, DateTimeKind.Utc)), Ct);
+
+        var prepared = await scope.ServiceProvider.GetRequiredService<IssueMessages>().PrepareAsync(issueId, Ct);
+
+        Assert.Contains(" &middot; 15 September 2026", prepared.Html, StringComparison.Ordinal);
+        Assert.Contains("Ledgers, leases and the 40 ms stall\n", prepared.Text, StringComparison.Ordinal);
+        Assert.Contains(", 15 September 2026\n", prepared.Text, StringComparison.Ordinal);
     }
 
     private static MimeMessage RoundTrip(MimeMessage message)
