@@ -5,6 +5,7 @@ using Newsletter.Web.Jobs;
 using Newsletter.Web.Mail;
 using Newsletter.Web.Sending;
 using Newsletter.Web.Notes;
+using Newsletter.Web.Operations;
 using Newsletter.Web.Site;
 using Newsletter.Web.Subscribers;
 
