@@ -23,7 +23,9 @@ builder.AddSubscribers();
 builder.AddSending();
 builder.AddPublicSite();
 builder.AddArchive();
+// For the operator: health probes and Prometheus metrics.
 builder.AddHealth();
+builder.AddMetrics();
 
 var app = builder.Build();
 
@@ -42,6 +44,7 @@ app.MapMailPreviews();
 app.MapArchive();
 app.MapPublicSite();
 app.MapHealth();
+app.MapMetrics();
 
 await app.RunAsync();
 

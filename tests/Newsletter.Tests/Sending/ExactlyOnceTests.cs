@@ -144,7 +144,7 @@ public class ExactlyOnceTests
 
             var paused = await WaitForStatusAsync(app, issueId, IssueStatus.Paused, TimeSpan.FromSeconds(90));
             Assert.StartsWith("Paused automatically: the SMTP relay has not answered since", paused.PausedReason, StringComparison.Ordinal);
-            var metrics = await client.GetStringAsync("/metrics", Ct);
+            var metrics = await ScrapeAsync(app);
             Assert.Matches(@"(?m)^newsletter_relay_failing_seconds\S* [1-9]", metrics);
         }
         finally
