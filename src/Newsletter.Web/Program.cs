@@ -23,9 +23,10 @@ builder.AddSubscribers();
 builder.AddSending();
 builder.AddPublicSite();
 builder.AddArchive();
-// For the operator: health probes and Prometheus metrics.
+// For the operator: health probes, Prometheus metrics, and settings worth fixing, said once at start.
 builder.AddHealth();
 builder.AddMetrics();
+builder.AddStartupWarnings();
 
 var app = builder.Build();
 
