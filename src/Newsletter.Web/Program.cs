@@ -30,7 +30,7 @@ builder.AddStartupWarnings();
 
 var app = builder.Build();
 
-// Command-line verbs (import-notes, export-notes, import-subscribers) run against the same services, then exit.
+// Command-line verbs (import-notes, import-subscribers, backup, restore...) run against the same services, then exit.
 if (await CommandLine.TryRunAsync(app, args))
 {
     return;

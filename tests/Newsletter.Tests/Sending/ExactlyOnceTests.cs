@@ -201,10 +201,4 @@ public class ExactlyOnceTests
         Assert.Equal(100, smtp.Count);
         Assert.DoesNotContain("failed; it restarts", app.ServerLog.ToString(), StringComparison.Ordinal);
     }
-
-    private static async Task<Dictionary<long, string>> EmailsAsync(NewsletterApp app)
-    {
-        await using var scope = app.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.AsNoTracking().ToDictionaryAsync(s => s.Id, s => s.EmailKey, Ct);
-    }
 }

@@ -110,6 +110,13 @@ internal static class SendingFixture
         }
     }
 
+    /// <summary>Every reader's address by id, to read the ledger against what the SMTP server stored.</summary>
+    public static async Task<Dictionary<long, string>> EmailsAsync(NewsletterApp app)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.AsNoTracking().ToDictionaryAsync(s => s.Id, s => s.EmailKey, Ct);
+    }
+
     public static async Task<List<Delivery>> DeliveriesAsync(NewsletterApp app, int issueId)
     {
         await using var scope = app.Services.CreateAsyncScope();
