@@ -37,5 +37,5 @@ VOLUME /srv/newsletter/data
 USER $APP_UID
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
-    CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+    CMD curl -fsS http://127.0.0.1:8080/health/ready || exit 1
 ENTRYPOINT ["dotnet", "/app/Newsletter.Web.dll"]

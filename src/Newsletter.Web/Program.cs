@@ -5,6 +5,7 @@ using Newsletter.Web.Jobs;
 using Newsletter.Web.Mail;
 using Newsletter.Web.Sending;
 using Newsletter.Web.Notes;
+using Newsletter.Web.Operations;
 using Newsletter.Web.Site;
 using Newsletter.Web.Subscribers;
 
@@ -22,11 +23,14 @@ builder.AddSubscribers();
 builder.AddSending();
 builder.AddPublicSite();
 builder.AddArchive();
+// For the operator: health probes, Prometheus metrics, and settings worth fixing, said once at start.
 builder.AddHealth();
+builder.AddMetrics();
+builder.AddStartupWarnings();
 
 var app = builder.Build();
 
-// Command-line verbs (import-notes, export-notes, import-subscribers) run against the same services, then exit.
+// Command-line verbs (import-notes, import-subscribers, backup, restore...) run against the same services, then exit.
 if (await CommandLine.TryRunAsync(app, args))
 {
     return;
@@ -41,6 +45,7 @@ app.MapMailPreviews();
 app.MapArchive();
 app.MapPublicSite();
 app.MapHealth();
+app.MapMetrics();
 
 await app.RunAsync();
 

@@ -16,6 +16,7 @@ return name switch
     "s1" or "s2" or "s5" or "s6" or "messages" => await Newsletter.Benchmarks.Sending.SendBenchmark.RunAsync(name, rest),
     "mail" => await Newsletter.Benchmarks.Mail.MailBenchmark.RunAsync(rest),
     "templates" => await Newsletter.Benchmarks.Mail.TemplateBenchmark.RunAsync(rest),
+    "backup" => await Newsletter.Benchmarks.Operations.BackupBenchmark.RunAsync(rest),
     // Not a benchmark: the bare Kestrel the others start as their baseline.
     Newsletter.Benchmarks.BareKestrel.Verb => await Newsletter.Benchmarks.BareKestrel.RunAsync(rest),
     _ => Usage(),
@@ -38,6 +39,8 @@ static int Usage()
           s5         the ledger snapshot of 100,000 recipients (--readers 1000000 for issue 10's goal: under 10 s)
           s6         peak RSS sending to 1,000 and to 1,000,000 readers
           messages   CPU per message in-process: building each reader's copy vs writing a pre-built one
+          backup     the backup verb on 100,000 readers and their ledgers: idle vs sqlite3 .backup + gzip, and /health/ready
+                     and a writer under load with and without backups running ([--readers N] [--seconds S])
           mail       DKIM signs/s (ours vs MimeKit's BouncyCastle path) and one-connection SMTP msg/s with and without TCP_NODELAY
           templates  CPU per call of the email templates: parse all, render a confirmation, render a ~20 KB issue,
                      vs filling the issue rendered once with one reader's values ([--count N])

@@ -20,6 +20,13 @@ public static class CommandLine
             return false;
         }
 
+        if (verb is "backup" or "restore")
+        {
+            // Before the migration below: a backup copies the files as they are, a restore wants an empty data folder.
+            Environment.ExitCode = await Operations.Backup.RunAsync(verb, args, app.Services);
+            return true;
+        }
+
         await using var scope = app.Services.CreateAsyncScope();
         var services = scope.ServiceProvider;
         var db = services.GetRequiredService<AppDbContext>();
@@ -73,7 +80,7 @@ public static class CommandLine
                 Environment.ExitCode = await Subscribers.Import.ImportCommand.RunAsync(args, services);
                 break;
             default:
-                Console.Error.WriteLine($"Unknown command '{verb}'. Commands: migrate, import-notes, export-notes, import-subscribers FILE [--active --consent TEXT] [--tags a,b], process-inbound (one message on stdin).");
+                Console.Error.WriteLine($"Unknown command '{verb}'. Commands: migrate, import-notes, export-notes, import-subscribers FILE [--active --consent TEXT] [--tags a,b], process-inbound (one message on stdin), backup [FOLDER|FILE], restore FILE.");
                 Environment.ExitCode = 2;
                 break;
         }

@@ -11,6 +11,9 @@ namespace Newsletter.Web.Jobs;
 
 public static class JobsExtensions
 {
+    /// <summary>This process's Hangfire server name; Hangfire adds a random part to make the server's id.</summary>
+    public static readonly string ServerName = $"{Environment.MachineName}:{Environment.ProcessId}";
+
     /// <summary>
     /// Hangfire runs the work; the app's tables hold the truth (jobs carry only ids). Jobs:Storage picks
     /// where jobs live: Sqlite (one host), PostgreSql (several hosts), InMemory (tests, demos). Unset, jobs
@@ -19,11 +22,8 @@ public static class JobsExtensions
     /// </summary>
     public static WebApplicationBuilder AddJobs(this WebApplicationBuilder builder, AppPaths paths)
     {
-        var database = DatabaseSettings.From(builder.Configuration);
-        var storageName = builder.Configuration["Jobs:Storage"] is { Length: > 0 } configured ? configured
-            : database.Provider == DatabaseProvider.PostgreSql ? "PostgreSql" : "Sqlite";
-        var postgresConnection = builder.Configuration["Jobs:PostgreSql:ConnectionString"] is { Length: > 0 } jobsConnection ? jobsConnection
-            : database.Provider == DatabaseProvider.PostgreSql ? database.ConnectionString : null;
+        var storage = JobStorageSettings.From(builder.Configuration, paths);
+        builder.Services.AddSingleton(storage);
         builder.Services.AddHangfire((services, config) =>
         {
             config
@@ -37,14 +37,13 @@ public static class JobsExtensions
         // Each app owns its storage instance through DI. Hangfire's global JobStorage.Current is shared by
         // every host in a process, so relying on it let two apps (in tests, or two roles in one process)
         // enqueue into each other's store: a job then ran against the wrong database.
-        builder.Services.AddSingleton<JobStorage>(_ => storageName.ToLowerInvariant() switch
+        builder.Services.AddSingleton<JobStorage>(_ => storage.Kind switch
         {
-            "inmemory" => new InMemoryStorage(),
-            "postgresql" or "postgres" => new PostgreSqlStorage(
-                new NpgsqlConnectionFactory(postgresConnection ?? throw new InvalidOperationException("Jobs:Storage is PostgreSql but Jobs:PostgreSql:ConnectionString is empty."), new PostgreSqlStorageOptions()),
+            JobStorageKind.InMemory => new InMemoryStorage(),
+            JobStorageKind.PostgreSql => new PostgreSqlStorage(
+                new NpgsqlConnectionFactory(storage.PostgresConnectionString ?? throw new InvalidOperationException("Jobs:Storage is PostgreSql but Jobs:PostgreSql:ConnectionString is empty."), new PostgreSqlStorageOptions()),
                 new PostgreSqlStorageOptions { PrepareSchemaIfNecessary = true }),
-            "sqlite" => SqliteJobStorage.Create(builder.Configuration.GetSection("Jobs:Sqlite"), paths),
-            _ => throw new InvalidOperationException($"Jobs:Storage '{storageName}' is not one of Sqlite, PostgreSql, InMemory."),
+            _ => SqliteJobStorage.Create(builder.Configuration.GetSection("Jobs:Sqlite"), storage.SqlitePath),
         });
 
         // Same for the activator: Hangfire registers the global JobActivator.Current, which the last host
@@ -57,7 +56,7 @@ public static class JobsExtensions
             {
                 o.WorkerCount = Math.Max(1, builder.Configuration.GetValue("Jobs:WorkerCount", 4));
                 o.Queues = ["default", "imports"];
-                o.ServerName = $"{Environment.MachineName}:{Environment.ProcessId}";
+                o.ServerName = ServerName;
             });
         }
 
@@ -79,6 +78,37 @@ public static class JobsExtensions
         }
 
         return app;
+    }
+}
+
+public enum JobStorageKind
+{
+    Sqlite,
+    PostgreSql,
+    InMemory,
+}
+
+/// <summary>
+/// Where jobs live, decided once from Jobs:Storage and Database:Provider: the app registers the storage from it,
+/// and the backup verb reads from it which file to copy without opening (or creating) the storage.
+/// </summary>
+public sealed record JobStorageSettings(JobStorageKind Kind, string SqlitePath, string? PostgresConnectionString)
+{
+    public static JobStorageSettings From(IConfiguration configuration, AppPaths paths)
+    {
+        var database = DatabaseSettings.From(configuration);
+        var name = configuration["Jobs:Storage"] is { Length: > 0 } configured ? configured
+            : database.Provider == DatabaseProvider.PostgreSql ? "PostgreSql" : "Sqlite";
+        var kind = name.ToLowerInvariant() switch
+        {
+            "inmemory" => JobStorageKind.InMemory,
+            "postgresql" or "postgres" => JobStorageKind.PostgreSql,
+            "sqlite" => JobStorageKind.Sqlite,
+            _ => throw new InvalidOperationException($"Jobs:Storage '{name}' is not one of Sqlite, PostgreSql, InMemory."),
+        };
+        var postgres = configuration["Jobs:PostgreSql:ConnectionString"] is { Length: > 0 } jobsConnection ? jobsConnection
+            : database.Provider == DatabaseProvider.PostgreSql ? database.ConnectionString : null;
+        return new JobStorageSettings(kind, paths.Resolve(configuration["Jobs:Sqlite:Path"], paths.DataFile("jobs.db")), postgres);
     }
 }
 

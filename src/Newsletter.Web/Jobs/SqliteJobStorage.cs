@@ -1,20 +1,19 @@
 using Newsletter.Hangfire.Sqlite;
-using Newsletter.Web.Infrastructure;
 
 namespace Newsletter.Web.Jobs;
 
 internal static class SqliteJobStorage
 {
     /// <summary>
-    /// Jobs:Sqlite settings over the storage's own defaults. The file lives under the data folder unless Path names another
-    /// place; a relative Path is relative to the app's home, like every other path in appsettings.json. The DI container
+    /// Jobs:Sqlite settings over the storage's own defaults, in the file <see cref="JobStorageSettings"/> resolved (under the
+    /// data folder unless Jobs:Sqlite:Path names another place, relative to the app's home). The DI container
     /// disposes the storage at shutdown, after the Hangfire server (a hosted service) has stopped.
     /// </summary>
-    public static SqliteStorage Create(IConfigurationSection section, AppPaths paths)
+    public static SqliteStorage Create(IConfigurationSection section, string path)
     {
         var options = new SqliteStorageOptions();
         section.Bind(options);
-        options.Path = paths.Resolve(section["Path"], paths.DataFile("jobs.db"));
+        options.Path = path;
         return new SqliteStorage(options);
     }
 }

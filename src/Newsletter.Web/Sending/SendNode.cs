@@ -55,6 +55,8 @@ public sealed class SendNode(IOptions<SendingOptions> options, TimeProvider cloc
 {
     private readonly ConcurrentDictionary<string, Lease> _leases = new();
 
+    private long _heartbeatAtMs;
+
     private DateTimeOffset? _relayFailingSince;
     private string? _relayError;
     private readonly Lock _relayGate = new();
@@ -75,6 +77,11 @@ public sealed class SendNode(IOptions<SendingOptions> options, TimeProvider cloc
             }
         }
     }
+
+    /// <summary>When this node's heartbeat last reached the database, or null before the first: the readiness check reads it.</summary>
+    public DateTimeOffset? LastHeartbeat => Interlocked.Read(ref _heartbeatAtMs) is var ms and > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+
+    internal void HeartbeatWritten(long atMs) => Interlocked.Exchange(ref _heartbeatAtMs, atMs);
 
     /// <summary>A fresh lease owner for one worker run: the node id first, so a dead node's leases are found by prefix.</summary>
     public string NewOwner(int slot) => $"{Id}/{slot}/{Guid.NewGuid().ToString("N")[..8]}";
@@ -231,6 +238,8 @@ public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node
             logger.LogInformation("Send node {Node} joined", node.Id);
         }
 
+        node.HeartbeatWritten(now);
+
         var until = now + (long)options.Value.LeaseDuration.TotalMilliseconds;
         foreach (var (owner, issueId) in node.Leases)
         {
@@ -311,18 +320,23 @@ public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node
 /// <summary>What the sending nodes say of the relay, in one sentence for the pages, or null while it answers.</summary>
 public static class RelayStatus
 {
-    public static async Task<string?> DescribeAsync(AppDbContext db, TimeProvider clock, SendingOptions options, CancellationToken ct)
+    /// <summary>The earliest failure a live sending node reports, or null while every node's relay answers (or none has sent).</summary>
+    public static async Task<(DateTimeOffset Since, string? Error)?> FailingAsync(AppDbContext db, TimeProvider clock, SendingOptions options, CancellationToken ct)
     {
-        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var live = now - (long)options.NodeTimeout.TotalMilliseconds;
+        var live = clock.GetUtcNow().ToUnixTimeMilliseconds() - (long)options.NodeTimeout.TotalMilliseconds;
         var failing = await db.SendNodes.AsNoTracking().Where(n => n.HeartbeatAtMs >= live && n.RelayFailingSinceMs != null)
             .OrderBy(n => n.RelayFailingSinceMs).Select(n => new { n.RelayFailingSinceMs, n.RelayError }).FirstOrDefaultAsync(ct);
-        if (failing?.RelayFailingSinceMs is not { } since)
+        return failing?.RelayFailingSinceMs is { } since ? (DateTimeOffset.FromUnixTimeMilliseconds(since), failing.RelayError) : null;
+    }
+
+    public static async Task<string?> DescribeAsync(AppDbContext db, TimeProvider clock, SendingOptions options, CancellationToken ct)
+    {
+        if (await FailingAsync(db, clock, options, ct) is not { } failing)
         {
             return null;
         }
 
-        var at = DateTimeOffset.FromUnixTimeMilliseconds(since);
-        return $"The SMTP relay is not answering since {at:HH:mm:ss} UTC ({(now - since) / 1000:N0} s): {failing.RelayError}";
+        var (at, error) = failing;
+        return $"The SMTP relay is not answering since {at:HH:mm:ss} UTC ({(long)(clock.GetUtcNow() - at).TotalSeconds:N0} s): {error}";
     }
 }

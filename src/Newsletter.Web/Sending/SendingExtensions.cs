@@ -43,10 +43,8 @@ public static class SendingExtensions
         builder.Services.AddSingleton<MessageIds>();
         builder.Services.AddScoped<InboundMail>();
         builder.Services.AddHostedService<ReconcilerRegistration>();
-        // Counters for sent, failed, deferred and rate, scraped by Prometheus at /metrics.
-        builder.Services.AddOpenTelemetry().WithMetrics(m => m
-            .AddMeter(SendingMetrics.MeterName)
-            .AddPrometheusExporter());
+        // Counters for sent, failed, deferred and rate, scraped by Prometheus at /metrics (Operations/Metrics.cs).
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(SendingMetrics.MeterName));
         return builder;
     }
 
@@ -80,7 +78,9 @@ public static class SendingExtensions
             return Results.Ok(new { kind = result.Kind.ToString(), delivery = result.DeliveryId, subscriber = result.SubscriberId, detail = result.Detail });
         }).WithMetadata(new RequestSizeLimitAttribute(10 * 1024 * 1024)).DisableAntiforgery();
 
-        app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(AdminExtensions.AuthorPolicy);
+        // Made now, not at the first send: the rate and relay gauges exist from start, so an alert on
+        // newsletter_relay_failing_seconds sees 0 on an idle node rather than no series at all.
+        _ = app.Services.GetRequiredService<SendingMetrics>();
         var admin = app.MapGroup("/admin/api").RequireAuthorization(AdminExtensions.AuthorPolicy);
         admin.MapGet("/issues/{id:int}/progress", async (int id, AppDbContext db, IssueProgress progress, CancellationToken ct) =>
         {

@@ -13,9 +13,13 @@ internal static class SendingFixture
 {
     public static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>What Prometheus would send: /metrics takes a bearer token, never an author's session.</summary>
+    public const string MetricsToken = "sending-tests-metrics-token";
+
     public static Dictionary<string, string?> Settings(SmtpServer smtp, Dictionary<string, string?>? extra = null)
     {
         var settings = smtp.AppSettings;
+        settings["Metrics:Token"] = MetricsToken;
         settings["Sending:BatchSize"] = "7";
         settings["Sending:Concurrency"] = "3";
         settings["Sending:RetryBaseDelay"] = "00:00:00.300";
@@ -27,6 +31,13 @@ internal static class SendingFixture
         }
 
         return settings;
+    }
+
+    public static async Task<string> ScrapeAsync(NewsletterApp app)
+    {
+        using var prometheus = app.CreateClient();
+        prometheus.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", MetricsToken);
+        return await prometheus.GetStringAsync("/metrics", Ct);
     }
 
     public static async Task<List<long>> AddReadersAsync(NewsletterApp app, int count, SubscriberStatus status = SubscriberStatus.Active, string prefix = "reader", string? tag = null)
@@ -97,6 +108,13 @@ internal static class SendingFixture
 
             await Task.Delay(200, Ct);
         }
+    }
+
+    /// <summary>Every reader's address by id, to read the ledger against what the SMTP server stored.</summary>
+    public static async Task<Dictionary<long, string>> EmailsAsync(NewsletterApp app)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.AsNoTracking().ToDictionaryAsync(s => s.Id, s => s.EmailKey, Ct);
     }
 
     public static async Task<List<Delivery>> DeliveriesAsync(NewsletterApp app, int issueId)
