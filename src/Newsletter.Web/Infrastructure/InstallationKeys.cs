@@ -48,18 +48,10 @@ public sealed class InstallationKeys
 
         var file = legacyFile is null ? null : Path.Combine(_paths.DataFolder, "keys", legacyFile);
         var value = file is not null && File.Exists(file) ? File.ReadAllBytes(file) : RandomNumberGenerator.GetBytes(32);
-        db.InstallationKeys.Add(new InstallationKey { Name = name, Value = value });
-        try
-        {
-            db.SaveChanges();
-            return value;
-        }
-        catch (DbUpdateException)
-        {
-            // Another node made it first: everyone uses theirs.
-            db.ChangeTracker.Clear();
-            return db.InstallationKeys.AsNoTracking().Where(k => k.Name == name).Select(k => k.Value).First();
-        }
+        // ON CONFLICT, not a caught unique violation: two nodes (or two threads) making the key at once is
+        // normal, and EF would log the loser's violation as an error. Whoever inserted first, all use theirs.
+        db.Database.ExecuteSql($"""INSERT INTO "InstallationKeys" ("Name", "Value") VALUES ({name}, {value}) ON CONFLICT ("Name") DO NOTHING""");
+        return db.InstallationKeys.AsNoTracking().Where(k => k.Name == name).Select(k => k.Value).First();
     }
 }
 
