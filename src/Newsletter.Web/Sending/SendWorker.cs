@@ -63,6 +63,24 @@ public sealed class SendWorker(
                     return null; // paused, cancelled, or finished by another worker
                 }
 
+                // The issue's email is made before anything is claimed: a template that fails (an author's edit
+                // after start-up) claims nobody, marks nobody uncertain, and pauses the send at once with the
+                // reason, instead of a worker failing and restarting every second until the stall timeout.
+                if (prepared is null)
+                {
+                    try
+                    {
+                        prepared = messages.PrepareAsync(issueId, ct).GetAwaiter().GetResult();
+                    }
+                    catch (Newsletter.Mail.TemplateException e)
+                    {
+                        logger.LogError("Issue {Issue}: the email could not be made from its template: {Error}", issueId, e.Message);
+                        var reason = $"Paused automatically: the email could not be made from its template. {e.Message} Fix the template, then resume.";
+                        sender.PauseAsync(issueId, reason, CancellationToken.None).GetAwaiter().GetResult();
+                        return null;
+                    }
+                }
+
                 var claimStarted = Stopwatch.GetTimestamp();
                 var batch = ledger.Claim(issueId, owner, size);
                 time.Ledger += Stopwatch.GetElapsedTime(mark);
@@ -95,7 +113,6 @@ public sealed class SendWorker(
                 BatchResult result;
                 try
                 {
-                    prepared ??= messages.PrepareAsync(issueId, ct).GetAwaiter().GetResult();
                     session ??= transport.OpenSession();
                     result = SendBatch(prepared, session, batch, lease, time, ct);
                     mark = Stopwatch.GetTimestamp();

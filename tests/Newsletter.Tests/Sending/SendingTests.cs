@@ -242,6 +242,48 @@ public class SendingTests
     }
 
     [Fact]
+    public async Task ATemplateBrokenAfterStartPausesTheSendAtOnceWithTheReasonAndClaimsNobody()
+    {
+        var templates = RepoPaths.TempDir("templates");
+        foreach (var file in Directory.GetFiles(Path.Combine(RepoPaths.Root, "templates", "email")))
+        {
+            File.Copy(file, Path.Combine(templates, Path.GetFileName(file)));
+        }
+
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp, new() { ["Mail:TemplatesFolder"] = templates }));
+        await AddReadersAsync(app, 20);
+        var issueId = await AddIssueAsync(app);
+        _ = app.Services; // started: the templates passed the start-up check
+
+        // An author's edit that doesn't parse, saved while the app runs.
+        var issueTemplate = Path.Combine(templates, "issue.html.liquid");
+        var good = await File.ReadAllTextAsync(issueTemplate, Ct);
+        await File.WriteAllTextAsync(issueTemplate, "<p>{% for note in notes %}{{ note.title }}</p>", Ct);
+        File.SetLastWriteTimeUtc(issueTemplate, DateTime.UtcNow.AddSeconds(5));
+
+        await SendNowAsync(app, issueId);
+        var paused = await WaitForStatusAsync(app, issueId, IssueStatus.Paused);
+        Assert.Contains("template", paused.PausedReason, StringComparison.Ordinal);
+        Assert.Contains("issue.html.liquid", paused.PausedReason, StringComparison.Ordinal);
+        var ledger = await DeliveriesAsync(app, issueId);
+        Assert.All(ledger, d => Assert.Equal(DeliveryStatus.Pending, d.Status));
+        Assert.DoesNotContain(ledger, d => d.Uncertain);
+        Assert.Equal(0, smtp.Count);
+
+        // Fixed and resumed, the send finishes, each reader once.
+        await File.WriteAllTextAsync(issueTemplate, good, Ct);
+        File.SetLastWriteTimeUtc(issueTemplate, DateTime.UtcNow.AddSeconds(10));
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            Assert.True(await scope.ServiceProvider.GetRequiredService<IssueSender>().ResumeAsync(issueId, Ct));
+        }
+
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
+        Assert.Equal(20, (await smtp.WaitForAsync(20)).Select(m => m.EnvelopeTo).Distinct().Count());
+    }
+
+    [Fact]
     public async Task TheReconcilerStartsAScheduledIssueWhoseJobWasLost()
     {
         await using var smtp = await SmtpServer.StartAsync();
