@@ -21,6 +21,8 @@ public static class SendingExtensions
             throw new InvalidOperationException(string.Join(" ", problems));
         }
         builder.Services.AddScoped<IssueComposer>();
+        builder.Services.AddScoped<IssueEditor>();
+        builder.Services.AddScoped<IssuePreviews>();
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddScoped<IssueSender>();
         builder.Services.AddScoped<IssueMessages>();

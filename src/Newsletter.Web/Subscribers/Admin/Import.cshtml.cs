@@ -29,9 +29,9 @@ public sealed class ImportModel(AppDbContext db, AppPaths paths, IBackgroundJobC
         {
             ModelState.AddModelError("", "Choose a CSV file to import.");
         }
-        else if (active && string.IsNullOrWhiteSpace(consent))
+        else if (SubscriberImporter.ConsentProblem(active, consent) is { } problem)
         {
-            ModelState.AddModelError("", "Say where these people agreed: importing as active needs a recorded consent.");
+            ModelState.AddModelError("", problem);
         }
 
         if (!ModelState.IsValid)
@@ -40,34 +40,9 @@ public sealed class ImportModel(AppDbContext db, AppPaths paths, IBackgroundJobC
             return Page();
         }
 
-        var import = await StoreAsync(db, paths, file!.OpenReadStream(), Path.GetFileName(file.FileName), active, consent, tags, ct);
+        var import = await SubscriberImporter.StoreAsync(db, paths, file!.OpenReadStream(), Path.GetFileName(file.FileName), active, consent, tags, ct);
         jobs.Enqueue<SubscriberImporter>(i => i.RunAsync(import.Id, CancellationToken.None));
         return Redirect($"/admin/subscribers/imports/{import.Id}");
-    }
-
-    /// <summary>Records the import and copies the file to data/imports/, ready for the importer.</summary>
-    public static async Task<SubscriberImport> StoreAsync(AppDbContext db, AppPaths paths, Stream content, string fileName, bool active, string? consent, string? tags, CancellationToken ct)
-    {
-        var import = new SubscriberImport
-        {
-            FileName = fileName.Length > 200 ? fileName[..200] : fileName,
-            ImportAsActive = active,
-            ConsentSource = string.IsNullOrWhiteSpace(consent) ? null : consent.Trim(),
-            Tags = tags,
-            Status = ImportStatus.Queued,
-        };
-        db.SubscriberImports.Add(import);
-        await db.SaveChangesAsync(ct);
-        var path = SubscriberImporter.FilePath(paths, import.Id);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        await using (var target = System.IO.File.Create(path))
-        {
-            await content.CopyToAsync(target, ct);
-            import.FileSize = target.Length;
-        }
-
-        await db.SaveChangesAsync(ct);
-        return import;
     }
 
     private async Task LoadAsync(CancellationToken ct) =>
