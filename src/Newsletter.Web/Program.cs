@@ -1,4 +1,5 @@
 using Newsletter.Web.Admin;
+using Newsletter.Web.Api;
 using Newsletter.Web.Archive;
 using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Jobs;
@@ -16,6 +17,7 @@ var paths = builder.AddNewsletterConfiguration();
 builder.AddData(paths);
 builder.AddNotes();
 builder.AddAuthors();
+builder.AddApi();
 builder.AddJobs(paths);
 builder.AddMail(paths);
 builder.AddSubscribers();
@@ -33,6 +35,8 @@ if (await CommandLine.TryRunAsync(app, args))
 }
 
 app.UsePublicSite();
+// Per-token rate limits and body limits for /api/v1, after the token is known.
+app.UseApi();
 app.MapAdmin();
 app.MapJobsDashboard();
 app.MapSubscribers();
@@ -41,6 +45,7 @@ app.MapMailPreviews();
 app.MapArchive();
 app.MapPublicSite();
 app.MapHealth();
+app.MapApi();
 
 await app.RunAsync();
 

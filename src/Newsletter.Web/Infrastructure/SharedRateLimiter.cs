@@ -45,6 +45,14 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
         return counted.Count == 1;
     }
 
+    /// <summary>How long until the current window of <paramref name="limit"/> ends and a used-up partition may ask again.</summary>
+    public TimeSpan UntilNextWindow(RateLimit limit)
+    {
+        var nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var windowMs = (long)limit.Window.TotalMilliseconds;
+        return TimeSpan.FromMilliseconds(windowMs - (nowMs % windowMs));
+    }
+
     /// <summary>
     /// Whether the partition has used up this window's permits, without taking one: for limits that count
     /// only failures (a wrong password), checked before the attempt and taken after it fails.

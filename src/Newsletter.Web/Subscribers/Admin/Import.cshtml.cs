@@ -12,12 +12,10 @@ namespace Newsletter.Web.Subscribers.Admin;
 /// The upload is streamed to data/imports/ and a Hangfire job does the rest, so a 100 MB file never holds
 /// a request (or the whole file in memory).
 /// </summary>
-[RequestSizeLimit(ImportModel.MaxUploadBytes)]
-[RequestFormLimits(MultipartBodyLengthLimit = ImportModel.MaxUploadBytes)]
+[RequestSizeLimit(SubscriberImporter.MaxUploadBytes)]
+[RequestFormLimits(MultipartBodyLengthLimit = SubscriberImporter.MaxUploadBytes)]
 public sealed class ImportModel(AppDbContext db, AppPaths paths, IBackgroundJobClient jobs) : PageModel
 {
-    public const long MaxUploadBytes = 1L << 30;
-
     public IReadOnlyList<SubscriberImport> Recent { get; private set; } = [];
 
     public async Task OnGetAsync(CancellationToken ct) => await LoadAsync(ct);

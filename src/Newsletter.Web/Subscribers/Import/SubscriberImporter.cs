@@ -35,6 +35,9 @@ public sealed class SubscriberImporter(AppDbContext db, SubscriberImportWriter w
     private static readonly string[] SubscribedNames = ["subscribed", "subscribedat", "created", "createdat", "signupdate", "optin", "optindate", "date"];
     private static readonly string[] ConfirmedNames = ["confirmed", "confirmedat", "confirmationdate", "doubleoptin"];
 
+    /// <summary>The largest CSV an author may upload, in the admin or through the API.</summary>
+    public const long MaxUploadBytes = 1L << 30;
+
     public static string FilePath(AppPaths paths, int importId) => Path.Combine(paths.DataFolder, "imports", $"{importId}.csv");
 
     public static string ErrorsPath(AppPaths paths, int importId) => Path.Combine(paths.DataFolder, "imports", $"{importId}.errors.csv");
