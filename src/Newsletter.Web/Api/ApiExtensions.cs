@@ -75,6 +75,12 @@ public static class ApiExtensions
                 return;
             }
 
+            if (context.Request.ContentLength is null && limit is { } cap && context.Request.Body.CanRead)
+            {
+                // A body without a length (chunked) is counted as it is read, whatever server is in front.
+                context.Request.Body = new LimitedBody(context.Request.Body, cap);
+            }
+
             if (context.User.FindFirst(ApiTokenAuthentication.TokenIdClaim)?.Value is { } tokenId)
             {
                 var options = context.RequestServices.GetRequiredService<IOptions<ApiOptions>>().Value;
@@ -144,4 +150,46 @@ public static class ApiPolicies
     public const string Reference = "api:reference";
 
     public static string For(ApiScopes scope) => "api:" + ApiTokenAuthentication.Name(scope);
+}
+
+/// <summary>Reads at most <c>limit</c> bytes of a request body, then fails the read with a 413, as Kestrel does for a declared length.</summary>
+internal sealed class LimitedBody(Stream inner, long limit) : Stream
+{
+    private long _read;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        Count(await inner.ReadAsync(buffer, cancellationToken));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    private int Count(int n)
+    {
+        _read += n;
+        return _read > limit
+            ? throw new Microsoft.AspNetCore.Http.BadHttpRequestException($"The body is larger than this endpoint takes ({limit:N0} bytes). Nothing was saved.", StatusCodes.Status413PayloadTooLarge)
+            : n;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Reflection;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -13,11 +15,9 @@ public static class ApiResults
     public const int DefaultLimit = 50;
     public const int MaxLimit = 200;
 
-    public static NotFound<ProblemDetails> NotFound(string detail) =>
-        TypedResults.NotFound(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not Found", Detail = detail });
+    public static NotFoundProblem NotFound(string detail) => new(detail);
 
-    public static Conflict<ProblemDetails> Conflict(string detail) =>
-        TypedResults.Conflict(new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict", Detail = detail });
+    public static ConflictProblem Conflict(string detail) => new(detail);
 
     /// <summary>A 400 whose errors map each refused field to what is wrong with it; the detail repeats the first.</summary>
     public static ValidationProblem Invalid(IReadOnlyDictionary<string, string[]> errors) =>
@@ -54,4 +54,40 @@ public static class ApiResults
 
     /// <summary>A value that ends up in a header or a one-line field: a line break there is injection, not formatting.</summary>
     public static bool IsOneLine(string? value) => value is null || !value.Any(char.IsControl);
+}
+
+/// <summary>
+/// A problem written by the app's <see cref="IProblemDetailsService"/> (application/problem+json, with the trace id),
+/// like every other error on /api, and described in the OpenAPI document by its status.
+/// </summary>
+public abstract class ApiProblemResult(int status, string detail) : IResult, IStatusCodeHttpResult, IValueHttpResult, IValueHttpResult<ProblemDetails>
+{
+    public ProblemDetails Value { get; } = new() { Status = status, Detail = detail };
+
+    public int StatusCode => status;
+
+    int? IStatusCodeHttpResult.StatusCode => status;
+
+    object? IValueHttpResult.Value => Value;
+
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        httpContext.Response.StatusCode = status;
+        await httpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = Value });
+    }
+
+    protected static void Describe(EndpointBuilder builder, int status) =>
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(status, typeof(ProblemDetails), ["application/problem+json"]));
+}
+
+/// <summary>404: the id names nothing (or nothing any more).</summary>
+public sealed class NotFoundProblem(string detail) : ApiProblemResult(StatusCodes.Status404NotFound, detail), IEndpointMetadataProvider
+{
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) => Describe(builder, StatusCodes.Status404NotFound);
+}
+
+/// <summary>409: the thing exists but its state refuses the request (already sent, not paused, suppressed...).</summary>
+public sealed class ConflictProblem(string detail) : ApiProblemResult(StatusCodes.Status409Conflict, detail), IEndpointMetadataProvider
+{
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) => Describe(builder, StatusCodes.Status409Conflict);
 }

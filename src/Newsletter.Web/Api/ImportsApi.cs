@@ -100,10 +100,10 @@ public static class ImportsApi
     private static async Task<Ok<ImportDto[]>> ListAsync(AppDbContext db, CancellationToken ct) =>
         TypedResults.Ok((await db.SubscriberImports.AsNoTracking().OrderByDescending(i => i.Id).Take(50).ToListAsync(ct)).Select(ImportDto.From).ToArray());
 
-    private static async Task<Results<Ok<ImportDto>, NotFound<ProblemDetails>>> GetAsync(int id, AppDbContext db, CancellationToken ct) =>
+    private static async Task<Results<Ok<ImportDto>, NotFoundProblem>> GetAsync(int id, AppDbContext db, CancellationToken ct) =>
         await db.SubscriberImports.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id, ct) is { } i ? TypedResults.Ok(ImportDto.From(i)) : ApiResults.NotFound($"There is no import {id}.");
 
-    private static async Task<Results<PhysicalFileHttpResult, NotFound<ProblemDetails>>> ErrorsAsync(int id, AppDbContext db, AppPaths paths, CancellationToken ct)
+    private static async Task<Results<PhysicalFileHttpResult, NotFoundProblem>> ErrorsAsync(int id, AppDbContext db, AppPaths paths, CancellationToken ct)
     {
         if (!await db.SubscriberImports.AnyAsync(i => i.Id == id, ct))
         {

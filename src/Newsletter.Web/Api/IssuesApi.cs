@@ -106,7 +106,7 @@ public static class IssuesApi
         return TypedResults.Ok(new Page<IssueDto>([.. rows.Take(take).Select(IssueDto.From)], rows.Count > take ? ApiResults.Cursor(rows[take - 1].Id) : null));
     }
 
-    private static async Task<Results<Ok<IssueDto>, NotFound<ProblemDetails>>> GetAsync(int id, AppDbContext db, CancellationToken ct) =>
+    private static async Task<Results<Ok<IssueDto>, NotFoundProblem>> GetAsync(int id, AppDbContext db, CancellationToken ct) =>
         await FindAsync(db, id, ct) is { } i ? TypedResults.Ok(IssueDto.From(i)) : Missing(id);
 
     private static async Task<Results<Created<IssueDto>, ValidationProblem>> CreateAsync(IssueWrite body, IssueEditor editor, AppDbContext db, CancellationToken ct)
@@ -129,7 +129,7 @@ public static class IssuesApi
         return TypedResults.Created($"{ApiExtensions.Prefix}/issues/{issue.Id}", IssueDto.From((await FindAsync(db, issue.Id, ct))!));
     }
 
-    private static async Task<Results<Ok<IssueDto>, NotFound<ProblemDetails>, ValidationProblem, Conflict<ProblemDetails>>> UpdateAsync(int id, IssueWrite body, IssueEditor editor, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> UpdateAsync(int id, IssueWrite body, IssueEditor editor, AppDbContext db, CancellationToken ct)
     {
         var errors = Check(body);
         if (errors.Count > 0)
@@ -147,7 +147,7 @@ public static class IssuesApi
         };
     }
 
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> DeleteAsync(int id, IssueEditor editor, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<NoContent, NotFoundProblem, ConflictProblem>> DeleteAsync(int id, IssueEditor editor, AppDbContext db, CancellationToken ct)
     {
         if (await FindAsync(db, id, ct) is null)
         {
@@ -157,7 +157,7 @@ public static class IssuesApi
         return await editor.DeleteDraftAsync(id, ct) ? TypedResults.NoContent() : ApiResults.Conflict($"Issue {id} is not a draft; only drafts can be deleted.");
     }
 
-    private static async Task<Results<Ok<PreviewDto>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> PreviewAsync(int id, IssuePreviews previews, CancellationToken ct)
+    private static async Task<Results<Ok<PreviewDto>, NotFoundProblem, ConflictProblem>> PreviewAsync(int id, IssuePreviews previews, CancellationToken ct)
     {
         var preview = await previews.BuildAsync(id, "preview@example.org", ct);
         if (preview is null)
@@ -170,7 +170,7 @@ public static class IssuesApi
             : TypedResults.Ok(new PreviewDto(preview.Subject, preview.Html, preview.Text, preview.HtmlBytes, preview.Warnings, preview.AudienceCount));
     }
 
-    private static async Task<Results<Accepted<TestSendQueued>, NotFound<ProblemDetails>, ValidationProblem, Conflict<ProblemDetails>>> TestAsync(int id, TestSend body, AppDbContext db, IBackgroundJobClient jobs, CancellationToken ct)
+    private static async Task<Results<Accepted<TestSendQueued>, NotFoundProblem, ValidationProblem, ConflictProblem>> TestAsync(int id, TestSend body, AppDbContext db, IBackgroundJobClient jobs, CancellationToken ct)
     {
         if (!TestSendJob.TryCheck(body.Addresses ?? [], out var addresses, out var error))
         {
@@ -192,7 +192,7 @@ public static class IssuesApi
         return TypedResults.Accepted($"{ApiExtensions.Prefix}/issues/{id}", new TestSendQueued(addresses));
     }
 
-    private static async Task<Results<Accepted<IssueDto>, NotFound<ProblemDetails>, ValidationProblem, Conflict<ProblemDetails>>> ScheduleAsync(int id, ScheduleRequest body, IssueEditor editor, AppDbContext db, TimeProvider clock, CancellationToken ct)
+    private static async Task<Results<Accepted<IssueDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> ScheduleAsync(int id, ScheduleRequest body, IssueEditor editor, AppDbContext db, TimeProvider clock, CancellationToken ct)
     {
         if (body.At is not { } at)
         {
@@ -207,10 +207,10 @@ public static class IssuesApi
         return await StartAsync(id, at.UtcDateTime, editor, db, ct);
     }
 
-    private static async Task<Results<Accepted<IssueDto>, NotFound<ProblemDetails>, ValidationProblem, Conflict<ProblemDetails>>> SendAsync(int id, IssueEditor editor, AppDbContext db, TimeProvider clock, CancellationToken ct) =>
+    private static async Task<Results<Accepted<IssueDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> SendAsync(int id, IssueEditor editor, AppDbContext db, TimeProvider clock, CancellationToken ct) =>
         await StartAsync(id, clock.GetUtcNow().UtcDateTime, editor, db, ct);
 
-    private static async Task<Results<Accepted<IssueDto>, NotFound<ProblemDetails>, ValidationProblem, Conflict<ProblemDetails>>> StartAsync(int id, DateTime utc, IssueEditor editor, AppDbContext db, CancellationToken ct) =>
+    private static async Task<Results<Accepted<IssueDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> StartAsync(int id, DateTime utc, IssueEditor editor, AppDbContext db, CancellationToken ct) =>
         await editor.ScheduleAsync(id, utc, ct) switch
         {
             ScheduleOutcome.NotFound => Missing(id),
@@ -219,19 +219,19 @@ public static class IssuesApi
             _ => TypedResults.Accepted($"{ApiExtensions.Prefix}/issues/{id}/progress", IssueDto.From((await FindAsync(db, id, ct))!)),
         };
 
-    private static async Task<Results<Ok<IssueDto>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> UnscheduleAsync(int id, IssueEditor editor, AppDbContext db, CancellationToken ct) =>
+    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ConflictProblem>> UnscheduleAsync(int id, IssueEditor editor, AppDbContext db, CancellationToken ct) =>
         await Changed(id, await editor.UnscheduleAsync(id, ct), "is not scheduled", db, ct);
 
-    private static async Task<Results<Ok<IssueDto>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> PauseAsync(int id, IssueSender sender, AppDbContext db, CancellationToken ct) =>
+    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ConflictProblem>> PauseAsync(int id, IssueSender sender, AppDbContext db, CancellationToken ct) =>
         await Changed(id, await sender.PauseAsync(id, "Paused through the API.", ct), "is not sending, so there is nothing to pause", db, ct);
 
-    private static async Task<Results<Ok<IssueDto>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> ResumeAsync(int id, IssueSender sender, AppDbContext db, CancellationToken ct) =>
+    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ConflictProblem>> ResumeAsync(int id, IssueSender sender, AppDbContext db, CancellationToken ct) =>
         await Changed(id, await sender.ResumeAsync(id, ct), "is not paused", db, ct);
 
-    private static async Task<Results<Ok<IssueDto>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> CancelAsync(int id, IssueSender sender, AppDbContext db, CancellationToken ct) =>
+    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ConflictProblem>> CancelAsync(int id, IssueSender sender, AppDbContext db, CancellationToken ct) =>
         await Changed(id, await sender.CancelAsync(id, ct), "is not preparing, sending or paused, so there is nothing to cancel", db, ct);
 
-    private static async Task<Results<Ok<RetryQueued>, NotFound<ProblemDetails>>> RetryFailedAsync(int id, IssueSender sender, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<Ok<RetryQueued>, NotFoundProblem>> RetryFailedAsync(int id, IssueSender sender, AppDbContext db, CancellationToken ct)
     {
         if (await FindAsync(db, id, ct) is null)
         {
@@ -241,13 +241,13 @@ public static class IssuesApi
         return TypedResults.Ok(new RetryQueued(await sender.RetryFailedAsync(id, ct)));
     }
 
-    private static async Task<Results<Ok<ProgressReport>, NotFound<ProblemDetails>>> ProgressAsync(int id, AppDbContext db, IssueProgress progress, CancellationToken ct)
+    private static async Task<Results<Ok<ProgressReport>, NotFoundProblem>> ProgressAsync(int id, AppDbContext db, IssueProgress progress, CancellationToken ct)
     {
         var issue = await db.Issues.AsNoTracking().Where(i => i.Id == id && i.DeletedAt == null).Select(i => new { i.Status, i.PausedReason }).FirstOrDefaultAsync(ct);
         return issue is null ? Missing(id) : TypedResults.Ok(ProgressReport.From(issue.Status, issue.PausedReason, await progress.ReadAsync(id, ct)));
     }
 
-    private static async Task<Results<EmptyHttpResult, NotFound<ProblemDetails>, ValidationProblem>> LedgerAsync(int id, string? format, HttpContext http, AppDbContext db, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken ct)
+    private static async Task<Results<EmptyHttpResult, NotFoundProblem, ValidationProblem>> LedgerAsync(int id, string? format, HttpContext http, AppDbContext db, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken ct)
     {
         format = (format ?? "jsonl").ToLowerInvariant();
         if (format is not ("jsonl" or "csv"))
@@ -301,7 +301,7 @@ public static class IssuesApi
     private static IssueDraft Draft(IssueWrite body) =>
         new(body.Subject, body.Preheader, body.Slug, body.Markdown, body.NoteIds, body.Tags, body.AudienceTag, body.Channel);
 
-    private static async Task<Results<Ok<IssueDto>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> Changed(int id, bool changed, string why, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ConflictProblem>> Changed(int id, bool changed, string why, AppDbContext db, CancellationToken ct)
     {
         var issue = await FindAsync(db, id, ct);
         return issue is null ? Missing(id) : changed ? TypedResults.Ok(IssueDto.From(issue)) : ApiResults.Conflict($"Issue {id} {why} (it is {issue.Status}).");
@@ -310,7 +310,7 @@ public static class IssuesApi
     private static Task<Issue?> FindAsync(AppDbContext db, int id, CancellationToken ct) =>
         db.Issues.AsNoTracking().Include(i => i.Notes).Include(i => i.Tags).AsSplitQuery().FirstOrDefaultAsync(i => i.Id == id && i.DeletedAt == null, ct);
 
-    private static NotFound<ProblemDetails> Missing(int id) => ApiResults.NotFound($"There is no issue {id}.");
+    private static NotFoundProblem Missing(int id) => ApiResults.NotFound($"There is no issue {id}.");
 
-    private static Conflict<ProblemDetails> NotReady(int id) => ApiResults.Conflict($"Issue {id} has no subject yet: save it with one before sending.");
+    private static ConflictProblem NotReady(int id) => ApiResults.Conflict($"Issue {id} has no subject yet: save it with one before sending.");
 }

@@ -63,7 +63,7 @@ public static class NotesApi
         return TypedResults.Ok(new Page<NoteDto>([.. rows.Take(take).Select(NoteDto.From)], rows.Count > take ? ApiResults.Cursor(rows[take - 1].Id) : null));
     }
 
-    private static async Task<Results<Ok<NoteDto>, NotFound<ProblemDetails>>> GetAsync(int id, AppDbContext db, CancellationToken ct) =>
+    private static async Task<Results<Ok<NoteDto>, NotFoundProblem>> GetAsync(int id, AppDbContext db, CancellationToken ct) =>
         await FindAsync(db, id, ct) is { } n ? TypedResults.Ok(NoteDto.From(n)) : Missing(id);
 
     private static async Task<Results<Created<NoteDto>, ValidationProblem>> CreateAsync(NoteWrite body, NoteEditor editor, AppDbContext db, CancellationToken ct)
@@ -74,7 +74,7 @@ public static class NotesApi
             : ApiResults.Invalid(Fields(result.Errors));
     }
 
-    private static async Task<Results<Ok<NoteDto>, NotFound<ProblemDetails>, ValidationProblem, Conflict<ProblemDetails>>> UpdateAsync(int id, NoteWrite body, NoteEditor editor, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<Ok<NoteDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> UpdateAsync(int id, NoteWrite body, NoteEditor editor, AppDbContext db, CancellationToken ct)
     {
         var result = await editor.SaveAsync(id, Input(body), body.Publish ? NoteIntent.Publish : NoteIntent.Save, ct);
         return result.Outcome switch
@@ -86,13 +86,13 @@ public static class NotesApi
         };
     }
 
-    private static Task<Results<Ok<NoteDto>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> PublishAsync(int id, NoteEditor editor, AppDbContext db, CancellationToken ct) =>
+    private static Task<Results<Ok<NoteDto>, NotFoundProblem, ConflictProblem>> PublishAsync(int id, NoteEditor editor, AppDbContext db, CancellationToken ct) =>
         SetPublishedAsync(id, true, editor, db, ct);
 
-    private static Task<Results<Ok<NoteDto>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> UnpublishAsync(int id, NoteEditor editor, AppDbContext db, CancellationToken ct) =>
+    private static Task<Results<Ok<NoteDto>, NotFoundProblem, ConflictProblem>> UnpublishAsync(int id, NoteEditor editor, AppDbContext db, CancellationToken ct) =>
         SetPublishedAsync(id, false, editor, db, ct);
 
-    private static async Task<Results<Ok<NoteDto>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> SetPublishedAsync(int id, bool published, NoteEditor editor, AppDbContext db, CancellationToken ct) =>
+    private static async Task<Results<Ok<NoteDto>, NotFoundProblem, ConflictProblem>> SetPublishedAsync(int id, bool published, NoteEditor editor, AppDbContext db, CancellationToken ct) =>
         await editor.SetPublishedAsync(id, published, ct) switch
         {
             NoteEditOutcome.NotFound => Missing(id),
@@ -117,8 +117,8 @@ public static class NotesApi
     private static Task<Note?> FindAsync(AppDbContext db, int id, CancellationToken ct) =>
         db.Notes.AsNoTracking().Include(n => n.Tags).FirstOrDefaultAsync(n => n.Id == id && n.DeletedAt == null && n.Kind == NoteKind.Note, ct);
 
-    private static NotFound<ProblemDetails> Missing(int id) => ApiResults.NotFound($"There is no note {id}.");
+    private static NotFoundProblem Missing(int id) => ApiResults.NotFound($"There is no note {id}.");
 
-    private static Conflict<ProblemDetails> FileBacked(int id) =>
+    private static ConflictProblem FileBacked(int id) =>
         ApiResults.Conflict($"Note {id} is owned by its file in notes/ and can only be changed there (then run import-notes).");
 }

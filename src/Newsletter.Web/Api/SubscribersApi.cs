@@ -95,10 +95,10 @@ public static class SubscribersApi
         return TypedResults.Ok(new Page<SubscriberDto>([.. rows.Take(take).Select(SubscriberDto.From)], next));
     }
 
-    private static async Task<Results<Ok<SubscriberDto>, NotFound<ProblemDetails>>> GetAsync(long id, AppDbContext db, CancellationToken ct) =>
+    private static async Task<Results<Ok<SubscriberDto>, NotFoundProblem>> GetAsync(long id, AppDbContext db, CancellationToken ct) =>
         await FindAsync(db, id, ct) is { } s ? TypedResults.Ok(SubscriberDto.From(s)) : Missing(id);
 
-    private static async Task<Results<Created<SubscriberDto>, ValidationProblem, Conflict<ProblemDetails>>> CreateAsync(SubscriberCreate body, ReaderLifecycle readers, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<Created<SubscriberDto>, ValidationProblem, ConflictProblem>> CreateAsync(SubscriberCreate body, ReaderLifecycle readers, AppDbContext db, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         var email = "";
@@ -132,7 +132,7 @@ public static class SubscribersApi
         };
     }
 
-    private static async Task<Results<Ok<SubscriberDto>, NotFound<ProblemDetails>, ValidationProblem>> UpdateAsync(long id, SubscriberUpdate body, ReaderLifecycle readers, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<Ok<SubscriberDto>, NotFoundProblem, ValidationProblem>> UpdateAsync(long id, SubscriberUpdate body, ReaderLifecycle readers, AppDbContext db, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         CheckName(body.Name, errors);
@@ -155,10 +155,10 @@ public static class SubscribersApi
             : Missing(id);
     }
 
-    private static async Task<Results<Ok<SubscriberDto>, NotFound<ProblemDetails>>> UnsubscribeAsync(long id, ReaderLifecycle readers, AppDbContext db, CancellationToken ct) =>
+    private static async Task<Results<Ok<SubscriberDto>, NotFoundProblem>> UnsubscribeAsync(long id, ReaderLifecycle readers, AppDbContext db, CancellationToken ct) =>
         await readers.UnsubscribeAsync(id, Source, ct) && await FindAsync(db, id, ct) is { } s ? TypedResults.Ok(SubscriberDto.From(s)) : Missing(id);
 
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>>> DeleteAsync(long id, ReaderLifecycle readers, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<NoContent, NotFoundProblem>> DeleteAsync(long id, ReaderLifecycle readers, AppDbContext db, CancellationToken ct)
     {
         if (!await db.Subscribers.AnyAsync(s => s.Id == id, ct))
         {
@@ -169,7 +169,7 @@ public static class SubscribersApi
         return TypedResults.NoContent();
     }
 
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>>> EraseAsync(long id, ReaderLifecycle readers, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<NoContent, NotFoundProblem>> EraseAsync(long id, ReaderLifecycle readers, AppDbContext db, CancellationToken ct)
     {
         if (!await db.Subscribers.AnyAsync(s => s.Id == id, ct))
         {
@@ -181,15 +181,15 @@ public static class SubscribersApi
     }
 
     private static async Task<Ok<TagCount[]>> TagsAsync(AppDbContext db, CancellationToken ct) =>
-        TypedResults.Ok(await db.SubscriberTags.GroupBy(t => t.Tag).Select(g => new TagCount(g.Key, g.Count())).OrderBy(t => t.Tag).ToArrayAsync(ct));
+        TypedResults.Ok(await db.SubscriberTags.GroupBy(t => t.Tag).OrderBy(g => g.Key).Select(g => new TagCount(g.Key, g.Count())).ToArrayAsync(ct));
 
-    private static Task<Results<Ok<SubscriberDto>, NotFound<ProblemDetails>, ValidationProblem>> AddTagAsync(long id, string tag, ReaderLifecycle readers, AppDbContext db, CancellationToken ct) =>
+    private static Task<Results<Ok<SubscriberDto>, NotFoundProblem, ValidationProblem>> AddTagAsync(long id, string tag, ReaderLifecycle readers, AppDbContext db, CancellationToken ct) =>
         RetagAsync(id, tag, add: true, readers, db, ct);
 
-    private static Task<Results<Ok<SubscriberDto>, NotFound<ProblemDetails>, ValidationProblem>> RemoveTagAsync(long id, string tag, ReaderLifecycle readers, AppDbContext db, CancellationToken ct) =>
+    private static Task<Results<Ok<SubscriberDto>, NotFoundProblem, ValidationProblem>> RemoveTagAsync(long id, string tag, ReaderLifecycle readers, AppDbContext db, CancellationToken ct) =>
         RetagAsync(id, tag, add: false, readers, db, ct);
 
-    private static async Task<Results<Ok<SubscriberDto>, NotFound<ProblemDetails>, ValidationProblem>> RetagAsync(long id, string tag, bool add, ReaderLifecycle readers, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<Ok<SubscriberDto>, NotFoundProblem, ValidationProblem>> RetagAsync(long id, string tag, bool add, ReaderLifecycle readers, AppDbContext db, CancellationToken ct)
     {
         var normalized = Notes.Tags.Normalize(tag);
         if (normalized.Length == 0)
@@ -212,7 +212,7 @@ public static class SubscribersApi
         return await FindAsync(db, id, ct) is { } s ? TypedResults.Ok(SubscriberDto.From(s)) : Missing(id);
     }
 
-    private static async Task<Results<Ok<SubscriberEventDto[]>, NotFound<ProblemDetails>>> HistoryAsync(long id, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<Ok<SubscriberEventDto[]>, NotFoundProblem>> HistoryAsync(long id, AppDbContext db, CancellationToken ct)
     {
         if (!await db.Subscribers.AnyAsync(s => s.Id == id, ct))
         {
@@ -226,7 +226,7 @@ public static class SubscribersApi
     private static Task<Subscriber?> FindAsync(AppDbContext db, long id, CancellationToken ct) =>
         db.Subscribers.AsNoTracking().Include(s => s.Tags).FirstOrDefaultAsync(s => s.Id == id, ct);
 
-    private static NotFound<ProblemDetails> Missing(long id) => ApiResults.NotFound($"There is no subscriber {id}.");
+    private static NotFoundProblem Missing(long id) => ApiResults.NotFound($"There is no subscriber {id}.");
 
     private static void CheckName(string? name, Dictionary<string, string[]> errors)
     {
