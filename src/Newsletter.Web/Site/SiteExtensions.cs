@@ -69,6 +69,8 @@ public static class SiteExtensions
             api.UseExceptionHandler(new ExceptionHandlerOptions
             {
                 StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+                // A client's malformed body is answered, not logged as a server error; anything else still is.
+                SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException,
             });
             api.UseStatusCodePages();
         });

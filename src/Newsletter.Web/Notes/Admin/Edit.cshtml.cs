@@ -44,6 +44,11 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
         if (Id is { } id)
         {
             Existing = await db.Notes.AsNoTracking().Include(n => n.Tags).FirstOrDefaultAsync(n => n.Id == id && n.DeletedAt == null, ct);
+            if (Existing is { IsFileBacked: true })
+            {
+                // The file is the source of truth; an edit here would be overwritten at the next import.
+                return BadRequest("This note is owned by its file in notes/ and can only be changed there.");
+            }
         }
 
         if (!ModelState.IsValid)
