@@ -30,6 +30,7 @@ public static class ApiExtensions
         builder.Services.AddOptions<ApiOptions>().Bind(builder.Configuration.GetSection("Api")).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddScoped<ApiTokens>();
         builder.Services.AddSharedRateLimiter();
+        builder.Services.AddSingleton<ApiRateGate>();
 
         // Tokens on /api, the session cookie everywhere else, chosen by path before anything is read: a cookie
         // is never looked at on /api (no CSRF surface), and a token never signs anyone in to a page.
@@ -83,14 +84,14 @@ public static class ApiExtensions
 
             if (context.User.FindFirst(ApiTokenAuthentication.TokenIdClaim)?.Value is { } tokenId)
             {
-                var options = context.RequestServices.GetRequiredService<IOptions<ApiOptions>>().Value;
+                var gate = context.RequestServices.GetRequiredService<ApiRateGate>();
                 var limiter = context.RequestServices.GetRequiredService<SharedRateLimiter>();
-                if (!await limiter.TryAcquireAsync(options.PerTokenLimit, tokenId, context.RequestAborted))
+                if (!await gate.TryEnterAsync(tokenId, limiter, context.RequestAborted))
                 {
-                    var wait = limiter.UntilNextWindow(options.PerTokenLimit);
+                    var wait = limiter.UntilNextWindow(gate.Limit);
                     context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
                     await ApiProblems.WriteAsync(context, StatusCodes.Status429TooManyRequests,
-                        $"This token may make {options.RequestsPerMinute:N0} requests a minute. Try again after the number of seconds in Retry-After.");
+                        $"This token may make {gate.Limit.Permits:N0} requests a minute. Try again after the number of seconds in Retry-After.");
                     return;
                 }
             }
