@@ -16,7 +16,11 @@ public sealed class ApiTokenAuthentication(IOptionsMonitor<AuthenticationSchemeO
 {
     public const string SchemeName = "ApiToken";
 
-    /// <summary>One claim per scope the token holds, with the scope's lower-case name ("read", "send", "metrics").</summary>
+    /// <summary>
+    /// One claim per scope the token holds, with the scope's lower-case name ("read", "send", "metrics"). A policy
+    /// outside /api accepts tokens by naming the scheme: for /metrics,
+    /// <c>p.AddAuthenticationSchemes(SchemeName).RequireClaim(ScopeClaim, "metrics")</c>.
+    /// </summary>
     public const string ScopeClaim = "scope";
 
     /// <summary>The token's id, for per-token rate limits and logs.</summary>
