@@ -1,4 +1,5 @@
 using Newsletter.Web.Admin;
+using Newsletter.Web.Api;
 using Newsletter.Web.Archive;
 using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Jobs;
@@ -17,6 +18,7 @@ var paths = builder.AddNewsletterConfiguration();
 builder.AddData(paths);
 builder.AddNotes();
 builder.AddAuthors();
+builder.AddApi();
 builder.AddJobs(paths);
 builder.AddMail(paths);
 builder.AddSubscribers();
@@ -37,6 +39,8 @@ if (await CommandLine.TryRunAsync(app, args))
 }
 
 app.UsePublicSite();
+// Per-token rate limits and body limits for /api/v1, after the token is known.
+app.UseApi();
 app.MapAdmin();
 app.MapJobsDashboard();
 app.MapSubscribers();
@@ -46,6 +50,7 @@ app.MapArchive();
 app.MapPublicSite();
 app.MapHealth();
 app.MapMetrics();
+app.MapApi();
 
 await app.RunAsync();
 

@@ -51,6 +51,8 @@ public sealed class AppDbContext(DbContextOptions<AppDbContext> options)
 
     public DbSet<Infrastructure.InstallationKey> InstallationKeys => Set<Infrastructure.InstallationKey>();
 
+    public DbSet<Api.ApiToken> ApiTokens => Set<Api.ApiToken>();
+
     protected override void OnConfiguring(DbContextOptionsBuilder optionsBuilder) =>
         // Here rather than where the options are built, so a context made by hand (tests, benchmarks, tools)
         // also applies only its own provider's migrations.

@@ -2,7 +2,8 @@ namespace Newsletter.Web.Infrastructure;
 
 /// <summary>
 /// Headers every response carries. The CSP allows no inline script; the only exception is the Hangfire
-/// dashboard, which ships inline script of its own and is reachable by authors only.
+/// dashboard, which ships inline script of its own and is reachable by authors only. The API reference
+/// (Scalar) keeps script to this origin but styles its components inline, also for authors only.
 /// </summary>
 public static class SecurityHeaders
 {
@@ -13,6 +14,10 @@ public static class SecurityHeaders
     private const string DashboardCsp =
         "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
         "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'";
+
+    private const string ApiReferenceCsp =
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; " +
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'";
 
     // Email HTML needs inline styles; it gets nothing else: no script, no fetches, only our own frame.
     private const string EmailPreviewCsp = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'";
@@ -25,7 +30,8 @@ public static class SecurityHeaders
             var isDashboard = context.Request.Path.StartsWithSegments("/admin/jobs", StringComparison.OrdinalIgnoreCase);
             // The email preview is shown inside an iframe of our own admin page.
             var isFramedPreview = context.Request.Path.StartsWithSegments("/admin/preview", StringComparison.OrdinalIgnoreCase);
-            headers.ContentSecurityPolicy = isDashboard ? DashboardCsp : isFramedPreview ? EmailPreviewCsp : Csp;
+            var isApiReference = context.Request.Path.StartsWithSegments("/admin/api-reference", StringComparison.OrdinalIgnoreCase);
+            headers.ContentSecurityPolicy = isDashboard ? DashboardCsp : isFramedPreview ? EmailPreviewCsp : isApiReference ? ApiReferenceCsp : Csp;
             headers.XContentTypeOptions = "nosniff";
             headers.XFrameOptions = isFramedPreview ? "SAMEORIGIN" : "DENY";
             headers["Referrer-Policy"] = "strict-origin-when-cross-origin";

@@ -28,21 +28,37 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Microsoft.EntityFrameworkCore.Metadata.IModel, string> Statements = new();
 
     /// <summary>Takes a permit; false when the partition used up this window's.</summary>
-    public async Task<bool> TryAcquireAsync(RateLimit limit, string partition, CancellationToken ct)
+    public Task<bool> TryAcquireAsync(RateLimit limit, string partition, CancellationToken ct) => TryAcquireAsync(limit, partition, 1, ct);
+
+    /// <summary>
+    /// Takes <paramref name="permits"/> permits at once, or none: for a node that hands them out itself and comes
+    /// back for more (<see cref="Api.ApiRateGate"/>), so a busy partition costs one write per batch, not per request.
+    /// </summary>
+    public async Task<bool> TryAcquireAsync(RateLimit limit, string partition, int permits, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit.Permits, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(permits, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(permits, limit.Permits);
         ArgumentOutOfRangeException.ThrowIfLessThan(limit.Window, TimeSpan.FromSeconds(1));
         var nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var windowMs = (long)limit.Window.TotalMilliseconds;
         var startMs = nowMs - (nowMs % windowMs);
-        var counted = await db.Database.SqlQueryRaw<int>(Statements.GetValue(db.Model, UpsertSql), KeyOf(limit.Name, partition), startMs, startMs + windowMs, limit.Permits)
+        var counted = await db.Database.SqlQueryRaw<int>(Statements.GetValue(db.Model, UpsertSql), KeyOf(limit.Name, partition), startMs, startMs + windowMs, limit.Permits, permits)
             .ToListAsync(ct);
-        if (counted is [1])
+        if (counted is [var first] && first == permits)
         {
             await PruneAsync(nowMs, ct);
         }
 
         return counted.Count == 1;
+    }
+
+    /// <summary>How long until the current window of <paramref name="limit"/> ends and a used-up partition may ask again.</summary>
+    public TimeSpan UntilNextWindow(RateLimit limit)
+    {
+        var nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var windowMs = (long)limit.Window.TotalMilliseconds;
+        return TimeSpan.FromMilliseconds(windowMs - (nowMs % windowMs));
     }
 
     /// <summary>
@@ -62,7 +78,7 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name + "\n" + partition)));
 
     /// <summary>
-    /// Insert the window's first count, or add one while it has room; RETURNING gives a row only when this
+    /// Insert the window's first count, or add the permits while they fit; RETURNING gives a row only when this
     /// request counted. The same statement runs on SQLite (3.35 or later) and PostgreSQL; names come from
     /// the EF model, so a naming convention on either provider cannot break it.
     /// </summary>
@@ -75,9 +91,9 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
             Column(nameof(RateLimitWindow.ExpiresAtMs)), Column(nameof(RateLimitWindow.Count)));
         var t = Quote(table);
         return $$"""
-            INSERT INTO {{t}} ({{key}}, {{start}}, {{expires}}, {{count}}) VALUES ({0}, {1}, {2}, 1)
-            ON CONFLICT ({{key}}, {{start}}) DO UPDATE SET {{count}} = {{t}}.{{count}} + 1
-            WHERE {{t}}.{{count}} < {3}
+            INSERT INTO {{t}} ({{key}}, {{start}}, {{expires}}, {{count}}) VALUES ({0}, {1}, {2}, {4})
+            ON CONFLICT ({{key}}, {{start}}) DO UPDATE SET {{count}} = {{t}}.{{count}} + {4}
+            WHERE {{t}}.{{count}} + {4} <= {3}
             RETURNING {{count}} AS "Value"
             """;
     }

@@ -10,6 +10,7 @@ public static class NotesExtensions
         builder.Services.AddContentChanges(builder.Configuration);
         builder.Services.AddScoped<NoteImporter>();
         builder.Services.AddScoped<NoteExporter>();
+        builder.Services.AddScoped<NoteEditor>();
         return builder;
     }
 }

@@ -40,10 +40,10 @@ public static class MetricsExtensions
             .AddPrometheusExporter());
 
         // A scheme of its own, so a session cookie never counts here and a scraper never meets the login page.
-        // API tokens with a metrics scope join by adding their scheme to the policy; their principal carries the claim.
+        // API tokens made with the metrics scope are let in too (their principal carries the claim); other scopes are not.
         builder.Services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, MetricsTokenHandler>(MetricsTokenHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder().AddPolicy(Policy, p => p
-            .AddAuthenticationSchemes(MetricsTokenHandler.SchemeName)
+            .AddAuthenticationSchemes(MetricsTokenHandler.SchemeName, Api.ApiTokenAuthentication.SchemeName)
             .RequireClaim(ScopeClaim, Scope));
 
         if (options.Port is { } port)

@@ -1,9 +1,18 @@
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Data;
+using Newsletter.Web.Issues;
 
 namespace Newsletter.Web.Sending;
 
 public sealed record ProgressSnapshot(DeliveryCounts Counts, int Percent, double PerSecond, string Rate, string Eta, string? Relay);
+
+/// <summary>An issue's progress as the progress page's script and the API read it; done once Sent or Cancelled.</summary>
+public sealed record ProgressReport(IssueStatus Status, string? Error, int Percent, int Recipients, int Sent, int Deferred, int Failed, int Skipped, int Uncertain, int Held,
+    string? Relay, string Rate, string Eta, bool Done)
+{
+    public static ProgressReport From(IssueStatus status, string? pausedReason, ProgressSnapshot p) => new(status, pausedReason, p.Percent, p.Counts.Total, p.Counts.Sent,
+        p.Counts.Deferred, p.Counts.Failed, p.Counts.Skipped, p.Counts.Uncertain, p.Counts.Held, p.Relay, p.Rate, p.Eta, status is IssueStatus.Sent or IssueStatus.Cancelled);
+}
 
 /// <summary>Counts, rate and ETA for the progress page and its live JSON.</summary>
 public sealed class IssueProgress(AppDbContext db, Ledger ledger, TimeProvider clock, Microsoft.Extensions.Options.IOptions<SendingOptions> options)

@@ -14,13 +14,17 @@ namespace Newsletter.Web.Sending;
 /// </summary>
 public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signal, ContentChanges changes, TimeProvider clock, ILogger<IssueSender> logger)
 {
+    /// <summary>How early a start job may begin a scheduled issue: jobs and clocks are not to the second.</summary>
+    public static readonly TimeSpan StartMargin = TimeSpan.FromSeconds(5);
+
     /// <summary>Scheduled (or a Preparing left by a crash) → Preparing → snapshot → Sending, then starts the workers.</summary>
     [AutomaticRetry(Attempts = 3)]
     public async Task StartAsync(int issueId, CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
+        var due = now + StartMargin;
         var moved = await db.Issues
-            .Where(i => i.Id == issueId && (i.Status == IssueStatus.Scheduled || i.Status == IssueStatus.Preparing) && (i.ScheduledAt == null || i.ScheduledAt <= now.AddSeconds(5)))
+            .Where(i => i.Id == issueId && (i.Status == IssueStatus.Scheduled || i.Status == IssueStatus.Preparing) && (i.ScheduledAt == null || i.ScheduledAt <= due))
             .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Preparing).SetProperty(i => i.StartedAt, i => i.StartedAt ?? now), ct);
         if (moved == 0)
         {

@@ -21,6 +21,8 @@ public static class SendingExtensions
             throw new InvalidOperationException(string.Join(" ", problems));
         }
         builder.Services.AddScoped<IssueComposer>();
+        builder.Services.AddScoped<IssueEditor>();
+        builder.Services.AddScoped<IssuePreviews>();
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddScoped<IssueSender>();
         builder.Services.AddScoped<IssueMessages>();
@@ -90,28 +92,10 @@ public static class SendingExtensions
                 return Results.NotFound();
             }
 
-            var p = await progress.ReadAsync(id, ct);
-            return Results.Ok(new
-            {
-                status = issue.Status.ToString(),
-                error = issue.PausedReason,
-                percent = p.Percent,
-                recipients = p.Counts.Total,
-                sent = p.Counts.Sent,
-                deferred = p.Counts.Deferred,
-                failed = p.Counts.Failed,
-                skipped = p.Counts.Skipped,
-                uncertain = p.Counts.Uncertain,
-                held = p.Counts.Held,
-                relay = p.Relay,
-                rate = p.Rate,
-                eta = p.Eta,
-                done = issue.Status is IssueStatus.Sent or IssueStatus.Cancelled,
-            });
+            return Results.Ok(ProgressReport.From(issue.Status, issue.PausedReason, await progress.ReadAsync(id, ct)));
         });
 
-        // Who got what: every row of the issue's ledger, streamed, so even a million-reader send downloads
-        // without sitting in memory. An erased reader shows as erased; their row stays, their address doesn't.
+        // Who got what (LedgerExport): an erased reader shows as erased; their row stays, their address doesn't.
         admin.MapGet("/issues/{id:int}/deliveries.csv", async (int id, HttpContext http, AppDbContext db, CancellationToken ct) =>
         {
             var slug = await db.Issues.AsNoTracking().Where(i => i.Id == id).Select(i => i.Slug).FirstOrDefaultAsync(ct);
@@ -123,21 +107,7 @@ public static class SendingExtensions
 
             http.Response.ContentType = "text/csv; charset=utf-8";
             http.Response.Headers.ContentDisposition = $"attachment; filename=\"deliveries-{slug}.csv\"";
-            await using var writer = new StreamWriter(http.Response.Body, new System.Text.UTF8Encoding(false), 1 << 16);
-            await writer.WriteLineAsync("email,status,attempts,smtp_code,sent_at,uncertain,last_error");
-            var rows = (from d in db.Deliveries.AsNoTracking()
-                        where d.IssueId == id
-                        orderby d.Id
-                        select new { Email = db.Subscribers.Where(s => s.Id == d.SubscriberId).Select(s => s.Email).FirstOrDefault(), d.Status, d.Attempts, d.SmtpCode, d.SentAtMs, d.Uncertain, d.LastError })
-                .AsAsyncEnumerable();
-            await foreach (var r in rows.WithCancellation(ct))
-            {
-                var sentAt = r.SentAtMs is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture) : "";
-                await writer.WriteLineAsync(string.Join(',',
-                    r.Email is null ? "(erased)" : Subscribers.Import.CsvReader.Escape(r.Email), r.Status.ToString().ToLowerInvariant(),
-                    r.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture), r.SmtpCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
-                    sentAt, r.Uncertain ? "yes" : "", Subscribers.Import.CsvReader.Escape(r.LastError)));
-            }
+            await LedgerExport.WriteCsvAsync(db, id, http.Response.Body, ct);
         });
         return app;
     }

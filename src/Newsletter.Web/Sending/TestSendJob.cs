@@ -9,6 +9,33 @@ public sealed class TestSendJob(IssueMessages messages, IMailTransport transport
 {
     public const int MaxAddresses = 5;
 
+    /// <summary>
+    /// The addresses a test copy may go to: each one valid, one to <see cref="MaxAddresses"/> of them. The error
+    /// names the address at fault, so the admin form and the API say the same thing.
+    /// </summary>
+    public static bool TryCheck(IEnumerable<string> given, out string[] addresses, out string error)
+    {
+        var valid = new List<string>();
+        foreach (var a in given.Where(a => !string.IsNullOrWhiteSpace(a)))
+        {
+            if (!EmailAddress.TryNormalize(a, out var normalized, out var why))
+            {
+                (addresses, error) = ([], $"'{a}': {why}");
+                return false;
+            }
+
+            valid.Add(normalized);
+        }
+
+        addresses = [.. valid.Distinct(EmailAddress.Comparer)];
+        error = addresses.Length is 0 or > MaxAddresses ? $"Give 1 to {MaxAddresses} addresses." : "";
+        return error.Length == 0;
+    }
+
+    /// <summary>Queues the copies; the job renders and sends them, never the request.</summary>
+    public static void Enqueue(IBackgroundJobClient jobs, int issueId, string[] addresses) =>
+        jobs.Enqueue<TestSendJob>(j => j.SendAsync(issueId, addresses, CancellationToken.None));
+
     [AutomaticRetry(Attempts = 2)]
     public async Task SendAsync(int issueId, string[] addresses, CancellationToken ct)
     {

@@ -62,28 +62,43 @@ public static class SiteExtensions
         }
 
         app.UseForwardedHeaders(forwarded);
-        if (!app.Environment.IsDevelopment())
+        // The API answers every error with problem details (JSON for programs); everything else with the
+        // friendly error page. Both branches wrap the rest of the pipeline.
+        app.UseWhen(Api.ApiExtensions.IsApi, api =>
         {
-            // A body over Kestrel's limit (the inbound endpoint reads its own) is the client's fault: 413, not 500.
-            app.UseExceptionHandler(new ExceptionHandlerOptions
+            api.UseExceptionHandler(new ExceptionHandlerOptions
             {
-                ExceptionHandlingPath = "/error",
                 StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+                // A client's malformed body is answered, not logged as a server error; anything else still is.
+                SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException,
             });
-        }
-
-        app.UseStatusCodePagesWithReExecute("/error/{0}");
-        // The error page is re-executed with the failed request's method and body. As a POST, Razor Pages would
-        // read that form again, and a form that failed once (too large, malformed) fails again and leaves a bare
-        // 500. The error page needs nothing from the request, so it is always shown as a GET.
-        app.Use((context, next) =>
+            api.UseStatusCodePages();
+        });
+        app.UseWhen(c => !Api.ApiExtensions.IsApi(c), site =>
         {
-            if (context.Features.Get<IStatusCodeReExecuteFeature>() is not null || context.Features.Get<IExceptionHandlerFeature>() is not null)
+            if (!app.Environment.IsDevelopment())
             {
-                context.Request.Method = HttpMethods.Get;
+                // A body over Kestrel's limit (the inbound endpoint reads its own) is the client's fault: 413, not 500.
+                site.UseExceptionHandler(new ExceptionHandlerOptions
+                {
+                    ExceptionHandlingPath = "/error",
+                    StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+                });
             }
 
-            return next(context);
+            site.UseStatusCodePagesWithReExecute("/error/{0}");
+            // The error page is re-executed with the failed request's method and body. As a POST, Razor Pages would
+            // read that form again, and a form that failed once (too large, malformed) fails again and leaves a bare
+            // 500. The error page needs nothing from the request, so it is always shown as a GET.
+            site.Use((context, next) =>
+            {
+                if (context.Features.Get<IStatusCodeReExecuteFeature>() is not null || context.Features.Get<IExceptionHandlerFeature>() is not null)
+                {
+                    context.Request.Method = HttpMethods.Get;
+                }
+
+                return next(context);
+            });
         });
         app.UseSecurityHeaders();
         // Files under wwwroot take a branch of their own before routing: no cookie is read, renewed or

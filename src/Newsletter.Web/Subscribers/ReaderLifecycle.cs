@@ -303,8 +303,8 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         await db.SaveChangesAsync(ct);
     }
 
-    /// <summary>An author sets a reader's name and tags. False when the reader is gone.</summary>
-    public async Task<bool> EditByAuthorAsync(long subscriberId, string? name, IReadOnlySet<string> tags, CancellationToken ct)
+    /// <summary>An author sets a reader's name and tags (in the admin, or "api" through a token). False when the reader is gone.</summary>
+    public async Task<bool> EditByAuthorAsync(long subscriberId, string? name, IReadOnlySet<string> tags, string source, CancellationToken ct)
     {
         var s = await db.Subscribers.Include(x => x.Tags).FirstOrDefaultAsync(x => x.Id == subscriberId, ct);
         if (s is null)
@@ -319,7 +319,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             s.Tags.Add(new SubscriberTag { Tag = t });
         }
 
-        Record(subscriberId, SubscriberEventKind.EditedByAuthor, "admin", $"name and tags: {string.Join(", ", tags.Order())}");
+        Record(subscriberId, SubscriberEventKind.EditedByAuthor, source, $"name and tags: {string.Join(", ", tags.Order())}");
         await db.SaveChangesAsync(ct);
         return true;
     }
@@ -328,7 +328,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
     /// An author adds a reader: active with a recorded consent, or pending with a confirmation. The admin form
     /// may add addresses the public form refuses (an intranet list on a private domain): the author vouches.
     /// </summary>
-    public async Task<(AddReaderResult Result, long Id)> AddByAuthorAsync(string email, string? name, IEnumerable<string> tags, string? consent, CancellationToken ct)
+    public async Task<(AddReaderResult Result, long Id)> AddByAuthorAsync(string email, string? name, IEnumerable<string> tags, string? consent, string source, CancellationToken ct)
     {
         var key = Subscriber.KeyOf(email);
         var hash = hashes.Of(key);
@@ -350,7 +350,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             EmailKey = key,
             Name = Clean(name),
             Status = active ? SubscriberStatus.Active : SubscriberStatus.Pending,
-            Source = "admin",
+            Source = source,
             ConsentSource = consent?.Trim(),
             CreatedAt = now,
             ConfirmedAt = active ? now : null,
@@ -375,7 +375,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                 return (AddReaderResult.AlreadyOnList, 0);
             }
 
-            await RecordAsync(s.Id, SubscriberEventKind.AddedByAuthor, "admin", active ? $"active; consent: {s.ConsentSource}" : "pending; confirmation sent", ct);
+            await RecordAsync(s.Id, SubscriberEventKind.AddedByAuthor, source, active ? $"active; consent: {s.ConsentSource}" : "pending; confirmation sent", ct);
             await tx.CommitAsync(ct);
         }
 
@@ -385,6 +385,45 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         }
 
         return (AddReaderResult.Added, s.Id);
+    }
+
+    /// <summary>
+    /// An author suppresses an address by hand (someone asked, by letter or phone, never to be written to): only
+    /// its hash is stored, so the address need not be on the list, and a reader who has it stops receiving
+    /// (Unsubscribed, with a history line) in the same transaction. False when it was suppressed already.
+    /// </summary>
+    public async Task<bool> SuppressAddressAsync(string email, string source, CancellationToken ct)
+    {
+        var key = Subscriber.KeyOf(email);
+        var hash = hashes.Of(key);
+        var now = clock.GetUtcNow().UtcDateTime;
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        if (await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
+        {
+            return false;
+        }
+
+        db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = SuppressionReason.Manual, CreatedAt = now });
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (db.IsUniqueViolation(e))
+        {
+            db.ChangeTracker.Clear();
+            return false; // a second request suppressed it a moment ago
+        }
+
+        var id = await db.Subscribers.Where(s => s.EmailKey == key).Select(s => (long?)s.Id).FirstOrDefaultAsync(ct);
+        if (id is { } subscriberId && await db.Subscribers
+            .Where(s => s.Id == subscriberId && (s.Status == SubscriberStatus.Active || s.Status == SubscriberStatus.Pending))
+            .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Unsubscribed).SetProperty(s => s.UnsubscribedAt, now), ct) > 0)
+        {
+            await RecordAsync(subscriberId, SubscriberEventKind.Unsubscribed, source, "address suppressed by an author", ct);
+        }
+
+        await tx.CommitAsync(ct);
+        return true;
     }
 
     /// <summary>

@@ -39,6 +39,19 @@ public class MetricsTests
     }
 
     [Fact]
+    public async Task AnApiTokenWithTheMetricsScopeScrapesAndOtherScopesDoNot()
+    {
+        using var app = new NewsletterApp();
+        var metricsToken = await Api.ApiClients.TokenAsync(app, Newsletter.Web.Api.ApiScopes.Metrics);
+        var everythingElse = await Api.ApiClients.TokenAsync(app, Newsletter.Web.Api.ApiScopes.Read | Newsletter.Web.Api.ApiScopes.Write | Newsletter.Web.Api.ApiScopes.Send);
+
+        var scraped = await GetAsync(app.CreateClient(), metricsToken);
+        Assert.Equal(HttpStatusCode.OK, scraped.StatusCode);
+        Assert.Contains("newsletter_relay_failing_seconds", await scraped.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, (await GetAsync(app.CreateClient(), everythingElse)).StatusCode);
+    }
+
+    [Fact]
     public async Task WithoutATokenConfiguredTheMainPortServesNoMetricsToAnyone()
     {
         using var app = new NewsletterApp();

@@ -28,7 +28,7 @@ public class AddressHashTests
         long id;
         await using (var scope = app.Services.CreateAsyncScope())
         {
-            (_, id) = await scope.ServiceProvider.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("erase.me@example.org", null, [], "test", Ct);
+            (_, id) = await scope.ServiceProvider.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("erase.me@example.org", null, [], "test", "admin", Ct);
             await scope.ServiceProvider.GetRequiredService<ReaderLifecycle>().DeleteAsync(id, erase: true, Ct);
         }
 

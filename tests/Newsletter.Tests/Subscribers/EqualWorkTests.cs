@@ -72,11 +72,11 @@ public sealed class EqualWorkTests : IDisposable
         await using (var scope = app.Services.CreateAsyncScope())
         {
             var readers = scope.ServiceProvider.GetRequiredService<ReaderLifecycle>();
-            await readers.AddByAuthorAsync("active@example.org", null, [], "test", Ct);
-            await readers.AddByAuthorAsync("pending@example.org", null, [], null, Ct);
-            var (_, gone) = await readers.AddByAuthorAsync("gone@example.org", null, [], "test", Ct);
+            await readers.AddByAuthorAsync("active@example.org", null, [], "test", "admin", Ct);
+            await readers.AddByAuthorAsync("pending@example.org", null, [], null, "admin", Ct);
+            var (_, gone) = await readers.AddByAuthorAsync("gone@example.org", null, [], "test", "admin", Ct);
             await readers.UnsubscribeAsync(gone, "test", Ct);
-            var (_, erased) = await readers.AddByAuthorAsync("erased@example.org", null, [], "test", Ct);
+            var (_, erased) = await readers.AddByAuthorAsync("erased@example.org", null, [], "test", "admin", Ct);
             await readers.DeleteAsync(erased, erase: true, Ct);
         }
 
@@ -102,7 +102,7 @@ public sealed class EqualWorkTests : IDisposable
         using var app = new NewsletterApp();
         await using (var scope = app.Services.CreateAsyncScope())
         {
-            await scope.ServiceProvider.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("reader@example.org", null, [], "test", Ct);
+            await scope.ServiceProvider.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("reader@example.org", null, [], "test", "admin", Ct);
         }
 
         var client = app.CreateBrowserClient();

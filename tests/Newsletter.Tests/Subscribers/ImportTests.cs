@@ -22,7 +22,7 @@ public class ImportTests
         await using var scope = app.Services.CreateAsyncScope();
         var sp = scope.ServiceProvider;
         var bytes = (encoding ?? new UTF8Encoding(false)).GetPreamble().Concat((encoding ?? Encoding.UTF8).GetBytes(csv)).ToArray();
-        var import = await ImportModel.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<AppPaths>(), new MemoryStream(bytes), "test.csv", active, active ? "test consent" : null, tags, Ct);
+        var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<AppPaths>(), new MemoryStream(bytes), "test.csv", active, active ? "test consent" : null, tags, Ct);
         try
         {
             await sp.GetRequiredService<SubscriberImporter>().ImportAsync(import, Ct);
@@ -39,7 +39,7 @@ public class ImportTests
     {
         await using var scope = app.Services.CreateAsyncScope();
         var sp = scope.ServiceProvider;
-        var import = await ImportModel.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<AppPaths>(), new MemoryStream(bytes), "test.csv", true, "test consent", null, Ct);
+        var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<AppPaths>(), new MemoryStream(bytes), "test.csv", true, "test consent", null, Ct);
         await sp.GetRequiredService<SubscriberImporter>().ImportAsync(import, Ct);
         return import;
     }
@@ -412,7 +412,7 @@ public class ImportTests
         var db = sp.GetRequiredService<AppDbContext>();
         var paths = sp.GetRequiredService<AppPaths>();
         Task<SubscriberImport> StoreAsync(string csv, bool active = true) =>
-            ImportModel.StoreAsync(db, paths, new MemoryStream(Encoding.UTF8.GetBytes(csv)), "list.csv", active, active ? "test" : null, null, Ct);
+            SubscriberImporter.StoreAsync(db, paths, new MemoryStream(Encoding.UTF8.GetBytes(csv)), "list.csv", active, active ? "test" : null, null, Ct);
 
         // Cut off mid-way by a stop; one still being read by an import verb in another process; one whose job was lost.
         var cut = await StoreAsync("email\ncut1@example.org\ncut2@example.org\n");

@@ -7,7 +7,7 @@ using Newsletter.Web.Site;
 
 namespace Newsletter.Web.Issues.Admin;
 
-public sealed class IndexModel(AppDbContext db, IOptions<SiteOptions> site) : PageModel
+public sealed class IndexModel(AppDbContext db, IssueEditor editor, IOptions<SiteOptions> site) : PageModel
 {
     public IReadOnlyList<Issue> Issues { get; private set; } = [];
 
@@ -24,9 +24,7 @@ public sealed class IndexModel(AppDbContext db, IOptions<SiteOptions> site) : Pa
 
     public async Task<IActionResult> OnPostNewAsync(CancellationToken ct)
     {
-        var issue = new Issue { Slug = $"draft-{Guid.NewGuid():N}"[..20], Status = IssueStatus.Draft };
-        db.Issues.Add(issue);
-        await db.SaveChangesAsync(ct);
+        var issue = await editor.CreateAsync(ct);
         return Redirect($"/admin/issues/{issue.Id}");
     }
 

@@ -10,7 +10,7 @@ using Newsletter.Web.Subscribers;
 
 namespace Newsletter.Web.Issues.Admin;
 
-public sealed class PreviewModel(AppDbContext db, IssueMessages messages, IBackgroundJobClient jobs, IOptions<SiteOptions> site) : PageModel
+public sealed class PreviewModel(AppDbContext db, IssuePreviews previews, IBackgroundJobClient jobs) : PageModel
 {
     public Issue? Issue { get; private set; }
 
@@ -33,59 +33,26 @@ public sealed class PreviewModel(AppDbContext db, IssueMessages messages, IBackg
 
     public async Task<IActionResult> OnPostTestAsync(int id, string? addresses, CancellationToken ct)
     {
-        var list = (addresses ?? "").Split([',', ';', '\n', '\r', ' '], StringSplitOptions.RemoveEmptyEntries).ToList();
-        var valid = new List<string>();
-        foreach (var a in list)
+        var list = (addresses ?? "").Split([',', ';', '\n', '\r', ' '], StringSplitOptions.RemoveEmptyEntries);
+        if (!TestSendJob.TryCheck(list, out var valid, out var error))
         {
-            if (!Newsletter.Mail.EmailAddress.TryNormalize(a, out var normalized, out var error))
-            {
-                return Redirect($"/admin/issues/{id}/preview?message=" + Uri.EscapeDataString($"'{a}': {error}"));
-            }
-
-            valid.Add(normalized);
+            return Redirect($"/admin/issues/{id}/preview?message=" + Uri.EscapeDataString(error));
         }
 
-        if (valid.Count is 0 or > TestSendJob.MaxAddresses)
-        {
-            return Redirect($"/admin/issues/{id}/preview?message=" + Uri.EscapeDataString($"Give 1 to {TestSendJob.MaxAddresses} addresses."));
-        }
-
-        jobs.Enqueue<TestSendJob>(j => j.SendAsync(id, valid.Distinct().ToArray(), CancellationToken.None));
+        TestSendJob.Enqueue(jobs, id, valid);
         return Redirect($"/admin/issues/{id}/preview?message=" + Uri.EscapeDataString($"Test sent to {string.Join(", ", valid)}."));
     }
 
     private async Task<bool> LoadAsync(int id, CancellationToken ct)
     {
         Issue = await db.Issues.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id && i.DeletedAt == null, ct);
-        if (Issue is null)
+        var preview = Issue is null ? null : await previews.BuildAsync(id, DefaultTestAddress.Length > 0 ? DefaultTestAddress : "preview@example.org", ct);
+        if (preview is null)
         {
             return false;
         }
 
-        MimeKit.MimeMessage message;
-        try
-        {
-            var prepared = await messages.PrepareAsync(id, ct);
-            (message, _) = messages.Build(prepared, new Recipient(0, DefaultTestAddress.Length > 0 ? DefaultTestAddress : "preview@example.org", null, SubscriberStatus.Active, null), 0);
-        }
-        catch (Newsletter.Mail.TemplateException e)
-        {
-            // An empty draft (no subject yet) cannot be rendered; the author is told why instead of seeing a 500.
-            Warnings = [$"Nothing to preview yet: {e.Message}"];
-            return true;
-        }
-
-        Subject = message.Subject ?? "";
-        Text = message.TextBody ?? "";
-        var html = message.HtmlBody ?? "";
-        HtmlBytes = System.Text.Encoding.UTF8.GetByteCount(html);
-        var published = await db.Notes.AsNoTracking().Where(n => n.Status == Notes.NoteStatus.Published && n.DeletedAt == null).Select(n => "/notes/" + n.Slug).ToListAsync(ct);
-        var issues = await PublicIssues.Visible(db).Select(i => "/issues/" + i.Slug).ToListAsync(ct);
-        // Its own web version exists from the moment it is sent; "Read it on the web" is not a broken link.
-        issues.Add(Issue.WebPath);
-        Warnings = Preflight.Check(html, Text, published.Concat(issues).ToHashSet(StringComparer.Ordinal), site.Value.BaseUrl);
-        var tag = Issue.AudienceTag;
-        AudienceCount = await Ledger.Audience(db, tag, DateTime.UtcNow).CountAsync(ct);
+        (Subject, Text, HtmlBytes, Warnings, AudienceCount) = (preview.Subject, preview.Text, preview.HtmlBytes, preview.Warnings, preview.AudienceCount);
         return true;
     }
 }

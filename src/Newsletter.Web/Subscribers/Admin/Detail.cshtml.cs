@@ -21,7 +21,7 @@ public sealed class DetailModel(AppDbContext db, ReaderLifecycle readers) : Page
 
     public async Task<IActionResult> OnPostSaveAsync(long id, string? name, string? tags, CancellationToken ct)
     {
-        if (!await readers.EditByAuthorAsync(id, name, Notes.Tags.Parse(tags).ToHashSet(), ct))
+        if (!await readers.EditByAuthorAsync(id, name, Notes.Tags.Parse(tags).ToHashSet(), "admin", ct))
         {
             return NotFound();
         }

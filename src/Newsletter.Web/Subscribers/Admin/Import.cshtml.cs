@@ -12,12 +12,10 @@ namespace Newsletter.Web.Subscribers.Admin;
 /// The upload is streamed to data/imports/ and a Hangfire job does the rest, so a 100 MB file never holds
 /// a request (or the whole file in memory).
 /// </summary>
-[RequestSizeLimit(ImportModel.MaxUploadBytes)]
-[RequestFormLimits(MultipartBodyLengthLimit = ImportModel.MaxUploadBytes)]
+[RequestSizeLimit(SubscriberImporter.MaxUploadBytes)]
+[RequestFormLimits(MultipartBodyLengthLimit = SubscriberImporter.MaxUploadBytes)]
 public sealed class ImportModel(AppDbContext db, AppPaths paths, IBackgroundJobClient jobs) : PageModel
 {
-    public const long MaxUploadBytes = 1L << 30;
-
     public IReadOnlyList<SubscriberImport> Recent { get; private set; } = [];
 
     public async Task OnGetAsync(CancellationToken ct) => await LoadAsync(ct);
@@ -29,9 +27,9 @@ public sealed class ImportModel(AppDbContext db, AppPaths paths, IBackgroundJobC
         {
             ModelState.AddModelError("", "Choose a CSV file to import.");
         }
-        else if (active && string.IsNullOrWhiteSpace(consent))
+        else if (SubscriberImporter.ConsentProblem(active, consent) is { } problem)
         {
-            ModelState.AddModelError("", "Say where these people agreed: importing as active needs a recorded consent.");
+            ModelState.AddModelError("", problem);
         }
 
         if (!ModelState.IsValid)
@@ -40,34 +38,9 @@ public sealed class ImportModel(AppDbContext db, AppPaths paths, IBackgroundJobC
             return Page();
         }
 
-        var import = await StoreAsync(db, paths, file!.OpenReadStream(), Path.GetFileName(file.FileName), active, consent, tags, ct);
+        var import = await SubscriberImporter.StoreAsync(db, paths, file!.OpenReadStream(), Path.GetFileName(file.FileName), active, consent, tags, ct);
         jobs.Enqueue<SubscriberImporter>(i => i.RunAsync(import.Id, CancellationToken.None));
         return Redirect($"/admin/subscribers/imports/{import.Id}");
-    }
-
-    /// <summary>Records the import and copies the file to data/imports/, ready for the importer.</summary>
-    public static async Task<SubscriberImport> StoreAsync(AppDbContext db, AppPaths paths, Stream content, string fileName, bool active, string? consent, string? tags, CancellationToken ct)
-    {
-        var import = new SubscriberImport
-        {
-            FileName = fileName.Length > 200 ? fileName[..200] : fileName,
-            ImportAsActive = active,
-            ConsentSource = string.IsNullOrWhiteSpace(consent) ? null : consent.Trim(),
-            Tags = tags,
-            Status = ImportStatus.Queued,
-        };
-        db.SubscriberImports.Add(import);
-        await db.SaveChangesAsync(ct);
-        var path = SubscriberImporter.FilePath(paths, import.Id);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        await using (var target = System.IO.File.Create(path))
-        {
-            await content.CopyToAsync(target, ct);
-            import.FileSize = target.Length;
-        }
-
-        await db.SaveChangesAsync(ct);
-        return import;
     }
 
     private async Task LoadAsync(CancellationToken ct) =>

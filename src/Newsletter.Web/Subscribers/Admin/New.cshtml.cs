@@ -35,7 +35,7 @@ public sealed class NewModel(ReaderLifecycle readers) : PageModel
             return Page();
         }
 
-        var (result, id) = await readers.AddByAuthorAsync(normalized, name, Notes.Tags.Parse(tags), active ? consent : null, ct);
+        var (result, id) = await readers.AddByAuthorAsync(normalized, name, Notes.Tags.Parse(tags), active ? consent : null, "admin", ct);
         switch (result)
         {
             case AddReaderResult.Suppressed:

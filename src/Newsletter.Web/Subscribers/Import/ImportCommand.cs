@@ -32,7 +32,7 @@ public static class ImportCommand
         var importer = services.GetRequiredService<SubscriberImporter>();
         await using var content = File.OpenRead(file);
         // Recorded like an upload, then run here instead of on a Hangfire worker.
-        var import = await Admin.ImportModel.StoreAsync(db, services.GetRequiredService<AppPaths>(), content, Path.GetFileName(file), active, consent, Option("--tags"), default);
+        var import = await SubscriberImporter.StoreAsync(db, services.GetRequiredService<AppPaths>(), content, Path.GetFileName(file), active, consent, Option("--tags"), default);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {

@@ -35,9 +35,41 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
     private static readonly string[] SubscribedNames = ["subscribed", "subscribedat", "created", "createdat", "signupdate", "optin", "optindate", "date"];
     private static readonly string[] ConfirmedNames = ["confirmed", "confirmedat", "confirmationdate", "doubleoptin"];
 
+    /// <summary>The largest CSV an author may upload, in the admin or through the API.</summary>
+    public const long MaxUploadBytes = 1L << 30;
+
     public static string FilePath(AppPaths paths, int importId) => Path.Combine(paths.DataFolder, "imports", $"{importId}.csv");
 
     public static string ErrorsPath(AppPaths paths, int importId) => Path.Combine(paths.DataFolder, "imports", $"{importId}.errors.csv");
+
+    /// <summary>Active rows skip double opt-in, so they need a recorded consent; null when the options are usable.</summary>
+    public static string? ConsentProblem(bool active, string? consent) =>
+        active && string.IsNullOrWhiteSpace(consent) ? "Say where these people agreed: importing as active needs a recorded consent." : null;
+
+    /// <summary>Records the import and copies the file to data/imports/, ready for the importer.</summary>
+    public static async Task<SubscriberImport> StoreAsync(AppDbContext db, AppPaths paths, Stream content, string fileName, bool active, string? consent, string? tags, CancellationToken ct)
+    {
+        var import = new SubscriberImport
+        {
+            FileName = fileName.Length > 200 ? fileName[..200] : fileName,
+            ImportAsActive = active,
+            ConsentSource = string.IsNullOrWhiteSpace(consent) ? null : consent.Trim(),
+            Tags = tags,
+            Status = ImportStatus.Queued,
+        };
+        db.SubscriberImports.Add(import);
+        await db.SaveChangesAsync(ct);
+        var path = SubscriberImporter.FilePath(paths, import.Id);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await using (var target = File.Create(path))
+        {
+            await content.CopyToAsync(target, ct);
+            import.FileSize = target.Length;
+        }
+
+        await db.SaveChangesAsync(ct);
+        return import;
+    }
 
     /// <summary>The Hangfire entry point: runs an import recorded in SubscriberImports.</summary>
     [AutomaticRetry(Attempts = 0)]

@@ -1,0 +1,118 @@
+using Hangfire;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Data;
+using Newsletter.Web.Infrastructure;
+using Newsletter.Web.Subscribers;
+using Newsletter.Web.Subscribers.Import;
+
+namespace Newsletter.Web.Api;
+
+public sealed record ImportDto(int Id, string FileName, ImportStatus Status, int Percent, int Rows, int Imported, int Duplicates, int Suppressed, int Invalid,
+    string? Error, bool Done, bool Active, string? Tags, DateTime CreatedAt, DateTime? FinishedAt)
+{
+    public static ImportDto From(SubscriberImport i) => new(i.Id, i.FileName, i.Status, i.Status == ImportStatus.Completed ? 100 : i.Percent, i.Rows, i.Imported,
+        i.Duplicates, i.Suppressed, i.Invalid, i.Error, i.Status is ImportStatus.Completed or ImportStatus.Failed, i.ImportAsActive, i.Tags, i.CreatedAt, i.FinishedAt);
+}
+
+/// <summary>/api/v1/imports: the admin's CSV import (same importer, same job, same per-row errors), fed from a request body.</summary>
+public static class ImportsApi
+{
+    private static readonly string[] CsvTypes = ["text/csv", "text/plain", "application/csv", "application/octet-stream"];
+
+    public static RouteGroupBuilder MapImportsApi(this RouteGroupBuilder api)
+    {
+        var g = api.MapGroup("/imports").WithTags("Imports");
+        g.MapPost("/", UploadAsync).RequireAuthorization(ApiPolicies.Write)
+            .Accepts<string>("text/csv")
+            .WithMetadata(new RequestSizeLimitAttribute(SubscriberImporter.MaxUploadBytes))
+            .WithSummary("Import subscribers from CSV")
+            .WithDescription("The body is the CSV file (Content-Type: text/csv, UTF-8, a header row naming at least an email column). Rows are pending and get a confirmation email, unless active=true with a consent saying where they agreed. " +
+                "The import runs in the background: poll the returned import until done is true. Duplicates are skipped and suppressed addresses stay out.");
+        g.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Read)
+            .WithSummary("List imports").WithDescription("The most recent imports first, with their counts.");
+        g.MapGet("/{id:int}", GetAsync).RequireAuthorization(ApiPolicies.Read)
+            .WithSummary("Get an import's progress").WithDescription("Counts so far and whether it is done; a failed import says why in 'error'.");
+        g.MapGet("/{id:int}/errors", ErrorsAsync).RequireAuthorization(ApiPolicies.Read)
+            .Produces<string>(StatusCodes.Status200OK, "text/csv")
+            .WithSummary("Rows an import refused").WithDescription("A CSV of the refused rows: the file's line number, the address and the reason.");
+        return api;
+    }
+
+    private static async Task<Results<Accepted<ImportDto>, ValidationProblem, ProblemHttpResult>> UploadAsync(HttpRequest request, AppDbContext db, AppPaths paths, IBackgroundJobClient jobs,
+        string? tags, bool? active, string? consent, string? fileName, CancellationToken ct)
+    {
+        var type = request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
+        if (type is null || !CsvTypes.Contains(type))
+        {
+            return TypedResults.Problem("Send the CSV file itself as the body, with Content-Type: text/csv.", statusCode: StatusCodes.Status415UnsupportedMediaType);
+        }
+
+        var errors = new Dictionary<string, string[]>();
+        if (SubscriberImporter.ConsentProblem(active == true, consent) is { } consentProblem)
+        {
+            errors["consent"] = [consentProblem];
+        }
+        else if ((consent?.Length ?? 0) > 500 || !ApiResults.IsOneLine(consent))
+        {
+            errors["consent"] = ["The consent is one line of at most 500 characters."];
+        }
+
+        if ((tags?.Length ?? 0) > 500 || !ApiResults.IsOneLine(tags))
+        {
+            errors["tags"] = ["Tags are one comma-separated line of at most 500 characters."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return ApiResults.Invalid(errors);
+        }
+
+        // The body goes to a file of its own first: an upload cut off half-way (a dropped connection, a body over
+        // the limit) leaves no import behind that a restart would then run on half a file.
+        var staging = Path.Combine(paths.DataFolder, "imports", $"upload-{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(Path.GetDirectoryName(staging)!);
+        try
+        {
+            await using (var file = File.Create(staging))
+            {
+                await request.Body.CopyToAsync(file, ct);
+            }
+
+            if (new FileInfo(staging).Length == 0)
+            {
+                return ApiResults.Invalid("body", "The CSV file is empty.");
+            }
+
+            await using var content = File.OpenRead(staging);
+            var name = string.IsNullOrWhiteSpace(fileName) || !ApiResults.IsOneLine(fileName) ? "api-upload.csv" : Path.GetFileName(fileName);
+            var import = await SubscriberImporter.StoreAsync(db, paths, content, name, active == true, consent, tags, ct);
+            jobs.Enqueue<SubscriberImporter>(i => i.RunAsync(import.Id, CancellationToken.None));
+            return TypedResults.Accepted($"{ApiExtensions.Prefix}/imports/{import.Id}", ImportDto.From(import));
+        }
+        finally
+        {
+            File.Delete(staging);
+        }
+    }
+
+    private static async Task<Ok<ImportDto[]>> ListAsync(AppDbContext db, CancellationToken ct) =>
+        TypedResults.Ok((await db.SubscriberImports.AsNoTracking().OrderByDescending(i => i.Id).Take(50).ToListAsync(ct)).Select(ImportDto.From).ToArray());
+
+    private static async Task<Results<Ok<ImportDto>, NotFoundProblem>> GetAsync(int id, AppDbContext db, CancellationToken ct) =>
+        await db.SubscriberImports.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id, ct) is { } i ? TypedResults.Ok(ImportDto.From(i)) : ApiResults.NotFound($"There is no import {id}.");
+
+    private static async Task<Results<PhysicalFileHttpResult, NotFoundProblem>> ErrorsAsync(int id, AppDbContext db, AppPaths paths, CancellationToken ct)
+    {
+        if (!await db.SubscriberImports.AnyAsync(i => i.Id == id, ct))
+        {
+            return ApiResults.NotFound($"There is no import {id}.");
+        }
+
+        var path = SubscriberImporter.ErrorsPath(paths, id);
+        return File.Exists(path)
+            ? TypedResults.PhysicalFile(path, "text/csv; charset=utf-8", $"import-{id}-errors.csv")
+            : ApiResults.NotFound($"Import {id} refused no rows.");
+    }
+}

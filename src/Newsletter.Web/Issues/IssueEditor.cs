@@ -1,0 +1,231 @@
+using Hangfire;
+using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Content;
+using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
+using Newsletter.Web.Notes;
+using Newsletter.Web.Sending;
+
+namespace Newsletter.Web.Issues;
+
+/// <summary>What an author (in the admin or through the API) writes into a draft. Null fields are left empty.</summary>
+public sealed record IssueDraft(string? Subject, string? Preheader, string? Slug, string? Markdown, IReadOnlyList<int>? NoteIds, IEnumerable<string>? Tags, string? AudienceTag, IssueChannel Channel);
+
+/// <summary>Where an issue goes: by email and on the site, or only one of them.</summary>
+public enum IssueChannel
+{
+    Both,
+    Web,
+    Email,
+}
+
+public enum IssueEditOutcome
+{
+    Saved,
+    NotFound,
+
+    /// <summary>Sending or sent: the body that readers got can no longer change.</summary>
+    NotEditable,
+    Invalid,
+}
+
+/// <summary>A save's outcome; <see cref="Errors"/> names each field that was refused and why.</summary>
+public sealed record IssueEditResult(IssueEditOutcome Outcome, IReadOnlyDictionary<string, string[]> Errors)
+{
+    public static readonly IssueEditResult Saved = new(IssueEditOutcome.Saved, new Dictionary<string, string[]>());
+    public static readonly IssueEditResult NotFound = new(IssueEditOutcome.NotFound, new Dictionary<string, string[]>());
+    public static readonly IssueEditResult NotEditable = new(IssueEditOutcome.NotEditable, new Dictionary<string, string[]>());
+}
+
+public enum ScheduleOutcome
+{
+    /// <summary>Scheduled for later, or enqueued to start now.</summary>
+    Scheduled,
+    NotFound,
+
+    /// <summary>No subject or slug yet: it was never saved.</summary>
+    NotReady,
+
+    /// <summary>Already starting, sending or sent: a second "send now" changes nothing.</summary>
+    AlreadyGoing,
+}
+
+/// <summary>
+/// Every change an author makes to an issue before it goes out: create, save, schedule, send now, unschedule,
+/// delete. The admin pages and the API call the same methods, so a rule (a subject on one line, a unique slug,
+/// notes that exist, one start per issue) is checked in one place. From Preparing on, the issue's state belongs
+/// to <see cref="IssueSender"/>.
+/// </summary>
+public sealed class IssueEditor(AppDbContext db, IssueComposer composer, IBackgroundJobClient jobs, ContentChanges changes, TimeProvider clock)
+{
+    /// <summary>The largest body an issue may have, in characters.</summary>
+    public const int MaxMarkdown = 1_000_000;
+
+    /// <summary>An empty draft with a placeholder slug, so it can be saved before it has a subject.</summary>
+    public async Task<Issue> CreateAsync(CancellationToken ct)
+    {
+        var issue = new Issue { Slug = $"draft-{Guid.NewGuid():N}"[..20], Status = IssueStatus.Draft, CreatedAt = clock.GetUtcNow().UtcDateTime, UpdatedAt = clock.GetUtcNow().UtcDateTime };
+        db.Issues.Add(issue);
+        await db.SaveChangesAsync(ct);
+        return issue;
+    }
+
+    public async Task<IssueEditResult> SaveAsync(int id, IssueDraft draft, CancellationToken ct)
+    {
+        var issue = await db.Issues.Include(i => i.Notes).Include(i => i.Tags).FirstOrDefaultAsync(i => i.Id == id && i.DeletedAt == null, ct);
+        if (issue is null)
+        {
+            return IssueEditResult.NotFound;
+        }
+
+        if (!issue.IsEditable)
+        {
+            return IssueEditResult.NotEditable;
+        }
+
+        var errors = new Dictionary<string, string[]>();
+        var subject = (draft.Subject ?? "").Trim();
+        // Subjects become a mail header: a line break there is header injection, not formatting.
+        if (subject.Length == 0 || subject.Any(char.IsControl))
+        {
+            errors["subject"] = ["Give the issue a subject on one line."];
+        }
+        else if (subject.Length > 300)
+        {
+            errors["subject"] = ["The subject is longer than 300 characters."];
+        }
+
+        if ((draft.Preheader?.Length ?? 0) > 300)
+        {
+            errors["preheader"] = ["The preheader is longer than 300 characters."];
+        }
+
+        var wantedSlug = string.IsNullOrWhiteSpace(draft.Slug) ? NoteFile.Slugify(subject) : draft.Slug.Trim();
+        if (wantedSlug.Length == 0 || wantedSlug.Length > 120 || !NoteFile.IsValidSlug(wantedSlug))
+        {
+            errors["slug"] = ["The slug may only hold a-z, 0-9 and inner hyphens, at most 120 characters."];
+        }
+        else if (await db.Issues.AnyAsync(i => i.Slug == wantedSlug && i.Id != id, ct))
+        {
+            errors["slug"] = [$"Another issue already uses the slug '{wantedSlug}'."];
+        }
+
+        if ((draft.Markdown?.Length ?? 0) > MaxMarkdown)
+        {
+            errors["markdown"] = ["The body is larger than 1,000,000 characters."];
+        }
+
+        // The ids come from a form or a client: one that was deleted meanwhile (or made up) would otherwise
+        // fail the foreign key on save and answer with a 500.
+        var noteIds = (draft.NoteIds ?? []).Distinct().ToList();
+        var known = await db.Notes.CountAsync(n => noteIds.Contains(n.Id) && n.DeletedAt == null, ct);
+        if (known != noteIds.Count)
+        {
+            errors["notes"] = ["A chosen note no longer exists. Check the list of notes and save again."];
+        }
+
+        var audience = string.IsNullOrWhiteSpace(draft.AudienceTag) ? null : Tags.Normalize(draft.AudienceTag);
+        if (audience is { Length: 0 })
+        {
+            errors["audienceTag"] = ["The audience tag holds no letters or digits."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return new IssueEditResult(IssueEditOutcome.Invalid, errors);
+        }
+
+        issue.Subject = subject;
+        issue.Preheader = new string([.. (draft.Preheader ?? "").Where(c => !char.IsControl(c))]).Trim();
+        issue.Slug = wantedSlug;
+        issue.Markdown = draft.Markdown ?? "";
+        issue.AudienceTag = audience;
+        issue.WebOnly = draft.Channel == IssueChannel.Web;
+        issue.EmailOnly = draft.Channel == IssueChannel.Email;
+        issue.Notes.Clear();
+        var position = 0;
+        foreach (var noteId in noteIds)
+        {
+            issue.Notes.Add(new IssueNote { NoteId = noteId, Position = position++ });
+        }
+
+        var wanted = (draft.Tags ?? []).Select(Tags.Normalize).Where(t => t.Length > 0).ToHashSet(StringComparer.Ordinal);
+        issue.Tags.RemoveAll(t => !wanted.Contains(t.Tag));
+        foreach (var t in wanted.Where(w => issue.Tags.All(x => x.Tag != w)))
+        {
+            issue.Tags.Add(new IssueTag { Tag = t });
+        }
+
+        issue.Summary = "";
+        await composer.ComposeAsync(issue, ct);
+        issue.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (db.IsUniqueViolation(e))
+        {
+            // Two saves of the same new slug at once: the unique index catches the loser.
+            db.ChangeTracker.Clear();
+            return new IssueEditResult(IssueEditOutcome.Invalid, new Dictionary<string, string[]> { ["slug"] = [$"Another issue already uses the slug '{wantedSlug}'."] });
+        }
+
+        return IssueEditResult.Saved;
+    }
+
+    /// <summary>
+    /// Schedules the issue for <paramref name="utc"/>, or starts it now when that time has come. A draft, or an
+    /// issue scheduled for a time still ahead, moves; one whose start is due or past is already on its way, so a
+    /// double click, a second tab or two API clients at once start it once and the second hears so.
+    /// </summary>
+    public async Task<ScheduleOutcome> ScheduleAsync(int id, DateTime utc, CancellationToken ct)
+    {
+        var issue = await db.Issues.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id && i.DeletedAt == null, ct);
+        if (issue is null)
+        {
+            return ScheduleOutcome.NotFound;
+        }
+
+        if (!IsReady(issue))
+        {
+            return ScheduleOutcome.NotReady;
+        }
+
+        var due = clock.GetUtcNow().UtcDateTime + IssueSender.StartMargin;
+        var moved = await db.Issues
+            .Where(i => i.Id == id && (i.Status == IssueStatus.Draft || (i.Status == IssueStatus.Scheduled && i.ScheduledAt > due)))
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Scheduled).SetProperty(i => i.ScheduledAt, utc), ct);
+        if (moved == 0)
+        {
+            return ScheduleOutcome.AlreadyGoing;
+        }
+
+        var delay = utc - clock.GetUtcNow().UtcDateTime;
+        if (delay <= TimeSpan.FromSeconds(1))
+        {
+            jobs.Enqueue<IssueSender>(s => s.StartAsync(id, CancellationToken.None));
+        }
+        else
+        {
+            jobs.Schedule<IssueSender>(s => s.StartAsync(id, CancellationToken.None), delay);
+        }
+
+        return ScheduleOutcome.Scheduled;
+    }
+
+    /// <summary>A scheduled issue goes back to draft. The Hangfire job may still fire at the old time; it finds a draft and does nothing.</summary>
+    public async Task<bool> UnscheduleAsync(int id, CancellationToken ct) =>
+        await db.Issues.Where(i => i.Id == id && i.Status == IssueStatus.Scheduled)
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Draft).SetProperty(i => i.ScheduledAt, (DateTime?)null), ct) == 1;
+
+    /// <summary>Only a draft can be deleted; set-based, so a double click deletes once.</summary>
+    public async Task<bool> DeleteDraftAsync(int id, CancellationToken ct)
+    {
+        var deleted = await db.Issues.Where(i => i.Id == id && i.Status == IssueStatus.Draft).ExecuteDeleteAsync(ct);
+        await changes.IssuesChangedAsync(ct);
+        return deleted > 0;
+    }
+
+    /// <summary>An issue can go out once it has been saved with a subject (a new draft has a placeholder slug).</summary>
+    public static bool IsReady(Issue issue) => !string.IsNullOrWhiteSpace(issue.Subject) && !issue.Slug.StartsWith("draft-", StringComparison.Ordinal);
+}

@@ -1,0 +1,51 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Newsletter.Web.Data;
+using Newsletter.Web.Sending;
+using Newsletter.Web.Site;
+using Newsletter.Web.Subscribers;
+
+namespace Newsletter.Web.Issues;
+
+/// <summary>An issue's email as one reader would get it, with the preflight warnings and the audience it would reach now.</summary>
+public sealed record IssuePreview(string Subject, string Html, string Text, int HtmlBytes, IReadOnlyList<string> Warnings, int AudienceCount)
+{
+    /// <summary>Set when there is nothing to render yet (an empty draft); the other fields are then empty.</summary>
+    public string? NothingYet { get; init; }
+}
+
+/// <summary>Builds the preview the admin's preview page and the API show: the same message the workers build, the same checks.</summary>
+public sealed class IssuePreviews(AppDbContext db, IssueMessages messages, IOptions<SiteOptions> site, TimeProvider clock)
+{
+    /// <summary>Null when the issue does not exist.</summary>
+    public async Task<IssuePreview?> BuildAsync(int id, string recipient, CancellationToken ct)
+    {
+        var issue = await db.Issues.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id && i.DeletedAt == null, ct);
+        if (issue is null)
+        {
+            return null;
+        }
+
+        var audience = await Ledger.Audience(db, issue.AudienceTag, clock.GetUtcNow().UtcDateTime).CountAsync(ct);
+        MimeKit.MimeMessage message;
+        try
+        {
+            var prepared = await messages.PrepareAsync(id, ct);
+            (message, _) = messages.Build(prepared, new Recipient(0, recipient, null, SubscriberStatus.Active, null), 0);
+        }
+        catch (Newsletter.Mail.TemplateException e)
+        {
+            // An empty draft (no subject yet) cannot be rendered; the author is told why instead of seeing a 500.
+            return new IssuePreview("", "", "", 0, [$"Nothing to preview yet: {e.Message}"], audience) { NothingYet = e.Message };
+        }
+
+        var text = message.TextBody ?? "";
+        var html = message.HtmlBody ?? "";
+        var published = await db.Notes.AsNoTracking().Where(n => n.Status == Notes.NoteStatus.Published && n.DeletedAt == null).Select(n => "/notes/" + n.Slug).ToListAsync(ct);
+        var issues = await PublicIssues.Visible(db).Select(i => "/issues/" + i.Slug).ToListAsync(ct);
+        // Its own web version exists from the moment it is sent; "Read it on the web" is not a broken link.
+        issues.Add(issue.WebPath);
+        var warnings = Preflight.Check(html, text, published.Concat(issues).ToHashSet(StringComparer.Ordinal), site.Value.BaseUrl);
+        return new IssuePreview(message.Subject ?? "", html, text, System.Text.Encoding.UTF8.GetByteCount(html), warnings, audience);
+    }
+}

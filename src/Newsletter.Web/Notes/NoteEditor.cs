@@ -1,0 +1,186 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Content;
+using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
+
+namespace Newsletter.Web.Notes;
+
+/// <summary>What a save does to a note's status.</summary>
+public enum NoteIntent
+{
+    /// <summary>A new note starts as a draft; an existing one keeps its status.</summary>
+    Save,
+    Publish,
+    Unpublish,
+}
+
+public enum NoteEditOutcome
+{
+    Saved,
+    NotFound,
+
+    /// <summary>Owned by its file in notes/: an edit here would be overwritten at the next import.</summary>
+    FileBacked,
+    Invalid,
+}
+
+/// <summary>A save's outcome: the note, or the fields refused (keyed by <see cref="NoteInput"/>'s property names).</summary>
+public sealed record NoteEditResult(NoteEditOutcome Outcome, Note? Note, IReadOnlyDictionary<string, string[]> Errors);
+
+/// <summary>
+/// Writes notes for the admin's editor and the API: validation, slug uniqueness, rendering once per change,
+/// and the content version every node's cache follows, all in one place.
+/// </summary>
+public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, ContentChanges changes, TimeProvider clock)
+{
+    private static readonly IReadOnlyDictionary<string, string[]> NoErrors = new Dictionary<string, string[]>();
+
+    /// <summary>Creates a note (<paramref name="id"/> null) or changes one written in the admin or through the API.</summary>
+    public async Task<NoteEditResult> SaveAsync(int? id, NoteInput input, NoteIntent intent, CancellationToken ct)
+    {
+        Note note;
+        if (id is { } existing)
+        {
+            var found = await db.Notes.Include(n => n.Tags).FirstOrDefaultAsync(n => n.Id == existing && n.DeletedAt == null, ct);
+            if (found is null)
+            {
+                return new NoteEditResult(NoteEditOutcome.NotFound, null, NoErrors);
+            }
+
+            if (found.IsFileBacked)
+            {
+                return new NoteEditResult(NoteEditOutcome.FileBacked, found, NoErrors);
+            }
+
+            note = found;
+        }
+        else
+        {
+            note = new Note { Kind = NoteKind.Note, CreatedAt = clock.GetUtcNow().UtcDateTime };
+        }
+
+        var errors = new Dictionary<string, string[]>();
+        var results = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(input, new ValidationContext(input), results, validateAllProperties: true))
+        {
+            foreach (var r in results)
+            {
+                foreach (var member in r.MemberNames.DefaultIfEmpty(""))
+                {
+                    errors[member] = [.. errors.GetValueOrDefault(member, []), r.ErrorMessage ?? "Invalid."];
+                }
+            }
+        }
+
+        if (input.Title.Any(char.IsControl))
+        {
+            errors[nameof(NoteInput.Title)] = ["The title must be on one line."];
+        }
+
+        var slug = string.IsNullOrWhiteSpace(input.Slug) ? NoteFile.Slugify(input.Title) : input.Slug.Trim();
+        if (!NoteFile.IsValidSlug(slug))
+        {
+            errors[nameof(NoteInput.Slug)] = ["The slug may only hold a-z, 0-9 and inner hyphens."];
+        }
+        else if (await db.Notes.AnyAsync(n => n.Slug == slug && n.Id != note.Id, ct))
+        {
+            errors[nameof(NoteInput.Slug)] = [$"Another note already uses the slug '{slug}'."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return new NoteEditResult(NoteEditOutcome.Invalid, null, errors);
+        }
+
+        var rendered = markdown.Render(input.Markdown ?? "");
+        var now = clock.GetUtcNow().UtcDateTime;
+        note.Title = input.Title.Trim();
+        note.Slug = slug;
+        note.Summary = string.IsNullOrWhiteSpace(input.Summary) ? NoteImporter.Excerpt(rendered.PlainText) : input.Summary.Trim();
+        note.Markdown = input.Markdown ?? "";
+        note.Html = rendered.Html;
+        note.PlainText = rendered.PlainText;
+        note.Date = DateTime.SpecifyKind((input.Date ?? now).Date, DateTimeKind.Utc);
+        note.UpdatedAt = now;
+        note.SetTags(Tags.Parse(input.Tags));
+        note.Status = intent switch
+        {
+            NoteIntent.Publish => NoteStatus.Published,
+            NoteIntent.Unpublish => NoteStatus.Draft,
+            _ => id is null ? NoteStatus.Draft : note.Status,
+        };
+        if (id is null)
+        {
+            db.Notes.Add(note);
+        }
+
+        await using var change = await changes.BeginAsync(ct);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (db.IsUniqueViolation(e))
+        {
+            // Two saves of the same new slug at once: the unique index catches the loser.
+            db.ChangeTracker.Clear();
+            return new NoteEditResult(NoteEditOutcome.Invalid, null, new Dictionary<string, string[]> { [nameof(NoteInput.Slug)] = [$"Another note already uses the slug '{slug}'."] });
+        }
+
+        await change.CommitAsync(changed: true, ct);
+        return new NoteEditResult(NoteEditOutcome.Saved, note, NoErrors);
+    }
+
+    /// <summary>Publishes or unpublishes a note without touching its text; publishing twice changes nothing.</summary>
+    public async Task<NoteEditOutcome> SetPublishedAsync(int id, bool published, CancellationToken ct)
+    {
+        var note = await db.Notes.AsNoTracking().Where(n => n.Id == id && n.DeletedAt == null).Select(n => new { n.SourcePath }).FirstOrDefaultAsync(ct);
+        if (note is null)
+        {
+            return NoteEditOutcome.NotFound;
+        }
+
+        if (note.SourcePath is not null)
+        {
+            return NoteEditOutcome.FileBacked;
+        }
+
+        var status = published ? NoteStatus.Published : NoteStatus.Draft;
+        await using var change = await changes.BeginAsync(ct);
+        var moved = await db.Notes.Where(n => n.Id == id && n.DeletedAt == null && n.SourcePath == null && n.Status != status)
+            .ExecuteUpdateAsync(u => u.SetProperty(n => n.Status, status).SetProperty(n => n.UpdatedAt, clock.GetUtcNow().UtcDateTime), ct);
+        await change.CommitAsync(changed: moved > 0, ct);
+        return NoteEditOutcome.Saved;
+    }
+}
+
+public sealed class NoteInput
+{
+    [Required, StringLength(300)]
+    public string Title { get; set; } = "";
+
+    [StringLength(120)]
+    public string? Slug { get; set; }
+
+    [DataType(DataType.Date)]
+    public DateTime? Date { get; set; } = DateTime.UtcNow.Date;
+
+    [StringLength(500)]
+    public string? Tags { get; set; }
+
+    [StringLength(1000)]
+    public string? Summary { get; set; }
+
+    [StringLength(1_000_000, ErrorMessage = "A note can be at most 1,000,000 characters.")]
+    public string? Markdown { get; set; }
+
+    public static NoteInput From(Note n) => new()
+    {
+        Title = n.Title,
+        Slug = n.Slug,
+        Date = n.Date,
+        Tags = string.Join(", ", n.TagNames),
+        Summary = n.Summary,
+        Markdown = n.Markdown,
+    };
+}

@@ -1,0 +1,113 @@
+using System.Net;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Testing;
+using Newsletter.Web.Data;
+using static Newsletter.Tests.Api.ApiClients;
+
+namespace Newsletter.Tests.Api;
+
+/// <summary>Every error on /api is application/problem+json with a status, a title and a detail that says what to change.</summary>
+public class ApiProblemTests
+{
+    [Fact]
+    public async Task BadInputGetsAProblemThatNamesTheFieldAndSavesNothing()
+    {
+        using var app = new NewsletterApp();
+        var api = await ClientAsync(app);
+
+        var cases = new (string Name, HttpContent Body, int Status, string Field)[]
+        {
+            ("malformed email", Json("""{"email":"ann@@example.org"}"""), 400, "email"),
+            ("header injection in the email", Json("""{"email":"ann@example.org\r\nBcc: all@example.org"}"""), 400, "email"),
+            ("CRLF in the name", Json("""{"email":"ann@example.org","name":"Ann\r\nBcc: x@example.org"}"""), 400, "name"),
+            ("active without consent", Json("""{"email":"ann@example.org","doubleOptIn":false}"""), 400, "consent"),
+            ("an empty tag", Json("""{"email":"ann@example.org","tags":["ok","--"]}"""), 400, "tags[1]"),
+            ("a wrong type", Json("""{"email":"ann@example.org","doubleOptIn":"maybe"}"""), 400, "$.doubleOptIn"),
+            ("not JSON at all", Json("""{"email":"""), 400, "JSON"),
+            ("a form instead of JSON", new FormUrlEncodedContent(new Dictionary<string, string> { ["email"] = "ann@example.org" }), 415, "application/json"),
+        };
+        foreach (var (name, body, status, field) in cases)
+        {
+            var response = await api.PostAsync("/api/v1/subscribers", body, Ct);
+            var problem = await AssertProblemAsync(response, status, name);
+            Assert.True(problem.GetProperty("detail").GetString()!.Contains(field, StringComparison.Ordinal), $"{name}: {problem}");
+            if (status == 400 && !field.StartsWith('$') && field != "JSON")
+            {
+                Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"{name}: {problem}");
+            }
+        }
+
+        var (wrongSubject, issueProblem) = await PostJsonAsync(api, "/api/v1/issues", new { subject = "Two\r\nlines", markdown = "x" });
+        Assert.Equal(HttpStatusCode.BadRequest, wrongSubject.StatusCode);
+        Assert.True(issueProblem.GetProperty("errors").TryGetProperty("subject", out _), issueProblem.ToString());
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        Assert.Equal(0, await db.Subscribers.CountAsync(Ct));
+        Assert.Equal(0, await db.Issues.CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task UnknownIdsRoutesAndMethodsAreProblemsToo()
+    {
+        using var app = new NewsletterApp();
+        var api = await ClientAsync(app);
+        foreach (var (method, url, status, says) in new[]
+        {
+            ("GET", "/api/v1/subscribers/424242", 404, "no subscriber 424242"),
+            ("POST", "/api/v1/subscribers/424242/unsubscribe", 404, "no subscriber 424242"),
+            ("GET", "/api/v1/issues/777/progress", 404, "no issue 777"),
+            ("POST", "/api/v1/issues/777/send", 404, "no issue 777"),
+            ("GET", "/api/v1/notes/99", 404, "no note 99"),
+            ("GET", "/api/v1/imports/5", 404, "no import 5"),
+            ("GET", "/api/v1/nothing-here", 404, "nothing at this address"),
+            ("DELETE", "/api/v1/subscribers", 405, "does not take DELETE"),
+            ("GET", "/api/v1/subscribers?status=gone", 400, "status"),
+            ("GET", "/api/v1/subscribers?cursor=abc", 400, "cursor"),
+            ("GET", "/api/v1/subscribers?limit=100000", 400, "limit"),
+            ("GET", "/api/v1/issues/1/ledger?format=xml", 400, "format"),
+        })
+        {
+            var response = await api.SendAsync(new HttpRequestMessage(new HttpMethod(method), url), Ct);
+            var problem = await AssertProblemAsync(response, status, url);
+            Assert.True(problem.GetProperty("detail").GetString()!.Contains(says, StringComparison.Ordinal), $"{url}: {problem}");
+        }
+    }
+
+    [Fact]
+    public async Task AnOversizedBodyIsA413ProblemAndNothingIsSaved()
+    {
+        using var app = new NewsletterApp();
+        var api = await ClientAsync(app);
+        var huge = "{\"email\":\"ann@example.org\",\"name\":\"" + new string('a', 2 * 1024 * 1024) + "\"}";
+        var sized = await api.PostAsync("/api/v1/subscribers", Json(huge), Ct);
+        Assert.Contains("1,048,576", (await AssertProblemAsync(sized, 413, "with a length")).GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        // Without a length up front (chunked), the limit is found while reading: the same answer.
+        var chunked = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(huge)));
+        chunked.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/subscribers") { Content = chunked };
+        request.Headers.TransferEncodingChunked = true;
+        await AssertProblemAsync(await api.SendAsync(request, Ct), 413, "chunked");
+
+        await using var scope = app.Services.CreateAsyncScope();
+        Assert.Equal(0, await scope.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.CountAsync(Ct));
+    }
+
+    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    internal static async Task<System.Text.Json.JsonElement> AssertProblemAsync(HttpResponseMessage response, int status, string name)
+    {
+        var text = await response.Content.ReadAsStringAsync(Ct);
+        Assert.True((int)response.StatusCode == status, $"{name}: expected {status}, got {(int)response.StatusCode} {text}");
+        Assert.True(response.Content.Headers.ContentType?.MediaType == "application/problem+json", $"{name}: {response.Content.Headers.ContentType} {text}");
+        var problem = System.Text.Json.JsonDocument.Parse(text).RootElement.Clone();
+        Assert.Equal(status, problem.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("title").GetString()), name);
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("detail").GetString()), name);
+        Assert.StartsWith("https://", problem.GetProperty("type").GetString(), StringComparison.Ordinal);
+        return problem;
+    }
+}

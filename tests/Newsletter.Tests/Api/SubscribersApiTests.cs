@@ -1,0 +1,134 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Testing;
+using Newsletter.Web.Data;
+using Newsletter.Web.Subscribers;
+using static Newsletter.Tests.Api.ApiClients;
+
+namespace Newsletter.Tests.Api;
+
+public class SubscribersApiTests
+{
+    [Fact]
+    public async Task ASubscriberAddedWithDoubleOptInIsPendingGetsAConfirmationAndHistorySaysApi()
+    {
+        using var app = new NewsletterApp();
+        var api = await ClientAsync(app);
+        var (created, body) = await PostJsonAsync(api, "/api/v1/subscribers", new { email = "Ann@Example.org", name = "Ann", tags = new[] { "VIP Readers" } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("Pending", body.GetProperty("status").GetString());
+        Assert.Equal("api", body.GetProperty("source").GetString());
+        Assert.Equal("vip-readers", body.GetProperty("tags")[0].GetString());
+        var mail = await app.WaitForMailAsync("Ann@example.org");
+        Assert.Contains("/confirm/", mail.TextBody, StringComparison.Ordinal);
+
+        var history = await GetJsonAsync(api, created.Headers.Location + "/events");
+        Assert.Contains(history.EnumerateArray(), e => e.GetProperty("kind").GetString() == "AddedByAuthor" && e.GetProperty("source").GetString() == "api");
+
+        // Twice is a conflict, not a second reader.
+        var (again, problem) = await PostJsonAsync(api, "/api/v1/subscribers", new { email = "ann@example.org" });
+        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+        Assert.Contains("already on the list", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheListFiltersAndPagesByCursorWithoutGapsOrRepeats()
+    {
+        using var app = new NewsletterApp();
+        await Sending.SendingFixture.AddReadersAsync(app, 7, tag: "early");
+        await Sending.SendingFixture.AddReadersAsync(app, 3, SubscriberStatus.Unsubscribed, "gone");
+        var api = await ClientAsync(app);
+
+        var seen = new List<long>();
+        string? cursor = null;
+        var pages = 0;
+        do
+        {
+            var page = await GetJsonAsync(api, "/api/v1/subscribers?status=active&tag=early&limit=3" + (cursor is null ? "" : "&cursor=" + cursor));
+            seen.AddRange(page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetInt64()));
+            cursor = page.GetProperty("next").GetString();
+            pages++;
+        }
+        while (cursor is not null && pages < 10);
+
+        Assert.Equal(7, seen.Count);
+        Assert.Equal(seen.OrderByDescending(i => i), seen);
+        Assert.Equal(3, pages);
+        Assert.Equal(3, (await GetJsonAsync(api, "/api/v1/subscribers?status=unsubscribed")).GetProperty("items").GetArrayLength());
+        Assert.Single((await GetJsonAsync(api, "/api/v1/subscribers?q=reader0004")).GetProperty("items").EnumerateArray());
+        var tags = await GetJsonAsync(api, "/api/v1/subscribers/tags");
+        Assert.Contains(tags.EnumerateArray(), t => t.GetProperty("tag").GetString() == "early" && t.GetProperty("subscribers").GetInt32() == 7);
+    }
+
+    [Fact]
+    public async Task EditsUnsubscribesErasesAndSuppressionsGoThroughTheReaderLifecycle()
+    {
+        using var app = new NewsletterApp();
+        var api = await ClientAsync(app);
+        var (_, ann) = await PostJsonAsync(api, "/api/v1/subscribers", new { email = "ann@example.org", doubleOptIn = false, consent = "asked at the meetup" });
+        var id = ann.GetProperty("id").GetInt64();
+        Assert.Equal("Active", ann.GetProperty("status").GetString());
+
+        var patched = await api.PatchAsJsonAsync($"/api/v1/subscribers/{id}", new { name = "Ann Example" }, Ct);
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        var tagged = await api.PutAsync($"/api/v1/subscribers/{id}/tags/beta", null, Ct);
+        Assert.Equal("beta", (await JsonAsync(tagged)).GetProperty("tags")[0].GetString());
+        var unsubscribed = await api.PostAsync($"/api/v1/subscribers/{id}/unsubscribe", null, Ct);
+        Assert.Equal("Unsubscribed", (await JsonAsync(unsubscribed)).GetProperty("status").GetString());
+
+        var events = await GetJsonAsync(api, $"/api/v1/events?subscriber={id}");
+        Assert.Equal(["AddedByAuthor", "EditedByAuthor", "EditedByAuthor", "Unsubscribed"], events.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("kind").GetString()));
+        var since = events.GetProperty("next").GetString();
+        Assert.Empty((await GetJsonAsync(api, $"/api/v1/events?cursor={since}")).GetProperty("items").EnumerateArray());
+
+        // Erase: nothing left but the hash, which keeps the address out.
+        Assert.Equal(HttpStatusCode.NoContent, (await api.PostAsync($"/api/v1/subscribers/{id}/erase", null, Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync($"/api/v1/subscribers/{id}", Ct)).StatusCode);
+        var check = await GetJsonAsync(api, "/api/v1/suppressions/check?email=ANN@example.org");
+        Assert.True(check.GetProperty("suppressed").GetBoolean());
+        Assert.Equal("Erased", check.GetProperty("reason").GetString());
+        var (back, _) = await PostJsonAsync(api, "/api/v1/subscribers", new { email = "ann@example.org" });
+        Assert.Equal(HttpStatusCode.Conflict, back.StatusCode);
+
+        // A manual suppression unsubscribes a reader who has the address, with a line in their history.
+        var (_, bob) = await PostJsonAsync(api, "/api/v1/subscribers", new { email = "bob@example.org", doubleOptIn = false, consent = "asked" });
+        var (suppressed, _) = await PostJsonAsync(api, "/api/v1/suppressions", new { email = "bob@example.org" });
+        Assert.Equal(HttpStatusCode.Created, suppressed.StatusCode);
+        var (twice, _) = await PostJsonAsync(api, "/api/v1/suppressions", new { email = "bob@example.org" });
+        Assert.Equal(HttpStatusCode.OK, twice.StatusCode);
+        var bobNow = await GetJsonAsync(api, $"/api/v1/subscribers/{bob.GetProperty("id").GetInt64()}");
+        Assert.Equal("Unsubscribed", bobNow.GetProperty("status").GetString());
+        Assert.Equal(2, (await GetJsonAsync(api, "/api/v1/suppressions")).GetProperty("items").GetArrayLength());
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        Assert.False(await db.Subscribers.AnyAsync(s => s.EmailKey == "ann@example.org", Ct));
+    }
+
+    [Fact]
+    public async Task NotesAreWrittenPublishedAndFileBackedNotesAreLeftToTheirFiles()
+    {
+        using var app = new NewsletterApp(sampleNotes: true);
+        var api = await ClientAsync(app);
+        var (created, note) = await PostJsonAsync(api, "/api/v1/notes", new { title = "Written by a script", markdown = "Some **bold** text.", tags = new[] { "api" } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("Draft", note.GetProperty("status").GetString());
+        Assert.Contains("<strong>bold</strong>", note.GetProperty("html").GetString(), StringComparison.Ordinal);
+        var slug = note.GetProperty("slug").GetString();
+        Assert.Equal(HttpStatusCode.NotFound, (await app.CreateClient().GetAsync($"/notes/{slug}", Ct)).StatusCode);
+
+        var published = await api.PostAsync($"/api/v1/notes/{note.GetProperty("id").GetInt32()}/publish", null, Ct);
+        Assert.Equal("Published", (await JsonAsync(published)).GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await app.CreateClient().GetAsync($"/notes/{slug}", Ct)).StatusCode);
+
+        var (duplicate, problem) = await PostJsonAsync(api, "/api/v1/notes", new { title = "Another", slug });
+        Assert.Equal(HttpStatusCode.BadRequest, duplicate.StatusCode);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("slug", out _), problem.ToString());
+
+        var fileNote = (await GetJsonAsync(api, "/api/v1/notes?limit=200")).GetProperty("items").EnumerateArray().First(n => n.GetProperty("fileBacked").GetBoolean());
+        var refused = await api.PutAsJsonAsync($"/api/v1/notes/{fileNote.GetProperty("id").GetInt32()}", new { title = "Changed" }, Ct);
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+    }
+}
