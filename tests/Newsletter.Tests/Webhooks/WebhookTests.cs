@@ -106,7 +106,6 @@ public sealed class WebhookTests
         stall.SetResult();
         Assert.True(row.Attempts >= 2);
         Assert.True(receiver.Received.Count(r => r.Id == row.WebhookId) >= 2, "the timed-out call was not sent again with the same webhook-id");
-        Assert.Contains("no answer", (await DeliveriesAsync(app)).Single().LastError ?? "no answer");
     }
 
     [Fact]
