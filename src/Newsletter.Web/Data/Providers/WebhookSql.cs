@@ -104,13 +104,14 @@ public sealed class SqliteWebhookSql : WebhookSql
 
 public sealed class PostgresWebhookSql : WebhookSql
 {
-    // SKIP LOCKED: claimers on every node take disjoint rows without waiting for each other.
+    // SKIP LOCKED: claimers on every node take disjoint rows without waiting for each other. One OR'ed filter,
+    // because PostgreSQL allows no FOR UPDATE under a UNION.
     public override string Claim => Take + """
 
         WHERE "Id" IN (
-            (SELECT "Id" FROM "WebhookDeliveries" WHERE "Status" = @sending AND "LeaseExpiresAtMs" < @now LIMIT @max FOR UPDATE SKIP LOCKED)
-            UNION ALL
-            (SELECT "Id" FROM "WebhookDeliveries" WHERE "Status" = @pending AND "NextAttemptAtMs" <= @now ORDER BY "Id" LIMIT @max FOR UPDATE SKIP LOCKED))
+            SELECT "Id" FROM "WebhookDeliveries"
+            WHERE ("Status" = @pending AND "NextAttemptAtMs" <= @now) OR ("Status" = @sending AND "LeaseExpiresAtMs" < @now)
+            ORDER BY "Id" LIMIT @max FOR UPDATE SKIP LOCKED)
         RETURNING "Id"
         """;
 
