@@ -9,6 +9,7 @@ using Newsletter.Web.Notes;
 using Newsletter.Web.Operations;
 using Newsletter.Web.Site;
 using Newsletter.Web.Subscribers;
+using Newsletter.Web.Webhooks;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -25,6 +26,8 @@ builder.AddSubscribers();
 builder.AddSending();
 builder.AddPublicSite();
 builder.AddArchive();
+// Signed webhooks from an outbox the database's triggers fill in the same transaction as each change.
+builder.AddWebhooks();
 // For the operator: health probes, Prometheus metrics, and settings worth fixing, said once at start.
 builder.AddHealth();
 builder.AddMetrics();

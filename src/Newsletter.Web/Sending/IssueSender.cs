@@ -94,6 +94,9 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signa
         throw new InvalidOperationException($"Could not assign a number to issue {issue.Id}");
     }
 
+    /// <summary>How the reason of a pause the sender made on its own begins; webhooks call such a pause "issue.failed".</summary>
+    public const string AutomaticPause = "Paused automatically";
+
     public async Task<bool> PauseAsync(int issueId, string reason, CancellationToken ct) =>
         await db.Issues.Where(i => i.Id == issueId && i.Status == IssueStatus.Sending)
             .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Paused).SetProperty(i => i.PausedReason, reason), ct) == 1;

@@ -42,7 +42,7 @@ public sealed class Reconciler(AppDbContext db, IssueSender sender, Ledger ledge
                 || (d.Status == Sending.DeliveryStatus.Sending && d.LeaseExpiresAtMs < ledger.NowMs)), ct);
             if (hasDueWork && idle > options.Value.StallTimeout)
             {
-                await sender.PauseAsync(issue.Id, $"Paused automatically: no message was accepted for {idle.TotalMinutes:F0} minutes while recipients were waiting. Check the SMTP server and the jobs page, then resume.", ct);
+                await sender.PauseAsync(issue.Id, $"{IssueSender.AutomaticPause}: no message was accepted for {idle.TotalMinutes:F0} minutes while recipients were waiting. Check the SMTP server and the jobs page, then resume.", ct);
                 continue;
             }
         }

@@ -219,7 +219,7 @@ public sealed class SendWorker(
             return false;
         }
 
-        var reason = $"Paused automatically: the SMTP relay has not answered since {since.Value:yyyy-MM-dd HH:mm:ss} UTC ({error}). Check the relay, then resume.";
+        var reason = $"{IssueSender.AutomaticPause}: the SMTP relay has not answered since {since.Value:yyyy-MM-dd HH:mm:ss} UTC ({error}). Check the relay, then resume.";
         if (sender.PauseAsync(issueId, reason, CancellationToken.None).GetAwaiter().GetResult())
         {
             logger.LogError("Issue {Issue}: {Reason}", issueId, reason);
@@ -352,7 +352,7 @@ public sealed class SendWorker(
         var attempted = counts.Sent + counts.Failed;
         if (attempted >= 100 && counts.Failed > o.FailureRateThreshold * attempted)
         {
-            var reason = $"Paused automatically: {counts.Failed:N0} of {attempted:N0} deliveries failed ({counts.Failed * 100.0 / attempted:F0}%, threshold {o.FailureRateThreshold:P0}). Check the SMTP server and the failures below, then resume.";
+            var reason = $"{IssueSender.AutomaticPause}: {counts.Failed:N0} of {attempted:N0} deliveries failed ({counts.Failed * 100.0 / attempted:F0}%, threshold {o.FailureRateThreshold:P0}). Check the SMTP server and the failures below, then resume.";
             if (await sender.PauseAsync(issueId, reason, ct))
             {
                 logger.LogError("Issue {Issue}: {Reason}", issueId, reason);

@@ -457,6 +457,10 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                         db.Suppressions.Add(new Suppression { EmailHash = hash, Reason = SuppressionReason.Erased, CreatedAt = clock.GetUtcNow().UtcDateTime });
                         await db.SaveChangesAsync(ct);
                     }
+
+                    // With the erase, never after it: webhook bodies kept for display lose the address, and the
+                    // "erased" event carries only the id and the keyed hash.
+                    await Webhooks.WebhookOutbox.EraseAsync(db, id, hash, clock.GetUtcNow().UtcDateTime, ct);
                 }
 
                 await db.Deliveries.Where(d => d.SubscriberId == id).ExecuteDeleteAsync(ct);

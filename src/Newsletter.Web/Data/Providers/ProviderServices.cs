@@ -21,6 +21,7 @@ public static class ProviderServices
             services.AddSingleton<LedgerSql, PostgresLedgerSql>();
             services.AddSingleton<SearchSql, PostgresSearchSql>();
             services.AddSingleton<SubscriberImportWriter, PostgresSubscriberImportWriter>();
+            services.AddSingleton<WebhookSql, PostgresWebhookSql>();
         }
         else
         {
@@ -31,6 +32,7 @@ public static class ProviderServices
             services.AddSingleton<LedgerSql, SqliteLedgerSql>();
             services.AddSingleton<SearchSql, SqliteSearchSql>();
             services.AddSingleton<SubscriberImportWriter, SqliteSubscriberImportWriter>();
+            services.AddSingleton<WebhookSql, SqliteWebhookSql>();
         }
 
         return services;

@@ -1,0 +1,170 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Testing;
+using Newsletter.Web.Data;
+using Newsletter.Web.Subscribers;
+using Newsletter.Web.Webhooks;
+
+namespace Newsletter.Tests.Webhooks;
+
+public sealed class WebhookTests
+{
+    private static Dictionary<string, string?> Fast(bool allowPrivate = true) => new()
+    {
+        ["Webhooks:AllowPrivateNetworks"] = allowPrivate ? "true" : "false",
+        ["Webhooks:PollInterval"] = "00:00:00.100",
+        ["Webhooks:FirstRetryDelay"] = "00:00:00.200",
+        ["Webhooks:Timeout"] = "00:00:02",
+        ["Webhooks:LeaseDuration"] = "00:00:10",
+    };
+
+    private static async Task<(int Id, string Secret)> AddEndpointAsync(NewsletterApp app, string url, string events = "*")
+    {
+        using var scope = app.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var endpoint = new WebhookEndpoint { Url = url, Description = "test", Events = events, Secret = WebhookSigner.NewSecret(), CreatedAt = DateTime.UtcNow };
+        db.WebhookEndpoints.Add(endpoint);
+        await db.SaveChangesAsync(TestContext.Current.CancellationToken);
+        return (endpoint.Id, endpoint.Secret);
+    }
+
+    private static async Task<T> WithAsync<T>(NewsletterApp app, Func<IServiceProvider, Task<T>> work)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        return await work(scope.ServiceProvider);
+    }
+
+    private static async Task<List<WebhookDelivery>> DeliveriesAsync(NewsletterApp app) =>
+        await WithAsync(app, sp => sp.GetRequiredService<AppDbContext>().WebhookDeliveries.AsNoTracking().OrderBy(d => d.Id).ToListAsync());
+
+    [Fact]
+    public async Task SubscribeConfirmUnsubscribeArriveInOrderSignedSoAStandardVerifierAcceptsThem()
+    {
+        using var receiver = new WebhookReceiver();
+        await using var app = new NewsletterApp(Fast());
+        _ = app.Server;
+        var (_, secret) = await AddEndpointAsync(app, receiver.Url);
+        var ct = TestContext.Current.CancellationToken;
+
+        var id = await WithAsync(app, async sp =>
+        {
+            var readers = sp.GetRequiredService<ReaderLifecycle>();
+            await readers.SubscribeAsync("ada@example.org", "Ada", "form", ct);
+            var db = sp.GetRequiredService<AppDbContext>();
+            var s = await db.Subscribers.AsNoTracking().SingleAsync(ct);
+            var token = sp.GetRequiredService<SubscriberTokens>();
+            Assert.Equal(ConfirmResult.Confirmed, await readers.ConfirmAsync(token.ReadConfirmation(token.Confirmation(s)), ct));
+            Assert.True(await readers.UnsubscribeAsync(s.Id, "link", ct));
+            return s.Id;
+        });
+
+        var got = await receiver.WaitForAsync(r => r.Count >= 3, diagnostics: app.JobDiagnostics);
+        Assert.Equal(["subscriber.created", "subscriber.confirmed", "subscriber.unsubscribed"], got.Select(r => r.Type));
+        Assert.All(got, r => Assert.True(WebhookReceiver.Verify(secret, r, DateTimeOffset.UtcNow), $"signature of {r.Id} does not verify"));
+        Assert.Equal(3, got.Select(r => r.Id).Distinct().Count());
+        var data = JsonDocument.Parse(got[1].Body).RootElement.GetProperty("data").GetProperty("subscriber");
+        Assert.Equal(id, data.GetProperty("id").GetInt64());
+        Assert.Equal("ada@example.org", data.GetProperty("email").GetString());
+
+        // A tampered body, or the right body with another secret, does not verify.
+        Assert.False(WebhookReceiver.Verify(secret, got[0] with { Body = got[0].Body.Replace("ada", "eve") }, DateTimeOffset.UtcNow));
+        Assert.False(WebhookReceiver.Verify(WebhookSigner.NewSecret(), got[0], DateTimeOffset.UtcNow));
+        // An old message replayed later is refused by its timestamp.
+        Assert.False(WebhookReceiver.Verify(secret, got[0], DateTimeOffset.UtcNow.AddMinutes(10)));
+    }
+
+    [Fact]
+    public async Task AnAnswerOf500IsRetriedWithTheSameIdAndThenDelivered()
+    {
+        using var receiver = new WebhookReceiver { Respond = n => Task.FromResult(n == 1 ? 500 : 200) };
+        await using var app = new NewsletterApp(Fast());
+        _ = app.Server;
+        await AddEndpointAsync(app, receiver.Url);
+        await WithAsync(app, sp => sp.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("bo@example.org", null, [], "met at a talk", TestContext.Current.CancellationToken));
+
+        var got = await receiver.WaitForAsync(r => r.Count >= 2, diagnostics: app.JobDiagnostics);
+        Assert.Equal(got[0].Id, got[1].Id);
+        Assert.Equal(got[0].Body, got[1].Body);
+        var row = await WaitForRowAsync(app, d => d.Status == WebhookDeliveryStatus.Delivered);
+        Assert.Equal(2, row.Attempts);
+        Assert.Equal(200, row.ResponseCode);
+    }
+
+    [Fact]
+    public async Task AReceiverThatDoesNotAnswerInTimeIsRetried()
+    {
+        // The first call stalls far beyond the 2 s timeout, on purpose; the second answers at once.
+        var stall = new TaskCompletionSource();
+        using var receiver = new WebhookReceiver { Respond = async n => { if (n == 1) { await stall.Task; } return 200; } };
+        await using var app = new NewsletterApp(Fast());
+        _ = app.Server;
+        await AddEndpointAsync(app, receiver.Url);
+        await WithAsync(app, sp => sp.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("cy@example.org", null, [], "consent", TestContext.Current.CancellationToken));
+
+        var row = await WaitForRowAsync(app, d => d.Status == WebhookDeliveryStatus.Delivered, TimeSpan.FromSeconds(90));
+        stall.SetResult();
+        Assert.True(row.Attempts >= 2);
+        Assert.True(receiver.Received.Count(r => r.Id == row.WebhookId) >= 2, "the timed-out call was not sent again with the same webhook-id");
+    }
+
+    [Fact]
+    public async Task AnEraseEventCarriesNoAddressAndErasingPurgesStoredBodiesThatHeldIt()
+    {
+        using var receiver = new WebhookReceiver();
+        await using var app = new NewsletterApp(Fast());
+        _ = app.Server;
+        await AddEndpointAsync(app, receiver.Url);
+        var ct = TestContext.Current.CancellationToken;
+        var (_, id) = await WithAsync(app, sp => sp.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("dee@example.org", "Dee", [], "consent", ct));
+        await receiver.WaitForAsync(r => r.Count >= 1, diagnostics: app.JobDiagnostics);
+        await WaitForRowAsync(app, d => d.Status == WebhookDeliveryStatus.Delivered);
+
+        await WithAsync(app, async sp => { await sp.GetRequiredService<ReaderLifecycle>().DeleteAsync(id, erase: true, ct); return 0; });
+
+        var got = await receiver.WaitForAsync(r => r.Any(x => x.Type == "subscriber.erased"), diagnostics: app.JobDiagnostics);
+        var erased = got.Single(x => x.Type == "subscriber.erased");
+        Assert.DoesNotContain("dee@example.org", erased.Body, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(id, JsonDocument.Parse(erased.Body).RootElement.GetProperty("data").GetProperty("subscriber").GetProperty("id").GetInt64());
+        Assert.All(await DeliveriesAsync(app), d =>
+        {
+            Assert.DoesNotContain("dee@example.org", d.Payload ?? "", StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("dee@example.org", d.ResponseBody ?? "", StringComparison.OrdinalIgnoreCase);
+        });
+    }
+
+    [Fact]
+    public async Task AnEndpointOnAPrivateAddressIsRefusedWithoutTheOptIn()
+    {
+        using var receiver = new WebhookReceiver();
+        await using var app = new NewsletterApp(Fast(allowPrivate: false));
+        _ = app.Server;
+        await AddEndpointAsync(app, receiver.Url);
+        await WithAsync(app, sp => sp.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("eli@example.org", null, [], "consent", TestContext.Current.CancellationToken));
+
+        var row = await WaitForRowAsync(app, d => d.Attempts >= 1 && d.Status != WebhookDeliveryStatus.Sending);
+        Assert.Contains("private", row.LastError);
+        Assert.Empty(receiver.Received);
+        Assert.False(WebhookHttp.IsPublic(System.Net.IPAddress.Parse("169.254.169.254")));
+        Assert.False(WebhookHttp.IsPublic(System.Net.IPAddress.Parse("::ffff:10.0.0.1")));
+        Assert.True(WebhookHttp.IsPublic(System.Net.IPAddress.Parse("93.184.215.14")));
+    }
+
+    internal static async Task<WebhookDelivery> WaitForRowAsync(NewsletterApp app, Func<WebhookDelivery, bool> done, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        List<WebhookDelivery> rows = [];
+        while (DateTime.UtcNow < deadline)
+        {
+            rows = await DeliveriesAsync(app);
+            if (rows.FirstOrDefault(done) is { } row)
+            {
+                return row;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException("Deliveries: " + string.Join("; ", rows.Select(d => $"{d.Id} {d.EventType} {d.Status} attempts {d.Attempts} {d.LastError}")) + " Jobs: " + app.JobDiagnostics());
+    }
+}
