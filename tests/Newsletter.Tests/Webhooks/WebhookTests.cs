@@ -81,7 +81,7 @@ public sealed class WebhookTests
         await using var app = new NewsletterApp(Fast());
         _ = app.Server;
         await AddEndpointAsync(app, receiver.Url);
-        await WithAsync(app, sp => sp.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("bo@example.org", null, [], "met at a talk", TestContext.Current.CancellationToken));
+        await WithAsync(app, sp => sp.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("bo@example.org", null, [], "met at a talk", "admin", TestContext.Current.CancellationToken));
 
         var got = await receiver.WaitForAsync(r => r.Count >= 2, diagnostics: app.JobDiagnostics);
         Assert.Equal(got[0].Id, got[1].Id);
@@ -100,7 +100,7 @@ public sealed class WebhookTests
         await using var app = new NewsletterApp(Fast());
         _ = app.Server;
         await AddEndpointAsync(app, receiver.Url);
-        await WithAsync(app, sp => sp.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("cy@example.org", null, [], "consent", TestContext.Current.CancellationToken));
+        await WithAsync(app, sp => sp.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("cy@example.org", null, [], "consent", "admin", TestContext.Current.CancellationToken));
 
         var row = await WaitForRowAsync(app, d => d.Status == WebhookDeliveryStatus.Delivered, TimeSpan.FromSeconds(90));
         stall.SetResult();
@@ -116,7 +116,7 @@ public sealed class WebhookTests
         _ = app.Server;
         await AddEndpointAsync(app, receiver.Url);
         var ct = TestContext.Current.CancellationToken;
-        var (_, id) = await WithAsync(app, sp => sp.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("dee@example.org", "Dee", [], "consent", ct));
+        var (_, id) = await WithAsync(app, sp => sp.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("dee@example.org", "Dee", [], "consent", "admin", ct));
         await receiver.WaitForAsync(r => r.Count >= 1, diagnostics: app.JobDiagnostics);
         await WaitForRowAsync(app, d => d.Status == WebhookDeliveryStatus.Delivered);
 
@@ -140,7 +140,7 @@ public sealed class WebhookTests
         await using var app = new NewsletterApp(Fast(allowPrivate: false));
         _ = app.Server;
         await AddEndpointAsync(app, receiver.Url);
-        await WithAsync(app, sp => sp.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("eli@example.org", null, [], "consent", TestContext.Current.CancellationToken));
+        await WithAsync(app, sp => sp.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("eli@example.org", null, [], "consent", "admin", TestContext.Current.CancellationToken));
 
         var row = await WaitForRowAsync(app, d => d.Attempts >= 1 && d.Status != WebhookDeliveryStatus.Sending);
         Assert.Contains("private", row.LastError);
