@@ -150,6 +150,28 @@ public sealed class WebhookTests
         Assert.True(WebhookHttp.IsPublic(System.Net.IPAddress.Parse("93.184.215.14")));
     }
 
+    [Fact]
+    public async Task TheAdminPageShowsANewSecretOnlyOnce()
+    {
+        using var receiver = new WebhookReceiver();
+        await using var app = new NewsletterApp(Fast(allowPrivate: true));
+        var owner = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(owner);
+        var added = await Forms.PostAsync(owner, "/admin/webhooks", new Dictionary<string, string> { ["url"] = receiver.Url, ["description"] = "CRM" }, "/admin/webhooks?handler=Create");
+        Assert.Equal(System.Net.HttpStatusCode.Redirect, added.StatusCode);
+
+        var first = await owner.GetStringAsync("/admin/webhooks", TestContext.Current.CancellationToken);
+        var secret = System.Text.RegularExpressions.Regex.Match(first, "value=\"(whsec_[^\"]+)\"").Groups[1].Value;
+        Assert.StartsWith("whsec_", secret, StringComparison.Ordinal);
+        var stored = await WithAsync(app, sp => sp.GetRequiredService<AppDbContext>().WebhookEndpoints.Select(e => e.Secret).SingleAsync());
+        Assert.Equal(stored, System.Net.WebUtility.HtmlDecode(secret));
+
+        // Shown once: a reload, or anyone opening the page later, sees no secret.
+        var again = await owner.GetStringAsync("/admin/webhooks", TestContext.Current.CancellationToken);
+        Assert.DoesNotContain("whsec_", again, StringComparison.Ordinal);
+        Assert.Contains(receiver.Url, again, StringComparison.Ordinal);
+    }
+
     internal static async Task<WebhookDelivery> WaitForRowAsync(NewsletterApp app, Func<WebhookDelivery, bool> done, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));

@@ -16,15 +16,22 @@ public sealed class IndexModel(AppDbContext db, IOptions<WebhookOptions> options
 
     public IReadOnlyList<WebhookDelivery> Deliveries { get; private set; } = [];
 
-    [TempData]
-    public string? Message { get; set; }
+    private const string MessageKey = "Webhooks.Message";
+    private const string SecretKey = "Webhooks.NewSecret";
+
+    public string? Message { get; private set; }
 
     /// <summary>A new secret, shown once after create or rotate.</summary>
-    [TempData]
-    public string? NewSecret { get; set; }
+    public string? NewSecret { get; private set; }
 
     public async Task OnGetAsync(CancellationToken ct)
     {
+        // Taken out of TempData by hand: a [TempData] property was kept for the next request too, so the
+        // "shown once" secret came back on every reload.
+        Message = TempData[MessageKey] as string;
+        NewSecret = TempData[SecretKey] as string;
+        TempData.Remove(MessageKey);
+        TempData.Remove(SecretKey);
         Endpoints = await db.WebhookEndpoints.AsNoTracking().OrderBy(e => e.Id).ToListAsync(ct);
         Deliveries = await db.WebhookDeliveries.AsNoTracking().OrderByDescending(d => d.Id).Take(50).ToListAsync(ct);
     }
@@ -55,7 +62,7 @@ public sealed class IndexModel(AppDbContext db, IOptions<WebhookOptions> options
             CreatedAt = clock.GetUtcNow().UtcDateTime,
         });
         await db.SaveChangesAsync(ct);
-        NewSecret = secret;
+        TempData[SecretKey] = secret;
         return Done($"Endpoint added. Copy its secret now: it is shown only once.");
     }
 
@@ -74,7 +81,7 @@ public sealed class IndexModel(AppDbContext db, IOptions<WebhookOptions> options
             .SetProperty(e => e.PreviousSecret, e => e.Secret).SetProperty(e => e.PreviousSecretUntil, until).SetProperty(e => e.Secret, secret), ct);
         if (changed == 1)
         {
-            NewSecret = secret;
+            TempData[SecretKey] = secret;
         }
 
         return Done(changed == 1 ? $"New secret below. The old one also signs until {until:yyyy-MM-dd HH:mm} UTC." : "No such endpoint.");
@@ -102,7 +109,7 @@ public sealed class IndexModel(AppDbContext db, IOptions<WebhookOptions> options
 
     private RedirectToPageResult Done(string message)
     {
-        Message = message;
+        TempData[MessageKey] = message;
         return RedirectToPage();
     }
 }
