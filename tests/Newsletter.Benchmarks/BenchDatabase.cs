@@ -157,8 +157,22 @@ internal sealed class BenchDatabase
             return null;
         }
 
+        return ServerCpuSeconds(Path.Combine(Cluster.Value.Folder, "data"));
+    }
+
+    /// <summary>
+    /// CPU seconds (user plus system) so far of the PostgreSQL server whose data directory is <paramref name="dataDirectory"/>,
+    /// on this machine; null when its postmaster.pid can't be read (a server elsewhere, or another user's).
+    /// </summary>
+    public static double? ServerCpuSeconds(string dataDirectory)
+    {
         // The postmaster's own time plus what its children that have exited used (cutime, cstime), plus live children.
-        var pidFile = Path.Combine(Cluster.Value.Folder, "data", "postmaster.pid");
+        var pidFile = Path.Combine(dataDirectory, "postmaster.pid");
+        if (!File.Exists(pidFile))
+        {
+            return null;
+        }
+
         var postmaster = int.Parse(File.ReadLines(pidFile).First(), CultureInfo.InvariantCulture);
         double total = 0;
         foreach (var dir in Directory.EnumerateDirectories("/proc"))

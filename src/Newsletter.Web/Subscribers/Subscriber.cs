@@ -134,7 +134,7 @@ internal sealed class SubscriberConfiguration : IEntityTypeConfiguration<Subscri
         b.Property(s => s.Source).HasMaxLength(60);
         b.Property(s => s.ConsentSource).HasMaxLength(500);
         b.HasMany(s => s.Tags).WithOne().HasForeignKey(t => t.SubscriberId).OnDelete(DeleteBehavior.Cascade);
-        b.HasMany<SubscriberEvent>().WithOne().HasForeignKey(e => e.SubscriberId).OnDelete(DeleteBehavior.Cascade);
+        // The foreign key from SubscriberEvents is SQLite's only: see AppDbContext.OnModelCreating.
     }
 }
 

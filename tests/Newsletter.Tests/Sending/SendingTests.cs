@@ -156,6 +156,29 @@ public class SendingTests
     }
 
     [Fact]
+    public async Task TheLedgerKeepsToExistingIssuesAndLeavesWithADeletedOne()
+    {
+        using var app = new NewsletterApp();
+        await AddReadersAsync(app, 3);
+        var issueId = await AddIssueAsync(app);
+        await using var scope = app.Services.CreateAsyncScope();
+        var sp = scope.ServiceProvider;
+        var db = sp.GetRequiredService<AppDbContext>();
+        Assert.Equal(3, await sp.GetRequiredService<Ledger>().SnapshotAsync(await db.Issues.SingleAsync(i => i.Id == issueId, Ct), Ct));
+
+        // What the foreign key did, now kept by triggers: no delivery for an issue that does not exist ...
+        var reader = await db.Subscribers.Select(s => s.Id).FirstAsync(Ct);
+        await Assert.ThrowsAnyAsync<Exception>(() => db.Database.ExecuteSqlAsync($"""
+            INSERT INTO "Deliveries" ("IssueId", "SubscriberId", "Status", "Attempts", "LeaseExpiresAtMs", "NextAttemptAtMs", "Uncertain")
+            VALUES ({issueId + 1000}, {reader}, 0, 0, 0, 0, FALSE)
+            """, Ct));
+
+        // ... and an issue's deliveries go with it.
+        await db.Issues.Where(i => i.Id == issueId).ExecuteDeleteAsync(Ct);
+        Assert.Equal(0, await db.Deliveries.CountAsync(Ct));
+    }
+
+    [Fact]
     public async Task AReaderWhoLeftAfterTheSnapshotIsSkipped()
     {
         await using var smtp = await SmtpServer.StartAsync();

@@ -1085,15 +1085,6 @@ namespace Newsletter.Web.Data.Migrations
                         .IsRequired();
                 });
 
-            modelBuilder.Entity("Newsletter.Web.Sending.Delivery", b =>
-                {
-                    b.HasOne("Newsletter.Web.Issues.Issue", null)
-                        .WithMany()
-                        .HasForeignKey("IssueId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
             modelBuilder.Entity("Newsletter.Web.Subscribers.SubscriberEvent", b =>
                 {
                     b.HasOne("Newsletter.Web.Subscribers.Subscriber", null)

@@ -1116,24 +1116,6 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                         .IsRequired();
                 });
 
-            modelBuilder.Entity("Newsletter.Web.Sending.Delivery", b =>
-                {
-                    b.HasOne("Newsletter.Web.Issues.Issue", null)
-                        .WithMany()
-                        .HasForeignKey("IssueId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Newsletter.Web.Subscribers.SubscriberEvent", b =>
-                {
-                    b.HasOne("Newsletter.Web.Subscribers.Subscriber", null)
-                        .WithMany()
-                        .HasForeignKey("SubscriberId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
             modelBuilder.Entity("Newsletter.Web.Subscribers.SubscriberTag", b =>
                 {
                     b.HasOne("Newsletter.Web.Subscribers.Subscriber", null)
