@@ -8,7 +8,8 @@ public class EmailTemplateTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static string CopyOfTemplates()
+    /// <summary>The repository's email templates copied to a folder of the test's own, to edit while the app runs.</summary>
+    internal static string CopyOfTemplates()
     {
         var folder = RepoPaths.TempDir("templates");
         foreach (var file in Directory.GetFiles(Path.Combine(RepoPaths.Root, "templates", "email")))

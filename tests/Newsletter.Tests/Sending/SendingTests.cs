@@ -267,12 +267,7 @@ public class SendingTests
     [Fact]
     public async Task ATemplateBrokenAfterStartPausesTheSendAtOnceWithTheReasonAndClaimsNobody()
     {
-        var templates = RepoPaths.TempDir("templates");
-        foreach (var file in Directory.GetFiles(Path.Combine(RepoPaths.Root, "templates", "email")))
-        {
-            File.Copy(file, Path.Combine(templates, Path.GetFileName(file)));
-        }
-
+        var templates = Mail.EmailTemplateTests.CopyOfTemplates();
         await using var smtp = await SmtpServer.StartAsync();
         using var app = new NewsletterApp(Settings(smtp, new() { ["Mail:TemplatesFolder"] = templates }));
         await AddReadersAsync(app, 20);
