@@ -302,6 +302,41 @@ public class SendingTests
     }
 
     [Fact]
+    public async Task SendNowActsOnWhatIsOnTheScreenUnsavedEditsAreSavedAndShownBeforeAnythingGoesOut()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp));
+        await AddReadersAsync(app, 5);
+        var issueId = await AddIssueAsync(app, subject: "The old subject");
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var editUrl = $"/admin/issues/{issueId}";
+
+        // The author changes subject and body and, without pressing Save, confirms "Send now": the button
+        // belongs to the editor form, so the edits come along.
+        var screen = new Dictionary<string, string> { ["subject"] = "The new subject", ["markdown"] = "The **new** body.", ["channel"] = "both" };
+        var first = await Forms.PostAsync(client, editUrl, screen, editUrl + "?handler=SendNow");
+        Assert.Equal(HttpStatusCode.Redirect, first.StatusCode);
+        Assert.Contains("nothing+was+sent", first.Headers.Location!.OriginalString.Replace("%20", "+", StringComparison.Ordinal), StringComparison.Ordinal);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var issue = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct);
+            Assert.Equal(IssueStatus.Draft, issue.Status);
+            Assert.Equal("The new subject", issue.Subject);
+        }
+
+        Assert.Equal(0, smtp.Count);
+
+        // Confirmed again with the same screen: it goes, with what the author saw.
+        var second = await Forms.PostAsync(client, editUrl, screen, editUrl + "?handler=SendNow");
+        Assert.Equal($"/admin/issues/{issueId}/progress", second.Headers.Location!.OriginalString);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
+        var received = await smtp.WaitForAsync(5);
+        Assert.All(received, r => Assert.Equal("The new subject", r.Message.Subject));
+        Assert.All(received, r => Assert.Contains("new", r.Message.TextBody, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task TheReconcilerStartsAScheduledIssueWhoseJobWasLost()
     {
         await using var smtp = await SmtpServer.StartAsync();

@@ -10,7 +10,7 @@ using Newsletter.Web.Site;
 
 namespace Newsletter.Web.Issues.Admin;
 
-public sealed class EditModel(AppDbContext db, IssueEditor editor, IOptions<SiteOptions> site, TimeProvider clock) : PageModel
+public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews previews, IOptions<SiteOptions> site, TimeProvider clock) : PageModel
 {
     public Issue? Issue { get; private set; }
 
@@ -22,6 +22,9 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IOptions<Site
 
     /// <summary>How many readers a send would reach now, said on the button that sends.</summary>
     public int AudienceCount { get; private set; }
+
+    /// <summary>What preflight says of the saved version, shown in the confirm step before a send.</summary>
+    public IReadOnlyList<string> Warnings { get; private set; } = [];
 
     [BindProperty(SupportsGet = true, Name = "message")]
     public string? Message { get; set; }
@@ -44,15 +47,28 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IOptions<Site
 
     public async Task<IActionResult> OnPostSaveAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
     {
+        var (result, _) = await SaveAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, ct);
+        return result ?? Redirect($"/admin/issues/{id}?message=Saved.");
+    }
+
+    /// <summary>
+    /// Saves what the form holds. Send now and Schedule post the whole editor form, so they act on what is on
+    /// the screen: before, they sent the last saved version and an author's unsaved subject and body were lost
+    /// (and the old ones mailed to everyone). The result is a page to show when the save did not go through;
+    /// Changed says whether the saved issue differs from what was stored before.
+    /// </summary>
+    private async Task<(IActionResult? Result, bool Changed)> SaveAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
+    {
+        var before = await FingerprintAsync(id, ct);
         var draft = new IssueDraft(subject, preheader, slug, markdown, notes, Tags.Parse(tags), audience,
             channel switch { "web" => IssueChannel.Web, "email" => IssueChannel.Email, _ => IssueChannel.Both });
         var result = await editor.SaveAsync(id, draft, ct);
         switch (result.Outcome)
         {
             case IssueEditOutcome.NotFound:
-                return NotFound();
+                return (NotFound(), false);
             case IssueEditOutcome.NotEditable:
-                return BadRequest("This issue is being sent or was sent; it can no longer be edited.");
+                return (BadRequest("This issue is being sent or was sent; it can no longer be edited."), false);
             case IssueEditOutcome.Invalid:
                 foreach (var message in result.Errors.Values.SelectMany(m => m))
                 {
@@ -60,14 +76,40 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IOptions<Site
                 }
 
                 await LoadAsync(id, ct);
-                return Page();
+                return (Page(), false);
         }
 
-        return Redirect($"/admin/issues/{id}?message=Saved.");
+        return (null, before != await FingerprintAsync(id, ct));
     }
 
-    public async Task<IActionResult> OnPostScheduleAsync(int id, string? at, CancellationToken ct)
+    /// <summary>Everything a reader would get from the issue, as stored: two equal fingerprints send the same email.</summary>
+    private async Task<string?> FingerprintAsync(int id, CancellationToken ct)
     {
+        var i = await db.Issues.AsNoTracking().Include(x => x.Notes).Include(x => x.Tags).FirstOrDefaultAsync(x => x.Id == id, ct);
+        return i is null ? null : string.Join('\u001f', i.Subject, i.Preheader, i.Slug, i.Markdown, i.AudienceTag ?? "", i.WebOnly, i.EmailOnly,
+            string.Join(',', i.Notes.OrderBy(n => n.Position).Select(n => n.NoteId)), string.Join(',', i.Tags.Select(t => t.Tag).Order()));
+    }
+
+    /// <summary>Edits were on the screen: they are saved, and nothing goes out until the author has seen them.</summary>
+    private RedirectResult SavedNotSent(int id) =>
+        Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString("Your changes were saved and nothing was sent yet. Check the preview and the warnings, then send or schedule again."));
+
+    public async Task<IActionResult> OnPostScheduleAsync(int id, string? at, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
+    {
+        if (Request.Form.ContainsKey("subject"))
+        {
+            var (failed, changed) = await SaveAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, ct);
+            if (failed is not null)
+            {
+                return failed;
+            }
+
+            if (changed)
+            {
+                return SavedNotSent(id);
+            }
+        }
+
         if (!DateTime.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
         {
             return Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString("That time could not be read."));
@@ -88,13 +130,31 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IOptions<Site
         };
     }
 
-    public async Task<IActionResult> OnPostSendNowAsync(int id, CancellationToken ct) =>
-        await editor.ScheduleAsync(id, clock.GetUtcNow().UtcDateTime, ct) switch
+    public async Task<IActionResult> OnPostSendNowAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
+    {
+        // The form's fields come along (a button of the editor form); a post without them (an older page, a
+        // script) sends the saved version as before.
+        if (Request.Form.ContainsKey("subject"))
+        {
+            var (failed, changed) = await SaveAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, ct);
+            if (failed is not null)
+            {
+                return failed;
+            }
+
+            if (changed)
+            {
+                return SavedNotSent(id);
+            }
+        }
+
+        return await editor.ScheduleAsync(id, clock.GetUtcNow().UtcDateTime, ct) switch
         {
             ScheduleOutcome.NotFound => NotFound(),
             ScheduleOutcome.NotReady => NotReady(id),
             _ => Redirect($"/admin/issues/{id}/progress"),
         };
+    }
 
     public async Task<IActionResult> OnPostUnscheduleAsync(int id, CancellationToken ct)
     {
@@ -124,6 +184,11 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IOptions<Site
             .OrderByDescending(n => n.Date).Take(100).ToListAsync(ct);
         AudienceTags = await db.SubscriberTags.Select(t => t.Tag).Distinct().OrderBy(t => t).Take(200).ToListAsync(ct);
         AudienceCount = await Ledger.Audience(db, Issue.AudienceTag, clock.GetUtcNow().UtcDateTime).CountAsync(ct);
+        if (Issue.IsEditable && !string.IsNullOrWhiteSpace(Issue.Subject))
+        {
+            Warnings = (await previews.BuildAsync(id, "preview@example.invalid", ct))?.Warnings ?? [];
+        }
+
         return true;
     }
 }
