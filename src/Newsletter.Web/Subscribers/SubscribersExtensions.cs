@@ -1,5 +1,5 @@
-using Hangfire;
 using System.Net;
+using Hangfire;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Newsletter.Web.Infrastructure;

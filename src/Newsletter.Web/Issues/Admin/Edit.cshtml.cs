@@ -47,7 +47,7 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
 
     public async Task<IActionResult> OnPostSaveAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
     {
-        var (result, _) = await SaveAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, ct);
+        var (result, _) = await SaveAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, compare: false, ct);
         return result ?? Redirect($"/admin/issues/{id}?message=Saved.");
     }
 
@@ -57,9 +57,10 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
     /// (and the old ones mailed to everyone). The result is a page to show when the save did not go through;
     /// Changed says whether the saved issue differs from what was stored before.
     /// </summary>
-    private async Task<(IActionResult? Result, bool Changed)> SaveAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
+    private async Task<(IActionResult? Result, bool Changed)> SaveAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, bool compare, CancellationToken ct)
     {
-        var before = await FingerprintAsync(id, ct);
+        // Only a send asks what changed: a plain Save reads the issue no more than it did.
+        var before = compare ? await FingerprintAsync(id, ct) : null;
         var draft = new IssueDraft(subject, preheader, slug, markdown, notes, Tags.Parse(tags), audience,
             channel switch { "web" => IssueChannel.Web, "email" => IssueChannel.Email, _ => IssueChannel.Both });
         var result = await editor.SaveAsync(id, draft, ct);
@@ -79,7 +80,7 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
                 return (Page(), false);
         }
 
-        return (null, before != await FingerprintAsync(id, ct));
+        return (null, compare && before != await FingerprintAsync(id, ct));
     }
 
     /// <summary>Everything a reader would get from the issue, as stored: two equal fingerprints send the same email.</summary>
@@ -90,24 +91,32 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
             string.Join(',', i.Notes.OrderBy(n => n.Position).Select(n => n.NoteId)), string.Join(',', i.Tags.Select(t => t.Tag).Order()));
     }
 
+    /// <summary>
+    /// Before a send or schedule: saves the editor's fields, which come along because the button belongs to the
+    /// editor form. Null lets the send go on; a page stops it (the save failed, or it changed the issue, which the
+    /// author then sees before anything goes out). A post without the fields (an older page, a script) acts on the
+    /// saved version as before.
+    /// </summary>
+    private async Task<IActionResult?> SaveWhatIsOnScreenAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
+    {
+        if (!Request.Form.ContainsKey("subject"))
+        {
+            return null;
+        }
+
+        var (failed, changed) = await SaveAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, compare: true, ct);
+        return failed ?? (changed ? SavedNotSent(id) : null);
+    }
+
     /// <summary>Edits were on the screen: they are saved, and nothing goes out until the author has seen them.</summary>
     private RedirectResult SavedNotSent(int id) =>
         Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString("Your changes were saved and nothing was sent yet. Check the preview and the warnings, then send or schedule again."));
 
     public async Task<IActionResult> OnPostScheduleAsync(int id, string? at, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
     {
-        if (Request.Form.ContainsKey("subject"))
+        if (await SaveWhatIsOnScreenAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, ct) is { } stop)
         {
-            var (failed, changed) = await SaveAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, ct);
-            if (failed is not null)
-            {
-                return failed;
-            }
-
-            if (changed)
-            {
-                return SavedNotSent(id);
-            }
+            return stop;
         }
 
         if (!DateTime.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
@@ -132,20 +141,9 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
 
     public async Task<IActionResult> OnPostSendNowAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
     {
-        // The form's fields come along (a button of the editor form); a post without them (an older page, a
-        // script) sends the saved version as before.
-        if (Request.Form.ContainsKey("subject"))
+        if (await SaveWhatIsOnScreenAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, ct) is { } stop)
         {
-            var (failed, changed) = await SaveAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, ct);
-            if (failed is not null)
-            {
-                return failed;
-            }
-
-            if (changed)
-            {
-                return SavedNotSent(id);
-            }
+            return stop;
         }
 
         return await editor.ScheduleAsync(id, clock.GetUtcNow().UtcDateTime, ct) switch
