@@ -27,10 +27,14 @@ public class CrashTests
         {
             await first.StartAsync();
             await WaitForMessagesAsync(smtp, killAfter, first);
+            // The relay is frozen before the kill, so a loaded machine that is slow to kill can't let the send
+            // finish first: the kill always lands mid-send, with messages in flight.
+            smtp.Freeze();
             first.KillHard();
         }
 
         var atKill = smtp.Count;
+        smtp.Thaw();
         Assert.True(atKill < Readers, $"the kill came after the send had finished ({atKill} messages)");
         Assert.NotEqual(IssueStatus.Sent, (await data.IssueAsync()).Status);
 
