@@ -43,7 +43,7 @@ public class AuthorJourneyTests
         await Assertions.Expect(page.Locator("#preview strong")).ToHaveTextAsync("bold");
         await Browser.ScreenshotAsync(page, "admin-note-editor");
         await page.GetByRole(AriaRole.Button, new() { Name = "Publish" }).ClickAsync();
-        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Published");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("Published");
 
         // A reader sees it on the home page and can open it.
         var reader = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = app.BaseUrl });

@@ -54,7 +54,7 @@ public class IssueJourneyTests
         await Assertions.Expect(page.Locator("#preview strong")).ToHaveTextAsync("readers");
         await page.GetByLabel(new Regex("^Exactly-once delivery is a ledger")).CheckAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
-        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Saved");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("Saved");
         await Browser.ScreenshotAsync(page, "admin-issue-editor");
         var issueUrl = page.Url;
 
@@ -81,7 +81,7 @@ public class IssueJourneyTests
         var at = TimeZoneInfo.ConvertTimeFromUtc(DateTime.UtcNow.AddMinutes(2), zone);
         await page.GetByLabel("Send at").FillAsync(at.ToString("yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture));
         await page.GetByRole(AriaRole.Button, new() { Name = "Schedule", Exact = true }).ClickAsync();
-        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Scheduled for");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("Scheduled for");
         await Assertions.Expect(page.Locator(".badge").First).ToHaveTextAsync("Scheduled");
         Assert.Equal(1, smtp.Count);
 

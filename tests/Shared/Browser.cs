@@ -21,6 +21,17 @@ public static class Browser
         return (playwright, browser);
     }
 
+    /// <summary>A fresh install's setup through its form: the owner account, signed in, on the dashboard.</summary>
+    public static async Task SetUpOwnerAsync(IPage page, string email = "maren@example.org", string password = "a long and memorable passphrase")
+    {
+        await page.GotoAsync("/admin/setup");
+        await page.GetByLabel("Your name").FillAsync("Maren Ostrowski");
+        await page.GetByLabel("Email").FillAsync(email);
+        await page.GetByLabel("Password").FillAsync(password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create owner account" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Dashboard" })).ToBeVisibleAsync();
+    }
+
     /// <summary>Screenshots go to screenshots/ at the repository root (git-ignored) for a person to look at.</summary>
     public static async Task ScreenshotAsync(IPage page, string name)
     {

@@ -70,7 +70,7 @@ public sealed class LoginModel(AppDbContext db, SignInManager<AppUser> signIn, I
 
         // No account-wide lockout here: that would let anyone keep the owner out by failing on purpose.
         var result = await signIn.PasswordSignInAsync(user, Input.Password, Input.RememberMe, lockoutOnFailure: false);
-        var next = Url.IsLocalUrl(ReturnUrl) ? ReturnUrl! : "/admin";
+        var next = Url.IsLocalUrl(ReturnUrl) ? PageToReturnTo(ReturnUrl!) : "/admin";
         if (result.Succeeded)
         {
             return LocalRedirect(next);
@@ -97,14 +97,34 @@ public sealed class LoginModel(AppDbContext db, SignInManager<AppUser> signIn, I
     }
 
     private string ClientKey() => Subscribers.SubscribersExtensions.ClientKey(HttpContext.Connection.RemoteIpAddress);
+
+    /// <summary>
+    /// Where to go after signing in. A form posted after the session ended (Save in the editor) arrives here
+    /// with its page handler in the return address; coming back to it by GET would run no handler and show a
+    /// broken page, so the handler is dropped and the author lands on the page itself, where the editor puts
+    /// back the text it kept in the browser.
+    /// </summary>
+    public static string PageToReturnTo(string returnUrl)
+    {
+        var q = returnUrl.IndexOf('?', StringComparison.Ordinal);
+        if (q < 0)
+        {
+            return returnUrl;
+        }
+
+        var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(returnUrl[q..]);
+        var kept = query.Where(p => !string.Equals(p.Key, "handler", StringComparison.OrdinalIgnoreCase))
+            .SelectMany(p => p.Value.Select(v => new KeyValuePair<string, string?>(p.Key, v)));
+        return Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(returnUrl[..q], kept);
+    }
 }
 
 public sealed class LoginInput
 {
-    [Required, EmailAddress]
+    [Required(ErrorMessage = "Enter the email address you signed up with."), EmailAddress(ErrorMessage = "Enter an email address like name@example.org.")]
     public string Email { get; set; } = "";
 
-    [Required]
+    [Required(ErrorMessage = "Enter your password.")]
     public string Password { get; set; } = "";
 
     public bool RememberMe { get; set; }

@@ -45,7 +45,7 @@ public sealed class LoginTwoFactorModel(SignInManager<AppUser> signIn) : PageMod
             : await signIn.TwoFactorRecoveryCodeSignInAsync(Code.Trim());
         if (result.Succeeded)
         {
-            return LocalRedirect(Url.IsLocalUrl(ReturnUrl) ? ReturnUrl! : "/admin");
+            return LocalRedirect(Url.IsLocalUrl(ReturnUrl) ? LoginModel.PageToReturnTo(ReturnUrl!) : "/admin");
         }
 
         ModelState.AddModelError("", result.IsLockedOut ? "Too many failed attempts. This account is locked for 15 minutes." : "That code is not valid.");

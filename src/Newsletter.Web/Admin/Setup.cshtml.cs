@@ -79,12 +79,12 @@ public sealed class SetupModel(AppDbContext db, UserManager<AppUser> users, Sign
 
 public sealed class SetupInput
 {
-    [Required, StringLength(100)]
+    [Required(ErrorMessage = "Enter your name, as readers will see it."), StringLength(100, ErrorMessage = "Your name can be at most 100 characters.")]
     public string DisplayName { get; set; } = "";
 
-    [Required, EmailAddress, StringLength(254)]
+    [Required(ErrorMessage = "Enter your email address."), EmailAddress(ErrorMessage = "Enter an email address like name@example.org."), StringLength(254, ErrorMessage = "An email address can be at most 254 characters.")]
     public string Email { get; set; } = "";
 
-    [Required, StringLength(200, MinimumLength = 12)]
+    [Required(ErrorMessage = "Choose a password."), StringLength(200, MinimumLength = 12, ErrorMessage = "Choose a password of 12 to 200 characters; a few words together work well.")]
     public string Password { get; set; } = "";
 }

@@ -73,6 +73,8 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
             }
         }
 
+        // A form posts an empty title as null (the validator above names it); the checks below must not throw on it.
+        input.Title ??= "";
         if (input.Title.Any(char.IsControl))
         {
             errors[nameof(NoteInput.Title)] = ["The title must be on one line."];
@@ -156,19 +158,19 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
 
 public sealed class NoteInput
 {
-    [Required, StringLength(300)]
+    [Required(ErrorMessage = "Give the note a title."), StringLength(300, ErrorMessage = "A title can be at most 300 characters.")]
     public string Title { get; set; } = "";
 
-    [StringLength(120)]
+    [StringLength(120, ErrorMessage = "A slug can be at most 120 characters.")]
     public string? Slug { get; set; }
 
     [DataType(DataType.Date)]
     public DateTime? Date { get; set; } = DateTime.UtcNow.Date;
 
-    [StringLength(500)]
+    [StringLength(500, ErrorMessage = "The tags can be at most 500 characters together.")]
     public string? Tags { get; set; }
 
-    [StringLength(1000)]
+    [StringLength(1000, ErrorMessage = "A summary can be at most 1,000 characters.")]
     public string? Summary { get; set; }
 
     [StringLength(1_000_000, ErrorMessage = "A note can be at most 1,000,000 characters.")]

@@ -17,6 +17,21 @@ public static class SiteExtensions
         {
             o.RootDirectory = "/";
             o.Conventions.AddPageRoute("/Notes/Admin/Edit", "admin/notes/new");
+        }).AddMvcOptions(o =>
+        {
+            // Values a form field could not be read as (a date typed by hand, a number): said in the site's words.
+            var m = o.ModelBindingMessageProvider;
+            m.SetAttemptedValueIsInvalidAccessor((value, field) => $"“{value}” can't be read as {field}.");
+            m.SetValueIsInvalidAccessor(value => $"“{value}” can't be read here.");
+            m.SetValueMustNotBeNullAccessor(field => $"Fill in {field}.");
+            m.SetMissingBindRequiredValueAccessor(field => $"Fill in {field}.");
+            m.SetValueMustBeANumberAccessor(field => $"{field} must be a number.");
+            m.SetUnknownValueIsInvalidAccessor(field => $"That value can't be read as {field}.");
+            m.SetNonPropertyAttemptedValueIsInvalidAccessor(value => $"“{value}” can't be read here.");
+            m.SetNonPropertyUnknownValueIsInvalidAccessor(() => "That value can't be read here.");
+            m.SetNonPropertyValueMustBeANumberAccessor(() => "This must be a number.");
+            m.SetMissingRequestBodyRequiredValueAccessor(() => "The form arrived empty. Try again.");
+            m.SetMissingKeyOrValueAccessor(() => "A value is missing.");
         });
         // Readable HTML: names and punctuation stay as characters instead of &#x...; entities.
         builder.Services.Configure<Microsoft.Extensions.WebEncoders.WebEncoderOptions>(o =>

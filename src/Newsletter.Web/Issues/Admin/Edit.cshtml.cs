@@ -31,6 +31,12 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
 
     public string TimeZone => site.Value.TimeZone;
 
+    /// <summary>The saved version the page shows; an autosave from an older one is refused rather than overwrite a newer save.</summary>
+    public string Version => VersionOf(Issue!.UpdatedAt);
+
+    // Microseconds: PostgreSQL keeps no finer time, so a version read back from either database matches.
+    private static string VersionOf(DateTime updatedAt) => (updatedAt.Ticks / 10).ToString(CultureInfo.InvariantCulture);
+
     public string DefaultScheduleValue => site.Value.ToLocal(Issue?.ScheduledAt ?? clock.GetUtcNow().UtcDateTime.AddHours(1)).ToString("yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture);
 
     public string Local(DateTime utc) => site.Value.ToLocal(utc).ToString("dddd d MMMM yyyy, HH:mm", CultureInfo.InvariantCulture) + " " + TimeZone;
@@ -52,6 +58,40 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
     }
 
     /// <summary>
+    /// The editor's save as the author types (wwwroot/js/autosave.js): drafts only, and only over the version the
+    /// page was showing, so a second tab or a co-author's newer save is never overwritten without being seen.
+    /// Answers JSON; a refused field comes back by name, and the script keeps the text in the browser meanwhile.
+    /// </summary>
+    public async Task<IActionResult> OnPostAutosaveAsync(int id, string? version, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
+    {
+        var current = await db.Issues.AsNoTracking().Where(i => i.Id == id && i.DeletedAt == null).Select(i => new { i.Status, i.UpdatedAt }).FirstOrDefaultAsync(ct);
+        if (current is null)
+        {
+            return NotFound(new { error = "This issue no longer exists." });
+        }
+
+        if (current.Status != IssueStatus.Draft)
+        {
+            return new ConflictObjectResult(new { error = "This issue is no longer a draft, so it is not saved by itself: press Save to change it." });
+        }
+
+        if (version != VersionOf(current.UpdatedAt))
+        {
+            return new ConflictObjectResult(new { error = $"This draft was saved elsewhere at {Local(current.UpdatedAt)}. Reload to see that version." });
+        }
+
+        var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, audience, channel);
+        var result = await editor.SaveAsync(id, draft, ct);
+        return result.Outcome switch
+        {
+            IssueEditOutcome.Saved => new JsonResult(new { version = VersionOf(await db.Issues.Where(i => i.Id == id).Select(i => i.UpdatedAt).FirstAsync(ct)) }),
+            IssueEditOutcome.Invalid => BadRequest(new { errors = result.Errors }),
+            IssueEditOutcome.NotEditable => new ConflictObjectResult(new { error = "This issue is being sent or was sent; it can no longer be edited." }),
+            _ => NotFound(new { error = "This issue no longer exists." }),
+        };
+    }
+
+    /// <summary>
     /// Saves what the form holds. Send now and Schedule post the whole editor form, so they act on what is on
     /// the screen: before, they sent the last saved version and an author's unsaved subject and body were lost
     /// (and the old ones mailed to everyone). The result is a page to show when the save did not go through;
@@ -61,8 +101,7 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
     {
         // Only a send asks what changed: a plain Save reads the issue no more than it did.
         var before = compare ? await FingerprintAsync(id, ct) : null;
-        var draft = new IssueDraft(subject, preheader, slug, markdown, notes, Tags.Parse(tags), audience,
-            channel switch { "web" => IssueChannel.Web, "email" => IssueChannel.Email, _ => IssueChannel.Both });
+        var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, audience, channel);
         var result = await editor.SaveAsync(id, draft, ct);
         switch (result.Outcome)
         {
@@ -82,6 +121,10 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
 
         return (null, compare && before != await FingerprintAsync(id, ct));
     }
+
+    private static IssueDraft DraftOf(string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel) =>
+        new(subject, preheader, slug, markdown, notes, Tags.Parse(tags), audience,
+            channel switch { "web" => IssueChannel.Web, "email" => IssueChannel.Email, _ => IssueChannel.Both });
 
     /// <summary>Everything a reader would get from the issue, as stored: two equal fingerprints send the same email.</summary>
     private async Task<string?> FingerprintAsync(int id, CancellationToken ct)
@@ -135,7 +178,8 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
             ScheduleOutcome.NotFound => NotFound(),
             ScheduleOutcome.NotReady => NotReady(id),
             ScheduleOutcome.AlreadyGoing => Redirect($"/admin/issues/{id}/progress"),
-            _ => Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString($"Scheduled for {Local(utc)}.")),
+            // The page says when it goes out in its own notice; a second "Scheduled for" here said it twice.
+            _ => Redirect($"/admin/issues/{id}"),
         };
     }
 

@@ -21,6 +21,12 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
 
     public string PreviewHtml { get; private set; } = "";
 
+    /// <summary>The saved version the page shows; an autosave from an older one is refused rather than overwrite a newer save.</summary>
+    public string Version => Existing is null ? "" : VersionOf(Existing.UpdatedAt);
+
+    // Microseconds: PostgreSQL keeps no finer time, so a version read back from either database matches.
+    private static string VersionOf(DateTime updatedAt) => (updatedAt.Ticks / 10).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public async Task<IActionResult> OnGetAsync(CancellationToken ct)
     {
         if (Id is { } id)
@@ -36,6 +42,43 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
         }
 
         return Page();
+    }
+
+    /// <summary>
+    /// The editor's save as the author types (wwwroot/js/autosave.js). A new note is created as a draft by its
+    /// first autosave and the page becomes its page; an existing one is saved only while it is a draft and only
+    /// over the version the page showed, so a newer save elsewhere is never overwritten unseen. Answers JSON.
+    /// </summary>
+    public async Task<IActionResult> OnPostAutosaveAsync(string? version, CancellationToken ct)
+    {
+        if (Id is { } id)
+        {
+            var current = await db.Notes.AsNoTracking().Where(n => n.Id == id && n.DeletedAt == null)
+                .Select(n => new { n.Status, n.UpdatedAt, n.SourcePath }).FirstOrDefaultAsync(ct);
+            if (current is null)
+            {
+                return NotFound(new { error = "This note no longer exists." });
+            }
+
+            if (current.Status != NoteStatus.Draft || current.SourcePath is not null)
+            {
+                return new ConflictObjectResult(new { error = "This note is published (or owned by its file), so it is not saved by itself: press Save to change it." });
+            }
+
+            if (version != VersionOf(current.UpdatedAt))
+            {
+                return new ConflictObjectResult(new { error = "This draft was saved elsewhere since this page was opened. Reload to see that version." });
+            }
+        }
+
+        var result = await editor.SaveAsync(Id, Input, NoteIntent.Save, ct);
+        return result.Outcome switch
+        {
+            NoteEditOutcome.Saved => new JsonResult(new { version = VersionOf(result.Note!.UpdatedAt), url = $"/admin/notes/{result.Note.Id}", key = $"note:{result.Note.Id}" }),
+            NoteEditOutcome.Invalid => BadRequest(new { errors = result.Errors }),
+            NoteEditOutcome.FileBacked => new ConflictObjectResult(new { error = "This note is owned by its file in notes/ and can only be changed there." }),
+            _ => NotFound(new { error = "This note no longer exists." }),
+        };
     }
 
     public async Task<IActionResult> OnPostAsync(string intent, CancellationToken ct)

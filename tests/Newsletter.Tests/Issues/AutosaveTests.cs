@@ -1,0 +1,108 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Newsletter.Testing;
+using Newsletter.Web.Admin;
+
+namespace Newsletter.Tests.Issues;
+
+/// <summary>The editors' autosave handlers: drafts only, never over a newer save, refused fields named, nothing saved when signed out.</summary>
+public partial class AutosaveTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task AnIssueDraftAutosavesOnlyOverTheVersionThePageShowedAndOnlyWhileItIsADraft()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var created = await Forms.PostAsync(client, "/admin/issues", new Dictionary<string, string>(), "/admin/issues?handler=New");
+        var editUrl = created.Headers.Location!.OriginalString;
+        var version = await VersionAsync(client, editUrl);
+
+        var first = await AutosaveAsync(client, editUrl, version, new() { ["subject"] = "Typed, not saved by hand", ["markdown"] = "Body <script>alert(1)</script>", ["channel"] = "both" });
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        var next = JsonDocument.Parse(await first.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("version").GetString();
+        Assert.NotEqual(version, next);
+        Assert.Equal(next, await VersionAsync(client, editUrl));
+        var page = await client.GetStringAsync(editUrl, Ct);
+        Assert.Contains("value=\"Typed, not saved by hand\"", WebUtility.HtmlDecode(page), StringComparison.Ordinal);
+        Assert.Contains("&lt;script&gt;alert(1)", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("<script>alert(1)", page, StringComparison.Ordinal);
+
+        // From the version the page showed before: refused, and the newer save stays.
+        var stale = await AutosaveAsync(client, editUrl, version, new() { ["subject"] = "From an old tab", ["channel"] = "both" });
+        Assert.Equal(HttpStatusCode.Conflict, stale.StatusCode);
+        Assert.Contains("saved elsewhere", await stale.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Contains("Typed, not saved by hand", await client.GetStringAsync(editUrl, Ct), StringComparison.Ordinal);
+
+        // A subject with a line break (header injection) is named, not saved.
+        var hostile = await AutosaveAsync(client, editUrl, next!, new() { ["subject"] = "Hi\r\nBcc: everyone@example.org", ["channel"] = "both" });
+        Assert.Equal(HttpStatusCode.BadRequest, hostile.StatusCode);
+        Assert.True(JsonDocument.Parse(await hostile.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("errors").TryGetProperty("subject", out _));
+
+        // Scheduled: no longer saved by itself (it would change what goes out unasked).
+        var scheduled = await Forms.PostAsync(client, editUrl, new Dictionary<string, string> { ["at"] = DateTime.UtcNow.AddDays(2).ToString("yyyy-MM-ddTHH:mm", System.Globalization.CultureInfo.InvariantCulture) }, editUrl + "?handler=Schedule");
+        Assert.Equal(HttpStatusCode.Redirect, scheduled.StatusCode);
+        var late = await AutosaveAsync(client, editUrl, await VersionAsync(client, editUrl), new() { ["subject"] = "Changed after scheduling", ["channel"] = "both" });
+        Assert.Equal(HttpStatusCode.Conflict, late.StatusCode);
+        Assert.DoesNotContain("Changed after scheduling", await client.GetStringAsync(editUrl, Ct), StringComparison.Ordinal);
+
+        // Signed out: the post goes to the login page and nothing is saved.
+        var stranger = app.CreateBrowserClient();
+        var token = Forms.Token(await client.GetStringAsync(editUrl, Ct))!;
+        var anonymous = await stranger.PostAsync(editUrl + "?handler=Autosave", new FormUrlEncodedContent(new Dictionary<string, string> { ["__RequestVerificationToken"] = token, ["subject"] = "Anonymous" }), Ct);
+        Assert.Equal(HttpStatusCode.Redirect, anonymous.StatusCode);
+        Assert.Contains("/admin/login", anonymous.Headers.Location!.OriginalString, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ANewNoteIsCreatedAsADraftByItsFirstAutosaveAndAPublishedNoteIsNotAutosaved()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+
+        var created = await AutosaveAsync(client, "/admin/notes/new", "", new() { ["Input.Title"] = "A note typed in the editor", ["Input.Markdown"] = "Words." });
+        Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+        var json = JsonDocument.Parse(await created.Content.ReadAsStringAsync(Ct)).RootElement;
+        var url = json.GetProperty("url").GetString()!;
+        Assert.Matches(@"^/admin/notes/\d+$", url);
+        var page = await client.GetStringAsync(url, Ct);
+        Assert.Contains(">Draft<", page, StringComparison.Ordinal);
+        Assert.Equal(json.GetProperty("version").GetString(), await VersionAsync(client, url));
+        Assert.DoesNotContain("A note typed in the editor", await app.CreateClient().GetStringAsync("/notes", Ct), StringComparison.Ordinal);
+
+        // Without a title it is named and nothing is created.
+        var untitled = await AutosaveAsync(client, "/admin/notes/new", "", new() { ["Input.Title"] = "", ["Input.Markdown"] = "Only a body." });
+        Assert.Equal(HttpStatusCode.BadRequest, untitled.StatusCode);
+        Assert.Contains("Give the note a title", await untitled.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        var published = await Forms.PostAsync(client, url, new Dictionary<string, string> { ["Input.Title"] = "A note typed in the editor", ["Input.Markdown"] = "Words.", ["intent"] = "publish" }, url);
+        Assert.Equal(HttpStatusCode.Redirect, published.StatusCode);
+        var refused = await AutosaveAsync(client, url, await VersionAsync(client, url), new() { ["Input.Title"] = "Changed live", ["Input.Markdown"] = "Words." });
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.DoesNotContain("Changed live", await app.CreateClient().GetStringAsync("/notes", Ct), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/admin/issues/5?handler=Save", "/admin/issues/5")]
+    [InlineData("/admin/issues/5?a=1&handler=SendNow&b=x%20y", "/admin/issues/5?a=1&b=x%20y")]
+    [InlineData("/admin/notes/new", "/admin/notes/new")]
+    public void SigningInAfterAFormWasPostedReturnsToThePageNotToItsHandler(string returnUrl, string expected) =>
+        Assert.Equal(expected, LoginModel.PageToReturnTo(returnUrl));
+
+    private static async Task<HttpResponseMessage> AutosaveAsync(HttpClient client, string pageUrl, string version, Dictionary<string, string> fields)
+    {
+        fields["version"] = version;
+        var response = await Forms.PostAsync(client, pageUrl, fields, pageUrl + "?handler=Autosave");
+        return response;
+    }
+
+    private static async Task<string> VersionAsync(HttpClient client, string url) =>
+        VersionRegex().Match(await client.GetStringAsync(url, Ct)).Groups[1].Value;
+
+    [GeneratedRegex("name=\"version\" value=\"([0-9]*)\"")]
+    private static partial Regex VersionRegex();
+}
