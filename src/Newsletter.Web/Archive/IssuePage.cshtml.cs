@@ -47,7 +47,7 @@ public sealed class IssuePageModel(AppDbContext db, IOptions<SiteOptions> site) 
         if (!issue.IsPublic)
         {
             // Gone only if readers could once have seen it here; a deleted draft or email-only issue never existed on the site.
-            var wasPublic = issue.DeletedAt is not null && issue.PublishedAt is not null && !issue.EmailOnly;
+            var wasPublic = (issue.DeletedAt is not null && issue.PublishedAt is not null && !issue.EmailOnly) || issue.IsWithdrawn;
             return wasPublic ? StatusCode(StatusCodes.Status410Gone) : NotFound();
         }
 

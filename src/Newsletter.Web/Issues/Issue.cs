@@ -74,9 +74,15 @@ public sealed class Issue
 
     public List<IssueTag> Tags { get; set; } = [];
 
-    /// <summary>On the public site: published, not email-only, not deleted.</summary>
+    /// <summary>
+    /// On the public site: published, not email-only, not deleted. A cancelled issue that reached anyone keeps its
+    /// page, because its emails link to it; taking it off (IssueSender.SetWebPageAsync) clears PublishedAt.
+    /// </summary>
     public bool IsPublic => PublishedAt is not null && !EmailOnly && DeletedAt is null
-        && Status is IssueStatus.Sending or IssueStatus.Sent or IssueStatus.Paused;
+        && Status is IssueStatus.Sending or IssueStatus.Sent or IssueStatus.Paused or IssueStatus.Cancelled;
+
+    /// <summary>Cancelled after some readers got it, and then taken off the site by the author: its address answers 410.</summary>
+    public bool IsWithdrawn => Status == IssueStatus.Cancelled && PublishedAt is null && Number is not null && !EmailOnly && DeletedAt is null;
 
     public bool IsEditable => Status is IssueStatus.Draft or IssueStatus.Scheduled;
 

@@ -113,6 +113,23 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signa
         return resumed;
     }
 
+    /// <summary>
+    /// The author's choice for a cancelled issue that reached readers: keep its web page (the default, so their
+    /// "Read it on the web" link works) or take it off the site, after which its address answers 410 Gone.
+    /// </summary>
+    public async Task<bool> SetWebPageAsync(int issueId, bool keep, CancellationToken ct)
+    {
+        var changed = await db.Issues.Where(i => i.Id == issueId && i.Status == IssueStatus.Cancelled && i.Number != null && !i.EmailOnly && i.DeletedAt == null
+                && (keep ? i.PublishedAt == null : i.PublishedAt != null))
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.PublishedAt, i => keep ? i.StartedAt ?? clock.GetUtcNow().UtcDateTime : null), ct) == 1;
+        if (changed)
+        {
+            await changes.IssuesChangedAsync(ct);
+        }
+
+        return changed;
+    }
+
     /// <summary>Stops a send within one batch: workers see the state before their next claim; what is left is Skipped.</summary>
     public async Task<bool> CancelAsync(int issueId, CancellationToken ct)
     {
@@ -126,12 +143,22 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signa
         {
             await db.Deliveries.Where(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Deferred))
                 .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Skipped).SetProperty(d => d.LastError, "send cancelled"), ct);
+            // Readers who got it hold a "Read it on the web" link, and the archive's numbering counts it: the page
+            // stays. One that reached nobody leaves the site, and gives its number back if no later issue took one.
+            var reached = await db.Deliveries.AnyAsync(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Sent || d.Status == DeliveryStatus.Sending || d.Status == DeliveryStatus.Held || d.Uncertain), ct);
+            if (!reached)
+            {
+                var number = await db.Issues.Where(i => i.Id == issueId).Select(i => i.Number).FirstAsync(ct);
+                var newest = number is not null && !await db.Issues.AnyAsync(i => i.Number > number, ct);
+                await db.Issues.Where(i => i.Id == issueId)
+                    .ExecuteUpdateAsync(u => u.SetProperty(i => i.PublishedAt, (DateTime?)null).SetProperty(i => i.Number, i => newest ? null : i.Number), ct);
+            }
         }
 
         await tx.CommitAsync(ct);
         if (cancelled)
         {
-            // A cancelled issue leaves the site (PublicIssues shows only issues that went out).
+            // The site changes either way: the page stays with its state, or it leaves (PublicIssues).
             await changes.IssuesChangedAsync(ct);
         }
 

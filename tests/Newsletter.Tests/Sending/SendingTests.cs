@@ -10,7 +10,7 @@ using static Newsletter.Tests.Sending.SendingFixture;
 
 namespace Newsletter.Tests.Sending;
 
-public class SendingTests
+public partial class SendingTests
 {
     [Fact]
     public async Task EveryActiveReaderGetsTheIssueExactlyOnceWithListHeadersAndWorkingLinks()
@@ -238,6 +238,79 @@ public class SendingTests
         Assert.True(sentAtCancel < 200);
         var ledger = await DeliveriesAsync(app, issueId);
         Assert.True(ledger.Count(d => d.Status == DeliveryStatus.Skipped) >= 200 - sentAtCancel - 5);
+    }
+
+    [Fact]
+    public async Task ACancelledIssueThatReachedReadersKeepsItsPageAndNumberUntilTheAuthorTakesItOffKnowingly()
+    {
+        await using var smtp = await SmtpServer.StartAsync(new { delay_ms = 40 });
+        using var app = new NewsletterApp(Settings(smtp, new() { ["Sending:Concurrency"] = "1", ["Sending:BatchSize"] = "5" }));
+        await AddReadersAsync(app, 200);
+        var issueId = await AddIssueAsync(app, subject: "Cancelled part way");
+        var author = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(author);
+        await SendNowAsync(app, issueId);
+        await smtp.WaitForAsync(5);
+
+        // "Cancel the rest" asks first, and says who keeps what.
+        var progressUrl = $"/admin/issues/{issueId}/progress";
+        var before = System.Net.WebUtility.HtmlDecode(await author.GetStringAsync(progressUrl, Ct));
+        Assert.Contains("Yes, cancel the rest", before, StringComparison.Ordinal);
+        var cancel = await Forms.PostAsync(author, progressUrl, new Dictionary<string, string>(), progressUrl + "?handler=Cancel");
+        Assert.Equal(HttpStatusCode.Redirect, cancel.StatusCode);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Cancelled);
+
+        // The readers who got it have a working "Read it on the web" link, and the archive keeps its number.
+        var reader = app.CreateClient();
+        var link = Assert.Single(LinkRegex().Matches(smtp.Messages()[0].Message.HtmlBody ?? "").Select(m => m.Groups[1].Value).Distinct(),
+            l => l.Contains("/issues/cancelled-part-way", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.OK, (await reader.GetAsync(new Uri(link).PathAndQuery, Ct)).StatusCode);
+        Assert.Contains("Cancelled part way", await reader.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+        var after = System.Net.WebUtility.HtmlDecode(await author.GetStringAsync(progressUrl, Ct));
+        Assert.Contains("keeps its web page", after, StringComparison.Ordinal);
+
+        // Taken off the site knowingly: the address says it is gone; put back, it returns at the same address.
+        var withdraw = await Forms.PostAsync(author, progressUrl, new Dictionary<string, string>(), progressUrl + "?handler=Withdraw");
+        Assert.Equal(HttpStatusCode.Redirect, withdraw.StatusCode);
+        Assert.Equal(HttpStatusCode.Gone, (await reader.GetAsync("/issues/cancelled-part-way", Ct)).StatusCode);
+        Assert.DoesNotContain("Cancelled part way", await reader.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+        Assert.DoesNotContain("Cancelled part way", await reader.GetStringAsync("/feeds/issues.rss", Ct), StringComparison.Ordinal);
+        var republish = await Forms.PostAsync(author, progressUrl, new Dictionary<string, string>(), progressUrl + "?handler=Republish");
+        Assert.Equal(HttpStatusCode.Redirect, republish.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await reader.GetAsync("/issues/cancelled-part-way", Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task ACancelledIssueThatReachedNobodyLeavesTheSiteAndGivesItsNumberBack()
+    {
+        // Every address refused: the send pauses itself with nobody reached, and the author cancels it.
+        var rejected = Enumerable.Range(0, 400).Select(i => $"reader{i:D4}@example.org").ToArray();
+        await using var smtp = await SmtpServer.StartAsync(new { reject = rejected });
+        using var app = new NewsletterApp(Settings(smtp, new() { ["Sending:Concurrency"] = "1", ["Sending:BatchSize"] = "20" }));
+        await AddReadersAsync(app, 400);
+        var issueId = await AddIssueAsync(app, subject: "Never reached anyone");
+        await SendNowAsync(app, issueId);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Paused);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            Assert.True(await scope.ServiceProvider.GetRequiredService<IssueSender>().CancelAsync(issueId, Ct));
+            var issue = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct);
+            Assert.Null(issue.Number);
+            Assert.Null(issue.PublishedAt);
+        }
+
+        var reader = app.CreateClient();
+        Assert.Equal(HttpStatusCode.NotFound, (await reader.GetAsync("/issues/never-reached-anyone", Ct)).StatusCode);
+        Assert.DoesNotContain("Never reached anyone", await reader.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+
+        // The next issue takes number 1: no hole in the numbering.
+        var next = await AddIssueAsync(app, subject: "The one that went out");
+        await SendNowAsync(app, next);
+        await WaitForStatusAsync(app, next, IssueStatus.Paused);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            Assert.Equal(1, (await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().SingleAsync(i => i.Id == next, Ct)).Number);
+        }
     }
 
     [Fact]
@@ -506,4 +579,7 @@ public class SendingTests
         Assert.Equal(IssueStatus.Sending, issue.Status);
         await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("href=\"([^\"]+)\"")]
+    private static partial System.Text.RegularExpressions.Regex LinkRegex();
 }

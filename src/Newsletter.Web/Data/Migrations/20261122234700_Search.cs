@@ -68,20 +68,11 @@ public partial class Search : Migration
             END;
             """);
 
-        var issueRow = $"new.Id * 2 + 1, new.Subject, new.Summary, new.PlainText, {string.Format(null, IssueTags, "new.Id")}";
-        migrationBuilder.Sql($"""
-            CREATE TRIGGER Issues_SearchInsert AFTER INSERT ON Issues WHEN {IssueIsPublic}
-            BEGIN
-                INSERT INTO SearchIndex(rowid, Title, Summary, Body, Tags) VALUES ({issueRow});
-            END;
-            """);
-        migrationBuilder.Sql($"""
-            CREATE TRIGGER Issues_SearchUpdate AFTER UPDATE ON Issues
-            BEGIN
-                DELETE FROM SearchIndex WHERE rowid = old.Id * 2 + 1;
-                INSERT INTO SearchIndex(rowid, Title, Summary, Body, Tags) SELECT {issueRow} WHERE {IssueIsPublic};
-            END;
-            """);
+        foreach (var sql in IssueTriggers(IssueIsPublic))
+        {
+            migrationBuilder.Sql(sql);
+        }
+
         migrationBuilder.Sql("""
             CREATE TRIGGER Issues_SearchDelete AFTER DELETE ON Issues
             BEGIN
@@ -106,11 +97,35 @@ public partial class Search : Migration
             INSERT INTO SearchIndex(rowid, Title, Summary, Body, Tags)
             SELECT {noteRow.Replace("new.", "n.", StringComparison.Ordinal)} FROM Notes AS n WHERE {NoteIsPublic.Replace("new.", "n.", StringComparison.Ordinal)};
             """);
-        migrationBuilder.Sql($"""
-            INSERT INTO SearchIndex(rowid, Title, Summary, Body, Tags)
-            SELECT {issueRow.Replace("new.", "i.", StringComparison.Ordinal)} FROM Issues AS i WHERE {IssueIsPublic.Replace("new.", "i.", StringComparison.Ordinal)};
-            """);
+        migrationBuilder.Sql(IssueBackfill(IssueIsPublic));
     }
+
+    private static string IssueRow => $"new.Id * 2 + 1, new.Subject, new.Summary, new.PlainText, {string.Format(null, IssueTags, "new.Id")}";
+
+    /// <summary>The triggers that keep an issue's search row in step, for a given visibility rule (CancelledIssuesKeepTheirPage changes it).</summary>
+    internal static string[] IssueTriggers(string isPublic) =>
+    [
+        $"""
+        CREATE TRIGGER Issues_SearchInsert AFTER INSERT ON Issues WHEN {isPublic}
+        BEGIN
+            INSERT INTO SearchIndex(rowid, Title, Summary, Body, Tags) VALUES ({IssueRow});
+        END;
+        """,
+        $"""
+        CREATE TRIGGER Issues_SearchUpdate AFTER UPDATE ON Issues
+        BEGIN
+            DELETE FROM SearchIndex WHERE rowid = old.Id * 2 + 1;
+            INSERT INTO SearchIndex(rowid, Title, Summary, Body, Tags) SELECT {IssueRow} WHERE {isPublic};
+        END;
+        """,
+    ];
+
+    /// <summary>Puts every issue that is public under the rule into the index, leaving rows already there.</summary>
+    internal static string IssueBackfill(string isPublic) => $"""
+        INSERT INTO SearchIndex(rowid, Title, Summary, Body, Tags)
+        SELECT {IssueRow.Replace("new.", "i.", StringComparison.Ordinal)} FROM Issues AS i WHERE {isPublic.Replace("new.", "i.", StringComparison.Ordinal)}
+            AND NOT EXISTS (SELECT 1 FROM SearchIndex WHERE rowid = i.Id * 2 + 1);
+        """;
 
     protected override void Down(MigrationBuilder migrationBuilder)
     {

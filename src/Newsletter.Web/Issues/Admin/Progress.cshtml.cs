@@ -58,10 +58,16 @@ public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProg
     public async Task<IActionResult> OnPostCancelAsync(int id, CancellationToken ct) =>
         Done(id, await sender.CancelAsync(id, ct) ? "Cancelled. Nobody else will receive it." : "Nothing to cancel.");
 
+    public async Task<IActionResult> OnPostWithdrawAsync(int id, CancellationToken ct) =>
+        Done(id, await sender.SetWebPageAsync(id, keep: false, ct) ? "Taken off the site. Its address now says the issue was withdrawn." : "It was not on the site.");
+
+    public async Task<IActionResult> OnPostRepublishAsync(int id, CancellationToken ct) =>
+        Done(id, await sender.SetWebPageAsync(id, keep: true, ct) ? "Back on the site, at its old address and number." : "It is already on the site.");
+
     public async Task<IActionResult> OnPostRetryAsync(int id, CancellationToken ct)
     {
         var n = await sender.RetryFailedAsync(id, ct);
-        return Done(id, n > 0 ? $"Sending again to {n:N0} recipients." : "Nobody to retry (bounced and unsubscribed readers are never retried).");
+        return Done(id, n > 0 ? $"Sending again to {n:N0} {(n == 1 ? "recipient" : "recipients")}." : "Nobody to retry (bounced and unsubscribed readers are never retried).");
     }
 
     private RedirectResult Done(int id, string message) => Redirect($"/admin/issues/{id}/progress?message={Uri.EscapeDataString(message)}");

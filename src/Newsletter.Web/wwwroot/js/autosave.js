@@ -60,6 +60,7 @@
   let leaving = false;
   let saving = false;
   let timer = null;
+  let inflight = null;             // the autosave on its way, which a Save or Publish click waits for
 
   function keep(submitted) {
     try {
@@ -102,6 +103,16 @@
     if (same(sent, saved)) { dirty = false; forget(); return; }
     saving = true;
     say('Saving…', 'pending');
+    inflight = send(sent);
+    try {
+      await inflight;
+    } finally {
+      saving = false;
+      inflight = null;
+    }
+  }
+
+  async function send(sent) {
     try {
       const res = await fetch(form.dataset.autosaveUrl, {
         method: 'POST',
@@ -138,8 +149,6 @@
       }
     } catch (e) {
       say('Not saved: the server could not be reached. What you typed is kept in this browser.', 'warn');
-    } finally {
-      saving = false;
     }
   }
 
@@ -190,7 +199,19 @@
 
   form.addEventListener('input', changed);
   form.addEventListener('change', changed);
-  form.addEventListener('submit', () => { leaving = true; clearTimeout(timer); if (dirty) keep(true); });
+  form.addEventListener('submit', e => {
+    if (inflight) {
+      // A click on Publish while the first autosave of a new note is on its way would post a second note with
+      // the same slug: wait for the save, then post (to the note it created) with the same button.
+      e.preventDefault();
+      const by = e.submitter;
+      inflight.finally(() => { inflight = null; form.requestSubmit(by || undefined); });
+      return;
+    }
+    leaving = true;
+    clearTimeout(timer);
+    if (dirty) keep(true);
+  });
   window.addEventListener('beforeunload', e => {
     if (dirty && !leaving) {
       e.preventDefault();

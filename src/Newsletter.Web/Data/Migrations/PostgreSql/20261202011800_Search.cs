@@ -77,20 +77,9 @@ public sealed class Search : Migration
     /// <summary>The triggers for one source table and its tags: a row in, out or rewritten on every change.</summary>
     private static string Source(string table, string tagTable, string tagKey, string parity, string title, string isPublic)
     {
-        var tags = $$"""(SELECT coalesce(string_agg("Tag", ' ' ORDER BY "Tag"), '') FROM "{{tagTable}}" WHERE "{{tagKey}}" = {0})""";
+        var tags = Tags(tagTable, tagKey);
         return $$"""
-            CREATE FUNCTION "{{table}}_Search"() RETURNS trigger LANGUAGE plpgsql AS $fn$
-            BEGIN
-                IF TG_OP <> 'INSERT' THEN
-                    DELETE FROM "SearchIndex" WHERE "DocId" = OLD."Id" * 2 + {{parity}};
-                END IF;
-                IF TG_OP <> 'DELETE' AND {{isPublic}} THEN
-                    INSERT INTO "SearchIndex" ("DocId", "Title", "Summary", "Body", "Tags")
-                    VALUES (NEW."Id" * 2 + {{parity}}, NEW."{{title}}", NEW."Summary", NEW."PlainText", {{string.Format(null, tags, "NEW.\"Id\"")}});
-                END IF;
-                RETURN NULL;
-            END
-            $fn$;
+            {{Function(table, tagTable, tagKey, parity, title, isPublic)}}
             CREATE TRIGGER "{{table}}_Search" AFTER INSERT OR UPDATE OR DELETE ON "{{table}}"
                 FOR EACH ROW EXECUTE FUNCTION "{{table}}_Search"();
 
@@ -104,6 +93,29 @@ public sealed class Search : Migration
             $fn$;
             CREATE TRIGGER "{{tagTable}}_Search" AFTER INSERT OR UPDATE OR DELETE ON "{{tagTable}}"
                 FOR EACH ROW EXECUTE FUNCTION "{{tagTable}}_Search"();
+            """;
+    }
+
+    private static string Tags(string tagTable, string tagKey) =>
+        $$"""(SELECT coalesce(string_agg("Tag", ' ' ORDER BY "Tag"), '') FROM "{{tagTable}}" WHERE "{{tagKey}}" = {0})""";
+
+    /// <summary>The row trigger's function for a given visibility rule; CancelledIssuesKeepTheirPage replaces the issues' one.</summary>
+    internal static string Function(string table, string tagTable, string tagKey, string parity, string title, string isPublic)
+    {
+        var tags = Tags(tagTable, tagKey);
+        return $$"""
+            CREATE OR REPLACE FUNCTION "{{table}}_Search"() RETURNS trigger LANGUAGE plpgsql AS $fn$
+            BEGIN
+                IF TG_OP <> 'INSERT' THEN
+                    DELETE FROM "SearchIndex" WHERE "DocId" = OLD."Id" * 2 + {{parity}};
+                END IF;
+                IF TG_OP <> 'DELETE' AND {{isPublic}} THEN
+                    INSERT INTO "SearchIndex" ("DocId", "Title", "Summary", "Body", "Tags")
+                    VALUES (NEW."Id" * 2 + {{parity}}, NEW."{{title}}", NEW."Summary", NEW."PlainText", {{string.Format(null, tags, "NEW.\"Id\"")}});
+                END IF;
+                RETURN NULL;
+            END
+            $fn$;
             """;
     }
 }
