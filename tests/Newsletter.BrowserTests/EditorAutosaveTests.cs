@@ -145,6 +145,63 @@ public class EditorAutosaveTests
         Assert.DoesNotContain("Exception", app.Log, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task EditThenSendSendsTheEditAfterShowingItAndItsWarnings()
+    {
+        var (playwright, browser) = await Browser.LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        await using var smtp = await SmtpServer.StartAsync();
+        await using var app = new AppProcess(new Dictionary<string, string>
+        {
+            ["Mail__Transport"] = "Smtp",
+            ["Mail__Smtp__Host"] = "127.0.0.1",
+            ["Mail__Smtp__Port"] = smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Mail__Smtp__Security"] = "None",
+        });
+        await app.StartAsync();
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = app.BaseUrl, ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        page.SetDefaultTimeout(20_000);
+        await Browser.SetUpOwnerAsync(page);
+        foreach (var reader in new[] { "ada@example.org", "grace@example.org" })
+        {
+            await page.GotoAsync("/admin/subscribers/new");
+            await page.GetByLabel("Email", new() { Exact = true }).FillAsync(reader);
+            await page.GetByLabel("Add as active: they already agreed").CheckAsync();
+            await page.GetByLabel("Where did they agree?").FillAsync("asked in person");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Add subscriber" }).ClickAsync();
+            await Assertions.Expect(page.GetByText(reader).First).ToBeVisibleAsync();
+        }
+
+        await page.GotoAsync("/admin/issues");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Write an issue" }).ClickAsync();
+        await page.GetByLabel("Subject").FillAsync("The old subject");
+        await page.GetByLabel("Body (Markdown)").FillAsync("The old body.");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("Saved");
+
+        // Edited and sent straight away, without Save, with a link no reader could open.
+        await page.GetByLabel("Subject").FillAsync("The new subject");
+        await page.GetByLabel("Body (Markdown)").FillAsync("The **new** body, with [a link](http://localhost:8080/draft).");
+        await page.GetByText("Send now…").ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Yes, send now" }).ClickAsync();
+
+        // Nothing went out: the edit is saved and shown, with the warnings for this version.
+        await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("nothing was sent yet");
+        await Assertions.Expect(page.GetByLabel("Subject")).ToHaveValueAsync("The new subject");
+        Assert.Equal(0, smtp.Count);
+        await page.GetByText("Send now…").ClickAsync();
+        await Assertions.Expect(page.GetByText("Send “The new subject” to 2 readers now?")).ToBeVisibleAsync();
+        await Browser.ScreenshotAsync(page, "admin-issue-send-confirm");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Yes, send now" }).ClickAsync();
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex(@"/admin/issues/\d+/progress$"));
+
+        var received = await smtp.WaitForAsync(2);
+        Assert.All(received, r => Assert.Equal("The new subject", r.Message.Subject));
+        Assert.All(received, r => Assert.Contains("new", r.Message.TextBody, StringComparison.Ordinal));
+        Assert.DoesNotContain("Exception", app.Log, StringComparison.Ordinal);
+    }
+
     private static async Task SignInAsync(IPage page, string url)
     {
         await page.GotoAsync(url);

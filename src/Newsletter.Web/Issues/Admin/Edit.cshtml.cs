@@ -119,12 +119,27 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
                 return (Page(), false);
         }
 
-        return (null, compare && before != await FingerprintAsync(id, ct));
+        if (!compare)
+        {
+            return (null, false);
+        }
+
+        // Autosave may have stored the edits already, so "changed by this save" is not the question: the page says
+        // which version its preview and warnings showed, and a send goes on only for that version.
+        var after = await FingerprintAsync(id, ct);
+        var seen = Request.Form["seen"].ToString();
+        return (null, seen.Length > 0 ? seen != Digest(after) : before != after);
     }
 
     private static IssueDraft DraftOf(string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel) =>
         new(subject, preheader, slug, markdown, notes, Tags.Parse(tags), audience,
             channel switch { "web" => IssueChannel.Web, "email" => IssueChannel.Email, _ => IssueChannel.Both });
+
+    /// <summary>The fingerprint of the version the page shows, sent back with Send now and Schedule.</summary>
+    public string Seen { get; private set; } = "";
+
+    private static string Digest(string? fingerprint) =>
+        fingerprint is null ? "" : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(fingerprint)));
 
     /// <summary>Everything a reader would get from the issue, as stored: two equal fingerprints send the same email.</summary>
     private async Task<string?> FingerprintAsync(int id, CancellationToken ct)
@@ -222,6 +237,7 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         }
 
         Included = [.. Issue.Notes.Select(n => n.NoteId)];
+        Seen = Digest(await FingerprintAsync(id, ct));
         Notes = await db.Notes.AsNoTracking().Where(n => n.Kind == NoteKind.Note && n.Status == NoteStatus.Published && n.DeletedAt == null)
             .OrderByDescending(n => n.Date).Take(100).ToListAsync(ct);
         AudienceTags = await db.SubscriberTags.Select(t => t.Tag).Distinct().OrderBy(t => t).Take(200).ToListAsync(ct);

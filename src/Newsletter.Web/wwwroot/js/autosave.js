@@ -14,7 +14,7 @@
   let key = 'newsletter:draft:' + form.dataset.autosaveKey;
 
   const fields = () => Array.from(form.elements).filter(e =>
-    e.name && e.name !== '__RequestVerificationToken' && e.name !== 'version' && e.type !== 'submit' && e.type !== 'button' && e.type !== 'file');
+    e.name && e.type !== 'hidden' && e.type !== 'submit' && e.type !== 'button' && e.type !== 'file');
 
   function snapshot() {
     const values = {};
