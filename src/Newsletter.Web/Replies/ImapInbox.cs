@@ -105,8 +105,9 @@ public sealed class ImapInbox(IServiceScopeFactory scopes, ImapOptions options, 
             {
                 return;
             }
-            catch (Exception e) when (e is IOException or ImapProtocolException or ImapCommandException or AuthenticationException or SslHandshakeException or System.Net.Sockets.SocketException or ServiceNotConnectedException or FolderNotFoundException or DbUpdateException or System.Data.Common.DbException)
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
+                // Any failure ends this session, never the app: a hosted service that throws stops the host.
                 failures++;
                 var wait = TimeSpan.FromSeconds(Math.Min(300, options.PollSeconds * Math.Pow(2, Math.Min(failures, 6) - 1)));
                 // A mailbox that can't be read must show: every failure is a warning with the cause, and the
@@ -199,7 +200,19 @@ public sealed class ImapInbox(IServiceScopeFactory scopes, ImapOptions options, 
         var sizes = (await folder.FetchAsync(uids, MessageSummaryItems.Size | MessageSummaryItems.UniqueId, ct)).ToDictionary(s => s.UniqueId, s => s.Size ?? 0);
         foreach (var uid in uids)
         {
-            var message = await LoadAsync(folder, uid, sizes.GetValueOrDefault(uid), ct);
+            MimeMessage? message;
+            try
+            {
+                message = await LoadAsync(folder, uid, sizes.GetValueOrDefault(uid), ct);
+            }
+            catch (Exception e) when (e is FormatException or ParseException)
+            {
+                // One unreadable message must not stop every later one: it is named in the log and left unread in the mailbox.
+                logger.LogError("IMAP {Account} UID {Uid} is not a readable message ({Error}); skipped, still in the mailbox", options.Account, uid.Id, e.Message);
+                await MoveCursorAsync(db, validity, uid.Id, ct);
+                continue;
+            }
+
             if (message is not null)
             {
                 var inbound = scope.ServiceProvider.GetRequiredService<InboundMail>();
