@@ -4,6 +4,7 @@ using Newsletter.Web.Archive;
 using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Jobs;
 using Newsletter.Web.Mail;
+using Newsletter.Web.Replies;
 using Newsletter.Web.Sending;
 using Newsletter.Web.Notes;
 using Newsletter.Web.Operations;
@@ -24,6 +25,8 @@ builder.AddJobs(paths);
 builder.AddMail(paths);
 builder.AddSubscribers();
 builder.AddSending();
+// Readers' replies: kept from the pipe, the endpoint or an IMAP mailbox, answered and published from the admin.
+builder.AddReplies();
 builder.AddPublicSite();
 builder.AddArchive();
 // Signed webhooks from an outbox the database's triggers fill in the same transaction as each change.

@@ -159,6 +159,21 @@ public sealed class AppProcess : IAsyncDisposable
         return (process.ExitCode, await stdout + await stderr);
     }
 
+    /// <summary>A verb with <paramref name="stdin"/> on its standard input, as an MTA's pipe transport runs process-inbound.</summary>
+    public async Task<(int ExitCode, string Output)> PipeAsync(string stdin, params string[] args)
+    {
+        var info = StartInfo(args);
+        info.RedirectStandardInput = true;
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardInput.WriteAsync(stdin);
+        process.StandardInput.Close();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
     /// <summary>SIGKILL: no shutdown hooks, no flushing. What a power cut or an OOM kill does.</summary>
     public void KillHard()
     {

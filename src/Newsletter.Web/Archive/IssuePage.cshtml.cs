@@ -13,8 +13,10 @@ namespace Newsletter.Web.Archive;
 public sealed record IssueNavLink(string Url, string Subject, int? Number);
 
 /// <summary>The web version of an issue: 404 for what was never public, 410 for what was public and is deleted.</summary>
-public sealed class IssuePageModel(AppDbContext db, IOptions<SiteOptions> site) : PageModel
+public sealed class IssuePageModel(AppDbContext db, IOptions<SiteOptions> site, Replies.ReplyComments comments) : PageModel
 {
+    public IReadOnlyList<Replies.PublicComment> Comments { get; private set; } = [];
+
     public Issue Issue { get; private set; } = new();
 
     public DateTime Date { get; private set; }
@@ -55,6 +57,7 @@ public sealed class IssuePageModel(AppDbContext db, IOptions<SiteOptions> site) 
         var s = site.Value;
         Date = s.ToLocal(issue.PublishedAt!.Value);
         ReadingMinutes = PublicContent.ReadingMinutes(issue.PlainText);
+        Comments = await comments.ForIssueAsync(issue.Id, ct);
         Tags = await db.IssueTags.AsNoTracking().Where(t => t.IssueId == issue.Id).Select(t => t.Tag).OrderBy(t => t).ToListAsync(ct);
 
         // Only notes that are still public are linked: an unpublished note must not reappear through an old issue.

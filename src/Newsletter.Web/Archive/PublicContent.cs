@@ -35,7 +35,9 @@ public static class PublicContent
         var issues = (await db.Issues.GroupBy(_ => 1)
             .Select(g => new { Updated = g.Max(i => (DateTime?)i.UpdatedAt), Deleted = g.Max(i => i.DeletedAt), Published = g.Max(i => i.PublishedAt) })
             .ToListAsync(ct)).SingleOrDefault();
-        DateTime?[] all = [notes?.Updated, notes?.Deleted, issues?.Updated, issues?.Deleted, issues?.Published];
+        // A reader's comment published or taken down changes the page it is under.
+        var comments = await db.ReplyMessages.MaxAsync(m => m.CommentChangedAt, ct);
+        DateTime?[] all = [notes?.Updated, notes?.Deleted, issues?.Updated, issues?.Deleted, issues?.Published, comments];
         return all.Where(d => d is not null).Select(d => d!.Value).DefaultIfEmpty(DateTime.UnixEpoch).Max();
     }
 }

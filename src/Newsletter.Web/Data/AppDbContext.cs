@@ -57,6 +57,12 @@ public sealed class AppDbContext(DbContextOptions<AppDbContext> options)
 
     public DbSet<Api.ApiToken> ApiTokens => Set<Api.ApiToken>();
 
+    public DbSet<Replies.ReplyThread> ReplyThreads => Set<Replies.ReplyThread>();
+
+    public DbSet<Replies.ReplyMessage> ReplyMessages => Set<Replies.ReplyMessage>();
+
+    public DbSet<Replies.InboundCursor> InboundCursors => Set<Replies.InboundCursor>();
+
     protected override void OnConfiguring(DbContextOptionsBuilder optionsBuilder) =>
         // Here rather than where the options are built, so a context made by hand (tests, benchmarks, tools)
         // also applies only its own provider's migrations.

@@ -10,8 +10,10 @@ namespace Newsletter.Web.Notes;
 
 public sealed record NoteLink(string Slug, string Title);
 
-public sealed class ShowModel(AppDbContext db, IOptions<SiteOptions> site) : PageModel
+public sealed class ShowModel(AppDbContext db, IOptions<SiteOptions> site, Replies.ReplyComments comments) : PageModel
 {
+    public IReadOnlyList<Replies.PublicComment> Comments { get; private set; } = [];
+
     public Note? Note { get; private set; }
 
     public NoteLink? Newer { get; private set; }
@@ -38,6 +40,7 @@ public sealed class ShowModel(AppDbContext db, IOptions<SiteOptions> site) : Pag
             return NotFound();
         }
 
+        Comments = await comments.ForNoteAsync(Note.Id, ct);
         var published = db.Notes.AsNoTracking().Where(n => n.Kind == NoteKind.Note && n.Status == NoteStatus.Published && n.DeletedAt == null);
         Newer = await published.Where(n => n.Date > Note.Date || (n.Date == Note.Date && n.Id > Note.Id))
             .OrderBy(n => n.Date).ThenBy(n => n.Id).Select(n => new NoteLink(n.Slug, n.Title)).FirstOrDefaultAsync(ct);

@@ -27,6 +27,9 @@ public enum InboundKind
 
     /// <summary>The reader used the List-Unsubscribe mailto: unsubscribed.</summary>
     Unsubscribe,
+
+    /// <summary>Someone wrote to the author: kept in the admin's Replies (once, however often it arrives).</summary>
+    Reply,
 }
 
 public sealed record InboundResult(InboundKind Kind, long? DeliveryId, long? SubscriberId, string Detail);
@@ -37,9 +40,10 @@ public sealed record InboundResult(InboundKind Kind, long? DeliveryId, long? Sub
 /// bounces later, so without this a dead address would be mailed forever. A bounce is believed only when it
 /// is addressed to a VERP address whose MAC is right; a complaint names the delivery by VERP or by the
 /// original's signed Message-ID (<see cref="MessageIds"/>): both are proof we sent that message to that reader.
-/// An unsubscribe carries the reader's signed token. Anything else is logged and changes nothing.
+/// An unsubscribe carries the reader's signed token. Anything else that is not a report is someone writing to
+/// the author: it is kept in the Replies inbox (<see cref="Replies.ReplyInbox"/>).
 /// </summary>
-public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, MessageIds messageIds, SubscriberTokens tokens, ReaderLifecycle readers, ILogger<InboundMail> logger)
+public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, MessageIds messageIds, SubscriberTokens tokens, ReaderLifecycle readers, Replies.ReplyInbox replies, ILogger<InboundMail> logger)
 {
     private static readonly string[] RecipientHeaders = ["X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To", "To", "Cc"];
 
@@ -52,11 +56,29 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
     /// <summary>All the header lines of the message (and those of a message it quotes) together.</summary>
     public const int MaxHeaderBytes = 1024 * 1024;
 
-    /// <summary>Parses raw inbound mail, or says why it won't: not a message, or a line or header block too long to be real mail.</summary>
+    /// <summary>
+    /// The largest message read at all (the pipe has no other limit; the HTTP endpoint stops at 10 MB). A reply
+    /// above it is refused with a sentence in the log, not kept: readers' replies are words, and a 25 MB one is
+    /// an attachment the author would get through their own mailbox anyway.
+    /// </summary>
+    public const int MaxMessageBytes = 25 * 1024 * 1024;
+
+    /// <summary>Parses raw inbound mail, or says why it won't: not a message, too big, or a line or header block too long to be real mail.</summary>
     public static async Task<(MimeMessage? Message, string? Problem)> ParseAsync(Stream raw, CancellationToken ct)
     {
         using var buffer = new MemoryStream();
-        await raw.CopyToAsync(buffer, ct);
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await raw.ReadAsync(chunk, ct)) > 0)
+        {
+            if (buffer.Length + read > MaxMessageBytes)
+            {
+                return (null, $"Over {MaxMessageBytes / (1024 * 1024)} MB: not read.");
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
         if (TooLong(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)) is { } problem)
         {
             return (null, problem);
@@ -98,16 +120,21 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
         return headerBytes > MaxHeaderBytes ? $"{headerBytes:N0} bytes of headers: real mail has under {MaxHeaderBytes:N0}." : null;
     }
 
-    public async Task<InboundResult> ProcessAsync(MimeMessage message, CancellationToken ct)
+    public Task<InboundResult> ProcessAsync(MimeMessage message, CancellationToken ct) => ProcessAsync(message, "pipe", ct);
+
+    /// <param name="message">The mail.</param>
+    /// <param name="source">How it came: pipe, http or imap (shown beside a kept reply).</param>
+    /// <param name="ct">Cancels the work.</param>
+    public async Task<InboundResult> ProcessAsync(MimeMessage message, string source, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var result = await ClassifyAndApplyAsync(message, ct);
+        var result = await ClassifyAndApplyAsync(message, source, ct);
         logger.LogInformation("Inbound mail {MessageId}: {Kind} (delivery {Delivery}, subscriber {Subscriber}): {Detail}",
             message.MessageId, result.Kind, result.DeliveryId, result.SubscriberId, result.Detail);
         return result;
     }
 
-    private async Task<InboundResult> ClassifyAndApplyAsync(MimeMessage message, CancellationToken ct)
+    private async Task<InboundResult> ClassifyAndApplyAsync(MimeMessage message, string source, CancellationToken ct)
     {
         var deliveryId = VerpDelivery(message);
         var parts = message.BodyParts.ToList();
@@ -152,7 +179,15 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
             return new InboundResult(InboundKind.Unsubscribe, null, subscriberId, "List-Unsubscribe mailto");
         }
 
-        return new InboundResult(InboundKind.Ignored, deliveryId, null, $"neither a delivery report, a complaint nor an unsubscribe request ({message.Body?.ContentType.MimeType ?? "no body"})");
+        if (message.Body?.ContentType.IsMimeType("multipart", "report") == true)
+        {
+            return new InboundResult(InboundKind.Ignored, deliveryId, null, "a report we can't read or match: not kept as a reply");
+        }
+
+        var kept = await replies.StoreAsync(message, source, ct);
+        return new InboundResult(InboundKind.Reply, null, kept.SubscriberId, kept.Duplicate
+            ? $"a reply already kept (thread {kept.ThreadId}); not stored again"
+            : $"a reply kept in thread {kept.ThreadId} ({(kept.SubscriberId is null ? "unknown reader" : $"reader {kept.SubscriberId}")}{(kept.Topic.Length > 0 ? ", " + kept.Topic : "")})");
     }
 
     private async Task<InboundResult> ApplyReportAsync(Delivery delivery, MessageDeliveryStatus report, CancellationToken ct)

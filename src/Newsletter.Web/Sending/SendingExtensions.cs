@@ -52,7 +52,7 @@ public static class SendingExtensions
 
     public static WebApplication MapSending(this WebApplication app)
     {
-        // Bounces, complaints and mailto unsubscribes, posted raw by the MTA that receives them (see the README's
+        // Bounces, complaints, mailto unsubscribes and readers' replies, posted raw by the MTA that receives them (see the README's
         // "Bounces"). Off until Sending:InboundSecret is set; the secret is the only way in.
         app.MapPost("/api/inbound", async (HttpContext http, InboundMail inbound, IOptions<SendingOptions> options, CancellationToken ct) =>
         {
@@ -76,7 +76,7 @@ public static class SendingExtensions
                 return Results.BadRequest(new { error = problem });
             }
 
-            var result = await inbound.ProcessAsync(message, ct);
+            var result = await inbound.ProcessAsync(message, "http", ct);
             return Results.Ok(new { kind = result.Kind.ToString(), delivery = result.DeliveryId, subscriber = result.SubscriberId, detail = result.Detail });
         }).WithMetadata(new RequestSizeLimitAttribute(10 * 1024 * 1024)).DisableAntiforgery();
 

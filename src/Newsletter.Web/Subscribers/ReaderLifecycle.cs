@@ -463,6 +463,19 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                     await Webhooks.WebhookOutbox.EraseAsync(db, id, hash, clock.GetUtcNow().UtcDateTime, ct);
                 }
 
+                if (erase)
+                {
+                    // What the person wrote to the author is theirs too: their conversations (and any comment published from them) go.
+                    var key = Subscriber.KeyOf(email);
+                    var threads = db.ReplyThreads.Where(t => t.SubscriberId == id || t.AddressKey == key);
+                    await db.ReplyMessages.Where(m => threads.Any(t => t.Id == m.ThreadId)).ExecuteDeleteAsync(ct);
+                    await threads.ExecuteDeleteAsync(ct);
+                }
+                else
+                {
+                    await db.ReplyThreads.Where(t => t.SubscriberId == id).ExecuteUpdateAsync(u => u.SetProperty(t => t.SubscriberId, (long?)null), ct);
+                }
+
                 await db.Deliveries.Where(d => d.SubscriberId == id).ExecuteDeleteAsync(ct);
                 await db.Subscribers.Where(s => s.Id == id).ExecuteDeleteAsync(ct);
                 await tx.CommitAsync(ct);
