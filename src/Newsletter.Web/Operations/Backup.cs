@@ -167,6 +167,14 @@ public static class Backup
         {
             from.Open();
             to.Open();
+            // Microsoft.Data.Sqlite retries a busy database only for its own commands; the backup API would fail
+            // at once with "database is locked" while the running app writes. SQLite's own busy handler waits.
+            using (var wait = from.CreateCommand())
+            {
+                wait.CommandText = "PRAGMA busy_timeout = 30000";
+                wait.ExecuteNonQuery();
+            }
+
             from.BackupDatabase(to);
             using var check = to.CreateCommand();
             check.CommandText = "PRAGMA quick_check";
