@@ -39,7 +39,7 @@ public sealed record InboundResult(InboundKind Kind, long? DeliveryId, long? Sub
 /// original's signed Message-ID (<see cref="MessageIds"/>): both are proof we sent that message to that reader.
 /// An unsubscribe carries the reader's signed token. Anything else is logged and changes nothing.
 /// </summary>
-public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, MessageIds messageIds, SubscriberTokens tokens, ReaderLifecycle readers, ILogger<InboundMail> logger)
+public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, MessageIds messageIds, SubscriberTokens tokens, ReaderLifecycle readers, TimeProvider clock, ILogger<InboundMail> logger)
 {
     private static readonly string[] RecipientHeaders = ["X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To", "To", "Cc"];
 
@@ -180,6 +180,7 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         await db.Deliveries.Where(d => d.Id == delivery.Id).ExecuteUpdateAsync(u => u
             .SetProperty(d => d.Status, DeliveryStatus.Failed)
+            .SetProperty(d => d.LastAttemptAtMs, clock.GetUtcNow().ToUnixTimeMilliseconds())
             .SetProperty(d => d.SmtpCode, reply)
             .SetProperty(d => d.LastError, error.Length > 1000 ? error[..1000] : error), ct);
         if (hard)
