@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Site;
 using Newsletter.Web.Subscribers;
 
@@ -17,11 +18,11 @@ public enum ChartPeriod
 
 /// <summary>
 /// The list's history by day, week or month, from the reader history (SubscriberEvents): who joined, confirmed,
-/// unsubscribed, bounced or complained. The database counts events per UTC hour with date parts that both
-/// SQLite and PostgreSQL translate; the hours are then put into the author's days, weeks and months here, so
-/// the periods follow Site:TimeZone and no provider-specific SQL is needed.
+/// unsubscribed, bounced or complained. The database counts events per UTC hour (Data/Providers/ReaderHistorySql.cs);
+/// the hours are put into the author's days, weeks and months here, so the periods follow Site:TimeZone (a zone
+/// with a half-hour offset puts its first half hour of a day into the day before).
 /// </summary>
-public sealed class ReaderHistory(AppDbContext db, IOptions<SiteOptions> site, TimeProvider clock)
+public sealed class ReaderHistory(AppDbContext db, ReaderHistorySql sql, IOptions<SiteOptions> site, TimeProvider clock)
 {
     /// <summary>How many periods the chart shows, most recent last.</summary>
     public static int Span(ChartPeriod period) => period switch
@@ -45,24 +46,17 @@ public sealed class ReaderHistory(AppDbContext db, IOptions<SiteOptions> site, T
         var starts = PeriodStarts(period, today);
         var fromUtc = TimeZoneInfo.ConvertTimeToUtc(DateTime.SpecifyKind(starts[0], DateTimeKind.Unspecified), zone);
 
-        var rows = await db.SubscriberEvents.AsNoTracking()
-            .Where(e => e.At >= fromUtc && Kinds.Contains(e.Kind))
-            .GroupBy(e => new { e.At.Year, e.At.Month, e.At.Day, e.At.Hour, e.Kind })
-            .Select(g => new { g.Key.Year, g.Key.Month, g.Key.Day, g.Key.Hour, g.Key.Kind, Count = g.Count() })
-            .ToListAsync(ct);
-
+        var rows = await sql.CountPerHourAsync(db, fromUtc, Kinds, ct);
         string[] keys = ["subscribed", "confirmed", "unsubscribed", "bounced", "complained"];
         var values = keys.ToDictionary(k => k, _ => new int[starts.Count]);
         foreach (var r in rows)
         {
-            var local = TimeZoneInfo.ConvertTimeFromUtc(new DateTime(r.Year, r.Month, r.Day, r.Hour, 0, 0, DateTimeKind.Utc), zone);
-            var index = IndexOf(starts, local);
-            if (index < 0)
+            var hour = DateTime.ParseExact(r.Hour, "yyyy-MM-dd HH", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
+            var index = IndexOf(starts, TimeZoneInfo.ConvertTimeFromUtc(hour, zone));
+            if (index >= 0)
             {
-                continue;
+                values[KeyOf((SubscriberEventKind)r.Kind)][index] += r.Count;
             }
-
-            values[KeyOf(r.Kind)][index] += r.Count;
         }
 
         var labels = starts.Select(s => Label(period, s)).ToList();
