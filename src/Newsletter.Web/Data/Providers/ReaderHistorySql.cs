@@ -41,12 +41,13 @@ internal sealed class SqliteReaderHistorySql : ReaderHistorySql
         """;
 }
 
-/// <summary>Dates are timestamptz on PostgreSQL; the hour is taken in UTC and written as on SQLite.</summary>
+/// <summary>Dates are timestamptz on PostgreSQL; the hour is taken in UTC, and written as on SQLite once per group, not per row.</summary>
 internal sealed class PostgresReaderHistorySql : ReaderHistorySql
 {
     protected override string Sql(string kinds) => $"""
-        SELECT to_char(date_trunc('hour', "At" AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24') AS "Hour", "Kind", COUNT(*)::int AS "Count"
-        FROM "SubscriberEvents" WHERE "At" >= {"{0}"} AND "Kind" IN ({kinds})
-        GROUP BY 1, 2
+        SELECT to_char(h."Hour", 'YYYY-MM-DD HH24') AS "Hour", h."Kind", h."Count"
+        FROM (SELECT date_trunc('hour', "At" AT TIME ZONE 'UTC') AS "Hour", "Kind", COUNT(*)::int AS "Count"
+              FROM "SubscriberEvents" WHERE "At" >= {"{0}"} AND "Kind" IN ({kinds})
+              GROUP BY 1, 2) AS h
         """;
 }
