@@ -10,7 +10,7 @@ namespace Newsletter.Web.Notes;
 
 public sealed record NoteLink(string Slug, string Title);
 
-public sealed class ShowModel(AppDbContext db, IOptions<SiteOptions> site) : PageModel
+public sealed class ShowModel(AppDbContext db, IOptions<SiteOptions> site, Author.AuthorIdentity author) : PageModel
 {
     public Note? Note { get; private set; }
 
@@ -55,7 +55,7 @@ public sealed class ShowModel(AppDbContext db, IOptions<SiteOptions> site) : Pag
             ["dateModified"] = Note.UpdatedAt.ToString("yyyy-MM-ddTHH:mm:ssZ"),
             ["url"] = s.Absolute($"/notes/{Note.Slug}"),
             ["keywords"] = string.Join(", ", Note.TagNames),
-            ["author"] = new Dictionary<string, string> { ["@type"] = "Person", ["name"] = s.AuthorName, ["url"] = s.Absolute("/about") },
+            ["author"] = new Dictionary<string, string> { ["@type"] = "Person", ["name"] = await author.NameAsync(ct), ["url"] = s.Absolute("/about") },
         });
         return Page();
     }
