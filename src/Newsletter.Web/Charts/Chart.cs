@@ -9,7 +9,15 @@ public sealed record ChartSeries(string Key, string Label, IReadOnlyList<int> Va
 /// </summary>
 public sealed record Chart(string Id, string Title, string Description, string XAxis, IReadOnlyList<string> Points, IReadOnlyList<ChartSeries> Series)
 {
+    /// <summary>The style (<see cref="Styles"/>) of the first series, so a chart that continues another keeps its lines apart.</summary>
+    public int FirstStyle { get; init; }
+
+    /// <summary>Running totals: a series' total is its last point, not the sum of its points.</summary>
+    public bool Cumulative { get; init; }
+
     public bool IsEmpty => Series.All(s => s.Values.All(v => v == 0));
+
+    public int Total(ChartSeries series) => series.Values.Count == 0 ? 0 : Cumulative ? series.Values[^1] : series.Values.Sum();
 
     /// <summary>The series' styles in a fixed order: a colour, a dash pattern and a marker shape each, so no line is told apart by colour alone.</summary>
     public static readonly IReadOnlyList<(string Dash, string Marker)> Styles =

@@ -28,7 +28,8 @@ public sealed class IssueActivity(AppDbContext db, IOptions<SiteOptions> site, T
 
     private const int MaxPoints = 48;
 
-    public async Task<Chart?> ReadAsync(Issue issue, CancellationToken ct)
+    /// <summary>Two charts, each on its own scale: the ledger's outcomes, and what recipients did after. Null before the send starts.</summary>
+    public async Task<(Chart Delivery, Chart Readers)?> ReadAsync(Issue issue, CancellationToken ct)
     {
         var id = issue.Id;
         var startMs = issue.StartedAt is { } started
@@ -42,7 +43,8 @@ public sealed class IssueActivity(AppDbContext db, IOptions<SiteOptions> site, T
         var nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var endMs = Math.Max(from + 60_000, Math.Min(nowMs, from + (long)Window.TotalMilliseconds));
         var bucket = (long)Buckets.FirstOrDefault(b => (endMs - from) / b.TotalMilliseconds <= MaxPoints - 1, Buckets[^1]).TotalMilliseconds;
-        var points = (int)((endMs - from) / bucket) + 1;
+        // Point 0 is the start itself (all zero); point i is the running total at the end of bucket i - 1.
+        var points = (int)((endMs - from) / bucket) + 2;
 
         // One aggregate per outcome and bucket: a million-reader issue returns at most a few hundred rows.
         var ledger = await db.Deliveries.AsNoTracking()
@@ -68,7 +70,7 @@ public sealed class IssueActivity(AppDbContext db, IOptions<SiteOptions> site, T
         var unsubscribed = new int[points];
         var bounced = new int[points];
         var complained = new int[points];
-        int Index(long b) => (int)Math.Clamp(b, 0, points - 1);
+        int Index(long b) => (int)Math.Clamp(b + 1, 1, points - 1);
         foreach (var r in ledger)
         {
             var target = r.Status switch { DeliveryStatus.Sent => delivered, DeliveryStatus.Deferred => deferred, _ => failed };
@@ -81,26 +83,31 @@ public sealed class IssueActivity(AppDbContext db, IOptions<SiteOptions> site, T
             target[Index(((long)(e.At - fromUtc).TotalMilliseconds) / bucket)]++;
         }
 
-        var series = new List<ChartSeries>
-        {
-            new("delivered", "Delivered", Running(delivered)),
-            new("deferred", "Deferred, still waiting", Running(deferred)),
-            new("failed", "Failed", Running(failed)),
-            new("bounced", "Bounced", Running(bounced)),
-            new("complained", "Complained", Running(complained)),
-            new("unsubscribed", "Unsubscribed", Running(unsubscribed)),
-        };
-
         var s = site.Value;
         var multiDay = (endMs - from) > TimeSpan.FromDays(1).TotalMilliseconds;
         var labels = Enumerable.Range(0, points)
-            // Each point is a running total at the end of its bucket, so it is labelled with that time.
-            .Select(i => s.ToLocal(fromUtc.AddMilliseconds((i + 1) * (double)bucket)).ToString(multiDay ? "d MMM HH:mm" : "HH:mm", CultureInfo.InvariantCulture))
+            .Select(i => s.ToLocal(fromUtc.AddMilliseconds(i * (double)bucket)).ToString(multiDay ? "d MMM HH:mm" : "HH:mm", CultureInfo.InvariantCulture))
             .ToList();
-        var totals = string.Join(", ", series.Select(x => $"{x.Values[^1]:N0} {x.Label.ToLowerInvariant()}"));
-        var description = $"Running totals since the send started on {s.ToLocal(fromUtc).ToString("d MMM yyyy HH:mm", CultureInfo.InvariantCulture)} {s.TimeZone}, "
-            + $"one point every {Describe(TimeSpan.FromMilliseconds(bucket))}: {totals}. Unsubscribes, bounces and complaints count recipients' events within 7 days of the start.";
-        return new Chart($"issue-{id}", "Since the send started", description, $"Time ({s.TimeZone})", labels, series);
+        var since = $"since the send started on {s.ToLocal(fromUtc).ToString("d MMM yyyy HH:mm", CultureInfo.InvariantCulture)} {s.TimeZone}, one point every {Describe(TimeSpan.FromMilliseconds(bucket))}";
+        string Totals(List<ChartSeries> list) => string.Join(", ", list.Select(x => $"{x.Values[^1]:N0} {x.Label.ToLowerInvariant()}"));
+        var xAxis = $"Time ({s.TimeZone})";
+
+        List<ChartSeries> outcomes =
+        [
+            new("delivered", "Delivered", Running(delivered)),
+            new("deferred", "Deferred, still waiting", Running(deferred)),
+            new("failed", "Failed", Running(failed)),
+        ];
+        List<ChartSeries> after =
+        [
+            new("bounced", "Bounced", Running(bounced)),
+            new("complained", "Complained", Running(complained)),
+            new("unsubscribed", "Unsubscribed", Running(unsubscribed)),
+        ];
+        var delivery = new Chart($"issue-{id}", "Deliveries", $"Messages by outcome, running totals {since}: {Totals(outcomes)}.", xAxis, labels, outcomes) { Cumulative = true };
+        var readersChart = new Chart($"issue-{id}-readers", "Recipients who left or complained",
+            $"Recipients' bounces, complaints and unsubscribes within 7 days of the start, running totals {since}: {Totals(after)}.", xAxis, labels, after) { Cumulative = true, FirstStyle = 3 };
+        return (delivery, readersChart);
     }
 
     private static int[] Running(int[] values)

@@ -44,7 +44,8 @@ public static class SvgLineChart
                 continue;
             }
 
-            if (i != n - 1 && n - 1 - i < labelEvery / 2.0 + 0.5 && i != 0)
+            // The last label is anchored at its end: one a step away would run into it.
+            if (i != n - 1 && i != 0 && n - 1 - i < labelEvery)
             {
                 continue;
             }
@@ -53,12 +54,14 @@ public static class SvgLineChart
             sb.Append(inv, $"<text class=\"trend-label\" x=\"{X(i):F1}\" y=\"{height - 8}\" text-anchor=\"{anchor}\">{E(chart.Points[i])}</text>");
         }
 
-        var showMarkers = n <= 40;
+        // Markers only where they have room: on a crowded line they merge into a thick smear.
+        var showMarkers = n <= plotW / 12;
         for (var s = 0; s < chart.Series.Count; s++)
         {
             var series = chart.Series[s];
-            var (dash, marker) = Chart.Styles[s % Chart.Styles.Count];
-            sb.Append(inv, $"<g class=\"chart-series series-{s}\" data-series=\"{E(series.Key)}\"><title>{E(series.Label)}</title>");
+            var style = (chart.FirstStyle + s) % Chart.Styles.Count;
+            var (dash, marker) = Chart.Styles[style];
+            sb.Append(inv, $"<g class=\"chart-series series-{style}\" data-series=\"{E(series.Key)}\"><title>{E(series.Label)}</title>");
             var path = new StringBuilder();
             for (var i = 0; i < n; i++)
             {

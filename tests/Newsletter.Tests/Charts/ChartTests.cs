@@ -159,21 +159,28 @@ public class ChartTests
             E(ids[0], SubscriberEventKind.PreferencesChanged, TimeSpan.FromHours(1)));
         await db.SaveChangesAsync(Ct);
 
-        var chart = await new IssueActivity(db, Zone("UTC"), new FixedClock(start.AddDays(30))).ReadAsync(issue, Ct);
+        var charts = await new IssueActivity(db, Zone("UTC"), new FixedClock(start.AddDays(30))).ReadAsync(issue, Ct);
 
-        Assert.NotNull(chart);
-        int Final(string key) => chart.Series.Single(s => s.Key == key).Values[^1];
+        Assert.NotNull(charts);
+        var (delivery, readers) = charts.Value;
+        Assert.Equal(["delivered", "deferred", "failed"], delivery.Series.Select(s => s.Key));
+        Assert.Equal(["bounced", "complained", "unsubscribed"], readers.Series.Select(s => s.Key));
+        var all = delivery.Series.Concat(readers.Series).ToList();
+        int Final(string key) => all.Single(s => s.Key == key).Values[^1];
         Assert.Equal(3, Final("delivered"));
         Assert.Equal(1, Final("deferred"));
         Assert.Equal(1, Final("failed"));
         Assert.Equal(1, Final("unsubscribed"));
         Assert.Equal(1, Final("complained"));
         Assert.Equal(1, Final("bounced"));
-        Assert.True(chart.Points.Count <= 48);
-        // Running totals over the seven days in six-hour steps: the first point holds the first hours, and no line ever goes down.
-        Assert.Equal(3, chart.Series.Single(s => s.Key == "delivered").Values[0]);
-        Assert.Equal(0, chart.Series.Single(s => s.Key == "bounced").Values[0]);
-        Assert.All(chart.Series, s => Assert.True(s.Values.Zip(s.Values.Skip(1)).All(p => p.First <= p.Second)));
+        Assert.True(delivery.Points.Count <= 49);
+        Assert.Equal(delivery.Points, readers.Points);
+        // Running totals over the seven days in six-hour steps: they start at zero, the first step holds the first
+        // hours, and no line ever goes down.
+        Assert.All(all, s => Assert.Equal(0, s.Values[0]));
+        Assert.Equal(3, all.Single(s => s.Key == "delivered").Values[1]);
+        Assert.Equal(0, all.Single(s => s.Key == "bounced").Values[1]);
+        Assert.All(all, s => Assert.True(s.Values.Zip(s.Values.Skip(1)).All(p => p.First <= p.Second)));
 
         var notStarted = new Issue { Slug = "draft", Subject = "Draft" };
         db.Issues.Add(notStarted);

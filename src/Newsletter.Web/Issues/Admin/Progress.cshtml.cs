@@ -28,7 +28,7 @@ public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProg
 
     public string? Relay { get; private set; }
 
-    public Charts.Chart? Activity { get; private set; }
+    public (Charts.Chart Delivery, Charts.Chart Readers)? Activity { get; private set; }
 
     [BindProperty(SupportsGet = true, Name = "message")]
     public string? Message { get; set; }
