@@ -1,6 +1,7 @@
 using Newsletter.Web.Admin;
 using Newsletter.Web.Api;
 using Newsletter.Web.Archive;
+using Newsletter.Web.Charts;
 using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Jobs;
 using Newsletter.Web.Mail;
@@ -29,6 +30,7 @@ builder.AddSending();
 builder.AddReplies();
 builder.AddPublicSite();
 builder.AddArchive();
+builder.AddCharts();
 // Signed webhooks from an outbox the database's triggers fill in the same transaction as each change.
 builder.AddWebhooks();
 // For the operator: health probes, Prometheus metrics, and settings worth fixing, said once at start.

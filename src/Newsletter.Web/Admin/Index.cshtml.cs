@@ -13,10 +13,18 @@ namespace Newsletter.Web.Admin;
 /// The first page an author sees: what needs them (a send that paused itself and why, jobs that failed,
 /// imports that stopped), what is going out, and the list and the writing at a glance.
 /// </summary>
-public sealed class DashboardModel(AppDbContext db, JobStorage jobs, TimeProvider clock, Microsoft.Extensions.Options.IOptions<Sending.SendingOptions> sending, Operations.StartupWarnings warnings) : PageModel
+public sealed class DashboardModel(AppDbContext db, Charts.ReaderHistory history, JobStorage jobs, TimeProvider clock, Microsoft.Extensions.Options.IOptions<Sending.SendingOptions> sending, Operations.StartupWarnings warnings) : PageModel
 {
     [BindProperty(SupportsGet = true, Name = "welcome")]
     public bool Welcome { get; set; }
+
+    /// <summary>The reader chart's period, from plain links (?readers=week), so it works without script.</summary>
+    [BindProperty(SupportsGet = true, Name = "readers")]
+    public string? Period { get; set; }
+
+    public Charts.ChartPeriod ChartPeriod { get; private set; }
+
+    public Charts.Chart? Readers { get; private set; }
 
     public int PublishedNotes { get; private set; }
 
@@ -57,6 +65,8 @@ public sealed class DashboardModel(AppDbContext db, JobStorage jobs, TimeProvide
         var weekAgo = DateTime.UtcNow.AddDays(-7);
         FailedImports = await db.SubscriberImports.AsNoTracking().Where(i => i.Status == ImportStatus.Failed && i.CreatedAt > weekAgo).OrderByDescending(i => i.Id).Take(5).ToListAsync(ct);
         FailedJobs = jobs.GetMonitoringApi().FailedCount();
+        ChartPeriod = Enum.TryParse<Charts.ChartPeriod>(Period, ignoreCase: true, out var period) && Enum.IsDefined(period) && !int.TryParse(Period, out _) ? period : Charts.ChartPeriod.Day;
+        Readers = await history.ReadAsync(ChartPeriod, ct);
         Relay = await Sending.RelayStatus.DescribeAsync(db, clock, sending.Value, ct);
     }
 }

@@ -13,7 +13,8 @@ namespace Newsletter.Web.Archive;
 
 public sealed record FeedEntry(string Url, string Title, string Summary, string Html, DateTime Published, DateTime Updated, IReadOnlyList<string> Tags);
 
-public sealed record FeedDocument(string Title, string Description, string HomePath, string FeedPath, DateTime Updated, IReadOnlyList<FeedEntry> Entries);
+/// <param name="Author">The bio's name (<see cref="Author.AuthorIdentity"/>), or Site:AuthorName.</param>
+public sealed record FeedDocument(string Title, string Description, string HomePath, string FeedPath, DateTime Updated, IReadOnlyList<FeedEntry> Entries, string Author);
 
 /// <summary>
 /// Feeds for readers who follow without email. One address scheme, three formats each:
@@ -30,7 +31,7 @@ public static class Feeds
         ("json", "application/feed+json", "JSON Feed"),
     ];
 
-    public static async Task<IResult> ForKindAsync(string kind, string format, AppDbContext db, IOptions<SiteOptions> site, IOptions<ArchiveOptions> options, CancellationToken ct)
+    public static async Task<IResult> ForKindAsync(string kind, string format, AppDbContext db, IOptions<SiteOptions> site, IOptions<ArchiveOptions> options, Author.AuthorIdentity author, CancellationToken ct)
     {
         if (!IsFormat(format))
         {
@@ -52,11 +53,11 @@ public static class Feeds
 
         var (title, home) = kind == "notes" ? ($"{s.Title}: notes", "/notes") : ($"{s.Title}: issues", "/archive");
         var description = kind == "notes" ? "Working notes: short, dated, written while the work happens." : "Every issue of the newsletter, as published on the web.";
-        var document = new FeedDocument(title, description, home, $"/feeds/{kind}.{format}", await UpdatedAsync(db, entries, ct), entries);
+        var document = new FeedDocument(title, description, home, $"/feeds/{kind}.{format}", await UpdatedAsync(db, entries, ct), entries, await author.NameAsync(ct));
         return Write(document, format, s);
     }
 
-    public static async Task<IResult> ForTagAsync(string tag, string format, AppDbContext db, IOptions<SiteOptions> site, IOptions<ArchiveOptions> options, CancellationToken ct)
+    public static async Task<IResult> ForTagAsync(string tag, string format, AppDbContext db, IOptions<SiteOptions> site, IOptions<ArchiveOptions> options, Author.AuthorIdentity author, CancellationToken ct)
     {
         if (!IsFormat(format))
         {
@@ -84,7 +85,7 @@ public static class Feeds
         }
 
         var s = site.Value;
-        var document = new FeedDocument($"{s.Title}: #{tag}", $"Notes and issues tagged #{tag}.", $"/tags/{tag}", $"/feeds/tags/{tag}.{format}", await UpdatedAsync(db, entries, ct), entries);
+        var document = new FeedDocument($"{s.Title}: #{tag}", $"Notes and issues tagged #{tag}.", $"/tags/{tag}", $"/feeds/tags/{tag}.{format}", await UpdatedAsync(db, entries, ct), entries, await author.NameAsync(ct));
         return Write(document, format, s);
     }
 
@@ -142,7 +143,7 @@ public static class Feeds
             Generator = "Newsletter",
         };
         feed.Links.Add(SyndicationLink.CreateSelfLink(self, rss ? "application/rss+xml" : "application/atom+xml"));
-        feed.Authors.Add(new SyndicationPerson(null, site.AuthorName, site.Absolute("/about")));
+        feed.Authors.Add(new SyndicationPerson(null, document.Author, site.Absolute("/about")));
         feed.Items = document.Entries.Select(e =>
         {
             var url = site.Absolute(e.Url);
@@ -201,7 +202,7 @@ public static class Feeds
             w.WriteString("icon", site.Absolute("/images/author.svg"));
             w.WriteString("favicon", site.Absolute("/images/favicon.svg"));
             w.WriteStartArray("authors");
-            WriteAuthor(w, site);
+            WriteAuthor(w, site, feed.Author);
             w.WriteEndArray();
             w.WriteStartArray("items");
             foreach (var e in feed.Entries)
@@ -232,10 +233,10 @@ public static class Feeds
         return stream.ToArray();
     }
 
-    private static void WriteAuthor(Utf8JsonWriter w, SiteOptions site)
+    private static void WriteAuthor(Utf8JsonWriter w, SiteOptions site, string author)
     {
         w.WriteStartObject();
-        w.WriteString("name", site.AuthorName);
+        w.WriteString("name", author);
         w.WriteString("url", site.Absolute("/about"));
         w.WriteEndObject();
     }

@@ -13,7 +13,7 @@ namespace Newsletter.Web.Archive;
 public sealed record IssueNavLink(string Url, string Subject, int? Number);
 
 /// <summary>The web version of an issue: 404 for what was never public, 410 for what was public and is deleted.</summary>
-public sealed class IssuePageModel(AppDbContext db, IOptions<SiteOptions> site, Replies.ReplyComments comments) : PageModel
+public sealed class IssuePageModel(AppDbContext db, IOptions<SiteOptions> site, Replies.ReplyComments comments, Author.AuthorIdentity author) : PageModel
 {
     public IReadOnlyList<Replies.PublicComment> Comments { get; private set; } = [];
 
@@ -87,7 +87,7 @@ public sealed class IssuePageModel(AppDbContext db, IOptions<SiteOptions> site, 
             ["mainEntityOfPage"] = s.Absolute(issue.WebPath),
             ["keywords"] = string.Join(", ", Tags),
             ["wordCount"] = issue.PlainText.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length,
-            ["author"] = new Dictionary<string, string> { ["@type"] = "Person", ["name"] = s.AuthorName, ["url"] = s.Absolute("/about") },
+            ["author"] = new Dictionary<string, string> { ["@type"] = "Person", ["name"] = await author.NameAsync(ct), ["url"] = s.Absolute("/about") },
             ["isPartOf"] = new Dictionary<string, string> { ["@type"] = "Periodical", ["name"] = s.Title, ["url"] = s.Absolute("/archive") },
         });
         return Page();

@@ -16,32 +16,27 @@ public sealed class AboutModel(AppDbContext db, MarkdownRenderer markdown, IOpti
 
     public BioProfile Profile { get; private set; } = new();
 
-    public string? CurrentlyHtml { get; private set; }
+    /// <summary>The sections in the order the front matter lists them (or the old fixed order).</summary>
+    public IReadOnlyList<BioBlock> Blocks { get; private set; } = [];
 
-    public string? NewsletterHtml { get; private set; }
+    /// <summary>A links section lists them already, so the header does not repeat them.</summary>
+    public bool LinksInHeader => !Blocks.Any(b => b.Kind == BioSectionKind.Links);
 
-    public IReadOnlyList<string> PhaseHtml { get; private set; } = [];
-
-    public IReadOnlyList<string> PrincipleHtml { get; private set; } = [];
+    /// <summary>A call to action carries the subscribe form already, so the page does not end with a second one.</summary>
+    public bool SubscribeAtEnd => !Blocks.Any(b => b.Subscribe);
 
     public string JsonLd { get; private set; } = "";
 
     public async Task<IActionResult> OnGetAsync(CancellationToken ct)
     {
-        Note = await db.Notes.AsNoTracking()
-            .Where(n => n.Kind == NoteKind.Bio && n.Status == NoteStatus.Published && n.DeletedAt == null)
-            .OrderByDescending(n => n.UpdatedAt).FirstOrDefaultAsync(ct);
+        Note = await AuthorIdentity.PublishedBio(db).FirstOrDefaultAsync(ct);
         if (Note is null)
         {
             return NotFound();
         }
 
         Profile = BioProfile.Parse(Note.ProfileJson);
-        string Md(string? text) => string.IsNullOrWhiteSpace(text) ? "" : markdown.Render(text).Html;
-        CurrentlyHtml = Md(Profile.Currently);
-        NewsletterHtml = Md(Profile.Newsletter);
-        PhaseHtml = [.. Profile.Timeline.Select(t => Md(t.Text))];
-        PrincipleHtml = [.. Profile.Principles.Select(t => Md(t.Text))];
+        Blocks = BioPage.Build(Profile, Note, markdown);
 
         var s = site.Value;
         JsonLd = JsonSerializer.Serialize(new Dictionary<string, object?>
@@ -52,7 +47,7 @@ public sealed class AboutModel(AppDbContext db, MarkdownRenderer markdown, IOpti
             ["mainEntity"] = new Dictionary<string, object?>
             {
                 ["@type"] = "Person",
-                ["name"] = Profile.Name,
+                ["name"] = Profile.Name ?? s.AuthorName,
                 ["jobTitle"] = Profile.Role,
                 ["worksFor"] = Profile.Employer is null ? null : new Dictionary<string, string> { ["@type"] = "Organization", ["name"] = Profile.Employer },
                 ["homeLocation"] = Profile.Location,

@@ -140,6 +140,27 @@ public sealed record NoteFile(
         if (kind == NoteKind.Bio)
         {
             profile = JsonSerializer.Serialize(ToPlain(root));
+            // Checked here, so a misshapen bio stops the import with the file and line instead of breaking /about.
+            try
+            {
+                var bio = Author.BioProfile.Parse(profile);
+                foreach (var section in bio.Sections)
+                {
+                    _ = section.Kind switch
+                    {
+                        Author.BioSectionKind.Timeline => section.ItemsAs(bio.Timeline).Count,
+                        Author.BioSectionKind.Principles => section.ItemsAs(bio.Principles).Count,
+                        Author.BioSectionKind.Focus => section.ItemsAs(bio.Focus).Count,
+                        Author.BioSectionKind.Links => section.ItemsAs(bio.Links).Count,
+                        _ => 0,
+                    };
+                }
+            }
+            catch (JsonException e)
+            {
+                var key = e.Path?.TrimStart('$', '.').Split('.', '[')[0] is { Length: > 0 } k ? k : "sections";
+                throw new NoteFileException(relativePath, LineOf(key), $"the bio's '{key}' is not in the expected shape: {e.Message}");
+            }
         }
 
         return new NoteFile(relativePath, slug, title, kind, status, DateTime.SpecifyKind(date, DateTimeKind.Utc),

@@ -17,6 +17,9 @@ public sealed record NoteImportResult(int Added, int Updated, int Unchanged, int
 /// </summary>
 public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, AppPaths paths, ContentChanges changes, ILogger<NoteImporter> logger)
 {
+    /// <summary>Files under this folder of notes/ are examples for authors to copy, never imported.</summary>
+    public const string ExamplesFolder = "examples/";
+
     public async Task<NoteImportResult> ImportAsync(CancellationToken ct = default)
     {
         var errors = new List<string>();
@@ -26,6 +29,12 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
             foreach (var path in Directory.EnumerateFiles(paths.NotesFolder, "*.md", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
             {
                 var relative = Path.GetRelativePath(paths.NotesFolder, path).Replace('\\', '/');
+                // notes/examples/ holds pages to copy (the example about pages), not notes to publish.
+                if (relative.StartsWith(ExamplesFolder, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
                 try
                 {
                     var file = NoteFile.Parse(relative, await File.ReadAllTextAsync(path, ct));

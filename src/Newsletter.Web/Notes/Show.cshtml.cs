@@ -10,7 +10,7 @@ namespace Newsletter.Web.Notes;
 
 public sealed record NoteLink(string Slug, string Title);
 
-public sealed class ShowModel(AppDbContext db, IOptions<SiteOptions> site, Replies.ReplyComments comments) : PageModel
+public sealed class ShowModel(AppDbContext db, IOptions<SiteOptions> site, Replies.ReplyComments comments, Author.AuthorIdentity author) : PageModel
 {
     public IReadOnlyList<Replies.PublicComment> Comments { get; private set; } = [];
 
@@ -58,7 +58,7 @@ public sealed class ShowModel(AppDbContext db, IOptions<SiteOptions> site, Repli
             ["dateModified"] = Note.UpdatedAt.ToString("yyyy-MM-ddTHH:mm:ssZ"),
             ["url"] = s.Absolute($"/notes/{Note.Slug}"),
             ["keywords"] = string.Join(", ", Note.TagNames),
-            ["author"] = new Dictionary<string, string> { ["@type"] = "Person", ["name"] = s.AuthorName, ["url"] = s.Absolute("/about") },
+            ["author"] = new Dictionary<string, string> { ["@type"] = "Person", ["name"] = await author.NameAsync(ct), ["url"] = s.Absolute("/about") },
         });
         return Page();
     }

@@ -46,6 +46,9 @@ public sealed class Delivery
 
     public long? SentAtMs { get; set; }
 
+    /// <summary>When the last outcome (sent, deferred, failed, bounced later) was written: the chart puts deferrals and failures on its time axis with it.</summary>
+    public long? LastAttemptAtMs { get; set; }
+
     public int? SmtpCode { get; set; }
 
     public string? LastError { get; set; }

@@ -43,7 +43,7 @@ public sealed record InboundResult(InboundKind Kind, long? DeliveryId, long? Sub
 /// An unsubscribe carries the reader's signed token. Anything else that is not a report is someone writing to
 /// the author: it is kept in the Replies inbox (<see cref="Replies.ReplyInbox"/>).
 /// </summary>
-public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, MessageIds messageIds, SubscriberTokens tokens, ReaderLifecycle readers, Replies.ReplyInbox replies, ILogger<InboundMail> logger)
+public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, MessageIds messageIds, SubscriberTokens tokens, ReaderLifecycle readers, Replies.ReplyInbox replies, TimeProvider clock, ILogger<InboundMail> logger)
 {
     private static readonly string[] RecipientHeaders = ["X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To", "To", "Cc"];
 
@@ -215,6 +215,7 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         await db.Deliveries.Where(d => d.Id == delivery.Id).ExecuteUpdateAsync(u => u
             .SetProperty(d => d.Status, DeliveryStatus.Failed)
+            .SetProperty(d => d.LastAttemptAtMs, clock.GetUtcNow().ToUnixTimeMilliseconds())
             .SetProperty(d => d.SmtpCode, reply)
             .SetProperty(d => d.LastError, error.Length > 1000 ? error[..1000] : error), ct);
         if (hard)

@@ -13,6 +13,7 @@ public static class SiteExtensions
     public static WebApplicationBuilder AddPublicSite(this WebApplicationBuilder builder)
     {
         builder.Services.Configure<SiteOptions>(builder.Configuration.GetSection("Site"));
+        builder.Services.AddScoped<Author.AuthorIdentity>();
         builder.Services.AddRazorPages(o =>
         {
             o.RootDirectory = "/";

@@ -760,6 +760,9 @@ namespace Newsletter.Web.Data.Migrations
                     b.Property<int>("IssueId")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("LastAttemptAtMs")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("LastError")
                         .HasMaxLength(1000)
                         .HasColumnType("TEXT");

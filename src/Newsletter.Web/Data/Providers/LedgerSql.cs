@@ -68,7 +68,7 @@ public sealed class SqliteLedgerSql : LedgerSql
     {
         command.CommandText = """
             UPDATE "Deliveries" SET "Status" = @status, "SmtpCode" = @code, "LastError" = @error, "NextAttemptAtMs" = @next,
-                "SentAtMs" = CASE WHEN @status = @sent THEN @now ELSE "SentAtMs" END, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0
+                "SentAtMs" = CASE WHEN @status = @sent THEN @now ELSE "SentAtMs" END, "LastAttemptAtMs" = @now, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0
             WHERE "Id" = @id AND "LeaseOwner" = @owner AND "Status" = @sending
             """;
         DbParameter Add(string name, DbType type)
@@ -131,7 +131,7 @@ public sealed class PostgresLedgerSql : LedgerSql
         command.CommandText = """
             UPDATE "Deliveries" AS d
             SET "Status" = u.status, "SmtpCode" = u.code, "LastError" = u.error, "NextAttemptAtMs" = u.next,
-                "SentAtMs" = CASE WHEN u.status = @sent THEN @now ELSE d."SentAtMs" END, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0
+                "SentAtMs" = CASE WHEN u.status = @sent THEN @now ELSE d."SentAtMs" END, "LastAttemptAtMs" = @now, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0
             FROM unnest(@ids, @statuses, @codes, @errors, @nexts) AS u(id, status, code, error, next)
             WHERE d."Id" = u.id AND d."LeaseOwner" = @owner AND d."Status" = @sending
             """;

@@ -18,6 +18,7 @@ public static class ProviderServices
             services.AddSingleton<EraseHygiene, PostgresEraseHygiene>();
             services.AddSingleton<NewReaderQueue, PostgresNewReaderQueue>();
             services.AddSingleton<SubscriberGrowth, PostgresSubscriberGrowth>();
+            services.AddSingleton<ReaderHistorySql, PostgresReaderHistorySql>();
             services.AddSingleton<LedgerSql, PostgresLedgerSql>();
             services.AddSingleton<SearchSql, PostgresSearchSql>();
             services.AddSingleton<SubscriberImportWriter, PostgresSubscriberImportWriter>();
@@ -29,6 +30,7 @@ public static class ProviderServices
             services.AddSingleton<EraseHygiene, SqliteEraseHygiene>();
             services.AddSingleton<NewReaderQueue, SqliteNewReaderQueue>();
             services.AddSingleton<SubscriberGrowth, SqliteSubscriberGrowth>();
+            services.AddSingleton<ReaderHistorySql, SqliteReaderHistorySql>();
             services.AddSingleton<LedgerSql, SqliteLedgerSql>();
             services.AddSingleton<SearchSql, SqliteSearchSql>();
             services.AddSingleton<SubscriberImportWriter, SqliteSubscriberImportWriter>();

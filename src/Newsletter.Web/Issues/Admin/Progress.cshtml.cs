@@ -8,7 +8,7 @@ namespace Newsletter.Web.Issues.Admin;
 
 public sealed record FailureLine(long SubscriberId, string Email, DeliveryStatus Status, int? SmtpCode, string? Error);
 
-public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProgress progress, Microsoft.Extensions.Options.IOptions<Site.SiteOptions> site) : PageModel
+public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProgress progress, Charts.IssueActivity activity, Microsoft.Extensions.Options.IOptions<Site.SiteOptions> site) : PageModel
 {
     public string Local(DateTime utc) => site.Value.ToLocal(utc).ToString("d MMM yyyy, HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + " " + site.Value.TimeZone;
 
@@ -28,6 +28,8 @@ public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProg
 
     public string? Relay { get; private set; }
 
+    public (Charts.Chart Delivery, Charts.Chart Readers)? Activity { get; private set; }
+
     [BindProperty(SupportsGet = true, Name = "message")]
     public string? Message { get; set; }
 
@@ -46,6 +48,7 @@ public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProg
                           where d.IssueId == id && (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Deferred || d.Status == DeliveryStatus.Held)
                           orderby d.Id
                           select new FailureLine(s.Id, s.Email, d.Status, d.SmtpCode, d.LastError)).Take(200).ToListAsync(ct);
+        Activity = await activity.ReadAsync(Issue, ct);
         return Page();
     }
 

@@ -783,6 +783,9 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                     b.Property<int>("IssueId")
                         .HasColumnType("integer");
 
+                    b.Property<long?>("LastAttemptAtMs")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("LastError")
                         .HasMaxLength(1000)
                         .HasColumnType("character varying(1000)");
