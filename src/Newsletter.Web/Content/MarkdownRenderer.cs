@@ -37,17 +37,39 @@ public sealed partial class MarkdownRenderer
 
     /// <summary>
     /// Text from the sanitised HTML, not from the Markdown: raw HTML in the source (a pasted script) must
-    /// not turn up in summaries, search snippets or the text part of an email.
+    /// not turn up in summaries, search snippets or word counts. This is the search text, one block a line;
+    /// emails get their own (<see cref="EmailText"/>). A heading ends as a sentence, so an excerpt or a
+    /// snippet that runs on into the text reads "The ledger. The heart of…", not "The ledger The heart of…".
     /// </summary>
     public static string PlainTextOf(string html)
     {
         var document = new AngleSharp.Html.Parser.HtmlParser().ParseDocument("<body>" + html + "</body>");
-        foreach (var block in document.Body!.QuerySelectorAll("p, li, h1, h2, h3, h4, h5, h6, pre, blockquote, tr, dd, dt, br"))
+        // A footnote's ↩ link back to its mark is not a word of the text.
+        foreach (var back in document.Body!.QuerySelectorAll("a.footnote-back-ref").ToList())
+        {
+            back.Remove();
+        }
+
+        foreach (var heading in document.Body.QuerySelectorAll("h1, h2, h3, h4, h5, h6, dt"))
+        {
+            var title = (heading.TextContent ?? "").TrimEnd();
+            if (title.Length > 0 && !char.IsPunctuation(title[^1]))
+            {
+                heading.AppendChild(document.CreateTextNode("."));
+            }
+        }
+
+        foreach (var cell in document.Body.QuerySelectorAll("td, th"))
+        {
+            cell.After(document.CreateTextNode(" "));
+        }
+
+        foreach (var block in document.Body.QuerySelectorAll("p, li, h1, h2, h3, h4, h5, h6, pre, blockquote, tr, dd, dt, br"))
         {
             block.After(document.CreateTextNode("\n"));
         }
 
-        var lines = (document.Body.TextContent ?? "").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0);
+        var lines = (document.Body.TextContent ?? "").Split('\n').Select(l => string.Join(' ', l.Split([' ', '\t', '\r'], StringSplitOptions.RemoveEmptyEntries))).Where(l => l.Length > 0);
         return string.Join('\n', lines);
     }
 

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using MimeKit;
 using Newsletter.Mail;
+using Newsletter.Web.Content;
 using Newsletter.Web.Data;
 using Newsletter.Web.Issues;
 using Newsletter.Web.Mail;
@@ -92,7 +93,8 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
         };
         model["preheader"] = issue.Preheader;
         model["body_html"] = issue.Html;
-        model["body_text"] = issue.PlainText;
+        // Written from the HTML once per send, so every email has it, whenever its issue was composed.
+        model["body_text"] = EmailText.Of(issue.Html, s.BaseUrl).TrimEnd();
         model["subscriber"] = new Dictionary<string, object?> { ["name"] = NameMarker, ["email"] = EmailMarker };
         model["unsubscribe_url"] = UnsubscribeMarker;
         model["preferences_url"] = PreferencesMarker;
