@@ -31,7 +31,7 @@ public sealed class IssuePreviews(AppDbContext db, IssueMessages messages, IOpti
         try
         {
             var prepared = await messages.PrepareAsync(id, ct);
-            (message, _) = messages.Build(prepared, new Recipient(0, recipient, null, SubscriberStatus.Active, null), 0);
+            (message, _) = messages.Build(prepared, new Recipient(SubscriberTokens.TestReaderId, recipient, null, SubscriberStatus.Active, null), 0);
         }
         catch (Newsletter.Mail.TemplateException e)
         {

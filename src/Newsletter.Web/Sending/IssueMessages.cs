@@ -113,7 +113,7 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
     }
 
     /// <summary>One reader's message and envelope sender (a VERP address when a bounce domain is set).</summary>
-    public (MimeMessage Message, MailboxAddress EnvelopeFrom) Build(PreparedIssue issue, Recipient r, long deliveryId)
+    public (MimeMessage Message, MailboxAddress EnvelopeFrom) Build(PreparedIssue issue, Recipient r, long deliveryId, string? messageId = null)
     {
         var token = tokens.Manage(r.Id);
         var unsubscribe = issue.UnsubscribeBase + token;
@@ -132,7 +132,7 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
             HtmlUtf8 = html,
             TextUtf8 = text,
             // Stable per (issue, reader), and signed: a complaint must quote it to be believed.
-            MessageId = messageIds.For(issue.IssueId, r.Id, issue.MessageDomain),
+            MessageId = messageId ?? messageIds.For(issue.IssueId, r.Id, issue.MessageDomain),
             ListUnsubscribeUrl = unsubscribe,
             ListUnsubscribeMailto = issue.MailtoPrefix + Uri.EscapeDataString(token),
             ListId = issue.ListId,
