@@ -11,7 +11,7 @@ namespace Newsletter.Web.Content;
 /// </summary>
 public sealed partial class MarkdownRenderer
 {
-    private readonly MarkdownPipeline _pipeline = new MarkdownPipelineBuilder()
+    private static readonly MarkdownPipeline Pipeline = new MarkdownPipelineBuilder()
         .UsePipeTables()
         .UseGridTables()
         .UseFootnotes()
@@ -28,7 +28,7 @@ public sealed partial class MarkdownRenderer
 
     public RenderedMarkdown Render(string markdown)
     {
-        var html = Markdown.ToHtml(markdown ?? "", _pipeline);
+        var html = Markdown.ToHtml(markdown ?? "", Pipeline);
         // The CSP forbids inline styles, so table alignment travels as a class instead.
         html = TableAlignment().Replace(html, "class=\"align-$1\"");
         var clean = _sanitizer.Sanitize(html);
@@ -37,18 +37,63 @@ public sealed partial class MarkdownRenderer
 
     /// <summary>
     /// Text from the sanitised HTML, not from the Markdown: raw HTML in the source (a pasted script) must
-    /// not turn up in summaries, search snippets or the text part of an email.
+    /// not turn up in summaries, search snippets or word counts. This is the search text, one block a line;
+    /// emails get their own (<see cref="EmailText"/>). A heading ends as a sentence, so an excerpt or a
+    /// snippet that runs on into the text reads "The ledger. The heart of…", not "The ledger The heart of…".
     /// </summary>
     public static string PlainTextOf(string html)
     {
         var document = new AngleSharp.Html.Parser.HtmlParser().ParseDocument("<body>" + html + "</body>");
-        foreach (var block in document.Body!.QuerySelectorAll("p, li, h1, h2, h3, h4, h5, h6, pre, blockquote, tr, dd, dt, br"))
+        // A footnote's ↩ link back to its mark is not a word of the text.
+        foreach (var back in document.Body!.QuerySelectorAll("a.footnote-back-ref").ToList())
+        {
+            back.Remove();
+        }
+
+        foreach (var heading in document.Body.QuerySelectorAll("h1, h2, h3, h4, h5, h6, dt"))
+        {
+            var title = (heading.TextContent ?? "").TrimEnd();
+            if (title.Length > 0 && !char.IsPunctuation(title[^1]))
+            {
+                heading.AppendChild(document.CreateTextNode("."));
+            }
+        }
+
+        foreach (var cell in document.Body.QuerySelectorAll("td, th"))
+        {
+            cell.After(document.CreateTextNode(" "));
+        }
+
+        foreach (var block in document.Body.QuerySelectorAll("p, li, h1, h2, h3, h4, h5, h6, pre, blockquote, tr, dd, dt, br"))
         {
             block.After(document.CreateTextNode("\n"));
         }
 
-        var lines = (document.Body.TextContent ?? "").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0);
+        var lines = (document.Body.TextContent ?? "").Split('\n').Select(l => string.Join(' ', l.Split([' ', '\t', '\r'], StringSplitOptions.RemoveEmptyEntries))).Where(l => l.Length > 0);
         return string.Join('\n', lines);
+    }
+
+    /// <summary>The link schemes that survive sanitising; any other link loses its address.</summary>
+    public static IReadOnlyList<string> AllowedSchemes { get; } = ["http", "https", "mailto"];
+
+    /// <summary>
+    /// The links and images in this Markdown whose address the sanitiser removes (an ftp: or javascript: link),
+    /// by the same rules, so preflight can say what happened instead of "has no address".
+    /// </summary>
+    public static IReadOnlyList<RemovedLink> RemovedLinks(string markdown)
+    {
+        var removed = new List<RemovedLink>();
+        var sanitizer = CreateSanitizer();
+        sanitizer.RemovingAttribute += (_, e) =>
+        {
+            if (e.Reason == RemoveReason.NotAllowedUrlValue && e.Attribute.Name is "href" or "src")
+            {
+                var label = e.Tag.TagName.Equals("IMG", StringComparison.Ordinal) ? e.Tag.GetAttribute("alt") ?? "" : e.Tag.TextContent;
+                removed.Add(new RemovedLink(string.Join(' ', label.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)), e.Attribute.Value.Trim(), e.Attribute.Name == "src"));
+            }
+        };
+        sanitizer.Sanitize(Markdown.ToHtml(markdown ?? "", Pipeline));
+        return removed;
     }
 
     /// <summary>Sanitises HTML that did not come from Markdown (for example a template's output).</summary>
@@ -61,7 +106,7 @@ public sealed partial class MarkdownRenderer
     {
         var s = new HtmlSanitizer();
         s.AllowedSchemes.Clear();
-        s.AllowedSchemes.UnionWith(["http", "https", "mailto"]);
+        s.AllowedSchemes.UnionWith(AllowedSchemes);
         s.AllowedAttributes.UnionWith(["class", "id", "role", "aria-label", "aria-hidden", "rel"]);
         // A form in a note or an email is a phishing kit: none of its parts survive.
         foreach (var tag in new[] { "form", "button", "select", "option", "optgroup", "textarea", "fieldset", "legend", "label", "datalist", "output" })
@@ -99,3 +144,6 @@ public sealed partial class MarkdownRenderer
 }
 
 public sealed record RenderedMarkdown(string Html, string PlainText);
+
+/// <summary>A link (or an image, <paramref name="Image"/>) whose address the sanitiser removed: its words and the address it had.</summary>
+public sealed record RemovedLink(string Label, string Address, bool Image);

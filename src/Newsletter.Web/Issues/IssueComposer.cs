@@ -27,8 +27,8 @@ public sealed class IssueComposer(AppDbContext db, MarkdownRenderer markdown, IO
             var url = site.Value.Absolute($"/notes/{note.Slug}");
             html.Append("\n<section class=\"included-note\">\n<h2><a href=\"").Append(WebUtility.HtmlEncode(url)).Append("\">")
                 .Append(WebUtility.HtmlEncode(note.Title)).Append("</a></h2>\n").Append(note.Html).Append("\n</section>\n");
-            text.Append("\n\n").Append(note.Title).Append('\n').Append(new string('-', Math.Min(60, note.Title.Length))).Append('\n')
-                .Append(note.PlainText).Append("\n\nRead it on the site: ").Append(url).Append('\n');
+            // The search text: the email's text is written from the HTML when it is sent (EmailText).
+            text.Append("\n\n").Append(MarkdownRenderer.PlainTextOf("<h2>" + WebUtility.HtmlEncode(note.Title) + "</h2>")).Append('\n').Append(note.PlainText);
         }
 
         issue.Html = Absolutize(markdown.Sanitize(html.ToString()));

@@ -31,7 +31,7 @@ public sealed class IssuePreviews(AppDbContext db, IssueMessages messages, IOpti
         try
         {
             var prepared = await messages.PrepareAsync(id, ct);
-            (message, _) = messages.Build(prepared, new Recipient(0, recipient, null, SubscriberStatus.Active, null), 0);
+            (message, _) = messages.Build(prepared, new Recipient(SubscriberTokens.TestReaderId, recipient, null, SubscriberStatus.Active, null), 0);
         }
         catch (Newsletter.Mail.TemplateException e)
         {
@@ -45,7 +45,11 @@ public sealed class IssuePreviews(AppDbContext db, IssueMessages messages, IOpti
         var issues = await PublicIssues.Visible(db).Select(i => "/issues/" + i.Slug).ToListAsync(ct);
         // Its own web version exists from the moment it is sent; "Read it on the web" is not a broken link.
         issues.Add(issue.WebPath);
-        var warnings = Preflight.Check(html, text, published.Concat(issues).ToHashSet(StringComparer.Ordinal), site.Value.BaseUrl);
+        // The stored HTML is sanitised already; the Markdown tells which links lost their address on the way.
+        var noteIds = await db.IssueNotes.Where(n => n.IssueId == id).Select(n => n.NoteId).ToListAsync(ct);
+        var sources = await db.Notes.AsNoTracking().Where(n => noteIds.Contains(n.Id)).Select(n => n.Markdown).ToListAsync(ct);
+        var removed = sources.Prepend(issue.Markdown).SelectMany(Content.MarkdownRenderer.RemovedLinks).ToList();
+        var warnings = Preflight.Check(html, text, published.Concat(issues).ToHashSet(StringComparer.Ordinal), site.Value.BaseUrl, removed);
         return new IssuePreview(message.Subject ?? "", html, text, System.Text.Encoding.UTF8.GetByteCount(html), warnings, audience);
     }
 }

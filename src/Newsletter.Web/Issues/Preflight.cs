@@ -1,4 +1,7 @@
+using System.Net;
+using System.Net.Sockets;
 using AngleSharp.Html.Parser;
+using Newsletter.Web.Content;
 
 namespace Newsletter.Web.Issues;
 
@@ -11,9 +14,26 @@ public static class Preflight
     /// <summary>Gmail clips a message whose HTML is larger than this; what is past it is hidden behind a link.</summary>
     public const int GmailClipBytes = 102 * 1024;
 
-    public static IReadOnlyList<string> Check(string emailHtml, string emailText, ISet<string> knownPaths, string baseUrl)
+    public static IReadOnlyList<string> Check(string emailHtml, string emailText, ISet<string> knownPaths, string baseUrl, IReadOnlyList<RemovedLink>? removed = null)
     {
         var warnings = new List<string>();
+        if (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var site) || Unreachable(site) is not null)
+        {
+            warnings.Add($"Site:BaseUrl is {baseUrl}, which readers can't reach{(site is null ? "" : $" ({Unreachable(site)})")}: “Read it on the web”, the unsubscribe and preferences links and every link to your notes point there. Set Site:BaseUrl to the site's public https:// address.");
+        }
+        else if (site.Scheme == Uri.UriSchemeHttp)
+        {
+            warnings.Add($"Site:BaseUrl is {baseUrl}, plain http: each reader's personal unsubscribe and preferences links travel unencrypted, and some mail providers mark http links as unsafe. Use the https:// address.");
+        }
+
+        var schemes = string.Join(", ", MarkdownRenderer.AllowedSchemes.SkipLast(1)) + " and " + MarkdownRenderer.AllowedSchemes[^1];
+        foreach (var link in removed ?? [])
+        {
+            warnings.Add(link.Image
+                ? $"The image “{link.Label}” from {link.Address} was removed: only {schemes} addresses are kept."
+                : $"The link “{link.Label}” to {link.Address} was removed (its words stay, without a link): only {schemes} links are kept.");
+        }
+
         var size = System.Text.Encoding.UTF8.GetByteCount(emailHtml);
         if (size > GmailClipBytes)
         {
@@ -35,7 +55,11 @@ public static class Preflight
             var label = a.TextContent.Trim();
             if (href.Length == 0)
             {
-                warnings.Add($"The link “{label}” has no address.");
+                // A link the sanitiser emptied is named above, with the address it had.
+                if (removed?.Any(r => !r.Image && r.Label == string.Join(' ', label.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))) != true)
+                {
+                    warnings.Add($"The link “{label}” has no address.");
+                }
             }
             else if (href.StartsWith('#'))
             {
@@ -44,6 +68,10 @@ public static class Preflight
             else if (!Uri.TryCreate(href, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "mailto"))
             {
                 warnings.Add($"The link “{label}” points to “{href}”, which won't work from an inbox: use a full https:// address.");
+            }
+            else if (!href.StartsWith(baseUrl, StringComparison.OrdinalIgnoreCase) && uri.Scheme != "mailto" && Unreachable(uri) is { } why)
+            {
+                warnings.Add($"The link “{label}” points to {href}, {why}: readers can't open it from their inbox.");
             }
             else if (href.StartsWith(baseUrl, StringComparison.OrdinalIgnoreCase))
             {
@@ -69,6 +97,60 @@ public static class Preflight
 
         return warnings;
     }
+
+    /// <summary>
+    /// Why an address only works on the author's machine or network, or null when it can work from anywhere:
+    /// loopback, private and link-local addresses, and names that public DNS never answers for.
+    /// </summary>
+    internal static string? Unreachable(Uri uri)
+    {
+        var host = uri.Host.Trim('[', ']').TrimEnd('.').ToLowerInvariant();
+        if (IPAddress.TryParse(host, out var ip))
+        {
+            if (ip.IsIPv4MappedToIPv6)
+            {
+                ip = ip.MapToIPv4();
+            }
+
+            if (IPAddress.IsLoopback(ip))
+            {
+                return "an address of your own computer";
+            }
+
+            if (ip.AddressFamily == AddressFamily.InterNetwork)
+            {
+                var b = ip.GetAddressBytes();
+                return b[0] == 10 || (b[0] == 172 && b[1] is >= 16 and <= 31) || (b[0] == 192 && b[1] == 168) ? "an address on a private network"
+                    : b[0] == 169 && b[1] == 254 ? "a link-local address"
+                    : b[0] == 0 ? "an address nobody can reach"
+                    : null;
+            }
+
+            var v6 = ip.GetAddressBytes();
+            return (v6[0] & 0xFE) == 0xFC ? "an address on a private network"
+                : ip.IsIPv6LinkLocal ? "a link-local address"
+                : ip.Equals(IPAddress.IPv6Any) ? "an address nobody can reach"
+                : null;
+        }
+
+        if (host == "localhost" || host.EndsWith(".localhost", StringComparison.Ordinal))
+        {
+            return "an address of your own computer";
+        }
+
+        foreach (var suffix in PrivateSuffixes)
+        {
+            if (host.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                return $"a “{suffix}” name that only resolves on a private network";
+            }
+        }
+
+        return host.Contains('.', StringComparison.Ordinal) ? null : "a name without a domain that only resolves on a private network";
+    }
+
+    /// <summary>Names reserved for local networks and testing (RFC 6762, RFC 6761) or in use for them (.internal).</summary>
+    private static readonly string[] PrivateSuffixes = [".local", ".internal", ".test", ".invalid", ".lan", ".home.arpa"];
 
     /// <summary>The site's own pages other than notes and issues; readers' personal links (unsubscribe, preferences) included.</summary>
     private static bool IsSitePage(string path) =>

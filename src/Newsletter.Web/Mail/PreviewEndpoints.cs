@@ -25,7 +25,7 @@ public static class PreviewEndpoints
             try
             {
                 var prepared = await messages.PrepareAsync(id, ct);
-                var (message, _) = messages.Build(prepared, new Recipient(0, http.User.Identity?.Name ?? "preview@example.org", null, SubscriberStatus.Active, null), 0);
+                var (message, _) = messages.Build(prepared, new Recipient(Newsletter.Web.Subscribers.SubscriberTokens.TestReaderId, http.User.Identity?.Name ?? "preview@example.org", null, SubscriberStatus.Active, null), 0);
                 return Results.Content(message.HtmlBody ?? "", "text/html; charset=utf-8");
             }
             catch (Newsletter.Mail.TemplateException e)

@@ -23,7 +23,8 @@ public sealed class TransactionalMail(TemplateRenderer templates, IMailTransport
     public Task SendToAuthorAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, CancellationToken ct) =>
         SendCoreAsync(template, toEmail, toName, model, null, mail.UsesPickup ? new PickupTransport(mail.AccountPickupFolder) : transport, ct);
 
-    public Task SendToSubscriberAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, ListHeaders list, CancellationToken ct) =>
+    /// <summary>To a reader; <paramref name="list"/> (List-Unsubscribe, List-Id and "why you get this") only when they are one.</summary>
+    public Task SendToSubscriberAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, ListHeaders? list, CancellationToken ct) =>
         SendCoreAsync(template, toEmail, toName, model, list, transport, ct);
 
     private async Task SendCoreAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, ListHeaders? list, IMailTransport via, CancellationToken ct)

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using MimeKit;
 using Newsletter.Mail;
+using Newsletter.Web.Content;
 using Newsletter.Web.Data;
 using Newsletter.Web.Issues;
 using Newsletter.Web.Mail;
@@ -92,7 +93,8 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
         };
         model["preheader"] = issue.Preheader;
         model["body_html"] = issue.Html;
-        model["body_text"] = issue.PlainText;
+        // Written from the HTML once per send, so every email has it, whenever its issue was composed.
+        model["body_text"] = EmailText.Of(issue.Html, s.BaseUrl).TrimEnd();
         model["subscriber"] = new Dictionary<string, object?> { ["name"] = NameMarker, ["email"] = EmailMarker };
         model["unsubscribe_url"] = UnsubscribeMarker;
         model["preferences_url"] = PreferencesMarker;
@@ -111,7 +113,7 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
     }
 
     /// <summary>One reader's message and envelope sender (a VERP address when a bounce domain is set).</summary>
-    public (MimeMessage Message, MailboxAddress EnvelopeFrom) Build(PreparedIssue issue, Recipient r, long deliveryId)
+    public (MimeMessage Message, MailboxAddress EnvelopeFrom) Build(PreparedIssue issue, Recipient r, long deliveryId, string? messageId = null)
     {
         var token = tokens.Manage(r.Id);
         var unsubscribe = issue.UnsubscribeBase + token;
@@ -130,7 +132,7 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
             HtmlUtf8 = html,
             TextUtf8 = text,
             // Stable per (issue, reader), and signed: a complaint must quote it to be believed.
-            MessageId = messageIds.For(issue.IssueId, r.Id, issue.MessageDomain),
+            MessageId = messageId ?? messageIds.For(issue.IssueId, r.Id, issue.MessageDomain),
             ListUnsubscribeUrl = unsubscribe,
             ListUnsubscribeMailto = issue.MailtoPrefix + Uri.EscapeDataString(token),
             ListId = issue.ListId,

@@ -18,6 +18,14 @@ public sealed partial class MessageIds(InstallationKeys keys)
 
     public string For(int issueId, long subscriberId, string domain) => $"{Local(issueId, subscriberId)}.{Mac(issueId, subscriberId)}@{domain}";
 
+    /// <summary>
+    /// A test copy's id: new for every copy. Gmail folds messages that share a Message-ID, so a second test of the
+    /// same issue with the stable id would vanish as a duplicate of the first. It never reads as a reader's
+    /// (<see cref="TryRead"/>), so a complaint about a test copy suppresses nobody.
+    /// </summary>
+    public static string ForTest(int issueId, string domain) =>
+        string.Create(CultureInfo.InvariantCulture, $"test-{issueId}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12))}@{domain}");
+
     /// <summary>The issue and reader a Message-ID (with or without its angle brackets) names, when it is ours and its MAC is right.</summary>
     public bool TryRead(string? messageId, out int issueId, out long subscriberId)
     {

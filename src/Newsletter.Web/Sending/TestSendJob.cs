@@ -44,8 +44,9 @@ public sealed class TestSendJob(IssueMessages messages, IMailTransport transport
         await using var session = await transport.OpenSessionAsync(ct);
         foreach (var address in addresses.Take(MaxAddresses))
         {
-            // Reader 0 gets links that resolve to nobody: a test copy can't unsubscribe a real reader.
-            var (message, from) = messages.Build(prepared, new Recipient(0, address, null, SubscriberStatus.Active, null), 0);
+            // Reader 0 gets links that resolve to nobody: a test copy can't unsubscribe a real reader, and its
+            // pages say it was a test. Each copy gets a Message-ID of its own, or Gmail hides the second test.
+            var (message, from) = messages.Build(prepared, new Recipient(SubscriberTokens.TestReaderId, address, null, SubscriberStatus.Active, null), 0, MessageIds.ForTest(issueId, prepared.MessageDomain));
             var result = await session.SendAsync(message, from, ct);
             logger.LogInformation("Test copy of issue {Issue} to {Address}: {Outcome} {Code}", issueId, address, result.Outcome, result.StatusCode);
             if (result.Outcome != SendOutcome.Sent)

@@ -1,23 +1,43 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Data;
 
 namespace Newsletter.Web.Subscribers;
 
 /// <summary>
-/// GET only shows a button; the state changes on POST. Link scanners and mail-security proxies fetch every
-/// link in an email, and they must not confirm anyone.
+/// GET only shows a page; the state changes on POST. Link scanners and mail-security proxies fetch every
+/// link in an email, and they must not confirm anyone. The page looks at the reader first: a confirmed reader
+/// who opens the link again is told so, not asked to confirm again. Only the inbox's owner holds the link, so
+/// saying what state the reader is in tells nobody else anything.
 /// </summary>
-public sealed class ConfirmModel(SubscriberTokens tokens, ReaderLifecycle readers) : PageModel
+public sealed class ConfirmModel(SubscriberTokens tokens, ReaderLifecycle readers, AppDbContext db) : PageModel
 {
+    /// <summary>Null: a pending reader with a working link, who gets the button.</summary>
     public ConfirmResult? Result { get; private set; }
 
-    public IActionResult OnGet(string token)
+    public SubscriberStatus? Status { get; private set; }
+
+    /// <summary>When the reader confirmed or left, for the page to say.</summary>
+    public DateTime? Since { get; private set; }
+
+    public string? ManageToken { get; private set; }
+
+    public async Task<IActionResult> OnGetAsync(string token, CancellationToken ct)
     {
         var read = tokens.ReadConfirmation(token);
-        Result = read.State switch
+        if (read.State != TokenState.Invalid && read.SubscriberId > 0)
         {
-            TokenState.Invalid => ConfirmResult.Invalid,
-            TokenState.Expired => ConfirmResult.Expired,
+            await LoadAsync(read.SubscriberId, ct);
+        }
+
+        Result = (read.State, Status) switch
+        {
+            (TokenState.Invalid, _) => ConfirmResult.Invalid,
+            (_, SubscriberStatus.Active) => ConfirmResult.AlreadyConfirmed,
+            (_, SubscriberStatus.Unsubscribed or SubscriberStatus.Bounced or SubscriberStatus.Complained) => ConfirmResult.Left,
+            (TokenState.Expired, _) => ConfirmResult.Expired,
+            (_, null) => ConfirmResult.Invalid,
             _ => null,
         };
         if (Result == ConfirmResult.Invalid)
@@ -30,12 +50,25 @@ public sealed class ConfirmModel(SubscriberTokens tokens, ReaderLifecycle reader
 
     public async Task<IActionResult> OnPostAsync(string token, CancellationToken ct)
     {
-        Result = await readers.ConfirmAsync(tokens.ReadConfirmation(token), ct);
+        var read = tokens.ReadConfirmation(token);
+        Result = await readers.ConfirmAsync(read, ct);
         if (Result == ConfirmResult.Invalid)
         {
             Response.StatusCode = StatusCodes.Status400BadRequest;
         }
+        else
+        {
+            await LoadAsync(read.SubscriberId, ct);
+        }
 
         return Page();
+    }
+
+    private async Task LoadAsync(long id, CancellationToken ct)
+    {
+        var reader = await db.Subscribers.AsNoTracking().Where(s => s.Id == id).Select(s => new { s.Status, s.ConfirmedAt, s.UnsubscribedAt }).FirstOrDefaultAsync(ct);
+        Status = reader?.Status;
+        Since = reader?.Status == SubscriberStatus.Active ? reader.ConfirmedAt : reader?.UnsubscribedAt;
+        ManageToken = reader?.Status == SubscriberStatus.Active ? tokens.Manage(id) : null;
     }
 }

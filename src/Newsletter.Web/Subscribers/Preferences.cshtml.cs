@@ -21,6 +21,9 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
 
     public string? Message { get; private set; }
 
+    /// <summary>The link came from a test copy or a preview: it names no reader.</summary>
+    public bool TestCopy { get; private set; }
+
     public async Task<IActionResult> OnGetAsync(string? token, CancellationToken ct)
     {
         await LoadAsync(token, ct);
@@ -30,6 +33,11 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
     public async Task<IActionResult> OnPostSaveAsync(string? token, string? name, string[]? topics, string? pause, CancellationToken ct)
     {
         await LoadAsync(token, ct);
+        if (TestCopy)
+        {
+            return Page();
+        }
+
         if (Subscriber is null)
         {
             Response.StatusCode = StatusCodes.Status400BadRequest;
@@ -72,7 +80,8 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
     private async Task LoadAsync(string? token, CancellationToken ct)
     {
         Token = token;
-        if (tokens.ReadManage(token) is { } id)
+        TestCopy = tokens.ReadManage(token) == SubscriberTokens.TestReaderId;
+        if (tokens.ReadManage(token) is { } id && !TestCopy)
         {
             Subscriber = await db.Subscribers.AsNoTracking().Include(s => s.Tags).FirstOrDefaultAsync(s => s.Id == id, ct);
         }

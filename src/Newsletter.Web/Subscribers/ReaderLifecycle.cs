@@ -14,8 +14,14 @@ public enum SubscribeOutcome
 {
     ConfirmationSent,
     ConfirmationResent,
+
+    /// <summary>One went out less than the interval ago: the next goes by itself when the interval is up.</summary>
+    ConfirmationScheduled,
+
+    /// <summary>One is already waiting for its moment (or a racing request took the slot): nothing more is sent.</summary>
     ConfirmationThrottled,
     AlreadyActiveNoticeSent,
+    AlreadyActiveNoticeScheduled,
     AlreadyActiveThrottled,
     Suppressed,
 }
@@ -89,38 +95,23 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             return SubscribeOutcome.ConfirmationSent;
         }
 
-        var interval = options.Value.ResendConfirmationInterval;
-        var recentlyMailed = subscriber.LastConfirmationSentAt is { } last && now - last < interval;
         switch (subscriber.Status)
         {
             case SubscriberStatus.Active:
-                if (recentlyMailed)
-                {
-                    return SubscribeOutcome.AlreadyActiveThrottled;
-                }
-
                 // Claimed with a conditional update, so two racing requests send one notice.
-                if (!await ClaimMailSlotAsync(subscriber.Id, subscriber.LastConfirmationSentAt, now, ct))
-                {
-                    return SubscribeOutcome.AlreadyActiveThrottled;
-                }
-
-                jobs.Enqueue<SubscriberMailJob>(j => j.SendAlreadySubscribedAsync(subscriber.Id, CancellationToken.None));
-                return SubscribeOutcome.AlreadyActiveNoticeSent;
+                return await ClaimMailSlotAsync(subscriber, now, ct) is { } noticeAt
+                    ? Mail(j => j.SendAlreadySubscribedAsync(subscriber.Id, CancellationToken.None), noticeAt, now) ? SubscribeOutcome.AlreadyActiveNoticeSent : SubscribeOutcome.AlreadyActiveNoticeScheduled
+                    : SubscribeOutcome.AlreadyActiveThrottled;
 
             case SubscriberStatus.Pending:
-                if (recentlyMailed || !await ClaimMailSlotAsync(subscriber.Id, subscriber.LastConfirmationSentAt, now, ct))
-                {
-                    return SubscribeOutcome.ConfirmationThrottled;
-                }
-
-                jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
-                return SubscribeOutcome.ConfirmationResent;
+                return await ClaimMailSlotAsync(subscriber, now, ct) is { } resendAt
+                    ? Mail(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None), resendAt, now) ? SubscribeOutcome.ConfirmationResent : SubscribeOutcome.ConfirmationScheduled
+                    : SubscribeOutcome.ConfirmationThrottled;
 
             default:
                 // Unsubscribed (or bounced/complained without a suppression): coming back needs a new
                 // double opt-in, never a silent re-activation.
-                if (recentlyMailed || !await ClaimMailSlotAsync(subscriber.Id, subscriber.LastConfirmationSentAt, now, ct))
+                if (await ClaimMailSlotAsync(subscriber, now, ct) is not { } confirmAt)
                 {
                     return SubscribeOutcome.ConfirmationThrottled;
                 }
@@ -133,9 +124,42 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                     await tx.CommitAsync(ct);
                 }
 
-                jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
-                return SubscribeOutcome.ConfirmationSent;
+                return Mail(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None), confirmAt, now) ? SubscribeOutcome.ConfirmationSent : SubscribeOutcome.ConfirmationScheduled;
         }
+    }
+
+    /// <summary>
+    /// Takes the reader's next slot for an email the public form triggers: now, when the last one is older than
+    /// the interval; else the moment the interval is up, so a request is never dropped while the page says an
+    /// email is coming. Null when a later one is already waiting, or a racing request took the slot: an
+    /// address gets at most one such email per interval however often a stranger types it in.
+    /// </summary>
+    private async Task<DateTime?> ClaimMailSlotAsync(Subscriber subscriber, DateTime now, CancellationToken ct)
+    {
+        var last = subscriber.LastConfirmationSentAt;
+        if (last > now)
+        {
+            return null;
+        }
+
+        var interval = options.Value.ResendConfirmationInterval;
+        var at = last is { } l && now - l < interval ? l + interval : now;
+        var claimed = await db.Subscribers.Where(s => s.Id == subscriber.Id && s.LastConfirmationSentAt == last)
+            .ExecuteUpdateAsync(u => u.SetProperty(s => s.LastConfirmationSentAt, at), ct) == 1;
+        return claimed ? at : null;
+    }
+
+    /// <summary>Queues the email now, or schedules it for its slot; true when it goes now.</summary>
+    private bool Mail(System.Linq.Expressions.Expression<Func<SubscriberMailJob, Task>> job, DateTime at, DateTime now)
+    {
+        if (at <= now)
+        {
+            jobs.Enqueue(job);
+            return true;
+        }
+
+        jobs.Schedule(job, at - now);
+        return false;
     }
 
     /// <summary>Confirms a pending subscriber. A used or stale token of an active subscriber is a calm no-op.</summary>
@@ -157,6 +181,12 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             return ConfirmResult.AlreadyConfirmed;
         }
 
+        if (subscriber.Status != SubscriberStatus.Pending)
+        {
+            // Left since (or bounced): an old confirmation link must not bring them back; a new sign-up can.
+            return ConfirmResult.Left;
+        }
+
         if (token.State == TokenState.Expired)
         {
             return ConfirmResult.Expired;
@@ -175,7 +205,12 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         if (changed == 0)
         {
             var current = await db.Subscribers.AsNoTracking().Where(s => s.Id == token.SubscriberId).Select(s => s.Status).FirstOrDefaultAsync(ct);
-            return current == SubscriberStatus.Active ? ConfirmResult.AlreadyConfirmed : ConfirmResult.Invalid;
+            return current switch
+            {
+                SubscriberStatus.Active => ConfirmResult.AlreadyConfirmed,
+                SubscriberStatus.Pending => ConfirmResult.Invalid,
+                _ => ConfirmResult.Left,
+            };
         }
 
         await RecordAsync(token.SubscriberId, SubscriberEventKind.Confirmed, "link", null, ct);
@@ -191,7 +226,10 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         {
             var changed = await db.Subscribers
                 .Where(s => s.Id == subscriberId && (s.Status == SubscriberStatus.Active || s.Status == SubscriberStatus.Pending))
-                .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Unsubscribed).SetProperty(s => s.UnsubscribedAt, now), ct);
+                // Only the owner of the inbox holds this link, so the form's wait between emails starts afresh: a
+                // reader who leaves and comes straight back gets the confirmation at once.
+                .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Unsubscribed).SetProperty(s => s.UnsubscribedAt, now)
+                    .SetProperty(s => s.LastConfirmationSentAt, (DateTime?)null), ct);
             if (changed > 0)
             {
                 await RecordAsync(subscriberId, SubscriberEventKind.Unsubscribed, source, null, ct);
@@ -512,10 +550,6 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
     public void Record(long subscriberId, SubscriberEventKind kind, string source, string? detail) =>
         db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriberId, Kind = kind, Source = source, Detail = detail, At = clock.GetUtcNow().UtcDateTime });
 
-    private async Task<bool> ClaimMailSlotAsync(long id, DateTime? previous, DateTime now, CancellationToken ct) =>
-        await db.Subscribers.Where(s => s.Id == id && s.LastConfirmationSentAt == previous)
-            .ExecuteUpdateAsync(u => u.SetProperty(s => s.LastConfirmationSentAt, now), ct) == 1;
-
     private static string? Clean(string? name)
     {
         if (string.IsNullOrWhiteSpace(name))
@@ -535,6 +569,9 @@ public enum ConfirmResult
 {
     Confirmed,
     AlreadyConfirmed,
+
+    /// <summary>The reader unsubscribed, bounced or complained since the link was sent.</summary>
+    Left,
     Expired,
     Invalid,
 }

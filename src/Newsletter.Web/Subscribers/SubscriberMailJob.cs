@@ -21,10 +21,12 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
             return;
         }
 
-        var model = Model(s);
+        // Not a reader yet, and maybe someone else's address typed in by a stranger: no "you're on the list",
+        // no unsubscribe link or List-Unsubscribe header (there is nothing to leave; ignoring it is enough).
+        var model = Model(s, reader: false);
         model["expires_days"] = Math.Max(1, (int)Math.Round(options.Value.ConfirmationTokenLifetime.TotalDays));
         model["confirm_url"] = site.Value.Absolute("/confirm/" + tokens.Confirmation(s));
-        if (await SendAsync("confirm", s, model, ct))
+        if (await SendAsync("confirm", s, model, null, ct))
         {
             await readers.RecordAsync(s.Id, SubscriberEventKind.ConfirmationSent, "email", null, ct);
         }
@@ -38,7 +40,7 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
             return;
         }
 
-        if (await SendAsync("welcome", s, Model(s), ct))
+        if (await SendAsync("welcome", s, Model(s), ListHeadersFor(s.Id), ct))
         {
             await readers.RecordAsync(s.Id, SubscriberEventKind.WelcomeSent, "email", null, ct);
         }
@@ -52,7 +54,7 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
             return;
         }
 
-        if (await SendAsync("already-subscribed", s, Model(s), ct))
+        if (await SendAsync("already-subscribed", s, Model(s), ListHeadersFor(s.Id), ct))
         {
             await readers.RecordAsync(s.Id, SubscriberEventKind.AlreadySubscribedNoticeSent, "email", null, ct);
         }
@@ -68,7 +70,7 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
             return;
         }
 
-        await SendAsync("preferences", s, Model(s), ct);
+        await SendAsync("preferences", s, Model(s), ListHeadersFor(s.Id), ct);
     }
 
     /// <summary>
@@ -76,11 +78,11 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
     /// bounced and suppressed, and the job ends instead of retrying for a day. Any other refusal throws,
     /// so Hangfire retries it and the jobs page shows why.
     /// </summary>
-    private async Task<bool> SendAsync(string template, Subscriber s, Dictionary<string, object?> model, CancellationToken ct)
+    private async Task<bool> SendAsync(string template, Subscriber s, Dictionary<string, object?> model, ListHeaders? list, CancellationToken ct)
     {
         try
         {
-            await mail.SendToSubscriberAsync(template, s.Email, s.Name, model, ListHeadersFor(s.Id), ct);
+            await mail.SendToSubscriberAsync(template, s.Email, s.Name, model, list, ct);
             return true;
         }
         catch (MailNotSentException e) when (e.Result is { IsHardBounce: true } result)
@@ -97,14 +99,19 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
         return new ListHeaders(site.Value.Absolute("/unsubscribe/" + token), token);
     }
 
-    private Dictionary<string, object?> Model(Subscriber s)
+    private Dictionary<string, object?> Model(Subscriber s, bool reader = true)
     {
-        var token = tokens.Manage(s.Id);
-        return new Dictionary<string, object?>
+        var model = new Dictionary<string, object?>
         {
             ["subscriber"] = new Dictionary<string, object?> { ["email"] = s.Email, ["name"] = s.Name ?? "" },
-            ["unsubscribe_url"] = site.Value.Absolute("/unsubscribe/" + token),
-            ["preferences_url"] = site.Value.Absolute("/preferences/" + token),
         };
+        if (reader)
+        {
+            var token = tokens.Manage(s.Id);
+            model["unsubscribe_url"] = site.Value.Absolute("/unsubscribe/" + token);
+            model["preferences_url"] = site.Value.Absolute("/preferences/" + token);
+        }
+
+        return model;
     }
 }

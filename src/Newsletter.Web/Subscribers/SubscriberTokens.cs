@@ -16,6 +16,12 @@ namespace Newsletter.Web.Subscribers;
 /// </summary>
 public sealed class SubscriberTokens(IDataProtectionProvider provider, IOptions<SubscriptionOptions> options, TimeProvider clock, Infrastructure.InstallationKeys keys)
 {
+    /// <summary>
+    /// The reader of a test copy or a preview. Ids start at 1, so its links resolve to nobody; the pages they open
+    /// say it was a test instead of refusing (a mail client's one-click POST gets a 200).
+    /// </summary>
+    public const long TestReaderId = 0;
+
     private const string ManagePrefix = "m1";
     private const int MacBytes = 16;
 

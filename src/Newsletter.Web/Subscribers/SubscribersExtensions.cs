@@ -16,6 +16,7 @@ public static class SubscribersExtensions
         builder.Services.AddScoped<ReaderLifecycle>();
         builder.Services.AddScoped<SubscriberMailJob>();
         builder.Services.AddScoped<SignUpJob>();
+        builder.Services.AddSingleton<SubscribeReceipts>();
         builder.Services.AddMailRequestLimits();
         builder.Services.AddScoped<Import.SubscriberImporter>();
         builder.Services.AddScoped<Import.ImportConfirmationsJob>();
@@ -104,6 +105,12 @@ public static class SubscribersExtensions
         if (!Newsletter.Mail.EmailAddress.IsPublicDomain(email))
         {
             return Problem(http, isJson, "That address is on a private domain that can't receive mail from the internet. Use your public address.");
+        }
+
+        if (!isJson)
+        {
+            // Before the limit: the page after the redirect says the same whatever the limit or the address.
+            http.RequestServices.GetRequiredService<SubscribeReceipts>().Note(http, email);
         }
 
         if (!await limits.TryAddressAsync(MailRequest.Subscribe, email, ct))

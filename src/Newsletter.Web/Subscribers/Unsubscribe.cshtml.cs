@@ -1,31 +1,61 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Data;
 
 namespace Newsletter.Web.Subscribers;
+
+/// <summary>What the unsubscribe page shows: it looks at the reader before offering a button.</summary>
+public enum UnsubscribePage
+{
+    Ask,
+    Done,
+    AlreadyGone,
+    TestCopy,
+    Invalid,
+}
 
 /// <summary>
 /// The List-Unsubscribe URL. GET shows a button (scanners change nothing). POST unsubscribes and answers
 /// 200, with no login, cookie or antiforgery token: that is RFC 8058 one-click, where the mailbox
 /// provider POSTs "List-Unsubscribe=One-Click" from its own servers. The signed token is the credential.
+/// A test copy's token names no reader; both methods then say so with a 200, since a mail client's one-click
+/// POST that gets an error may be retried or reported.
 /// </summary>
 [IgnoreAntiforgeryToken]
-public sealed class UnsubscribeModel(SubscriberTokens tokens, ReaderLifecycle readers) : PageModel
+public sealed class UnsubscribeModel(SubscriberTokens tokens, ReaderLifecycle readers, AppDbContext db) : PageModel
 {
     public string Token { get; private set; } = "";
 
-    public bool Invalid { get; private set; }
+    public UnsubscribePage State { get; private set; }
 
-    public bool Done { get; private set; }
+    /// <summary>When an already unsubscribed reader left, if known.</summary>
+    public DateTime? LeftAt { get; private set; }
 
-    public IActionResult OnGet(string token)
+    public async Task<IActionResult> OnGetAsync(string token, CancellationToken ct)
     {
         Token = token;
-        Invalid = tokens.ReadManage(token) is null;
-        if (Invalid)
+        var id = tokens.ReadManage(token);
+        if (id is null)
         {
-            Response.StatusCode = StatusCodes.Status400BadRequest;
+            return Invalid();
         }
 
+        if (id == SubscriberTokens.TestReaderId)
+        {
+            State = UnsubscribePage.TestCopy;
+            return Page();
+        }
+
+        var reader = await db.Subscribers.AsNoTracking().Where(s => s.Id == id).Select(s => new { s.Status, s.UnsubscribedAt }).FirstOrDefaultAsync(ct);
+        if (reader is null)
+        {
+            return Invalid();
+        }
+
+        (State, LeftAt) = reader.Status is SubscriberStatus.Active or SubscriberStatus.Pending
+            ? (UnsubscribePage.Ask, null)
+            : (UnsubscribePage.AlreadyGone, reader.UnsubscribedAt);
         return Page();
     }
 
@@ -33,14 +63,25 @@ public sealed class UnsubscribeModel(SubscriberTokens tokens, ReaderLifecycle re
     {
         Token = token;
         var id = tokens.ReadManage(token);
-        if (id is null || !await readers.UnsubscribeAsync(id.Value, Request.HasFormContentType && Request.Form["List-Unsubscribe"] == "One-Click" ? "one-click" : "link", ct))
+        if (id == SubscriberTokens.TestReaderId)
         {
-            Invalid = true;
-            Response.StatusCode = StatusCodes.Status400BadRequest;
+            State = UnsubscribePage.TestCopy;
             return Page();
         }
 
-        Done = true;
+        if (id is null || !await readers.UnsubscribeAsync(id.Value, Request.HasFormContentType && Request.Form["List-Unsubscribe"] == "One-Click" ? "one-click" : "link", ct))
+        {
+            return Invalid();
+        }
+
+        State = UnsubscribePage.Done;
+        return Page();
+    }
+
+    private PageResult Invalid()
+    {
+        State = UnsubscribePage.Invalid;
+        Response.StatusCode = StatusCodes.Status400BadRequest;
         return Page();
     }
 }

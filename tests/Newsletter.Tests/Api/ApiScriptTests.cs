@@ -13,7 +13,8 @@ public class ApiScriptTests
     public async Task AScriptWithATokenImportsReadersComposesPreviewsTestsAndSendsAnIssueThatEachReaderGetsOnce()
     {
         await using var smtp = await SmtpServer.StartAsync();
-        using var app = new NewsletterApp(Sending.SendingFixture.Settings(smtp));
+        // A public https address: preflight warns about a localhost one.
+        using var app = new NewsletterApp(Sending.SendingFixture.Settings(smtp, new() { ["Site:BaseUrl"] = "https://news.example.org" }));
         var api = await ClientAsync(app);
 
         // Import: a CSV body, active readers with the consent recorded.

@@ -31,7 +31,7 @@ public class SubscriberMailTests
         }
     }
 
-    private static void AssertReaderHeaders(ReceivedMessage received, string to)
+    private static void AssertReaderHeaders(ReceivedMessage received, string to, bool reader = true)
     {
         var m = received.Message;
         var raw = File.ReadAllText(received.File);
@@ -41,10 +41,23 @@ public class SubscriberMailTests
         Assert.Matches(@"^[^@\s]+@[^@\s]+$", m.MessageId);
         Assert.Matches(@"(?m)^Date: \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}", raw);
         Assert.True(DateTimeOffset.UtcNow - m.Date < TimeSpan.FromMinutes(5));
-        var unsubscribe = m.Headers["List-Unsubscribe"];
-        Assert.Matches(@"^<http://localhost/unsubscribe/[^>\s]+>, <mailto:notes@localhost\?subject=unsubscribe%20[^>\s]+>$", unsubscribe);
-        Assert.Equal("List-Unsubscribe=One-Click", m.Headers["List-Unsubscribe-Post"]);
-        Assert.Contains("<field-notes.localhost>", m.Headers["List-Id"], StringComparison.Ordinal);
+        if (reader)
+        {
+            var unsubscribe = m.Headers["List-Unsubscribe"];
+            Assert.Matches(@"^<http://localhost/unsubscribe/[^>\s]+>, <mailto:notes@localhost\?subject=unsubscribe%20[^>\s]+>$", unsubscribe);
+            Assert.Equal("List-Unsubscribe=One-Click", m.Headers["List-Unsubscribe-Post"]);
+            Assert.Contains("<field-notes.localhost>", m.Headers["List-Id"], StringComparison.Ordinal);
+        }
+        else
+        {
+            // A pending address is not on any list yet: nothing to unsubscribe from, and no claim that it is.
+            Assert.Null(m.Headers["List-Unsubscribe"]);
+            Assert.Null(m.Headers["List-Unsubscribe-Post"]);
+            Assert.Null(m.Headers["List-Id"]);
+            Assert.DoesNotContain("on the list", m.TextBody + m.HtmlBody, StringComparison.Ordinal);
+            Assert.DoesNotContain("/unsubscribe/", m.TextBody + m.HtmlBody, StringComparison.Ordinal);
+        }
+
         // multipart/alternative: text first, HTML last, as clients expect.
         var parts = Assert.IsType<MultipartAlternative>(m.Body);
         Assert.Equal(["text/plain", "text/html"], parts.Select(p => p.ContentType.MimeType));
@@ -53,7 +66,7 @@ public class SubscriberMailTests
     }
 
     [Fact]
-    public async Task ConfirmationAndWelcomeArriveOverSmtpWithListHeadersBothBodiesAndLinksThatWork()
+    public async Task AConfirmationWithoutListHeadersAndAWelcomeWithThemArriveOverSmtpWithBothBodiesAndLinksThatWork()
     {
         await using var smtp = await SmtpServer.StartAsync();
         using var app = new NewsletterApp(smtp.AppSettings);
@@ -63,7 +76,7 @@ public class SubscriberMailTests
         Assert.Equal(HttpStatusCode.Accepted, subscribed.StatusCode);
 
         var confirm = await WaitForAsync(smtp, "Confirm");
-        AssertReaderHeaders(confirm, "Ada.Lovelace+news@example.org");
+        AssertReaderHeaders(confirm, "Ada.Lovelace+news@example.org", reader: false);
         Assert.Empty(confirm.Message.Bcc);
         Assert.DoesNotMatch("(?mi)^Bcc:", File.ReadAllText(confirm.File));
         Assert.Single(confirm.Message.To.Mailboxes);
