@@ -116,6 +116,9 @@ public static class Feeds
 
     private static DateTime Max(DateTime a, DateTime b) => a > b ? a : b;
 
+    /// <summary>An entry's HTML with absolute links: a feed reader has no base address for /notes/... links.</summary>
+    private static string Content(FeedEntry e, SiteOptions site) => Newsletter.Web.Content.ReaderHtml.Absolutize(e.Html, site.Absolute);
+
     private static string SummaryOf(string summary, string plainText)
     {
         if (summary.Length > 0)
@@ -160,11 +163,11 @@ public static class Feeds
             if (rss)
             {
                 // RSS has no content element of its own; content:encoded is what every reader looks for.
-                item.ElementExtensions.Add(new XElement(XName.Get("encoded", "http://purl.org/rss/1.0/modules/content/"), e.Html).CreateReader());
+                item.ElementExtensions.Add(new XElement(XName.Get("encoded", "http://purl.org/rss/1.0/modules/content/"), Content(e, site)).CreateReader());
             }
             else
             {
-                item.Content = new TextSyndicationContent(e.Html, TextSyndicationContentKind.Html);
+                item.Content = new TextSyndicationContent(Content(e, site), TextSyndicationContentKind.Html);
             }
 
             return item;
@@ -213,7 +216,7 @@ public static class Feeds
                 w.WriteString("url", url);
                 w.WriteString("title", e.Title);
                 w.WriteString("summary", e.Summary);
-                w.WriteString("content_html", e.Html);
+                w.WriteString("content_html", Content(e, site));
                 w.WriteString("date_published", Rfc3339(e.Published));
                 w.WriteString("date_modified", Rfc3339(e.Updated));
                 w.WriteStartArray("tags");

@@ -92,7 +92,7 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
             ["date"] = issue.PublishedAt ?? issue.StartedAt ?? clock.GetUtcNow().UtcDateTime,
         };
         model["preheader"] = issue.Preheader;
-        model["body_html"] = issue.Html;
+        model["body_html"] = Content.ReaderHtml.ForEmail(issue.Html);
         // Written from the HTML once per send, so every email has it, whenever its issue was composed.
         model["body_text"] = EmailText.Of(issue.Html, s.BaseUrl).TrimEnd();
         model["subscriber"] = new Dictionary<string, object?> { ["name"] = NameMarker, ["email"] = EmailMarker };

@@ -1,0 +1,91 @@
+using AngleSharp.Dom;
+using AngleSharp.Html.Parser;
+
+namespace Newsletter.Web.Content;
+
+/// <summary>
+/// Turns the site's sanitised HTML into what works where it is read: absolute links for feeds and inboxes,
+/// and for email, the few things mail clients get wrong (form controls, tables wider than a phone).
+/// </summary>
+public static class ReaderHtml
+{
+    private const string CellStyle = "border:1px solid #d9d4c7;padding:6px 8px;text-align:left;vertical-align:top;word-break:break-word;";
+
+    /// <summary>
+    /// A site-relative link (<c>/notes/x</c>, as notes are written) works on the web and nowhere else: a feed
+    /// reader or an inbox has no base address. Links and images become absolute.
+    /// </summary>
+    public static string Absolutize(string html, Func<string, string> absolute)
+    {
+        if (!html.Contains("=\"/", StringComparison.Ordinal))
+        {
+            return html;
+        }
+
+        var body = Parse(html);
+        foreach (var (element, attribute) in body.QuerySelectorAll("a[href]").Select(e => (e, "href"))
+            .Concat(body.QuerySelectorAll("img[src]").Select(e => (e, "src"))))
+        {
+            var value = element.GetAttribute(attribute) ?? "";
+            if (value.StartsWith('/') && !value.StartsWith("//", StringComparison.Ordinal))
+            {
+                element.SetAttribute(attribute, absolute(value));
+            }
+        }
+
+        return body.InnerHtml;
+    }
+
+    /// <summary>
+    /// Gives footnote ids a prefix, so several notes in one issue (each with its own <c>fn:1</c>) link to their
+    /// own footnotes instead of all jumping to the first note's.
+    /// </summary>
+    public static string PrefixFootnotes(string html, string prefix) =>
+        html.Replace("id=\"fn:", $"id=\"{prefix}fn:", StringComparison.Ordinal)
+            .Replace("href=\"#fn:", $"href=\"#{prefix}fn:", StringComparison.Ordinal)
+            .Replace("id=\"fnref:", $"id=\"{prefix}fnref:", StringComparison.Ordinal)
+            .Replace("href=\"#fnref:", $"href=\"#{prefix}fnref:", StringComparison.Ordinal);
+
+    /// <summary>
+    /// For the email's HTML part: mail clients strip form controls, so a task list's checkboxes become ☑ and ☐;
+    /// a table gets borders and padding inline (many clients drop &lt;style&gt;) and sits in a box that scrolls
+    /// sideways by itself, so a wide table doesn't make the whole email wider than a phone.
+    /// </summary>
+    public static string ForEmail(string html)
+    {
+        if (!html.Contains("<input", StringComparison.Ordinal) && !html.Contains("<table", StringComparison.Ordinal))
+        {
+            return html;
+        }
+
+        var body = Parse(html);
+        foreach (var box in body.QuerySelectorAll("input[type=checkbox]").ToList())
+        {
+            var mark = body.Owner!.CreateElement("span");
+            mark.TextContent = box.HasAttribute("checked") ? "☑ " : "☐ ";
+            mark.SetAttribute("aria-hidden", "true");
+            box.Replace(mark);
+        }
+
+        foreach (var table in body.QuerySelectorAll("table").ToList())
+        {
+            table.SetAttribute("style", "border-collapse:collapse;margin:0 0 16px 0;font-size:15px;line-height:1.4;");
+            foreach (var cell in table.QuerySelectorAll("th, td"))
+            {
+                var align = cell.GetAttribute("style") is { } s && s.Contains("text-align", StringComparison.Ordinal) ? "" : CellStyle;
+                cell.SetAttribute("style", (align.Length > 0 ? align : CellStyle.Replace("text-align:left;", "", StringComparison.Ordinal) + cell.GetAttribute("style"))
+                    + (cell.LocalName == "th" ? "background:#f4f1ea;font-weight:bold;" : ""));
+            }
+
+            var wrapper = body.Owner!.CreateElement("div");
+            wrapper.SetAttribute("style", "overflow-x:auto;max-width:100%;-webkit-overflow-scrolling:touch;");
+            table.Replace(wrapper);
+            wrapper.AppendChild(table);
+        }
+
+        return body.InnerHtml;
+    }
+
+    private static IElement Parse(string html) =>
+        new HtmlParser().ParseDocument("<!DOCTYPE html><html><body>" + html + "</body></html>").Body!;
+}
