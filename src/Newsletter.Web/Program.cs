@@ -1,6 +1,7 @@
 using Newsletter.Web.Admin;
 using Newsletter.Web.Api;
 using Newsletter.Web.Archive;
+using Newsletter.Web.Images;
 using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Jobs;
 using Newsletter.Web.Mail;
@@ -18,6 +19,7 @@ var paths = builder.AddNewsletterConfiguration();
 
 builder.AddData(paths);
 builder.AddNotes();
+builder.AddImages();
 builder.AddAuthors();
 builder.AddApi();
 builder.AddJobs(paths);
@@ -50,6 +52,7 @@ app.MapSubscribers();
 app.MapSending();
 app.MapMailPreviews();
 app.MapArchive();
+app.MapImages();
 app.MapPublicSite();
 app.MapHealth();
 app.MapMetrics();

@@ -14,7 +14,7 @@ namespace Newsletter.Web.Issues;
 /// Renders an issue's body once per change: its Markdown, then each included note as a section that links
 /// to the note's page. The result is sanitised like every other piece of content.
 /// </summary>
-public sealed class IssueComposer(AppDbContext db, MarkdownRenderer markdown, IOptions<SiteOptions> site)
+public sealed class IssueComposer(AppDbContext db, MarkdownRenderer markdown, IOptions<SiteOptions> site, Images.ImageStore images, IOptions<Images.ImageOptions> imageOptions)
 {
     public async Task ComposeAsync(Issue issue, CancellationToken ct)
     {
@@ -31,7 +31,8 @@ public sealed class IssueComposer(AppDbContext db, MarkdownRenderer markdown, IO
                 .Append(note.PlainText).Append("\n\nRead it on the site: ").Append(url).Append('\n');
         }
 
-        issue.Html = Absolutize(markdown.Sanitize(html.ToString()));
+        var clean = markdown.Sanitize(html.ToString());
+        issue.Html = Absolutize(clean, await images.FactsAsync(clean, ct));
         issue.PlainText = text.ToString().Trim();
         if (string.IsNullOrWhiteSpace(issue.Summary))
         {
@@ -43,7 +44,11 @@ public sealed class IssueComposer(AppDbContext db, MarkdownRenderer markdown, IO
     /// A site-relative link (<c>/notes/x</c>, as notes are written) works on the web and nowhere else: an
     /// inbox has no base address. The issue's HTML goes to both, so its links and images are made absolute.
     /// </summary>
-    private string Absolutize(string html)
+    /// <remarks>
+    /// An uploaded image also gets its size: stored at twice the email's width for sharp screens, it is shown at
+    /// the email's width (600 px), which Outlook only honours as a width attribute, not as CSS.
+    /// </remarks>
+    private string Absolutize(string html, IReadOnlyDictionary<string, Images.StoredImage> uploaded)
     {
         if (!html.Contains("=\"/", StringComparison.Ordinal))
         {
@@ -55,6 +60,13 @@ public sealed class IssueComposer(AppDbContext db, MarkdownRenderer markdown, IO
             .Concat(document.QuerySelectorAll("img[src]").Select(e => (e, "src"))))
         {
             var value = element.GetAttribute(attribute) ?? "";
+            if (attribute == "src" && uploaded.TryGetValue(value, out var image) && image.Width > 0)
+            {
+                var width = Math.Min(imageOptions.Value.EmailWidth, image.Width);
+                element.SetAttribute("width", width.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                element.SetAttribute("height", Math.Max(1, (int)Math.Round((double)image.Height * width / image.Width)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
             if (value.StartsWith('/') && !value.StartsWith("//", StringComparison.Ordinal))
             {
                 element.SetAttribute(attribute, site.Value.Absolute(value));

@@ -15,7 +15,7 @@ public sealed record IssuePreview(string Subject, string Html, string Text, int 
 }
 
 /// <summary>Builds the preview the admin's preview page and the API show: the same message the workers build, the same checks.</summary>
-public sealed class IssuePreviews(AppDbContext db, IssueMessages messages, IOptions<SiteOptions> site, TimeProvider clock)
+public sealed class IssuePreviews(AppDbContext db, IssueMessages messages, IOptions<SiteOptions> site, TimeProvider clock, Images.ImageStore images, IOptions<Images.ImageOptions> imageOptions)
 {
     /// <summary>Null when the issue does not exist.</summary>
     public async Task<IssuePreview?> BuildAsync(int id, string recipient, CancellationToken ct)
@@ -45,7 +45,8 @@ public sealed class IssuePreviews(AppDbContext db, IssueMessages messages, IOpti
         var issues = await PublicIssues.Visible(db).Select(i => "/issues/" + i.Slug).ToListAsync(ct);
         // Its own web version exists from the moment it is sent; "Read it on the web" is not a broken link.
         issues.Add(issue.WebPath);
-        var warnings = Preflight.Check(html, text, published.Concat(issues).ToHashSet(StringComparer.Ordinal), site.Value.BaseUrl);
+        var warnings = Preflight.Check(html, text, published.Concat(issues).ToHashSet(StringComparer.Ordinal), site.Value.BaseUrl,
+            await images.FactsAsync(html, ct), imageOptions.Value);
         return new IssuePreview(message.Subject ?? "", html, text, System.Text.Encoding.UTF8.GetByteCount(html), warnings, audience);
     }
 }
