@@ -17,9 +17,10 @@ public static class ImageProcessor
 {
     static ImageProcessor()
     {
-        // A backstop behind the header check: ImageMagick itself refuses to allocate more than this.
-        ResourceLimits.Width = 40_000;
-        ResourceLimits.Height = 40_000;
+        // A backstop behind the header check: ImageMagick itself refuses to allocate more than this. Width and
+        // height stay loose: libpng rejects a header past them as "invalid", and the author should hear the size.
+        ResourceLimits.Width = 1_000_000;
+        ResourceLimits.Height = 1_000_000;
         ResourceLimits.Area = 200_000_000;
         ResourceLimits.Memory = 512UL * 1024 * 1024;
     }
