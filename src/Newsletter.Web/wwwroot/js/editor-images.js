@@ -1,12 +1,14 @@
 // Images in the editors: the upload form posts in place and its Markdown goes in at the cursor; a file dropped on
 // the text area is put in the form, which then asks for its alt text before anything is uploaded.
 (function () {
-  const form = document.querySelector('form.image-upload[data-insert-into]');
-  if (!form) return;
-  const target = form.dataset.insertInto ? document.querySelector(form.dataset.insertInto) : null;
-  const file = form.querySelector('input[type=file]');
-  const alt = form.querySelector('input[name=alt]');
-  const status = form.querySelector('.image-upload-status');
+  // The controls sit under the text, inside the editor's form; they belong to the small form#image-upload.
+  const panel = document.querySelector('.image-upload[data-insert-into]');
+  const form = document.getElementById('image-upload');
+  if (!panel || !form) return;
+  const target = panel.dataset.insertInto ? document.querySelector(panel.dataset.insertInto) : null;
+  const file = panel.querySelector('input[type=file]');
+  const alt = panel.querySelector('input[name=alt]');
+  const status = panel.querySelector('.image-upload-status');
   let cursor = null;
 
   function say(text, isError) {
@@ -32,7 +34,7 @@
       target.classList.remove('is-drop-target');
       cursor = target.selectionStart;
       file.files = e.dataTransfer.files;
-      form.scrollIntoView({ block: 'nearest' });
+      panel.scrollIntoView({ block: 'nearest' });
       alt.focus();
       say('Describe “' + e.dataTransfer.files[0].name + '” in the alt text, then press Upload image.');
     });
@@ -42,7 +44,7 @@
     e.preventDefault();
     if (!file.files.length) { say('Choose an image file first.', true); file.focus(); return; }
     if (!alt.value.trim()) { say('Describe the image first (alt text): readers with images off get only that.', true); alt.focus(); return; }
-    const button = form.querySelector('button[type=submit]');
+    const button = panel.querySelector('button[type=submit]');
     button.disabled = true;
     say('Uploading…');
     try {
@@ -65,7 +67,8 @@
       } else {
         say('Uploaded. Markdown: ' + data.markdown);
       }
-      form.reset();
+      file.value = '';
+      alt.value = '';
     } catch (err) {
       say('The upload failed: ' + err, true);
     } finally {
