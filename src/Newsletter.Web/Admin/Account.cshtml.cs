@@ -31,6 +31,7 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
     public async Task<IActionResult> OnGetAsync() => await LoadAsync() ? Page() : Challenge();
 
     /// <summary>The author asked to set up two-factor: only now is an authenticator key made.</summary>
+    [Requires(AuthorPolicies.Read)]
     public async Task<IActionResult> OnPostSetupAsync()
     {
         var user = await users.GetUserAsync(User);
@@ -49,6 +50,7 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
         return Page();
     }
 
+    [Requires(AuthorPolicies.Read)]
     public async Task<IActionResult> OnPostEnableAsync(string code)
     {
         var user = await users.GetUserAsync(User);
@@ -74,6 +76,7 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
         return Page();
     }
 
+    [Requires(AuthorPolicies.Read)]
     public async Task<IActionResult> OnPostNewCodesAsync()
     {
         var user = await users.GetUserAsync(User);
@@ -88,6 +91,7 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
         return Page();
     }
 
+    [Requires(AuthorPolicies.Read)]
     public async Task<IActionResult> OnPostDisableAsync(string? password)
     {
         var user = await users.GetUserAsync(User);
@@ -113,6 +117,7 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
         return Page();
     }
 
+    [Requires(AuthorPolicies.Read)]
     public async Task<IActionResult> OnPostPasswordAsync(string current, string next)
     {
         var user = await users.GetUserAsync(User);

@@ -10,11 +10,8 @@ public static class AdminExtensions
 {
     public const string AuthorPolicy = "Author";
 
-    /// <summary>Only the owner: pages that show other people's mail (the Outbox).</summary>
+    /// <summary>Only owners: authors, settings, webhooks, exports, erasure, other people's mail (the Outbox).</summary>
     public const string OwnerPolicy = "Owner";
-
-    /// <summary>The claim the session carries for the owner; refreshed with the security stamp on every request.</summary>
-    public const string OwnerClaim = "newsletter:owner";
 
     public static WebApplicationBuilder AddAuthors(this WebApplicationBuilder builder)
     {
@@ -36,7 +33,8 @@ public static class AdminExtensions
             // After the defaults: replaces Identity's authenticator provider, whose codes can be used twice.
             .AddTokenProvider<OneTimeAuthenticatorTokenProvider>(TokenOptions.DefaultAuthenticatorProvider)
             .AddUserStore<AuthorUserStore>()
-            .AddClaimsPrincipalFactory<AuthorClaimsFactory>();
+            .AddClaimsPrincipalFactory<AuthorClaimsFactory>()
+            .AddSignInManager<AuthorSignInManager>();
 
         // Every request checks the session's security stamp, so logout, a password reset or a 2FA change ends
         // every copy of the cookie at once, not after Identity's default half hour. It costs one read by key.
@@ -81,9 +79,11 @@ public static class AdminExtensions
             o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             o.Cookie.SameSite = SameSiteMode.Strict;
         });
-        builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(AuthorPolicy, p => p.RequireAuthenticatedUser())
-            .AddPolicy(OwnerPolicy, p => p.RequireAuthenticatedUser().RequireClaim(OwnerClaim));
+        // Owner, editor, writer, viewer: each permission is a policy (Admin/AuthorRoles.cs), checked on pages,
+        // page handlers, endpoints and the API from the same table.
+        builder.Services.AddAuthorizationBuilder().AddAuthorPolicies();
+        builder.Services.Configure<Microsoft.AspNetCore.Mvc.MvcOptions>(o => o.Filters.Add<HandlerAuthorizationFilter>());
+        builder.Services.AddScoped<Audit.AuditLog>();
         builder.Services.AddScoped<AccountMailJob>();
         builder.Services.AddMailRequestLimits();
         return builder;
@@ -118,17 +118,14 @@ public static class AdminExtensions
 
 public sealed record PreviewRequest(string? Markdown);
 
-/// <summary>Adds the owner's claim to the session, so <see cref="AdminExtensions.OwnerPolicy"/> needs no query.</summary>
+/// <summary>Adds the author's role to the session, so a policy needs no query of its own.</summary>
 public sealed class AuthorClaimsFactory(UserManager<AppUser> users, RoleManager<IdentityRole> roles, IOptions<IdentityOptions> options)
     : UserClaimsPrincipalFactory<AppUser, IdentityRole>(users, roles, options)
 {
     protected override async Task<ClaimsIdentity> GenerateClaimsAsync(AppUser user)
     {
         var identity = await base.GenerateClaimsAsync(user);
-        if (user.IsOwner)
-        {
-            identity.AddClaim(new Claim(AdminExtensions.OwnerClaim, "true"));
-        }
+        identity.AddClaim(new Claim(AuthorPolicies.RoleClaim, user.Role.ToString()));
 
         return identity;
     }

@@ -36,7 +36,7 @@ public sealed class SetupModel(AppDbContext db, UserManager<AppUser> users, Sign
             return Page();
         }
 
-        var user = new AppUser { UserName = Input.Email.Trim(), Email = Input.Email.Trim(), DisplayName = Input.DisplayName.Trim(), IsOwner = true, EmailConfirmed = true };
+        var user = new AppUser { UserName = Input.Email.Trim(), Email = Input.Email.Trim(), DisplayName = Input.DisplayName.Trim(), IsFounder = true, Role = AuthorRole.Owner, EmailConfirmed = true };
         IdentityResult result;
         try
         {
@@ -47,7 +47,7 @@ public sealed class SetupModel(AppDbContext db, UserManager<AppUser> users, Sign
             // Another post (on this node or another) found no account either and inserted its owner first;
             // anything else is a real failure and stays one.
             db.ChangeTracker.Clear();
-            if (!await db.Users.AnyAsync(u => u.IsOwner, ct))
+            if (!await db.Users.AnyAsync(u => u.IsFounder, ct))
             {
                 throw;
             }

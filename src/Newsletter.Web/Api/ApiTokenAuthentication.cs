@@ -38,9 +38,11 @@ public sealed class ApiTokenAuthentication(IOptionsMonitor<AuthenticationSchemeO
         }
 
         var token = await tokens.FindActiveAsync(header["Bearer ".Length..].Trim(), Context.RequestAborted);
-        if (token is null)
+        var role = token is null ? null : await tokens.AuthorRoleAsync(token, Context.RequestAborted);
+        if (token is null || role is null)
         {
-            // The same answer for unknown, revoked, expired and malformed: a guesser learns nothing.
+            // The same answer for unknown, revoked, expired, malformed and an author who is gone or suspended:
+            // a guesser learns nothing.
             return AuthenticateResult.Fail("The token is unknown, revoked or expired.");
         }
 
@@ -51,7 +53,9 @@ public sealed class ApiTokenAuthentication(IOptionsMonitor<AuthenticationSchemeO
             new(TokenIdClaim, token.Id.ToString(CultureInfo.InvariantCulture)),
             new(AuthorClaim, token.CreatedById),
         };
-        claims.AddRange(ScopeNames(token.Scopes).Select(s => new Claim(ScopeClaim, s)));
+        // No more than the author's role allows today: a writer's token that was given "send" can't send.
+        claims.AddRange(ScopeNames(token.Scopes & Newsletter.Web.Admin.AuthorPolicies.Scopes(role.Value)).Select(s => new Claim(ScopeClaim, s)));
+        claims.Add(new Claim(Newsletter.Web.Admin.AuthorPolicies.RoleClaim, role.Value.ToString()));
         var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
         return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }

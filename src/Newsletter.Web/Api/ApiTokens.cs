@@ -74,6 +74,16 @@ public sealed class ApiTokens(AppDbContext db, TimeProvider clock)
         return token;
     }
 
+    /// <summary>
+    /// The role of the token's author, read on every request; null when the author was removed or is suspended,
+    /// so their tokens stop at once, on every node, without anyone revoking them one by one.
+    /// </summary>
+    public async Task<Newsletter.Web.Admin.AuthorRole?> AuthorRoleAsync(ApiToken token, CancellationToken ct)
+    {
+        var author = await db.Users.AsNoTracking().Where(u => u.Id == token.CreatedById).Select(u => new { u.Role, u.SuspendedAt }).FirstOrDefaultAsync(ct);
+        return author is { SuspendedAt: null } ? author.Role : null;
+    }
+
     public static bool LooksLikeToken(string secret) =>
         secret.Length == SecretPrefix.Length + 64 && secret.StartsWith(SecretPrefix, StringComparison.Ordinal) && secret.AsSpan(SecretPrefix.Length).ContainsAnyExcept("0123456789abcdef") == false;
 

@@ -24,7 +24,7 @@ public static class ImportsApi
     public static RouteGroupBuilder MapImportsApi(this RouteGroupBuilder api)
     {
         var g = api.MapGroup("/imports").WithTags("Imports");
-        g.MapPost("/", UploadAsync).RequireAuthorization(ApiPolicies.Write)
+        g.MapPost("/", UploadAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .Accepts<string>("text/csv")
             .WithMetadata(new RequestSizeLimitAttribute(SubscriberImporter.MaxUploadBytes))
             .WithSummary("Import subscribers from CSV")

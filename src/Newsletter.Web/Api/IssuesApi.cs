@@ -192,7 +192,7 @@ public static class IssuesApi
         return TypedResults.Accepted($"{ApiExtensions.Prefix}/issues/{id}", new TestSendQueued(addresses));
     }
 
-    private static async Task<Results<Accepted<IssueDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> ScheduleAsync(int id, ScheduleRequest body, IssueEditor editor, AppDbContext db, TimeProvider clock, CancellationToken ct)
+    private static async Task<Results<Accepted<IssueDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> ScheduleAsync(int id, ScheduleRequest body, IssueEditor editor, AppDbContext db, TimeProvider clock, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct)
     {
         if (body.At is not { } at)
         {
@@ -204,41 +204,62 @@ public static class IssuesApi
             return ApiResults.Invalid("at", "That time is in the past. Use send to send at once.");
         }
 
-        return await StartAsync(id, at.UtcDateTime, editor, db, ct);
+        return await StartAsync(id, at.UtcDateTime, editor, db, audit, user, Audit.AuditActions.IssueSchedule, $"for {at:yyyy-MM-dd HH:mm zzz}, through the API", ct);
     }
 
-    private static async Task<Results<Accepted<IssueDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> SendAsync(int id, IssueEditor editor, AppDbContext db, TimeProvider clock, CancellationToken ct) =>
-        await StartAsync(id, clock.GetUtcNow().UtcDateTime, editor, db, ct);
+    private static async Task<Results<Accepted<IssueDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> SendAsync(int id, IssueEditor editor, AppDbContext db, TimeProvider clock, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct) =>
+        await StartAsync(id, clock.GetUtcNow().UtcDateTime, editor, db, audit, user, Audit.AuditActions.IssueSend, "now, through the API", ct);
 
-    private static async Task<Results<Accepted<IssueDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> StartAsync(int id, DateTime utc, IssueEditor editor, AppDbContext db, CancellationToken ct) =>
-        await editor.ScheduleAsync(id, utc, ct) switch
+    private static async Task<Results<Accepted<IssueDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> StartAsync(int id, DateTime utc, IssueEditor editor, AppDbContext db, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, string action, string detail, CancellationToken ct)
+    {
+        var outcome = await editor.ScheduleAsync(id, utc, ct);
+        if (outcome == ScheduleOutcome.Scheduled)
+        {
+            await audit.IssueAsync(user, action, id, detail, ct);
+        }
+
+        return outcome switch
         {
             ScheduleOutcome.NotFound => Missing(id),
             ScheduleOutcome.NotReady => NotReady(id),
             ScheduleOutcome.AlreadyGoing => ApiResults.Conflict($"Issue {id} is already starting, sending or sent; nothing was sent twice. Follow it with {ApiExtensions.Prefix}/issues/{id}/progress."),
             _ => TypedResults.Accepted($"{ApiExtensions.Prefix}/issues/{id}/progress", IssueDto.From((await FindAsync(db, id, ct))!)),
         };
+    }
 
-    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ConflictProblem>> UnscheduleAsync(int id, IssueEditor editor, AppDbContext db, CancellationToken ct) =>
-        await Changed(id, await editor.UnscheduleAsync(id, ct), "is not scheduled", db, ct);
+    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ConflictProblem>> UnscheduleAsync(int id, IssueEditor editor, AppDbContext db, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct) =>
+        await Changed(id, await Audited(await editor.UnscheduleAsync(id, ct), audit, user, Audit.AuditActions.IssueUnschedule, id, ct), "is not scheduled", db, ct);
 
-    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ConflictProblem>> PauseAsync(int id, IssueSender sender, AppDbContext db, CancellationToken ct) =>
-        await Changed(id, await sender.PauseAsync(id, "Paused through the API.", ct), "is not sending, so there is nothing to pause", db, ct);
+    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ConflictProblem>> PauseAsync(int id, IssueSender sender, AppDbContext db, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct) =>
+        await Changed(id, await Audited(await sender.PauseAsync(id, "Paused through the API.", ct), audit, user, Audit.AuditActions.IssuePause, id, ct), "is not sending, so there is nothing to pause", db, ct);
 
-    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ConflictProblem>> ResumeAsync(int id, IssueSender sender, AppDbContext db, CancellationToken ct) =>
-        await Changed(id, await sender.ResumeAsync(id, ct), "is not paused", db, ct);
+    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ConflictProblem>> ResumeAsync(int id, IssueSender sender, AppDbContext db, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct) =>
+        await Changed(id, await Audited(await sender.ResumeAsync(id, ct), audit, user, Audit.AuditActions.IssueResume, id, ct), "is not paused", db, ct);
 
-    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ConflictProblem>> CancelAsync(int id, IssueSender sender, AppDbContext db, CancellationToken ct) =>
-        await Changed(id, await sender.CancelAsync(id, ct), "is not preparing, sending or paused, so there is nothing to cancel", db, ct);
+    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ConflictProblem>> CancelAsync(int id, IssueSender sender, AppDbContext db, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct) =>
+        await Changed(id, await Audited(await sender.CancelAsync(id, ct), audit, user, Audit.AuditActions.IssueCancel, id, ct), "is not preparing, sending or paused, so there is nothing to cancel", db, ct);
 
-    private static async Task<Results<Ok<RetryQueued>, NotFoundProblem>> RetryFailedAsync(int id, IssueSender sender, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<Ok<RetryQueued>, NotFoundProblem>> RetryFailedAsync(int id, IssueSender sender, AppDbContext db, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct)
     {
         if (await FindAsync(db, id, ct) is null)
         {
             return Missing(id);
         }
 
-        return TypedResults.Ok(new RetryQueued(await sender.RetryFailedAsync(id, ct)));
+        var n = await sender.RetryFailedAsync(id, ct);
+        await Audited(n > 0, audit, user, Audit.AuditActions.IssueRetry, id, ct);
+        return TypedResults.Ok(new RetryQueued(n));
+    }
+
+    /// <summary>Writes the audit row when the action changed something, and passes its result on.</summary>
+    private static async Task<bool> Audited(bool changed, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, string action, int id, CancellationToken ct)
+    {
+        if (changed)
+        {
+            await audit.IssueAsync(user, action, id, "through the API", ct);
+        }
+
+        return changed;
     }
 
     private static async Task<Results<Ok<ProgressReport>, NotFoundProblem>> ProgressAsync(int id, AppDbContext db, IssueProgress progress, CancellationToken ct)

@@ -41,22 +41,22 @@ public static class SubscribersApi
             .WithDescription("Newest first, filtered by status, tag and a search (an address prefix, or part of a name). Pages by cursor: pass 'next' back as 'cursor' until it is null.");
         g.MapGet("/{id:long}", GetAsync).RequireAuthorization(ApiPolicies.Read)
             .WithSummary("Get a subscriber").WithDescription("One subscriber with their tags and dates.");
-        g.MapPost("/", CreateAsync).RequireAuthorization(ApiPolicies.Write)
+        g.MapPost("/", CreateAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("Add a subscriber")
             .WithDescription("With double opt-in (the default) the reader is pending and gets a confirmation email; with doubleOptIn false they are active at once and 'consent' must say where they agreed. A suppressed address (erased, bounced, complained) is refused.");
-        g.MapPatch("/{id:long}", UpdateAsync).RequireAuthorization(ApiPolicies.Write)
+        g.MapPatch("/{id:long}", UpdateAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("Change a subscriber's name or tags").WithDescription("Fields left out stay as they are; 'tags' replaces the reader's tags. The change is recorded in the reader's history.");
-        g.MapPost("/{id:long}/unsubscribe", UnsubscribeAsync).RequireAuthorization(ApiPolicies.Write)
+        g.MapPost("/{id:long}/unsubscribe", UnsubscribeAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("Unsubscribe a subscriber").WithDescription("The reader gets no further issues; unsubscribing twice changes nothing.");
-        g.MapDelete("/{id:long}", DeleteAsync).RequireAuthorization(ApiPolicies.Write)
+        g.MapDelete("/{id:long}", DeleteAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("Delete a subscriber").WithDescription("Removes the record and its history; the address may subscribe or be imported again. For a GDPR request use erase.");
-        g.MapPost("/{id:long}/erase", EraseAsync).RequireAuthorization(ApiPolicies.Write)
+        g.MapPost("/{id:long}/erase", EraseAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Owner)
             .WithSummary("Erase a subscriber (GDPR)").WithDescription("Deletes every row that holds the address or the person's history and keeps only a SHA-256 of the address, so it can never be imported or mailed again.");
         g.MapGet("/tags", TagsAsync).RequireAuthorization(ApiPolicies.Read)
             .WithSummary("List subscriber tags").WithDescription("Every tag in use, with how many subscribers carry it.");
-        g.MapPut("/{id:long}/tags/{tag}", AddTagAsync).RequireAuthorization(ApiPolicies.Write)
+        g.MapPut("/{id:long}/tags/{tag}", AddTagAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("Tag a subscriber").WithDescription("Adds one tag (normalised to lower-case words and hyphens); adding it twice changes nothing.");
-        g.MapDelete("/{id:long}/tags/{tag}", RemoveTagAsync).RequireAuthorization(ApiPolicies.Write)
+        g.MapDelete("/{id:long}/tags/{tag}", RemoveTagAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("Untag a subscriber").WithDescription("Removes one tag; removing a tag the reader lacks changes nothing.");
         g.MapGet("/{id:long}/events", HistoryAsync).RequireAuthorization(ApiPolicies.Read)
             .WithSummary("A subscriber's history").WithDescription("What happened to this reader, oldest first: subscribed, confirmed, edits, bounces, unsubscribes.");
@@ -169,7 +169,7 @@ public static class SubscribersApi
         return TypedResults.NoContent();
     }
 
-    private static async Task<Results<NoContent, NotFoundProblem>> EraseAsync(long id, ReaderLifecycle readers, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<NoContent, NotFoundProblem>> EraseAsync(long id, ReaderLifecycle readers, AppDbContext db, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct)
     {
         if (!await db.Subscribers.AnyAsync(s => s.Id == id, ct))
         {
@@ -177,6 +177,7 @@ public static class SubscribersApi
         }
 
         await readers.DeleteAsync(id, erase: true, ct);
+        await audit.RecordAsync(user, Audit.AuditActions.ReaderErase, "subscriber", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "personal data erased, through the API", ct);
         return TypedResults.NoContent();
     }
 

@@ -22,7 +22,7 @@ public static class SuppressionsApi
             .WithSummary("List suppressions").WithDescription("Newest first, by hash and reason (erased, hard bounce, complaint, manual). Pages by cursor.");
         g.MapGet("/check", CheckAsync).RequireAuthorization(ApiPolicies.Read)
             .WithSummary("Is an address suppressed?").WithDescription("Hashes the address as the list does and says whether, and why, it is suppressed.");
-        g.MapPost("/", CreateAsync).RequireAuthorization(ApiPolicies.Write)
+        g.MapPost("/", CreateAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("Suppress an address").WithDescription("The address is never mailed or imported again; a subscriber who has it is unsubscribed. Suppressing it twice changes nothing (200 instead of 201).");
         return api;
     }

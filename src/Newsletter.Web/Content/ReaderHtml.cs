@@ -15,7 +15,8 @@ public static class ReaderHtml
     /// A site-relative link (<c>/notes/x</c>, as notes are written) works on the web and nowhere else: a feed
     /// reader or an inbox has no base address. Links and images become absolute.
     /// </summary>
-    public static string Absolutize(string html, Func<string, string> absolute)
+    /// <param name="image">Sees each image first, with its address as written (the issue composer sizes uploaded ones).</param>
+    public static string Absolutize(string html, Func<string, string> absolute, Action<IElement>? image = null)
     {
         if (!html.Contains("=\"/", StringComparison.Ordinal))
         {
@@ -26,6 +27,11 @@ public static class ReaderHtml
         foreach (var (element, attribute) in body.QuerySelectorAll("a[href]").Select(e => (e, "href"))
             .Concat(body.QuerySelectorAll("img[src]").Select(e => (e, "src"))))
         {
+            if (attribute == "src")
+            {
+                image?.Invoke(element);
+            }
+
             var value = element.GetAttribute(attribute) ?? "";
             if (value.StartsWith('/') && !value.StartsWith("//", StringComparison.Ordinal))
             {

@@ -63,6 +63,8 @@ public sealed class AppDbContext(DbContextOptions<AppDbContext> options)
 
     public DbSet<Replies.InboundCursor> InboundCursors => Set<Replies.InboundCursor>();
 
+    public DbSet<Audit.AuditEntry> AuditEntries => Set<Audit.AuditEntry>();
+
     protected override void OnConfiguring(DbContextOptionsBuilder optionsBuilder) =>
         // Here rather than where the options are built, so a context made by hand (tests, benchmarks, tools)
         // also applies only its own provider's migrations.
@@ -101,12 +103,21 @@ internal sealed class NullableUtcDateTimeConverter() : Microsoft.EntityFramework
     v => v == null ? v : v.Value.Kind == DateTimeKind.Utc ? v : v.Value.ToUniversalTime(),
     v => v == null ? v : DateTime.SpecifyKind(v.Value, DateTimeKind.Utc));
 
-/// <summary>An author account. The owner is the one who ran first-time setup; there is only ever one.</summary>
+/// <summary>An author account. The one who ran first-time setup is its founder and its first owner.</summary>
 public sealed class AppUser : IdentityUser
 {
     public string DisplayName { get; set; } = "";
 
-    public bool IsOwner { get; set; }
+    /// <summary>
+    /// Ran first-time setup. There is only ever one (a unique index), which is what stops two setup posts racing
+    /// on two nodes; what the account may do is <see cref="Role"/>, which another owner can change.
+    /// </summary>
+    public bool IsFounder { get; set; }
+
+    public Admin.AuthorRole Role { get; set; } = Admin.AuthorRole.Writer;
+
+    /// <summary>Set while the account is suspended: no sign-in, and its sessions and API tokens stop working.</summary>
+    public DateTime? SuspendedAt { get; set; }
 
     public DateTime CreatedAt { get; set; } = DateTime.UtcNow;
 }
@@ -116,6 +127,11 @@ internal sealed class AppUserConfiguration : IEntityTypeConfiguration<AppUser>
     // One owner, held by the database that every node writes to: two setup posts on two processes can both
     // find no account yet, but only one owner row can be inserted. The filter reads the same on SQLite and
     // PostgreSQL.
-    public void Configure(EntityTypeBuilder<AppUser> b) =>
-        b.HasIndex(u => u.IsOwner).IsUnique().HasFilter("\"IsOwner\"").HasDatabaseName("IX_AspNetUsers_OneOwner");
+    public void Configure(EntityTypeBuilder<AppUser> b)
+    {
+        // The column keeps its first name: renaming it would rebuild the users table on SQLite for nothing.
+        b.Property(u => u.IsFounder).HasColumnName("IsOwner");
+        b.HasIndex(u => u.IsFounder).IsUnique().HasFilter("\"IsOwner\"").HasDatabaseName("IX_AspNetUsers_OneOwner");
+        b.Property(u => u.Role).HasConversion<string>().HasMaxLength(16);
+    }
 }

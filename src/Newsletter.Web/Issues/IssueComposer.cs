@@ -13,7 +13,7 @@ namespace Newsletter.Web.Issues;
 /// Renders an issue's body once per change: its Markdown, then each included note as a section that links
 /// to the note's page. The result is sanitised like every other piece of content.
 /// </summary>
-public sealed class IssueComposer(AppDbContext db, MarkdownRenderer markdown, IOptions<SiteOptions> site)
+public sealed class IssueComposer(AppDbContext db, MarkdownRenderer markdown, IOptions<SiteOptions> site, Images.ImageStore images, IOptions<Images.ImageOptions> imageOptions)
 {
     public async Task ComposeAsync(Issue issue, CancellationToken ct)
     {
@@ -32,12 +32,31 @@ public sealed class IssueComposer(AppDbContext db, MarkdownRenderer markdown, IO
             text.Append("\n\n").Append(MarkdownRenderer.PlainTextOf("<h2>" + WebUtility.HtmlEncode(note.Title) + "</h2>")).Append('\n').Append(note.PlainText);
         }
 
-        // Site-relative links work on the web and nowhere else; the issue's HTML goes to inboxes too.
-        issue.Html = ReaderHtml.Absolutize(markdown.Sanitize(html.ToString()), site.Value.Absolute);
+        var clean = markdown.Sanitize(html.ToString());
+        issue.Html = Absolutize(clean, await images.FactsAsync(clean, ct));
         issue.PlainText = text.ToString().Trim();
         if (string.IsNullOrWhiteSpace(issue.Summary))
         {
             issue.Summary = NoteImporter.Excerpt(issue.PlainText);
         }
     }
+
+    /// <summary>
+    /// A site-relative link (<c>/notes/x</c>, as notes are written) works on the web and nowhere else: an
+    /// inbox has no base address. The issue's HTML goes to both, so its links and images are made absolute.
+    /// </summary>
+    /// <remarks>
+    /// An uploaded image also gets its size: stored at twice the email's width for sharp screens, it is shown at
+    /// the email's width (600 px), which Outlook only honours as a width attribute, not as CSS.
+    /// </remarks>
+    private string Absolutize(string html, IReadOnlyDictionary<string, Images.StoredImage> uploaded) =>
+        ReaderHtml.Absolutize(html, site.Value.Absolute, element =>
+        {
+            if (uploaded.TryGetValue(element.GetAttribute("src") ?? "", out var image) && image.Width > 0)
+            {
+                var width = Math.Min(imageOptions.Value.EmailWidth, image.Width);
+                element.SetAttribute("width", width.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                element.SetAttribute("height", Math.Max(1, (int)Math.Round((double)image.Height * width / image.Width)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+        });
 }

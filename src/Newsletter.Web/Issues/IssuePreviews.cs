@@ -15,7 +15,7 @@ public sealed record IssuePreview(string Subject, string Html, string Text, int 
 }
 
 /// <summary>Builds the preview the admin's preview page and the API show: the same message the workers build, the same checks.</summary>
-public sealed class IssuePreviews(AppDbContext db, IssueMessages messages, IOptions<SiteOptions> site, TimeProvider clock)
+public sealed class IssuePreviews(AppDbContext db, IssueMessages messages, IOptions<SiteOptions> site, TimeProvider clock, Images.ImageStore images, IOptions<Images.ImageOptions> imageOptions)
 {
     /// <summary>Null when the issue does not exist.</summary>
     public async Task<IssuePreview?> BuildAsync(int id, string recipient, CancellationToken ct)
@@ -49,7 +49,8 @@ public sealed class IssuePreviews(AppDbContext db, IssueMessages messages, IOpti
         var noteIds = await db.IssueNotes.Where(n => n.IssueId == id).Select(n => n.NoteId).ToListAsync(ct);
         var sources = await db.Notes.AsNoTracking().Where(n => noteIds.Contains(n.Id)).Select(n => n.Markdown).ToListAsync(ct);
         var removed = sources.Prepend(issue.Markdown).SelectMany(Content.MarkdownRenderer.RemovedLinks).ToList();
-        var warnings = Preflight.Check(html, text, published.Concat(issues).ToHashSet(StringComparer.Ordinal), site.Value.BaseUrl, removed);
+        var warnings = Preflight.Check(html, text, published.Concat(issues).ToHashSet(StringComparer.Ordinal), site.Value.BaseUrl, removed,
+            await images.FactsAsync(html, ct), imageOptions.Value);
         return new IssuePreview(message.Subject ?? "", html, text, System.Text.Encoding.UTF8.GetByteCount(html), warnings, audience);
     }
 }

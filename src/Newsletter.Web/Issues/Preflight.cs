@@ -14,8 +14,17 @@ public static class Preflight
     /// <summary>Gmail clips a message whose HTML is larger than this; what is past it is hidden behind a link.</summary>
     public const int GmailClipBytes = 102 * 1024;
 
-    public static IReadOnlyList<string> Check(string emailHtml, string emailText, ISet<string> knownPaths, string baseUrl, IReadOnlyList<RemovedLink>? removed = null)
+    /// <summary>All the images of one email together: past this, a reader on a phone waits for them.</summary>
+    public const long TotalImageBytes = 1_500_000;
+
+    /// <summary>How tall an image may be shown in the email before it is a wall to scroll past.</summary>
+    public const int TallImagePixels = 1600;
+
+    /// <param name="uploaded">Uploaded images by path (/media/...), with their stored size; images elsewhere are judged by their attributes.</param>
+    public static IReadOnlyList<string> Check(string emailHtml, string emailText, ISet<string> knownPaths, string baseUrl,
+        IReadOnlyList<RemovedLink>? removed = null, IReadOnlyDictionary<string, Images.StoredImage>? uploaded = null, Images.ImageOptions? images = null)
     {
+        images ??= new Images.ImageOptions();
         var warnings = new List<string>();
         if (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var site) || Unreachable(site) is not null)
         {
@@ -41,12 +50,39 @@ public static class Preflight
         }
 
         var document = new HtmlParser().ParseDocument(emailHtml);
+        long imageBytes = 0;
         foreach (var img in document.QuerySelectorAll("img"))
         {
+            var src = img.GetAttribute("src") ?? "";
             if (string.IsNullOrWhiteSpace(img.GetAttribute("alt")))
             {
-                warnings.Add($"An image has no alt text ({img.GetAttribute("src")}): readers with images off or screen readers get nothing.");
+                warnings.Add($"An image has no alt text ({src}): readers with images off or screen readers get nothing.");
             }
+
+            var path = Uri.TryCreate(src, UriKind.Absolute, out var u) ? u.AbsolutePath : src;
+            if (uploaded is not null && uploaded.TryGetValue(path, out var stored))
+            {
+                imageBytes += stored.Length;
+                if (stored.Length > images.WarnBytes)
+                {
+                    warnings.Add($"The image {path} is {stored.Length / 1024:N0} KB (more than {images.WarnBytes / 1024:N0} KB): slow on a phone's connection. Crop it, or save a photograph as JPEG rather than PNG.");
+                }
+
+                var shownHeight = stored.Height * Math.Min(images.EmailWidth, stored.Width) / Math.Max(1, stored.Width);
+                if (shownHeight > TallImagePixels)
+                {
+                    warnings.Add($"The image {path} is shown {shownHeight:N0} px tall in the email, several screens of scrolling. Crop it or split it.");
+                }
+            }
+            else if (int.TryParse(img.GetAttribute("width"), out var width) && width > images.EmailWidth)
+            {
+                warnings.Add($"The image {src} is set {width:N0} px wide; the email is {images.EmailWidth} px wide, so some mail apps will show it cut off or scrolling sideways.");
+            }
+        }
+
+        if (imageBytes > TotalImageBytes)
+        {
+            warnings.Add($"The email's uploaded images add up to {imageBytes / 1024:N0} KB; above {TotalImageBytes / 1024:N0} KB readers on a phone wait for them. Use fewer or smaller images.");
         }
 
         foreach (var a in document.QuerySelectorAll("a"))

@@ -67,14 +67,15 @@ public static class JobsExtensions
     {
         if (app.Configuration.GetValue("Jobs:Dashboard", true))
         {
-            // Endpoint authorization replaces Hangfire's local-requests-only default: authors only, from anywhere.
+            // Endpoint authorization replaces Hangfire's local-requests-only default: owners only (the dashboard deletes
+            // and re-runs jobs), from anywhere.
             app.MapHangfireDashboard("/admin/jobs", new DashboardOptions
             {
                 Authorization = [new AuthenticatedAuthorFilter()],
                 DashboardTitle = "Jobs",
                 AppPath = "/admin",
                 DisplayStorageConnectionString = false,
-            }).RequireAuthorization(AdminExtensions.AuthorPolicy);
+            }).RequireAuthorization(AdminExtensions.OwnerPolicy);
         }
 
         return app;

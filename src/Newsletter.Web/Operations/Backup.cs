@@ -31,6 +31,9 @@ public static class Backup
     private const string AppDatabaseEntry = "data/newsletter.db";
     private const string JobsDatabaseEntry = "data/jobs.db";
     private const string KeysPrefix = "data/keys/";
+
+    /// <summary>Uploaded images on one host (on PostgreSQL they are rows, in the dump).</summary>
+    private const string MediaPrefix = "data/media/";
     private const string NotesPrefix = "notes/";
     private const string TemplatesPrefix = "templates/";
 
@@ -121,8 +124,9 @@ public static class Backup
                     var keys = await WriteFolderAsync(tar, KeysPrefix, Path.Combine(places.DataFolder, "keys"));
                     var notes = await WriteFolderAsync(tar, NotesPrefix, places.NotesFolder);
                     var templates = await WriteFolderAsync(tar, TemplatesPrefix, places.TemplatesFolder);
-                    report.Add($"keys: {keys} files; notes: {notes} files; templates: {templates} files");
-                    files = keys + notes + templates + databases.Count;
+                    var media = await WriteFolderAsync(tar, MediaPrefix, Path.Combine(places.DataFolder, "media"));
+                    report.Add($"keys: {keys} files; notes: {notes} files; templates: {templates} files; images: {media} files");
+                    files = keys + notes + templates + media + databases.Count;
                 }
 
                 // On the disk before its name says it is complete: a crash leaves a .partial, never a short archive.
@@ -358,7 +362,7 @@ public static class Backup
             return places.Jobs.Kind == JobStorageKind.Sqlite ? places.Jobs.SqlitePath : "";
         }
 
-        foreach (var (prefix, folder) in new[] { (KeysPrefix, Path.Combine(places.DataFolder, "keys")), (NotesPrefix, places.NotesFolder), (TemplatesPrefix, places.TemplatesFolder) })
+        foreach (var (prefix, folder) in new[] { (KeysPrefix, Path.Combine(places.DataFolder, "keys")), (MediaPrefix, Path.Combine(places.DataFolder, "media")), (NotesPrefix, places.NotesFolder), (TemplatesPrefix, places.TemplatesFolder) })
         {
             if (name.StartsWith(prefix, StringComparison.Ordinal))
             {

@@ -96,7 +96,8 @@ public static class SendingExtensions
         });
 
         // Who got what (LedgerExport): an erased reader shows as erased; their row stays, their address doesn't.
-        admin.MapGet("/issues/{id:int}/deliveries.csv", async (int id, HttpContext http, AppDbContext db, CancellationToken ct) =>
+        // Every recipient's address: owners only, written down like the reader export.
+        admin.MapGet("/issues/{id:int}/deliveries.csv", async (int id, HttpContext http, AppDbContext db, Audit.AuditLog audit, CancellationToken ct) =>
         {
             var slug = await db.Issues.AsNoTracking().Where(i => i.Id == id).Select(i => i.Slug).FirstOrDefaultAsync(ct);
             if (slug is null)
@@ -105,10 +106,11 @@ public static class SendingExtensions
                 return;
             }
 
+            await audit.IssueAsync(http.User, Audit.AuditActions.LedgerExport, id, "delivery ledger (CSV)", ct);
             http.Response.ContentType = "text/csv; charset=utf-8";
             http.Response.Headers.ContentDisposition = $"attachment; filename=\"deliveries-{slug}.csv\"";
             await LedgerExport.WriteCsvAsync(db, id, http.Response.Body, ct);
-        });
+        }).RequireAuthorization(AdminExtensions.OwnerPolicy);
         return app;
     }
 }

@@ -31,7 +31,7 @@ public sealed class ErrorModel : PageModel
             404 => ("Page not found", "There is nothing at this address. It may have moved, or the link may be mistyped."),
             410 => ("This page is gone", "It was here once and has been removed on purpose."),
             400 => ("That request could not be read", "Something in it was malformed. Go back and try again."),
-            403 => ("Not allowed", "You don't have access to this page."),
+            403 => ("Not allowed", "Your account doesn't have access to this page or action. Nothing was changed. An owner can change your role on the Authors page."),
             413 => ("That was too large", "The request was larger than this page accepts. Nothing was saved."),
             429 => ("Slow down a little", "Too many requests came from you in a short time. Wait a minute and try again."),
             _ => ("Something went wrong", "The error has been logged. Try again in a moment."),

@@ -36,12 +36,16 @@ public static class SubscribersAdminEndpoints
             return File.Exists(path)
                 ? Results.File(path, "text/csv; charset=utf-8", $"import-{id}-errors.csv")
                 : Results.NotFound();
-        });
+        }).RequireAuthorization(AuthorPolicies.Readers);
 
         // Streamed straight from the query to the response: a million rows never sit in memory.
-        admin.MapGet("/subscribers/export.csv", async (HttpContext http, AppDbContext db, CancellationToken ct) =>
+        // Every address on the list leaves the building: owners only, and written down with who did it.
+        admin.MapGet("/subscribers/export.csv", async (HttpContext http, AppDbContext db, Audit.AuditLog audit, CancellationToken ct) =>
         {
             var query = SubscriberQuery.From(http.Request);
+            var count = await query.Apply(db).CountAsync(ct);
+            await audit.RecordAsync(http.User, Audit.AuditActions.ReadersExport, "subscribers", null,
+                $"{count:N0} {(count == 1 ? "reader" : "readers")}{(http.Request.QueryString.HasValue ? " matching " + http.Request.QueryString.Value : "")}", ct);
             http.Response.ContentType = "text/csv; charset=utf-8";
             http.Response.Headers.ContentDisposition = $"attachment; filename=\"subscribers-{DateTime.UtcNow:yyyyMMdd-HHmm}.csv\"";
             await using var writer = new StreamWriter(http.Response.Body, new UTF8Encoding(false), 1 << 16);
@@ -64,7 +68,7 @@ public static class SubscribersAdminEndpoints
                     CsvReader.Escape(r.Email), CsvReader.Escape(r.Name), r.Status.ToString().ToLowerInvariant(), CsvReader.Escape(string.Join(' ', r.Tags)),
                     CsvReader.Escape(r.Source), CsvReader.Escape(r.ConsentSource), Iso(r.CreatedAt), Iso(r.ConfirmedAt), Iso(r.UnsubscribedAt)));
             }
-        });
+        }).RequireAuthorization(AuthorPolicies.Owner);
         return app;
     }
 

@@ -33,9 +33,9 @@ internal static class AuthorTestClients
     }
 
     /// <summary>Invites a co-author, accepts the invitation from the outbox and returns their signed-in client.</summary>
-    public static async Task<HttpClient> CoAuthorAsync(NewsletterApp app, HttpClient owner, string email = "ada@example.org")
+    public static async Task<HttpClient> CoAuthorAsync(NewsletterApp app, HttpClient owner, string email = "ada@example.org", string role = "Editor")
     {
-        await Forms.PostAsync(owner, "/admin/users", new Dictionary<string, string> { ["name"] = "Ada", ["email"] = email });
+        await Forms.PostAsync(owner, "/admin/users", new Dictionary<string, string> { ["name"] = "Ada", ["email"] = email, ["role"] = role });
         var mail = await app.WaitForMailAsync(email);
         var link = Outbox.PathOf(Outbox.Link(mail, "/admin/reset-password"));
         var coAuthor = app.CreateBrowserClient();

@@ -54,7 +54,7 @@ public class SetupAcrossNodesTests
             await using var scope = nodeA.Services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
             Assert.Equal(1, await db.Users.CountAsync(Ct));
-            Assert.Equal(1, await db.Users.CountAsync(u => u.IsOwner, Ct));
+            Assert.Equal(1, await db.Users.CountAsync(u => u.IsFounder, Ct));
         }
     }
 

@@ -2,7 +2,10 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.EntityFrameworkCore;
 using Newsletter.Testing;
+using Newsletter.Web.Admin;
+using Newsletter.Web.Data;
 using Newsletter.Web.Api;
 
 namespace Newsletter.Tests.Api;
@@ -12,10 +15,19 @@ internal static class ApiClients
 {
     public static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static async Task<string> TokenAsync(NewsletterApp app, ApiScopes scopes, DateTime? expiresAt = null)
+    /// <summary>A token of an author in <paramref name="role"/> (made on first use): a token follows its author's role.</summary>
+    public static async Task<string> TokenAsync(NewsletterApp app, ApiScopes scopes, DateTime? expiresAt = null, AuthorRole role = AuthorRole.Owner)
     {
         await using var scope = app.Services.CreateAsyncScope();
-        var made = await scope.ServiceProvider.GetRequiredService<ApiTokens>().CreateAsync("test " + scopes, scopes, expiresAt, "test-author", "Test Author", Ct);
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var authorId = "test-author-" + role.ToString().ToLowerInvariant();
+        if (!await db.Users.AnyAsync(u => u.Id == authorId, Ct))
+        {
+            db.Users.Add(new AppUser { Id = authorId, UserName = authorId + "@example.org", NormalizedUserName = (authorId + "@example.org").ToUpperInvariant(), Email = authorId + "@example.org", DisplayName = "Test " + role, Role = role, SecurityStamp = Guid.NewGuid().ToString() });
+            await db.SaveChangesAsync(Ct);
+        }
+
+        var made = await scope.ServiceProvider.GetRequiredService<ApiTokens>().CreateAsync("test " + scopes, scopes, expiresAt, authorId, "Test " + role, Ct);
         return made.Secret;
     }
 

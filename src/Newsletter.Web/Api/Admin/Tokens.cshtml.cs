@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Admin;
 using Newsletter.Web.Data;
 
 namespace Newsletter.Web.Api.Admin;
@@ -28,6 +29,11 @@ public sealed class TokensModel(AppDbContext db, ApiTokens tokens, UserManager<A
 
     public async Task OnGetAsync(CancellationToken ct) => await LoadAsync(ct);
 
+    /// <summary>The scopes this author's role lets a token keep; the form offers only these.</summary>
+    public ApiScopes Allowed => Enum.TryParse<AuthorRole>(User.FindFirst(AuthorPolicies.RoleClaim)?.Value, out var role) ? role.Scopes() : ApiScopes.None;
+
+    // Any author may make tokens for what their own role allows; the token keeps following the role.
+    [Requires(AuthorPolicies.Read)]
     public async Task<IActionResult> OnPostCreateAsync(string? name, string[]? scopes, int? days, CancellationToken ct)
     {
         name = (name ?? "").Trim();
@@ -41,6 +47,10 @@ public sealed class TokensModel(AppDbContext db, ApiTokens tokens, UserManager<A
         if (chosen == ApiScopes.None)
         {
             ModelState.AddModelError("scopes", "Choose at least one scope.");
+        }
+        else if ((chosen & ~Allowed) != ApiScopes.None)
+        {
+            ModelState.AddModelError("scopes", $"Your role can't give a token “{string.Join("”, “", ApiTokenAuthentication.ScopeNames(chosen & ~Allowed))}”.");
         }
 
         if (days is not (null or 30 or 90 or 365))
@@ -65,9 +75,16 @@ public sealed class TokensModel(AppDbContext db, ApiTokens tokens, UserManager<A
         return Page();
     }
 
+    [Requires(AuthorPolicies.Read)]
     public async Task<IActionResult> OnPostRevokeAsync(int id, CancellationToken ct)
     {
         var me = await users.GetUserAsync(User);
+        // Anyone revokes their own; only an owner revokes another author's.
+        if (!User.May(AuthorPolicies.Owner) && !await db.ApiTokens.AnyAsync(t => t.Id == id && t.CreatedById == me!.Id, ct))
+        {
+            return StatusCode(StatusCodes.Status403Forbidden);
+        }
+
         Message = await tokens.RevokeAsync(id, me?.DisplayName ?? User.Identity?.Name ?? "an author", ct)
             ? "Revoked. Requests with that token are refused from now on, on every node."
             : "That token was already revoked.";

@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Newsletter.Web.Admin;
+using Newsletter.Web.Audit;
 using Newsletter.Web.Data;
 using Newsletter.Web.Notes;
 using Newsletter.Web.Sending;
@@ -170,7 +172,8 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
     private RedirectResult SavedNotSent(int id) =>
         Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString("Your changes were saved and nothing was sent yet. Check the preview and the warnings, then send or schedule again."));
 
-    public async Task<IActionResult> OnPostScheduleAsync(int id, string? at, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
+    [Requires(AuthorPolicies.Send)]
+    public async Task<IActionResult> OnPostScheduleAsync(int id, string? at, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, [FromServices] AuditLog audit, CancellationToken ct)
     {
         if (await SaveWhatIsOnScreenAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, ct) is { } stop)
         {
@@ -188,7 +191,13 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
             return Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString("That time is in the past. Use Send now to send at once."));
         }
 
-        return await editor.ScheduleAsync(id, utc, ct) switch
+        var outcome = await editor.ScheduleAsync(id, utc, ct);
+        if (outcome == ScheduleOutcome.Scheduled)
+        {
+            await audit.IssueAsync(User, AuditActions.IssueSchedule, id, $"for {Local(utc)}", ct);
+        }
+
+        return outcome switch
         {
             ScheduleOutcome.NotFound => NotFound(),
             ScheduleOutcome.NotReady => NotReady(id),
@@ -198,14 +207,21 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         };
     }
 
-    public async Task<IActionResult> OnPostSendNowAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
+    [Requires(AuthorPolicies.Send)]
+    public async Task<IActionResult> OnPostSendNowAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, [FromServices] AuditLog audit, CancellationToken ct)
     {
         if (await SaveWhatIsOnScreenAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, ct) is { } stop)
         {
             return stop;
         }
 
-        return await editor.ScheduleAsync(id, clock.GetUtcNow().UtcDateTime, ct) switch
+        var outcome = await editor.ScheduleAsync(id, clock.GetUtcNow().UtcDateTime, ct);
+        if (outcome == ScheduleOutcome.Scheduled)
+        {
+            await audit.IssueAsync(User, AuditActions.IssueSend, id, "now", ct);
+        }
+
+        return outcome switch
         {
             ScheduleOutcome.NotFound => NotFound(),
             ScheduleOutcome.NotReady => NotReady(id),
@@ -213,9 +229,14 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         };
     }
 
-    public async Task<IActionResult> OnPostUnscheduleAsync(int id, CancellationToken ct)
+    [Requires(AuthorPolicies.Send)]
+    public async Task<IActionResult> OnPostUnscheduleAsync(int id, [FromServices] AuditLog audit, CancellationToken ct)
     {
-        await editor.UnscheduleAsync(id, ct);
+        if (await editor.UnscheduleAsync(id, ct))
+        {
+            await audit.IssueAsync(User, AuditActions.IssueUnschedule, id, "back to draft", ct);
+        }
+
         return Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString("Unscheduled: back to draft."));
     }
 

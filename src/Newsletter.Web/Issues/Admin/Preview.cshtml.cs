@@ -31,6 +31,7 @@ public sealed class PreviewModel(AppDbContext db, IssuePreviews previews, IBackg
 
     public async Task<IActionResult> OnGetAsync(int id, CancellationToken ct) => await LoadAsync(id, ct) ? Page() : NotFound();
 
+    [Newsletter.Web.Admin.Requires(Newsletter.Web.Admin.AuthorPolicies.Send)]
     public async Task<IActionResult> OnPostTestAsync(int id, string? addresses, CancellationToken ct)
     {
         var list = (addresses ?? "").Split([',', ';', '\n', '\r', ' '], StringSplitOptions.RemoveEmptyEntries);

@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Admin;
+using Newsletter.Web.Audit;
 using Newsletter.Web.Data;
 using Newsletter.Web.Sending;
 
@@ -33,8 +35,12 @@ public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProg
     [BindProperty(SupportsGet = true, Name = "message")]
     public string? Message { get; set; }
 
-    public async Task<IActionResult> OnGetAsync(int id, CancellationToken ct)
+    /// <summary>Who sent or scheduled it, from the audit log.</summary>
+    public AuditEntry? SentBy { get; private set; }
+
+    public async Task<IActionResult> OnGetAsync(int id, [FromServices] AuditLog audit, CancellationToken ct)
     {
+        SentBy = await audit.SentByAsync(id, ct);
         Issue = await db.Issues.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id && i.DeletedAt == null, ct);
         if (Issue is null)
         {
@@ -52,25 +58,41 @@ public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProg
         return Page();
     }
 
-    public async Task<IActionResult> OnPostPauseAsync(int id, CancellationToken ct) =>
-        Done(id, await sender.PauseAsync(id, "Paused by an author.", ct) ? "Paused. Workers stop after their current batch." : "Not sending, so nothing to pause.");
+    [Requires(AuthorPolicies.Send)]
+    public async Task<IActionResult> OnPostPauseAsync(int id, [FromServices] AuditLog audit, CancellationToken ct) =>
+        await DoneAsync(id, audit, AuditActions.IssuePause, await sender.PauseAsync(id, "Paused by an author.", ct), "Paused. Workers stop after their current batch.", "Not sending, so nothing to pause.", ct);
 
-    public async Task<IActionResult> OnPostResumeAsync(int id, CancellationToken ct) =>
-        Done(id, await sender.ResumeAsync(id, ct) ? "Resumed." : "Not paused.");
+    [Requires(AuthorPolicies.Send)]
+    public async Task<IActionResult> OnPostResumeAsync(int id, [FromServices] AuditLog audit, CancellationToken ct) =>
+        await DoneAsync(id, audit, AuditActions.IssueResume, await sender.ResumeAsync(id, ct), "Resumed.", "Not paused.", ct);
 
-    public async Task<IActionResult> OnPostCancelAsync(int id, CancellationToken ct) =>
-        Done(id, await sender.CancelAsync(id, ct) ? "Cancelled. Nobody else will receive it." : "Nothing to cancel.");
+    [Requires(AuthorPolicies.Send)]
+    public async Task<IActionResult> OnPostCancelAsync(int id, [FromServices] AuditLog audit, CancellationToken ct) =>
+        await DoneAsync(id, audit, AuditActions.IssueCancel, await sender.CancelAsync(id, ct), "Cancelled. Nobody else will receive it.", "Nothing to cancel.", ct);
 
-    public async Task<IActionResult> OnPostWithdrawAsync(int id, CancellationToken ct) =>
-        Done(id, await sender.SetWebPageAsync(id, keep: false, ct) ? "Taken off the site. Its address now says the issue was withdrawn." : "It was not on the site.");
+    [Requires(AuthorPolicies.Send)]
+    public async Task<IActionResult> OnPostWithdrawAsync(int id, [FromServices] AuditLog audit, CancellationToken ct) =>
+        await DoneAsync(id, audit, AuditActions.IssueWithdraw, await sender.SetWebPageAsync(id, keep: false, ct), "Taken off the site. Its address now says the issue was withdrawn.", "It was not on the site.", ct);
 
-    public async Task<IActionResult> OnPostRepublishAsync(int id, CancellationToken ct) =>
-        Done(id, await sender.SetWebPageAsync(id, keep: true, ct) ? "Back on the site, at its old address and number." : "It is already on the site.");
+    [Requires(AuthorPolicies.Send)]
+    public async Task<IActionResult> OnPostRepublishAsync(int id, [FromServices] AuditLog audit, CancellationToken ct) =>
+        await DoneAsync(id, audit, AuditActions.IssueRepublish, await sender.SetWebPageAsync(id, keep: true, ct), "Back on the site, at its old address and number.", "It is already on the site.", ct);
 
-    public async Task<IActionResult> OnPostRetryAsync(int id, CancellationToken ct)
+    [Requires(AuthorPolicies.Send)]
+    public async Task<IActionResult> OnPostRetryAsync(int id, [FromServices] AuditLog audit, CancellationToken ct)
     {
         var n = await sender.RetryFailedAsync(id, ct);
-        return Done(id, n > 0 ? $"Sending again to {n:N0} {(n == 1 ? "recipient" : "recipients")}." : "Nobody to retry (bounced and unsubscribed readers are never retried).");
+        return await DoneAsync(id, audit, AuditActions.IssueRetry, n > 0, $"Sending again to {n:N0} {(n == 1 ? "recipient" : "recipients")}.", "Nobody to retry (bounced and unsubscribed readers are never retried).", ct);
+    }
+
+    private async Task<RedirectResult> DoneAsync(int id, AuditLog audit, string action, bool changed, string yes, string no, CancellationToken ct)
+    {
+        if (changed)
+        {
+            await audit.IssueAsync(User, action, id, "", ct);
+        }
+
+        return Done(id, changed ? yes : no);
     }
 
     private RedirectResult Done(int id, string message) => Redirect($"/admin/issues/{id}/progress?message={Uri.EscapeDataString(message)}");

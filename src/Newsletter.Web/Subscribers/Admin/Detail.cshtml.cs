@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
+using Newsletter.Web.Admin;
+using Newsletter.Web.Audit;
 using Newsletter.Web.Data;
 using Newsletter.Web.Sending;
 
@@ -19,6 +21,7 @@ public sealed class DetailModel(AppDbContext db, ReaderLifecycle readers) : Page
 
     public async Task<IActionResult> OnGetAsync(long id, CancellationToken ct) => await LoadAsync(id, ct) ? Page() : NotFound();
 
+    [Requires(AuthorPolicies.Readers)]
     public async Task<IActionResult> OnPostSaveAsync(long id, string? name, string? tags, CancellationToken ct)
     {
         if (!await readers.EditByAuthorAsync(id, name, Notes.Tags.Parse(tags).ToHashSet(), "admin", ct))
@@ -29,19 +32,22 @@ public sealed class DetailModel(AppDbContext db, ReaderLifecycle readers) : Page
         return Redirect($"/admin/subscribers/{id}?message=Saved.");
     }
 
+    [Requires(AuthorPolicies.Readers)]
     public async Task<IActionResult> OnPostUnsubscribeAsync(long id, CancellationToken ct)
     {
         await readers.UnsubscribeAsync(id, "admin", ct);
         return Redirect($"/admin/subscribers/{id}?message=Unsubscribed.");
     }
 
+    [Requires(AuthorPolicies.Readers)]
     public async Task<IActionResult> OnPostDeleteAsync(long id, CancellationToken ct)
     {
         await readers.DeleteAsync(id, erase: false, ct);
         return Redirect("/admin/subscribers?message=Deleted.");
     }
 
-    public async Task<IActionResult> OnPostEraseAsync(long id, string? confirm, CancellationToken ct)
+    [Requires(AuthorPolicies.Owner)]
+    public async Task<IActionResult> OnPostEraseAsync(long id, string? confirm, [FromServices] AuditLog audit, CancellationToken ct)
     {
         if (confirm != "yes")
         {
@@ -49,6 +55,8 @@ public sealed class DetailModel(AppDbContext db, ReaderLifecycle readers) : Page
         }
 
         await readers.DeleteAsync(id, erase: true, ct);
+        // The id only: an erasure that wrote the address into the audit log would not be one.
+        await audit.RecordAsync(User, AuditActions.ReaderErase, "subscriber", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "personal data erased", ct);
         return Redirect("/admin/subscribers?message=" + Uri.EscapeDataString("Erased. Only a hash remains, so the address stays suppressed."));
     }
 

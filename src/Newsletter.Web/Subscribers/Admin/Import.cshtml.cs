@@ -20,7 +20,8 @@ public sealed class ImportModel(AppDbContext db, AppPaths paths, IBackgroundJobC
 
     public async Task OnGetAsync(CancellationToken ct) => await LoadAsync(ct);
 
-    public async Task<IActionResult> OnPostAsync(IFormFile? file, string? tags, string? mode, string? consent, CancellationToken ct)
+    [Newsletter.Web.Admin.Requires(Newsletter.Web.Admin.AuthorPolicies.Readers)]
+    public async Task<IActionResult> OnPostAsync(IFormFile? file, string? tags, string? mode, string? consent, [FromServices] Audit.AuditLog audit, CancellationToken ct)
     {
         var active = mode == "active";
         if (file is null || file.Length == 0)
@@ -40,6 +41,8 @@ public sealed class ImportModel(AppDbContext db, AppPaths paths, IBackgroundJobC
 
         var import = await SubscriberImporter.StoreAsync(db, paths, file!.OpenReadStream(), Path.GetFileName(file.FileName), active, consent, tags, ct);
         jobs.Enqueue<SubscriberImporter>(i => i.RunAsync(import.Id, CancellationToken.None));
+        await audit.RecordAsync(User, Audit.AuditActions.ReadersImport, "import", import.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            $"{Path.GetFileName(file.FileName)}, {(active ? "as active (consent: " + consent + ")" : "asking each reader to confirm")}", ct);
         return Redirect($"/admin/subscribers/imports/{import.Id}");
     }
 

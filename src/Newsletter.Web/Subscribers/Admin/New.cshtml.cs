@@ -19,6 +19,7 @@ public sealed class NewModel(ReaderLifecycle readers) : PageModel
     {
     }
 
+    [Newsletter.Web.Admin.Requires(Newsletter.Web.Admin.AuthorPolicies.Readers)]
     public async Task<IActionResult> OnPostAsync(string? email, string? name, string? tags, string? mode, string? consent, CancellationToken ct)
     {
         (Email, Name, Tags, Mode, Consent) = (email, name, tags, mode, consent);

@@ -1,0 +1,249 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Testing;
+using Newsletter.Tests.Api;
+using Newsletter.Tests.Sending;
+using Newsletter.Web.Admin;
+using Newsletter.Web.Api;
+using Newsletter.Web.Audit;
+using Newsletter.Web.Data;
+using Newsletter.Web.Issues;
+using static Newsletter.Tests.Admin.AuthorTestClients;
+
+namespace Newsletter.Tests.Admin;
+
+public class RoleTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static readonly Dictionary<string, string> Screen = new() { ["subject"] = "Ledgers all the way down", ["markdown"] = "Hello **readers**.", ["channel"] = "both" };
+
+    private static async Task<HttpClient> OwnerAsync(NewsletterApp app)
+    {
+        var owner = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(owner, "owner@example.org", Password);
+        return owner;
+    }
+
+    private static async Task<T> WithDbAsync<T>(NewsletterApp app, Func<AppDbContext, Task<T>> read)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        return await read(scope.ServiceProvider.GetRequiredService<AppDbContext>());
+    }
+
+    private static Task<AppUser> UserAsync(NewsletterApp app, string email) =>
+        WithDbAsync(app, db => db.Users.AsNoTracking().SingleAsync(u => u.Email == email, Ct));
+
+    [Fact]
+    public async Task AWriterCanSaveButCannotSendFromThePageOrThroughTheApiAndNothingIsQueued()
+    {
+        using var app = new NewsletterApp();
+        var owner = await OwnerAsync(app);
+        await SendingFixture.AddReadersAsync(app, 3);
+        var writer = await CoAuthorAsync(app, owner, "wren@example.org", "Writer");
+        var issueId = await SendingFixture.AddIssueAsync(app, subject: Screen["subject"]);
+        var editUrl = $"/admin/issues/{issueId}";
+
+        // Writing is theirs: a save goes through.
+        var saved = await Forms.PostAsync(writer, editUrl, Screen, editUrl + "?handler=Save");
+        Assert.Equal(HttpStatusCode.Redirect, saved.StatusCode);
+
+        // Sending is not, however the form is forged: the page shows no button, and the server refuses the post.
+        var page = await (await writer.GetAsync(editUrl, Ct)).Content.ReadAsStringAsync(Ct);
+        Assert.DoesNotContain("handler=SendNow", page, StringComparison.Ordinal);
+        Assert.Contains("an owner or editor schedules and sends them", page, StringComparison.Ordinal);
+        foreach (var handler in new[] { "SendNow", "Schedule", "Unschedule" })
+        {
+            var post = await Forms.PostAsync(writer, editUrl, new Dictionary<string, string>(Screen) { ["at"] = "2030-01-01T09:00" }, $"{editUrl}?handler={handler}");
+            Assert.Equal(HttpStatusCode.Forbidden, post.StatusCode);
+            Assert.Contains("Nothing was changed", await post.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        }
+
+        // The page has no test form for them; a token from another page stands in for a forged one.
+        var test = await Forms.PostAsync(writer, "/admin/account", new Dictionary<string, string> { ["addresses"] = "wren@example.org" }, $"/admin/issues/{issueId}/preview?handler=Test");
+        Assert.Equal(HttpStatusCode.Forbidden, test.StatusCode);
+
+        // A token of a writer that was given "send" keeps only what the role allows.
+        var api = ApiClients.With(app, await ApiClients.TokenAsync(app, ApiScopes.Read | ApiScopes.Write | ApiScopes.Send, role: AuthorRole.Writer));
+        Assert.Equal(HttpStatusCode.OK, (await api.GetAsync($"/api/v1/issues/{issueId}", Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await api.PostAsync($"/api/v1/issues/{issueId}/send", null, Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await api.PostAsync($"/api/v1/issues/{issueId}/schedule", JsonContent.Create(new { at = DateTimeOffset.UtcNow.AddDays(1) }), Ct)).StatusCode);
+
+        var issue = await WithDbAsync(app, db => db.Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct));
+        Assert.Equal(IssueStatus.Draft, issue.Status);
+        Assert.Null(issue.ScheduledAt);
+        Assert.Equal(0, await WithDbAsync(app, db => db.Deliveries.CountAsync(Ct)));
+        Assert.Equal(0, await WithDbAsync(app, db => db.AuditEntries.CountAsync(e => e.ObjectType == "issue", Ct)));
+    }
+
+    [Fact]
+    public async Task AViewerReadsTheAdminButCannotWriteInviteOrChangeReaders()
+    {
+        using var app = new NewsletterApp();
+        var owner = await OwnerAsync(app);
+        var readers = await SendingFixture.AddReadersAsync(app, 1);
+        var issueId = await SendingFixture.AddIssueAsync(app);
+        var viewer = await CoAuthorAsync(app, owner, "vera@example.org", "Viewer");
+
+        foreach (var url in new[] { "/admin", "/admin/notes", "/admin/issues", $"/admin/issues/{issueId}", "/admin/subscribers", "/admin/users", "/admin/images" })
+        {
+            Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync(url, Ct)).StatusCode);
+        }
+
+        var notePage = await (await viewer.GetAsync("/admin/notes/new", Ct)).Content.ReadAsStringAsync(Ct);
+        Assert.DoesNotContain("value=\"publish\"", notePage, StringComparison.Ordinal);
+        var refused = new[]
+        {
+            await Forms.PostAsync(viewer, "/admin/notes/new", new Dictionary<string, string> { ["Input.Title"] = "Mine", ["Input.Markdown"] = "x", ["intent"] = "save" }),
+            await Forms.PostAsync(viewer, "/admin/account", new Dictionary<string, string>(), "/admin/issues?handler=New"),
+            await Forms.PostAsync(viewer, $"/admin/issues/{issueId}", Screen, $"/admin/issues/{issueId}?handler=Save"),
+            await Forms.PostAsync(viewer, "/admin/account", new Dictionary<string, string> { ["name"] = "Eve", ["email"] = "eve@example.org", ["role"] = "Owner" }, "/admin/users"),
+            await Forms.PostAsync(viewer, $"/admin/subscribers/{readers[0]}", new Dictionary<string, string> { ["name"] = "Changed" }, $"/admin/subscribers/{readers[0]}?handler=Save"),
+            await Forms.PostAsync(viewer, "/admin/subscribers/new", new Dictionary<string, string> { ["email"] = "new@example.org" }),
+        };
+        Assert.All(refused, r => Assert.Equal(HttpStatusCode.Forbidden, r.StatusCode));
+        Assert.Equal(HttpStatusCode.Forbidden, (await viewer.GetAsync("/admin/subscribers/export.csv", Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await viewer.GetAsync("/admin/audit", Ct)).StatusCode);
+
+        Assert.Equal(0, await WithDbAsync(app, db => db.Notes.CountAsync(n => n.Title == "Mine", Ct)));
+        Assert.Equal(1, await WithDbAsync(app, db => db.Issues.CountAsync(Ct)));
+        Assert.Null(await WithDbAsync(app, db => db.Users.FirstOrDefaultAsync(u => u.Email == "eve@example.org", Ct)));
+
+        // Their own account stays theirs: a viewer may still change their password.
+        var changed = await Forms.PostAsync(viewer, "/admin/account", new Dictionary<string, string> { ["current"] = "ada's own long passphrase", ["next"] = "vera's even longer passphrase" }, "/admin/account?handler=Password");
+        Assert.Contains("Password changed.", await changed.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ASuspendedAuthorIsSignedOutAtTheirNextRequestAndTheirTokensStop()
+    {
+        using var app = new NewsletterApp();
+        var owner = await OwnerAsync(app);
+        var editor = await CoAuthorAsync(app, owner, "ed@example.org", "Editor");
+        var ed = await UserAsync(app, "ed@example.org");
+        string secret;
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            secret = (await scope.ServiceProvider.GetRequiredService<ApiTokens>().CreateAsync("ed's script", ApiScopes.Read, null, ed.Id, "Ed", Ct)).Secret;
+        }
+
+        var api = ApiClients.With(app, secret);
+        Assert.Equal(HttpStatusCode.OK, (await editor.GetAsync("/admin/notes", Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await api.GetAsync("/api/v1/issues", Ct)).StatusCode);
+
+        var suspended = await Forms.PostAsync(owner, "/admin/users", new Dictionary<string, string> { ["id"] = ed.Id }, "/admin/users?handler=Suspend");
+        Assert.Contains("is suspended", await suspended.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        // The very next request: no grace period, on the page or the API.
+        var next = await editor.GetAsync("/admin/notes", Ct);
+        Assert.Equal(HttpStatusCode.Redirect, next.StatusCode);
+        Assert.StartsWith("/admin/login", next.Headers.Location!.PathAndQuery, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await api.GetAsync("/api/v1/issues", Ct)).StatusCode);
+        Assert.NotEqual(HttpStatusCode.Redirect, (await SignInAsync(app.CreateBrowserClient(), "ed@example.org", "ada's own long passphrase")).StatusCode);
+
+        // Restored, they sign in again; the old cookie stays dead.
+        await Forms.PostAsync(owner, "/admin/users", new Dictionary<string, string> { ["id"] = ed.Id }, "/admin/users?handler=Restore");
+        Assert.Equal(HttpStatusCode.Redirect, (await editor.GetAsync("/admin/notes", Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, (await SignInAsync(app.CreateBrowserClient(), "ed@example.org", "ada's own long passphrase")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await api.GetAsync("/api/v1/issues", Ct)).StatusCode);
+
+        // Removed: gone everywhere, and their token is marked revoked.
+        var signedIn = app.CreateBrowserClient();
+        await SignInAsync(signedIn, "ed@example.org", "ada's own long passphrase");
+        await Forms.PostAsync(owner, "/admin/users", new Dictionary<string, string> { ["id"] = ed.Id }, "/admin/users?handler=Remove");
+        Assert.Equal(HttpStatusCode.Redirect, (await signedIn.GetAsync("/admin/notes", Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await api.GetAsync("/api/v1/issues", Ct)).StatusCode);
+        Assert.NotNull(await WithDbAsync(app, db => db.ApiTokens.Where(t => t.CreatedById == ed.Id).Select(t => t.RevokedAt).SingleAsync(Ct)));
+        Assert.Equal(
+            [AuditActions.AuthorInvite, AuditActions.AuthorSuspend, AuditActions.AuthorRestore, AuditActions.AuthorRemove],
+            await WithDbAsync(app, db => db.AuditEntries.OrderBy(e => e.Id).Select(e => e.Action).ToListAsync(Ct)));
+    }
+
+    [Fact]
+    public async Task TheLastOwnerCannotBeDemotedSuspendedOrRemoved()
+    {
+        using var app = new NewsletterApp();
+        var owner = await OwnerAsync(app);
+        var me = await UserAsync(app, "owner@example.org");
+
+        var demoted = await Forms.PostAsync(owner, "/admin/users", new Dictionary<string, string> { ["id"] = me.Id, ["role"] = "Editor" }, "/admin/users?handler=Role");
+        Assert.Contains("last active owner", await demoted.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(AuthorRole.Owner, (await UserAsync(app, "owner@example.org")).Role);
+
+        // A second owner can suspend or remove the first, and the first can then step down; the second can't.
+        var ada = await CoAuthorAsync(app, owner, "ada@example.org", "Owner");
+        var adaId = (await UserAsync(app, "ada@example.org")).Id;
+        var stepDown = await Forms.PostAsync(owner, "/admin/users", new Dictionary<string, string> { ["id"] = me.Id, ["role"] = "Editor" }, "/admin/users?handler=Role");
+        Assert.Contains("is now an editor", await stepDown.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(AuthorRole.Editor, (await UserAsync(app, "owner@example.org")).Role);
+
+        // The former owner's session reads the new role at once: the authors page is no longer theirs to change.
+        Assert.Equal(HttpStatusCode.Forbidden, (await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["id"] = adaId, ["role"] = "Viewer" }, "/admin/users?handler=Role")).StatusCode);
+
+        foreach (var handler in new[] { "Role", "Suspend", "Remove" })
+        {
+            var self = await Forms.PostAsync(ada, "/admin/users", new Dictionary<string, string> { ["id"] = adaId, ["role"] = "Viewer" }, $"/admin/users?handler={handler}");
+            Assert.Equal(HttpStatusCode.OK, self.StatusCode);
+        }
+
+        var last = await UserAsync(app, "ada@example.org");
+        Assert.Equal(AuthorRole.Owner, last.Role);
+        Assert.Null(last.SuspendedAt);
+    }
+
+    [Fact]
+    public async Task EverySendAndExportIsRecordedWithWhoDidItAndTheIssueSaysWhoSentIt()
+    {
+        using var app = new NewsletterApp();
+        var owner = await OwnerAsync(app);
+        await SendingFixture.AddReadersAsync(app, 2);
+        var issueId = await SendingFixture.AddIssueAsync(app, subject: Screen["subject"]);
+        var editor = await CoAuthorAsync(app, owner, "ed@example.org", "Editor");
+
+        // The editor sends (they may); the page's save comes first, so the screen is what is stored.
+        var editUrl = $"/admin/issues/{issueId}";
+        await Forms.PostAsync(editor, editUrl, Screen, editUrl + "?handler=Save");
+        var sent = await Forms.PostAsync(editor, editUrl, Screen, editUrl + "?handler=SendNow");
+        Assert.Equal($"/admin/issues/{issueId}/progress", sent.Headers.Location!.OriginalString);
+
+        // Exports are the owner's; the editor is refused and that refusal writes nothing.
+        Assert.Equal(HttpStatusCode.Forbidden, (await editor.GetAsync("/admin/subscribers/export.csv", Ct)).StatusCode);
+        var csv = await owner.GetAsync("/admin/subscribers/export.csv?status=active", Ct);
+        Assert.Equal(HttpStatusCode.OK, csv.StatusCode);
+        Assert.Contains("reader", await csv.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        var entries = await WithDbAsync(app, db => db.AuditEntries.AsNoTracking().OrderBy(e => e.Id).ToListAsync(Ct));
+        var send = Assert.Single(entries, e => e.Action == AuditActions.IssueSend);
+        Assert.Equal("Ada", send.ActorName);
+        Assert.Equal(issueId.ToString(System.Globalization.CultureInfo.InvariantCulture), send.ObjectId);
+        Assert.Contains(Screen["subject"], send.Detail, StringComparison.Ordinal);
+        var export = Assert.Single(entries, e => e.Action == AuditActions.ReadersExport);
+        Assert.Equal("Owner", export.ActorName);
+        Assert.Contains("2 readers", export.Detail, StringComparison.Ordinal);
+
+        // The issue's page says who sent it; the audit page lists both, for owners only.
+        var progress = await (await owner.GetAsync($"/admin/issues/{issueId}/progress", Ct)).Content.ReadAsStringAsync(Ct);
+        Assert.Matches("Sent by</dt><dd data-field=\"sent-by\">Ada · ", progress);
+        var audit = await (await owner.GetAsync("/admin/audit", Ct)).Content.ReadAsStringAsync(Ct);
+        Assert.Contains(AuditActions.IssueSend, audit, StringComparison.Ordinal);
+        Assert.Contains(AuditActions.ReadersExport, audit, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, (await editor.GetAsync("/admin/audit", Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task ASendThroughTheApiIsRecordedUnderTheTokensAuthor()
+    {
+        using var app = new NewsletterApp();
+        await SendingFixture.AddReadersAsync(app, 1);
+        var issueId = await SendingFixture.AddIssueAsync(app);
+        var api = ApiClients.With(app, await ApiClients.TokenAsync(app, ApiScopes.Read | ApiScopes.Send, role: AuthorRole.Editor));
+
+        Assert.Equal(HttpStatusCode.Accepted, (await api.PostAsync($"/api/v1/issues/{issueId}/send", null, Ct)).StatusCode);
+
+        var entry = await WithDbAsync(app, db => db.AuditEntries.AsNoTracking().SingleAsync(Ct));
+        Assert.Equal(AuditActions.IssueSend, entry.Action);
+        Assert.StartsWith("Test Editor via API token", entry.ActorName, StringComparison.Ordinal);
+    }
+}
