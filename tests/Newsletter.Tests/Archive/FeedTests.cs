@@ -119,6 +119,23 @@ public class FeedTests
     }
 
     [Fact]
+    public async Task FeedContentLinksAreAbsoluteInEveryFormat()
+    {
+        using var app = new NewsletterApp();
+        app.WriteNote("r.md", Note("Relative links", "relative-note", "2026-03-01", "links", "See [the other note](/notes/sqlite-note) and ![a chart](/media/chart.png)."));
+        var client = app.CreateClient();
+        foreach (var feed in new[] { "/feeds/notes.rss", "/feeds/notes.atom", "/feeds/notes.json" })
+        {
+            var body = await client.GetStringAsync(feed, Ct);
+            Assert.Contains("http://localhost/notes/sqlite-note", body, StringComparison.Ordinal);
+            Assert.Contains("http://localhost/media/chart.png", body, StringComparison.Ordinal);
+            Assert.DoesNotContain("href=\\\"/notes/", body, StringComparison.Ordinal);
+            Assert.DoesNotContain("href=&quot;/notes/", body, StringComparison.Ordinal);
+            Assert.DoesNotContain("href=\"/notes/", body, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task AnEmptySiteStillServesValidFeeds()
     {
         using var app = new NewsletterApp();
