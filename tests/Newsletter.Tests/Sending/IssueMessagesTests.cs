@@ -99,7 +99,9 @@ public class IssueMessagesTests
 
         var prepared = await scope.ServiceProvider.GetRequiredService<IssueMessages>().PrepareAsync(issueId, Ct);
 
-        Assert.Contains(" &middot; 15 September 2026", prepared.Html, StringComparison.Ordinal);
+        // Without a number the date stands alone (the newsletter's name is already on top).
+        Assert.Contains(">15 September 2026", prepared.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("14 September", prepared.Html, StringComparison.Ordinal);
         Assert.Contains("Ledgers, leases and the 40 ms stall\n", prepared.Text, StringComparison.Ordinal);
         Assert.Contains(", 15 September 2026\n", prepared.Text, StringComparison.Ordinal);
     }
