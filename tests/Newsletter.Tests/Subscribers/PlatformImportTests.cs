@@ -309,6 +309,23 @@ public class PlatformImportTests
         Assert.Equal(["1-1", "plain"], TagsOf(readers["ok.two@example.org"]));
     }
 
+    [Theory]
+    [InlineData("2023-04-02 14:03:11", "2023-04-02T14:03:11.0000000Z")]
+    [InlineData("2021-03-04T05:06:07.120Z", "2021-03-04T05:06:07.1200000Z")]
+    [InlineData("2023-01-15T10:20:30.123456+02:00", "2023-01-15T08:20:30.1234560Z")]
+    [InlineData("2023-05-06 07:08:09.123456 +0000 UTC", "2023-05-06T07:08:09.1234560Z")]
+    [InlineData("2023-05-06 07:08:09 -0130 XYZ", "2023-05-06T08:38:09.0000000Z")]
+    [InlineData("1700000000", "2023-11-14T22:13:20.0000000Z")]
+    [InlineData("2023-02-30 10:00:00", null)]
+    [InlineData("2023-04-02 24:00:00", null)]
+    [InlineData("=NOW()", null)]
+    public void ExportDatesAreReadInEveryShapeThePlatformsWriteAndNothingElse(string text, string? expected)
+    {
+        var ok = ImportValues.TryDate(text, out var value);
+        Assert.Equal(expected is not null, ok);
+        Assert.Equal(expected, value?.ToString("O", CultureInfo.InvariantCulture));
+    }
+
     [Fact]
     public async Task MailchimpsNonSubscribedFileIsRefusedWithASentence()
     {

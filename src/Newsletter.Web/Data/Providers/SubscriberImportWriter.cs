@@ -178,7 +178,7 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
             p[3].Value = row.Status is { } status ? (int)status : DBNull.Value;
             p[4].Value = (object?)row.Consent ?? DBNull.Value;
             p[5].Value = Text(row.CreatedAt);
-            p[6].Value = row.ConfirmedAt is { } c ? c.ToString(DateFormat, CultureInfo.InvariantCulture) : DBNull.Value;
+            p[6].Value = row.ConfirmedAt is { } c ? c == row.CreatedAt ? p[5].Value : c.ToString(DateFormat, CultureInfo.InvariantCulture) : DBNull.Value;
             p[7].Value = row.LeftAt is { } l ? l.ToString(DateFormat, CultureInfo.InvariantCulture) : DBNull.Value;
             p[8].Value = row.EmailHash;
             long? changed = null;
