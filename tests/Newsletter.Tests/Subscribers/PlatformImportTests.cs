@@ -209,6 +209,21 @@ public class PlatformImportTests
     }
 
     [Fact]
+    public async Task AnOlderGhostExportWithASubscribedColumnIsRecognisedToo()
+    {
+        using var app = new NewsletterApp();
+        var csv = "email,name,note,subscribed,complimentary_plan,stripe_customer_id,created_at,deleted_at,labels\n"
+            + "old.one@example.org,Old One,,true,false,,2019-05-06T07:08:09.000Z,,Early\n"
+            + "old.two@example.org,Old Two,,false,false,,2019-05-06T07:08:09.000Z,,\n";
+        var import = await ImportAsync(app, Encoding.UTF8.GetBytes(csv), "members.csv");
+        Assert.Equal(("Ghost", 2, 1), (import.Platform, import.Imported, import.NotMailed));
+        var readers = await ReadersAsync(app);
+        Assert.Equal(SubscriberStatus.Active, readers["old.one@example.org"].Status);
+        Assert.Equal(Utc("2019-05-06T07:08:09Z"), readers["old.one@example.org"].CreatedAt);
+        Assert.Equal(SubscriberStatus.Unsubscribed, readers["old.two@example.org"].Status);
+    }
+
+    [Fact]
     public async Task ButtondownTypesBecomeStatusesAndUnactivatedOrUnknownOnesAreReportedNotImported()
     {
         using var app = new NewsletterApp();

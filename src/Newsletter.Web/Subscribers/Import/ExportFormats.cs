@@ -70,7 +70,9 @@ public static class ExportFormats
             return new Listmonk(columns);
         }
 
-        if (columns.Has("email") && columns.HasAny("subscribedtoemails") && columns.HasAny("complimentaryplan", "stripecustomerid", "labels"))
+        // Ghost before 4.0 wrote "subscribed" where it now writes "subscribed_to_emails".
+        if (columns.Has("email") && (columns.Has("subscribedtoemails") || (columns.Has("subscribed") && columns.HasAny("complimentaryplan", "stripecustomerid")))
+            && columns.HasAny("complimentaryplan", "stripecustomerid", "labels"))
         {
             return new Ghost(columns);
         }
@@ -268,7 +270,7 @@ public static class ExportFormats
         {
             _email = Column("email", "email");
             _name = Column("name", "name");
-            _subscribed = Column("status (false → unsubscribed)", "subscribedtoemails");
+            _subscribed = Column("status (false → unsubscribed)", "subscribedtoemails", "subscribed");
             _created = Column("subscribed and confirmed", "createdat");
             _labels = Column("tags", "labels");
             _deleted = Column("status (set → unsubscribed)", "deletedat");
