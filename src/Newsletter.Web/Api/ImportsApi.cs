@@ -10,10 +10,11 @@ using Newsletter.Web.Subscribers.Import;
 namespace Newsletter.Web.Api;
 
 public sealed record ImportDto(int Id, string FileName, ImportStatus Status, int Percent, int Rows, int Imported, int Duplicates, int Suppressed, int Invalid,
-    string? Error, bool Done, bool Active, string? Tags, DateTime CreatedAt, DateTime? FinishedAt)
+    string? Error, bool Done, bool Active, string? Tags, DateTime CreatedAt, DateTime? FinishedAt, string? Platform, string? Mapping, int NotMailed)
 {
     public static ImportDto From(SubscriberImport i) => new(i.Id, i.FileName, i.Status, i.Status == ImportStatus.Completed ? 100 : i.Percent, i.Rows, i.Imported,
-        i.Duplicates, i.Suppressed, i.Invalid, i.Error, i.Status is ImportStatus.Completed or ImportStatus.Failed, i.ImportAsActive, i.Tags, i.CreatedAt, i.FinishedAt);
+        i.Duplicates, i.Suppressed, i.Invalid, i.Error, i.Status is ImportStatus.Completed or ImportStatus.Failed, i.ImportAsActive, i.Tags, i.CreatedAt, i.FinishedAt,
+        i.Platform, i.Mapping, i.NotMailed);
 }
 
 /// <summary>/api/v1/imports: the admin's CSV import (same importer, same job, same per-row errors), fed from a request body.</summary>
@@ -29,7 +30,9 @@ public static class ImportsApi
             .WithMetadata(new RequestSizeLimitAttribute(SubscriberImporter.MaxUploadBytes))
             .WithSummary("Import subscribers from CSV")
             .WithDescription("The body is the CSV file (Content-Type: text/csv, UTF-8, a header row naming at least an email column). Rows are pending and get a confirmation email, unless active=true with a consent saying where they agreed. " +
-                "The import runs in the background: poll the returned import until done is true. Duplicates are skipped and suppressed addresses stay out.");
+                "The import runs in the background: poll the returned import until done is true. Duplicates are skipped and suppressed addresses stay out. " +
+                "An export from Substack, Mailchimp, Buttondown, Ghost, listmonk or Kit is recognised by its header (platform and mapping say so) and keeps each reader's status there: " +
+                "those who unsubscribed, bounced or complained arrive in that state and are never mailed (notMailed counts them).");
         g.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Read)
             .WithSummary("List imports").WithDescription("The most recent imports first, with their counts.");
         g.MapGet("/{id:int}", GetAsync).RequireAuthorization(ApiPolicies.Read)

@@ -42,6 +42,15 @@ public sealed class SubscriberImport
 
     public int Invalid { get; set; }
 
+    /// <summary>Rows whose export says the reader left (unsubscribed, bounced, complained): new readers in that state, or readers on the list it moved there. Never mailed.</summary>
+    public int NotMailed { get; set; }
+
+    /// <summary>The platform whose export this is ("Mailchimp"...), recognised by the header; null for a CSV of the author's own.</summary>
+    public string? Platform { get; set; }
+
+    /// <summary>How the columns were read, in words: "email ← Email Address; tags ← TAGS; ...".</summary>
+    public string? Mapping { get; set; }
+
     public string? Error { get; set; }
 
     public DateTime CreatedAt { get; set; } = DateTime.UtcNow;
@@ -60,5 +69,7 @@ internal sealed class SubscriberImportConfiguration : IEntityTypeConfiguration<S
         b.Property(i => i.FileName).HasMaxLength(260);
         b.Property(i => i.ConsentSource).HasMaxLength(500);
         b.Property(i => i.Tags).HasMaxLength(500);
+        b.Property(i => i.Platform).HasMaxLength(40);
+        b.Property(i => i.Mapping).HasMaxLength(1000);
     }
 }

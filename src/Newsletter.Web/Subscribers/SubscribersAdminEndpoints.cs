@@ -24,7 +24,10 @@ public static class SubscribersAdminEndpoints
                     imported = i.Imported,
                     duplicates = i.Duplicates,
                     suppressed = i.Suppressed,
+                    notMailed = i.NotMailed,
                     invalid = i.Invalid,
+                    platform = i.Platform,
+                    mapping = i.Mapping,
                     error = i.Error,
                     done = i.Status is ImportStatus.Completed or ImportStatus.Failed,
                 })

@@ -1080,6 +1080,17 @@ namespace Newsletter.Web.Data.Migrations
                     b.Property<int>("Invalid")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("Mapping")
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("NotMailed")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Platform")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT");
+
                     b.Property<int>("Rows")
                         .HasColumnType("INTEGER");
 

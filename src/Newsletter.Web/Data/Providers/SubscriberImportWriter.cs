@@ -10,22 +10,43 @@ namespace Newsletter.Web.Data.Providers;
 /// <summary>
 /// One reader of a CSV import as Subscribers/Import/SubscriberImporter.cs validated it: every value is final
 /// (the address normalised, the name cleaned, the dates and consent decided, the tags parsed), so a writer
-/// only stores it.
+/// only stores it. A row from another platform's export may carry its own status, consent record and history
+/// detail (<see cref="Status"/> null: the import's status; <see cref="Consent"/> null: the import's consent); a
+/// reader who left there (Unsubscribed, Bounced, Complained) also has when they left.
 /// </summary>
-public readonly record struct ImportRow(string Email, string Key, string? Name, DateTime CreatedAt, DateTime? ConfirmedAt, string EmailHash, string[] Tags);
+public readonly record struct ImportRow(string Email, string Key, string? Name, DateTime CreatedAt, DateTime? ConfirmedAt, string EmailHash, string[] Tags,
+    SubscriberStatus? Status = null, string? Consent = null, DateTime? LeftAt = null, string? Detail = null)
+{
+    /// <summary>The export says this reader left: never mailed, and an existing reader of the address is moved to this state.</summary>
+    public bool Leaving => Status is SubscriberStatus.Unsubscribed or SubscriberStatus.Bounced or SubscriberStatus.Complained;
+
+    /// <summary>Bounced and complained addresses are suppressed for good, as the lifecycle does for its own bounces and complaints.</summary>
+    public SuppressionReason? Suppress => Status switch
+    {
+        SubscriberStatus.Bounced => SuppressionReason.HardBounce,
+        SubscriberStatus.Complained => SuppressionReason.Complaint,
+        _ => null,
+    };
+}
 
 /// <summary>What every row of one import shares; At is the time written on each new reader's Imported history line.</summary>
 public sealed record ImportTarget(int ImportId, SubscriberStatus Status, string Source, string? ConsentSource, DateTime At);
 
-/// <summary>What a flushed batch did: added, skipped as already on the list (or earlier in the file), kept out as suppressed.</summary>
-public readonly record struct ImportCounts(int Imported, int Duplicates, int Suppressed);
+/// <summary>
+/// What a flushed batch did: added, skipped as already on the list (or earlier in the file), kept out as suppressed;
+/// NotMailed: rows of readers who left, added in that state or moving a reader on the list to it.
+/// </summary>
+public readonly record struct ImportCounts(int Imported, int Duplicates, int Suppressed, int NotMailed = 0);
 
 /// <summary>
 /// How imported readers reach the database; everything else about an import (reading, validating, counting,
 /// reporting, progress, resuming) is the importer's. Both forms apply the same rules: the first row of an
 /// address wins and later ones are duplicates, an address whose hash is in "Suppressions" is never added and
 /// is counted as suppressed, and a new reader gets its row's tags and an Imported line in its history
-/// (SubscriberEventKind.Imported, the import's source), written with it.
+/// (SubscriberEventKind.Imported, the import's source), written with it. A leaving row (ImportRow.Leaving) whose
+/// address is already on the list as active or pending moves that reader to its state, with a history line, unless
+/// the reader confirmed here (not by an import) after leaving there: they came back themselves. A bounced or
+/// complained row that added or moved a reader suppresses the address.
 /// </summary>
 public abstract class SubscriberImportWriter
 {
@@ -67,12 +88,17 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
         private readonly SqliteCommand _tag;
         private readonly SqliteCommand _imported;
         private readonly SqliteCommand _suppressed;
-        private int _importedCount, _duplicates, _suppressedCount;
+        private readonly ImportTarget _target;
+        private readonly SqliteConnection _connection;
+        private PlatformStatements? _platform;
+        private int _importedCount, _duplicates, _suppressedCount, _notMailed;
         private DateTime _lastDate;
         private string _lastText = "";
 
         public Batch(SqliteConnection connection, ImportTarget target)
         {
+            _target = target;
+            _connection = connection;
             // Only what differs from row to row is bound: Microsoft.Data.Sqlite looks every parameter up by
             // name on every execution, and at a million rows that lookup was a fifth of the insert.
             // Most addresses are their own key (nothing to lower-case), so that statement binds the address once.
@@ -88,6 +114,12 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
 
         public override void Add(DbTransaction tx, in ImportRow row)
         {
+            if (row.Status is not null || row.Consent is not null)
+            {
+                AddFromPlatform((SqliteTransaction)tx, row);
+                return;
+            }
+
             var insert = ReferenceEquals(row.Key, row.Email) || row.Key == row.Email ? _insertSame : _insertOther;
             insert.Transaction = _tag.Transaction = _imported.Transaction = _suppressed.Transaction = (SqliteTransaction)tx;
             // In the order Prepare was given them.
@@ -130,15 +162,104 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
             }
         }
 
+        /// <summary>
+        /// A row that carries its own status or consent (another platform's export): statements of their own, so the
+        /// plain rows of an author's CSV keep their short insert. A leaving row on an address already on the list moves
+        /// that reader (see <see cref="SubscriberImportWriter"/>); a bounce or complaint suppresses the address.
+        /// </summary>
+        private void AddFromPlatform(SqliteTransaction tx, in ImportRow row)
+        {
+            var s = _platform ??= new PlatformStatements(_connection, _target);
+            s.SetTransaction(tx);
+            var p = s.Insert.Parameters;
+            p[0].Value = row.Email;
+            p[1].Value = row.Key;
+            p[2].Value = (object?)row.Name ?? DBNull.Value;
+            p[3].Value = row.Status is { } status ? (int)status : DBNull.Value;
+            p[4].Value = (object?)row.Consent ?? DBNull.Value;
+            p[5].Value = Text(row.CreatedAt);
+            p[6].Value = row.ConfirmedAt is { } c ? c == row.CreatedAt ? p[5].Value : c.ToString(DateFormat, CultureInfo.InvariantCulture) : DBNull.Value;
+            p[7].Value = row.LeftAt is { } l ? l.ToString(DateFormat, CultureInfo.InvariantCulture) : DBNull.Value;
+            p[8].Value = row.EmailHash;
+            long? changed = null;
+            if (s.Insert.ExecuteScalar() is long newId)
+            {
+                _importedCount++;
+                s.Imported.Parameters[0].Value = newId;
+                s.Imported.Parameters[1].Value = (object?)row.Detail ?? DBNull.Value;
+                s.Imported.ExecuteNonQuery();
+                foreach (var t in row.Tags)
+                {
+                    _tag.Transaction = tx;
+                    _tag.Parameters[0].Value = newId;
+                    _tag.Parameters[1].Value = t;
+                    _tag.ExecuteNonQuery();
+                }
+
+                if (row.Leaving)
+                {
+                    _notMailed++;
+                    changed = newId;
+                }
+            }
+            else
+            {
+                _suppressed.Transaction = tx;
+                _suppressed.Parameters[0].Value = row.EmailHash;
+                if (_suppressed.ExecuteScalar() is not null)
+                {
+                    _suppressedCount++;
+                    return;
+                }
+
+                if (row.Leaving)
+                {
+                    s.Leave.Parameters[0].Value = (int)row.Status!.Value;
+                    s.Leave.Parameters[1].Value = p[7].Value;
+                    s.Leave.Parameters[2].Value = row.Key;
+                    if (s.Leave.ExecuteScalar() is long movedId)
+                    {
+                        _notMailed++;
+                        changed = movedId;
+                        s.Left.Parameters[0].Value = movedId;
+                        s.Left.Parameters[1].Value = (int)(row.Status switch
+                        {
+                            SubscriberStatus.Bounced => SubscriberEventKind.Bounced,
+                            SubscriberStatus.Complained => SubscriberEventKind.Complained,
+                            _ => SubscriberEventKind.Unsubscribed,
+                        });
+                        s.Left.Parameters[2].Value = (object?)row.Detail ?? DBNull.Value;
+                        s.Left.ExecuteNonQuery();
+                    }
+                    else
+                    {
+                        _duplicates++;
+                    }
+                }
+                else
+                {
+                    _duplicates++;
+                }
+            }
+
+            if (changed is not null && row.Suppress is { } reason)
+            {
+                s.Suppress.Parameters[0].Value = row.EmailHash;
+                s.Suppress.Parameters[1].Value = (int)reason;
+                s.Suppress.ExecuteNonQuery();
+            }
+        }
+
         public override Task<ImportCounts> FlushAsync(DbTransaction tx, CancellationToken ct)
         {
-            var counts = new ImportCounts(_importedCount, _duplicates, _suppressedCount);
-            (_importedCount, _duplicates, _suppressedCount) = (0, 0, 0);
+            var counts = new ImportCounts(_importedCount, _duplicates, _suppressedCount, _notMailed);
+            (_importedCount, _duplicates, _suppressedCount, _notMailed) = (0, 0, 0, 0);
             return Task.FromResult(counts);
         }
 
         public override void Dispose()
         {
+            _platform?.Dispose();
             _insertSame.Dispose();
             _insertOther.Dispose();
             _tag.Dispose();
@@ -172,6 +293,62 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
             ON CONFLICT ("EmailKey") DO NOTHING
             RETURNING "Id"
             """);
+
+        /// <summary>The statements only an export from another platform needs, prepared on its first such row.</summary>
+        private sealed class PlatformStatements : IDisposable
+        {
+            public PlatformStatements(SqliteConnection connection, ImportTarget target)
+            {
+                var at = target.At.ToString(DateFormat, CultureInfo.InvariantCulture);
+                var receiving = string.Create(CultureInfo.InvariantCulture, $"({(int)SubscriberStatus.Pending}, {(int)SubscriberStatus.Active})");
+                Insert = Prepare(connection, string.Create(CultureInfo.InvariantCulture, $"""
+                    INSERT INTO "Subscribers" ("Email", "EmailKey", "Name", "Status", "Source", "ConsentSource", "CreatedAt", "ConfirmedAt", "UnsubscribedAt", "TokenVersion")
+                    SELECT $email, $key, $name, COALESCE($status, {(int)target.Status}), 'import:{target.ImportId}',
+                        COALESCE($consent, (SELECT "ConsentSource" FROM "SubscriberImports" WHERE "Id" = {target.ImportId})), $created, $confirmed, $left, 0
+                    WHERE NOT EXISTS (SELECT 1 FROM "Suppressions" WHERE "EmailHash" = $hash)
+                    ON CONFLICT ("EmailKey") DO NOTHING
+                    RETURNING "Id"
+                    """), "$email", "$key", "$name", "$status", "$consent", "$created", "$confirmed", "$left", "$hash");
+                Imported = Prepare(connection, string.Create(CultureInfo.InvariantCulture, $"""
+                    INSERT INTO "SubscriberEvents" ("SubscriberId", "At", "Kind", "Source", "Detail") VALUES ($id, '{at}', {(int)SubscriberEventKind.Imported}, 'import:{target.ImportId}', $detail)
+                    """), "$id", "$detail");
+                // A reader who came back here by themselves after leaving there stays: their own confirmation is newer.
+                Leave = Prepare(connection, string.Create(CultureInfo.InvariantCulture, $"""
+                    UPDATE "Subscribers" SET "Status" = $status, "UnsubscribedAt" = COALESCE($left, '{at}')
+                    WHERE "EmailKey" = $key AND "Status" IN {receiving}
+                      AND NOT ("Source" NOT LIKE 'import:%' AND "ConfirmedAt" IS NOT NULL AND $left IS NOT NULL AND "ConfirmedAt" > $left)
+                    RETURNING "Id"
+                    """), "$status", "$left", "$key");
+                Left = Prepare(connection, string.Create(CultureInfo.InvariantCulture, $"""
+                    INSERT INTO "SubscriberEvents" ("SubscriberId", "At", "Kind", "Source", "Detail") VALUES ($id, '{at}', $kind, 'import:{target.ImportId}', $detail)
+                    """), "$id", "$kind", "$detail");
+                Suppress = Prepare(connection, string.Create(CultureInfo.InvariantCulture, $"""
+                    INSERT INTO "Suppressions" ("EmailHash", "Reason", "CreatedAt") VALUES ($hash, $reason, '{at}') ON CONFLICT ("EmailHash") DO NOTHING
+                    """), "$hash", "$reason");
+            }
+
+            public SqliteCommand Insert { get; }
+
+            public SqliteCommand Imported { get; }
+
+            public SqliteCommand Leave { get; }
+
+            public SqliteCommand Left { get; }
+
+            public SqliteCommand Suppress { get; }
+
+            public void SetTransaction(SqliteTransaction tx) =>
+                Insert.Transaction = Imported.Transaction = Leave.Transaction = Left.Transaction = Suppress.Transaction = tx;
+
+            public void Dispose()
+            {
+                Insert.Dispose();
+                Imported.Dispose();
+                Leave.Dispose();
+                Left.Dispose();
+                Suppress.Dispose();
+            }
+        }
 
         private static SqliteCommand Prepare(SqliteConnection connection, string sql, params string[] parameters)
         {
@@ -208,12 +385,13 @@ internal sealed class PostgresSubscriberImportWriter : SubscriberImportWriter
         SET LOCAL work_mem = '64MB';
         CREATE TEMP TABLE "ImportRows" (
             "Seq" integer NOT NULL, "Email" text NOT NULL, "EmailKey" text NOT NULL, "Name" text,
-            "CreatedAt" timestamptz NOT NULL, "ConfirmedAt" timestamptz, "EmailHash" text NOT NULL, "Tags" text[] NOT NULL
+            "CreatedAt" timestamptz NOT NULL, "ConfirmedAt" timestamptz, "EmailHash" text NOT NULL, "Tags" text[] NOT NULL,
+            "Status" integer, "Consent" text, "LeftAt" timestamptz, "Detail" text
         ) ON COMMIT DROP
         """;
 
     private const string Copy = """
-        COPY "ImportRows" ("Seq", "Email", "EmailKey", "Name", "CreatedAt", "ConfirmedAt", "EmailHash", "Tags") FROM STDIN (FORMAT BINARY)
+        COPY "ImportRows" ("Seq", "Email", "EmailKey", "Name", "CreatedAt", "ConfirmedAt", "EmailHash", "Tags", "Status", "Consent", "LeftAt", "Detail") FROM STDIN (FORMAT BINARY)
         """;
 
     // The same rules as the SQLite form's row-by-row insert, for the whole batch at once: the first row of an
@@ -226,30 +404,61 @@ internal sealed class PostgresSubscriberImportWriter : SubscriberImportWriter
         WITH "First" AS (
             SELECT DISTINCT ON ("EmailKey") * FROM "ImportRows" ORDER BY "EmailKey", "Seq"
         ), "Added" AS (
-            INSERT INTO "Subscribers" ("Email", "EmailKey", "Name", "Status", "Source", "ConsentSource", "CreatedAt", "ConfirmedAt", "TokenVersion")
-            SELECT f."Email", f."EmailKey", f."Name", @status, @source, @consent, f."CreatedAt", f."ConfirmedAt", 0
+            INSERT INTO "Subscribers" ("Email", "EmailKey", "Name", "Status", "Source", "ConsentSource", "CreatedAt", "ConfirmedAt", "UnsubscribedAt", "TokenVersion")
+            SELECT f."Email", f."EmailKey", f."Name", COALESCE(f."Status", @status), @source, COALESCE(f."Consent", @consent), f."CreatedAt", f."ConfirmedAt", f."LeftAt", 0
             FROM "First" f
             WHERE NOT EXISTS (SELECT 1 FROM "Suppressions" x WHERE x."EmailHash" = f."EmailHash")
             ORDER BY f."Seq"
             ON CONFLICT ("EmailKey") DO NOTHING
-            RETURNING "Id", "EmailKey"
+            RETURNING "Id", "EmailKey", "Status"
         ), "Tagged" AS (
             INSERT INTO "SubscriberTags" ("SubscriberId", "Tag")
             SELECT a."Id", t."Tag" FROM "Added" a JOIN "First" f ON f."EmailKey" = a."EmailKey" CROSS JOIN LATERAL unnest(f."Tags") AS t("Tag")
             ON CONFLICT DO NOTHING
         ), "Recorded" AS (
-            INSERT INTO "SubscriberEvents" ("SubscriberId", "At", "Kind", "Source")
-            SELECT a."Id", @at, @kind, @source FROM "Added" a
+            INSERT INTO "SubscriberEvents" ("SubscriberId", "At", "Kind", "Source", "Detail")
+            SELECT a."Id", @at, @kind, @source, f."Detail" FROM "Added" a JOIN "First" f ON f."EmailKey" = a."EmailKey"
         )
         SELECT (SELECT count(*) FROM "Added")::int,
                (SELECT count(*) FROM "ImportRows" r WHERE EXISTS (SELECT 1 FROM "Suppressions" x WHERE x."EmailHash" = r."EmailHash"))::int,
-               (SELECT count(*) FROM "ImportRows")::int
+               (SELECT count(*) FROM "ImportRows")::int,
+               (SELECT count(*) FROM "Added" WHERE "Status" = ANY(@leaving))::int
+        """;
+
+    // Run after the merge, only for a batch with leaving rows: the first leaving row of each address moves a reader
+    // on the list (added by an earlier batch, an earlier file, or the merge just now) who is still active or pending,
+    // unless they confirmed here by themselves after leaving there; bounces and complaints that added or moved a
+    // reader suppress the address. The same rules as the SQLite form's statements, for the batch at once.
+    private const string Leave = """
+        WITH "Leaving" AS (
+            SELECT DISTINCT ON ("EmailKey") * FROM "ImportRows" WHERE "Status" = ANY(@leaving) ORDER BY "EmailKey", "Seq"
+        ), "Moved" AS (
+            UPDATE "Subscribers" s SET "Status" = l."Status", "UnsubscribedAt" = COALESCE(l."LeftAt", @at)
+            FROM "Leaving" l
+            WHERE s."EmailKey" = l."EmailKey" AND s."Status" = ANY(@receiving)
+              AND NOT (s."Source" NOT LIKE 'import:%' AND s."ConfirmedAt" IS NOT NULL AND l."LeftAt" IS NOT NULL AND s."ConfirmedAt" > l."LeftAt")
+            RETURNING s."Id", s."EmailKey", l."Status" AS "NewStatus", l."Detail"
+        ), "Recorded" AS (
+            INSERT INTO "SubscriberEvents" ("SubscriberId", "At", "Kind", "Source", "Detail")
+            SELECT m."Id", @at, CASE m."NewStatus" WHEN @bounced THEN @bouncedKind WHEN @complained THEN @complainedKind ELSE @unsubscribedKind END, @source, m."Detail"
+            FROM "Moved" m
+        ), "Suppressed" AS (
+            INSERT INTO "Suppressions" ("EmailHash", "Reason", "CreatedAt")
+            SELECT l."EmailHash", CASE l."Status" WHEN @bounced THEN @hardBounce ELSE @complaint END, @at
+            FROM "Leaving" l
+            WHERE l."Status" IN (@bounced, @complained)
+              AND (l."EmailKey" IN (SELECT "EmailKey" FROM "Moved")
+                   OR EXISTS (SELECT 1 FROM "Subscribers" s WHERE s."EmailKey" = l."EmailKey" AND s."Source" = @source AND s."Status" = l."Status"))
+            ON CONFLICT ("EmailHash") DO NOTHING
+        )
+        SELECT count(*)::int FROM "Moved"
         """;
 
     private sealed class Batch(NpgsqlConnection connection, ImportTarget target) : ImportBatchWriter
     {
         private NpgsqlBinaryImporter? _copy;
         private int _seq;
+        private bool _leaving;
 
         public override void Add(DbTransaction tx, in ImportRow row)
         {
@@ -290,6 +499,39 @@ internal sealed class PostgresSubscriberImportWriter : SubscriberImportWriter
 
             _copy.Write(row.EmailHash, NpgsqlDbType.Text);
             _copy.Write(row.Tags, NpgsqlDbType.Array | NpgsqlDbType.Text);
+            if (row.Status is { } status)
+            {
+                _copy.Write((int)status, NpgsqlDbType.Integer);
+            }
+            else
+            {
+                _copy.WriteNull();
+            }
+
+            Write(row.Consent);
+            if (row.LeftAt is { } left)
+            {
+                _copy.Write(left, NpgsqlDbType.TimestampTz);
+            }
+            else
+            {
+                _copy.WriteNull();
+            }
+
+            Write(row.Detail);
+            _leaving |= row.Leaving;
+        }
+
+        private void Write(string? text)
+        {
+            if (text is null)
+            {
+                _copy!.WriteNull();
+            }
+            else
+            {
+                _copy!.Write(text, NpgsqlDbType.Text);
+            }
         }
 
         public override async Task<ImportCounts> FlushAsync(DbTransaction tx, CancellationToken ct)
@@ -308,11 +550,38 @@ internal sealed class PostgresSubscriberImportWriter : SubscriberImportWriter
             merge.Parameters.AddWithValue("consent", NpgsqlDbType.Varchar, (object?)target.ConsentSource ?? DBNull.Value);
             merge.Parameters.AddWithValue("at", NpgsqlDbType.TimestampTz, target.At);
             merge.Parameters.AddWithValue("kind", (int)SubscriberEventKind.Imported);
-            await using var reader = await merge.ExecuteReaderAsync(ct);
-            await reader.ReadAsync(ct);
-            var (imported, suppressed, staged) = (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2));
-            return new ImportCounts(imported, staged - imported - suppressed, suppressed);
+            merge.Parameters.AddWithValue("leaving", LeavingStatuses);
+            int imported, suppressed, staged, leftNew;
+            await using (var reader = await merge.ExecuteReaderAsync(ct))
+            {
+                await reader.ReadAsync(ct);
+                (imported, suppressed, staged, leftNew) = (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetInt32(3));
+            }
+
+            var moved = 0;
+            if (_leaving)
+            {
+                _leaving = false;
+                await using var leave = new NpgsqlCommand(Leave, connection, (NpgsqlTransaction)tx);
+                leave.Parameters.AddWithValue("leaving", LeavingStatuses);
+                leave.Parameters.AddWithValue("receiving", new[] { (int)SubscriberStatus.Pending, (int)SubscriberStatus.Active });
+                leave.Parameters.AddWithValue("at", NpgsqlDbType.TimestampTz, target.At);
+                leave.Parameters.AddWithValue("source", target.Source);
+                leave.Parameters.AddWithValue("bounced", (int)SubscriberStatus.Bounced);
+                leave.Parameters.AddWithValue("complained", (int)SubscriberStatus.Complained);
+                leave.Parameters.AddWithValue("bouncedKind", (int)SubscriberEventKind.Bounced);
+                leave.Parameters.AddWithValue("complainedKind", (int)SubscriberEventKind.Complained);
+                leave.Parameters.AddWithValue("unsubscribedKind", (int)SubscriberEventKind.Unsubscribed);
+                leave.Parameters.AddWithValue("hardBounce", (int)SuppressionReason.HardBounce);
+                leave.Parameters.AddWithValue("complaint", (int)SuppressionReason.Complaint);
+                moved = (int)(await leave.ExecuteScalarAsync(ct))!;
+            }
+
+            // A moved reader's row was counted among the duplicates by the merge; it did something after all.
+            return new ImportCounts(imported, staged - imported - suppressed - moved, suppressed, leftNew + moved);
         }
+
+        private static readonly int[] LeavingStatuses = [(int)SubscriberStatus.Unsubscribed, (int)SubscriberStatus.Bounced, (int)SubscriberStatus.Complained];
 
         public override void Dispose()
         {

@@ -45,7 +45,16 @@ public static class ImportCommand
             return 1;
         }
 
+        if (import.Platform is not null)
+        {
+            Console.WriteLine($"Import {import.Id}: {import.Platform} export ({import.Mapping})");
+        }
+
         Console.WriteLine($"Import {import.Id}: {import.Rows:N0} rows, {import.Imported:N0} imported, {import.Duplicates:N0} duplicates, {import.Suppressed:N0} suppressed, {import.Invalid:N0} with errors.");
+        if (import.NotMailed > 0)
+        {
+            Console.WriteLine($"{import.NotMailed:N0} of them left {import.Platform} (unsubscribed, bounced or complained): kept in that state, never mailed.");
+        }
         Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Took {clock.Elapsed.TotalSeconds:F2} s ({import.Rows / Math.Max(clock.Elapsed.TotalSeconds, 0.001):F0} rows/s)."));
         if (import.Invalid > 0)
         {

@@ -21,7 +21,7 @@ namespace Newsletter.Web.Subscribers.Import;
 public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, SubscriberImportWriter writer, AppPaths paths, IBackgroundJobClient jobs, TimeProvider clock, ILogger<SubscriberImporter> logger)
 {
     // What the last committed batch left in the database; a failure reports these, not the rolled-back batch.
-    private (int Imported, int Duplicates, int Suppressed) _committed;
+    private (int Imported, int Duplicates, int Suppressed, int NotMailed) _committed;
 
     // The reason given for a row holding bytes that are not UTF-8 (U+FFFD after decoding); a file that legitimately
     // holds U+FFFD was damaged before it reached us.
@@ -151,7 +151,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         {
             // The import page shows this; the rows committed before it stay imported and are counted, and the
             // batch that was open when it failed was rolled back, so its rows are not counted as imported.
-            (import.Imported, import.Duplicates, import.Suppressed) = _committed;
+            (import.Imported, import.Duplicates, import.Suppressed, import.NotMailed) = _committed;
             var message = e.Message;
             if (e is CsvFormatException)
             {
@@ -170,7 +170,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
             await db.SubscriberImports.Where(i => i.Id == import.Id).ExecuteUpdateAsync(u => u
                 .SetProperty(i => i.Status, ImportStatus.Failed).SetProperty(i => i.Error, message).SetProperty(i => i.FinishedAt, import.FinishedAt)
                 .SetProperty(i => i.Rows, import.Rows).SetProperty(i => i.Imported, import.Imported).SetProperty(i => i.Invalid, import.Invalid)
-                .SetProperty(i => i.Duplicates, import.Duplicates).SetProperty(i => i.Suppressed, import.Suppressed), CancellationToken.None);
+                .SetProperty(i => i.Duplicates, import.Duplicates).SetProperty(i => i.Suppressed, import.Suppressed).SetProperty(i => i.NotMailed, import.NotMailed), CancellationToken.None);
             DeleteUpload(import.Id);
             throw;
         }
@@ -215,7 +215,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
 
     private async Task ImportCoreAsync(SubscriberImport import, CancellationToken ct)
     {
-        _committed = (import.Imported, import.Duplicates, import.Suppressed);
+        _committed = (import.Imported, import.Duplicates, import.Suppressed, import.NotMailed);
         var path = FilePath(paths, import.Id);
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         // Bytes that are not UTF-8 become U+FFFD and the row holding one is reported (see NotUtf8), not imported
@@ -234,7 +234,11 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
 
         var delimiter = CsvReader.Detect(headerLine);
         var header = new CsvReader(new StringReader(headerLine), delimiter).Records().FirstOrDefault();
-        var map = ColumnMap.From(header.Fields);
+        // A platform's export is known by its header and keeps each reader's status there; any other CSV needs an email column.
+        IRowReader map = ExportFormats.Detect(header.Fields, import.FileName) ?? ColumnMap.From(header.Fields);
+        import.Platform = map.Platform;
+        import.Mapping = map.Mapping.Length > 1000 ? map.Mapping[..1000] : map.Mapping;
+        await db.SaveChangesAsync(ct);
 
         Directory.CreateDirectory(Path.GetDirectoryName(ErrorsPath(paths, import.Id))!);
         await using var errors = new StreamWriter(ErrorsPath(paths, import.Id), false, new UTF8Encoding(false));
@@ -273,22 +277,31 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
                     continue;
                 }
 
-                if (!TryDate(row.Subscribed, out var subscribedAt) || !TryDate(row.Confirmed, out var confirmedAt))
+                if ((row.Problem ?? Unconfirmed(map.Platform, row.State)) is { } refused)
                 {
                     import.Invalid++;
-                    await errors.WriteLineAsync($"{line},{CsvReader.Escape(email)},{CsvReader.Escape("a date could not be read (use YYYY-MM-DD or ISO 8601)")}");
+                    await errors.WriteLineAsync($"{line},{CsvReader.Escape(email)},{CsvReader.Escape(refused)}");
                     continue;
                 }
 
                 tx ??= await connection.BeginTransactionAsync(ct);
                 var key = Subscriber.KeyOf(email);
-                var createdAt = subscribedAt ?? now;
-                // Consent: an active row is confirmed when the file says, else when it subscribed; a pending
-                // one is not confirmed until the reader clicks the link its confirmation mail carries.
-                var confirmed = import.ImportAsActive ? confirmedAt ?? createdAt : (DateTime?)null;
+                var createdAt = row.SubscribedAt ?? now;
                 string[] tags = string.IsNullOrEmpty(row.Tags) ? defaultTags : [.. defaultTags.Concat(Notes.Tags.Parse(row.Tags)).Distinct()];
-                // The lifecycle's own name and suppression rules: a reader imported is a reader like any other.
-                batch.Add(tx, new ImportRow(email, key, ReaderLifecycle.CleanName(row.Name), createdAt, confirmed, hashes.Of(email), tags));
+                var name = ReaderLifecycle.CleanName(row.Name);
+                if (map.Platform is null)
+                {
+                    // Consent: an active row is confirmed when the file says, else when it subscribed; a pending
+                    // one is not confirmed until the reader clicks the link its confirmation mail carries.
+                    var confirmed = import.ImportAsActive ? row.ConfirmedAt ?? createdAt : (DateTime?)null;
+                    // The lifecycle's own name and suppression rules: a reader imported is a reader like any other.
+                    batch.Add(tx, new ImportRow(email, key, name, createdAt, confirmed, hashes.Of(email), tags));
+                }
+                else
+                {
+                    batch.Add(tx, FromPlatform(import, map.Platform, row, email, key, name, createdAt, hashes.Of(email), tags, now));
+                }
+
                 if (++inBatch >= writer.BatchSize)
                 {
                     import.BytesRead = file.Position;
@@ -312,8 +325,8 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         import.Status = ImportStatus.Completed;
         import.FinishedAt = clock.GetUtcNow().UtcDateTime;
         await db.SaveChangesAsync(ct);
-        logger.LogInformation("Import {Id} finished: {Rows} rows, {Imported} imported, {Duplicates} duplicates, {Suppressed} suppressed, {Invalid} invalid",
-            import.Id, import.Rows, import.Imported, import.Duplicates, import.Suppressed, import.Invalid);
+        logger.LogInformation("Import {Id} finished: {Rows} rows, {Imported} imported, {Duplicates} duplicates, {Suppressed} suppressed, {NotMailed} arrived as having left, {Invalid} invalid",
+            import.Id, import.Rows, import.Imported, import.Duplicates, import.Suppressed, import.NotMailed, import.Invalid);
         if (!import.ImportAsActive && import.Imported > 0)
         {
             jobs.Enqueue<ImportConfirmationsJob>(j => j.RunAsync(import.Id, CancellationToken.None));
@@ -326,18 +339,20 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         import.Imported += counts.Imported;
         import.Duplicates += counts.Duplicates;
         import.Suppressed += counts.Suppressed;
+        import.NotMailed += counts.NotMailed;
         // Progress is written in the same transaction as the rows it counts, so the page never runs ahead.
         await using (var progress = tx.Connection!.CreateCommand())
         {
             progress.Transaction = tx;
             progress.CommandText = """
                 UPDATE "SubscriberImports" SET "Rows" = @rows, "Imported" = @imported, "Duplicates" = @dups,
-                "Suppressed" = @sup, "Invalid" = @invalid, "BytesRead" = @bytes, "FileSize" = @size, "Status" = @status WHERE "Id" = @id
+                "Suppressed" = @sup, "NotMailed" = @left, "Invalid" = @invalid, "BytesRead" = @bytes, "FileSize" = @size, "Status" = @status WHERE "Id" = @id
                 """;
             Add(progress, "@rows", import.Rows);
             Add(progress, "@imported", import.Imported);
             Add(progress, "@dups", import.Duplicates);
             Add(progress, "@sup", import.Suppressed);
+            Add(progress, "@left", import.NotMailed);
             Add(progress, "@invalid", import.Invalid);
             Add(progress, "@bytes", import.BytesRead);
             Add(progress, "@size", import.FileSize);
@@ -348,7 +363,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
 
         await tx.CommitAsync(ct);
         await tx.DisposeAsync();
-        _committed = (import.Imported, import.Duplicates, import.Suppressed);
+        _committed = (import.Imported, import.Duplicates, import.Suppressed, import.NotMailed);
     }
 
     private static void Add(DbCommand command, string name, object value)
@@ -359,35 +374,35 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         command.Parameters.Add(p);
     }
 
-    private static bool TryDate(string? text, out DateTime? value)
+    /// <summary>
+    /// A row of a platform's export, with the reader's status there kept: one who left arrives unsubscribed, bounced or
+    /// complained (never pending or active, and never mailed), with when they left; one who is subscribed arrives as the
+    /// import's mode says. Either way the consent record is what the export holds, in the platform's name.
+    /// </summary>
+    private static ImportRow FromPlatform(SubscriberImport import, string platform, in ReadRow row, string email, string key, string? name, DateTime createdAt, string hash, string[] tags, DateTime now)
     {
-        value = null;
-        if (string.IsNullOrWhiteSpace(text))
+        var consent = $"Imported from {platform}{(row.Evidence is null ? "" : ": " + row.Evidence)}{(import.ConsentSource is null ? "" : "; " + import.ConsentSource)}";
+        consent = consent.Length > 500 ? consent[..500] : consent;
+        if (row.State == RowState.Subscribed)
         {
-            return true;
+            var confirmed = import.ImportAsActive ? row.ConfirmedAt ?? createdAt : (DateTime?)null;
+            return new ImportRow(email, key, name, createdAt, confirmed, hash, tags, Consent: consent);
         }
 
-        // The common shape first: exact parsing of a plain date is several times cheaper than TryParse.
-        if (text.Length == 10 && DateTime.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var day))
+        var (status, what) = row.State switch
         {
-            value = day;
-            return true;
-        }
-
-        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var unix) && unix > 100_000_000)
-        {
-            value = (unix > 100_000_000_000 ? DateTimeOffset.FromUnixTimeMilliseconds(unix) : DateTimeOffset.FromUnixTimeSeconds(unix)).UtcDateTime;
-            return true;
-        }
-
-        if (DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var parsed))
-        {
-            value = parsed;
-            return true;
-        }
-
-        return false;
+            RowState.Bounced => (SubscriberStatus.Bounced, "bounced (cleaned)"),
+            RowState.Complained => (SubscriberStatus.Complained, "marked mail as spam"),
+            _ => (SubscriberStatus.Unsubscribed, "unsubscribed"),
+        };
+        var when = row.LeftAt is { } left ? string.Create(CultureInfo.InvariantCulture, $", {left:yyyy-MM-dd HH:mm} UTC") : "";
+        return new ImportRow(email, key, name, createdAt, row.ConfirmedAt, hash, tags, status, consent, row.LeftAt ?? now, $"{what} on {platform}{when}");
     }
+
+    /// <summary>A reader who never confirmed on the old platform never agreed to anything: reported, not imported.</summary>
+    private static string? Unconfirmed(string? platform, RowState state) => state == RowState.Unconfirmed
+        ? $"never confirmed their address on {platform}: not imported (they can subscribe here themselves)"
+        : null;
 
     /// <summary>The first line that is not blank, and its number in the file, so the rows after it are numbered as an editor shows them.</summary>
     private static async Task<(string? Line, int Number)> ReadHeaderAsync(TextReader reader)
@@ -406,9 +421,8 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         return (null, number);
     }
 
-    private sealed record Row(string Email, string? Name, string? Tags, string? Subscribed, string? Confirmed);
-
-    private sealed class ColumnMap
+    /// <summary>A CSV of the author's own: columns found by their usual names.</summary>
+    private sealed class ColumnMap : IRowReader
     {
         private int _email = -1, _name = -1, _first = -1, _last = -1, _tags = -1, _subscribed = -1, _confirmed = -1;
 
@@ -429,13 +443,23 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
 
             if (map._email < 0)
             {
-                throw new CsvFormatException($"The header has no email column (found: {string.Join(", ", header.Select(h => $"'{h}'"))}). Name one column 'email'.");
+                throw new CsvFormatException($"The header has no email column (found: {string.Join(", ", header.Select(h => $"'{ImportValues.Shorten(h)}'"))}). Name one column 'email'.");
             }
 
+            string Named(string meaning, int i) => i >= 0 ? $"{meaning} ← {header[i].Trim()}" : "";
+            map.Mapping = string.Join("; ", new[]
+            {
+                Named("email", map._email), Named("name", map._name), Named("first name", map._first), Named("last name", map._last),
+                Named("tags", map._tags), Named("subscribed", map._subscribed), Named("confirmed", map._confirmed),
+            }.Where(m => m.Length > 0));
             return map;
         }
 
-        public Row Read(string[] f)
+        public string? Platform => null;
+
+        public string Mapping { get; private set; } = "";
+
+        public ReadRow Read(string[] f)
         {
             // Unguard: a file we exported carries the formula guard, which is not part of the value.
             string? At(int i) => i >= 0 && i < f.Length ? CsvReader.Unguard(f[i]).Trim() : null;
@@ -445,7 +469,8 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
                 name = $"{At(_first)} {At(_last)}".Trim();
             }
 
-            return new Row(At(_email) ?? "", name, At(_tags), At(_subscribed), At(_confirmed));
+            var ok = ImportValues.TryDate(At(_subscribed), out var subscribed) & ImportValues.TryDate(At(_confirmed), out var confirmed);
+            return new ReadRow(At(_email) ?? "", name, At(_tags), subscribed, confirmed, Problem: ok ? null : "a date could not be read (use YYYY-MM-DD or ISO 8601)");
         }
 
         private void Assign(ref int slot, string[] names, string name, int index, string[] header)

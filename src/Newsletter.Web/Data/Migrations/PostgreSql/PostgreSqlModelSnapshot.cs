@@ -1111,6 +1111,17 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                     b.Property<int>("Invalid")
                         .HasColumnType("integer");
 
+                    b.Property<string>("Mapping")
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.Property<int>("NotMailed")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Platform")
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)");
+
                     b.Property<int>("Rows")
                         .HasColumnType("integer");
 
