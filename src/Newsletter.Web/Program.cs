@@ -12,6 +12,7 @@ using Newsletter.Web.Notes;
 using Newsletter.Web.Operations;
 using Newsletter.Web.Site;
 using Newsletter.Web.Subscribers;
+using Newsletter.Web.Tracking;
 using Newsletter.Web.Webhooks;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -33,6 +34,8 @@ builder.AddReplies();
 builder.AddPublicSite();
 builder.AddArchive();
 builder.AddCharts();
+// Off by default: per-link click counters for sent issues, with nothing stored about the reader.
+builder.AddTracking();
 // Signed webhooks from an outbox the database's triggers fill in the same transaction as each change.
 builder.AddWebhooks();
 // For the operator: health probes, Prometheus metrics, and settings worth fixing, said once at start.
@@ -58,6 +61,7 @@ app.MapSending();
 app.MapMailPreviews();
 app.MapArchive();
 app.MapImages();
+app.MapTracking();
 app.MapPublicSite();
 app.MapHealth();
 app.MapMetrics();

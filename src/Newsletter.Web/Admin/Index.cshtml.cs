@@ -13,7 +13,7 @@ namespace Newsletter.Web.Admin;
 /// The first page an author sees: what needs them (a send that paused itself and why, jobs that failed,
 /// imports that stopped), what is going out, and the list and the writing at a glance.
 /// </summary>
-public sealed class DashboardModel(AppDbContext db, Charts.ReaderHistory history, JobStorage jobs, TimeProvider clock, Microsoft.Extensions.Options.IOptions<Sending.SendingOptions> sending, Operations.StartupWarnings warnings) : PageModel
+public sealed class DashboardModel(AppDbContext db, Charts.ReaderHistory history, JobStorage jobs, TimeProvider clock, Microsoft.Extensions.Options.IOptions<Sending.SendingOptions> sending, Operations.StartupWarnings warnings, Tracking.LinkClicks clicks) : PageModel
 {
     [BindProperty(SupportsGet = true, Name = "welcome")]
     public bool Welcome { get; set; }
@@ -47,6 +47,8 @@ public sealed class DashboardModel(AppDbContext db, Charts.ReaderHistory history
 
     /// <summary>Settings to fix before the site is live, as the start-up check found them.</summary>
     public IReadOnlyList<string> SettingsToFix => warnings.Items;
+
+    public bool LinkClicksOn => clicks.Enabled;
 
     public IReadOnlyList<SubscriberImport> FailedImports { get; private set; } = [];
 

@@ -65,6 +65,8 @@ public sealed class AppDbContext(DbContextOptions<AppDbContext> options)
 
     public DbSet<Audit.AuditEntry> AuditEntries => Set<Audit.AuditEntry>();
 
+    public DbSet<Tracking.IssueLink> IssueLinks => Set<Tracking.IssueLink>();
+
     protected override void OnConfiguring(DbContextOptionsBuilder optionsBuilder) =>
         // Here rather than where the options are built, so a context made by hand (tests, benchmarks, tools)
         // also applies only its own provider's migrations.

@@ -34,7 +34,12 @@ public static class SecurityHeaders
             headers.ContentSecurityPolicy = isDashboard ? DashboardCsp : isFramedPreview ? EmailPreviewCsp : isApiReference ? ApiReferenceCsp : Csp;
             headers.XContentTypeOptions = "nosniff";
             headers.XFrameOptions = isFramedPreview ? "SAMEORIGIN" : "DENY";
-            headers["Referrer-Policy"] = "strict-origin-when-cross-origin";
+            // A response that chose a stricter policy keeps it (the link-click redirect sends no referrer at all).
+            if (!headers.ContainsKey("Referrer-Policy"))
+            {
+                headers["Referrer-Policy"] = "strict-origin-when-cross-origin";
+            }
+
             headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()";
             headers["Cross-Origin-Opener-Policy"] = "same-origin";
             // Scheme as the client used it: after UseForwardedHeaders, https from a trusted proxy counts too.

@@ -77,9 +77,14 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
     internal const string NameMarker = "urn-newsletter-name";
     internal const string EmailMarker = "urn-newsletter-email";
 
-    public async Task<PreparedIssue> PrepareAsync(int issueId, CancellationToken ct)
+    /// <summary>
+    /// The issue as every reader's copy shares it. With <paramref name="links"/> (a real send, not a preview or a
+    /// test), the body's web links become counting links when <c>Tracking:LinkClicks</c> is on.
+    /// </summary>
+    public async Task<PreparedIssue> PrepareAsync(int issueId, CancellationToken ct, Tracking.LinkClicks? links = null)
     {
         var issue = await db.Issues.AsNoTracking().FirstAsync(i => i.Id == issueId, ct);
+        var body = links is null ? issue.Html : await links.RewriteAsync(issueId, issue.Html, ct);
         var s = site.Value;
         var model = TemplateModel.Base(s);
         model["issue"] = new Dictionary<string, object?>
@@ -92,9 +97,10 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
             ["date"] = issue.PublishedAt ?? issue.StartedAt ?? clock.GetUtcNow().UtcDateTime,
         };
         model["preheader"] = issue.Preheader;
-        model["body_html"] = Content.ReaderHtml.ForEmail(issue.Html);
-        // Written from the HTML once per send, so every email has it, whenever its issue was composed.
-        model["body_text"] = EmailText.Of(issue.Html, s.BaseUrl).TrimEnd();
+        model["body_html"] = Content.ReaderHtml.ForEmail(body);
+        // Written from the HTML once per send, so every email has it, whenever its issue was composed; its [n]
+        // references are the counting links too when those are on.
+        model["body_text"] = EmailText.Of(body, s.BaseUrl).TrimEnd();
         model["subscriber"] = new Dictionary<string, object?> { ["name"] = NameMarker, ["email"] = EmailMarker };
         model["unsubscribe_url"] = UnsubscribeMarker;
         model["preferences_url"] = PreferencesMarker;

@@ -27,6 +27,7 @@ public sealed class SendWorker(
     Ledger ledger,
     IssueSender sender,
     IssueMessages messages,
+    Tracking.LinkClicks links,
     IMailTransport transport,
     SendNode node,
     SendingMetrics metrics,
@@ -70,7 +71,7 @@ public sealed class SendWorker(
                 {
                     try
                     {
-                        prepared = messages.PrepareAsync(issueId, ct).GetAwaiter().GetResult();
+                        prepared = messages.PrepareAsync(issueId, ct, links).GetAwaiter().GetResult();
                     }
                     catch (Newsletter.Mail.TemplateException e)
                     {

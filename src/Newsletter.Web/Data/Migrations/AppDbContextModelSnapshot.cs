@@ -1159,6 +1159,36 @@ namespace Newsletter.Web.Data.Migrations
                     b.ToTable("Suppressions");
                 });
 
+            modelBuilder.Entity("Newsletter.Web.Tracking.IssueLink", b =>
+                {
+                    b.Property<int>("IssueId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Number")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Clicks")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("FirstClickAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("LastClickAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("IssueId", "Number");
+
+                    b.HasIndex("IssueId", "Url")
+                        .IsUnique();
+
+                    b.ToTable("IssueLinks");
+                });
+
             modelBuilder.Entity("Newsletter.Web.Webhooks.WebhookDelivery", b =>
                 {
                     b.Property<long>("Id")
@@ -1390,6 +1420,15 @@ namespace Newsletter.Web.Data.Migrations
                     b.HasOne("Newsletter.Web.Subscribers.Subscriber", null)
                         .WithMany("Tags")
                         .HasForeignKey("SubscriberId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Newsletter.Web.Tracking.IssueLink", b =>
+                {
+                    b.HasOne("Newsletter.Web.Issues.Issue", null)
+                        .WithMany()
+                        .HasForeignKey("IssueId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -10,7 +10,7 @@ namespace Newsletter.Web.Issues.Admin;
 
 public sealed record FailureLine(long SubscriberId, string Email, DeliveryStatus Status, int? SmtpCode, string? Error);
 
-public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProgress progress, Charts.IssueActivity activity, Microsoft.Extensions.Options.IOptions<Site.SiteOptions> site) : PageModel
+public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProgress progress, Charts.IssueActivity activity, Microsoft.Extensions.Options.IOptions<Site.SiteOptions> site, Tracking.LinkClicks clicks) : PageModel
 {
     public string Local(DateTime utc) => site.Value.ToLocal(utc).ToString("d MMM yyyy, HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + " " + site.Value.TimeZone;
 
@@ -31,6 +31,11 @@ public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProg
     public string? Relay { get; private set; }
 
     public (Charts.Chart Delivery, Charts.Chart Readers)? Activity { get; private set; }
+
+    /// <summary>The issue's counted links, most opened first; empty when its links were not rewritten.</summary>
+    public IReadOnlyList<Tracking.IssueLink> Links { get; private set; } = [];
+
+    public bool LinkClicksOn => clicks.Enabled;
 
     [BindProperty(SupportsGet = true, Name = "message")]
     public string? Message { get; set; }
@@ -55,6 +60,7 @@ public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProg
                           orderby d.Id
                           select new FailureLine(s.Id, s.Email, d.Status, d.SmtpCode, d.LastError)).Take(200).ToListAsync(ct);
         Activity = await activity.ReadAsync(Issue, ct);
+        Links = await db.IssueLinks.AsNoTracking().Where(l => l.IssueId == id).OrderByDescending(l => l.Clicks).ThenBy(l => l.Number).Take(500).ToListAsync(ct);
         return Page();
     }
 

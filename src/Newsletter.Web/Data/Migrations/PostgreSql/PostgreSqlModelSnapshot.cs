@@ -1192,6 +1192,36 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                     b.ToTable("Suppressions");
                 });
 
+            modelBuilder.Entity("Newsletter.Web.Tracking.IssueLink", b =>
+                {
+                    b.Property<int>("IssueId")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Number")
+                        .HasColumnType("integer");
+
+                    b.Property<long>("Clicks")
+                        .HasColumnType("bigint");
+
+                    b.Property<DateTime?>("FirstClickAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime?>("LastClickAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)");
+
+                    b.HasKey("IssueId", "Number");
+
+                    b.HasIndex("IssueId", "Url")
+                        .IsUnique();
+
+                    b.ToTable("IssueLinks");
+                });
+
             modelBuilder.Entity("Newsletter.Web.Webhooks.WebhookDelivery", b =>
                 {
                     b.Property<long>("Id")
@@ -1418,6 +1448,15 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                     b.HasOne("Newsletter.Web.Subscribers.Subscriber", null)
                         .WithMany("Tags")
                         .HasForeignKey("SubscriberId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Newsletter.Web.Tracking.IssueLink", b =>
+                {
+                    b.HasOne("Newsletter.Web.Issues.Issue", null)
+                        .WithMany()
+                        .HasForeignKey("IssueId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
