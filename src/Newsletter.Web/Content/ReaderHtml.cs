@@ -9,7 +9,9 @@ namespace Newsletter.Web.Content;
 /// </summary>
 public static class ReaderHtml
 {
-    private const string CellStyle = "border:1px solid #d9d4c7;padding:6px 8px;text-align:left;vertical-align:top;word-break:break-word;";
+    // overflow-wrap, not word-break: a word is never split to squeeze a column; a table wider than the phone scrolls
+    // inside its own box instead.
+    private const string CellStyle = "border:1px solid #d9d4c7;padding:6px 8px;text-align:left;vertical-align:top;overflow-wrap:break-word;";
 
     /// <summary>
     /// A site-relative link (<c>/notes/x</c>, as notes are written) works on the web and nowhere else: a feed
