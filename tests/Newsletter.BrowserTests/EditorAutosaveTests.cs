@@ -129,6 +129,11 @@ public class EditorAutosaveTests
         };
         await page.GetByLabel("Preheader").FillAsync("Not saved yet");
         await Assertions.Expect(page.Locator("#autosave-status")).ToContainTextAsync("Saved at");
+        // Autosave stored versions this page's preview and warnings never showed: the first Schedule shows them
+        // and schedules nothing; the second, on the version now on screen, schedules.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Schedule", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("nothing was sent yet");
+        await Assertions.Expect(page.Locator(".badge").First).ToHaveTextAsync("Draft");
         await page.GetByRole(AriaRole.Button, new() { Name = "Schedule", Exact = true }).ClickAsync();
         await Assertions.Expect(page.Locator(".badge").First).ToHaveTextAsync("Scheduled");
         await page.GetByLabel("Preheader").FillAsync("Changed after scheduling");

@@ -85,7 +85,7 @@ public class RolesAndImagesJourneyTests
         await writer.GetByLabel("Subject").FillAsync("A writer's first issue");
         await writer.GetByLabel("Body (Markdown)").FillAsync("Drafted by a writer, sent by an editor.");
         await writer.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
-        await Assertions.Expect(writer.GetByRole(AriaRole.Status)).ToContainTextAsync("Saved");
+        await Assertions.Expect(writer.GetByRole(AriaRole.Status).First).ToContainTextAsync("Saved");
 
         // No send controls for them, and the page says who sends.
         await Assertions.Expect(writer.GetByText("Send now…")).ToHaveCountAsync(0);
@@ -151,7 +151,7 @@ public class RolesAndImagesJourneyTests
         Assert.NotEmpty(path);
         await Assertions.Expect(page.Locator($"#preview img[src='{path}']")).ToBeVisibleAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
-        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Saved");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("Saved");
         await Browser.ScreenshotAsync(page, "admin-issue-editor-image");
         await page.SetViewportSizeAsync(375, 800);
         await Browser.ScreenshotAsync(page, "admin-issue-editor-image-375");
