@@ -171,17 +171,22 @@ public sealed class SendNode(IOptions<SendingOptions> options, TimeProvider cloc
 /// </summary>
 public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node, SendSignal signal, IOptions<SendingOptions> options, TimeProvider clock, ILogger<SendNodeHeartbeat> logger) : BackgroundService
 {
+    /// <summary>The nodes whose heartbeat runs in this process now.</summary>
+    private static readonly ConcurrentDictionary<string, byte> LiveInThisProcess = new();
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // A thread of its own: on a machine whose thread pool is starved by a busy send, the beat that keeps
         // every lease alive must not wait in the pool's queue.
         var thread = new Thread(() => Run(stoppingToken)) { IsBackground = true, Name = "send-node-heartbeat" };
+        LiveInThisProcess.TryAdd(node.Id, 0);
         thread.Start();
         var done = new TaskCompletionSource();
         stoppingToken.Register(() => done.TrySetResult());
         await done.Task;
         thread.Join(TimeSpan.FromSeconds(5));
         Leave();
+        LiveInThisProcess.TryRemove(node.Id, out _);
     }
 
     private void Run(CancellationToken stoppingToken)
@@ -257,7 +262,7 @@ public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node
     {
         var deadline = now - (long)options.Value.NodeTimeout.TotalMilliseconds;
         var others = db.SendNodes.AsNoTracking().Where(n => n.Id != node.Id).ToList();
-        var dead = others.Where(n => n.HeartbeatAtMs < deadline || (n.Machine == SendNode.Machine && !IsRunning(n.ProcessId))).ToList();
+        var dead = others.Where(n => n.HeartbeatAtMs < deadline || (n.Machine == SendNode.Machine && !IsRunning(n))).ToList();
         if (dead.Count == 0)
         {
             return;
@@ -269,7 +274,7 @@ public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node
         foreach (var n in dead)
         {
             logger.LogWarning("Send node {Node} is gone (last heartbeat {Seconds:F0} s ago{Process}); its leases are released",
-                n.Id, (now - n.HeartbeatAtMs) / 1000.0, n.Machine == SendNode.Machine && !IsRunning(n.ProcessId) ? ", process ended" : "");
+                n.Id, (now - n.HeartbeatAtMs) / 1000.0, n.Machine == SendNode.Machine && !IsRunning(n) ? ", process ended" : "");
         }
 
         if (expired > 0)
@@ -280,11 +285,14 @@ public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node
     }
 
     /// <summary>Whether a process of this machine is alive; our own id means a previous life of this process number.</summary>
-    private static bool IsRunning(int processId)
+    private static bool IsRunning(SendNodeRow row)
     {
+        var processId = row.ProcessId;
         if (processId == Environment.ProcessId)
         {
-            return false; // a row with our pid but another node id is an earlier process (a container restarts as pid 1)
+            // A row with our pid but another node id is an earlier process (a container restarts as pid 1),
+            // unless it is another app host of this very process (tests run two nodes in one).
+            return LiveInThisProcess.ContainsKey(row.Id);
         }
 
         try

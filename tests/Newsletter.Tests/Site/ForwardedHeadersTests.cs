@@ -23,6 +23,7 @@ public class ForwardedHeadersTests
         // Every request arrives from 172.28.0.10, as from nginx on a container network.
         using var proxied = app.WithWebHostBuilder(b => b.ConfigureServices(s => s.AddSingleton<IStartupFilter>(new From(IPAddress.Parse("172.28.0.10")))));
         var client = proxied.CreateClient();
+        await RateWindows.FreshMinuteAsync(Ct);
 
         async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, string forwardedFor)
         {

@@ -17,22 +17,28 @@ public class SubscribeAcrossNodesTests
         using var nodeB = new NewsletterApp(nodeA.SecondNode(settings));
         var clients = new[] { nodeA.CreateClient(), nodeB.CreateClient() };
 
-        // A minute's window could end in the middle of a round; then the round is run again.
+        // A round runs within one minute's window; if a stalled machine stretches it past the minute's end, it runs
+        // again in the minute after next, since the requests after the boundary took permits of the next one.
+        await RateWindows.FreshMinuteAsync(Ct);
         while (true)
         {
-            var minute = DateTime.UtcNow.Minute;
+            var minute = RateWindows.MinuteOf(DateTime.UtcNow);
             var codes = new List<HttpStatusCode>();
+            var answers = new List<string>();
             for (var i = 0; i < 8; i++)
             {
-                codes.Add((await clients[i % 2].PostAsJsonAsync("/subscribe", new { email = $"r{Guid.NewGuid():N}@example.org" }, Ct)).StatusCode);
+                var response = await clients[i % 2].PostAsJsonAsync("/subscribe", new { email = $"r{Guid.NewGuid():N}@example.org" }, Ct);
+                codes.Add(response.StatusCode);
+                answers.Add($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(Ct)}");
             }
 
-            if (DateTime.UtcNow.Minute != minute)
+            if (RateWindows.MinuteOf(DateTime.UtcNow) != minute)
             {
+                await RateWindows.FreshMinuteAsync(Ct, secondsNeeded: 61);
                 continue;
             }
 
-            Assert.Equal(3, codes.Count(c => c == HttpStatusCode.Accepted));
+            Assert.True(codes.Count(c => c == HttpStatusCode.Accepted) == 3, "Answers: " + string.Join(" | ", answers));
             Assert.Equal(5, codes.Count(c => c == HttpStatusCode.TooManyRequests));
             return;
         }
