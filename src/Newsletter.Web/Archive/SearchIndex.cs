@@ -35,7 +35,9 @@ public sealed class SearchIndex(AppDbContext db, SearchSql sql)
         var issueIds = rows.Where(r => r.DocId % 2 == 1).Select(r => (int)(r.DocId / 2)).ToList();
         // Visibility is checked again against the entities, so a hit can never leak something the pages hide.
         var notes = await PublicContent.Notes(db).Where(n => noteIds.Contains(n.Id))
-            .Select(n => new { n.Id, n.Slug, n.Date }).ToDictionaryAsync(n => n.Id, ct);
+            .Select(n => new { n.Id, n.Slug, n.Date, Bio = false })
+            .Concat(Author.AuthorIdentity.PublishedBio(db).Where(n => noteIds.Contains(n.Id)).Select(n => new { n.Id, n.Slug, n.Date, Bio = true }))
+            .ToDictionaryAsync(n => n.Id, ct);
         var issues = await PublicContent.Issues(db).Where(i => issueIds.Contains(i.Id))
             .Select(i => new { i.Id, i.Slug, i.Number, i.PublishedAt }).ToDictionaryAsync(i => i.Id, ct);
 
@@ -46,7 +48,10 @@ public sealed class SearchIndex(AppDbContext db, SearchSql sql)
             var snippet = Highlight(row.Body.Contains(SearchSql.Open, StringComparison.Ordinal) || !row.Summary.Contains(SearchSql.Open, StringComparison.Ordinal) ? row.Body : row.Summary);
             if (row.DocId % 2 == 0 && notes.TryGetValue(id, out var note))
             {
-                hits.Add(new SearchHit("Note", $"/notes/{note.Slug}", Highlight(row.Title), snippet, note.Date, null));
+                // The bio lives at /about, whatever its slug.
+                hits.Add(note.Bio
+                    ? new SearchHit("About", "/about", Highlight(row.Title), snippet, note.Date, null)
+                    : new SearchHit("Note", $"/notes/{note.Slug}", Highlight(row.Title), snippet, note.Date, null));
             }
             else if (row.DocId % 2 == 1 && issues.TryGetValue(id, out var issue))
             {

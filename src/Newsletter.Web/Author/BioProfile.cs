@@ -59,6 +59,23 @@ public sealed class BioProfile
 
     internal static JsonSerializerOptions JsonOptions => Json;
 
+    /// <summary>
+    /// The words the page shows beside the body (headline, role, timeline, sections), as Markdown, one a
+    /// line: appended to the bio's search text so a reader searching for a former employer finds /about.
+    /// </summary>
+    public string SearchMarkdown()
+    {
+        IEnumerable<string?> parts =
+        [
+            Name, Headline, Tagline, Role, Employer, Location, Currently, Newsletter,
+            .. Timeline.SelectMany(p => new[] { p.Title, p.Org, p.Period, p.Text }),
+            .. Principles.SelectMany(p => new[] { p.Title, p.Text }),
+            .. Focus.SelectMany(f => new[] { f.Title, f.Text }),
+            .. Sections.SelectMany(x => new[] { x.Title, x.Text }),
+        ];
+        return string.Join("\n\n", parts.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => p!.Trim()));
+    }
+
     public static BioProfile Parse(string? json) =>
         string.IsNullOrEmpty(json) ? new BioProfile() : JsonSerializer.Deserialize<BioProfile>(json, Json) ?? new BioProfile();
 

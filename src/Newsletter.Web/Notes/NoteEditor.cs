@@ -102,7 +102,7 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
         note.Summary = string.IsNullOrWhiteSpace(input.Summary) ? NoteImporter.Excerpt(rendered.PlainText) : input.Summary.Trim();
         note.Markdown = input.Markdown ?? "";
         note.Html = rendered.Html;
-        note.PlainText = rendered.PlainText;
+        note.PlainText = note.Kind == NoteKind.Bio ? NoteImporter.BioSearchText(markdown, rendered.PlainText, note.ProfileJson) : rendered.PlainText;
         note.Date = DateTime.SpecifyKind((input.Date ?? now).Date, DateTimeKind.Utc);
         note.UpdatedAt = now;
         note.SetTags(Tags.Parse(input.Tags));

@@ -116,7 +116,7 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
         note.Summary = file.Summary.Length > 0 ? file.Summary : Excerpt(rendered.PlainText);
         note.Markdown = file.Body;
         note.Html = rendered.Html;
-        note.PlainText = rendered.PlainText;
+        note.PlainText = file.Kind == NoteKind.Bio ? BioSearchText(renderer, rendered.PlainText, file.ProfileJson) : rendered.PlainText;
         note.ProfileJson = file.ProfileJson;
         note.SourcePath = file.RelativePath;
         note.ContentHash = file.ContentHash;
@@ -124,6 +124,13 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
         note.UpdatedAt = DateTime.UtcNow;
         note.DeletedAt = null;
         note.SetTags(file.Tags);
+    }
+
+    /// <summary>A bio's search text: its body, then what its front matter puts on the page.</summary>
+    public static string BioSearchText(MarkdownRenderer renderer, string body, string? profileJson)
+    {
+        var profile = renderer.Render(Author.BioProfile.Parse(profileJson).SearchMarkdown()).PlainText;
+        return profile.Length == 0 ? body : body.Length == 0 ? profile : body + "\n" + profile;
     }
 
     public static string Excerpt(string text, int max = 200)

@@ -42,6 +42,42 @@ public class SearchTests
     }
 
     [Fact]
+    public async Task ThePublishedBioIsFoundByItsBodyAndItsFrontMatterAndLinksToAbout()
+    {
+        using var app = new NewsletterApp();
+        app.WriteNote("about.md", """
+            ---
+            kind: bio
+            title: About
+            slug: me
+            name: "Ada Example"
+            headline: "I write about **sending** mail."
+            timeline:
+              - { title: "Storage engineer", org: "Quarkwidget Systems", period: "2015–2020" }
+            ---
+            Before this I kept a lighthouse.
+            """);
+        var client = app.CreateClient();
+
+        foreach (var q in new[] { "lighthouse", "Quarkwidget" })
+        {
+            var doc = new HtmlParser().ParseDocument(await client.GetStringAsync("/search?q=" + q, Ct));
+            var link = Assert.Single(doc.QuerySelectorAll("main a[href='/about']"));
+            Assert.Contains("About", link.TextContent, StringComparison.Ordinal);
+            Assert.Contains(q, doc.QuerySelector("main mark")!.TextContent, StringComparison.OrdinalIgnoreCase);
+        }
+
+        // Markdown marks in the front matter are not words: the snippet shows the text, not the asterisks.
+        var headline = await client.GetStringAsync("/search?q=sending", Ct);
+        Assert.DoesNotContain("**", headline, StringComparison.Ordinal);
+
+        // A bio taken back to draft leaves search with the page.
+        app.WriteNote("about.md", "---\nkind: bio\ntitle: About\nstatus: draft\n---\nBefore this I kept a lighthouse.\n");
+        await ArchiveData.ImportNotesAsync(app);
+        Assert.Empty(new HtmlParser().ParseDocument(await client.GetStringAsync("/search?q=lighthouse", Ct)).QuerySelectorAll("main a[href='/about']"));
+    }
+
+    [Fact]
     public async Task SnippetsAreHtmlEncodedSoContentCannotInjectMarkup()
     {
         using var app = await AppWithContentAsync();
