@@ -24,6 +24,22 @@ public sealed class AuditLog(AppDbContext db, TimeProvider clock)
         await db.SaveChangesAsync(ct);
     }
 
+    /// <summary>Records what a reader did to their own record through an emailed link (no author acted).</summary>
+    public async Task RecordByReaderAsync(string action, string objectType, string? objectId, string detail, CancellationToken ct)
+    {
+        db.AuditEntries.Add(new AuditEntry
+        {
+            At = clock.GetUtcNow().UtcDateTime,
+            ActorId = "",
+            ActorName = "the reader, through a link emailed to them",
+            Action = action,
+            ObjectType = objectType,
+            ObjectId = objectId,
+            Detail = Clip(detail, 1000),
+        });
+        await db.SaveChangesAsync(ct);
+    }
+
     /// <summary>Records an action on an issue, naming it by its subject as it is now.</summary>
     public async Task IssueAsync(ClaimsPrincipal user, string action, int issueId, string detail, CancellationToken ct)
     {

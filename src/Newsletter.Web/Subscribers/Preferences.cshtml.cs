@@ -51,6 +51,42 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
         return Page();
     }
 
+    /// <summary>
+    /// Download or erase, asked for here and done from a link mailed to the address: the preferences link travels
+    /// in every issue, and whoever holds a forwarded one must not read or erase someone else's record.
+    /// </summary>
+    public async Task<IActionResult> OnPostDataRequestAsync(string? token, string? kind, CancellationToken ct)
+    {
+        await LoadAsync(token, ct);
+        if (TestCopy)
+        {
+            return Page();
+        }
+
+        DataRequestKind? wanted = kind switch { "download" => DataRequestKind.Download, "erase" => DataRequestKind.Erase, _ => null };
+        if (Subscriber is null || wanted is null)
+        {
+            Response.StatusCode = StatusCodes.Status400BadRequest;
+            return Page();
+        }
+
+        switch (await limits.TryAcquireAsync(MailRequest.PreferencesLink, HttpContext.Connection.RemoteIpAddress, Subscriber.Email, ct))
+        {
+            case MailPermit.ClientLimited:
+                Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                Message = "Too many requests from your network. Try again in a minute.";
+                return Page();
+            case MailPermit.Granted:
+                jobs.Enqueue<SubscriberMailJob>(j => j.SendDataRequestAsync(Subscriber.Id, wanted.Value, CancellationToken.None));
+                break;
+        }
+
+        Message = wanted == DataRequestKind.Erase
+            ? $"We've emailed {Subscriber.Email} a link to confirm the erasure. Nothing is erased until it's used; it works for {(int)SubscriberTokens.DataRequestLifetime.TotalHours} hours."
+            : $"We've emailed {Subscriber.Email} a link to download your data. It works for {(int)SubscriberTokens.DataRequestLifetime.TotalHours} hours.";
+        return Page();
+    }
+
     public async Task<IActionResult> OnPostLinkAsync(string? email, CancellationToken ct)
     {
         if (!await limits.TryClientAsync(MailRequest.PreferencesLink, HttpContext.Connection.RemoteIpAddress, ct))

@@ -469,15 +469,17 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
     /// history and leaves only a hash in Suppressions (<see cref="AddressHashes"/>), which imports and
     /// subscribe requests check. Nothing of the reader is left to record the erase against: the log says it.
     /// </summary>
-    public async Task DeleteAsync(long id, bool erase, CancellationToken ct)
+    /// <returns>False when the reader was already gone (the second of a double click).</returns>
+    public async Task<bool> DeleteAsync(long id, bool erase, CancellationToken ct)
     {
+        var deleted = false;
         await db.Database.OpenConnectionAsync(ct);
         try
         {
             var email = await db.Subscribers.Where(s => s.Id == id).Select(s => s.Email).FirstOrDefaultAsync(ct);
             if (email is null)
             {
-                return; // already gone: a double click deletes once
+                return false; // already gone: a double click deletes once
             }
 
             if (erase)
@@ -487,6 +489,13 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
 
             await using (var tx = await db.Database.BeginTransactionAsync(ct))
             {
+                // Takes the reader's row first: of two erasures at once (a double click, on PostgreSQL's read
+                // committed too) the second waits here, then finds the row gone and does nothing.
+                if (await db.Subscribers.Where(s => s.Id == id).ExecuteUpdateAsync(u => u.SetProperty(s => s.TokenVersion, s => s.TokenVersion + 1), ct) == 0)
+                {
+                    return false;
+                }
+
                 if (erase)
                 {
                     var hash = hashes.Of(email);
@@ -515,14 +524,12 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                 }
 
                 await db.Deliveries.Where(d => d.SubscriberId == id).ExecuteDeleteAsync(ct);
-                await db.Subscribers.Where(s => s.Id == id).ExecuteDeleteAsync(ct);
+                deleted = await db.Subscribers.Where(s => s.Id == id).ExecuteDeleteAsync(ct) > 0;
                 await tx.CommitAsync(ct);
             }
 
             if (erase)
             {
-                await hygiene.AfterAsync(db, ct);
-
                 // The pickup folder keeps a copy of every email sent; the erased reader's go too.
                 var removed = outbox.DeleteAddressedTo(email);
                 logger.LogInformation("Erased subscriber {Id}: rows deleted, address kept only as a hash, {Count} outbox messages deleted", id, removed);
@@ -534,8 +541,16 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         }
         finally
         {
+            if (erase)
+            {
+                // Also when the other click won: secure_delete must not stay on for this pooled connection.
+                await hygiene.AfterAsync(db, CancellationToken.None);
+            }
+
             await db.Database.CloseConnectionAsync();
         }
+
+        return deleted;
     }
 
     private static string Cut(string detail) => detail.Length > 1000 ? detail[..1000] : detail;

@@ -74,6 +74,25 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
     }
 
     /// <summary>
+    /// The link to download or erase one's data, asked for on the preferences page. To the address itself, so
+    /// only its owner can act, whoever opened the preferences page (its link travels in every issue).
+    /// </summary>
+    public async Task SendDataRequestAsync(long subscriberId, DataRequestKind kind, CancellationToken ct)
+    {
+        var s = await db.Subscribers.AsNoTracking().FirstOrDefaultAsync(x => x.Id == subscriberId, ct);
+        if (s is null)
+        {
+            return;
+        }
+
+        var model = Model(s);
+        model["action"] = kind == DataRequestKind.Erase ? "erase" : "download";
+        model["action_url"] = site.Value.Absolute("/your-data/" + tokens.DataRequest(s.Id, kind));
+        model["expires_hours"] = (int)SubscriberTokens.DataRequestLifetime.TotalHours;
+        await SendAsync("your-data", s, model, s.Status == SubscriberStatus.Active ? ListHeadersFor(s.Id) : null, ct);
+    }
+
+    /// <summary>
     /// Sends one email. A hard bounce (the mailbox doesn't exist) is final: the subscriber is marked
     /// bounced and suppressed, and the job ends instead of retrying for a day. Any other refusal throws,
     /// so Hangfire retries it and the jobs page shows why.

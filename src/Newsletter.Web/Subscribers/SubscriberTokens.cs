@@ -26,6 +26,7 @@ public sealed class SubscriberTokens(IDataProtectionProvider provider, IOptions<
     private const int MacBytes = 16;
 
     private readonly ITimeLimitedDataProtector _confirm = provider.CreateProtector("Newsletter.Subscribers.Confirm.v1").ToTimeLimitedDataProtector();
+    private readonly ITimeLimitedDataProtector _dataRequest = provider.CreateProtector("Newsletter.Subscribers.DataRequest.v1").ToTimeLimitedDataProtector();
     private readonly IDataProtector _legacyManage = provider.CreateProtector("Newsletter.Subscribers.Manage.v1");
     // In the database, not a file per node: a link made by one node must open on every other. An older
     // data/keys/links.key seeds it, so links already in readers' inboxes keep working.
@@ -48,6 +49,44 @@ public sealed class SubscriberTokens(IDataProtectionProvider provider, IOptions<
         Span<byte> mac = stackalloc byte[32];
         HMACSHA256.HashData(ManageKey, id, mac);
         mac[..MacBytes].CopyTo(into);
+    }
+
+    /// <summary>How long a "your data" link works: long enough to find the email, short enough that a forwarded one goes stale.</summary>
+    public static readonly TimeSpan DataRequestLifetime = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// A link, emailed to the reader, that lets its holder download or erase the reader's data. Unlike a manage
+    /// token it expires and names what it may do, because manage links travel in every issue and get forwarded.
+    /// </summary>
+    public string DataRequest(long subscriberId, DataRequestKind kind) =>
+        _dataRequest.Protect($"{(int)kind}.{subscriberId}", clock.GetUtcNow() + DataRequestLifetime);
+
+    public (TokenState State, DataRequestKind Kind, long SubscriberId) ReadDataRequest(string? token)
+    {
+        if (string.IsNullOrWhiteSpace(token) || token.Length > 2000)
+        {
+            return (TokenState.Invalid, default, 0);
+        }
+
+        try
+        {
+            var parts = _dataRequest.Unprotect(token, out var expiration).Split('.');
+            if (parts.Length != 2 || !int.TryParse(parts[0], CultureInfo.InvariantCulture, out var kind) || !Enum.IsDefined((DataRequestKind)kind)
+                || !long.TryParse(parts[1], CultureInfo.InvariantCulture, out var id))
+            {
+                return (TokenState.Invalid, default, 0);
+            }
+
+            return (expiration < clock.GetUtcNow() ? TokenState.Expired : TokenState.Valid, (DataRequestKind)kind, id);
+        }
+        catch (CryptographicException e) when (e.Message.Contains("expired", StringComparison.OrdinalIgnoreCase))
+        {
+            return (TokenState.Expired, default, 0);
+        }
+        catch (CryptographicException)
+        {
+            return (TokenState.Invalid, default, 0);
+        }
     }
 
     public ConfirmationToken ReadConfirmation(string? token)
@@ -114,6 +153,13 @@ public sealed class SubscriberTokens(IDataProtectionProvider provider, IOptions<
             return null;
         }
     }
+}
+
+/// <summary>What a "your data" link lets its holder do.</summary>
+public enum DataRequestKind
+{
+    Download = 1,
+    Erase = 2,
 }
 
 public enum TokenState

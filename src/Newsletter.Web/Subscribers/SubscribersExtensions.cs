@@ -15,6 +15,7 @@ public static class SubscribersExtensions
         builder.Services.AddSingleton<SubscriberTokens>();
         builder.Services.AddScoped<ReaderLifecycle>();
         builder.Services.AddScoped<SubscriberMailJob>();
+        builder.Services.AddScoped<ReaderData>();
         builder.Services.AddScoped<SignUpJob>();
         builder.Services.AddSingleton<SubscribeReceipts>();
         builder.Services.AddMailRequestLimits();
