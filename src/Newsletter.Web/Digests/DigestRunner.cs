@@ -50,6 +50,12 @@ public sealed class DigestRunner(
     TimeProvider clock,
     ILogger<DigestRunner> logger)
 {
+    /// <summary>Tests stall here, after the notes are read and before the claim, to make two runs race for real.</summary>
+    internal Func<CancellationToken, Task>? BeforeClaim { get; set; }
+
+    /// <summary>Tests throw here, after the draft is committed and before the send or email, as a crash would.</summary>
+    internal Func<Task>? AfterDraft { get; set; }
+
     [AutomaticRetry(Attempts = 3)]
     public Task RunAsync(int digestId, CancellationToken ct) => RunAtAsync(digestId, clock.GetUtcNow().UtcDateTime, ct);
 
@@ -117,6 +123,11 @@ public sealed class DigestRunner(
         var markdown = template.Render(digest, notes, occurrence ?? utcNow);
         var subject = $"{digest.Name}: {localDay.ToString("d MMMM yyyy", CultureInfo.InvariantCulture)}";
 
+        if (BeforeClaim is { } stall)
+        {
+            await stall(ct);
+        }
+
         var run = new DigestRun { DigestId = digestId, Period = period, Status = DigestRunStatus.Drafted, CreatedAt = clock.GetUtcNow().UtcDateTime };
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
@@ -153,6 +164,11 @@ public sealed class DigestRunner(
         }
 
         logger.LogInformation("Digest {Id}: drafted issue {IssueId} for {Period} with {Count} notes", digestId, run.IssueId, period, notes.Count);
+        if (AfterDraft is { } crash)
+        {
+            await crash();
+        }
+
         return await FinishAsync(digest, run, DigestRunOutcome.Drafted, ct);
     }
 

@@ -21,7 +21,6 @@ public static class DigestsExtensions
             new TemplateRenderer(options.TemplatesFolder, sp.GetRequiredService<IOptions<SiteOptions>>().Value.Zone, sp.GetRequiredService<TimeProvider>()),
             options,
             sp.GetRequiredService<IOptions<SiteOptions>>()));
-        builder.Services.Configure<Microsoft.AspNetCore.Mvc.RazorPages.RazorPagesOptions>(o => o.Conventions.AddPageRoute("/Digests/Admin/Edit", "admin/digests/new"));
         builder.Services.AddScoped<DigestEditor>();
         builder.Services.AddScoped<DigestRunner>();
         builder.Services.AddHostedService<DigestSchedules>();
