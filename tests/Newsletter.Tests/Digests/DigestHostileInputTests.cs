@@ -46,6 +46,8 @@ public class DigestHostileInputTests
         var page = await client.GetStringAsync("/admin/digests", Ct);
         Assert.Contains("Every Monday at 09:00, sends itself", page, StringComparison.Ordinal);
         Assert.Contains("Skip next run", page, StringComparison.Ordinal);
+        var id = await QueryAsync(app, db => db.Digests.Select(d => d.Id).SingleAsync(Ct));
+        Assert.Contains("value=\"Weekly\"", await client.GetStringAsync($"/admin/digests/{id}", Ct), StringComparison.Ordinal);
     }
 
     [Fact]
