@@ -103,6 +103,19 @@ public sealed class TemplateRenderer
         return new RenderedTemplate(subject, html, text.Trim() + "\n");
     }
 
+    /// <summary>
+    /// Renders one file of the folder as plain text (nothing HTML-encoded, no layout), for a template that writes
+    /// Markdown rather than an email: a digest's body, for one.
+    /// </summary>
+    /// <exception cref="TemplateException">The file is missing, does not parse (with its line), renders empty, or a limit stopped it.</exception>
+    public string RenderFile(string file, IDictionary<string, object?> model)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(file);
+        ArgumentNullException.ThrowIfNull(model);
+        var text = RenderPart(file, model, html: false);
+        return string.IsNullOrWhiteSpace(text) ? throw new TemplateException($"{Path.Combine(_folder, file)} rendered nothing.") : text;
+    }
+
     private string Wrap(string layout, string content, string subject, IDictionary<string, object?> model, bool html)
     {
         if (Load(layout, required: false) is null)

@@ -2,6 +2,7 @@ using Newsletter.Web.Admin;
 using Newsletter.Web.Api;
 using Newsletter.Web.Archive;
 using Newsletter.Web.Charts;
+using Newsletter.Web.Digests;
 using Newsletter.Web.Images;
 using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Jobs;
@@ -29,6 +30,8 @@ builder.AddJobs(paths);
 builder.AddMail(paths);
 builder.AddSubscribers();
 builder.AddSending();
+// Recurring issues written from the notes published since the last one.
+builder.AddDigests(paths);
 // Readers' replies: kept from the pipe, the endpoint or an IMAP mailbox, answered and published from the admin.
 builder.AddReplies();
 builder.AddPublicSite();

@@ -4,7 +4,7 @@ namespace Newsletter.Mail.Tests;
 
 public class TemplateRendererTests
 {
-    public static readonly string[] Required = ["confirm", "welcome", "already-subscribed", "preferences", "password-reset", "invitation", "issue"];
+    public static readonly string[] Required = ["confirm", "welcome", "already-subscribed", "preferences", "password-reset", "invitation", "issue", "digest-ready"];
 
     internal static string RepoTemplates => Path.Combine(RepoPaths.Root, "templates", "email");
 
@@ -24,6 +24,10 @@ public class TemplateRendererTests
         ["inviter"] = "Maren",
         ["accept_url"] = "https://field-notes.example/invite/tok",
         ["reset_url"] = "https://field-notes.example/reset/tok",
+        ["digest_name"] = "Weekly <notes>",
+        ["issue_subject"] = "Weekly <notes>: 7 December 2026",
+        ["note_count"] = 3,
+        ["review_url"] = "https://field-notes.example/admin/issues/42",
         ["preheader"] = "Why systems should fail visibly",
         ["issue"] = new Dictionary<string, object?>
         {

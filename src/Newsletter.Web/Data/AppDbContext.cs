@@ -67,6 +67,12 @@ public sealed class AppDbContext(DbContextOptions<AppDbContext> options)
 
     public DbSet<Tracking.IssueLink> IssueLinks => Set<Tracking.IssueLink>();
 
+    public DbSet<Digests.Digest> Digests => Set<Digests.Digest>();
+
+    public DbSet<Digests.DigestRun> DigestRuns => Set<Digests.DigestRun>();
+
+    public DbSet<Digests.DigestRunNote> DigestRunNotes => Set<Digests.DigestRunNote>();
+
     protected override void OnConfiguring(DbContextOptionsBuilder optionsBuilder) =>
         // Here rather than where the options are built, so a context made by hand (tests, benchmarks, tools)
         // also applies only its own provider's migrations.
