@@ -4,7 +4,7 @@ namespace Newsletter.Mail.Tests;
 
 public class TemplateRendererTests
 {
-    public static readonly string[] Required = ["confirm", "welcome", "already-subscribed", "preferences", "password-reset", "invitation", "issue", "digest-ready"];
+    public static readonly string[] Required = ["confirm", "welcome", "already-subscribed", "preferences", "password-reset", "invitation", "issue", "digest-ready", "your-data"];
 
     internal static string RepoTemplates => Path.Combine(RepoPaths.Root, "templates", "email");
 
@@ -25,6 +25,8 @@ public class TemplateRendererTests
         ["accept_url"] = "https://field-notes.example/invite/tok",
         ["reset_url"] = "https://field-notes.example/reset/tok",
         ["digest_name"] = "Weekly <notes>",
+        ["action"] = "erase",
+        ["action_url"] = "https://field-notes.example/your-data/tok",
         ["issue_subject"] = "Weekly <notes>: 7 December 2026",
         ["note_count"] = 3,
         ["review_url"] = "https://field-notes.example/admin/issues/42",

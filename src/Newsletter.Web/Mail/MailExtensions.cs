@@ -9,7 +9,7 @@ namespace Newsletter.Web.Mail;
 public static class MailExtensions
 {
     /// <summary>Every email the app can send; each must exist and parse, or the app refuses to start.</summary>
-    public static readonly string[] Templates = ["confirm", "welcome", "already-subscribed", "preferences", "password-reset", "invitation", "issue", "digest-ready"];
+    public static readonly string[] Templates = ["confirm", "welcome", "already-subscribed", "preferences", "password-reset", "invitation", "issue", "digest-ready", "your-data"];
 
     public static WebApplicationBuilder AddMail(this WebApplicationBuilder builder, AppPaths paths)
     {
