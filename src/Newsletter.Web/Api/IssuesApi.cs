@@ -10,18 +10,37 @@ using Newsletter.Web.Sending;
 namespace Newsletter.Web.Api;
 
 public sealed record IssueDto(int Id, int? Number, string Slug, string Subject, string Preheader, string Summary, string Markdown, IssueStatus Status,
-    IReadOnlyList<int> NoteIds, IReadOnlyList<string> Tags, string? AudienceTag, IssueChannel Channel, DateTime? ScheduledAt, DateTime? StartedAt,
+    IReadOnlyList<int> NoteIds, IReadOnlyList<string> Tags, SegmentDto Segment, IssueChannel Channel, DateTime? ScheduledAt, DateTime? StartedAt,
     DateTime? PublishedAt, DateTime? CompletedAt, string? PausedReason, int RecipientCount, DateTime CreatedAt, DateTime UpdatedAt)
 {
     public static IssueDto From(Issue i) => new(i.Id, i.Number, i.Slug, i.Subject, i.Preheader, i.Summary, i.Markdown, i.Status,
-        [.. i.Notes.OrderBy(n => n.Position).Select(n => n.NoteId)], [.. i.Tags.Select(t => t.Tag).Order(StringComparer.Ordinal)], i.AudienceTag,
+        [.. i.Notes.OrderBy(n => n.Position).Select(n => n.NoteId)], [.. i.Tags.Select(t => t.Tag).Order(StringComparer.Ordinal)], SegmentDto.From(i.Segment),
         i.WebOnly ? IssueChannel.Web : i.EmailOnly ? IssueChannel.Email : IssueChannel.Both, i.ScheduledAt, i.StartedAt, i.PublishedAt, i.CompletedAt,
         i.PausedReason, i.RecipientCount, i.CreatedAt, i.UpdatedAt);
 }
 
-/// <summary>An issue's content. The slug is made from the subject when left out; noteIds are published notes included as sections, in order.</summary>
+/// <summary>
+/// An issue's content. The slug is made from the subject when left out; noteIds are published notes included as sections, in order.
+/// Segment picks its readers (left out: all active subscribers); audienceTag is the older one-topic form, read as a segment of that topic.
+/// </summary>
 public sealed record IssueWrite(string? Subject, string? Preheader, string? Slug, string? Markdown, IReadOnlyList<int>? NoteIds, IReadOnlyList<string>? Tags,
-    string? AudienceTag, IssueChannel Channel = IssueChannel.Both);
+    string? AudienceTag, IssueChannel Channel = IssueChannel.Both, SegmentDto? Segment = null);
+
+/// <summary>
+/// Who an issue goes to; every condition set narrows it (AND). Topics: readers with any (match "any") or all (match "all") of them.
+/// JoinedFrom / JoinedBefore: YYYY-MM-DD in the site's time zone. GotIssue / MissedIssue: the id of an earlier issue that went out by email.
+/// </summary>
+public sealed record SegmentDto(IReadOnlyList<string>? Topics = null, string? Match = null, string? JoinedFrom = null, string? JoinedBefore = null, int? GotIssue = null, int? MissedIssue = null)
+{
+    public static SegmentDto From(Segments.Segment s)
+    {
+        var input = Segments.SegmentInput.Of(s);
+        return new([.. s.Topics], input.Match, input.JoinedFrom, input.JoinedBefore, s.GotIssue, s.MissedIssue);
+    }
+
+    public Segments.SegmentInput ToInput() => new(Topics, Match, JoinedFrom, JoinedBefore,
+        GotIssue?.ToString(System.Globalization.CultureInfo.InvariantCulture), MissedIssue?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+}
 
 public sealed record PreviewDto(string Subject, string Html, string Text, int HtmlBytes, IReadOnlyList<string> Warnings, int AudienceCount);
 
@@ -320,7 +339,9 @@ public static class IssuesApi
     }
 
     private static IssueDraft Draft(IssueWrite body) =>
-        new(body.Subject, body.Preheader, body.Slug, body.Markdown, body.NoteIds, body.Tags, body.AudienceTag, body.Channel);
+        new(body.Subject, body.Preheader, body.Slug, body.Markdown, body.NoteIds, body.Tags,
+            body.Segment?.ToInput() ?? (string.IsNullOrWhiteSpace(body.AudienceTag) ? null : new Segments.SegmentInput([body.AudienceTag], "any", null, null, null, null)),
+            body.Channel);
 
     private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ConflictProblem>> Changed(int id, bool changed, string why, AppDbContext db, CancellationToken ct)
     {

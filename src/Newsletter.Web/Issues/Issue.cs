@@ -41,8 +41,8 @@ public sealed class Issue
 
     public IssueStatus Status { get; set; }
 
-    /// <summary>Null sends to all active subscribers; otherwise only to those with this tag.</summary>
-    public string? AudienceTag { get; set; }
+    /// <summary>Who it goes to: all active subscribers, or those the segment's conditions pick (Segments/AudienceSql.cs).</summary>
+    public Segments.Segment Segment { get; set; } = Segments.Segment.Everyone;
 
     /// <summary>Published on the site and never emailed.</summary>
     public bool WebOnly { get; set; }
@@ -117,7 +117,10 @@ internal sealed class IssueConfiguration : IEntityTypeConfiguration<Issue>
         b.Property(i => i.Subject).HasMaxLength(300);
         b.Property(i => i.Preheader).HasMaxLength(300);
         b.Property(i => i.Summary).HasMaxLength(1000);
-        b.Property(i => i.AudienceTag).HasMaxLength(40);
+        b.Property(i => i.Segment).HasConversion(new Segments.SegmentConverter(), new Segments.SegmentComparer()).HasMaxLength(4000);
+        // The one-tag audience of earlier versions, copied into Segment by the IssueSegmentsFromAudienceTags migration.
+        // Kept (unused) for one release, so a node still running the old version during an upgrade can read its issues.
+        b.Property<string?>("AudienceTag").HasMaxLength(40);
         b.HasMany(i => i.Notes).WithOne().HasForeignKey(n => n.IssueId).OnDelete(DeleteBehavior.Cascade);
         b.HasMany(i => i.Tags).WithOne().HasForeignKey(t => t.IssueId).OnDelete(DeleteBehavior.Cascade);
     }

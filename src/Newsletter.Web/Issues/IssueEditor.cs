@@ -9,7 +9,7 @@ using Newsletter.Web.Sending;
 namespace Newsletter.Web.Issues;
 
 /// <summary>What an author (in the admin or through the API) writes into a draft. Null fields are left empty.</summary>
-public sealed record IssueDraft(string? Subject, string? Preheader, string? Slug, string? Markdown, IReadOnlyList<int>? NoteIds, IEnumerable<string>? Tags, string? AudienceTag, IssueChannel Channel);
+public sealed record IssueDraft(string? Subject, string? Preheader, string? Slug, string? Markdown, IReadOnlyList<int>? NoteIds, IEnumerable<string>? Tags, Segments.SegmentInput? Segment, IssueChannel Channel);
 
 /// <summary>Where an issue goes: by email and on the site, or only one of them.</summary>
 public enum IssueChannel
@@ -56,7 +56,7 @@ public enum ScheduleOutcome
 /// notes that exist, one start per issue) is checked in one place. From Preparing on, the issue's state belongs
 /// to <see cref="IssueSender"/>.
 /// </summary>
-public sealed class IssueEditor(AppDbContext db, IssueComposer composer, IBackgroundJobClient jobs, ContentChanges changes, TimeProvider clock)
+public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segments.Audiences audiences, IBackgroundJobClient jobs, ContentChanges changes, TimeProvider clock)
 {
     /// <summary>The largest body an issue may have, in characters.</summary>
     public const int MaxMarkdown = 1_000_000;
@@ -124,10 +124,16 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, IBackgr
             errors["notes"] = ["A chosen note no longer exists. Check the list of notes and save again."];
         }
 
-        var audience = string.IsNullOrWhiteSpace(draft.AudienceTag) ? null : Tags.Normalize(draft.AudienceTag);
-        if (audience is { Length: 0 })
+        var segment = Segments.Segment.Everyone;
+        if (draft.Segment is { } input)
         {
-            errors["audienceTag"] = ["The audience tag holds no letters or digits."];
+            var check = await audiences.CheckAsync(input, id, ct);
+            foreach (var (field, messages) in check.Errors)
+            {
+                errors[field] = messages;
+            }
+
+            segment = check.Segment ?? segment;
         }
 
         if (errors.Count > 0)
@@ -139,7 +145,7 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, IBackgr
         issue.Preheader = new string([.. (draft.Preheader ?? "").Where(c => !char.IsControl(c))]).Trim();
         issue.Slug = wantedSlug;
         issue.Markdown = draft.Markdown ?? "";
-        issue.AudienceTag = audience;
+        issue.Segment = segment;
         issue.WebOnly = draft.Channel == IssueChannel.Web;
         issue.EmailOnly = draft.Channel == IssueChannel.Email;
         issue.Notes.Clear();

@@ -15,7 +15,7 @@ public sealed record IssuePreview(string Subject, string Html, string Text, int 
 }
 
 /// <summary>Builds the preview the admin's preview page and the API show: the same message the workers build, the same checks.</summary>
-public sealed class IssuePreviews(AppDbContext db, IssueMessages messages, IOptions<SiteOptions> site, TimeProvider clock, Images.ImageStore images, IOptions<Images.ImageOptions> imageOptions)
+public sealed class IssuePreviews(AppDbContext db, IssueMessages messages, Segments.Audiences audiences, IOptions<SiteOptions> site, Images.ImageStore images, IOptions<Images.ImageOptions> imageOptions)
 {
     /// <summary>Null when the issue does not exist.</summary>
     public async Task<IssuePreview?> BuildAsync(int id, string recipient, CancellationToken ct)
@@ -26,7 +26,7 @@ public sealed class IssuePreviews(AppDbContext db, IssueMessages messages, IOpti
             return null;
         }
 
-        var audience = await Ledger.Audience(db, issue.AudienceTag, clock.GetUtcNow().UtcDateTime).CountAsync(ct);
+        var audience = await audiences.CountAsync(id, ct);
         MimeKit.MimeMessage message;
         try
         {

@@ -22,17 +22,12 @@ public sealed record DeliveryOutcome(long DeliveryId, long SubscriberId, Deliver
 /// and a crash can never half-apply a batch. The few statements where SQLite and PostgreSQL differ come
 /// from <see cref="LedgerSql"/>; the rules are here, once.
 /// </summary>
-public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes, IOptions<SendingOptions> options, TimeProvider clock)
+public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes, IOptions<SendingOptions> options, IOptions<Site.SiteOptions> site, TimeProvider clock)
 {
     /// <summary>Why a delivery is Held: the copies a reader may already have.</summary>
     public const string HeldReason = "held: may have reached the reader twice already (two sends cut short); send again only if you decide to";
 
     public long NowMs => clock.GetUtcNow().ToUnixTimeMilliseconds();
-
-    /// <summary>Who the snapshot would take now: the same conditions as its INSERT ... SELECT, for the pages that count them.</summary>
-    public static IQueryable<Subscriber> Audience(AppDbContext db, string? tag, DateTime now) =>
-        db.Subscribers.Where(s => s.Status == SubscriberStatus.Active && (s.PausedUntil == null || s.PausedUntil <= now)
-            && (tag == null || db.SubscriberTags.Any(t => t.SubscriberId == s.Id && t.Tag == tag)));
 
     /// <summary>
     /// Copies the eligible subscribers into the ledger in one statement. Whoever is in the ledger already is
@@ -58,21 +53,21 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
 
     private Task<int> SnapshotAsync(Issue issue, string onConflict, CancellationToken ct)
     {
-        // The tag filter is left out rather than passed as NULL: PostgreSQL cannot type a bare NULL parameter.
-        var tagged = issue.AudienceTag is null ? "" : """AND EXISTS (SELECT 1 FROM "SubscriberTags" t WHERE t."SubscriberId" = s."Id" AND t."Tag" = {4})""";
-        object[] values = [issue.Id, (int)DeliveryStatus.Pending, (int)SubscriberStatus.Active, clock.GetUtcNow().UtcDateTime];
-        // Only the two fragments above, both constants, are spliced in; every value is a parameter.
+        List<object> values = [issue.Id, (int)DeliveryStatus.Pending];
+        // Who gets it is the issue's segment, as WHERE conditions from the one place that says it (AudienceSql),
+        // with the issue's topics read inside this statement. Only constant fragments are spliced in; every value,
+        // the author's topics and dates included, is a parameter.
+        var audience = Segments.AudienceSql.Where(issue.Segment, issue.Id, [], clock.GetUtcNow().UtcDateTime, site.Value.Zone, values);
         var statement = $$"""
             INSERT INTO "Deliveries" ("IssueId", "SubscriberId", "Status", "Attempts", "LeaseExpiresAtMs", "NextAttemptAtMs", "Uncertain")
             SELECT {0}, s."Id", {1}, 0, 0, 0, FALSE
             FROM "Subscribers" AS s
-            WHERE s."Status" = {2} AND (s."PausedUntil" IS NULL OR s."PausedUntil" <= {3})
-              {{tagged}}
+            WHERE {{audience}}
               AND NOT EXISTS (SELECT 1 FROM "Deliveries" d WHERE d."IssueId" = {0} AND d."SubscriberId" = s."Id")
             ORDER BY s."Id"
             {{onConflict}}
             """;
-        return db.Database.ExecuteSqlRawAsync(statement, issue.AudienceTag is { } tag ? [.. values, tag] : values, ct);
+        return db.Database.ExecuteSqlRawAsync(statement, values, ct);
     }
 
     /// <summary>

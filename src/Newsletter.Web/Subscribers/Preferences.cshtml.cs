@@ -9,7 +9,7 @@ using Newsletter.Web.Notes;
 
 namespace Newsletter.Web.Subscribers;
 
-public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, ReaderLifecycle readers, IBackgroundJobClient jobs, MailRequestLimits limits, IOptions<SubscriptionOptions> options) : PageModel
+public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, ReaderLifecycle readers, IBackgroundJobClient jobs, MailRequestLimits limits, TopicCatalog catalog) : PageModel
 {
     public string? Token { get; private set; }
 
@@ -30,7 +30,7 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
         return Page();
     }
 
-    public async Task<IActionResult> OnPostSaveAsync(string? token, string? name, string[]? topics, string? pause, CancellationToken ct)
+    public async Task<IActionResult> OnPostSaveAsync(string? token, string? name, string[]? topics, string? receive, string? pause, CancellationToken ct)
     {
         await LoadAsync(token, ct);
         if (TestCopy)
@@ -44,10 +44,11 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
             return Page();
         }
 
-        var chosen = (topics ?? []).Select(Tags.Normalize).Where(Topics.Contains).ToHashSet();
-        await readers.ChangePreferencesAsync(Subscriber.Id, name, Topics, chosen, pause, ct);
+        var chosen = (await catalog.ChosenAsync(topics, ct)).ToHashSet();
+        var only = receive == "topics";
+        await readers.ChangePreferencesAsync(Subscriber.Id, name, Topics, chosen, only, pause, ct);
         await LoadAsync(token, ct);
-        Message = "Saved.";
+        Message = only && chosen.Count == 0 ? "Saved. You ticked no topics, so you still get every issue." : "Saved.";
         return Page();
     }
 
@@ -122,10 +123,7 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
             Subscriber = await db.Subscribers.AsNoTracking().Include(s => s.Tags).FirstOrDefaultAsync(s => s.Id == id, ct);
         }
 
-        Topics = options.Value.Topics.Count > 0
-            ? [.. options.Value.Topics.Select(Tags.Normalize).Distinct().Order()]
-            : await db.NoteTags.Where(t => db.Notes.Any(n => n.Id == t.NoteId && n.Status == NoteStatus.Published && n.DeletedAt == null))
-                .Select(t => t.Tag).Distinct().OrderBy(t => t).Take(30).ToListAsync(ct);
+        Topics = await catalog.OfferedAsync(ct);
         Chosen = Subscriber is null ? [] : [.. Subscriber.Tags.Select(t => t.Tag)];
     }
 }

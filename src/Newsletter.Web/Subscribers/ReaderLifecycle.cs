@@ -53,7 +53,11 @@ public enum AddReaderResult
 /// </summary>
 public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewReaderQueue newReaders, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, EraseHygiene hygiene, OutboxReader outbox, ILogger<ReaderLifecycle> logger)
 {
-    public async Task<SubscribeOutcome> SubscribeAsync(string email, string? name, string source, CancellationToken ct)
+    /// <summary>
+    /// A sign-up. <paramref name="topics"/> (checked against those offered) become the tags of a new reader only: a
+    /// stranger typing in someone's address must not change an existing reader's choices.
+    /// </summary>
+    public async Task<SubscribeOutcome> SubscribeAsync(string email, string? name, string source, CancellationToken ct, IReadOnlyCollection<string>? topics = null)
     {
         var key = Subscriber.KeyOf(email);
         // Hashed here, not inside the query: EF would compile the call into a new delegate on every request.
@@ -69,6 +73,10 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         if (subscriber is null)
         {
             subscriber = new Subscriber { Email = email, EmailKey = key, Name = Clean(name), Status = SubscriberStatus.Pending, Source = source, CreatedAt = now, LastConfirmationSentAt = now };
+            foreach (var topic in (topics ?? []).Distinct())
+            {
+                subscriber.Tags.Add(new SubscriberTag { Tag = topic });
+            }
             // The reader and the first line of their history in one transaction: on SQLite one turn at the
             // single write lock per new reader, instead of two, taken in the queue's order.
             using (await newReaders.WaitAsync(ct))
@@ -313,8 +321,12 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         _ => throw new ArgumentOutOfRangeException(nameof(loss)),
     };
 
-    /// <summary>The reader's own choices on the preferences page: name, topics (only those offered), a pause.</summary>
-    public async Task ChangePreferencesAsync(long subscriberId, string? name, IReadOnlyCollection<string> offered, IReadOnlyCollection<string> chosen, string? pause, CancellationToken ct)
+    /// <summary>
+    /// The reader's own choices on the preferences page: name, topics (only those offered), whether to get only issues
+    /// on those topics or everything, a pause. "Only these topics" with none ticked would mean nothing at all, which is
+    /// what unsubscribing is for: it stays "everything".
+    /// </summary>
+    public async Task ChangePreferencesAsync(long subscriberId, string? name, IReadOnlyCollection<string> offered, IReadOnlyCollection<string> chosen, bool topicsOnly, string? pause, CancellationToken ct)
     {
         var s = await db.Subscribers.Include(x => x.Tags).FirstAsync(x => x.Id == subscriberId, ct);
         s.Name = Clean(name);
@@ -325,6 +337,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             s.Tags.Add(new SubscriberTag { Tag = t });
         }
 
+        s.TopicsOnly = topicsOnly && chosen.Count > 0;
         var now = clock.GetUtcNow().UtcDateTime;
         if (pause == "resume")
         {
@@ -337,7 +350,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
 
         // One SaveChanges, one transaction: the preferences and the history line that records them.
         Record(s.Id, SubscriberEventKind.PreferencesChanged, "preferences",
-            $"topics: {string.Join(", ", chosen.Order())}{(s.PausedUntil > now ? $"; paused until {s.PausedUntil:yyyy-MM-dd}" : "")}");
+            $"topics: {string.Join(", ", chosen.Order())}{(s.TopicsOnly ? " (only these)" : "")}{(s.PausedUntil > now ? $"; paused until {s.PausedUntil:yyyy-MM-dd}" : "")}");
         await db.SaveChangesAsync(ct);
     }
 

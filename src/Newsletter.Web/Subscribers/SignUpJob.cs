@@ -19,6 +19,14 @@ public sealed class SignUpJob(ReaderLifecycle readers, ILogger<SignUpJob> logger
         var outcome = await readers.SubscribeAsync(email, name, source, ct);
         logger.LogInformation("Subscribe request from {Source}: {Outcome}", source, outcome);
     }
+
+    /// <summary>A sign-up with the topics ticked on the form (already checked against those offered); they become a new reader's tags.</summary>
+    [ForgetArguments]
+    public async Task SubscribeAsync(string email, string? name, string source, string[] topics, CancellationToken ct)
+    {
+        var outcome = await readers.SubscribeAsync(email, name, source, ct, topics);
+        logger.LogInformation("Subscribe request from {Source} with {Topics} topics: {Outcome}", source, topics.Length, outcome);
+    }
 }
 
 /// <summary>

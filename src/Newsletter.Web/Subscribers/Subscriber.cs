@@ -50,6 +50,12 @@ public sealed class Subscriber
 
     public List<SubscriberTag> Tags { get; set; } = [];
 
+    /// <summary>
+    /// The reader's choice on the preferences page: true for "only issues on my topics" (their tags), false for
+    /// everything. A reader with no topics gets everything either way.
+    /// </summary>
+    public bool TopicsOnly { get; set; }
+
     public bool IsReceiving(DateTime now) => Status == SubscriberStatus.Active && (PausedUntil is null || PausedUntil <= now);
 
     public static string KeyOf(string email) => email.Trim().ToLowerInvariant();

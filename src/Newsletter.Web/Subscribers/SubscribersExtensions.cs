@@ -14,6 +14,7 @@ public static class SubscribersExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SubscriberTokens>();
         builder.Services.AddScoped<ReaderLifecycle>();
+        builder.Services.AddScoped<TopicCatalog>();
         builder.Services.AddScoped<SubscriberMailJob>();
         builder.Services.AddScoped<ReaderData>();
         builder.Services.AddScoped<SignUpJob>();
@@ -123,7 +124,16 @@ public static class SubscribersExtensions
         // Everything that depends on the address happens in the job, after the answer (see SignUpJob).
         var source = SubscribeRequest.CleanSource(request.Source);
         var name = request.Name;
-        jobs.Enqueue<SignUpJob>(j => j.SubscribeAsync(email, name, source, CancellationToken.None));
+        // Only topics the form offers are kept; anything else a client sends is dropped, never stored.
+        var topics = http.RequestServices.GetRequiredService<TopicCatalog>().ChosenOnSignUp(request.Topics).ToArray();
+        if (topics.Length > 0)
+        {
+            jobs.Enqueue<SignUpJob>(j => j.SubscribeAsync(email, name, source, topics, CancellationToken.None));
+        }
+        else
+        {
+            jobs.Enqueue<SignUpJob>(j => j.SubscribeAsync(email, name, source, CancellationToken.None));
+        }
         return Accepted(isJson);
     }
 
@@ -160,12 +170,16 @@ public sealed class SubscribeRequest
     /// <summary>The honeypot field.</summary>
     public string? Website { get; set; }
 
+    /// <summary>Topics ticked on the form (Subscriptions:Topics); unknown ones are ignored.</summary>
+    public List<string?>? Topics { get; set; }
+
     public static SubscribeRequest From(IFormCollection form) => new()
     {
         Email = form["email"],
         Name = form["name"],
         Source = form["source"],
         Website = form["website"],
+        Topics = [.. form["topics"]],
     };
 
     public static string CleanSource(string? source)

@@ -211,7 +211,7 @@ public static partial class SendBenchmark
             db.Database.SetCommandTimeout(TimeSpan.FromMinutes(10));
             var issue = await db.Issues.AsNoTracking().SingleAsync(i => i.Id == issueId);
             LedgerSql sql = provider == DatabaseProvider.PostgreSql ? new PostgresLedgerSql() : new SqliteLedgerSql();
-            var ledger = new Ledger(db, sql, database.Hashes(), Options.Create(new SendingOptions()), TimeProvider.System);
+            var ledger = new Ledger(db, sql, database.Hashes(), Options.Create(new SendingOptions()), Options.Create(new Newsletter.Web.Site.SiteOptions()), TimeProvider.System);
 
             var cpuBefore = DatabaseCpuSeconds(provider);
             var watch = Stopwatch.StartNew();

@@ -60,7 +60,7 @@ internal static class SendingFixture
         return [.. list.Select(s => s.Id)];
     }
 
-    public static async Task<int> AddIssueAsync(NewsletterApp app, string subject = "Ledgers, leases and the 40 ms stall", string? audienceTag = null)
+    public static async Task<int> AddIssueAsync(NewsletterApp app, string subject = "Ledgers, leases and the 40 ms stall", string? audienceTag = null, Newsletter.Web.Segments.Segment? segment = null, params string[] tags)
     {
         await using var scope = app.Services.CreateAsyncScope();
         var sp = scope.ServiceProvider;
@@ -71,8 +71,9 @@ internal static class SendingFixture
             Slug = Newsletter.Web.Notes.NoteFile.Slugify(subject),
             Preheader = "What a crash can and cannot do to a send.",
             Markdown = "Hello **readers**.\n\nA [link](https://example.org/a) and a table:\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
-            AudienceTag = audienceTag,
+            Segment = segment ?? (audienceTag is null ? Newsletter.Web.Segments.Segment.Everyone : new Newsletter.Web.Segments.Segment { Topics = [audienceTag] }),
             Status = IssueStatus.Draft,
+            Tags = [.. tags.Select(t => new IssueTag { Tag = t })],
         };
         await sp.GetRequiredService<IssueComposer>().ComposeAsync(issue, Ct);
         db.Issues.Add(issue);

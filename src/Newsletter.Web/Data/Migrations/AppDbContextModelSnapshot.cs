@@ -625,6 +625,11 @@ namespace Newsletter.Web.Data.Migrations
                     b.Property<DateTime?>("ScheduledAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Segment")
+                        .IsRequired()
+                        .HasMaxLength(4000)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Slug")
                         .IsRequired()
                         .HasMaxLength(120)
@@ -1113,6 +1118,9 @@ namespace Newsletter.Web.Data.Migrations
                         .HasColumnType("INTEGER");
 
                     b.Property<int>("TokenVersion")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("TopicsOnly")
                         .HasColumnType("INTEGER");
 
                     b.Property<DateTime?>("UnsubscribedAt")

@@ -12,7 +12,7 @@ using Newsletter.Web.Site;
 
 namespace Newsletter.Web.Issues.Admin;
 
-public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews previews, IOptions<SiteOptions> site, TimeProvider clock) : PageModel
+public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews previews, Segments.Audiences audiences, IOptions<SiteOptions> site, TimeProvider clock) : PageModel
 {
     public Issue? Issue { get; private set; }
 
@@ -20,7 +20,16 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
 
     public HashSet<int> Included { get; private set; } = [];
 
-    public IReadOnlyList<string> AudienceTags { get; private set; } = [];
+    /// <summary>Topics the segment builder offers: those offered to readers and every tag a reader has.</summary>
+    public IReadOnlyList<string> AudienceTopics { get; private set; } = [];
+
+    /// <summary>Earlier issues that went out by email, for "got" / "did not get".</summary>
+    public IReadOnlyList<Segments.SentIssue> SentIssues { get; private set; } = [];
+
+    /// <summary>The segment as the form shows it: the saved one, or what was posted when a save was refused.</summary>
+    public Segments.SegmentInput SegmentShown { get; private set; } = Segments.SegmentInput.Of(Segments.Segment.Everyone);
+
+    public string SegmentDescription => Issue!.Segment.Describe(id => SentIssues.FirstOrDefault(i => i.Id == id) is { } i ? $"#{i.Number} “{i.Subject}”" : $"issue {id}");
 
     /// <summary>How many readers a send would reach now, said on the button that sends.</summary>
     public int AudienceCount { get; private set; }
@@ -53,9 +62,9 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         return Issue!.IsEditable ? Page() : Redirect($"/admin/issues/{id}/progress");
     }
 
-    public async Task<IActionResult> OnPostSaveAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
+    public async Task<IActionResult> OnPostSaveAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? channel, CancellationToken ct)
     {
-        var (result, _) = await SaveAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, compare: false, ct);
+        var (result, _) = await SaveAsync(id, subject, preheader, slug, tags, markdown, notes, channel, compare: false, ct);
         return result ?? Redirect($"/admin/issues/{id}?message=Saved.");
     }
 
@@ -64,7 +73,7 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
     /// page was showing, so a second tab or a co-author's newer save is never overwritten without being seen.
     /// Answers JSON; a refused field comes back by name, and the script keeps the text in the browser meanwhile.
     /// </summary>
-    public async Task<IActionResult> OnPostAutosaveAsync(int id, string? version, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
+    public async Task<IActionResult> OnPostAutosaveAsync(int id, string? version, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? channel, CancellationToken ct)
     {
         var current = await db.Issues.AsNoTracking().Where(i => i.Id == id && i.DeletedAt == null).Select(i => new { i.Status, i.UpdatedAt }).FirstOrDefaultAsync(ct);
         if (current is null)
@@ -82,7 +91,7 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
             return new ConflictObjectResult(new { error = $"This draft was saved elsewhere at {Local(current.UpdatedAt)}. Reload to see that version." });
         }
 
-        var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, audience, channel);
+        var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, channel);
         var result = await editor.SaveAsync(id, draft, ct);
         return result.Outcome switch
         {
@@ -99,11 +108,11 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
     /// (and the old ones mailed to everyone). The result is a page to show when the save did not go through;
     /// Changed says whether the saved issue differs from what was stored before.
     /// </summary>
-    private async Task<(IActionResult? Result, bool Changed)> SaveAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, bool compare, CancellationToken ct)
+    private async Task<(IActionResult? Result, bool Changed)> SaveAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? channel, bool compare, CancellationToken ct)
     {
         // Only a send asks what changed: a plain Save reads the issue no more than it did.
         var before = compare ? await FingerprintAsync(id, ct) : null;
-        var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, audience, channel);
+        var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, channel);
         var result = await editor.SaveAsync(id, draft, ct);
         switch (result.Outcome)
         {
@@ -118,6 +127,8 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
                 }
 
                 await LoadAsync(id, ct);
+                // The author's segment stays on the form, to be corrected, rather than the saved one coming back.
+                SegmentShown = SegmentOf(Request.Form, Request.Query);
                 return (Page(), false);
         }
 
@@ -133,9 +144,33 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         return (null, seen.Length > 0 ? seen != Digest(after) : before != after);
     }
 
-    private static IssueDraft DraftOf(string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel) =>
-        new(subject, preheader, slug, markdown, notes, Tags.Parse(tags), audience,
+    private IssueDraft DraftOf(string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? channel) =>
+        new(subject, preheader, slug, markdown, notes, Tags.Parse(tags), SegmentOf(Request.HasFormContentType ? Request.Form : null, Request.Query),
             channel switch { "web" => IssueChannel.Web, "email" => IssueChannel.Email, _ => IssueChannel.Both });
+
+    /// <summary>The segment builder's fields (a form post, or the live count's query string). Their names are the form's.</summary>
+    private static Segments.SegmentInput SegmentOf(IFormCollection? form, IQueryCollection query)
+    {
+        Microsoft.Extensions.Primitives.StringValues Field(string name) => form is not null && form.ContainsKey(name) ? form[name] : query[name];
+        string? One(string name) => Field(name).FirstOrDefault();
+        return new([.. Field("segmentTopics").Select(t => t ?? "")], One("segmentMatch"), One("joinedFrom"), One("joinedBefore"), One("gotIssue"), One("missedIssue"));
+    }
+
+    /// <summary>
+    /// The live count beside the segment builder (wwwroot/js/segment-count.js): how many readers the form's current
+    /// segment and tags reach now, with the snapshot's own SQL; a segment that would be refused on save says why.
+    /// </summary>
+    public async Task<IActionResult> OnGetCountAsync(int id, string? tags, CancellationToken ct)
+    {
+        var check = await audiences.CheckAsync(SegmentOf(null, Request.Query), id, ct);
+        if (check.Segment is not { } segment)
+        {
+            return BadRequest(new { errors = check.Errors });
+        }
+
+        var count = await audiences.CountAsync(segment, [.. Tags.Parse(tags)], ct);
+        return new JsonResult(new { count, text = $"{count:N0} {(count == 1 ? "reader" : "readers")}", description = segment.Describe() });
+    }
 
     /// <summary>The fingerprint of the version the page shows, sent back with Send now and Schedule.</summary>
     public string Seen { get; private set; } = "";
@@ -147,7 +182,7 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
     private async Task<string?> FingerprintAsync(int id, CancellationToken ct)
     {
         var i = await db.Issues.AsNoTracking().Include(x => x.Notes).Include(x => x.Tags).FirstOrDefaultAsync(x => x.Id == id, ct);
-        return i is null ? null : string.Join('\u001f', i.Subject, i.Preheader, i.Slug, i.Markdown, i.AudienceTag ?? "", i.WebOnly, i.EmailOnly,
+        return i is null ? null : string.Join('\u001f', i.Subject, i.Preheader, i.Slug, i.Markdown, i.Segment.ToJson(), i.WebOnly, i.EmailOnly,
             string.Join(',', i.Notes.OrderBy(n => n.Position).Select(n => n.NoteId)), string.Join(',', i.Tags.Select(t => t.Tag).Order()));
     }
 
@@ -157,14 +192,14 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
     /// author then sees before anything goes out). A post without the fields (an older page, a script) acts on the
     /// saved version as before.
     /// </summary>
-    private async Task<IActionResult?> SaveWhatIsOnScreenAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, CancellationToken ct)
+    private async Task<IActionResult?> SaveWhatIsOnScreenAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? channel, CancellationToken ct)
     {
         if (!Request.Form.ContainsKey("subject"))
         {
             return null;
         }
 
-        var (failed, changed) = await SaveAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, compare: true, ct);
+        var (failed, changed) = await SaveAsync(id, subject, preheader, slug, tags, markdown, notes, channel, compare: true, ct);
         return failed ?? (changed ? SavedNotSent(id) : null);
     }
 
@@ -173,9 +208,9 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString("Your changes were saved and nothing was sent yet. Check the preview and the warnings, then send or schedule again."));
 
     [Requires(AuthorPolicies.Send)]
-    public async Task<IActionResult> OnPostScheduleAsync(int id, string? at, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, [FromServices] AuditLog audit, CancellationToken ct)
+    public async Task<IActionResult> OnPostScheduleAsync(int id, string? at, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? channel, [FromServices] AuditLog audit, CancellationToken ct)
     {
-        if (await SaveWhatIsOnScreenAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, ct) is { } stop)
+        if (await SaveWhatIsOnScreenAsync(id, subject, preheader, slug, tags, markdown, notes, channel, ct) is { } stop)
         {
             return stop;
         }
@@ -208,9 +243,9 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
     }
 
     [Requires(AuthorPolicies.Send)]
-    public async Task<IActionResult> OnPostSendNowAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? audience, string? channel, [FromServices] AuditLog audit, CancellationToken ct)
+    public async Task<IActionResult> OnPostSendNowAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? channel, [FromServices] AuditLog audit, CancellationToken ct)
     {
-        if (await SaveWhatIsOnScreenAsync(id, subject, preheader, slug, tags, markdown, notes, audience, channel, ct) is { } stop)
+        if (await SaveWhatIsOnScreenAsync(id, subject, preheader, slug, tags, markdown, notes, channel, ct) is { } stop)
         {
             return stop;
         }
@@ -261,8 +296,10 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         Seen = Digest(await FingerprintAsync(id, ct));
         Notes = await db.Notes.AsNoTracking().Where(n => n.Kind == NoteKind.Note && n.Status == NoteStatus.Published && n.DeletedAt == null)
             .OrderByDescending(n => n.Date).Take(100).ToListAsync(ct);
-        AudienceTags = await db.SubscriberTags.Select(t => t.Tag).Distinct().OrderBy(t => t).Take(200).ToListAsync(ct);
-        AudienceCount = await Ledger.Audience(db, Issue.AudienceTag, clock.GetUtcNow().UtcDateTime).CountAsync(ct);
+        AudienceTopics = await audiences.KnownTopicsAsync(ct);
+        SentIssues = await audiences.SentIssuesAsync(id, ct);
+        SegmentShown = Segments.SegmentInput.Of(Issue.Segment);
+        AudienceCount = await audiences.CountAsync(Issue.Segment, [.. Issue.Tags.Select(t => t.Tag)], ct);
         if (Issue.IsEditable && !string.IsNullOrWhiteSpace(Issue.Subject))
         {
             Warnings = (await previews.BuildAsync(id, "preview@example.invalid", ct))?.Warnings ?? [];

@@ -646,6 +646,11 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                     b.Property<DateTime?>("ScheduledAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<string>("Segment")
+                        .IsRequired()
+                        .HasMaxLength(4000)
+                        .HasColumnType("character varying(4000)");
+
                     b.Property<string>("Slug")
                         .IsRequired()
                         .HasMaxLength(120)
@@ -1145,6 +1150,9 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
 
                     b.Property<int>("TokenVersion")
                         .HasColumnType("integer");
+
+                    b.Property<bool>("TopicsOnly")
+                        .HasColumnType("boolean");
 
                     b.Property<DateTime?>("UnsubscribedAt")
                         .HasColumnType("timestamp with time zone");
