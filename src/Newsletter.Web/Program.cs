@@ -11,6 +11,7 @@ using Newsletter.Web.Sending;
 using Newsletter.Web.Notes;
 using Newsletter.Web.Operations;
 using Newsletter.Web.Site;
+using Newsletter.Web.SocialCards;
 using Newsletter.Web.Subscribers;
 using Newsletter.Web.Tracking;
 using Newsletter.Web.Webhooks;
@@ -34,6 +35,8 @@ builder.AddReplies();
 builder.AddPublicSite();
 builder.AddArchive();
 builder.AddCharts();
+// PNG link-preview cards per note and issue, drawn once and kept in the data folder.
+builder.AddSocialCards();
 // Off by default: per-link click counters for sent issues, with nothing stored about the reader.
 builder.AddTracking();
 // Signed webhooks from an outbox the database's triggers fill in the same transaction as each change.
@@ -61,6 +64,7 @@ app.MapSending();
 app.MapMailPreviews();
 app.MapArchive();
 app.MapImages();
+app.MapSocialCards();
 app.MapTracking();
 app.MapPublicSite();
 app.MapHealth();
