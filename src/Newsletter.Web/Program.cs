@@ -10,6 +10,7 @@ using Newsletter.Web.Replies;
 using Newsletter.Web.Sending;
 using Newsletter.Web.Notes;
 using Newsletter.Web.Operations;
+using Newsletter.Web.PostsImport;
 using Newsletter.Web.Site;
 using Newsletter.Web.SocialCards;
 using Newsletter.Web.Subscribers;
@@ -29,6 +30,8 @@ builder.AddApi();
 builder.AddJobs(paths);
 builder.AddMail(paths);
 builder.AddSubscribers();
+// Posts from Substack, Ghost or any feed, brought in as past issues or notes after a preview.
+builder.AddPostImport();
 builder.AddSending();
 // Readers' replies: kept from the pipe, the endpoint or an IMAP mailbox, answered and published from the admin.
 builder.AddReplies();
