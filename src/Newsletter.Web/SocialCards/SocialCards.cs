@@ -216,6 +216,7 @@ public static class SocialCardsExtensions
     public static WebApplicationBuilder AddSocialCards(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<SocialCardStore>();
+        builder.Services.AddScoped<SocialCardJob>();
         return builder;
     }
 
@@ -275,5 +276,31 @@ public static class SocialCardsExtensions
         // The name carries the hash of the text, so the bytes behind it never change.
         http.Response.Headers.CacheControl = "public, max-age=31536000, immutable";
         return Task.FromResult(Results.File(path, "image/png"));
+    }
+}
+
+/// <summary>
+/// Draws a note's or issue's card when it is published (a Hangfire job with the id only), so the first crawler
+/// to fetch a shared link finds it ready. A card not drawn here (a file-backed note, another node's data folder)
+/// is drawn on its first request instead.
+/// </summary>
+public sealed class SocialCardJob(AppDbContext db, Author.AuthorIdentity author, IOptions<SiteOptions> site, SocialCardStore cards)
+{
+    public async Task DrawNoteAsync(int noteId, CancellationToken ct)
+    {
+        var title = await Archive.PublicContent.Notes(db).AsNoTracking().Where(n => n.Id == noteId).Select(n => n.Title).FirstOrDefaultAsync(ct);
+        if (title is not null)
+        {
+            await cards.EnsureAsync(new CardText(title, await author.NameAsync(ct), site.Value.Title), ct);
+        }
+    }
+
+    public async Task DrawIssueAsync(int issueId, CancellationToken ct)
+    {
+        var title = await Archive.PublicContent.Issues(db).AsNoTracking().Where(i => i.Id == issueId).Select(i => i.Subject).FirstOrDefaultAsync(ct);
+        if (title is not null)
+        {
+            await cards.EnsureAsync(new CardText(title, await author.NameAsync(ct), site.Value.Title), ct);
+        }
     }
 }

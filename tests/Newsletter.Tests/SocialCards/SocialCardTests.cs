@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using ImageMagick;
+using Microsoft.Extensions.DependencyInjection;
 using Newsletter.Testing;
 using Newsletter.Web.SocialCards;
 using static Newsletter.Tests.Archive.ArchiveData;
@@ -118,4 +119,53 @@ public partial class SocialCardTests
 
     private static string Meta(string html, string name) =>
         Regex.Match(html, $"<meta (?:property|name)=\"{Regex.Escape(name)}\" content=\"([^\"]+)\"").Groups[1].Value;
+}
+
+public class SocialCardPublishTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task PublishingANoteDrawsItsCardAndRepublishingWithANewTitleDrawsANewOne()
+    {
+        await using var app = new NewsletterApp();
+        int id;
+        using (var scope = app.Services.CreateScope())
+        {
+            var editor = scope.ServiceProvider.GetRequiredService<Newsletter.Web.Notes.NoteEditor>();
+            var saved = await editor.SaveAsync(null, new Newsletter.Web.Notes.NoteInput { Title = "Drawn at publish time", Slug = "drawn", Markdown = "Body." }, Newsletter.Web.Notes.NoteIntent.Publish, Ct);
+            id = saved.Note!.Id;
+        }
+
+        var first = await WaitForCardsAsync(app, 1);
+        using (var scope = app.Services.CreateScope())
+        {
+            var editor = scope.ServiceProvider.GetRequiredService<Newsletter.Web.Notes.NoteEditor>();
+            await editor.SaveAsync(id, new Newsletter.Web.Notes.NoteInput { Title = "Retitled, and drawn again", Slug = "drawn", Markdown = "Body." }, Newsletter.Web.Notes.NoteIntent.Publish, Ct);
+        }
+
+        var both = await WaitForCardsAsync(app, 2);
+        Assert.Contains(first.Single(), both);
+        var html = await app.CreateClient().GetStringAsync("/notes/drawn", Ct);
+        var hash = Path.GetFileNameWithoutExtension(both.Single(f => f != first.Single()))["card-".Length..];
+        Assert.Contains($"http://localhost/social/notes/drawn.{hash}.png", html, StringComparison.Ordinal);
+    }
+
+    /// <summary>The job runs on the app's Hangfire workers; this waits for its file, it does not time it.</summary>
+    private static async Task<List<string>> WaitForCardsAsync(NewsletterApp app, int count)
+    {
+        var folder = Path.Combine(app.DataFolder, "cards");
+        for (var i = 0; i < 600; i++)
+        {
+            var files = Directory.Exists(folder) ? Directory.GetFiles(folder, "card-*.png").Select(Path.GetFileName).OfType<string>().ToList() : [];
+            if (files.Count >= count)
+            {
+                return files;
+            }
+
+            await Task.Delay(100, Ct);
+        }
+
+        throw new TimeoutException($"No {count} cards drawn. {app.JobDiagnostics()}");
+    }
 }
