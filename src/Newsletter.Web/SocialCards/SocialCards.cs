@@ -93,7 +93,7 @@ public sealed class SocialCardStore(AppPaths paths, IOptions<SiteOptions> site, 
         // The largest size at which the title fits in four lines; a very long one is cut with an ellipsis.
         while (true)
         {
-            lines = Wrap(image, bold, size, title, Width - 160);
+            lines = Wrap(bold, size, title, Width - 160);
             if (lines.Count <= 4 || size <= 40)
             {
                 break;
@@ -119,7 +119,7 @@ public sealed class SocialCardStore(AppPaths paths, IOptions<SiteOptions> site, 
         var footer = string.Join("  ·  ", new[] { Clean(text.Author), Clean(text.SiteName) }.Where(s => s.Length > 0));
         if (footer.Length > 0)
         {
-            var fitted = Wrap(image, regular, 32, footer, Width - 160).FirstOrDefault() ?? "";
+            var fitted = Wrap(regular, 32, footer, Width - 160).FirstOrDefault() ?? "";
             new Drawables().Font(regular).FontPointSize(32).FillColor(new MagickColor("#c9d3de"))
                 .TextEncoding(Encoding.UTF8).Text(80, Height - 70, fitted).Draw(image);
         }
@@ -146,9 +146,10 @@ public sealed class SocialCardStore(AppPaths paths, IOptions<SiteOptions> site, 
     private static string Clean(string s) =>
         string.Join(' ', new string([.. s.Select(c => char.IsControl(c) ? ' ' : c)]).Split(' ', StringSplitOptions.RemoveEmptyEntries));
 
-    private static List<string> Wrap(MagickImage image, string font, double size, string text, int maxWidth)
+    private static List<string> Wrap(string font, double size, string text, int maxWidth)
     {
-        var settings = new MagickImage(MagickColors.Transparent, 1, 1);
+        // A 1×1 image only to measure text with the font's metrics.
+        using var settings = new MagickImage(MagickColors.Transparent, 1, 1);
         settings.Settings.Font = font;
         settings.Settings.FontPointsize = size;
         double WidthOf(string s) => settings.FontTypeMetrics(s)?.TextWidth ?? s.Length * size * 0.6;
@@ -189,8 +190,6 @@ public sealed class SocialCardStore(AppPaths paths, IOptions<SiteOptions> site, 
             lines.Add(current);
         }
 
-        settings.Dispose();
-        _ = image;
         return lines;
     }
 
@@ -244,7 +243,7 @@ public static class SocialCardsExtensions
             }
 
             var text = new CardText(title, await author.NameAsync(ct), site.Value.Title);
-            return await ServeAsync(http, text.Hash == hash ? await cards.EnsureAsync(text, ct) : null, ct);
+            return Serve(http, text.Hash == hash ? await cards.EnsureAsync(text, ct) : null);
         }).AllowAnonymous();
 
         app.MapGet(SocialCardStore.Prefix + "{file}", async (string file, Author.AuthorIdentity author, IOptions<SiteOptions> site, SocialCardStore cards, HttpContext http, CancellationToken ct) =>
@@ -260,22 +259,21 @@ public static class SocialCardsExtensions
                 path = await cards.EnsureIconAsync(site.Value.Title, ct);
             }
 
-            return await ServeAsync(http, path, ct);
+            return Serve(http, path);
         }).AllowAnonymous();
         return app;
     }
 
-    private static Task<IResult> ServeAsync(HttpContext http, string? path, CancellationToken ct)
+    private static IResult Serve(HttpContext http, string? path)
     {
-        _ = ct;
         if (path is null)
         {
-            return Task.FromResult(Results.NotFound());
+            return Results.NotFound();
         }
 
         // The name carries the hash of the text, so the bytes behind it never change.
         http.Response.Headers.CacheControl = "public, max-age=31536000, immutable";
-        return Task.FromResult(Results.File(path, "image/png"));
+        return Results.File(path, "image/png");
     }
 }
 
