@@ -11,7 +11,9 @@ using Newsletter.Web.Replies;
 using Newsletter.Web.Sending;
 using Newsletter.Web.Notes;
 using Newsletter.Web.Operations;
+using Newsletter.Web.PostsImport;
 using Newsletter.Web.Site;
+using Newsletter.Web.SocialCards;
 using Newsletter.Web.Subscribers;
 using Newsletter.Web.Tracking;
 using Newsletter.Web.Webhooks;
@@ -29,6 +31,8 @@ builder.AddApi();
 builder.AddJobs(paths);
 builder.AddMail(paths);
 builder.AddSubscribers();
+// Posts from Substack, Ghost or any feed, brought in as past issues or notes after a preview.
+builder.AddPostImport();
 builder.AddSending();
 // Recurring issues written from the notes published since the last one.
 builder.AddDigests(paths);
@@ -37,6 +41,8 @@ builder.AddReplies();
 builder.AddPublicSite();
 builder.AddArchive();
 builder.AddCharts();
+// PNG link-preview cards per note and issue, drawn once and kept in the data folder.
+builder.AddSocialCards();
 // Off by default: per-link click counters for sent issues, with nothing stored about the reader.
 builder.AddTracking();
 // Signed webhooks from an outbox the database's triggers fill in the same transaction as each change.
@@ -64,6 +70,7 @@ app.MapSending();
 app.MapMailPreviews();
 app.MapArchive();
 app.MapImages();
+app.MapSocialCards();
 app.MapTracking();
 app.MapPublicSite();
 app.MapHealth();

@@ -202,8 +202,9 @@ public static class Feeds
             w.WriteString("feed_url", site.Absolute(feed.FeedPath));
             w.WriteString("description", feed.Description);
             w.WriteString("language", site.Language);
-            w.WriteString("icon", site.Absolute("/images/author.svg"));
-            w.WriteString("favicon", site.Absolute("/images/favicon.svg"));
+            // JSON Feed readers expect raster icons; the SVGs stay for browsers.
+            w.WriteString("icon", site.Absolute(SocialCards.SocialCardStore.IconPath(site.Title)));
+            w.WriteString("favicon", site.Absolute(SocialCards.SocialCardStore.IconPath(site.Title)));
             w.WriteStartArray("authors");
             WriteAuthor(w, site, feed.Author);
             w.WriteEndArray();

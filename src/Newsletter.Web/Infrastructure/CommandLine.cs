@@ -79,8 +79,11 @@ public static class CommandLine
             case "import-subscribers":
                 Environment.ExitCode = await Subscribers.Import.ImportCommand.RunAsync(args, services);
                 break;
+            case "import-posts":
+                Environment.ExitCode = await PostsImport.PostImportCommand.RunAsync(args, services);
+                break;
             default:
-                Console.Error.WriteLine($"Unknown command '{verb}'. Commands: migrate, import-notes, export-notes, import-subscribers FILE [--active --consent TEXT] [--tags a,b], process-inbound (one message on stdin), backup [FOLDER|FILE], restore FILE.");
+                Console.Error.WriteLine($"Unknown command '{verb}'. Commands: migrate, import-notes, export-notes, import-subscribers FILE [--active --consent TEXT] [--tags a,b], import-posts FILE|URL [--as issues|notes] [--dry-run], process-inbound (one message on stdin), backup [FOLDER|FILE], restore FILE.");
                 Environment.ExitCode = 2;
                 break;
         }

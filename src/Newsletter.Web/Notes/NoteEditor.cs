@@ -1,3 +1,4 @@
+using Hangfire;
 using System.ComponentModel.DataAnnotations;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Content;
@@ -32,7 +33,7 @@ public sealed record NoteEditResult(NoteEditOutcome Outcome, Note? Note, IReadOn
 /// Writes notes for the admin's editor and the API: validation, slug uniqueness, rendering once per change,
 /// and the content version every node's cache follows, all in one place.
 /// </summary>
-public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, ContentChanges changes, TimeProvider clock)
+public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, ContentChanges changes, TimeProvider clock, IBackgroundJobClient jobs)
 {
     private static readonly IReadOnlyDictionary<string, string[]> NoErrors = new Dictionary<string, string[]>();
 
@@ -130,6 +131,12 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
         }
 
         await change.CommitAsync(changed: true, ct);
+        if (note.IsPublic)
+        {
+            // Its link-preview card, drawn now rather than when the first crawler asks (a new title is a new card).
+            jobs.Enqueue<SocialCards.SocialCardJob>(j => j.DrawNoteAsync(note.Id, CancellationToken.None));
+        }
+
         return new NoteEditResult(NoteEditOutcome.Saved, note, NoErrors);
     }
 
@@ -152,6 +159,11 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
         var moved = await db.Notes.Where(n => n.Id == id && n.DeletedAt == null && n.SourcePath == null && n.Status != status)
             .ExecuteUpdateAsync(u => u.SetProperty(n => n.Status, status).SetProperty(n => n.UpdatedAt, clock.GetUtcNow().UtcDateTime), ct);
         await change.CommitAsync(changed: moved > 0, ct);
+        if (published && moved > 0)
+        {
+            jobs.Enqueue<SocialCards.SocialCardJob>(j => j.DrawNoteAsync(id, CancellationToken.None));
+        }
+
         return NoteEditOutcome.Saved;
     }
 }

@@ -12,7 +12,7 @@ namespace Newsletter.Web.Sending;
 /// Moves an issue through its states. Every transition is a conditional UPDATE on the issue's current
 /// state, so a job that runs twice, or two nodes that race, move it once. Jobs carry only the issue id.
 /// </summary>
-public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signal, ContentChanges changes, TimeProvider clock, ILogger<IssueSender> logger)
+public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signal, ContentChanges changes, TimeProvider clock, ILogger<IssueSender> logger, IBackgroundJobClient jobs)
 {
     /// <summary>How early a start job may begin a scheduled issue: jobs and clocks are not to the second.</summary>
     public static readonly TimeSpan StartMargin = TimeSpan.FromSeconds(5);
@@ -34,6 +34,12 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signa
 
         var issue = await db.Issues.AsNoTracking().FirstAsync(i => i.Id == issueId, ct);
         await AssignNumberAsync(issue, now, ct);
+        if (!issue.EmailOnly)
+        {
+            // Its link-preview card, ready before the issue's link is shared.
+            jobs.Enqueue<SocialCards.SocialCardJob>(j => j.DrawIssueAsync(issue.Id, CancellationToken.None));
+        }
+
         if (issue.WebOnly)
         {
             await db.Issues.Where(i => i.Id == issueId && i.Status == IssueStatus.Preparing).ExecuteUpdateAsync(u => u

@@ -13,5 +13,8 @@ public sealed record PageMeta(string Title, string Description, string Path, str
 
     public bool NoIndex { get; init; }
 
+    /// <summary>"notes" or "issues" with the slug: the page gets its own PNG social card; other pages show the site's.</summary>
+    public (string Kind, string Slug)? Card { get; init; }
+
     public static PageMeta? From(ViewDataDictionary viewData) => viewData["Meta"] as PageMeta;
 }

@@ -1,0 +1,335 @@
+using System.IO.Compression;
+using System.Net;
+using ImageMagick;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Testing;
+using Newsletter.Web.Data;
+using Newsletter.Web.Issues;
+using Newsletter.Web.PostsImport;
+
+namespace Newsletter.Tests.Import.Posts;
+
+public class PostImportTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static string Sample(string name) => Path.Combine(AppContext.BaseDirectory, "Import", "Posts", "Samples", name);
+
+    /// <summary>The Substack sample folder zipped the way Substack ships it: posts.csv and posts/*.html.</summary>
+    private static byte[] SubstackZip()
+    {
+        using var buffer = new MemoryStream();
+        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            var folder = Sample("substack");
+            foreach (var file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
+            {
+                zip.CreateEntryFromFile(file, Path.GetRelativePath(folder, file).Replace('\\', '/'));
+            }
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static async Task<(ImportPlan Plan, PostImportResult Result)> ImportAsync(NewsletterApp app, string name, byte[] content, PostTarget target)
+    {
+        using var scope = app.Services.CreateScope();
+        var importer = scope.ServiceProvider.GetRequiredService<PostImporter>();
+        var plan = await importer.PlanAsync(PostSources.Read(name, content, 50L * 1024 * 1024), target, Ct);
+        var result = await importer.CommitAsync(plan, "test", Ct);
+        return (plan, result);
+    }
+
+    private static async Task<List<Issue>> IssuesAsync(NewsletterApp app)
+    {
+        using var scope = app.Services.CreateScope();
+        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().Include(i => i.Tags).OrderBy(i => i.PublishedAt).ToListAsync(Ct);
+    }
+
+    [Fact]
+    public async Task ASubstackExportBecomesSentIssuesWithTheirDatesSlugsAndNumbersInDateOrder()
+    {
+        await using var app = new NewsletterApp();
+        var (plan, result) = await ImportAsync(app, "export.zip", SubstackZip(), PostTarget.Issues);
+
+        Assert.Equal("Substack", plan.Platform);
+        Assert.Equal(2, result.Created);
+        // The draft is left out quietly; the podcast is named, since it has no body to bring.
+        Assert.Contains(plan.Problems, p => p.Contains("A podcast episode", StringComparison.Ordinal));
+        var issues = await IssuesAsync(app);
+        Assert.Equal(["why-queues-lie", "retries-with-budgets"], issues.Select(i => i.Slug));
+        Assert.Equal([1, 2], issues.Select(i => i.Number));
+        Assert.All(issues, i => Assert.Equal(IssueStatus.Sent, i.Status));
+        Assert.Equal(new DateTime(2024, 3, 5, 9, 30, 0), issues[0].PublishedAt);
+        Assert.Equal("About depth, age, and the one number that matters", issues[0].Summary);
+        Assert.Contains("## What to measure", issues[0].Markdown, StringComparison.Ordinal);
+        Assert.Contains("- The age of the oldest message", issues[0].Markdown, StringComparison.Ordinal);
+        Assert.Contains("[by Little's law](<https://example.com/littles-law>)", issues[0].Markdown, StringComparison.Ordinal);
+        Assert.Contains("> Measure the wait, not the pile.", issues[0].Markdown, StringComparison.Ordinal);
+        Assert.Contains("```sql\nSELECT min(enqueued_at) FROM jobs;\n```", issues[0].Markdown, StringComparison.Ordinal);
+        Assert.Contains("**depth**", issues[0].Markdown, StringComparison.Ordinal);
+        Assert.DoesNotContain("Subscribe", issues[0].Markdown, StringComparison.Ordinal);
+        Assert.Contains("1. Back off", issues[1].Markdown, StringComparison.Ordinal);
+
+        var page = await app.CreateClient().GetStringAsync("/issues/why-queues-lie", Ct);
+        Assert.Contains("<h2", page, StringComparison.Ordinal);
+        Assert.Contains("Measure the wait", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AGhostExportWithHtmlLexicalAndMobiledocBodiesBecomesNoteFiles()
+    {
+        await using var app = new NewsletterApp();
+        var (plan, result) = await ImportAsync(app, "ghost.json", await File.ReadAllBytesAsync(Sample("ghost.json"), Ct), PostTarget.Notes);
+
+        Assert.Equal("Ghost", plan.Platform);
+        Assert.Equal(3, result.Created);
+        Assert.Empty(result.Problems);
+        var html = await File.ReadAllTextAsync(Path.Combine(app.NotesFolder, "idempotency-keys.md"), Ct);
+        Assert.StartsWith("---\ntitle: \"Idempotency keys in practice\"\nslug: idempotency-keys\ndate: 2023-11-20\ntags: [reliability]\nstatus: published\nsummary: \"Keys, storage and expiry.\"\n---\n", html, StringComparison.Ordinal);
+        Assert.Contains("### Storage", html, StringComparison.Ordinal);
+        var lexical = await File.ReadAllTextAsync(Path.Combine(app.NotesFolder, "backpressure.md"), Ct);
+        Assert.Contains("Say **no** early.", lexical, StringComparison.Ordinal);
+        Assert.Contains("- `429`", lexical, StringComparison.Ordinal);
+        Assert.Contains("[queue age](<https://example.com/queues>)", lexical, StringComparison.Ordinal);
+        var mobiledoc = await File.ReadAllTextAsync(Path.Combine(app.NotesFolder, "mobiledoc-post.md"), Ct);
+        Assert.Contains("[a link](<https://example.com/m>)", mobiledoc, StringComparison.Ordinal);
+        Assert.Contains("*emphasis*", mobiledoc, StringComparison.Ordinal);
+        Assert.Contains("A *markdown* card.", mobiledoc, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(app.NotesFolder, "about.md")));
+        Assert.False(File.Exists(Path.Combine(app.NotesFolder, "draft.md")));
+
+        var client = app.CreateClient();
+        var note = await client.GetStringAsync("/notes/backpressure", Ct);
+        Assert.Contains("<strong>no</strong>", note, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("feed.rss.xml", "timeouts-everywhere", "Timeouts everywhere", "2024-09-10")]
+    [InlineData("feed.atom.xml", "load-shedding", "Load shedding", "2024-10-01")]
+    public async Task RssAndAtomFeedsImportWithSlugsFromTheirLinks(string file, string slug, string title, string date)
+    {
+        await using var app = new NewsletterApp();
+        var (_, result) = await ImportAsync(app, file, await File.ReadAllBytesAsync(Sample(file), Ct), PostTarget.Issues);
+
+        Assert.True(result.Created >= 1);
+        var issue = (await IssuesAsync(app)).Single(i => i.Slug == slug);
+        Assert.Equal(title, issue.Subject);
+        Assert.Equal(date, issue.PublishedAt!.Value.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains("*", issue.Markdown, StringComparison.Ordinal);
+        if (file.StartsWith("feed.rss", StringComparison.Ordinal))
+        {
+            // An item with only an HTML description, and a link ending in .html.
+            Assert.Contains("**remaining**", (await IssuesAsync(app)).Single(i => i.Slug == "deadlines-propagate").Markdown, StringComparison.Ordinal);
+            Assert.Equal(["reliability"], issue.Tags.Select(t => t.Tag));
+        }
+    }
+
+    [Fact]
+    public async Task HostileHtmlLosesScriptsHandlersAndJavascriptLinks()
+    {
+        const string hostile = """
+            <p onclick="steal()">Hello <a href="javascript:alert(1)">click</a> and <a href=" JaVaScRiPt:alert(2)">again</a>
+            <img src="x" onerror="alert(3)"><img src="data:image/png;base64,AAAA" alt="data"></p>
+            <script>alert(4)</script><style>body{display:none}</style><iframe src="https://evil.example/"></iframe>
+            <p>Raw &lt;script&gt;alert(5)&lt;/script&gt; as text, <unknown-tag>kept as text</unknown-tag>, <a href="https://ok.example/">fine</a>.</p>
+            """;
+        var markdown = HtmlToMarkdown.Convert(hostile);
+        Assert.DoesNotContain("javascript", markdown, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("onerror", markdown, StringComparison.Ordinal);
+        Assert.DoesNotContain("alert(4)", markdown, StringComparison.Ordinal);
+        Assert.DoesNotContain("display:none", markdown, StringComparison.Ordinal);
+        Assert.DoesNotContain("evil.example", markdown, StringComparison.Ordinal);
+        Assert.DoesNotContain("data:", markdown, StringComparison.Ordinal);
+        Assert.Contains("kept as text", markdown, StringComparison.Ordinal);
+        Assert.Contains("[fine](<https://ok.example/>)", markdown, StringComparison.Ordinal);
+
+        await using var app = new NewsletterApp();
+        var feed = $"""
+            <rss version="2.0"><channel><title>t</title><link>https://h.example/</link><description>d</description>
+            <item><title>&lt;script&gt;alert(6)&lt;/script&gt;Hostile</title><link>https://h.example/hostile</link><pubDate>Tue, 10 Sep 2024 06:00:00 GMT</pubDate>
+            <description><![CDATA[{hostile}]]></description></item></channel></rss>
+            """;
+        await ImportAsync(app, "hostile.xml", System.Text.Encoding.UTF8.GetBytes(feed), PostTarget.Issues);
+        var page = await app.CreateClient().GetStringAsync("/issues/hostile", Ct);
+        Assert.DoesNotContain("<script>alert", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("javascript:alert", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("onerror=", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("onclick=", page, StringComparison.Ordinal);
+        Assert.Contains("&lt;script&gt;alert(5)", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AFileOverTheLimitIsRefusedWithAClearError()
+    {
+        await using var app = new NewsletterApp(new() { ["PostImport:MaxFileMegabytes"] = "1" });
+        var path = Path.Combine(app.Root, "huge.xml");
+        await File.WriteAllBytesAsync(path, new byte[(2 * 1024 * 1024) + 10], Ct);
+        using var scope = app.Services.CreateScope();
+        var files = scope.ServiceProvider.GetRequiredService<PostImportFiles>();
+
+        var e = await Assert.ThrowsAsync<PostImportException>(() => files.LoadAsync(path, Ct));
+        Assert.Equal("huge.xml is 2 MB; the limit is 1 MB (PostImport:MaxFileMegabytes).", e.Message);
+        var inMemory = Assert.Throws<PostImportException>(() => PostSources.Read("big.json", new byte[(2 * 1024 * 1024) + 10], files.MaxBytes));
+        Assert.Contains("the limit is 1 MB", inMemory.Message, StringComparison.Ordinal);
+
+        // The admin page says the same.
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var token = await Forms.TokenAsync(client, "/admin/posts/import");
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent(token), "__RequestVerificationToken" },
+            { new StringContent("issues"), "target" },
+            { new ByteArrayContent(new byte[(2 * 1024 * 1024) + 10]), "file", "huge.xml" },
+        };
+        var html = await (await client.PostAsync("/admin/posts/import?handler=Preview", form, Ct)).Content.ReadAsStringAsync(Ct);
+        Assert.Contains("huge.xml is 2 MB; the limit is 1 MB", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ATakenSlugGetsASuffixAndThePreviewSaysSo()
+    {
+        await using var app = new NewsletterApp();
+        await Archive.ArchiveData.AddIssueAsync(app, 7, "Why queues lie", new DateTime(2025, 1, 1, 9, 0, 0, DateTimeKind.Utc));
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+
+        var token = await Forms.TokenAsync(client, "/admin/posts/import");
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent(token), "__RequestVerificationToken" },
+            { new StringContent("issues"), "target" },
+            { new ByteArrayContent(SubstackZip()), "file", "export.zip" },
+        };
+        var preview = await (await client.PostAsync("/admin/posts/import?handler=Preview", form, Ct)).Content.ReadAsStringAsync(Ct);
+        Assert.Contains("slug 'why-queues-lie' is taken: imported as 'why-queues-lie-2'", WebUtility.HtmlDecode(preview), StringComparison.Ordinal);
+        Assert.Contains("Retries, with budgets", preview, StringComparison.Ordinal);
+        Assert.Contains("2024-03-05", preview, StringComparison.Ordinal);
+        // Nothing changes until the author imports.
+        Assert.Single(await IssuesAsync(app));
+
+        var importToken = System.Text.RegularExpressions.Regex.Match(preview, "name=\"token\" value=\"([0-9a-f]{32})\"").Groups[1].Value;
+        var done = await Forms.PostAsync(client, "/admin/posts/import", new Dictionary<string, string> { ["token"] = importToken, ["target"] = "issues" }, "/admin/posts/import?handler=Import");
+        Assert.Contains("2 imported as issues", await done.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        var issues = await IssuesAsync(app);
+        Assert.Equal(["why-queues-lie-2", "retries-with-budgets", "why-queues-lie"], issues.Select(i => i.Slug));
+        // The site already numbered an issue: imported ones are not given numbers that would renumber history.
+        Assert.Equal([null, null, 7], issues.Select(i => i.Number));
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/issues/why-queues-lie-2", Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task ImagesAreCopiedFromAServerIntoTheImageStoreAndAFailedOneIsReportedNotFatal()
+    {
+        await using var images = await ImageServer.StartAsync();
+        await using var app = new NewsletterApp(new() { ["PostImport:AllowPrivateAddresses"] = "true" });
+        var feed = Feed($"""<p>A picture: <img src="{images.Url}/pic.png" alt="red" srcset="{images.Url}/pic-2x.png 2x"></p><p>A lost one: <img src="{images.Url}/missing.png"></p>""");
+
+        var (_, result) = await ImportAsync(app, "feed.xml", feed, PostTarget.Issues);
+
+        Assert.Equal(1, result.Created);
+        Assert.Equal(1, result.ImagesStored);
+        var problem = Assert.Single(result.Problems);
+        Assert.Contains("missing.png", problem, StringComparison.Ordinal);
+        Assert.Contains("404", problem, StringComparison.Ordinal);
+        var issue = Assert.Single(await IssuesAsync(app));
+        var stored = System.Text.RegularExpressions.Regex.Match(issue.Markdown, "!\\[red\\]\\(<(/media/[0-9a-f]{64}\\.png)>\\)").Groups[1].Value;
+        Assert.NotEmpty(stored);
+        Assert.Contains($"{images.Url}/missing.png", issue.Markdown, StringComparison.Ordinal);
+        var response = await app.CreateClient().GetAsync(stored, Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var picture = new MagickImage(await response.Content.ReadAsByteArrayAsync(Ct));
+        Assert.Equal(40u, picture.Width);
+    }
+
+    [Fact]
+    public async Task ImagesAndFeedsOnPrivateOrLoopbackAddressesAreRefused()
+    {
+        await using var images = await ImageServer.StartAsync();
+        await using var app = new NewsletterApp();
+        var localhost = images.Url.Replace("127.0.0.1", "localhost", StringComparison.Ordinal);
+        var feed = Feed($"""<p><img src="{images.Url}/pic.png"><img src="{localhost}/pic.png"><img src="http://169.254.169.254/latest/meta-data/"><img src="file:///etc/passwd"><img src="ftp://example.com/x.png"></p>""");
+
+        var (_, result) = await ImportAsync(app, "feed.xml", feed, PostTarget.Issues);
+
+        Assert.Equal(1, result.Created);
+        Assert.Equal(0, result.ImagesStored);
+        Assert.Equal(3, result.Problems.Count(p => p.Contains("private or local address", StringComparison.Ordinal)));
+        Assert.Equal(0, images.Requests);
+        using var scope = app.Services.CreateScope();
+        var e = await Assert.ThrowsAsync<PostImportException>(() => scope.ServiceProvider.GetRequiredService<PostImportFiles>().LoadAsync(localhost + "/feed.xml", Ct));
+        Assert.Contains("private or local address", e.Message, StringComparison.Ordinal);
+        Assert.Equal(0, images.Requests);
+        Assert.False(SafeDownloader.IsPublic(IPAddress.Parse("10.1.2.3")));
+        Assert.False(SafeDownloader.IsPublic(IPAddress.Parse("::ffff:192.168.1.1")));
+        Assert.False(SafeDownloader.IsPublic(IPAddress.Parse("fd00::1")));
+        Assert.True(SafeDownloader.IsPublic(IPAddress.Parse("93.184.216.34")));
+    }
+
+    [Fact]
+    public async Task RunningTheSameImportAgainAddsNothing()
+    {
+        await using var app = new NewsletterApp();
+        var zip = SubstackZip();
+        await ImportAsync(app, "export.zip", zip, PostTarget.Issues);
+        var (plan, again) = await ImportAsync(app, "export.zip", zip, PostTarget.Issues);
+
+        Assert.All(plan.Posts, p => Assert.Equal(PlannedAction.AlreadyImported, p.Action));
+        Assert.Equal(0, again.Created);
+        Assert.Equal(2, again.Skipped);
+        Assert.Equal(2, (await IssuesAsync(app)).Count);
+
+        var ghost = await File.ReadAllBytesAsync(Sample("ghost.json"), Ct);
+        await ImportAsync(app, "ghost.json", ghost, PostTarget.Notes);
+        var (_, notesAgain) = await ImportAsync(app, "ghost.json", ghost, PostTarget.Notes);
+        Assert.Equal(0, notesAgain.Created);
+        Assert.Equal(3, Directory.GetFiles(app.NotesFolder, "*.md").Length);
+    }
+
+    private static byte[] Feed(string html) => System.Text.Encoding.UTF8.GetBytes($"""
+        <rss version="2.0"><channel><title>t</title><link>https://p.example/</link><description>d</description>
+        <item><title>Pictures</title><link>https://p.example/pictures</link><pubDate>Tue, 10 Sep 2024 06:00:00 GMT</pubDate>
+        <description><![CDATA[{html}]]></description></item></channel></rss>
+        """);
+
+    /// <summary>A real HTTP server on loopback that serves one PNG and counts what it is asked.</summary>
+    private sealed class ImageServer : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+        private int _requests;
+
+        private ImageServer(WebApplication app) => _app = app;
+
+        public string Url { get; private set; } = "";
+
+        public int Requests => _requests;
+
+        public static async Task<ImageServer> StartAsync()
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            var app = builder.Build();
+            var server = new ImageServer(app);
+            using var red = new MagickImage(MagickColors.Red, 40, 20);
+            var png = red.ToByteArray(MagickFormat.Png);
+            app.Use(async (context, next) =>
+            {
+                Interlocked.Increment(ref server._requests);
+                await next(context);
+            });
+            app.MapGet("/pic.png", () => Results.Bytes(png, "image/png"));
+            await app.StartAsync();
+            server.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
+            return server;
+        }
+
+        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+    }
+}
