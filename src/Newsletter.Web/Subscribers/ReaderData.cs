@@ -46,7 +46,7 @@ public sealed class ReaderData(AppDbContext db, TimeProvider clock)
             Subscription = new
             {
                 s.Email, s.Name, s.Status, s.Source, Consent = s.ConsentSource, SubscribedAt = s.CreatedAt, s.ConfirmedAt,
-                s.UnsubscribedAt, s.PausedUntil, Topics = s.Tags.Select(t => t.Tag).Order().ToList(),
+                s.UnsubscribedAt, s.PausedUntil, Topics = s.Tags.Select(t => t.Tag).Order().ToList(), OnlyTheseTopics = s.TopicsOnly,
             },
             History = events,
             IssuesSent = deliveries.Select(d => new

@@ -95,12 +95,36 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         var result = await editor.SaveAsync(id, draft, ct);
         return result.Outcome switch
         {
-            IssueEditOutcome.Saved => new JsonResult(new { version = VersionOf(await db.Issues.Where(i => i.Id == id).Select(i => i.UpdatedAt).FirstAsync(ct)) }),
+            IssueEditOutcome.Saved => await AutosavedAsync(id, ct),
             IssueEditOutcome.Invalid => BadRequest(new { errors = result.Errors }),
             IssueEditOutcome.NotEditable => new ConflictObjectResult(new { error = "This issue is being sent or was sent; it can no longer be edited." }),
             _ => NotFound(new { error = "This issue no longer exists." }),
         };
     }
+
+    /// <summary>
+    /// What the page needs after an autosave to stay "send what you saw": the new version, the digest of the saved
+    /// text, and the Send now question and preflight warnings for it. Without them, a Send now after an autosave
+    /// met a stale digest and stopped once to show the page again.
+    /// </summary>
+    private async Task<IActionResult> AutosavedAsync(int id, CancellationToken ct)
+    {
+        var issue = await db.Issues.AsNoTracking().Include(i => i.Tags).FirstAsync(i => i.Id == id, ct);
+        var count = await audiences.CountAsync(issue.Segment, [.. issue.Tags.Select(t => t.Tag)], ct);
+        IReadOnlyList<string> warnings = string.IsNullOrWhiteSpace(issue.Subject) ? [] : (await previews.BuildAsync(id, "preview@example.invalid", ct))?.Warnings ?? [];
+        return new JsonResult(new
+        {
+            version = VersionOf(issue.UpdatedAt),
+            seen = Digest(await FingerprintAsync(id, ct)),
+            question = SendQuestion(issue, count),
+            warnings,
+        });
+    }
+
+    /// <summary>The Send now confirmation's question, on the page and after each autosave.</summary>
+    public static string SendQuestion(Issue issue, int audienceCount) => issue.WebOnly
+        ? "Publish it in the archive now?"
+        : $"Send “{issue.Subject}” to {audienceCount:N0} {(audienceCount == 1 ? "reader" : "readers")} now? This cannot be called back, only cancelled part way.";
 
     /// <summary>
     /// Saves what the form holds. Send now and Schedule post the whole editor form, so they act on what is on

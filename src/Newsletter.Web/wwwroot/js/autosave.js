@@ -112,6 +112,34 @@
     }
   }
 
+  // The issue editor's Send now acts only on the version whose question and preflight warnings the page
+  // shows: after an autosave the server sends both for the saved text, and the page shows them.
+  function shown(data) {
+    const seen = form.querySelector('input[name="seen"]');
+    if (seen) seen.value = data.seen;
+    const question = document.querySelector('[data-send-question]');
+    if (question && data.question) question.textContent = data.question;
+    const preflight = document.querySelector('[data-preflight]');
+    if (!preflight || !Array.isArray(data.warnings)) return;
+    preflight.replaceChildren();
+    if (data.warnings.length === 0) return;
+    const box = document.createElement('div');
+    box.className = 'alert alert-warn';
+    box.setAttribute('role', 'note');
+    const head = document.createElement('p');
+    const strong = document.createElement('strong');
+    strong.textContent = 'Preflight found ' + data.warnings.length + (data.warnings.length === 1 ? ' thing' : ' things') + ' to check:';
+    head.appendChild(strong);
+    const list = document.createElement('ul');
+    for (const w of data.warnings) {
+      const li = document.createElement('li');
+      li.textContent = w;
+      list.appendChild(li);
+    }
+    box.append(head, list);
+    preflight.appendChild(box);
+  }
+
   async function send(sent) {
     try {
       const res = await fetch(form.dataset.autosaveUrl, {
@@ -128,6 +156,7 @@
       const data = await res.json().catch(() => ({}));
       if (res.ok) {
         if (version && data.version) version.value = data.version;
+        if (data.seen !== undefined) shown(data);
         if (data.url && data.url !== location.pathname) {
           // A new note got its id with the first save: from now on this page is that note's page.
           history.replaceState(null, '', data.url);
