@@ -14,6 +14,7 @@ using Newsletter.Web.Site;
 using Newsletter.Web.Subscribers;
 using Newsletter.Web.Tracking;
 using Newsletter.Web.Webhooks;
+using Newsletter.Web.Welcome;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -29,6 +30,8 @@ builder.AddJobs(paths);
 builder.AddMail(paths);
 builder.AddSubscribers();
 builder.AddSending();
+// A welcome series: notes or written emails sent to each new reader, step by step, through a ledger of its own.
+builder.AddWelcome();
 // Readers' replies: kept from the pipe, the endpoint or an IMAP mailbox, answered and published from the admin.
 builder.AddReplies();
 builder.AddPublicSite();

@@ -9,8 +9,11 @@ using Newsletter.Web.Notes;
 
 namespace Newsletter.Web.Subscribers;
 
-public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, ReaderLifecycle readers, IBackgroundJobClient jobs, MailRequestLimits limits, IOptions<SubscriptionOptions> options) : PageModel
+public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, ReaderLifecycle readers, IBackgroundJobClient jobs, MailRequestLimits limits, IOptions<SubscriptionOptions> options, Welcome.WelcomeSeries welcome) : PageModel
 {
+    /// <summary>The reader is in the welcome series now: the page offers to leave it.</summary>
+    public bool InWelcomeSeries { get; private set; }
+
     public string? Token { get; private set; }
 
     public Subscriber? Subscriber { get; private set; }
@@ -46,6 +49,11 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
 
         var chosen = (topics ?? []).Select(Tags.Normalize).Where(Topics.Contains).ToHashSet();
         await readers.ChangePreferencesAsync(Subscriber.Id, name, Topics, chosen, pause, ct);
+        if (InWelcomeSeries && Request.Form["welcome"] != "on")
+        {
+            await welcome.LeaveAsync(Subscriber.Id, ct);
+        }
+
         await LoadAsync(token, ct);
         Message = "Saved.";
         return Page();
@@ -91,5 +99,6 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
             : await db.NoteTags.Where(t => db.Notes.Any(n => n.Id == t.NoteId && n.Status == NoteStatus.Published && n.DeletedAt == null))
                 .Select(t => t.Tag).Distinct().OrderBy(t => t).Take(30).ToListAsync(ct);
         Chosen = Subscriber is null ? [] : [.. Subscriber.Tags.Select(t => t.Tag)];
+        InWelcomeSeries = Subscriber is not null && await welcome.IsInAsync(Subscriber.Id, ct);
     }
 }
