@@ -102,6 +102,7 @@ internal sealed class WelcomeStepConfiguration : IEntityTypeConfiguration<Welcom
 {
     public void Configure(EntityTypeBuilder<WelcomeStep> b)
     {
+        b.ToTable("WelcomeSteps");
         b.HasIndex(s => s.Position);
         b.Property(s => s.NoteSlug).HasMaxLength(200);
         b.Property(s => s.Subject).HasMaxLength(300);
@@ -112,6 +113,7 @@ internal sealed class WelcomeReaderConfiguration : IEntityTypeConfiguration<Welc
 {
     public void Configure(EntityTypeBuilder<WelcomeReader> b)
     {
+        b.ToTable("WelcomeReaders");
         b.HasKey(r => r.SubscriberId);
         b.Property(r => r.SubscriberId).ValueGeneratedNever();
     }
@@ -130,6 +132,7 @@ internal sealed class WelcomeDeliveryConfiguration : IEntityTypeConfiguration<We
 {
     public void Configure(EntityTypeBuilder<WelcomeDelivery> b)
     {
+        b.ToTable("WelcomeDeliveries");
         b.HasIndex(d => new { d.StepId, d.SubscriberId }).IsUnique();
         b.HasIndex(d => new { d.Status, d.NextAttemptAtMs });
         b.HasIndex(d => d.SubscriberId);

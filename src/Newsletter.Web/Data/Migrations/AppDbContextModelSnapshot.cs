@@ -1369,7 +1369,7 @@ namespace Newsletter.Web.Data.Migrations
                     b.HasIndex("StepId", "SubscriberId")
                         .IsUnique();
 
-                    b.ToTable("WelcomeDelivery");
+                    b.ToTable("WelcomeDeliveries", (string)null);
                 });
 
             modelBuilder.Entity("Newsletter.Web.Welcome.WelcomeReader", b =>
@@ -1385,7 +1385,7 @@ namespace Newsletter.Web.Data.Migrations
 
                     b.HasKey("SubscriberId");
 
-                    b.ToTable("WelcomeReader");
+                    b.ToTable("WelcomeReaders", (string)null);
                 });
 
             modelBuilder.Entity("Newsletter.Web.Welcome.WelcomeSettings", b =>
@@ -1443,7 +1443,7 @@ namespace Newsletter.Web.Data.Migrations
 
                     b.HasIndex("Position");
 
-                    b.ToTable("WelcomeStep");
+                    b.ToTable("WelcomeSteps", (string)null);
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityRoleClaim<string>", b =>

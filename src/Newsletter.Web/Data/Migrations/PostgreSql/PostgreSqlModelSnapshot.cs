@@ -1408,7 +1408,7 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                     b.HasIndex("StepId", "SubscriberId")
                         .IsUnique();
 
-                    b.ToTable("WelcomeDelivery");
+                    b.ToTable("WelcomeDeliveries", (string)null);
                 });
 
             modelBuilder.Entity("Newsletter.Web.Welcome.WelcomeReader", b =>
@@ -1424,7 +1424,7 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
 
                     b.HasKey("SubscriberId");
 
-                    b.ToTable("WelcomeReader");
+                    b.ToTable("WelcomeReaders", (string)null);
                 });
 
             modelBuilder.Entity("Newsletter.Web.Welcome.WelcomeSettings", b =>
@@ -1484,7 +1484,7 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
 
                     b.HasIndex("Position");
 
-                    b.ToTable("WelcomeStep");
+                    b.ToTable("WelcomeSteps", (string)null);
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityRoleClaim<string>", b =>

@@ -13,7 +13,7 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
         protected override void Up(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.CreateTable(
-                name: "WelcomeDelivery",
+                name: "WelcomeDeliveries",
                 columns: table => new
                 {
                     Id = table.Column<long>(type: "bigint", nullable: false)
@@ -34,11 +34,11 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("PK_WelcomeDelivery", x => x.Id);
+                    table.PrimaryKey("PK_WelcomeDeliveries", x => x.Id);
                 });
 
             migrationBuilder.CreateTable(
-                name: "WelcomeReader",
+                name: "WelcomeReaders",
                 columns: table => new
                 {
                     SubscriberId = table.Column<long>(type: "bigint", nullable: false),
@@ -47,7 +47,7 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("PK_WelcomeReader", x => x.SubscriberId);
+                    table.PrimaryKey("PK_WelcomeReaders", x => x.SubscriberId);
                 });
 
             migrationBuilder.CreateTable(
@@ -64,7 +64,7 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                 });
 
             migrationBuilder.CreateTable(
-                name: "WelcomeStep",
+                name: "WelcomeSteps",
                 columns: table => new
                 {
                     Id = table.Column<int>(type: "integer", nullable: false)
@@ -80,28 +80,28 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("PK_WelcomeStep", x => x.Id);
+                    table.PrimaryKey("PK_WelcomeSteps", x => x.Id);
                 });
 
             migrationBuilder.CreateIndex(
-                name: "IX_WelcomeDelivery_Status_NextAttemptAtMs",
-                table: "WelcomeDelivery",
+                name: "IX_WelcomeDeliveries_Status_NextAttemptAtMs",
+                table: "WelcomeDeliveries",
                 columns: new[] { "Status", "NextAttemptAtMs" });
 
             migrationBuilder.CreateIndex(
-                name: "IX_WelcomeDelivery_StepId_SubscriberId",
-                table: "WelcomeDelivery",
+                name: "IX_WelcomeDeliveries_StepId_SubscriberId",
+                table: "WelcomeDeliveries",
                 columns: new[] { "StepId", "SubscriberId" },
                 unique: true);
 
             migrationBuilder.CreateIndex(
-                name: "IX_WelcomeDelivery_SubscriberId",
-                table: "WelcomeDelivery",
+                name: "IX_WelcomeDeliveries_SubscriberId",
+                table: "WelcomeDeliveries",
                 column: "SubscriberId");
 
             migrationBuilder.CreateIndex(
-                name: "IX_WelcomeStep_Position",
-                table: "WelcomeStep",
+                name: "IX_WelcomeSteps_Position",
+                table: "WelcomeSteps",
                 column: "Position");
         }
 
@@ -109,16 +109,16 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
         protected override void Down(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.DropTable(
-                name: "WelcomeDelivery");
+                name: "WelcomeDeliveries");
 
             migrationBuilder.DropTable(
-                name: "WelcomeReader");
+                name: "WelcomeReaders");
 
             migrationBuilder.DropTable(
                 name: "WelcomeSeries");
 
             migrationBuilder.DropTable(
-                name: "WelcomeStep");
+                name: "WelcomeSteps");
         }
     }
 }

@@ -12,7 +12,7 @@ namespace Newsletter.Web.Data.Migrations
         protected override void Up(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.CreateTable(
-                name: "WelcomeDelivery",
+                name: "WelcomeDeliveries",
                 columns: table => new
                 {
                     Id = table.Column<long>(type: "INTEGER", nullable: false)
@@ -33,11 +33,11 @@ namespace Newsletter.Web.Data.Migrations
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("PK_WelcomeDelivery", x => x.Id);
+                    table.PrimaryKey("PK_WelcomeDeliveries", x => x.Id);
                 });
 
             migrationBuilder.CreateTable(
-                name: "WelcomeReader",
+                name: "WelcomeReaders",
                 columns: table => new
                 {
                     SubscriberId = table.Column<long>(type: "INTEGER", nullable: false),
@@ -46,7 +46,7 @@ namespace Newsletter.Web.Data.Migrations
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("PK_WelcomeReader", x => x.SubscriberId);
+                    table.PrimaryKey("PK_WelcomeReaders", x => x.SubscriberId);
                 });
 
             migrationBuilder.CreateTable(
@@ -63,7 +63,7 @@ namespace Newsletter.Web.Data.Migrations
                 });
 
             migrationBuilder.CreateTable(
-                name: "WelcomeStep",
+                name: "WelcomeSteps",
                 columns: table => new
                 {
                     Id = table.Column<int>(type: "INTEGER", nullable: false)
@@ -79,28 +79,28 @@ namespace Newsletter.Web.Data.Migrations
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("PK_WelcomeStep", x => x.Id);
+                    table.PrimaryKey("PK_WelcomeSteps", x => x.Id);
                 });
 
             migrationBuilder.CreateIndex(
-                name: "IX_WelcomeDelivery_Status_NextAttemptAtMs",
-                table: "WelcomeDelivery",
+                name: "IX_WelcomeDeliveries_Status_NextAttemptAtMs",
+                table: "WelcomeDeliveries",
                 columns: new[] { "Status", "NextAttemptAtMs" });
 
             migrationBuilder.CreateIndex(
-                name: "IX_WelcomeDelivery_StepId_SubscriberId",
-                table: "WelcomeDelivery",
+                name: "IX_WelcomeDeliveries_StepId_SubscriberId",
+                table: "WelcomeDeliveries",
                 columns: new[] { "StepId", "SubscriberId" },
                 unique: true);
 
             migrationBuilder.CreateIndex(
-                name: "IX_WelcomeDelivery_SubscriberId",
-                table: "WelcomeDelivery",
+                name: "IX_WelcomeDeliveries_SubscriberId",
+                table: "WelcomeDeliveries",
                 column: "SubscriberId");
 
             migrationBuilder.CreateIndex(
-                name: "IX_WelcomeStep_Position",
-                table: "WelcomeStep",
+                name: "IX_WelcomeSteps_Position",
+                table: "WelcomeSteps",
                 column: "Position");
         }
 
@@ -108,16 +108,16 @@ namespace Newsletter.Web.Data.Migrations
         protected override void Down(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.DropTable(
-                name: "WelcomeDelivery");
+                name: "WelcomeDeliveries");
 
             migrationBuilder.DropTable(
-                name: "WelcomeReader");
+                name: "WelcomeReaders");
 
             migrationBuilder.DropTable(
                 name: "WelcomeSeries");
 
             migrationBuilder.DropTable(
-                name: "WelcomeStep");
+                name: "WelcomeSteps");
         }
     }
 }
