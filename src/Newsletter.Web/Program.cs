@@ -17,6 +17,7 @@ using Newsletter.Web.SocialCards;
 using Newsletter.Web.Subscribers;
 using Newsletter.Web.Tracking;
 using Newsletter.Web.Webhooks;
+using Newsletter.Web.Welcome;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -36,6 +37,8 @@ builder.AddPostImport();
 builder.AddSending();
 // Recurring issues written from the notes published since the last one.
 builder.AddDigests(paths);
+// A welcome series: notes or written emails sent to each new reader, step by step, through a ledger of its own.
+builder.AddWelcome();
 // Readers' replies: kept from the pipe, the endpoint or an IMAP mailbox, answered and published from the admin.
 builder.AddReplies();
 builder.AddPublicSite();

@@ -9,8 +9,11 @@ using Newsletter.Web.Notes;
 
 namespace Newsletter.Web.Subscribers;
 
-public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, ReaderLifecycle readers, IBackgroundJobClient jobs, MailRequestLimits limits, TopicCatalog catalog) : PageModel
+public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, ReaderLifecycle readers, IBackgroundJobClient jobs, MailRequestLimits limits, TopicCatalog catalog, Welcome.WelcomeSeries welcome) : PageModel
 {
+    /// <summary>The reader is in the welcome series now: the page offers to leave it.</summary>
+    public bool InWelcomeSeries { get; private set; }
+
     public string? Token { get; private set; }
 
     public Subscriber? Subscriber { get; private set; }
@@ -47,6 +50,11 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
         var chosen = (await catalog.ChosenAsync(topics, ct)).ToHashSet();
         var only = receive == "topics";
         await readers.ChangePreferencesAsync(Subscriber.Id, name, Topics, chosen, only, pause, ct);
+        if (InWelcomeSeries && Request.Form["welcome"] != "on")
+        {
+            await welcome.LeaveAsync(Subscriber.Id, ct);
+        }
+
         await LoadAsync(token, ct);
         Message = only && chosen.Count == 0 ? "Saved. You ticked no topics, so you still get every issue." : "Saved.";
         return Page();
@@ -125,5 +133,6 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
 
         Topics = await catalog.OfferedAsync(ct);
         Chosen = Subscriber is null ? [] : [.. Subscriber.Tags.Select(t => t.Tag)];
+        InWelcomeSeries = Subscriber is not null && await welcome.IsInAsync(Subscriber.Id, ct);
     }
 }

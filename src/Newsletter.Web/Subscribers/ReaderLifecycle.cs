@@ -222,8 +222,11 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         }
 
         await RecordAsync(token.SubscriberId, SubscriberEventKind.Confirmed, "link", null, ct);
+        // The welcome series starts with the confirmation, in its transaction; its first step goes out at once.
+        await Welcome.WelcomeSeries.JoinAsync(db, token.SubscriberId, now, ct);
         await tx.CommitAsync(ct);
         jobs.Enqueue<SubscriberMailJob>(j => j.SendWelcomeAsync(token.SubscriberId, CancellationToken.None));
+        jobs.Enqueue<Welcome.WelcomeJob>(j => j.RunAsync(CancellationToken.None));
         return ConfirmResult.Confirmed;
     }
 
