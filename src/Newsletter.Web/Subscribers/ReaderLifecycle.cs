@@ -540,6 +540,9 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                 }
 
                 await db.Deliveries.Where(d => d.SubscriberId == id).ExecuteDeleteAsync(ct);
+                // The welcome series keeps its own ledger, keyed by the reader's id without a foreign key.
+                await db.Set<Welcome.WelcomeDelivery>().Where(d => d.SubscriberId == id).ExecuteDeleteAsync(ct);
+                await db.Set<Welcome.WelcomeReader>().Where(r => r.SubscriberId == id).ExecuteDeleteAsync(ct);
                 deleted = await db.Subscribers.Where(s => s.Id == id).ExecuteDeleteAsync(ct) > 0;
                 await tx.CommitAsync(ct);
             }
