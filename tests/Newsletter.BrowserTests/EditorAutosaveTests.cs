@@ -129,11 +129,7 @@ public class EditorAutosaveTests
         };
         await page.GetByLabel("Preheader").FillAsync("Not saved yet");
         await Assertions.Expect(page.Locator("#autosave-status")).ToContainTextAsync("Saved at");
-        // Autosave stored versions this page's preview and warnings never showed: the first Schedule shows them
-        // and schedules nothing; the second, on the version now on screen, schedules.
-        await page.GetByRole(AriaRole.Button, new() { Name = "Schedule", Exact = true }).ClickAsync();
-        await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("nothing was sent yet");
-        await Assertions.Expect(page.Locator(".badge").First).ToHaveTextAsync("Draft");
+        // The autosave brought back this version's question and warnings, so the first Schedule schedules.
         await page.GetByRole(AriaRole.Button, new() { Name = "Schedule", Exact = true }).ClickAsync();
         await Assertions.Expect(page.Locator(".badge").First).ToHaveTextAsync("Scheduled");
         await page.GetByLabel("Preheader").FillAsync("Changed after scheduling");
@@ -185,18 +181,17 @@ public class EditorAutosaveTests
         await page.GetByRole(AriaRole.Button, new() { Name = "Save", Exact = true }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("Saved");
 
-        // Edited and sent straight away, without Save, with a link no reader could open.
+        // Edited, without Save, with a link no reader could open. Edited and sent before the autosave is the
+        // server's test (SendingTests): nothing goes out and the page shows the edit. Here the autosave lands
+        // first and the confirm step shows the saved version's question and warning; that is what Send now sends.
         await page.GetByLabel("Subject").FillAsync("The new subject");
         await page.GetByLabel("Body (Markdown)").FillAsync("The **new** body, with [a link](http://localhost:8080/draft).");
-        await page.GetByText("Send now…").ClickAsync();
-        await page.GetByRole(AriaRole.Button, new() { Name = "Yes, send now" }).ClickAsync();
-
-        // Nothing went out: the edit is saved and shown, with the warnings for this version.
-        await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("nothing was sent yet");
-        await Assertions.Expect(page.GetByLabel("Subject")).ToHaveValueAsync("The new subject");
+        // The warning arrives with the autosave of the body that has the link: only then is that version saved.
+        await Assertions.Expect(page.Locator("[data-preflight]")).ToContainTextAsync("localhost");
         Assert.Equal(0, smtp.Count);
         await page.GetByText("Send now…").ClickAsync();
         await Assertions.Expect(page.GetByText("Send “The new subject” to 2 readers now?")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("[data-preflight]")).ToContainTextAsync("localhost");
         await Browser.ScreenshotAsync(page, "admin-issue-send-confirm");
         await page.GetByRole(AriaRole.Button, new() { Name = "Yes, send now" }).ClickAsync();
         await Assertions.Expect(page).ToHaveURLAsync(new Regex(@"/admin/issues/\d+/progress$"));

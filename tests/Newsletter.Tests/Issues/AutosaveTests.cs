@@ -58,6 +58,34 @@ public partial class AutosaveTests
     }
 
     [Fact]
+    public async Task AnAutosaveGivesThePageTheSavedVersionsQuestionAndWarningsSoSendNowGoesAtTheFirstClick()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var created = await Forms.PostAsync(client, "/admin/issues", new Dictionary<string, string>(), "/admin/issues?handler=New");
+        var editUrl = created.Headers.Location!.OriginalString;
+
+        var fields = new Dictionary<string, string> { ["subject"] = "Autosaved <then> sent", ["markdown"] = "See [my laptop](http://localhost:8080/x).", ["channel"] = "both" };
+        var saved = await AutosaveAsync(client, editUrl, await VersionAsync(client, editUrl), new(fields));
+        Assert.Equal(HttpStatusCode.OK, saved.StatusCode);
+        var json = JsonDocument.Parse(await saved.Content.ReadAsStringAsync(Ct)).RootElement;
+        // The same digest the page would show for this version, the new subject in the question, and preflight's
+        // warning about a link no reader can open: what the confirm step shows is what Send now sends.
+        Assert.Equal(SeenRegex().Match(await client.GetStringAsync(editUrl, Ct)).Groups[1].Value, json.GetProperty("seen").GetString());
+        Assert.Contains("“Autosaved <then> sent”", json.GetProperty("question").GetString(), StringComparison.Ordinal);
+        Assert.Contains(json.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("localhost", StringComparison.Ordinal));
+
+        fields["seen"] = json.GetProperty("seen").GetString()!;
+        var send = await Forms.PostAsync(client, editUrl, fields, editUrl + "?handler=SendNow");
+        Assert.Equal(HttpStatusCode.Redirect, send.StatusCode);
+        Assert.EndsWith("/progress", send.Headers.Location!.OriginalString, StringComparison.Ordinal);
+    }
+
+    [GeneratedRegex("name=\"seen\" value=\"([^\"]*)\"")]
+    private static partial Regex SeenRegex();
+
+    [Fact]
     public async Task ANewNoteIsCreatedAsADraftByItsFirstAutosaveAndAPublishedNoteIsNotAutosaved()
     {
         using var app = new NewsletterApp();
