@@ -19,7 +19,8 @@ public class PostImportTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static string Sample(string name) => Path.Combine(AppContext.BaseDirectory, "Import", "Posts", "Samples", name);
+    // From the source tree, not the build output: the PostgreSQL test project runs these tests too.
+    private static string Sample(string name) => Path.Combine(RepoPaths.Root, "tests", "Newsletter.Tests", "Import", "Posts", "Samples", name);
 
     /// <summary>The Substack sample folder zipped the way Substack ships it: posts.csv and posts/*.html.</summary>
     private static byte[] SubstackZip()
