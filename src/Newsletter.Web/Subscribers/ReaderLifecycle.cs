@@ -79,6 +79,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             }
             // The reader and the first line of their history in one transaction: on SQLite one turn at the
             // single write lock per new reader, instead of two, taken in the queue's order.
+            var raced = false;
             using (await newReaders.WaitAsync(ct))
             {
                 await using var tx = await db.Database.BeginTransactionAsync(ct);
@@ -89,18 +90,32 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                 }
                 catch (DbUpdateException e) when (db.IsUniqueViolation(e))
                 {
-                    // A double click raced us to the insert; the other request owns the new row.
+                    // Another request (a double click, another node) inserted this address first.
                     db.ChangeTracker.Clear();
-                    return SubscribeOutcome.ConfirmationThrottled;
+                    raced = true;
                 }
 
-                db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriber.Id, Kind = SubscriberEventKind.Subscribed, Source = source, At = now });
-                await db.SaveChangesAsync(ct);
-                await tx.CommitAsync(ct);
+                if (!raced)
+                {
+                    db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriber.Id, Kind = SubscriberEventKind.Subscribed, Source = source, At = now });
+                    await db.SaveChangesAsync(ct);
+                    await tx.CommitAsync(ct);
+                }
             }
 
-            jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
-            return SubscribeOutcome.ConfirmationSent;
+            if (!raced)
+            {
+                jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
+                return SubscribeOutcome.ConfirmationSent;
+            }
+
+            // The loser of the race is a sign-up for a reader who exists now: the mail slot decides, as for any
+            // repeat (within the resend interval that is one confirmation for the two; past it, one each).
+            subscriber = await db.Subscribers.FirstOrDefaultAsync(s => s.EmailKey == key, ct);
+            if (subscriber is null)
+            {
+                return SubscribeOutcome.ConfirmationThrottled;
+            }
         }
 
         switch (subscriber.Status)
