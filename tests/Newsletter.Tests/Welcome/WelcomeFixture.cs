@@ -28,6 +28,11 @@ internal static class WelcomeFixture
 
     public static async Task<int> AddStepAsync(NewsletterApp app, string subject, string markdown, int delayDays, int? position = null)
     {
+        // The tests drive the due check and the sender themselves (RunAsync). The app's own every-minute job would
+        // be one more worker, taking rows the test then counts before it has sent them (seen on a loaded CI
+        // machine): it is removed, and the run queued at start-up is let finish. A confirmation still queues its run.
+        app.Services.GetRequiredService<global::Hangfire.IRecurringJobManager>().RemoveIfExists(WelcomeJob.RecurringJobId);
+        await Newsletter.Tests.Subscribers.SubscribeTests.WaitForIdleJobsAsync(app);
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var html = scope.ServiceProvider.GetRequiredService<MarkdownRenderer>().Render(markdown).Html;
