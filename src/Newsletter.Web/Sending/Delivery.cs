@@ -58,6 +58,13 @@ public sealed class Delivery
     /// crash: a resend may be a duplicate. The ledger says so instead of hiding it.
     /// </summary>
     public bool Uncertain { get; set; }
+
+    /// <summary>
+    /// Its message was started: written before the message goes to the relay and cleared with its outcome,
+    /// both in the node's group commit. A lease that runs out on a row in flight is a possible duplicate
+    /// (taken again as Uncertain); a lease that runs out on a row its worker never reached is not.
+    /// </summary>
+    public bool InFlight { get; set; }
 }
 
 internal sealed class DeliveryConfiguration : IEntityTypeConfiguration<Delivery>

@@ -16,6 +16,9 @@ public sealed record ClaimedDelivery(long Id, long SubscriberId, int Attempts, b
 /// <summary>What happened to one claimed delivery.</summary>
 public sealed record DeliveryOutcome(long DeliveryId, long SubscriberId, DeliveryStatus Status, int? SmtpCode, string? Error, long NextAttemptAtMs, bool HardBounce);
 
+/// <summary>An outcome, and the lease owner who must still hold its row for it to be written.</summary>
+public sealed record OwnedOutcome(string Owner, DeliveryOutcome Outcome);
+
 /// <summary>
 /// The delivery ledger's set-based operations. Everything that decides who gets what happens in one
 /// statement or one transaction, so two workers (threads, processes or nodes) can never claim the same row
@@ -72,9 +75,10 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
 
     /// <summary>
     /// Claims up to <paramref name="max"/> due deliveries for <paramref name="owner"/> in one transaction,
-    /// together with the tokens of the global rate limit. A row still Sending whose lease ran out was in
-    /// flight when its worker died or lost its lease: it is taken again and marked Uncertain, unless it was
-    /// Uncertain already, in which case it is Held for the author instead of risking a third copy.
+    /// together with the tokens of the global rate limit. A row still Sending whose lease ran out belonged to a
+    /// worker that died or lost its lease: if its message had started (in flight) it is taken again and marked
+    /// Uncertain, unless it was Uncertain already, in which case it is Held for the author instead of risking a
+    /// third copy; if its worker never reached it, it is taken as it was.
     /// </summary>
     public IReadOnlyList<ClaimedDelivery> Claim(int issueId, string owner, int max)
     {
@@ -127,13 +131,13 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
         }
     }
 
-    /// <summary>Expired leases on rows that were Uncertain already: a second cut send. No third copy without the author.</summary>
+    /// <summary>Expired leases on rows that were Uncertain already and in flight again: a second cut send. No third copy without the author.</summary>
     private void Hold(IDbContextTransaction tx, int issueId, long now)
     {
         using var hold = db.Command(tx, $"""
             UPDATE "Deliveries" SET "Status" = @held, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0, "LastError" = @why
             WHERE "Id" IN ({sql.Rows("""
-                "IssueId" = @issue AND "Status" = @sending AND "LeaseExpiresAtMs" < @now AND "Uncertain"
+                "IssueId" = @issue AND "Status" = @sending AND "LeaseExpiresAtMs" < @now AND "Uncertain" AND "InFlight"
                 """)})
             """, ("@held", (int)DeliveryStatus.Held), ("@why", HeldReason), ("@issue", issueId), ("@sending", (int)DeliveryStatus.Sending), ("@now", now));
         hold.ExecuteNonQuery();
@@ -190,33 +194,38 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
     }
 
     /// <summary>
-    /// Writes a batch's outcomes in one transaction. Each update names the lease owner, so a worker whose
-    /// lease was taken over cannot overwrite the new owner's result.
+    /// One group commit of <see cref="OutcomeWriter"/>: outcomes of finished messages, and the rows whose messages
+    /// are about to start marked in flight, in one transaction. Each row changes only while its owner still
+    /// holds it, so a worker whose lease was taken over can neither overwrite the new owner's result nor start
+    /// a message the new owner may be sending too. Returns the rows marked.
     /// </summary>
-    public int Record(string owner, IReadOnlyList<DeliveryOutcome> outcomes)
+    public HashSet<long> Write(IReadOnlyList<OwnedOutcome> outcomes, IReadOnlyList<(string Owner, long DeliveryId)> starting)
     {
-        if (outcomes.Count == 0)
-        {
-            return 0;
-        }
-
         db.Database.OpenConnection();
         try
         {
             using var tx = db.Database.BeginTransaction();
-            var now = NowMs;
-            using var update = db.Command(tx, "", ("@sent", (int)DeliveryStatus.Sent), ("@now", now), ("@owner", owner), ("@sending", (int)DeliveryStatus.Sending));
-            var written = sql.Record(update, outcomes);
-
-            var bounced = outcomes.Where(o => o.HardBounce).Select(o => o.SubscriberId).Distinct().ToList();
-            if (bounced.Count > 0)
+            var marked = new HashSet<long>();
+            if (outcomes.Count > 0)
             {
-                // The reader's lifecycle writes the suppression, in this transaction: outcome and suppression commit together.
-                ReaderLifecycle.SuppressInLedger(db, tx, hashes, bounced, clock.GetUtcNow().UtcDateTime);
+                using var update = db.Command(tx, "", ("@sent", (int)DeliveryStatus.Sent), ("@now", NowMs), ("@sending", (int)DeliveryStatus.Sending));
+                sql.Record(update, outcomes);
+                var bounced = outcomes.Where(o => o.Outcome.HardBounce).Select(o => o.Outcome.SubscriberId).Distinct().ToList();
+                if (bounced.Count > 0)
+                {
+                    // The reader's lifecycle writes the suppression, in this transaction: outcome and suppression commit together.
+                    ReaderLifecycle.SuppressInLedger(db, tx, hashes, bounced, clock.GetUtcNow().UtcDateTime);
+                }
+            }
+
+            if (starting.Count > 0)
+            {
+                using var mark = db.Command(tx, "", ("@sending", (int)DeliveryStatus.Sending));
+                marked = sql.MarkInFlight(mark, starting);
             }
 
             tx.Commit();
-            return written;
+            return marked;
         }
         finally
         {
@@ -247,6 +256,7 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
                     .SetProperty(d => d.Status, d => d.Uncertain ? DeliveryStatus.Held : DeliveryStatus.Pending)
                     .SetProperty(d => d.LastError, d => d.Uncertain ? HeldReason : "connection lost before the server's reply: the reader may get two copies")
                     .SetProperty(d => d.Uncertain, true)
+                    .SetProperty(d => d.InFlight, false)
                     .SetProperty(d => d.LeaseOwner, (string?)null)
                     .SetProperty(d => d.LeaseExpiresAtMs, 0L)
                     .SetProperty(d => d.NextAttemptAtMs, retryAtMs));
@@ -257,6 +267,7 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
             db.Deliveries.Where(d => ids.Contains(d.Id) && d.LeaseOwner == owner && d.Status == sending)
                 .ExecuteUpdate(u => u
                     .SetProperty(d => d.Status, DeliveryStatus.Pending)
+                    .SetProperty(d => d.InFlight, false)
                     .SetProperty(d => d.LeaseOwner, (string?)null)
                     .SetProperty(d => d.LeaseExpiresAtMs, 0L)
                     .SetProperty(d => d.NextAttemptAtMs, retryAtMs)

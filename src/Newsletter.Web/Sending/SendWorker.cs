@@ -10,8 +10,8 @@ namespace Newsletter.Web.Sending;
 
 /// <summary>
 /// One of an issue's send workers on this node: claims a batch with a lease, sends it over one pooled SMTP
-/// connection, writes the outcomes in one transaction, and repeats until the ledger has nothing due. Run
-/// by <see cref="SendWorkers"/> on a thread of its own.
+/// connection with each outcome written by the node's <see cref="OutcomeWriter"/> as the reply arrives, and
+/// repeats until the ledger has nothing due. Run by <see cref="SendWorkers"/> on a thread of its own.
 /// </summary>
 /// <remarks>
 /// <para>Synchronous on purpose: kept on its own thread, the SMTP conversation uses MailKit's synchronous API
@@ -19,12 +19,16 @@ namespace Newsletter.Web.Sending;
 /// with the s1 benchmark, that costs a quarter less CPU per message than the same loop written with async.</para>
 /// <para>Exactly once: before every message the worker checks that its lease, renewed by the node's
 /// heartbeat, has at least <see cref="SendNode.Margin"/> left; if not (the database is away, the process
-/// froze), it hands the rest of the batch back instead of racing whoever takes it next. A connection lost
-/// after the relay accepted a recipient may have delivered the message: that row goes back Uncertain.</para>
+/// froze), it hands the rest of the batch back instead of racing whoever takes it next. Each message starts
+/// only once its row is durably marked in flight, still ours, together with the previous message's outcome:
+/// a crash leaves at most the message on the wire without an outcome, and only that row comes back Uncertain.
+/// A connection lost after the relay accepted a recipient may have delivered the message: that row goes back
+/// Uncertain too.</para>
 /// </remarks>
 public sealed class SendWorker(
     AppDbContext db,
     Ledger ledger,
+    OutcomeWriter writer,
     IssueSender sender,
     IssueMessages messages,
     Tracking.LinkClicks links,
@@ -115,9 +119,8 @@ public sealed class SendWorker(
                 try
                 {
                     session ??= transport.OpenSession();
-                    result = SendBatch(prepared, session, batch, lease, time, ct);
+                    result = SendBatch(prepared, session, batch, owner, lease, time, ct);
                     mark = Stopwatch.GetTimestamp();
-                    ledger.Record(owner, result.Outcomes);
                     if (result.Unsent.Count > 0)
                     {
                         ledger.Release(owner, result.Unsent, ledger.NowMs + (result.LostConnection ? 1000 : 0), result.MayHaveArrived);
@@ -127,9 +130,9 @@ public sealed class SendWorker(
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
-                    // The outcomes could not be written (the database went away, or refused): the batch's rows
-                    // go to the next claim now, marked uncertain since some may have been sent, instead of
-                    // waiting out a lease nobody renews any more.
+                    // An outcome could not be written (the database went away, or refused): the batch's rows go to
+                    // the next claim now (the one in flight marked uncertain) instead of waiting out a lease
+                    // nobody renews any more.
                     try
                     {
                         ledger.Expire([owner]);
@@ -229,8 +232,11 @@ public sealed class SendWorker(
         return true;
     }
 
-    private BatchResult SendBatch(PreparedIssue prepared, IMailSession session, IReadOnlyList<ClaimedDelivery> batch, SendNode.Lease lease, Timings time, CancellationToken ct)
+    private BatchResult SendBatch(PreparedIssue prepared, IMailSession session, IReadOnlyList<ClaimedDelivery> batch, string owner, SendNode.Lease lease, Timings time, CancellationToken ct)
     {
+        // Outcomes not yet handed to the writer: they go with the next message's in-flight mark, or at the end.
+        var unwritten = new List<DeliveryOutcome>();
+
         var o = options.Value;
         var ids = batch.Select(b => b.SubscriberId).ToList();
         var now = clock.GetUtcNow().UtcDateTime;
@@ -240,13 +246,27 @@ public sealed class SendWorker(
         time.Ledger += Stopwatch.GetElapsedTime(loading);
         var result = new BatchResult(new List<DeliveryOutcome>(batch.Count));
         var smtpBefore = time.Smtp;
+        BatchResult Ended(BatchResult result)
+        {
+            var mark = Stopwatch.GetTimestamp();
+            writer.Submit(owner, unwritten, null).Wait();
+            time.Ledger += Stopwatch.GetElapsedTime(mark);
+            return result with { SmtpTime = time.Smtp - smtpBefore };
+        }
+
+        void Finished(DeliveryOutcome outcome)
+        {
+            result.Outcomes.Add(outcome);
+            unwritten.Add(outcome);
+        }
+
         for (var i = 0; i < batch.Count; i++)
         {
             var d = batch[i];
             if (!subscribers.TryGetValue(d.SubscriberId, out var r) || r.Status != SubscriberStatus.Active || r.PausedUntil > now)
             {
                 // Unsubscribed, paused, bounced or erased since the snapshot.
-                result.Outcomes.Add(new DeliveryOutcome(d.Id, d.SubscriberId, DeliveryStatus.Skipped, null, "not an active subscriber at send time", 0, false));
+                Finished(new DeliveryOutcome(d.Id, d.SubscriberId, DeliveryStatus.Skipped, null, "not an active subscriber at send time", 0, false));
                 continue;
             }
 
@@ -258,18 +278,33 @@ public sealed class SendWorker(
                         prepared.IssueId, lease.Left.TotalSeconds, node.Margin.TotalSeconds, batch.Count - i);
                 }
 
-                return result with { Unsent = batch.Skip(i).Select(b => b.Id).ToList(), LeaseRanShort = true, SmtpTime = time.Smtp - smtpBefore };
+                return Ended(result with { Unsent = batch.Skip(i).Select(b => b.Id).ToList(), LeaseRanShort = true });
             }
 
+            // The previous outcomes and this row's in-flight mark are committed while the copy is built.
+            var commit = writer.Submit(owner, unwritten, d.Id);
+            unwritten = [];
             var mark = Stopwatch.GetTimestamp();
-            var attemptStarted = clock.GetUtcNow();
             var (message, envelopeFrom) = messages.Build(prepared, r, d.Id);
             var built = Stopwatch.GetTimestamp();
             time.Build += Stopwatch.GetElapsedTime(mark, built);
             SendResult sent;
+            DateTimeOffset attemptStarted;
             // Disposed at once: a MimeMessage left to the garbage collector goes through its finalizer queue.
             using (message)
             {
+                var ours = commit.Wait();
+                var committed = Stopwatch.GetTimestamp();
+                time.Ledger += Stopwatch.GetElapsedTime(built, committed);
+                built = committed;
+                if (!ours)
+                {
+                    // Another worker took the row over (this one stalled past its lease): it is theirs to send.
+                    logger.LogWarning("Issue {Issue}: delivery {Delivery} is no longer this worker's; handing {Count} deliveries back", prepared.IssueId, d.Id, batch.Count - i);
+                    return Ended(result with { Unsent = batch.Skip(i).Select(b => b.Id).ToList(), LeaseRanShort = true });
+                }
+
+                attemptStarted = clock.GetUtcNow();
                 try
                 {
                     sent = session.Send(message, envelopeFrom, ct);
@@ -295,21 +330,20 @@ public sealed class SendWorker(
                     logger.LogWarning("SMTP connection lost while sending issue {Issue}: {Reply}", prepared.IssueId, sent.Reply);
                 }
 
-                return result with
+                return Ended(result with
                 {
                     Unsent = batch.Skip(i).Select(b => b.Id).ToList(),
                     MayHaveArrived = sent.MayHaveBeenDelivered ? d.Id : null,
                     LostConnection = true,
                     Failure = sent.Reply ?? "connection lost",
-                    SmtpTime = time.Smtp - smtpBefore,
-                };
+                });
             }
 
             node.RelaySucceeded();
-            result.Outcomes.Add(Outcome(d, sent, o));
+            Finished(Outcome(d, sent, o));
         }
 
-        return result with { SmtpTime = time.Smtp - smtpBefore };
+        return Ended(result);
     }
 
     private DeliveryOutcome Outcome(ClaimedDelivery d, SendResult result, SendingOptions o)

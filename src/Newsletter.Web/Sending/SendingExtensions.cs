@@ -24,6 +24,7 @@ public static class SendingExtensions
         builder.Services.AddScoped<IssueEditor>();
         builder.Services.AddScoped<IssuePreviews>();
         builder.Services.AddScoped<Ledger>();
+        builder.Services.AddSingleton<OutcomeWriter>();
         builder.Services.AddScoped<Segments.Audiences>();
         builder.Services.AddScoped<IssueSender>();
         builder.Services.AddScoped<IssueMessages>();

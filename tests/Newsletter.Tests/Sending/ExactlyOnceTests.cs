@@ -73,6 +73,56 @@ public class ExactlyOnceTests
     }
 
     [Fact]
+    public async Task AWorkerThatDiesMidBatchLeavesOnlyItsMessageInFlightUncertain()
+    {
+        // The ledger as two workers see it, driven by hand: the first claims a batch, has one outcome written
+        // and the next message marked in flight, then dies (its lease ends). Only that one row may have reached
+        // the relay, so only it comes back Uncertain; the rows it never reached are nobody's possible duplicate.
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp));
+        await AddReadersAsync(app, 6);
+        var issueId = await AddIssueAsync(app); // a draft: the app's own workers leave it alone
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
+        var writer = scope.ServiceProvider.GetRequiredService<OutcomeWriter>();
+        Assert.Equal(6, await ledger.SnapshotAsync(await db.Issues.SingleAsync(i => i.Id == issueId, Ct), Ct));
+
+        var dead = $"test-dead/{Guid.NewGuid():N}";
+        var batch = ledger.Claim(issueId, dead, 4);
+        Assert.Equal(4, batch.Count);
+        Assert.True(writer.Submit(dead, [], batch[0].Id).Wait());
+        var sent = new DeliveryOutcome(batch[0].Id, batch[0].SubscriberId, DeliveryStatus.Sent, 250, null, 0, false);
+        Assert.True(writer.Submit(dead, [sent], batch[1].Id).Wait());
+        await db.Deliveries.Where(d => d.LeaseOwner == dead).ExecuteUpdateAsync(u => u.SetProperty(d => d.LeaseExpiresAtMs, 0L), Ct);
+
+        // A worker that lost its lease learns it before its next message: the row is not marked, not sent.
+        var next = $"test-next/{Guid.NewGuid():N}";
+        var retaken = ledger.Claim(issueId, next, 10);
+        Assert.False(writer.Submit(dead, [], batch[2].Id).Wait());
+        Assert.Equal(5, retaken.Count);
+        Assert.Equal([batch[1].Id], retaken.Where(r => r.Uncertain).Select(r => r.Id));
+
+        // Its late outcome can't overwrite the new owner's row either.
+        var late = new DeliveryOutcome(batch[1].Id, batch[1].SubscriberId, DeliveryStatus.Sent, 250, null, 0, false);
+        writer.Submit(dead, [late], null).Wait();
+        var rows = await DeliveriesAsync(app, issueId);
+        Assert.Equal(DeliveryStatus.Sent, rows.Single(d => d.Id == batch[0].Id).Status);
+        Assert.All(rows.Where(d => d.Id != batch[0].Id), d => Assert.Equal((DeliveryStatus.Sending, next, false), (d.Status, d.LeaseOwner, d.InFlight)));
+
+        // The second worker dies too, with the uncertain row in flight again and an untouched one: the first is
+        // held for the author (a third copy only by their choice), the second simply goes again.
+        Assert.True(writer.Submit(next, [], batch[1].Id).Wait());
+        await db.Deliveries.Where(d => d.LeaseOwner == next).ExecuteUpdateAsync(u => u.SetProperty(d => d.LeaseExpiresAtMs, 0L), Ct);
+        var third = ledger.Claim(issueId, $"test-third/{Guid.NewGuid():N}", 10);
+        Assert.Equal(4, third.Count);
+        Assert.DoesNotContain(third, r => r.Uncertain);
+        rows = await DeliveriesAsync(app, issueId);
+        var held = Assert.Single(rows, d => d.Status == DeliveryStatus.Held);
+        Assert.Equal(batch[1].Id, held.Id);
+    }
+
+    [Fact]
     public async Task AReaderCutShortTwiceIsHeldUntilTheAuthorSendsAgain()
     {
         var unlucky = "reader0003@example.org";

@@ -239,13 +239,14 @@ public class InboundMailTests
     public async Task AMessageWithAMultiMegabyteHeaderLineIsRefusedAtOnce()
     {
         using var app = new NewsletterApp(new() { ["Sending:InboundSecret"] = Secret });
-        var watch = Stopwatch.StartNew();
 
         var response = await PostAsync(app, $"From: a@example.org\r\nX-Junk: {new string('x', 9 * 1024 * 1024)}\r\nSubject: hi\r\n\r\nbody\r\n");
 
+        // "At once" as behaviour, not as a time (a loaded machine makes any time limit a coin toss): the answer
+        // names the line, which only the check that runs before MimeKit's parser says, so the parser never
+        // spent its time on the megabytes.
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("real mail keeps lines under", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
     }
 
     [Fact]

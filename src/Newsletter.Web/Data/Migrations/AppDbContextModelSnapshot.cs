@@ -977,6 +977,9 @@ namespace Newsletter.Web.Data.Migrations
                     b.Property<int>("Attempts")
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("InFlight")
+                        .HasColumnType("INTEGER");
+
                     b.Property<int>("IssueId")
                         .HasColumnType("INTEGER");
 

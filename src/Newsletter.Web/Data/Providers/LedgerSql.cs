@@ -25,11 +25,17 @@ public abstract class LedgerSql
     public abstract IReadOnlyList<string> Claim { get; }
 
     /// <summary>
-    /// Writes a batch's outcomes with <paramref name="command"/> (in the batch's transaction, holding @owner,
-    /// @now, @sent and @sending) and returns how many rows were still the owner's. Each row changes only while
-    /// the owner still holds it, so a worker whose lease was taken over cannot overwrite the new owner's result.
+    /// Writes outcomes with <paramref name="command"/> (in the group commit's transaction, holding @now, @sent
+    /// and @sending) and returns how many rows were still their owner's. Each row changes only while its owner
+    /// still holds it, so a worker whose lease was taken over cannot overwrite the new owner's result.
     /// </summary>
-    public abstract int Record(DbCommand command, IReadOnlyList<DeliveryOutcome> outcomes);
+    public abstract int Record(DbCommand command, IReadOnlyList<OwnedOutcome> outcomes);
+
+    /// <summary>
+    /// Marks rows as in flight (their messages are about to start) with <paramref name="command"/> (holding
+    /// @sending) and returns the Ids that were still their owner's: only those may be sent.
+    /// </summary>
+    public abstract HashSet<long> MarkInFlight(DbCommand command, IReadOnlyList<(string Owner, long DeliveryId)> rows);
 
     /// <summary>An error text as the ledger keeps it: at most 1,000 characters.</summary>
     protected static string? Clip(string? error) => error is { Length: > 1000 } ? error[..1000] : error;
@@ -43,11 +49,12 @@ public abstract class LedgerSql
     public abstract string Rows(string where);
 
     // Shared by both forms: the SET clause of a claim. In an UPDATE every right-hand side sees the old row,
-    // so "Status" = @sending here means the row was Sending already: its lease ran out with the message
-    // maybe in flight, and whoever sends it again must say that a reader may get two copies.
+    // so "Status" = @sending AND "InFlight" here means its lease ran out with the message started and no
+    // outcome written: the relay may have it, and whoever sends it again must say that a reader may get two
+    // copies. A row the dead worker had claimed but not reached was never sent, and is taken as it was.
     protected const string TakeRows = """
         UPDATE "Deliveries"
-        SET "Uncertain" = ("Uncertain" OR "Status" = @sending),
+        SET "Uncertain" = ("Uncertain" OR ("Status" = @sending AND "InFlight")), "InFlight" = FALSE,
             "Status" = @sending, "LeaseOwner" = @owner, "LeaseExpiresAtMs" = @until, "Attempts" = "Attempts" + 1
         """;
 
@@ -64,35 +71,58 @@ public sealed class SqliteLedgerSql : LedgerSql
     public override string Rows(string where) => $"""SELECT "Id" FROM "Deliveries" WHERE {where}""";
 
     // In-process SQLite: a prepared statement per row costs microseconds, less than building one big statement.
-    public override int Record(DbCommand command, IReadOnlyList<DeliveryOutcome> outcomes)
+    public override int Record(DbCommand command, IReadOnlyList<OwnedOutcome> outcomes)
     {
         command.CommandText = """
             UPDATE "Deliveries" SET "Status" = @status, "SmtpCode" = @code, "LastError" = @error, "NextAttemptAtMs" = @next,
-                "SentAtMs" = CASE WHEN @status = @sent THEN @now ELSE "SentAtMs" END, "LastAttemptAtMs" = @now, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0
+                "SentAtMs" = CASE WHEN @status = @sent THEN @now ELSE "SentAtMs" END, "LastAttemptAtMs" = @now, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0,
+                "InFlight" = FALSE
             WHERE "Id" = @id AND "LeaseOwner" = @owner AND "Status" = @sending
             """;
-        DbParameter Add(string name, DbType type)
-        {
-            var p = command.CreateParameter();
-            p.ParameterName = name;
-            p.DbType = type;
-            command.Parameters.Add(p);
-            return p;
-        }
-
-        var (status, code, error, next, id) = (Add("@status", DbType.Int32), Add("@code", DbType.Int32), Add("@error", DbType.String), Add("@next", DbType.Int64), Add("@id", DbType.Int64));
+        var (status, code, error, next, id, owner) = (Add(command, "@status", DbType.Int32), Add(command, "@code", DbType.Int32), Add(command, "@error", DbType.String),
+            Add(command, "@next", DbType.Int64), Add(command, "@id", DbType.Int64), Add(command, "@owner", DbType.String));
         var written = 0;
-        foreach (var o in outcomes)
+        foreach (var (by, o) in outcomes)
         {
             status.Value = (int)o.Status;
             code.Value = (object?)o.SmtpCode ?? DBNull.Value;
             error.Value = (object?)Clip(o.Error) ?? DBNull.Value;
             next.Value = o.NextAttemptAtMs;
             id.Value = o.DeliveryId;
+            owner.Value = by;
             written += command.ExecuteNonQuery();
         }
 
         return written;
+    }
+
+    public override HashSet<long> MarkInFlight(DbCommand command, IReadOnlyList<(string Owner, long DeliveryId)> rows)
+    {
+        command.CommandText = """
+            UPDATE "Deliveries" SET "InFlight" = TRUE WHERE "Id" = @id AND "LeaseOwner" = @owner AND "Status" = @sending
+            """;
+        var (id, owner) = (Add(command, "@id", DbType.Int64), Add(command, "@owner", DbType.String));
+        var marked = new HashSet<long>();
+        foreach (var row in rows)
+        {
+            id.Value = row.DeliveryId;
+            owner.Value = row.Owner;
+            if (command.ExecuteNonQuery() == 1)
+            {
+                marked.Add(row.DeliveryId);
+            }
+        }
+
+        return marked;
+    }
+
+    private static DbParameter Add(DbCommand command, string name, DbType type)
+    {
+        var p = command.CreateParameter();
+        p.ParameterName = name;
+        p.DbType = type;
+        command.Parameters.Add(p);
+        return p;
     }
 
     // One index seek per state, each stopping at @max rows: expired leases first (a dead worker's batch),
@@ -124,31 +154,53 @@ public sealed class PostgresLedgerSql : LedgerSql
 
     public override string Rows(string where) => $"""SELECT "Id" FROM "Deliveries" WHERE {where} FOR UPDATE SKIP LOCKED""";
 
-    // One statement for the whole batch: fifty single-row UPDATEs were fifty round trips to the server, and
-    // took 76 ms where this takes 2 (pgbench, four clients), half of a PostgreSQL send's time.
-    public override int Record(DbCommand command, IReadOnlyList<DeliveryOutcome> outcomes)
+    // One statement for the whole group: single-row UPDATEs were a round trip each, and fifty of them took
+    // 76 ms where one UPDATE ... FROM unnest takes 2 (pgbench, four clients).
+    public override int Record(DbCommand command, IReadOnlyList<OwnedOutcome> outcomes)
     {
         command.CommandText = """
             UPDATE "Deliveries" AS d
             SET "Status" = u.status, "SmtpCode" = u.code, "LastError" = u.error, "NextAttemptAtMs" = u.next,
-                "SentAtMs" = CASE WHEN u.status = @sent THEN @now ELSE d."SentAtMs" END, "LastAttemptAtMs" = @now, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0
-            FROM unnest(@ids, @statuses, @codes, @errors, @nexts) AS u(id, status, code, error, next)
-            WHERE d."Id" = u.id AND d."LeaseOwner" = @owner AND d."Status" = @sending
+                "SentAtMs" = CASE WHEN u.status = @sent THEN @now ELSE d."SentAtMs" END, "LastAttemptAtMs" = @now, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0,
+                "InFlight" = FALSE
+            FROM unnest(@ids, @statuses, @codes, @errors, @nexts, @owners) AS u(id, status, code, error, next, owner)
+            WHERE d."Id" = u.id AND d."LeaseOwner" = u.owner AND d."Status" = @sending
             """;
-        void Add(string name, object values)
+        Add(command, "@ids", outcomes.Select(o => o.Outcome.DeliveryId).ToArray());
+        Add(command, "@statuses", outcomes.Select(o => (int)o.Outcome.Status).ToArray());
+        Add(command, "@codes", outcomes.Select(o => o.Outcome.SmtpCode).ToArray());
+        Add(command, "@errors", outcomes.Select(o => Clip(o.Outcome.Error)).ToArray());
+        Add(command, "@nexts", outcomes.Select(o => o.Outcome.NextAttemptAtMs).ToArray());
+        Add(command, "@owners", outcomes.Select(o => o.Owner).ToArray());
+        return command.ExecuteNonQuery();
+    }
+
+    public override HashSet<long> MarkInFlight(DbCommand command, IReadOnlyList<(string Owner, long DeliveryId)> rows)
+    {
+        command.CommandText = """
+            UPDATE "Deliveries" AS d SET "InFlight" = TRUE
+            FROM unnest(@ids, @owners) AS u(id, owner)
+            WHERE d."Id" = u.id AND d."LeaseOwner" = u.owner AND d."Status" = @sending
+            RETURNING d."Id"
+            """;
+        Add(command, "@ids", rows.Select(r => r.DeliveryId).ToArray());
+        Add(command, "@owners", rows.Select(r => r.Owner).ToArray());
+        var marked = new HashSet<long>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
         {
-            var p = command.CreateParameter();
-            p.ParameterName = name;
-            p.Value = values;
-            command.Parameters.Add(p);
+            marked.Add(reader.GetInt64(0));
         }
 
-        Add("@ids", outcomes.Select(o => o.DeliveryId).ToArray());
-        Add("@statuses", outcomes.Select(o => (int)o.Status).ToArray());
-        Add("@codes", outcomes.Select(o => o.SmtpCode).ToArray());
-        Add("@errors", outcomes.Select(o => Clip(o.Error)).ToArray());
-        Add("@nexts", outcomes.Select(o => o.NextAttemptAtMs).ToArray());
-        return command.ExecuteNonQuery();
+        return marked;
+    }
+
+    private static void Add(DbCommand command, string name, object values)
+    {
+        var p = command.CreateParameter();
+        p.ParameterName = name;
+        p.Value = values;
+        command.Parameters.Add(p);
     }
 
     public override IReadOnlyList<string> Claim { get; } =

@@ -1006,6 +1006,9 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                     b.Property<int>("Attempts")
                         .HasColumnType("integer");
 
+                    b.Property<bool>("InFlight")
+                        .HasColumnType("boolean");
+
                     b.Property<int>("IssueId")
                         .HasColumnType("integer");
 
