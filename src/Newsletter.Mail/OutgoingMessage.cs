@@ -181,7 +181,7 @@ public static class MessageFactory
     /// A text part whose transfer encoding was chosen by the caller. MimeKit's <see cref="MimePart.Prepare"/> scans
     /// the whole content of a 7bit or 8bit part on every send to choose again (a twelfth of the CPU per message in
     /// the s1 benchmark); this part skips the scan when its encoding already meets the transport's constraint, and
-    /// lets MimeKit choose when it does not (8bit to a server without 8BITMIME, or before DKIM signing).
+    /// lets MimeKit choose when it does not (8bit to a server without 8BITMIME, DKIM-signed or not).
     /// </summary>
     private sealed class KnownEncodingPart(string subtype, ContentEncoding known) : TextPart(subtype)
     {

@@ -468,6 +468,12 @@ public sealed class SmtpTransport : IMailTransport
     {
         public bool RecipientAccepted { get; set; }
 
+        /// <summary>The size of the message about to be sent, when its signer counted it; -1 when not known.</summary>
+        public long KnownSize { get; set; } = -1;
+
+        protected override long GetSize(FormatOptions options, MimeMessage message, CancellationToken cancellationToken) =>
+            KnownSize >= 0 ? KnownSize : base.GetSize(options, message, cancellationToken);
+
         protected override void OnRecipientAccepted(MimeMessage message, MailboxAddress mailbox, SmtpResponse response)
         {
             RecipientAccepted = true;
@@ -480,12 +486,27 @@ public sealed class SmtpTransport : IMailTransport
     {
         public SmtpClient Client { get; } = client;
 
-        /// <summary>Starts a message: nothing of it has reached the server yet.</summary>
-        public void BeginMessage()
+        /// <summary>
+        /// Starts a message: nothing of it has reached the server yet. A signer signs it now, for the encodings this
+        /// server takes (8bit parts stay 8bit where it offers 8BITMIME), and tells its size, which MailKit would
+        /// otherwise write the whole message out once more to count for SIZE=.
+        /// </summary>
+        public void BeginMessage(MimeMessage message, Func<MimeMessage, EncodingConstraint, long>? sign)
         {
-            if (Client is TrackingSmtpClient tracking)
+            var tracking = Client as TrackingSmtpClient;
+            if (tracking is not null)
             {
                 tracking.RecipientAccepted = false;
+                tracking.KnownSize = -1;
+            }
+
+            if (sign is not null)
+            {
+                var size = sign(message, (Client.Capabilities & SmtpCapabilities.EightBitMime) != 0 ? EncodingConstraint.EightBit : EncodingConstraint.SevenBit);
+                if (tracking is not null)
+                {
+                    tracking.KnownSize = size;
+                }
             }
         }
 
@@ -538,14 +559,16 @@ public sealed class SmtpTransport : IMailTransport
     }
 
     /// <summary>One connection for a batch. Not for concurrent use.</summary>
-    internal sealed class SmtpSession(SmtpTransport transport) : IMailSession
+    internal sealed class SmtpSession(SmtpTransport transport) : ISigningSession
     {
         private Connection? _connection;
 
         /// <summary>The socket of the connection in use, for tests (TCP_NODELAY).</summary>
         internal Socket? Socket => _connection?.Socket;
 
-        public async Task<SendResult> SendAsync(MimeMessage message, MailboxAddress? envelopeFrom, CancellationToken ct)
+        public Task<SendResult> SendAsync(MimeMessage message, MailboxAddress? envelopeFrom, CancellationToken ct) => SendAsync(message, envelopeFrom, null, ct);
+
+        public async Task<SendResult> SendAsync(MimeMessage message, MailboxAddress? envelopeFrom, Func<MimeMessage, EncodingConstraint, long>? sign, CancellationToken ct)
         {
             var (sender, recipients) = Envelope(message, envelopeFrom);
             // MailKit's async calls wait on the token, not on Timeout: a deadline of our own keeps a silent relay
@@ -554,7 +577,7 @@ public sealed class SmtpTransport : IMailTransport
             deadline.CancelAfter(transport._options.Timeout);
             try
             {
-                return await SendWithinAsync(message, sender, recipients, deadline.Token);
+                return await SendWithinAsync(message, sender, recipients, sign, deadline.Token);
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
@@ -564,7 +587,7 @@ public sealed class SmtpTransport : IMailTransport
 
         private bool _lastMayHaveArrived;
 
-        private async Task<SendResult> SendWithinAsync(MimeMessage message, MailboxAddress sender, List<MailboxAddress> recipients, CancellationToken ct)
+        private async Task<SendResult> SendWithinAsync(MimeMessage message, MailboxAddress sender, List<MailboxAddress> recipients, Func<MimeMessage, EncodingConstraint, long>? sign, CancellationToken ct)
         {
             _lastMayHaveArrived = false;
             try
@@ -577,7 +600,7 @@ public sealed class SmtpTransport : IMailTransport
             }
 
             var connection = _connection;
-            connection.BeginMessage();
+            connection.BeginMessage(message, sign);
             try
             {
                 return Sent(await connection.Client.SendAsync(message, sender, recipients, ct));
@@ -606,7 +629,9 @@ public sealed class SmtpTransport : IMailTransport
             }
         }
 
-        public SendResult Send(MimeMessage message, MailboxAddress? envelopeFrom, CancellationToken ct)
+        public SendResult Send(MimeMessage message, MailboxAddress? envelopeFrom, CancellationToken ct) => Send(message, envelopeFrom, null, ct);
+
+        public SendResult Send(MimeMessage message, MailboxAddress? envelopeFrom, Func<MimeMessage, EncodingConstraint, long>? sign, CancellationToken ct)
         {
             var (sender, recipients) = Envelope(message, envelopeFrom);
             try
@@ -620,7 +645,7 @@ public sealed class SmtpTransport : IMailTransport
 
             // The same outcomes as SendAsync, on MailKit's synchronous API.
             var connection = _connection;
-            connection.BeginMessage();
+            connection.BeginMessage(message, sign);
             try
             {
                 return Sent(connection.Client.Send(message, sender, recipients, NoToken(ct)));

@@ -38,10 +38,10 @@ static int Usage()
           s2         s1 with DKIM on, vs openssl speed rsa2048 x cores
           s5         the ledger snapshot of 100,000 recipients (--readers 1000000 for issue 10's goal: under 10 s)
           s6         peak RSS sending to 1,000 and to 1,000,000 readers
-          messages   CPU per message in-process: building each reader's copy vs writing a pre-built one
+          messages   CPU per message in-process: building each reader's copy vs writing a pre-built one, and signing it with DKIM
           backup     the backup verb on 100,000 readers and their ledgers: idle vs sqlite3 .backup + gzip, and /health/ready
                      and a writer under load with and without backups running ([--readers N] [--seconds S])
-          mail       DKIM signs/s (ours vs MimeKit's BouncyCastle path) and one-connection SMTP msg/s with and without TCP_NODELAY
+          mail       DKIM signs per CPU second (ours, its RSA and body hash apart, vs MimeKit's BouncyCastle path) and one-connection SMTP msg/s with and without TCP_NODELAY
           templates  CPU per call of the email templates: parse all, render a confirmation, render a ~20 KB issue,
                      vs filling the issue rendered once with one reader's values ([--count N])
           (options: --readers N, --connections N; s6: --small N;

@@ -22,7 +22,7 @@ public sealed partial record PreparedIssue(int IssueId, string Subject, string H
     // With the wire's CRLF line ends already, so MimeKit can write each reader's 7bit or 8bit copy as it
     // stands rather than pass every byte through its LF-to-CRLF filter. Only a bare LF changes, which that
     // filter would have changed anyway, so those bytes on the wire are the same. A copy MimeKit re-encodes
-    // (base64 for a mostly non-ASCII body under DKIM or without 8BITMIME) now encodes CRLF line ends, the
+    // (base64 for a mostly non-ASCII body to a relay without 8BITMIME) now encodes CRLF line ends, the
     // canonical form RFC 2045 asks for; quoted-printable writes line breaks the same either way.
     internal MarkedText HtmlParts { get; } = MarkedText.Parse(ToCrlf(Html), Markers);
 

@@ -112,7 +112,7 @@ public static partial class SendBenchmark
             {
                 var ceiling = s * Environment.ProcessorCount;
                 var rate = readers / ours.Seconds;
-                met &= Goal($"ours {rate:N0} msg/s / (openssl {s:N0} sign/s x {Environment.ProcessorCount} cores = {ceiling:N0}) = {rate / ceiling:F2}", rate / ceiling >= 0.4, ">= 0.4");
+                met &= Goal($"ours {rate:N0} msg/s / (openssl {s:N0} sign/s x {Environment.ProcessorCount} cores = {ceiling:N0}) = {rate / ceiling:F2}", rate / ceiling >= 0.5, ">= 0.5");
             }
             else
             {
