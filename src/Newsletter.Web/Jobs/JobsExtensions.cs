@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Hangfire;
 using Hangfire.Dashboard;
 using Hangfire.InMemory;
@@ -37,13 +38,13 @@ public static class JobsExtensions
         // Each app owns its storage instance through DI. Hangfire's global JobStorage.Current is shared by
         // every host in a process, so relying on it let two apps (in tests, or two roles in one process)
         // enqueue into each other's store: a job then ran against the wrong database.
+        // One method per kind: the JIT loads a method's assemblies when it compiles it, so a SQLite node never loads
+        // Hangfire.PostgreSql and Npgsql (nor Hangfire.InMemory) for a branch it does not take.
         builder.Services.AddSingleton<JobStorage>(_ => storage.Kind switch
         {
-            JobStorageKind.InMemory => new InMemoryStorage(),
-            JobStorageKind.PostgreSql => new PostgreSqlStorage(
-                new NpgsqlConnectionFactory(storage.PostgresConnectionString ?? throw new InvalidOperationException("Jobs:Storage is PostgreSql but Jobs:PostgreSql:ConnectionString is empty."), new PostgreSqlStorageOptions()),
-                new PostgreSqlStorageOptions { PrepareSchemaIfNecessary = true }),
-            _ => SqliteJobStorage.Create(builder.Configuration.GetSection("Jobs:Sqlite"), storage.SqlitePath),
+            JobStorageKind.InMemory => InMemory(),
+            JobStorageKind.PostgreSql => PostgreSql(storage),
+            _ => Sqlite(builder.Configuration, storage),
         });
 
         // Same for the activator: Hangfire registers the global JobActivator.Current, which the last host
@@ -62,6 +63,18 @@ public static class JobsExtensions
 
         return builder;
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static JobStorage InMemory() => new InMemoryStorage();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static JobStorage PostgreSql(JobStorageSettings storage) => new PostgreSqlStorage(
+        new NpgsqlConnectionFactory(storage.PostgresConnectionString ?? throw new InvalidOperationException("Jobs:Storage is PostgreSql but Jobs:PostgreSql:ConnectionString is empty."), new PostgreSqlStorageOptions()),
+        new PostgreSqlStorageOptions { PrepareSchemaIfNecessary = true });
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static JobStorage Sqlite(IConfiguration configuration, JobStorageSettings storage) =>
+        SqliteJobStorage.Create(configuration.GetSection("Jobs:Sqlite"), storage.SqlitePath);
 
     public static WebApplication MapJobsDashboard(this WebApplication app)
     {

@@ -18,6 +18,11 @@ public static class SiteExtensions
         {
             o.RootDirectory = "/";
             o.Conventions.AddPageRoute("/Notes/Admin/Edit", "admin/notes/new");
+        }).ConfigureApplicationPartManager(parts =>
+        {
+            // The app has no controllers, and looking for them reads every type of the app's assembly at start,
+            // which loads each assembly those types name (README, "Memory and cold start").
+            parts.FeatureProviders.Remove(parts.FeatureProviders.OfType<Microsoft.AspNetCore.Mvc.Controllers.ControllerFeatureProvider>().Single());
         }).AddMvcOptions(o =>
         {
             // Values a form field could not be read as (a date typed by hand, a number): said in the site's words.

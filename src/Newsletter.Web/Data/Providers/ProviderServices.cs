@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -45,9 +46,20 @@ public static class ProviderServices
     /// build the same model, with the same SQLite pragmas, as the app runs.
     /// </summary>
     public static DbContextOptionsBuilder UseDatabase(this DbContextOptionsBuilder options, DatabaseProvider provider, string connectionString) =>
-        provider == DatabaseProvider.PostgreSql
-            ? options.UseNpgsql(connectionString, o => o.CommandTimeout(30))
-            : options.UseSqlite(connectionString, o => o.CommandTimeout(30)).AddInterceptors(SqlitePragmas.Instance);
+        provider == DatabaseProvider.PostgreSql ? UsePostgreSql(options, connectionString) : UseSqlite(options, connectionString);
+
+    // One method per provider: the JIT loads the assemblies a method names when it compiles it, so a SQLite
+    // node never loads Npgsql and its EF provider (and their type data) for the branch it does not take.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DbContextOptionsBuilder UsePostgreSql(DbContextOptionsBuilder options, string connectionString) =>
+        options.UseNpgsql(connectionString, o => o.CommandTimeout(30));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DbContextOptionsBuilder UseSqlite(DbContextOptionsBuilder options, string connectionString) =>
+        options.UseSqlite(connectionString, o => o.CommandTimeout(30)).AddInterceptors(SqlitePragmas.Instance);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static string CheckPostgreSql(string connectionString) => new NpgsqlConnectionStringBuilder(connectionString).ConnectionString;
 
     /// <summary>
     /// The connection string to use, checked now so a typo fails the start with the setting's name. Without
@@ -63,7 +75,7 @@ public static class ProviderServices
             }
 
             _ = settings.Provider == DatabaseProvider.PostgreSql
-                ? new NpgsqlConnectionStringBuilder(configured).ConnectionString
+                ? CheckPostgreSql(configured)
                 : new SqliteConnectionStringBuilder(configured).ConnectionString;
             return configured;
         }

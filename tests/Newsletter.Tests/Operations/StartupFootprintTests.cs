@@ -1,0 +1,42 @@
+using System.Net;
+using System.Text.Json;
+using Newsletter.Testing;
+
+namespace Newsletter.Tests.Operations;
+
+/// <summary>
+/// What the app loads and how its runtime is set, from the built app as the README runs it (README, "Memory and
+/// cold start"): each assembly loaded is memory held and start-up time spent, so one that the configuration
+/// does not use stays unloaded.
+/// </summary>
+public class StartupFootprintTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task ASqliteAppServesItsHomePageWithoutLoadingTheOtherJobStores()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "reads /proc/PID/maps");
+        await using var app = new AppProcess();
+        await app.StartAsync();
+        using var http = new HttpClient();
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(app.BaseUrl + "/", Ct)).StatusCode);
+
+        var mapped = File.ReadLines($"/proc/{app.ProcessId}/maps")
+            .Select(l => Path.GetFileName(l.Split(' ', StringSplitOptions.RemoveEmptyEntries).Last()))
+            .ToHashSet(StringComparer.Ordinal);
+        Assert.Contains("Newsletter.Hangfire.Sqlite.dll", mapped);
+        Assert.DoesNotContain("Hangfire.PostgreSql.dll", mapped);
+        Assert.DoesNotContain("Hangfire.InMemory.dll", mapped);
+    }
+
+    [Fact]
+    public void TheAppRunsOnWorkstationNonConcurrentGarbageCollection()
+    {
+        // The runtime reads these from the runtimeconfig.json the build writes beside the app.
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Newsletter.Web.runtimeconfig.json")));
+        var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+        Assert.False(properties.GetProperty("System.GC.Server").GetBoolean());
+        Assert.False(properties.GetProperty("System.GC.Concurrent").GetBoolean());
+    }
+}
