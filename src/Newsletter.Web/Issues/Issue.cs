@@ -62,6 +62,9 @@ public sealed class Issue
     /// <summary>Why a send paused itself (stall, failure rate) or was paused by the author.</summary>
     public string? PausedReason { get; set; }
 
+    /// <summary>When the author last resumed the send: a relay outage counts towards an automatic pause only from then.</summary>
+    public DateTime? ResumedAt { get; set; }
+
     public int RecipientCount { get; set; }
 
     public DateTime CreatedAt { get; set; } = DateTime.UtcNow;

@@ -107,10 +107,19 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signa
         await db.Issues.Where(i => i.Id == issueId && i.Status == IssueStatus.Sending)
             .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Paused).SetProperty(i => i.PausedReason, reason), ct) == 1;
 
+    /// <summary>
+    /// Pauses by a rule (relay outage, stall) unless the author resumed the send since the rule's check read
+    /// <paramref name="resumedAtSeen"/>: a stale failure must not pause the send the author just resumed.
+    /// </summary>
+    public async Task<bool> PauseAutomaticallyAsync(int issueId, string reason, DateTime? resumedAtSeen, CancellationToken ct) =>
+        await db.Issues.Where(i => i.Id == issueId && i.Status == IssueStatus.Sending && i.ResumedAt == resumedAtSeen)
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Paused).SetProperty(i => i.PausedReason, reason), ct) == 1;
+
     public async Task<bool> ResumeAsync(int issueId, CancellationToken ct)
     {
         var resumed = await db.Issues.Where(i => i.Id == issueId && i.Status == IssueStatus.Paused)
-            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Sending).SetProperty(i => i.PausedReason, (string?)null), ct) == 1;
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Sending).SetProperty(i => i.PausedReason, (string?)null)
+                .SetProperty(i => i.ResumedAt, clock.GetUtcNow().UtcDateTime), ct) == 1;
         if (resumed)
         {
             StartWorkers(issueId);

@@ -27,7 +27,7 @@ public sealed class Reconciler(AppDbContext db, IssueSender sender, Ledger ledge
             await sender.StartAsync(id, ct);
         }
 
-        var sending = await db.Issues.AsNoTracking().Where(i => i.Status == IssueStatus.Sending).Select(i => new { i.Id, i.StartedAt }).ToListAsync(ct);
+        var sending = await db.Issues.AsNoTracking().Where(i => i.Status == IssueStatus.Sending).Select(i => new { i.Id, i.StartedAt, i.ResumedAt }).ToListAsync(ct);
         foreach (var issue in sending)
         {
             if (await sender.CompleteIfDoneAsync(issue.Id, ct))
@@ -35,16 +35,20 @@ public sealed class Reconciler(AppDbContext db, IssueSender sender, Ledger ledge
                 continue;
             }
 
-            var lastProgressMs = await db.Deliveries.Where(d => d.IssueId == issue.Id).MaxAsync(d => (long?)d.SentAtMs, ct)
-                ?? new DateTimeOffset(issue.StartedAt ?? now).ToUnixTimeMilliseconds();
+            // Progress counts from the start, the last accepted message or the author's last resume, whichever
+            // is latest: a send resumed after a long pause is not stalled the moment it resumes.
+            var lastSentMs = await db.Deliveries.Where(d => d.IssueId == issue.Id).MaxAsync(d => (long?)d.SentAtMs, ct);
+            var lastProgressMs = new[] { lastSentMs, Ms(issue.StartedAt), Ms(issue.ResumedAt) }.Max() ?? new DateTimeOffset(now).ToUnixTimeMilliseconds();
             var idle = TimeSpan.FromMilliseconds(ledger.NowMs - lastProgressMs);
             var hasDueWork = await db.Deliveries.AnyAsync(d => d.IssueId == issue.Id && (d.Status == Sending.DeliveryStatus.Pending
                 || (d.Status == Sending.DeliveryStatus.Sending && d.LeaseExpiresAtMs < ledger.NowMs)), ct);
             if (hasDueWork && idle > options.Value.StallTimeout)
             {
-                await sender.PauseAsync(issue.Id, $"{IssueSender.AutomaticPause}: no message was accepted for {idle.TotalMinutes:F0} minutes while recipients were waiting. Check the SMTP server and the jobs page, then resume.", ct);
+                await sender.PauseAutomaticallyAsync(issue.Id, $"{IssueSender.AutomaticPause}: no message was accepted for {idle.TotalMinutes:F0} minutes while recipients were waiting. Check the SMTP server and the jobs page, then resume.", issue.ResumedAt, ct);
                 continue;
             }
         }
     }
+
+    private static long? Ms(DateTime? at) => at is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)).ToUnixTimeMilliseconds() : null;
 }

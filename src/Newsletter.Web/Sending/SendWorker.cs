@@ -151,7 +151,6 @@ public sealed class SendWorker(
 
                 sent += result.Outcomes.Count(x => x.Status == DeliveryStatus.Sent);
                 batches++;
-                metrics.Record(result.Outcomes);
                 size = NextSize(size, result, o);
                 if (result.LostConnection)
                 {
@@ -214,7 +213,11 @@ public sealed class SendWorker(
         return Math.Clamp(Math.Min(size * 2, fits), 1, o.BatchSize);
     }
 
-    /// <summary>Pauses the send when the relay has failed for <see cref="SendingOptions.StallTimeout"/>, and says so.</summary>
+    /// <summary>
+    /// Pauses the send when the relay has failed for <see cref="SendingOptions.StallTimeout"/>, and says so. The
+    /// time counts from the author's last resume when that is later: a worker whose connection attempt began
+    /// before the author resumed must not pause the send again at once with the old outage.
+    /// </summary>
     private bool PausedForOutage(int issueId, string error)
     {
         var (since, _) = node.Relay;
@@ -223,8 +226,14 @@ public sealed class SendWorker(
             return false;
         }
 
+        var resumedAt = db.Issues.AsNoTracking().Where(i => i.Id == issueId).Select(i => i.ResumedAt).FirstOrDefault();
+        if (resumedAt is { } resumed && clock.GetUtcNow() - new DateTimeOffset(DateTime.SpecifyKind(resumed, DateTimeKind.Utc)) < options.Value.StallTimeout)
+        {
+            return false;
+        }
+
         var reason = $"{IssueSender.AutomaticPause}: the SMTP relay has not answered since {since.Value:yyyy-MM-dd HH:mm:ss} UTC ({error}). Check the relay, then resume.";
-        if (sender.PauseAsync(issueId, reason, CancellationToken.None).GetAwaiter().GetResult())
+        if (sender.PauseAutomaticallyAsync(issueId, reason, resumedAt, CancellationToken.None).GetAwaiter().GetResult())
         {
             logger.LogError("Issue {Issue}: {Reason}", issueId, reason);
         }
@@ -248,6 +257,9 @@ public sealed class SendWorker(
         var smtpBefore = time.Smtp;
         BatchResult Ended(BatchResult result)
         {
+            // Counted before this worker's last outcomes commit: the send can't be finished before they do, so a
+            // scrape after "Sent" sees every message in the counters.
+            metrics.Record(result.Outcomes);
             var mark = Stopwatch.GetTimestamp();
             writer.Submit(owner, unwritten, null).Wait();
             time.Ledger += Stopwatch.GetElapsedTime(mark);

@@ -622,6 +622,9 @@ namespace Newsletter.Web.Data.Migrations
                     b.Property<int>("RecipientCount")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("ResumedAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime?>("ScheduledAt")
                         .HasColumnType("TEXT");
 

@@ -643,6 +643,9 @@ namespace Newsletter.Web.Data.Migrations.PostgreSql
                     b.Property<int>("RecipientCount")
                         .HasColumnType("integer");
 
+                    b.Property<DateTime?>("ResumedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<DateTime?>("ScheduledAt")
                         .HasColumnType("timestamp with time zone");
 
