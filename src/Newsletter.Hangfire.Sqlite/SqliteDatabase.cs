@@ -109,6 +109,7 @@ internal sealed class SqliteDatabase
                 using var transaction = connection.BeginTransaction(deferred: false);
                 var result = body(connection);
                 transaction.Commit();
+                SqliteStorageMetrics.WriteTransactions.Add(1);
                 return result;
             }
             catch (SqliteException ex) when (IsBusy(ex) && attempt < _retryAttempts)
@@ -135,6 +136,15 @@ internal sealed class SqliteDatabase
         return 0;
     });
 
+    /// <summary>Counts a statement when it runs inside this thread's write transaction; reads outside one are not the file's cost.</summary>
+    public static void CountStatement()
+    {
+        if (_insideGate)
+        {
+            SqliteStorageMetrics.WriteStatements.Add(1);
+        }
+    }
+
     public static bool IsBusy(SqliteException ex) => ex.SqliteErrorCode is SqliteBusy or SqliteLocked;
 }
 
@@ -145,6 +155,7 @@ internal static class SqliteCommandExtensions
     {
         var command = connection.CreateCommand();
         command.CommandText = sql;
+        SqliteDatabase.CountStatement();
         foreach (var (name, value) in parameters)
         {
             command.Parameters.AddWithValue(name, value ?? DBNull.Value);
