@@ -49,9 +49,13 @@ internal sealed class SqliteDatabase
             $"PRAGMA busy_timeout = {(long)options.BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = {16 * 1024 * 1024};");
         _retryAttempts = options.TransactionRetryAttempts;
         _writeGate = WriteGates.GetOrAdd(FilePath, static _ => new SemaphoreSlim(1, 1));
+        Parked = new ParkedLocks(this);
     }
 
     public string FilePath { get; }
+
+    /// <summary>Released lock rows whose delete goes with the next write transaction.</summary>
+    public ParkedLocks Parked { get; }
 
     public SqliteConnection Open()
     {
@@ -103,12 +107,16 @@ internal sealed class SqliteDatabase
                 _insideGate = true;
             }
 
+            List<ParkedLocks.Parked>? released = null;
+            var committed = false;
             try
             {
                 using var connection = Open();
                 using var transaction = connection.BeginTransaction(deferred: false);
+                released = Parked.DeleteDue(connection);
                 var result = body(connection);
                 transaction.Commit();
+                committed = true;
                 SqliteStorageMetrics.WriteTransactions.Add(1);
                 return result;
             }
@@ -118,6 +126,11 @@ internal sealed class SqliteDatabase
             }
             finally
             {
+                if (!committed)
+                {
+                    Parked.Settle(released, committed: false);
+                }
+
                 if (gated)
                 {
                     _insideGate = false;

@@ -97,10 +97,14 @@ public sealed class SqliteStorage : JobStorage, IDisposable
     /// <inheritdoc />
     public override string ToString() => $"SQLite: {Database.FilePath}";
 
-    /// <summary>Stops renewing fetched jobs and locks; call it after the servers using this storage have stopped.</summary>
+    /// <summary>
+    /// Stops renewing fetched jobs and locks and deletes the lock rows released but not deleted yet; call it after the servers
+    /// using this storage have stopped.
+    /// </summary>
     public void Dispose()
     {
         Leases.Dispose();
+        Database.Parked.Dispose();
         _jobEnqueued.Dispose();
     }
 
