@@ -99,7 +99,9 @@ internal sealed class SqliteDatabase
         {
             // Writers of this process queue here for the file's one write lock: a hand-over on a semaphore is immediate,
             // while SQLite's busy handler sleeps in growing steps and leaves the lock idle meanwhile. Other processes
-            // still meet at the busy timeout. A write nested in another on the same thread skips the gate.
+            // still meet at the busy timeout. A write nested in another on the same thread skips the gate. The connection is
+            // taken from the pool before the gate and returned after it, so the write lock is held for the transaction only.
+            using var connection = Open();
             var gated = !_insideGate;
             if (gated)
             {
@@ -111,7 +113,6 @@ internal sealed class SqliteDatabase
             var committed = false;
             try
             {
-                using var connection = Open();
                 using var transaction = connection.BeginTransaction(deferred: false);
                 released = Parked.DeleteDue(connection);
                 var result = body(connection);
