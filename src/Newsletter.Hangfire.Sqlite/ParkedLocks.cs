@@ -22,6 +22,7 @@ internal sealed class ParkedLocks : IDisposable
     private readonly Timer _timer;
     private bool _armed;
     private bool _closing;
+    private volatile bool _paused;
 
     public ParkedLocks(SqliteDatabase database)
     {
@@ -35,6 +36,11 @@ internal sealed class ParkedLocks : IDisposable
     /// deleted a grace after its first release and other processes get their turn.
     /// </summary>
     public sealed record Parked(string Resource, string Owner, long ExpiresAt, long ParkedAt);
+
+    /// <summary>Tests stop the timer's deletes, so only writes carry them; a write transaction still deletes what is due.</summary>
+    internal void Pause() => _paused = true;
+
+    internal void Resume() => _paused = false;
 
     /// <summary>False when a row of that resource is parked already (only a lost lock can leave one): delete it at once then.</summary>
     public bool Park(Parked parked)
@@ -189,16 +195,20 @@ internal sealed class ParkedLocks : IDisposable
             }
         }
 
-        var failed = false;
-        try
+        // Paused counts as failed: look again a grace later.
+        var failed = _paused;
+        if (!failed)
         {
-            // Any write deletes what is due; an empty one is enough. Rows not yet due keep the timer armed.
-            _database.Write(_ => { });
-        }
-        catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
-        {
-            failed = true;
-            Logger.WarnException("Could not delete released lock rows; will retry.", ex);
+            try
+            {
+                // Any write deletes what is due; an empty one is enough. Rows not yet due keep the timer armed.
+                _database.Write(_ => { });
+            }
+            catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
+            {
+                failed = true;
+                Logger.WarnException("Could not delete released lock rows; will retry.", ex);
+            }
         }
 
         lock (_parked)
