@@ -42,12 +42,15 @@ internal sealed class ParkedLocks : IDisposable
 
     internal void Resume() => _paused = false;
 
-    /// <summary>False when a row of that resource is parked already (only a lost lock can leave one): delete it at once then.</summary>
+    /// <summary>
+    /// False when a row of that resource is parked already (only a lost lock can leave one) or the storage is disposed:
+    /// delete it at once then.
+    /// </summary>
     public bool Park(Parked parked)
     {
         lock (_parked)
         {
-            if (!_parked.TryAdd(parked.Resource, parked))
+            if (_closing || !_parked.TryAdd(parked.Resource, parked))
             {
                 return false;
             }
@@ -152,14 +155,18 @@ internal sealed class ParkedLocks : IDisposable
     /// <summary>Deletes every parked row now, and every row parked later at the next write; the storage calls it when disposed.</summary>
     public void Dispose()
     {
-        _timer.Dispose();
+        bool any;
         lock (_parked)
         {
+            // Under the lock that Arm runs in, so no one arms the timer after it is gone.
             _closing = true;
-            if (_parked.Count == 0)
-            {
-                return;
-            }
+            any = _parked.Count > 0;
+        }
+
+        _timer.Dispose();
+        if (!any)
+        {
+            return;
         }
 
         try
