@@ -49,9 +49,13 @@ internal sealed class SqliteDatabase
             $"PRAGMA busy_timeout = {(long)options.BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = {16 * 1024 * 1024};");
         _retryAttempts = options.TransactionRetryAttempts;
         _writeGate = WriteGates.GetOrAdd(FilePath, static _ => new SemaphoreSlim(1, 1));
+        Parked = new ParkedLocks(this);
     }
 
     public string FilePath { get; }
+
+    /// <summary>Released lock rows whose delete goes with the next write transaction.</summary>
+    public ParkedLocks Parked { get; }
 
     public SqliteConnection Open()
     {
@@ -95,7 +99,9 @@ internal sealed class SqliteDatabase
         {
             // Writers of this process queue here for the file's one write lock: a hand-over on a semaphore is immediate,
             // while SQLite's busy handler sleeps in growing steps and leaves the lock idle meanwhile. Other processes
-            // still meet at the busy timeout. A write nested in another on the same thread skips the gate.
+            // still meet at the busy timeout. A write nested in another on the same thread skips the gate. The connection is
+            // taken from the pool before the gate and returned after it, so the write lock is held for the transaction only.
+            using var connection = Open();
             var gated = !_insideGate;
             if (gated)
             {
@@ -103,12 +109,16 @@ internal sealed class SqliteDatabase
                 _insideGate = true;
             }
 
+            List<ParkedLocks.Parked>? released = null;
+            var committed = false;
             try
             {
-                using var connection = Open();
                 using var transaction = connection.BeginTransaction(deferred: false);
+                released = Parked.DeleteDue(connection);
                 var result = body(connection);
                 transaction.Commit();
+                committed = true;
+                SqliteStorageMetrics.WriteTransactions.Add(1);
                 return result;
             }
             catch (SqliteException ex) when (IsBusy(ex) && attempt < _retryAttempts)
@@ -117,6 +127,11 @@ internal sealed class SqliteDatabase
             }
             finally
             {
+                if (!committed)
+                {
+                    Parked.Settle(released, committed: false);
+                }
+
                 if (gated)
                 {
                     _insideGate = false;
@@ -135,6 +150,15 @@ internal sealed class SqliteDatabase
         return 0;
     });
 
+    /// <summary>Counts a statement when it runs inside this thread's write transaction; reads outside one are not the file's cost.</summary>
+    public static void CountStatement()
+    {
+        if (_insideGate)
+        {
+            SqliteStorageMetrics.WriteStatements.Add(1);
+        }
+    }
+
     public static bool IsBusy(SqliteException ex) => ex.SqliteErrorCode is SqliteBusy or SqliteLocked;
 }
 
@@ -145,6 +169,7 @@ internal static class SqliteCommandExtensions
     {
         var command = connection.CreateCommand();
         command.CommandText = sql;
+        SqliteDatabase.CountStatement();
         foreach (var (name, value) in parameters)
         {
             command.Parameters.AddWithValue(name, value ?? DBNull.Value);

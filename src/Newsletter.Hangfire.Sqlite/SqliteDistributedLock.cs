@@ -39,10 +39,11 @@ internal sealed class SqliteLockSet
             }
         }
 
-        var held = new HeldLock(_storage, resource, Guid.NewGuid().ToString("N"));
+        var owner = Guid.NewGuid().ToString("N");
         var started = Stopwatch.GetTimestamp();
         var delay = TimeSpan.FromMilliseconds(5);
-        while (!held.TryInsert())
+        HeldLock? held;
+        while ((held = TryAdopt(resource) ?? HeldLock.TryInsert(_storage, resource, owner)) is null)
         {
             var remaining = timeout - Stopwatch.GetElapsedTime(started);
             if (remaining <= TimeSpan.Zero)
@@ -63,6 +64,18 @@ internal sealed class SqliteLockSet
         return new LockHandle(this, held);
     }
 
+    /// <summary>
+    /// A row this process released but has not deleted yet is taken over without a write, while its written expiry is at
+    /// least half a lifetime away: until then no other owner can have taken it, and the lease keeper renews it long before.
+    /// </summary>
+    private HeldLock? TryAdopt(string resource)
+    {
+        var minExpiresAt = UnixMs.Now() + (long)(_storage.Options.DistributedLockLifetime.TotalMilliseconds / 2);
+        return _storage.Database.Parked.TryAdopt(resource, minExpiresAt) is { } parked
+            ? new HeldLock(_storage, resource, parked.Owner, parked.ExpiresAt, parked.ParkedAt)
+            : null;
+    }
+
     public void ReleaseAll()
     {
         List<HeldLock> all;
@@ -74,7 +87,7 @@ internal sealed class SqliteLockSet
 
         foreach (var held in all)
         {
-            held.Delete();
+            held.Release();
         }
     }
 
@@ -90,7 +103,7 @@ internal sealed class SqliteLockSet
             _held.Remove(held.Resource);
         }
 
-        held.Delete();
+        held.Release();
     }
 
     private sealed class LockHandle(SqliteLockSet owner, HeldLock held) : IDisposable
@@ -106,9 +119,11 @@ internal sealed class SqliteLockSet
         }
     }
 
-    private sealed class HeldLock(SqliteStorage storage, string resource, string owner) : ILease
+    private sealed class HeldLock(SqliteStorage storage, string resource, string owner, long expiresAt, long? parkedAt) : ILease
     {
         private static readonly ILog Logger = LogProvider.GetLogger(typeof(SqliteLockSet));
+
+        private volatile bool _lost;
 
         public string Resource { get; } = resource;
 
@@ -117,16 +132,21 @@ internal sealed class SqliteLockSet
         public TimeSpan RenewInterval => storage.Options.DistributedLockLifetime / 5;
 
         /// <summary>Takes the row when it is free or its holder stopped renewing it; one statement, so two takers cannot both win.</summary>
-        public bool TryInsert() => storage.Database.Write(connection => connection.Execute(
-            """
-            INSERT INTO distributed_lock (resource, owner, expire_at) VALUES ($resource, $owner, $expireAt)
-            ON CONFLICT (resource) DO UPDATE SET owner = excluded.owner, expire_at = excluded.expire_at
-            WHERE distributed_lock.expire_at < $now
-            """,
-            ("$resource", Resource),
-            ("$owner", owner),
-            ("$expireAt", UnixMs.After(storage.Options.DistributedLockLifetime)),
-            ("$now", UnixMs.Now())) == 1);
+        public static HeldLock? TryInsert(SqliteStorage storage, string resource, string owner)
+        {
+            var expiresAt = UnixMs.After(storage.Options.DistributedLockLifetime);
+            var taken = storage.Database.Write(connection => connection.Execute(
+                """
+                INSERT INTO distributed_lock (resource, owner, expire_at) VALUES ($resource, $owner, $expireAt)
+                ON CONFLICT (resource) DO UPDATE SET owner = excluded.owner, expire_at = excluded.expire_at
+                WHERE distributed_lock.expire_at < $now
+                """,
+                ("$resource", resource),
+                ("$owner", owner),
+                ("$expireAt", expiresAt),
+                ("$now", UnixMs.Now())) == 1);
+            return taken ? new HeldLock(storage, resource, owner, expiresAt, parkedAt: null) : null;
+        }
 
         public bool Renew(SqliteConnection connection) => connection.Execute(
             "UPDATE distributed_lock SET expire_at = $expireAt WHERE resource = $resource AND owner = $owner",
@@ -134,12 +154,29 @@ internal sealed class SqliteLockSet
             ("$resource", Resource),
             ("$owner", owner)) == 1;
 
-        public void Lost() =>
+        public void Lost()
+        {
+            _lost = true;
             Logger.Error($"The distributed lock '{Resource}' expired before it was renewed and another owner may hold it now; the work it guarded is no longer exclusive.");
+        }
 
-        public void Delete()
+        /// <summary>
+        /// Parks the row for the next write transaction to delete, or for a taker in this process to adopt. The expiry kept is
+        /// the one written when the row was taken: renewals may roll back, so only that one is known to be in the file.
+        /// </summary>
+        public void Release()
         {
             storage.Leases.Untrack(this);
+            if (_lost || !storage.Database.Parked.Park(new ParkedLocks.Parked(Resource, owner, expiresAt, parkedAt ?? UnixMs.Now())))
+            {
+                Delete();
+            }
+
+            storage.SignalLockRelease();
+        }
+
+        private void Delete()
+        {
             try
             {
                 // Guarded by the owner token: a holder whose lock expired and was taken never deletes the new owner's row.
@@ -153,8 +190,6 @@ internal sealed class SqliteLockSet
                 // Throwing from Dispose would mask the exception that may be unwinding; the row expires on its own.
                 Logger.ErrorException($"Could not release the distributed lock '{Resource}'; it frees itself within {storage.Options.DistributedLockLifetime}.", ex);
             }
-
-            storage.SignalLockRelease();
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Hangfire.Common;
+using Hangfire.Logging;
 using Hangfire.Server;
 using Hangfire.Storage;
 using Microsoft.Data.Sqlite;
@@ -13,7 +14,10 @@ namespace Newsletter.Hangfire.Sqlite;
 /// </summary>
 internal sealed class SqliteJobStorageConnection : JobStorageConnection
 {
+    private static readonly ILog Logger = LogProvider.GetLogger(typeof(SqliteJobStorageConnection));
+
     private readonly SqliteStorage _storage;
+    private readonly List<JobRows.CreatedJob> _created = [];
 
     public SqliteJobStorageConnection(SqliteStorage storage)
     {
@@ -23,12 +27,74 @@ internal sealed class SqliteJobStorageConnection : JobStorageConnection
 
     internal SqliteLockSet Locks { get; }
 
-    private SqliteDatabase Database => _storage.Database;
+    /// <summary>
+    /// Every call that reads or writes the file goes through here, and first writes the jobs created on this connection and
+    /// not yet written, so the connection never reads its own jobs as missing. Only a write transaction's commit takes them
+    /// along instead, in its own transaction.
+    /// </summary>
+    private SqliteDatabase Database
+    {
+        get
+        {
+            WriteCreatedJobs();
+            return _storage.Database;
+        }
+    }
 
     public override void Dispose()
     {
+        try
+        {
+            WriteCreatedJobs();
+        }
+        catch (SqliteException ex)
+        {
+            // Only a caller that created a job and never used the connection again gets here; throwing from Dispose would
+            // hide the exception that may be unwinding.
+            Logger.ErrorException($"Could not write {_created.Count} created background job(s); they were never initialized and are gone.", ex);
+        }
+
         Locks.ReleaseAll();
         base.Dispose();
+    }
+
+    /// <summary>The jobs created on this connection and not yet written, for a commit to write first.</summary>
+    internal IReadOnlyList<JobRows.CreatedJob> CreatedJobs()
+    {
+        lock (_created)
+        {
+            return _created.Count == 0 ? [] : [.. _created];
+        }
+    }
+
+    /// <summary>Called after a commit that wrote <paramref name="written"/>.</summary>
+    internal void Written(IReadOnlyList<JobRows.CreatedJob> written)
+    {
+        if (written.Count == 0)
+        {
+            return;
+        }
+
+        lock (_created)
+        {
+            _created.RemoveAll(job => written.Contains(job));
+        }
+    }
+
+    private void WriteCreatedJobs()
+    {
+        var created = CreatedJobs();
+        if (created.Count > 0)
+        {
+            _storage.Database.Write(connection =>
+            {
+                foreach (var job in created)
+                {
+                    job.Insert(connection);
+                }
+            });
+            Written(created);
+        }
     }
 
     public override IWriteOnlyTransaction CreateWriteTransaction() => new SqliteJobStorageTransaction(_storage, this);
@@ -39,9 +105,18 @@ internal sealed class SqliteJobStorageConnection : JobStorageConnection
     {
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(parameters);
-        var payload = JobRows.Payload(job);
-        var snapshot = parameters.ToDictionary(p => p.Key, p => (string?)p.Value);
-        return UnixMs.Id(Database.Write(connection => JobRows.InsertJob(connection, null, payload, createdAt, expireIn, snapshot)));
+        var created = new JobRows.CreatedJob(
+            _storage.NextJobId(), JobRows.Payload(job), createdAt, expireIn, parameters.ToDictionary(p => p.Key, p => (string?)p.Value));
+
+        // Not written yet: Hangfire's next step is a transaction that sets the job's first state, and the insert goes with
+        // it (see CreatedJobs). A job whose first state never commits is written by the connection's next call or its
+        // Dispose, as an expiring job without a state, as Hangfire expects.
+        lock (_created)
+        {
+            _created.Add(created);
+        }
+
+        return UnixMs.Id(created.Id);
     }
 
     public override IFetchedJob FetchNextJob(string[] queues, CancellationToken cancellationToken)
@@ -93,22 +168,63 @@ internal sealed class SqliteJobStorageConnection : JobStorageConnection
             return null;
         }
 
-        var claimed = Database.Write(connection => connection.List(
-            """
-            UPDATE job_queue SET fetched_at = $now, fetch_token = $token
-            WHERE id = (
-                SELECT id FROM job_queue
-                WHERE queue = $queue AND (fetched_at IS NULL OR fetched_at < $visibleBefore)
-                ORDER BY id LIMIT 1)
-            RETURNING id, job_id
-            """,
-            reader => (Id: reader.GetInt64(0), JobId: reader.GetInt64(1)),
-            ("$now", now),
-            ("$token", token),
-            ("$queue", queue),
-            ("$visibleBefore", visibleBefore)));
-        return claimed.Count == 0 ? null : new SqliteFetchedJob(_storage, claimed[0].Id, claimed[0].JobId, token);
+        var lockOwner = Guid.NewGuid().ToString("N");
+        var lockExpiresAt = UnixMs.After(_storage.Options.DistributedLockLifetime);
+        var claimed = Database.Write<((long Id, long JobId) Row, bool Locked)?>(connection =>
+        {
+            var rows = connection.List(
+                """
+                UPDATE job_queue SET fetched_at = $now, fetch_token = $token
+                WHERE id = (
+                    SELECT id FROM job_queue
+                    WHERE queue = $queue AND (fetched_at IS NULL OR fetched_at < $visibleBefore)
+                    ORDER BY id LIMIT 1)
+                RETURNING id, job_id
+                """,
+                reader => (Id: reader.GetInt64(0), JobId: reader.GetInt64(1)),
+                ("$now", now),
+                ("$token", token),
+                ("$queue", queue),
+                ("$visibleBefore", visibleBefore));
+            if (rows.Count == 0)
+            {
+                return null;
+            }
+
+            // The worker's next step is to lock the job's state ("job:<id>:state-lock", the name Hangfire's
+            // AcquireDistributedJobLock gives it) and move it to Processing. Taking that row here, in the claim's
+            // transaction, and parking it as released lets that lock be adopted without a transaction of its own. If the
+            // lock is held elsewhere, or Hangfire ever names it differently, nothing is parked or nobody adopts it, and the
+            // row goes with the next write after the grace: the same as any released lock.
+            var locked = connection.Execute(
+                """
+                INSERT INTO distributed_lock (resource, owner, expire_at) VALUES ($resource, $owner, $expireAt)
+                ON CONFLICT (resource) DO UPDATE SET owner = excluded.owner, expire_at = excluded.expire_at
+                WHERE distributed_lock.expire_at < $now
+                """,
+                ("$resource", StateLock(rows[0].JobId)),
+                ("$owner", lockOwner),
+                ("$expireAt", lockExpiresAt),
+                ("$now", now)) == 1;
+            return (rows[0], locked);
+        });
+        if (claimed is not { } taken)
+        {
+            return null;
+        }
+
+        if (taken.Locked && !_storage.Database.Parked.Park(new ParkedLocks.Parked(StateLock(taken.Row.JobId), lockOwner, lockExpiresAt, UnixMs.Now())))
+        {
+            _storage.Database.Write(connection => connection.Execute(
+                "DELETE FROM distributed_lock WHERE resource = $resource AND owner = $owner",
+                ("$resource", StateLock(taken.Row.JobId)),
+                ("$owner", lockOwner)));
+        }
+
+        return new SqliteFetchedJob(_storage, taken.Row.Id, taken.Row.JobId, token);
     }
+
+    private static string StateLock(long jobId) => $"job:{UnixMs.Id(jobId)}:state-lock";
 
     public override void SetJobParameter(string id, string name, string value)
     {

@@ -17,6 +17,12 @@ internal sealed class SqliteJobStorageTransaction : JobStorageTransaction
     private readonly List<Action<SqliteConnection>> _commands = [];
     private readonly List<SqliteFetchedJob> _acknowledged = [];
     private readonly List<IDisposable> _locks = [];
+
+    // Hangfire sets a job's state and then expires or persists the job: the job row is written once, by the state's update,
+    // with the expiry last asked for. Counter increments (three for a succeeded job) go in as one multi-row insert.
+    private readonly HashSet<long> _stateSet = [];
+    private readonly Dictionary<long, long?> _expiry = [];
+    private readonly List<(string Key, long Value, long? ExpireAt)> _counters = [];
     private bool _enqueues;
     private bool _committed;
 
@@ -33,16 +39,25 @@ internal sealed class SqliteJobStorageTransaction : JobStorageTransaction
             throw new InvalidOperationException("This transaction was already committed.");
         }
 
+        // Jobs this transaction's connection created are written first, in the same transaction: Hangfire creates a job and
+        // then sets its first state, and the two become one write.
+        var created = _connection.CreatedJobs();
         try
         {
             _storage.Database.Write(connection =>
             {
+                foreach (var job in created)
+                {
+                    job.Insert(connection);
+                }
+
                 foreach (var command in _commands)
                 {
                     command(connection);
                 }
             });
             _committed = true;
+            _connection.Written(created);
         }
         finally
         {
@@ -78,7 +93,7 @@ internal sealed class SqliteJobStorageTransaction : JobStorageTransaction
 
         // The caller needs the id before commit (later commands in this transaction name it), so it is drawn from the
         // sequence now; if the transaction never commits, the id is simply skipped.
-        var id = JobRows.ReserveJobId(_storage.Database);
+        var id = _storage.NextJobId();
         _commands.Add(c => JobRows.InsertJob(c, id, payload, createdAt, expireIn, snapshot));
         return UnixMs.Id(id);
     }
@@ -98,8 +113,7 @@ internal sealed class SqliteJobStorageTransaction : JobStorageTransaction
         ArgumentNullException.ThrowIfNull(jobId);
         if (UnixMs.TryParseId(jobId, out var id))
         {
-            var expireAt = UnixMs.After(expireIn);
-            _commands.Add(c => c.Execute("UPDATE job SET expire_at = $expireAt WHERE id = $id", ("$expireAt", expireAt), ("$id", id)));
+            SetExpiry(id, UnixMs.After(expireIn));
         }
     }
 
@@ -108,7 +122,7 @@ internal sealed class SqliteJobStorageTransaction : JobStorageTransaction
         ArgumentNullException.ThrowIfNull(jobId);
         if (UnixMs.TryParseId(jobId, out var id))
         {
-            _commands.Add(c => c.Execute("UPDATE job SET expire_at = NULL WHERE id = $id", ("$id", id)));
+            SetExpiry(id, null);
         }
     }
 
@@ -118,14 +132,19 @@ internal sealed class SqliteJobStorageTransaction : JobStorageTransaction
         var row = JobRows.StateRow.From(state);
         if (UnixMs.TryParseId(jobId, out var id))
         {
+            _stateSet.Add(id);
             _commands.Add(c =>
             {
                 if (JobRows.InsertState(c, id, row) is { } stateId)
                 {
+                    // Run at commit, when every expiry of this transaction is known.
+                    var expires = _expiry.TryGetValue(id, out var expireAt);
                     c.Execute(
-                        "UPDATE job SET state_id = $stateId, state_name = $name WHERE id = $id",
+                        "UPDATE job SET state_id = $stateId, state_name = $name, expire_at = CASE WHEN $expires THEN $expireAt ELSE expire_at END WHERE id = $id",
                         ("$stateId", stateId),
                         ("$name", row.Name),
+                        ("$expires", expires),
+                        ("$expireAt", expireAt),
                         ("$id", id));
                 }
             });
@@ -277,15 +296,54 @@ internal sealed class SqliteJobStorageTransaction : JobStorageTransaction
         ("$value", value),
         ("$score", score));
 
+    private void SetExpiry(long id, long? expireAt)
+    {
+        // The last expiry asked for wins, as it would applied one by one. A job whose state this transaction also sets gets
+        // it from that update; otherwise it takes a statement of its own, at the place of the first request.
+        var first = !_expiry.ContainsKey(id);
+        _expiry[id] = expireAt;
+        if (first)
+        {
+            _commands.Add(c =>
+            {
+                if (!_stateSet.Contains(id))
+                {
+                    c.Execute("UPDATE job SET expire_at = $expireAt WHERE id = $id", ("$expireAt", _expiry[id]), ("$id", id));
+                }
+            });
+        }
+    }
+
     private void AddCounter(string key, long value, TimeSpan? expireIn)
     {
         ArgumentNullException.ThrowIfNull(key);
         long? expireAt = expireIn is { } span ? UnixMs.After(span) : null;
-        _commands.Add(c => c.Execute(
-            "INSERT INTO counter (key, value, expire_at) VALUES ($key, $value, $expireAt)",
-            ("$key", key),
-            ("$value", value),
-            ("$expireAt", expireAt)));
+        if (_counters.Count == 0)
+        {
+            _commands.Add(InsertCounters);
+        }
+
+        _counters.Add((key, value, expireAt));
+    }
+
+    /// <summary>Every increment of the transaction in as few statements as SQLite's parameter limit allows.</summary>
+    private void InsertCounters(SqliteConnection connection)
+    {
+        const int RowsPerStatement = 250;
+        for (var start = 0; start < _counters.Count; start += RowsPerStatement)
+        {
+            var rows = _counters.Skip(start).Take(RowsPerStatement).ToList();
+            using var command = connection.Command(
+                "INSERT INTO counter (key, value, expire_at) VALUES " + string.Join(", ", rows.Select((_, i) => $"($k{i}, $v{i}, $e{i})")));
+            for (var i = 0; i < rows.Count; i++)
+            {
+                command.Parameters.AddWithValue($"$k{i}", rows[i].Key);
+                command.Parameters.AddWithValue($"$v{i}", rows[i].Value);
+                command.Parameters.AddWithValue($"$e{i}", (object?)rows[i].ExpireAt ?? DBNull.Value);
+            }
+
+            command.ExecuteNonQuery();
+        }
     }
 
     private void ForKey(string sql, string key)

@@ -28,7 +28,12 @@ public sealed class SqliteStorage : JobStorage, IDisposable
         JobStorageFeatures.Monitoring.DeletedStateGraphs,
     };
 
+    private const int JobIdBlock = 100;
+
     private readonly AutoResetEvent _jobEnqueued = new(false);
+    private readonly object _jobIds = new();
+    private long _nextJobId = 1;
+    private long _lastJobId;
     private readonly object _lockReleased = new();
 
     /// <summary>Opens (creating and migrating when needed) the database named by <paramref name="options"/>.</summary>
@@ -60,6 +65,24 @@ public sealed class SqliteStorage : JobStorage, IDisposable
     internal SqliteDatabase Database { get; }
 
     internal LeaseKeeper Leases { get; }
+
+    /// <summary>
+    /// A job id for a job whose insert is written later: drawn from a block reserved in the file, so only one write in
+    /// <see cref="JobIdBlock"/> jobs reserves ids. Ids from two processes interleave, so ids say nothing about creation order.
+    /// </summary>
+    internal long NextJobId()
+    {
+        lock (_jobIds)
+        {
+            if (_nextJobId > _lastJobId)
+            {
+                _lastJobId = JobRows.ReserveJobIds(Database, JobIdBlock);
+                _nextJobId = _lastJobId - JobIdBlock + 1;
+            }
+
+            return _nextJobId++;
+        }
+    }
 
     /// <summary>A fetched job whose fetch is older than this (ms) is visible again: its worker is presumed dead.</summary>
     internal long VisibleBefore(long nowMs) => nowMs - (long)Options.InvisibilityTimeout.TotalMilliseconds;
@@ -97,10 +120,14 @@ public sealed class SqliteStorage : JobStorage, IDisposable
     /// <inheritdoc />
     public override string ToString() => $"SQLite: {Database.FilePath}";
 
-    /// <summary>Stops renewing fetched jobs and locks; call it after the servers using this storage have stopped.</summary>
+    /// <summary>
+    /// Stops renewing fetched jobs and locks and deletes the lock rows released but not deleted yet; call it after the servers
+    /// using this storage have stopped.
+    /// </summary>
     public void Dispose()
     {
         Leases.Dispose();
+        Database.Parked.Dispose();
         _jobEnqueued.Dispose();
     }
 

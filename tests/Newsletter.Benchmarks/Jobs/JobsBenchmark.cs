@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using Hangfire;
 using Hangfire.InMemory;
@@ -20,34 +21,42 @@ public static class JobsBenchmark
     {
         var jobs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5000;
         var dir = Bench.Temp("jobs");
-        Console.WriteLine($"{jobs:N0} no-op jobs per run, {Workers} workers per server, {Environment.ProcessorCount} cores; SQLite files in {dir}");
+        Console.WriteLine($"{jobs:N0} no-op jobs per run, {Workers} workers per server, {Environment.ProcessorCount} cores, load average {Bench.LoadAverage}; SQLite files in {dir}");
 
         // Warm-up: JIT and connection pools, so the first measured run is not charged for them.
         Measure(() => [new InMemoryStorage()], 200);
         Measure(() => SqliteStorages(Path.Combine(dir, "warmup.db"), 1), 200);
 
-        var results = new List<(string Storage, int Servers, double Rate)>();
+        var results = new List<(string Storage, int Servers, (double Rate, double CpuUs) Run, string Writes)>();
+        using var writes = new WriteCounter();
         foreach (var servers in new[] { 1, 2 })
         {
             var inMemory = new InMemoryStorage();
-            results.Add(("Hangfire.InMemory", servers, Measure(() => Enumerable.Repeat<JobStorage>(inMemory, servers).ToList(), jobs)));
+            results.Add(("Hangfire.InMemory", servers, Measure(() => Enumerable.Repeat<JobStorage>(inMemory, servers).ToList(), jobs), ""));
             var file = Path.Combine(dir, $"jobs-{servers}.db");
-            results.Add(("SQLite (ours)", servers, Measure(() => SqliteStorages(file, servers), jobs)));
+            writes.Reset();
+            var run = Measure(() => SqliteStorages(file, servers), jobs);
+            results.Add(("SQLite (ours)", servers, run, writes.PerJob(jobs)));
         }
 
+        // Per job, the client's enqueue included; everything the storages in this process wrote while the run lasted.
         Console.WriteLine();
-        Console.WriteLine($"{"storage",-20}{"servers",8}{"jobs/s",12}");
-        foreach (var (storage, servers, rate) in results)
+        // CPU per job is the process's CPU time over the run (client, servers and the polling monitor): on a machine shared
+        // with other work it moves far less than jobs/s, which depends on how much of the cores this process gets.
+        Console.WriteLine($"{"storage",-20}{"servers",8}{"jobs/s",12}{"CPU µs/job",12}   write transactions (statements) per job");
+        foreach (var (storage, servers, run, perJob) in results)
         {
-            Console.WriteLine($"{storage,-20}{servers,8}{rate,12:N0}");
+            Console.WriteLine($"{storage,-20}{servers,8}{run.Rate,12:N0}{run.CpuUs,12:N0}   {perJob}");
         }
 
         foreach (var servers in new[] { 1, 2 })
         {
-            var ours = results.Single(r => r.Servers == servers && r.Storage.StartsWith("SQLite", StringComparison.Ordinal)).Rate;
-            var reference = results.Single(r => r.Servers == servers && r.Storage.StartsWith("Hangfire", StringComparison.Ordinal)).Rate;
-            Console.WriteLine($"ratio SQLite / InMemory, {servers} server{(servers == 1 ? "" : "s")}: {ours / reference:F2}");
+            var ours = results.Single(r => r.Servers == servers && r.Storage.StartsWith("SQLite", StringComparison.Ordinal)).Run;
+            var reference = results.Single(r => r.Servers == servers && r.Storage.StartsWith("Hangfire", StringComparison.Ordinal)).Run;
+            Console.WriteLine($"ratio SQLite / InMemory, {servers} server{(servers == 1 ? "" : "s")}: {ours.Rate / reference.Rate:F2} (jobs/s), {reference.CpuUs / ours.CpuUs:F2} (CPU per job, InMemory's / ours)");
         }
+
+        Console.WriteLine($"load average at the end: {Bench.LoadAverage}");
 
         return Task.FromResult(0);
     }
@@ -55,7 +64,7 @@ public static class JobsBenchmark
     private static List<JobStorage> SqliteStorages(string file, int count) =>
         [.. Enumerable.Range(0, count).Select(_ => (JobStorage)new SqliteStorage(new SqliteStorageOptions { Path = file, QueuePollInterval = TimeSpan.FromMilliseconds(200) }))];
 
-    private static double Measure(Func<List<JobStorage>> storages, int jobs)
+    private static (double Rate, double CpuUs) Measure(Func<List<JobStorage>> storages, int jobs)
     {
         var stores = storages();
         var servers = stores.Select((s, i) => new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = Workers, ServerName = $"bench-{i}" }, s)).ToList();
@@ -64,6 +73,7 @@ public static class JobsBenchmark
             var client = new BackgroundJobClient(stores[0]);
             var monitor = stores[0].GetMonitoringApi();
             var start = monitor.SucceededListCount();
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var watch = Stopwatch.StartNew();
             Parallel.For(0, jobs, new ParallelOptions { MaxDegreeOfParallelism = 4 }, _ => client.Enqueue(() => BenchJobs.Noop()));
             while (monitor.SucceededListCount() - start < jobs)
@@ -72,7 +82,8 @@ public static class JobsBenchmark
             }
 
             watch.Stop();
-            return jobs / watch.Elapsed.TotalSeconds;
+            var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+            return (jobs / watch.Elapsed.TotalSeconds, used.TotalMicroseconds / jobs);
         }
         finally
         {
@@ -92,6 +103,48 @@ public static class JobsBenchmark
             }
         }
     }
+}
+
+/// <summary>Sums the storage's write counters (<see cref="SqliteStorageMetrics"/>) while a run lasts.</summary>
+internal sealed class WriteCounter : IDisposable
+{
+    private readonly MeterListener _listener = new();
+    private long _transactions;
+    private long _statements;
+
+    public WriteCounter()
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == SqliteStorageMetrics.MeterName)
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+        {
+            if (instrument.Name.EndsWith("transactions", StringComparison.Ordinal))
+            {
+                Interlocked.Add(ref _transactions, value);
+            }
+            else
+            {
+                Interlocked.Add(ref _statements, value);
+            }
+        });
+        _listener.Start();
+    }
+
+    public void Reset()
+    {
+        Interlocked.Exchange(ref _transactions, 0);
+        Interlocked.Exchange(ref _statements, 0);
+    }
+
+    public string PerJob(int jobs) =>
+        string.Create(CultureInfo.InvariantCulture, $"{(double)Interlocked.Read(ref _transactions) / jobs:F2} ({(double)Interlocked.Read(ref _statements) / jobs:F2})");
+
+    public void Dispose() => _listener.Dispose();
 }
 
 /// <summary>The job the benchmark runs: nothing, so only the storage and Hangfire's own pipeline are measured.</summary>
