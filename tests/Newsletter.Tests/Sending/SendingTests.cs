@@ -148,11 +148,19 @@ public partial class SendingTests
         await SendNowAsync(app, issueId);
         await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
 
+        // A reader whose message was the one dropped twice (the sixth of a connection, then again of another:
+        // which reader lands there depends on how the workers' batches interleave) is held for the author, by
+        // design: no third attempt at a possible duplicate without them. Here the drop comes before the server
+        // saves anything, so a held reader has no copy; everybody else has exactly one, and nobody failed.
+        var deliveries = await DeliveriesAsync(app, issueId);
+        var emails = await EmailsAsync(app);
+        var held = deliveries.Where(d => d.Status == DeliveryStatus.Held).ToList();
+        Assert.All(deliveries.Except(held), d => Assert.Equal(DeliveryStatus.Sent, d.Status));
+        Assert.All(held, d => Assert.True(d.Uncertain));
         var received = smtp.Messages();
-        Assert.Equal(30, received.Select(r => r.EnvelopeTo).Distinct().Count());
-        Assert.Equal(30, received.Count);
+        var expected = deliveries.Except(held).Select(d => emails[d.SubscriberId]).Order(StringComparer.OrdinalIgnoreCase);
+        Assert.Equal(expected, received.Select(r => r.EnvelopeTo).Order(StringComparer.OrdinalIgnoreCase));
         Assert.True(smtp.Sessions >= 6, $"expected reconnects, saw {smtp.Sessions} sessions");
-        Assert.All(await DeliveriesAsync(app, issueId), d => Assert.Equal(DeliveryStatus.Sent, d.Status));
     }
 
     [Fact]
