@@ -29,6 +29,10 @@ public sealed class AppDbContext(DbContextOptions<AppDbContext> options)
 
     public DbSet<Suppression> Suppressions => Set<Suppression>();
 
+    public DbSet<SignUp> SignUps => Set<SignUp>();
+
+    public DbSet<PendingMail> PendingMails => Set<PendingMail>();
+
     public DbSet<SubscriberImport> SubscriberImports => Set<SubscriberImport>();
 
     public DbSet<Issue> Issues => Set<Issue>();

@@ -21,6 +21,10 @@ public static class DataExtensions
         builder.Services.AddDbContext<AppDbContext>(o => o.UseDatabase(settings.Provider, connectionString), optionsLifetime: ServiceLifetime.Singleton);
         builder.Services.AddProviderSql(settings.Provider);
         builder.Services.AddHostedService<DatabaseMigrator>();
+        if (settings.Provider == DatabaseProvider.Sqlite)
+        {
+            builder.Services.AddHostedService(sp => new SqliteCheckpointer(connectionString, sp.GetRequiredService<ILogger<SqliteCheckpointer>>()));
+        }
         builder.Services.AddSingleton<InstallationKeys>();
         builder.Services.AddSingleton<Subscribers.AddressHashes>();
 

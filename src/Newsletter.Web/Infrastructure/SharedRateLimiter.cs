@@ -53,6 +53,66 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
         return counted.Count == 1;
     }
 
+    /// <summary>
+    /// For a writer that takes many permits in its own transaction (<see cref="Subscribers.SignUpWriter"/>): the
+    /// same statement, prepared once and run once per permit on the transaction's connection, without EF's
+    /// per-query work. Expired windows are dropped as by <see cref="TryAcquireAsync(RateLimit, string, CancellationToken)"/>.
+    /// </summary>
+    public PermitCommand Prepare() => new(this, db, clock);
+
+    public sealed class PermitCommand : IAsyncDisposable
+    {
+        private readonly SharedRateLimiter _limiter;
+        private readonly TimeProvider _clock;
+        private readonly System.Data.Common.DbCommand _command;
+        private readonly System.Data.Common.DbParameter[] _parameters;
+
+        internal PermitCommand(SharedRateLimiter limiter, AppDbContext db, TimeProvider clock)
+        {
+            _limiter = limiter;
+            _clock = clock;
+            var transaction = db.Database.CurrentTransaction ?? throw new InvalidOperationException("A permit command runs in the caller's transaction.");
+            _command = db.Database.GetDbConnection().CreateCommand();
+            _command.Transaction = Microsoft.EntityFrameworkCore.Storage.DbContextTransactionExtensions.GetDbTransaction(transaction);
+            _command.CommandText = string.Format(System.Globalization.CultureInfo.InvariantCulture, Statements.GetValue(db.Model, UpsertSql), "@p0", "@p1", "@p2", "@p3", "@p4");
+            _parameters = new System.Data.Common.DbParameter[5];
+            for (var i = 0; i < _parameters.Length; i++)
+            {
+                _parameters[i] = _command.CreateParameter();
+                _parameters[i].ParameterName = "@p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                _command.Parameters.Add(_parameters[i]);
+            }
+        }
+
+        public async Task<bool> TryAcquireAsync(RateLimit limit, string partition, CancellationToken ct)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(limit.Permits, 1);
+            ArgumentOutOfRangeException.ThrowIfLessThan(limit.Window, TimeSpan.FromSeconds(1));
+            var nowMs = _clock.GetUtcNow().ToUnixTimeMilliseconds();
+            var windowMs = (long)limit.Window.TotalMilliseconds;
+            var startMs = nowMs - (nowMs % windowMs);
+            _parameters[0].Value = KeyOf(limit.Name, partition);
+            _parameters[1].Value = startMs;
+            _parameters[2].Value = startMs + windowMs;
+            _parameters[3].Value = limit.Permits;
+            _parameters[4].Value = 1;
+            var counted = await _command.ExecuteScalarAsync(ct);
+            if (counted is null or DBNull)
+            {
+                return false;
+            }
+
+            if (Convert.ToInt64(counted, System.Globalization.CultureInfo.InvariantCulture) == 1)
+            {
+                await _limiter.PruneAsync(nowMs, ct);
+            }
+
+            return true;
+        }
+
+        public ValueTask DisposeAsync() => _command.DisposeAsync();
+    }
+
     /// <summary>How long until the current window of <paramref name="limit"/> ends and a used-up partition may ask again.</summary>
     public TimeSpan UntilNextWindow(RateLimit limit)
     {

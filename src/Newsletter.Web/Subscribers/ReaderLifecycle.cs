@@ -51,13 +51,62 @@ public enum AddReaderResult
 /// Emails are never sent here: a Hangfire job with the subscriber's id is enqueued instead, so the request
 /// stays fast and an SMTP outage loses no confirmation.
 /// </summary>
-public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewReaderQueue newReaders, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, EraseHygiene hygiene, OutboxReader outbox, ILogger<ReaderLifecycle> logger)
+public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewReaderQueue newReaders, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, EraseHygiene hygiene, OutboxReader outbox, PendingMails pendingMails, ILogger<ReaderLifecycle> logger)
 {
+    /// <summary>
+    /// Takes one stored sign-up (<see cref="SignUpWriter"/>): the reader, their history, the email they get and
+    /// the sign-up's removal commit together, then the email is handed to Hangfire. Null when the row is gone:
+    /// another node's dispatcher took it (on PostgreSQL this waits on its row lock, then finds it deleted).
+    /// </summary>
+    public async Task<SubscribeOutcome?> TakeSignUpAsync(long signUpId, CancellationToken ct)
+    {
+        var mails = new List<PendingMail>();
+        SubscribeOutcome outcome;
+        using (await newReaders.WaitAsync(ct))
+        {
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            var signUp = await db.SignUps.AsNoTracking().FirstOrDefaultAsync(s => s.Id == signUpId, ct);
+            // The delete is the claim, first in the transaction so no one else's dispatcher writes this reader.
+            if (signUp is null || await db.SignUps.Where(s => s.Id == signUpId).ExecuteDeleteAsync(ct) == 0)
+            {
+                return null;
+            }
+
+            outcome = await SubscribeWithinAsync(signUp.Email, signUp.Name, signUp.Source, signUp.TopicList, mails, ct);
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+        }
+
+        await pendingMails.HandOverAsync(mails, ct);
+        return outcome;
+    }
+
     /// <summary>
     /// A sign-up. <paramref name="topics"/> (checked against those offered) become the tags of a new reader only: a
     /// stranger typing in someone's address must not change an existing reader's choices.
     /// </summary>
     public async Task<SubscribeOutcome> SubscribeAsync(string email, string? name, string source, CancellationToken ct, IReadOnlyCollection<string>? topics = null)
+    {
+        var mails = new List<PendingMail>();
+        SubscribeOutcome outcome;
+        using (await newReaders.WaitAsync(ct))
+        {
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            outcome = await SubscribeWithinAsync(email, name, source, topics ?? [], mails, ct);
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+        }
+
+        await pendingMails.HandOverAsync(mails, ct);
+        return outcome;
+    }
+
+    /// <summary>
+    /// The sign-up's work inside the caller's transaction (on SQLite, inside its turn at the write lock, taken
+    /// in the queue's order instead of SQLite's busy handler). The email it decides on is added to the context
+    /// as a <see cref="PendingMail"/> (and to <paramref name="mails"/>), so it commits with the reader.
+    /// </summary>
+    private async Task<SubscribeOutcome> SubscribeWithinAsync(string email, string? name, string source, IReadOnlyCollection<string> topics, List<PendingMail> mails, CancellationToken ct)
     {
         var key = Subscriber.KeyOf(email);
         // Hashed here, not inside the query: EF would compile the call into a new delegate on every request.
@@ -73,48 +122,31 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         if (subscriber is null)
         {
             subscriber = new Subscriber { Email = email, EmailKey = key, Name = Clean(name), Status = SubscriberStatus.Pending, Source = source, CreatedAt = now, LastConfirmationSentAt = now };
-            foreach (var topic in (topics ?? []).Distinct())
+            foreach (var topic in topics.Distinct())
             {
                 subscriber.Tags.Add(new SubscriberTag { Tag = topic });
             }
-            // The reader and the first line of their history in one transaction: on SQLite one turn at the
-            // single write lock per new reader, instead of two, taken in the queue's order.
-            var raced = false;
-            using (await newReaders.WaitAsync(ct))
-            {
-                await using var tx = await db.Database.BeginTransactionAsync(ct);
-                db.Subscribers.Add(subscriber);
-                try
-                {
-                    await db.SaveChangesAsync(ct);
-                }
-                catch (DbUpdateException e) when (db.IsUniqueViolation(e))
-                {
-                    // Another request (a double click, another node) inserted this address first.
-                    db.ChangeTracker.Clear();
-                    raced = true;
-                }
 
-                if (!raced)
-                {
-                    db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriber.Id, Kind = SubscriberEventKind.Subscribed, Source = source, At = now });
-                    await db.SaveChangesAsync(ct);
-                    await tx.CommitAsync(ct);
-                }
-            }
-
-            if (!raced)
+            db.Subscribers.Add(subscriber);
+            try
             {
-                jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None));
+                // Inside a transaction EF saves to a savepoint, so a refused insert leaves the rest standing.
+                await db.SaveChangesAsync(ct);
+                db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriber.Id, Kind = SubscriberEventKind.Subscribed, Source = source, At = now });
+                mails.Add(pendingMails.Add(subscriber.Id, PendingMailKind.Confirmation, now));
                 return SubscribeOutcome.ConfirmationSent;
             }
-
-            // The loser of the race is a sign-up for a reader who exists now: the mail slot decides, as for any
-            // repeat (within the resend interval that is one confirmation for the two; past it, one each).
-            subscriber = await db.Subscribers.FirstOrDefaultAsync(s => s.EmailKey == key, ct);
-            if (subscriber is null)
+            catch (DbUpdateException e) when (db.IsUniqueViolation(e))
             {
-                return SubscribeOutcome.ConfirmationThrottled;
+                // Another node (or process on the same file) inserted this address first. The loser of the race
+                // is a sign-up for a reader who exists now: the mail slot decides, as for any repeat (within the
+                // resend interval that is one confirmation for the two; past it, one each).
+                db.ChangeTracker.Clear();
+                subscriber = await db.Subscribers.FirstOrDefaultAsync(s => s.EmailKey == key, ct);
+                if (subscriber is null)
+                {
+                    return SubscribeOutcome.ConfirmationThrottled;
+                }
             }
         }
 
@@ -123,12 +155,12 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             case SubscriberStatus.Active:
                 // Claimed with a conditional update, so two racing requests send one notice.
                 return await ClaimMailSlotAsync(subscriber, now, ct) is { } noticeAt
-                    ? Mail(j => j.SendAlreadySubscribedAsync(subscriber.Id, CancellationToken.None), noticeAt, now) ? SubscribeOutcome.AlreadyActiveNoticeSent : SubscribeOutcome.AlreadyActiveNoticeScheduled
+                    ? Mail(subscriber.Id, PendingMailKind.AlreadySubscribed, noticeAt, now, mails) ? SubscribeOutcome.AlreadyActiveNoticeSent : SubscribeOutcome.AlreadyActiveNoticeScheduled
                     : SubscribeOutcome.AlreadyActiveThrottled;
 
             case SubscriberStatus.Pending:
                 return await ClaimMailSlotAsync(subscriber, now, ct) is { } resendAt
-                    ? Mail(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None), resendAt, now) ? SubscribeOutcome.ConfirmationResent : SubscribeOutcome.ConfirmationScheduled
+                    ? Mail(subscriber.Id, PendingMailKind.Confirmation, resendAt, now, mails) ? SubscribeOutcome.ConfirmationResent : SubscribeOutcome.ConfirmationScheduled
                     : SubscribeOutcome.ConfirmationThrottled;
 
             default:
@@ -139,15 +171,10 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                     return SubscribeOutcome.ConfirmationThrottled;
                 }
 
-                await using (var tx = await db.Database.BeginTransactionAsync(ct))
-                {
-                    await db.Subscribers.Where(s => s.Id == subscriber.Id)
-                        .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Pending).SetProperty(s => s.Source, source), ct);
-                    await RecordAsync(subscriber.Id, SubscriberEventKind.Subscribed, source, "subscribed again", ct);
-                    await tx.CommitAsync(ct);
-                }
-
-                return Mail(j => j.SendConfirmationAsync(subscriber.Id, CancellationToken.None), confirmAt, now) ? SubscribeOutcome.ConfirmationSent : SubscribeOutcome.ConfirmationScheduled;
+                await db.Subscribers.Where(s => s.Id == subscriber.Id)
+                    .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Pending).SetProperty(s => s.Source, source), ct);
+                Record(subscriber.Id, SubscriberEventKind.Subscribed, source, "subscribed again");
+                return Mail(subscriber.Id, PendingMailKind.Confirmation, confirmAt, now, mails) ? SubscribeOutcome.ConfirmationSent : SubscribeOutcome.ConfirmationScheduled;
         }
     }
 
@@ -172,17 +199,11 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         return claimed ? at : null;
     }
 
-    /// <summary>Queues the email now, or schedules it for its slot; true when it goes now.</summary>
-    private bool Mail(System.Linq.Expressions.Expression<Func<SubscriberMailJob, Task>> job, DateTime at, DateTime now)
+    /// <summary>Adds the email for its slot to the transaction's pending mails; true when it goes now.</summary>
+    private bool Mail(long subscriberId, PendingMailKind kind, DateTime at, DateTime now, List<PendingMail> mails)
     {
-        if (at <= now)
-        {
-            jobs.Enqueue(job);
-            return true;
-        }
-
-        jobs.Schedule(job, at - now);
-        return false;
+        mails.Add(pendingMails.Add(subscriberId, kind, at));
+        return at <= now;
     }
 
     /// <summary>Confirms a pending subscriber. A used or stale token of an active subscriber is a calm no-op.</summary>
@@ -430,7 +451,9 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             s.Tags.Add(new SubscriberTag { Tag = tag });
         }
 
-        // The reader and the history line that says who added them, with what consent, commit together.
+        // The reader, the history line that says who added them, with what consent, and their confirmation
+        // commit together.
+        var mails = new List<PendingMail>();
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
             db.Subscribers.Add(s);
@@ -444,14 +467,17 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                 return (AddReaderResult.AlreadyOnList, 0);
             }
 
-            await RecordAsync(s.Id, SubscriberEventKind.AddedByAuthor, source, active ? $"active; consent: {s.ConsentSource}" : "pending; confirmation sent", ct);
+            Record(s.Id, SubscriberEventKind.AddedByAuthor, source, active ? $"active; consent: {s.ConsentSource}" : "pending; confirmation sent");
+            if (!active)
+            {
+                mails.Add(pendingMails.Add(s.Id, PendingMailKind.Confirmation, now));
+            }
+
+            await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
         }
 
-        if (!active)
-        {
-            jobs.Enqueue<SubscriberMailJob>(j => j.SendConfirmationAsync(s.Id, CancellationToken.None));
-        }
+        await pendingMails.HandOverAsync(mails, ct);
 
         return (AddReaderResult.Added, s.Id);
     }

@@ -1,5 +1,4 @@
 using System.Net;
-using Hangfire;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Newsletter.Web.Infrastructure;
@@ -17,7 +16,16 @@ public static class SubscribersExtensions
         builder.Services.AddScoped<TopicCatalog>();
         builder.Services.AddScoped<SubscriberMailJob>();
         builder.Services.AddScoped<ReaderData>();
+        // Kept for sign-up jobs queued by a version before the writer, which must still run after an upgrade.
         builder.Services.AddScoped<SignUpJob>();
+        builder.Services.AddSingleton<SignUpSignal>();
+        builder.Services.AddSingleton<SignUpWriter>();
+        builder.Services.AddScoped<PendingMails>();
+        if (builder.Configuration.GetValue("Jobs:Server", true))
+        {
+            builder.Services.AddHostedService<SignUpDispatcher>();
+        }
+
         builder.Services.AddSingleton<SubscribeReceipts>();
         builder.Services.AddMailRequestLimits();
         builder.Services.AddScoped<Import.SubscriberImporter>();
@@ -60,19 +68,17 @@ public static class SubscribersExtensions
         return new IPAddress(bytes) + "/64";
     }
 
-    private static async Task<IResult> SubscribeAsync(HttpContext http, IBackgroundJobClient jobs, MailRequestLimits limits, ILoggerFactory loggers, CancellationToken ct)
+    private static async Task<IResult> SubscribeAsync(HttpContext http, SignUpWriter writer, MailRequestLimits limits, TopicCatalog catalog, TimeProvider clock, ILoggerFactory loggers, CancellationToken ct)
     {
-        // Counted before the body is read: a flood costs one statement a request.
-        if (!await limits.TryClientAsync(MailRequest.Subscribe, http.Connection.RemoteIpAddress, ct))
-        {
-            return Results.StatusCode(StatusCodes.Status429TooManyRequests);
-        }
-
         var logger = loggers.CreateLogger("Newsletter.Subscribers");
         var isJson = http.Request.HasJsonContentType();
         SubscribeRequest? request;
+        // What is wrong with the request, if anything; said only once its client's permit is taken.
+        string? problem = null;
         try
         {
+            // The body is read before the client's permit is taken, since both are taken in the writer's one
+            // commit; it is 16 KB at most, and the permit is counted for every request all the same.
             request = isJson
                 ? await http.Request.ReadFromJsonAsync<SubscribeRequest>(ct)
                 : http.Request.HasFormContentType ? SubscribeRequest.From(await http.Request.ReadFormAsync(ct)) : null;
@@ -84,56 +90,58 @@ public static class SubscribersExtensions
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or BadHttpRequestException)
         {
-            return Problem(http, isJson, "The request body could not be read.");
+            request = null;
+            problem = "The request body could not be read.";
+            logger.LogDebug(e, "Unreadable subscribe request");
         }
 
+        var email = "";
         if (request is null)
         {
-            return Problem(http, isJson, "Send a form or JSON body with an 'email' field.");
+            problem ??= "Send a form or JSON body with an 'email' field.";
         }
-
-        // A filled honeypot is a bot: answer exactly as for a person, do nothing.
-        if (!string.IsNullOrEmpty(request.Website))
+        else if (!string.IsNullOrEmpty(request.Website))
         {
+            // A filled honeypot is a bot: answer exactly as for a person, do nothing.
             logger.LogInformation("Honeypot filled on subscribe; ignored");
-            return Accepted(isJson);
+        }
+        else if (!Newsletter.Mail.EmailAddress.TryNormalize(request.Email ?? "", out email, out var error))
+        {
+            problem = error;
+        }
+        else if (!Newsletter.Mail.EmailAddress.IsPublicDomain(email))
+        {
+            problem = "That address is on a private domain that can't receive mail from the internet. Use your public address.";
         }
 
-        if (!Newsletter.Mail.EmailAddress.TryNormalize(request.Email ?? "", out var email, out var error))
+        var signUp = request is null || problem is not null || !string.IsNullOrEmpty(request.Website) ? null : new SignUp
         {
-            return Problem(http, isJson, error);
+            Email = email,
+            Name = ReaderLifecycle.CleanName(request.Name),
+            Source = SubscribeRequest.CleanSource(request.Source),
+            // Only topics the form offers are kept; anything else a client sends is dropped, never stored.
+            Topics = catalog.ChosenOnSignUp(request.Topics).ToArray() is { Length: > 0 } topics ? string.Join('\n', topics) : null,
+            ReceivedAt = clock.GetUtcNow().UtcDateTime,
+        };
+        var (perClient, perAddress) = limits.LimitsFor(MailRequest.Subscribe);
+        var permit = await writer.SubmitAsync(perClient, SubscribersExtensions.ClientKey(http.Connection.RemoteIpAddress), perAddress, signUp);
+        if (permit == MailPermit.ClientLimited)
+        {
+            return Results.StatusCode(StatusCodes.Status429TooManyRequests);
         }
 
-        if (!Newsletter.Mail.EmailAddress.IsPublicDomain(email))
+        if (problem is not null)
         {
-            return Problem(http, isJson, "That address is on a private domain that can't receive mail from the internet. Use your public address.");
+            return Problem(http, isJson, problem);
         }
 
-        if (!isJson)
+        if (signUp is not null && !isJson)
         {
-            // Before the limit: the page after the redirect says the same whatever the limit or the address.
+            // Whatever the address permit said: the page after the redirect says the same whatever the limit or
+            // the address. An address limit hit answers as success, so it reveals nothing either.
             http.RequestServices.GetRequiredService<SubscribeReceipts>().Note(http, email);
         }
 
-        if (!await limits.TryAddressAsync(MailRequest.Subscribe, email, ct))
-        {
-            // Same answer as success: a limit hit must not reveal whether the address is known.
-            return Accepted(isJson);
-        }
-
-        // Everything that depends on the address happens in the job, after the answer (see SignUpJob).
-        var source = SubscribeRequest.CleanSource(request.Source);
-        var name = request.Name;
-        // Only topics the form offers are kept; anything else a client sends is dropped, never stored.
-        var topics = http.RequestServices.GetRequiredService<TopicCatalog>().ChosenOnSignUp(request.Topics).ToArray();
-        if (topics.Length > 0)
-        {
-            jobs.Enqueue<SignUpJob>(j => j.SubscribeAsync(email, name, source, topics, CancellationToken.None));
-        }
-        else
-        {
-            jobs.Enqueue<SignUpJob>(j => j.SubscribeAsync(email, name, source, CancellationToken.None));
-        }
         return Accepted(isJson);
     }
 

@@ -17,6 +17,11 @@ internal sealed class SqlitePragmas : DbConnectionInterceptor
 
     private const string Pragmas = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
+    // While a SqliteCheckpointer runs in this process, connections leave checkpoints to it.
+    private const string PragmasWithoutCheckpoints = Pragmas + " PRAGMA wal_autocheckpoint = 0;";
+
+    private volatile bool _checkpointsInBackground;
+
     // Keyed by the native handle, which lives as long as the physical connection does.
     private readonly ConditionalWeakTable<object, object> _configured = new();
 
@@ -29,7 +34,7 @@ internal sealed class SqlitePragmas : DbConnectionInterceptor
         if (IsNew(connection))
         {
             using var command = connection.CreateCommand();
-            command.CommandText = Pragmas;
+            command.CommandText = _checkpointsInBackground ? PragmasWithoutCheckpoints : Pragmas;
             command.ExecuteNonQuery();
         }
     }
@@ -39,10 +44,13 @@ internal sealed class SqlitePragmas : DbConnectionInterceptor
         if (IsNew(connection))
         {
             await using var command = connection.CreateCommand();
-            command.CommandText = Pragmas;
+            command.CommandText = _checkpointsInBackground ? PragmasWithoutCheckpoints : Pragmas;
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
     }
+
+    /// <summary>Physical connections opened from now on don't checkpoint the WAL at commit (see <see cref="SqliteCheckpointer"/>).</summary>
+    public void CheckpointInBackground() => _checkpointsInBackground = true;
 
     private bool IsNew(DbConnection connection) =>
         connection is not SqliteConnection { Handle: { } handle } || _configured.TryAdd(handle, handle);
