@@ -27,6 +27,8 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
     // The statement depends only on the model (one per provider), so it is written once per model.
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Microsoft.EntityFrameworkCore.Metadata.IModel, string> Statements = new();
 
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Microsoft.EntityFrameworkCore.Metadata.IModel, string> CountOnlyStatements = new();
+
     /// <summary>Takes a permit; false when the partition used up this window's.</summary>
     public Task<bool> TryAcquireAsync(RateLimit limit, string partition, CancellationToken ct) => TryAcquireAsync(limit, partition, 1, ct);
 
@@ -54,64 +56,22 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
     }
 
     /// <summary>
-    /// For a writer that takes many permits in its own transaction (<see cref="Subscribers.SignUpWriter"/>): the
-    /// same statement, prepared once and run once per permit on the transaction's connection, without EF's
-    /// per-query work. Expired windows are dropped as by <see cref="TryAcquireAsync(RateLimit, string, CancellationToken)"/>.
+    /// One permit for a writer that takes many in its own transaction (<see cref="Subscribers.SignUpWriter"/>): the
+    /// same statement without its result set, answered by the count of rows it changed (none when the window is
+    /// full), which spares EF's query pipeline. The writer drops expired windows once per batch (<see cref="PruneDueAsync"/>).
     /// </summary>
-    public PermitCommand Prepare() => new(this, db, clock);
-
-    public sealed class PermitCommand : IAsyncDisposable
+    public async Task<bool> TryAcquireInBatchAsync(RateLimit limit, string partition, CancellationToken ct)
     {
-        private readonly SharedRateLimiter _limiter;
-        private readonly TimeProvider _clock;
-        private readonly System.Data.Common.DbCommand _command;
-        private readonly System.Data.Common.DbParameter[] _parameters;
-
-        internal PermitCommand(SharedRateLimiter limiter, AppDbContext db, TimeProvider clock)
-        {
-            _limiter = limiter;
-            _clock = clock;
-            var transaction = db.Database.CurrentTransaction ?? throw new InvalidOperationException("A permit command runs in the caller's transaction.");
-            _command = db.Database.GetDbConnection().CreateCommand();
-            _command.Transaction = Microsoft.EntityFrameworkCore.Storage.DbContextTransactionExtensions.GetDbTransaction(transaction);
-            _command.CommandText = string.Format(System.Globalization.CultureInfo.InvariantCulture, Statements.GetValue(db.Model, UpsertSql), "@p0", "@p1", "@p2", "@p3", "@p4");
-            _parameters = new System.Data.Common.DbParameter[5];
-            for (var i = 0; i < _parameters.Length; i++)
-            {
-                _parameters[i] = _command.CreateParameter();
-                _parameters[i].ParameterName = "@p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                _command.Parameters.Add(_parameters[i]);
-            }
-        }
-
-        public async Task<bool> TryAcquireAsync(RateLimit limit, string partition, CancellationToken ct)
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(limit.Permits, 1);
-            ArgumentOutOfRangeException.ThrowIfLessThan(limit.Window, TimeSpan.FromSeconds(1));
-            var nowMs = _clock.GetUtcNow().ToUnixTimeMilliseconds();
-            var windowMs = (long)limit.Window.TotalMilliseconds;
-            var startMs = nowMs - (nowMs % windowMs);
-            _parameters[0].Value = KeyOf(limit.Name, partition);
-            _parameters[1].Value = startMs;
-            _parameters[2].Value = startMs + windowMs;
-            _parameters[3].Value = limit.Permits;
-            _parameters[4].Value = 1;
-            var counted = await _command.ExecuteScalarAsync(ct);
-            if (counted is null or DBNull)
-            {
-                return false;
-            }
-
-            if (Convert.ToInt64(counted, System.Globalization.CultureInfo.InvariantCulture) == 1)
-            {
-                await _limiter.PruneAsync(nowMs, ct);
-            }
-
-            return true;
-        }
-
-        public ValueTask DisposeAsync() => _command.DisposeAsync();
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit.Permits, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit.Window, TimeSpan.FromSeconds(1));
+        var nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var windowMs = (long)limit.Window.TotalMilliseconds;
+        var startMs = nowMs - (nowMs % windowMs);
+        return await db.Database.ExecuteSqlRawAsync(CountOnlyStatements.GetValue(db.Model, CountOnlySql), [KeyOf(limit.Name, partition), startMs, startMs + windowMs, limit.Permits, 1], ct) == 1;
     }
+
+    /// <summary>Drops ended windows when it is time (at most once a minute per process).</summary>
+    public Task PruneDueAsync(CancellationToken ct) => PruneAsync(clock.GetUtcNow().ToUnixTimeMilliseconds(), ct);
 
     /// <summary>How long until the current window of <paramref name="limit"/> ends and a used-up partition may ask again.</summary>
     public TimeSpan UntilNextWindow(RateLimit limit)
@@ -156,6 +116,12 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
             WHERE {{t}}.{{count}} + {4} <= {3}
             RETURNING {{count}} AS "Value"
             """;
+    }
+
+    private static string CountOnlySql(Microsoft.EntityFrameworkCore.Metadata.IModel model)
+    {
+        var sql = UpsertSql(model);
+        return sql[..sql.LastIndexOf("RETURNING", StringComparison.Ordinal)].TrimEnd();
     }
 
     private static string Quote(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";

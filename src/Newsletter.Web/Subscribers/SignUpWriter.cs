@@ -116,14 +116,13 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
         using (await services.GetRequiredService<NewReaderQueue>().WaitAsync(ct))
         {
             await using var tx = await db.Database.BeginTransactionAsync(ct);
-            await using var permit = limiter.Prepare();
             for (var i = 0; i < batch.Count; i++)
             {
                 var r = batch[i];
                 // Each request's statements run under its own trace, so a trace of the request shows its
                 // share of the commit, and what each request costs can be told apart per request.
                 Activity.Current = r.Activity;
-                if (!await permit.TryAcquireAsync(r.PerClient, r.Client, ct))
+                if (!await limiter.TryAcquireInBatchAsync(r.PerClient, r.Client, ct))
                 {
                     permits[i] = MailPermit.ClientLimited;
                 }
@@ -131,7 +130,7 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
                 {
                     permits[i] = MailPermit.Granted;
                 }
-                else if (!await permit.TryAcquireAsync(r.PerAddress, Subscriber.KeyOf(r.SignUp.Email), ct))
+                else if (!await limiter.TryAcquireInBatchAsync(r.PerAddress, Subscriber.KeyOf(r.SignUp.Email), ct))
                 {
                     permits[i] = MailPermit.AddressLimited;
                 }
@@ -143,6 +142,7 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
             }
 
             Activity.Current = null;
+            await limiter.PruneDueAsync(ct);
             // The sign-ups of the whole batch in one save: EF sends them as one batch of inserts.
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
