@@ -55,9 +55,11 @@ public sealed class SignUpDispatcher(IServiceScopeFactory scopes, SignUpSignal s
             var readers = scope.ServiceProvider.GetRequiredService<ReaderLifecycle>();
             foreach (var id in due)
             {
+                ct.ThrowIfCancellationRequested();
                 try
                 {
-                    var outcome = await readers.TakeSignUpAsync(id, ct);
+                    // Not cancelled halfway: a stop waits for the one short transaction instead of rolling it back.
+                    var outcome = await readers.TakeSignUpAsync(id, CancellationToken.None);
                     if (outcome is not null)
                     {
                         taken++;

@@ -228,6 +228,23 @@ public class SubscribeTests
     {
         var monitor = app.Services.GetRequiredService<global::Hangfire.JobStorage>().GetMonitoringApi();
         var deadline = DateTime.UtcNow.AddSeconds(90);
+        // Sign-ups wait in the database until the dispatcher takes them, and the emails it decides on until they
+        // are handed to Hangfire: both first, then the jobs they became.
+        while (true)
+        {
+            await using (var scope = app.Services.CreateAsyncScope())
+            {
+                var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+                if (!await db.SignUps.AnyAsync(Ct) && !await db.PendingMails.AnyAsync(Ct))
+                {
+                    break;
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "sign-ups or reader emails still waiting after 90 s\n" + app.JobDiagnostics());
+            await Task.Delay(100, Ct);
+        }
+
         while (monitor.ProcessingCount() > 0 || monitor.Queues().Any(q => q.Length > 0 || q.Fetched > 0))
         {
             Assert.True(DateTime.UtcNow < deadline, app.JobDiagnostics());
