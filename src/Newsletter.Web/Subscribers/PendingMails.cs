@@ -77,6 +77,7 @@ public sealed class PendingMails(AppDbContext db, IBackgroundJobClient jobs, Tim
         {
             PendingMailKind.Confirmation => j => j.SendConfirmationAsync(id, CancellationToken.None),
             PendingMailKind.AlreadySubscribed => j => j.SendAlreadySubscribedAsync(id, CancellationToken.None),
+            PendingMailKind.Welcome => j => j.SendWelcomeAsync(id, CancellationToken.None),
             _ => throw new InvalidOperationException($"Unknown pending mail kind {mail.Kind}"),
         };
         if (mail.DueAt <= now)

@@ -257,11 +257,15 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             };
         }
 
+        // The welcome email is stored with the confirmation (an outbox), so a stop right after the commit
+        // delays it instead of losing it.
+        var welcome = pendingMails.Add(token.SubscriberId, PendingMailKind.Welcome, now);
         await RecordAsync(token.SubscriberId, SubscriberEventKind.Confirmed, "link", null, ct);
         // The welcome series starts with the confirmation, in its transaction; its first step goes out at once.
         await Welcome.WelcomeSeries.JoinAsync(db, token.SubscriberId, now, ct);
         await tx.CommitAsync(ct);
-        jobs.Enqueue<SubscriberMailJob>(j => j.SendWelcomeAsync(token.SubscriberId, CancellationToken.None));
+        await pendingMails.HandOverAsync([welcome], ct);
+        // Only a nudge: the series' recurring job finds the new member anyway.
         jobs.Enqueue<Welcome.WelcomeJob>(j => j.RunAsync(CancellationToken.None));
         return ConfirmResult.Confirmed;
     }

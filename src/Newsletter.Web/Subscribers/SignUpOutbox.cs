@@ -36,6 +36,7 @@ public enum PendingMailKind
 {
     Confirmation = 1,
     AlreadySubscribed = 2,
+    Welcome = 3,
 }
 
 /// <summary>

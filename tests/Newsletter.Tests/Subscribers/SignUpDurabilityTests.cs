@@ -153,6 +153,11 @@ public class SignUpDurabilityTests
             db.Subscribers.Add(pending);
             await db.SaveChangesAsync(Ct);
             db.PendingMails.Add(new PendingMail { SubscriberId = pending.Id, Kind = PendingMailKind.Confirmation, DueAt = DateTime.UtcNow, ClaimedUntil = DateTime.UtcNow.AddSeconds(-1) });
+            // And one killed right after a confirmation's commit, before its welcome email was handed over.
+            var confirmed = new Subscriber { Email = "welcome@example.org", EmailKey = "welcome@example.org", Status = SubscriberStatus.Active, Source = "home", ConfirmedAt = DateTime.UtcNow };
+            db.Subscribers.Add(confirmed);
+            await db.SaveChangesAsync(Ct);
+            db.PendingMails.Add(new PendingMail { SubscriberId = confirmed.Id, Kind = PendingMailKind.Welcome, DueAt = DateTime.UtcNow, ClaimedUntil = DateTime.UtcNow.AddSeconds(-1) });
             // And as one killed after answering a sign-up, before taking it.
             db.SignUps.Add(new SignUp { Email = "answered@example.org", Source = "home", ReceivedAt = DateTime.UtcNow });
             await db.SaveChangesAsync(Ct);
@@ -160,6 +165,7 @@ public class SignUpDurabilityTests
 
         Assert.Contains("/confirm/", (await app.WaitForMailAsync("left@example.org")).TextBody, StringComparison.Ordinal);
         Assert.Contains("/confirm/", (await app.WaitForMailAsync("answered@example.org")).TextBody, StringComparison.Ordinal);
+        await app.WaitForMailAsync("welcome@example.org", m => m.Subject?.Contains("Welcome", StringComparison.OrdinalIgnoreCase) == true);
         await using (var scope = app.Services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
