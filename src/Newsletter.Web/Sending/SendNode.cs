@@ -114,10 +114,20 @@ public sealed class SendNode(IOptions<SendingOptions> options, TimeProvider cloc
         }
     }
 
-    public void RelaySucceeded()
+    /// <summary>
+    /// Records an answered message whose attempt began at <paramref name="attemptStarted"/>. One that began before
+    /// the relay was first seen failing clears nothing: its reply may have come in before the failure, and only
+    /// reached this worker late (a stalled thread), which once hid a frozen relay's banner and metric.
+    /// </summary>
+    public void RelaySucceeded(DateTimeOffset attemptStarted)
     {
         lock (_relayGate)
         {
+            if (_relayFailingSince is { } since && attemptStarted < since)
+            {
+                return;
+            }
+
             _relayFailingSince = null;
             _relayError = null;
         }

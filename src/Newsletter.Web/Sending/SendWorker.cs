@@ -351,7 +351,7 @@ public sealed class SendWorker(
                 });
             }
 
-            node.RelaySucceeded();
+            node.RelaySucceeded(attemptStarted);
             Finished(Outcome(d, sent, o));
         }
 
