@@ -41,11 +41,8 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
         ArgumentOutOfRangeException.ThrowIfLessThan(limit.Permits, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(permits, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(permits, limit.Permits);
-        ArgumentOutOfRangeException.ThrowIfLessThan(limit.Window, TimeSpan.FromSeconds(1));
-        var nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var windowMs = (long)limit.Window.TotalMilliseconds;
-        var startMs = nowMs - (nowMs % windowMs);
-        var counted = await db.Database.SqlQueryRaw<int>(Statements.GetValue(db.Model, UpsertSql), KeyOf(limit.Name, partition), startMs, startMs + windowMs, limit.Permits, permits)
+        var (nowMs, startMs, endMs) = CurrentWindow(limit);
+        var counted = await db.Database.SqlQueryRaw<int>(Statements.GetValue(db.Model, UpsertSql), KeyOf(limit.Name, partition), startMs, endMs, limit.Permits, permits)
             .ToListAsync(ct);
         if (counted is [var first] && first == permits)
         {
@@ -63,11 +60,18 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
     public async Task<bool> TryAcquireInBatchAsync(RateLimit limit, string partition, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit.Permits, 1);
+        var (_, startMs, endMs) = CurrentWindow(limit);
+        return await db.Database.ExecuteSqlRawAsync(CountOnlyStatements.GetValue(db.Model, CountOnlySql), [KeyOf(limit.Name, partition), startMs, endMs, limit.Permits, 1], ct) == 1;
+    }
+
+    /// <summary>Windows are fixed slices of Unix time, so every node computes the same one without talking to the others.</summary>
+    private (long NowMs, long StartMs, long EndMs) CurrentWindow(RateLimit limit)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit.Window, TimeSpan.FromSeconds(1));
         var nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var windowMs = (long)limit.Window.TotalMilliseconds;
         var startMs = nowMs - (nowMs % windowMs);
-        return await db.Database.ExecuteSqlRawAsync(CountOnlyStatements.GetValue(db.Model, CountOnlySql), [KeyOf(limit.Name, partition), startMs, startMs + windowMs, limit.Permits, 1], ct) == 1;
+        return (nowMs, startMs, startMs + windowMs);
     }
 
     /// <summary>Drops ended windows when it is time (at most once a minute per process).</summary>
@@ -76,9 +80,8 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
     /// <summary>How long until the current window of <paramref name="limit"/> ends and a used-up partition may ask again.</summary>
     public TimeSpan UntilNextWindow(RateLimit limit)
     {
-        var nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var windowMs = (long)limit.Window.TotalMilliseconds;
-        return TimeSpan.FromMilliseconds(windowMs - (nowMs % windowMs));
+        var (nowMs, _, endMs) = CurrentWindow(limit);
+        return TimeSpan.FromMilliseconds(endMs - nowMs);
     }
 
     /// <summary>
@@ -87,9 +90,7 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
     /// </summary>
     public async Task<bool> IsUsedUpAsync(RateLimit limit, string partition, CancellationToken ct)
     {
-        var nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var windowMs = (long)limit.Window.TotalMilliseconds;
-        var startMs = nowMs - (nowMs % windowMs);
+        var (_, startMs, _) = CurrentWindow(limit);
         var key = KeyOf(limit.Name, partition);
         return await db.RateLimitWindows.AnyAsync(w => w.Key == key && w.WindowStartMs == startMs && w.Count >= limit.Permits, ct);
     }

@@ -578,6 +578,9 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                     var threads = db.ReplyThreads.Where(t => t.SubscriberId == id || t.AddressKey == key);
                     await db.ReplyMessages.Where(m => threads.Any(t => t.Id == m.ThreadId)).ExecuteDeleteAsync(ct);
                     await threads.ExecuteDeleteAsync(ct);
+                    // A sign-up of the same address still waiting for the dispatcher holds it in plain text, and
+                    // taking it after the erase would bring the person back: it goes with the rest.
+                    await db.SignUps.Where(s => s.Email == email || s.Email.ToLower() == key).ExecuteDeleteAsync(ct);
                 }
                 else
                 {

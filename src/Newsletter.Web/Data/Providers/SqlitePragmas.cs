@@ -10,12 +10,14 @@ namespace Newsletter.Web.Data.Providers;
 /// instead of failing at once with "database is locked". Both belong to the SQLite connection, which
 /// the pool keeps open between uses, so they are set once per physical connection: EF opens a pooled
 /// connection for nearly every query, and four PRAGMAs each time were a fifth of a request's work.
+/// secure_delete FAST zeroes a deleted or rewritten row's bytes inside its page at no extra I/O: without it an
+/// address erased today (or a sign-up taken an hour ago) stays readable in the page's free space of the file.
 /// </summary>
 internal sealed class SqlitePragmas : DbConnectionInterceptor
 {
     public static SqlitePragmas Instance { get; } = new();
 
-    private const string Pragmas = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+    private const string Pragmas = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = FAST;";
 
     // While a SqliteCheckpointer runs in this process, connections leave checkpoints to it.
     private const string PragmasWithoutCheckpoints = Pragmas + " PRAGMA wal_autocheckpoint = 0;";
