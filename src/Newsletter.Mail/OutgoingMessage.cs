@@ -159,11 +159,19 @@ public static class MessageFactory
         {
             part.Text = text;
         }
+        else if (part is KnownEncodingPart { Known: ContentEncoding.QuotedPrintable } quoted && KnownEncodingPart.HasCrlfLineEnds(utf8))
+        {
+            // Encoded here, once, and marked as encoded, so MimeKit writes it as it stands.
+            var encoded = QuotedPrintable.Encode(utf8);
+            part.Content = new MimeContent(new MemoryStream(encoded, writable: false), ContentEncoding.QuotedPrintable);
+            part.ContentType.Charset = "utf-8";
+            quoted.WireReady(encoded);
+        }
         else
         {
             part.Content = new MimeContent(new MemoryStream(utf8, writable: false));
             part.ContentType.Charset = "utf-8";
-            if (part is KnownEncodingPart knownPart)
+            if (part is KnownEncodingPart knownPart && KnownEncodingPart.HasCrlfLineEnds(utf8))
             {
                 knownPart.WireReady(utf8);
             }
@@ -185,6 +193,8 @@ public static class MessageFactory
     /// </summary>
     private sealed class KnownEncodingPart(string subtype, ContentEncoding known) : TextPart(subtype)
     {
+        public ContentEncoding Known => known;
+
         public override void Prepare(EncodingConstraint constraint, int maxLineLength = 78)
         {
             var fits = ContentTransferEncoding == known && known switch
@@ -202,25 +212,28 @@ public static class MessageFactory
         private byte[]? _wire;
         private IMimeContent? _wireContent;
 
-        /// <summary>
-        /// Notes that <paramref name="utf8"/>, this part's content, already has CRLF line ends: every LF follows
-        /// a CR. MimeKit then writes it as it stands instead of passing each byte through its Unix2Dos filter,
-        /// which returns exactly those bytes and was a tenth of the CPU per message in s1. A bare LF anywhere
-        /// (a caller's own text) leaves the part on MimeKit's path.
-        /// </summary>
-        internal void WireReady(byte[] utf8)
+        /// <summary>Every LF follows a CR: the bytes are already what goes on the wire, line ends and all.</summary>
+        internal static bool HasCrlfLineEnds(byte[] utf8)
         {
             var span = utf8.AsSpan();
-            if (span.Count((byte)'\n') == span.Count("\r\n"u8))
-            {
-                _wire = utf8;
-                _wireContent = Content;
-            }
+            return span.Count((byte)'\n') == span.Count("\r\n"u8);
+        }
+
+        /// <summary>
+        /// Notes that <paramref name="wire"/>, this part's content (as it stands, or quoted-printable encoded by
+        /// us), has CRLF line ends. MimeKit then writes it as it stands instead of passing each byte through its
+        /// Unix2Dos filter, which returns exactly those bytes and was a tenth of the CPU per message in s1. A bare
+        /// LF anywhere (a caller's own text) leaves the part on MimeKit's path: the caller checks first.
+        /// </summary>
+        internal void WireReady(byte[] wire)
+        {
+            _wire = wire;
+            _wireContent = Content;
         }
 
         private bool AsItStands(FormatOptions options) =>
             _wire is not null && ReferenceEquals(Content, _wireContent) && options.NewLineFormat == NewLineFormat.Dos
-            && ContentTransferEncoding == known && known is ContentEncoding.SevenBit or ContentEncoding.EightBit;
+            && ContentTransferEncoding == known && known is ContentEncoding.SevenBit or ContentEncoding.EightBit or ContentEncoding.QuotedPrintable;
 
         public override void WriteTo(FormatOptions options, Stream stream, bool contentOnly, CancellationToken cancellationToken = default)
         {
