@@ -39,4 +39,12 @@ public class StartupFootprintTests
         Assert.False(properties.GetProperty("System.GC.Server").GetBoolean());
         Assert.False(properties.GetProperty("System.GC.Concurrent").GetBoolean());
     }
+
+    [Fact]
+    public void IdleThreadPoolWorkersSleepInsteadOfSpinning()
+    {
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Newsletter.Web.runtimeconfig.json")));
+        var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+        Assert.Equal(0, properties.GetProperty("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit").GetInt32());
+    }
 }
