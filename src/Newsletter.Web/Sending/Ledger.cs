@@ -25,8 +25,13 @@ public sealed record OwnedOutcome(string Owner, DeliveryOutcome Outcome);
 /// and a crash can never half-apply a batch. The few statements where SQLite and PostgreSQL differ come
 /// from <see cref="LedgerSql"/>; the rules are here, once.
 /// </summary>
-public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes, IOptions<SendingOptions> options, IOptions<Site.SiteOptions> site, TimeProvider clock)
+public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes, IOptions<SendingOptions> options, IOptions<Site.SiteOptions> site, TimeProvider clock) : IDisposable
 {
+    // The outcome writer's two statements, kept for as long as this scope lives (the writer keeps one scope and
+    // its connection open): a new command each commit made SQLite parse and plan both statements again.
+    private DbCommand? _record;
+    private DbCommand? _mark;
+
     /// <summary>Why a delivery is Held: the copies a reader may already have.</summary>
     public const string HeldReason = "held: may have reached the reader twice already (two sends cut short); send again only if you decide to";
 
@@ -208,8 +213,10 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
             var marked = new HashSet<long>();
             if (outcomes.Count > 0)
             {
-                using var update = db.Command(tx, "", ("@sent", (int)DeliveryStatus.Sent), ("@now", NowMs), ("@sending", (int)DeliveryStatus.Sending));
-                sql.Record(update, outcomes);
+                _record ??= db.Command(tx, "", ("@sent", (int)DeliveryStatus.Sent), ("@now", 0L), ("@sending", (int)DeliveryStatus.Sending));
+                _record.Transaction = tx.GetDbTransaction();
+                _record.Parameters["@now"].Value = NowMs;
+                sql.Record(_record, outcomes);
                 var bounced = outcomes.Where(o => o.Outcome.HardBounce).Select(o => o.Outcome.SubscriberId).Distinct().ToList();
                 if (bounced.Count > 0)
                 {
@@ -220,8 +227,9 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
 
             if (starting.Count > 0)
             {
-                using var mark = db.Command(tx, "", ("@sending", (int)DeliveryStatus.Sending));
-                marked = sql.MarkInFlight(mark, starting);
+                _mark ??= db.Command(tx, "", ("@sending", (int)DeliveryStatus.Sending));
+                _mark.Transaction = tx.GetDbTransaction();
+                marked = sql.MarkInFlight(_mark, starting);
             }
 
             tx.Commit();
@@ -361,6 +369,12 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
                 ledger.WriteBucket(tx, b with { Tokens = Math.Max(0, b.Tokens - used), UpdatedAtMs = Math.Max(now, b.UpdatedAtMs) });
             }
         }
+    }
+
+    public void Dispose()
+    {
+        _record?.Dispose();
+        _mark?.Dispose();
     }
 }
 

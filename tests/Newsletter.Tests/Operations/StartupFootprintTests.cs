@@ -33,9 +33,7 @@ public class StartupFootprintTests
     [Fact]
     public void TheAppRunsOnWorkstationNonConcurrentGarbageCollection()
     {
-        // The runtime reads these from the runtimeconfig.json the build writes beside the app.
-        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Newsletter.Web.runtimeconfig.json")));
-        var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+        var properties = RuntimeConfigProperties();
         Assert.False(properties.GetProperty("System.GC.Server").GetBoolean());
         Assert.False(properties.GetProperty("System.GC.Concurrent").GetBoolean());
     }
@@ -43,8 +41,13 @@ public class StartupFootprintTests
     [Fact]
     public void IdleThreadPoolWorkersSleepInsteadOfSpinning()
     {
+        Assert.Equal(0, RuntimeConfigProperties().GetProperty("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit").GetInt32());
+    }
+
+    // The runtime reads these from the runtimeconfig.json the build writes beside the app.
+    private static JsonElement RuntimeConfigProperties()
+    {
         using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Newsletter.Web.runtimeconfig.json")));
-        var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
-        Assert.Equal(0, properties.GetProperty("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit").GetInt32());
+        return config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties").Clone();
     }
 }

@@ -9,7 +9,7 @@ namespace Newsletter.Web.Data.Providers;
 /// WAL lets readers run beside the one writer, and the busy timeout makes a writer wait for the lock
 /// instead of failing at once with "database is locked". Both belong to the SQLite connection, which
 /// the pool keeps open between uses, so they are set once per physical connection: EF opens a pooled
-/// connection for nearly every query, and four PRAGMAs each time were a fifth of a request's work.
+/// connection for nearly every query, and the PRAGMAs run each time were a fifth of a request's work.
 /// secure_delete FAST zeroes a deleted or rewritten row's bytes inside its page at no extra I/O: without it an
 /// address erased today (or a sign-up taken an hour ago) stays readable in the page's free space of the file.
 /// </summary>

@@ -1,0 +1,70 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Testing;
+using Newsletter.Web.Data;
+using Newsletter.Web.Sending;
+using static Newsletter.Tests.Sending.SendingFixture;
+
+namespace Newsletter.Tests.Sending;
+
+/// <summary>
+/// The outcome writer keeps one <see cref="Ledger"/> (and its two prepared statements) for its whole life, so
+/// every group's values must replace the last group's: a code, an error or an array left from an earlier
+/// commit would be written into the wrong reader's row.
+/// </summary>
+public class LedgerWriteTests
+{
+    [Fact]
+    public async Task OneLedgerWritesGroupAfterGroupEachWithOnlyItsOwnValues()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp));
+        await AddReadersAsync(app, 8);
+        var issueId = await AddIssueAsync(app); // a draft: the app's own workers leave it alone
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
+        Assert.Equal(8, await ledger.SnapshotAsync(await db.Issues.SingleAsync(i => i.Id == issueId, Ct), Ct));
+        var owner = $"test-writer/{Guid.NewGuid():N}";
+        var rows = ledger.Claim(issueId, owner, 8);
+        Assert.Equal(8, rows.Count);
+        OwnedOutcome Outcome(int i, DeliveryStatus status, int? code, string? error, long next = 0) =>
+            new(owner, new DeliveryOutcome(rows[i].Id, rows[i].SubscriberId, status, code, error, next, false));
+
+        // Group 1: two outcomes (one with an error), the next row marked in flight.
+        var marked = ledger.Write([Outcome(0, DeliveryStatus.Sent, 250, null), Outcome(1, DeliveryStatus.Deferred, 451, "4.7.1 try later", 9_000_000_000_000)], [(owner, rows[2].Id)]);
+        Assert.Equal([rows[2].Id], marked);
+
+        // Group 2: fewer outcomes than the first (an array or parameter left over would show), no error, two marks,
+        // one of them another owner's row: only the one still ours comes back.
+        marked = ledger.Write([Outcome(2, DeliveryStatus.Sent, 250, null)], [(owner, rows[3].Id), ($"someone-else/{Guid.NewGuid():N}", rows[4].Id)]);
+        Assert.Equal([rows[3].Id], marked);
+
+        // Group 3: a failure without a code, and a late outcome from an owner who lost the row: not written.
+        var stranger = new OwnedOutcome($"someone-else/{Guid.NewGuid():N}", new DeliveryOutcome(rows[5].Id, rows[5].SubscriberId, DeliveryStatus.Sent, 250, null, 0, false));
+        ledger.Write([Outcome(3, DeliveryStatus.Failed, null, "550 no such user"), stranger], []);
+
+        // Group 4: marks only, then outcomes only.
+        Assert.Equal([rows[6].Id, rows[7].Id], ledger.Write([], [(owner, rows[6].Id), (owner, rows[7].Id)]).Order());
+        ledger.Write([Outcome(6, DeliveryStatus.Sent, 250, null), Outcome(7, DeliveryStatus.Sent, 251, null)], []);
+
+        var after = (await DeliveriesAsync(app, issueId)).ToDictionary(d => d.Id);
+        void Expect(int i, DeliveryStatus status, int? code, string? error, bool inFlight, string? leaseOwner)
+        {
+            var d = after[rows[i].Id];
+            Assert.Equal((status, code, error, inFlight, leaseOwner), (d.Status, d.SmtpCode, d.LastError, d.InFlight, d.LeaseOwner));
+        }
+
+        Expect(0, DeliveryStatus.Sent, 250, null, false, null);
+        Expect(1, DeliveryStatus.Deferred, 451, "4.7.1 try later", false, null);
+        Assert.Equal(9_000_000_000_000, after[rows[1].Id].NextAttemptAtMs);
+        Expect(2, DeliveryStatus.Sent, 250, null, false, null);
+        Expect(3, DeliveryStatus.Failed, null, "550 no such user", false, null);
+        Expect(4, DeliveryStatus.Sending, null, null, false, owner);
+        Expect(5, DeliveryStatus.Sending, null, null, false, owner);
+        Expect(6, DeliveryStatus.Sent, 250, null, false, null);
+        Expect(7, DeliveryStatus.Sent, 251, null, false, null);
+        Assert.All(new[] { 0, 2, 6, 7 }, i => Assert.NotNull(after[rows[i].Id].SentAtMs));
+        Assert.All(new[] { 1, 3, 4, 5 }, i => Assert.Null(after[rows[i].Id].SentAtMs));
+    }
+}
