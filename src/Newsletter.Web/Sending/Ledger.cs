@@ -25,13 +25,8 @@ public sealed record OwnedOutcome(string Owner, DeliveryOutcome Outcome);
 /// and a crash can never half-apply a batch. The few statements where SQLite and PostgreSQL differ come
 /// from <see cref="LedgerSql"/>; the rules are here, once.
 /// </summary>
-public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes, IOptions<SendingOptions> options, IOptions<Site.SiteOptions> site, TimeProvider clock) : IDisposable
+public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes, IOptions<SendingOptions> options, IOptions<Site.SiteOptions> site, TimeProvider clock)
 {
-    // The outcome writer's two statements, kept for as long as this scope lives (the writer keeps one scope and
-    // its connection open): a new command each commit made SQLite parse and plan both statements again.
-    private DbCommand? _record;
-    private DbCommand? _mark;
-
     /// <summary>Why a delivery is Held: the copies a reader may already have.</summary>
     public const string HeldReason = "held: may have reached the reader twice already (two sends cut short); send again only if you decide to";
 
@@ -213,10 +208,8 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
             var marked = new HashSet<long>();
             if (outcomes.Count > 0)
             {
-                _record ??= db.Command(tx, "", ("@sent", (int)DeliveryStatus.Sent), ("@now", 0L), ("@sending", (int)DeliveryStatus.Sending));
-                _record.Transaction = tx.GetDbTransaction();
-                _record.Parameters["@now"].Value = NowMs;
-                sql.Record(_record, outcomes);
+                using var update = db.Command(tx, "", ("@sent", (int)DeliveryStatus.Sent), ("@now", NowMs), ("@sending", (int)DeliveryStatus.Sending));
+                sql.Record(update, outcomes);
                 var bounced = outcomes.Where(o => o.Outcome.HardBounce).Select(o => o.Outcome.SubscriberId).Distinct().ToList();
                 if (bounced.Count > 0)
                 {
@@ -227,9 +220,8 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
 
             if (starting.Count > 0)
             {
-                _mark ??= db.Command(tx, "", ("@sending", (int)DeliveryStatus.Sending));
-                _mark.Transaction = tx.GetDbTransaction();
-                marked = sql.MarkInFlight(_mark, starting);
+                using var mark = db.Command(tx, "", ("@sending", (int)DeliveryStatus.Sending));
+                marked = sql.MarkInFlight(mark, starting);
             }
 
             tx.Commit();
@@ -369,12 +361,6 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
                 ledger.WriteBucket(tx, b with { Tokens = Math.Max(0, b.Tokens - used), UpdatedAtMs = Math.Max(now, b.UpdatedAtMs) });
             }
         }
-    }
-
-    public void Dispose()
-    {
-        _record?.Dispose();
-        _mark?.Dispose();
     }
 }
 

@@ -8,9 +8,9 @@ using static Newsletter.Tests.Sending.SendingFixture;
 namespace Newsletter.Tests.Sending;
 
 /// <summary>
-/// The outcome writer keeps one <see cref="Ledger"/> (and its two prepared statements) for its whole life, so
-/// every group's values must replace the last group's: a code, an error or an array left from an earlier
-/// commit would be written into the wrong reader's row.
+/// The outcome writer hands one <see cref="Ledger"/> group after group: every group's values must reach only its
+/// own rows (a code, an error or an array left from an earlier group would be written into the wrong reader's
+/// row), whether the connection stays open across groups, as the writer holds it, or is opened for each.
 /// </summary>
 public class LedgerWriteTests
 {
@@ -31,6 +31,9 @@ public class LedgerWriteTests
         OwnedOutcome Outcome(int i, DeliveryStatus status, int? code, string? error, long next = 0) =>
             new(owner, new DeliveryOutcome(rows[i].Id, rows[i].SubscriberId, status, code, error, next, false));
 
+        // Groups 1 and 2 as the outcome writer runs them: its connection held open across commits.
+        await db.Database.OpenConnectionAsync(Ct);
+
         // Group 1: two outcomes (one with an error), the next row marked in flight.
         var marked = ledger.Write([Outcome(0, DeliveryStatus.Sent, 250, null), Outcome(1, DeliveryStatus.Deferred, 451, "4.7.1 try later", 9_000_000_000_000)], [(owner, rows[2].Id)]);
         Assert.Equal([rows[2].Id], marked);
@@ -40,9 +43,21 @@ public class LedgerWriteTests
         marked = ledger.Write([Outcome(2, DeliveryStatus.Sent, 250, null)], [(owner, rows[3].Id), ($"someone-else/{Guid.NewGuid():N}", rows[4].Id)]);
         Assert.Equal([rows[3].Id], marked);
 
+        // From here each write opens and closes the connection, and other connections take pooled handles
+        // between writes.
+        await db.Database.CloseConnectionAsync();
+        await using var others = app.Services.CreateAsyncScope();
+        var first = others.ServiceProvider.GetRequiredService<AppDbContext>();
+        await first.Database.OpenConnectionAsync(Ct);
+
         // Group 3: a failure without a code, and a late outcome from an owner who lost the row: not written.
         var stranger = new OwnedOutcome($"someone-else/{Guid.NewGuid():N}", new DeliveryOutcome(rows[5].Id, rows[5].SubscriberId, DeliveryStatus.Sent, 250, null, 0, false));
         ledger.Write([Outcome(3, DeliveryStatus.Failed, null, "550 no such user"), stranger], []);
+        if (db.Database.GetDbConnection() is Microsoft.Data.Sqlite.SqliteConnection sqlite)
+        {
+            // Closes the pool's idle handles, as its idle pruning does by itself.
+            Microsoft.Data.Sqlite.SqliteConnection.ClearPool(sqlite);
+        }
 
         // Group 4: marks only, then outcomes only.
         Assert.Equal([rows[6].Id, rows[7].Id], ledger.Write([], [(owner, rows[6].Id), (owner, rows[7].Id)]).Order());

@@ -70,33 +70,17 @@ public sealed class SqliteLedgerSql : LedgerSql
 
     public override string Rows(string where) => $"""SELECT "Id" FROM "Deliveries" WHERE {where}""";
 
-    private const string RecordSql = """
-        UPDATE "Deliveries" SET "Status" = @status, "SmtpCode" = @code, "LastError" = @error, "NextAttemptAtMs" = @next,
-            "SentAtMs" = CASE WHEN @status = @sent THEN @now ELSE "SentAtMs" END, "LastAttemptAtMs" = @now, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0,
-            "InFlight" = FALSE
-        WHERE "Id" = @id AND "LeaseOwner" = @owner AND "Status" = @sending
-        """;
-
-    private const string MarkSql = """
-        UPDATE "Deliveries" SET "InFlight" = TRUE WHERE "Id" = @id AND "LeaseOwner" = @owner AND "Status" = @sending
-        """;
-
     // In-process SQLite: a prepared statement per row costs microseconds, less than building one big statement.
-    // The command may come back for the next group: its text and parameters are set once, so SQLite keeps
-    // the statement it prepared.
     public override int Record(DbCommand command, IReadOnlyList<OwnedOutcome> outcomes)
     {
-        if (command.CommandText != RecordSql)
-        {
-            command.CommandText = RecordSql;
-            foreach (var (name, type) in new[] { ("@status", DbType.Int32), ("@code", DbType.Int32), ("@error", DbType.String), ("@next", DbType.Int64), ("@id", DbType.Int64), ("@owner", DbType.String) })
-            {
-                Add(command, name, type);
-            }
-        }
-
-        var p = command.Parameters;
-        var (status, code, error, next, id, owner) = (p["@status"], p["@code"], p["@error"], p["@next"], p["@id"], p["@owner"]);
+        command.CommandText = """
+            UPDATE "Deliveries" SET "Status" = @status, "SmtpCode" = @code, "LastError" = @error, "NextAttemptAtMs" = @next,
+                "SentAtMs" = CASE WHEN @status = @sent THEN @now ELSE "SentAtMs" END, "LastAttemptAtMs" = @now, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0,
+                "InFlight" = FALSE
+            WHERE "Id" = @id AND "LeaseOwner" = @owner AND "Status" = @sending
+            """;
+        var (status, code, error, next, id, owner) = (Add(command, "@status", DbType.Int32), Add(command, "@code", DbType.Int32), Add(command, "@error", DbType.String),
+            Add(command, "@next", DbType.Int64), Add(command, "@id", DbType.Int64), Add(command, "@owner", DbType.String));
         var written = 0;
         foreach (var (by, o) in outcomes)
         {
@@ -114,14 +98,10 @@ public sealed class SqliteLedgerSql : LedgerSql
 
     public override HashSet<long> MarkInFlight(DbCommand command, IReadOnlyList<(string Owner, long DeliveryId)> rows)
     {
-        if (command.CommandText != MarkSql)
-        {
-            command.CommandText = MarkSql;
-            Add(command, "@id", DbType.Int64);
-            Add(command, "@owner", DbType.String);
-        }
-
-        var (id, owner) = (command.Parameters["@id"], command.Parameters["@owner"]);
+        command.CommandText = """
+            UPDATE "Deliveries" SET "InFlight" = TRUE WHERE "Id" = @id AND "LeaseOwner" = @owner AND "Status" = @sending
+            """;
+        var (id, owner) = (Add(command, "@id", DbType.Int64), Add(command, "@owner", DbType.String));
         var marked = new HashSet<long>();
         foreach (var row in rows)
         {
@@ -215,15 +195,8 @@ public sealed class PostgresLedgerSql : LedgerSql
         return marked;
     }
 
-    // The command may come back for the next group (see Ledger.Write): its arrays are replaced, not added twice.
     private static void Add(DbCommand command, string name, object values)
     {
-        if (command.Parameters.Contains(name))
-        {
-            command.Parameters[name].Value = values;
-            return;
-        }
-
         var p = command.CreateParameter();
         p.ParameterName = name;
         p.Value = values;
