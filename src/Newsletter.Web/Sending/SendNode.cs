@@ -58,6 +58,7 @@ public sealed class SendNode(IOptions<SendingOptions> options, TimeProvider cloc
     private long _heartbeatAtMs;
 
     private DateTimeOffset? _relayFailingSince;
+    private DateTimeOffset _relayFailureSeenAt;
     private string? _relayError;
     private readonly Lock _relayGate = new();
 
@@ -115,15 +116,17 @@ public sealed class SendNode(IOptions<SendingOptions> options, TimeProvider cloc
     }
 
     /// <summary>
-    /// Records an answered message whose attempt began at <paramref name="attemptStarted"/>. One that began before
-    /// the relay was first seen failing clears nothing: its reply may have come in before the failure, and only
-    /// reached this worker late (a stalled thread), which once hid a frozen relay's banner and metric.
+    /// Records an answered message whose attempt began at <paramref name="attemptStarted"/>. Only an attempt that
+    /// began after the last failure was recorded clears the failure: an earlier one may have had its reply before
+    /// the relay stopped answering and only reached this worker late (a stalled thread). Comparing with the
+    /// failing attempt's start was not enough: an attempt that began a moment after it, answered just before a
+    /// freeze and reported seconds later, cleared a frozen relay's banner and metric in a loaded CI run.
     /// </summary>
     public void RelaySucceeded(DateTimeOffset attemptStarted)
     {
         lock (_relayGate)
         {
-            if (_relayFailingSince is { } since && attemptStarted < since)
+            if (_relayFailingSince is not null && attemptStarted <= _relayFailureSeenAt)
             {
                 return;
             }
@@ -138,9 +141,11 @@ public sealed class SendNode(IOptions<SendingOptions> options, TimeProvider cloc
     {
         lock (_relayGate)
         {
+            var now = clock.GetUtcNow();
             _relayFailingSince ??= attemptStarted;
+            _relayFailureSeenAt = now;
             _relayError = error.Length > 500 ? error[..500] : error;
-            return clock.GetUtcNow() - _relayFailingSince.Value;
+            return now - _relayFailingSince.Value;
         }
     }
 

@@ -17,7 +17,7 @@ public class ApiRateGateTests
     {
         using var nodeA = new NewsletterApp();
         using var nodeB = new NewsletterApp(nodeA.SecondNode());
-        var clock = new FixedClock(new DateTimeOffset(2030, 1, 1, 12, 0, 10, TimeSpan.Zero));
+        var clock = new SteppedClock(new DateTimeOffset(2030, 1, 1, 12, 0, 10, TimeSpan.Zero));
         var options = Options.Create(new ApiOptions { RequestsPerMinute = 100 });
         var gates = new[] { (nodeA, new ApiRateGate(options, clock)), (nodeB, new ApiRateGate(options, clock)) };
 
@@ -45,12 +45,5 @@ public class ApiRateGateTests
             clock.Now = clock.Now.AddMinutes(1);
             Assert.True(await gates[0].Item2.TryEnterAsync("7", limiter, Ct));
         }
-    }
-
-    private sealed class FixedClock(DateTimeOffset start) : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = start;
-
-        public override DateTimeOffset GetUtcNow() => Now;
     }
 }

@@ -55,11 +55,4 @@ public class SharedRateLimiterTests
         Assert.Equal(SharedRateLimiter.KeyOf("per-address", "reader@example.org"), row.Key);
         Assert.DoesNotContain("example.org", row.Key, StringComparison.Ordinal);
     }
-
-    private sealed class SteppedClock(DateTimeOffset start) : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = start;
-
-        public override DateTimeOffset GetUtcNow() => Now;
-    }
 }
