@@ -80,13 +80,9 @@ public class ExactlyOnceTests
         // the relay, so only it comes back Uncertain; the rows it never reached are nobody's possible duplicate.
         await using var smtp = await SmtpServer.StartAsync();
         using var app = new NewsletterApp(Settings(smtp));
-        await AddReadersAsync(app, 6);
-        var issueId = await AddIssueAsync(app); // a draft: the app's own workers leave it alone
-        await using var scope = app.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
-        var writer = scope.ServiceProvider.GetRequiredService<OutcomeWriter>();
-        Assert.Equal(6, await ledger.SnapshotAsync(await db.Issues.SingleAsync(i => i.Id == issueId, Ct), Ct));
+        await using var hand = await LedgerByHandAsync(app, 6);
+        var (db, ledger, issueId) = (hand.Db, hand.Ledger, hand.IssueId);
+        var writer = hand.Services.GetRequiredService<OutcomeWriter>();
 
         var dead = $"test-dead/{Guid.NewGuid():N}";
         var batch = ledger.Claim(issueId, dead, 4);
@@ -223,12 +219,8 @@ public class ExactlyOnceTests
         // Another node with a clock a little ahead wrote the bucket last: the refill comes out negative.
         await using var smtp = await SmtpServer.StartAsync();
         using var app = new NewsletterApp(Settings(smtp, new() { ["Sending:MaxPerSecond"] = "10" }));
-        await AddReadersAsync(app, 20);
-        var issueId = await AddIssueAsync(app);
-        await using var scope = app.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
-        await ledger.SnapshotAsync(await db.Issues.SingleAsync(i => i.Id == issueId, Ct), Ct);
+        await using var hand = await LedgerByHandAsync(app, 20);
+        var (db, ledger, issueId) = (hand.Db, hand.Ledger, hand.IssueId);
         db.SendRateBuckets.Add(new SendRateBucket { Key = "second", Tokens = 0, UpdatedAtMs = ledger.NowMs + 5_000 });
         await db.SaveChangesAsync(Ct);
 

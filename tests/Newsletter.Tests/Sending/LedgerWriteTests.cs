@@ -19,12 +19,8 @@ public class LedgerWriteTests
     {
         await using var smtp = await SmtpServer.StartAsync();
         using var app = new NewsletterApp(Settings(smtp));
-        await AddReadersAsync(app, 8);
-        var issueId = await AddIssueAsync(app); // a draft: the app's own workers leave it alone
-        await using var scope = app.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
-        Assert.Equal(8, await ledger.SnapshotAsync(await db.Issues.SingleAsync(i => i.Id == issueId, Ct), Ct));
+        await using var hand = await LedgerByHandAsync(app, 8);
+        var (db, ledger, issueId) = (hand.Db, hand.Ledger, hand.IssueId);
         var owner = $"test-writer/{Guid.NewGuid():N}";
         var rows = ledger.Claim(issueId, owner, 8);
         Assert.Equal(8, rows.Count);
@@ -47,8 +43,8 @@ public class LedgerWriteTests
         // between writes.
         await db.Database.CloseConnectionAsync();
         await using var others = app.Services.CreateAsyncScope();
-        var first = others.ServiceProvider.GetRequiredService<AppDbContext>();
-        await first.Database.OpenConnectionAsync(Ct);
+        var other = others.ServiceProvider.GetRequiredService<AppDbContext>();
+        await other.Database.OpenConnectionAsync(Ct);
 
         // Group 3: a failure without a code, and a late outcome from an owner who lost the row: not written.
         var stranger = new OwnedOutcome($"someone-else/{Guid.NewGuid():N}", new DeliveryOutcome(rows[5].Id, rows[5].SubscriberId, DeliveryStatus.Sent, 250, null, 0, false));

@@ -81,6 +81,28 @@ internal static class SendingFixture
         return issue.Id;
     }
 
+    /// <summary>
+    /// A draft issue snapshotted for <paramref name="readers"/> new readers, and a scope whose ledger the test drives
+    /// by hand: the app's own workers leave a draft alone.
+    /// </summary>
+    public static async Task<LedgerByHand> LedgerByHandAsync(NewsletterApp app, int readers)
+    {
+        await AddReadersAsync(app, readers);
+        var issueId = await AddIssueAsync(app);
+        var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
+        Assert.Equal(readers, await ledger.SnapshotAsync(await db.Issues.SingleAsync(i => i.Id == issueId, Ct), Ct));
+        return new LedgerByHand(scope, db, ledger, issueId);
+    }
+
+    public sealed record LedgerByHand(AsyncServiceScope Scope, AppDbContext Db, Ledger Ledger, int IssueId) : IAsyncDisposable
+    {
+        public IServiceProvider Services => Scope.ServiceProvider;
+
+        public ValueTask DisposeAsync() => Scope.DisposeAsync();
+    }
+
     public static async Task SendNowAsync(NewsletterApp app, int issueId)
     {
         await using var scope = app.Services.CreateAsyncScope();
