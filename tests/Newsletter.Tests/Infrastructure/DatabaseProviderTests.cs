@@ -60,6 +60,39 @@ public class DatabaseProviderTests
         }
     }
 
+    /// <summary>
+    /// The app's PostgreSQL connections prepare a statement they run again and again (the server then plans it
+    /// once per connection), unless the connection string says otherwise, as it must behind a pooler that
+    /// can't keep prepared statements.
+    /// </summary>
+    [Theory]
+    [InlineData("", true)]
+    [InlineData(";Max Auto Prepare=0", false)]
+    [InlineData(";maxautoprepare=0", false)]
+    public async Task PostgreSqlConnectionsPrepareWhatTheyRunOftenUnlessTheConnectionStringSaysNot(string extra, bool prepared)
+    {
+        var connectionString = TestDatabases.CreateEmptyPostgres();
+        try
+        {
+            using var app = new NewsletterApp(new() { ["Database:Provider"] = "PostgreSql", ["Database:ConnectionString"] = connectionString + extra });
+            Assert.Equal(HttpStatusCode.OK, (await app.CreateClient().GetAsync("/", Ct)).StatusCode);
+            await using var scope = app.Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            await db.Database.OpenConnectionAsync(Ct);
+            for (var i = 0; i < 10; i++)
+            {
+                await db.Subscribers.AsNoTracking().Where(s => s.EmailKey == $"nobody{i}@example.org").FirstOrDefaultAsync(Ct);
+            }
+
+            var count = await db.Database.SqlQuery<long>($"SELECT count(*) AS \"Value\" FROM pg_prepared_statements WHERE statement LIKE '%FROM \"Subscribers\"%'").SingleAsync(Ct);
+            Assert.Equal(prepared, count > 0);
+        }
+        finally
+        {
+            TestDatabases.Drop(connectionString);
+        }
+    }
+
     [Fact]
     public void PostgreSqlWithoutAConnectionStringStopsTheStartAndNamesTheSetting()
     {

@@ -58,8 +58,28 @@ public static class ProviderServices
     private static DbContextOptionsBuilder UseSqlite(DbContextOptionsBuilder options, string connectionString) =>
         options.UseSqlite(connectionString, o => o.CommandTimeout(30)).AddInterceptors(SqlitePragmas.Instance);
 
+    /// <summary>
+    /// Checks a PostgreSQL connection string and, unless it says otherwise, has Npgsql prepare a statement on a
+    /// connection once it has run there a few times: the server otherwise parses and plans the ledger's
+    /// <c>UPDATE ... FROM unnest</c> and every EF query afresh on each execution. Behind a pooler that cannot
+    /// keep prepared statements (PgBouncer in transaction mode before 1.21) an operator sets <c>Max Auto Prepare=0</c>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static string CheckPostgreSql(string connectionString) => new NpgsqlConnectionStringBuilder(connectionString).ConnectionString;
+    public static string WithAutoPrepare(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        // The raw keys, as written: Npgsql's builder answers ContainsKey for every keyword it knows.
+        var written = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (!written.Keys.Cast<string>().Any(k => k.Replace(" ", "", StringComparison.Ordinal).Equals("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase)))
+        {
+            builder.MaxAutoPrepare = AutoPrepared;
+        }
+
+        return builder.ConnectionString;
+    }
+
+    /// <summary>How many statements each PostgreSQL connection keeps prepared when the connection string does not say.</summary>
+    public const int AutoPrepared = 100;
 
     /// <summary>
     /// The connection string to use, checked now so a typo fails the start with the setting's name. Without
@@ -74,9 +94,12 @@ public static class ProviderServices
                 return new SqliteConnectionStringBuilder { DataSource = defaultSqliteFile, Pooling = true, DefaultTimeout = 30 }.ToString();
             }
 
-            _ = settings.Provider == DatabaseProvider.PostgreSql
-                ? CheckPostgreSql(configured)
-                : new SqliteConnectionStringBuilder(configured).ConnectionString;
+            if (settings.Provider == DatabaseProvider.PostgreSql)
+            {
+                return WithAutoPrepare(configured);
+            }
+
+            _ = new SqliteConnectionStringBuilder(configured).ConnectionString;
             return configured;
         }
         catch (ArgumentException e)
