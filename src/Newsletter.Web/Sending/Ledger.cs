@@ -204,6 +204,14 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
         db.Database.OpenConnection();
         try
         {
+            // A hard bounce writes its suppression in the same transaction, so only a group without one goes in
+            // one trip.
+            if (db.Database.CurrentTransaction is null && (outcomes.Count > 0 || starting.Count > 0) && !outcomes.Any(o => o.Outcome.HardBounce)
+                && sql.WriteInOneTrip(db.Database.GetDbConnection(), outcomes, starting, NowMs, (int)DeliveryStatus.Sent, (int)DeliveryStatus.Sending) is { } written)
+            {
+                return written;
+            }
+
             using var tx = db.Database.BeginTransaction();
             var marked = new HashSet<long>();
             if (outcomes.Count > 0)

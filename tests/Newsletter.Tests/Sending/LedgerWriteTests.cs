@@ -78,4 +78,44 @@ public class LedgerWriteTests
         Assert.All(new[] { 0, 2, 6, 7 }, i => Assert.NotNull(after[rows[i].Id].SentAtMs));
         Assert.All(new[] { 1, 3, 4, 5 }, i => Assert.Null(after[rows[i].Id].SentAtMs));
     }
+
+    [Fact]
+    public async Task AGroupWhoseOutcomesCannotBeWrittenStartsNoMessage()
+    {
+        // The marks and the outcomes of a group commit are one: if the outcomes fail, a mark written anyway
+        // would let a worker start a message the writer has reported as failed (on PostgreSQL both go in one
+        // batch, which must roll back as a whole). The database refuses one row's outcome by a trigger.
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp));
+        await using var hand = await LedgerByHandAsync(app, 3);
+        var (db, ledger, issueId) = (hand.Db, hand.Ledger, hand.IssueId);
+        var owner = $"test-writer/{Guid.NewGuid():N}";
+        var rows = ledger.Claim(issueId, owner, 3);
+        Assert.True(ledger.Write([], [(owner, rows[0].Id)]).SetEquals([rows[0].Id]));
+        var refused = rows[0].Id;
+        await db.Database.ExecuteSqlRawAsync(db.Database.IsNpgsql()
+            ? $$"""
+                CREATE FUNCTION refuse_outcome() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RAISE EXCEPTION 'outcome refused'; END $f$;
+                CREATE TRIGGER refuse_outcome BEFORE UPDATE ON "Deliveries" FOR EACH ROW WHEN (OLD."Id" = {{refused}} AND NEW."InFlight" = FALSE) EXECUTE FUNCTION refuse_outcome();
+                """
+            : $"""
+                CREATE TRIGGER refuse_outcome BEFORE UPDATE ON "Deliveries" FOR EACH ROW WHEN OLD."Id" = {refused} AND NEW."InFlight" = 0
+                BEGIN SELECT RAISE(ABORT, 'outcome refused'); END;
+                """, Ct);
+
+        var sent = new OwnedOutcome(owner, new DeliveryOutcome(refused, rows[0].SubscriberId, DeliveryStatus.Sent, 250, null, 0, false));
+        var e = Assert.ThrowsAny<Exception>(() => ledger.Write([sent], [(owner, rows[1].Id)]));
+        Assert.Contains("outcome refused", e.ToString(), StringComparison.Ordinal);
+
+        var after = (await DeliveriesAsync(app, issueId)).ToDictionary(d => d.Id);
+        Assert.Equal((DeliveryStatus.Sending, true), (after[refused].Status, after[refused].InFlight));
+        Assert.Equal((DeliveryStatus.Sending, false, owner), (after[rows[1].Id].Status, after[rows[1].Id].InFlight, after[rows[1].Id].LeaseOwner));
+
+        // Nothing is left half-done on the connection: the next group writes.
+        await db.Database.ExecuteSqlRawAsync(db.Database.IsNpgsql() ? """DROP TRIGGER refuse_outcome ON "Deliveries"; DROP FUNCTION refuse_outcome();""" : "DROP TRIGGER refuse_outcome", Ct);
+        Assert.True(ledger.Write([sent], [(owner, rows[1].Id)]).SetEquals([rows[1].Id]));
+        after = (await DeliveriesAsync(app, issueId)).ToDictionary(d => d.Id);
+        Assert.Equal(DeliveryStatus.Sent, after[refused].Status);
+        Assert.True(after[rows[1].Id].InFlight);
+    }
 }
