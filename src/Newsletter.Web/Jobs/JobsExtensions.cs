@@ -122,7 +122,21 @@ public sealed record JobStorageSettings(JobStorageKind Kind, string SqlitePath, 
         };
         var postgres = configuration["Jobs:PostgreSql:ConnectionString"] is { Length: > 0 } jobsConnection ? jobsConnection
             : database.Provider == DatabaseProvider.PostgreSql ? database.ConnectionString : null;
-        return new JobStorageSettings(kind, paths.Resolve(configuration["Jobs:Sqlite:Path"], paths.DataFile("jobs.db")), postgres);
+        return new JobStorageSettings(kind, paths.Resolve(configuration["Jobs:Sqlite:Path"], paths.DataFile("jobs.db")), Prepared(postgres));
+    }
+
+    // Hangfire's PostgreSQL storage runs about twenty statements per job, the same few texts again and again:
+    // prepared once per connection like the app's own (see ProviderServices.WithAutoPrepare).
+    private static string? Prepared(string? connectionString)
+    {
+        try
+        {
+            return connectionString is null ? null : ProviderServices.WithAutoPrepare(connectionString);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidOperationException($"Jobs:PostgreSql:ConnectionString is not a valid PostgreSQL connection string: {e.Message}", e);
+        }
     }
 }
 

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Newsletter.Hangfire.Sqlite;
 using Newsletter.Testing;
+using Newsletter.Web.Jobs;
 
 namespace Newsletter.Tests.Jobs;
 
@@ -90,6 +91,17 @@ public class JobsDashboardTests
         await WaitForAsync(() => State(storage, id) == SucceededState.StateName, () => $"state {State(storage, id)}: {app.JobDiagnostics()} | {PostgresRows(connectionString)} | log: {string.Join(" | ", app.Log.TakeLast(60))}");
         Assert.True(File.Exists(marker));
         Assert.Contains(storage.GetMonitoringApi().Servers(), s => s.Queues.Contains("default"));
+
+        // Hangfire's statements are prepared on its connections, as the app's are (this job ran with that on).
+        Assert.Contains("Max Auto Prepare=100", app.Services.GetRequiredService<JobStorageSettings>().PostgresConnectionString, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AMalformedJobsConnectionStringStopsTheStartAndNamesTheSetting()
+    {
+        using var app = new NewsletterApp(new() { ["Jobs:Storage"] = "PostgreSql", ["Jobs:PostgreSql:ConnectionString"] = "Hots=nowhere;Databse=x" });
+        var error = Assert.Throws<InvalidOperationException>(() => app.CreateClient());
+        Assert.Contains("Jobs:PostgreSql:ConnectionString is not a valid PostgreSQL connection string", error.ToString(), StringComparison.Ordinal);
     }
 
     /// <summary>What the queue, lock and server tables hold, for a failure message.</summary>
