@@ -78,10 +78,8 @@ public class ExactlyOnceTests
         // The ledger as two workers see it, driven by hand: the first claims a batch, has one outcome written
         // and the next message marked in flight, then dies (its lease ends). Only that one row may have reached
         // the relay, so only it comes back Uncertain; the rows it never reached are nobody's possible duplicate.
-        await using var smtp = await SmtpServer.StartAsync();
-        using var app = new NewsletterApp(Settings(smtp));
-        await using var hand = await LedgerByHandAsync(app, 6);
-        var (db, ledger, issueId) = (hand.Db, hand.Ledger, hand.IssueId);
+        await using var hand = await LedgerByHandAsync(6);
+        var (app, db, ledger, issueId) = (hand.App, hand.Db, hand.Ledger, hand.IssueId);
         var writer = hand.Services.GetRequiredService<OutcomeWriter>();
 
         var dead = $"test-dead/{Guid.NewGuid():N}";
@@ -217,9 +215,7 @@ public class ExactlyOnceTests
     public async Task ARateBucketAheadOfThisNodesClockNeverMakesANegativeClaim()
     {
         // Another node with a clock a little ahead wrote the bucket last: the refill comes out negative.
-        await using var smtp = await SmtpServer.StartAsync();
-        using var app = new NewsletterApp(Settings(smtp, new() { ["Sending:MaxPerSecond"] = "10" }));
-        await using var hand = await LedgerByHandAsync(app, 20);
+        await using var hand = await LedgerByHandAsync(20, new() { ["Sending:MaxPerSecond"] = "10" });
         var (db, ledger, issueId) = (hand.Db, hand.Ledger, hand.IssueId);
         db.SendRateBuckets.Add(new SendRateBucket { Key = "second", Tokens = 0, UpdatedAtMs = ledger.NowMs + 5_000 });
         await db.SaveChangesAsync(Ct);

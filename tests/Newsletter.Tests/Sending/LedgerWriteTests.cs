@@ -17,10 +17,8 @@ public class LedgerWriteTests
     [Fact]
     public async Task OneLedgerWritesGroupAfterGroupEachWithOnlyItsOwnValues()
     {
-        await using var smtp = await SmtpServer.StartAsync();
-        using var app = new NewsletterApp(Settings(smtp));
-        await using var hand = await LedgerByHandAsync(app, 8);
-        var (db, ledger, issueId) = (hand.Db, hand.Ledger, hand.IssueId);
+        await using var hand = await LedgerByHandAsync(8);
+        var (app, db, ledger, issueId) = (hand.App, hand.Db, hand.Ledger, hand.IssueId);
         var owner = $"test-writer/{Guid.NewGuid():N}";
         var rows = ledger.Claim(issueId, owner, 8);
         Assert.Equal(8, rows.Count);
@@ -85,10 +83,8 @@ public class LedgerWriteTests
         // The marks and the outcomes of a group commit are one: if the outcomes fail, a mark written anyway
         // would let a worker start a message the writer has reported as failed (on PostgreSQL both go in one
         // batch, which must roll back as a whole). The database refuses one row's outcome by a trigger.
-        await using var smtp = await SmtpServer.StartAsync();
-        using var app = new NewsletterApp(Settings(smtp));
-        await using var hand = await LedgerByHandAsync(app, 3);
-        var (db, ledger, issueId) = (hand.Db, hand.Ledger, hand.IssueId);
+        await using var hand = await LedgerByHandAsync(3);
+        var (app, db, ledger, issueId) = (hand.App, hand.Db, hand.Ledger, hand.IssueId);
         var owner = $"test-writer/{Guid.NewGuid():N}";
         var rows = ledger.Claim(issueId, owner, 3);
         Assert.True(ledger.Write([], [(owner, rows[0].Id)]).SetEquals([rows[0].Id]));

@@ -82,25 +82,39 @@ internal static class SendingFixture
     }
 
     /// <summary>
-    /// A draft issue snapshotted for <paramref name="readers"/> new readers, and a scope whose ledger the test drives
-    /// by hand: the app's own workers leave a draft alone.
+    /// An SMTP server, an app on it, and a draft issue snapshotted for <paramref name="readers"/> new readers, with
+    /// a scope whose ledger the test drives by hand: the app's own workers leave a draft alone.
     /// </summary>
-    public static async Task<LedgerByHand> LedgerByHandAsync(NewsletterApp app, int readers)
+    public static async Task<LedgerByHand> LedgerByHandAsync(int readers, Dictionary<string, string?>? extra = null)
     {
-        await AddReadersAsync(app, readers);
-        var issueId = await AddIssueAsync(app);
+        var smtp = await SmtpServer.StartAsync();
+        var app = new NewsletterApp(Settings(smtp, extra));
         var scope = app.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
-        Assert.Equal(readers, await ledger.SnapshotAsync(await db.Issues.SingleAsync(i => i.Id == issueId, Ct), Ct));
-        return new LedgerByHand(scope, db, ledger, issueId);
+        var hand = new LedgerByHand(smtp, app, scope, scope.ServiceProvider.GetRequiredService<AppDbContext>(), scope.ServiceProvider.GetRequiredService<Ledger>(), 0);
+        try
+        {
+            await AddReadersAsync(app, readers);
+            var issueId = await AddIssueAsync(app);
+            Assert.Equal(readers, await hand.Ledger.SnapshotAsync(await hand.Db.Issues.SingleAsync(i => i.Id == issueId, Ct), Ct));
+            return hand with { IssueId = issueId };
+        }
+        catch
+        {
+            await hand.DisposeAsync();
+            throw;
+        }
     }
 
-    public sealed record LedgerByHand(AsyncServiceScope Scope, AppDbContext Db, Ledger Ledger, int IssueId) : IAsyncDisposable
+    public sealed record LedgerByHand(SmtpServer Smtp, NewsletterApp App, AsyncServiceScope Scope, AppDbContext Db, Ledger Ledger, int IssueId) : IAsyncDisposable
     {
         public IServiceProvider Services => Scope.ServiceProvider;
 
-        public ValueTask DisposeAsync() => Scope.DisposeAsync();
+        public async ValueTask DisposeAsync()
+        {
+            await Scope.DisposeAsync();
+            App.Dispose();
+            await Smtp.DisposeAsync();
+        }
     }
 
     public static async Task SendNowAsync(NewsletterApp app, int issueId)
