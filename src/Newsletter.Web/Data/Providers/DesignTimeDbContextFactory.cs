@@ -20,7 +20,8 @@ internal sealed class DesignTimeDbContextFactory : IDesignTimeDbContextFactory<A
         }).Build()).Provider;
         var connectionString = provider == DatabaseProvider.PostgreSql ? "Host=localhost;Database=newsletter" : "Data Source=design-time.db";
         var options = new DbContextOptionsBuilder<AppDbContext>();
-        options.UseDatabase(provider, connectionString);
+        // From the code, not the compiled model: migrations and `dbcontext optimize` are made from what the code says.
+        options.UseDatabase(provider, connectionString, compiledModel: false);
         return new AppDbContext(options.Options);
     }
 }

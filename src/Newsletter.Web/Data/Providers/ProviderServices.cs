@@ -43,20 +43,39 @@ public static class ProviderServices
 
     /// <summary>
     /// Points EF at the database. Also used by the design-time factory and the tests, so `dotnet ef` and they
-    /// build the same model, with the same SQLite pragmas, as the app runs.
+    /// configure EF, with the same SQLite pragmas, as the app runs.
     /// </summary>
-    public static DbContextOptionsBuilder UseDatabase(this DbContextOptionsBuilder options, DatabaseProvider provider, string connectionString) =>
-        provider == DatabaseProvider.PostgreSql ? UsePostgreSql(options, connectionString) : UseSqlite(options, connectionString);
+    /// <remarks>
+    /// The app runs on the provider's compiled model (Data/CompiledModels, made by `dotnet ef dbcontext optimize`):
+    /// building the model from the entity configurations was most of EF's start-up work, thousands of methods
+    /// JIT-compiled before the first page, and a scan of every type in the assembly. Only `dotnet ef` itself
+    /// (<paramref name="compiledModel"/> false, the design-time factory) builds it from the code, which is
+    /// what migrations and a new compiled model are made from. `CompiledModelTests` fails when the two differ.
+    /// </remarks>
+    public static DbContextOptionsBuilder UseDatabase(this DbContextOptionsBuilder options, DatabaseProvider provider, string connectionString, bool compiledModel = true) =>
+        provider == DatabaseProvider.PostgreSql ? UsePostgreSql(options, connectionString, compiledModel) : UseSqlite(options, connectionString, compiledModel);
 
     // One method per provider: the JIT loads the assemblies a method names when it compiles it, so a SQLite
     // node never loads Npgsql and its EF provider (and their type data) for the branch it does not take.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static DbContextOptionsBuilder UsePostgreSql(DbContextOptionsBuilder options, string connectionString) =>
+    private static DbContextOptionsBuilder UsePostgreSql(DbContextOptionsBuilder options, string connectionString, bool compiledModel)
+    {
         options.UseNpgsql(connectionString, o => o.CommandTimeout(30));
+        return compiledModel ? RunOn(options, CompiledModels.PostgreSql.AppDbContextModel.Instance) : options;
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static DbContextOptionsBuilder UseSqlite(DbContextOptionsBuilder options, string connectionString) =>
+    private static DbContextOptionsBuilder UseSqlite(DbContextOptionsBuilder options, string connectionString, bool compiledModel)
+    {
         options.UseSqlite(connectionString, o => o.CommandTimeout(30)).AddInterceptors(SqlitePragmas.Instance);
+        return compiledModel ? RunOn(options, CompiledModels.Sqlite.AppDbContextModel.Instance) : options;
+    }
+
+    // Migrate() would otherwise build the model from the code and the migrations' snapshot and compare them
+    // before every first start, the work the compiled model saves; the tests make that comparison instead
+    // (MigrationTests, CompiledModelTests), so a build whose model and migrations disagree never ships.
+    private static DbContextOptionsBuilder RunOn(DbContextOptionsBuilder options, Microsoft.EntityFrameworkCore.Metadata.IModel model) =>
+        options.UseModel(model).ConfigureWarnings(w => w.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.PendingModelChangesWarning));
 
     /// <summary>
     /// Checks a PostgreSQL connection string and, unless it says otherwise, has Npgsql prepare a statement on a
