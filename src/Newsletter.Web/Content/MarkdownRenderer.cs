@@ -24,14 +24,16 @@ public sealed partial class MarkdownRenderer
         .UseAbbreviations()
         .Build();
 
-    private readonly HtmlSanitizer _sanitizer = CreateSanitizer();
+    // Made on first use: a restart whose notes/ has not changed renders nothing, and making a sanitiser (its
+    // CSS parser's tables) was a twentieth of such a start's CPU, before the first page.
+    private readonly Lazy<HtmlSanitizer> _sanitizer = new(CreateSanitizer);
 
     public RenderedMarkdown Render(string markdown)
     {
         var html = Markdown.ToHtml(markdown ?? "", Pipeline);
         // The CSP forbids inline styles, so table alignment travels as a class instead.
         html = TableAlignment().Replace(html, "class=\"align-$1\"");
-        var clean = _sanitizer.Sanitize(html);
+        var clean = _sanitizer.Value.Sanitize(html);
         return new RenderedMarkdown(clean, PlainTextOf(clean));
     }
 
@@ -97,7 +99,7 @@ public sealed partial class MarkdownRenderer
     }
 
     /// <summary>Sanitises HTML that did not come from Markdown (for example a template's output).</summary>
-    public string Sanitize(string html) => _sanitizer.Sanitize(html);
+    public string Sanitize(string html) => _sanitizer.Value.Sanitize(html);
 
     [System.Text.RegularExpressions.GeneratedRegex("style=\"text-align: (left|center|right);?\"")]
     private static partial System.Text.RegularExpressions.Regex TableAlignment();
