@@ -20,6 +20,7 @@ public static class ArchiveExtensions
     {
         builder.Services.Configure<ArchiveOptions>(builder.Configuration.GetSection("Archive"));
         builder.Services.AddScoped<SearchIndex>();
+        builder.Services.AddSingleton<PublicPageCache>();
         builder.Services.AddOptions<OutputCacheOptions>().Configure<IOptions<ArchiveOptions>>((o, archive) =>
             o.AddPolicy(PublicContentPolicy.Name, new PublicContentPolicy(archive)));
         builder.Services.Configure<RazorPagesOptions>(o =>
@@ -43,10 +44,12 @@ public static class ArchiveExtensions
         app.UseMiddleware<ConditionalGetMiddleware>();
 
         var content = app.MapGroup("").CacheOutput(PublicContentPolicy.Name).WithMetadata(PublicContentMetadata.Instance);
-        content.MapGet("/feeds/{kind}.{format}", Feeds.ForKindAsync);
-        content.MapGet("/feeds/tags/{tag}.{format}", Feeds.ForTagAsync);
-        content.MapGet("/sitemap.xml", Sitemap.XmlAsync);
-        content.MapGet("/robots.txt", Sitemap.RobotsTxt);
+        // HEAD too, as for the pages: a feed reader or a link checker asking whether a feed exists gets 200, not 405.
+        string[] getOrHead = [HttpMethods.Get, HttpMethods.Head];
+        content.MapMethods("/feeds/{kind}.{format}", getOrHead, Feeds.ForKindAsync);
+        content.MapMethods("/feeds/tags/{tag}.{format}", getOrHead, Feeds.ForTagAsync);
+        content.MapMethods("/sitemap.xml", getOrHead, Sitemap.XmlAsync);
+        content.MapMethods("/robots.txt", getOrHead, Sitemap.RobotsTxt);
         return app;
     }
 }

@@ -13,4 +13,10 @@ public sealed class ArchiveOptions
 
     /// <summary>How long a rendered public page may be served from memory if no content change evicts it first.</summary>
     public TimeSpan CacheDuration { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Bytes of whole pages kept for anonymous readers at the front of the pipeline (PublicPageCache); 0 turns it
+    /// off, and pages are then answered by the output cache behind authentication and routing.
+    /// </summary>
+    public long PageCacheBytes { get; set; } = 32L * 1024 * 1024;
 }

@@ -83,6 +83,10 @@ public static class SiteExtensions
         }
 
         app.UseForwardedHeaders(forwarded);
+        // Whole public pages for anonymous readers, answered before anything below runs for them (and after the
+        // forwarded headers, since the scheme and host are part of a page's key).
+        var pages = app.Services.GetRequiredService<Archive.PublicPageCache>();
+        app.Use((context, next) => pages.InvokeAsync(context, next));
         // The API answers every error with problem details (JSON for programs); everything else with the
         // friendly error page. Both branches wrap the rest of the pipeline.
         app.UseWhen(Api.ApiExtensions.IsApi, api =>

@@ -1,6 +1,10 @@
 using System.Net;
 using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Newsletter.Web.Content;
 using Newsletter.Testing;
+using Newsletter.Web.Archive;
 using static Newsletter.Tests.Archive.ArchiveData;
 
 namespace Newsletter.Tests.Archive;
@@ -147,6 +151,201 @@ public class CachingTests
         var afterPlain = await GetAsync(null);
         Assert.Equal(afterPlain.Body, afterBrotli.Body);
         Assert.Equal(archive, afterBrotli.Body.Contains("Evicts every copy", StringComparison.Ordinal));
+    }
+
+    public static TheoryData<string, string?> FrontUrls => new()
+    {
+        { "/", null }, { "/archive", "br" }, { "/archive", null }, { "/notes/cached-note", "gzip" }, { "/tags/cache", null },
+        { "/issues/cached-issue", "br" }, { "/feeds/notes.atom", null }, { "/sitemap.xml", "gzip" }, { "/robots.txt", null },
+    };
+
+    [Theory]
+    [MemberData(nameof(FrontUrls))]
+    public async Task AnAnonymousReadersSecondVisitIsAnsweredFromTheFrontWithTheSameBytesAndHeaders(string url, string? acceptEncoding)
+    {
+        using var app = await AppAsync();
+        var pages = app.Services.GetRequiredService<PublicPageCache>();
+        var client = app.CreateClient();
+        async Task<(HttpResponseMessage Response, byte[] Body)> GetAsync()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            if (acceptEncoding is not null)
+            {
+                request.Headers.TryAddWithoutValidation("Accept-Encoding", acceptEncoding);
+            }
+
+            var response = await client.SendAsync(request, Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return (response, await response.Content.ReadAsByteArrayAsync(Ct));
+        }
+
+        var rendered = await GetAsync();
+        var hits = pages.Hits;
+        var front = await GetAsync();
+        Assert.Equal(hits + 1, pages.Hits);
+        Assert.Equal(rendered.Body, front.Body);
+        Assert.Equal(Headers(rendered.Response), Headers(front.Response));
+        // A stored page knows its length, so it is sent with Content-Length rather than chunked.
+        // The security headers, validators and the encoding came along, not only the body.
+        Assert.Contains(front.Response.Headers, h => h.Key == "Content-Security-Policy");
+        Assert.NotNull(front.Response.Headers.ETag);
+        Assert.Equal(acceptEncoding is null ? [] : [acceptEncoding], front.Response.Content.Headers.ContentEncoding);
+        Assert.Equal(front.Body.Length, front.Response.Content.Headers.ContentLength);
+
+        // HEAD and conditional requests go through the pipeline, which still answers them.
+        using var head = new HttpRequestMessage(HttpMethod.Head, url);
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(head, Ct)).StatusCode);
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, url);
+        conditional.Headers.IfNoneMatch.Add(front.Response.Headers.ETag!);
+        Assert.Equal(HttpStatusCode.NotModified, (await client.SendAsync(conditional, Ct)).StatusCode);
+        Assert.Equal(hits + 1, pages.Hits);
+    }
+
+    [Theory]
+    [InlineData("/feeds/notes.atom")]
+    [InlineData("/robots.txt")]
+    [InlineData("/archive")]
+    public async Task AHeadRequestIsAnsweredAndNeverLeavesAnEmptyPageInTheOutputCache(string url)
+    {
+        // The front cache off, so every GET below is the output cache's to answer.
+        using var app = new NewsletterApp(new() { ["Archive:PageCacheBytes"] = "0" });
+        app.WriteNote("a.md", Note("Cached note", "cached-note", "2026-01-01", "cache"));
+        var client = app.CreateClient();
+        for (var i = 0; i < 2; i++)
+        {
+            using var head = new HttpRequestMessage(HttpMethod.Head, url);
+            var answer = await client.SendAsync(head, Ct);
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            Assert.NotNull(answer.Headers.ETag);
+        }
+
+        for (var i = 0; i < 2; i++)
+        {
+            var body = await client.GetStringAsync(url, Ct);
+            Assert.True(body.Length > 20, body);
+        }
+
+        Assert.Equal(0, app.Services.GetRequiredService<PublicPageCache>().Hits);
+    }
+
+    private static string[] Headers(HttpResponseMessage response) =>
+        [.. response.Headers.Concat(response.Content.Headers).Where(h => h.Key is not ("Date" or "Content-Length"))
+            .Select(h => h.Key + ": " + string.Join(", ", h.Value)).Order(StringComparer.Ordinal)];
+
+    [Fact]
+    public async Task AuthorsAndForgedCookiesAreNeverAnsweredFromTheFront()
+    {
+        using var app = await AppAsync();
+        var pages = app.Services.GetRequiredService<PublicPageCache>();
+        var reader = app.CreateClient();
+        var author = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(author);
+        var issue = await AddIssueAsync(app, 2, "Loudly added", Utc(2026, 1, 9));
+        Assert.Contains("Loudly added", await reader.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+        Assert.Contains("Loudly added", await reader.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+        var hits = pages.Hits;
+        Assert.True(hits >= 1);
+        await UpdateIssueAsync(app, issue.Id, i => i.Subject = "Seen by the author", announce: false);
+
+        // The author's cookie takes the request past the stored anonymous page to the database as it is.
+        Assert.Contains("Seen by the author", await author.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+        Assert.Equal(hits, pages.Hits);
+
+        // A forged sign-in cookie signs nobody in: the pipeline answers it as any reader, and it is not kept.
+        using var forged = new HttpRequestMessage(HttpMethod.Get, "/archive");
+        forged.Headers.Add("Cookie", "newsletter.auth=CfDJ8forged");
+        var answer = await reader.SendAsync(forged, Ct);
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.DoesNotContain("Seen by the author", await answer.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(hits, pages.Hits);
+
+        // Readers still get the copy from before the quiet change, from the front.
+        Assert.DoesNotContain("Seen by the author", await reader.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+        Assert.Equal(hits + 1, pages.Hits);
+    }
+
+    [Fact]
+    public async Task AnAnnouncedChangeIsNeverAnsweredWithTheOldPageFromTheFront()
+    {
+        using var app = await AppAsync();
+        var pages = app.Services.GetRequiredService<PublicPageCache>();
+        var client = app.CreateClient();
+        await client.GetStringAsync("/archive", Ct);
+        await client.GetStringAsync("/archive", Ct);
+        Assert.Equal(1, pages.Hits);
+
+        await AddIssueAsync(app, 2, "Announced", Utc(2026, 1, 9));
+        Assert.Contains("Announced", await client.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+        Assert.Equal(1, pages.Hits);
+        Assert.Contains("Announced", await client.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+        Assert.Equal(2, pages.Hits);
+    }
+
+    [Fact]
+    public async Task APageRenderedWhileContentChangedIsNeverKeptOverTheNewOne()
+    {
+        using var app = await AppAsync();
+        var pages = app.Services.GetRequiredService<PublicPageCache>();
+        var caches = app.Services.GetRequiredService<ContentCaches>();
+        var endpoint = new Endpoint(null, new EndpointMetadataCollection(PublicContentMetadata.Instance), "a public page");
+        async Task<string> GetAsync(string body, Func<Task>? whileRendering = null)
+        {
+            var context = new DefaultHttpContext { RequestServices = app.Services };
+            context.Request.Method = HttpMethods.Get;
+            context.Request.Scheme = "http";
+            context.Request.Host = new HostString("front.test");
+            context.Request.Path = "/a-page";
+            var output = new MemoryStream();
+            context.Response.Body = output;
+            await pages.InvokeAsync(context, async c =>
+            {
+                c.SetEndpoint(endpoint);
+                await c.Response.WriteAsync(body, Ct);
+                if (whileRendering is not null)
+                {
+                    await whileRendering();
+                }
+            });
+            return System.Text.Encoding.UTF8.GetString(output.ToArray());
+        }
+
+        // A reader's page is still being written from the old content when a change is recorded, and another
+        // reader, arriving after the change, gets the new page rendered and kept. The slow one ends last.
+        var slow = await GetAsync("old", async () =>
+        {
+            await caches.RecordAsync(caches.Generation + 100, Ct);
+            Assert.Equal("new", await GetAsync("new"));
+        });
+        Assert.Equal("old", slow);
+
+        // Everyone after gets the new page from the front, never the old one the slow request finished with.
+        var hits = pages.Hits;
+        Assert.Equal("new", await GetAsync("would be rendered again"));
+        Assert.Equal(hits + 1, pages.Hits);
+    }
+
+    [Fact]
+    public async Task TheFrontKeepsNoMoreThanItsBudgetAndPagesPastItAreStillServed()
+    {
+        // Room for about one compressed page: junk Host headers (each its own key) cannot grow memory.
+        using var app = new NewsletterApp(new() { ["Archive:PageCacheBytes"] = "12000" });
+        app.WriteNote("a.md", Note("Cached note", "cached-note", "2026-01-01", "cache"));
+        await AddIssueAsync(app, 1, "Cached issue", Utc(2026, 1, 5), tags: ["cache"]);
+        var pages = app.Services.GetRequiredService<PublicPageCache>();
+        var client = app.CreateClient();
+        for (var i = 0; i < 30; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/archive");
+            request.Headers.Host = $"junk{i}.example";
+            request.Headers.TryAddWithoutValidation("Accept-Encoding", "br");
+            var response = await client.SendAsync(request, Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.True(pages.Bytes <= 12000, $"{pages.Bytes} bytes kept");
+        }
+
+        Assert.InRange(pages.Count, 1, 3);
+        Assert.Contains("Cached issue", await client.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
+        Assert.Contains("Cached issue", await client.GetStringAsync("/archive", Ct), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using Microsoft.Extensions.DependencyInjection;
 using Newsletter.Testing;
 
 namespace Newsletter.Tests.Operations;
@@ -36,6 +37,22 @@ public class MetricsTests
         Assert.Matches(@"(?m)^dotnet_gc_heap_total_allocated_bytes_total\S* [1-9]", metrics);
         Assert.Matches(@"(?m)^newsletter_relay_failing_seconds\S* 0", metrics);
         Assert.Matches(@"(?m)^newsletter_sending_rate\S* [\d.]+", metrics);
+    }
+
+    [Fact]
+    public async Task PagesAnsweredFromTheFrontCacheAreCountedUnderTheirRoute()
+    {
+        using var app = new NewsletterApp(new() { ["Metrics:Token"] = Token });
+        var reader = app.CreateClient();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await reader.GetAsync("/archive", Ct)).StatusCode);
+        }
+
+        // One rendered, two from the front (CachingTests holds that), and all three under the page's route.
+        Assert.Equal(2, app.Services.GetRequiredService<Newsletter.Web.Archive.PublicPageCache>().Hits);
+        var metrics = await (await GetAsync(app.CreateClient(), Token)).Content.ReadAsStringAsync(Ct);
+        Assert.Matches(@"(?m)^http_server_request_duration_seconds_count\{.*http_route=""/?archive"".*\} 3$", metrics);
     }
 
     [Fact]
