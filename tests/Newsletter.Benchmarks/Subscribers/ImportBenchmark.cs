@@ -7,17 +7,18 @@ namespace Newsletter.Benchmarks.Subscribers;
 
 /// <summary>
 /// Imports a generated CSV (default 1,000,000 rows) through the app's own `import-subscribers` verb in a
-/// child process, and, side by side, runs a bare prepared-INSERT loop that writes the same rows (and the
-/// same tag rows) into the same schema. The two alternate, each on a fresh database, for several rounds,
+/// child process, and, side by side, runs a bare prepared-INSERT loop that writes the same rows (the readers,
+/// their tag rows and their Imported history lines) into the same schema. The two alternate, each on a fresh database, for several rounds,
 /// so a noisy neighbour hits both. Reports rows/s for both, the ratio per round and its median, and the
-/// importer's peak RSS. Goal: ratio >= 0.6, RSS < 200 MB.
+/// importer's peak RSS. Goal: ratio >= 0.8, RSS < 200 MB.
 /// Usage: dotnet run -c Release --project tests/Newsletter.Benchmarks -- import [rows=1000000] [rounds=2]
 /// On PostgreSQL (baseline: a bare COPY of the same file, see PostgresImportBenchmark):
 /// ... -- import [rows] [rounds] --provider PostgreSql --connection "Host=...;Username=..."
 /// </summary>
 public static class ImportBenchmark
 {
-    private const double RatioGoal = 0.6;
+    // Issue 15: at least 0.8 of the bare loop writing the same rows.
+    private const double RatioGoal = 0.8;
     private const long RssGoal = 200L * 1024 * 1024;
 
     public static async Task<int> RunAsync(string[] args)
@@ -70,7 +71,7 @@ public static class ImportBenchmark
 
         var median = Loopback.Median(ratios);
         Console.WriteLine();
-        Console.WriteLine("baseline: the same rows and tag rows, already in memory as strings, prepared INSERTs, 5,000 per transaction");
+        Console.WriteLine("baseline: the same readers, tag rows and history lines, already in memory as strings, prepared INSERTs, 5,000 per transaction");
         Console.WriteLine("import-subscribers: stream and parse the CSV, map the header, validate and normalise each address, hash it, check suppressions, dedupe, insert");
         Console.WriteLine($"ratio import/baseline: median {median:F2} over {rounds} rounds (goal >= {RatioGoal:F2}) -> {(median >= RatioGoal ? "met" : "NOT MET")}");
         Console.WriteLine($"CPU ratio (baseline CPU / import CPU, start-up excluded): median {Loopback.Median(cpuRatios):F2}");
@@ -100,7 +101,7 @@ public static class ImportBenchmark
         return Path.Combine(dataFolder, "newsletter.db");
     }
 
-    /// <summary>The floor: the same rows and tag rows, already in memory as strings, into the same tables, 5,000 per transaction.</summary>
+    /// <summary>The floor: the same readers, tag rows and history lines, already in memory as strings, into the same tables, 5,000 per transaction.</summary>
     private static async Task BareInsertLoopAsync(string dbPath, int rows)
     {
         await using var c = new SqliteConnection($"Data Source={dbPath}");
@@ -116,6 +117,11 @@ public static class ImportBenchmark
         await using var tag = c.CreateCommand();
         tag.CommandText = "INSERT INTO \"SubscriberTags\" (\"SubscriberId\", \"Tag\") VALUES ($id, 'early')";
         var pt = tag.Parameters.Add("$id", SqliteType.Integer);
+        // Each new reader's Imported line in its history (SubscriberEvents), which the importer writes with the reader
+        // since the import went through the reader lifecycle: a row the loop must write too to be the same rows.
+        await using var history = c.CreateCommand();
+        history.CommandText = "INSERT INTO \"SubscriberEvents\" (\"SubscriberId\", \"At\", \"Kind\", \"Source\") VALUES ($id, '2025-01-01 00:00:00', 10, 'bench')";
+        var ph = history.Parameters.Add("$id", SqliteType.Integer);
         var pe = insert.Parameters.Add("$e", SqliteType.Text);
         var pk = insert.Parameters.Add("$k", SqliteType.Text);
         var pn = insert.Parameters.Add("$n", SqliteType.Text);
@@ -133,14 +139,19 @@ public static class ImportBenchmark
                 tx = c.BeginTransaction();
                 insert.Transaction = tx;
                 tag.Transaction = tx;
+                history.Transaction = tx;
             }
 
             var email = string.Create(CultureInfo.InvariantCulture, $"reader{i:D7}@example{i % 97}.org");
             pe.Value = email;
             pk.Value = email;
             pn.Value = string.Create(CultureInfo.InvariantCulture, $"Reader {i}");
-            pc.Value = "2025-01-01 00:00:00";
+            // The file's own date on each row (GenerateAsync): one constant date would append to the end of
+            // IX_Subscribers_CreatedAt, while the file's 336 dates touch that many leaf pages per transaction.
+            pc.Value = string.Create(CultureInfo.InvariantCulture, $"2025-{1 + (i % 12):D2}-{1 + (i % 28):D2} 00:00:00");
             var id = (long)(await insert.ExecuteScalarAsync())!;
+            ph.Value = id;
+            await history.ExecuteNonQueryAsync();
             if (i % 3 == 0)
             {
                 // The generated file tags every third row "early"; the importer writes those rows too.

@@ -102,8 +102,10 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
             // Only what differs from row to row is bound: Microsoft.Data.Sqlite looks every parameter up by
             // name on every execution, and at a million rows that lookup was a fifth of the insert.
             // Most addresses are their own key (nothing to lower-case), so that statement binds the address once.
-            _insertSame = Prepare(connection, InsertSql(target, sameKey: true), "$email", "$name", "$created", "$confirmed", "$hash");
-            _insertOther = Prepare(connection, InsertSql(target, sameKey: false), "$email", "$name", "$created", "$confirmed", "$hash", "$key");
+            _insertSame = Prepare(connection, InsertSql(target, sameKey: true), "$email", "$name", "$created", "$confirmed", "$hash", "$consent");
+            _insertOther = Prepare(connection, InsertSql(target, sameKey: false), "$email", "$name", "$created", "$confirmed", "$hash", "$consent", "$key");
+            // The import's consent record is the same on every row: bound once, not looked up in SubscriberImports per row.
+            _insertSame.Parameters[5].Value = _insertOther.Parameters[5].Value = (object?)target.ConsentSource ?? DBNull.Value;
             _tag = Prepare(connection, "INSERT OR IGNORE INTO \"SubscriberTags\" (\"SubscriberId\", \"Tag\") VALUES ($id, $tag)", "$id", "$tag");
             _suppressed = Prepare(connection, "SELECT 1 FROM \"Suppressions\" WHERE \"EmailHash\" = $hash", "$hash");
             _imported = Prepare(connection, "INSERT INTO \"SubscriberEvents\" (\"SubscriberId\", \"At\", \"Kind\", \"Source\") VALUES ($id, $at, $kind, $source)", "$id", "$at", "$kind", "$source");
@@ -131,7 +133,7 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
             p[4].Value = row.EmailHash;
             if (insert == _insertOther)
             {
-                p[5].Value = row.Key;
+                p[6].Value = row.Key;
             }
 
             // Synchronous on purpose: Microsoft.Data.Sqlite's async methods run synchronously anyway, and
@@ -288,7 +290,7 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
         /// </summary>
         private static string InsertSql(ImportTarget target, bool sameKey) => string.Create(CultureInfo.InvariantCulture, $"""
             INSERT INTO "Subscribers" ("Email", "EmailKey", "Name", "Status", "Source", "ConsentSource", "CreatedAt", "ConfirmedAt", "TokenVersion")
-            SELECT $email, {(sameKey ? "$email" : "$key")}, $name, {(int)target.Status}, 'import:{target.ImportId}', (SELECT "ConsentSource" FROM "SubscriberImports" WHERE "Id" = {target.ImportId}), $created, $confirmed, 0
+            SELECT $email, {(sameKey ? "$email" : "$key")}, $name, {(int)target.Status}, 'import:{target.ImportId}', $consent, $created, $confirmed, 0
             WHERE NOT EXISTS (SELECT 1 FROM "Suppressions" WHERE "EmailHash" = $hash)
             ON CONFLICT ("EmailKey") DO NOTHING
             RETURNING "Id"
