@@ -17,8 +17,8 @@ namespace Newsletter.Web.Archive;
 /// fit for the output cache is, byte for byte, what the next anonymous reader gets anyway.
 /// <para>
 /// Only what the full pipeline already decided was public is kept: a 200 for a <see cref="PublicContentMetadata"/>
-/// endpoint, to a GET with neither credentials nor the author's cookie, that set no cookie. Anything else, a signed-in
-/// author, a conditional request, a HEAD, search, goes through the whole pipeline as before (where the output cache
+/// endpoint, to a GET with neither credentials nor the author's cookie, that set no cookie, with its validators. Anything
+/// else, a signed-in author, a HEAD, search, goes through the whole pipeline as before (where the output cache
 /// still serves it). Entries are keyed by the node's content generation like the output cache's, so a change that
 /// evicts that one makes every entry here unreachable too; they also expire after <see cref="ArchiveOptions.CacheDuration"/>,
 /// and their bytes are capped by <see cref="ArchiveOptions.PageCacheBytes"/> so junk query values cannot grow memory.
@@ -89,8 +89,26 @@ public sealed class PublicPageCache
         // The endpoint the page came from, so the request metrics name its route as on any other answer.
         context.SetEndpoint(entry.Endpoint);
         var response = context.Response;
-        response.StatusCode = StatusCodes.Status200OK;
         var headers = response.Headers;
+        var request = context.Request.Headers;
+        // A reader's browser asks again on every visit (Cache-Control: no-cache) with the validators it was given,
+        // and gets the pipeline's answer to that: 304 and the page's headers, without the body and its own headers.
+        if ((!StringValues.IsNullOrEmpty(request.IfNoneMatch) || !StringValues.IsNullOrEmpty(request.IfModifiedSince))
+            && ConditionalGetMiddleware.IsNotModified(context.Request, entry.ETag, entry.LastModified))
+        {
+            response.StatusCode = StatusCodes.Status304NotModified;
+            foreach (var (name, value) in entry.Headers)
+            {
+                if (!IsContentHeader(name))
+                {
+                    headers[name] = value;
+                }
+            }
+
+            return Task.CompletedTask;
+        }
+
+        response.StatusCode = StatusCodes.Status200OK;
         foreach (var (name, value) in entry.Headers)
         {
             headers[name] = value;
@@ -99,6 +117,8 @@ public sealed class PublicPageCache
         response.ContentLength = entry.Body.Length;
         return response.Body.WriteAsync(entry.Body, context.RequestAborted).AsTask();
     }
+
+    private static bool IsContentHeader(string name) => name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase) && !name.Equals(HeaderNames.ContentSecurityPolicy, StringComparison.OrdinalIgnoreCase);
 
     private async Task RenderAndKeepAsync(HttpContext context, RequestDelegate next, Key key, long generation)
     {
@@ -128,6 +148,13 @@ public sealed class PublicPageCache
             return;
         }
 
+        // Every public page carries both validators (ConditionalGetMiddleware); one without them is not kept.
+        if (!EntityTagHeaderValue.TryParse(response.Headers.ETag.ToString(), out var etag)
+            || !HeaderUtilities.TryParseDate(response.Headers.LastModified.ToString(), out var lastModified))
+        {
+            return;
+        }
+
         var headers = new List<KeyValuePair<string, StringValues>>(response.Headers.Count);
         foreach (var header in response.Headers)
         {
@@ -137,7 +164,7 @@ public sealed class PublicPageCache
             }
         }
 
-        Keep(key, new Entry(capture.ToArray(), [.. headers], endpoint, Environment.TickCount64 + (long)_options.CacheDuration.TotalMilliseconds), generation);
+        Keep(key, new Entry(capture.ToArray(), [.. headers], endpoint, etag, lastModified.UtcDateTime, Environment.TickCount64 + (long)_options.CacheDuration.TotalMilliseconds), generation);
     }
 
     private void Keep(Key key, Entry entry, long generation)
@@ -223,9 +250,7 @@ public sealed class PublicPageCache
         }
 
         var headers = request.Headers;
-        // A conditional request is answered 304 by the pipeline from the validators; only whole pages are kept here.
-        if (!StringValues.IsNullOrEmpty(headers.Authorization) || !StringValues.IsNullOrEmpty(headers.IfNoneMatch)
-            || !StringValues.IsNullOrEmpty(headers.IfModifiedSince) || SignedIn(headers.Cookie))
+        if (!StringValues.IsNullOrEmpty(headers.Authorization) || SignedIn(headers.Cookie))
         {
             return null;
         }
@@ -263,7 +288,7 @@ public sealed class PublicPageCache
 
     private readonly record struct Key(string Scheme, string Host, string Path, string? Page, string? Tag, string Encoding);
 
-    private sealed record Entry(byte[] Body, KeyValuePair<string, StringValues>[] Headers, Endpoint Endpoint, long ExpiresAt)
+    private sealed record Entry(byte[] Body, KeyValuePair<string, StringValues>[] Headers, Endpoint Endpoint, EntityTagHeaderValue ETag, DateTime LastModified, long ExpiresAt)
     {
         /// <summary>What an entry holds, roughly: the body, the key's strings and the headers' (two bytes a char).</summary>
         public long Size(Key key) => Body.Length + 2L * (key.Path.Length + key.Host.Length + (key.Page?.Length ?? 0) + (key.Tag?.Length ?? 0))

@@ -192,13 +192,47 @@ public class CachingTests
         Assert.Equal(acceptEncoding is null ? [] : [acceptEncoding], front.Response.Content.Headers.ContentEncoding);
         Assert.Equal(front.Body.Length, front.Response.Content.Headers.ContentLength);
 
-        // HEAD and conditional requests go through the pipeline, which still answers them.
+        // HEAD goes through the pipeline, which still answers it.
         using var head = new HttpRequestMessage(HttpMethod.Head, url);
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(head, Ct)).StatusCode);
-        using var conditional = new HttpRequestMessage(HttpMethod.Get, url);
-        conditional.Headers.IfNoneMatch.Add(front.Response.Headers.ETag!);
-        Assert.Equal(HttpStatusCode.NotModified, (await client.SendAsync(conditional, Ct)).StatusCode);
         Assert.Equal(hits + 1, pages.Hits);
+
+        // A browser's revisit, with the validators it was given, is answered from the front too: 304 with the
+        // validators and the security headers, and no body or content headers.
+        async Task<HttpResponseMessage> ConditionalAsync(Action<HttpRequestMessage> validators)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            if (acceptEncoding is not null)
+            {
+                request.Headers.TryAddWithoutValidation("Accept-Encoding", acceptEncoding);
+            }
+
+            validators(request);
+            return await client.SendAsync(request, Ct);
+        }
+
+        var notModified = await ConditionalAsync(r => r.Headers.IfNoneMatch.Add(front.Response.Headers.ETag!));
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+        Assert.Empty(await notModified.Content.ReadAsByteArrayAsync(Ct));
+        Assert.Equal(front.Response.Headers.ETag, notModified.Headers.ETag);
+        Assert.Equal(front.Response.Content.Headers.LastModified, notModified.Content.Headers.LastModified);
+        Assert.Equal(front.Response.Headers.CacheControl, notModified.Headers.CacheControl);
+        Assert.Contains(notModified.Headers, h => h.Key == "Content-Security-Policy");
+        Assert.Empty(notModified.Content.Headers.ContentEncoding);
+        Assert.Null(notModified.Content.Headers.ContentType);
+        Assert.Equal(hits + 2, pages.Hits);
+
+        var byDate = await ConditionalAsync(r => r.Headers.IfModifiedSince = front.Response.Content.Headers.LastModified);
+        Assert.Equal(HttpStatusCode.NotModified, byDate.StatusCode);
+
+        // Validators that no longer match get the whole page, from the front.
+        var changed = await ConditionalAsync(r => r.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"an-older-page\"", true)));
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        Assert.Equal(front.Body, await changed.Content.ReadAsByteArrayAsync(Ct));
+        var older = await ConditionalAsync(r => r.Headers.IfModifiedSince = front.Response.Content.Headers.LastModified!.Value.AddDays(-1));
+        Assert.Equal(HttpStatusCode.OK, older.StatusCode);
+        Assert.Equal(front.Body, await older.Content.ReadAsByteArrayAsync(Ct));
+        Assert.Equal(hits + 5, pages.Hits);
     }
 
     [Theory]
@@ -300,6 +334,8 @@ public class CachingTests
             await pages.InvokeAsync(context, async c =>
             {
                 c.SetEndpoint(endpoint);
+                c.Response.Headers.ETag = "W/\"" + body.Length + "\"";
+                c.Response.Headers.LastModified = "Tue, 01 Dec 2026 10:00:00 GMT";
                 await c.Response.WriteAsync(body, Ct);
                 if (whileRendering is not null)
                 {
