@@ -124,7 +124,7 @@ public sealed class PublicPageCache
     {
         var bodyFeature = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
         // A page bigger than a quarter of the budget would crowd out the rest; it is served, not kept.
-        var capture = new CaptureStream(bodyFeature.Stream, (int)Math.Min(_options.PageCacheBytes / 4, 4 * 1024 * 1024));
+        var capture = new CaptureStream(context, bodyFeature.Stream, (int)Math.Min(_options.PageCacheBytes / 4, 4 * 1024 * 1024));
         context.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(capture, bodyFeature));
         try
         {
@@ -136,7 +136,7 @@ public sealed class PublicPageCache
         }
 
         var response = context.Response;
-        if (capture.Overflowed
+        if (capture.Dropped
             || response.StatusCode != StatusCodes.Status200OK
             || context.GetEndpoint() is not { } endpoint
             || endpoint.Metadata.GetMetadata<PublicContentMetadata>() is null
@@ -302,12 +302,18 @@ public sealed class PublicPageCache
         public long Bytes;
     }
 
-    /// <summary>Writes through to the response and keeps a copy, up to a limit past which it stops copying.</summary>
-    private sealed class CaptureStream(Stream inner, int limit) : Stream
+    /// <summary>
+    /// Writes through to the response and keeps a copy, up to a limit past which it stops copying. Only a public
+    /// page's bytes are copied: routing has chosen the endpoint by the first write, so an image, a login page or an
+    /// export passes straight through without a copy that would be thrown away.
+    /// </summary>
+    private sealed class CaptureStream(HttpContext context, Stream inner, int limit) : Stream
     {
         private readonly MemoryStream _copy = new();
+        private bool _checked;
 
-        public bool Overflowed { get; private set; }
+        /// <summary>Nothing kept: not a public page, or past the limit.</summary>
+        public bool Dropped { get; private set; }
 
         public long Captured => _copy.Length;
 
@@ -350,14 +356,20 @@ public sealed class PublicPageCache
 
         private void Keep(ReadOnlySpan<byte> bytes)
         {
-            if (Overflowed)
+            if (!_checked)
+            {
+                _checked = true;
+                Dropped = context.GetEndpoint()?.Metadata.GetMetadata<PublicContentMetadata>() is null;
+            }
+
+            if (Dropped)
             {
                 return;
             }
 
             if (_copy.Length + bytes.Length > limit)
             {
-                Overflowed = true;
+                Dropped = true;
                 _copy.SetLength(0);
                 return;
             }
