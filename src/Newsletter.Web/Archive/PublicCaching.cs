@@ -43,14 +43,17 @@ public sealed class PublicContentPolicy(IOptions<ArchiveOptions> options) : IOut
         // Pages are stored compressed (compression runs inside the cache), so the key holds the encoding
         // this request would get: one entry per encoding, and a client that accepts none never gets Brotli.
         // The raw Accept-Encoding header would let junk values fill the cache.
-        var encoding = context.HttpContext.RequestServices.GetRequiredService<IResponseCompressionProvider>().GetCompressionProvider(context.HttpContext);
-        context.CacheVaryByRules.VaryByValues["encoding"] = encoding?.EncodingName ?? "identity";
+        context.CacheVaryByRules.VaryByValues["encoding"] = EncodingOf(context.HttpContext.RequestServices.GetRequiredService<IResponseCompressionProvider>(), context.HttpContext);
         // Keyed by this node's content generation too: a page rendered from content that changed meanwhile is
         // stored under a generation no later request asks for, so a change never leaves a stale copy behind.
         context.CacheVaryByRules.VaryByValues["content"] = context.HttpContext.RequestServices.GetRequiredService<ContentCaches>().Generation.ToString(System.Globalization.CultureInfo.InvariantCulture);
         context.Tags.Add(ContentChanges.Tag);
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>The encoding compression will give this request, as a cache key: one entry per encoding, never per raw header.</summary>
+    internal static string EncodingOf(IResponseCompressionProvider compression, HttpContext context) =>
+        compression.GetCompressionProvider(context)?.EncodingName ?? "identity";
 
     public ValueTask ServeFromCacheAsync(OutputCacheContext context, CancellationToken cancellation) => ValueTask.CompletedTask;
 

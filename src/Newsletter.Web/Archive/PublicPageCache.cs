@@ -40,6 +40,7 @@ public sealed class PublicPageCache
     private readonly Lock _sweepLock = new();
     private State _state;
     private long _lastSweep;
+    private long _hits;
 
     public PublicPageCache(ContentCaches caches, IResponseCompressionProvider compression, IOptions<ArchiveOptions> options, IOptionsMonitor<CookieAuthenticationOptions> cookies)
     {
@@ -53,8 +54,6 @@ public sealed class PublicPageCache
 
     /// <summary>Answers served from here since start; for the tests and the benchmark's explanation, not a promise.</summary>
     public long Hits => Interlocked.Read(ref _hits);
-
-    private long _hits;
 
     public int Count => Volatile.Read(ref _state).Entries.Count;
 
@@ -164,7 +163,9 @@ public sealed class PublicPageCache
             }
         }
 
-        Keep(key, new Entry(capture.ToArray(), [.. headers], endpoint, etag, lastModified.UtcDateTime, Environment.TickCount64 + (long)_options.CacheDuration.TotalMilliseconds), generation);
+        var body = capture.ToArray();
+        KeyValuePair<string, StringValues>[] kept = [.. headers];
+        Keep(key, new Entry(body, kept, endpoint, etag, lastModified.UtcDateTime, Environment.TickCount64 + (long)_options.CacheDuration.TotalMilliseconds, SizeOf(key, body, kept)), generation);
     }
 
     private void Keep(Key key, Entry entry, long generation)
@@ -176,10 +177,9 @@ public sealed class PublicPageCache
             return;
         }
 
-        var size = entry.Size(key);
-        if (Interlocked.Add(ref state.Bytes, size) > _options.PageCacheBytes)
+        if (Interlocked.Add(ref state.Bytes, entry.Size) > _options.PageCacheBytes)
         {
-            Interlocked.Add(ref state.Bytes, -size);
+            Interlocked.Add(ref state.Bytes, -entry.Size);
             Sweep(state);
             return;
         }
@@ -191,7 +191,7 @@ public sealed class PublicPageCache
 
         if (!state.Entries.TryAdd(key, entry))
         {
-            Interlocked.Add(ref state.Bytes, -size);
+            Interlocked.Add(ref state.Bytes, -entry.Size);
         }
     }
 
@@ -222,7 +222,7 @@ public sealed class PublicPageCache
     {
         if (state.Entries.TryRemove(new KeyValuePair<Key, Entry>(key, entry)))
         {
-            Interlocked.Add(ref state.Bytes, -entry.Size(key));
+            Interlocked.Add(ref state.Bytes, -entry.Size);
         }
     }
 
@@ -269,8 +269,7 @@ public sealed class PublicPageCache
             tag = query["tag"];
         }
 
-        var encoding = _compression.GetCompressionProvider(context)?.EncodingName ?? "identity";
-        return new Key(request.Scheme, request.Host.Value ?? "", request.PathBase.Value + request.Path.Value, page, tag, encoding);
+        return new Key(request.Scheme, request.Host.Value ?? "", request.PathBase.Value + request.Path.Value, page, tag, PublicContentPolicy.EncodingOf(_compression, context));
     }
 
     private bool SignedIn(StringValues cookies)
@@ -288,12 +287,13 @@ public sealed class PublicPageCache
 
     private readonly record struct Key(string Scheme, string Host, string Path, string? Page, string? Tag, string Encoding);
 
-    private sealed record Entry(byte[] Body, KeyValuePair<string, StringValues>[] Headers, Endpoint Endpoint, EntityTagHeaderValue ETag, DateTime LastModified, long ExpiresAt)
-    {
-        /// <summary>What an entry holds, roughly: the body, the key's strings and the headers' (two bytes a char).</summary>
-        public long Size(Key key) => Body.Length + 2L * (key.Path.Length + key.Host.Length + (key.Page?.Length ?? 0) + (key.Tag?.Length ?? 0))
-            + Headers.Sum(h => 2L * (h.Key.Length + h.Value.ToString().Length)) + 256;
-    }
+    /// <param name="Size">What the entry and its key hold, roughly (see <see cref="SizeOf"/>), counted once against the budget.</param>
+    private sealed record Entry(byte[] Body, KeyValuePair<string, StringValues>[] Headers, Endpoint Endpoint, EntityTagHeaderValue ETag, DateTime LastModified, long ExpiresAt, long Size);
+
+    /// <summary>The body, the key's strings and the headers' (two bytes a char), and a little for the objects around them.</summary>
+    private static long SizeOf(Key key, byte[] body, KeyValuePair<string, StringValues>[] headers) =>
+        body.Length + 2L * (key.Path.Length + key.Host.Length + (key.Page?.Length ?? 0) + (key.Tag?.Length ?? 0))
+        + headers.Sum(h => 2L * (h.Key.Length + h.Value.ToString().Length)) + 256;
 
     private sealed class State(long generation)
     {
