@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text;
 using Hangfire;
@@ -218,6 +219,63 @@ public class ImportTests
         Assert.Equal(2, import.Imported);
         Assert.Equal(0, import.Invalid);
         Assert.Equal(ImportStatus.Completed, import.Status);
+    }
+
+    /// <summary>
+    /// The database refuses a row in the middle of a file (a trigger raises on one address, as a full disk or a
+    /// broken connection would fail a write), with many rows still to read after it. The import must stop, keep
+    /// exactly the batches committed before the failure and say so, and leave nothing of the batch that was open.
+    /// </summary>
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.PostgreSql)]
+    public async Task AWriteThatFailsMidFileStopsTheImportAndKeepsOnlyTheCommittedBatches(DatabaseProvider provider)
+    {
+        using var app = new NewsletterApp(provider: provider);
+        int batchSize;
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            batchSize = scope.ServiceProvider.GetRequiredService<SubscriberImportWriter>().BatchSize;
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            await db.Database.ExecuteSqlRawAsync(provider == DatabaseProvider.Sqlite
+                ? """CREATE TRIGGER "test_refuse" BEFORE INSERT ON "Subscribers" WHEN NEW."Email" = 'refused@example.org' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"""
+                : """
+                  CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+                  CREATE TRIGGER test_refuse BEFORE INSERT ON "Subscribers" FOR EACH ROW WHEN (NEW."Email" = 'refused@example.org') EXECUTE FUNCTION test_refuse();
+                  """, Ct);
+        }
+
+        // One and a half batches before the refused row, then many more rows than the hand-over holds.
+        var before = batchSize + batchSize / 2;
+        var csv = new StringBuilder("email\n");
+        for (var i = 0; i < before; i++)
+        {
+            csv.Append(CultureInfo.InvariantCulture, $"r{i}@example.org\n");
+        }
+
+        csv.Append("refused@example.org\n");
+        for (var i = 0; i < 40_000; i++)
+        {
+            csv.Append(CultureInfo.InvariantCulture, $"after{i}@example.org\n");
+        }
+
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var sp = scope.ServiceProvider;
+            var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<AppPaths>(), new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())), "test.csv", true, "test consent", null, Ct);
+            var failure = await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => sp.GetRequiredService<SubscriberImporter>().ImportAsync(import, Ct));
+            Assert.Contains("refused by the test", failure.Message, StringComparison.Ordinal);
+        }
+
+        await using var read = app.Services.CreateAsyncScope();
+        var stored = await read.ServiceProvider.GetRequiredService<AppDbContext>().SubscriberImports.AsNoTracking().SingleAsync(Ct);
+        Assert.Equal(ImportStatus.Failed, stored.Status);
+        Assert.Contains("refused by the test", stored.Error, StringComparison.Ordinal);
+        Assert.Equal(batchSize, stored.Imported);
+        Assert.Equal(batchSize, await read.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.CountAsync(Ct));
+        Assert.False(await read.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.AnyAsync(s => s.Email == "r" + (batchSize + 1) + "@example.org" || s.Email.StartsWith("after"), Ct));
+        Assert.InRange(stored.Rows, before + 1, before + 1 + 40_000);
+        Assert.False(File.Exists(SubscriberImporter.FilePath(read.ServiceProvider.GetRequiredService<AppPaths>(), stored.Id)));
     }
 
     [Fact]
