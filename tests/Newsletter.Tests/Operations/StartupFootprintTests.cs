@@ -30,12 +30,17 @@ public class StartupFootprintTests
         Assert.DoesNotContain("Hangfire.InMemory.dll", mapped);
     }
 
+    /// <summary>
+    /// Workstation GC, with background collections left on: without them the runtime lets generation 0 grow to
+    /// 200 MB between collections (6 MB with them), which is what the app's peak memory in a send or an import
+    /// was made of (README, "Memory and cold start").
+    /// </summary>
     [Fact]
-    public void TheAppRunsOnWorkstationNonConcurrentGarbageCollection()
+    public void TheAppRunsOnWorkstationGarbageCollectionWithBackgroundCollections()
     {
         var properties = RuntimeConfigProperties();
         Assert.False(properties.GetProperty("System.GC.Server").GetBoolean());
-        Assert.False(properties.GetProperty("System.GC.Concurrent").GetBoolean());
+        Assert.True(!properties.TryGetProperty("System.GC.Concurrent", out var concurrent) || concurrent.GetBoolean());
     }
 
     [Fact]
