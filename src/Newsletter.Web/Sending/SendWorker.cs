@@ -324,8 +324,11 @@ public sealed class SendWorker(
                 catch (OperationCanceledException)
                 {
                     // Shutting down: the transport checks before a message starts and then lets it finish, so
-                    // this one never left; it goes back as it was.
-                    sent = SendResult.ConnectionLost("stopped before sending (shutdown)");
+                    // this one never left; it and the rest of the batch go back as they were. A stop is not the
+                    // relay failing: recorded as a lost connection, it set the relay's "not answering since" on
+                    // this node, which the last heartbeat could publish to every node's progress page.
+                    time.Smtp += Stopwatch.GetElapsedTime(built);
+                    return Ended(result with { Unsent = batch.Skip(i).Select(b => b.Id).ToList() });
                 }
             }
 

@@ -1,3 +1,5 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
 using Newsletter.Testing;
 using Newsletter.Web.Issues;
 using Newsletter.Web.Sending;
@@ -5,8 +7,9 @@ using Newsletter.Web.Sending;
 namespace Newsletter.Tests.Sending;
 
 /// <summary>
-/// The app as real processes on one SQLite file, sending through a real SMTP server: killed with SIGKILL in
-/// the middle of a send and started again, or run twice side by side. What the server received is the truth.
+/// The app as real processes on one SQLite file, sending through a real SMTP server: killed with SIGKILL or
+/// stopped with SIGTERM in the middle of a send and started again, or run twice side by side. What the server
+/// received is the truth.
 /// </summary>
 public class CrashTests
 {
@@ -66,6 +69,118 @@ public class CrashTests
         Assert.True(uncertain.Count <= bound, $"{uncertain.Count} deliveries are uncertain; the bound is {bound}");
         TestContext.Current.TestOutputHelper?.WriteLine(
             $"killed after {atKill} accepted; {duplicated.Count} readers got two copies; {uncertain.Count} deliveries marked uncertain; bound {bound}");
+    }
+
+    /// <summary>
+    /// The operator's restart (`systemctl restart`, a deploy) in the middle of a send: SIGTERM, a graceful stop,
+    /// the same app started again. Unlike a kill, nothing is in doubt: the message on the wire is let finish and
+    /// recorded, the rest of each batch goes back as it was, and the restarted app sends everyone else once.
+    /// A stop is not a relay failure, so the relay's state stays clear.
+    /// </summary>
+    [Fact]
+    public async Task AGracefulStopMidSendIsResumedWithEveryReaderSentExactlyOnceAndNothingUncertain()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        var data = await SendingProcess.CreateAsync(Readers);
+
+        await using (var first = data.App(smtp))
+        {
+            await first.StartAsync();
+            await WaitForMessagesAsync(smtp, 1000, first);
+            Assert.Equal(0, await first.StopAsync());
+            Assert.DoesNotContain("connection lost", first.Log, StringComparison.OrdinalIgnoreCase);
+        }
+
+        var atStop = smtp.Count;
+        Assert.True(atStop < Readers, $"the stop came after the send had finished ({atStop} messages)");
+        await using (var db = data.Open())
+        {
+            // Every message the relay accepted is on record as sent, and nothing is in doubt or failed.
+            var ledger = await db.Deliveries.AsNoTracking().Where(d => d.IssueId == data.IssueId).ToListAsync(Ct);
+            Assert.Equal(atStop, ledger.Count(d => d.Status == DeliveryStatus.Sent));
+            Assert.DoesNotContain(ledger, d => d.Uncertain || d.Status == DeliveryStatus.Failed);
+            Assert.Empty(await db.SendNodes.AsNoTracking().Where(n => n.RelayFailingSinceMs != null).ToListAsync(Ct));
+        }
+
+        await using var second = data.App(smtp);
+        await second.StartAsync();
+        var issue = await data.WaitUntilSentAsync(TimeSpan.FromMinutes(3), second);
+        var copies = SendingProcess.CopiesByRecipient(smtp);
+        Assert.Equal(Readers, issue.RecipientCount);
+        Assert.Equal(Readers, copies.Count);
+        Assert.All(copies, c => Assert.True(c.Value == 1, $"{c.Key} got {c.Value} copies"));
+        Assert.DoesNotContain(await data.DeliveriesAsync(), d => d.Uncertain || d.Status != DeliveryStatus.Sent);
+        TestContext.Current.TestOutputHelper?.WriteLine($"stopped after {atStop} accepted; {Readers} readers, one copy each");
+    }
+
+    /// <summary>
+    /// The stop arrives while a worker waits for the next message's in-flight mark, stalled on purpose: the test
+    /// holds the database's write lock, so the send stops with a message built and not yet started, and the stop
+    /// reaches the worker's token before the lock is let go. That message never left and goes back as it was; a
+    /// stop is not the relay failing, so no "connection lost" is logged and nothing is marked in doubt. (It used to
+    /// be recorded as a lost connection, which set this node's "relay not answering since" for its last heartbeat.)
+    /// </summary>
+    [Fact]
+    public async Task AStopWhileAMessageWaitsForItsInFlightMarkHandsItBackAsItWas()
+    {
+        await using var smtp = await SmtpServer.StartAsync(new { delay_ms = 30 });
+        var data = await SendingProcess.CreateAsync(400, batchSize: 50, concurrency: 1);
+        var environment = data.Environment(smtp);
+        environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
+        await using var app = new AppProcess(environment, sampleNotes: false, root: data.Root);
+        await app.StartAsync();
+        await WaitForMessagesAsync(smtp, 20, app);
+
+        var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = data.DatabaseFile, Pooling = false }.ToString());
+        await holder.OpenAsync(Ct);
+        var writeLock = (SqliteTransaction)await holder.BeginTransactionAsync(System.Data.IsolationLevel.Serializable, Ct);
+        await using (var create = holder.CreateCommand())
+        {
+            // A write takes the lock at once (a deferred transaction takes it only at its first write).
+            create.Transaction = writeLock;
+            create.CommandText = "CREATE TABLE \"test_write_lock\" (\"x\" INTEGER)";
+            await create.ExecuteNonQueryAsync(Ct);
+        }
+
+        // The worker is stalled once the relay has seen nothing for a while: its next commit waits for the lock.
+        await WaitUntilQuietAsync(smtp, TimeSpan.FromMilliseconds(600));
+        var atStall = smtp.Count; // one more may go out if the stop is slow to reach the worker
+        var stopping = app.StopAsync(TimeSpan.FromMinutes(2));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!app.Log.Contains("Application is shutting down", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20, Ct);
+        }
+
+        // The stop goes from the host to the job server to the worker's token in milliseconds; a second is plenty.
+        await Task.Delay(1000, Ct);
+        await writeLock.RollbackAsync(Ct);
+        await holder.DisposeAsync();
+        Assert.Equal(0, await stopping);
+
+        Assert.DoesNotContain("connection lost", app.Log, StringComparison.OrdinalIgnoreCase);
+        await using var db = data.Open();
+        var ledger = await db.Deliveries.AsNoTracking().Where(d => d.IssueId == data.IssueId).ToListAsync(Ct);
+        Assert.InRange(smtp.Count, atStall, atStall + 1);
+        Assert.Equal(smtp.Count, ledger.Count(d => d.Status == DeliveryStatus.Sent));
+        Assert.DoesNotContain(ledger, d => d.Uncertain || d.Status == DeliveryStatus.Failed);
+        Assert.Empty(await db.SendNodes.AsNoTracking().Where(n => n.RelayFailingSinceMs != null).ToListAsync(Ct));
+    }
+
+    private static async Task WaitUntilQuietAsync(SmtpServer smtp, TimeSpan quiet)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        var last = smtp.Count;
+        var since = DateTime.UtcNow;
+        while (DateTime.UtcNow - since < quiet)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the send never stalled on the held write lock");
+            await Task.Delay(50, Ct);
+            if (smtp.Count != last)
+            {
+                (last, since) = (smtp.Count, DateTime.UtcNow);
+            }
+        }
     }
 
     [Theory]
