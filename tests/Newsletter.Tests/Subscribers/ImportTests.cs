@@ -245,7 +245,7 @@ public class ImportTests
                   """, Ct);
         }
 
-        // One and a half batches before the refused row, then many more rows than the hand-over holds.
+        // One and a half batches before the refused row, then many rows still to read after it.
         var before = batchSize + batchSize / 2;
         var csv = new StringBuilder("email\n");
         for (var i = 0; i < before; i++)
