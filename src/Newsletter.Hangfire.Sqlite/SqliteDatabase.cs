@@ -1,25 +1,31 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using Hangfire.Logging;
 using Microsoft.Data.Sqlite;
 
 namespace Newsletter.Hangfire.Sqlite;
 
 /// <summary>
-/// Opens a fresh pooled connection per operation, so no connection is ever shared between threads, and runs every write
-/// in an immediate transaction: a deferred one that reads first can fail with SQLITE_BUSY_SNAPSHOT, which no busy timeout
-/// resolves.
+/// Lends each operation a connection of its own from a small pool, so no connection is ever shared between threads, and
+/// runs every write in an immediate transaction: a deferred one that reads first can fail with SQLITE_BUSY_SNAPSHOT, which
+/// no busy timeout resolves. The pool is this class's rather than Microsoft.Data.Sqlite's because that one closes a
+/// connection's commands when it is handed back, and every statement was parsed afresh on every use; a connection kept
+/// here keeps its prepared statements (<see cref="StatementCachingConnection"/>).
 /// </summary>
 internal sealed class SqliteDatabase
 {
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
 
+    /// <summary>Idle connections kept: the busiest moment of a server (ten workers, its heartbeat, the expiration manager) needs no more.</summary>
+    private const int MaxIdle = 16;
+
     private static readonly ILog Logger = LogProvider.GetLogger(typeof(SqliteStorage));
-    private static readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> Configured = new();
-    private static readonly object Marker = new();
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> WriteGates = new(StringComparer.Ordinal);
+
+    private readonly ConcurrentStack<StatementCachingConnection> _idle = new();
+    private int _idleCount;
+    private volatile bool _closed;
 
     [ThreadStatic]
     private static bool _insideGate;
@@ -38,7 +44,7 @@ internal sealed class SqliteDatabase
             DataSource = FilePath,
             Mode = SqliteOpenMode.ReadWriteCreate,
             Cache = SqliteCacheMode.Private,
-            Pooling = true,
+            Pooling = false,
             DefaultTimeout = Math.Max(1, (int)Math.Ceiling(options.BusyTimeout.TotalSeconds)),
         }.ToString();
 
@@ -57,23 +63,50 @@ internal sealed class SqliteDatabase
     /// <summary>Released lock rows whose delete goes with the next write transaction.</summary>
     public ParkedLocks Parked { get; }
 
-    public SqliteConnection Open()
+    /// <summary>A connection of the caller's own, set up for this storage; the caller disposes it.</summary>
+    public SqliteConnection Open() => Configure(new SqliteConnection(_connectionString));
+
+    public T Read<T>(Func<SqliteConnection, T> query)
     {
-        var connection = new SqliteConnection(_connectionString);
+        var connection = Rent();
+        var healthy = false;
+        try
+        {
+            var result = query(connection);
+            healthy = true;
+            return result;
+        }
+        finally
+        {
+            Return(connection, healthy);
+        }
+    }
+
+    /// <summary>Connections open and waiting to be lent.</summary>
+    public int IdleConnections => Volatile.Read(ref _idleCount);
+
+    /// <summary>Closes the idle connections; the storage calls it when it is disposed. A connection lent out closes when handed back.</summary>
+    public void CloseIdle()
+    {
+        _closed = true;
+        while (_idle.TryPop(out var connection))
+        {
+            Interlocked.Decrement(ref _idleCount);
+            connection.Dispose();
+        }
+    }
+
+    private T Configure<T>(T connection)
+        where T : SqliteConnection
+    {
         try
         {
             connection.Open();
 
-            // Per native handle, so set once when the pool opens one; a pooled handle keeps them, and re-running three
-            // pragmas on every operation cost more than some of the operations themselves.
-            if (connection.Handle is { } handle && !Configured.TryGetValue(handle, out _))
-            {
-                using var command = connection.CreateCommand();
-                command.CommandText = _pragmas;
-                command.ExecuteNonQuery();
-                Configured.AddOrUpdate(handle, Marker);
-            }
-
+            // Per connection, not stored in the file.
+            using var command = connection.CreateCommand();
+            command.CommandText = _pragmas;
+            command.ExecuteNonQuery();
             return connection;
         }
         catch
@@ -83,10 +116,44 @@ internal sealed class SqliteDatabase
         }
     }
 
-    public T Read<T>(Func<SqliteConnection, T> query)
+    /// <summary>The most recently used idle connection (its statements are the warmest), or a new one.</summary>
+    private StatementCachingConnection Rent()
     {
-        using var connection = Open();
-        return query(connection);
+        if (_idle.TryPop(out var connection))
+        {
+            Interlocked.Decrement(ref _idleCount);
+            return connection;
+        }
+
+        return Configure(new StatementCachingConnection(_connectionString));
+    }
+
+    /// <summary>
+    /// Keeps a connection that finished its work cleanly with no transaction left open; one an exception came through is
+    /// closed instead, since nothing says what state that left it in.
+    /// </summary>
+    private void Return(StatementCachingConnection connection, bool healthy)
+    {
+        var keep = healthy && !_closed && connection.Current is null;
+        if (keep && Interlocked.Increment(ref _idleCount) <= MaxIdle)
+        {
+            _idle.Push(connection);
+
+            // Disposed meanwhile: close what may have come back after the storage emptied the pool.
+            if (_closed)
+            {
+                CloseIdle();
+            }
+
+            return;
+        }
+
+        if (keep)
+        {
+            Interlocked.Decrement(ref _idleCount);
+        }
+
+        connection.Dispose();
     }
 
     /// <summary>
@@ -101,7 +168,7 @@ internal sealed class SqliteDatabase
             // while SQLite's busy handler sleeps in growing steps and leaves the lock idle meanwhile. Other processes
             // still meet at the busy timeout. A write nested in another on the same thread skips the gate. The connection is
             // taken from the pool before the gate and returned after it, so the write lock is held for the transaction only.
-            using var connection = Open();
+            var connection = Rent();
             var gated = !_insideGate;
             if (gated)
             {
@@ -113,13 +180,15 @@ internal sealed class SqliteDatabase
             var committed = false;
             try
             {
-                using var transaction = connection.BeginTransaction(deferred: false);
-                released = Parked.DeleteDue(connection);
-                var result = body(connection);
-                transaction.Commit();
-                committed = true;
-                SqliteStorageMetrics.WriteTransactions.Add(1);
-                return result;
+                using (var transaction = connection.BeginTransaction(deferred: false))
+                {
+                    released = Parked.DeleteDue(connection);
+                    var result = body(connection);
+                    transaction.Commit();
+                    committed = true;
+                    SqliteStorageMetrics.WriteTransactions.Add(1);
+                    return result;
+                }
             }
             catch (SqliteException ex) when (IsBusy(ex) && attempt < _retryAttempts)
             {
@@ -137,6 +206,9 @@ internal sealed class SqliteDatabase
                     _insideGate = false;
                     _writeGate.Release();
                 }
+
+                // Handed back after the gate, as it was taken before it: the write lock is held for the transaction only.
+                Return(connection, committed);
             }
 
             // Outside the gate, so this process's other writers are not held up by one that waits for another process.
@@ -162,9 +234,45 @@ internal sealed class SqliteDatabase
     public static bool IsBusy(SqliteException ex) => ex.SqliteErrorCode is SqliteBusy or SqliteLocked;
 }
 
+/// <summary>
+/// A pooled connection that keeps a prepared command per SQL text. SQLite parses and plans a statement in
+/// <c>sqlite3_prepare</c>; the storage runs the same few dozen statements for every job, so they are prepared once per
+/// connection instead of once per use.
+/// </summary>
+internal sealed class StatementCachingConnection(string connectionString) : SqliteConnection(connectionString)
+{
+    /// <summary>Text built from a varying number of rows is not kept: past this many, a statement is prepared for its one use.</summary>
+    private const int MaxStatements = 64;
+
+    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+
+    /// <summary>The transaction open on this connection, which a command must name to run inside it.</summary>
+    public SqliteTransaction? Current => Transaction;
+
+    /// <summary>The command kept for <paramref name="sql"/>, made now if there is room; null when there is none.</summary>
+    public SqliteCommand? Kept(string sql)
+    {
+        if (!_commands.TryGetValue(sql, out var command))
+        {
+            if (_commands.Count >= MaxStatements)
+            {
+                return null;
+            }
+
+            command = CreateCommand();
+            command.CommandText = sql;
+            _commands.Add(sql, command);
+        }
+
+        command.Transaction = Transaction;
+        return command;
+    }
+}
+
 /// <summary>Small ADO.NET helpers: every statement is parameterised; no value is ever spliced into SQL text.</summary>
 internal static class SqliteCommandExtensions
 {
+    /// <summary>A command of its own for the caller to dispose; for SQL built per call (a list of rows). Not kept.</summary>
     public static SqliteCommand Command(this SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
         var command = connection.CreateCommand();
@@ -180,15 +288,29 @@ internal static class SqliteCommandExtensions
 
     public static int Execute(this SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
-        using var command = connection.Command(sql, parameters);
-        return command.ExecuteNonQuery();
+        var command = connection.Reusable(sql, parameters, out var kept);
+        try
+        {
+            return command.ExecuteNonQuery();
+        }
+        finally
+        {
+            Done(command, kept);
+        }
     }
 
     public static object? Scalar(this SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
-        using var command = connection.Command(sql, parameters);
-        var value = command.ExecuteScalar();
-        return value is DBNull ? null : value;
+        var command = connection.Reusable(sql, parameters, out var kept);
+        try
+        {
+            var value = command.ExecuteScalar();
+            return value is DBNull ? null : value;
+        }
+        finally
+        {
+            Done(command, kept);
+        }
     }
 
     public static long Long(this SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters) =>
@@ -196,15 +318,84 @@ internal static class SqliteCommandExtensions
 
     public static List<T> List<T>(this SqliteConnection connection, string sql, Func<SqliteDataReader, T> map, params (string Name, object? Value)[] parameters)
     {
-        using var command = connection.Command(sql, parameters);
-        using var reader = command.ExecuteReader();
-        var list = new List<T>();
-        while (reader.Read())
+        var command = connection.Reusable(sql, parameters, out var kept);
+        try
         {
-            list.Add(map(reader));
+            using var reader = command.ExecuteReader();
+            var list = new List<T>();
+            while (reader.Read())
+            {
+                list.Add(map(reader));
+            }
+
+            return list;
+        }
+        finally
+        {
+            Done(command, kept);
+        }
+    }
+
+    /// <summary>The connection's kept command for this text with these values bound, or a new one when it keeps none.</summary>
+    private static SqliteCommand Reusable(this SqliteConnection connection, string sql, (string Name, object? Value)[] parameters, out bool kept)
+    {
+        var command = (connection as StatementCachingConnection)?.Kept(sql);
+        kept = command is not null;
+        if (command is null)
+        {
+            return connection.Command(sql, parameters);
         }
 
-        return list;
+        SqliteDatabase.CountStatement();
+        var bound = command.Parameters;
+        if (bound.Count == parameters.Length && SameNames(bound, parameters))
+        {
+            for (var i = 0; i < parameters.Length; i++)
+            {
+                bound[i].Value = parameters[i].Value ?? DBNull.Value;
+            }
+        }
+        else
+        {
+            bound.Clear();
+            foreach (var (name, value) in parameters)
+            {
+                bound.AddWithValue(name, value ?? DBNull.Value);
+            }
+        }
+
+        return command;
+    }
+
+    private static bool SameNames(SqliteParameterCollection bound, (string Name, object? Value)[] parameters)
+    {
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            if (!string.Equals(bound[i].ParameterName, parameters[i].Name, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// A kept command lets go of its values (a large payload should not stay referenced by an idle connection); one made
+    /// for this call is disposed.
+    /// </summary>
+    private static void Done(SqliteCommand command, bool kept)
+    {
+        if (!kept)
+        {
+            command.Dispose();
+            return;
+        }
+
+        foreach (SqliteParameter parameter in command.Parameters)
+        {
+            parameter.Value = DBNull.Value;
+        }
     }
 
     public static string? NullableString(this SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);

@@ -128,6 +128,7 @@ public sealed class SqliteStorage : JobStorage, IDisposable
     {
         Leases.Dispose();
         Database.Parked.Dispose();
+        Database.CloseIdle();
         _jobEnqueued.Dispose();
     }
 
