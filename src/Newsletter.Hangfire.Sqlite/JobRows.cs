@@ -36,20 +36,25 @@ internal static class JobRows
         {
             // One statement for all of them (Hangfire adds two or three to every job).
             var list = parameters.ToList();
-            using var command = connection.Command(
-                "INSERT INTO job_parameter (job_id, name, value) VALUES " + string.Join(", ", list.Select((_, i) => $"($jobId, $n{i}, $v{i})")),
-                ("$jobId", jobId));
+            var values = new (string, object?)[1 + (2 * list.Count)];
+            values[0] = ("$jobId", jobId);
             for (var i = 0; i < list.Count; i++)
             {
-                command.Parameters.AddWithValue($"$n{i}", list[i].Key);
-                command.Parameters.AddWithValue($"$v{i}", (object?)list[i].Value ?? DBNull.Value);
+                values[1 + (2 * i)] = (Numbered("$n", i), list[i].Key);
+                values[2 + (2 * i)] = (Numbered("$v", i), list[i].Value);
             }
 
-            command.ExecuteNonQuery();
+            // The same text for the same number of parameters, so the connection keeps it like any other.
+            connection.Execute(
+                "INSERT INTO job_parameter (job_id, name, value) VALUES " + string.Join(", ", list.Select((_, i) => $"($jobId, $n{i}, $v{i})")),
+                values);
         }
 
         return jobId;
     }
+
+    /// <summary>A numbered parameter name ($n0, $n1...) for a statement with one group of values per row.</summary>
+    public static string Numbered(string prefix, int i) => prefix + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>
     /// Takes <paramref name="count"/> ids from the job table's AUTOINCREMENT sequence ahead of their inserts and returns the

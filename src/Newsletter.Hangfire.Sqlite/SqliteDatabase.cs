@@ -134,7 +134,7 @@ internal sealed class SqliteDatabase
     /// </summary>
     private void Return(StatementCachingConnection connection, bool healthy)
     {
-        var keep = healthy && !_closed && connection.Current is null;
+        var keep = healthy && !_closed && !connection.InTransaction;
         if (keep && Interlocked.Increment(ref _idleCount) <= MaxIdle)
         {
             _idle.Push(connection);
@@ -180,15 +180,13 @@ internal sealed class SqliteDatabase
             var committed = false;
             try
             {
-                using (var transaction = connection.BeginTransaction(deferred: false))
-                {
-                    released = Parked.DeleteDue(connection);
-                    var result = body(connection);
-                    transaction.Commit();
-                    committed = true;
-                    SqliteStorageMetrics.WriteTransactions.Add(1);
-                    return result;
-                }
+                using var transaction = connection.Begin(immediate: true);
+                released = Parked.DeleteDue(connection);
+                var result = body(connection);
+                transaction.Commit();
+                committed = true;
+                SqliteStorageMetrics.WriteTransactions.Add(1);
+                return result;
             }
             catch (SqliteException ex) when (IsBusy(ex) && attempt < _retryAttempts)
             {
@@ -246,15 +244,34 @@ internal sealed class StatementCachingConnection(string connectionString) : Sqli
 
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
 
-    /// <summary>The transaction open on this connection, which a command must name to run inside it.</summary>
-    public SqliteTransaction? Current => Transaction;
+    /// <summary>
+    /// Whether SQLite has a transaction open on this connection, however it was begun: its own answer, not
+    /// Microsoft.Data.Sqlite's (which knows only the transactions it began).
+    /// </summary>
+    public bool InTransaction => SQLitePCL.raw.sqlite3_get_autocommit(Handle) == 0;
+
+    /// <summary>
+    /// Begins a transaction with kept statements: Microsoft.Data.Sqlite's <c>BeginTransaction</c> prepares <c>BEGIN</c>
+    /// and <c>COMMIT</c> afresh each time, which was four of a job's statements in every ten. Disposed uncommitted, it
+    /// rolls back.
+    /// </summary>
+    public KeptTransaction Begin(bool immediate)
+    {
+        if (Transaction is not null)
+        {
+            throw new InvalidOperationException("A transaction begun through Microsoft.Data.Sqlite is open on this connection.");
+        }
+
+        Kept(immediate ? "BEGIN IMMEDIATE" : "BEGIN")!.ExecuteNonQuery();
+        return new KeptTransaction(this);
+    }
 
     /// <summary>The command kept for <paramref name="sql"/>, made now if there is room; null when there is none.</summary>
     public SqliteCommand? Kept(string sql)
     {
         if (!_commands.TryGetValue(sql, out var command))
         {
-            if (_commands.Count >= MaxStatements)
+            if (_commands.Count >= MaxStatements && !IsTransactionControl(sql))
             {
                 return null;
             }
@@ -266,6 +283,23 @@ internal sealed class StatementCachingConnection(string connectionString) : Sqli
 
         command.Transaction = Transaction;
         return command;
+    }
+
+    private static bool IsTransactionControl(string sql) => sql is "BEGIN" or "BEGIN IMMEDIATE" or "COMMIT" or "ROLLBACK";
+}
+
+/// <summary>A transaction begun by <see cref="StatementCachingConnection.Begin"/>; rolled back when disposed uncommitted.</summary>
+internal readonly struct KeptTransaction(StatementCachingConnection connection) : IDisposable
+{
+    public void Commit() => connection.Kept("COMMIT")!.ExecuteNonQuery();
+
+    public void Dispose()
+    {
+        // SQLite may have rolled back already (some errors end the transaction themselves); then there is nothing to undo.
+        if (connection.InTransaction)
+        {
+            connection.Kept("ROLLBACK")!.ExecuteNonQuery();
+        }
     }
 }
 
@@ -335,6 +369,13 @@ internal static class SqliteCommandExtensions
             Done(command, kept);
         }
     }
+
+    /// <summary>
+    /// A deferred transaction, so that several reads see one snapshot of the file; with kept statements on a pooled
+    /// connection, Microsoft.Data.Sqlite's own on any other.
+    /// </summary>
+    public static IDisposable Snapshot(this SqliteConnection connection) =>
+        connection is StatementCachingConnection caching ? caching.Begin(immediate: false) : connection.BeginTransaction(deferred: true);
 
     /// <summary>The connection's kept command for this text with these values bound, or a new one when it keeps none.</summary>
     private static SqliteCommand Reusable(this SqliteConnection connection, string sql, (string Name, object? Value)[] parameters, out bool kept)

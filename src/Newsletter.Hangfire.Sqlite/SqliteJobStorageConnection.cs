@@ -258,7 +258,7 @@ internal sealed class SqliteJobStorageConnection : JobStorageConnection
 
         return Database.Read(connection =>
         {
-            using var snapshot = connection.BeginTransaction(deferred: true);
+            using var snapshot = connection.Snapshot();
             var rows = connection.List(
                 "SELECT invocation_data, state_name, created_at FROM job WHERE id = $id",
                 reader => (Payload: reader.GetString(0), State: reader.NullableString(1), CreatedAt: reader.GetInt64(2)),
@@ -399,15 +399,16 @@ internal sealed class SqliteJobStorageConnection : JobStorageConnection
 
         return Database.Read(connection =>
         {
-            using var command = connection.Command(
-                $"SELECT COUNT(*) FROM (SELECT 1 FROM set_entry WHERE key IN ({string.Join(", ", list.Select((_, i) => "$k" + i))}) LIMIT $limit)",
-                ("$limit", limit));
+            var values = new (string, object?)[list.Count + 1];
+            values[0] = ("$limit", limit);
             for (var i = 0; i < list.Count; i++)
             {
-                command.Parameters.AddWithValue("$k" + i, list[i]);
+                values[i + 1] = (JobRows.Numbered("$k", i), list[i]);
             }
 
-            return (long)command.ExecuteScalar()!;
+            return connection.Long(
+                $"SELECT COUNT(*) FROM (SELECT 1 FROM set_entry WHERE key IN ({string.Join(", ", list.Select((_, i) => "$k" + i))}) LIMIT $limit)",
+                values);
         });
     }
 

@@ -333,16 +333,17 @@ internal sealed class SqliteJobStorageTransaction : JobStorageTransaction
         for (var start = 0; start < _counters.Count; start += RowsPerStatement)
         {
             var rows = _counters.Skip(start).Take(RowsPerStatement).ToList();
-            using var command = connection.Command(
-                "INSERT INTO counter (key, value, expire_at) VALUES " + string.Join(", ", rows.Select((_, i) => $"($k{i}, $v{i}, $e{i})")));
+            var values = new (string, object?)[3 * rows.Count];
             for (var i = 0; i < rows.Count; i++)
             {
-                command.Parameters.AddWithValue($"$k{i}", rows[i].Key);
-                command.Parameters.AddWithValue($"$v{i}", rows[i].Value);
-                command.Parameters.AddWithValue($"$e{i}", (object?)rows[i].ExpireAt ?? DBNull.Value);
+                values[3 * i] = (JobRows.Numbered("$k", i), rows[i].Key);
+                values[(3 * i) + 1] = (JobRows.Numbered("$v", i), rows[i].Value);
+                values[(3 * i) + 2] = (JobRows.Numbered("$e", i), rows[i].ExpireAt);
             }
 
-            command.ExecuteNonQuery();
+            connection.Execute(
+                "INSERT INTO counter (key, value, expire_at) VALUES " + string.Join(", ", rows.Select((_, i) => $"($k{i}, $v{i}, $e{i})")),
+                values);
         }
     }
 

@@ -362,7 +362,7 @@ internal sealed class SqliteMonitoringApi : JobStorageMonitor
 
     private T Read<T>(Func<SqliteConnection, T> query) => _storage.Database.Read(connection =>
     {
-        using var snapshot = connection.BeginTransaction(deferred: true);
+        using var snapshot = connection.Snapshot();
         return query(connection);
     });
 }

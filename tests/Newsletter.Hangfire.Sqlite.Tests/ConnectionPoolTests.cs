@@ -75,6 +75,30 @@ public sealed class ConnectionPoolTests : IDisposable
     }
 
     [Fact]
+    public void AWriteThatSqliteRolledBackItselfFailsWithItsOwnErrorAndTheNextWriteCommits()
+    {
+        using var storage = OpenWithTable();
+
+        // RAISE(ROLLBACK) ends the transaction inside SQLite: the storage must not then try a second rollback, whose
+        // "no transaction is active" would hide the real error, nor lend the connection out in a state it doesn't know.
+        Db.Execute(_folder.Db, "CREATE TRIGGER refuse BEFORE INSERT ON pool_test WHEN NEW.k = 'refused' BEGIN SELECT RAISE(ROLLBACK, 'refused by trigger'); END");
+        var error = Assert.Throws<SqliteException>(() => storage.Database.Write(c =>
+        {
+            c.Execute(Insert, ("$k", "first"), ("$v", 1));
+            c.Execute(Insert, ("$k", "refused"), ("$v", 2));
+        }));
+        Assert.Contains("refused by trigger", error.Message, StringComparison.Ordinal);
+
+        for (var i = 0; i < 20; i++)
+        {
+            storage.Database.Write(c => c.Execute(Insert, ("$k", "after" + i), ("$v", i)));
+        }
+
+        Assert.Equal(0, Db.Scalar(_folder.Db, "SELECT COUNT(*) FROM pool_test WHERE k = 'first'"));
+        Assert.Equal(20, Db.Scalar(_folder.Db, Count));
+    }
+
+    [Fact]
     public async Task ThePoolKeepsAFewConnectionsAndTheStorageLeavesNoneOpenOnceDisposed()
     {
         Assert.SkipUnless(Directory.Exists("/proc/self/fd"), "counts open files through /proc (Linux)");
