@@ -256,33 +256,36 @@ internal sealed class SqliteJobStorageConnection : JobStorageConnection
             return null;
         }
 
-        return Database.Read(connection =>
+        // One statement, so one snapshot of the job and its parameters without a transaction around two reads
+        // (Hangfire reads every job twice on its way to Succeeded).
+        var rows = Database.Read(connection => connection.List(
+            "SELECT j.invocation_data, j.state_name, j.created_at, p.name, p.value FROM job j LEFT JOIN job_parameter p ON p.job_id = j.id WHERE j.id = $id",
+            reader => (Payload: reader.GetString(0), State: reader.NullableString(1), CreatedAt: reader.GetInt64(2), Name: reader.NullableString(3), Value: reader.NullableString(4)),
+            ("$id", id)));
+        if (rows.Count == 0)
         {
-            using var snapshot = connection.Snapshot();
-            var rows = connection.List(
-                "SELECT invocation_data, state_name, created_at FROM job WHERE id = $id",
-                reader => (Payload: reader.GetString(0), State: reader.NullableString(1), CreatedAt: reader.GetInt64(2)),
-                ("$id", id));
-            if (rows.Count == 0)
-            {
-                return null;
-            }
+            return null;
+        }
 
-            var parameters = connection.List(
-                "SELECT name, value FROM job_parameter WHERE job_id = $id",
-                reader => (Name: reader.GetString(0), Value: reader.NullableString(1)),
-                ("$id", id));
-            var (job, data, error) = JobRows.Load(rows[0].Payload);
-            return new JobData
+        var (job, data, error) = JobRows.Load(rows[0].Payload);
+        var parameters = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var row in rows)
+        {
+            if (row.Name is not null)
             {
-                Job = job,
-                InvocationData = data,
-                LoadException = error,
-                State = rows[0].State,
-                CreatedAt = UnixMs.ToDateTime(rows[0].CreatedAt),
-                ParametersSnapshot = parameters.ToDictionary(p => p.Name, p => p.Value!, StringComparer.OrdinalIgnoreCase),
-            };
-        });
+                parameters[row.Name] = row.Value!;
+            }
+        }
+
+        return new JobData
+        {
+            Job = job,
+            InvocationData = data,
+            LoadException = error,
+            State = rows[0].State,
+            CreatedAt = UnixMs.ToDateTime(rows[0].CreatedAt),
+            ParametersSnapshot = parameters,
+        };
     }
 
     public override StateData? GetStateData(string jobId)
