@@ -327,12 +327,14 @@ public sealed class SendWorker(
                     // this one never left; it and the rest of the batch go back as they were. A stop is not the
                     // relay failing: recorded as a lost connection, it set the relay's "not answering since" on
                     // this node, which the last heartbeat could publish to every node's progress page.
-                    time.Smtp += Stopwatch.GetElapsedTime(built);
                     return Ended(result with { Unsent = batch.Skip(i).Select(b => b.Id).ToList() });
+                }
+                finally
+                {
+                    time.Smtp += Stopwatch.GetElapsedTime(built);
                 }
             }
 
-            time.Smtp += Stopwatch.GetElapsedTime(built);
             result.Attempted++;
 
             if (sent.Outcome == SendOutcome.ConnectionLost)
