@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
@@ -20,6 +21,50 @@ public sealed class AddressHashes(InstallationKeys keys)
     private byte[] Key => keys.Get(KeyName);
 
     public string Of(string email) => Keyed(Key, SHA256.HashData(Encoding.UTF8.GetBytes(Subscriber.KeyOf(email))));
+
+    /// <summary>
+    /// A hasher for one thread's many addresses (an import): it keeps its SHA-256 and HMAC contexts and resets them after
+    /// each address, where the one-shot calls above make both afresh and OpenSSL looks the HMAC algorithm up by name
+    /// each time (a million-row import spent 4 % of its thread in libcrypto that way). Not thread-safe.
+    /// </summary>
+    public Hasher NewHasher() => new(Key);
+
+    public sealed class Hasher(byte[] key) : IDisposable
+    {
+        private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly IncrementalHash _hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
+
+        /// <summary>The same value as <see cref="AddressHashes.Of"/>, for an address already made its key (<see cref="Subscriber.KeyOf"/>).</summary>
+        public string OfKey(string key)
+        {
+            var max = Encoding.UTF8.GetMaxByteCount(key.Length);
+            var rented = max > 1024 ? ArrayPool<byte>.Shared.Rent(max) : null;
+            try
+            {
+                Span<byte> utf8 = rented ?? stackalloc byte[1024];
+                _sha.AppendData(utf8[..Encoding.UTF8.GetBytes(key, utf8)]);
+                Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+                _sha.GetHashAndReset(digest);
+                _hmac.AppendData(digest);
+                Span<byte> mac = stackalloc byte[SHA256.HashSizeInBytes];
+                _hmac.GetHashAndReset(mac);
+                return Convert.ToHexStringLower(mac);
+            }
+            finally
+            {
+                if (rented is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(rented);
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            _sha.Dispose();
+            _hmac.Dispose();
+        }
+    }
 
     private static string Keyed(byte[] key, byte[] digest) => Convert.ToHexStringLower(HMACSHA256.HashData(key, digest));
 

@@ -250,6 +250,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         {
             var target = new ImportTarget(import.Id, import.ImportAsActive ? SubscriberStatus.Active : SubscriberStatus.Pending, $"import:{import.Id}", import.ConsentSource, clock.GetUtcNow().UtcDateTime);
             using var batch = writer.Open(connection, target);
+            using var hasher = hashes.NewHasher();
             string[] defaultTags = [.. Notes.Tags.Parse(import.Tags)];
             var now = clock.GetUtcNow().UtcDateTime;
             var inBatch = 0;
@@ -295,11 +296,11 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
                     // one is not confirmed until the reader clicks the link its confirmation mail carries.
                     var confirmed = import.ImportAsActive ? row.ConfirmedAt ?? createdAt : (DateTime?)null;
                     // The lifecycle's own name and suppression rules: a reader imported is a reader like any other.
-                    batch.Add(tx, new ImportRow(email, key, name, createdAt, confirmed, hashes.Of(email), tags));
+                    batch.Add(tx, new ImportRow(email, key, name, createdAt, confirmed, hasher.OfKey(key), tags));
                 }
                 else
                 {
-                    batch.Add(tx, FromPlatform(import, map.Platform, row, email, key, name, createdAt, hashes.Of(email), tags, now));
+                    batch.Add(tx, FromPlatform(import, map.Platform, row, email, key, name, createdAt, hasher.OfKey(key), tags, now));
                 }
 
                 if (++inBatch >= writer.BatchSize)
