@@ -102,8 +102,8 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
             // The plain rows of an author's CSV, a million of them at a time, go through SQLite's own API
             // (SqliteRawStatement): only what differs from row to row is bound on each row.
             // Most addresses are their own key (nothing to lower-case), so that statement binds the address once.
-            _insertSame = new Insert(connection, InsertSql(target, sameKey: true), target.ConsentSource);
-            _insertOther = new Insert(connection, InsertSql(target, sameKey: false), target.ConsentSource);
+            _insertSame = new Insert(connection, target, sameKey: true);
+            _insertOther = new Insert(connection, target, sameKey: false);
             _tag = new SqliteRawStatement(connection, "INSERT OR IGNORE INTO \"SubscriberTags\" (\"SubscriberId\", \"Tag\") VALUES ($id, $tag)");
             _suppressed = new SqliteRawStatement(connection, "SELECT 1 FROM \"Suppressions\" WHERE \"EmailHash\" = $hash");
             _imported = new SqliteRawStatement(connection, "INSERT INTO \"SubscriberEvents\" (\"SubscriberId\", \"At\", \"Kind\", \"Source\") VALUES ($id, $at, $kind, $source)");
@@ -300,16 +300,16 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
             private readonly SqliteRawStatement _statement;
             private readonly int _email, _name, _created, _confirmed, _hash, _key;
 
-            public Insert(SqliteConnection connection, string sql, string? consent)
+            public Insert(SqliteConnection connection, ImportTarget target, bool sameKey)
             {
-                _statement = new SqliteRawStatement(connection, sql);
+                _statement = new SqliteRawStatement(connection, InsertSql(target, sameKey));
                 _email = _statement.Index("$email");
                 _name = _statement.Index("$name");
                 _created = _statement.Index("$created");
                 _confirmed = _statement.Index("$confirmed");
                 _hash = _statement.Index("$hash");
-                _key = sql.Contains("$key", StringComparison.Ordinal) ? _statement.Index("$key") : 0;
-                _statement.Bind(_statement.Index("$consent"), consent);
+                _key = sameKey ? 0 : _statement.Index("$key");
+                _statement.Bind(_statement.Index("$consent"), target.ConsentSource);
             }
 
             /// <summary>The new reader's id, or null when the address is on the list already or suppressed.</summary>
