@@ -281,8 +281,9 @@ internal sealed class SqliteSubscriberImportWriter : SubscriberImportWriter
         }
 
         /// <summary>
-        /// What is the same for every row is written into the statement: the status is a number, the source is
-        /// "import:" and a number, and the consent is read from the import's own row, so no author text becomes SQL.
+        /// What is the same for every row is written into the statement: the status is a number and the source is
+        /// "import:" and a number. The consent record is the author's text, so it is a parameter (bound once), and no
+        /// author text becomes SQL.
         /// </summary>
         private static string InsertSql(ImportTarget target, bool sameKey) => string.Create(CultureInfo.InvariantCulture, $"""
             INSERT INTO "Subscribers" ("Email", "EmailKey", "Name", "Status", "Source", "ConsentSource", "CreatedAt", "ConfirmedAt", "TokenVersion")
