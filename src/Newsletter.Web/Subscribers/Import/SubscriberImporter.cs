@@ -246,80 +246,129 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
 
         var connection = db.Database.GetDbConnection();
         await db.Database.OpenConnectionAsync(ct);
+        // Where the writer allows it (PostgreSQL), the batches take turns on two connections: while the server
+        // merges one, this loop reads, checks and copies the next. They still commit one after the other.
+        var other = writer.OverlapConnection(connection);
+        Task? committing = null;
         try
         {
-            var target = new ImportTarget(import.Id, import.ImportAsActive ? SubscriberStatus.Active : SubscriberStatus.Pending, $"import:{import.Id}", import.ConsentSource, clock.GetUtcNow().UtcDateTime);
-            using var batch = writer.Open(connection, target);
-            using var hasher = hashes.NewHasher();
-            string[] defaultTags = [.. Notes.Tags.Parse(import.Tags)];
-            var now = clock.GetUtcNow().UtcDateTime;
-            var inBatch = 0;
-            DbTransaction? tx = null;
-            // The header was consumed above; the body starts on the line after it, and lines are the file's own.
-            var reader = new CsvReader(text, delimiter, headerLineNumber + 1);
-            foreach (var record in reader.Records())
+            if (other is not null)
             {
-                var line = record.Line;
-                import.Rows++;
-                // A broken or undecodable record is one row's problem: it is reported and the file goes on.
-                var broken = record.Error ?? (record.Fields.Any(f => f.Contains('\uFFFD', StringComparison.Ordinal)) ? NotUtf8 : null);
-                if (broken is not null)
+                await other.OpenAsync(ct);
+            }
+
+            var target = new ImportTarget(import.Id, import.ImportAsActive ? SubscriberStatus.Active : SubscriberStatus.Pending, $"import:{import.Id}", import.ConsentSource, clock.GetUtcNow().UtcDateTime);
+            using var first = writer.Open(connection, target);
+            using var second = other is null ? null : writer.Open(other, target);
+            var (on, batch) = (connection, first);
+            try
+            {
+                using var hasher = hashes.NewHasher();
+                string[] defaultTags = [.. Notes.Tags.Parse(import.Tags)];
+                var now = clock.GetUtcNow().UtcDateTime;
+                var inBatch = 0;
+                DbTransaction? tx = null;
+                // The header was consumed above; the body starts on the line after it, and lines are the file's own.
+                var reader = new CsvReader(text, delimiter, headerLineNumber + 1);
+                foreach (var record in reader.Records())
                 {
-                    import.Invalid++;
-                    await errors.WriteLineAsync($"{line},,{CsvReader.Escape(broken)}");
-                    continue;
+                    var line = record.Line;
+                    import.Rows++;
+                    // A broken or undecodable record is one row's problem: it is reported and the file goes on.
+                    var broken = record.Error ?? (record.Fields.Any(f => f.Contains('\uFFFD', StringComparison.Ordinal)) ? NotUtf8 : null);
+                    if (broken is not null)
+                    {
+                        import.Invalid++;
+                        await errors.WriteLineAsync($"{line},,{CsvReader.Escape(broken)}");
+                        continue;
+                    }
+
+                    var row = map.Read(record.Fields);
+                    if (!Newsletter.Mail.EmailAddress.TryNormalize(row.Email, out var email, out var problem))
+                    {
+                        import.Invalid++;
+                        await errors.WriteLineAsync($"{line},{CsvReader.Escape(row.Email)},{CsvReader.Escape(problem)}");
+                        continue;
+                    }
+
+                    if ((row.Problem ?? Unconfirmed(map.Platform, row.State)) is { } refused)
+                    {
+                        import.Invalid++;
+                        await errors.WriteLineAsync($"{line},{CsvReader.Escape(email)},{CsvReader.Escape(refused)}");
+                        continue;
+                    }
+
+                    tx ??= await on.BeginTransactionAsync(ct);
+                    var key = Subscriber.KeyOf(email);
+                    var createdAt = row.SubscribedAt ?? now;
+                    string[] tags = string.IsNullOrEmpty(row.Tags) ? defaultTags : [.. defaultTags.Concat(Notes.Tags.Parse(row.Tags)).Distinct()];
+                    var name = ReaderLifecycle.CleanName(row.Name);
+                    if (map.Platform is null)
+                    {
+                        // Consent: an active row is confirmed when the file says, else when it subscribed; a pending
+                        // one is not confirmed until the reader clicks the link its confirmation mail carries.
+                        var confirmed = import.ImportAsActive ? row.ConfirmedAt ?? createdAt : (DateTime?)null;
+                        // The lifecycle's own name and suppression rules: a reader imported is a reader like any other.
+                        batch.Add(tx, new ImportRow(email, key, name, createdAt, confirmed, hasher.OfKey(key), tags));
+                    }
+                    else
+                    {
+                        batch.Add(tx, FromPlatform(import, map.Platform, row, email, key, name, createdAt, hasher.OfKey(key), tags, now));
+                    }
+
+                    if (++inBatch >= writer.BatchSize)
+                    {
+                        var before = committing;
+                        committing = CommitInTurnAsync(before, tx, batch, import, new Progress(import.Rows, import.Invalid, file.Position), ct);
+                        tx = null;
+                        inBatch = 0;
+                        if (other is null || second is null)
+                        {
+                            await committing;
+                        }
+                        else
+                        {
+                            // The other connection is free once the batch it held has committed.
+                            (on, batch) = ReferenceEquals(on, connection) ? (other, second) : (connection, first);
+                            if (before is not null)
+                            {
+                                await before;
+                            }
+                        }
+                    }
                 }
 
-                var row = map.Read(record.Fields);
-                if (!Newsletter.Mail.EmailAddress.TryNormalize(row.Email, out var email, out var problem))
+                if (tx is not null)
                 {
-                    import.Invalid++;
-                    await errors.WriteLineAsync($"{line},{CsvReader.Escape(row.Email)},{CsvReader.Escape(problem)}");
-                    continue;
+                    committing = CommitInTurnAsync(committing, tx, batch, import, new Progress(import.Rows, import.Invalid, file.Length), ct);
                 }
 
-                if ((row.Problem ?? Unconfirmed(map.Platform, row.State)) is { } refused)
+                if (committing is not null)
                 {
-                    import.Invalid++;
-                    await errors.WriteLineAsync($"{line},{CsvReader.Escape(email)},{CsvReader.Escape(refused)}");
-                    continue;
+                    await committing;
                 }
-
-                tx ??= await connection.BeginTransactionAsync(ct);
-                var key = Subscriber.KeyOf(email);
-                var createdAt = row.SubscribedAt ?? now;
-                string[] tags = string.IsNullOrEmpty(row.Tags) ? defaultTags : [.. defaultTags.Concat(Notes.Tags.Parse(row.Tags)).Distinct()];
-                var name = ReaderLifecycle.CleanName(row.Name);
-                if (map.Platform is null)
+            }
+            finally
+            {
+                // A failure here may leave a batch committing on the other connection: it finishes (and counts)
+                // before its writer and the connections go and the failure is recorded; the failure already on
+                // its way is the one reported.
+                if (committing is not null)
                 {
-                    // Consent: an active row is confirmed when the file says, else when it subscribed; a pending
-                    // one is not confirmed until the reader clicks the link its confirmation mail carries.
-                    var confirmed = import.ImportAsActive ? row.ConfirmedAt ?? createdAt : (DateTime?)null;
-                    // The lifecycle's own name and suppression rules: a reader imported is a reader like any other.
-                    batch.Add(tx, new ImportRow(email, key, name, createdAt, confirmed, hasher.OfKey(key), tags));
-                }
-                else
-                {
-                    batch.Add(tx, FromPlatform(import, map.Platform, row, email, key, name, createdAt, hasher.OfKey(key), tags, now));
-                }
-
-                if (++inBatch >= writer.BatchSize)
-                {
-                    import.BytesRead = file.Position;
-                    await CommitAsync(tx, batch, import, ct);
-                    tx = null;
-                    inBatch = 0;
+                    await committing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    _ = committing.Exception; // observed here, so it is not reported again as unobserved
                 }
             }
 
             import.BytesRead = file.Length;
-            if (tx is not null)
-            {
-                await CommitAsync(tx, batch, import, ct);
-            }
         }
         finally
         {
+            if (other is not null)
+            {
+                await other.DisposeAsync();
+            }
+
             await db.Database.CloseConnectionAsync();
         }
 
@@ -334,7 +383,24 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         }
     }
 
-    private async Task CommitAsync(DbTransaction tx, ImportBatchWriter batch, SubscriberImport import, CancellationToken ct)
+    /// <summary>Where the file stood when a batch was cut: what its progress row says once the batch commits.</summary>
+    private readonly record struct Progress(int Rows, int Invalid, long BytesRead);
+
+    /// <summary>
+    /// Commits a batch after the one before it (<paramref name="before"/>), so batches commit in file order and each
+    /// merge sees the readers every earlier batch added: the first row of an address stays the one that counts.
+    /// </summary>
+    private async Task CommitInTurnAsync(Task? before, DbTransaction tx, ImportBatchWriter batch, SubscriberImport import, Progress at, CancellationToken ct)
+    {
+        if (before is not null)
+        {
+            await before;
+        }
+
+        await CommitAsync(tx, batch, import, at, ct);
+    }
+
+    private async Task CommitAsync(DbTransaction tx, ImportBatchWriter batch, SubscriberImport import, Progress at, CancellationToken ct)
     {
         var counts = await batch.FlushAsync(tx, ct);
         import.Imported += counts.Imported;
@@ -349,13 +415,13 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
                 UPDATE "SubscriberImports" SET "Rows" = @rows, "Imported" = @imported, "Duplicates" = @dups,
                 "Suppressed" = @sup, "NotMailed" = @left, "Invalid" = @invalid, "BytesRead" = @bytes, "FileSize" = @size, "Status" = @status WHERE "Id" = @id
                 """;
-            Add(progress, "@rows", import.Rows);
+            Add(progress, "@rows", at.Rows);
             Add(progress, "@imported", import.Imported);
             Add(progress, "@dups", import.Duplicates);
             Add(progress, "@sup", import.Suppressed);
             Add(progress, "@left", import.NotMailed);
-            Add(progress, "@invalid", import.Invalid);
-            Add(progress, "@bytes", import.BytesRead);
+            Add(progress, "@invalid", at.Invalid);
+            Add(progress, "@bytes", at.BytesRead);
             Add(progress, "@size", import.FileSize);
             Add(progress, "@status", (int)ImportStatus.Running);
             Add(progress, "@id", import.Id);
