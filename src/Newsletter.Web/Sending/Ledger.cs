@@ -25,8 +25,11 @@ public sealed record OwnedOutcome(string Owner, DeliveryOutcome Outcome);
 /// and a crash can never half-apply a batch. The few statements where SQLite and PostgreSQL differ come
 /// from <see cref="LedgerSql"/>; the rules are here, once.
 /// </summary>
-public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes, IOptions<SendingOptions> options, IOptions<Site.SiteOptions> site, TimeProvider clock)
+public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes, IOptions<SendingOptions> options, IOptions<Site.SiteOptions> site, TimeProvider clock) : IDisposable
 {
+    // The group commit's statements, kept while whoever uses this ledger holds its connection open (the outcome writer).
+    private KeptLedgerWrites? _kept;
+
     /// <summary>Why a delivery is Held: the copies a reader may already have.</summary>
     public const string HeldReason = "held: may have reached the reader twice already (two sends cut short); send again only if you decide to";
 
@@ -201,15 +204,24 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
     /// </summary>
     public HashSet<long> Write(IReadOnlyList<OwnedOutcome> outcomes, IReadOnlyList<(string Owner, long DeliveryId)> starting)
     {
+        var connection = db.Database.GetDbConnection();
+        var heldOpen = connection.State == System.Data.ConnectionState.Open;
         db.Database.OpenConnection();
         try
         {
             // A hard bounce writes its suppression in the same transaction, so only a group without one goes in
-            // one trip.
-            if (db.Database.CurrentTransaction is null && (outcomes.Count > 0 || starting.Count > 0) && !outcomes.Any(o => o.Outcome.HardBounce)
-                && sql.WriteInOneTrip(db.Database.GetDbConnection(), outcomes, starting, NowMs, (int)DeliveryStatus.Sent, (int)DeliveryStatus.Sending) is { } written)
+            // one trip, or through the kept statements.
+            if (db.Database.CurrentTransaction is null && (outcomes.Count > 0 || starting.Count > 0) && !outcomes.Any(o => o.Outcome.HardBounce))
             {
-                return written;
+                if (heldOpen && KeptOn(connection) is { } kept)
+                {
+                    return kept.Write(outcomes, starting, NowMs, (int)DeliveryStatus.Sent, (int)DeliveryStatus.Sending);
+                }
+
+                if (sql.WriteInOneTrip(connection, outcomes, starting, NowMs, (int)DeliveryStatus.Sent, (int)DeliveryStatus.Sending) is { } written)
+                {
+                    return written;
+                }
             }
 
             using var tx = db.Database.BeginTransaction();
@@ -239,6 +251,28 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
         {
             db.Database.CloseConnection();
         }
+    }
+
+    /// <summary>
+    /// Statements kept on the connection as it is open now; made again if it is another physical connection than
+    /// last time (it was closed and opened in between), so a statement never runs on a connection it was not made on.
+    /// </summary>
+    private KeptLedgerWrites? KeptOn(System.Data.Common.DbConnection connection)
+    {
+        if (_kept is { } kept && !kept.IsFor(connection))
+        {
+            kept.Dispose();
+            _kept = null;
+        }
+
+        return _kept ??= sql.Keep(connection);
+    }
+
+    /// <summary>The scope ends: its kept statements go before its context closes the connection they were made on.</summary>
+    public void Dispose()
+    {
+        _kept?.Dispose();
+        _kept = null;
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Data;
 using System.Data.Common;
+using Microsoft.Data.Sqlite;
 using Newsletter.Web.Sending;
 
 namespace Newsletter.Web.Data.Providers;
@@ -44,6 +45,12 @@ public abstract class LedgerSql
     /// </summary>
     public virtual HashSet<long>? WriteInOneTrip(DbConnection connection, IReadOnlyList<OwnedOutcome> outcomes, IReadOnlyList<(string Owner, long DeliveryId)> starting, long now, int sent, int sending) => null;
 
+    /// <summary>
+    /// The group commit's statements prepared once on <paramref name="connection"/>, which the caller holds open for as
+    /// long as it keeps them (the outcome writer, for its scope's life); null where the database has no such form.
+    /// </summary>
+    public virtual KeptLedgerWrites? Keep(DbConnection connection) => null;
+
     /// <summary>An error text as the ledger keeps it: at most 1,000 characters.</summary>
     protected static string? Clip(string? error) => error is { Length: > 1000 } ? error[..1000] : error;
 
@@ -80,12 +87,7 @@ public sealed class SqliteLedgerSql : LedgerSql
     // In-process SQLite: a prepared statement per row costs microseconds, less than building one big statement.
     public override int Record(DbCommand command, IReadOnlyList<OwnedOutcome> outcomes)
     {
-        command.CommandText = """
-            UPDATE "Deliveries" SET "Status" = @status, "SmtpCode" = @code, "LastError" = @error, "NextAttemptAtMs" = @next,
-                "SentAtMs" = CASE WHEN @status = @sent THEN @now ELSE "SentAtMs" END, "LastAttemptAtMs" = @now, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0,
-                "InFlight" = FALSE
-            WHERE "Id" = @id AND "LeaseOwner" = @owner AND "Status" = @sending
-            """;
+        command.CommandText = RecordSql;
         var (status, code, error, next, id, owner) = (Add(command, "@status", DbType.Int32), Add(command, "@code", DbType.Int32), Add(command, "@error", DbType.String),
             Add(command, "@next", DbType.Int64), Add(command, "@id", DbType.Int64), Add(command, "@owner", DbType.String));
         var written = 0;
@@ -105,9 +107,7 @@ public sealed class SqliteLedgerSql : LedgerSql
 
     public override HashSet<long> MarkInFlight(DbCommand command, IReadOnlyList<(string Owner, long DeliveryId)> rows)
     {
-        command.CommandText = """
-            UPDATE "Deliveries" SET "InFlight" = TRUE WHERE "Id" = @id AND "LeaseOwner" = @owner AND "Status" = @sending
-            """;
+        command.CommandText = MarkSql;
         var (id, owner) = (Add(command, "@id", DbType.Int64), Add(command, "@owner", DbType.String));
         var marked = new HashSet<long>();
         foreach (var row in rows)
@@ -122,6 +122,122 @@ public sealed class SqliteLedgerSql : LedgerSql
 
         return marked;
     }
+
+    public override KeptLedgerWrites? Keep(DbConnection connection) => new SqliteKeptWrites((SqliteConnection)connection);
+
+    /// <summary>
+    /// A group commit through SQLite's own API on statements prepared once: Microsoft.Data.Sqlite's pool finalises a
+    /// connection's commands when it is handed back, so every group parsed and planned its two UPDATEs again, and its
+    /// BEGIN and COMMIT, for commits of two rows or so (one worker's outcome and its next message's mark).
+    /// </summary>
+    private sealed class SqliteKeptWrites : KeptLedgerWrites
+    {
+        // What Microsoft.Data.Sqlite waits for a busy database before it gives up (its default timeout); each try
+        // also waits the connection's busy_timeout inside SQLite.
+        private static readonly TimeSpan BusyFor = TimeSpan.FromSeconds(30);
+
+        private readonly SqliteRawStatement _begin, _commit, _rollback, _record, _mark;
+        private readonly int _status, _code, _error, _next, _id, _owner, _now, _sent, _sending, _markId, _markOwner, _markSending;
+        private readonly SqliteConnection _connection;
+
+        public SqliteKeptWrites(SqliteConnection connection)
+        {
+            _connection = connection;
+            _begin = new SqliteRawStatement(connection, "BEGIN IMMEDIATE");
+            _commit = new SqliteRawStatement(connection, "COMMIT");
+            _rollback = new SqliteRawStatement(connection, "ROLLBACK");
+            _record = new SqliteRawStatement(connection, RecordSql);
+            _mark = new SqliteRawStatement(connection, MarkSql);
+            (_status, _code, _error, _next, _id, _owner) = (_record.Index("@status"), _record.Index("@code"), _record.Index("@error"), _record.Index("@next"), _record.Index("@id"), _record.Index("@owner"));
+            (_now, _sent, _sending) = (_record.Index("@now"), _record.Index("@sent"), _record.Index("@sending"));
+            (_markId, _markOwner, _markSending) = (_mark.Index("@id"), _mark.Index("@owner"), _mark.Index("@sending"));
+        }
+
+        public override bool IsFor(DbConnection connection) => connection is SqliteConnection c && _begin.IsOn(c);
+
+        public override HashSet<long> Write(IReadOnlyList<OwnedOutcome> outcomes, IReadOnlyList<(string Owner, long DeliveryId)> starting, long now, int sent, int sending)
+        {
+            Begin();
+            try
+            {
+                _record.Bind(_now, now);
+                _record.Bind(_sent, sent);
+                _record.Bind(_sending, sending);
+                foreach (var (by, o) in outcomes)
+                {
+                    _record.Bind(_status, (int)o.Status);
+                    _record.Bind(_code, (long?)o.SmtpCode);
+                    _record.Bind(_error, Clip(o.Error));
+                    _record.Bind(_next, o.NextAttemptAtMs);
+                    _record.Bind(_id, o.DeliveryId);
+                    _record.Bind(_owner, by);
+                    _record.Run();
+                }
+
+                var marked = new HashSet<long>();
+                _mark.Bind(_markSending, sending);
+                foreach (var (owner, id) in starting)
+                {
+                    _mark.Bind(_markId, id);
+                    _mark.Bind(_markOwner, owner);
+                    if (_mark.Run() == 1)
+                    {
+                        marked.Add(id);
+                    }
+                }
+
+                _commit.Run();
+                return marked;
+            }
+            catch
+            {
+                // Nothing of a failed group stays: its workers hand their batches back, as after any failed write.
+                if (_connection.Handle is { } db && SQLitePCL.raw.sqlite3_get_autocommit(db) == 0)
+                {
+                    _rollback.Run();
+                }
+
+                throw;
+            }
+        }
+
+        private void Begin()
+        {
+            var giveUpAt = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(BusyFor.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+            while (true)
+            {
+                try
+                {
+                    _begin.Run();
+                    return;
+                }
+                catch (SqliteException e) when ((e.SqliteErrorCode & 0xFF) == SQLitePCL.raw.SQLITE_BUSY && System.Diagnostics.Stopwatch.GetTimestamp() < giveUpAt)
+                {
+                    // Another process's writer held the lock for longer than busy_timeout: try again until BusyFor.
+                }
+            }
+        }
+
+        public override void Dispose()
+        {
+            _begin.Dispose();
+            _commit.Dispose();
+            _rollback.Dispose();
+            _record.Dispose();
+            _mark.Dispose();
+        }
+    }
+
+    private const string RecordSql = """
+        UPDATE "Deliveries" SET "Status" = @status, "SmtpCode" = @code, "LastError" = @error, "NextAttemptAtMs" = @next,
+            "SentAtMs" = CASE WHEN @status = @sent THEN @now ELSE "SentAtMs" END, "LastAttemptAtMs" = @now, "LeaseOwner" = NULL, "LeaseExpiresAtMs" = 0,
+            "InFlight" = FALSE
+        WHERE "Id" = @id AND "LeaseOwner" = @owner AND "Status" = @sending
+        """;
+
+    private const string MarkSql = """
+        UPDATE "Deliveries" SET "InFlight" = TRUE WHERE "Id" = @id AND "LeaseOwner" = @owner AND "Status" = @sending
+        """;
 
     private static DbParameter Add(DbCommand command, string name, DbType type)
     {
@@ -277,4 +393,16 @@ public sealed class PostgresLedgerSql : LedgerSql
         WHERE "Id" IN (SELECT "Id" FROM "Deliveries" WHERE "IssueId" = @issue AND {due} LIMIT @max FOR UPDATE SKIP LOCKED)
         RETURNING "Id", "SubscriberId", "Attempts", "Uncertain"
         """;
+}
+
+/// <summary>A group commit's statements kept on one open connection (<see cref="LedgerSql.Keep"/>).</summary>
+public abstract class KeptLedgerWrites : IDisposable
+{
+    /// <summary>Whether these statements belong to <paramref name="connection"/> as it is open now.</summary>
+    public abstract bool IsFor(DbConnection connection);
+
+    /// <summary>The outcomes and marks in one transaction of their own, as Ledger.Write writes them; returns the rows marked.</summary>
+    public abstract HashSet<long> Write(IReadOnlyList<OwnedOutcome> outcomes, IReadOnlyList<(string Owner, long DeliveryId)> starting, long now, int sent, int sending);
+
+    public abstract void Dispose();
 }

@@ -41,6 +41,18 @@ internal sealed class SqliteRawStatement : IDisposable
 
     public void Bind(int index, long value) => Check(raw.sqlite3_bind_int64(_statement, index, value));
 
+    public void Bind(int index, long? value) => Check(value is { } v ? raw.sqlite3_bind_int64(_statement, index, v) : raw.sqlite3_bind_null(_statement, index));
+
+    /// <summary>Runs the statement; for an INSERT, UPDATE or DELETE, returns the rows it changed itself (for others, ignore the number).</summary>
+    public int Run()
+    {
+        Step();
+        return raw.sqlite3_changes(_db);
+    }
+
+    /// <summary>Whether this statement was prepared on <paramref name="connection"/>'s open native connection.</summary>
+    public bool IsOn(SqliteConnection connection) => connection.State == System.Data.ConnectionState.Open && ReferenceEquals(connection.Handle, _db);
+
     /// <summary>
     /// Runs an INSERT: the row id of the row it added, or null when it added none (a conflict it was told to ignore, or a
     /// WHERE that kept the row out). SQLite counts only the statement's own rows, never a trigger's, and its last row id
