@@ -1,5 +1,6 @@
 using Hangfire;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Newsletter.Web.Infrastructure;
 
 namespace Newsletter.Web.Welcome;
 
@@ -18,14 +19,12 @@ public static class WelcomeExtensions
 }
 
 /// <summary>The due check runs every minute (delays are in days; a minute late is on time), and once at start-up.</summary>
-public sealed class WelcomeJobRegistration(IRecurringJobManager recurring, IBackgroundJobClient jobs) : IHostedService
+public sealed class WelcomeJobRegistration(IRecurringJobManager recurring, IBackgroundJobClient jobs) : AfterListening
 {
-    public Task StartAsync(CancellationToken cancellationToken)
+    public override Task StartedAsync(CancellationToken cancellationToken)
     {
         recurring.AddOrUpdate<WelcomeJob>(WelcomeJob.RecurringJobId, j => j.RunAsync(CancellationToken.None), Cron.Minutely());
         jobs.Enqueue<WelcomeJob>(j => j.RunAsync(CancellationToken.None));
         return Task.CompletedTask;
     }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
