@@ -32,9 +32,9 @@ public static class DigestsExtensions
 /// The digests table is the truth and Hangfire's recurring jobs follow it: at start-up every digest's job is
 /// (re)written, which also picks up a new Site:TimeZone, and a job whose digest is gone is removed.
 /// </summary>
-public sealed class DigestSchedules(IServiceScopeFactory scopes, JobStorage storage, IRecurringJobManager recurring, ILogger<DigestSchedules> logger) : AfterListening
+public sealed class DigestSchedules(IServiceScopeFactory scopes, JobStorage storage, IRecurringJobManager recurring, ILogger<DigestSchedules> logger) : IHostedService
 {
-    public override async Task StartedAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
@@ -54,4 +54,6 @@ public sealed class DigestSchedules(IServiceScopeFactory scopes, JobStorage stor
 
         logger.LogInformation("Digests: {Count} recurring jobs registered", digests.Count);
     }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

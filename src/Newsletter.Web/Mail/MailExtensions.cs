@@ -29,14 +29,16 @@ public static class MailExtensions
 }
 
 /// <summary>A missing or broken template stops the app at start-up with the file's name, never a blank email later.</summary>
-public sealed class TemplateCheck(TemplateRenderer templates, ILogger<TemplateCheck> logger) : AfterListening
+public sealed class TemplateCheck(TemplateRenderer templates, ILogger<TemplateCheck> logger) : IHostedService
 {
-    public override Task StartedAsync(CancellationToken cancellationToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
         templates.ValidateAll(MailExtensions.Templates);
         logger.LogInformation("Email templates in {Folder} are valid", templates.Folder);
         return Task.CompletedTask;
     }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>Variables every template can use.</summary>

@@ -65,7 +65,6 @@ public static class HealthExtensions
             // One row by its key proves the connection and a migrated schema; CanConnect would prove only the first.
             .AddDbContextCheck<AppDbContext>("database", tags: [Ready],
                 customTestQuery: (db, ct) => db.ContentVersions.AsNoTracking().AnyAsync(v => v.Id == ContentVersion.RowId, ct))
-            .AddCheck<StartedHealthCheck>("started", tags: [Ready])
             .AddCheck<JobStorageHealthCheck>("jobs", tags: [Ready])
             .AddCheck<JobServersHealthCheck>("job-servers", tags: [Ready])
             .AddCheck<SendNodeHealthCheck>("send-node", tags: [Ready])
@@ -222,18 +221,6 @@ internal sealed class SendNodeHealthCheck(SendNode node, IConfiguration configur
         return Task.FromResult(HealthCheckResult.Unhealthy(
             $"This node's send heartbeat {when} (Sending:NodeTimeout is {timeout.TotalSeconds:N0} s): its workers stop sending and peers take over its deliveries."));
     }
-}
-
-/// <summary>
-/// Pages are served as soon as Kestrel listens, while the start-up work that pages do not need still runs
-/// (Infrastructure/AfterListening.cs); a balancer should send a node its share of traffic only once that is done.
-/// </summary>
-internal sealed class StartedHealthCheck(IHostApplicationLifetime lifetime) : IHealthCheck
-{
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(lifetime.ApplicationStarted.IsCancellationRequested
-            ? HealthCheckResult.Healthy()
-            : HealthCheckResult.Unhealthy("Still starting: registering recurring jobs, putting imports cut off by the last stop right, checking the email templates."));
 }
 
 /// <summary>

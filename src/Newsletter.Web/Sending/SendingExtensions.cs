@@ -1,10 +1,9 @@
 using Hangfire;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Admin;
 using Newsletter.Web.Data;
-using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Issues;
 using OpenTelemetry.Metrics;
 
@@ -119,9 +118,9 @@ public static class SendingExtensions
 }
 
 /// <summary>Registers the reconciler as a recurring job at start-up and runs it once right away, so a restart picks up at once.</summary>
-public sealed class ReconcilerRegistration(IRecurringJobManager recurring, IBackgroundJobClient jobs, IConfiguration configuration) : AfterListening
+public sealed class ReconcilerRegistration(IRecurringJobManager recurring, IBackgroundJobClient jobs, IConfiguration configuration) : IHostedService
 {
-    public override Task StartedAsync(CancellationToken cancellationToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
         var interval = configuration.GetValue("Sending:ReconcileInterval", TimeSpan.FromMinutes(1));
         var cron = interval < TimeSpan.FromMinutes(1) ? $"*/{Math.Max(1, (int)interval.TotalSeconds)} * * * * *" : Cron.Minutely();
@@ -129,4 +128,6 @@ public sealed class ReconcilerRegistration(IRecurringJobManager recurring, IBack
         jobs.Enqueue<Reconciler>(r => r.RunAsync(CancellationToken.None));
         return Task.CompletedTask;
     }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

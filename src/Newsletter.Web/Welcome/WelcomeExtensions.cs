@@ -1,6 +1,5 @@
 using Hangfire;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Newsletter.Web.Infrastructure;
 
 namespace Newsletter.Web.Welcome;
 
@@ -19,12 +18,14 @@ public static class WelcomeExtensions
 }
 
 /// <summary>The due check runs every minute (delays are in days; a minute late is on time), and once at start-up.</summary>
-public sealed class WelcomeJobRegistration(IRecurringJobManager recurring, IBackgroundJobClient jobs) : AfterListening
+public sealed class WelcomeJobRegistration(IRecurringJobManager recurring, IBackgroundJobClient jobs) : IHostedService
 {
-    public override Task StartedAsync(CancellationToken cancellationToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
         recurring.AddOrUpdate<WelcomeJob>(WelcomeJob.RecurringJobId, j => j.RunAsync(CancellationToken.None), Cron.Minutely());
         jobs.Enqueue<WelcomeJob>(j => j.RunAsync(CancellationToken.None));
         return Task.CompletedTask;
     }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -12,73 +12,9 @@ namespace Newsletter.Tests.Operations;
 
 public class HealthTests
 {
-    private static readonly string[] ReadyChecks = ["database", "started", "jobs", "job-servers", "send-node", "templates", "disk", "mail-relay"];
+    private static readonly string[] ReadyChecks = ["database", "jobs", "job-servers", "send-node", "templates", "disk", "mail-relay"];
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    /// <summary>
-    /// Start-up work that pages do not need (Infrastructure/AfterListening.cs) runs once the server answers: a page is
-    /// served while it runs, and the readiness probe says the node is still starting until all of it is done. A step
-    /// of the same kind, in the place of one of the app's own, holds the start-up there until the test lets it go.
-    /// </summary>
-    [Fact]
-    public async Task PagesAreServedWhileStartUpWorkRunsAndReadyWaitsForIt()
-    {
-        using var app = new NewsletterApp(sampleNotes: true);
-        HoldStartUp? hold = null;
-        // In the place of one of the app's own steps (the reconciler's registration), so it runs where they run.
-        using var held = app.WithWebHostBuilder(b => b.ConfigureServices(s =>
-        {
-            var step = s.Single(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(ReconcilerRegistration));
-            s[s.IndexOf(step)] = ServiceDescriptor.Singleton<IHostedService>(sp => hold = new HoldStartUp(sp));
-        }));
-        var started = Task.Run(held.CreateClient, Ct);
-        try
-        {
-            var during = await (await WaitForAsync(() => hold)).Reached.Task.WaitAsync(TimeSpan.FromSeconds(120), Ct);
-            Assert.False(started.IsCompleted);
-            Assert.Equal(HttpStatusCode.OK, (await during.GetAsync("/", Ct)).StatusCode);
-            var (status, during503) = await GetAsync(during, "/health/ready");
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
-            var starting = Checks(during503).Single(c => c.Name == "started");
-            Assert.Equal("Unhealthy", starting.Status);
-            Assert.Contains("Still starting", starting.Description, StringComparison.Ordinal);
-        }
-        finally
-        {
-            hold?.Release.TrySetResult();
-        }
-
-        var client = await started.WaitAsync(TimeSpan.FromSeconds(60), Ct);
-        var (_, ready) = await GetAsync(client, "/health/ready");
-        Assert.Equal("Healthy", Checks(ready).Single(c => c.Name == "started").Status);
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<T?> made) where T : class
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        while (made() is null && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20, Ct);
-        }
-
-        return made() ?? throw new TimeoutException("The host never made the start-up step.");
-    }
-
-    private sealed class HoldStartUp(IServiceProvider services) : Newsletter.Web.Infrastructure.AfterListening
-    {
-        public TaskCompletionSource<HttpClient> Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public override async Task StartedAsync(CancellationToken cancellationToken)
-        {
-            // The in-memory server the factory runs on is already taking requests here.
-            var server = (Microsoft.AspNetCore.TestHost.TestServer)services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>();
-            Reached.SetResult(server.CreateClient());
-            await Release.Task.WaitAsync(cancellationToken);
-        }
-    }
 
     [Fact]
     public async Task ReadyNamesEveryCheckAndAFreshNodeIsHealthyOnAllThreePaths()
