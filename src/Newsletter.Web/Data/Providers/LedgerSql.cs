@@ -203,7 +203,7 @@ public sealed class SqliteLedgerSql : LedgerSql
 
         private void Begin()
         {
-            var giveUpAt = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(BusyFor.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+            var giveUpAt = Environment.TickCount64 + (long)BusyFor.TotalMilliseconds;
             while (true)
             {
                 try
@@ -211,7 +211,7 @@ public sealed class SqliteLedgerSql : LedgerSql
                     _begin.Run();
                     return;
                 }
-                catch (SqliteException e) when ((e.SqliteErrorCode & 0xFF) == SQLitePCL.raw.SQLITE_BUSY && System.Diagnostics.Stopwatch.GetTimestamp() < giveUpAt)
+                catch (SqliteException e) when ((e.SqliteErrorCode & 0xFF) == SQLitePCL.raw.SQLITE_BUSY && Environment.TickCount64 < giveUpAt)
                 {
                     // Another process's writer held the lock for longer than busy_timeout: try again until BusyFor.
                 }
