@@ -4,6 +4,7 @@ using System.Text;
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Newsletter.Testing;
 using Newsletter.Web.Data;
 using Newsletter.Web.Data.Providers;
@@ -290,8 +291,40 @@ public class ImportTests
     public async Task BatchesCommitInFileOrderSoTheFirstRowOfAnAddressWins(DatabaseProvider provider)
     {
         using var app = new NewsletterApp(provider: provider);
+        await TwoAndAHalfBatchesInFileOrderAsync(app.Services);
+    }
+
+    /// <summary>
+    /// A server at its connection limit (here: the second connection points at a closed port) still gets the import:
+    /// the batches are read and merged in turn on the one connection, with the same result, and the log says so.
+    /// </summary>
+    [Fact]
+    public async Task WithoutASecondConnectionThePostgresImportGoesOnOneConnection()
+    {
+        using var app = new NewsletterApp(provider: DatabaseProvider.PostgreSql);
+        using var oneConnection = app.WithWebHostBuilder(b => b.ConfigureServices(s =>
+        {
+            s.RemoveAll<SubscriberImportWriter>();
+            s.AddSingleton<SubscriberImportWriter>(new NoSecondConnection(new PostgresSubscriberImportWriter()));
+        }));
+        await TwoAndAHalfBatchesInFileOrderAsync(oneConnection.Services);
+        Assert.Contains("no second database connection", app.ServerLog.ToString(), StringComparison.Ordinal);
+    }
+
+    private sealed class NoSecondConnection(SubscriberImportWriter inner) : SubscriberImportWriter
+    {
+        public override int BatchSize => inner.BatchSize;
+
+        public override ImportBatchWriter Open(System.Data.Common.DbConnection connection, ImportTarget target) => inner.Open(connection, target);
+
+        public override System.Data.Common.DbConnection? OverlapConnection(System.Data.Common.DbConnection connection) =>
+            new Npgsql.NpgsqlConnection("Host=127.0.0.1;Port=1;Timeout=3;Username=nobody");
+    }
+
+    private static async Task TwoAndAHalfBatchesInFileOrderAsync(IServiceProvider services)
+    {
         int batchSize;
-        await using (var scope = app.Services.CreateAsyncScope())
+        await using (var scope = services.CreateAsyncScope())
         {
             batchSize = scope.ServiceProvider.GetRequiredService<SubscriberImportWriter>().BatchSize;
         }
@@ -313,12 +346,17 @@ public class ImportTests
             expected.Add($"r{i}@example.org");
         }
 
-        var import = await ImportAsync(app, csv.ToString());
-        Assert.Equal(ImportStatus.Completed, import.Status);
-        Assert.Equal(rows - 2, import.Imported);
-        Assert.Equal(2, import.Duplicates);
+        await using (var scope = services.CreateAsyncScope())
+        {
+            var sp = scope.ServiceProvider;
+            var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<AppPaths>(), new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())), "test.csv", true, "test consent", null, Ct);
+            await sp.GetRequiredService<SubscriberImporter>().ImportAsync(import, Ct);
+            Assert.Equal(ImportStatus.Completed, import.Status);
+            Assert.Equal(rows - 2, import.Imported);
+            Assert.Equal(2, import.Duplicates);
+        }
 
-        await using var read = app.Services.CreateAsyncScope();
+        await using var read = services.CreateAsyncScope();
         var db = read.ServiceProvider.GetRequiredService<AppDbContext>();
         Assert.Equal(expected, await db.Subscribers.AsNoTracking().OrderBy(s => s.Id).Select(s => s.Email).ToListAsync(Ct));
         Assert.Equal($"Name {firstOfSecond}", (await db.Subscribers.SingleAsync(s => s.EmailKey == $"r{firstOfSecond}@example.org", Ct)).Name);

@@ -254,7 +254,17 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         {
             if (other is not null)
             {
-                await other.OpenAsync(ct);
+                try
+                {
+                    await other.OpenAsync(ct);
+                }
+                catch (DbException e)
+                {
+                    // A server at its connection limit still gets the import, one batch after the other.
+                    logger.LogWarning(e, "Import {Id}: no second database connection, so batches are read and merged in turn", import.Id);
+                    await other.DisposeAsync();
+                    other = null;
+                }
             }
 
             var target = new ImportTarget(import.Id, import.ImportAsActive ? SubscriberStatus.Active : SubscriberStatus.Pending, $"import:{import.Id}", import.ConsentSource, clock.GetUtcNow().UtcDateTime);
