@@ -19,6 +19,8 @@ using Newsletter.Web.Tracking;
 using Newsletter.Web.Webhooks;
 using Newsletter.Web.Welcome;
 
+// Before any thread allocates natively: SQLite's memory in two malloc arenas, not one per busy thread.
+MallocArenas.Limit();
 var builder = WebApplication.CreateBuilder(args);
 
 // The repository root is the app's home: appsettings.json, notes/, templates/ and data/ live there.

@@ -31,6 +31,18 @@ public class StartupFootprintTests
     }
 
     /// <summary>
+    /// The app asks glibc for two malloc arenas at start (Infrastructure/MallocArenas.cs). A wrong library or entry
+    /// point name would fail silently in the app, so the binding itself is checked here: glibc takes the setting.
+    /// </summary>
+    [Fact]
+    public void GlibcTakesTheMallocArenaLimit()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux() && (File.Exists("/lib/x86_64-linux-gnu/libc.so.6") || File.Exists("/lib/aarch64-linux-gnu/libc.so.6")), "glibc only");
+        Assert.SkipWhen(Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is not null, "the operator's MALLOC_ARENA_MAX wins, by design");
+        Assert.True(Newsletter.Web.Infrastructure.MallocArenas.Limit());
+    }
+
+    /// <summary>
     /// Workstation GC, with background collections left on: without them the runtime lets generation 0 grow to
     /// 200 MB between collections (6 MB with them), which is what the app's peak memory in a send or an import
     /// was made of (README, "Memory and cold start").
