@@ -135,15 +135,25 @@ public sealed class SmtpServer : IAsyncDisposable
         return Messages();
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
         }
 
         _process.Dispose();
-        return ValueTask.CompletedTask;
+        // The server keeps every message it was sent (a send test leaves hundreds of megabytes): left behind, runs
+        // of the suite filled this machine's disk.
+        try
+        {
+            Directory.Delete(Path.GetDirectoryName(Folder)!, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: a file still held open stays for the OS's temp cleanup.
+        }
     }
 }
 #endif
