@@ -4,23 +4,31 @@ using Newsletter.Benchmarks;
 // Each benchmark runs its baseline side by side in the same run and prints the ratio.
 var name = args.FirstOrDefault() ?? "help";
 var rest = args.Skip(1).ToArray();
-return name switch
+try
 {
-    "coldstart" => await Newsletter.Benchmarks.Site.ColdStartBenchmark.RunAsync(rest),
-    "note" => await Newsletter.Benchmarks.Notes.NoteBenchmark.RunAsync(rest),
-    "import" => await Newsletter.Benchmarks.Subscribers.ImportBenchmark.RunAsync(rest),
-    "subscribe" => await Newsletter.Benchmarks.Subscribers.SubscribeBenchmark.RunAsync(rest),
-    "subscribers" => await Newsletter.Benchmarks.Subscribers.ListBenchmark.RunAsync(rest),
-    "jobs" => await Newsletter.Benchmarks.Jobs.JobsBenchmark.RunAsync(rest),
-    "s3" => await Newsletter.Benchmarks.Archive.ArchiveBenchmark.RunAsync(rest),
-    "s1" or "s2" or "s5" or "s6" or "messages" => await Newsletter.Benchmarks.Sending.SendBenchmark.RunAsync(name, rest),
-    "mail" => await Newsletter.Benchmarks.Mail.MailBenchmark.RunAsync(rest),
-    "templates" => await Newsletter.Benchmarks.Mail.TemplateBenchmark.RunAsync(rest),
-    "backup" => await Newsletter.Benchmarks.Operations.BackupBenchmark.RunAsync(rest),
-    // Not a benchmark: the bare Kestrel the others start as their baseline.
-    Newsletter.Benchmarks.BareKestrel.Verb => await Newsletter.Benchmarks.BareKestrel.RunAsync(rest),
-    _ => Usage(),
-};
+    return name switch
+    {
+        "coldstart" => await Newsletter.Benchmarks.Site.ColdStartBenchmark.RunAsync(rest),
+        "note" => await Newsletter.Benchmarks.Notes.NoteBenchmark.RunAsync(rest),
+        "import" => await Newsletter.Benchmarks.Subscribers.ImportBenchmark.RunAsync(rest),
+        "subscribe" => await Newsletter.Benchmarks.Subscribers.SubscribeBenchmark.RunAsync(rest),
+        "subscribers" => await Newsletter.Benchmarks.Subscribers.ListBenchmark.RunAsync(rest),
+        "jobs" => await Newsletter.Benchmarks.Jobs.JobsBenchmark.RunAsync(rest),
+        "s3" => await Newsletter.Benchmarks.Archive.ArchiveBenchmark.RunAsync(rest),
+        "s1" or "s2" or "s5" or "s6" or "messages" => await Newsletter.Benchmarks.Sending.SendBenchmark.RunAsync(name, rest),
+        "mail" => await Newsletter.Benchmarks.Mail.MailBenchmark.RunAsync(rest),
+        "templates" => await Newsletter.Benchmarks.Mail.TemplateBenchmark.RunAsync(rest),
+        "backup" => await Newsletter.Benchmarks.Operations.BackupBenchmark.RunAsync(rest),
+        // Not a benchmark: the bare Kestrel the others start as their baseline.
+        Newsletter.Benchmarks.BareKestrel.Verb => await Newsletter.Benchmarks.BareKestrel.RunAsync(rest),
+        _ => Usage(),
+    };
+}
+finally
+{
+    // A run's files (a million-reader database, a 52 MB CSV, the sink's mail) go with it: left behind, runs filled the disk.
+    Bench.DeleteTemp();
+}
 
 static int Usage()
 {
@@ -59,11 +67,30 @@ namespace Newsletter.Benchmarks
     {
         public static string Root { get; } = FindRoot();
 
+        private static readonly System.Collections.Concurrent.ConcurrentBag<string> Made = [];
+
         public static string Temp(string name)
         {
             var dir = Path.Combine(Path.GetTempPath(), "newsletter-bench", $"{name}-{DateTime.UtcNow:HHmmss}-{Environment.ProcessId}");
             Directory.CreateDirectory(dir);
+            Made.Add(dir);
             return dir;
+        }
+
+        /// <summary>Deletes the folders this run made; one still in use by a process that outlived the run stays.</summary>
+        public static void DeleteTemp()
+        {
+            foreach (var dir in Made)
+            {
+                try
+                {
+                    Directory.Delete(dir, recursive: true);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"Left {dir}: {e.Message}");
+                }
+            }
         }
 
         /// <summary>The built web app next to this benchmark (it is a project reference).</summary>
