@@ -332,14 +332,14 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
                         committing = CommitInTurnAsync(before, tx, batch, import, new Progress(import.Rows, import.Invalid, file.Position), ct);
                         tx = null;
                         inBatch = 0;
-                        if (other is null || second is null)
+                        if (second is null)
                         {
                             await committing;
                         }
                         else
                         {
                             // The other connection is free once the batch it held has committed.
-                            (on, batch) = ReferenceEquals(on, connection) ? (other, second) : (connection, first);
+                            (on, batch) = ReferenceEquals(batch, first) ? (other!, second) : (connection, first);
                             if (before is not null)
                             {
                                 await before;
