@@ -12,6 +12,23 @@ public static class RepoPaths
         return dir;
     }
 
+    /// <summary>
+    /// Deletes a folder made by <see cref="TempDir"/>, best effort (a file still held open stays for the OS's temp
+    /// cleanup): the test SMTP servers keep every message they are sent, and left behind, runs of the suites filled
+    /// the disk.
+    /// </summary>
+    public static void DeleteTempDir(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort, as above.
+        }
+    }
+
     private static string FindRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);

@@ -144,16 +144,7 @@ public sealed class SmtpServer : IAsyncDisposable
         }
 
         _process.Dispose();
-        // The server keeps every message it was sent (a send test leaves hundreds of megabytes): left behind, runs
-        // of the suite filled this machine's disk.
-        try
-        {
-            Directory.Delete(Path.GetDirectoryName(Folder)!, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: a file still held open stays for the OS's temp cleanup.
-        }
+        RepoPaths.DeleteTempDir(Path.GetDirectoryName(Folder)!);
     }
 }
 #endif

@@ -255,15 +255,7 @@ public sealed class SmtpServerFixture : IAsyncLifetime
 
         _process?.Dispose();
         _process = null;
-        // Every message the server was sent stays in its folder: left behind, runs of the suites filled the disk.
-        try
-        {
-            Directory.Delete(Path.GetDirectoryName(Folder)!, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: a file still held open stays for the OS's temp cleanup.
-        }
+        RepoPaths.DeleteTempDir(Path.GetDirectoryName(Folder)!);
 
         return ValueTask.CompletedTask;
     }
