@@ -82,6 +82,80 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
     }
 
     /// <summary>
+    /// Takes stored sign-ups together, in one transaction: after a burst the dispatcher has thousands waiting, and
+    /// one transaction each (ten statements and a commit, each a round trip on PostgreSQL) was what limited how
+    /// soon their confirmations left. New addresses, the usual case, are looked up and inserted as one set; an
+    /// address already on the list, suppressed, or twice in the batch goes the one-at-a-time way, in the same
+    /// transaction and in the batch's order, so each sees the readers before it. Null, with nothing written, when
+    /// some of the sign-ups are gone (another node's dispatcher took them): the caller then takes each on its own,
+    /// as it does when this throws (a refused insert: an address another node added meanwhile).
+    /// </summary>
+    public async Task<IReadOnlyList<(long Id, SubscribeOutcome Outcome)>?> TakeSignUpsAsync(IReadOnlyCollection<long> ids, CancellationToken ct)
+    {
+        var mails = new List<PendingMail>();
+        var outcomes = new List<(long, SubscribeOutcome)>(ids.Count);
+        using (await newReaders.WaitAsync(ct))
+        {
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            var signUps = await db.SignUps.AsNoTracking().Where(s => ids.Contains(s.Id)).OrderBy(s => s.Id).ToListAsync(ct);
+            // The delete is the claim, all of the batch or none of it: a count short of the batch means another
+            // dispatcher got there first, and its rows are left to the one-at-a-time way, which skips them.
+            if (signUps.Count != ids.Count || await db.SignUps.Where(s => ids.Contains(s.Id)).ExecuteDeleteAsync(ct) != ids.Count)
+            {
+                return null;
+            }
+
+            var keys = signUps.Select(s => Subscriber.KeyOf(s.Email)).ToArray();
+            // Hashed here, not inside the query (as in SubscribeWithinAsync).
+            var keyHashes = keys.Select(hashes.Of).ToArray();
+            var suppressed = (await db.Suppressions.Where(s => keyHashes.Contains(s.EmailHash)).Select(s => s.EmailHash).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
+            var taken = (await db.Subscribers.Where(s => keys.Contains(s.EmailKey)).Select(s => s.EmailKey).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
+            var now = clock.GetUtcNow().UtcDateTime;
+            var fresh = new List<(SignUp SignUp, Subscriber Reader)>();
+            var others = new List<SignUp>();
+            for (var i = 0; i < signUps.Count; i++)
+            {
+                if (suppressed.Contains(keyHashes[i]))
+                {
+                    logger.LogInformation("Subscribe request for a suppressed address ignored");
+                    outcomes.Add((signUps[i].Id, SubscribeOutcome.Suppressed));
+                }
+                else if (taken.Add(keys[i]))
+                {
+                    var reader = NewReader(signUps[i].Email, keys[i], signUps[i].Name, signUps[i].Source, signUps[i].TopicList, now);
+                    db.Subscribers.Add(reader);
+                    fresh.Add((signUps[i], reader));
+                }
+                else
+                {
+                    others.Add(signUps[i]);
+                }
+            }
+
+            await db.SaveChangesAsync(ct);
+            foreach (var (signUp, reader) in fresh)
+            {
+                db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = reader.Id, Kind = SubscriberEventKind.Subscribed, Source = signUp.Source, At = now });
+                mails.Add(pendingMails.Add(reader.Id, PendingMailKind.Confirmation, now));
+                outcomes.Add((signUp.Id, SubscribeOutcome.ConfirmationSent));
+            }
+
+            await db.SaveChangesAsync(ct);
+            foreach (var signUp in others)
+            {
+                outcomes.Add((signUp.Id, await SubscribeWithinAsync(signUp.Email, signUp.Name, signUp.Source, signUp.TopicList, mails, ct)));
+                // Saved one by one: a refused insert in the next one clears the tracker, which must hold nothing unsaved.
+                await db.SaveChangesAsync(ct);
+            }
+
+            await tx.CommitAsync(ct);
+        }
+
+        await pendingMails.HandOverAsync(mails, ct);
+        return outcomes;
+    }
+
+    /// <summary>
     /// A sign-up. <paramref name="topics"/> (checked against those offered) become the tags of a new reader only: a
     /// stranger typing in someone's address must not change an existing reader's choices.
     /// </summary>
@@ -121,12 +195,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         var subscriber = await db.Subscribers.FirstOrDefaultAsync(s => s.EmailKey == key, ct);
         if (subscriber is null)
         {
-            subscriber = new Subscriber { Email = email, EmailKey = key, Name = Clean(name), Status = SubscriberStatus.Pending, Source = source, CreatedAt = now, LastConfirmationSentAt = now };
-            foreach (var topic in topics.Distinct())
-            {
-                subscriber.Tags.Add(new SubscriberTag { Tag = topic });
-            }
-
+            subscriber = NewReader(email, key, name, source, topics, now);
             db.Subscribers.Add(subscriber);
             try
             {
@@ -176,6 +245,18 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                 Record(subscriber.Id, SubscriberEventKind.Subscribed, source, "subscribed again");
                 return Mail(subscriber.Id, PendingMailKind.Confirmation, confirmAt, now, mails) ? SubscribeOutcome.ConfirmationSent : SubscribeOutcome.ConfirmationScheduled;
         }
+    }
+
+    /// <summary>A reader who signed up just now: pending, their confirmation's slot taken, the topics they ticked as tags.</summary>
+    private static Subscriber NewReader(string email, string key, string? name, string source, IReadOnlyCollection<string> topics, DateTime now)
+    {
+        var subscriber = new Subscriber { Email = email, EmailKey = key, Name = Clean(name), Status = SubscriberStatus.Pending, Source = source, CreatedAt = now, LastConfirmationSentAt = now };
+        foreach (var topic in topics.Distinct())
+        {
+            subscriber.Tags.Add(new SubscriberTag { Tag = topic });
+        }
+
+        return subscriber;
     }
 
     /// <summary>

@@ -7,14 +7,18 @@ namespace Newsletter.Web.Subscribers;
 /// Turns stored sign-ups into readers, on every node that runs jobs: woken by this node's
 /// <see cref="SignUpWriter"/> at once, and every few seconds it looks for sign-ups another node stored (one
 /// without a job server, or one that died) and for reader emails a dead process stored but never handed to
-/// Hangfire (<see cref="PendingMails.SweepAsync"/>). Each sign-up is taken in its own transaction
-/// (<see cref="ReaderLifecycle.TakeSignUpAsync"/>), whose delete of the row is the claim across nodes.
+/// Hangfire (<see cref="PendingMails.SweepAsync"/>). A batch is taken in one transaction
+/// (<see cref="ReaderLifecycle.TakeSignUpsAsync"/>), whose delete of the rows is the claim across nodes; when that
+/// cannot be (another node took part of it, or a write was refused) each is taken in its own
+/// (<see cref="ReaderLifecycle.TakeSignUpAsync"/>), and one that fails is postponed alone.
 /// </summary>
 public sealed class SignUpDispatcher(IServiceScopeFactory scopes, SignUpSignal signal, TimeProvider clock, ILogger<SignUpDispatcher> logger) : BackgroundService
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
 
-    private const int Batch = 100;
+    // One transaction takes a batch, and on SQLite the sign-up writer's commits (visitors waiting for their
+    // answer) queue behind it: 50 new readers keep that wait to a few milliseconds.
+    private const int Batch = 50;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -53,6 +57,29 @@ public sealed class SignUpDispatcher(IServiceScopeFactory scopes, SignUpSignal s
             }
 
             var readers = scope.ServiceProvider.GetRequiredService<ReaderLifecycle>();
+            ct.ThrowIfCancellationRequested();
+            try
+            {
+                // Not cancelled halfway: a stop waits for the one short transaction instead of rolling it back.
+                if (await readers.TakeSignUpsAsync(due, CancellationToken.None) is { } outcomes)
+                {
+                    foreach (var (id, outcome) in outcomes)
+                    {
+                        logger.LogInformation("Sign-up {Id}: {Outcome}", id, outcome);
+                    }
+
+                    taken += outcomes.Count;
+                    continue;
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Nothing of the batch was kept; each sign-up is taken on its own below, and one that fails there
+                // is postponed by itself instead of holding back the rest.
+                logger.LogWarning(e, "Could not take {Count} sign-ups together; taking them one at a time", due.Count);
+            }
+
+            db.ChangeTracker.Clear();
             foreach (var id in due)
             {
                 ct.ThrowIfCancellationRequested();
