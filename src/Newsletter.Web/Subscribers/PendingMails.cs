@@ -6,10 +6,12 @@ namespace Newsletter.Web.Subscribers;
 
 /// <summary>
 /// The emails a reader's transaction decided on (<see cref="PendingMail"/>): added to that transaction, then
-/// handed to Hangfire once it committed and deleted. A process that dies between the commit and the hand-over
-/// leaves the row, and the next sweep on any node (<see cref="SignUpDispatcher"/>) hands it over once the
-/// writer's claim has run out: the email is late, never lost. Dying between the hand-over and the delete sends
-/// it twice, the one duplicate this allows; <see cref="SubscriberMailJob"/> re-checks the reader either way.
+/// handed to Hangfire once it committed. The emails due now go to one job together
+/// (<see cref="SubscriberMailJob.SendPendingAsync"/>), not a job each: on PostgreSQL a Hangfire job costs about
+/// twenty statements to store and run, which was most of what a batch of sign-ups cost. The rows stay, marked
+/// <see cref="HandedOver"/>, until the job has sent each one, so a retry sends only what is left. A process that
+/// dies between the commit and the hand-over leaves the row claimed by it, and the next sweep on any node
+/// (<see cref="SignUpDispatcher"/>) hands it over once that claim has run out: the email is late, never lost.
 /// </summary>
 public sealed class PendingMails(AppDbContext db, IBackgroundJobClient jobs, TimeProvider clock, ILogger<PendingMails> logger)
 {
@@ -24,7 +26,18 @@ public sealed class PendingMails(AppDbContext db, IBackgroundJobClient jobs, Tim
         return mail;
     }
 
-    /// <summary>After the commit: enqueues (or schedules for their slot) the committed emails, then deletes them.</summary>
+    /// <summary>
+    /// Marks a row given to a job: the job deletes it once its email went, and no sweep takes it again. A job that
+    /// fails for good (its retries spent, shown on the jobs page) leaves its rows for the author to retry the job.
+    /// </summary>
+    public static readonly DateTime HandedOver = new(9999, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    /// <summary>
+    /// After the commit: the emails due now to one job, each due later to a job scheduled for its time; then the
+    /// rows are marked as handed over. Dying between the two leaves the rows to the sweep, which gives them to a
+    /// second job; the job that comes second finds each row it sends already deleted, or, when the two run at the
+    /// same moment, that is the one duplicate this allows, as a crash between a send and its record always did.
+    /// </summary>
     public async Task HandOverAsync(IReadOnlyCollection<PendingMail> mails, CancellationToken ct)
     {
         if (mails.Count == 0)
@@ -33,13 +46,20 @@ public sealed class PendingMails(AppDbContext db, IBackgroundJobClient jobs, Tim
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
-        foreach (var mail in mails)
+        var due = mails.Where(m => m.DueAt <= now).Select(m => m.Id).ToArray();
+        if (due.Length > 0)
         {
-            Enqueue(mail, now);
+            jobs.Enqueue<SubscriberMailJob>(j => j.SendPendingAsync(due, CancellationToken.None));
+        }
+
+        foreach (var mail in mails.Where(m => m.DueAt > now))
+        {
+            long[] one = [mail.Id];
+            jobs.Schedule<SubscriberMailJob>(j => j.SendPendingAsync(one, CancellationToken.None), mail.DueAt - now);
         }
 
         var ids = mails.Select(m => m.Id).ToArray();
-        await db.PendingMails.Where(m => ids.Contains(m.Id)).ExecuteDeleteAsync(ct);
+        await db.PendingMails.Where(m => ids.Contains(m.Id)).ExecuteUpdateAsync(u => u.SetProperty(m => m.ClaimedUntil, HandedOver), ct);
     }
 
     /// <summary>
@@ -68,25 +88,5 @@ public sealed class PendingMails(AppDbContext db, IBackgroundJobClient jobs, Tim
         }
 
         return taken.Count;
-    }
-
-    private void Enqueue(PendingMail mail, DateTime now)
-    {
-        var id = mail.SubscriberId;
-        System.Linq.Expressions.Expression<Func<SubscriberMailJob, Task>> job = mail.Kind switch
-        {
-            PendingMailKind.Confirmation => j => j.SendConfirmationAsync(id, CancellationToken.None),
-            PendingMailKind.AlreadySubscribed => j => j.SendAlreadySubscribedAsync(id, CancellationToken.None),
-            PendingMailKind.Welcome => j => j.SendWelcomeAsync(id, CancellationToken.None),
-            _ => throw new InvalidOperationException($"Unknown pending mail kind {mail.Kind}"),
-        };
-        if (mail.DueAt <= now)
-        {
-            jobs.Enqueue(job);
-        }
-        else
-        {
-            jobs.Schedule(job, mail.DueAt - now);
-        }
     }
 }

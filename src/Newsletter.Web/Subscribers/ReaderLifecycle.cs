@@ -672,6 +672,9 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                 // The welcome series keeps its own ledger, keyed by the reader's id without a foreign key.
                 await db.Set<Welcome.WelcomeDelivery>().Where(d => d.SubscriberId == id).ExecuteDeleteAsync(ct);
                 await db.Set<Welcome.WelcomeReader>().Where(r => r.SubscriberId == id).ExecuteDeleteAsync(ct);
+                // Its emails still waiting (a confirmation scheduled for the end of the resend wait) name only the id,
+                // which on SQLite the next reader may be given: they go too.
+                await db.PendingMails.Where(m => m.SubscriberId == id).ExecuteDeleteAsync(ct);
                 deleted = await db.Subscribers.Where(s => s.Id == id).ExecuteDeleteAsync(ct) > 0;
                 await tx.CommitAsync(ct);
             }

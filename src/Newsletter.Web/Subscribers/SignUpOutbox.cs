@@ -43,7 +43,8 @@ public enum PendingMailKind
 /// An email to a reader that the transaction writing the reader decided on: stored in that transaction and
 /// handed to Hangfire after it commits (<see cref="PendingMails"/>), so the process dying between the two
 /// can delay the confirmation but never lose it. Hangfire's storage is another database on SQLite, and a
-/// second connection on PostgreSQL: neither can commit with the reader.
+/// second connection on PostgreSQL: neither can commit with the reader. The row stays until its job sent the
+/// email, which is how a retry of a job carrying many knows which are left.
 /// </summary>
 public sealed class PendingMail
 {
@@ -58,7 +59,8 @@ public sealed class PendingMail
 
     /// <summary>
     /// The node handing it to Hangfire has it until then. Set at birth, so its writer hands it over without a
-    /// race; a row still here after that was left by a process that died, and any node takes it.
+    /// race; a row still here after that was left by a process that died, and any node takes it. A row given
+    /// to a job carries <see cref="PendingMails.HandedOver"/>.
     /// </summary>
     public DateTime ClaimedUntil { get; set; }
 }

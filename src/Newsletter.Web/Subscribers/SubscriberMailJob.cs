@@ -12,6 +12,60 @@ namespace Newsletter.Web.Subscribers;
 /// </summary>
 public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, SubscriberTokens tokens, ReaderLifecycle readers, IOptions<SiteOptions> site, IOptions<SubscriptionOptions> options, ILogger<SubscriberMailJob> logger)
 {
+    // A relay that refused this many in a row is likely down or throttling: the rest wait for the job's retry
+    // instead of each taking its own refusal (or its own connect timeout).
+    private const int RefusalsInARow = 3;
+
+    /// <summary>
+    /// The reader emails of one or more transactions (<see cref="PendingMails"/>): a batch of sign-ups'
+    /// confirmations, a confirmed reader's welcome. Each row is deleted as soon as its email went (or was found
+    /// not to be needed, the reader having moved on), so a retry of this job sends only the rest. One that is
+    /// refused stays, the others go on, and the job then fails with the refusal, so Hangfire retries it later and
+    /// the jobs page shows why; after <see cref="RefusalsInARow"/> refusals in a row it stops early.
+    /// </summary>
+    public async Task SendPendingAsync(long[] pendingMailIds, CancellationToken ct)
+    {
+        var rows = await db.PendingMails.AsNoTracking().Where(m => pendingMailIds.Contains(m.Id)).OrderBy(m => m.Id).ToListAsync(ct);
+        var done = 0;
+        var inARow = 0;
+        Exception? last = null;
+        foreach (var row in rows)
+        {
+            try
+            {
+                await (row.Kind switch
+                {
+                    PendingMailKind.Confirmation => SendConfirmationAsync(row.SubscriberId, ct),
+                    PendingMailKind.AlreadySubscribed => SendAlreadySubscribedAsync(row.SubscriberId, ct),
+                    PendingMailKind.Welcome => SendWelcomeAsync(row.SubscriberId, ct),
+                    _ => throw new InvalidOperationException($"Unknown pending mail kind {row.Kind}"),
+                });
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "{Kind} email to subscriber {Id} not sent; it waits for this job's retry", row.Kind, row.SubscriberId);
+                last = e;
+                if (++inARow == RefusalsInARow)
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            inARow = 0;
+            // Not cancelled between a send and its record: a stop now would send this one again on the retry.
+            await db.PendingMails.Where(m => m.Id == row.Id).ExecuteDeleteAsync(CancellationToken.None);
+            done++;
+        }
+
+        if (last is not null)
+        {
+            var stopped = inARow == RefusalsInARow ? $", stopped after {RefusalsInARow} refusals in a row" : "";
+            throw new MailNotSentYetException($"{rows.Count - done} of {rows.Count} reader emails wait for this job's retry{stopped}. Last refusal: {last.Message}", last);
+        }
+    }
+
     public async Task SendConfirmationAsync(long subscriberId, CancellationToken ct)
     {
         var s = await db.Subscribers.AsNoTracking().FirstOrDefaultAsync(x => x.Id == subscriberId, ct);
@@ -134,3 +188,6 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
         return model;
     }
 }
+
+/// <summary>Some of a <see cref="SubscriberMailJob.SendPendingAsync"/> job's emails were refused; its retry sends them.</summary>
+public sealed class MailNotSentYetException(string message, Exception inner) : Exception(message, inner);

@@ -229,13 +229,14 @@ public class SubscribeTests
         var monitor = app.Services.GetRequiredService<global::Hangfire.JobStorage>().GetMonitoringApi();
         var deadline = DateTime.UtcNow.AddSeconds(90);
         // Sign-ups wait in the database until the dispatcher takes them, and the emails it decides on until they
-        // are handed to Hangfire: both first, then the jobs they became.
+        // are handed to Hangfire: both first, then the jobs they became (a handed-over row stays until its job
+        // sent it, and one scheduled for later stays that long).
         while (true)
         {
             await using (var scope = app.Services.CreateAsyncScope())
             {
                 var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-                if (!await db.SignUps.AnyAsync(Ct) && !await db.PendingMails.AnyAsync(Ct))
+                if (!await db.SignUps.AnyAsync(Ct) && !await db.PendingMails.AnyAsync(m => m.ClaimedUntil != PendingMails.HandedOver, Ct))
                 {
                     break;
                 }

@@ -132,7 +132,7 @@ public class SubscriberMailTests
         await SubscribeTests.WaitForIdleJobsAsync(app);
         var monitor = app.Services.GetRequiredService<global::Hangfire.JobStorage>().GetMonitoringApi();
         Assert.Equal(0, monitor.ScheduledCount() + monitor.FailedCount());
-        Assert.Single(monitor.SucceededJobs(0, 50), j => j.Value.Job?.Method.Name == nameof(SubscriberMailJob.SendConfirmationAsync));
+        Assert.Single(monitor.SucceededJobs(0, 50), j => j.Value.Job?.Method.Name == nameof(SubscriberMailJob.SendPendingAsync));
     }
 
     [Fact]
