@@ -117,8 +117,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             {
                 if (suppressed.Contains(keyHashes[i]))
                 {
-                    logger.LogInformation("Subscribe request for a suppressed address ignored");
-                    outcomes.Add((signUps[i].Id, SubscribeOutcome.Suppressed));
+                    outcomes.Add((signUps[i].Id, Suppressed()));
                 }
                 else if (taken.Add(keys[i]))
                 {
@@ -135,9 +134,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             await db.SaveChangesAsync(ct);
             foreach (var (signUp, reader) in fresh)
             {
-                db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = reader.Id, Kind = SubscriberEventKind.Subscribed, Source = signUp.Source, At = now });
-                mails.Add(pendingMails.Add(reader.Id, PendingMailKind.Confirmation, now));
-                outcomes.Add((signUp.Id, SubscribeOutcome.ConfirmationSent));
+                outcomes.Add((signUp.Id, AfterNewReader(reader, signUp.Source, now, mails)));
             }
 
             await db.SaveChangesAsync(ct);
@@ -187,8 +184,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         var hash = hashes.Of(key);
         if (await db.Suppressions.AnyAsync(s => s.EmailHash == hash, ct))
         {
-            logger.LogInformation("Subscribe request for a suppressed address ignored");
-            return SubscribeOutcome.Suppressed;
+            return Suppressed();
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
@@ -201,9 +197,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             {
                 // Inside a transaction EF saves to a savepoint, so a refused insert leaves the rest standing.
                 await db.SaveChangesAsync(ct);
-                db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = subscriber.Id, Kind = SubscriberEventKind.Subscribed, Source = source, At = now });
-                mails.Add(pendingMails.Add(subscriber.Id, PendingMailKind.Confirmation, now));
-                return SubscribeOutcome.ConfirmationSent;
+                return AfterNewReader(subscriber, source, now, mails);
             }
             catch (DbUpdateException e) when (db.IsUniqueViolation(e))
             {
@@ -257,6 +251,21 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         }
 
         return subscriber;
+    }
+
+    /// <summary>Once a new reader's insert gave it an id: its history line and its confirmation, in the same transaction.</summary>
+    private SubscribeOutcome AfterNewReader(Subscriber reader, string source, DateTime now, List<PendingMail> mails)
+    {
+        db.SubscriberEvents.Add(new SubscriberEvent { SubscriberId = reader.Id, Kind = SubscriberEventKind.Subscribed, Source = source, At = now });
+        mails.Add(pendingMails.Add(reader.Id, PendingMailKind.Confirmation, now));
+        return SubscribeOutcome.ConfirmationSent;
+    }
+
+    // The address is not logged: a suppression is kept for addresses that asked to be forgotten.
+    private SubscribeOutcome Suppressed()
+    {
+        logger.LogInformation("Subscribe request for a suppressed address ignored");
+        return SubscribeOutcome.Suppressed;
     }
 
     /// <summary>
