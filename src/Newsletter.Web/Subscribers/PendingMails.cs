@@ -10,8 +10,9 @@ namespace Newsletter.Web.Subscribers;
 /// (<see cref="SubscriberMailJob.SendPendingAsync"/>), not a job each: on PostgreSQL a Hangfire job costs about
 /// twenty statements to store and run, which was most of what a batch of sign-ups cost. The rows stay, marked
 /// <see cref="HandedOver"/>, until the job has sent each one, so a retry sends only what is left. A process that
-/// dies between the commit and the hand-over leaves the row claimed by it, and the next sweep on any node
-/// (<see cref="SignUpDispatcher"/>) hands it over once that claim has run out: the email is late, never lost.
+/// dies between the commit and the hand-over, or finds the job storage unreachable then, leaves the row claimed by
+/// it, and the next sweep on any node (<see cref="SignUpDispatcher"/>) hands it over once that claim has run out:
+/// the email is late, never lost.
 /// </summary>
 public sealed class PendingMails(AppDbContext db, IBackgroundJobClient jobs, TimeProvider clock, ILogger<PendingMails> logger)
 {
@@ -37,6 +38,9 @@ public sealed class PendingMails(AppDbContext db, IBackgroundJobClient jobs, Tim
     /// rows are marked as handed over. Dying between the two leaves the rows to the sweep, which gives them to a
     /// second job; the job that comes second finds each row it sends already deleted, or, when the two run at the
     /// same moment, that is the one duplicate this allows, as a crash between a send and its record always did.
+    /// A hand-over that fails (the job storage unreachable) is logged and does not throw: the caller's change has
+    /// committed, so the reader must hear "subscribed" or "confirmed", and the rows, still claimed by this node
+    /// for <see cref="Claim"/>, go to the sweep like a dead process's.
     /// </summary>
     public async Task HandOverAsync(IReadOnlyCollection<PendingMail> mails, CancellationToken ct)
     {
@@ -45,6 +49,18 @@ public sealed class PendingMails(AppDbContext db, IBackgroundJobClient jobs, Tim
             return;
         }
 
+        try
+        {
+            await EnqueueAndMarkAsync(mails, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogError(e, "Could not hand {Count} stored reader emails to the job queue; they wait in the database and are handed over again in {Claim}", mails.Count, Claim);
+        }
+    }
+
+    private async Task EnqueueAndMarkAsync(IReadOnlyCollection<PendingMail> mails, CancellationToken ct)
+    {
         var now = clock.GetUtcNow().UtcDateTime;
         var due = mails.Where(m => m.DueAt <= now).Select(m => m.Id).ToArray();
         if (due.Length > 0)
@@ -83,7 +99,7 @@ public sealed class PendingMails(AppDbContext db, IBackgroundJobClient jobs, Tim
 
         if (taken.Count > 0)
         {
-            logger.LogWarning("Handing over {Count} reader emails left by a process that stopped after storing them", taken.Count);
+            logger.LogWarning("Handing over {Count} reader emails whose first hand-over did not happen (a process stopped after storing them, or the job queue was unreachable)", taken.Count);
             await HandOverAsync(taken, ct);
         }
 

@@ -355,8 +355,17 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         await Welcome.WelcomeSeries.JoinAsync(db, token.SubscriberId, now, ct);
         await tx.CommitAsync(ct);
         await pendingMails.HandOverAsync([welcome], ct);
-        // Only a nudge: the series' recurring job finds the new member anyway.
-        jobs.Enqueue<Welcome.WelcomeJob>(j => j.RunAsync(CancellationToken.None));
+        try
+        {
+            // Only a nudge: the series' recurring job finds the new member anyway.
+            jobs.Enqueue<Welcome.WelcomeJob>(j => j.RunAsync(CancellationToken.None));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The confirmation has committed, so the reader is told so; the recurring run starts their series.
+            logger.LogWarning(e, "Could not queue the welcome series' run after reader {Id} confirmed; its recurring run will take them", token.SubscriberId);
+        }
+
         return ConfirmResult.Confirmed;
     }
 

@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Hangfire;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -198,6 +201,104 @@ public class SignUpDurabilityTests
             // Another node's sweep, now: the row is its writer's, so nothing is handed over twice.
             Assert.Equal(0, await scope.ServiceProvider.GetRequiredService<PendingMails>().SweepAsync(Ct));
             Assert.True(await db.PendingMails.AnyAsync(m => m.Id == id, Ct));
+        }
+    }
+
+    [Fact]
+    public async Task WhileTheJobQueueIsUnreachableReadersAreKeptAndToldSoAndTheirEmailsGoOnceItIsBack()
+    {
+        using var app = new NewsletterApp();
+        var queue = new UnreachableJobQueue();
+        // Only the app's job client fails, as when Hangfire's storage refuses connections: the job server and the
+        // app's own database go on.
+        using var node = app.WithWebHostBuilder(b => b.ConfigureTestServices(queue.Wrap));
+        var client = node.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+        Assert.Equal(HttpStatusCode.Redirect, (await SubscribeTests.SubscribeAsync(client, "early@example.org")).StatusCode);
+        var confirm = Outbox.PathOf(Outbox.Link(await app.WaitForMailAsync("early@example.org"), "/confirm/"));
+
+        queue.Down = true;
+        Assert.Equal(HttpStatusCode.Redirect, (await SubscribeTests.SubscribeAsync(client, "late@example.org")).StatusCode);
+        // The confirmation commits, so the reader is told it did, not shown an error for an email still to come.
+        var confirmed = await Forms.PostAsync(client, confirm, new Dictionary<string, string>());
+        Assert.Equal(HttpStatusCode.OK, confirmed.StatusCode);
+        Assert.Contains("You're subscribed", await confirmed.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            await using var scope = node.Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            if (!await db.SignUps.AnyAsync(Ct) && await db.Subscribers.AnyAsync(s => s.EmailKey == "late@example.org", Ct))
+            {
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the sign-up was not taken:\n" + app.ServerLog);
+            await Task.Delay(100, Ct);
+        }
+
+        await using (var scope = node.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            Assert.Equal(SubscriberStatus.Active, (await db.Subscribers.SingleAsync(s => s.EmailKey == "early@example.org", Ct)).Status);
+            // Both emails wait in the database, not handed over, for the sweep.
+            var waiting = await db.PendingMails.Where(m => m.ClaimedUntil != PendingMails.HandedOver)
+                .Join(db.Subscribers, m => m.SubscriberId, s => s.Id, (m, s) => new { s.EmailKey, m.Kind }).OrderBy(x => x.EmailKey).ToListAsync(Ct);
+            Assert.Equal(["early@example.org Welcome", "late@example.org Confirmation"], waiting.Select(w => $"{w.EmailKey} {w.Kind}"));
+            // Claimed for a minute as if its writer had died: the sweep leaves them alone until then.
+            Assert.Equal(0, await scope.ServiceProvider.GetRequiredService<PendingMails>().SweepAsync(Ct));
+        }
+
+        // What the log says is what happened: the batch was kept, only its emails' hand-over failed.
+        Assert.Contains(app.ServerLog.Entries, e => e.Contains("Could not hand 1 stored reader emails to the job queue", StringComparison.Ordinal));
+        Assert.DoesNotContain(app.ServerLog.Entries, e => e.Contains("Could not take", StringComparison.Ordinal));
+        Assert.Single(Directory.GetFiles(app.PickupFolder, "*.eml", SearchOption.AllDirectories));
+
+        // The queue is back and the minute has passed: the sweep hands them over, each sent once.
+        queue.Down = false;
+        await using (var scope = node.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            await db.PendingMails.Where(m => m.ClaimedUntil != PendingMails.HandedOver).ExecuteUpdateAsync(u => u.SetProperty(m => m.ClaimedUntil, DateTime.UtcNow.AddSeconds(-1)), Ct);
+        }
+
+        Assert.Contains("/confirm/", (await app.WaitForMailAsync("late@example.org")).TextBody, StringComparison.Ordinal);
+        await app.WaitForMailAsync("early@example.org", m => m.Subject?.Contains("Welcome", StringComparison.OrdinalIgnoreCase) == true);
+        deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            await using var scope = node.Services.CreateAsyncScope();
+            if (!await scope.ServiceProvider.GetRequiredService<AppDbContext>().PendingMails.AnyAsync(Ct))
+            {
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "reader emails still waiting:\n" + app.ServerLog);
+            await Task.Delay(100, Ct);
+        }
+
+        Assert.Equal(3, Directory.GetFiles(app.PickupFolder, "*.eml", SearchOption.AllDirectories).Length);
+    }
+
+    /// <summary>The app's Hangfire client, refusing every job while <see cref="Down"/> is set.</summary>
+    private sealed class UnreachableJobQueue
+    {
+        public volatile bool Down;
+
+        public void Wrap(IServiceCollection services)
+        {
+            var original = services.Last(d => d.ServiceType == typeof(IBackgroundJobClient));
+            services.Remove(original);
+            services.AddSingleton<IBackgroundJobClient>(sp => new Client(this, (IBackgroundJobClient)(original.ImplementationInstance ?? original.ImplementationFactory!(sp))));
+        }
+
+        private sealed class Client(UnreachableJobQueue queue, IBackgroundJobClient inner) : IBackgroundJobClient
+        {
+            public string Create(global::Hangfire.Common.Job job, global::Hangfire.States.IState state) =>
+                queue.Down ? throw new BackgroundJobClientException("Job storage unreachable (the test's)", new TimeoutException()) : inner.Create(job, state);
+
+            public bool ChangeState(string jobId, global::Hangfire.States.IState state, string expectedState) =>
+                queue.Down ? throw new BackgroundJobClientException("Job storage unreachable (the test's)", new TimeoutException()) : inner.ChangeState(jobId, state, expectedState);
         }
     }
 }
