@@ -19,8 +19,10 @@ using Newsletter.Web.Tracking;
 using Newsletter.Web.Webhooks;
 using Newsletter.Web.Welcome;
 
-// Before any thread allocates natively: SQLite's memory in two malloc arenas, not one per busy thread.
+// Before any thread allocates natively: SQLite's memory in two malloc arenas, not one per busy thread; and what
+// it frees given back to the system every few seconds, not kept in the process.
 MallocArenas.Limit();
+MallocArenas.TrimEvery(TimeSpan.FromSeconds(5));
 var builder = WebApplication.CreateBuilder(args);
 
 // The repository root is the app's home: appsettings.json, notes/, templates/ and data/ live there.
