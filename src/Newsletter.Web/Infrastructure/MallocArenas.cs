@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace Newsletter.Web.Infrastructure;
 
 /// <summary>
-/// glibc gives each thread that meets a busy malloc lock an arena of its own, up to eight per core, and keeps what
-/// an arena once held. Managed objects never come from malloc, but SQLite's page caches and statements, OpenSSL and
+/// glibc gives a thread an arena of its own at its first allocation (and another when its arena's lock is busy), up
+/// to eight per core, and keeps what an arena once held. Managed objects never come from malloc, but SQLite's page caches and statements, OpenSSL and
 /// ICU do, from whichever pool thread runs them, and a long send spread that over many arenas. MALLOC_ARENA_MAX=2 in
 /// the environment made a send's peak 10 to 20 MB lower at the same rate (README, "Memory and cold start"); set from
 /// Main, the limit only stops arenas beyond those the runtime's threads made before it (seven were counted in a
