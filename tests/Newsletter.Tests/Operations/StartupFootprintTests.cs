@@ -30,6 +30,8 @@ public class StartupFootprintTests
         Assert.DoesNotContain("Hangfire.InMemory.dll", mapped);
     }
 
+    private static bool OnGlibc => OperatingSystem.IsLinux() && (File.Exists("/lib/x86_64-linux-gnu/libc.so.6") || File.Exists("/lib/aarch64-linux-gnu/libc.so.6"));
+
     /// <summary>
     /// The app asks glibc for two malloc arenas at start (Infrastructure/MallocArenas.cs). A wrong library or entry
     /// point name would fail silently in the app, so the binding itself is checked here: glibc takes the setting.
@@ -37,7 +39,7 @@ public class StartupFootprintTests
     [Fact]
     public void GlibcTakesTheMallocArenaLimit()
     {
-        Assert.SkipUnless(OperatingSystem.IsLinux() && (File.Exists("/lib/x86_64-linux-gnu/libc.so.6") || File.Exists("/lib/aarch64-linux-gnu/libc.so.6")), "glibc only");
+        Assert.SkipUnless(OnGlibc, "glibc only");
         Assert.SkipWhen(Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is not null, "the operator's MALLOC_ARENA_MAX wins, by design");
         Assert.True(Newsletter.Web.Infrastructure.MallocArenas.Limit());
     }
@@ -52,7 +54,7 @@ public class StartupFootprintTests
     [Fact]
     public void FreedMallocMemoryIsGivenBackByATrim()
     {
-        Assert.SkipUnless(OperatingSystem.IsLinux() && (File.Exists("/lib/x86_64-linux-gnu/libc.so.6") || File.Exists("/lib/aarch64-linux-gnu/libc.so.6")), "glibc only");
+        Assert.SkipUnless(OnGlibc, "glibc only");
         const int Size = 64 * 1024;
         var page = Environment.SystemPageSize;
         var chunks = new IntPtr[1000];

@@ -223,19 +223,8 @@ public class SignUpDurabilityTests
         Assert.Equal(HttpStatusCode.OK, confirmed.StatusCode);
         Assert.Contains("You're subscribed", await confirmed.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
 
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            await using var scope = node.Services.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-            if (!await db.SignUps.AnyAsync(Ct) && await db.Subscribers.AnyAsync(s => s.EmailKey == "late@example.org", Ct))
-            {
-                break;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "the sign-up was not taken:\n" + app.ServerLog);
-            await Task.Delay(100, Ct);
-        }
+        await WaitUntilAsync(node, async db => !await db.SignUps.AnyAsync(Ct) && await db.Subscribers.AnyAsync(s => s.EmailKey == "late@example.org", Ct),
+            "the sign-up was not taken:\n" + app.ServerLog);
 
         await using (var scope = node.Services.CreateAsyncScope())
         {
@@ -264,20 +253,26 @@ public class SignUpDurabilityTests
 
         Assert.Contains("/confirm/", (await app.WaitForMailAsync("late@example.org")).TextBody, StringComparison.Ordinal);
         await app.WaitForMailAsync("early@example.org", m => m.Subject?.Contains("Welcome", StringComparison.OrdinalIgnoreCase) == true);
-        deadline = DateTime.UtcNow.AddSeconds(60);
+        await WaitUntilAsync(node, async db => !await db.PendingMails.AnyAsync(Ct), "reader emails still waiting:\n" + app.ServerLog);
+
+        Assert.Equal(3, Directory.GetFiles(app.PickupFolder, "*.eml", SearchOption.AllDirectories).Length);
+    }
+
+    /// <summary>Polls the app's database for up to a minute (a loaded CI machine takes its time) until <paramref name="done"/> holds.</summary>
+    private static async Task WaitUntilAsync(WebApplicationFactory<Program> node, Func<AppDbContext, Task<bool>> done, string failure)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
             await using var scope = node.Services.CreateAsyncScope();
-            if (!await scope.ServiceProvider.GetRequiredService<AppDbContext>().PendingMails.AnyAsync(Ct))
+            if (await done(scope.ServiceProvider.GetRequiredService<AppDbContext>()))
             {
-                break;
+                return;
             }
 
-            Assert.True(DateTime.UtcNow < deadline, "reader emails still waiting:\n" + app.ServerLog);
+            Assert.True(DateTime.UtcNow < deadline, failure);
             await Task.Delay(100, Ct);
         }
-
-        Assert.Equal(3, Directory.GetFiles(app.PickupFolder, "*.eml", SearchOption.AllDirectories).Length);
     }
 
     /// <summary>The app's Hangfire client, refusing every job while <see cref="Down"/> is set.</summary>
@@ -295,10 +290,12 @@ public class SignUpDurabilityTests
         private sealed class Client(UnreachableJobQueue queue, IBackgroundJobClient inner) : IBackgroundJobClient
         {
             public string Create(global::Hangfire.Common.Job job, global::Hangfire.States.IState state) =>
-                queue.Down ? throw new BackgroundJobClientException("Job storage unreachable (the test's)", new TimeoutException()) : inner.Create(job, state);
+                queue.Down ? throw Unreachable() : inner.Create(job, state);
 
             public bool ChangeState(string jobId, global::Hangfire.States.IState state, string expectedState) =>
-                queue.Down ? throw new BackgroundJobClientException("Job storage unreachable (the test's)", new TimeoutException()) : inner.ChangeState(jobId, state, expectedState);
+                queue.Down ? throw Unreachable() : inner.ChangeState(jobId, state, expectedState);
+
+            private static BackgroundJobClientException Unreachable() => new("Job storage unreachable (the test's)", new TimeoutException());
         }
     }
 }
