@@ -81,14 +81,14 @@ internal sealed class SqliteCheckpointer(string connectionString, ILogger<Sqlite
                         continue;
                     }
 
-                    // A long reader (a backup, an export) would refuse every tick and stall the writers each time.
+                    // A long read or write (a backup, an export, an import) would refuse every tick, and the writers would wait each time.
                     notBefore = DateTime.UtcNow + RetryAfterRefusal;
                     overSince ??= DateTime.UtcNow;
                     if (!toldStuck && DateTime.UtcNow - overSince > StuckFor)
                     {
                         toldStuck = true;
                         logger.LogWarning(
-                            "The SQLite WAL has stayed over {Limit} frames for {Minutes} minute(s) ({Frames} now): a reader held open longer than {Wait} ms each time it was to be emptied. It grows on disk until then.",
+                            "The SQLite WAL has stayed over {Limit} frames for {Minutes} minute(s) ({Frames} now): each time it was to be emptied, a read or a write (a backup, an export, an import) held the database longer than {Wait} ms. It grows on disk until then.",
                             truncateAfterFrames, (int)StuckFor.TotalMinutes, left, ReaderWaitMs);
                     }
                 }
