@@ -5,8 +5,8 @@ using Newsletter.Web.Data.Providers;
 namespace Newsletter.Tests.Data;
 
 /// <summary>
-/// During a send one connection commits every few milliseconds while others read, so some reader is always inside
-/// the WAL and SQLite never gets to start it over by itself: the WAL of a 1,000,000-reader send reached 2.7 GB.
+/// During a send one connection commits every few milliseconds while others read, so some reader is nearly always
+/// inside the WAL and SQLite seldom gets to start it over by itself: the WAL of a 1,000,000-reader send reached 2.7 GB.
 /// The app's checkpointer must empty it once it passes its limit, on a real SQLite file, without losing a row.
 /// </summary>
 public class SqliteCheckpointerTests
