@@ -14,9 +14,9 @@ namespace Newsletter.Web.Data.Providers;
 /// is already copied back and no reader still reads from it, and during a send the outcome writer commits every
 /// few milliseconds beside the claiming workers' reads, so that moment came late or not at all. The WAL reached
 /// 2.7 GB in the first three and a half minutes of a send to 1,000,000 readers, with its index (mapped into the
-/// process) at 5 MB, and every page read searching all of that index. Once the WAL passes <c>truncateAfterFrames</c>, a TRUNCATE
-/// checkpoint takes the write lock, waits at most <see cref="ReaderWaitMs"/> ms for the readers still in the WAL, and
-/// empties the file; writers wait that long at most, and a checkpoint refused is tried again two seconds later.
+/// process) at 5 MB, and every page read searching all of that index. Once the WAL passes
+/// <c>truncateAfterFrames</c>, a TRUNCATE checkpoint takes the write lock, waits at most <see cref="ReaderWaitMs"/> ms
+/// for the readers still in the WAL, and empties the file; writers wait that long at most, and a checkpoint refused is tried again two seconds later.
 /// </para>
 /// </summary>
 internal sealed class SqliteCheckpointer(string connectionString, ILogger<SqliteCheckpointer> logger, int truncateAfterFrames = SqliteCheckpointer.TruncateAfterFrames) : BackgroundService
@@ -31,8 +31,14 @@ internal sealed class SqliteCheckpointer(string connectionString, ILogger<Sqlite
 
     private static readonly TimeSpan RetryAfterRefusal = TimeSpan.FromSeconds(2);
 
-    // A WAL kept over its limit this long by readers is worth a line in the log, once until it is emptied again.
+    // A WAL kept over its limit this long is worth a line in the log, once until it is emptied again.
     private static readonly TimeSpan StuckFor = TimeSpan.FromMinutes(1);
+
+    // Between ticks, while the WAL is over its limit (one loop per checkpointer): since when, the time it was
+    // warned about, and when a refused TRUNCATE may be tried again.
+    private DateTime? _overSince;
+    private DateTime? _warnedFor;
+    private DateTime _notBefore;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -40,9 +46,6 @@ internal sealed class SqliteCheckpointer(string connectionString, ILogger<Sqlite
         var builder = new SqliteConnectionStringBuilder(connectionString) { Pooling = false };
         using var timer = new PeriodicTimer(Every);
         SqliteConnection? connection = null;
-        DateTime? overSince = null;
-        var toldStuck = false;
-        var notBefore = DateTime.MinValue;
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
@@ -62,34 +65,11 @@ internal sealed class SqliteCheckpointer(string connectionString, ILogger<Sqlite
                     var (_, frames) = await CheckpointAsync(connection, "PASSIVE", stoppingToken);
                     if (frames < truncateAfterFrames)
                     {
-                        overSince = null;
-                        toldStuck = false;
-                        continue;
+                        _overSince = null;
                     }
-
-                    if (DateTime.UtcNow < notBefore)
+                    else
                     {
-                        continue;
-                    }
-
-                    var (busy, left) = await CheckpointAsync(connection, "TRUNCATE", stoppingToken);
-                    if (!busy)
-                    {
-                        logger.LogDebug("Emptied the SQLite WAL at {Frames} frames", frames);
-                        overSince = null;
-                        toldStuck = false;
-                        continue;
-                    }
-
-                    // A long read or write (a backup, an export, an import) would refuse every tick, and the writers would wait each time.
-                    notBefore = DateTime.UtcNow + RetryAfterRefusal;
-                    overSince ??= DateTime.UtcNow;
-                    if (!toldStuck && DateTime.UtcNow - overSince > StuckFor)
-                    {
-                        toldStuck = true;
-                        logger.LogWarning(
-                            "The SQLite WAL has stayed over {Limit} frames for {Minutes} minute(s) ({Frames} now): each time it was to be emptied, a read or a write (a backup, an export, an import) held the database longer than {Wait} ms. It grows on disk until then.",
-                            truncateAfterFrames, (int)StuckFor.TotalMinutes, left, ReaderWaitMs);
+                        await EmptyAsync(connection, frames, stoppingToken);
                     }
                 }
                 catch (SqliteException e)
@@ -114,6 +94,35 @@ internal sealed class SqliteCheckpointer(string connectionString, ILogger<Sqlite
             {
                 await connection.DisposeAsync();
             }
+        }
+    }
+
+    /// <summary>The WAL is past its limit: a TRUNCATE checkpoint, unless one was refused less than two seconds ago.</summary>
+    private async Task EmptyAsync(SqliteConnection connection, long frames, CancellationToken ct)
+    {
+        var now = DateTime.UtcNow;
+        if (now < _notBefore)
+        {
+            return;
+        }
+
+        var (busy, left) = await CheckpointAsync(connection, "TRUNCATE", ct);
+        if (!busy)
+        {
+            logger.LogDebug("Emptied the SQLite WAL at {Frames} frames", frames);
+            _overSince = null;
+            return;
+        }
+
+        // A long read or write (a backup, an export, an import) would refuse every tick, and the writers would wait each time.
+        _notBefore = now + RetryAfterRefusal;
+        _overSince ??= now;
+        if (_warnedFor != _overSince && now - _overSince > StuckFor)
+        {
+            _warnedFor = _overSince;
+            logger.LogWarning(
+                "The SQLite WAL has stayed over {Limit} frames for {Minutes} minute(s) ({Frames} now): each time it was to be emptied, a read or a write (a backup, an export, an import) held the database longer than {Wait} ms. It grows on disk until then.",
+                truncateAfterFrames, (int)StuckFor.TotalMinutes, left, ReaderWaitMs);
         }
     }
 
