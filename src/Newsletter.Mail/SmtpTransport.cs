@@ -379,8 +379,8 @@ public sealed class SmtpTransport : IMailTransport
     }
 
     /// <summary>
-    /// A blocking socket, connected within <see cref="ConnectTimeout"/> unless <paramref name="ct"/> ends first: a
-    /// non-blocking connect that is then polled, so the socket never meets the async engine. Each of the host's
+    /// A blocking socket, connected within <see cref="ConnectTimeout"/> unless <paramref name="ct"/> ends first, that
+    /// never meets the async engine (see <see cref="ConnectBlocking"/>). Each of the host's
     /// addresses is tried in turn, as <see cref="Socket.ConnectAsync(string, int, CancellationToken)"/> would.
     /// </summary>
     private Socket ConnectSocket(CancellationToken ct)
@@ -410,33 +410,45 @@ public sealed class SmtpTransport : IMailTransport
         throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
 
+    /// <summary>
+    /// A blocking connect, cut short by closing the socket when the deadline passes or <paramref name="ct"/> ends
+    /// (on Linux .NET aborts a blocking connect on close by disconnecting it first, so the call returns at once).
+    /// Not a non-blocking connect that is then polled: setting <see cref="Socket.Blocking"/> to false even for a
+    /// moment puts the descriptor into non-blocking mode for good (.NET never turns it back), and then every
+    /// synchronous read that finds no reply yet waits for the socket engine's epoll thread to wake it, a thread
+    /// hand-over per SMTP reply that cost 7 % of the app's CPU in the s1 benchmark.
+    /// </summary>
     private static void ConnectBlocking(Socket socket, IPEndPoint endpoint, DateTime deadline, CancellationToken ct)
     {
-        socket.Blocking = false;
+        const int Connecting = 0, Connected = 1, TimedOut = 2, Cancelled = 3;
+        var state = Connecting;
+        void Abort(int reason)
+        {
+            if (Interlocked.CompareExchange(ref state, reason, Connecting) == Connecting)
+            {
+                socket.Dispose();
+            }
+        }
+
+        var left = deadline - DateTime.UtcNow;
+        using var timer = new Timer(_ => Abort(TimedOut), null, left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        using var cancel = ct.UnsafeRegister(_ => Abort(Cancelled), null);
         try
         {
             socket.Connect(endpoint);
         }
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException && Volatile.Read(ref state) != Connecting)
         {
-            // Short slices, so a cancelled send stops waiting for a server that never answers.
-            while (!socket.Poll(TimeSpan.FromMilliseconds(200), SelectMode.SelectWrite))
-            {
-                ct.ThrowIfCancellationRequested();
-                if (DateTime.UtcNow > deadline)
-                {
-                    throw new SocketException((int)SocketError.TimedOut);
-                }
-            }
-
-            var error = (SocketError)(int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
-            if (error != SocketError.Success)
-            {
-                throw new SocketException((int)error);
-            }
+            // Closed under the connect by the timer or the token: said below.
         }
 
-        socket.Blocking = true;
+        switch (Interlocked.CompareExchange(ref state, Connected, Connecting))
+        {
+            case Cancelled:
+                throw new OperationCanceledException(ct);
+            case TimedOut:
+                throw new SocketException((int)SocketError.TimedOut);
+        }
     }
 
     private async Task ConnectSocketAsync(Socket socket, CancellationToken ct)

@@ -411,6 +411,9 @@ public class SmtpTransportSyncTests
         Assert.Equal(SendOutcome.Sent, result.Outcome);
         var socket = Assert.IsType<Socket>(session.Socket);
         Assert.True(socket.Blocking);
+        // Blocking in the kernel too: a descriptor .NET once made non-blocking stays so, and every reply is then
+        // waited for through the socket engine's epoll thread.
+        Assert.Equal(0, Fcntl(socket.Handle, FGetFl) & ONonBlock);
         Assert.Equal(1, (int)socket.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.NoDelay)!);
         Assert.Single(await server.WaitForMessagesAsync(1));
     }
@@ -439,6 +442,48 @@ public class SmtpTransportSyncTests
     }
 
     [Fact]
+    public async Task AConnectTheServerNeverAnswersEndsWhenTheSendIsCancelled()
+    {
+        // A listener whose accept queue is full and never emptied: the kernel drops further SYNs, so a connect
+        // to it waits, as one to a host that is down does, until it is given up on.
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var endpoint = (IPEndPoint)listener.LocalEndPoint!;
+        var queued = new List<Socket>();
+        try
+        {
+            while (true)
+            {
+                var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                queued.Add(filler);
+                var connect = filler.ConnectAsync(endpoint, TestContext.Current.CancellationToken).AsTask();
+                if (await Task.WhenAny(connect, Task.Delay(TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken)) != connect)
+                {
+                    break;
+                }
+
+                await connect;
+                Assert.True(queued.Count < 64, "the listener's queue never filled");
+            }
+
+            await using var transport = new SmtpTransport(new SmtpOptions { Host = "127.0.0.1", Port = endpoint.Port, Security = "None" }, NullLogger<SmtpTransport>.Instance);
+            using var session = transport.OpenSession();
+            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            cancel.CancelAfter(TimeSpan.FromMilliseconds(500));
+
+            // Cancelled, not timed out: the connect was cut short by the token, long before the 30 s connect timeout
+            // (a TimedOut socket error would come back as a ConnectionLost result instead).
+            Assert.Throws<OperationCanceledException>(() => session.Send(SmtpTransportTests.Message(1), null, cancel.Token));
+            Assert.Equal(0, transport.ConnectionsOpened);
+        }
+        finally
+        {
+            queued.ForEach(q => q.Dispose());
+        }
+    }
+
+    [Fact]
     public void NothingListeningIsAConnectionLostResultNotAnException()
     {
         var port = AppProcess.FreePort();
@@ -450,6 +495,14 @@ public class SmtpTransportSyncTests
         Assert.Equal(SendOutcome.ConnectionLost, result.Outcome);
         Assert.Contains($"127.0.0.1:{port}", result.Reply, StringComparison.Ordinal);
     }
+
+    private const int FGetFl = 3;
+    private const int ONonBlock = 0x800;
+
+    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "fcntl", SetLastError = true)]
+    [System.Runtime.InteropServices.DefaultDllImportSearchPaths(System.Runtime.InteropServices.DllImportSearchPath.SafeDirectories)]
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Interoperability", "SYSLIB1054", Justification = "LibraryImport needs unsafe code for one call.")]
+    private static extern int Fcntl(IntPtr fd, int command);
 }
 
 public class SmtpTransportAuthTests
