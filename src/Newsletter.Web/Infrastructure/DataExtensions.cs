@@ -23,7 +23,7 @@ public static class DataExtensions
         builder.Services.AddHostedService<DatabaseMigrator>();
         if (settings.Provider == DatabaseProvider.Sqlite)
         {
-            builder.Services.AddHostedService(sp => new SqliteCheckpointer(connectionString, sp.GetRequiredService<ILogger<SqliteCheckpointer>>()));
+            builder.Services.AddHostedService(sp => new SqliteCheckpointer(connectionString, sp.GetRequiredService<ILogger<SqliteCheckpointer>>(), sp.GetRequiredService<TimeProvider>()));
         }
         builder.Services.AddSingleton<InstallationKeys>();
         builder.Services.AddSingleton<Subscribers.AddressHashes>();

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Newsletter.Web.Data.Providers;
 
@@ -41,7 +42,7 @@ public class SqliteCheckpointerTests
         // As the app's connections are while the checkpointer runs: WAL, and no checkpoints at commit.
         Exec(writer, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE outcome (id INTEGER PRIMARY KEY, body BLOB NOT NULL);");
 
-        using var checkpointer = new SqliteCheckpointer(connectionString, NullLogger<SqliteCheckpointer>.Instance, LimitFrames);
+        using var checkpointer = new SqliteCheckpointer(connectionString, NullLogger<SqliteCheckpointer>.Instance, TimeProvider.System, LimitFrames);
         await checkpointer.StartAsync(Ct);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         // Two readers, each starting its next read before the other's ends, as the send's workers claim batches.
@@ -95,6 +96,121 @@ public class SqliteCheckpointerTests
         // Nothing committed was lost on the way.
         Assert.Equal((long)written, Scalar(writer, "SELECT count(*) FROM outcome"));
         Assert.Equal("ok", Scalar(writer, "PRAGMA integrity_check"));
+    }
+
+    [Fact]
+    public async Task AWalKeptOverItsLimitByALongReadIsWarnedAboutOnceAMinuteLaterAndEmptiedWhenTheReadEnds()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"checkpoint-{Guid.NewGuid():N}.db");
+        try
+        {
+            await HoldTheWalAsync(file);
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            foreach (var suffix in new[] { "", "-wal", "-shm" })
+            {
+                File.Delete(file + suffix);
+            }
+        }
+    }
+
+    private static async Task HoldTheWalAsync(string file)
+    {
+        var connectionString = $"Data Source={file};Pooling=false";
+        await using var writer = new SqliteConnection(connectionString);
+        await writer.OpenAsync(Ct);
+        Exec(writer, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE outcome (id INTEGER PRIMARY KEY, body BLOB NOT NULL);");
+        await using var backup = new SqliteConnection(connectionString);
+        await backup.OpenAsync(Ct);
+        var walFile = new FileInfo(file + "-wal");
+        var clock = new ManualClock();
+        var warnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var checkpointer = new SqliteCheckpointer(connectionString, new WarningLogger(warnings), clock, LimitFrames);
+        await checkpointer.StartAsync(Ct);
+        try
+        {
+            for (var round = 1; round <= 2; round++)
+            {
+                // A long read (a backup, an export) holds its snapshot while the WAL grows past the limit behind it:
+                // every TRUNCATE is refused after its 100 ms wait.
+                Exec(writer, "BEGIN IMMEDIATE; INSERT INTO outcome (body) VALUES (randomblob(3000)); COMMIT;");
+                using var read = backup.BeginTransaction(deferred: true);
+                using (var count = backup.CreateCommand())
+                {
+                    count.Transaction = read;
+                    count.CommandText = "SELECT count(*) FROM outcome";
+                    count.ExecuteScalar();
+                }
+
+                for (var i = 0; i < 2 * LimitFrames; i++)
+                {
+                    Exec(writer, "BEGIN IMMEDIATE; INSERT INTO outcome (body) VALUES (randomblob(3000)); COMMIT;");
+                }
+
+                // Under a minute over the limit (by the checkpointer's clock): nothing to say yet.
+                clock.Advance(TimeSpan.FromSeconds(50));
+                await Task.Delay(TimeSpan.FromSeconds(1), Ct);
+                Assert.Equal(round - 1, warnings.Count);
+
+                // Long past a minute: one warning, however many refusals follow.
+                clock.Advance(TimeSpan.FromMinutes(3));
+                await WaitUntilAsync(() => warnings.Count == round, "no warning about the WAL kept over its limit");
+                clock.Advance(TimeSpan.FromMinutes(3));
+                await Task.Delay(TimeSpan.FromSeconds(1), Ct);
+                Assert.Equal(round, warnings.Count);
+                Assert.Contains($"stayed over {LimitFrames} frames", warnings.Last(), StringComparison.Ordinal);
+
+                // The read ends: the next try (two seconds later by the clock) empties the WAL.
+                read.Commit();
+                clock.Advance(TimeSpan.FromSeconds(3));
+                await WaitUntilAsync(() => { walFile.Refresh(); return walFile.Length == 0; }, "the WAL was not emptied once the read ended");
+            }
+        }
+        finally
+        {
+            await checkpointer.StopAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(2L + (4L * LimitFrames), Scalar(writer, "SELECT count(*) FROM outcome"));
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> done, string failure)
+    {
+        // Real seconds, for the checkpointer's 200 ms ticks to come round on a stalled machine.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!done())
+        {
+            Assert.True(DateTime.UtcNow < deadline, failure);
+            await Task.Delay(50, Ct);
+        }
+    }
+
+    /// <summary>The checkpointer's "now", moved by the test; its 200 ms ticks stay real.</summary>
+    private sealed class ManualClock : TimeProvider
+    {
+        private long _ticks = DateTimeOffset.UtcNow.UtcTicks;
+
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+
+        public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
+    }
+
+    private sealed class WarningLogger(System.Collections.Concurrent.ConcurrentQueue<string> warnings) : ILogger<SqliteCheckpointer>
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                warnings.Enqueue(formatter(state, exception));
+            }
+        }
     }
 
     private static async Task ReadAsync(string connectionString, TimeSpan offset, CancellationToken stop)

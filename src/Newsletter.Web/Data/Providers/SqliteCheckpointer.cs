@@ -19,7 +19,7 @@ namespace Newsletter.Web.Data.Providers;
 /// for the readers still in the WAL, and empties the file; writers wait that long at most, and a checkpoint refused is tried again two seconds later.
 /// </para>
 /// </summary>
-internal sealed class SqliteCheckpointer(string connectionString, ILogger<SqliteCheckpointer> logger, int truncateAfterFrames = SqliteCheckpointer.TruncateAfterFrames) : BackgroundService
+internal sealed class SqliteCheckpointer(string connectionString, ILogger<SqliteCheckpointer> logger, TimeProvider clock, int truncateAfterFrames = SqliteCheckpointer.TruncateAfterFrames) : BackgroundService
 {
     private static readonly TimeSpan Every = TimeSpan.FromMilliseconds(200);
 
@@ -100,7 +100,7 @@ internal sealed class SqliteCheckpointer(string connectionString, ILogger<Sqlite
     /// <summary>The WAL is past its limit: a TRUNCATE checkpoint, unless one was refused less than two seconds ago.</summary>
     private async Task EmptyAsync(SqliteConnection connection, long frames, CancellationToken ct)
     {
-        var now = DateTime.UtcNow;
+        var now = clock.GetUtcNow().UtcDateTime;
         if (now < _notBefore)
         {
             return;
