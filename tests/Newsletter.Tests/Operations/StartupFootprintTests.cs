@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Newsletter.Testing;
 
@@ -62,8 +63,8 @@ public class StartupFootprintTests
         for (var i = 0; i < chunks.Length; i++)
         {
             // Below glibc's mmap threshold (128 KB), so from an arena; written through, so resident.
-            chunks[i] = System.Runtime.InteropServices.Marshal.AllocHGlobal(Size);
-            System.Runtime.InteropServices.Marshal.Copy(ones, 0, chunks[i], Size);
+            chunks[i] = Marshal.AllocHGlobal(Size);
+            Marshal.Copy(ones, 0, chunks[i], Size);
         }
 
         // The odd ones, but not the last, which may border the arena's top (a trim leaves the top to glibc).
@@ -72,7 +73,7 @@ public class StartupFootprintTests
         Assert.Equal(interior.Length, interior.Count(r => Resident(r.Start, r.End) == (r.End - r.Start) / page));
         foreach (var p in freed)
         {
-            System.Runtime.InteropServices.Marshal.FreeHGlobal(p);
+            Marshal.FreeHGlobal(p);
         }
 
         Newsletter.Web.Infrastructure.MallocArenas.Trim();
@@ -80,7 +81,7 @@ public class StartupFootprintTests
         var stillResident = interior.Sum(r => Resident(r.Start, r.End));
         foreach (var p in chunks.Except(freed))
         {
-            System.Runtime.InteropServices.Marshal.FreeHGlobal(p);
+            Marshal.FreeHGlobal(p);
         }
 
         // Other tests' threads may take a few of those chunks again meanwhile; nearly all must be gone.
@@ -94,7 +95,7 @@ public class StartupFootprintTests
         return vector.Count(b => (b & 1) == 1);
     }
 
-    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "mincore", SetLastError = true)]
+    [DllImport("libc.so.6", EntryPoint = "mincore", SetLastError = true)]
     private static extern int MinCore(nint address, nuint length, byte[] vector);
 
     /// <summary>
