@@ -114,6 +114,7 @@ internal sealed class SqliteCheckpointer(string connectionString, ILogger<Sqlite
             return;
         }
 
+        logger.LogDebug("The SQLite WAL was not emptied at {Frames} frames ({Left} after the try): a read or a write held it past {Wait} ms; trying again in {Retry} s", frames, left, ReaderWaitMs, RetryAfterRefusal.TotalSeconds);
         // A long read or write (a backup, an export, an import) would refuse every tick, and the writers would wait each time.
         _notBefore = now + RetryAfterRefusal;
         _overSince ??= now;
