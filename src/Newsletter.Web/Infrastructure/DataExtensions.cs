@@ -23,7 +23,7 @@ public static class DataExtensions
         builder.Services.AddHostedService<DatabaseMigrator>();
         if (settings.Provider == DatabaseProvider.Sqlite)
         {
-            builder.Services.AddHostedService(sp => new SqliteCheckpointer(connectionString, sp.GetRequiredService<ILogger<SqliteCheckpointer>>(), sp.GetRequiredService<TimeProvider>()));
+            builder.Services.AddHostedService(sp => new SqliteCheckpointer(connectionString, sp.GetRequiredService<ILogger<SqliteCheckpointer>>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
         }
         builder.Services.AddSingleton<InstallationKeys>();
         builder.Services.AddSingleton<Subscribers.AddressHashes>();
