@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using Newsletter.Testing;
 using Newsletter.Web.Data.Providers;
 
 namespace Newsletter.Tests.Data;
@@ -113,7 +114,8 @@ public class SqliteCheckpointerTests
         await using var backup = new SqliteConnection(connectionString);
         await backup.OpenAsync(Ct);
         var walFile = new FileInfo(file + "-wal");
-        var clock = new ManualClock();
+        // The checkpointer's "now" is moved by the test; its 200 ms ticks stay real.
+        var clock = new SteppedClock(DateTimeOffset.UtcNow);
         var warnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
         using var checkpointer = new SqliteCheckpointer(connectionString, new RecordingLogger(warnings, LogLevel.Warning), clock, LimitFrames);
         await checkpointer.StartAsync(Ct);
@@ -138,21 +140,21 @@ public class SqliteCheckpointerTests
                 }
 
                 // Under a minute over the limit (by the checkpointer's clock): nothing to say yet.
-                clock.Advance(TimeSpan.FromSeconds(50));
+                clock.Now += TimeSpan.FromSeconds(50);
                 await Task.Delay(TimeSpan.FromSeconds(1), Ct);
                 Assert.Equal(round - 1, warnings.Count);
 
                 // Long past a minute: one warning, however many refusals follow.
-                clock.Advance(TimeSpan.FromMinutes(3));
+                clock.Now += TimeSpan.FromMinutes(3);
                 await WaitUntilAsync(() => warnings.Count == round, "no warning about the WAL kept over its limit");
-                clock.Advance(TimeSpan.FromMinutes(3));
+                clock.Now += TimeSpan.FromMinutes(3);
                 await Task.Delay(TimeSpan.FromSeconds(1), Ct);
                 Assert.Equal(round, warnings.Count);
                 Assert.Contains($"stayed over {LimitFrames} frames", warnings.Last(), StringComparison.Ordinal);
 
                 // The read ends: the next try (two seconds later by the clock) empties the WAL.
                 read.Commit();
-                clock.Advance(TimeSpan.FromSeconds(3));
+                clock.Now += TimeSpan.FromSeconds(3);
                 await WaitUntilAsync(() => { walFile.Refresh(); return walFile.Length == 0; }, "the WAL was not emptied once the read ended");
             }
         }
@@ -173,16 +175,6 @@ public class SqliteCheckpointerTests
             Assert.True(DateTime.UtcNow < deadline, failure);
             await Task.Delay(50, Ct);
         }
-    }
-
-    /// <summary>The checkpointer's "now", moved by the test; its 200 ms ticks stay real.</summary>
-    private sealed class ManualClock : TimeProvider
-    {
-        private long _ticks = DateTimeOffset.UtcNow.UtcTicks;
-
-        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
-
-        public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
     }
 
     /// <summary>The checkpointer's log from <paramref name="least"/> up, each line with its time.</summary>
