@@ -86,6 +86,57 @@ public class SqliteCheckpointerTests
     }
 
     [Fact]
+    public Task AWalStartedOverByAWriterInAFileLongerThanTheLimitIsEmptied() => OnAFileAsync(StartOverInALongFileAsync);
+
+    private static async Task StartOverInALongFileAsync(string file)
+    {
+        var connectionString = $"Data Source={file};Pooling=false";
+        await using var writer = new SqliteConnection(connectionString);
+        await writer.OpenAsync(Ct);
+        Exec(writer, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE outcome (id INTEGER PRIMARY KEY, body BLOB NOT NULL);");
+        for (var i = 0; i < 2 * LimitFrames; i++)
+        {
+            Exec(writer, "BEGIN IMMEDIATE; INSERT INTO outcome (body) VALUES (randomblob(3000)); COMMIT;");
+        }
+
+        // What the first test met by chance (the WAL past its limit while TRUNCATEs were refused, then everything
+        // copied back at a moment no reader was in it): the next commit starts the WAL over at its first frame
+        // and the file keeps its length.
+        await using (var other = new SqliteConnection(connectionString))
+        {
+            await other.OpenAsync(Ct);
+            Exec(other, "PRAGMA wal_checkpoint(PASSIVE);");
+        }
+
+        Exec(writer, "BEGIN IMMEDIATE; INSERT INTO outcome (body) VALUES (randomblob(3000)); COMMIT;");
+        var walFile = new FileInfo(file + "-wal");
+        var (frames, length) = (FramesIn(writer), walFile.Length);
+        Assert.True(frames < 10 && length > 2L * LimitFrames * 4096, $"the WAL was not started over in a long file: {frames} frames in {length:N0} bytes");
+
+        using var checkpointer = new SqliteCheckpointer(connectionString, new RecordingLogger(new(), LogLevel.Warning), TimeProvider.System, LimitFrames);
+        await checkpointer.StartAsync(Ct);
+        try
+        {
+            await WaitUntilAsync(() => { walFile.Refresh(); return walFile.Length == 0; }, $"the WAL file of {length:N0} bytes holding {frames} frames was never emptied");
+        }
+        finally
+        {
+            await checkpointer.StopAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(1L + (2L * LimitFrames), Scalar(writer, "SELECT count(*) FROM outcome"));
+    }
+
+    private static long FramesIn(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
+        using var row = command.ExecuteReader();
+        Assert.True(row.Read());
+        return row.GetInt64(1);
+    }
+
+    [Fact]
     public Task AWalKeptOverItsLimitByALongReadIsWarnedAboutOnceAMinuteLaterAndEmptiedWhenTheReadEnds() => OnAFileAsync(HoldTheWalAsync);
 
     private static async Task OnAFileAsync(Func<string, Task> test)
