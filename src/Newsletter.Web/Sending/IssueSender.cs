@@ -212,6 +212,12 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signa
     /// <summary>Marks a Sending issue Sent when its ledger holds nothing left to do.</summary>
     public async Task<bool> CompleteIfDoneAsync(int issueId, CancellationToken ct)
     {
+        // The reconciler asks every minute of a send: an index probe answers "not yet" without counting every row.
+        if (await ledger.HasUnfinishedAsync(issueId, ct))
+        {
+            return false;
+        }
+
         var counts = await ledger.CountsAsync(issueId, ct);
         if (!counts.Finished)
         {

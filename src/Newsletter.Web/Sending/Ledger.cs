@@ -319,6 +319,32 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
         tx.Commit();
     }
 
+    /// <summary>Whether any row of the issue is still to be sent or retried: a probe of the (issue, status) index, not a count.</summary>
+    public Task<bool> HasUnfinishedAsync(int issueId, CancellationToken ct) =>
+        db.Deliveries.AnyAsync(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Sending || d.Status == DeliveryStatus.Deferred), ct);
+
+    /// <summary>
+    /// Whether a row waits for a worker now: pending, or claimed under a lease that ran out. Two probes of the
+    /// (issue, status) index: asked as one condition with an OR, SQLite read the table from its start instead
+    /// (0.05 s on a million rows, where a probe takes microseconds).
+    /// </summary>
+    public async Task<bool> HasDueWorkAsync(int issueId, CancellationToken ct)
+    {
+        var now = NowMs;
+        return await db.Deliveries.AnyAsync(d => d.IssueId == issueId && d.Status == DeliveryStatus.Pending, ct)
+            || await db.Deliveries.AnyAsync(d => d.IssueId == issueId && d.Status == DeliveryStatus.Sending && d.LeaseExpiresAtMs < now, ct);
+    }
+
+    /// <summary>
+    /// Whether the relay accepted a message of the issue at or after <paramref name="sinceMs"/>. Sent rows sit in the
+    /// (issue, status, next attempt) index with a next attempt of 0, in the order they were written to the ledger,
+    /// which is the order workers claim them: read backwards, the newest accepted message is found first while a
+    /// send moves, and only a stalled send (which is about to pause) reads them all.
+    /// </summary>
+    public async Task<bool> AcceptedSinceAsync(int issueId, long sinceMs, CancellationToken ct) =>
+        await db.Deliveries.Where(d => d.IssueId == issueId && d.Status == DeliveryStatus.Sent && d.SentAtMs >= sinceMs)
+            .OrderByDescending(d => d.NextAttemptAtMs).Select(d => (long?)d.Id).FirstOrDefaultAsync(ct) is not null;
+
     public async Task<DeliveryCounts> CountsAsync(int issueId, CancellationToken ct)
     {
         // One pass over the issue's rows: the progress page polls this while 100,000 rows change.

@@ -36,16 +36,22 @@ public sealed class Reconciler(AppDbContext db, IssueSender sender, Ledger ledge
             }
 
             // Progress counts from the start, the last accepted message or the author's last resume, whichever
-            // is latest: a send resumed after a long pause is not stalled the moment it resumes.
-            var lastSentMs = await db.Deliveries.Where(d => d.IssueId == issue.Id).MaxAsync(d => (long?)d.SentAtMs, ct);
-            var lastProgressMs = new[] { lastSentMs, Ms(issue.StartedAt), Ms(issue.ResumedAt) }.Max() ?? new DateTimeOffset(now).ToUnixTimeMilliseconds();
-            var idle = TimeSpan.FromMilliseconds(ledger.NowMs - lastProgressMs);
-            var hasDueWork = await db.Deliveries.AnyAsync(d => d.IssueId == issue.Id && (d.Status == Sending.DeliveryStatus.Pending
-                || (d.Status == Sending.DeliveryStatus.Sending && d.LeaseExpiresAtMs < ledger.NowMs)), ct);
-            if (hasDueWork && idle > options.Value.StallTimeout)
+            // is latest: a send resumed after a long pause is not stalled the moment it resumes. The three reads go
+            // from cheap to dear, each only when the one before leaves a stall possible: during a send to a million
+            // readers the newest accepted message is the first row looked at, not the last of a million.
+            var startedMs = new[] { Ms(issue.StartedAt), Ms(issue.ResumedAt) }.Max() ?? new DateTimeOffset(now).ToUnixTimeMilliseconds();
+            var stallMs = (long)options.Value.StallTimeout.TotalMilliseconds;
+            if (ledger.NowMs - startedMs <= stallMs || !await ledger.HasDueWorkAsync(issue.Id, ct) || await ledger.AcceptedSinceAsync(issue.Id, ledger.NowMs - stallMs, ct))
+            {
+                continue;
+            }
+
+            // Stalled: how long for, in the reason the author reads.
+            var lastSentMs = await db.Deliveries.Where(d => d.IssueId == issue.Id).MaxAsync(d => d.SentAtMs, ct);
+            var idle = TimeSpan.FromMilliseconds(ledger.NowMs - Math.Max(lastSentMs ?? 0, startedMs));
+            if (idle > options.Value.StallTimeout)
             {
                 await sender.PauseAutomaticallyAsync(issue.Id, $"{IssueSender.AutomaticPause}: no message was accepted for {idle.TotalMinutes:F0} minutes while recipients were waiting. Check the SMTP server and the jobs page, then resume.", issue.ResumedAt, ct);
-                continue;
             }
         }
     }
