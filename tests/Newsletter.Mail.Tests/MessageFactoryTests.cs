@@ -241,16 +241,20 @@ public class MessageFactoryTests
         }
     }
 
-    [Fact]
-    public void AContentWithABareLineFeedStillReachesTheWireWithCrlfOnly()
+    [Theory]
+    [InlineData("first\r\nsecond\nthird\r\n")]
+    [InlineData("\nfirst\r\nsecond\r\n")] // the very first byte
+    [InlineData("first\r\nsecond\r\nthird\n")] // the very last
+    [InlineData("first\r\r\nsecond\n\nthird")] // a CR that ends no line, two LFs in a row
+    public void AContentWithABareLineFeedStillReachesTheWireWithCrlfOnly(string content)
     {
-        var text = "first\r\nsecond\nthird\r\n"u8.ToArray();
+        var text = System.Text.Encoding.ASCII.GetBytes(content);
         var message = TestMail.Build(TestMail.Issue() with { TextUtf8 = text, TextEncoding = ContentEncoding.SevenBit });
 
         var wire = Wire(message.BodyParts.OfType<TextPart>().Single(p => !p.IsHtml));
 
         var body = System.Text.Encoding.ASCII.GetString(wire);
-        Assert.EndsWith("first\r\nsecond\r\nthird\r\n", body, StringComparison.Ordinal);
+        Assert.EndsWith(System.Text.RegularExpressions.Regex.Replace(content, "(?<!\r)\n", "\r\n"), body, StringComparison.Ordinal);
         Assert.DoesNotMatch("[^\r]\n", body);
     }
 }
