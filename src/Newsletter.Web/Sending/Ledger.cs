@@ -338,8 +338,9 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
     /// <summary>
     /// Whether the relay accepted a message of the issue at or after <paramref name="sinceMs"/>. Sent rows sit in the
     /// (issue, status, next attempt) index with a next attempt of 0, in the order they were written to the ledger,
-    /// which is the order workers claim them: read backwards, the newest accepted message is found first while a
-    /// send moves, and only a stalled send (which is about to pause) reads them all.
+    /// which is about the order workers claim them: read backwards, a recent accepted message is among the first rows
+    /// read while a send moves, and only a stalled send (which is about to pause) reads them all. The order only
+    /// makes it quick; the answer is the same in any order.
     /// </summary>
     public async Task<bool> AcceptedSinceAsync(int issueId, long sinceMs, CancellationToken ct) =>
         await db.Deliveries.Where(d => d.IssueId == issueId && d.Status == DeliveryStatus.Sent && d.SentAtMs >= sinceMs)
