@@ -71,6 +71,8 @@ public class ApiScriptTests
         Assert.Equal("Sent", progress.GetProperty("status").GetString());
         Assert.Equal(25, progress.GetProperty("sent").GetInt32());
         Assert.Equal(100, progress.GetProperty("percent").GetInt32());
+        // A 25-row ledger is read in milliseconds: a script may ask again in a second.
+        Assert.Equal(1_000, progress.GetProperty("pollAfterMs").GetInt32());
 
         // The SMTP server got each reader exactly once (and the author's test copy).
         var received = smtp.Messages();

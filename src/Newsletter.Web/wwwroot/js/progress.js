@@ -9,10 +9,13 @@
   const initialStatus = statusField ? statusField.textContent.trim() : null;
   async function tick() {
     if (box.dataset.done === 'true') return;
+    // The server says how long to wait: longer for a ledger whose counts take it long to read.
+    let after = 1000;
     try {
       const res = await fetch(url, { credentials: 'same-origin', headers: { 'Accept': 'application/json' } });
       if (res.ok) {
         const data = await res.json();
+        if (Number.isInteger(data.pollAfterMs)) after = Math.min(Math.max(data.pollAfterMs, 1000), 15000);
         for (const [key, value] of Object.entries(data)) {
           const el = document.querySelector('[data-field="' + key + '"]');
           if (!el) continue;
@@ -25,7 +28,7 @@
         if (data.done) { box.dataset.done = 'true'; return; }
       }
     } catch (e) { /* the next tick retries */ }
-    setTimeout(tick, 1000);
+    setTimeout(tick, after);
   }
   setTimeout(tick, 500);
 })();
