@@ -22,10 +22,7 @@ public class SqliteCheckpointerTests
     private static async Task WriteBesideReadersAsync(string file)
     {
         var connectionString = $"Data Source={file};Pooling=false";
-        await using var writer = new SqliteConnection(connectionString);
-        await writer.OpenAsync(Ct);
-        // As the app's connections are while the checkpointer runs: WAL, and no checkpoints at commit.
-        Exec(writer, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE outcome (id INTEGER PRIMARY KEY, body BLOB NOT NULL);");
+        await using var writer = await OpenWriterAsync(connectionString);
 
         // Its log, down to each refused TRUNCATE, goes into a failure's message: what kept the WAL is then on record.
         var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
@@ -46,7 +43,7 @@ public class SqliteCheckpointerTests
             while (written < 12 * LimitFrames || !emptied)
             {
                 Assert.True(DateTime.UtcNow < deadline, $"the WAL was never emptied: {walFile.Length:N0} bytes after {written:N0} commits (largest {largest:N0})");
-                Exec(writer, "BEGIN IMMEDIATE; INSERT INTO outcome (body) VALUES (randomblob(3000)); COMMIT;");
+                Exec(writer, InsertOne);
                 written++;
                 if (written % 4 == 0)
                 {
@@ -91,12 +88,10 @@ public class SqliteCheckpointerTests
     private static async Task StartOverInALongFileAsync(string file)
     {
         var connectionString = $"Data Source={file};Pooling=false";
-        await using var writer = new SqliteConnection(connectionString);
-        await writer.OpenAsync(Ct);
-        Exec(writer, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE outcome (id INTEGER PRIMARY KEY, body BLOB NOT NULL);");
+        await using var writer = await OpenWriterAsync(connectionString);
         for (var i = 0; i < 2 * LimitFrames; i++)
         {
-            Exec(writer, "BEGIN IMMEDIATE; INSERT INTO outcome (body) VALUES (randomblob(3000)); COMMIT;");
+            Exec(writer, InsertOne);
         }
 
         // What the first test met by chance (the WAL past its limit while TRUNCATEs were refused, then everything
@@ -108,7 +103,7 @@ public class SqliteCheckpointerTests
             Exec(other, "PRAGMA wal_checkpoint(PASSIVE);");
         }
 
-        Exec(writer, "BEGIN IMMEDIATE; INSERT INTO outcome (body) VALUES (randomblob(3000)); COMMIT;");
+        Exec(writer, InsertOne);
         var walFile = new FileInfo(file + "-wal");
         var (frames, length) = (FramesIn(writer), walFile.Length);
         Assert.True(frames < 10 && length > 2L * LimitFrames * 4096, $"the WAL was not started over in a long file: {frames} frames in {length:N0} bytes");
@@ -159,9 +154,7 @@ public class SqliteCheckpointerTests
     private static async Task HoldTheWalAsync(string file)
     {
         var connectionString = $"Data Source={file};Pooling=false";
-        await using var writer = new SqliteConnection(connectionString);
-        await writer.OpenAsync(Ct);
-        Exec(writer, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE outcome (id INTEGER PRIMARY KEY, body BLOB NOT NULL);");
+        await using var writer = await OpenWriterAsync(connectionString);
         await using var backup = new SqliteConnection(connectionString);
         await backup.OpenAsync(Ct);
         var walFile = new FileInfo(file + "-wal");
@@ -176,7 +169,7 @@ public class SqliteCheckpointerTests
             {
                 // A long read (a backup, an export) holds its snapshot while the WAL grows past the limit behind it:
                 // every TRUNCATE is refused after its 100 ms wait.
-                Exec(writer, "BEGIN IMMEDIATE; INSERT INTO outcome (body) VALUES (randomblob(3000)); COMMIT;");
+                Exec(writer, InsertOne);
                 using var read = backup.BeginTransaction(deferred: true);
                 using (var count = backup.CreateCommand())
                 {
@@ -187,7 +180,7 @@ public class SqliteCheckpointerTests
 
                 for (var i = 0; i < 2 * LimitFrames; i++)
                 {
-                    Exec(writer, "BEGIN IMMEDIATE; INSERT INTO outcome (body) VALUES (randomblob(3000)); COMMIT;");
+                    Exec(writer, InsertOne);
                 }
 
                 // Under a minute over the limit (by the checkpointer's clock): nothing to say yet.
@@ -270,6 +263,17 @@ public class SqliteCheckpointerTests
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
+    }
+
+    private const string InsertOne = "BEGIN IMMEDIATE; INSERT INTO outcome (body) VALUES (randomblob(3000)); COMMIT;";
+
+    /// <summary>A writer as the app's connections are while the checkpointer runs: WAL, and no checkpoints at commit.</summary>
+    private static async Task<SqliteConnection> OpenWriterAsync(string connectionString)
+    {
+        var writer = new SqliteConnection(connectionString);
+        await writer.OpenAsync(Ct);
+        Exec(writer, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE outcome (id INTEGER PRIMARY KEY, body BLOB NOT NULL);");
+        return writer;
     }
 
     private static void Exec(SqliteConnection connection, string sql)
