@@ -5,7 +5,7 @@ using Newsletter.Web.Issues;
 namespace Newsletter.Web.Sending;
 
 /// <summary>An issue's progress now; <paramref name="PollAfterMs"/> is how long a page or script watching it should wait before asking again.</summary>
-public sealed record ProgressSnapshot(DeliveryCounts Counts, int Percent, double PerSecond, string Rate, string Eta, string? Relay, int PollAfterMs = IssueProgress.FastestPollMs);
+public sealed record ProgressSnapshot(DeliveryCounts Counts, int Percent, double PerSecond, string Rate, string Eta, string? Relay, int PollAfterMs);
 
 /// <summary>An issue's progress as the progress page's script and the API read it; done once Sent or Cancelled.</summary>
 public sealed record ProgressReport(IssueStatus Status, string? Error, int Percent, int Recipients, int Sent, int Deferred, int Failed, int Skipped, int Uncertain, int Held,
