@@ -143,7 +143,7 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
         {
             await using var tx = await db.Database.BeginTransactionAsync(ct);
             // The batch's statements show in the trace of the request that waited longest; the others' spans
-            // cover their wait for the commit.
+            // cover their wait for the commit. Set inside this async method, it ends with it.
             Activity.Current = batch[0].Activity;
             var stored = new List<SignUp>(batch.Count);
             var ofClients = await EachAsync(limiter, batch, r => r.PerClient, (r, _) => r.Client, ct);
@@ -173,7 +173,6 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
             await limiter.PruneDueAsync(ct);
             await InsertAsync(db, stored, ct);
             await tx.CommitAsync(ct);
-            Activity.Current = null;
         }
 
         return permits;
