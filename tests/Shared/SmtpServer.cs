@@ -10,7 +10,7 @@ public sealed record ReceivedMessage(string EnvelopeFrom, string EnvelopeTo, Mim
 
 /// <summary>
 /// A real SMTP server (Debian's python3-aiosmtpd) started for a test, scriptable with rules: defer some
-/// recipients with 451, reject some with 550 5.1.1, drop the connection after N messages.
+/// recipients with 451, reject some with 550 5.1.1, drop the connection after N messages, freeze at the N-th.
 /// </summary>
 public sealed class SmtpServer : IAsyncDisposable
 {
@@ -70,15 +70,13 @@ public sealed class SmtpServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Freezes the server (SIGSTOP): the kernel still accepts connections, nothing answers them.</summary>
-    public void Freeze() => Signal("STOP");
-
-    /// <summary>Thaws a frozen server (SIGCONT).</summary>
-    public void Thaw() => Signal("CONT");
-
-    private void Signal(string signal)
+    /// <summary>
+    /// Thaws a server the <c>freeze_at</c> rule froze (it stops itself as it stores that message: the kernel still
+    /// accepts connections, nothing answers them).
+    /// </summary>
+    public void Thaw()
     {
-        using var kill = Process.Start("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        using var kill = Process.Start("kill", ["-CONT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         kill.WaitForExit();
     }
 

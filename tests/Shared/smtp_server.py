@@ -24,6 +24,9 @@ All keys are optional; addresses compare case-insensitively:
   store_then_drop:     ["e@x.org"]        save the message, then drop the connection before the 250
                                           (a lost reply: the reader has it, the sender can't know)
   store_then_drop_every: N                the same for every Nth message saved
+  freeze_at:           N                  save the Nth message, then freeze (SIGSTOP itself) before its 250,
+                                          so a test that kills the sender there finds it mid-send however
+                                          late the test itself gets to run; SIGCONT thaws it
 
 The server also offers AUTH (PLAIN, LOGIN), with or without TLS, and accepts any user name and password:
 each login appends "tls=True|False user=NAME" to FOLDER/auth.log, so a test can see whether a client
@@ -37,6 +40,7 @@ no server behind.
 import asyncio
 import json
 import os
+import signal
 import ssl
 import sys
 import zlib
@@ -129,6 +133,10 @@ class Handler:
             f.write(("X-Envelope-To: %s\r\n" % ", ".join(envelope.rcpt_tos)).encode())
             f.write(content)
         os.rename(tmp, os.path.join(self.folder, name + ".eml"))
+        if rules.get("freeze_at") == self.count:
+            # Stops the whole server at once, here, in its own thread: a test polling for the count could stall
+            # between seeing it and freezing the server, and meanwhile the rest of the send would go out.
+            os.kill(os.getpid(), signal.SIGSTOP)
         every = rules.get("store_then_drop_every")
         if any(listed(rules, "store_then_drop", a.lower()) for a in envelope.rcpt_tos) or (every and self.count % every == 0):
             server.transport.abort()
