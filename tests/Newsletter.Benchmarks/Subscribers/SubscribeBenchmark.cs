@@ -11,7 +11,7 @@ namespace Newsletter.Benchmarks.Subscribers;
 /// same redirect (BareKestrel). Afterwards the app is restarted with its job server on and the database is
 /// counted until every answered request is a stored subscriber, so a fast answer that stored nothing can't pass
 /// for a result, and the time that takes is the background rate.
-/// Usage: dotnet run -c Release --project tests/Newsletter.Benchmarks -- subscribe [seconds=20] [connections=32] [--provider Sqlite|PostgreSql|both]
+/// Usage: dotnet run -c Release --project tests/Newsletter.Benchmarks -- subscribe [seconds=20] [connections=32] [--provider Sqlite|PostgreSql|both] [--warm seconds=5]
 /// </summary>
 public static class SubscribeBenchmark
 {
@@ -22,6 +22,8 @@ public static class SubscribeBenchmark
         var seconds = positional.Length > 0 ? int.Parse(positional[0], CultureInfo.InvariantCulture) : 20;
         var connections = positional.Length > 1 ? int.Parse(positional[1], CultureInfo.InvariantCulture) : 32;
         var providers = BenchDatabase.Providers(args);
+        var warmAt = Array.IndexOf(args, "--warm");
+        var warmSeconds = warmAt >= 0 && warmAt + 1 < args.Length ? int.Parse(args[warmAt + 1], CultureInfo.InvariantCulture) : 5;
         if (!Loopback.Ready("wrk", Loopback.Wrk))
         {
             return 2;
@@ -35,12 +37,12 @@ public static class SubscribeBenchmark
         try
         {
             await Loopback.WaitAsync($"http://127.0.0.1:{barePort}/");
-            Console.WriteLine($"POST /subscribe, a new address each time; wrk -t2 -c{connections} -d{seconds}s --latency; folder {dir}; {Environment.ProcessorCount} cores");
+            Console.WriteLine($"POST /subscribe, a new address each time; wrk -t2 -c{connections} -d{seconds}s --latency after {warmSeconds} s of warm-up; folder {dir}; {Environment.ProcessorCount} cores");
             var results = new List<(BenchDatabase Database, WrkResult Result, long Stored)>();
             foreach (var provider in providers)
             {
                 var database = BenchDatabase.Create(provider, Path.Combine(dir, provider.ToString(), "data"));
-                results.Add(await RunAppAsync(database, dir, seconds, connections));
+                results.Add(await RunAppAsync(database, dir, seconds, connections, warmSeconds));
             }
 
             await Loopback.WrkAsync($"http://127.0.0.1:{barePort}/", 3, connections, await ScriptAsync(dir, "warm-bare"));
@@ -84,7 +86,7 @@ public static class SubscribeBenchmark
     }
 
     /// <summary>The app on <paramref name="database"/>, its jobs in the same database (the README's setups), warmed, then measured.</summary>
-    private static async Task<(BenchDatabase, WrkResult, long)> RunAppAsync(BenchDatabase database, string dir, int seconds, int connections)
+    private static async Task<(BenchDatabase, WrkResult, long)> RunAppAsync(BenchDatabase database, string dir, int seconds, int connections, int warmSeconds)
     {
         Directory.CreateDirectory(Path.Combine(database.DataFolder, "notes"));
         var appUrl = $"http://127.0.0.1:{Loopback.FreePort()}";
@@ -98,7 +100,7 @@ public static class SubscribeBenchmark
         {
             await Loopback.WaitAsync(appUrl + "/css/site.css");
             var name = database.Provider.ToString().ToLowerInvariant();
-            var warm = await Loopback.WrkAsync(appUrl + "/", 5, connections, await ScriptAsync(dir, "warm-" + name));
+            var warm = await Loopback.WrkAsync(appUrl + "/", warmSeconds, connections, await ScriptAsync(dir, "warm-" + name));
             var ours = await Loopback.WrkAsync(appUrl + "/", seconds, connections, await ScriptAsync(dir, "run-" + name));
             Loopback.Stop(app);
 
