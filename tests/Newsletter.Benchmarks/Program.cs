@@ -69,6 +69,13 @@ namespace Newsletter.Benchmarks
 
         private static readonly System.Collections.Concurrent.ConcurrentBag<string> Made = [];
 
+        /// <summary>The number after the option <paramref name="name"/> (as in <c>--readers 1000</c>), or <paramref name="fallback"/>.</summary>
+        public static int Int(string[] args, string name, int fallback)
+        {
+            var i = Array.IndexOf(args, name);
+            return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
+        }
+
         public static string Temp(string name)
         {
             var dir = Path.Combine(Path.GetTempPath(), "newsletter-bench", $"{name}-{DateTime.UtcNow:HHmmss}-{Environment.ProcessId}");

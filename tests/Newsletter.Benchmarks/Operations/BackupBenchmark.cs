@@ -20,9 +20,8 @@ public static partial class BackupBenchmark
 
     public static async Task<int> RunAsync(string[] args)
     {
-        int Option(string name, int fallback) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-        var readers = Option("--readers", 100_000);
-        var seconds = Option("--seconds", 20);
+        var readers = Bench.Int(args, "--readers", 100_000);
+        var seconds = Bench.Int(args, "--seconds", 20);
         if (!Loopback.Ready("wrk sqlite3 gzip", Loopback.Wrk, Sqlite3, Gzip))
         {
             return 2;

@@ -44,7 +44,7 @@ public static partial class SendBenchmark
 
         Loopback.WarnIfDebug();
 
-        var readers = Int(args, "--readers", name == "s6" ? 1_000_000 : 100_000);
+        var readers = Bench.Int(args, "--readers", name == "s6" ? 1_000_000 : 100_000);
         // --app-env KEY=VALUE (repeatable): runtime settings for the app process only, to try a knob side by side.
         for (var i = 0; i + 1 < args.Length; i++)
         {
@@ -54,17 +54,17 @@ public static partial class SendBenchmark
             }
         }
 
-        var connections = Int(args, "--connections", 4);
+        var connections = Bench.Int(args, "--connections", 4);
         var providers = BenchDatabase.Providers(args);
-        var nodes = Int(args, "--nodes", 1);
+        var nodes = Bench.Int(args, "--nodes", 1);
         return name switch
         {
             "s1" when providers is [DatabaseProvider.Sqlite] && nodes == 1 => await S1Async(readers, connections, dkim: false),
             "s1" => await S1SideBySideAsync(readers, connections, providers, nodes),
             "s2" => await S1Async(readers, connections, dkim: true),
             "s5" => await S5Async(readers, providers),
-            "s6" => await S6Async(Int(args, "--small", 1_000), readers, connections),
-            "messages" => await MessageCost.RunAsync(Int(args, "--count", 20_000)),
+            "s6" => await S6Async(Bench.Int(args, "--small", 1_000), readers, connections),
+            "messages" => await MessageCost.RunAsync(Bench.Int(args, "--count", 20_000)),
             _ => 2,
         };
     }
@@ -505,11 +505,5 @@ public static partial class SendBenchmark
     {
         Console.WriteLine($"{what} (goal {goal}) -> {(met ? "met" : "NOT MET")}");
         return met;
-    }
-
-    private static int Int(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 }

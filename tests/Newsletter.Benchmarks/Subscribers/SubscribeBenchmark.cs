@@ -22,8 +22,7 @@ public static class SubscribeBenchmark
         var seconds = positional.Length > 0 ? int.Parse(positional[0], CultureInfo.InvariantCulture) : 20;
         var connections = positional.Length > 1 ? int.Parse(positional[1], CultureInfo.InvariantCulture) : 32;
         var providers = BenchDatabase.Providers(args);
-        var warmAt = Array.IndexOf(args, "--warm");
-        var warmSeconds = warmAt >= 0 && warmAt + 1 < args.Length ? int.Parse(args[warmAt + 1], CultureInfo.InvariantCulture) : 5;
+        var warmSeconds = Bench.Int(args, "--warm", 5);
         if (!Loopback.Ready("wrk", Loopback.Wrk))
         {
             return 2;
