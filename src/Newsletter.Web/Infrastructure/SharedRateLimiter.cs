@@ -53,13 +53,14 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
     }
 
     /// <summary>
-    /// One permit each for many requests, in the caller's transaction (<see cref="Subscribers.SignUpWriter"/>):
+    /// One permit each for many requests, in the caller's transaction (the <see cref="Subscribers.SignUpWriter"/>'s
+    /// batch for its clients, the <see cref="Subscribers.ReaderLifecycle"/>'s batch of sign-ups for their addresses):
     /// <c>result[i]</c> says whether <c>partitions[i]</c> got one; a null partition asks for nothing and gets
     /// false. Requests for one partition are granted in list order while the window has room, exactly as one
     /// statement per request would, but a batch costs one statement for all its partitions, each counted by the
     /// number of its requests at once; only a partition whose window cannot take all of them at once is asked
     /// again, one request at a time, until it refuses. Partitions go into the statement in key order, so two
-    /// nodes' writers lock shared windows in the same order and never deadlock each other on PostgreSQL.
+    /// nodes' batches lock shared windows in the same order and never deadlock each other on PostgreSQL.
     /// </summary>
     public async Task<bool[]> TryAcquireEachAsync(RateLimit limit, IReadOnlyList<string?> partitions, CancellationToken ct)
     {

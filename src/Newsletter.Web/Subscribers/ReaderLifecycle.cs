@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Newsletter.Mail;
 using Newsletter.Web.Data;
 using Newsletter.Web.Data.Providers;
+using Newsletter.Web.Infrastructure;
 
 namespace Newsletter.Web.Subscribers;
 
@@ -24,6 +25,9 @@ public enum SubscribeOutcome
     AlreadyActiveNoticeScheduled,
     AlreadyActiveThrottled,
     Suppressed,
+
+    /// <summary>The address had its sign-ups for the hour (Subscriptions:PerAddressPerHour, all nodes together): nothing is done or sent.</summary>
+    AddressLimited,
 }
 
 /// <summary>Why a reader is lost for good: the state they get and the suppression that keeps them out.</summary>
@@ -51,7 +55,7 @@ public enum AddReaderResult
 /// Emails are never sent here: a Hangfire job with the subscriber's id is enqueued instead, so the request
 /// stays fast and an SMTP outage loses no confirmation.
 /// </summary>
-public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewReaderQueue newReaders, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, EraseHygiene hygiene, OutboxReader outbox, PendingMails pendingMails, ILogger<ReaderLifecycle> logger)
+public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewReaderQueue newReaders, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, EraseHygiene hygiene, OutboxReader outbox, PendingMails pendingMails, SharedRateLimiter limiter, ILogger<ReaderLifecycle> logger)
 {
     /// <summary>
     /// Takes one stored sign-up (<see cref="SignUpWriter"/>): the reader, their history, the email they get and
@@ -72,7 +76,9 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                 return null;
             }
 
-            outcome = await SubscribeWithinAsync(signUp.Email, signUp.Name, signUp.Source, signUp.TopicList, mails, ct);
+            outcome = (await WithinAddressLimitAsync([Subscriber.KeyOf(signUp.Email)], ct))[0]
+                ? await SubscribeWithinAsync(signUp.Email, signUp.Name, signUp.Source, signUp.TopicList, mails, ct)
+                : SubscribeOutcome.AddressLimited;
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
         }
@@ -80,6 +86,15 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         await pendingMails.HandOverAsync(mails, ct);
         return outcome;
     }
+
+    /// <summary>
+    /// Takes each sign-up's permit of the hourly per-address limit, in the caller's transaction, so a permit is
+    /// counted only with the sign-up it let through. Counted here and not on the request (<see cref="SignUpWriter"/>):
+    /// the request then does the same work for every address, one at its limit too, and its commit writes no row
+    /// per address; the row lands in this transaction, beside the reader rows it writes for the address anyway.
+    /// </summary>
+    private Task<bool[]> WithinAddressLimitAsync(IReadOnlyList<string> keys, CancellationToken ct) =>
+        limiter.TryAcquireEachAsync(options.Value.PerAddressLimit, keys, ct);
 
     /// <summary>
     /// Takes stored sign-ups together, in one transaction: after a burst the dispatcher has thousands waiting, and
@@ -106,6 +121,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             }
 
             var keys = signUps.Select(s => Subscriber.KeyOf(s.Email)).ToArray();
+            var allowed = await WithinAddressLimitAsync(keys, ct);
             // Hashed here, not inside the query (as in SubscribeWithinAsync).
             var keyHashes = keys.Select(hashes.Of).ToArray();
             var suppressed = (await db.Suppressions.Where(s => keyHashes.Contains(s.EmailHash)).Select(s => s.EmailHash).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
@@ -115,7 +131,11 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             var others = new List<SignUp>();
             for (var i = 0; i < signUps.Count; i++)
             {
-                if (suppressed.Contains(keyHashes[i]))
+                if (!allowed[i])
+                {
+                    outcomes.Add((signUps[i].Id, SubscribeOutcome.AddressLimited));
+                }
+                else if (suppressed.Contains(keyHashes[i]))
                 {
                     outcomes.Add((signUps[i].Id, Suppressed()));
                 }

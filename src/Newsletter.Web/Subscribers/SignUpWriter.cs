@@ -13,11 +13,13 @@ namespace Newsletter.Web.Subscribers;
 /// one, so a burst costs one transaction per batch instead of one (and a turn at SQLite's write lock) per request.
 /// </summary>
 /// <remarks>
-/// The batch takes both rate-limit permits of each request and stores each sign-up that got them, in request
-/// order, in one transaction: the counts hold for every node together as before, and the answer the visitor
-/// gets says the sign-up is on disk. A process killed at any moment after the answer loses no sign-up; one
-/// killed before it never told anyone "check your inbox". The work that depends on the address happens later,
-/// in <see cref="SignUpDispatcher"/>, so this path does the same for every address and can't be timed.
+/// The batch takes each request's per-client permit and stores each sign-up that got one, in request order, in
+/// one transaction: the count holds for every node together, and the answer the visitor gets says the sign-up is
+/// on disk. A process killed at any moment after the answer loses no sign-up; one killed before it never told
+/// anyone "check your inbox". The work that depends on the address happens later, in <see cref="SignUpDispatcher"/>,
+/// its hourly per-address limit too, so this path does the same for every address and can't be timed. (That
+/// limit was counted here until 2026-12-06: a window row per new address, each on a random page of its index,
+/// was most of what a commit wrote to SQLite's WAL, about 15 KB a sign-up.)
 /// The writer has a thread of its own and runs its batches synchronously (SQLite's calls are synchronous
 /// anyway): as a thread-pool loop, each wake-up queued behind the requests it was to answer, and under a flood
 /// that wait, not the commit, set the slowest answers.
@@ -34,13 +36,13 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
     private Thread? _thread;
 
     /// <summary>
-    /// Takes the client's permit and, when <paramref name="signUp"/> is given, the address's permit, then
-    /// stores the sign-up; completes after the commit. Without a sign-up (an address refused, a honeypot) only
-    /// the client's permit is taken, so a flood of bad requests counts against its sender all the same.
+    /// Takes the client's permit and, when it got one, stores <paramref name="signUp"/>; completes after the
+    /// commit. A request without a sign-up (an address refused, a honeypot) takes the client's permit all the
+    /// same, so a flood of bad requests counts against its sender.
     /// </summary>
-    public Task<MailPermit> SubmitAsync(RateLimit perClient, string client, RateLimit perAddress, SignUp? signUp)
+    public Task<MailPermit> SubmitAsync(RateLimit perClient, string client, SignUp? signUp)
     {
-        var request = new Request(perClient, client, perAddress, signUp);
+        var request = new Request(perClient, client, signUp);
         if (!_queue.Writer.TryWrite(request))
         {
             throw new ObjectDisposedException(nameof(SignUpWriter));
@@ -146,27 +148,13 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
             // cover their wait for the commit. Set inside this async method, it ends with it.
             Activity.Current = batch[0].Activity;
             var stored = new List<SignUp>(batch.Count);
-            var ofClients = await EachAsync(limiter, batch, r => r.PerClient, (r, _) => r.Client, ct);
-            var ofAddresses = await EachAsync(limiter, batch, r => r.PerAddress, (r, i) => ofClients[i] && r.SignUp is { } s ? Subscriber.KeyOf(s.Email) : null, ct);
+            var ofClients = await EachAsync(limiter, batch, ct);
             for (var i = 0; i < batch.Count; i++)
             {
-                var r = batch[i];
-                if (!ofClients[i])
+                permits[i] = ofClients[i] ? MailPermit.Granted : MailPermit.ClientLimited;
+                if (ofClients[i] && batch[i].SignUp is { } signUp)
                 {
-                    permits[i] = MailPermit.ClientLimited;
-                }
-                else if (r.SignUp is null)
-                {
-                    permits[i] = MailPermit.Granted;
-                }
-                else if (!ofAddresses[i])
-                {
-                    permits[i] = MailPermit.AddressLimited;
-                }
-                else
-                {
-                    stored.Add(r.SignUp);
-                    permits[i] = MailPermit.Granted;
+                    stored.Add(signUp);
                 }
             }
 
@@ -218,16 +206,16 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
     }
 
     /// <summary>
-    /// One permit per request of the batch for the partition <paramref name="partition"/> names (none asked when it
-    /// gives null), taken for all requests of one limit together, in request order within a partition.
+    /// One per-client permit per request of the batch, taken for all requests of one limit together, in request
+    /// order within a client.
     /// </summary>
-    private static async Task<bool[]> EachAsync(SharedRateLimiter limiter, List<Request> batch, Func<Request, RateLimit> limitOf, Func<Request, int, string?> partition, CancellationToken ct)
+    private static async Task<bool[]> EachAsync(SharedRateLimiter limiter, List<Request> batch, CancellationToken ct)
     {
         var granted = new bool[batch.Count];
-        // Every request of a kind asks with the same limits today; a batch of mixed limits asks once per limit.
-        foreach (var limit in batch.Select(limitOf).Distinct())
+        // Every request asks with the same limit today; a batch of mixed limits asks once per limit.
+        foreach (var limit in batch.Select(r => r.PerClient).Distinct())
         {
-            var partitions = batch.Select((r, i) => limitOf(r) == limit ? partition(r, i) : null).ToList();
+            var partitions = batch.Select(r => r.PerClient == limit ? r.Client : null).ToList();
             var each = await limiter.TryAcquireEachAsync(limit, partitions, ct);
             for (var i = 0; i < each.Length; i++)
             {
@@ -255,7 +243,7 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
         }
     }
 
-    private sealed record Request(RateLimit PerClient, string Client, RateLimit PerAddress, SignUp? SignUp)
+    private sealed record Request(RateLimit PerClient, string Client, SignUp? SignUp)
     {
         public Activity? Activity { get; } = Activity.Current;
 

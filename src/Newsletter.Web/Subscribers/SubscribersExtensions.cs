@@ -13,6 +13,7 @@ public static class SubscribersExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SubscriberTokens>();
         builder.Services.AddScoped<ReaderLifecycle>();
+        builder.Services.AddSharedRateLimiter();
         builder.Services.AddScoped<TopicCatalog>();
         builder.Services.AddScoped<SubscriberMailJob>();
         builder.Services.AddScoped<ReaderData>();
@@ -123,8 +124,9 @@ public static class SubscribersExtensions
             Topics = catalog.ChosenOnSignUp(request.Topics).ToArray() is { Length: > 0 } topics ? string.Join('\n', topics) : null,
             ReceivedAt = clock.GetUtcNow().UtcDateTime,
         };
-        var (perClient, perAddress) = limits.LimitsFor(MailRequest.Subscribe);
-        var permit = await writer.SubmitAsync(perClient, SubscribersExtensions.ClientKey(http.Connection.RemoteIpAddress), perAddress, signUp);
+        // The address's hourly limit is counted where its mail is decided (ReaderLifecycle), not here.
+        var (perClient, _) = limits.LimitsFor(MailRequest.Subscribe);
+        var permit = await writer.SubmitAsync(perClient, SubscribersExtensions.ClientKey(http.Connection.RemoteIpAddress), signUp);
         if (permit == MailPermit.ClientLimited)
         {
             return Results.StatusCode(StatusCodes.Status429TooManyRequests);
@@ -137,8 +139,8 @@ public static class SubscribersExtensions
 
         if (signUp is not null && !isJson)
         {
-            // Whatever the address permit said: the page after the redirect says the same whatever the limit or
-            // the address. An address limit hit answers as success, so it reveals nothing either.
+            // The page after the redirect says the same whatever the address, and whatever its hourly limit
+            // will say when the sign-up is taken: one over it is dropped then, without a word to anyone.
             http.RequestServices.GetRequiredService<SubscribeReceipts>().Note(http, email);
         }
 

@@ -18,7 +18,8 @@ public class SignUpBatchTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static NewsletterApp AppWithoutDispatcher() => new(new() { ["Jobs:Server"] = "false" });
+    private static NewsletterApp AppWithoutDispatcher(Dictionary<string, string?>? settings = null) =>
+        new(new(settings ?? []) { ["Jobs:Server"] = "false" });
 
     private static SignUpDispatcher Dispatcher(NewsletterApp app) => new(
         app.Services.GetRequiredService<IServiceScopeFactory>(), app.Services.GetRequiredService<SignUpSignal>(),
@@ -130,6 +131,45 @@ public class SignUpBatchTests
         Assert.Equal(("refused@example.org", 1), (waiting.Email, waiting.Attempts));
         Assert.True(waiting.RetryAt > DateTime.UtcNow, "the refused sign-up waits before it is tried again");
         Assert.Equal(["Confirmation a@example.org", "Confirmation b@example.org"], (await JobsAsync(app)).Now);
+    }
+
+    [Fact]
+    public async Task AnAddressPastItsHourlyLimitIsDroppedWhenItsSignUpIsTakenInABatchOrAlone()
+    {
+        // Every sign-up that passes the limit mails a confirmation, so the mails count the passes.
+        using var app = AppWithoutDispatcher(new() { ["Subscriptions:PerAddressPerHour"] = "2", ["Subscriptions:ResendConfirmationInterval"] = "00:00:00" });
+        await StoreAsync(
+            app,
+            new SignUp { Email = "busy@example.org" },
+            new SignUp { Email = "calm@example.org" },
+            new SignUp { Email = "Busy@Example.org" },
+            new SignUp { Email = "busy@example.org" },
+            new SignUp { Email = "busy@example.org" });
+
+        Assert.Equal(5, await Dispatcher(app).DispatchAsync(Ct));
+        Assert.Equal(["Confirmation busy@example.org", "Confirmation busy@example.org", "Confirmation calm@example.org"], (await JobsAsync(app)).Now);
+
+        // The count outlives the batch: within the hour the address gets nothing more, on the one-at-a-time way
+        // too (a refused insert sends the whole batch there), while another address in that batch still can.
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            await db.Database.ExecuteSqlRawAsync(db.Database.IsSqlite()
+                ? """CREATE TRIGGER "test_refuse" BEFORE INSERT ON "Subscribers" WHEN NEW."Email" = 'refused@example.org' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"""
+                : """
+                  CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+                  CREATE TRIGGER test_refuse BEFORE INSERT ON "Subscribers" FOR EACH ROW WHEN (NEW."Email" = 'refused@example.org') EXECUTE FUNCTION test_refuse();
+                  """, Ct);
+        }
+
+        await StoreAsync(app, new SignUp { Email = "busy@example.org" }, new SignUp { Email = "refused@example.org" }, new SignUp { Email = "calm@example.org" });
+        Assert.Equal(2, await Dispatcher(app).DispatchAsync(Ct));
+
+        await using var read = app.Services.CreateAsyncScope();
+        var rdb = read.ServiceProvider.GetRequiredService<AppDbContext>();
+        Assert.Equal("refused@example.org", (await rdb.SignUps.AsNoTracking().SingleAsync(Ct)).Email);
+        Assert.Equal(["busy@example.org", "calm@example.org"], await rdb.Subscribers.AsNoTracking().OrderBy(s => s.EmailKey).Select(s => s.EmailKey).ToListAsync(Ct));
+        Assert.Equal(["Confirmation busy@example.org", "Confirmation busy@example.org", "Confirmation calm@example.org", "Confirmation calm@example.org"], (await JobsAsync(app)).Now);
     }
 
     [Fact]
