@@ -88,8 +88,8 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
     }
 
     /// <summary>
-    /// Takes each sign-up's permit of the hourly per-address limit, in the caller's transaction, so a permit is
-    /// counted only with the sign-up it let through. Counted here and not on the request (<see cref="SignUpWriter"/>):
+    /// Takes each sign-up's permit of the hourly per-address limit, in the caller's transaction, so a permit stays
+    /// counted only if the work it let through commits. Counted here and not on the request (<see cref="SignUpWriter"/>):
     /// the request then does the same work for every address, one at its limit too, and its commit writes no row
     /// per address; the row lands in this transaction, beside the reader rows it writes for the address anyway.
     /// </summary>

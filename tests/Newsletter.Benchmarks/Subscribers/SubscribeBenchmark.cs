@@ -11,14 +11,17 @@ namespace Newsletter.Benchmarks.Subscribers;
 /// same redirect (BareKestrel). Afterwards the app is restarted with its job server on and the database is
 /// counted until every answered request is a stored subscriber, so a fast answer that stored nothing can't pass
 /// for a result, and the time that takes is the background rate.
-/// Usage: dotnet run -c Release --project tests/Newsletter.Benchmarks -- subscribe [seconds=20] [connections=32] [--provider Sqlite|PostgreSql|both] [--warm seconds=5]
+/// With --jobs the job server runs during wrk as well, as on a node that serves and works: its dispatcher turns
+/// sign-ups into readers and its workers send their confirmations beside the flood, on the same cores and database.
+/// Usage: dotnet run -c Release --project tests/Newsletter.Benchmarks -- subscribe [seconds=20] [connections=32] [--provider Sqlite|PostgreSql|both] [--warm seconds=5] [--jobs]
 /// </summary>
 public static class SubscribeBenchmark
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        // Positional: seconds, connections; --provider Sqlite|PostgreSql|both anywhere.
-        var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || !args[i - 1].StartsWith("--", StringComparison.Ordinal))).ToArray();
+        // Positional: seconds, connections; --provider Sqlite|PostgreSql|both, --warm N and --jobs anywhere.
+        var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || !args[i - 1].StartsWith("--", StringComparison.Ordinal) || args[i - 1] == "--jobs")).ToArray();
+        var jobs = args.Contains("--jobs");
         var seconds = positional.Length > 0 ? int.Parse(positional[0], CultureInfo.InvariantCulture) : 20;
         var connections = positional.Length > 1 ? int.Parse(positional[1], CultureInfo.InvariantCulture) : 32;
         var providers = BenchDatabase.Providers(args);
@@ -36,12 +39,13 @@ public static class SubscribeBenchmark
         try
         {
             await Loopback.WaitAsync($"http://127.0.0.1:{barePort}/");
-            Console.WriteLine($"POST /subscribe, a new address each time; wrk -t2 -c{connections} -d{seconds}s --latency after {warmSeconds} s of warm-up; folder {dir}; {Environment.ProcessorCount} cores");
+            Console.WriteLine($"POST /subscribe, a new address each time; wrk -t2 -c{connections} -d{seconds}s --latency after {warmSeconds} s of warm-up; "
+                + $"job server {(jobs ? "on" : "off")} meanwhile; folder {dir}; {Environment.ProcessorCount} cores");
             var results = new List<(BenchDatabase Database, WrkResult Result, long Stored)>();
             foreach (var provider in providers)
             {
                 var database = BenchDatabase.Create(provider, Path.Combine(dir, provider.ToString(), "data"));
-                results.Add(await RunAppAsync(database, dir, seconds, connections, warmSeconds));
+                results.Add(await RunAppAsync(database, dir, seconds, connections, warmSeconds, jobs));
             }
 
             await Loopback.WrkAsync($"http://127.0.0.1:{barePort}/", 3, connections, await ScriptAsync(dir, "warm-bare"));
@@ -85,15 +89,16 @@ public static class SubscribeBenchmark
     }
 
     /// <summary>The app on <paramref name="database"/>, its jobs in the same database (the README's setups), warmed, then measured.</summary>
-    private static async Task<(BenchDatabase, WrkResult, long)> RunAppAsync(BenchDatabase database, string dir, int seconds, int connections, int warmSeconds)
+    private static async Task<(BenchDatabase, WrkResult, long)> RunAppAsync(BenchDatabase database, string dir, int seconds, int connections, int warmSeconds, bool jobs)
     {
         Directory.CreateDirectory(Path.Combine(database.DataFolder, "notes"));
         var appUrl = $"http://127.0.0.1:{Loopback.FreePort()}";
         var settings = database.AppSettings();
         settings["Subscriptions__PerIpPerMinute"] = "100000000";
         settings["Subscriptions__PerAddressPerHour"] = "100000000";
-        // The storage the README's run uses for this database; the server stays off so queued jobs are not run.
+        // The storage the README's run uses for this database; the server stays off, unless asked, so queued jobs are not run.
         settings["Jobs__Storage"] = database.Provider == Newsletter.Web.Data.Providers.DatabaseProvider.PostgreSql ? "PostgreSql" : "Sqlite";
+        settings["Jobs__Server"] = jobs ? "true" : "false";
         using var app = Loopback.StartApp(appUrl, database.DataFolder, Path.Combine(database.DataFolder, "notes"), settings);
         try
         {
