@@ -39,6 +39,19 @@ public class SignUpBatchTests
         await db.SaveChangesAsync(Ct);
     }
 
+    /// <summary>A trigger makes the database refuse to insert the reader refused@example.org, as a broken row would.</summary>
+    private static async Task RefuseReaderAsync(NewsletterApp app)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        await db.Database.ExecuteSqlRawAsync(db.Database.IsSqlite()
+            ? """CREATE TRIGGER "test_refuse" BEFORE INSERT ON "Subscribers" WHEN NEW."Email" = 'refused@example.org' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"""
+            : """
+              CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+              CREATE TRIGGER test_refuse BEFORE INSERT ON "Subscribers" FOR EACH ROW WHEN (NEW."Email" = 'refused@example.org') EXECUTE FUNCTION test_refuse();
+              """, Ct);
+    }
+
     /// <summary>
     /// Every reader email waiting in Hangfire, as "kind subscriber-email" (enqueued ones, then scheduled ones), and
     /// how many jobs carry them. The rows stay until their job sends them, marked as handed over.
@@ -109,16 +122,7 @@ public class SignUpBatchTests
     public async Task ASignUpTheDatabaseRefusesWaitsAloneAndTheRestOfItsBatchBecomeReaders()
     {
         using var app = AppWithoutDispatcher();
-        await using (var scope = app.Services.CreateAsyncScope())
-        {
-            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-            await db.Database.ExecuteSqlRawAsync(db.Database.IsSqlite()
-                ? """CREATE TRIGGER "test_refuse" BEFORE INSERT ON "Subscribers" WHEN NEW."Email" = 'refused@example.org' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"""
-                : """
-                  CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
-                  CREATE TRIGGER test_refuse BEFORE INSERT ON "Subscribers" FOR EACH ROW WHEN (NEW."Email" = 'refused@example.org') EXECUTE FUNCTION test_refuse();
-                  """, Ct);
-        }
+        await RefuseReaderAsync(app);
 
         await StoreAsync(app, new SignUp { Email = "a@example.org" }, new SignUp { Email = "refused@example.org" }, new SignUp { Email = "b@example.org" });
 
@@ -151,16 +155,7 @@ public class SignUpBatchTests
 
         // The count outlives the batch: within the hour the address gets nothing more, on the one-at-a-time way
         // too (a refused insert sends the whole batch there), while another address in that batch still can.
-        await using (var scope = app.Services.CreateAsyncScope())
-        {
-            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-            await db.Database.ExecuteSqlRawAsync(db.Database.IsSqlite()
-                ? """CREATE TRIGGER "test_refuse" BEFORE INSERT ON "Subscribers" WHEN NEW."Email" = 'refused@example.org' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"""
-                : """
-                  CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
-                  CREATE TRIGGER test_refuse BEFORE INSERT ON "Subscribers" FOR EACH ROW WHEN (NEW."Email" = 'refused@example.org') EXECUTE FUNCTION test_refuse();
-                  """, Ct);
-        }
+        await RefuseReaderAsync(app);
 
         await StoreAsync(app, new SignUp { Email = "busy@example.org" }, new SignUp { Email = "refused@example.org" }, new SignUp { Email = "calm@example.org" });
         Assert.Equal(2, await Dispatcher(app).DispatchAsync(Ct));
