@@ -37,7 +37,7 @@ static int Usage()
           coldstart  process start to the first home page: first run, restart, and a bare Kestrel
           note       a note page under wrk (-c1, -c50): p50/p99 and req/s vs nginx and a bare Kestrel
           import     1,000,000-row CSV import vs a bare prepared-insert loop; rows/s, ratio, peak RSS
-          subscribe  the subscribe endpoint under wrk; requests/s and p99, vs a bare Kestrel form POST ([seconds] [connections] [--provider])
+          subscribe  the subscribe endpoint under wrk; requests/s and p99, vs a bare Kestrel form POST ([seconds] [connections] [--provider] [--warm s] [--jobs])
           subscribers  the admin list at 1,000,000 rows: pages, filters, search, export (ms each)
           jobs       no-op Hangfire jobs/s on our SQLite storage vs Hangfire.InMemory, 1 and 2 servers
           s3         archive and issue pages under wrk -c50 vs nginx serving the same bytes
