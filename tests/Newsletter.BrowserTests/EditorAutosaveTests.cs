@@ -62,6 +62,44 @@ public class EditorAutosaveTests
     }
 
     [Fact]
+    public async Task TextTypedBeforeTheEditorScriptRunsIsSavedLikeTheRest()
+    {
+        var (playwright, browser) = await Browser.LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        await using var app = new AppProcess();
+        await app.StartAsync();
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = app.BaseUrl, ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        var page = await context.NewPageAsync();
+        page.SetDefaultTimeout(20_000);
+        await Browser.SetUpOwnerAsync(page);
+
+        // A slow page: the form is on the screen, and the author types, before the autosave script has run
+        // (CI's busy machine did this by chance; here the script is held back until the typing is done).
+        var typed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await page.RouteAsync("**/js/autosave.js*", async route =>
+        {
+            await typed.Task;
+            await route.ContinueAsync();
+        });
+        await page.GotoAsync("/admin/notes/new", new() { WaitUntil = WaitUntilState.Commit });
+        await page.GetByLabel("Title").FillAsync("Typed while the page loaded");
+        await page.GetByLabel("Markdown").FillAsync("Before any script was listening.");
+        typed.SetResult();
+
+        await Assertions.Expect(page.Locator("#autosave-status")).ToContainTextAsync("Saved at");
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex(@"/admin/notes/\d+$"));
+
+        // The server has it: another browser, with nothing in its storage, sees the text.
+        var other = await browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = app.BaseUrl });
+        var second = await other.NewPageAsync();
+        await SignInAsync(second, page.Url);
+        await Assertions.Expect(second.GetByLabel("Title")).ToHaveValueAsync("Typed while the page loaded");
+        await Assertions.Expect(second.GetByLabel("Markdown")).ToHaveValueAsync("Before any script was listening.");
+        Assert.DoesNotContain("Exception", app.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SignedOutMidEditTheTextComesBackAfterSigningInAndLeavingWithUnsavedChangesAsksFirst()
     {
         var (playwright, browser) = await Browser.LaunchAsync();

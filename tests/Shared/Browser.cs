@@ -11,6 +11,9 @@ public static class Browser
     public static async Task<(IPlaywright Playwright, IBrowser Browser)> LaunchAsync()
     {
         Requires.Tool(Chromium, "apt-get install chromium");
+        // Playwright's expectations give up after 5 s by default; on a loaded CI machine an autosave (1.5 s after
+        // typing stops, then a request) or a page load can take longer without anything being wrong.
+        Assertions.SetDefaultExpectTimeout(20_000);
         var playwright = await Playwright.CreateAsync();
         var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {

@@ -16,13 +16,31 @@
   const fields = () => Array.from(form.elements).filter(e =>
     e.name && e.type !== 'hidden' && e.type !== 'submit' && e.type !== 'button' && e.type !== 'file');
 
-  function snapshot() {
+  function snapshot(read) {
     const values = {};
     for (const e of fields()) {
-      if (e.type === 'checkbox' || e.type === 'radio') values[e.name + '=' + e.value] = e.checked;
-      else values[e.name] = e.value;
+      if (e.type === 'checkbox' || e.type === 'radio') values[e.name + '=' + e.value] = read ? read(e) : e.checked;
+      else values[e.name] = read ? read(e) : e.value;
     }
     return values;
+  }
+
+  // What the server rendered, whatever has been typed since. This script runs after the form is on the
+  // screen, so on a slow page an author can type before it runs; counting from the rendered values makes
+  // that text a change like any other, where counting from the values at start would take it as saved.
+  // The rendered text goes through a fresh field of the same kind, because the browser normalises what a
+  // field shows (a datetime-local drops ":00" seconds): compared raw, every page load would look edited and
+  // save, and a second tab's draft would then be refused as saved elsewhere.
+  function rendered(e) {
+    if (e.type === 'checkbox' || e.type === 'radio') return e.defaultChecked;
+    if (e.tagName === 'SELECT') {
+      const chosen = Array.from(e.options).find(o => o.defaultSelected) || e.options[0];
+      return chosen ? chosen.value : '';
+    }
+    const probe = document.createElement(e.tagName);
+    if (e.tagName === 'INPUT') probe.type = e.type;
+    probe.value = e.defaultValue;
+    return probe.value;
   }
 
   function apply(values) {
@@ -55,7 +73,7 @@
     }
   }
 
-  let saved = snapshot();          // what the server holds as far as this page knows
+  let saved = snapshot(rendered);  // what the server holds as far as this page knows
   let dirty = false;
   let leaving = false;
   let saving = false;
@@ -193,6 +211,7 @@
   // What this browser kept from an earlier visit.
   const read = k => { try { return JSON.parse(localStorage.getItem(k) || 'null'); } catch (e) { return null; } };
   const stored = read(key);
+  let offered = false;
   if (stored && stored.fields) {
     if (same(stored.fields, saved)) {
       forget();
@@ -202,6 +221,7 @@
         forget();
       } else {
         // Saved elsewhere since (another tab or author): offer the copy, never overwrite the newer save unasked.
+        offered = true;
         say('This browser holds text you typed at ' + clock(stored.at) + ', but the draft was saved elsewhere since.', 'warn', [
           ['Use my text', () => { apply(stored.fields); changed(); }],
           ['Discard it', () => { forget(); say('', ''); }]]);
@@ -209,6 +229,7 @@
     } else {
       // Nothing was saved since the copy was taken: it is simply newer. Put it back and save it.
       apply(stored.fields);
+      offered = true;
       say('Brought back what you typed at ' + clock(stored.at) + ', which had not been saved.', 'warn', [[
         'Discard it', () => { forget(); location.reload(); }]]);
       dirty = true;
@@ -228,6 +249,8 @@
 
   form.addEventListener('input', changed);
   form.addEventListener('change', changed);
+  // Typed before this script ran: kept and saved like the typing that follows.
+  if (!offered) changed();
   form.addEventListener('submit', e => {
     if (inflight) {
       // A click on Publish while the first autosave of a new note is on its way would post a second note with
