@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Newsletter.Web.Data;
 using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Infrastructure;
@@ -24,7 +25,7 @@ namespace Newsletter.Web.Subscribers;
 /// anyway): as a thread-pool loop, each wake-up queued behind the requests it was to answer, and under a flood
 /// that wait, not the commit, set the slowest answers.
 /// </remarks>
-public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signal, ILogger<SignUpWriter> logger) : IAsyncDisposable
+public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signal, IOptions<SubscriptionOptions> options, ILogger<SignUpWriter> logger) : IAsyncDisposable
 {
     /// <summary>Enough to drain a burst in one commit, few enough that one commit stays short.</summary>
     private const int MaxBatch = 256;
@@ -36,13 +37,13 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
     private Thread? _thread;
 
     /// <summary>
-    /// Takes the client's permit and, when it got one, stores <paramref name="signUp"/>; completes after the
-    /// commit. A request without a sign-up (an address refused, a honeypot) takes the client's permit all the
-    /// same, so a flood of bad requests counts against its sender.
+    /// Takes the client's permit (<see cref="SubscriptionOptions.PerIpPerMinute"/>) and, when it got one, stores
+    /// <paramref name="signUp"/>; completes after the commit. A request without a sign-up (an address refused, a
+    /// honeypot) takes the client's permit all the same, so a flood of bad requests counts against its sender.
     /// </summary>
-    public Task<MailPermit> SubmitAsync(RateLimit perClient, string client, SignUp? signUp)
+    public Task<MailPermit> SubmitAsync(string client, SignUp? signUp)
     {
-        var request = new Request(perClient, client, signUp);
+        var request = new Request(client, signUp);
         if (!_queue.Writer.TryWrite(request))
         {
             throw new ObjectDisposedException(nameof(SignUpWriter));
@@ -90,7 +91,7 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
                 try
                 {
                     scope ??= scopes.CreateAsyncScope();
-                    var permits = WriteAsync(scope.Value.ServiceProvider, batch).GetAwaiter().GetResult();
+                    var permits = WriteAsync(scope.Value.ServiceProvider, options.Value.PerIpLimit, batch).GetAwaiter().GetResult();
                     for (var i = 0; i < batch.Count; i++)
                     {
                         batch[i].Done.TrySetResult(permits[i]);
@@ -133,7 +134,7 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
         }
     }
 
-    private static async Task<MailPermit[]> WriteAsync(IServiceProvider services, List<Request> batch)
+    private static async Task<MailPermit[]> WriteAsync(IServiceProvider services, RateLimit perClient, List<Request> batch)
     {
         var db = services.GetRequiredService<AppDbContext>();
         var limiter = services.GetRequiredService<SharedRateLimiter>();
@@ -148,7 +149,8 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
             // cover their wait for the commit. Set inside this async method, it ends with it.
             Activity.Current = batch[0].Activity;
             var stored = new List<SignUp>(batch.Count);
-            var ofClients = await EachAsync(limiter, batch, ct);
+            // One statement for the batch; a client with several requests in it gets its permits in request order.
+            var ofClients = await limiter.TryAcquireEachAsync(perClient, batch.ConvertAll(r => (string?)r.Client), ct);
             for (var i = 0; i < batch.Count; i++)
             {
                 permits[i] = ofClients[i] ? MailPermit.Granted : MailPermit.ClientLimited;
@@ -205,27 +207,6 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
         return sql.ToString();
     }
 
-    /// <summary>
-    /// One per-client permit per request of the batch, taken for all requests of one limit together, in request
-    /// order within a client.
-    /// </summary>
-    private static async Task<bool[]> EachAsync(SharedRateLimiter limiter, List<Request> batch, CancellationToken ct)
-    {
-        var granted = new bool[batch.Count];
-        // Every request asks with the same limit today; a batch of mixed limits asks once per limit.
-        foreach (var limit in batch.Select(r => r.PerClient).Distinct())
-        {
-            var partitions = batch.Select(r => r.PerClient == limit ? r.Client : null).ToList();
-            var each = await limiter.TryAcquireEachAsync(limit, partitions, ct);
-            for (var i = 0; i < each.Length; i++)
-            {
-                granted[i] |= each[i];
-            }
-        }
-
-        return granted;
-    }
-
     public async ValueTask DisposeAsync()
     {
         // What is queued is still written: those visitors are waiting for their answer.
@@ -243,7 +224,7 @@ public sealed class SignUpWriter(IServiceScopeFactory scopes, SignUpSignal signa
         }
     }
 
-    private sealed record Request(RateLimit PerClient, string Client, SignUp? SignUp)
+    private sealed record Request(string Client, SignUp? SignUp)
     {
         public Activity? Activity { get; } = Activity.Current;
 

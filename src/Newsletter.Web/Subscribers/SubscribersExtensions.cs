@@ -69,7 +69,7 @@ public static class SubscribersExtensions
         return new IPAddress(bytes) + "/64";
     }
 
-    private static async Task<IResult> SubscribeAsync(HttpContext http, SignUpWriter writer, MailRequestLimits limits, TopicCatalog catalog, TimeProvider clock, ILoggerFactory loggers, CancellationToken ct)
+    private static async Task<IResult> SubscribeAsync(HttpContext http, SignUpWriter writer, TopicCatalog catalog, TimeProvider clock, ILoggerFactory loggers, CancellationToken ct)
     {
         var logger = loggers.CreateLogger("Newsletter.Subscribers");
         var isJson = http.Request.HasJsonContentType();
@@ -125,8 +125,7 @@ public static class SubscribersExtensions
             ReceivedAt = clock.GetUtcNow().UtcDateTime,
         };
         // The address's hourly limit is counted where its mail is decided (ReaderLifecycle), not here.
-        var (perClient, _) = limits.LimitsFor(MailRequest.Subscribe);
-        var permit = await writer.SubmitAsync(perClient, SubscribersExtensions.ClientKey(http.Connection.RemoteIpAddress), signUp);
+        var permit = await writer.SubmitAsync(SubscribersExtensions.ClientKey(http.Connection.RemoteIpAddress), signUp);
         if (permit == MailPermit.ClientLimited)
         {
             return Results.StatusCode(StatusCodes.Status429TooManyRequests);
