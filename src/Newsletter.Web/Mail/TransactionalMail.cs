@@ -21,13 +21,20 @@ public sealed class TransactionalMail(TemplateRenderer templates, IMailTransport
     /// co-author reading the Outbox must not find the owner's reset link.
     /// </summary>
     public Task SendToAuthorAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, CancellationToken ct) =>
-        SendCoreAsync(template, toEmail, toName, model, null, mail.UsesPickup ? new PickupTransport(mail.AccountPickupFolder) : transport, ct);
+        SendCoreAsync(template, toEmail, toName, model, null, mail.UsesPickup ? new PickupTransport(mail.AccountPickupFolder) : transport, null, ct);
 
-    /// <summary>To a reader; <paramref name="list"/> (List-Unsubscribe, List-Id and "why you get this") only when they are one.</summary>
-    public Task SendToSubscriberAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, ListHeaders? list, CancellationToken ct) =>
-        SendCoreAsync(template, toEmail, toName, model, list, transport, ct);
+    /// <summary>
+    /// To a reader; <paramref name="list"/> (List-Unsubscribe, List-Id and "why you get this") only when they are
+    /// one. <paramref name="messageId"/> is the email's own stable id when a retry may send it again; a new one
+    /// is made when null.
+    /// </summary>
+    public Task SendToSubscriberAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, ListHeaders? list, string? messageId, CancellationToken ct) =>
+        SendCoreAsync(template, toEmail, toName, model, list, transport, messageId, ct);
 
-    private async Task SendCoreAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, ListHeaders? list, IMailTransport via, CancellationToken ct)
+    /// <summary>The domain of the sender's address, which Message-IDs end with.</summary>
+    public string MessageDomain => mail.FromAddress.Contains('@', StringComparison.Ordinal) ? mail.FromAddress[(mail.FromAddress.LastIndexOf('@') + 1)..] : "localhost";
+
+    private async Task SendCoreAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, ListHeaders? list, IMailTransport via, string? messageId, CancellationToken ct)
     {
         var all = TemplateModel.Base(site.Value);
         all["expires_days"] = 7;
@@ -52,6 +59,7 @@ public sealed class TransactionalMail(TemplateRenderer templates, IMailTransport
             ListUnsubscribeUrl = list?.UnsubscribeUrl,
             ListUnsubscribeMailto = list is null ? null : $"mailto:{mail.FromAddress}?subject=unsubscribe%20{Uri.EscapeDataString(list.ManageToken)}",
             ListId = list is null ? null : $"{site.Value.Title} <{sending.Value.ListId}>",
+            MessageId = messageId,
         }, mail);
         var result = await via.SendAsync(message, null, ct);
         if (result.Outcome != SendOutcome.Sent)

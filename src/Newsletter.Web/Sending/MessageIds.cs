@@ -26,6 +26,21 @@ public sealed partial class MessageIds(InstallationKeys keys)
     public static string ForTest(int issueId, string domain) =>
         string.Create(CultureInfo.InvariantCulture, $"test-{issueId}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12))}@{domain}");
 
+    /// <summary>
+    /// The Message-ID of a reader email stored with a transaction (<see cref="Subscribers.PendingMail"/>: a
+    /// confirmation, a welcome), stable per row. A job that dies after the relay took the email and before it
+    /// deleted the row sends it again on its retry; with the same id, clients that fold repeats (Gmail among them)
+    /// show one. The row's id goes through the MAC, so the id says nothing about how many sign-ups there were.
+    /// Rows are never numbered twice (AUTOINCREMENT on SQLite, an identity on PostgreSQL), so two different
+    /// emails never share an id and none is folded away.
+    /// </summary>
+    public string ForPendingMail(long pendingMailId, string domain)
+    {
+        Span<byte> mac = stackalloc byte[32];
+        HMACSHA256.HashData(Key, Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"pending-mail-{pendingMailId}")), mac);
+        return $"mail-{Convert.ToHexStringLower(mac[..16])}@{domain}";
+    }
+
     /// <summary>The issue and reader a Message-ID (with or without its angle brackets) names, when it is ours and its MAC is right.</summary>
     public bool TryRead(string? messageId, out int issueId, out long subscriberId)
     {

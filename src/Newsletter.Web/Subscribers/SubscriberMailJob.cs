@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Newsletter.Web.Data;
 using Newsletter.Web.Mail;
+using Newsletter.Web.Sending;
 using Newsletter.Web.Site;
 
 namespace Newsletter.Web.Subscribers;
@@ -10,7 +11,7 @@ namespace Newsletter.Web.Subscribers;
 /// Transactional emails to readers, run by Hangfire. Each carries only the subscriber's id; the token is
 /// made here. A job that runs twice re-checks the state first, so a retry never mails a changed mind.
 /// </summary>
-public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, SubscriberTokens tokens, ReaderLifecycle readers, IOptions<SiteOptions> site, IOptions<SubscriptionOptions> options, ILogger<SubscriberMailJob> logger)
+public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, MessageIds messageIds, SubscriberTokens tokens, ReaderLifecycle readers, IOptions<SiteOptions> site, IOptions<SubscriptionOptions> options, ILogger<SubscriberMailJob> logger)
 {
     // A relay that refused this many in a row is likely down or throttling: the rest wait for the job's retry
     // instead of each taking its own refusal (or its own connect timeout).
@@ -33,11 +34,14 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
         {
             try
             {
+                // The row's own id: when this job dies between the send and the delete below, its retry sends a
+                // copy that the reader's client can fold into the first.
+                var id = messageIds.ForPendingMail(row.Id, mail.MessageDomain);
                 await (row.Kind switch
                 {
-                    PendingMailKind.Confirmation => SendConfirmationAsync(row.SubscriberId, ct),
-                    PendingMailKind.AlreadySubscribed => SendAlreadySubscribedAsync(row.SubscriberId, ct),
-                    PendingMailKind.Welcome => SendWelcomeAsync(row.SubscriberId, ct),
+                    PendingMailKind.Confirmation => ConfirmAsync(row.SubscriberId, id, ct),
+                    PendingMailKind.AlreadySubscribed => AlreadySubscribedAsync(row.SubscriberId, id, ct),
+                    PendingMailKind.Welcome => WelcomeAsync(row.SubscriberId, id, ct),
                     _ => throw new InvalidOperationException($"Unknown pending mail kind {row.Kind}"),
                 });
             }
@@ -66,7 +70,9 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
         }
     }
 
-    public async Task SendConfirmationAsync(long subscriberId, CancellationToken ct)
+    public Task SendConfirmationAsync(long subscriberId, CancellationToken ct) => ConfirmAsync(subscriberId, null, ct);
+
+    private async Task ConfirmAsync(long subscriberId, string? messageId, CancellationToken ct)
     {
         var s = await db.Subscribers.AsNoTracking().FirstOrDefaultAsync(x => x.Id == subscriberId, ct);
         if (s is not { Status: SubscriberStatus.Pending })
@@ -80,13 +86,15 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
         var model = Model(s, reader: false);
         model["expires_days"] = Math.Max(1, (int)Math.Round(options.Value.ConfirmationTokenLifetime.TotalDays));
         model["confirm_url"] = site.Value.Absolute("/confirm/" + tokens.Confirmation(s));
-        if (await SendAsync("confirm", s, model, null, ct))
+        if (await SendAsync("confirm", s, model, null, messageId, ct))
         {
             await readers.RecordAsync(s.Id, SubscriberEventKind.ConfirmationSent, "email", null, ct);
         }
     }
 
-    public async Task SendWelcomeAsync(long subscriberId, CancellationToken ct)
+    public Task SendWelcomeAsync(long subscriberId, CancellationToken ct) => WelcomeAsync(subscriberId, null, ct);
+
+    private async Task WelcomeAsync(long subscriberId, string? messageId, CancellationToken ct)
     {
         var s = await db.Subscribers.AsNoTracking().FirstOrDefaultAsync(x => x.Id == subscriberId, ct);
         if (s is not { Status: SubscriberStatus.Active })
@@ -94,13 +102,15 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
             return;
         }
 
-        if (await SendAsync("welcome", s, Model(s), ListHeadersFor(s.Id), ct))
+        if (await SendAsync("welcome", s, Model(s), ListHeadersFor(s.Id), messageId, ct))
         {
             await readers.RecordAsync(s.Id, SubscriberEventKind.WelcomeSent, "email", null, ct);
         }
     }
 
-    public async Task SendAlreadySubscribedAsync(long subscriberId, CancellationToken ct)
+    public Task SendAlreadySubscribedAsync(long subscriberId, CancellationToken ct) => AlreadySubscribedAsync(subscriberId, null, ct);
+
+    private async Task AlreadySubscribedAsync(long subscriberId, string? messageId, CancellationToken ct)
     {
         var s = await db.Subscribers.AsNoTracking().FirstOrDefaultAsync(x => x.Id == subscriberId, ct);
         if (s is not { Status: SubscriberStatus.Active })
@@ -108,7 +118,7 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
             return;
         }
 
-        if (await SendAsync("already-subscribed", s, Model(s), ListHeadersFor(s.Id), ct))
+        if (await SendAsync("already-subscribed", s, Model(s), ListHeadersFor(s.Id), messageId, ct))
         {
             await readers.RecordAsync(s.Id, SubscriberEventKind.AlreadySubscribedNoticeSent, "email", null, ct);
         }
@@ -124,7 +134,7 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
             return;
         }
 
-        await SendAsync("preferences", s, Model(s), ListHeadersFor(s.Id), ct);
+        await SendAsync("preferences", s, Model(s), ListHeadersFor(s.Id), null, ct);
     }
 
     /// <summary>
@@ -143,7 +153,7 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
         model["action"] = kind == DataRequestKind.Erase ? "erase" : "download";
         model["action_url"] = site.Value.Absolute("/your-data/" + tokens.DataRequest(s.Id, kind));
         model["expires_hours"] = (int)SubscriberTokens.DataRequestLifetime.TotalHours;
-        await SendAsync("your-data", s, model, s.Status == SubscriberStatus.Active ? ListHeadersFor(s.Id) : null, ct);
+        await SendAsync("your-data", s, model, s.Status == SubscriberStatus.Active ? ListHeadersFor(s.Id) : null, null, ct);
     }
 
     /// <summary>
@@ -151,11 +161,11 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, S
     /// bounced and suppressed, and the job ends instead of retrying for a day. Any other refusal throws,
     /// so Hangfire retries it and the jobs page shows why.
     /// </summary>
-    private async Task<bool> SendAsync(string template, Subscriber s, Dictionary<string, object?> model, ListHeaders? list, CancellationToken ct)
+    private async Task<bool> SendAsync(string template, Subscriber s, Dictionary<string, object?> model, ListHeaders? list, string? messageId, CancellationToken ct)
     {
         try
         {
-            await mail.SendToSubscriberAsync(template, s.Email, s.Name, model, list, ct);
+            await mail.SendToSubscriberAsync(template, s.Email, s.Name, model, list, messageId, ct);
             return true;
         }
         catch (MailNotSentException e) when (e.Result is { IsHardBounce: true } result)

@@ -76,6 +76,51 @@ public class PendingMailJobTests
     }
 
     [Fact]
+    public async Task ACopySentAgainAfterTheJobDiedBeforeItsRecordCarriesTheFirstCopysMessageId()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = App(smtp);
+        var ids = await SignUpAsync(app, "twice@example.org", "other@example.org");
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            // The job "dies" right after the relay took the first email: the delete that records it fails.
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            await db.Database.ExecuteSqlRawAsync(db.Database.IsSqlite()
+                ? """CREATE TRIGGER "test_die" BEFORE DELETE ON "PendingMails" BEGIN SELECT RAISE(ABORT, 'the job died here'); END"""
+                : """
+                  CREATE FUNCTION test_die() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the job died here'; END $$;
+                  CREATE TRIGGER test_die BEFORE DELETE ON "PendingMails" FOR EACH ROW EXECUTE FUNCTION test_die();
+                  """, Ct);
+        }
+
+        await Assert.ThrowsAnyAsync<Exception>(() => RunJobAsync(app, ids));
+        Assert.Equal(["twice@example.org"], Received(smtp));
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            await db.Database.ExecuteSqlRawAsync(db.Database.IsSqlite() ? """DROP TRIGGER "test_die" """ : """DROP TRIGGER test_die ON "PendingMails" """, Ct);
+        }
+
+        // Hangfire's retry: the first email goes again (nothing recorded that it went), the second for the first time.
+        await RunJobAsync(app, ids);
+
+        var copies = smtp.Messages().Where(m => m.EnvelopeTo == "twice@example.org").Select(m => m.Message.MessageId).ToList();
+        var other = smtp.Messages().Single(m => m.EnvelopeTo == "other@example.org").Message.MessageId;
+        Assert.Equal(2, copies.Count);
+        Assert.Equal(copies[0], copies[1]);
+        Assert.NotEqual(copies[0], other);
+        // Opaque: neither the row's nor the reader's number shows, so the id says nothing about the list's size.
+        Assert.Matches("^mail-[0-9a-f]{32}@", copies[0]);
+        Assert.Empty(await WaitingAsync(app));
+
+        // Signing up again is a new email, with an id of its own, which no client folds into the first.
+        var again = await SignUpAsync(app, "twice@example.org");
+        await RunJobAsync(app, again);
+        var third = smtp.Messages().Where(m => m.EnvelopeTo == "twice@example.org").Select(m => m.Message.MessageId).Distinct().ToList();
+        Assert.Equal(2, third.Count);
+    }
+
+    [Fact]
     public async Task ThreeRefusalsInARowStopTheJobAndLeaveTheRestForItsRetry()
     {
         string[] refusedAddresses = ["r1@example.org", "r2@example.org", "r3@example.org"];
