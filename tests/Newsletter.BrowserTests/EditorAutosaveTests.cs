@@ -12,14 +12,8 @@ public class EditorAutosaveTests
     [Fact]
     public async Task ANoteDraftSavesItselfAndSurvivesAReloadInAnotherBrowser()
     {
-        var (playwright, browser) = await Browser.LaunchAsync();
-        using var _ = playwright;
-        await using var __ = browser;
-        await using var app = new AppProcess();
-        await app.StartAsync();
-        var context = await browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = app.BaseUrl, ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        var page = await context.NewPageAsync();
-        page.SetDefaultTimeout(20_000);
+        await using var desk = await Desk.OpenAsync();
+        var (app, page) = (desk.App, desk.Page);
         await Browser.SetUpOwnerAsync(page);
 
         // A new note: no Save pressed. The first autosave creates the draft and the page becomes its page.
@@ -33,9 +27,7 @@ public class EditorAutosaveTests
         await Browser.ScreenshotAsync(page, "admin-note-autosaved");
 
         // Another browser (nothing kept in its storage) signed in as the same author sees the server's copy.
-        var other = await browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = app.BaseUrl });
-        var second = await other.NewPageAsync();
-        await SignInAsync(second, page.Url);
+        var second = await desk.OtherBrowserAsync(page.Url);
         await Assertions.Expect(second.GetByLabel("Title")).ToHaveValueAsync("Typed, never saved by hand");
         await Assertions.Expect(second.GetByLabel("Markdown")).ToHaveValueAsync("The first paragraph, which must not be lost.\n\nAnd a second one.");
         await Assertions.Expect(second.Locator(".badge").First).ToHaveTextAsync("Draft");
@@ -64,14 +56,8 @@ public class EditorAutosaveTests
     [Fact]
     public async Task TextTypedBeforeTheEditorScriptRunsIsSavedLikeTheRest()
     {
-        var (playwright, browser) = await Browser.LaunchAsync();
-        using var _ = playwright;
-        await using var __ = browser;
-        await using var app = new AppProcess();
-        await app.StartAsync();
-        var context = await browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = app.BaseUrl, ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        var page = await context.NewPageAsync();
-        page.SetDefaultTimeout(20_000);
+        await using var desk = await Desk.OpenAsync();
+        var (app, page) = (desk.App, desk.Page);
         await Browser.SetUpOwnerAsync(page);
 
         // A slow page: the form is on the screen, and the author types, before the autosave script has run
@@ -91,9 +77,7 @@ public class EditorAutosaveTests
         await Assertions.Expect(page).ToHaveURLAsync(new Regex(@"/admin/notes/\d+$"));
 
         // The server has it: another browser, with nothing in its storage, sees the text.
-        var other = await browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = app.BaseUrl });
-        var second = await other.NewPageAsync();
-        await SignInAsync(second, page.Url);
+        var second = await desk.OtherBrowserAsync(page.Url);
         await Assertions.Expect(second.GetByLabel("Title")).ToHaveValueAsync("Typed while the page loaded");
         await Assertions.Expect(second.GetByLabel("Markdown")).ToHaveValueAsync("Before any script was listening.");
         Assert.DoesNotContain("Exception", app.Log, StringComparison.Ordinal);
@@ -102,14 +86,8 @@ public class EditorAutosaveTests
     [Fact]
     public async Task SignedOutMidEditTheTextComesBackAfterSigningInAndLeavingWithUnsavedChangesAsksFirst()
     {
-        var (playwright, browser) = await Browser.LaunchAsync();
-        using var _ = playwright;
-        await using var __ = browser;
-        await using var app = new AppProcess();
-        await app.StartAsync();
-        var context = await browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = app.BaseUrl, ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        var page = await context.NewPageAsync();
-        page.SetDefaultTimeout(20_000);
+        await using var desk = await Desk.OpenAsync();
+        var (app, context, page) = (desk.App, desk.Context, desk.Page);
         // Every form page used to log a Content-Security-Policy violation (an inline style in the validation summary).
         var console = new List<string>();
         page.Console += (_, m) => console.Add(m.Text);
@@ -152,9 +130,7 @@ public class EditorAutosaveTests
         await Assertions.Expect(page.Locator("#autosave-status")).ToContainTextAsync("Saved at");
 
         // The server has both edits: another browser sees them.
-        var other = await browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = app.BaseUrl });
-        var second = await other.NewPageAsync();
-        await SignInAsync(second, issueUrl);
+        var second = await desk.OtherBrowserAsync(issueUrl);
         await Assertions.Expect(second.GetByLabel("Subject")).ToHaveValueAsync("Kept through a second sign-in");
         await Assertions.Expect(second.GetByLabel("Body (Markdown)")).ToHaveValueAsync("Before the session ended.\n\nWritten after it ended.");
 
@@ -247,5 +223,59 @@ public class EditorAutosaveTests
         await page.GetByLabel("Password").FillAsync(Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await Assertions.Expect(page).ToHaveURLAsync(url);
+    }
+
+    /// <summary>The browser, the app and the owner signed in on a desktop-sized page: each test's start.</summary>
+    private sealed class Desk : IAsyncDisposable
+    {
+        private readonly IPlaywright _playwright;
+
+        private Desk(IPlaywright playwright, IBrowser browser, AppProcess app)
+        {
+            (_playwright, Browser, App) = (playwright, browser, app);
+        }
+
+        public IBrowser Browser { get; }
+
+        public AppProcess App { get; }
+
+        public IBrowserContext Context { get; private set; } = null!;
+
+        public IPage Page { get; private set; } = null!;
+
+        public static async Task<Desk> OpenAsync()
+        {
+            var (playwright, browser) = await Testing.Browser.LaunchAsync();
+            var desk = new Desk(playwright, browser, new AppProcess());
+            try
+            {
+                await desk.App.StartAsync();
+                desk.Context = await browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = desk.App.BaseUrl, ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+                desk.Page = await desk.Context.NewPageAsync();
+                desk.Page.SetDefaultTimeout(20_000);
+                return desk;
+            }
+            catch
+            {
+                await desk.DisposeAsync();
+                throw;
+            }
+        }
+
+        /// <summary>Another browser, nothing in its storage, signed in as the same author on <paramref name="url"/>.</summary>
+        public async Task<IPage> OtherBrowserAsync(string url)
+        {
+            var other = await Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = App.BaseUrl });
+            var page = await other.NewPageAsync();
+            await SignInAsync(page, url);
+            return page;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await App.DisposeAsync();
+            await Browser.DisposeAsync();
+            _playwright.Dispose();
+        }
     }
 }
