@@ -9,6 +9,9 @@ public sealed class MailOptions
     /// <summary>The address messages come from.</summary>
     public string FromAddress { get; set; } = "newsletter@localhost";
 
+    /// <summary>The domain of <see cref="FromAddress"/>, which the Message-IDs of our emails end with.</summary>
+    public string MessageDomain => FromAddress.Contains('@', StringComparison.Ordinal) ? FromAddress[(FromAddress.LastIndexOf('@') + 1)..] : "localhost";
+
     /// <summary>The name shown as the sender.</summary>
     public string FromName { get; set; } = "Newsletter";
 

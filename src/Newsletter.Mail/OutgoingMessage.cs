@@ -95,7 +95,7 @@ public static class MessageFactory
         {
             Subject = m.Subject,
             Date = m.Date ?? DateTimeOffset.UtcNow,
-            MessageId = m.MessageId is null ? MimeKit.Utils.MimeUtils.GenerateMessageId(Domain(options.FromAddress)) : MessageIdValue(m.MessageId),
+            MessageId = m.MessageId is null ? MimeKit.Utils.MimeUtils.GenerateMessageId(options.MessageDomain) : MessageIdValue(m.MessageId),
         };
         message.From.Add(new MailboxAddress(options.FromName, Address(options.FromAddress, "sender's address (Mail:FromAddress)")));
         message.To.Add(new MailboxAddress(m.ToName ?? "", Address(m.ToAddress, "recipient's address")));
@@ -295,7 +295,6 @@ public static class MessageFactory
     public static MailboxAddress EnvelopeFrom(OutgoingMessage m, MailOptions options) =>
         new("", m.ReturnPath is null ? options.FromAddress : Address(m.ReturnPath, "envelope sender (ReturnPath)"));
 
-    private static string Domain(string address) => address.Contains('@', StringComparison.Ordinal) ? address[(address.LastIndexOf('@') + 1)..] : "localhost";
 
     private static string Address(string address, string what) =>
         EmailAddress.TryNormalize(address, out var normalized, out var error)

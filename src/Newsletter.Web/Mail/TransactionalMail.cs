@@ -31,9 +31,6 @@ public sealed class TransactionalMail(TemplateRenderer templates, IMailTransport
     public Task SendToSubscriberAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, ListHeaders? list, string? messageId, CancellationToken ct) =>
         SendCoreAsync(template, toEmail, toName, model, list, transport, messageId, ct);
 
-    /// <summary>The domain of the sender's address, which Message-IDs end with.</summary>
-    public string MessageDomain => mail.FromAddress.Contains('@', StringComparison.Ordinal) ? mail.FromAddress[(mail.FromAddress.LastIndexOf('@') + 1)..] : "localhost";
-
     private async Task SendCoreAsync(string template, string toEmail, string? toName, IDictionary<string, object?> model, ListHeaders? list, IMailTransport via, string? messageId, CancellationToken ct)
     {
         var all = TemplateModel.Base(site.Value);

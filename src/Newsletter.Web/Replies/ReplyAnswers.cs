@@ -58,7 +58,7 @@ public sealed class ReplyAnswers(AppDbContext db, IBackgroundJobClient jobs, IMa
         {
             ThreadId = threadId,
             Direction = ReplyDirection.Out,
-            MessageKey = MimeKit.Utils.MimeUtils.GenerateMessageId(Domain(mail.FromAddress)),
+            MessageKey = MimeKit.Utils.MimeUtils.GenerateMessageId(mail.MessageDomain),
             Source = "admin",
             FromAddress = mail.FromAddress,
             FromName = mail.FromName,
@@ -129,5 +129,4 @@ public sealed class ReplyAnswers(AppDbContext db, IBackgroundJobClient jobs, IMa
         throw new MailNotSentException($"Answer {answerId} not sent yet: {error}", result);
     }
 
-    private static string Domain(string address) => address.Contains('@', StringComparison.Ordinal) ? address[(address.LastIndexOf('@') + 1)..] : "localhost";
 }

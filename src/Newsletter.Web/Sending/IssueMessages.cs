@@ -106,8 +106,7 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
         model["preferences_url"] = PreferencesMarker;
         model["why"] = $"You get this because {EmailMarker} subscribed to {s.Title}.";
         var rendered = templates.Render("issue", model);
-        var domain = mail.FromAddress.Contains('@', StringComparison.Ordinal) ? mail.FromAddress[(mail.FromAddress.IndexOf('@') + 1)..] : "localhost";
-        return new PreparedIssue(issueId, rendered.Subject, rendered.Html, rendered.Text, domain)
+        return new PreparedIssue(issueId, rendered.Subject, rendered.Html, rendered.Text, mail.MessageDomain)
         {
             UnsubscribeBase = s.Absolute("/unsubscribe/"),
             PreferencesBase = s.Absolute("/preferences/"),

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Newsletter.Mail;
 using Newsletter.Web.Data;
 using Newsletter.Web.Mail;
 using Newsletter.Web.Sending;
@@ -11,7 +12,7 @@ namespace Newsletter.Web.Subscribers;
 /// Transactional emails to readers, run by Hangfire. Each carries only the subscriber's id; the token is
 /// made here. A job that runs twice re-checks the state first, so a retry never mails a changed mind.
 /// </summary>
-public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, MessageIds messageIds, SubscriberTokens tokens, ReaderLifecycle readers, IOptions<SiteOptions> site, IOptions<SubscriptionOptions> options, ILogger<SubscriberMailJob> logger)
+public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, MailOptions mailOptions, MessageIds messageIds, SubscriberTokens tokens, ReaderLifecycle readers, IOptions<SiteOptions> site, IOptions<SubscriptionOptions> options, ILogger<SubscriberMailJob> logger)
 {
     // A relay that refused this many in a row is likely down or throttling: the rest wait for the job's retry
     // instead of each taking its own refusal (or its own connect timeout).
@@ -36,7 +37,7 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, M
             {
                 // The row's own id: when this job dies between the send and the delete below, its retry sends a
                 // copy that the reader's client can fold into the first.
-                var id = messageIds.ForPendingMail(row.Id, mail.MessageDomain);
+                var id = messageIds.ForPendingMail(row.Id, mailOptions.MessageDomain);
                 await (row.Kind switch
                 {
                     PendingMailKind.Confirmation => ConfirmAsync(row.SubscriberId, id, ct),

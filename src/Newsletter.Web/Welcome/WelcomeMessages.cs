@@ -68,7 +68,6 @@ public sealed class WelcomeMessages(AppDbContext db, TemplateRenderer templates,
         model["preferences_url"] = s.Absolute("/preferences/" + token);
         model["why"] = $"You get this because {email} subscribed to {s.Title}.";
         var rendered = templates.Render("issue", model);
-        var domain = mail.FromAddress.Contains('@', StringComparison.Ordinal) ? mail.FromAddress[(mail.FromAddress.IndexOf('@') + 1)..] : "localhost";
         var outgoing = new OutgoingMessage
         {
             ToAddress = email,
@@ -77,7 +76,7 @@ public sealed class WelcomeMessages(AppDbContext db, TemplateRenderer templates,
             Html = rendered.Html,
             Text = rendered.Text,
             // Stable per (step, reader): were a copy ever sent twice, clients would fold it.
-            MessageId = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"welcome-{content.StepId}.sub-{subscriberId}@{domain}"),
+            MessageId = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"welcome-{content.StepId}.sub-{subscriberId}@{mail.MessageDomain}"),
             ListUnsubscribeUrl = unsubscribe,
             ListUnsubscribeMailto = $"mailto:{mail.FromAddress}?subject=unsubscribe%20{Uri.EscapeDataString(token)}",
             ListId = $"{s.Title} <{sending.Value.ListId}>",

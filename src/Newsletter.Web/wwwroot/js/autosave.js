@@ -29,8 +29,9 @@
   // screen, so on a slow page an author can type before it runs; counting from the rendered values makes
   // that text a change like any other, where counting from the values at start would take it as saved.
   // The rendered text goes through a fresh field of the same kind, because the browser normalises what a
-  // field shows (a datetime-local drops ":00" seconds): compared raw, every page load would look edited and
-  // save, and a second tab's draft would then be refused as saved elsewhere.
+  // field holds (a textarea's value has LF line ends where the page's text, a form post's Markdown, has CRLF):
+  // compared raw, every page load would look edited and save, and another tab's draft would then be refused as
+  // saved elsewhere.
   function rendered(e) {
     if (e.type === 'checkbox' || e.type === 'radio') return e.defaultChecked;
     if (e.tagName === 'SELECT') {
