@@ -26,6 +26,7 @@ public static class DataExtensions
             builder.Services.AddHostedService(sp => new SqliteCheckpointer(connectionString, sp.GetRequiredService<ILogger<SqliteCheckpointer>>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
         }
         builder.Services.AddSingleton<InstallationKeys>();
+        builder.Services.AddSingleton<SealedNumbers>();
         builder.Services.AddSingleton<Subscribers.AddressHashes>();
 
         var keys = builder.Services.AddDataProtection().SetApplicationName("Newsletter");

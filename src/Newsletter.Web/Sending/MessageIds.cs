@@ -7,16 +7,24 @@ using Newsletter.Web.Infrastructure;
 namespace Newsletter.Web.Sending;
 
 /// <summary>
-/// The Message-ID of a reader's copy of an issue: issue-{issue}.sub-{subscriber}.{mac}@domain. Stable per
-/// (issue, reader), so a resend after a crash carries the same id and clients fold duplicates. The MAC, keyed
-/// by a secret every node shares (<see cref="InstallationKeys"/>), is the proof a complaint must carry: the
-/// two numbers are sequential, and without it anyone could write a spam report that suppresses any reader.
+/// The Message-ID of a reader's copy of an issue: issue-{issue}.{sealed reader}@domain. Stable per (issue, reader),
+/// so a resend after a crash carries the same id and clients fold duplicates. The reader's id is sealed with the
+/// issue's number (<see cref="SealedNumbers"/>), under a key every node shares: it is the proof a complaint must
+/// carry, since anyone who could write one for any reader could suppress them, and it does not tell the reader how
+/// many signed up before them. Ids of the form before, issue-{issue}.sub-{reader}.{mac}, are still read: complaints
+/// about issues sent before keep arriving for months.
 /// </summary>
-public sealed partial class MessageIds(InstallationKeys keys)
+public sealed partial class MessageIds(InstallationKeys keys, SealedNumbers sealedNumbers)
 {
+    // The key of a pending mail's id and of the older form's MAC.
     private byte[] Key => field ??= keys.Get("message-id");
 
-    public string For(int issueId, long subscriberId, string domain) => $"{Local(issueId, subscriberId)}.{Mac(issueId, subscriberId)}@{domain}";
+    public string For(int issueId, long subscriberId, string domain) =>
+        string.Create(CultureInfo.InvariantCulture, $"issue-{issueId}.{sealedNumbers.SealHex(SealedKind.IssueMessage, issueId, subscriberId)}@{domain}");
+
+    /// <summary>The Message-ID of a reader's copy of a welcome step: stable per (step, reader), so a copy sent twice would be folded.</summary>
+    public string ForWelcome(int stepId, long subscriberId, string domain) =>
+        string.Create(CultureInfo.InvariantCulture, $"welcome-{stepId}.{sealedNumbers.SealHex(SealedKind.WelcomeMessage, stepId, subscriberId)}@{domain}");
 
     /// <summary>
     /// A test copy's id: new for every copy. Gmail folds messages that share a Message-ID, so a second test of the
@@ -41,19 +49,29 @@ public sealed partial class MessageIds(InstallationKeys keys)
         return $"mail-{Convert.ToHexStringLower(mac[..16])}@{domain}";
     }
 
-    /// <summary>The issue and reader a Message-ID (with or without its angle brackets) names, when it is ours and its MAC is right.</summary>
+    /// <summary>The issue and reader a Message-ID (with or without its angle brackets) names, when it is ours and unforged.</summary>
     public bool TryRead(string? messageId, out int issueId, out long subscriberId)
     {
         (issueId, subscriberId) = (0, 0);
         var m = Pattern().Match(messageId ?? "");
-        if (!m.Success
-            || !int.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var issue)
-            || !long.TryParse(m.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var subscriber))
+        if (!m.Success || !int.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var issue))
         {
             return false;
         }
 
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Mac(issue, subscriber)), Encoding.ASCII.GetBytes(m.Groups[3].Value.ToLowerInvariant())))
+        if (m.Groups[2].Success)
+        {
+            if (!sealedNumbers.TryOpenHex(m.Groups[2].ValueSpan, SealedKind.IssueMessage, issue, out var reader))
+            {
+                return false;
+            }
+
+            (issueId, subscriberId) = (issue, reader);
+            return true;
+        }
+
+        if (!long.TryParse(m.Groups[3].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var subscriber)
+            || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Mac(issue, subscriber)), Encoding.ASCII.GetBytes(m.Groups[4].Value.ToLowerInvariant())))
         {
             return false;
         }
@@ -62,17 +80,15 @@ public sealed partial class MessageIds(InstallationKeys keys)
         return true;
     }
 
-    private static string Local(int issueId, long subscriberId) =>
-        string.Create(CultureInfo.InvariantCulture, $"issue-{issueId}.sub-{subscriberId}");
-
-    /// <summary>80 bits of the HMAC in hex: forging one takes 2^80 guesses, each a report someone must post.</summary>
+    /// <summary>The older form's 80 bits of HMAC in hex.</summary>
     private string Mac(int issueId, long subscriberId)
     {
         Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(Key, Encoding.ASCII.GetBytes(Local(issueId, subscriberId)), mac);
+        HMACSHA256.HashData(Key, Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"issue-{issueId}.sub-{subscriberId}")), mac);
         return Convert.ToHexStringLower(mac[..10]);
     }
 
-    [GeneratedRegex(@"^<?issue-(\d{1,9})\.sub-(\d{1,18})\.([0-9a-fA-F]{20})@", RegexOptions.CultureInvariant)]
+    // issue-{n}.{32 hex} now, issue-{n}.sub-{reader}.{20 hex} before.
+    [GeneratedRegex(@"^<?issue-(\d{1,9})\.(?:([0-9a-fA-F]{32})|sub-(\d{1,18})\.([0-9a-fA-F]{20}))@", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 }

@@ -7,29 +7,40 @@ using Newsletter.Web.Infrastructure;
 namespace Newsletter.Web.Sending;
 
 /// <summary>
-/// bounce+{delivery}-{mac}@domain: a bounce sent to this address names the delivery it belongs to, and the
-/// short MAC, keyed by a secret of this installation, keeps anyone from forging bounces that would fail or
-/// suppress other readers. The key is one of <see cref="InstallationKeys"/>, shared by every node; an older
-/// install's data/keys/verp.key seeds it, so bounce addresses already sent stay valid.
+/// bounce+{sealed delivery}@domain: a bounce sent to this address names the delivery it belongs to. The delivery's
+/// id is sealed (<see cref="SealedNumbers"/>) under a key every node shares, which keeps anyone from forging bounces
+/// that would fail or suppress other readers, and keeps the address from telling a reader how many emails were sent
+/// before theirs. The form before, bounce+{delivery}-{mac}, is still read, keyed by the "verp" installation key that
+/// an older data/keys/verp.key seeds, so bounces of mail already sent still count.
 /// </summary>
-public sealed partial class VerpAddresses(InstallationKeys keys)
+public sealed partial class VerpAddresses(InstallationKeys keys, SealedNumbers sealedNumbers)
 {
     private byte[] Key => field ??= keys.Get("verp", legacyFile: "verp.key");
 
-    public string For(long deliveryId, string domain) => $"bounce+{deliveryId.ToString(CultureInfo.InvariantCulture)}-{Mac(deliveryId)}@{domain}";
+    public string For(long deliveryId, string domain) => $"bounce+{sealedNumbers.SealHex(SealedKind.BounceAddress, 0, deliveryId)}@{domain}";
 
-    /// <summary>The delivery an address names, when it is one of ours and its MAC is right.</summary>
+    /// <summary>The delivery an address names, when it is one of ours and unforged.</summary>
     public bool TryRead(string? address, out long deliveryId)
     {
         deliveryId = 0;
         var m = Pattern().Match(address ?? "");
-        if (!m.Success || !long.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+        if (!m.Success)
+        {
+            return false;
+        }
+
+        if (m.Groups[1].Success)
+        {
+            return sealedNumbers.TryOpenHex(m.Groups[1].ValueSpan, SealedKind.BounceAddress, 0, out deliveryId);
+        }
+
+        if (!long.TryParse(m.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
         {
             return false;
         }
 
         var expected = Encoding.ASCII.GetBytes(Mac(id));
-        var given = Encoding.ASCII.GetBytes(m.Groups[2].Value.ToLowerInvariant());
+        var given = Encoding.ASCII.GetBytes(m.Groups[3].Value.ToLowerInvariant());
         if (!CryptographicOperations.FixedTimeEquals(expected, given))
         {
             return false;
@@ -39,7 +50,7 @@ public sealed partial class VerpAddresses(InstallationKeys keys)
         return true;
     }
 
-    /// <summary>8 hex digits of the HMAC of the id's decimal text: one per message, so nothing is allocated but the result.</summary>
+    /// <summary>The older form's 8 hex digits of the HMAC of the id's decimal text.</summary>
     private string Mac(long deliveryId)
     {
         Span<byte> id = stackalloc byte[20];
@@ -49,6 +60,7 @@ public sealed partial class VerpAddresses(InstallationKeys keys)
         return Convert.ToHexStringLower(mac[..4]);
     }
 
-    [GeneratedRegex(@"bounce\+(\d{1,18})-([0-9a-fA-F]{8})@", RegexOptions.CultureInvariant)]
+    // bounce+{32 hex} now, bounce+{delivery}-{8 hex} before.
+    [GeneratedRegex(@"bounce\+(?:([0-9a-fA-F]{32})|(\d{1,18})-([0-9a-fA-F]{8}))@", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 }

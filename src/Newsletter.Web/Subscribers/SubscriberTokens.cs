@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
+using Newsletter.Web.Infrastructure;
 
 namespace Newsletter.Web.Subscribers;
 
@@ -9,12 +11,12 @@ namespace Newsletter.Web.Subscribers;
 /// Signed tokens in links. A confirmation token expires and names the subscriber's token version, so it
 /// works once; it is encrypted and authenticated by ASP.NET Core data protection. A manage token
 /// (unsubscribe, preferences) never expires, since an unsubscribe link in a two-year-old email must still
-/// work: it is the subscriber's id and an HMAC of it under a key of this installation, so it cannot be
-/// forged. It goes into every copy of every issue, and data protection's encryption was a fifth of the
-/// CPU of building one; an HMAC costs a hundredth of that. Manage tokens made by data protection before
-/// are still read.
+/// work: it is the subscriber's id sealed under a key of this installation (<see cref="SealedNumbers"/>), so it
+/// can be neither forged nor read. It goes into every copy of every issue, and data protection's encryption was
+/// a fifth of the CPU of building one; a sealed id costs a thousandth of that. Manage tokens made before are still
+/// read: the id and an HMAC of it ("m1"), and data protection's before those.
 /// </summary>
-public sealed class SubscriberTokens(IDataProtectionProvider provider, IOptions<SubscriptionOptions> options, TimeProvider clock, Infrastructure.InstallationKeys keys)
+public sealed class SubscriberTokens(IDataProtectionProvider provider, IOptions<SubscriptionOptions> options, TimeProvider clock, InstallationKeys keys, SealedNumbers sealedNumbers)
 {
     /// <summary>
     /// The reader of a test copy or a preview. Ids start at 1, so its links resolve to nobody; the pages they open
@@ -22,34 +24,25 @@ public sealed class SubscriberTokens(IDataProtectionProvider provider, IOptions<
     /// </summary>
     public const long TestReaderId = 0;
 
-    private const string ManagePrefix = "m1";
+    private const string ManagePrefix = "m2";
+    private static readonly int ManageLength = ManagePrefix.Length + WebEncoders.Base64UrlEncode(new byte[SealedNumbers.Length]).Length;
+
+    // The form before sealed ids: the id in the clear and the first 16 bytes of its HMAC.
+    private const string HmacPrefix = "m1";
     private const int MacBytes = 16;
 
     private readonly ITimeLimitedDataProtector _confirm = provider.CreateProtector("Newsletter.Subscribers.Confirm.v1").ToTimeLimitedDataProtector();
     private readonly ITimeLimitedDataProtector _dataRequest = provider.CreateProtector("Newsletter.Subscribers.DataRequest.v1").ToTimeLimitedDataProtector();
     private readonly IDataProtector _legacyManage = provider.CreateProtector("Newsletter.Subscribers.Manage.v1");
-    // In the database, not a file per node: a link made by one node must open on every other. An older
-    // data/keys/links.key seeds it, so links already in readers' inboxes keep working.
+    // The "m1" tokens' key. In the database, not a file per node: a link made by one node must open on every
+    // other. An older data/keys/links.key seeds it, so links already in readers' inboxes keep working.
     private byte[] ManageKey => keys.Get("links", legacyFile: "links.key");
 
     public string Confirmation(Subscriber s) =>
         _confirm.Protect($"{s.Id}.{s.TokenVersion}", clock.GetUtcNow() + options.Value.ConfirmationTokenLifetime);
 
-    public string Manage(long subscriberId)
-    {
-        Span<byte> token = stackalloc byte[8 + MacBytes];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(token, subscriberId);
-        ManageMac(token[..8], token[8..]);
-        return ManagePrefix + Microsoft.AspNetCore.WebUtilities.WebEncoders.Base64UrlEncode(token);
-    }
-
-    /// <summary>The first <see cref="MacBytes"/> of the id's HMAC, written into <paramref name="into"/>.</summary>
-    private void ManageMac(ReadOnlySpan<byte> id, Span<byte> into)
-    {
-        Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(ManageKey, id, mac);
-        mac[..MacBytes].CopyTo(into);
-    }
+    public string Manage(long subscriberId) =>
+        ManagePrefix + WebEncoders.Base64UrlEncode(sealedNumbers.Seal(SealedKind.ManageLink, 0, subscriberId));
 
     /// <summary>How long a "your data" link works: long enough to find the email, short enough that a forwarded one goes stale.</summary>
     public static readonly TimeSpan DataRequestLifetime = TimeSpan.FromHours(24);
@@ -124,19 +117,35 @@ public sealed class SubscriberTokens(IDataProtectionProvider provider, IOptions<
             return null;
         }
 
-        if (token.StartsWith(ManagePrefix, StringComparison.Ordinal) && token.Length == ManagePrefix.Length + 32)
+        if (token.StartsWith(ManagePrefix, StringComparison.Ordinal) && token.Length == ManageLength)
         {
             try
             {
-                var bytes = Microsoft.AspNetCore.WebUtilities.WebEncoders.Base64UrlDecode(token, ManagePrefix.Length, 32);
+                var block = WebEncoders.Base64UrlDecode(token, ManagePrefix.Length, token.Length - ManagePrefix.Length);
+                // 22 characters carry 132 bits for 128: the last one's spare bits must be zero too, so that each
+                // token has one spelling and any changed character is refused.
+                return WebEncoders.Base64UrlEncode(block).AsSpan().SequenceEqual(token.AsSpan(ManagePrefix.Length))
+                    && sealedNumbers.TryOpen(block, SealedKind.ManageLink, 0, out var id) ? id : null;
+            }
+            catch (FormatException)
+            {
+                return null;
+            }
+        }
+
+        if (token.StartsWith(HmacPrefix, StringComparison.Ordinal) && token.Length == HmacPrefix.Length + 32)
+        {
+            try
+            {
+                var bytes = WebEncoders.Base64UrlDecode(token, HmacPrefix.Length, 32);
                 if (bytes.Length != 8 + MacBytes)
                 {
                     return null;
                 }
 
-                Span<byte> expected = stackalloc byte[MacBytes];
-                ManageMac(bytes.AsSpan(0, 8), expected);
-                return CryptographicOperations.FixedTimeEquals(expected, bytes.AsSpan(8)) ? System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(bytes) : null;
+                Span<byte> mac = stackalloc byte[32];
+                HMACSHA256.HashData(ManageKey, bytes.AsSpan(0, 8), mac);
+                return CryptographicOperations.FixedTimeEquals(mac[..MacBytes], bytes.AsSpan(8)) ? System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(bytes) : null;
             }
             catch (FormatException)
             {

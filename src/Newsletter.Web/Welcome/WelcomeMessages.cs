@@ -21,7 +21,7 @@ public sealed record WelcomeContent(int StepId, string Subject, string Html, str
 /// unsubscribe), List-Unsubscribe with one-click POST and List-Id, plus a line to leave the series alone.
 /// Rendered per reader: welcome mail goes to a few new readers at a time, not to the whole list at once.
 /// </summary>
-public sealed class WelcomeMessages(AppDbContext db, TemplateRenderer templates, SubscriberTokens tokens, MailOptions mail, IOptions<SiteOptions> site, IOptions<SendingOptions> sending, TimeProvider clock)
+public sealed class WelcomeMessages(AppDbContext db, TemplateRenderer templates, SubscriberTokens tokens, Sending.MessageIds messageIds, MailOptions mail, IOptions<SiteOptions> site, IOptions<SendingOptions> sending, TimeProvider clock)
 {
     /// <summary>The step's content now, or null when its note is not published (any more).</summary>
     public async Task<WelcomeContent?> ContentAsync(int stepId, CancellationToken ct)
@@ -76,7 +76,7 @@ public sealed class WelcomeMessages(AppDbContext db, TemplateRenderer templates,
             Html = rendered.Html,
             Text = rendered.Text,
             // Stable per (step, reader): were a copy ever sent twice, clients would fold it.
-            MessageId = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"welcome-{content.StepId}.sub-{subscriberId}@{mail.MessageDomain}"),
+            MessageId = messageIds.ForWelcome(content.StepId, subscriberId, mail.MessageDomain),
             ListUnsubscribeUrl = unsubscribe,
             ListUnsubscribeMailto = $"mailto:{mail.FromAddress}?subject=unsubscribe%20{Uri.EscapeDataString(token)}",
             ListId = $"{s.Title} <{sending.Value.ListId}>",

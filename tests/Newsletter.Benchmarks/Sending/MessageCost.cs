@@ -158,15 +158,16 @@ internal sealed class ReaderCopies
         var db = database.Open();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Data:Folder"] = data }).Build();
         var keys = new InstallationKeys(() => { var keysDb = database.Open(); return (keysDb, keysDb); }, new AppPaths(dir, configuration));
+        var sealedNumbers = new SealedNumbers(keys);
         var messages = new IssueMessages(
             db,
             new TemplateRenderer(Path.Combine(Bench.Root, "templates", "email")),
-            new SubscriberTokens(DataProtectionProvider.Create(new DirectoryInfo(Path.Combine(dir, "keys"))), Options.Create(new SubscriptionOptions()), TimeProvider.System, keys),
+            new SubscriberTokens(DataProtectionProvider.Create(new DirectoryInfo(Path.Combine(dir, "keys"))), Options.Create(new SubscriptionOptions()), TimeProvider.System, keys, sealedNumbers),
             new MailOptions { FromAddress = "notes@field-notes.example", FromName = "Field Notes" },
             Options.Create(new SiteOptions { BaseUrl = "http://127.0.0.1:50000", Title = "Field Notes" }),
             Options.Create(new SendingOptions()),
-            new VerpAddresses(keys),
-            new MessageIds(keys),
+            new VerpAddresses(keys, sealedNumbers),
+            new MessageIds(keys, sealedNumbers),
             TimeProvider.System);
         return new ReaderCopies(messages, await messages.PrepareAsync(issueId, CancellationToken.None));
     }

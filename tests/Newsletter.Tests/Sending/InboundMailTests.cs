@@ -33,7 +33,7 @@ public class InboundMailTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("\"kind\":\"HardBounce\"", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
 
-        var delivery = (await DeliveriesAsync(app, issueId)).Single(d => d.Id == Delivery(message.EnvelopeFrom));
+        var delivery = (await DeliveriesAsync(app, issueId)).Single(d => d.Id == Delivery(app, message.EnvelopeFrom));
         Assert.Equal(DeliveryStatus.Failed, delivery.Status);
         Assert.Equal(550, delivery.SmtpCode);
         Assert.Contains("User unknown", delivery.LastError, StringComparison.Ordinal);
@@ -51,7 +51,7 @@ public class InboundMailTests
         var other = smtp.Messages().Single(m => m.EnvelopeTo == "reader0004@example.org");
         await PostAsync(app, Dsn(other.EnvelopeFrom, "reader0004@example.org", "failed", "5.2.2", "smtp; 552 5.2.2 Mailbox full"));
         Assert.Equal(SubscriberStatus.Active, (await db.Subscribers.AsNoTracking().SingleAsync(s => s.EmailKey == "reader0004@example.org", Ct)).Status);
-        Assert.Equal(DeliveryStatus.Failed, (await DeliveriesAsync(app, issueId)).Single(d => d.Id == Delivery(other.EnvelopeFrom)).Status);
+        Assert.Equal(DeliveryStatus.Failed, (await DeliveriesAsync(app, issueId)).Single(d => d.Id == Delivery(app, other.EnvelopeFrom)).Status);
     }
 
     [Fact]
@@ -61,15 +61,24 @@ public class InboundMailTests
         await using var _ = smtp;
         using var __ = app;
         var message = smtp.Messages().Single(m => m.EnvelopeTo == "reader0001@example.org");
-        var id = Delivery(message.EnvelopeFrom);
+        var id = Delivery(app, message.EnvelopeFrom);
 
         var delayed = await PostAsync(app, Dsn(message.EnvelopeFrom, "reader0001@example.org", "delayed", "4.4.7", "smtp; 451 4.4.7 try again later"));
         Assert.Contains("\"kind\":\"Delayed\"", await delayed.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
 
-        // Someone who knows how our bounce addresses look, but not the key, tries to drop a reader.
-        var forged = $"bounce+{id}-00000000@bounces.example.net";
-        var forgery = await PostAsync(app, Dsn(forged, "reader0001@example.org", "failed", "5.1.1", "smtp; 550 5.1.1 User unknown"));
-        Assert.Contains("\"kind\":\"Ignored\"", await forgery.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        // Someone who knows how our bounce addresses look, but not the key, tries to drop a reader: the form
+        // before with the delivery's real id, a made-up sealed id, and the real one with one digit changed.
+        var sealedPart = message.EnvelopeFrom["bounce+".Length..message.EnvelopeFrom.IndexOf('@', StringComparison.Ordinal)];
+        foreach (var forged in new[]
+        {
+            $"bounce+{id}-00000000@bounces.example.net",
+            $"bounce+{new string('0', 32)}@bounces.example.net",
+            $"bounce+{(sealedPart[0] == '0' ? '1' : '0')}{sealedPart[1..]}@bounces.example.net",
+        })
+        {
+            var forgery = await PostAsync(app, Dsn(forged, "reader0001@example.org", "failed", "5.1.1", "smtp; 550 5.1.1 User unknown"));
+            Assert.Contains("\"kind\":\"Ignored\"", await forgery.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        }
 
         var junk = await PostAsync(app, "this is not an email at all\u0000\u0001");
         Assert.True(junk.StatusCode is HttpStatusCode.OK or HttpStatusCode.BadRequest, $"{junk.StatusCode}");
@@ -148,14 +157,17 @@ public class InboundMailTests
         using var ___ = app;
         var victim = (await Subscribers.SubscribeTests.FindAsync(app, "reader0002@example.org"))!;
         var genuine = smtp.Messages().Single(m => m.EnvelopeTo == victim.Email).Message.MessageId!;
-        Assert.Matches(@"^issue-\d+\.sub-\d+\.[0-9a-f]{20}@", genuine);
+        Assert.Matches($@"^issue-{issueId}\.[0-9a-f]{{32}}@localhost$", genuine);
 
-        // The old, unsigned form (what an attacker can count up to), a made-up MAC, and a real MAC moved to another reader.
+        // The first, unsigned form (what an attacker can count up to), the form before with a made-up MAC, the
+        // genuine id moved to another issue, and the genuine id with one digit changed.
+        var sealedPart = genuine[$"issue-{issueId}.".Length..genuine.IndexOf('@', StringComparison.Ordinal)];
         var forgeries = new[]
         {
             $"issue-{issueId}.sub-{victim.Id}@localhost",
             $"issue-{issueId}.sub-{victim.Id}.0123456789abcdef0123@localhost",
-            genuine.Replace($".sub-{victim.Id}.", $".sub-{victim.Id + 1}.", StringComparison.Ordinal),
+            $"issue-{issueId + 1}.{sealedPart}@localhost",
+            $"issue-{issueId}.{sealedPart[..^1]}{(sealedPart[^1] == '0' ? '1' : '0')}@localhost",
         };
         foreach (var messageId in forgeries)
         {
@@ -232,7 +244,37 @@ public class InboundMailTests
 
         Assert.Contains("\"kind\":\"SoftBounce\"", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         Assert.Equal(SubscriberStatus.Active, (await Subscribers.SubscribeTests.FindAsync(app, "reader0007@example.org"))!.Status);
-        Assert.Equal(DeliveryStatus.Failed, (await DeliveriesAsync(app, issueId)).Single(d => d.Id == Delivery(message.EnvelopeFrom)).Status);
+        Assert.Equal(DeliveryStatus.Failed, (await DeliveriesAsync(app, issueId)).Single(d => d.Id == Delivery(app, message.EnvelopeFrom)).Status);
+    }
+
+    [Fact]
+    public async Task BouncesAndComplaintsAboutMailSentBeforeIdsWereSealedStillCount()
+    {
+        var (app, smtp, issueId) = await SentIssueAsync();
+        await using var __ = smtp;
+        using var ___ = app;
+        var keys = app.Services.GetRequiredService<Newsletter.Web.Infrastructure.InstallationKeys>();
+        var bouncing = (await Subscribers.SubscribeTests.FindAsync(app, "reader0006@example.org"))!;
+        var complaining = (await Subscribers.SubscribeTests.FindAsync(app, "reader0007@example.org"))!;
+        var delivery = (await DeliveriesAsync(app, issueId)).Single(d => d.SubscriberId == bouncing.Id);
+
+        // The forms every issue sent before carried: the number in the clear and an HMAC of it, under the
+        // installation's "verp" and "message-id" keys. Bounces and complaints about those keep coming for months.
+        var oldVerp = $"bounce+{delivery.Id}-{Hmac(keys.Get("verp"), delivery.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), 4)}@bounces.example.net";
+        var local = $"issue-{issueId}.sub-{complaining.Id}";
+        var oldMessageId = $"{local}.{Hmac(keys.Get("message-id"), local, 10)}@localhost";
+
+        var bounce = await PostAsync(app, Dsn(oldVerp, bouncing.Email, "failed", "5.1.1", "smtp; 550 5.1.1 User unknown"));
+        Assert.Contains("\"kind\":\"HardBounce\"", await bounce.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        var complaint = await PostAsync(app, Complaint($"From: Field Notes <notes@localhost>\r\nTo: {complaining.Email}\r\nMessage-ID: <{oldMessageId}>\r\nSubject: anything\r\n", "text/rfc822-headers"));
+        Assert.Contains("\"kind\":\"Complaint\"", await complaint.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        Assert.Equal(DeliveryStatus.Failed, (await DeliveriesAsync(app, issueId)).Single(d => d.Id == delivery.Id).Status);
+        Assert.Equal(SubscriberStatus.Bounced, (await Subscribers.SubscribeTests.FindAsync(app, bouncing.Email))!.Status);
+        Assert.Equal(SubscriberStatus.Complained, (await Subscribers.SubscribeTests.FindAsync(app, complaining.Email))!.Status);
+
+        static string Hmac(byte[] key, string text, int bytes) =>
+            Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(key, Encoding.ASCII.GetBytes(text)).AsSpan(0, bytes));
     }
 
     [Fact]
@@ -302,7 +344,12 @@ public class InboundMailTests
         return (app, smtp, issueId);
     }
 
-    private static long Delivery(string verp) => long.Parse(System.Text.RegularExpressions.Regex.Match(verp, @"bounce\+(\d+)-").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+    private static long Delivery(NewsletterApp app, string verp)
+    {
+        Assert.Matches(@"^bounce\+[0-9a-f]{32}@bounces\.example\.net$", verp);
+        Assert.True(app.Services.GetRequiredService<VerpAddresses>().TryRead(verp, out var id), verp);
+        return id;
+    }
 
     private static async Task<HttpResponseMessage> PostAsync(NewsletterApp app, string raw)
     {

@@ -41,6 +41,11 @@ public class WelcomeSeriesTests
         Assert.Contains("/welcome/leave/", first.HtmlBody, StringComparison.Ordinal);
         Assert.Contains("/welcome/leave/", first.TextBody, StringComparison.Ordinal);
         Assert.Contains("/preferences/", first.HtmlBody, StringComparison.Ordinal);
+        // Stable per step and reader, and sealed: the id says neither which reader nor how many came before.
+        var reader = (await SubscribeTests.FindAsync(app, "new@example.org"))!;
+        var stepId = int.Parse(first.MessageId!.Split('.')[0]["welcome-".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Matches(@"^welcome-\d+\.[0-9a-f]{32}@localhost$", first.MessageId);
+        Assert.Equal(app.Services.GetRequiredService<MessageIds>().ForWelcome(stepId, reader.Id, "localhost"), first.MessageId);
 
         // Step 2 waits its week, whoever runs the job meanwhile.
         await RunAsync(app, DateTimeOffset.UtcNow);
