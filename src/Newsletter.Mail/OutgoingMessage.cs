@@ -295,7 +295,6 @@ public static class MessageFactory
     public static MailboxAddress EnvelopeFrom(OutgoingMessage m, MailOptions options) =>
         new("", m.ReturnPath is null ? options.FromAddress : Address(m.ReturnPath, "envelope sender (ReturnPath)"));
 
-
     private static string Address(string address, string what) =>
         EmailAddress.TryNormalize(address, out var normalized, out var error)
             ? normalized

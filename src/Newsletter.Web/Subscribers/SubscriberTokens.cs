@@ -13,8 +13,8 @@ namespace Newsletter.Web.Subscribers;
 /// (unsubscribe, preferences) never expires, since an unsubscribe link in a two-year-old email must still
 /// work: it is the subscriber's id sealed under a key of this installation (<see cref="SealedNumbers"/>), so it
 /// can be neither forged nor read. It goes into every copy of every issue, and data protection's encryption was
-/// a fifth of the CPU of building one; a sealed id costs a thousandth of that. Manage tokens made before are still
-/// read: the id and an HMAC of it ("m1"), and data protection's before those.
+/// a fifth of the CPU of building one; sealing an id costs under a hundredth of that. Manage tokens made before
+/// are still read: the id and an HMAC of it ("m1"), and data protection's before those.
 /// </summary>
 public sealed class SubscriberTokens(IDataProtectionProvider provider, IOptions<SubscriptionOptions> options, TimeProvider clock, InstallationKeys keys, SealedNumbers sealedNumbers)
 {
