@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Mvc;
 namespace Newsletter.Web.Api;
 
 /// <summary>The API's error answers: RFC 9457 problem details whose detail says, in a sentence, what to change.</summary>
-public static class ApiProblems
+public static partial class ApiProblems
 {
     /// <summary>Fills in what a bare status (from routing, Kestrel or a thrown BadHttpRequestException) leaves out.</summary>
     public static void Describe(ProblemDetailsContext context)
@@ -18,9 +18,7 @@ public static class ApiProblems
         {
             problem.Status = bad.StatusCode;
             context.HttpContext.Response.StatusCode = bad.StatusCode;
-            // The JSON reader knows where it stopped ($.status): that names the field.
-            var path = (bad.InnerException as JsonException)?.Path;
-            problem.Detail = path is null ? bad.Message : $"{bad.Message} The value at {path} is not what this field takes.";
+            problem.Detail = BodyProblem(bad, context);
         }
 
         problem.Detail ??= problem.Status switch
@@ -32,6 +30,105 @@ public static class ApiProblems
             StatusCodes.Status415UnsupportedMediaType => "Send the body as application/json (imports take text/csv).",
             StatusCodes.Status500InternalServerError => "Something went wrong on the server. It has been logged; nothing you sent was half-applied.",
             _ => null,
+        };
+    }
+
+    /// <summary>
+    /// What was wrong with a body the endpoint could not bind, in the caller's terms. ASP.NET Core's own messages name
+    /// the handler's parameter and type ("Failed to read parameter \"SubscriberCreate body\"", "Implicit body inferred
+    /// ... Did you mean to use a Service instead?") and call a cut-off body a wrong value: a script's author needs to
+    /// know whether the JSON is broken, and where, or which field wants what kind of value.
+    /// </summary>
+    internal static string BodyProblem(BadHttpRequestException bad, ProblemDetailsContext problem)
+    {
+        const string NoBody = "The request has no body: send the fields as a JSON object.";
+        if (bad.InnerException is not JsonException json)
+        {
+            return bad.Message.StartsWith("Implicit body inferred", StringComparison.Ordinal) || bad.Message.StartsWith("Required parameter", StringComparison.Ordinal)
+                ? problem.HttpContext.Request.ContentLength is > 0 ? "The body is JSON null: send the fields as a JSON object." : NoBody
+                : bad.Message;
+        }
+
+        if (json.BytePositionInLine is 0 && json.LineNumber is 0 && json.Message.StartsWith("The input does not contain any JSON tokens", StringComparison.Ordinal))
+        {
+            return NoBody;
+        }
+
+        // The reader's line and byte, counted from 1 for people (System.Text.Json counts from 0).
+        var at = json.LineNumber is { } line && json.BytePositionInLine is { } column ? $" (line {line + 1}, byte {column + 1})" : "";
+        if (!json.Message.StartsWith("The JSON value could not be converted to ", StringComparison.Ordinal))
+        {
+            // A syntax error: the text before " Path:" is the reader's sentence ("'t' is invalid after a single JSON
+            // value", "Expected depth to be zero at the end of the JSON payload..."), less its advice to the programmer.
+            var cut = json.Message.IndexOf(" Path:", StringComparison.Ordinal);
+            var reason = (cut > 0 ? json.Message[..cut] : json.Message)
+                .Replace(" Change the reader options.", "", StringComparison.Ordinal)
+                .Replace(", when isFinalBlock is true", "", StringComparison.Ordinal)
+                .TrimEnd('.');
+            return $"The body is not valid JSON{at}: {reason}. Nothing was saved.";
+        }
+
+        // The converter names the object it was filling, not the field, so the field's type is found by following
+        // the path from the endpoint's body type. The exception handler has taken the endpoint off the request by now
+        // and hands its metadata over with the problem.
+        var metadata = problem.AdditionalMetadata ?? problem.HttpContext.GetEndpoint()?.Metadata;
+        var body = metadata?.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.RequestType;
+        var field = string.IsNullOrEmpty(json.Path) || json.Path == "$" ? "The body is not what this endpoint takes" : $"The value at {json.Path} is not what this field takes";
+        return FieldType(body, json.Path) is { } type ? $"{field}: it takes {Kind(type)}{at}." : $"{field}{at}.";
+    }
+
+    // "$.segment.topics[0]" from the body's type: a property per name (JSON names are camelCase), the element per index.
+    private static Type? FieldType(Type? type, string? path)
+    {
+        if (type is null || path is null || !path.StartsWith('$'))
+        {
+            return null;
+        }
+
+        foreach (System.Text.RegularExpressions.Match step in PathStep().Matches(path[1..]))
+        {
+            type = Nullable.GetUnderlyingType(type) ?? type;
+            if (step.Groups["name"].Success)
+            {
+                type = type.GetProperty(step.Groups["name"].Value, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase)?.PropertyType;
+            }
+            else
+            {
+                type = ElementType(type);
+            }
+
+            if (type is null)
+            {
+                return null;
+            }
+        }
+
+        return type;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\.(?<name>[A-Za-z0-9_]+)|\[(?<index>\d+)\]")]
+    private static partial System.Text.RegularExpressions.Regex PathStep();
+
+    private static Type? ElementType(Type type) => type == typeof(string)
+        ? null
+        : type.IsArray
+            ? type.GetElementType()
+            : type.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>))?.GetGenericArguments()[0];
+
+    private static string Kind(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        return type switch
+        {
+            _ when type == typeof(bool) => "true or false",
+            _ when type == typeof(string) => "text in \"quotes\"",
+            _ when type.IsEnum => $"one of {string.Join(", ", Enum.GetNames(type).Select(n => $"\"{n}\""))}",
+            _ when type == typeof(DateTime) || type == typeof(DateTimeOffset) => "a date and time such as \"2026-12-06T09:00:00Z\"",
+            _ when type == typeof(DateOnly) => "a date such as \"2026-12-06\"",
+            _ when type == typeof(int) || type == typeof(long) || type == typeof(short) => "a whole number",
+            _ when type == typeof(double) || type == typeof(decimal) || type == typeof(float) => "a number",
+            _ when ElementType(type) is not null => "a list in [brackets]",
+            _ => "an object in {braces}",
         };
     }
 

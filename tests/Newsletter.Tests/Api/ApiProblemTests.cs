@@ -50,6 +50,52 @@ public class ApiProblemTests
     }
 
     [Fact]
+    public async Task ABodyThatCannotBeReadSaysWhetherTheJsonIsBrokenOrWhatTheFieldTakes()
+    {
+        using var app = new NewsletterApp();
+        var api = await ClientAsync(app);
+        var (_, issue) = await PostJsonAsync(api, "/api/v1/issues", new { subject = "Leases", markdown = "x" });
+        var issueId = issue.GetProperty("id").GetInt32();
+
+        var cases = new (string Url, HttpContent Body, string[] Says)[]
+        {
+            ("/api/v1/subscribers", Json("""{"email":"ann@example.org","doubleOptIn":"maybe"}"""), ["$.doubleOptIn", "true or false", "line 1, byte"]),
+            ("/api/v1/subscribers", Json("""{"email":1}"""), ["$.email", "text"]),
+            ("/api/v1/subscribers", Json("""{"email":"ann@example.org","tags":"beta"}"""), ["$.tags", "a list"]),
+            // Cut off inside a string, or with more after the object: broken JSON, not a wrong value.
+            ("/api/v1/subscribers", Json("""{"email":"ann@exa"""), ["not valid JSON", "line 1, byte 18"]),
+            ("/api/v1/subscribers", Json("""{"email":"ann@example.org"} and more"""), ["not valid JSON"]),
+            ("/api/v1/subscribers", Json(""), ["has no body"]),
+            ("/api/v1/subscribers", Json("null"), ["JSON null"]),
+            ("/api/v1/subscribers", Json("[]"), ["endpoint takes", "an object"]),
+            ("/api/v1/issues", Json("""{"subject":"A","markdown":"x","channel":"pigeon"}"""), ["$.channel", "\"Both\", \"Web\", \"Email\""]),
+            ("/api/v1/issues", Json("""{"subject":"B","markdown":"x","segment":{"gotIssue":"the last one"}}"""), ["$.segment.gotIssue", "a whole number"]),
+            ("/api/v1/issues", Json("""{"subject":"C","markdown":"x","noteIds":[1.5]}"""), ["$.noteIds[0]", "a whole number"]),
+            ($"/api/v1/issues/{issueId}/schedule", Json("""{"at":"tomorrow morning"}"""), ["$.at", "a date and time"]),
+        };
+        foreach (var (url, body, says) in cases)
+        {
+            var sent = await body.ReadAsStringAsync(Ct);
+            var detail = (await AssertProblemAsync(await api.PostAsync(url, body, Ct), 400, sent)).GetProperty("detail").GetString()!;
+            foreach (var part in says)
+            {
+                Assert.True(detail.Contains(part, StringComparison.Ordinal), $"{sent}: expected '{part}' in: {detail}");
+            }
+
+            // Nothing of the framework's wording for programmers: handler parameters, types, "Did you mean...".
+            Assert.DoesNotContain("parameter", detail, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("Newsletter.", detail, StringComparison.Ordinal);
+            Assert.DoesNotContain("SubscriberCreate", detail, StringComparison.Ordinal);
+        }
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        Assert.Equal(0, await db.Subscribers.CountAsync(Ct));
+        Assert.Equal(1, await db.Issues.CountAsync(Ct));
+        Assert.Null((await db.Issues.SingleAsync(Ct)).ScheduledAt);
+    }
+
+    [Fact]
     public async Task UnknownIdsRoutesAndMethodsAreProblemsToo()
     {
         using var app = new NewsletterApp();
