@@ -18,7 +18,18 @@ public static partial class ApiProblems
         {
             problem.Status = bad.StatusCode;
             context.HttpContext.Response.StatusCode = bad.StatusCode;
-            problem.Detail = BodyProblem(bad, context);
+            if (QueryValue().Match(bad.Message) is { Success: true } query)
+            {
+                // 'Failed to bind parameter "Nullable<int> limit" from "abc".': named as the other refused fields are.
+                var value = query.Groups["value"].Value;
+                var said = $"'{(value.Length > 40 ? value[..40] + "..." : value)}' is not {KindOf(query.Groups["type"].Value)}.";
+                problem.Detail = $"{query.Groups["name"].Value}: {said}";
+                problem.Extensions["errors"] = new Dictionary<string, string[]> { [query.Groups["name"].Value] = [said] };
+            }
+            else
+            {
+                problem.Detail = BodyProblem(bad, context);
+            }
         }
 
         problem.Detail ??= problem.Status switch
@@ -114,6 +125,20 @@ public static partial class ApiProblems
         : type.IsArray
             ? type.GetElementType()
             : type.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>))?.GetGenericArguments()[0];
+
+    [System.Text.RegularExpressions.GeneratedRegex("""^Failed to bind parameter "(?<type>[^"]+) (?<name>[A-Za-z0-9_]+)" from "(?<value>.*)"\.$""", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex QueryValue();
+
+    // The framework's C# spelling of a query parameter's type ("Nullable<int>", "bool", "DateTimeOffset").
+    private static string KindOf(string type) => type.Replace("Nullable<", "", StringComparison.Ordinal).TrimEnd('>') switch
+    {
+        "int" or "long" or "short" => "a whole number",
+        "bool" => "true or false",
+        "DateTime" or "DateTimeOffset" => "a date and time such as 2026-12-06T09:00:00Z",
+        "DateOnly" => "a date such as 2026-12-06",
+        "double" or "decimal" or "float" => "a number",
+        _ => "what this field takes",
+    };
 
     private static string Kind(Type type)
     {

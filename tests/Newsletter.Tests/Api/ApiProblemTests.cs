@@ -113,6 +113,8 @@ public class ApiProblemTests
             ("GET", "/api/v1/subscribers?status=gone", 400, "status"),
             ("GET", "/api/v1/subscribers?cursor=abc", 400, "cursor"),
             ("GET", "/api/v1/subscribers?limit=100000", 400, "limit"),
+            ("GET", "/api/v1/subscribers?limit=ten", 400, "limit: 'ten' is not a whole number."),
+            ("GET", "/api/v1/events?subscriber=ann%40example.org", 400, "subscriber: 'ann@example.org' is not a whole number."),
             ("GET", "/api/v1/issues/1/ledger?format=xml", 400, "format"),
         })
         {
