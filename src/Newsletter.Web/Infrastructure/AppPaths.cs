@@ -33,8 +33,9 @@ public sealed class AppPaths
     }
 
     /// <summary>
-    /// Walks up from the working directory, then from the binary, to the folder with Newsletter.sln or
-    /// appsettings.json. NEWSLETTER_ROOT wins when set, for deployments that keep the binary elsewhere.
+    /// Walks up from the working directory, then from the binary, to the folder with Newsletter.sln; without
+    /// one (a published app), the working directory. NEWSLETTER_ROOT wins when set, for deployments that keep
+    /// the binary elsewhere.
     /// </summary>
     public static string FindRoot()
     {

@@ -13,23 +13,48 @@ public static class CommandLine
 {
     public static async Task<bool> TryRunAsync(WebApplication app, string[] args)
     {
-        // A verb comes first; everything after it (and any --switch before it) is configuration.
-        var verb = args.Length > 0 && !args[0].StartsWith('-') && !args[0].Contains('=') ? args[0] : null;
-        if (verb is null)
+        // Configuration switches may come before the verb and after it; the verb's own words are checked before
+        // anything is touched, so a typo neither migrates a database nor imports with an option lost.
+        var command = VerbArguments.Parse(args, out var refused);
+        if (refused is not null)
+        {
+            Console.Error.WriteLine(refused);
+            Environment.ExitCode = 2;
+            return true;
+        }
+
+        if (command is null)
         {
             return false;
+        }
+
+        var verb = command.Verb;
+        if (verb == "help")
+        {
+            Console.WriteLine(VerbArguments.Help);
+            return true;
         }
 
         if (verb is "backup" or "restore")
         {
             // Before the migration below: a backup copies the files as they are, a restore wants an empty data folder.
-            Environment.ExitCode = await Operations.Backup.RunAsync(verb, args, app.Services);
+            Environment.ExitCode = await Operations.Backup.RunAsync(command, app.Services);
             return true;
         }
 
         await using var scope = app.Services.CreateAsyncScope();
         var services = scope.ServiceProvider;
         var db = services.GetRequiredService<AppDbContext>();
+        if (verb == "process-inbound" && await MissingDatabaseAsync(db) is { } missing)
+        {
+            // An MTA's pipe runs this with whatever folder and environment it has. Without NEWSLETTER_ROOT or the
+            // app's settings it found no database, and migrating would make an empty one to record the bounce in,
+            // exit 0, and lose it. EX_TEMPFAIL keeps the message queued until the pipe is set up right.
+            Console.Error.WriteLine($"{missing}: not the app's data. Set NEWSLETTER_ROOT (and the app's Data:Folder or Database:ConnectionString) for this command as the app has them; the message stays with the mail server.");
+            Environment.ExitCode = 75;
+            return true;
+        }
+
         await DatabaseMigrator.MigrateAsync(db, services.GetRequiredService<Subscribers.AddressHashes>(), services.GetRequiredService<ILogger<DatabaseMigrator>>(), CancellationToken.None);
         switch (verb)
         {
@@ -77,18 +102,25 @@ public static class CommandLine
 
                 break;
             case "import-subscribers":
-                Environment.ExitCode = await Subscribers.Import.ImportCommand.RunAsync(args, services);
+                Environment.ExitCode = await Subscribers.Import.ImportCommand.RunAsync(command, services);
                 break;
             case "import-posts":
-                Environment.ExitCode = await PostsImport.PostImportCommand.RunAsync(args, services);
-                break;
-            default:
-                Console.Error.WriteLine($"Unknown command '{verb}'. Commands: migrate, import-notes, export-notes, import-subscribers FILE [--active --consent TEXT] [--tags a,b], import-posts FILE|URL [--as issues|notes] [--dry-run], process-inbound (one message on stdin), backup [FOLDER|FILE], restore FILE.");
-                Environment.ExitCode = 2;
+                Environment.ExitCode = await PostsImport.PostImportCommand.RunAsync(command, services);
                 break;
         }
 
         return true;
     }
 
+    /// <summary>Where the app's database should be and is not: no SQLite file, or a PostgreSQL database with no migration applied.</summary>
+    private static async Task<string?> MissingDatabaseAsync(AppDbContext db)
+    {
+        if (db.Database.IsSqlite())
+        {
+            var file = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(db.Database.GetConnectionString()).DataSource;
+            return file is ":memory:" or "" || File.Exists(file) ? null : $"No database at {Path.GetFullPath(file)}";
+        }
+
+        return (await db.Database.GetAppliedMigrationsAsync()).Any() ? null : "The PostgreSQL database has no tables yet";
+    }
 }

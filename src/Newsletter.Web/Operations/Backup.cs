@@ -39,9 +39,10 @@ public static class Backup
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
-    public static async Task<int> RunAsync(string verb, string[] args, IServiceProvider services)
+    public static async Task<int> RunAsync(VerbArguments command, IServiceProvider services)
     {
-        var target = args.Skip(1).FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal));
+        var verb = command.Verb;
+        var target = command.Argument(0);
         var places = Places.From(services);
         try
         {
@@ -96,7 +97,13 @@ public static class Backup
         {
             var databases = new List<(string Entry, string File)>();
             var report = new List<string>();
-            if (places.Jobs.Kind == JobStorageKind.Sqlite)
+            if (places.Jobs.Kind == JobStorageKind.Sqlite && !File.Exists(places.Jobs.SqlitePath) && places.AppDatabase is { } data && File.Exists(data))
+            {
+                // `migrate` or `import-notes` alone make the app's database; the jobs' is made when the app first
+                // serves. Nothing is lost by leaving it out: a restore starts with no jobs, and the app makes them.
+                report.Add($"jobs: no database yet at {places.Jobs.SqlitePath} (the app has not served here), left out");
+            }
+            else if (places.Jobs.Kind == JobStorageKind.Sqlite)
             {
                 report.Add(CopyDatabase(places.Jobs.SqlitePath, Path.Combine(staging, "jobs.db"), "jobs"));
                 databases.Add((JobsDatabaseEntry, Path.Combine(staging, "jobs.db")));
@@ -332,7 +339,51 @@ public static class Backup
             Console.WriteLine($"Not restoring the jobs database: Jobs:Storage is {places.Jobs.Kind}. Due sends are re-created by the reconciler.");
         }
 
+        CheckWritable(plan.Values.OfType<string>());
         return plan;
+    }
+
+    /// <summary>
+    /// Every folder the restore writes into takes a file from this user. Found while writing, a folder owned by
+    /// another user (notes/ left to root by an install, restored as the service's user) stopped the restore with the
+    /// databases already in place, and a second try was then refused for a data folder no longer empty.
+    /// </summary>
+    private static void CheckWritable(IEnumerable<string> destinations)
+    {
+        var refused = new List<string>();
+        foreach (var folder in destinations.Select(d => Path.GetDirectoryName(d)!).Distinct(StringComparer.Ordinal))
+        {
+            // The nearest folder that exists is where the missing ones will be made; a file there is in the way.
+            var existing = folder;
+            while (!Directory.Exists(existing) && !File.Exists(existing) && Path.GetDirectoryName(existing) is { } parent)
+            {
+                existing = parent;
+            }
+
+            if (File.Exists(existing))
+            {
+                refused.Add(existing + " (a file, where a folder should be)");
+                continue;
+            }
+
+            var probe = Path.Combine(existing, $".restore-probe-{Environment.ProcessId}");
+            try
+            {
+                using (File.Create(probe, 1, FileOptions.DeleteOnClose))
+                {
+                }
+            }
+            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+            {
+                refused.Add(existing);
+            }
+        }
+
+        if (refused.Count > 0)
+        {
+            throw new BackupException($"This user ({Environment.UserName}) can't write into {string.Join(", ", refused.Distinct(StringComparer.Ordinal))}: "
+                + "run restore as the user the app runs as, after giving it those folders (chown), or move what is in the way. Nothing was written.");
+        }
     }
 
     private static void CheckProviders(Manifest manifest, Places places)

@@ -3,14 +3,13 @@ namespace Newsletter.Web.PostsImport;
 /// <summary>`import-posts FILE|URL [--as issues|notes] [--dry-run]`: the same plan and import as the admin page.</summary>
 public static class PostImportCommand
 {
-    public static async Task<int> RunAsync(string[] args, IServiceProvider services)
+    public static async Task<int> RunAsync(Infrastructure.VerbArguments args, IServiceProvider services)
     {
-        var source = args.Skip(1).FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal));
-        var asIndex = Array.IndexOf(args, "--as");
-        var targetText = asIndex > 0 && asIndex + 1 < args.Length ? args[asIndex + 1] : "issues";
-        if (source is null || targetText is not ("issues" or "notes"))
+        var source = args.Argument(0)!;
+        var targetText = args.Option("--as") ?? "issues";
+        if (targetText is not ("issues" or "notes"))
         {
-            Console.Error.WriteLine("Usage: import-posts FILE|URL [--as issues|notes] [--dry-run]   (a Substack zip, a Ghost JSON export, or an RSS/Atom feed)");
+            Console.Error.WriteLine($"import-posts: --as takes issues or notes, not '{targetText}'.\nUsage: import-posts FILE|URL [--as issues|notes] [--dry-run]   (a Substack zip, a Ghost JSON export, or an RSS/Atom feed)");
             return 2;
         }
 
@@ -27,7 +26,7 @@ public static class PostImportCommand
                 Console.WriteLine($"  {p.Post.Date:yyyy-MM-dd}  {p.Slug,-40}  {(p.Number is { } n ? "#" + n + "  " : "")}{p.Post.Title}  ({p.Explanation})");
             }
 
-            if (args.Contains("--dry-run"))
+            if (args.Flags.Contains("--dry-run"))
             {
                 foreach (var problem in plan.Problems)
                 {

@@ -31,7 +31,7 @@ public sealed class PostImportFiles(AppPaths paths, SafeDownloader downloader, I
         var info = new FileInfo(fileOrUrl);
         if (!info.Exists)
         {
-            throw new PostImportException($"{fileOrUrl}: no such file.");
+            throw new PostImportException($"{fileOrUrl}: no such file (looked for {info.FullName}).");
         }
 
         if (info.Length > MaxBytes)

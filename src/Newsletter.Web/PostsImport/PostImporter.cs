@@ -36,7 +36,7 @@ public sealed record PlannedPost(ImportedPost Post, string Slug, PlannedAction A
 {
     public string Explanation => Action switch
     {
-        PlannedAction.AlreadyImported => $"already imported as /{Slug}; skipped",
+        PlannedAction.AlreadyImported => $"already imported, as '{Slug}'; skipped",
         PlannedAction.CreateRenamed => $"slug '{Post.Slug}' is taken: imported as '{Slug}'",
         _ => "new",
     };

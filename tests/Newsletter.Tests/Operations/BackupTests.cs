@@ -136,6 +136,18 @@ public class BackupTests
         Assert.Equal(1, damaged);
         Assert.Contains("damaged or cut short", why, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFiles(home, "*", SearchOption.AllDirectories));
+
+        // A folder the restore can't write into stops it before the databases are written, not after: a second try
+        // was then refused for a data folder no longer empty. Tests run as root, whom modes don't stop, so here a
+        // file stands where the notes folder should be made.
+        var blocked = RepoPaths.TempDir("blocked");
+        File.WriteAllText(Path.Combine(blocked, "wall"), "a file, not a folder");
+        var walled = new AppProcess(new() { ["Notes__Folder"] = Path.Combine(blocked, "wall", "notes") }, root: blocked, sampleNotes: false);
+        var (cannot, whyNot) = await walled.RunVerbAsync("restore", archive);
+        Assert.True(cannot == 1, whyNot);
+        Assert.Contains("can't write into " + Path.Combine(blocked, "wall"), whyNot, StringComparison.Ordinal);
+        Assert.Contains("Nothing was written", whyNot, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(walled.DataFolder) && Directory.EnumerateFiles(walled.DataFolder, "*", SearchOption.AllDirectories).Any(), whyNot);
     }
 
     [Fact]

@@ -10,17 +10,18 @@ namespace Newsletter.Web.Subscribers.Import;
 /// </summary>
 public static class ImportCommand
 {
-    public static async Task<int> RunAsync(string[] args, IServiceProvider services)
+    public static async Task<int> RunAsync(VerbArguments args, IServiceProvider services)
     {
-        var file = args.Skip(1).FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal));
-        if (file is null || !File.Exists(file))
+        // The arguments' shape (one file, known options with their values) was checked before this runs.
+        var file = VerbArguments.ExistingFile(args.Argument(0)!, out var missing);
+        if (file is null)
         {
-            Console.Error.WriteLine($"import-subscribers: file '{file}' not found.");
-            return 2;
+            Console.Error.WriteLine($"import-subscribers: {missing}");
+            return 1;
         }
 
-        string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
-        var active = args.Contains("--active");
+        var Option = args.Option;
+        var active = args.Flags.Contains("--active");
         var consent = Option("--consent");
         if (active && string.IsNullOrWhiteSpace(consent))
         {

@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using Newsletter.Testing;
+using Newsletter.Web.Infrastructure;
+
+namespace Newsletter.Tests.Infrastructure;
+
+/// <summary>The command-line verbs as a user types them: mistakes stop before anything is touched, and files mean the user's folder.</summary>
+public class CommandLineTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Theory]
+    [InlineData(new[] { "--urls", "http://127.0.0.1:5077" }, null, null)]
+    [InlineData(new[] { "--Jobs:Server=false", "--environment", "Testing" }, null, null)]
+    [InlineData(new[] { "--Data:Folder=/srv/nl/data", "migrate" }, "migrate", null)]
+    [InlineData(new[] { "--Data:Folder", "migrate" }, "migrate", null)]
+    [InlineData(new[] { "import-notes", "--Notes:Folder", "/srv/nl/notes" }, "import-notes", null)]
+    [InlineData(new[] { "backup", "/var/backups/nl", "--Data:Folder=/srv/nl/data" }, "backup", null)]
+    [InlineData(new[] { "--help" }, "help", null)]
+    [InlineData(new[] { "improt-notes" }, null, "Unknown command 'improt-notes'")]
+    [InlineData(new[] { "--Data:Folder=x", "improt-notes" }, null, "Unknown command 'improt-notes'")]
+    [InlineData(new[] { "import-subscribers" }, null, "name the file")]
+    [InlineData(new[] { "import-subscribers", "a.csv", "--activ", "--consent", "x" }, null, "unknown option '--activ'")]
+    [InlineData(new[] { "import-subscribers", "a.csv", "--active", "--consent" }, null, "--consent needs a value")]
+    [InlineData(new[] { "import-posts", "feed.xml", "--dryrun" }, null, "unknown option '--dryrun'")]
+    [InlineData(new[] { "import-posts", "feed.xml", "--as" }, null, "--as needs a value")]
+    [InlineData(new[] { "backup", "a", "b" }, null, "one argument too many ('b')")]
+    [InlineData(new[] { "migrate", "now" }, null, "one argument too many ('now')")]
+    public void ConfigurationSwitchesMayStandAroundAVerbButTheVerbsOwnWordsAreChecked(string[] args, string? verb, string? error)
+    {
+        var parsed = VerbArguments.Parse(args, out var refused);
+        Assert.Equal(verb, parsed?.Verb);
+        if (error is null)
+        {
+            Assert.Null(refused);
+        }
+        else
+        {
+            Assert.NotNull(refused);
+            Assert.Contains(error, refused, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void AVerbsOptionsArgumentsAndTheirValuesAreReadWhereverTheyStand()
+    {
+        var parsed = VerbArguments.Parse(["--Data:Folder=/d", "import-subscribers", "--active", "--consent", "at the meetup", "list.csv", "--tags", "a,b", "--Notes:Folder", "/n"], out var refused);
+        Assert.Null(refused);
+        Assert.Equal(["list.csv"], parsed!.Arguments);
+        Assert.Contains("--active", parsed.Flags);
+        Assert.Equal("at the meetup", parsed.Option("--consent"));
+        Assert.Equal("a,b", parsed.Option("--tags"));
+    }
+
+    [Fact]
+    public async Task AMistypedCommandOrOptionExitsWithTwoAndTouchesNoDatabase()
+    {
+        await using var app = new AppProcess(sampleNotes: false);
+        var list = Path.Combine(app.Root, "list.csv");
+        await File.WriteAllTextAsync(list, "email\nada@example.org\n", Ct);
+        foreach (var args in new[] { ["improt-notes"], new[] { "import-subscribers", list, "--activ", "--consent", "at the meetup" }, ["import-posts", list, "--dryrun"] })
+        {
+            var (code, output) = await app.RunVerbAsync(args);
+            Assert.True(code == 2, $"{string.Join(' ', args)}: {code} {output}");
+            Assert.False(File.Exists(Path.Combine(app.DataFolder, "newsletter.db")), $"{string.Join(' ', args)} made a database: {output}");
+        }
+
+        var (help, usage) = await app.RunVerbAsync("--help");
+        Assert.True(help == 0, usage);
+        Assert.Contains("import-subscribers FILE", usage, StringComparison.Ordinal);
+
+        // A switch before the verb is configuration, and the verb still runs (it started the web server before).
+        var elsewhere = Path.Combine(app.Root, "elsewhere");
+        var (migrated, said) = await app.RunVerbAsync($"--Data:Folder={elsewhere}", "migrate");
+        Assert.True(migrated == 0, said);
+        Assert.True(File.Exists(Path.Combine(elsewhere, "newsletter.db")), said);
+
+        // Only migrated, never served: no jobs database yet, and a backup leaves it out instead of failing.
+        var backups = Path.Combine(app.Root, "backups");
+        var (backedUp, report) = await app.RunVerbAsync($"--Data:Folder={elsewhere}", "backup", backups);
+        Assert.True(backedUp == 0, report);
+        Assert.Contains("jobs: no database yet", report, StringComparison.Ordinal);
+        Assert.Single(Directory.GetFiles(backups, "*.tar.gz"));
+    }
+
+    [Fact]
+    public async Task ProcessInboundWithoutTheAppsDatabaseKeepsTheMessageWithTheMailServer()
+    {
+        // A pipe set up without the app's folder: before, an empty database was made, the bounce recorded there, exit 0.
+        await using var app = new AppProcess(sampleNotes: false);
+        var bounce = "From: MAILER-DAEMON@example.net\r\nTo: bounce+00112233445566778899aabbccddeeff@example.org\r\nSubject: Undelivered Mail\r\n\r\nGone.\r\n";
+        var (code, output) = await app.PipeAsync(bounce, "process-inbound");
+        Assert.True(code == 75, $"{code}: {output}");
+        Assert.Contains("No database at " + Path.Combine(app.DataFolder, "newsletter.db"), output, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(app.DataFolder, "newsletter.db")), output);
+    }
+
+    [Fact]
+    public async Task DotnetRunReadsAFileNamedRelativeToTheFolderTheCommandWasTypedIn()
+    {
+        // README: `dotnet run --project src/Newsletter.Web -- import-subscribers list.csv`, typed where list.csv is.
+        // The Web SDK runs the app in the project's folder unless told otherwise (RunWorkingDirectory).
+        var here = RepoPaths.TempDir("typed-here");
+        await File.WriteAllTextAsync(Path.Combine(here, "list.csv"), "email\nada@example.org\ngrace@example.org\n", Ct);
+        var info = new ProcessStartInfo("dotnet", ["run", "--no-build", "--project", Path.Combine(RepoPaths.Root, "src", "Newsletter.Web"), "--",
+            "import-subscribers", "list.csv", "--active", "--consent", "from the test"])
+        {
+            WorkingDirectory = here,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        info.Environment["Data__Folder"] = Path.Combine(here, "data");
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+#if DEBUG
+        info.ArgumentList.Insert(2, "-c");
+        info.ArgumentList.Insert(3, "Debug");
+#else
+        info.ArgumentList.Insert(2, "-c");
+        info.ArgumentList.Insert(3, "Release");
+#endif
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync(Ct);
+        var stderr = process.StandardError.ReadToEndAsync(Ct);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        var output = await stdout + await stderr;
+        Assert.True(process.ExitCode == 0, output);
+        Assert.Contains("2 rows, 2 imported", output, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(here, "data", "newsletter.db")), output);
+    }
+}
