@@ -87,6 +87,7 @@ public static class PostSources
         var columns = header.TrimStart('\uFEFF').Split(',').Select(c => c.Trim().Trim('"').ToLowerInvariant()).ToList();
         int Column(string name) => columns.IndexOf(name);
         var (idCol, dateCol, publishedCol, titleCol, subtitleCol, typeCol) = (Column("post_id"), Column("post_date"), Column("is_published"), Column("title"), Column("subtitle"), Column("type"));
+        var audienceCol = Column("audience");
         if (idCol < 0 || titleCol < 0)
         {
             throw new PostImportException("posts.csv has no post_id and title columns; is it Substack's?");
@@ -112,6 +113,14 @@ public static class PostSources
             {
                 // Podcasts and videos have no body to bring.
                 problems.Add($"“{Field(titleCol)}” is a {type} post; skipped");
+                continue;
+            }
+
+            if (audienceCol >= 0 && Field(audienceCol) is { Length: > 0 } audience && audience != "everyone")
+            {
+                // Everything this site publishes is public: a post Substack kept for paying (or signed-in) readers
+                // would be given away to everyone. The author can still bring it by hand.
+                problems.Add($"“{Field(titleCol)}” is for {audience.Replace('_', ' ')} readers on Substack, and everything here is public; skipped");
                 continue;
             }
 
@@ -177,8 +186,21 @@ public static class PostSources
             foreach (var p in postsArray.EnumerateArray())
             {
                 var title = Text(p, "title");
-                if (Text(p, "status") != "published" || Text(p, "type") == "page")
+                if (Text(p, "type") == "page" || Text(p, "status") is "draft" or "scheduled" or "")
                 {
+                    continue;
+                }
+
+                if (Text(p, "status") != "published")
+                {
+                    // "sent": mailed to members and never on the web; published here it would be public for the first time.
+                    problems.Add($"“{title}” is {Text(p, "status")} on Ghost (by email only, never on the web); skipped");
+                    continue;
+                }
+
+                if (Text(p, "visibility") is { Length: > 0 } visibility && visibility != "public")
+                {
+                    problems.Add($"“{title}” is for {visibility} readers on Ghost, and everything here is public; skipped");
                     continue;
                 }
 
@@ -198,6 +220,15 @@ public static class PostSources
                     continue;
                 }
 
+                if (html.Contains(GhostUrl, StringComparison.Ordinal))
+                {
+                    // Ghost writes its own address as __GHOST_URL__ and the export does not say what it was, so those
+                    // images can't be fetched and those links lead nowhere: said, not dropped in silence.
+                    var count = html.Split(GhostUrl).Length - 1;
+                    problems.Add($"“{title}”: {count} image(s) or link(s) point at {GhostUrl}/..., Ghost's stand-in for its own address, which the export leaves out; "
+                        + "they are left out. Put the images back by hand, or replace __GHOST_URL__ in the export with the old site's address (https://...) and import again");
+                }
+
                 var date = Text(p, "published_at") is { Length: > 0 } published ? ParseDate(published) : ParseDate(Text(p, "created_at"));
                 posts.Add(new ImportedPost(title, Text(p, "slug"), date, html, Text(p, "custom_excerpt"), postTags.GetValueOrDefault(Text(p, "id")) ?? []));
             }
@@ -209,13 +240,38 @@ public static class PostSources
     private static PostSource Feed(byte[] xml)
     {
         SyndicationFeed feed;
+        List<SyndicationItem> items;
         bool atom;
+        var unreadableDates = new List<string>();
         // No DTDs: an entity expansion (billion laughs) or an external entity (a local file) never gets read.
         var settings = new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, MaxCharactersInDocument = xml.LongLength * 2 + 1024 };
         try
         {
             using var reader = XmlReader.Create(new MemoryStream(xml), settings);
-            feed = SyndicationFeed.Load(reader);
+            SyndicationFeedFormatter formatter = new Atom10FeedFormatter();
+            if (!formatter.CanRead(reader))
+            {
+                formatter = new Rss20FeedFormatter();
+            }
+
+            // A date the formatter can't read ("Donnerstag, 07 Mär 2024") threw out of the item loop and took the
+            // whole import down with a stack trace; it now reads as no date, and that one post is reported.
+            var strict = formatter.DateTimeParser;
+            formatter.DateTimeParser = (XmlDateTimeData data, out DateTimeOffset value) =>
+            {
+                if (strict(data, out value))
+                {
+                    return true;
+                }
+
+                unreadableDates.Add(data.DateTimeString);
+                value = default;
+                return true;
+            };
+            formatter.ReadFrom(reader);
+            feed = formatter.Feed;
+            // Items are read lazily: taken here, so a broken item is this sentence too, not an exception later.
+            items = [.. feed.Items];
             atom = Encoding.UTF8.GetString(xml, 0, Math.Min(xml.Length, 2048)).Contains("http://www.w3.org/2005/Atom", StringComparison.Ordinal) && !Encoding.UTF8.GetString(xml, 0, Math.Min(xml.Length, 2048)).Contains("<rss", StringComparison.Ordinal);
         }
         catch (Exception e) when (e is XmlException or InvalidOperationException or FormatException)
@@ -225,7 +281,7 @@ public static class PostSources
 
         var posts = new List<ImportedPost>();
         var problems = new List<string>();
-        foreach (var item in feed.Items)
+        foreach (var item in items)
         {
             var title = item.Title?.Text is { Length: > 0 } t ? WebUtility.HtmlDecode(t) : "Untitled";
             var encoded = item.ElementExtensions.FirstOrDefault(x => x.OuterName == "encoded");
@@ -250,12 +306,23 @@ public static class PostSources
                 continue;
             }
 
+            if (date == default)
+            {
+                // Dated 0001-01-01 before, silently. Each post's date orders the archive and numbers the issues.
+                problems.Add($"“{title}” has no date this site can read"
+                    + (unreadableDates.Count > 0 ? $" (the feed's dates include '{unreadableDates[0]}'; RSS wants RFC 822, as in 'Thu, 07 Mar 2024 10:00:00 GMT')" : " (no pubDate)")
+                    + "; skipped");
+                continue;
+            }
+
             var summary = item.Summary?.Text is { } s && (item.Content is not null || encoded is not null) ? NoteImporter.Excerpt(Content.MarkdownRenderer.PlainTextOf(s)) : "";
             posts.Add(new ImportedPost(title, slug, date, html, summary, [.. item.Categories.Select(c => c.Name).Where(n => !string.IsNullOrWhiteSpace(n))]));
         }
 
         return new PostSource(feed.Title?.Text is { Length: > 0 } name ? $"Feed ({name})" : "Feed", posts, problems);
     }
+
+    private const string GhostUrl = "__GHOST_URL__";
 
     private static string Text(JsonElement e, string name) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() ?? "" : "";

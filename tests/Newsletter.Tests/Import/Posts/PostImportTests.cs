@@ -294,6 +294,65 @@ public class PostImportTests
         Assert.Equal(3, Directory.GetFiles(app.NotesFolder, "*.md").Length);
     }
 
+    [Fact]
+    public async Task PostsThatWereNotPublicThereOrHaveNoReadableDateAreNamedAndSkippedNotGivenAwayOrCrashing()
+    {
+        await using var app = new NewsletterApp();
+
+        // Substack: a post for paying readers would be public here.
+        using var buffer = new MemoryStream();
+        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            void Add(string name, string text)
+            {
+                using var writer = new StreamWriter(zip.CreateEntry(name).Open());
+                writer.Write(text);
+            }
+
+            Add("posts.csv", "post_id,post_date,is_published,type,audience,title,subtitle\n"
+                + "1.open-post,2024-03-05T09:30:00.000Z,true,newsletter,everyone,Open post,\n"
+                + "2.paid-post,2024-04-12T08:00:00.000Z,true,newsletter,only_paid,Paid post,\n");
+            Add("posts/1.open-post.html", "<p>For everyone.</p>");
+            Add("posts/2.paid-post.html", "<p>For paying readers only.</p>");
+        }
+
+        var (substack, _) = await ImportAsync(app, "export.zip", buffer.ToArray(), PostTarget.Issues);
+        Assert.Equal(["open-post"], (await IssuesAsync(app)).Select(i => i.Slug));
+        Assert.Contains(substack.Problems, p => p.Contains("“Paid post” is for only paid readers on Substack", StringComparison.Ordinal));
+
+        // Ghost: members' and paid posts, one sent by email only, and one whose image is at __GHOST_URL__.
+        var ghost = System.Text.Encoding.UTF8.GetBytes("""
+            {"db":[{"data":{"posts":[
+              {"id":"a","title":"Public","slug":"public","status":"published","visibility":"public","published_at":"2024-01-01T00:00:00.000Z","html":"<p>Hello.</p>"},
+              {"id":"b","title":"Members","slug":"members","status":"published","visibility":"members","published_at":"2024-01-02T00:00:00.000Z","html":"<p>Members.</p>"},
+              {"id":"c","title":"Paid","slug":"paid","status":"published","visibility":"paid","published_at":"2024-01-03T00:00:00.000Z","html":"<p>Paid.</p>"},
+              {"id":"d","title":"Mailed","slug":"mailed","status":"sent","visibility":"public","published_at":"2024-01-04T00:00:00.000Z","html":"<p>Mail.</p>"},
+              {"id":"e","title":"Chart","slug":"chart","status":"published","visibility":"public","published_at":"2024-01-05T00:00:00.000Z","html":"<p>See <a href=\"__GHOST_URL__/public/\">this</a>.</p><figure><img src=\"__GHOST_URL__/content/images/2024/01/chart.png\"></figure>"}
+            ]}}]}
+            """);
+        var (ghostPlan, _) = await ImportAsync(app, "ghost.json", ghost, PostTarget.Notes);
+        Assert.Equal(["chart", "public"], ghostPlan.Posts.Select(p => p.Slug).Order());
+        Assert.Contains(ghostPlan.Problems, p => p.Contains("“Members” is for members readers on Ghost", StringComparison.Ordinal));
+        Assert.Contains(ghostPlan.Problems, p => p.Contains("“Paid” is for paid readers on Ghost", StringComparison.Ordinal));
+        Assert.Contains(ghostPlan.Problems, p => p.Contains("“Mailed” is sent on Ghost (by email only", StringComparison.Ordinal));
+        Assert.Contains(ghostPlan.Problems, p => p.Contains("“Chart”: 2 image(s) or link(s) point at __GHOST_URL__", StringComparison.Ordinal));
+        Assert.False(File.Exists(Path.Combine(app.NotesFolder, "paid.md")));
+
+        // A feed with a date its format does not allow, and an item with none: the rest imports, those two are named.
+        var feed = System.Text.Encoding.UTF8.GetBytes("""
+            <rss version="2.0"><channel><title>t</title><link>https://p.example/</link><description>d</description>
+            <item><title>German date</title><link>https://p.example/german</link><pubDate>Donnerstag, 07 Mär 2024</pubDate><description>a</description></item>
+            <item><title>No date</title><link>https://p.example/none</link><description>b</description></item>
+            <item><title>Good date</title><link>https://p.example/good</link><pubDate>Thu, 07 Mar 2024 10:00:00 EST</pubDate><description>c</description></item>
+            </channel></rss>
+            """);
+        var (feedPlan, feedResult) = await ImportAsync(app, "feed.xml", feed, PostTarget.Issues);
+        Assert.Equal(1, feedResult.Created);
+        Assert.Equal("2024-03-07T15:00:00", (await IssuesAsync(app)).Single(i => i.Slug == "good").PublishedAt!.Value.ToString("s", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains(feedPlan.Problems, p => p.Contains("“German date” has no date this site can read (the feed's dates include 'Donnerstag, 07 Mär 2024'", StringComparison.Ordinal));
+        Assert.Contains(feedPlan.Problems, p => p.Contains("“No date” has no date this site can read", StringComparison.Ordinal));
+    }
+
     private static byte[] Feed(string html) => System.Text.Encoding.UTF8.GetBytes($"""
         <rss version="2.0"><channel><title>t</title><link>https://p.example/</link><description>d</description>
         <item><title>Pictures</title><link>https://p.example/pictures</link><pubDate>Tue, 10 Sep 2024 06:00:00 GMT</pubDate>
