@@ -330,6 +330,8 @@ public class PlatformImportTests
     [InlineData("2023-01-15T10:20:30.123456+02:00", "2023-01-15T08:20:30.1234560Z")]
     [InlineData("2023-05-06 07:08:09.123456 +0000 UTC", "2023-05-06T07:08:09.1234560Z")]
     [InlineData("2023-05-06 07:08:09 -0130 XYZ", "2023-05-06T08:38:09.0000000Z")]
+    [InlineData("2023-05-06 07:08:09.123 +0000 +0000", "2023-05-06T07:08:09.1230000Z")]
+    [InlineData("2024-01-02 03:04:05 UTC", "2024-01-02T03:04:05.0000000Z")]
     [InlineData("1700000000", "2023-11-14T22:13:20.0000000Z")]
     [InlineData("2023-02-30 10:00:00", null)]
     [InlineData("2023-04-02 24:00:00", null)]
@@ -339,6 +341,57 @@ public class PlatformImportTests
         var ok = ImportValues.TryDate(text, out var value);
         Assert.Equal(expected is not null, ok);
         Assert.Equal(expected, value?.ToString("O", CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task AStatusColumnInAnyOtherCsvKeepsThoseWhoLeftUnmailedAndAnUnknownValueOut()
+    {
+        // Keila's export (no platform of ours recognises it): its Status column was ignored, and people who had
+        // unsubscribed arrived active, or pending with a confirmation email.
+        using var app = new NewsletterApp();
+        var csv = "Email,First name,Last name,Data,Status\n"
+            + "ke.active@example.org,Ada,Active,,active\n"
+            + "ke.unsub@example.org,Una,Sub,,unsubscribed\n"
+            + "ke.unreach@example.org,,,,unreachable\n"
+            + "ke.spam@example.org,,,,Spam complaint\n"
+            + "ke.odd@example.org,,,,needs_attention\n"
+            + "ke.blank@example.org,Bea,,,\n";
+        var import = await ImportAsync(app, System.Text.Encoding.UTF8.GetBytes(csv), "keila.csv", active: false);
+        Assert.Null(import.Platform);
+        Assert.Contains("status ← Status", import.Mapping, StringComparison.Ordinal);
+        await SubscribeTests.WaitForIdleJobsAsync(app);
+        var readers = await ReadersAsync(app);
+        Assert.Equal(SubscriberStatus.Pending, readers["ke.active@example.org"].Status);
+        Assert.Equal(SubscriberStatus.Pending, readers["ke.blank@example.org"].Status);
+        Assert.Equal(SubscriberStatus.Unsubscribed, readers["ke.unsub@example.org"].Status);
+        Assert.Equal(SubscriberStatus.Bounced, readers["ke.unreach@example.org"].Status);
+        Assert.Equal(SubscriberStatus.Complained, readers["ke.spam@example.org"].Status);
+        Assert.False(readers.ContainsKey("ke.odd@example.org"));
+        Assert.Contains(await ErrorsAsync(app, import), l => l.Contains("ke.odd@example.org", StringComparison.Ordinal) && l.Contains("unknown status 'needs_attention'", StringComparison.Ordinal));
+        var mailed = Directory.EnumerateFiles(app.PickupFolder, "*.eml", SearchOption.AllDirectories).Select(File.ReadAllText).ToList();
+        foreach (var left in new[] { "ke.unsub@example.org", "ke.unreach@example.org", "ke.spam@example.org", "ke.odd@example.org" })
+        {
+            Assert.DoesNotContain(mailed, m => m.Contains(left, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task ThisSitesOwnExportImportsBackWithEachReadersStatus()
+    {
+        // Moving to a new installation: the admin's export (email,name,status,...,unsubscribed) into an empty list.
+        using var app = new NewsletterApp();
+        var csv = "email,name,status,tags,source,consent,subscribed,confirmed,unsubscribed\n"
+            + "own.active@example.org,Ann,active,beta,web,form,2025-01-02T03:04:05Z,2025-01-02T03:05:00Z,\n"
+            + "own.left@example.org,Leo,unsubscribed,,web,form,2025-01-02T03:04:05Z,2025-01-02T03:05:00Z,2025-06-01T00:00:00Z\n"
+            + "own.bounced@example.org,,bounced,,import:1,,2025-01-02T03:04:05Z,,\n";
+        var import = await ImportAsync(app, System.Text.Encoding.UTF8.GetBytes(csv), "subscribers.csv");
+        Assert.Equal(ImportStatus.Completed, import.Status);
+        var readers = await ReadersAsync(app);
+        Assert.Equal(SubscriberStatus.Active, readers["own.active@example.org"].Status);
+        Assert.Equal(SubscriberStatus.Unsubscribed, readers["own.left@example.org"].Status);
+        Assert.Equal(Utc("2025-06-01T00:00:00Z"), readers["own.left@example.org"].UnsubscribedAt);
+        Assert.Equal(SubscriberStatus.Bounced, readers["own.bounced@example.org"].Status);
+        Assert.True(await SuppressedAsync(app, "own.bounced@example.org"));
     }
 
     [Fact]

@@ -477,7 +477,15 @@ public static partial class ImportValues
             return true;
         }
 
-        // Go's time.String(), which listmonk's export writes: "2024-01-02 15:04:05.123456 +0000 UTC".
+        // "2024-01-02 03:04:05 UTC" (beehiiv and others): the zone's name for what TryParse wants as Z.
+        if ((text.EndsWith(" UTC", StringComparison.Ordinal) || text.EndsWith(" GMT", StringComparison.Ordinal)) && TryIso(text[..^4], out var named))
+        {
+            value = named;
+            return true;
+        }
+
+        // Go's time.String(), which listmonk's export writes: "2024-01-02 15:04:05.123456 +0000 UTC", or with the
+        // offset twice ("+0000 +0000") when the zone has no name.
         if (GoTime().Match(text) is { Success: true } go
             && DateTimeOffset.TryParse($"{go.Groups[1].Value}{go.Groups[2].Value}:{go.Groups[3].Value}", CultureInfo.InvariantCulture, DateTimeStyles.None, out var offset))
         {
@@ -598,6 +606,6 @@ public static partial class ImportValues
         return value.Length > 40 ? oneLine + "…" : oneLine;
     }
 
-    [GeneratedRegex(@"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) ([+-]\d{2})(\d{2})(?: [A-Za-z]+)?$")]
+    [GeneratedRegex(@"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) ([+-]\d{2})(\d{2})(?: [A-Za-z]+| [+-]\d{4})?$")]
     private static partial Regex GoTime();
 }

@@ -34,6 +34,8 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
     private static readonly string[] TagNames = ["tags", "tag", "labels", "topics"];
     private static readonly string[] SubscribedNames = ["subscribed", "subscribedat", "created", "createdat", "signupdate", "optin", "optindate", "date"];
     private static readonly string[] ConfirmedNames = ["confirmed", "confirmedat", "confirmationdate", "doubleoptin"];
+    private static readonly string[] StatusNames = ["status", "state", "subscriptionstatus", "subscriberstatus", "memberstatus"];
+    private static readonly string[] LeftNames = ["unsubscribed", "unsubscribedat", "unsubscribedate", "leftat", "cancelledat", "canceledat"];
 
     /// <summary>The largest CSV an author may upload, in the admin or through the API.</summary>
     public const long MaxUploadBytes = 1L << 30;
@@ -301,7 +303,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
                         continue;
                     }
 
-                    if ((row.Problem ?? Unconfirmed(map.Platform, row.State)) is { } refused)
+                    if ((row.Problem ?? Unconfirmed(map.Platform ?? OtherPlatform, row.State)) is { } refused)
                     {
                         import.Invalid++;
                         await errors.WriteLineAsync($"{line},{CsvReader.Escape(email)},{CsvReader.Escape(refused)}");
@@ -313,7 +315,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
                     var createdAt = row.SubscribedAt ?? now;
                     string[] tags = string.IsNullOrEmpty(row.Tags) ? defaultTags : [.. defaultTags.Concat(Notes.Tags.Parse(row.Tags)).Distinct()];
                     var name = ReaderLifecycle.CleanName(row.Name);
-                    if (map.Platform is null)
+                    if (map.Platform is null && row.State == RowState.Subscribed)
                     {
                         // Consent: an active row is confirmed when the file says, else when it subscribed; a pending
                         // one is not confirmed until the reader clicks the link its confirmation mail carries.
@@ -323,7 +325,8 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
                     }
                     else
                     {
-                        batch.Add(tx, FromPlatform(import, map.Platform, row, email, key, name, createdAt, hasher.OfKey(key), tags, now));
+                        // A file no platform of ours recognised says by its status column that this reader left.
+                        batch.Add(tx, FromPlatform(import, map.Platform ?? OtherPlatform, row, email, key, name, createdAt, hasher.OfKey(key), tags, now));
                     }
 
                     if (++inBatch >= writer.BatchSize)
@@ -476,6 +479,9 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         return new ImportRow(email, key, name, createdAt, row.ConfirmedAt, hash, tags, status, consent, row.LeftAt ?? now, $"{what} on {platform}{when}");
     }
 
+    /// <summary>Where a reader of an unrecognised file left, in the words of the history line and the refusals.</summary>
+    private const string OtherPlatform = "the old platform";
+
     /// <summary>A reader who never confirmed on the old platform never agreed to anything: reported, not imported.</summary>
     private static string? Unconfirmed(string? platform, RowState state) => state == RowState.Unconfirmed
         ? $"never confirmed their address on {platform}: not imported (they can subscribe here themselves)"
@@ -501,7 +507,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
     /// <summary>A CSV of the author's own: columns found by their usual names.</summary>
     private sealed class ColumnMap : IRowReader
     {
-        private int _email = -1, _name = -1, _first = -1, _last = -1, _tags = -1, _subscribed = -1, _confirmed = -1;
+        private int _email = -1, _name = -1, _first = -1, _last = -1, _tags = -1, _subscribed = -1, _confirmed = -1, _status = -1, _left = -1;
 
         public static ColumnMap From(string[] header)
         {
@@ -516,6 +522,8 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
                 map.Assign(ref map._tags, TagNames, name, i, header);
                 map.Assign(ref map._subscribed, SubscribedNames, name, i, header);
                 map.Assign(ref map._confirmed, ConfirmedNames, name, i, header);
+                map.Assign(ref map._status, StatusNames, name, i, header);
+                map.Assign(ref map._left, LeftNames, name, i, header);
             }
 
             if (map._email < 0)
@@ -528,6 +536,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
             {
                 Named("email", map._email), Named("name", map._name), Named("first name", map._first), Named("last name", map._last),
                 Named("tags", map._tags), Named("subscribed", map._subscribed), Named("confirmed", map._confirmed),
+                Named("status", map._status), Named("unsubscribed", map._left),
             }.Where(m => m.Length > 0));
             return map;
         }
@@ -546,9 +555,40 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
                 name = $"{At(_first)} {At(_last)}".Trim();
             }
 
-            var ok = ImportValues.TryDate(At(_subscribed), out var subscribed) & ImportValues.TryDate(At(_confirmed), out var confirmed);
-            return new ReadRow(At(_email) ?? "", name, At(_tags), subscribed, confirmed, Problem: ok ? null : "a date could not be read (use YYYY-MM-DD or ISO 8601)");
+            var ok = ImportValues.TryDate(At(_subscribed), out var subscribed) & ImportValues.TryDate(At(_confirmed), out var confirmed) & ImportValues.TryDate(At(_left), out var left);
+            var problem = ok ? null : "a date could not be read (use YYYY-MM-DD or ISO 8601)";
+            var state = RowState.Subscribed;
+            if (_status >= 0 && At(_status) is { Length: > 0 } status)
+            {
+                // Any other platform's export (Keila, beehiiv...) or this site's own says who left in a status column:
+                // read before, it was ignored, and people who had unsubscribed there arrived active or were sent a
+                // confirmation. A value it doesn't know keeps the row out rather than guess.
+                if (StateOf(status) is { } known)
+                {
+                    state = known;
+                }
+                else
+                {
+                    problem ??= $"unknown status '{ImportValues.Shorten(status)}' (known: {KnownStatuses}): not imported, so nobody is mailed by mistake";
+                }
+            }
+
+            return new ReadRow(At(_email) ?? "", name, At(_tags), subscribed, confirmed, state, state == RowState.Subscribed ? null : left, null, problem);
         }
+
+        private const string KnownStatuses = "active, subscribed, confirmed, enabled, pending, unconfirmed, unsubscribed, inactive, cancelled, disabled, blocklisted, unreachable, bounced, cleaned, invalid, complained, spam";
+
+        /// <summary>What a status column's value says, in the words platforms use for it; null when it is none of them.</summary>
+        internal static RowState? StateOf(string status) => new string([.. status.ToLowerInvariant().Where(char.IsLetterOrDigit)]) switch
+        {
+            "active" or "subscribed" or "confirmed" or "enabled" or "valid" or "regular" or "premium" or "free" or "paid" or "optedin" => RowState.Subscribed,
+            "pending" or "unconfirmed" or "unverified" or "validating" or "unactivated" or "notconfirmed" => RowState.Unconfirmed,
+            "unsubscribed" or "inactive" or "cancelled" or "canceled" or "disabled" or "blocklisted" or "blacklisted" or "deleted"
+                or "archived" or "optedout" or "removed" => RowState.Unsubscribed,
+            "bounced" or "cleaned" or "invalid" or "unreachable" or "undeliverable" or "hardbounce" or "hardbounced" => RowState.Bounced,
+            "complained" or "spam" or "spamcomplaint" or "reported" or "abuse" => RowState.Complained,
+            _ => null,
+        };
 
         private void Assign(ref int slot, string[] names, string name, int index, string[] header)
         {
