@@ -85,7 +85,14 @@ public static partial class ApiProblems
         var metadata = problem.AdditionalMetadata ?? problem.HttpContext.GetEndpoint()?.Metadata;
         var body = metadata?.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.RequestType;
         var field = string.IsNullOrEmpty(json.Path) || json.Path == "$" ? "The body is not what this endpoint takes" : $"The value at {json.Path} is not what this field takes";
-        return FieldType(body, json.Path) is { } type ? $"{field}: it takes {Kind(type)}{at}." : $"{field}{at}.";
+        var detail = FieldType(body, json.Path) is { } type ? $"{field}: it takes {Kind(type)}{at}." : $"{field}{at}.";
+        if (json.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal))
+        {
+            // Named in errors as a refused field is ("doubleOptIn", "segment.gotIssue", "tags[0]"), for a script that reads those.
+            problem.ProblemDetails.Extensions["errors"] = new Dictionary<string, string[]> { [path[2..]] = [detail] };
+        }
+
+        return detail;
     }
 
     // "$.segment.topics[0]" from the body's type: a property per name (JSON names are camelCase), the element per index.

@@ -59,6 +59,10 @@ public static class CommandLine
         switch (verb)
         {
             case "migrate":
+                // The job store's schema too (Hangfire's on PostgreSQL, our jobs.db on SQLite): made by its first use
+                // otherwise, and nodes started together on a fresh database raced to CREATE SCHEMA "hangfire", one of
+                // them logging a duplicate-key failure, although the README says `migrate` runs first so they never race.
+                _ = services.GetRequiredService<global::Hangfire.JobStorage>();
                 Console.WriteLine("Database is up to date.");
                 break;
             case "import-notes":

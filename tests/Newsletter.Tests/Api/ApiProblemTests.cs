@@ -76,10 +76,17 @@ public class ApiProblemTests
         foreach (var (url, body, says) in cases)
         {
             var sent = await body.ReadAsStringAsync(Ct);
-            var detail = (await AssertProblemAsync(await api.PostAsync(url, body, Ct), 400, sent)).GetProperty("detail").GetString()!;
+            var problem = await AssertProblemAsync(await api.PostAsync(url, body, Ct), 400, sent);
+            var detail = problem.GetProperty("detail").GetString()!;
             foreach (var part in says)
             {
                 Assert.True(detail.Contains(part, StringComparison.Ordinal), $"{sent}: expected '{part}' in: {detail}");
+            }
+
+            if (says[0].StartsWith("$.", StringComparison.Ordinal))
+            {
+                // Named in errors too, as a refused field is.
+                Assert.True(problem.GetProperty("errors").TryGetProperty(says[0][2..], out _), $"{sent}: {problem}");
             }
 
             // Nothing of the framework's wording for programmers: handler parameters, types, "Did you mean...".

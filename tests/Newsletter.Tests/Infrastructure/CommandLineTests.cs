@@ -74,10 +74,16 @@ public class CommandLineTests
         var (migrated, said) = await app.RunVerbAsync($"--Data:Folder={elsewhere}", "migrate");
         Assert.True(migrated == 0, said);
         Assert.True(File.Exists(Path.Combine(elsewhere, "newsletter.db")), said);
+        // migrate makes the job store's schema too, so nodes started after it never race to make it.
+        Assert.True(File.Exists(Path.Combine(elsewhere, "jobs.db")), said);
 
-        // Only migrated, never served: no jobs database yet, and a backup leaves it out instead of failing.
+        // Notes imported into a new folder, never served: no jobs database yet, and a backup leaves it out instead of failing.
+        var fresh = Path.Combine(app.Root, "fresh");
+        var (imported, importSaid) = await app.RunVerbAsync($"--Data:Folder={fresh}", "import-notes");
+        Assert.True(imported == 0, importSaid);
+        Assert.False(File.Exists(Path.Combine(fresh, "jobs.db")), importSaid);
         var backups = Path.Combine(app.Root, "backups");
-        var (backedUp, report) = await app.RunVerbAsync($"--Data:Folder={elsewhere}", "backup", backups);
+        var (backedUp, report) = await app.RunVerbAsync($"--Data:Folder={fresh}", "backup", backups);
         Assert.True(backedUp == 0, report);
         Assert.Contains("jobs: no database yet", report, StringComparison.Ordinal);
         Assert.Single(Directory.GetFiles(backups, "*.tar.gz"));
