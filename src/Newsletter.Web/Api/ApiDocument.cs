@@ -32,6 +32,29 @@ public static class ApiDocument
             };
             return Task.CompletedTask;
         });
+        options.AddSchemaTransformer((schema, context, _) =>
+        {
+            // The API's request records take every field as optional on the wire (a missing one reads as null or its
+            // default, and the API's own checks say what is missing), but the generator lists each constructor
+            // parameter as required: IssueWrite had seven, and a client generated from it demanded them all. Only
+            // what is marked [Required] stays required.
+            var type = context.JsonTypeInfo.Type;
+            if (context.JsonPropertyInfo is null && schema.Required is { Count: > 0 } required && type.Namespace?.StartsWith("Newsletter.", StringComparison.Ordinal) == true
+                && type.GetConstructors().MaxBy(c => c.GetParameters().Length) is { } constructor)
+            {
+                foreach (var parameter in constructor.GetParameters())
+                {
+                    var marked = parameter.IsDefined(typeof(System.ComponentModel.DataAnnotations.RequiredAttribute), false)
+                        || type.GetProperty(parameter.Name!)?.IsDefined(typeof(System.ComponentModel.DataAnnotations.RequiredAttribute), false) == true;
+                    if (!marked)
+                    {
+                        required.Remove(System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(parameter.Name!));
+                    }
+                }
+            }
+
+            return Task.CompletedTask;
+        });
         options.AddOperationTransformer((operation, context, _) =>
         {
             // The scope an endpoint needs, read from its policy, so the document can't disagree with the code.
