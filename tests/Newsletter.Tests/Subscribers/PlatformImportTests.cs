@@ -376,6 +376,27 @@ public class PlatformImportTests
     }
 
     [Fact]
+    public async Task AnEmptyStatusCellIsNoStatusAndKeepsTheRowOutRatherThanGuess()
+    {
+        // Read as false before: an empty email_disabled made a Substack reader active, an empty
+        // subscribed_to_emails made a Ghost member unsubscribed.
+        using var app = new NewsletterApp();
+        var substack = await ImportAsync(app, System.Text.Encoding.UTF8.GetBytes(
+            "email,active_subscription,email_disabled,created_at\nsub.ok@example.org,false,false,2024-01-02\nsub.blank@example.org,false,,2024-01-02\n"), "substack.csv");
+        Assert.Equal("Substack", substack.Platform);
+        var ghost = await ImportAsync(app, System.Text.Encoding.UTF8.GetBytes(
+            "id,email,name,subscribed_to_emails,labels,created_at\n1,gh.ok@example.org,Ann,true,,2024-01-02\n2,gh.blank@example.org,Bo,,,2024-01-02\n"), "members.csv");
+        Assert.Equal("Ghost", ghost.Platform);
+        var readers = await ReadersAsync(app);
+        Assert.Equal(SubscriberStatus.Active, readers["sub.ok@example.org"].Status);
+        Assert.Equal(SubscriberStatus.Active, readers["gh.ok@example.org"].Status);
+        Assert.False(readers.ContainsKey("sub.blank@example.org"));
+        Assert.False(readers.ContainsKey("gh.blank@example.org"));
+        Assert.Contains(await ErrorsAsync(app, substack), l => l.Contains("sub.blank@example.org", StringComparison.Ordinal) && l.Contains("unknown Substack email_disabled ''", StringComparison.Ordinal));
+        Assert.Contains(await ErrorsAsync(app, ghost), l => l.Contains("gh.blank@example.org", StringComparison.Ordinal) && l.Contains("unknown Ghost subscribed_to_emails ''", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task ThisSitesOwnExportImportsBackWithEachReadersStatus()
     {
         // Moving to a new installation: the admin's export (email,name,status,...,unsubscribed) into an empty list.

@@ -247,7 +247,8 @@ public static class ExportFormats
         {
             string? problem = null;
             var created = Date(f, _created, ref problem);
-            var disabled = ImportValues.TryBool(At(f, _disabled));
+            // An empty status is no status: read as false it made a reader active (or, on Ghost, unsubscribed) by a guess.
+            var disabled = At(f, _disabled) is { Length: > 0 } said ? ImportValues.TryBool(said) : null;
             var paid = ImportValues.TryBool(At(f, _active));
             if (disabled is null)
             {
@@ -283,7 +284,7 @@ public static class ExportFormats
             string? problem = null;
             var created = Date(f, _created, ref problem);
             var deleted = Date(f, _deleted, ref problem);
-            var subscribed = ImportValues.TryBool(At(f, _subscribed));
+            var subscribed = At(f, _subscribed) is { Length: > 0 } said ? ImportValues.TryBool(said) : null;
             if (subscribed is null)
             {
                 problem ??= UnknownStatus("subscribed_to_emails", At(f, _subscribed), "true, false");
@@ -327,7 +328,7 @@ public static class ExportFormats
             };
             if (state is null)
             {
-                problem ??= UnknownStatus("type", type, "regular, premium, trialed, gifted, unpaid, churning, paused, past_due, unactivated, unsubscribed, removed, spammy");
+                problem ??= UnknownStatus("type", type, "regular, premium, trialed, gifted, unpaid, churning, churned, paused, past_due, unactivated, unsubscribed, removed, spammy, complained, undeliverable, bounced");
             }
 
             var referrer = ImportValues.WebAddress(At(f, _referrer));
