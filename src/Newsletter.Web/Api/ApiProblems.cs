@@ -136,16 +136,15 @@ public static partial class ApiProblems
     [System.Text.RegularExpressions.GeneratedRegex("""^Failed to bind parameter "(?<type>[^"]+) (?<name>[A-Za-z0-9_]+)" from "(?<value>.*)"\.$""", System.Text.RegularExpressions.RegexOptions.Singleline)]
     private static partial System.Text.RegularExpressions.Regex QueryValue();
 
-    // The framework's C# spelling of a query parameter's type ("Nullable<int>", "bool", "DateTimeOffset").
-    private static string KindOf(string type) => type.Replace("Nullable<", "", StringComparison.Ordinal).TrimEnd('>') switch
+    // The framework's C# spelling of a query parameter's type ("Nullable<int>", "bool"), told in the words a body's field gets.
+    private static readonly Dictionary<string, Type> QueryTypes = new(StringComparer.Ordinal)
     {
-        "int" or "long" or "short" => "a whole number",
-        "bool" => "true or false",
-        "DateTime" or "DateTimeOffset" => "a date and time such as 2026-12-06T09:00:00Z",
-        "DateOnly" => "a date such as 2026-12-06",
-        "double" or "decimal" or "float" => "a number",
-        _ => "what this field takes",
+        ["int"] = typeof(int), ["long"] = typeof(long), ["short"] = typeof(short), ["bool"] = typeof(bool), ["double"] = typeof(double),
+        ["decimal"] = typeof(decimal), ["float"] = typeof(float), ["DateTime"] = typeof(DateTime), ["DateTimeOffset"] = typeof(DateTimeOffset), ["DateOnly"] = typeof(DateOnly),
     };
+
+    private static string KindOf(string type) =>
+        QueryTypes.TryGetValue(type.Replace("Nullable<", "", StringComparison.Ordinal).TrimEnd('>'), out var known) ? Kind(known) : "what this field takes";
 
     private static string Kind(Type type)
     {

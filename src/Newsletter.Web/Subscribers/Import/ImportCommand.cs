@@ -20,9 +20,8 @@ public static class ImportCommand
             return 1;
         }
 
-        var Option = args.Option;
         var active = args.Flags.Contains("--active");
-        var consent = Option("--consent");
+        var consent = args.Option("--consent");
         if (active && string.IsNullOrWhiteSpace(consent))
         {
             Console.Error.WriteLine("import-subscribers: --active needs --consent \"where they agreed\".");
@@ -33,7 +32,7 @@ public static class ImportCommand
         var importer = services.GetRequiredService<SubscriberImporter>();
         await using var content = File.OpenRead(file);
         // Recorded like an upload, then run here instead of on a Hangfire worker.
-        var import = await SubscriberImporter.StoreAsync(db, services.GetRequiredService<AppPaths>(), content, Path.GetFileName(file), active, consent, Option("--tags"), default);
+        var import = await SubscriberImporter.StoreAsync(db, services.GetRequiredService<AppPaths>(), content, Path.GetFileName(file), active, consent, args.Option("--tags"), default);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
