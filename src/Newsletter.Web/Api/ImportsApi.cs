@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Subscribers;
 using Newsletter.Web.Subscribers.Import;
@@ -43,7 +44,7 @@ public static class ImportsApi
         return api;
     }
 
-    private static async Task<Results<Accepted<ImportDto>, ValidationProblem, ProblemHttpResult>> UploadAsync(HttpRequest request, AppDbContext db, AppPaths paths, IBackgroundJobClient jobs,
+    private static async Task<Results<Accepted<ImportDto>, ValidationProblem, ProblemHttpResult>> UploadAsync(HttpRequest request, AppDbContext db, AppPaths paths, ImportFiles files, IBackgroundJobClient jobs,
         string? tags, bool? active, string? consent, string? fileName, CancellationToken ct)
     {
         var type = request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
@@ -90,7 +91,7 @@ public static class ImportsApi
 
             await using var content = File.OpenRead(staging);
             var name = string.IsNullOrWhiteSpace(fileName) || !ApiResults.IsOneLine(fileName) ? "api-upload.csv" : Path.GetFileName(fileName);
-            var import = await SubscriberImporter.StoreAsync(db, paths, content, name, active == true, consent, tags, ct);
+            var import = await SubscriberImporter.StoreAsync(db, files, content, name, active == true, consent, tags, ct);
             jobs.Enqueue<SubscriberImporter>(i => i.RunAsync(import.Id, CancellationToken.None));
             return TypedResults.Accepted($"{ApiExtensions.Prefix}/imports/{import.Id}", ImportDto.From(import));
         }
@@ -106,16 +107,15 @@ public static class ImportsApi
     private static async Task<Results<Ok<ImportDto>, NotFoundProblem>> GetAsync(int id, AppDbContext db, CancellationToken ct) =>
         await db.SubscriberImports.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id, ct) is { } i ? TypedResults.Ok(ImportDto.From(i)) : ApiResults.NotFound($"There is no import {id}.");
 
-    private static async Task<Results<PhysicalFileHttpResult, NotFoundProblem>> ErrorsAsync(int id, AppDbContext db, AppPaths paths, CancellationToken ct)
+    private static async Task<Results<FileStreamHttpResult, NotFoundProblem>> ErrorsAsync(int id, AppDbContext db, ImportFiles files, CancellationToken ct)
     {
         if (!await db.SubscriberImports.AnyAsync(i => i.Id == id, ct))
         {
             return ApiResults.NotFound($"There is no import {id}.");
         }
 
-        var path = SubscriberImporter.ErrorsPath(paths, id);
-        return File.Exists(path)
-            ? TypedResults.PhysicalFile(path, "text/csv; charset=utf-8", $"import-{id}-errors.csv")
+        return await files.OpenReadAsync(SubscriberImporter.ErrorsName(id), ct) is { } file
+            ? TypedResults.Stream(file, "text/csv; charset=utf-8", $"import-{id}-errors.csv")
             : ApiResults.NotFound($"Import {id} refused no rows.");
     }
 }

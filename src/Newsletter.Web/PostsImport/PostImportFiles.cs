@@ -1,16 +1,16 @@
+using System.Text;
 using Microsoft.Extensions.Options;
-using Newsletter.Web.Infrastructure;
+using Newsletter.Web.Data.Providers;
 
 namespace Newsletter.Web.PostsImport;
 
 /// <summary>
-/// Where an export waits between the preview and the import: data/imports/posts/{token}, so the author's
-/// "Import" acts on exactly the bytes the preview showed, without uploading (or fetching) them again.
+/// Where an export waits between the preview and the import: posts/{token} among the <see cref="ImportFiles"/>
+/// (data/imports on SQLite, the database on PostgreSQL, so the "Import" click may reach another node), and the
+/// author's "Import" acts on exactly the bytes the preview showed, without uploading (or fetching) them again.
 /// </summary>
-public sealed class PostImportFiles(AppPaths paths, SafeDownloader downloader, IOptions<PostImportOptions> options)
+public sealed class PostImportFiles(ImportFiles files, SafeDownloader downloader, IOptions<PostImportOptions> options)
 {
-    private string Folder => Path.Combine(paths.DataFolder, "imports", "posts");
-
     public long MaxBytes => options.Value.MaxFileBytes;
 
     /// <summary>A file path or an http(s) URL, read within the size limit.</summary>
@@ -44,29 +44,49 @@ public sealed class PostImportFiles(AppPaths paths, SafeDownloader downloader, I
 
     public async Task<string> KeepAsync(string name, byte[] content, CancellationToken ct)
     {
-        Directory.CreateDirectory(Folder);
         var token = Guid.NewGuid().ToString("N");
-        await File.WriteAllBytesAsync(Path.Combine(Folder, token), content, ct);
-        await File.WriteAllTextAsync(Path.Combine(Folder, token + ".name"), Path.GetFileName(name), ct);
+        // The name first: a token whose export is there always has its name too.
+        await files.SaveAsync($"posts/{token}.name", new MemoryStream(Encoding.UTF8.GetBytes(Path.GetFileName(name))), ct);
+        await files.SaveAsync($"posts/{token}", new MemoryStream(content), ct);
         return token;
     }
 
     public async Task<(string Name, byte[] Content)?> TakeAsync(string? token, bool remove, CancellationToken ct)
     {
         // The token names a file: only the exact shape KeepAsync makes is looked up.
-        if (token is null || !Guid.TryParseExact(token, "N", out _) || !File.Exists(Path.Combine(Folder, token)))
+        if (token is null || !Guid.TryParseExact(token, "N", out _))
         {
             return null;
         }
 
-        var path = Path.Combine(Folder, token);
-        var result = (await File.ReadAllTextAsync(path + ".name", ct), await File.ReadAllBytesAsync(path, ct));
-        if (remove)
+        var content = await ReadAllAsync($"posts/{token}", ct);
+        var name = content is null ? null : await ReadAllAsync($"posts/{token}.name", ct);
+        if (content is null || name is null)
         {
-            File.Delete(path);
-            File.Delete(path + ".name");
+            return null;
         }
 
-        return result;
+        if (remove)
+        {
+            await files.DeleteAsync($"posts/{token}", ct);
+            await files.DeleteAsync($"posts/{token}.name", ct);
+        }
+
+        return (Encoding.UTF8.GetString(name), content);
+    }
+
+    private async Task<byte[]?> ReadAllAsync(string name, CancellationToken ct)
+    {
+        if (await files.OpenReadAsync(name, ct) is not { } file)
+        {
+            return null;
+        }
+
+        await using (file)
+        {
+            var bytes = new MemoryStream();
+            await file.CopyToAsync(bytes, ct);
+            return bytes.ToArray();
+        }
     }
 }

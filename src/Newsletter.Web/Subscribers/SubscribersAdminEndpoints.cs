@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Admin;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Subscribers.Admin;
 using Newsletter.Web.Subscribers.Import;
@@ -33,13 +34,10 @@ public static class SubscribersAdminEndpoints
                 })
                 : Results.NotFound());
 
-        admin.MapGet("/subscribers/imports/{id:int}/errors.csv", (int id, AppPaths paths) =>
-        {
-            var path = SubscriberImporter.ErrorsPath(paths, id);
-            return File.Exists(path)
-                ? Results.File(path, "text/csv; charset=utf-8", $"import-{id}-errors.csv")
-                : Results.NotFound();
-        }).RequireAuthorization(AuthorPolicies.Readers);
+        admin.MapGet("/subscribers/imports/{id:int}/errors.csv", async (int id, ImportFiles files, CancellationToken ct) =>
+            await files.OpenReadAsync(SubscriberImporter.ErrorsName(id), ct) is { } file
+                ? Results.File(file, "text/csv; charset=utf-8", $"import-{id}-errors.csv")
+                : Results.NotFound()).RequireAuthorization(AuthorPolicies.Readers);
 
         // Streamed straight from the query to the response: a million rows never sit in memory.
         // Every address on the list leaves the building: owners only, and written down with who did it.

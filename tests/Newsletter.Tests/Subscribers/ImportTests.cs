@@ -24,7 +24,7 @@ public class ImportTests
         await using var scope = app.Services.CreateAsyncScope();
         var sp = scope.ServiceProvider;
         var bytes = (encoding ?? new UTF8Encoding(false)).GetPreamble().Concat((encoding ?? Encoding.UTF8).GetBytes(csv)).ToArray();
-        var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<AppPaths>(), new MemoryStream(bytes), "test.csv", active, active ? "test consent" : null, tags, Ct);
+        var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<ImportFiles>(), new MemoryStream(bytes), "test.csv", active, active ? "test consent" : null, tags, Ct);
         try
         {
             await sp.GetRequiredService<SubscriberImporter>().ImportAsync(import, Ct);
@@ -41,9 +41,28 @@ public class ImportTests
     {
         await using var scope = app.Services.CreateAsyncScope();
         var sp = scope.ServiceProvider;
-        var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<AppPaths>(), new MemoryStream(bytes), "test.csv", true, "test consent", null, Ct);
+        var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<ImportFiles>(), new MemoryStream(bytes), "test.csv", true, "test consent", null, Ct);
         await sp.GetRequiredService<SubscriberImporter>().ImportAsync(import, Ct);
         return import;
+    }
+
+    /// <summary>The refused rows' file, read as the app reads it: from data/imports on SQLite, the database on PostgreSQL.</summary>
+    internal static async Task<string[]> ErrorLinesAsync(NewsletterApp app, int importId)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var file = await scope.ServiceProvider.GetRequiredService<ImportFiles>().OpenReadAsync(SubscriberImporter.ErrorsName(importId), Ct);
+        Assert.NotNull(file);
+        await using (file)
+        {
+            using var text = new StreamReader(file);
+            var lines = new List<string>();
+            while (await text.ReadLineAsync(Ct) is { } line)
+            {
+                lines.Add(line);
+            }
+
+            return [.. lines];
+        }
     }
 
     private static async Task<List<Subscriber>> AllAsync(NewsletterApp app)
@@ -86,7 +105,7 @@ public class ImportTests
         }
 
         var import = await ImportAsync(app, MessyFile, tags: "Spring 2024");
-        var errors = await File.ReadAllTextAsync(Path.Combine(app.DataFolder, "imports", $"{import.Id}.errors.csv"), Ct);
+        var errors = string.Join("\n", await ErrorLinesAsync(app, import.Id));
         await using var read = app.Services.CreateAsyncScope();
         var counts = await SubscriberCounts.ReadAsync(read.ServiceProvider.GetRequiredService<AppDbContext>(), Ct);
         static string Day(DateTime? d) => d?.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) ?? "-";
@@ -137,7 +156,7 @@ public class ImportTests
             Assert.Equal(2, import.Invalid);
             Assert.Equal(["row2@example.org", "row4@example.org", "row6@example.org"], (await AllAsync(app)).Select(s => s.Email));
             Assert.Equal("Zo\u00eb", (await AllAsync(app)).Single(s => s.Email == "row4@example.org").Name);
-            var errors = await File.ReadAllLinesAsync(Path.Combine(app.DataFolder, "imports", $"{import.Id}.errors.csv"), Ct);
+            var errors = await ErrorLinesAsync(app, import.Id);
             Assert.Equal(3, errors.Length);
             Assert.StartsWith("3,,\"the row is not UTF-8", errors[1], StringComparison.Ordinal);
             Assert.StartsWith("5,,the record starting on line 5 is longer than", errors[2], StringComparison.Ordinal);
@@ -176,7 +195,7 @@ public class ImportTests
         var csv = "\n\nemail,name\nok@example.org,\"two\nlines\"\nbroken@\nb@example.org,\"" + new string('z', CsvReader.MaxRecordLength) + "\"\nalso-broken\n";
         var import = await ImportAsync(app, csv);
         Assert.Equal(1, import.Imported);
-        var errors = await File.ReadAllLinesAsync(Path.Combine(app.DataFolder, "imports", $"{import.Id}.errors.csv"), Ct);
+        var errors = await ErrorLinesAsync(app, import.Id);
         Assert.StartsWith("6,broken@,", errors[1], StringComparison.Ordinal);
         Assert.StartsWith("7,,the record starting on line 7 ", errors[2], StringComparison.Ordinal);
         Assert.StartsWith("8,also-broken,", errors[3], StringComparison.Ordinal);
@@ -263,7 +282,7 @@ public class ImportTests
         await using (var scope = app.Services.CreateAsyncScope())
         {
             var sp = scope.ServiceProvider;
-            var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<AppPaths>(), new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())), "test.csv", true, "test consent", null, Ct);
+            var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<ImportFiles>(), new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())), "test.csv", true, "test consent", null, Ct);
             var failure = await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => sp.GetRequiredService<SubscriberImporter>().ImportAsync(import, Ct));
             Assert.Contains("refused by the test", failure.Message, StringComparison.Ordinal);
         }
@@ -276,7 +295,7 @@ public class ImportTests
         Assert.Equal(batchSize, await read.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.CountAsync(Ct));
         Assert.False(await read.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.AnyAsync(s => s.Email == "r" + (batchSize + 1) + "@example.org" || s.Email.StartsWith("after"), Ct));
         Assert.InRange(stored.Rows, before + 1, before + 1 + 40_000);
-        Assert.False(File.Exists(SubscriberImporter.FilePath(read.ServiceProvider.GetRequiredService<AppPaths>(), stored.Id)));
+        Assert.False(await read.ServiceProvider.GetRequiredService<ImportFiles>().ExistsAsync(SubscriberImporter.UploadName(stored.Id), Ct));
     }
 
     /// <summary>
@@ -349,7 +368,7 @@ public class ImportTests
         await using (var scope = services.CreateAsyncScope())
         {
             var sp = scope.ServiceProvider;
-            var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<AppPaths>(), new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())), "test.csv", true, "test consent", null, Ct);
+            var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<ImportFiles>(), new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())), "test.csv", true, "test consent", null, Ct);
             await sp.GetRequiredService<SubscriberImporter>().ImportAsync(import, Ct);
             Assert.Equal(ImportStatus.Completed, import.Status);
             Assert.Equal(rows - 2, import.Imported);
@@ -392,7 +411,7 @@ public class ImportTests
         var import = await ImportAsync(app, "email\ngood@example.org\nnot-an-address\n=HYPERLINK(\"http://evil\")@x\nalso.good@example.org\n");
         Assert.Equal(2, import.Imported);
         Assert.Equal(2, import.Invalid);
-        var errors = await File.ReadAllLinesAsync(Path.Combine(app.DataFolder, "imports", $"{import.Id}.errors.csv"), Ct);
+        var errors = await ErrorLinesAsync(app, import.Id);
         Assert.Equal("line,email,reason", errors[0]);
         Assert.StartsWith("3,not-an-address,", errors[1], StringComparison.Ordinal);
         Assert.StartsWith("4,", errors[2], StringComparison.Ordinal);
@@ -458,7 +477,7 @@ public class ImportTests
         Assert.Equal("NameBcc: everyone@example.org", rows.Single(r => r.EmailKey == "clean@example.org").Name);
         Assert.Equal("<script>alert(1)</script>", rows.Single(r => r.EmailKey == "quoted@example.org").Name);
         Assert.Equal(200, rows.Single(r => r.EmailKey == "wide@example.org").Name!.Length);
-        var errors = await File.ReadAllLinesAsync(Path.Combine(app.DataFolder, "imports", $"{import.Id}.errors.csv"), Ct);
+        var errors = await ErrorLinesAsync(app, import.Id);
         Assert.StartsWith("5,", errors[1], StringComparison.Ordinal);
         Assert.StartsWith("6,", errors[2], StringComparison.Ordinal);
     }
@@ -575,9 +594,9 @@ public class ImportTests
         await using var scope = app.Services.CreateAsyncScope();
         var sp = scope.ServiceProvider;
         var db = sp.GetRequiredService<AppDbContext>();
-        var paths = sp.GetRequiredService<AppPaths>();
+        var files = sp.GetRequiredService<ImportFiles>();
         Task<SubscriberImport> StoreAsync(string csv, bool active = true) =>
-            SubscriberImporter.StoreAsync(db, paths, new MemoryStream(Encoding.UTF8.GetBytes(csv)), "list.csv", active, active ? "test" : null, null, Ct);
+            SubscriberImporter.StoreAsync(db, files, new MemoryStream(Encoding.UTF8.GetBytes(csv)), "list.csv", active, active ? "test" : null, null, Ct);
 
         // Cut off mid-way by a stop; one still being read by an import verb in another process; one whose job was lost.
         var cut = await StoreAsync("email\ncut1@example.org\ncut2@example.org\n");
@@ -595,7 +614,9 @@ public class ImportTests
         }
 
         // What the ImportRecovery hosted service does at start-up, in a scope of its own.
-        await using (var held = new FileStream(SubscriberImporter.FilePath(paths, busy.Id), FileMode.Open, FileAccess.Read, FileShare.Read))
+        // The busy one is held open as its importer holds it, through another scope (on PostgreSQL another session).
+        await using (var holder = app.Services.CreateAsyncScope())
+        await using (var held = await holder.ServiceProvider.GetRequiredService<ImportFiles>().OpenReadAsync(SubscriberImporter.UploadName(busy.Id), Ct))
         await using (var startup = app.Services.CreateAsyncScope())
         {
             await startup.ServiceProvider.GetRequiredService<SubscriberImporter>().RecoverAsync(Ct);
@@ -619,12 +640,54 @@ public class ImportTests
         Assert.Equal(ImportStatus.Failed, failed.Status);
         Assert.Contains("Interrupted", failed.Error, StringComparison.Ordinal);
         Assert.Contains("1 rows were imported", failed.Error, StringComparison.Ordinal);
-        Assert.False(File.Exists(SubscriberImporter.FilePath(paths, cut.Id)));
+        Assert.False(await files.ExistsAsync(SubscriberImporter.UploadName(cut.Id), Ct));
         // The pending import was marked Completed with its upload still on disk, as a stop between the two
         // leaves it: recovery deletes that copy of every address too.
-        Assert.False(File.Exists(SubscriberImporter.FilePath(paths, pending.Id)));
-        Assert.True(File.Exists(SubscriberImporter.FilePath(paths, busy.Id)));
+        Assert.False(await files.ExistsAsync(SubscriberImporter.UploadName(pending.Id), Ct));
+        Assert.True(await files.ExistsAsync(SubscriberImporter.UploadName(busy.Id), Ct));
         Assert.Equal(ImportStatus.Running, (await db.SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == busy.Id, Ct)).Status);
+    }
+
+    /// <summary>
+    /// Hangfire hands a job to a live node when the node running it died. The import is then Running with nobody
+    /// reading its file: the handed-on run says it was cut off, at once, instead of leaving it Running until that
+    /// node starts again. One whose file is being read (by another node, here another scope's session) is left be.
+    /// </summary>
+    [Fact]
+    public async Task AJobHandedOnFromADeadNodeMarksItsImportCutOffButLeavesOneStillBeingRead()
+    {
+        using var app = new NewsletterApp(new() { ["Jobs:Server"] = "false" });
+        await using var scope = app.Services.CreateAsyncScope();
+        var sp = scope.ServiceProvider;
+        var db = sp.GetRequiredService<AppDbContext>();
+        var files = sp.GetRequiredService<ImportFiles>();
+        var dead = await SubscriberImporter.StoreAsync(db, files, new MemoryStream("email\na@example.org\n"u8.ToArray()), "a.csv", true, "test", null, Ct);
+        var alive = await SubscriberImporter.StoreAsync(db, files, new MemoryStream("email\nb@example.org\n"u8.ToArray()), "b.csv", true, "test", null, Ct);
+        await db.SubscriberImports.Where(i => i.Id == dead.Id || i.Id == alive.Id).ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, ImportStatus.Running), Ct);
+
+        await using (var reader = app.Services.CreateAsyncScope())
+        {
+            var held = await reader.ServiceProvider.GetRequiredService<ImportFiles>().OpenReadAsync(SubscriberImporter.UploadName(alive.Id), Ct);
+            Assert.NotNull(held);
+            await using (held)
+            {
+                Assert.True(await files.IsBeingReadAsync(SubscriberImporter.UploadName(alive.Id), Ct));
+                await using var run = app.Services.CreateAsyncScope();
+                await run.ServiceProvider.GetRequiredService<SubscriberImporter>().RunAsync(alive.Id, Ct);
+                await run.ServiceProvider.GetRequiredService<SubscriberImporter>().RunAsync(dead.Id, Ct);
+            }
+        }
+
+        // Closed, the file is free again at once: on PostgreSQL the reader's lock goes with it, not when its pooled
+        // connection is next used.
+        Assert.False(await files.IsBeingReadAsync(SubscriberImporter.UploadName(alive.Id), Ct));
+        var cut = await db.SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == dead.Id, Ct);
+        Assert.Equal(ImportStatus.Failed, cut.Status);
+        Assert.Contains("Interrupted", cut.Error, StringComparison.Ordinal);
+        Assert.False(await files.ExistsAsync(SubscriberImporter.UploadName(dead.Id), Ct));
+        Assert.Equal(ImportStatus.Running, (await db.SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == alive.Id, Ct)).Status);
+        Assert.True(await files.ExistsAsync(SubscriberImporter.UploadName(alive.Id), Ct));
+        Assert.False(await db.Subscribers.AnyAsync(Ct));
     }
 
     [Fact]

@@ -30,7 +30,7 @@ public class PlatformImportTests
     {
         await using var scope = app.Services.CreateAsyncScope();
         var sp = scope.ServiceProvider;
-        var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<AppPaths>(), new MemoryStream(bytes), name, active, active ? consent : null, null, Ct);
+        var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<Newsletter.Web.Data.Providers.ImportFiles>(), new MemoryStream(bytes), name, active, active ? consent : null, null, Ct);
         try
         {
             await sp.GetRequiredService<SubscriberImporter>().ImportAsync(import, Ct);
@@ -58,7 +58,7 @@ public class PlatformImportTests
     }
 
     private static async Task<string[]> ErrorsAsync(NewsletterApp app, SubscriberImport import) =>
-        await File.ReadAllLinesAsync(Path.Combine(app.DataFolder, "imports", $"{import.Id}.errors.csv"), Ct);
+        await ImportTests.ErrorLinesAsync(app, import.Id);
 
     private static string[] TagsOf(Subscriber s) => [.. s.Tags.Select(t => t.Tag).Order(StringComparer.Ordinal)];
 

@@ -121,7 +121,7 @@ public class SubscriberAdminTests
         }
 
         // Prepared statements of the importer, EF inserts, EF set-based updates, raw SQL, deletes.
-        var import = await Web.Subscribers.Import.SubscriberImporter.StoreAsync(db, scope.ServiceProvider.GetRequiredService<Web.Infrastructure.AppPaths>(),
+        var import = await Web.Subscribers.Import.SubscriberImporter.StoreAsync(db, scope.ServiceProvider.GetRequiredService<Web.Data.Providers.ImportFiles>(),
             new MemoryStream(Encoding.UTF8.GetBytes("email\n" + string.Join("\n", Enumerable.Range(0, 10).Select(i => $"i{i}@example.org")))), "a.csv", true, "test", null, Ct);
         await scope.ServiceProvider.GetRequiredService<Web.Subscribers.Import.SubscriberImporter>().ImportAsync(import, Ct);
         await AddAsync(author, "pending@example.org");
@@ -146,7 +146,7 @@ public class SubscriberAdminTests
         await using (var scope = app.Services.CreateAsyncScope())
         {
             var sp = scope.ServiceProvider;
-            var import = await Web.Subscribers.Import.SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<Web.Infrastructure.AppPaths>(),
+            var import = await Web.Subscribers.Import.SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<Web.Data.Providers.ImportFiles>(),
                 new MemoryStream(Encoding.UTF8.GetBytes("email,name\nunique.reader.7q@example.org,Quentin Sevenq\nstays@example.org,Stays\n")), "list.csv", false, null, null, Ct);
             await sp.GetRequiredService<Web.Subscribers.Import.SubscriberImporter>().ImportAsync(import, Ct);
         }

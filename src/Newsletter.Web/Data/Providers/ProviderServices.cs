@@ -24,6 +24,7 @@ public static class ProviderServices
             services.AddSingleton<SearchSql, PostgresSearchSql>();
             services.AddSingleton<SubscriberImportWriter, PostgresSubscriberImportWriter>();
             services.AddSingleton<WebhookSql, PostgresWebhookSql>();
+            services.AddScoped<ImportFiles, DatabaseImportFiles>();
         }
         else
         {
@@ -36,6 +37,7 @@ public static class ProviderServices
             services.AddSingleton<SearchSql, SqliteSearchSql>();
             services.AddSingleton<SubscriberImportWriter, SqliteSubscriberImportWriter>();
             services.AddSingleton<WebhookSql, SqliteWebhookSql>();
+            services.AddScoped<ImportFiles, FolderImportFiles>();
         }
 
         return services;

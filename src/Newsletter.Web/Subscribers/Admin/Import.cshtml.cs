@@ -3,18 +3,19 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Subscribers.Import;
 
 namespace Newsletter.Web.Subscribers.Admin;
 
 /// <summary>
-/// The upload is streamed to data/imports/ and a Hangfire job does the rest, so a 100 MB file never holds
+/// The upload is kept (data/imports/ on SQLite, the database on PostgreSQL) and a Hangfire job on any node does the rest, so a 100 MB file never holds
 /// a request (or the whole file in memory).
 /// </summary>
 [RequestSizeLimit(SubscriberImporter.MaxUploadBytes)]
 [RequestFormLimits(MultipartBodyLengthLimit = SubscriberImporter.MaxUploadBytes)]
-public sealed class ImportModel(AppDbContext db, AppPaths paths, IBackgroundJobClient jobs) : PageModel
+public sealed class ImportModel(AppDbContext db, ImportFiles files, IBackgroundJobClient jobs) : PageModel
 {
     public IReadOnlyList<SubscriberImport> Recent { get; private set; } = [];
 
@@ -39,7 +40,7 @@ public sealed class ImportModel(AppDbContext db, AppPaths paths, IBackgroundJobC
             return Page();
         }
 
-        var import = await SubscriberImporter.StoreAsync(db, paths, file!.OpenReadStream(), Path.GetFileName(file.FileName), active, consent, tags, ct);
+        var import = await SubscriberImporter.StoreAsync(db, files, file!.OpenReadStream(), Path.GetFileName(file.FileName), active, consent, tags, ct);
         jobs.Enqueue<SubscriberImporter>(i => i.RunAsync(import.Id, CancellationToken.None));
         await audit.RecordAsync(User, Audit.AuditActions.ReadersImport, "import", import.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
             $"{Path.GetFileName(file.FileName)}, {(active ? "as active (consent: " + consent + ")" : "asking each reader to confirm")}", ct);

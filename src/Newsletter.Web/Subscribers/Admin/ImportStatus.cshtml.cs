@@ -2,14 +2,14 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Data;
-using Newsletter.Web.Infrastructure;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Subscribers.Import;
 
 namespace Newsletter.Web.Subscribers.Admin;
 
 public sealed record ImportError(string Line, string Email, string Reason);
 
-public sealed class ImportStatusModel(AppDbContext db, AppPaths paths) : PageModel
+public sealed class ImportStatusModel(AppDbContext db, ImportFiles files) : PageModel
 {
     /// <summary>Enough to see what went wrong at a glance; the download has every row.</summary>
     public const int ErrorsShown = 20;
@@ -26,11 +26,10 @@ public sealed class ImportStatusModel(AppDbContext db, AppPaths paths) : PageMod
             return NotFound();
         }
 
-        var path = SubscriberImporter.ErrorsPath(paths, id);
-        if (Import.Invalid > 0 && System.IO.File.Exists(path))
+        // Read while the import may still be writing it: what it has flushed so far, and only the first rows.
+        if (Import.Invalid > 0 && await files.OpenReadAsync(SubscriberImporter.ErrorsName(id), ct) is { } file)
         {
-            // Read while the import may still be writing it: shared, and only the first rows.
-            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            await using var _ = file;
             using var text = new StreamReader(file);
             Errors = [.. new CsvReader(text, ',').Records().Skip(1).Where(r => r.Error is null && r.Fields.Length >= 3)
                 .Take(ErrorsShown).Select(r => new ImportError(r.Fields[0], r.Fields[1], r.Fields[2]))];

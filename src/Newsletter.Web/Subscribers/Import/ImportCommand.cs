@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Infrastructure;
 
 namespace Newsletter.Web.Subscribers.Import;
@@ -32,7 +33,8 @@ public static class ImportCommand
         var importer = services.GetRequiredService<SubscriberImporter>();
         await using var content = File.OpenRead(file);
         // Recorded like an upload, then run here instead of on a Hangfire worker.
-        var import = await SubscriberImporter.StoreAsync(db, services.GetRequiredService<AppPaths>(), content, Path.GetFileName(file), active, consent, args.Option("--tags"), default);
+        var files = services.GetRequiredService<ImportFiles>();
+        var import = await SubscriberImporter.StoreAsync(db, files, content, Path.GetFileName(file), active, consent, args.Option("--tags"), default);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
@@ -58,7 +60,8 @@ public static class ImportCommand
         Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Took {clock.Elapsed.TotalSeconds:F2} s ({import.Rows / Math.Max(clock.Elapsed.TotalSeconds, 0.001):F0} rows/s)."));
         if (import.Invalid > 0)
         {
-            Console.WriteLine($"Rows with errors: {SubscriberImporter.ErrorsPath(services.GetRequiredService<AppPaths>(), import.Id)}");
+            // On PostgreSQL the file is in the database, so the admin's import page is where it is found.
+            Console.WriteLine($"Rows with errors: {files.LocalPath(SubscriberImporter.ErrorsName(import.Id)) ?? $"the admin's import page, /admin/subscribers/imports/{import.Id}"}");
         }
 
         return 0;

@@ -18,7 +18,7 @@ namespace Newsletter.Web.Subscribers.Import;
 /// file and against the list), keeping suppressed addresses out and recording an Imported line in each new
 /// reader's history in the same transaction.
 /// </summary>
-public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, SubscriberImportWriter writer, AppPaths paths, IBackgroundJobClient jobs, TimeProvider clock, ILogger<SubscriberImporter> logger)
+public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, SubscriberImportWriter writer, ImportFiles files, IBackgroundJobClient jobs, TimeProvider clock, ILogger<SubscriberImporter> logger)
 {
     // What the last committed batch left in the database; a failure reports these, not the rolled-back batch.
     private (int Imported, int Duplicates, int Suppressed, int NotMailed) _committed;
@@ -40,16 +40,18 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
     /// <summary>The largest CSV an author may upload, in the admin or through the API.</summary>
     public const long MaxUploadBytes = 1L << 30;
 
-    public static string FilePath(AppPaths paths, int importId) => Path.Combine(paths.DataFolder, "imports", $"{importId}.csv");
+    /// <summary>The uploaded file's name among the <see cref="ImportFiles"/>, kept until the import has read it.</summary>
+    public static string UploadName(int importId) => $"{importId}.csv";
 
-    public static string ErrorsPath(AppPaths paths, int importId) => Path.Combine(paths.DataFolder, "imports", $"{importId}.errors.csv");
+    /// <summary>The refused rows' file, with line numbers and reasons, kept for the author to download.</summary>
+    public static string ErrorsName(int importId) => $"{importId}.errors.csv";
 
     /// <summary>Active rows skip double opt-in, so they need a recorded consent; null when the options are usable.</summary>
     public static string? ConsentProblem(bool active, string? consent) =>
         active && string.IsNullOrWhiteSpace(consent) ? "Say where these people agreed: importing as active needs a recorded consent." : null;
 
-    /// <summary>Records the import and copies the file to data/imports/, ready for the importer.</summary>
-    public static async Task<SubscriberImport> StoreAsync(AppDbContext db, AppPaths paths, Stream content, string fileName, bool active, string? consent, string? tags, CancellationToken ct)
+    /// <summary>Records the import and keeps the file (<see cref="ImportFiles"/>), ready for the importer on any node.</summary>
+    public static async Task<SubscriberImport> StoreAsync(AppDbContext db, ImportFiles files, Stream content, string fileName, bool active, string? consent, string? tags, CancellationToken ct)
     {
         var import = new SubscriberImport
         {
@@ -61,12 +63,16 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         };
         db.SubscriberImports.Add(import);
         await db.SaveChangesAsync(ct);
-        var path = SubscriberImporter.FilePath(paths, import.Id);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        await using (var target = File.Create(path))
+        try
         {
-            await content.CopyToAsync(target, ct);
-            import.FileSize = target.Length;
+            import.FileSize = await files.SaveAsync(UploadName(import.Id), content, ct);
+        }
+        catch
+        {
+            // An upload cut off (or a full disk) leaves no import behind that a restart would run on nothing.
+            db.SubscriberImports.Remove(import);
+            await db.SaveChangesAsync(CancellationToken.None);
+            throw;
         }
 
         await db.SaveChangesAsync(ct);
@@ -78,17 +84,60 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
     [Queue("imports")]
     public async Task RunAsync(int importId, CancellationToken ct)
     {
-        // Claimed by a conditional update: Hangfire runs a job at least once, and the start-up recovery may
-        // enqueue it again, so a second run of the same import finds it taken and does nothing.
-        var claimed = await db.SubscriberImports.Where(i => i.Id == importId && i.Status == ImportStatus.Queued)
-            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, ImportStatus.Running), ct);
-        var import = claimed == 1 ? await db.SubscriberImports.FirstOrDefaultAsync(i => i.Id == importId, ct) : null;
-        if (import is null)
+        // The upload is opened before the import is claimed, so from the claim on every other process and node
+        // sees it being read, and no node's recovery takes this run for one a stop cut off.
+        var upload = await files.OpenReadAsync(UploadName(importId), ct);
+        try
         {
-            return;
+            // Claimed by a conditional update: Hangfire runs a job at least once, and the start-up recovery may
+            // enqueue it again, so a second run of the same import finds it taken and does nothing.
+            var claimed = await db.SubscriberImports.Where(i => i.Id == importId && i.Status == ImportStatus.Queued)
+                .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, ImportStatus.Running), ct);
+            var import = claimed == 1 ? await db.SubscriberImports.FirstOrDefaultAsync(i => i.Id == importId, ct) : null;
+            if (import is not null)
+            {
+                await ImportAsync(import, upload, ct);
+                return;
+            }
+        }
+        finally
+        {
+            if (upload is not null)
+            {
+                await upload.DisposeAsync();
+            }
         }
 
-        await ImportAsync(import, ct);
+        // Taken already. When it is Running and nobody reads its file, the node that ran it died, and Hangfire
+        // has handed its job to this one: say so on the import now, not at that node's next start.
+        if (await db.SubscriberImports.AnyAsync(i => i.Id == importId && i.Status == ImportStatus.Running, ct))
+        {
+            await FailIfCutOffAsync(importId, ct);
+        }
+    }
+
+    /// <summary>Marks a Running import whose file nobody reads as cut off; false when it is being read (or no longer runs).</summary>
+    private async Task<bool> FailIfCutOffAsync(int importId, CancellationToken ct)
+    {
+        if (await files.IsBeingReadAsync(UploadName(importId), ct))
+        {
+            return false; // a job on another node, or an import-subscribers verb, is running it right now
+        }
+
+        // Conditional: an import that finished between the look and this update keeps its outcome.
+        var imported = await db.SubscriberImports.Where(i => i.Id == importId).Select(i => i.Imported).FirstOrDefaultAsync(ct);
+        var marked = await db.SubscriberImports.Where(i => i.Id == importId && i.Status == ImportStatus.Running).ExecuteUpdateAsync(u => u
+            .SetProperty(i => i.Status, ImportStatus.Failed)
+            .SetProperty(i => i.FinishedAt, clock.GetUtcNow().UtcDateTime)
+            .SetProperty(i => i.Error, $"Interrupted: the app stopped while this import ran. {imported:N0} rows were imported; upload the file again to import the rest (rows already on the list are skipped as duplicates)."), ct);
+        if (marked == 0)
+        {
+            return false;
+        }
+
+        logger.LogWarning("Import {Id} was interrupted by a stop after {Imported} rows; marked failed", importId, imported);
+        await DeleteUploadAsync(importId);
+        return true;
     }
 
     /// <summary>
@@ -98,29 +147,18 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
     /// </summary>
     public async Task RecoverAsync(CancellationToken ct)
     {
-        var now = clock.GetUtcNow().UtcDateTime;
-        foreach (var cut in await db.SubscriberImports.Where(i => i.Status == ImportStatus.Running).ToListAsync(ct))
+        foreach (var id in await db.SubscriberImports.Where(i => i.Status == ImportStatus.Running).Select(i => i.Id).ToListAsync(ct))
         {
-            if (IsBeingRead(FilePath(paths, cut.Id)))
-            {
-                continue; // an import-subscribers verb in another process is running it right now
-            }
-
-            cut.Status = ImportStatus.Failed;
-            cut.FinishedAt = now;
-            cut.Error = $"Interrupted: the app stopped while this import ran. {cut.Imported:N0} rows were imported; upload the file again to import the rest (rows already on the list are skipped as duplicates).";
-            logger.LogWarning("Import {Id} was interrupted by a restart after {Imported} rows; marked failed", cut.Id, cut.Imported);
-            DeleteUpload(cut.Id);
+            await FailIfCutOffAsync(id, ct);
         }
 
-        await db.SaveChangesAsync(ct);
         // An import is marked finished before its upload is deleted: a stop between the two left a file
         // with every address in it, which an erase request would then miss. Finish that deletion now.
         foreach (var id in await db.SubscriberImports.Where(i => i.Status == ImportStatus.Completed || i.Status == ImportStatus.Failed).Select(i => i.Id).ToListAsync(ct))
         {
-            if (File.Exists(FilePath(paths, id)))
+            if (await files.ExistsAsync(UploadName(id), ct))
             {
-                DeleteUpload(id);
+                await DeleteUploadAsync(id);
             }
         }
 
@@ -144,10 +182,17 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
     /// <summary>Runs the import; a failure is recorded on the import (status, message) and rethrown.</summary>
     public async Task ImportAsync(SubscriberImport import, CancellationToken ct)
     {
+        await using var upload = await files.OpenReadAsync(UploadName(import.Id), ct);
+        await ImportAsync(import, upload, ct);
+    }
+
+    private async Task ImportAsync(SubscriberImport import, Stream? upload, CancellationToken ct)
+    {
         try
         {
-            await ImportCoreAsync(import, ct);
-            DeleteUpload(import.Id);
+            await ImportCoreAsync(import, upload ?? throw new IOException($"The uploaded file of import {import.Id} is gone (deleted after an earlier run or a stop); upload it again."), ct);
+            await upload.DisposeAsync(); // before the deletion, so no reader holds it
+            await DeleteUploadAsync(import.Id);
         }
         catch (Exception e) when (e is IOException or DbException or InvalidDataException or CsvFormatException)
         {
@@ -173,29 +218,13 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
                 .SetProperty(i => i.Status, ImportStatus.Failed).SetProperty(i => i.Error, message).SetProperty(i => i.FinishedAt, import.FinishedAt)
                 .SetProperty(i => i.Rows, import.Rows).SetProperty(i => i.Imported, import.Imported).SetProperty(i => i.Invalid, import.Invalid)
                 .SetProperty(i => i.Duplicates, import.Duplicates).SetProperty(i => i.Suppressed, import.Suppressed).SetProperty(i => i.NotMailed, import.NotMailed), CancellationToken.None);
-            DeleteUpload(import.Id);
-            throw;
-        }
-    }
+            if (upload is not null)
+            {
+                await upload.DisposeAsync();
+            }
 
-    /// <summary>
-    /// Whether another process has the file open for an import. The importer holds it with FileShare.Read,
-    /// which .NET turns into a shared advisory lock on Unix, so an exclusive open fails while it runs.
-    /// </summary>
-    private static bool IsBeingRead(string path)
-    {
-        try
-        {
-            using var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None);
-            return false;
-        }
-        catch (FileNotFoundException)
-        {
-            return false;
-        }
-        catch (IOException)
-        {
-            return true;
+            await DeleteUploadAsync(import.Id);
+            throw;
         }
     }
 
@@ -203,26 +232,24 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
     /// The uploaded copy goes once it has been read: it holds every address in the file, and an erase
     /// request must not leave one behind in data/imports. The errors file stays for the author to download.
     /// </summary>
-    private void DeleteUpload(int importId)
+    private async Task DeleteUploadAsync(int importId)
     {
         try
         {
-            File.Delete(FilePath(paths, importId));
+            await files.DeleteAsync(UploadName(importId), CancellationToken.None);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or DbException)
         {
             logger.LogWarning(e, "Could not delete the uploaded file of import {Id}", importId);
         }
     }
 
-    private async Task ImportCoreAsync(SubscriberImport import, CancellationToken ct)
+    private async Task ImportCoreAsync(SubscriberImport import, Stream file, CancellationToken ct)
     {
         _committed = (import.Imported, import.Duplicates, import.Suppressed, import.NotMailed);
-        var path = FilePath(paths, import.Id);
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         // Bytes that are not UTF-8 become U+FFFD and the row holding one is reported (see NotUtf8), not imported
         // as "Caf\uFFFD": a throwing decoder would stop the whole file at its first bad byte.
-        using var text = new StreamReader(file, new UTF8Encoding(false, throwOnInvalidBytes: false), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        using var text = new StreamReader(file, new UTF8Encoding(false, throwOnInvalidBytes: false), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16, leaveOpen: true);
         import.FileSize = file.Length;
         import.Status = ImportStatus.Running;
         import.StartedAt = clock.GetUtcNow().UtcDateTime;
@@ -242,8 +269,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         import.Mapping = map.Mapping.Length > 1000 ? map.Mapping[..1000] : map.Mapping;
         await db.SaveChangesAsync(ct);
 
-        Directory.CreateDirectory(Path.GetDirectoryName(ErrorsPath(paths, import.Id))!);
-        await using var errors = new StreamWriter(ErrorsPath(paths, import.Id), false, new UTF8Encoding(false));
+        await using var errors = new StreamWriter(await files.CreateAsync(ErrorsName(import.Id), ct), new UTF8Encoding(false));
         await errors.WriteLineAsync("line,email,reason");
 
         var connection = db.Database.GetDbConnection();
@@ -331,6 +357,8 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
 
                     if (++inBatch >= writer.BatchSize)
                     {
+                        // The refused rows so far become readable, on PostgreSQL from every node, while the import goes on.
+                        await errors.FlushAsync(ct);
                         var before = committing;
                         committing = CommitInTurnAsync(before, tx, batch, import, new Progress(import.Rows, import.Invalid, file.Position), ct);
                         tx = null;
