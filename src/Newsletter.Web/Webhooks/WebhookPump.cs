@@ -2,6 +2,7 @@ using Hangfire;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 
 namespace Newsletter.Web.Webhooks;
 
@@ -10,7 +11,7 @@ namespace Newsletter.Web.Webhooks;
 /// can't enqueue a job, so every node looks (one indexed read per <see cref="WebhookOptions.PollInterval"/>)
 /// and enqueues one job at a time; a lost job costs nothing, since the next look finds the rows again.
 /// </summary>
-public sealed class WebhookPump(IServiceScopeFactory scopes, IBackgroundJobClient jobs, WebhookSignal signal, IOptions<WebhookOptions> options, TimeProvider clock, ILogger<WebhookPump> logger) : BackgroundService
+public sealed class WebhookPump(IServiceScopeFactory scopes, WebhookSql sql, IBackgroundJobClient jobs, WebhookSignal signal, IOptions<WebhookOptions> options, TimeProvider clock, ILogger<WebhookPump> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -41,8 +42,16 @@ public sealed class WebhookPump(IServiceScopeFactory scopes, IBackgroundJobClien
 
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        var due = await db.WebhookDeliveries.AnyAsync(d =>
-            (d.Status == WebhookDeliveryStatus.Pending && d.NextAttemptAtMs <= now) || (d.Status == WebhookDeliveryStatus.Sending && d.LeaseExpiresAtMs < now), ct);
+        // The claim's own rule: a row waiting behind an earlier one of its reader is not due, or a receiver that is
+        // down would have a job started every second that finds nothing it may send.
+        await db.Database.OpenConnectionAsync(ct);
+        bool due;
+        await using (var look = db.Command(null, sql.Due, ("@now", now), ("@pending", (int)WebhookDeliveryStatus.Pending), ("@sending", (int)WebhookDeliveryStatus.Sending)))
+        {
+            due = Convert.ToInt32(await look.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) == 1;
+        }
+
+        await db.Database.CloseConnectionAsync();
         if (due)
         {
             signal.Enqueued(now);

@@ -91,6 +91,60 @@ public sealed class WebhookTests
         Assert.Equal(200, row.ResponseCode);
     }
 
+    /// <summary>
+    /// A reader's first event fails and waits for its retry (ten minutes away, so nothing about timing decides the
+    /// outcome); the reader's later events wait behind it, and are not even due to the pump, while another reader's
+    /// event goes through. When the retry comes they follow it in the order they happened.
+    /// </summary>
+    [Fact]
+    public async Task ALaterEventOfAReaderWaitsForAnEarlierOneBeingRetriedWhileOtherReadersGoOn()
+    {
+        using var receiver = new WebhookReceiver { Respond = n => Task.FromResult(n == 1 ? 500 : 200) };
+        await using var app = new NewsletterApp(new(Fast()) { ["Webhooks:FirstRetryDelay"] = "00:10:00" });
+        _ = app.Server;
+        await AddEndpointAsync(app, receiver.Url);
+        var ct = TestContext.Current.CancellationToken;
+        var ada = await WithAsync(app, async sp =>
+        {
+            var readers = sp.GetRequiredService<ReaderLifecycle>();
+            await readers.SubscribeAsync("ada@example.org", "Ada", "form", ct);
+            return await sp.GetRequiredService<AppDbContext>().Subscribers.AsNoTracking().SingleAsync(ct);
+        });
+        var failed = await WaitForRowAsync(app, d => d.Attempts == 1 && d.Status == WebhookDeliveryStatus.Pending);
+        await WithAsync(app, async sp =>
+        {
+            var readers = sp.GetRequiredService<ReaderLifecycle>();
+            var token = sp.GetRequiredService<SubscriberTokens>();
+            Assert.Equal(ConfirmResult.Confirmed, await readers.ConfirmAsync(token.ReadConfirmation(token.Confirmation(ada)), ct));
+            Assert.True(await readers.UnsubscribeAsync(ada.Id, "link", ct));
+            return await readers.SubscribeAsync("bo@example.org", "Bo", "form", ct);
+        });
+
+        var got = await receiver.WaitForAsync(r => r.Count >= 2, diagnostics: app.JobDiagnostics);
+        await WaitForRowAsync(app, d => d.Status == WebhookDeliveryStatus.Delivered);
+        Assert.Contains("bo@example.org", got[1].Body, StringComparison.Ordinal);
+        var dispatches = DispatchJobs(app);
+        await Task.Delay(TimeSpan.FromSeconds(2), ct); // twenty polls: a pump that took the waiting rows for due would start a job at each
+        Assert.True(DispatchJobs(app) <= dispatches + 1, $"{DispatchJobs(app) - dispatches} dispatch jobs started for rows that may not be sent yet");
+        var waiting = (await DeliveriesAsync(app)).Where(d => d.SubscriberId == ada.Id && d.Id != failed.Id).ToList();
+        Assert.Equal(2, waiting.Count);
+        Assert.All(waiting, d => Assert.Equal((WebhookDeliveryStatus.Pending, 0), (d.Status, d.Attempts)));
+        Assert.Equal(2, receiver.Received.Count);
+
+        // The retry falls due (as if the ten minutes had passed): then the three go, in order.
+        await WithAsync(app, sp => sp.GetRequiredService<AppDbContext>().WebhookDeliveries.Where(d => d.Id == failed.Id).ExecuteUpdateAsync(u => u.SetProperty(d => d.NextAttemptAtMs, 0L), ct));
+        got = await receiver.WaitForAsync(r => r.Count >= 5, diagnostics: app.JobDiagnostics);
+        Assert.Equal(["subscriber.created", "subscriber.confirmed", "subscriber.unsubscribed"], got.Skip(2).Select(r => r.Type));
+        Assert.Equal(got[0].Id, got[2].Id);
+    }
+
+    private static long DispatchJobs(NewsletterApp app)
+    {
+        var monitor = app.Services.GetRequiredService<global::Hangfire.JobStorage>().GetMonitoringApi();
+        return monitor.SucceededJobs(0, 10_000).Count(j => j.Value.Job?.Type == typeof(WebhookDispatcher))
+            + monitor.ProcessingJobs(0, 1_000).Count(j => j.Value.Job?.Type == typeof(WebhookDispatcher));
+    }
+
     [Fact]
     public async Task AReceiverThatDoesNotAnswerInTimeIsRetried()
     {

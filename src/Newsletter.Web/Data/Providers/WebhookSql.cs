@@ -16,6 +16,34 @@ public abstract class WebhookSql
 {
     public abstract string Claim { get; }
 
+    /// <summary>Whether the claim would take anything now (@now, @pending, @sending): the pump's look, by the same rule.</summary>
+    public string Due => $"""
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM "WebhookDeliveries" AS d WHERE d."Status" = @pending AND d."NextAttemptAtMs" <= @now AND {InTurn})
+            OR EXISTS (SELECT 1 FROM "WebhookDeliveries" WHERE "Status" = @sending AND "LeaseExpiresAtMs" < @now) THEN 1 ELSE 0 END
+        """;
+
+    /// <summary>
+    /// A pending row "d" waits while an earlier row of the same reader, issue or note for the same endpoint is still
+    /// pending or being sent: a receiver gets one subject's events in the order they happened, a retried one before
+    /// any later one (which waits until it is delivered, or fails for good after Webhooks:RetryFor). Each subject
+    /// is looked up by its own index, and a column that is NULL matches nothing.
+    /// </summary>
+    protected static string InTurn => string.Join(" AND ", new[] { "SubscriberId", "IssueId", "NoteId" }.Select(c => $"""
+        (d."{c}" IS NULL OR NOT EXISTS (SELECT 1 FROM "WebhookDeliveries" AS b
+            WHERE b."{c}" = d."{c}" AND b."EndpointId" = d."EndpointId" AND b."Id" < d."Id" AND b."Status" IN (@pending, @sending)))
+        """));
+
+    /// <summary>The indexes <see cref="InTurn"/> looks up issues and notes by (readers have theirs in the model, for erase).</summary>
+    public const string CreateTurnIndexes = """
+        CREATE INDEX "IX_WebhookDeliveries_IssueId" ON "WebhookDeliveries" ("IssueId") WHERE "IssueId" IS NOT NULL;
+        CREATE INDEX "IX_WebhookDeliveries_NoteId" ON "WebhookDeliveries" ("NoteId") WHERE "NoteId" IS NOT NULL;
+        """;
+
+    public const string DropTurnIndexes = """
+        DROP INDEX "IX_WebhookDeliveries_IssueId";
+        DROP INDEX "IX_WebhookDeliveries_NoteId";
+        """;
+
     protected const string Columns = """
         "EndpointId", "EventType", "SubscriberId", "IssueId", "NoteId", "Source", "OccurredAt", "CreatedAt", "Status", "Attempts", "NextAttemptAtMs", "LeaseExpiresAtMs"
         """;
@@ -47,13 +75,13 @@ public abstract class WebhookSql
 public sealed class SqliteWebhookSql : WebhookSql
 {
     // One statement under SQLite's single write lock: two claimers can never take the same row. Expired leases
-    // first (a killed node's rows), then pending rows in event order.
-    public override string Claim => Take + """
+    // first (a killed node's rows), then pending rows in event order, each only in its turn.
+    public override string Claim => Take + $"""
 
         WHERE "Id" IN (
             SELECT "Id" FROM (SELECT "Id" FROM "WebhookDeliveries" WHERE "Status" = @sending AND "LeaseExpiresAtMs" < @now LIMIT @max)
             UNION ALL
-            SELECT "Id" FROM (SELECT "Id" FROM "WebhookDeliveries" WHERE "Status" = @pending AND "NextAttemptAtMs" <= @now ORDER BY "Id" LIMIT @max)
+            SELECT "Id" FROM (SELECT d."Id" FROM "WebhookDeliveries" AS d WHERE d."Status" = @pending AND d."NextAttemptAtMs" <= @now AND {InTurn} ORDER BY d."Id" LIMIT @max)
             LIMIT @max)
         RETURNING "Id"
         """;
@@ -105,13 +133,14 @@ public sealed class SqliteWebhookSql : WebhookSql
 public sealed class PostgresWebhookSql : WebhookSql
 {
     // SKIP LOCKED: claimers on every node take disjoint rows without waiting for each other. One OR'ed filter,
-    // because PostgreSQL allows no FOR UPDATE under a UNION.
-    public override string Claim => Take + """
+    // because PostgreSQL allows no FOR UPDATE under a UNION. A row another node is claiming at this moment is still
+    // Pending to this statement, so it holds the later rows of its subject here too.
+    public override string Claim => Take + $"""
 
         WHERE "Id" IN (
-            SELECT "Id" FROM "WebhookDeliveries"
-            WHERE ("Status" = @pending AND "NextAttemptAtMs" <= @now) OR ("Status" = @sending AND "LeaseExpiresAtMs" < @now)
-            ORDER BY "Id" LIMIT @max FOR UPDATE SKIP LOCKED)
+            SELECT d."Id" FROM "WebhookDeliveries" AS d
+            WHERE (d."Status" = @pending AND d."NextAttemptAtMs" <= @now AND {InTurn}) OR (d."Status" = @sending AND d."LeaseExpiresAtMs" < @now)
+            ORDER BY d."Id" LIMIT @max FOR UPDATE SKIP LOCKED)
         RETURNING "Id"
         """;
 
