@@ -126,6 +126,28 @@ public class PlatformImportTests
         Assert.Equal("bounced (cleaned) on Mailchimp, 2024-03-05 06:07 UTC", elifHistory.Detail);
     }
 
+    /// <summary>
+    /// Mailchimp writes TAGS as quoted names, and a name may hold a comma: it stays one tag. A leaver the file gives
+    /// no opt-in or confirmation time joined no later than they left, not on the day of the import.
+    /// </summary>
+    [Fact]
+    public async Task MailchimpTagsWithCommasStayWholeAndALeaverWithoutAJoinDateJoinedBeforeLeaving()
+    {
+        using var app = new NewsletterApp();
+        var csv = """"
+            "Email Address","First Name","Last Name","OPTIN_TIME","CONFIRM_TIME","UNSUB_TIME","TAGS"
+            gus@example.org,Gus,,,,"2024-02-01 10:00:00","""Paid, yearly"",""Systems"""
+
+            """";
+        var import = await ImportAsync(app, Encoding.UTF8.GetBytes(csv), "unsubscribed_members_export_1.csv");
+        Assert.True(import.Status == ImportStatus.Completed, import.Error);
+        var gus = (await ReadersAsync(app))["gus@example.org"];
+        Assert.Equal(["paid-yearly", "systems"], TagsOf(gus));
+        Assert.Equal(SubscriberStatus.Unsubscribed, gus.Status);
+        Assert.Equal(Utc("2024-02-01 10:00:00"), gus.UnsubscribedAt);
+        Assert.Equal(Utc("2024-02-01 10:00:00"), gus.CreatedAt);
+    }
+
     [Fact]
     public async Task ReadersWhoLeftAreNeverMailedAndStaySoWhenAnotherFileSaysTheyAreActive()
     {

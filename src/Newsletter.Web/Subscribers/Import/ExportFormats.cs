@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Text;
 using System.Text.RegularExpressions;
 
 namespace Newsletter.Web.Subscribers.Import;
@@ -221,7 +222,7 @@ public static class ExportFormats
             var evidence = ImportValues.Join(
                 ImportValues.Event("opted in", optin, At(f, _optinIp)),
                 ImportValues.Event("confirmed", confirm, At(f, _confirmIp)));
-            return new ReadRow(At(f, _email) ?? "", $"{At(f, _first)} {At(f, _last)}".Trim(), At(f, _tags), optin ?? confirm, confirm ?? optin,
+            return new ReadRow(At(f, _email) ?? "", $"{At(f, _first)} {At(f, _last)}".Trim(), ImportValues.QuotedList(At(f, _tags)), optin ?? confirm, confirm ?? optin,
                 _state, left, evidence, problem);
         }
     }
@@ -586,6 +587,48 @@ public static partial class ImportValues
 
         var from = IPAddress.TryParse(ip, out var address) ? $" from {address}" : "";
         return string.Create(CultureInfo.InvariantCulture, $"{verb} {at:yyyy-MM-dd HH:mm} UTC{from}");
+    }
+
+    /// <summary>
+    /// Mailchimp's TAGS cell, a list of quoted names (<c>"Early readers","Paid, yearly"</c>), as our comma-separated
+    /// tags: each name whole, so a comma inside one makes one tag ("paid-yearly"), not two. A cell without that
+    /// shape is taken as it is.
+    /// </summary>
+    public static string? QuotedList(string? cell)
+    {
+        if (cell is null || !cell.TrimStart().StartsWith('"'))
+        {
+            return cell;
+        }
+
+        var names = new List<string>();
+        var name = new StringBuilder();
+        var quoted = false;
+        for (var i = 0; i < cell.Length; i++)
+        {
+            var c = cell[i];
+            if (quoted && c == '"' && i + 1 < cell.Length && cell[i + 1] == '"')
+            {
+                name.Append('"');
+                i++;
+            }
+            else if (c == '"')
+            {
+                quoted = !quoted;
+            }
+            else if (c == ',' && !quoted)
+            {
+                names.Add(name.ToString());
+                name.Clear();
+            }
+            else
+            {
+                name.Append(c);
+            }
+        }
+
+        names.Add(name.ToString());
+        return string.Join(',', names.Select(Notes.Tags.Normalize).Where(t => t.Length > 0));
     }
 
     public static string? Join(params string?[] parts)

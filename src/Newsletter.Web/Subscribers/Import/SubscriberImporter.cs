@@ -338,7 +338,8 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
 
                     tx ??= await on.BeginTransactionAsync(ct);
                     var key = Subscriber.KeyOf(email);
-                    var createdAt = row.SubscribedAt ?? now;
+                    // A reader who left on a date the file gives, with no date of joining, joined no later than that.
+                    var createdAt = row.SubscribedAt ?? (row.LeftAt < now ? row.LeftAt.Value : now);
                     string[] tags = string.IsNullOrEmpty(row.Tags) ? defaultTags : [.. defaultTags.Concat(Notes.Tags.Parse(row.Tags)).Distinct()];
                     var name = ReaderLifecycle.CleanName(row.Name);
                     if (map.Platform is null && row.State == RowState.Subscribed)
