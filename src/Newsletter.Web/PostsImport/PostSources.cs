@@ -40,8 +40,29 @@ public sealed record PostSource(string Platform, IReadOnlyList<ImportedPost> Pos
 public sealed class PostImportException(string message) : Exception(message);
 
 /// <summary>Reads a Substack export (zip), a Ghost export (JSON) or an RSS 2.0 / Atom feed into posts.</summary>
-public static class PostSources
+public static partial class PostSources
 {
+    /// <summary>
+    /// A feed's title as text. Atom may mark a title as html or xhtml (<c>Ledgers &lt;em&gt;and&lt;/em&gt; leases</c>):
+    /// its tags go, or the site would show them literally; entities are read either way, since RSS titles carry them.
+    /// </summary>
+    private static string TitleText(TextSyndicationContent? title)
+    {
+        var text = title?.Text ?? "";
+        if (title?.Type is "html" or "xhtml")
+        {
+            text = Tag().Replace(text, "");
+        }
+
+        return Whitespace().Replace(WebUtility.HtmlDecode(text), " ").Trim();
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("<[^>]*>")]
+    private static partial System.Text.RegularExpressions.Regex Tag();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\s+")]
+    private static partial System.Text.RegularExpressions.Regex Whitespace();
+
     public static PostSource Read(string fileName, byte[] content, long maxBytes)
     {
         if (content.LongLength > maxBytes)
@@ -283,7 +304,7 @@ public static class PostSources
         var problems = new List<string>();
         foreach (var item in items)
         {
-            var title = item.Title?.Text is { Length: > 0 } t ? WebUtility.HtmlDecode(t) : "Untitled";
+            var title = TitleText(item.Title) is { Length: > 0 } t ? t : "Untitled";
             var encoded = item.ElementExtensions.FirstOrDefault(x => x.OuterName == "encoded");
             var html = encoded?.GetReader().ReadElementContentAsString()
                 ?? (item.Content as TextSyndicationContent)?.Text
@@ -319,7 +340,7 @@ public static class PostSources
             posts.Add(new ImportedPost(title, slug, date, html, summary, [.. item.Categories.Select(c => c.Name).Where(n => !string.IsNullOrWhiteSpace(n))]));
         }
 
-        return new PostSource(feed.Title?.Text is { Length: > 0 } name ? $"Feed ({name})" : "Feed", posts, problems);
+        return new PostSource(TitleText(feed.Title) is { Length: > 0 } name ? $"Feed ({name})" : "Feed", posts, problems);
     }
 
     private const string GhostUrl = "__GHOST_URL__";

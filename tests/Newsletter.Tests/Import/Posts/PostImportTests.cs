@@ -111,6 +111,24 @@ public class PostImportTests
         Assert.Contains("<strong>no</strong>", note, StringComparison.Ordinal);
     }
 
+    /// <summary>An Atom title marked as HTML is read as text: its tags go and its entities are read, in the post and the feed's name.</summary>
+    [Fact]
+    public void AnAtomTitleInHtmlIsReadAsText()
+    {
+        var atom = """
+            <?xml version="1.0" encoding="utf-8"?>
+            <feed xmlns="http://www.w3.org/2005/Atom">
+              <title type="html">Notes &amp;amp; &lt;em&gt;drafts&lt;/em&gt;</title><id>urn:f</id><updated>2024-10-01T00:00:00Z</updated>
+              <entry><title type="html">Ledgers &lt;em&gt;and&lt;/em&gt;
+                leases &amp;amp; locks</title><id>urn:1</id><link href="https://example.org/ledgers"/>
+                <updated>2024-10-01T00:00:00Z</updated><content type="html">&lt;p&gt;Body&lt;/p&gt;</content></entry>
+            </feed>
+            """;
+        var source = PostSources.Read("feed.xml", System.Text.Encoding.UTF8.GetBytes(atom), 1 << 20);
+        Assert.Equal("Ledgers and leases & locks", Assert.Single(source.Posts).Title);
+        Assert.Equal("Feed (Notes & drafts)", source.Platform);
+    }
+
     [Theory]
     [InlineData("feed.rss.xml", "timeouts-everywhere", "Timeouts everywhere", "2024-09-10")]
     [InlineData("feed.atom.xml", "load-shedding", "Load shedding", "2024-10-01")]
