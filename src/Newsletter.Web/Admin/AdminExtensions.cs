@@ -92,8 +92,14 @@ public static class AdminExtensions
     public static WebApplication MapAdmin(this WebApplication app)
     {
         var admin = app.MapGroup("/admin").RequireAuthorization(AuthorPolicy);
-        admin.MapPost("/logout", async (SignInManager<AppUser> signIn, UserManager<AppUser> users, HttpContext http) =>
+        admin.MapPost("/logout", async (SignInManager<AppUser> signIn, UserManager<AppUser> users, Microsoft.AspNetCore.Antiforgery.IAntiforgery antiforgery, HttpContext http) =>
         {
+            // Checked here: the endpoint binds no form, so nothing else would, and signing out ends every session.
+            if (!await antiforgery.IsRequestValidAsync(http))
+            {
+                return Results.BadRequest();
+            }
+
             // A new stamp, so a copy of this session's cookie (another tab, another device, a thief) dies too.
             if (await users.GetUserAsync(http.User) is { } user)
             {

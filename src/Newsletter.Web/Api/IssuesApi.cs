@@ -49,7 +49,41 @@ public sealed record TestSend(IReadOnlyList<string>? Addresses);
 public sealed record TestSendQueued(IReadOnlyList<string> Addresses);
 
 /// <summary>When to send, as an ISO 8601 time with an offset or Z.</summary>
-public sealed record ScheduleRequest(DateTimeOffset? At);
+public sealed record ScheduleRequest([property: System.Text.Json.Serialization.JsonConverter(typeof(WithOffset))] DateTimeOffset? At);
+
+/// <summary>
+/// A time to send must say its offset ("Z" or "+01:00"): without one, .NET would read it in the server's own time
+/// zone, and the same request would send at different hours on differently configured hosts.
+/// </summary>
+public sealed class WithOffset : System.Text.Json.Serialization.JsonConverter<DateTimeOffset?>
+{
+    public override DateTimeOffset? Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options)
+    {
+        if (reader.TokenType == System.Text.Json.JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        var text = reader.GetString();
+        return DateTimeOffset.TryParseExact(text, ["yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mmK"], System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var at)
+            && text is not null && (text.EndsWith('Z') || text.EndsWith('z') || System.Text.RegularExpressions.Regex.IsMatch(text, @"[+-]\d{2}:?\d{2}$"))
+            ? at
+            // Without a message, so the API's error names the field and what it takes, as for any value of the wrong kind.
+            : throw new System.Text.Json.JsonException();
+    }
+
+    public override void Write(System.Text.Json.Utf8JsonWriter writer, DateTimeOffset? value, System.Text.Json.JsonSerializerOptions options)
+    {
+        if (value is { } v)
+        {
+            writer.WriteStringValue(v);
+        }
+        else
+        {
+            writer.WriteNullValue();
+        }
+    }
+}
 
 public sealed record RetryQueued(int Deliveries);
 
@@ -92,9 +126,10 @@ public static class IssuesApi
             .WithSummary("Send again to failed deliveries").WithDescription("Failed, deferred and held deliveries of still-active readers go back to pending. Hard bounces are never retried.");
         g.MapGet("/{id:int}/progress", ProgressAsync).RequireAuthorization(ApiPolicies.Read)
             .WithSummary("An issue's send progress").WithDescription("Counts of the ledger (sent, deferred, failed, skipped, uncertain, held), the rate, an ETA and whether the send is done.");
-        g.MapGet("/{id:int}/ledger", LedgerAsync).RequireAuthorization(ApiPolicies.Read)
+        // Every recipient's address: owners only, as in the admin, and written down with who took it.
+        g.MapGet("/{id:int}/ledger", LedgerAsync).RequireAuthorization(ApiPolicies.Read, Newsletter.Web.Admin.AuthorPolicies.Owner)
             .Produces<LedgerLine>(StatusCodes.Status200OK, "application/jsonl", "text/csv")
-            .WithSummary("An issue's ledger: who got what").WithDescription("One line per recipient with the delivery's status, attempts, SMTP code and time, streamed. format=jsonl (JSON lines, the default) or format=csv. An erased reader's line has no address.");
+            .WithSummary("An issue's ledger: who got what").WithDescription("One line per recipient with the delivery's status, attempts, SMTP code and time, streamed. format=jsonl (JSON lines, the default) or format=csv. An erased reader's line has no address. A token of an owner only; each download is in the audit log.");
         return api;
     }
 
@@ -287,7 +322,7 @@ public static class IssuesApi
         return issue is null ? Missing(id) : TypedResults.Ok(ProgressReport.From(issue.Status, issue.PausedReason, await progress.ReadAsync(id, ct)));
     }
 
-    private static async Task<Results<EmptyHttpResult, NotFoundProblem, ValidationProblem>> LedgerAsync(int id, string? format, HttpContext http, AppDbContext db, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken ct)
+    private static async Task<Results<EmptyHttpResult, NotFoundProblem, ValidationProblem>> LedgerAsync(int id, string? format, HttpContext http, AppDbContext db, Audit.AuditLog audit, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken ct)
     {
         format = (format ?? "jsonl").ToLowerInvariant();
         if (format is not ("jsonl" or "csv"))
@@ -301,6 +336,7 @@ public static class IssuesApi
             return Missing(id);
         }
 
+        await audit.IssueAsync(http.User, Audit.AuditActions.LedgerExport, id, $"delivery ledger ({format.ToUpperInvariant()}, API)", ct);
         http.Response.Headers.ContentDisposition = $"attachment; filename=\"deliveries-{slug}.{format}\"";
         if (format == "csv")
         {

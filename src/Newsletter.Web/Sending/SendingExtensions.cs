@@ -80,7 +80,7 @@ public static class SendingExtensions
 
             var result = await inbound.ProcessAsync(message, "http", ct);
             return Results.Ok(new { kind = result.Kind.ToString(), delivery = result.DeliveryId, subscriber = result.SubscriberId, detail = result.Detail });
-        }).WithMetadata(new RequestSizeLimitAttribute(10 * 1024 * 1024)).DisableAntiforgery();
+        }).WithMetadata(new RequestSizeLimitAttribute(InboundMail.MaxMessageBytes), new Site.RawBody()).DisableAntiforgery();
 
         // Made now, not at the first send: the rate and relay gauges exist from start, so an alert on
         // newsletter_relay_failing_seconds sees 0 on an idle node rather than no series at all.

@@ -14,7 +14,9 @@ public static class FormSizeLimit
     public static IApplicationBuilder UseFormSizeLimit(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
         // Only a POST: the error page, re-executed as a GET, must not read the failed form again.
-        if (HttpMethods.IsPost(context.Request.Method) && context.Request.HasFormContentType)
+        // An endpoint that reads its body as it is (raw mail) gets it unread, whatever type the sender claimed:
+        // curl's --data-binary says application/x-www-form-urlencoded unless told otherwise.
+        if (HttpMethods.IsPost(context.Request.Method) && context.Request.HasFormContentType && context.GetEndpoint()?.Metadata.GetMetadata<RawBody>() is null)
         {
             try
             {
@@ -30,3 +32,6 @@ public static class FormSizeLimit
         await next(context);
     });
 }
+
+/// <summary>Endpoint metadata: the body is read raw by the endpoint, never as a form, whatever its content type says.</summary>
+public sealed class RawBody;

@@ -78,6 +78,25 @@ public static class WebhookHttp
         if (address.AddressFamily == AddressFamily.InterNetworkV6)
         {
             var b = address.GetAddressBytes();
+            // IPv6 forms that carry an IPv4 address reach that address: NAT64's well-known 64:ff9b::/96,
+            // IPv4-compatible ::a.b.c.d (deprecated, still routed by some stacks) and 6to4 2002:a.b.c.d::/48, each
+            // judged by the IPv4 address it carries. NAT64's local-use 64:ff9b:1::/48 (RFC 8215) is private by name.
+            var nat64 = b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b;
+            if (nat64 && b[4] == 0 && b[5] == 1)
+            {
+                return false;
+            }
+
+            if ((nat64 && b.AsSpan(4, 8).IndexOfAnyExcept((byte)0) < 0) || b.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0)
+            {
+                return IsPublic(new IPAddress(b.AsSpan(12, 4)));
+            }
+
+            if (b[0] == 0x20 && b[1] == 0x02)
+            {
+                return IsPublic(new IPAddress(b.AsSpan(2, 4)));
+            }
+
             // Link-local, site-local, multicast, and unique local fc00::/7.
             return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || (b[0] & 0xFE) == 0xFC);
         }

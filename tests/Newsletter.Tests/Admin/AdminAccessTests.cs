@@ -146,6 +146,9 @@ public class AdminAccessTests
         var login = await Forms.PostAsync(client, "/admin/login", new Dictionary<string, string> { ["Input.Email"] = "me@example.org", ["Input.Password"] = "the right password here" });
         Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/admin", Ct)).StatusCode);
+        // A sign-out posted without the form's token (from another page of the same site) is refused: it would end every session.
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.PostAsync("/admin/logout", new FormUrlEncodedContent([]), Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/admin", Ct)).StatusCode);
         var logout = await Forms.PostAsync(client, "/admin/account", new Dictionary<string, string>(), "/admin/logout");
         Assert.Equal(HttpStatusCode.Redirect, logout.StatusCode);
         Assert.Equal(HttpStatusCode.Redirect, (await client.GetAsync("/admin", Ct)).StatusCode);

@@ -246,4 +246,25 @@ public class RoleTests
         Assert.Equal(AuditActions.IssueSend, entry.Action);
         Assert.StartsWith("Test Editor via API token", entry.ActorName, StringComparison.Ordinal);
     }
+
+    /// <summary>The ledger holds every recipient's address: through the API, as in the admin, owners only, and recorded.</summary>
+    [Fact]
+    public async Task TheLedgerThroughTheApiIsAnOwnersAndEachDownloadIsRecorded()
+    {
+        using var app = new NewsletterApp();
+        await SendingFixture.AddReadersAsync(app, 1);
+        var issueId = await SendingFixture.AddIssueAsync(app);
+        foreach (var role in new[] { AuthorRole.Viewer, AuthorRole.Writer, AuthorRole.Editor })
+        {
+            var api = ApiClients.With(app, await ApiClients.TokenAsync(app, ApiScopes.Read, role: role));
+            Assert.Equal(HttpStatusCode.Forbidden, (await api.GetAsync($"/api/v1/issues/{issueId}/ledger?format=csv", Ct)).StatusCode);
+        }
+
+        Assert.False(await WithDbAsync(app, db => db.AuditEntries.AnyAsync(Ct)));
+        var owner = ApiClients.With(app, await ApiClients.TokenAsync(app, ApiScopes.Read));
+        Assert.Equal(HttpStatusCode.OK, (await owner.GetAsync($"/api/v1/issues/{issueId}/ledger", Ct)).StatusCode);
+        var entry = await WithDbAsync(app, db => db.AuditEntries.AsNoTracking().SingleAsync(Ct));
+        Assert.Equal(AuditActions.LedgerExport, entry.Action);
+        Assert.StartsWith("Test Owner via API token", entry.ActorName, StringComparison.Ordinal);
+    }
 }

@@ -72,6 +72,8 @@ public class ApiProblemTests
             ("/api/v1/issues", Json("""{"subject":"B","markdown":"x","segment":{"gotIssue":"the last one"}}"""), ["$.segment.gotIssue", "a whole number"]),
             ("/api/v1/issues", Json("""{"subject":"C","markdown":"x","noteIds":[1.5]}"""), ["$.noteIds[0]", "a whole number"]),
             ($"/api/v1/issues/{issueId}/schedule", Json("""{"at":"tomorrow morning"}"""), ["$.at", "a date and time"]),
+            // No offset: the server's own time zone would decide the hour, so it is refused.
+            ($"/api/v1/issues/{issueId}/schedule", Json("""{"at":"2027-01-01T10:00:00"}"""), ["$.at", "a date and time"]),
         };
         foreach (var (url, body, says) in cases)
         {

@@ -29,7 +29,9 @@ public class InboundMailTests
         using var __ = app;
         var message = smtp.Messages().Single(m => m.EnvelopeTo == "reader0003@example.org");
 
-        var response = await PostAsync(app, Dsn(message.EnvelopeFrom, "reader0003@example.org", "failed", "5.1.1", "smtp; 550 5.1.1 <reader0003@example.org>: Recipient address rejected: User unknown in virtual mailbox table"));
+        // Posted as the README's curl command posts it: --data-binary without a type says it is a form.
+        var response = await PostAsync(app, Dsn(message.EnvelopeFrom, "reader0003@example.org", "failed", "5.1.1", "smtp; 550 5.1.1 <reader0003@example.org>: Recipient address rejected: User unknown in virtual mailbox table"),
+            "application/x-www-form-urlencoded");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("\"kind\":\"HardBounce\"", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
 
@@ -351,9 +353,9 @@ public class InboundMailTests
         return id;
     }
 
-    private static async Task<HttpResponseMessage> PostAsync(NewsletterApp app, string raw)
+    private static async Task<HttpResponseMessage> PostAsync(NewsletterApp app, string raw, string type = "message/rfc822")
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, "/api/inbound") { Content = new StringContent(raw.ReplaceLineEndings("\r\n"), Encoding.UTF8, "message/rfc822") };
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/inbound") { Content = new StringContent(raw.ReplaceLineEndings("\r\n"), Encoding.UTF8, type) };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Secret);
         return await app.CreateClient().SendAsync(request, Ct);
     }

@@ -202,6 +202,14 @@ public sealed class WebhookTests
         Assert.False(WebhookHttp.IsPublic(System.Net.IPAddress.Parse("169.254.169.254")));
         Assert.False(WebhookHttp.IsPublic(System.Net.IPAddress.Parse("::ffff:10.0.0.1")));
         Assert.True(WebhookHttp.IsPublic(System.Net.IPAddress.Parse("93.184.215.14")));
+        // IPv6 forms that carry an IPv4 address are judged by it: NAT64, IPv4-compatible, 6to4; and local-use NAT64.
+        foreach (var wrapped in new[] { "64:ff9b::7f00:1", "64:ff9b::a00:1", "::127.0.0.1", "::10.0.0.1", "2002:7f00:1::1", "2002:a9fe:a9fe::1", "64:ff9b:1::5db8:d70e" })
+        {
+            Assert.False(WebhookHttp.IsPublic(System.Net.IPAddress.Parse(wrapped)), wrapped);
+        }
+
+        Assert.True(WebhookHttp.IsPublic(System.Net.IPAddress.Parse("64:ff9b::5db8:d70e")));
+        Assert.True(WebhookHttp.IsPublic(System.Net.IPAddress.Parse("2606:2800:220:1::1")));
     }
 
     [Fact]
