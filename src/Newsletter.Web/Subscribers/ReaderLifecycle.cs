@@ -706,7 +706,13 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                     await db.ReplyThreads.Where(t => t.SubscriberId == id).ExecuteUpdateAsync(u => u.SetProperty(t => t.SubscriberId, (long?)null), ct);
                 }
 
-                await db.Deliveries.Where(d => d.SubscriberId == id).ExecuteDeleteAsync(ct);
+                // The ledger keeps what was done for its issues' numbers, with nothing that names the reader: no error
+                // text (a relay's refusal quotes the address) and an id no reader has or will get (SQLite may give a
+                // deleted reader's id to the next one), the line's own id negated. A line not yet final goes, as before.
+                await db.Deliveries.Where(d => d.SubscriberId == id && d.Status != Sending.DeliveryStatus.Sent && d.Status != Sending.DeliveryStatus.Failed && d.Status != Sending.DeliveryStatus.Skipped)
+                    .ExecuteDeleteAsync(ct);
+                await db.Deliveries.Where(d => d.SubscriberId == id)
+                    .ExecuteUpdateAsync(u => u.SetProperty(d => d.SubscriberId, d => -d.Id).SetProperty(d => d.LastError, (string?)null), ct);
                 // The welcome series keeps its own ledger, keyed by the reader's id without a foreign key.
                 await db.Set<Welcome.WelcomeDelivery>().Where(d => d.SubscriberId == id).ExecuteDeleteAsync(ct);
                 await db.Set<Welcome.WelcomeReader>().Where(r => r.SubscriberId == id).ExecuteDeleteAsync(ct);

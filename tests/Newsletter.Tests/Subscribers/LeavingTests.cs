@@ -130,4 +130,45 @@ public class LeavingTests
         await Task.Delay(500, Ct);
         Assert.Null(await SubscribeTests.FindAsync(app, "forget.me@example.org"));
     }
+
+    /// <summary>
+    /// An erase leaves the issues' numbers as they were: the erased readers' final ledger lines stay, saying
+    /// "(erased)", with nothing that names them (a relay's refusal quotes the address); a line not yet final goes.
+    /// A reader who comes later, even given the same id by SQLite, inherits none of them.
+    /// </summary>
+    [Fact]
+    public async Task AnEraseKeepsTheLedgersNumbersButNothingThatNamesTheReader()
+    {
+        using var app = new NewsletterApp();
+        var ids = await Sending.SendingFixture.AddReadersAsync(app, 3);
+        var issueId = await Sending.SendingFixture.AddIssueAsync(app);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            db.Deliveries.AddRange(
+                new Web.Sending.Delivery { IssueId = issueId, SubscriberId = ids[0], Status = Web.Sending.DeliveryStatus.Sent, Attempts = 1, SmtpCode = 250 },
+                new Web.Sending.Delivery { IssueId = issueId, SubscriberId = ids[1], Status = Web.Sending.DeliveryStatus.Failed, Attempts = 1, SmtpCode = 550, LastError = "550 5.1.1 <reader0001@example.org>: User unknown" },
+                new Web.Sending.Delivery { IssueId = issueId, SubscriberId = ids[2], Status = Web.Sending.DeliveryStatus.Deferred, Attempts = 1 });
+            await db.SaveChangesAsync(Ct);
+            var readers = scope.ServiceProvider.GetRequiredService<ReaderLifecycle>();
+            foreach (var id in ids)
+            {
+                Assert.True(await readers.DeleteAsync(id, erase: true, Ct));
+            }
+        }
+
+        await using var read = app.Services.CreateAsyncScope();
+        var rows = await read.ServiceProvider.GetRequiredService<AppDbContext>().Deliveries.AsNoTracking().Where(d => d.IssueId == issueId).OrderBy(d => d.Id).ToListAsync(Ct);
+        Assert.Equal([Web.Sending.DeliveryStatus.Sent, Web.Sending.DeliveryStatus.Failed], rows.Select(d => d.Status));
+        Assert.All(rows, d => Assert.True(d.SubscriberId < 0 && d.LastError is null, $"{d.SubscriberId} {d.LastError}"));
+        var csv = new MemoryStream();
+        await Web.Sending.LedgerExport.WriteCsvAsync(read.ServiceProvider.GetRequiredService<AppDbContext>(), issueId, csv, Ct);
+        var text = System.Text.Encoding.UTF8.GetString(csv.ToArray());
+        Assert.Equal(2, text.Split('\n').Count(l => l.StartsWith("(erased),", StringComparison.Ordinal)));
+        Assert.DoesNotContain("example.org", text, StringComparison.Ordinal);
+
+        // A new reader (on SQLite possibly with a freed id) starts with no ledger lines.
+        var newcomer = (await Sending.SendingFixture.AddReadersAsync(app, 1, prefix: "newcomer"))[0];
+        Assert.False(await read.ServiceProvider.GetRequiredService<AppDbContext>().Deliveries.AnyAsync(d => d.SubscriberId == newcomer, Ct));
+    }
 }
