@@ -81,7 +81,11 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
             errors[nameof(NoteInput.Title)] = ["The title must be on one line."];
         }
 
-        var slug = string.IsNullOrWhiteSpace(input.Slug) ? NoteFile.Slugify(input.Title) : input.Slug.Trim();
+        // Left out, a published note keeps its slug: its address is in feeds, emails and links out there, and a
+        // PUT that only meant to fix a typo in the title must not move it. A draft's follows its title.
+        var slug = !string.IsNullOrWhiteSpace(input.Slug) ? input.Slug.Trim()
+            : note.Status == NoteStatus.Published && note.Slug is { Length: > 0 } kept ? kept
+            : NoteFile.Slugify(input.Title);
         if (!NoteFile.IsValidSlug(slug))
         {
             errors[nameof(NoteInput.Slug)] = ["The slug may only hold a-z, 0-9 and inner hyphens."];

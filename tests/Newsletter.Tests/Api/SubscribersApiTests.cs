@@ -123,6 +123,11 @@ public class SubscribersApiTests
         Assert.Equal("Published", (await JsonAsync(published)).GetProperty("status").GetString());
         Assert.Equal(HttpStatusCode.OK, (await app.CreateClient().GetAsync($"/notes/{slug}", Ct)).StatusCode);
 
+        // A PUT that leaves the slug out (fixing the title) keeps a published note where readers' links point.
+        var retitled = await api.PutAsJsonAsync($"/api/v1/notes/{note.GetProperty("id").GetInt32()}", new { title = "Written by a careful script", markdown = "Some **bold** text." }, Ct);
+        Assert.Equal(slug, (await JsonAsync(retitled)).GetProperty("slug").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await app.CreateClient().GetAsync($"/notes/{slug}", Ct)).StatusCode);
+
         var (duplicate, problem) = await PostJsonAsync(api, "/api/v1/notes", new { title = "Another", slug });
         Assert.Equal(HttpStatusCode.BadRequest, duplicate.StatusCode);
         Assert.True(problem.GetProperty("errors").TryGetProperty("slug", out _), problem.ToString());
