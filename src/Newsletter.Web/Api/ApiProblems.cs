@@ -67,6 +67,18 @@ public static partial class ApiProblems
 
         // The reader's line and byte, counted from 1 for people (System.Text.Json counts from 0).
         var at = json.LineNumber is { } line && json.BytePositionInLine is { } column ? $" (line {line + 1}, byte {column + 1})" : "";
+        if (UnknownField().Match(json.Message) is { Success: true } unknown)
+        {
+            // A body type that refuses fields it does not have (a PATCH, where a field ignored would look like a change
+            // made): say which field, and what the endpoint takes instead.
+            var takes = (problem.AdditionalMetadata ?? problem.HttpContext.GetEndpoint()?.Metadata)?.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.RequestType
+                ?.GetProperties().Select(p => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(p.Name)).ToArray() ?? [];
+            var name = unknown.Groups[1].Value;
+            var sentence = $"'{name}' is not a field this endpoint takes{(takes.Length > 0 ? $"; it takes {string.Join(", ", takes)}" : "")}. Nothing was saved.";
+            problem.ProblemDetails.Extensions["errors"] = new Dictionary<string, string[]> { [name] = [sentence] };
+            return sentence;
+        }
+
         if (!json.Message.StartsWith("The JSON value could not be converted to ", StringComparison.Ordinal))
         {
             // A syntax error: the text before " Path:" is the reader's sentence ("'t' is invalid after a single JSON
@@ -94,6 +106,9 @@ public static partial class ApiProblems
 
         return detail;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^The JSON property '([^']*)' could not be mapped to any .NET member")]
+    private static partial System.Text.RegularExpressions.Regex UnknownField();
 
     // "$.segment.topics[0]" from the body's type: a property per name (JSON names are camelCase), the element per index.
     private static Type? FieldType(Type? type, string? path)

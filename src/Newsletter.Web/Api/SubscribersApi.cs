@@ -18,6 +18,8 @@ public sealed record SubscriberDto(long Id, string Email, string? Name, Subscrib
 public sealed record SubscriberCreate([property: System.ComponentModel.DataAnnotations.Required] string? Email, string? Name, IReadOnlyList<string>? Tags, bool DoubleOptIn = true, string? Consent = null);
 
 /// <summary>Changes to a subscriber; a field left out (null) stays as it is. Tags replace the reader's tags.</summary>
+// A field it does not have is refused, not ignored: {"email": ...} or {"status": ...} answered 200 and changed nothing.
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record SubscriberUpdate(string? Name, IReadOnlyList<string>? Tags);
 
 public sealed record TagCount(string Tag, int Subscribers);

@@ -97,9 +97,19 @@ public class ApiProblemTests
             Assert.DoesNotContain("SubscriberCreate", detail, StringComparison.Ordinal);
         }
 
+        // A PATCH with a field it does not take is refused by name, not answered 200 with nothing changed.
+        var (_, reader) = await PostJsonAsync(api, "/api/v1/subscribers", new { email = "kept@example.org", name = "Kept", doubleOptIn = false, consent = "test" });
+        foreach (var field in new[] { "email", "status" })
+        {
+            var patch = new HttpRequestMessage(HttpMethod.Patch, $"/api/v1/subscribers/{reader.GetProperty("id").GetInt64()}") { Content = Json($$"""{"{{field}}":"x@example.org","name":"Changed"}""") };
+            var refused = await AssertProblemAsync(await api.SendAsync(patch, Ct), 400, field);
+            Assert.Contains($"'{field}' is not a field this endpoint takes; it takes name, tags", refused.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.True(refused.GetProperty("errors").TryGetProperty(field, out _), refused.ToString());
+        }
+
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        Assert.Equal(0, await db.Subscribers.CountAsync(Ct));
+        Assert.Equal("Kept", (await db.Subscribers.SingleAsync(Ct)).Name);
         Assert.Equal(1, await db.Issues.CountAsync(Ct));
         Assert.Null((await db.Issues.SingleAsync(Ct)).ScheduledAt);
     }
