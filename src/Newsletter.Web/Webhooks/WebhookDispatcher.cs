@@ -23,6 +23,8 @@ public sealed record WebhookAttempt(bool Delivered, int? StatusCode, string? Res
 /// tells a repeat. Events of one reader, issue or note go one after another, in the order they happened;
 /// different ones go in parallel, so an import of a million readers is a stream of POSTs at
 /// <see cref="WebhookOptions.Parallelism"/> at a time, never a million jobs or one request per import row.
+/// Rows are claimed as POSTs finish, not batch by batch, and an endpoint holding half the POSTs in flight gets no
+/// more until one ends: a receiver that hangs until every timeout slows its own deliveries, not everyone's.
 /// </summary>
 public sealed class WebhookDispatcher(IServiceScopeFactory scopes, WebhookSql sql, IHttpClientFactory http, WebhookSignal signal, IOptions<WebhookOptions> options, IOptions<SiteOptions> site, TimeProvider clock, ILogger<WebhookDispatcher> logger)
 {
@@ -35,28 +37,64 @@ public sealed class WebhookDispatcher(IServiceScopeFactory scopes, WebhookSql sq
         using var running = signal.Started();
         var owner = Guid.NewGuid().ToString("N");
         var stopAt = clock.GetUtcNow() + TimeSpan.FromMinutes(1);
-        while (clock.GetUtcNow() < stopAt && !ct.IsCancellationRequested)
+        var parallelism = options.Value.Parallelism;
+        var share = Math.Max(1, parallelism / 2);
+        var sending = new List<(Task Task, int Endpoint)>();
+        try
         {
-            var batch = await ClaimAsync(owner, ct);
-            if (batch.Count == 0)
+            while (true)
             {
-                return;
-            }
-
-            var groups = batch.GroupBy(d => (d.EndpointId, d.SubscriberId, d.IssueId, d.NoteId)).Select(g => g.OrderBy(d => d.Id).ToList());
-            await Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = options.Value.Parallelism, CancellationToken = ct }, async (group, token) =>
-            {
-                await using var scope = scopes.CreateAsyncScope();
-                var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-                foreach (var row in group)
+                var claimed = 0;
+                var free = parallelism - sending.Count;
+                if (free > 0 && clock.GetUtcNow() < stopAt && !ct.IsCancellationRequested)
                 {
-                    await DeliverAsync(db, row, owner, token);
+                    int[] busy = [.. sending.GroupBy(s => s.Endpoint).Where(g => g.Count() >= share).Select(g => g.Key)];
+                    var batch = await ClaimAsync(owner, Math.Min(Math.Min(free, share), options.Value.BatchSize), busy, ct);
+                    foreach (var group in batch.GroupBy(d => (d.EndpointId, d.SubscriberId, d.IssueId, d.NoteId)))
+                    {
+                        sending.Add((DeliverInOrderAsync([.. group.OrderBy(d => d.Id)], owner, ct), group.Key.EndpointId));
+                    }
+
+                    claimed = batch.Count;
                 }
-            });
+
+                if (sending.Count == 0)
+                {
+                    return;
+                }
+
+                // Claim again at once while there was work and room; otherwise wait for a POST to end (it frees a slot,
+                // and the next event of its reader may now be in turn).
+                if (claimed == 0 || sending.Count >= parallelism)
+                {
+                    await Task.WhenAny(sending.Select(s => s.Task));
+                }
+
+                foreach (var done in sending.Where(s => s.Task.IsCompleted).ToList())
+                {
+                    sending.Remove(done);
+                    await done.Task; // a failure (the database gone) ends the job, after the others below
+                }
+            }
+        }
+        finally
+        {
+            // Nothing is left running when the job ends, whichever way: each POST records its own outcome.
+            await Task.WhenAll(sending.Select(s => s.Task)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
-    private async Task<List<WebhookDelivery>> ClaimAsync(string owner, CancellationToken ct)
+    private async Task DeliverInOrderAsync(List<WebhookDelivery> group, string owner, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        foreach (var row in group)
+        {
+            await DeliverAsync(db, row, owner, ct);
+        }
+    }
+
+    private async Task<List<WebhookDelivery>> ClaimAsync(string owner, int max, int[] busy, CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
@@ -65,7 +103,7 @@ public sealed class WebhookDispatcher(IServiceScopeFactory scopes, WebhookSql sq
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
             await using var claim = db.Command(tx, sql.Claim, ("@owner", owner), ("@now", now), ("@until", now + (long)options.Value.LeaseDuration.TotalMilliseconds),
-                ("@max", options.Value.BatchSize), ("@pending", (int)WebhookDeliveryStatus.Pending), ("@sending", (int)WebhookDeliveryStatus.Sending));
+                ("@max", max), ("@pending", (int)WebhookDeliveryStatus.Pending), ("@sending", (int)WebhookDeliveryStatus.Sending), ("@busy", sql.Busy(busy)));
             await using (var reader = await claim.ExecuteReaderAsync(ct))
             {
                 while (await reader.ReadAsync(ct))

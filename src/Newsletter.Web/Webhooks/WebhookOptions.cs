@@ -20,7 +20,7 @@ public sealed class WebhookOptions
     /// <summary>How often each node looks for due deliveries (one indexed read) and starts a dispatch job.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Rows one claim takes. A killed node can have sent at most this many that are sent again.</summary>
+    /// <summary>Rows one claim takes at most; claims take no more than half of <see cref="Parallelism"/> anyway, as POSTs finish.</summary>
     public int BatchSize { get; set; } = 100;
 
     /// <summary>POSTs in flight at once per dispatch job (events of one reader, issue or note always go one after another).</summary>

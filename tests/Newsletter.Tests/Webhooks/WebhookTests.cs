@@ -138,6 +138,48 @@ public sealed class WebhookTests
         Assert.Equal(got[0].Id, got[2].Id);
     }
 
+    /// <summary>
+    /// One endpoint hangs (its receiver answers nothing for as long as the test runs, under a 60 s timeout); another
+    /// answers at once. Every event reaches the healthy one while the hanging one still holds its calls: an endpoint
+    /// gets at most half the POSTs in flight, and rows are claimed as POSTs end, not batch by batch. Before, the
+    /// healthy endpoint's rows waited behind each batch's slowest POST.
+    /// </summary>
+    [Fact]
+    public async Task AnEndpointThatHangsDoesNotHoldBackTheOthers()
+    {
+        var hang = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stuck = new WebhookReceiver { Respond = _ => hang.Task };
+        using var healthy = new WebhookReceiver();
+        await using var app = new NewsletterApp(new(Fast()) { ["Webhooks:Timeout"] = "00:01:00", ["Webhooks:LeaseDuration"] = "00:05:00" });
+        _ = app.Server;
+        var ct = TestContext.Current.CancellationToken;
+        // The stuck endpoint first, so each event's row for it comes before the healthy one's.
+        await AddEndpointAsync(app, stuck.Url);
+        await AddEndpointAsync(app, healthy.Url);
+        try
+        {
+            await WithAsync(app, async sp =>
+            {
+                var readers = sp.GetRequiredService<ReaderLifecycle>();
+                for (var i = 0; i < 20; i++)
+                {
+                    await readers.AddByAuthorAsync($"r{i}@example.org", null, [], "consent", "admin", ct);
+                }
+
+                return 0;
+            });
+
+            // The deadline only bounds the wait; the stuck calls run for a minute, so nothing here is a race with them.
+            var got = await healthy.WaitForAsync(r => r.Count >= 20, TimeSpan.FromSeconds(45), app.JobDiagnostics);
+            Assert.Equal(20, got.Select(r => r.Id).Distinct().Count());
+            Assert.InRange(stuck.Received.Count, 1, 8);
+        }
+        finally
+        {
+            hang.TrySetResult(200);
+        }
+    }
+
     private static long DispatchJobs(NewsletterApp app)
     {
         var monitor = app.Services.GetRequiredService<global::Hangfire.JobStorage>().GetMonitoringApi();

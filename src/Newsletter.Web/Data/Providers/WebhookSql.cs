@@ -11,10 +11,13 @@ namespace Newsletter.Web.Data.Providers;
 /// ledger's raw SQL, the importer's bulk statements). The triggers are built from
 /// <see cref="WebhookEventTypes"/>, so the mapping from change to event lives once.
 /// </summary>
-/// <remarks>Claim parameters: @owner, @now, @until, @max, @pending, @sending. Returns the "Id"s it took.</remarks>
+/// <remarks>Claim parameters: @owner, @now, @until, @max, @pending, @sending, @busy (<see cref="Busy"/>). Returns the "Id"s it took.</remarks>
 public abstract class WebhookSql
 {
     public abstract string Claim { get; }
+
+    /// <summary>The claim's @busy: endpoints whose rows it leaves alone (they hold their share of the POSTs in flight already).</summary>
+    public abstract object Busy(IReadOnlyCollection<int> endpointIds);
 
     /// <summary>Whether the claim would take anything now (@now, @pending, @sending): the pump's look, by the same rule.</summary>
     public string Due => $"""
@@ -79,12 +82,19 @@ public sealed class SqliteWebhookSql : WebhookSql
     public override string Claim => Take + $"""
 
         WHERE "Id" IN (
-            SELECT "Id" FROM (SELECT "Id" FROM "WebhookDeliveries" WHERE "Status" = @sending AND "LeaseExpiresAtMs" < @now LIMIT @max)
+            SELECT "Id" FROM (SELECT "Id" FROM "WebhookDeliveries" WHERE "Status" = @sending AND "LeaseExpiresAtMs" < @now AND {NotBusy} LIMIT @max)
             UNION ALL
-            SELECT "Id" FROM (SELECT d."Id" FROM "WebhookDeliveries" AS d WHERE d."Status" = @pending AND d."NextAttemptAtMs" <= @now AND {InTurn} ORDER BY d."Id" LIMIT @max)
+            SELECT "Id" FROM (SELECT d."Id" FROM "WebhookDeliveries" AS d WHERE d."Status" = @pending AND d."NextAttemptAtMs" <= @now AND {InTurn} AND {NotBusy} ORDER BY d."Id" LIMIT @max)
             LIMIT @max)
         RETURNING "Id"
         """;
+
+    // A JSON array of ids, read by json_each: SQLite has no array parameters.
+    private const string NotBusy = """
+        "EndpointId" NOT IN (SELECT value FROM json_each(@busy))
+        """;
+
+    public override object Busy(IReadOnlyCollection<int> endpointIds) => System.Text.Json.JsonSerializer.Serialize(endpointIds);
 
     private const string Now = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
 
@@ -139,10 +149,13 @@ public sealed class PostgresWebhookSql : WebhookSql
 
         WHERE "Id" IN (
             SELECT d."Id" FROM "WebhookDeliveries" AS d
-            WHERE (d."Status" = @pending AND d."NextAttemptAtMs" <= @now AND {InTurn}) OR (d."Status" = @sending AND d."LeaseExpiresAtMs" < @now)
+            WHERE ((d."Status" = @pending AND d."NextAttemptAtMs" <= @now AND {InTurn}) OR (d."Status" = @sending AND d."LeaseExpiresAtMs" < @now))
+                AND NOT (d."EndpointId" = ANY (@busy))
             ORDER BY d."Id" LIMIT @max FOR UPDATE SKIP LOCKED)
         RETURNING "Id"
         """;
+
+    public override object Busy(IReadOnlyCollection<int> endpointIds) => endpointIds.ToArray();
 
     // History is written in bulk by imports: one statement trigger over the transition table writes a
     // million outbox rows in one INSERT ... SELECT, and nothing at all when no endpoint is enabled.
