@@ -11,7 +11,7 @@ public enum ImportStatus
     Failed = 3,
 }
 
-/// <summary>A CSV import: the file waits in data/imports/, a Hangfire job streams it, counts land here.</summary>
+/// <summary>A CSV import: the file waits among the ImportFiles (data/imports/, or the database on PostgreSQL), a Hangfire job streams it, counts land here.</summary>
 public sealed class SubscriberImport
 {
     public int Id { get; set; }

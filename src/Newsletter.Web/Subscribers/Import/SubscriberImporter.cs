@@ -116,12 +116,12 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         }
     }
 
-    /// <summary>Marks a Running import whose file nobody reads as cut off; false when it is being read (or no longer runs).</summary>
-    private async Task<bool> FailIfCutOffAsync(int importId, CancellationToken ct)
+    /// <summary>Marks a Running import whose file nobody reads as cut off; one being read (or no longer running) is left be.</summary>
+    private async Task FailIfCutOffAsync(int importId, CancellationToken ct)
     {
         if (await files.IsBeingReadAsync(UploadName(importId), ct))
         {
-            return false; // a job on another node, or an import-subscribers verb, is running it right now
+            return; // a job on another node, or an import-subscribers verb, is running it right now
         }
 
         // Conditional: an import that finished between the look and this update keeps its outcome.
@@ -130,14 +130,11 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
             .SetProperty(i => i.Status, ImportStatus.Failed)
             .SetProperty(i => i.FinishedAt, clock.GetUtcNow().UtcDateTime)
             .SetProperty(i => i.Error, $"Interrupted: the app stopped while this import ran. {imported:N0} rows were imported; upload the file again to import the rest (rows already on the list are skipped as duplicates)."), ct);
-        if (marked == 0)
+        if (marked == 1)
         {
-            return false;
+            logger.LogWarning("Import {Id} was interrupted by a stop after {Imported} rows; marked failed", importId, imported);
+            await DeleteUploadAsync(importId);
         }
-
-        logger.LogWarning("Import {Id} was interrupted by a stop after {Imported} rows; marked failed", importId, imported);
-        await DeleteUploadAsync(importId);
-        return true;
     }
 
     /// <summary>
@@ -230,7 +227,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
 
     /// <summary>
     /// The uploaded copy goes once it has been read: it holds every address in the file, and an erase
-    /// request must not leave one behind in data/imports. The errors file stays for the author to download.
+    /// request must not leave one behind among the kept files. The errors file stays for the author to download.
     /// </summary>
     private async Task DeleteUploadAsync(int importId)
     {
