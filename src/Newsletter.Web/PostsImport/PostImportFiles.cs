@@ -66,9 +66,14 @@ public sealed class PostImportFiles(ImportFiles files, SafeDownloader downloader
             return null;
         }
 
+        // Taken by deleting it: of two clicks at once (on one node or two), only the one that deletes it imports.
+        if (remove && !await files.DeleteAsync($"posts/{token}", ct))
+        {
+            return null;
+        }
+
         if (remove)
         {
-            await files.DeleteAsync($"posts/{token}", ct);
             await files.DeleteAsync($"posts/{token}.name", ct);
         }
 

@@ -35,7 +35,8 @@ public abstract class ImportFiles
     /// <summary>Whether some process has the file open through <see cref="OpenReadAsync"/> right now.</summary>
     public abstract Task<bool> IsBeingReadAsync(string name, CancellationToken ct);
 
-    public abstract Task DeleteAsync(string name, CancellationToken ct);
+    /// <summary>Deletes the file; true when this call deleted it, false when it was gone (another caller took it first).</summary>
+    public abstract Task<bool> DeleteAsync(string name, CancellationToken ct);
 
     /// <summary>Where someone at this machine finds the file, or null when it lives in the database.</summary>
     public abstract string? LocalPath(string name);
@@ -113,10 +114,21 @@ public sealed class FolderImportFiles(AppPaths paths) : ImportFiles
         }
     }
 
-    public override Task DeleteAsync(string name, CancellationToken ct)
+    public override Task<bool> DeleteAsync(string name, CancellationToken ct)
     {
-        File.Delete(PathOf(name));
-        return Task.CompletedTask;
+        // Renamed first: of two callers at once, exactly one finds the file to rename.
+        var gone = $"{PathOf(name)}.{Guid.NewGuid():N}.gone";
+        try
+        {
+            File.Move(PathOf(name), gone);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return Task.FromResult(false);
+        }
+
+        File.Delete(gone);
+        return Task.FromResult(true);
     }
 }
 
@@ -265,11 +277,11 @@ public sealed class DatabaseImportFiles(AppDbContext db) : ImportFiles
         return (bool)(await probe.ExecuteScalarAsync(ct))!;
     }
 
-    public override async Task DeleteAsync(string name, CancellationToken ct)
+    public override async Task<bool> DeleteAsync(string name, CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);
         await using var delete = Command(connection, """DELETE FROM "ImportFiles" WHERE "Name" = @n""", name);
-        await delete.ExecuteNonQueryAsync(ct);
+        return await delete.ExecuteNonQueryAsync(ct) > 0;
     }
 
     /// <summary>Reads a stored file chunk by chunk; CSV parsing reads synchronously, so both ways are served.</summary>

@@ -235,8 +235,13 @@ public class PostImportTests
         Assert.Single(await IssuesAsync(app));
 
         var importToken = System.Text.RegularExpressions.Regex.Match(preview, "name=\"token\" value=\"([0-9a-f]{32})\"").Groups[1].Value;
-        var done = await Forms.PostAsync(client, "/admin/posts/import", new Dictionary<string, string> { ["token"] = importToken, ["target"] = "issues" }, "/admin/posts/import?handler=Import");
-        Assert.Contains("2 imported as issues", await done.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        // A double click: two imports of one preview at once. One imports, the other is told it was imported already.
+        var clicks = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ =>
+            Forms.PostAsync(client, "/admin/posts/import", new Dictionary<string, string> { ["token"] = importToken, ["target"] = "issues" }, "/admin/posts/import?handler=Import")));
+        Assert.All(clicks, c => Assert.Equal(HttpStatusCode.OK, c.StatusCode));
+        var pages = await Task.WhenAll(clicks.Select(c => c.Content.ReadAsStringAsync(Ct)));
+        Assert.Single(pages, p => p.Contains("2 imported as issues", StringComparison.Ordinal));
+        Assert.Single(pages, p => p.Contains("That preview has expired or was already imported", StringComparison.Ordinal));
         var issues = await IssuesAsync(app);
         Assert.Equal(["why-queues-lie-2", "retries-with-budgets", "why-queues-lie"], issues.Select(i => i.Slug));
         // The site already numbered an issue: imported ones are not given numbers that would renumber history.
