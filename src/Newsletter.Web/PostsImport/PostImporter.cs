@@ -135,8 +135,38 @@ public sealed class PostImporter(
         return new ImportPlan(source.Platform, target, planned, source.Problems);
     }
 
+    /// <summary>
+    /// Why posts can't be imported as <paramref name="target"/> here, or null. Notes are files in notes/, which a
+    /// service may not be allowed to write (the systemd unit's ReadWritePaths): said before anything is written.
+    /// </summary>
+    public string? CannotWrite(PostTarget target)
+    {
+        if (target != PostTarget.Notes)
+        {
+            return null;
+        }
+
+        var probe = Path.Combine(paths.NotesFolder, $".write-test-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(paths.NotesFolder);
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"The app can't write notes into {paths.NotesFolder} ({e.Message}). Give the app's user write access there (with the README's systemd unit, it is in ReadWritePaths), or import as issues.";
+        }
+    }
+
     public async Task<PostImportResult> CommitAsync(ImportPlan plan, string importedBy, CancellationToken ct)
     {
+        if (CannotWrite(plan.Target) is { } refused)
+        {
+            throw new PostImportException(refused);
+        }
+
         var problems = new List<string>(plan.Problems);
         var stored = new Dictionary<string, string>(StringComparer.Ordinal);
         var budget = new ImageBudget(options.Value.MaxImages);

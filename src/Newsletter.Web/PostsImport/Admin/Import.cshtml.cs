@@ -66,6 +66,13 @@ public sealed class ImportModel(PostImportFiles files, PostImporter importer) : 
     public async Task<IActionResult> OnPostImportAsync(string? token, string? target, [FromServices] Audit.AuditLog audit, CancellationToken ct)
     {
         Target = target == "notes" ? "notes" : "issues";
+        // Before the preview is taken, so the author can fix the folder and click again.
+        if (importer.CannotWrite(TargetOf(Target)) is { } refused)
+        {
+            ModelState.AddModelError("", refused);
+            return Page();
+        }
+
         if (await files.TakeAsync(token, remove: true, ct) is not { } export)
         {
             ModelState.AddModelError("", "That preview has expired or was already imported. Upload the export again.");

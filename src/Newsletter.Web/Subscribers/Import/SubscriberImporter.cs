@@ -116,6 +116,15 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         }
     }
 
+    /// <summary>Marks every Running import whose file nobody reads, in any process or on any node, as cut off.</summary>
+    public async Task FailCutOffAsync(CancellationToken ct)
+    {
+        foreach (var id in await db.SubscriberImports.Where(i => i.Status == ImportStatus.Running).Select(i => i.Id).ToListAsync(ct))
+        {
+            await FailIfCutOffAsync(id, ct);
+        }
+    }
+
     /// <summary>Marks a Running import whose file nobody reads as cut off; one being read (or no longer running) is left be.</summary>
     private async Task FailIfCutOffAsync(int importId, CancellationToken ct)
     {
@@ -144,10 +153,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
     /// </summary>
     public async Task RecoverAsync(CancellationToken ct)
     {
-        foreach (var id in await db.SubscriberImports.Where(i => i.Status == ImportStatus.Running).Select(i => i.Id).ToListAsync(ct))
-        {
-            await FailIfCutOffAsync(id, ct);
-        }
+        await FailCutOffAsync(ct);
 
         // An import is marked finished before its upload is deleted: a stop between the two left a file
         // with every address in it, which an erase request would then miss. Finish that deletion now.

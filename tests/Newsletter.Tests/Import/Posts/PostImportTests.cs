@@ -212,6 +212,21 @@ public class PostImportTests
         Assert.Contains("huge.xml is 2 MB; the limit is 1 MB", html, StringComparison.Ordinal);
     }
 
+    /// <summary>Notes are files: where the app can't write them (a service's read-only notes/), it says so before anything is taken or written.</summary>
+    [Fact]
+    public async Task ImportingAsNotesWhereTheyCannotBeWrittenSaysSoBeforehand()
+    {
+        var blocked = Path.Combine(RepoPaths.TempDir("notes-blocked"), "notes");
+        await File.WriteAllTextAsync(blocked, "a file where the notes folder should be", Ct);
+        await using var app = new NewsletterApp(new() { ["Notes:Folder"] = blocked, ["Notes:ImportOnStartup"] = "false" });
+        await using var scope = app.Services.CreateAsyncScope();
+        var importer = scope.ServiceProvider.GetRequiredService<PostImporter>();
+        Assert.Null(importer.CannotWrite(PostTarget.Issues));
+        Assert.Contains($"can't write notes into {blocked}", importer.CannotWrite(PostTarget.Notes), StringComparison.Ordinal);
+        var plan = await importer.PlanAsync(PostSources.Read("feed.rss.xml", await File.ReadAllBytesAsync(Sample("feed.rss.xml"), Ct), 1 << 20), PostTarget.Notes, Ct);
+        await Assert.ThrowsAsync<PostImportException>(() => importer.CommitAsync(plan, "test", Ct));
+    }
+
     [Fact]
     public async Task ATakenSlugGetsASuffixAndThePreviewSaysSo()
     {
