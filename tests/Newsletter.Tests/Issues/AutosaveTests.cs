@@ -36,6 +36,11 @@ public partial class AutosaveTests
         Assert.Equal(HttpStatusCode.Conflict, stale.StatusCode);
         Assert.Contains("saved elsewhere", await stale.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         Assert.Contains("Typed, not saved by hand", await client.GetStringAsync(editUrl, Ct), StringComparison.Ordinal);
+        // Saved by hand from that old version: refused the same way, not a silent overwrite of the newer save.
+        var staleByHand = await Forms.PostAsync(client, editUrl, new Dictionary<string, string> { ["version"] = version, ["subject"] = "From an old tab, by hand", ["channel"] = "both" }, editUrl + "?handler=Save");
+        Assert.Equal(HttpStatusCode.OK, staleByHand.StatusCode);
+        Assert.Contains("saved elsewhere", await staleByHand.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Contains("Typed, not saved by hand", await client.GetStringAsync(editUrl, Ct), StringComparison.Ordinal);
 
         // A subject with a line break (header injection) is named, not saved.
         var hostile = await AutosaveAsync(client, editUrl, next!, new() { ["subject"] = "Hi\r\nBcc: everyone@example.org", ["channel"] = "both" });
@@ -106,6 +111,14 @@ public partial class AutosaveTests
         var untitled = await AutosaveAsync(client, "/admin/notes/new", "", new() { ["Input.Title"] = "", ["Input.Markdown"] = "Only a body." });
         Assert.Equal(HttpStatusCode.BadRequest, untitled.StatusCode);
         Assert.Contains("Give the note a title", await untitled.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        // Saved by hand over a version older than the page's: refused, and the text posted stays on the page.
+        var staleByHand = await Forms.PostAsync(client, url, new Dictionary<string, string> { ["version"] = "1", ["Input.Title"] = "From an old tab", ["Input.Markdown"] = "Old words." }, url);
+        Assert.Equal(HttpStatusCode.OK, staleByHand.StatusCode);
+        var refusedPage = await staleByHand.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("saved elsewhere", refusedPage, StringComparison.Ordinal);
+        Assert.Contains("Old words.", refusedPage, StringComparison.Ordinal);
+        Assert.DoesNotContain("From an old tab", await client.GetStringAsync(url, Ct), StringComparison.Ordinal);
 
         var published = await Forms.PostAsync(client, url, new Dictionary<string, string> { ["Input.Title"] = "A note typed in the editor", ["Input.Markdown"] = "Words.", ["intent"] = "publish" }, url);
         Assert.Equal(HttpStatusCode.Redirect, published.StatusCode);

@@ -134,6 +134,18 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
     /// </summary>
     private async Task<(IActionResult? Result, bool Changed)> SaveAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? channel, bool compare, CancellationToken ct)
     {
+        // As autosave: only over the version the page showed, so a co-author's (or another tab's) newer save is never
+        // overwritten unseen, nor a version nobody read sent. The browser keeps the author's text (autosave.js).
+        var version = Request.Form["version"].ToString();
+        if (version.Length > 0 && await db.Issues.AsNoTracking().Where(i => i.Id == id).Select(i => (DateTime?)i.UpdatedAt).FirstOrDefaultAsync(ct) is { } updated
+            && version != VersionOf(updated))
+        {
+            ModelState.AddModelError("", $"This draft was saved elsewhere at {Local(updated)}, so nothing was saved or sent. Your text is kept in this browser: reload to see the other version, then restore yours.");
+            await LoadAsync(id, ct);
+            SegmentShown = SegmentOf(Request.Form, Request.Query);
+            return (Page(), false);
+        }
+
         // Only a send asks what changed: a plain Save reads the issue no more than it did.
         var before = compare ? await FingerprintAsync(id, ct) : null;
         var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, channel);

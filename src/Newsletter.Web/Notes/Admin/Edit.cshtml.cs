@@ -81,7 +81,7 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
         };
     }
 
-    public async Task<IActionResult> OnPostAsync(string intent, CancellationToken ct)
+    public async Task<IActionResult> OnPostAsync(string intent, string? version, CancellationToken ct)
     {
         PreviewHtml = markdown.Render(Input.Markdown ?? "").Html;
         if (Id is { } id)
@@ -91,6 +91,14 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
             {
                 // The file is the source of truth; an edit here would be overwritten at the next import.
                 return BadRequest("This note is owned by its file in notes/ and can only be changed there.");
+            }
+
+            // As autosave: only over the version the page showed. A co-author's (or another tab's) newer save is never
+            // overwritten unseen; this page keeps the text it posted, to be copied over once the other is read.
+            if (Existing is not null && !string.IsNullOrEmpty(version) && version != VersionOf(Existing.UpdatedAt))
+            {
+                ModelState.AddModelError("", $"This note was saved elsewhere since this page was opened, so nothing was saved. Your text is below: copy what you need, then reload the note to see the other version.");
+                return Page();
             }
         }
 
