@@ -42,8 +42,13 @@ public sealed class PostImportFiles(ImportFiles files, SafeDownloader downloader
         return (info.Name, await File.ReadAllBytesAsync(info.FullName, ct));
     }
 
+    /// <summary>How long a preview waits for its Import click; an abandoned one (up to the size limit each) goes then.</summary>
+    public static readonly TimeSpan PreviewLifetime = TimeSpan.FromDays(1);
+
     public async Task<string> KeepAsync(string name, byte[] content, CancellationToken ct)
     {
+        // Each new preview clears the ones abandoned before it: "Start again", a closed tab, nothing to import.
+        await files.PurgeAsync("posts/", PreviewLifetime, ct);
         var token = Guid.NewGuid().ToString("N");
         // The name first: a token whose export is there always has its name too.
         await files.SaveAsync($"posts/{token}.name", new MemoryStream(Encoding.UTF8.GetBytes(Path.GetFileName(name))), ct);

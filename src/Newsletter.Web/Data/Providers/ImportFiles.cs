@@ -40,6 +40,9 @@ public abstract class ImportFiles
 
     /// <summary>Where someone at this machine finds the file, or null when it lives in the database.</summary>
     public abstract string? LocalPath(string name);
+
+    /// <summary>Deletes the files under <paramref name="folder"/> ("posts/") stored longer ago than <paramref name="age"/>.</summary>
+    public abstract Task PurgeAsync(string folder, TimeSpan age, CancellationToken ct);
 }
 
 /// <summary>One host (SQLite): files under data/imports.</summary>
@@ -112,6 +115,20 @@ public sealed class FolderImportFiles(AppPaths paths) : ImportFiles
         {
             return Task.FromResult(true);
         }
+    }
+
+    public override Task PurgeAsync(string folder, TimeSpan age, CancellationToken ct)
+    {
+        var directory = new DirectoryInfo(PathOf(folder));
+        if (directory.Exists)
+        {
+            foreach (var file in directory.EnumerateFiles().Where(f => f.LastWriteTimeUtc < DateTime.UtcNow - age))
+            {
+                file.Delete();
+            }
+        }
+
+        return Task.CompletedTask;
     }
 
     public override Task<bool> DeleteAsync(string name, CancellationToken ct)
@@ -275,6 +292,15 @@ public sealed class DatabaseImportFiles(AppDbContext db) : ImportFiles
             """, name);
         probe.Parameters.Add(new NpgsqlParameter<int>("k", LockClass));
         return (bool)(await probe.ExecuteScalarAsync(ct))!;
+    }
+
+    public override async Task PurgeAsync(string folder, TimeSpan age, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        // starts_with, not LIKE: a name's own % or _ would be a pattern.
+        await using var purge = Command(connection, """DELETE FROM "ImportFiles" WHERE starts_with("Name", @n) AND "CreatedAt" < now() - @age""", folder);
+        purge.Parameters.Add(new NpgsqlParameter<TimeSpan>("age", age));
+        await purge.ExecuteNonQueryAsync(ct);
     }
 
     public override async Task<bool> DeleteAsync(string name, CancellationToken ct)

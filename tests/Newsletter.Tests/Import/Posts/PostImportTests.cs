@@ -212,6 +212,23 @@ public class PostImportTests
         Assert.Contains("huge.xml is 2 MB; the limit is 1 MB", html, StringComparison.Ordinal);
     }
 
+    /// <summary>A preview nobody imported goes once it is older than a day (each new preview clears them), a fresh one stays.</summary>
+    [Fact]
+    public async Task AbandonedPreviewsAreCleared()
+    {
+        await using var app = new NewsletterApp();
+        await using var scope = app.Services.CreateAsyncScope();
+        var files = scope.ServiceProvider.GetRequiredService<PostImportFiles>();
+        var stored = scope.ServiceProvider.GetRequiredService<Newsletter.Web.Data.Providers.ImportFiles>();
+        var abandoned = await files.KeepAsync("old.xml", [1, 2, 3], Ct);
+        await stored.PurgeAsync("posts/", PostImportFiles.PreviewLifetime, Ct);
+        Assert.NotNull(await files.TakeAsync(abandoned, remove: false, Ct));
+        await Task.Delay(50, Ct); // the clock moves on, so "older than now" holds on a coarse file-time clock too
+        await stored.PurgeAsync("posts/", TimeSpan.Zero, Ct);
+        Assert.Null(await files.TakeAsync(abandoned, remove: false, Ct));
+        Assert.NotNull(await files.TakeAsync(await files.KeepAsync("new.xml", [4], Ct), remove: false, Ct));
+    }
+
     /// <summary>Notes are files: where the app can't write them (a service's read-only notes/), it says so before anything is taken or written.</summary>
     [Fact]
     public async Task ImportingAsNotesWhereTheyCannotBeWrittenSaysSoBeforehand()
