@@ -95,7 +95,16 @@ public sealed class PostImportFiles(ImportFiles files, SafeDownloader downloader
         await using (file)
         {
             var bytes = new MemoryStream();
-            await file.CopyToAsync(bytes, ct);
+            try
+            {
+                await file.CopyToAsync(bytes, ct);
+            }
+            catch (IOException)
+            {
+                // Deleted while read: another click (here or on another node) took this preview first.
+                return null;
+            }
+
             return bytes.ToArray();
         }
     }

@@ -7,32 +7,30 @@ namespace Newsletter.Web.Subscribers.Import;
 /// live on, and Hangfire would hand the dead node's job on only after its invisibility timeout (30 minutes on
 /// PostgreSQL), while the import page said "Running".
 /// </summary>
-public sealed class ImportRecovery(IServiceProvider services, TimeProvider clock, ILogger<ImportRecovery> logger) : IHostedService, IDisposable
+public sealed class ImportRecovery(IServiceProvider services, TimeProvider clock, ILogger<ImportRecovery> logger) : BackgroundService
 {
-    private readonly CancellationTokenSource _stopping = new();
-    private Task? _sweeping;
-
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Before the host serves anything, as before: the sweep below only starts once this is done.
         await using (var scope = services.CreateAsyncScope())
         {
             await scope.ServiceProvider.GetRequiredService<SubscriberImporter>().RecoverAsync(cancellationToken);
         }
 
-        _sweeping = SweepAsync(_stopping.Token);
+        await base.StartAsync(cancellationToken);
     }
 
-    private async Task SweepAsync(CancellationToken ct)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), clock);
         try
         {
-            while (await timer.WaitForNextTickAsync(ct))
+            while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 try
                 {
                     await using var scope = services.CreateAsyncScope();
-                    await scope.ServiceProvider.GetRequiredService<SubscriberImporter>().FailCutOffAsync(ct);
+                    await scope.ServiceProvider.GetRequiredService<SubscriberImporter>().FailCutOffAsync(stoppingToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -45,15 +43,4 @@ public sealed class ImportRecovery(IServiceProvider services, TimeProvider clock
         {
         }
     }
-
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await _stopping.CancelAsync();
-        if (_sweeping is not null)
-        {
-            await _sweeping.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-    }
-
-    public void Dispose() => _stopping.Dispose();
 }
