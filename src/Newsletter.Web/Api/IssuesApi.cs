@@ -64,13 +64,19 @@ public sealed class WithOffset : System.Text.Json.Serialization.JsonConverter<Da
             return null;
         }
 
-        var text = reader.GetString();
-        return DateTimeOffset.TryParseExact(text, ["yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mmK"], System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var at)
-            && text is not null && (text.EndsWith('Z') || text.EndsWith('z') || System.Text.RegularExpressions.Regex.IsMatch(text, @"[+-]\d{2}:?\d{2}$"))
+        // One parser, System.Text.Json's ISO 8601 one, and then a check that the text carried its offset: without one,
+        // that parser reads the time in the server's own zone, which would decide the hour of a send.
+        return reader.TokenType == System.Text.Json.JsonTokenType.String
+            && reader.TryGetDateTimeOffset(out var at)
+            && HasOffset(reader.GetString()!)
             ? at
             // Without a message, so the API's error names the field and what it takes, as for any value of the wrong kind.
             : throw new System.Text.Json.JsonException();
     }
+
+    private static bool HasOffset(string text) =>
+        text.EndsWith('Z') || text.EndsWith('z')
+        || (text.Length > 6 && text[^6] is '+' or '-' && text[^3] == ':');
 
     public override void Write(System.Text.Json.Utf8JsonWriter writer, DateTimeOffset? value, System.Text.Json.JsonSerializerOptions options)
     {
