@@ -690,6 +690,25 @@ public class ImportTests
         Assert.False(await db.Subscribers.AnyAsync(Ct));
     }
 
+    /// <summary>Start-up recovery lists the stored files once instead of asking about each import: the listing names a folder's own files, no deeper.</summary>
+    [Fact]
+    public async Task AListingNamesTheFilesDirectlyInAFolder()
+    {
+        await using var app = new NewsletterApp();
+        await using var scope = app.Services.CreateAsyncScope();
+        var files = scope.ServiceProvider.GetRequiredService<ImportFiles>();
+        Assert.Empty(await files.ListAsync("", Ct));
+        foreach (var name in new[] { "7.csv", "7.errors.csv", "posts/x.xml", "posts/deeper/y.xml" })
+        {
+            await files.SaveAsync(name, new MemoryStream([1, 2, 3]), Ct);
+        }
+
+        Assert.Equal(["7.csv", "7.errors.csv"], (await files.ListAsync("", Ct)).Order(StringComparer.Ordinal));
+        Assert.Equal(["posts/x.xml"], await files.ListAsync("posts/", Ct));
+        Assert.True(await files.DeleteAsync("7.csv", Ct));
+        Assert.Equal(["7.errors.csv"], await files.ListAsync("", Ct));
+    }
+
     [Fact]
     public async Task TheExportStreamsTheFilteredListWithFormulasDefused()
     {

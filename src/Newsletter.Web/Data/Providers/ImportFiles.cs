@@ -32,6 +32,12 @@ public abstract class ImportFiles
 
     public abstract Task<bool> ExistsAsync(string name, CancellationToken ct);
 
+    /// <summary>
+    /// The names of the files directly in <paramref name="folder"/> ("" for the top, "posts/"), each as the name it
+    /// was stored under: one look for a caller that would otherwise ask about many names one by one.
+    /// </summary>
+    public abstract Task<IReadOnlySet<string>> ListAsync(string folder, CancellationToken ct);
+
     /// <summary>Whether some process has the file open through <see cref="OpenReadAsync"/> right now.</summary>
     public abstract Task<bool> IsBeingReadAsync(string name, CancellationToken ct);
 
@@ -98,6 +104,16 @@ public sealed class FolderImportFiles(AppPaths paths) : ImportFiles
     }
 
     public override Task<bool> ExistsAsync(string name, CancellationToken ct) => Task.FromResult(File.Exists(PathOf(name)));
+
+    public override Task<IReadOnlySet<string>> ListAsync(string folder, CancellationToken ct)
+    {
+        var directory = new DirectoryInfo(PathOf(folder));
+        // A file being written (.tmp) or being deleted (.gone) does not stand for a name yet, or any more.
+        IReadOnlySet<string> names = directory.Exists
+            ? directory.EnumerateFiles().Where(f => f.Extension is not ".tmp" and not ".gone").Select(f => folder + f.Name).ToHashSet(StringComparer.Ordinal)
+            : new HashSet<string>();
+        return Task.FromResult(names);
+    }
 
     public override Task<bool> IsBeingReadAsync(string name, CancellationToken ct)
     {
@@ -281,6 +297,23 @@ public sealed class DatabaseImportFiles(AppDbContext db) : ImportFiles
         await using var connection = await OpenAsync(ct);
         await using var exists = Command(connection, """SELECT EXISTS (SELECT 1 FROM "ImportFiles" WHERE "Name" = @n)""", name);
         return (bool)(await exists.ExecuteScalarAsync(ct))!;
+    }
+
+    public override async Task<IReadOnlySet<string>> ListAsync(string folder, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        // Directly in the folder: what follows its prefix has no further '/'.
+        await using var list = Command(connection, """
+            SELECT "Name" FROM "ImportFiles" WHERE starts_with("Name", @n) AND strpos(substr("Name", length(@n) + 1), '/') = 0
+            """, folder);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await list.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
     }
 
     public override async Task<bool> IsBeingReadAsync(string name, CancellationToken ct)

@@ -156,10 +156,12 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         await FailCutOffAsync(ct);
 
         // An import is marked finished before its upload is deleted: a stop between the two left a file
-        // with every address in it, which an erase request would then miss. Finish that deletion now.
+        // with every address in it, which an erase request would then miss. Finish that deletion now. One
+        // listing, not a look per import ever made: on PostgreSQL each look is a round trip, at every start.
+        var stored = await files.ListAsync("", ct);
         foreach (var id in await db.SubscriberImports.Where(i => i.Status == ImportStatus.Completed || i.Status == ImportStatus.Failed).Select(i => i.Id).ToListAsync(ct))
         {
-            if (await files.ExistsAsync(UploadName(id), ct))
+            if (stored.Contains(UploadName(id)))
             {
                 await DeleteUploadAsync(id);
             }
