@@ -67,13 +67,17 @@ public static partial class ApiProblems
 
         // The reader's line and byte, counted from 1 for people (System.Text.Json counts from 0).
         var at = json.LineNumber is { } line && json.BytePositionInLine is { } column ? $" (line {line + 1}, byte {column + 1})" : "";
+        // The exception handler has taken the endpoint off the request by now and hands its metadata over with the problem.
+        var body = (problem.AdditionalMetadata ?? problem.HttpContext.GetEndpoint()?.Metadata)?.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.RequestType;
         if (UnknownField().Match(json.Message) is { Success: true } unknown)
         {
-            // A body type that refuses fields it does not have (a PATCH, where a field ignored would look like a change
-            // made): say which field, and what the endpoint takes instead.
-            var takes = (problem.AdditionalMetadata ?? problem.HttpContext.GetEndpoint()?.Metadata)?.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.RequestType
-                ?.GetProperties().Select(p => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(p.Name)).ToArray() ?? [];
+            // Body types refuse fields they do not have: a field ignored would look like a change made ({"status":...}
+            // in a PATCH) or a choice taken ({"double_opt_in":false}, as another platform spells it). Say which field, and what is taken instead.
+            // The fields of the object it was found in: the body's own, or a nested one's ("segment").
             var name = unknown.Groups[1].Value;
+            var owner = json.Path is { } found && found.EndsWith("." + name, StringComparison.Ordinal) ? found[..^(name.Length + 1)] : json.Path ?? "$";
+            var takes = FieldType(body, owner)?.GetProperties().Select(p => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(p.Name)).ToArray() ?? [];
+            name = owner.Length > 2 ? $"{owner[2..]}.{name}" : name;
             var sentence = $"'{name}' is not a field this endpoint takes{(takes.Length > 0 ? $"; it takes {string.Join(", ", takes)}" : "")}. Nothing was saved.";
             problem.ProblemDetails.Extensions["errors"] = new Dictionary<string, string[]> { [name] = [sentence] };
             return sentence;
@@ -92,10 +96,7 @@ public static partial class ApiProblems
         }
 
         // The converter names the object it was filling, not the field, so the field's type is found by following
-        // the path from the endpoint's body type. The exception handler has taken the endpoint off the request by now
-        // and hands its metadata over with the problem.
-        var metadata = problem.AdditionalMetadata ?? problem.HttpContext.GetEndpoint()?.Metadata;
-        var body = metadata?.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.RequestType;
+        // the path from the endpoint's body type.
         var field = string.IsNullOrEmpty(json.Path) || json.Path == "$" ? "The body is not what this endpoint takes" : $"The value at {json.Path} is not what this field takes";
         var detail = FieldType(body, json.Path) is { } type ? $"{field}: it takes {Kind(type)}{at}." : $"{field}{at}.";
         if (json.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal))

@@ -23,6 +23,7 @@ public sealed record IssueDto(int Id, int? Number, string Slug, string Subject, 
 /// An issue's content. The slug is made from the subject when left out; noteIds are published notes included as sections, in order.
 /// Segment picks its readers (left out: all active subscribers); audienceTag is the older one-topic form, read as a segment of that topic.
 /// </summary>
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record IssueWrite(string? Subject, string? Preheader, string? Slug, string? Markdown, IReadOnlyList<int>? NoteIds, IReadOnlyList<string>? Tags,
     string? AudienceTag, IssueChannel Channel = IssueChannel.Both, SegmentDto? Segment = null);
 
@@ -30,6 +31,7 @@ public sealed record IssueWrite(string? Subject, string? Preheader, string? Slug
 /// Who an issue goes to; every condition set narrows it (AND). Topics: readers with any (match "any") or all (match "all") of them.
 /// JoinedFrom / JoinedBefore: YYYY-MM-DD in the site's time zone. GotIssue / MissedIssue: the id of an earlier issue that went out by email.
 /// </summary>
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record SegmentDto(IReadOnlyList<string>? Topics = null, string? Match = null, string? JoinedFrom = null, string? JoinedBefore = null, int? GotIssue = null, int? MissedIssue = null)
 {
     public static SegmentDto From(Segments.Segment s)
@@ -44,11 +46,13 @@ public sealed record SegmentDto(IReadOnlyList<string>? Topics = null, string? Ma
 
 public sealed record PreviewDto(string Subject, string Html, string Text, int HtmlBytes, IReadOnlyList<string> Warnings, int AudienceCount);
 
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record TestSend(IReadOnlyList<string>? Addresses);
 
 public sealed record TestSendQueued(IReadOnlyList<string> Addresses);
 
 /// <summary>When to send, as an ISO 8601 time with an offset or Z.</summary>
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record ScheduleRequest([property: System.Text.Json.Serialization.JsonConverter(typeof(WithOffset))] DateTimeOffset? At);
 
 /// <summary>

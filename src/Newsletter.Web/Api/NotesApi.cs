@@ -13,6 +13,7 @@ public sealed record NoteDto(int Id, string Slug, string Title, NoteStatus Statu
 }
 
 /// <summary>A note's text. A slug left out is made from the title; a summary left out is the body's first sentences.</summary>
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record NoteWrite(string? Title, string? Slug, DateTime? Date, IReadOnlyList<string>? Tags, string? Summary, string? Markdown, bool Publish = false);
 
 /// <summary>/api/v1/notes: written through <see cref="NoteEditor"/>, like the admin's editor. Notes owned by a file in notes/ are read-only.</summary>

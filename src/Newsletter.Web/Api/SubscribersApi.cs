@@ -15,6 +15,7 @@ public sealed record SubscriberDto(long Id, string Email, string? Name, Subscrib
 }
 
 /// <summary>A new subscriber. Without <c>doubleOptIn: false</c> they get a confirmation email and stay pending until they click it.</summary>
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record SubscriberCreate([property: System.ComponentModel.DataAnnotations.Required] string? Email, string? Name, IReadOnlyList<string>? Tags, bool DoubleOptIn = true, string? Consent = null);
 
 /// <summary>Changes to a subscriber; a field left out (null) stays as it is. Tags replace the reader's tags.</summary>

@@ -10,6 +10,7 @@ public sealed record SuppressionDto(long Id, string EmailHash, SuppressionReason
 
 public sealed record SuppressionCheck(string Email, bool Suppressed, SuppressionReason? Reason);
 
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record SuppressionCreate([property: System.ComponentModel.DataAnnotations.Required] string? Email);
 
 /// <summary>/api/v1/suppressions: addresses that must never be mailed or imported again.</summary>

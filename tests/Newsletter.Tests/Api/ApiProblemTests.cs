@@ -130,6 +130,22 @@ public class ApiProblemTests
             Assert.True(refused.GetProperty("errors").TryGetProperty(field, out _), refused.ToString());
         }
 
+        // A misspelt field is refused as well, not taken as left out: "double_opt_in" would have sent a confirmation
+        // the script meant to skip. In a nested object the message lists that object's fields.
+        var misspelt = new (string Url, string Body, string Field, string Takes)[]
+        {
+            ("/api/v1/subscribers", """{"email":"typo@example.org","double_opt_in":false,"consent":"form"}""", "double_opt_in", "email, name, tags, doubleOptIn, consent"),
+            ("/api/v1/issues", """{"subject":"S","markdown":"x","segment":{"topic":["a"]}}""", "segment.topic", "topics, match, joinedFrom, joinedBefore, gotIssue, missedIssue"),
+            ("/api/v1/notes", """{"title":"T","markdown":"x","published":true}""", "published", "title, slug, date, tags, summary, markdown, publish"),
+            ($"/api/v1/issues/{issueId}/schedule", """{"when":"2027-01-01T10:00:00Z"}""", "when", "at"),
+        };
+        foreach (var (url, body, field, takes) in misspelt)
+        {
+            var refused = await AssertProblemAsync(await api.PostAsync(url, Json(body), Ct), 400, body);
+            Assert.Equal($"'{field}' is not a field this endpoint takes; it takes {takes}. Nothing was saved.", refused.GetProperty("detail").GetString());
+            Assert.True(refused.GetProperty("errors").TryGetProperty(field, out _), refused.ToString());
+        }
+
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         Assert.Equal("Kept", (await db.Subscribers.SingleAsync(Ct)).Name);
