@@ -101,6 +101,11 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
         }
 
         var wantedSlug = string.IsNullOrWhiteSpace(draft.Slug) ? NoteFile.Slugify(subject) : draft.Slug.Trim();
+        if (string.IsNullOrWhiteSpace(draft.Slug) && NoteFile.IsValidSlug(wantedSlug))
+        {
+            wantedSlug = await FreeSlug.FindAsync(db.Issues.Where(i => i.Id != id).Select(i => i.Slug), wantedSlug, issue.Slug, ct);
+        }
+
         if (wantedSlug.Length == 0 || wantedSlug.Length > 120 || !NoteFile.IsValidSlug(wantedSlug))
         {
             errors["slug"] = ["The slug may only hold a-z, 0-9 and inner hyphens, at most 120 characters."];

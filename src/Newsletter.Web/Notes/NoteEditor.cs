@@ -83,9 +83,15 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
 
         // Left out, a published note keeps its slug: its address is in feeds, emails and links out there, and a
         // PUT that only meant to fix a typo in the title must not move it. A draft's follows its title.
+        var made = string.IsNullOrWhiteSpace(input.Slug) && !(note.Status == NoteStatus.Published && note.Slug is { Length: > 0 });
         var slug = !string.IsNullOrWhiteSpace(input.Slug) ? input.Slug.Trim()
-            : note.Status == NoteStatus.Published && note.Slug is { Length: > 0 } kept ? kept
+            : !made ? note.Slug!
             : NoteFile.Slugify(input.Title);
+        if (made && NoteFile.IsValidSlug(slug))
+        {
+            slug = await FreeSlug.FindAsync(db.Notes.Where(n => n.Id != note.Id).Select(n => n.Slug), slug, note.Slug, ct);
+        }
+
         if (!NoteFile.IsValidSlug(slug))
         {
             errors[nameof(NoteInput.Slug)] = ["The slug may only hold a-z, 0-9 and inner hyphens."];

@@ -1,5 +1,9 @@
 using System.Net;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Newsletter.Testing;
+using Newsletter.Web.Data;
+using Newsletter.Web.Issues;
 
 namespace Newsletter.Tests.Issues;
 
@@ -43,5 +47,36 @@ public class IssueEditTests
         Assert.True(page.StatusCode == HttpStatusCode.OK, $"page {(int)page.StatusCode}{Environment.NewLine}{app.ServerLog}");
         Assert.True(email.StatusCode == HttpStatusCode.OK, $"email {(int)email.StatusCode}{Environment.NewLine}{app.ServerLog}");
         Assert.Contains("Nothing to preview yet", await page.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
+    /// <summary>Two issues called "Weekly notes" are ordinary: the second one's address is made free, not refused; one the author typed is refused.</summary>
+    [Fact]
+    public async Task ASubjectUsedBeforeGetsTheNextFreeSlugAndKeepsIt()
+    {
+        using var app = new NewsletterApp();
+        await using var scope = app.Services.CreateAsyncScope();
+        var editor = scope.ServiceProvider.GetRequiredService<IssueEditor>();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        async Task<(IssueEditResult Result, string Slug)> SaveAsync(int id, string? slug)
+        {
+            var result = await editor.SaveAsync(id, new IssueDraft("Weekly notes", null, slug, "Body", null, null, null, IssueChannel.Both), Ct);
+            db.ChangeTracker.Clear();
+            return (result, (await db.Issues.SingleAsync(i => i.Id == id, Ct)).Slug);
+        }
+
+        var first = (await editor.CreateAsync(Ct)).Id;
+        var second = (await editor.CreateAsync(Ct)).Id;
+        var third = (await editor.CreateAsync(Ct)).Id;
+        Assert.Equal("weekly-notes", (await SaveAsync(first, null)).Slug);
+        Assert.Equal("weekly-notes-2", (await SaveAsync(second, null)).Slug);
+        // Saved again, it keeps its number instead of taking another.
+        Assert.Equal("weekly-notes-2", (await SaveAsync(second, "")).Slug);
+        Assert.Equal("weekly-notes-3", (await SaveAsync(third, null)).Slug);
+        // The first keeps its own; a slug typed by the author is refused when taken, not renumbered.
+        Assert.Equal("weekly-notes", (await SaveAsync(first, null)).Slug);
+        var typed = await SaveAsync(third, "weekly-notes");
+        Assert.Equal(IssueEditOutcome.Invalid, typed.Result.Outcome);
+        Assert.Contains("already uses the slug 'weekly-notes'", typed.Result.Errors["slug"][0], StringComparison.Ordinal);
+        Assert.Equal("weekly-notes-3", typed.Slug);
     }
 }

@@ -90,6 +90,20 @@ public class NotesAdminTests
     }
 
     [Fact]
+    public async Task ATitleUsedBeforeGetsTheNextFreeSlugWhenNoneIsGiven()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        await Forms.PostAsync(client, "/admin/notes/new", Note("Same", "publish"));
+        var second = await Forms.PostAsync(client, "/admin/notes/new", Note("Same", "publish"));
+        Assert.Equal(HttpStatusCode.Redirect, second.StatusCode);
+        var page = await app.CreateClient().GetAsync("/notes/same-2", Ct);
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await app.CreateClient().GetAsync("/notes/same", Ct)).StatusCode);
+    }
+
+    [Fact]
     public async Task AFileBackedNoteIsReadOnlyInTheAdmin()
     {
         using var app = new NewsletterApp();
