@@ -118,6 +118,9 @@ public partial class AutosaveTests
         var refusedPage = await staleByHand.Content.ReadAsStringAsync(Ct);
         Assert.Contains("saved elsewhere", refusedPage, StringComparison.Ordinal);
         Assert.Contains("Old words.", refusedPage, StringComparison.Ordinal);
+        // The heading names the note as it is stored; the posted title is only in the form.
+        Assert.Contains("<h1>A note typed in the editor</h1>", refusedPage, StringComparison.Ordinal);
+        Assert.DoesNotContain("<h1>From an old tab</h1>", refusedPage, StringComparison.Ordinal);
         Assert.DoesNotContain("From an old tab", await client.GetStringAsync(url, Ct), StringComparison.Ordinal);
 
         var published = await Forms.PostAsync(client, url, new Dictionary<string, string> { ["Input.Title"] = "A note typed in the editor", ["Input.Markdown"] = "Words.", ["intent"] = "publish" }, url);
