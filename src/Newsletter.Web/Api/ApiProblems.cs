@@ -208,11 +208,14 @@ public sealed class ApiAuthorizationResults : IAuthorizationMiddlewareResultHand
 
         if (authorizeResult.Forbidden && context.User.Identity?.IsAuthenticated == true)
         {
-            var missing = authorizeResult.AuthorizationFailure?.FailedRequirements.OfType<ClaimsAuthorizationRequirement>()
-                .SelectMany(r => r.AllowedValues ?? []).Distinct().ToList() ?? [];
-            await ApiProblems.WriteAsync(context, StatusCodes.Status403Forbidden, missing.Count == 0
-                ? "This token may not do that."
-                : $"This token lacks the '{string.Join("', '", missing)}' scope. An author can make a token with it in the admin (API tokens).");
+            var failed = authorizeResult.AuthorizationFailure?.FailedRequirements.OfType<ClaimsAuthorizationRequirement>().ToList() ?? [];
+            var missing = failed.Where(r => r.ClaimType == ApiTokenAuthentication.ScopeClaim).SelectMany(r => r.AllowedValues ?? []).Distinct().ToList();
+            // A role the token's author lacks is not a scope a new token could carry: say whose token it takes.
+            var roles = failed.Where(r => r.ClaimType == Newsletter.Web.Admin.AuthorPolicies.RoleClaim).SelectMany(r => r.AllowedValues ?? []).Distinct().ToList();
+            await ApiProblems.WriteAsync(context, StatusCodes.Status403Forbidden,
+                missing.Count > 0 ? $"This token lacks the '{string.Join("', '", missing)}' scope. An author can make a token with it in the admin (API tokens)."
+                : roles.Count > 0 ? $"This takes a token of an author who is {string.Join(" or ", roles.Select(r => r.ToLowerInvariant()))}; this token's author is not."
+                : "This token may not do that.");
             return;
         }
 

@@ -193,7 +193,8 @@ public static class IssuesApi
         return TypedResults.Created($"{ApiExtensions.Prefix}/issues/{issue.Id}", IssueDto.From((await FindAsync(db, issue.Id, ct))!));
     }
 
-    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> UpdateAsync(int id, IssueWrite body, IssueEditor editor, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> UpdateAsync(int id, IssueWrite body, IssueEditor editor, AppDbContext db,
+        Microsoft.AspNetCore.Authorization.IAuthorizationService authorization, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct)
     {
         var errors = Check(body);
         if (errors.Count > 0)
@@ -201,11 +202,18 @@ public static class IssuesApi
             return ApiResults.Invalid(errors);
         }
 
-        var result = await editor.SaveAsync(id, Draft(body), ct);
+        var maySend = (await Microsoft.AspNetCore.Authorization.AuthorizationServiceExtensions.AuthorizeAsync(authorization, user, ApiPolicies.Send)).Succeeded;
+        var result = await editor.SaveAsync(id, Draft(body), maySend, ct);
+        if (result.WasScheduled)
+        {
+            await audit.IssueAsync(user, Audit.AuditActions.IssueEdit, id, "changed while scheduled, through the API", ct);
+        }
+
         return result.Outcome switch
         {
             IssueEditOutcome.NotFound => Missing(id),
             IssueEditOutcome.NotEditable => ApiResults.Conflict($"Issue {id} is being sent or was sent; it can no longer be edited."),
+            IssueEditOutcome.ScheduledForSenders => ApiResults.Conflict($"Issue {id} is scheduled: what it says and whom it reaches goes out at its time, so changing it takes the 'send' scope. Nothing was saved; unschedule it first with a token that has it."),
             IssueEditOutcome.Invalid => ApiResults.Invalid(result.Errors),
             _ => TypedResults.Ok(IssueDto.From((await FindAsync(db, id, ct))!)),
         };

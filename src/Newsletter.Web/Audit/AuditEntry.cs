@@ -44,6 +44,8 @@ public static class AuditActions
     public const string IssueWithdraw = "issue.withdraw";
     public const string IssueRepublish = "issue.republish";
     public const string IssueTest = "issue.test";
+    public const string IssueEdit = "issue.edit";
+    public const string DigestChange = "digest.change";
     public const string ReadersExport = "readers.export";
     public const string LedgerExport = "ledger.export";
     public const string ReadersImport = "readers.import";

@@ -40,6 +40,22 @@ public sealed class AuditLog(AppDbContext db, TimeProvider clock)
         await db.SaveChangesAsync(ct);
     }
 
+    /// <summary>Records what the app did by itself on an author's standing order (a digest that sends itself), naming the order.</summary>
+    public async Task RecordByAppAsync(string actorName, string action, string objectType, string? objectId, string detail, CancellationToken ct)
+    {
+        db.AuditEntries.Add(new AuditEntry
+        {
+            At = clock.GetUtcNow().UtcDateTime,
+            ActorId = "",
+            ActorName = Clip(actorName, 400),
+            Action = action,
+            ObjectType = objectType,
+            ObjectId = objectId,
+            Detail = Clip(detail, 1000),
+        });
+        await db.SaveChangesAsync(ct);
+    }
+
     /// <summary>Records an action on an issue, naming it by its subject as it is now.</summary>
     public async Task IssueAsync(ClaimsPrincipal user, string action, int issueId, string detail, CancellationToken ct)
     {

@@ -44,6 +44,7 @@ public sealed record DigestRunResult(DigestRunOutcome Outcome, int? IssueId = nu
 public sealed class DigestRunner(
     AppDbContext db,
     IssueEditor issues,
+    Audit.AuditLog audit,
     DigestTemplate template,
     TransactionalMail mail,
     IOptions<SiteOptions> site,
@@ -231,6 +232,14 @@ public sealed class DigestRunner(
                 // Only a draft moves: an issue already scheduled or going answers AlreadyGoing, and is sent once.
                 var scheduled = await issues.ScheduleAsync(issueId, clock.GetUtcNow().UtcDateTime, ct);
                 logger.LogInformation("Digest {Id}: issue {IssueId} handed to the sender ({Outcome})", digest.Id, issueId, scheduled);
+                if (scheduled == ScheduleOutcome.Scheduled)
+                {
+                    // Who sent it: the standing order, which the audit log shows being set up and by whom.
+                    var subject = await db.Issues.AsNoTracking().Where(i => i.Id == issueId).Select(i => i.Subject).FirstOrDefaultAsync(ct);
+                    await audit.RecordByAppAsync($"the digest “{digest.Name}”, which sends itself", Audit.AuditActions.IssueSend,
+                        "issue", issueId.ToString(CultureInfo.InvariantCulture), $"“{subject}” sent by the digest", ct);
+                }
+
                 await db.DigestRuns.Where(r => r.Id == run.Id && r.Status == DigestRunStatus.Drafted)
                     .ExecuteUpdateAsync(u => u.SetProperty(r => r.Status, DigestRunStatus.Scheduled), ct);
             }

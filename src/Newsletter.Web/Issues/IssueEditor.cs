@@ -27,12 +27,23 @@ public enum IssueEditOutcome
     /// <summary>Sending or sent: the body that readers got can no longer change.</summary>
     NotEditable,
     Invalid,
+
+    /// <summary>
+    /// Scheduled, and the author may not send: what a scheduled issue says and whom it reaches is what goes out at
+    /// its time, so changing it is sending. A writer's changes would otherwise leave unseen under an editor's schedule.
+    /// </summary>
+    ScheduledForSenders,
 }
 
 /// <summary>A save's outcome; <see cref="Errors"/> names each field that was refused and why.</summary>
 public sealed record IssueEditResult(IssueEditOutcome Outcome, IReadOnlyDictionary<string, string[]> Errors)
 {
     public static readonly IssueEditResult Saved = new(IssueEditOutcome.Saved, new Dictionary<string, string[]>());
+
+    /// <summary>Saved over a schedule: what goes out at its time changed, which the caller records in the audit log.</summary>
+    public static readonly IssueEditResult SavedWhileScheduled = new(IssueEditOutcome.Saved, new Dictionary<string, string[]>()) { WasScheduled = true };
+
+    public bool WasScheduled { get; private init; }
     public static readonly IssueEditResult NotFound = new(IssueEditOutcome.NotFound, new Dictionary<string, string[]>());
     public static readonly IssueEditResult NotEditable = new(IssueEditOutcome.NotEditable, new Dictionary<string, string[]>());
 }
@@ -70,7 +81,11 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
         return issue;
     }
 
-    public async Task<IssueEditResult> SaveAsync(int id, IssueDraft draft, CancellationToken ct)
+    /// <summary>A save by the app itself (a digest's draft) or by one who may send.</summary>
+    public Task<IssueEditResult> SaveAsync(int id, IssueDraft draft, CancellationToken ct) => SaveAsync(id, draft, maySend: true, ct);
+
+    /// <param name="maySend">Whether the author saving may send; one who may not changes drafts only.</param>
+    public async Task<IssueEditResult> SaveAsync(int id, IssueDraft draft, bool maySend, CancellationToken ct)
     {
         var issue = await db.Issues.Include(i => i.Notes).Include(i => i.Tags).FirstOrDefaultAsync(i => i.Id == id && i.DeletedAt == null, ct);
         if (issue is null)
@@ -82,6 +97,13 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
         {
             return IssueEditResult.NotEditable;
         }
+
+        if (!maySend && issue.Status != IssueStatus.Draft)
+        {
+            return new IssueEditResult(IssueEditOutcome.ScheduledForSenders, new Dictionary<string, string[]>());
+        }
+
+        var wasScheduled = issue.Status == IssueStatus.Scheduled;
 
         var errors = new Dictionary<string, string[]>();
         var subject = (draft.Subject ?? "").Trim();
@@ -181,7 +203,7 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
             return new IssueEditResult(IssueEditOutcome.Invalid, new Dictionary<string, string[]> { ["slug"] = [$"Another issue already uses the slug '{wantedSlug}'."] });
         }
 
-        return IssueEditResult.Saved;
+        return wasScheduled ? IssueEditResult.SavedWhileScheduled : IssueEditResult.Saved;
     }
 
     /// <summary>

@@ -9,6 +9,7 @@ using Newsletter.Web.Admin;
 using Newsletter.Web.Api;
 using Newsletter.Web.Audit;
 using Newsletter.Web.Data;
+using Newsletter.Web.Digests;
 using Newsletter.Web.Issues;
 using static Newsletter.Tests.Admin.AuthorTestClients;
 
@@ -76,6 +77,71 @@ public class RoleTests
         Assert.Null(issue.ScheduledAt);
         Assert.Equal(0, await WithDbAsync(app, db => db.Deliveries.CountAsync(Ct)));
         Assert.Equal(0, await WithDbAsync(app, db => db.AuditEntries.CountAsync(e => e.ObjectType == "issue", Ct)));
+    }
+
+    /// <summary>
+    /// What goes out by itself is a sender's: a scheduled issue's text and readers, and a digest that sends itself.
+    /// A writer who could change either would mail every reader under an editor's name, with nothing in the log.
+    /// </summary>
+    [Fact]
+    public async Task AWriterCannotChangeAScheduledIssueOrADigestThatSendsItself()
+    {
+        using var app = new NewsletterApp();
+        var owner = await OwnerAsync(app);
+        var writer = await CoAuthorAsync(app, owner, "wren@example.org", "Writer");
+        var issueId = await SendingFixture.AddIssueAsync(app, subject: Screen["subject"]);
+        var editUrl = $"/admin/issues/{issueId}";
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            Assert.Equal(ScheduleOutcome.Scheduled, await scope.ServiceProvider.GetRequiredService<IssueEditor>().ScheduleAsync(issueId, DateTime.UtcNow.AddDays(30), Ct));
+        }
+
+        Assert.Equal(IssueStatus.Scheduled, await WithDbAsync(app, db => db.Issues.Where(i => i.Id == issueId).Select(i => i.Status).SingleAsync(Ct)));
+
+        // From the page: refused with a sentence, nothing saved.
+        var page = await Forms.PostAsync(writer, editUrl, new Dictionary<string, string>(Screen) { ["subject"] = "Changed by the writer" }, editUrl + "?handler=Save");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("only an owner or editor, who may send, can change it now", WebUtility.HtmlDecode(await page.Content.ReadAsStringAsync(Ct)), StringComparison.Ordinal);
+        // Through the API, with a write token.
+        var api = ApiClients.With(app, await ApiClients.TokenAsync(app, ApiScopes.Read | ApiScopes.Write, role: AuthorRole.Writer));
+        var put = await api.PutAsync($"/api/v1/issues/{issueId}", JsonContent.Create(new { subject = "Changed through the API", markdown = "x" }), Ct);
+        Assert.Equal(HttpStatusCode.Conflict, put.StatusCode);
+        Assert.Contains("takes the 'send' scope", await put.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        var issue = await WithDbAsync(app, db => db.Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct));
+        Assert.Equal((Screen["subject"], IssueStatus.Scheduled), (issue.Subject, issue.Status));
+
+        // An editor may change it, and the log says who did, beside who scheduled it.
+        var changed = await Forms.PostAsync(owner, editUrl, new Dictionary<string, string>(Screen) { ["subject"] = "Changed by the owner" }, editUrl + "?handler=Save");
+        Assert.Equal(HttpStatusCode.Redirect, changed.StatusCode);
+        var edit = await WithDbAsync(app, db => db.AuditEntries.AsNoTracking().SingleAsync(e => e.Action == AuditActions.IssueEdit, Ct));
+        Assert.Contains("changed while scheduled", edit.Detail, StringComparison.Ordinal);
+
+        // Digests: a writer may keep one that waits for approval, not make one that sends itself.
+        Dictionary<string, string> Digest(string name, string mode) => new()
+        {
+            ["Input.Name"] = name, ["Input.Cadence"] = "EveryNNotes", ["Input.NoteCount"] = "1", ["Input.Hour"] = "9",
+            ["Input.Weekday"] = "1", ["Input.DayOfMonth"] = "1", ["Input.Mode"] = mode,
+        };
+        Assert.Equal(HttpStatusCode.Forbidden, (await Forms.PostAsync(writer, "/admin/digests/new", Digest("By the writer", "SendItself"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, (await Forms.PostAsync(writer, "/admin/digests/new", Digest("Waits", "Approval"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, (await Forms.PostAsync(owner, "/admin/digests/new", Digest("Sends", "SendItself"))).StatusCode);
+        var digests = await WithDbAsync(app, db => db.Digests.AsNoTracking().ToDictionaryAsync(d => d.Name, d => d.Id, Ct));
+        Assert.Equal(["Sends", "Waits"], digests.Keys.Order(StringComparer.Ordinal));
+        // Nor switch one to it, or touch the owner's.
+        Assert.Equal(HttpStatusCode.Forbidden, (await Forms.PostAsync(writer, $"/admin/digests/{digests["Waits"]}", Digest("Waits", "SendItself"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Forms.PostAsync(writer, $"/admin/digests/{digests["Sends"]}", Digest("Sends", "Approval"))).StatusCode);
+        foreach (var handler in new[] { "Pause", "Delete" })
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, (await Forms.PostAsync(writer, "/admin/digests", new Dictionary<string, string>(), $"/admin/digests?handler={handler}&id={digests["Sends"]}")).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.Redirect, (await Forms.PostAsync(writer, "/admin/digests", new Dictionary<string, string>(), $"/admin/digests?handler=Pause&id={digests["Waits"]}")).StatusCode);
+        var list = await writer.GetStringAsync("/admin/digests", Ct);
+        Assert.Equal(1, list.Split("handler=Resume").Length - 1 + list.Split("handler=Pause").Length - 1);
+        Assert.False(await WithDbAsync(app, db => db.Digests.Where(d => d.Name == "Sends").Select(d => d.Paused).SingleAsync(Ct)));
+        Assert.Equal(DigestMode.SendItself, await WithDbAsync(app, db => db.Digests.Where(d => d.Name == "Sends").Select(d => d.Mode).SingleAsync(Ct)));
+        var digestLog = await WithDbAsync(app, db => db.AuditEntries.AsNoTracking().Where(e => e.Action == AuditActions.DigestChange).ToListAsync(Ct));
+        Assert.Contains("“Sends” saved; it sends itself", Assert.Single(digestLog).Detail, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -257,7 +323,10 @@ public class RoleTests
         foreach (var role in new[] { AuthorRole.Viewer, AuthorRole.Writer, AuthorRole.Editor })
         {
             var api = ApiClients.With(app, await ApiClients.TokenAsync(app, ApiScopes.Read, role: role));
-            Assert.Equal(HttpStatusCode.Forbidden, (await api.GetAsync($"/api/v1/issues/{issueId}/ledger?format=csv", Ct)).StatusCode);
+            var refused = await api.GetAsync($"/api/v1/issues/{issueId}/ledger?format=csv", Ct);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            // A role, not a scope a new token could carry: the problem says whose token it takes.
+            Assert.Contains("takes a token of an author who is owner", await refused.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         }
 
         Assert.False(await WithDbAsync(app, db => db.AuditEntries.AnyAsync(Ct)));

@@ -49,6 +49,9 @@ public class DigestDeliveryTests
         Assert.All(copies, c => Assert.True(c.Value == 1, $"{c.Key} got {c.Value} copies"));
         Assert.All(await SendingFixture.DeliveriesAsync(app, issueId), d => Assert.Equal(DeliveryStatus.Sent, d.Status));
         Assert.Equal(DigestRunStatus.Scheduled, await QueryAsync(app, db => db.DigestRuns.Select(r => r.Status).SingleAsync(Ct)));
+        // The audit log says what sent it, once: the digest, not nobody.
+        var sent = await QueryAsync(app, db => db.AuditEntries.Where(e => e.Action == Newsletter.Web.Audit.AuditActions.IssueSend).ToListAsync(Ct));
+        Assert.Equal($"the digest “{digest.Name}”, which sends itself", Assert.Single(sent).ActorName);
     }
 
     [Fact]

@@ -2,12 +2,14 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Newsletter.Web.Admin;
+using Newsletter.Web.Audit;
 using Newsletter.Web.Data;
 using Newsletter.Web.Site;
 
 namespace Newsletter.Web.Digests.Admin;
 
-public sealed class EditModel(AppDbContext db, DigestEditor editor, IOptions<SiteOptions> site) : PageModel
+public sealed class EditModel(AppDbContext db, DigestEditor editor, AuditLog audit, IOptions<SiteOptions> site) : PageModel
 {
     [BindProperty(SupportsGet = true)]
     public int? Id { get; set; }
@@ -35,6 +37,14 @@ public sealed class EditModel(AppDbContext db, DigestEditor editor, IOptions<Sit
 
     public async Task<IActionResult> OnPostAsync(CancellationToken ct)
     {
+        // A digest that sends itself mails every reader with nobody looking: making one, changing one or turning
+        // one into it is sending, so it takes the send permission. A writer may keep digests that wait for approval.
+        var wasSending = Id is { } id && await db.Digests.AnyAsync(d => d.Id == id && d.Mode == DigestMode.SendItself, ct);
+        if ((wasSending || Input.Mode == DigestMode.SendItself) && !User.May(AuthorPolicies.Send))
+        {
+            return StatusCode(StatusCodes.Status403Forbidden);
+        }
+
         var result = await editor.SaveAsync(Id, Input, ct);
         if (!result.Saved)
         {
@@ -44,6 +54,12 @@ public sealed class EditModel(AppDbContext db, DigestEditor editor, IOptions<Sit
             }
 
             return Page();
+        }
+
+        if (wasSending || result.Digest!.Mode == DigestMode.SendItself)
+        {
+            await audit.RecordAsync(User, AuditActions.DigestChange, "digest", result.Digest!.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                $"“{result.Digest.Name}” saved; it {(result.Digest.Mode == DigestMode.SendItself ? "sends itself" : "waits for approval")}", ct);
         }
 
         TempData["Digests.Message"] = $"Saved “{result.Digest!.Name}”.";

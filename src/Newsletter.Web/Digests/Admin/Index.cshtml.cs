@@ -3,13 +3,15 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Newsletter.Web.Admin;
+using Newsletter.Web.Audit;
 using Newsletter.Web.Data;
 using Newsletter.Web.Site;
 
 namespace Newsletter.Web.Digests.Admin;
 
 /// <summary>Each digest with its next run, what it last did, and pause, skip and delete.</summary>
-public sealed class IndexModel(AppDbContext db, DigestEditor editor, DigestRunner runner, IOptions<SiteOptions> site) : PageModel
+public sealed class IndexModel(AppDbContext db, DigestEditor editor, DigestRunner runner, AuditLog audit, IOptions<SiteOptions> site) : PageModel
 {
     private const string MessageKey = "Digests.Message";
 
@@ -39,20 +41,40 @@ public sealed class IndexModel(AppDbContext db, DigestEditor editor, DigestRunne
         Rows = rows;
     }
 
-    public async Task<IActionResult> OnPostPauseAsync(int id, CancellationToken ct) =>
-        Done(await editor.SetPausedAsync(id, true, ct) ? "Paused: it drafts nothing until you resume it." : "It was already paused.");
+    public Task<IActionResult> OnPostPauseAsync(int id, CancellationToken ct) =>
+        ChangeAsync(id, "paused", async () => await editor.SetPausedAsync(id, true, ct) ? "Paused: it drafts nothing until you resume it." : "It was already paused.", ct);
 
-    public async Task<IActionResult> OnPostResumeAsync(int id, CancellationToken ct) =>
-        Done(await editor.SetPausedAsync(id, false, ct) ? "Resumed." : "It was not paused.");
+    public Task<IActionResult> OnPostResumeAsync(int id, CancellationToken ct) =>
+        ChangeAsync(id, "resumed", async () => await editor.SetPausedAsync(id, false, ct) ? "Resumed." : "It was not paused.", ct);
 
-    public async Task<IActionResult> OnPostSkipAsync(int id, CancellationToken ct) =>
-        Done(await editor.SkipNextAsync(id, ct) is { } skipped ? $"The run of {Local(skipped)} will be skipped; its notes wait for the next one." : "There is no calendar run to skip.");
+    public Task<IActionResult> OnPostSkipAsync(int id, CancellationToken ct) =>
+        ChangeAsync(id, "next run skipped", async () => await editor.SkipNextAsync(id, ct) is { } skipped ? $"The run of {Local(skipped)} will be skipped; its notes wait for the next one." : "There is no calendar run to skip.", ct);
 
-    public async Task<IActionResult> OnPostUnskipAsync(int id, CancellationToken ct) =>
-        Done(await editor.UnskipAsync(id, ct) ? "The next run will happen after all." : "No run was being skipped.");
+    public Task<IActionResult> OnPostUnskipAsync(int id, CancellationToken ct) =>
+        ChangeAsync(id, "next run no longer skipped", async () => await editor.UnskipAsync(id, ct) ? "The next run will happen after all." : "No run was being skipped.", ct);
 
-    public async Task<IActionResult> OnPostDeleteAsync(int id, CancellationToken ct) =>
-        Done(await editor.DeleteAsync(id, ct) ? "Digest deleted. The issues it drafted stay." : "That digest was already gone.");
+    public Task<IActionResult> OnPostDeleteAsync(int id, CancellationToken ct) =>
+        ChangeAsync(id, "deleted", async () => await editor.DeleteAsync(id, ct) ? "Digest deleted. The issues it drafted stay." : "That digest was already gone.", ct);
+
+    /// <summary>May this author change the digest: one that sends itself is a sender's, as it is on the edit page.</summary>
+    public bool MayChange(Digest d) => User.May(AuthorPolicies.Write) && (d.Mode != DigestMode.SendItself || User.May(AuthorPolicies.Send));
+
+    private async Task<IActionResult> ChangeAsync(int id, string what, Func<Task<string>> change, CancellationToken ct)
+    {
+        var digest = await db.Digests.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id, ct);
+        if (digest is not null && !MayChange(digest))
+        {
+            return StatusCode(StatusCodes.Status403Forbidden);
+        }
+
+        var message = await change();
+        if (digest is { Mode: DigestMode.SendItself })
+        {
+            await audit.RecordAsync(User, AuditActions.DigestChange, "digest", id.ToString(CultureInfo.InvariantCulture), $"“{digest.Name}” {what}", ct);
+        }
+
+        return Done(message);
+    }
 
     public string Local(DateTime utc) =>
         site.Value.ToLocal(utc).ToString("ddd d MMM yyyy, HH:mm", CultureInfo.InvariantCulture) + " " + site.Value.TimeZone;

@@ -149,13 +149,18 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         // Only a send asks what changed: a plain Save reads the issue no more than it did.
         var before = compare ? await FingerprintAsync(id, ct) : null;
         var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, channel);
-        var result = await editor.SaveAsync(id, draft, ct);
+        var result = await editor.SaveAsync(id, draft, User.May(AuthorPolicies.Send), ct);
         switch (result.Outcome)
         {
             case IssueEditOutcome.NotFound:
                 return (NotFound(), false);
             case IssueEditOutcome.NotEditable:
                 return (BadRequest("This issue is being sent or was sent; it can no longer be edited."), false);
+            case IssueEditOutcome.ScheduledForSenders:
+                ModelState.AddModelError("", "This issue is scheduled, so what it says and whom it reaches is what goes out at its time: only an owner or editor, who may send, can change it now. Nothing was saved; your text is kept in this browser. Ask one of them to unschedule it.");
+                await LoadAsync(id, ct);
+                SegmentShown = SegmentOf(Request.Form, Request.Query);
+                return (Page(), false);
             case IssueEditOutcome.Invalid:
                 foreach (var message in result.Errors.Values.SelectMany(m => m))
                 {
@@ -166,6 +171,12 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
                 // The author's segment stays on the form, to be corrected, rather than the saved one coming back.
                 SegmentShown = SegmentOf(Request.Form, Request.Query);
                 return (Page(), false);
+        }
+
+        if (result.WasScheduled)
+        {
+            // What goes out at the scheduled time changed: the log says who changed it, beside who scheduled it.
+            await HttpContext.RequestServices.GetRequiredService<AuditLog>().IssueAsync(User, AuditActions.IssueEdit, id, "changed while scheduled", ct);
         }
 
         if (!compare)
