@@ -13,20 +13,36 @@ using Newsletter.Web.Subscribers;
 
 namespace Newsletter.Web.Sending;
 
-/// <summary>An issue rendered once, with markers where each reader's own links and name go.</summary>
-public sealed partial record PreparedIssue(int IssueId, string Subject, string Html, string Text, string MessageDomain)
+/// <summary>
+/// Where each reader's own links, name and address go in an issue rendered once. Each rendering draws new ones: a
+/// marker anyone could know, written into the author's body (an image's address), would be filled in too, and hand
+/// every reader's address and unsubscribe token to whoever serves that image.
+/// </summary>
+public sealed record IssueMarkers(string Unsubscribe, string Preferences, string Name, string Email)
 {
-    /// <summary>The markers, in the order of the values <see cref="IssueMessages.Build"/> fills them with.</summary>
-    internal static readonly string[] Markers = [IssueMessages.UnsubscribeMarker, IssueMessages.PreferencesMarker, IssueMessages.NameMarker, IssueMessages.EmailMarker];
+    /// <summary>Only letters, digits, ':' and '-': unchanged by HTML escaping, Liquid, quoted-printable and line wrapping.</summary>
+    public static IssueMarkers New()
+    {
+        var nonce = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
+        return new($"urn:newsletter:unsubscribe:{nonce}", $"urn:newsletter:preferences:{nonce}", $"urn-newsletter-name-{nonce}", $"urn-newsletter-email-{nonce}");
+    }
+
+    /// <summary>In the order of the values <see cref="IssueMessages.Build"/> fills them with.</summary>
+    internal string[] All => [Unsubscribe, Preferences, Name, Email];
+}
+
+/// <summary>An issue rendered once, with markers where each reader's own links and name go.</summary>
+public sealed partial record PreparedIssue(int IssueId, string Subject, string Html, string Text, string MessageDomain, IssueMarkers Markers)
+{
 
     // With the wire's CRLF line ends already, so MimeKit can write each reader's 7bit or 8bit copy as it
     // stands rather than pass every byte through its LF-to-CRLF filter. Only a bare LF changes, which that
     // filter would have changed anyway, so those bytes on the wire are the same. A copy MimeKit re-encodes
     // (base64 for a mostly non-ASCII body to a relay without 8BITMIME) now encodes CRLF line ends, the
     // canonical form RFC 2045 asks for; quoted-printable writes line breaks the same either way.
-    internal MarkedText HtmlParts { get; } = MarkedText.Parse(ToCrlf(Html), Markers);
+    internal MarkedText HtmlParts { get; } = MarkedText.Parse(ToCrlf(Html), Markers.All);
 
-    internal MarkedText TextParts { get; } = MarkedText.Parse(ToCrlf(Text), Markers);
+    internal MarkedText TextParts { get; } = MarkedText.Parse(ToCrlf(Text), Markers.All);
 
     internal static string ToCrlf(string text) => BareLineFeed().Replace(text, "\r\n");
 
@@ -72,11 +88,6 @@ public sealed partial record PreparedIssue(int IssueId, string Subject, string H
 /// </summary>
 public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, SubscriberTokens tokens, MailOptions mail, IOptions<SiteOptions> site, IOptions<SendingOptions> sending, VerpAddresses verp, MessageIds messageIds, TimeProvider clock)
 {
-    internal const string UnsubscribeMarker = "urn:newsletter:unsubscribe";
-    internal const string PreferencesMarker = "urn:newsletter:preferences";
-    internal const string NameMarker = "urn-newsletter-name";
-    internal const string EmailMarker = "urn-newsletter-email";
-
     /// <summary>
     /// The issue as every reader's copy shares it. With <paramref name="links"/> (a real send, not a preview or a
     /// test), the body's web links become counting links when <c>Tracking:LinkClicks</c> is on.
@@ -101,12 +112,13 @@ public sealed class IssueMessages(AppDbContext db, TemplateRenderer templates, S
         // Written from the HTML once per send, so every email has it, whenever its issue was composed; its [n]
         // references are the counting links too when those are on.
         model["body_text"] = EmailText.Of(body, s.BaseUrl).TrimEnd();
-        model["subscriber"] = new Dictionary<string, object?> { ["name"] = NameMarker, ["email"] = EmailMarker };
-        model["unsubscribe_url"] = UnsubscribeMarker;
-        model["preferences_url"] = PreferencesMarker;
-        model["why"] = $"You get this because {EmailMarker} subscribed to {s.Title}.";
+        var markers = IssueMarkers.New();
+        model["subscriber"] = new Dictionary<string, object?> { ["name"] = markers.Name, ["email"] = markers.Email };
+        model["unsubscribe_url"] = markers.Unsubscribe;
+        model["preferences_url"] = markers.Preferences;
+        model["why"] = $"You get this because {markers.Email} subscribed to {s.Title}.";
         var rendered = templates.Render("issue", model);
-        return new PreparedIssue(issueId, rendered.Subject, rendered.Html, rendered.Text, mail.MessageDomain)
+        return new PreparedIssue(issueId, rendered.Subject, rendered.Html, rendered.Text, mail.MessageDomain, markers)
         {
             UnsubscribeBase = s.Absolute("/unsubscribe/"),
             PreferencesBase = s.Absolute("/preferences/"),

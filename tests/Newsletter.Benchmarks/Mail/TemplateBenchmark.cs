@@ -34,8 +34,9 @@ internal static class TemplateBenchmark
         var confirm = Model("Ann <Reader>", "ann@example.org", "https://field-notes.example/unsubscribe/tok");
         confirm["confirm_url"] = "https://field-notes.example/confirm/tok?x=1&y=2";
         confirm["expires_days"] = 7;
-        var issue = Model(IssueMessages.NameMarker, IssueMessages.EmailMarker, IssueMessages.UnsubscribeMarker);
-        issue["preferences_url"] = IssueMessages.PreferencesMarker;
+        var markers = IssueMarkers.New();
+        var issue = Model(markers.Name, markers.Email, markers.Unsubscribe);
+        issue["preferences_url"] = markers.Preferences;
         issue["issue"] = new Dictionary<string, object?>
         {
             ["subject"] = "Issue 12: the 40 ms stall",
@@ -49,7 +50,7 @@ internal static class TemplateBenchmark
         issue["body_text"] = text;
 
         var rendered = renderer.Render("issue", issue);
-        var prepared = new PreparedIssue(1, rendered.Subject, rendered.Html, rendered.Text, "field-notes.example")
+        var prepared = new PreparedIssue(1, rendered.Subject, rendered.Html, rendered.Text, "field-notes.example", markers)
         {
             UnsubscribeBase = "https://field-notes.example/unsubscribe/",
             PreferencesBase = "https://field-notes.example/preferences/",

