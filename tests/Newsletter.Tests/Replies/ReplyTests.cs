@@ -233,6 +233,45 @@ public class ReplyTests
         Assert.DoesNotContain("Great issue", await app.CreateClient().GetStringAsync($"/issues/{slug}", Ct), StringComparison.Ordinal);
     }
 
+    /// <summary>An answer is mail from the newsletter, and a published comment speaks for a reader: a writer does neither.</summary>
+    [Fact]
+    public async Task AWriterReadsAConversationButNeitherAnswersNorPublishesIt()
+    {
+        using var app = new NewsletterApp(new() { ["Sending:InboundSecret"] = Secret });
+        await PostAsync(app, "From: Reader Nine <reader9@example.org>\r\nSubject: Re: lease\r\nMessage-ID: <nine@example.org>\r\n\r\nHow long is your lease?\r\n");
+        var owner = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(owner);
+        var writer = await Newsletter.Tests.Admin.AuthorTestClients.CoAuthorAsync(app, owner, "wren@example.org", "Writer");
+        var threadId = await ThreadIdAsync(app, "reader9@example.org");
+        var url = $"/admin/replies/{threadId}";
+
+        var page = await writer.GetStringAsync(url, Ct);
+        Assert.Contains("an owner or editor sends them", WebUtility.HtmlDecode(page), StringComparison.Ordinal);
+        Assert.DoesNotContain("handler=Answer", page, StringComparison.Ordinal);
+        long messageId;
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            messageId = await scope.ServiceProvider.GetRequiredService<AppDbContext>().ReplyMessages.Where(m => m.ThreadId == threadId).Select(m => m.Id).SingleAsync(Ct);
+        }
+
+        var answer = await Forms.PostAsync(writer, url, new Dictionary<string, string> { ["body"] = "Send me your password." }, url + "?handler=Answer");
+        var publish = await Forms.PostAsync(writer, url, new Dictionary<string, string>
+        {
+            ["messageId"] = messageId.ToString(System.Globalization.CultureInfo.InvariantCulture), ["name"] = "Nine", ["text"] = "Words never written", ["consent"] = "true", ["consentHow"] = "made up",
+        }, url + "?handler=Publish");
+        Assert.Equal((HttpStatusCode.Forbidden, HttpStatusCode.Forbidden), (answer.StatusCode, publish.StatusCode));
+
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            Assert.Equal(1, await db.ReplyMessages.CountAsync(m => m.ThreadId == threadId, Ct));
+            Assert.Null((await db.ReplyMessages.SingleAsync(m => m.Id == messageId, Ct)).CommentText);
+        }
+
+        // The owner still answers.
+        Assert.Equal(HttpStatusCode.Redirect, (await Forms.PostAsync(owner, url, new Dictionary<string, string> { ["body"] = "Twenty seconds." }, url + "?handler=Answer")).StatusCode);
+    }
+
     private static MimeMessage Reply(string from, string? messageId, string text)
     {
         var message = new MimeMessage();

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Data;
+using Newsletter.Web.Admin;
 
 namespace Newsletter.Web.Replies.Admin;
 
@@ -40,6 +41,8 @@ public sealed class ThreadModel(AppDbContext db, ReplyAnswers answers, ReplyComm
         return Page();
     }
 
+    // An answer is mail to a reader from the newsletter's address: sending, as the roles table has it.
+    [Requires(AuthorPolicies.Send)]
     public async Task<IActionResult> OnPostAnswerAsync(long id, string? body, CancellationToken ct)
     {
         var (answerId, problem) = await answers.QueueAsync(id, body ?? "", await AuthorNameAsync(), ct);
@@ -60,6 +63,9 @@ public sealed class ThreadModel(AppDbContext db, ReplyAnswers answers, ReplyComm
         return Redirect("/admin/replies");
     }
 
+    // Words published under a reader's name speak for them on the site, on the author's word that they agreed:
+    // that word is an owner's or editor's, who answer for what leaves in the newsletter's name. Taking one off is anyone's.
+    [Requires(AuthorPolicies.Send)]
     public async Task<IActionResult> OnPostPublishAsync(long id, long messageId, string? name, string? text, bool consent, string? consentHow, CancellationToken ct)
     {
         if (!await db.ReplyMessages.AnyAsync(m => m.Id == messageId && m.ThreadId == id, ct))
