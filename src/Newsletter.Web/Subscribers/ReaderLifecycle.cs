@@ -55,7 +55,7 @@ public enum AddReaderResult
 /// Emails are never sent here: a Hangfire job with the subscriber's id is enqueued instead, so the request
 /// stays fast and an SMTP outage loses no confirmation.
 /// </summary>
-public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewReaderQueue newReaders, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, EraseHygiene hygiene, OutboxReader outbox, PendingMails pendingMails, SharedRateLimiter limiter, ILogger<ReaderLifecycle> logger)
+public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewReaderQueue newReaders, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, EraseHygiene hygiene, OutboxReader outbox, PendingMails pendingMails, SharedRateLimiter limiter, Content.ContentChanges contentChanges, ILogger<ReaderLifecycle> logger)
 {
     /// <summary>
     /// Takes one stored sign-up (<see cref="SignUpWriter"/>): the reader, their history, the email they get and
@@ -653,6 +653,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
     public async Task<bool> DeleteAsync(long id, bool erase, CancellationToken ct)
     {
         var deleted = false;
+        long? contentVersion = null;
         await db.Database.OpenConnectionAsync(ct);
         try
         {
@@ -695,6 +696,13 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                     // What the person wrote to the author is theirs too: their conversations (and any comment published from them) go.
                     var key = Subscriber.KeyOf(email);
                     var threads = db.ReplyThreads.Where(t => t.SubscriberId == id || t.AddressKey == key);
+                    if (await db.ReplyMessages.AnyAsync(m => threads.Any(t => t.Id == m.ThreadId) && m.PublishedAt != null, ct))
+                    {
+                        // A comment of theirs is on public pages, which every node caches: counted with the erase, so
+                        // no node keeps showing their name and words after it.
+                        contentVersion = await contentChanges.CountAsync(ct);
+                    }
+
                     await db.ReplyMessages.Where(m => threads.Any(t => t.Id == m.ThreadId)).ExecuteDeleteAsync(ct);
                     await threads.ExecuteDeleteAsync(ct);
                     // A sign-up of the same address still waiting for the dispatcher holds it in plain text, and
@@ -721,6 +729,11 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                 await db.PendingMails.Where(m => m.SubscriberId == id).ExecuteDeleteAsync(ct);
                 deleted = await db.Subscribers.Where(s => s.Id == id).ExecuteDeleteAsync(ct) > 0;
                 await tx.CommitAsync(ct);
+            }
+
+            if (contentVersion is { } version)
+            {
+                await contentChanges.RecordAsync(version, ct);
             }
 
             if (erase)

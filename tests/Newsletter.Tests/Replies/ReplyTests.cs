@@ -231,6 +231,21 @@ public class ReplyTests
 
         await Forms.PostAsync(author, $"/admin/replies/{threadId}", new Dictionary<string, string> { ["messageId"] = fields["messageId"] }, $"/admin/replies/{threadId}?handler=Unpublish");
         Assert.DoesNotContain("Great issue", await app.CreateClient().GetStringAsync($"/issues/{slug}", Ct), StringComparison.Ordinal);
+
+        // Published again and on the cached page, then the reader is erased: the page no longer shows their words.
+        await Forms.PostAsync(author, $"/admin/replies/{threadId}", fields, $"/admin/replies/{threadId}?handler=Publish");
+        Assert.Contains("Great issue", await app.CreateClient().GetStringAsync($"/issues/{slug}", Ct), StringComparison.Ordinal);
+        Assert.Contains("Great issue", await app.CreateClient().GetStringAsync($"/issues/{slug}", Ct), StringComparison.Ordinal);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var sp = scope.ServiceProvider;
+            var readerId = await sp.GetRequiredService<AppDbContext>().Subscribers.Where(r => r.Email == "reader0006@example.org").Select(r => r.Id).SingleAsync(Ct);
+            Assert.True(await sp.GetRequiredService<Newsletter.Web.Subscribers.ReaderLifecycle>().DeleteAsync(readerId, erase: true, Ct));
+        }
+
+        var erased = await app.CreateClient().GetStringAsync($"/issues/{slug}", Ct);
+        Assert.DoesNotContain("Great issue", erased, StringComparison.Ordinal);
+        Assert.DoesNotContain(">Six<", erased, StringComparison.Ordinal);
     }
 
     /// <summary>An answer is mail from the newsletter, and a published comment speaks for a reader: a writer does neither.</summary>
