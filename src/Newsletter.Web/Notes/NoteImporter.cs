@@ -24,6 +24,8 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
     {
         var errors = new List<string>();
         var files = new Dictionary<string, NoteFile>(StringComparer.Ordinal);
+        // Files that are there but cannot be read now (a typo in the front matter): their notes stay as last imported.
+        var unreadable = new HashSet<string>(StringComparer.Ordinal);
         if (Directory.Exists(paths.NotesFolder))
         {
             foreach (var path in Directory.EnumerateFiles(paths.NotesFolder, "*.md", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
@@ -48,7 +50,8 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
                 }
                 catch (NoteFileException e)
                 {
-                    errors.Add(e.Message);
+                    errors.Add(e.Message + " (the page keeps its last imported version until the file is fixed)");
+                    unreadable.Add(relative);
                 }
             }
         }
@@ -83,8 +86,9 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
             Apply(note, file);
         }
 
-        // A file that disappeared takes its note with it; the URL then answers 410 Gone.
-        foreach (var note in existing.Values.Where(n => n.SourcePath is not null && n.DeletedAt is null && !files.ContainsKey(n.Slug)))
+        // A file that disappeared takes its note with it; the URL then answers 410 Gone. One still there that failed
+        // to parse is not gone: a typo must not take a published page (or the bio page) off the site.
+        foreach (var note in existing.Values.Where(n => n.SourcePath is not null && n.DeletedAt is null && !files.ContainsKey(n.Slug) && !unreadable.Contains(n.SourcePath)))
         {
             note.DeletedAt = DateTime.UtcNow;
             removed++;

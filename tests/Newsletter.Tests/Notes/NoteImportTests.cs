@@ -83,6 +83,28 @@ public class NoteImportTests
         Assert.Contains("From A", html, StringComparison.Ordinal);
     }
 
+    /// <summary>A typo in a published note's front matter is reported; the page stays up as last imported until the file is fixed.</summary>
+    [Fact]
+    public async Task AFileThatNoLongerParsesKeepsItsPageAsLastImported()
+    {
+        using var app = new NewsletterApp();
+        app.WriteNote("kept.md", NoteText("kept-note"));
+        var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/notes/kept-note", TestContext.Current.CancellationToken)).StatusCode);
+        app.WriteNote("kept.md", "---\ntitle: [unclosed \"quote\nslug: kept-note\n---\nBroken now.");
+        var result = await ImportAsync(app);
+        Assert.Equal(0, result.Removed);
+        Assert.Contains(result.Errors, e => e.Contains("kept.md", StringComparison.Ordinal) && e.Contains("keeps its last imported version", StringComparison.Ordinal));
+        var page = await client.GetAsync("/notes/kept-note", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.DoesNotContain("Broken now", await page.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+
+        // Deleted for real, it goes.
+        File.Delete(Path.Combine(app.NotesFolder, "kept.md"));
+        Assert.Equal(1, (await ImportAsync(app)).Removed);
+        Assert.Equal(HttpStatusCode.Gone, (await client.GetAsync("/notes/kept-note", TestContext.Current.CancellationToken)).StatusCode);
+    }
+
     [Fact]
     public async Task ARemovedFileTakesItsNoteOffTheSiteWith410()
     {
