@@ -44,7 +44,9 @@ public sealed class ReaderHistory(AppDbContext db, ReaderHistorySql sql, IOption
         var zone = site.Value.Zone;
         var today = TimeZoneInfo.ConvertTimeFromUtc(clock.GetUtcNow().UtcDateTime, zone).Date;
         var starts = PeriodStarts(period, today);
-        var fromUtc = TimeZoneInfo.ConvertTimeToUtc(DateTime.SpecifyKind(starts[0], DateTimeKind.Unspecified), zone);
+        // Where clocks go forward at midnight (Havana, Santiago) that midnight does not exist: the day starts an hour later.
+        var start = DateTime.SpecifyKind(starts[0], DateTimeKind.Unspecified);
+        var fromUtc = TimeZoneInfo.ConvertTimeToUtc(zone.IsInvalidTime(start) ? start.AddHours(1) : start, zone);
 
         var rows = await sql.CountPerHourAsync(db, fromUtc, Kinds, ct);
         string[] keys = ["subscribed", "confirmed", "unsubscribed", "bounced", "complained"];

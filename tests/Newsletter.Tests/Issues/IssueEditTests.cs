@@ -79,4 +79,23 @@ public class IssueEditTests
         Assert.Contains("already uses the slug 'weekly-notes'", typed.Result.Errors["slug"][0], StringComparison.Ordinal);
         Assert.Equal("weekly-notes-3", typed.Slug);
     }
+
+    /// <summary>02:30 on the night Berlin's clocks go forward does not exist: the author is told, not shown a 500, and nothing is scheduled.</summary>
+    [Fact]
+    public async Task ATimeTheClocksSkipIsRefusedWithASentence()
+    {
+        using var app = new NewsletterApp(new() { ["Site:TimeZone"] = "Europe/Berlin" });
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var issueId = await Newsletter.Tests.Sending.SendingFixture.AddIssueAsync(app);
+        var editUrl = $"/admin/issues/{issueId}";
+
+        var response = await Forms.PostAsync(client, editUrl, new Dictionary<string, string> { ["at"] = "2027-03-28T02:30" }, editUrl + "?handler=Schedule");
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        var page = WebUtility.HtmlDecode(await client.GetStringAsync(response.Headers.Location!.OriginalString, Ct));
+        Assert.Contains("28 Mar 2027, 02:30 does not exist in Europe/Berlin: the clocks go forward then", page, StringComparison.Ordinal);
+        await using var scope = app.Services.CreateAsyncScope();
+        var issue = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct);
+        Assert.Equal((IssueStatus.Draft, (DateTime?)null), (issue.Status, issue.ScheduledAt));
+    }
 }

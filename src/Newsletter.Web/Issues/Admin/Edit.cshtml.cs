@@ -267,7 +267,15 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
             return Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString("That time could not be read."));
         }
 
-        var utc = TimeZoneInfo.ConvertTimeToUtc(DateTime.SpecifyKind(local, DateTimeKind.Unspecified), site.Value.Zone);
+        local = DateTime.SpecifyKind(local, DateTimeKind.Unspecified);
+        if (site.Value.Zone.IsInvalidTime(local))
+        {
+            // The hour clocks skip when they go forward: no such moment, so the author picks one rather than the app.
+            return Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString(
+                $"{local.ToString("d MMM yyyy, HH:mm", CultureInfo.InvariantCulture)} does not exist in {site.Value.TimeZone}: the clocks go forward then. Choose another time."));
+        }
+
+        var utc = TimeZoneInfo.ConvertTimeToUtc(local, site.Value.Zone);
         if (utc < clock.GetUtcNow().UtcDateTime.AddMinutes(-1))
         {
             return Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString("That time is in the past. Use Send now to send at once."));
