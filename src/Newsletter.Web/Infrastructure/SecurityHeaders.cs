@@ -19,8 +19,9 @@ public static class SecurityHeaders
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; " +
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'";
 
-    // Email HTML needs inline styles; it gets nothing else: no script, no fetches, only our own frame.
-    private const string EmailPreviewCsp = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'";
+    // Email HTML needs inline styles; it gets nothing else: no script, no fetches, only our own frame. Images from
+    // this site too: on a first run's http://localhost an uploaded image would otherwise show as broken.
+    private const string EmailPreviewCsp = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'";
 
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {

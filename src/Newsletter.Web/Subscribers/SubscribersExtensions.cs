@@ -43,6 +43,8 @@ public static class SubscribersExtensions
         app.MapPost("/subscribe", SubscribeAsync)
             .DisableAntiforgery()
             .WithMetadata(new RequestSizeLimitAttribute(16 * 1024));
+        // Reached by a reload, Back, or a typed address after a sign-up: the form, not a 405 error page.
+        app.MapGet("/subscribe", () => Results.Redirect("/#subscribe"));
         app.MapSubscribersAdmin();
         return app;
     }
@@ -133,7 +135,7 @@ public static class SubscribersExtensions
 
         if (problem is not null)
         {
-            return Problem(http, isJson, problem);
+            return Problem(http, isJson, problem, request?.Email);
         }
 
         if (signUp is not null && !isJson)
@@ -153,7 +155,10 @@ public static class SubscribersExtensions
     /// <summary>The flash key the check-your-inbox page reads: only the app writes it, never a link.</summary>
     public const string ErrorFlash = "SubscribeError";
 
-    private static IResult Problem(HttpContext http, bool json, string message)
+    /// <summary>The address as typed, for the form on the error page: the reader corrects it rather than retyping it.</summary>
+    public const string TypedFlash = "SubscribeTyped";
+
+    private static IResult Problem(HttpContext http, bool json, string message, string? typed = null)
     {
         if (json)
         {
@@ -163,6 +168,11 @@ public static class SubscribersExtensions
         // In TempData, not the query: a link with ?error=... must not put an attacker's words on our page.
         var flash = http.RequestServices.GetRequiredService<Microsoft.AspNetCore.Mvc.ViewFeatures.ITempDataDictionaryFactory>().GetTempData(http);
         flash[ErrorFlash] = message;
+        if (!string.IsNullOrEmpty(typed))
+        {
+            flash[TypedFlash] = typed.Length > 254 ? typed[..254] : typed;
+        }
+
         flash.Save();
         return Results.Redirect("/subscribe/check-your-inbox");
     }

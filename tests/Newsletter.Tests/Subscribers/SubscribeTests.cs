@@ -37,6 +37,27 @@ public class SubscribeTests
         return path;
     }
 
+    /// <summary>A mistyped address comes back in the form with the reason, to be corrected rather than retyped; a reload of /subscribe shows the form.</summary>
+    [Fact]
+    public async Task AMistypedAddressComesBackInTheFormAndAGetOfSubscribeShowsTheForm()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        var response = await SubscribeAsync(client, "ann@example\"><script>x</script>");
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        var page = await client.GetStringAsync(response.Headers.Location!.OriginalString, Ct);
+        Assert.Contains("That address doesn't look right", page, StringComparison.Ordinal);
+        Assert.Contains("value=\"ann@example&quot;&gt;&lt;script&gt;x&lt;/script&gt;\"", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("<script>x", page, StringComparison.Ordinal);
+        // Only once: the next page's form is empty again.
+        Assert.DoesNotContain("value=\"ann@", await client.GetStringAsync("/subscribe/check-your-inbox", Ct), StringComparison.Ordinal);
+
+        var get = await app.CreateClient().GetAsync("/subscribe", Ct);
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        Assert.Equal("/", get.RequestMessage!.RequestUri!.AbsolutePath);
+        Assert.Contains("action=\"/subscribe\"", await get.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task AConfirmationLinkShowsAButtonAndOnlyThePostConfirms()
     {
