@@ -66,7 +66,7 @@ public static class SubscribersAdminEndpoints
             await foreach (var r in rows.WithCancellation(ct))
             {
                 await writer.WriteLineAsync(string.Join(',',
-                    CsvReader.Escape(r.Email), CsvReader.Escape(r.Name), r.Status.ToString().ToLowerInvariant(), CsvReader.Escape(string.Join(' ', r.Tags)),
+                    CsvReader.Escape(r.Email), CsvReader.Escape(r.Name), r.Status.ToString().ToLowerInvariant(), CsvReader.Escape(string.Join(", ", r.Tags)),
                     CsvReader.Escape(r.Source), CsvReader.Escape(r.ConsentSource), Iso(r.CreatedAt), Iso(r.ConfirmedAt), Iso(r.UnsubscribedAt)));
             }
         }).RequireAuthorization(AuthorPolicies.Owner);
