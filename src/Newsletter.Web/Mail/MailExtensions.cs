@@ -46,7 +46,7 @@ public static class TemplateModel
 {
     public static Dictionary<string, object?> Base(SiteOptions site) => new()
     {
-        ["site"] = new Dictionary<string, object?> { ["title"] = site.Title, ["url"] = site.BaseUrl.TrimEnd('/') },
+        ["site"] = new Dictionary<string, object?> { ["title"] = site.Title, ["url"] = site.BaseUrl.TrimEnd('/'), ["author"] = site.AuthorName },
         ["footer_text"] = site.FooterText,
     };
 }

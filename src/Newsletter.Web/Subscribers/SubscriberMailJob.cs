@@ -87,7 +87,17 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, M
         var model = Model(s, reader: false);
         model["expires_days"] = Math.Max(1, (int)Math.Round(options.Value.ConfirmationTokenLifetime.TotalDays));
         model["confirm_url"] = site.Value.Absolute("/confirm/" + tokens.Confirmation(s));
-        if (await SendAsync("confirm", s, model, null, messageId, ct))
+        // Added by the author from a file, or asked for by whoever typed the address into the form.
+        var imported = s.Source.StartsWith("import:", StringComparison.Ordinal);
+        model["imported"] = imported;
+        if (!imported)
+        {
+            // The name came with the request, from anyone: in the greeting or the To header it would carry a
+            // stranger's words ("You won! Claim at ...") to an inbox that never asked for anything.
+            model["subscriber"] = new Dictionary<string, object?> { ["email"] = s.Email, ["name"] = "" };
+        }
+
+        if (await SendAsync("confirm", s, model, null, messageId, ct, withName: imported))
         {
             await readers.RecordAsync(s.Id, SubscriberEventKind.ConfirmationSent, "email", null, ct);
         }
@@ -162,11 +172,11 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, M
     /// bounced and suppressed, and the job ends instead of retrying for a day. Any other refusal throws,
     /// so Hangfire retries it and the jobs page shows why.
     /// </summary>
-    private async Task<bool> SendAsync(string template, Subscriber s, Dictionary<string, object?> model, ListHeaders? list, string? messageId, CancellationToken ct)
+    private async Task<bool> SendAsync(string template, Subscriber s, Dictionary<string, object?> model, ListHeaders? list, string? messageId, CancellationToken ct, bool withName = true)
     {
         try
         {
-            await mail.SendToSubscriberAsync(template, s.Email, s.Name, model, list, messageId, ct);
+            await mail.SendToSubscriberAsync(template, s.Email, withName ? s.Name : null, model, list, messageId, ct);
             return true;
         }
         catch (MailNotSentException e) when (e.Result is { IsHardBounce: true } result)

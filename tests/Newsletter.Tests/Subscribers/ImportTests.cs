@@ -547,9 +547,13 @@ public class ImportTests
     public async Task PendingImportsSendConfirmationsAndActiveImportsRecordConsent()
     {
         using var app = new NewsletterApp();
-        var pending = await ImportAsync(app, "email\npending.one@example.org\n", active: false);
+        var pending = await ImportAsync(app, "email,name\npending.one@example.org,Pia One\n", active: false);
         Assert.Equal(1, pending.Imported);
-        await app.WaitForMailAsync("pending.one@example.org", m => m.TextBody?.Contains("/confirm/", StringComparison.Ordinal) == true);
+        var request = await app.WaitForMailAsync("pending.one@example.org", m => m.TextBody?.Contains("/confirm/", StringComparison.Ordinal) == true);
+        // The author added them: the email says so (not "someone, hopefully you"), and greets them by the file's name.
+        Assert.Contains("added pending.one@example.org to the list of", request.TextBody, StringComparison.Ordinal);
+        Assert.Contains("Hello Pia One,", request.TextBody, StringComparison.Ordinal);
+        Assert.Equal("Pia One", request.To.Mailboxes.Single().Name);
         var active = await ImportAsync(app, "email,subscribed\nactive.one@example.org,2024-05-06\n", active: true);
         var s = (await AllAsync(app)).Single(x => x.EmailKey == "active.one@example.org");
         Assert.Equal(SubscriberStatus.Active, s.Status);

@@ -58,6 +58,26 @@ public class SubscribeTests
         Assert.Contains("action=\"/subscribe\"", await get.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }
 
+    /// <summary>The form's name field is anyone's words: the confirmation request to an address that never agreed carries none of them.</summary>
+    [Fact]
+    public async Task ANameTypedIntoTheFormIsNotInTheConfirmationRequest()
+    {
+        using var app = new NewsletterApp();
+        var response = await app.CreateClient().PostAsync("/subscribe", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["email"] = "victim@example.org", ["name"] = "You won! Claim at https://evil.example/prize", ["source"] = "home", ["website"] = "",
+        }), Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode); // followed to check-your-inbox
+        var mail = await app.WaitForMailAsync("victim@example.org");
+        Assert.Contains("/confirm/", mail.TextBody, StringComparison.Ordinal);
+        Assert.Contains("Someone, hopefully you, asked", mail.TextBody, StringComparison.Ordinal);
+        foreach (var part in new[] { mail.TextBody!, mail.HtmlBody!, mail.Headers[MimeKit.HeaderId.To] })
+        {
+            Assert.DoesNotContain("evil.example", part, StringComparison.Ordinal);
+            Assert.DoesNotContain("You won", part, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task AConfirmationLinkShowsAButtonAndOnlyThePostConfirms()
     {
