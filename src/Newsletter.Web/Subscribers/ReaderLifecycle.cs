@@ -94,7 +94,18 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
     /// per address; the row lands in this transaction, beside the reader rows it writes for the address anyway.
     /// </summary>
     private Task<bool[]> WithinAddressLimitAsync(IReadOnlyList<string> keys, CancellationToken ct) =>
-        limiter.TryAcquireEachAsync(options.Value.PerAddressLimit, keys, ct);
+        limiter.TryAcquireEachAsync(options.Value.PerAddressLimit, [.. keys.Select(MailboxKey)], ct);
+
+    /// <summary>
+    /// The mailbox an address reaches, for the hourly limit: ann+1@ and ann+2@ land in one inbox at nearly every
+    /// provider, so a stranger cycling the +tag would otherwise send it a confirmation for each.
+    /// </summary>
+    internal static string MailboxKey(string key)
+    {
+        var at = key.LastIndexOf('@');
+        var plus = at > 0 ? key.IndexOf('+', 0, at) : -1;
+        return plus > 0 ? string.Concat(key.AsSpan(0, plus), key.AsSpan(at)) : key;
+    }
 
     /// <summary>
     /// Takes stored sign-ups together, in one transaction: after a burst the dispatcher has thousands waiting, and

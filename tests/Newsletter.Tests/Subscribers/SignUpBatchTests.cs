@@ -167,6 +167,20 @@ public class SignUpBatchTests
         Assert.Equal(["Confirmation busy@example.org", "Confirmation busy@example.org", "Confirmation calm@example.org", "Confirmation calm@example.org"], (await JobsAsync(app)).Now);
     }
 
+    /// <summary>ann+1@ and ann+2@ reach one inbox: a stranger cycling the +tag gets it no more confirmations than the limit.</summary>
+    [Fact]
+    public async Task PlusTagsOfOneMailboxShareItsHourlyLimit()
+    {
+        using var app = AppWithoutDispatcher(new() { ["Subscriptions:PerAddressPerHour"] = "2", ["Subscriptions:ResendConfirmationInterval"] = "00:00:00" });
+        await StoreAsync(app, [.. new[] { "bomb+1@example.org", "bomb+2@example.org", "bomb@example.org", "bomb+x+y@example.org", "other+1@example.org" }.Select(e => new SignUp { Email = e })]);
+
+        Assert.Equal(5, await Dispatcher(app).DispatchAsync(Ct));
+        Assert.Equal(["Confirmation bomb+1@example.org", "Confirmation bomb+2@example.org", "Confirmation other+1@example.org"], (await JobsAsync(app)).Now);
+        Assert.Equal("ann@example.org", ReaderLifecycle.MailboxKey("ann+news@example.org"));
+        Assert.Equal("+ann@example.org", ReaderLifecycle.MailboxKey("+ann@example.org"));
+        Assert.Equal("ann@ex+ample.org", ReaderLifecycle.MailboxKey("ann@ex+ample.org"));
+    }
+
     [Fact]
     public async Task TwoDispatchersOnOneBatchTakeEachSignUpOnce()
     {
