@@ -98,4 +98,25 @@ public class IssueEditTests
         var issue = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct);
         Assert.Equal((IssueStatus.Draft, (DateTime?)null), (issue.Status, issue.ScheduledAt));
     }
+
+    /// <summary>The status line after an action is the app's own, shown once: a link's ?message= puts nobody's words in the admin.</summary>
+    [Fact]
+    public async Task TheStatusLineAfterAnActionIsShownOnceAndNeverTakenFromTheAddress()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var issueId = await Newsletter.Tests.Sending.SendingFixture.AddIssueAsync(app);
+        var editUrl = $"/admin/issues/{issueId}";
+        foreach (var url in new[] { editUrl, $"{editUrl}/preview", $"{editUrl}/progress", "/admin/issues", "/admin/notes", "/admin/subscribers" })
+        {
+            var page = await client.GetStringAsync($"{url}{(url.Contains('?') ? '&' : '?')}message=Your%20account%20was%20hacked%2C%20call%20555", Ct);
+            Assert.DoesNotContain("account was hacked", page, StringComparison.Ordinal);
+        }
+
+        var saved = await Forms.PostAsync(client, editUrl, new Dictionary<string, string> { ["subject"] = "Saved once", ["markdown"] = "Body", ["channel"] = "both" }, editUrl + "?handler=Save");
+        Assert.Equal(editUrl, saved.Headers.Location!.OriginalString);
+        Assert.Contains("role=\"status\">Saved.</p>", await client.GetStringAsync(editUrl, Ct), StringComparison.Ordinal);
+        Assert.DoesNotContain("role=\"status\">Saved.</p>", await client.GetStringAsync(editUrl, Ct), StringComparison.Ordinal);
+    }
 }

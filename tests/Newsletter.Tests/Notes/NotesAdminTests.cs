@@ -55,11 +55,16 @@ public class NotesAdminTests
         await Forms.SetUpOwnerAsync(client);
         var saved = await Forms.PostAsync(client, "/admin/notes/new", Note("Delete me", "publish"));
         var deleteUrl = saved.Headers.Location!.OriginalString.Split('?')[0] + "/delete";
-        var token = await Forms.TokenAsync(client, deleteUrl);
-        var form = () => new FormUrlEncodedContent(new Dictionary<string, string> { ["__RequestVerificationToken"] = token });
-        var both = await Task.WhenAll(client.PostAsync(deleteUrl, form(), Ct), client.PostAsync(deleteUrl, form(), Ct));
+        // Two tabs of the same author (one session, two cookie jars): each is told what its own click did.
+        var other = app.CreateBrowserClient();
+        await Newsletter.Tests.Admin.AuthorTestClients.SignInAsync(other, "owner@example.org", Newsletter.Tests.Admin.AuthorTestClients.Password);
+        var tabs = new[] { client, other };
+        var tokens = await Task.WhenAll(tabs.Select(t => Forms.TokenAsync(t, deleteUrl)));
+        var both = await Task.WhenAll(tabs.Select((t, i) => t.PostAsync(deleteUrl, new FormUrlEncodedContent(new Dictionary<string, string> { ["__RequestVerificationToken"] = tokens[i] }), Ct)));
         Assert.All(both, r => Assert.Equal(HttpStatusCode.Redirect, r.StatusCode));
-        Assert.Single(both, r => r.Headers.Location!.OriginalString.Contains("Note%20deleted", StringComparison.Ordinal));
+        var pages = await Task.WhenAll(tabs.Select(t => t.GetStringAsync("/admin/notes", Ct)));
+        Assert.Single(pages, p => p.Contains("Note deleted.", StringComparison.Ordinal));
+        Assert.Single(pages, p => p.Contains("That note was already deleted.", StringComparison.Ordinal));
         Assert.Equal(HttpStatusCode.Gone, (await app.CreateClient().GetAsync("/notes/delete-me", Ct)).StatusCode);
     }
 

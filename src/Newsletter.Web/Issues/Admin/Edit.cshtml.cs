@@ -37,7 +37,7 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
     /// <summary>What preflight says of the saved version, shown in the confirm step before a send.</summary>
     public IReadOnlyList<string> Warnings { get; private set; } = [];
 
-    [BindProperty(SupportsGet = true, Name = "message")]
+    [TempData(Key = AdminFlash.Key)]
     public string? Message { get; set; }
 
     public string TimeZone => site.Value.TimeZone;
@@ -65,7 +65,7 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
     public async Task<IActionResult> OnPostSaveAsync(int id, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? channel, CancellationToken ct)
     {
         var (result, _) = await SaveAsync(id, subject, preheader, slug, tags, markdown, notes, channel, compare: false, ct);
-        return result ?? Redirect($"/admin/issues/{id}?message=Saved.");
+        return result ?? this.RedirectWithMessage($"/admin/issues/{id}", "Saved.");
     }
 
     /// <summary>
@@ -252,7 +252,7 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
 
     /// <summary>Edits were on the screen: they are saved, and nothing goes out until the author has seen them.</summary>
     private RedirectResult SavedNotSent(int id) =>
-        Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString("Your changes were saved and nothing was sent yet. Check the preview and the warnings, then send or schedule again."));
+        this.RedirectWithMessage($"/admin/issues/{id}", "Your changes were saved and nothing was sent yet. Check the preview and the warnings, then send or schedule again.");
 
     [Requires(AuthorPolicies.Send)]
     public async Task<IActionResult> OnPostScheduleAsync(int id, string? at, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? channel, [FromServices] AuditLog audit, CancellationToken ct)
@@ -264,21 +264,21 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
 
         if (!DateTime.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
         {
-            return Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString("That time could not be read."));
+            return this.RedirectWithMessage($"/admin/issues/{id}", "That time could not be read.");
         }
 
         local = DateTime.SpecifyKind(local, DateTimeKind.Unspecified);
         if (site.Value.Zone.IsInvalidTime(local))
         {
             // The hour clocks skip when they go forward: no such moment, so the author picks one rather than the app.
-            return Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString(
-                $"{local.ToString("d MMM yyyy, HH:mm", CultureInfo.InvariantCulture)} does not exist in {site.Value.TimeZone}: the clocks go forward then. Choose another time."));
+            return this.RedirectWithMessage($"/admin/issues/{id}",
+                $"{local.ToString("d MMM yyyy, HH:mm", CultureInfo.InvariantCulture)} does not exist in {site.Value.TimeZone}: the clocks go forward then. Choose another time.");
         }
 
         var utc = TimeZoneInfo.ConvertTimeToUtc(local, site.Value.Zone);
         if (utc < clock.GetUtcNow().UtcDateTime.AddMinutes(-1))
         {
-            return Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString("That time is in the past. Use Send now to send at once."));
+            return this.RedirectWithMessage($"/admin/issues/{id}", "That time is in the past. Use Send now to send at once.");
         }
 
         var outcome = await editor.ScheduleAsync(id, utc, ct);
@@ -327,17 +327,17 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
             await audit.IssueAsync(User, AuditActions.IssueUnschedule, id, "back to draft", ct);
         }
 
-        return Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString("Unscheduled: back to draft."));
+        return this.RedirectWithMessage($"/admin/issues/{id}", "Unscheduled: back to draft.");
     }
 
     public async Task<IActionResult> OnPostDeleteAsync(int id, CancellationToken ct)
     {
         var deleted = await editor.DeleteDraftAsync(id, ct);
-        return Redirect("/admin/issues?message=" + Uri.EscapeDataString(deleted ? "Draft deleted." : "Only drafts can be deleted."));
+        return this.RedirectWithMessage("/admin/issues", deleted ? "Draft deleted." : "Only drafts can be deleted.");
     }
 
     private RedirectResult NotReady(int id) =>
-        Redirect($"/admin/issues/{id}?message=" + Uri.EscapeDataString("Save the issue with a subject before sending."));
+        this.RedirectWithMessage($"/admin/issues/{id}", "Save the issue with a subject before sending.");
 
     private async Task<bool> LoadAsync(int id, CancellationToken ct)
     {

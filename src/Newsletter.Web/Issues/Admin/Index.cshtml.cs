@@ -13,7 +13,7 @@ public sealed class IndexModel(AppDbContext db, IssueEditor editor, IOptions<Sit
 
     public IReadOnlyList<Issue> Paused { get; private set; } = [];
 
-    [BindProperty(SupportsGet = true, Name = "message")]
+    [TempData(Key = Newsletter.Web.Admin.AdminFlash.Key)]
     public string? Message { get; set; }
 
     public async Task OnGetAsync(CancellationToken ct)

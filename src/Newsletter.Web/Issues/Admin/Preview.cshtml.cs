@@ -7,6 +7,7 @@ using Newsletter.Web.Data;
 using Newsletter.Web.Sending;
 using Newsletter.Web.Site;
 using Newsletter.Web.Subscribers;
+using Newsletter.Web.Admin;
 
 namespace Newsletter.Web.Issues.Admin;
 
@@ -26,7 +27,7 @@ public sealed class PreviewModel(AppDbContext db, IssuePreviews previews, IBackg
 
     public string DefaultTestAddress => User.Identity?.Name ?? "";
 
-    [BindProperty(SupportsGet = true, Name = "message")]
+    [TempData(Key = Newsletter.Web.Admin.AdminFlash.Key)]
     public string? Message { get; set; }
 
     public async Task<IActionResult> OnGetAsync(int id, CancellationToken ct) => await LoadAsync(id, ct) ? Page() : NotFound();
@@ -37,11 +38,11 @@ public sealed class PreviewModel(AppDbContext db, IssuePreviews previews, IBackg
         var list = (addresses ?? "").Split([',', ';', '\n', '\r', ' '], StringSplitOptions.RemoveEmptyEntries);
         if (!TestSendJob.TryCheck(list, out var valid, out var error))
         {
-            return Redirect($"/admin/issues/{id}/preview?message=" + Uri.EscapeDataString(error));
+            return this.RedirectWithMessage($"/admin/issues/{id}/preview", error);
         }
 
         TestSendJob.Enqueue(jobs, id, valid);
-        return Redirect($"/admin/issues/{id}/preview?message=" + Uri.EscapeDataString($"Test sent to {string.Join(", ", valid)}."));
+        return this.RedirectWithMessage($"/admin/issues/{id}/preview", $"Test sent to {string.Join(", ", valid)}.");
     }
 
     private async Task<bool> LoadAsync(int id, CancellationToken ct)

@@ -37,7 +37,7 @@ public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProg
 
     public bool LinkClicksOn => clicks.Enabled;
 
-    [BindProperty(SupportsGet = true, Name = "message")]
+    [TempData(Key = AdminFlash.Key)]
     public string? Message { get; set; }
 
     /// <summary>Who sent or scheduled it, from the audit log.</summary>
@@ -101,5 +101,5 @@ public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProg
         return Done(id, changed ? yes : no);
     }
 
-    private RedirectResult Done(int id, string message) => Redirect($"/admin/issues/{id}/progress?message={Uri.EscapeDataString(message)}");
+    private RedirectResult Done(int id, string message) => this.RedirectWithMessage($"/admin/issues/{id}/progress", message);
 }

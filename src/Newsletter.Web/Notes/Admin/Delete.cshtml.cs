@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Content;
 using Newsletter.Web.Data;
+using Newsletter.Web.Admin;
 
 namespace Newsletter.Web.Notes.Admin;
 
@@ -23,6 +24,6 @@ public sealed class DeleteModel(AppDbContext db, ContentChanges changes) : PageM
         var deleted = await db.Notes.Where(n => n.Id == id && n.DeletedAt == null && n.SourcePath == null)
             .ExecuteUpdateAsync(s => s.SetProperty(n => n.DeletedAt, DateTime.UtcNow).SetProperty(n => n.Status, NoteStatus.Draft), ct);
         await change.CommitAsync(changed: deleted > 0, ct);
-        return Redirect("/admin/notes?message=" + Uri.EscapeDataString(deleted > 0 ? "Note deleted." : "That note was already deleted."));
+        return this.RedirectWithMessage("/admin/notes", deleted > 0 ? "Note deleted." : "That note was already deleted.");
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Newsletter.Web.Content;
 using Newsletter.Web.Data;
+using Newsletter.Web.Admin;
 
 namespace Newsletter.Web.Notes.Admin;
 
@@ -14,7 +15,7 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
     [BindProperty]
     public NoteInput Input { get; set; } = new();
 
-    [BindProperty(SupportsGet = true, Name = "message")]
+    [TempData(Key = Newsletter.Web.Admin.AdminFlash.Key)]
     public string? Message { get; set; }
 
     public Note? Existing { get; private set; }
@@ -133,6 +134,6 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
             "unpublish" => "Unpublished: the note is no longer on the site.",
             _ => "Saved.",
         };
-        return Redirect($"/admin/notes/{result.Note!.Id}?message={Uri.EscapeDataString(message)}");
+        return this.RedirectWithMessage($"/admin/notes/{result.Note!.Id}", message);
     }
 }

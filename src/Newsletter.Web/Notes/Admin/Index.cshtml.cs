@@ -9,7 +9,7 @@ public sealed class IndexModel(AppDbContext db) : PageModel
 {
     public IReadOnlyList<Note> Notes { get; private set; } = [];
 
-    [BindProperty(SupportsGet = true, Name = "message")]
+    [TempData(Key = Newsletter.Web.Admin.AdminFlash.Key)]
     public string? Message { get; set; }
 
     public async Task OnGetAsync(CancellationToken ct) =>

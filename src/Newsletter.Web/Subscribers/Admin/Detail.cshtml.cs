@@ -16,7 +16,7 @@ public sealed class DetailModel(AppDbContext db, ReaderLifecycle readers) : Page
 
     public IReadOnlyList<HistoryLine> History { get; private set; } = [];
 
-    [BindProperty(SupportsGet = true, Name = "message")]
+    [TempData(Key = AdminFlash.Key)]
     public string? Message { get; set; }
 
     public async Task<IActionResult> OnGetAsync(long id, CancellationToken ct) => await LoadAsync(id, ct) ? Page() : NotFound();
@@ -29,21 +29,21 @@ public sealed class DetailModel(AppDbContext db, ReaderLifecycle readers) : Page
             return NotFound();
         }
 
-        return Redirect($"/admin/subscribers/{id}?message=Saved.");
+        return this.RedirectWithMessage($"/admin/subscribers/{id}", "Saved.");
     }
 
     [Requires(AuthorPolicies.Readers)]
     public async Task<IActionResult> OnPostUnsubscribeAsync(long id, CancellationToken ct)
     {
         await readers.UnsubscribeAsync(id, "admin", ct);
-        return Redirect($"/admin/subscribers/{id}?message=Unsubscribed.");
+        return this.RedirectWithMessage($"/admin/subscribers/{id}", "Unsubscribed.");
     }
 
     [Requires(AuthorPolicies.Readers)]
     public async Task<IActionResult> OnPostDeleteAsync(long id, CancellationToken ct)
     {
         await readers.DeleteAsync(id, erase: false, ct);
-        return Redirect("/admin/subscribers?message=Deleted.");
+        return this.RedirectWithMessage("/admin/subscribers", "Deleted.");
     }
 
     [Requires(AuthorPolicies.Owner)]
@@ -51,13 +51,13 @@ public sealed class DetailModel(AppDbContext db, ReaderLifecycle readers) : Page
     {
         if (confirm != "yes")
         {
-            return Redirect($"/admin/subscribers/{id}?message=" + Uri.EscapeDataString("Tick the box to confirm the erase."));
+            return this.RedirectWithMessage($"/admin/subscribers/{id}", "Tick the box to confirm the erase.");
         }
 
         await readers.DeleteAsync(id, erase: true, ct);
         // The id only: an erasure that wrote the address into the audit log would not be one.
         await audit.RecordAsync(User, AuditActions.ReaderErase, "subscriber", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "personal data erased", ct);
-        return Redirect("/admin/subscribers?message=" + Uri.EscapeDataString("Erased. Only a hash remains, so the address stays suppressed."));
+        return this.RedirectWithMessage("/admin/subscribers", "Erased. Only a hash remains, so the address stays suppressed.");
     }
 
     private async Task<bool> LoadAsync(long id, CancellationToken ct)

@@ -27,7 +27,7 @@ public sealed class IndexModel(AppDbContext db, SubscriberGrowth growth, IMemory
 
     public string ChartSvg { get; private set; } = "";
 
-    [BindProperty(SupportsGet = true, Name = "message")]
+    [TempData(Key = Newsletter.Web.Admin.AdminFlash.Key)]
     public string? Message { get; set; }
 
     public async Task OnGetAsync(CancellationToken ct)

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Newsletter.Web.Admin;
 
 namespace Newsletter.Web.Subscribers.Admin;
 
@@ -47,6 +48,6 @@ public sealed class NewModel(ReaderLifecycle readers) : PageModel
                 return Page();
         }
 
-        return Redirect($"/admin/subscribers/{id}?message=Added.");
+        return this.RedirectWithMessage($"/admin/subscribers/{id}", "Added.");
     }
 }
