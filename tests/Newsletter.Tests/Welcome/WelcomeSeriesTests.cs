@@ -392,4 +392,24 @@ public class WelcomeSeriesTests
         await using var scope = app.Services.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.ToDictionaryAsync(s => s.Id, s => s.EmailKey, Ct);
     }
+
+    /// <summary>A step refused for a missing subject keeps the body the author wrote on the page, with the reason.</summary>
+    [Fact]
+    public async Task ARefusedStepKeepsWhatWasTyped()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var refused = await Forms.PostAsync(client, "/admin/welcome", new Dictionary<string, string>
+        {
+            ["kind"] = "email", ["subject"] = "", ["body"] = "Three paragraphs of <careful> words.", ["delayDays"] = "2",
+        }, "/admin/welcome?handler=Save");
+        Assert.Equal(System.Net.HttpStatusCode.OK, refused.StatusCode);
+        var page = await refused.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("A written email needs a subject and a body.", page, StringComparison.Ordinal);
+        Assert.Contains(">Three paragraphs of &lt;careful&gt; words.</textarea>", page, StringComparison.Ordinal);
+        Assert.Contains("name=\"delayDays\" type=\"number\" min=\"0\" max=\"365\" value=\"2\"", page, StringComparison.Ordinal);
+        await using var scope = app.Services.CreateAsyncScope();
+        Assert.False(await scope.ServiceProvider.GetRequiredService<Newsletter.Web.Data.AppDbContext>().Set<WelcomeStep>().AnyAsync(Ct));
+    }
 }

@@ -106,7 +106,7 @@ public sealed class IndexModel(AppDbContext db, DigestEditor editor, DigestRunne
         {
             DigestCadence.Weekly => $"Every {d.Weekday} at {hour}",
             DigestCadence.Monthly => $"Monthly on day {d.DayOfMonth} at {hour}",
-            _ => $"Every {d.NoteCount} notes",
+            _ => d.NoteCount == 1 ? "After every note" : $"Every {d.NoteCount} notes",
         };
         return when + (d.Mode == DigestMode.SendItself ? ", sends itself" : ", waits for approval");
     }

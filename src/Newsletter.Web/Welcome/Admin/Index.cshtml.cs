@@ -31,6 +31,12 @@ public sealed class IndexModel(AppDbContext db, WelcomeSeries series, WelcomeSen
     [TempData]
     public string? Message { get; set; }
 
+    /// <summary>Why a save was refused, shown with the form as it was posted (<see cref="Posted"/>).</summary>
+    public string? Refusal { get; private set; }
+
+    /// <summary>What the author typed into a save that was refused: the form shows it again instead of losing it.</summary>
+    public WelcomeStep? Posted { get; private set; }
+
     public async Task OnGetAsync(int? edit, CancellationToken ct)
     {
         await LoadAsync(ct);
@@ -47,25 +53,34 @@ public sealed class IndexModel(AppDbContext db, WelcomeSeries series, WelcomeSen
         }
 
         var isNote = kind == "note";
+        async Task<IActionResult> RefusedAsync(string why)
+        {
+            await LoadAsync(ct);
+            Editing = id is { } editId ? Steps.FirstOrDefault(s => s.Id == editId) : null;
+            Posted = new WelcomeStep { Id = id ?? 0, NoteSlug = isNote ? noteSlug ?? "" : null, Subject = subject ?? "", Markdown = body ?? "", DelayDays = delayDays };
+            Refusal = why;
+            return Page();
+        }
+
         var slug = (noteSlug ?? "").Trim();
         if (delayDays is < 0 or > 365)
         {
-            return Done("The delay is between 0 and 365 days.");
+            return await RefusedAsync("The delay is between 0 and 365 days.");
         }
 
         if (isNote && !await db.Notes.AnyAsync(n => n.Slug == slug && n.Status == NoteStatus.Published && n.DeletedAt == null, ct))
         {
-            return Done($"No published note has the slug '{slug}'.");
+            return await RefusedAsync($"No published note has the slug '{slug}'.");
         }
 
         if (!isNote && (cleanSubject.Length == 0 || string.IsNullOrWhiteSpace(body)))
         {
-            return Done("A written email needs a subject and a body.");
+            return await RefusedAsync("A written email needs a subject and a body.");
         }
 
         if ((body ?? "").Length > MaxMarkdown)
         {
-            return Done($"The body is longer than {MaxMarkdown:N0} characters.");
+            return await RefusedAsync($"The body is longer than {MaxMarkdown:N0} characters.");
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
