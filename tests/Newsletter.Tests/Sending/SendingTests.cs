@@ -460,7 +460,11 @@ public partial class SendingTests
         Assert.All(tests, t => Assert.StartsWith("[Test] ", t.Message.Subject, StringComparison.Ordinal));
 
         var tooMany = await Forms.PostAsync(client, editUrl + "/preview", new Dictionary<string, string> { ["addresses"] = "a@x.org b@x.org c@x.org d@x.org e@x.org f@x.org" }, editUrl + "/preview?handler=Test");
-        Assert.Contains("Give 1 to 5", await client.GetStringAsync(tooMany.Headers.Location!.OriginalString, Ct), StringComparison.Ordinal);
+        // Refused on the page itself, with the addresses as typed kept in the box.
+        Assert.Equal(HttpStatusCode.OK, tooMany.StatusCode);
+        var refusedPage = await tooMany.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("Give 1 to 5", refusedPage, StringComparison.Ordinal);
+        Assert.Contains(">a@x.org b@x.org c@x.org d@x.org e@x.org f@x.org</textarea>", refusedPage, StringComparison.Ordinal);
 
         // Two clicks on "Send now" send once.
         var token = await Forms.TokenAsync(client, editUrl);

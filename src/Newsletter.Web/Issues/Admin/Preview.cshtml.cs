@@ -27,6 +27,11 @@ public sealed class PreviewModel(AppDbContext db, IssuePreviews previews, IBackg
 
     public string DefaultTestAddress => User.Identity?.Name ?? "";
 
+    /// <summary>The test addresses as last posted, when they were refused.</summary>
+    public string? TestAddresses { get; private set; }
+
+    public string? TestError { get; private set; }
+
     [TempData(Key = Newsletter.Web.Admin.AdminFlash.Key)]
     public string? Message { get; set; }
 
@@ -38,7 +43,11 @@ public sealed class PreviewModel(AppDbContext db, IssuePreviews previews, IBackg
         var list = (addresses ?? "").Split([',', ';', '\n', '\r', ' '], StringSplitOptions.RemoveEmptyEntries);
         if (!TestSendJob.TryCheck(list, out var valid, out var error))
         {
-            return this.RedirectWithMessage($"/admin/issues/{id}/preview", error);
+            // The page again, with the addresses as typed and the reason beside the form: one typo must not
+            // send the author back to a reset box at the top of a long page.
+            TestAddresses = addresses;
+            TestError = error;
+            return await LoadAsync(id, ct) ? Page() : NotFound();
         }
 
         TestSendJob.Enqueue(jobs, id, valid);
