@@ -473,6 +473,14 @@ public partial class SendingTests
         var id = int.Parse(editUrl.Split('/').Last(), System.Globalization.CultureInfo.InvariantCulture);
         await WaitForStatusAsync(app, id, IssueStatus.Sent);
         Assert.Equal(14, smtp.Count);
+        // A tab still showing the editor sends its screen: it hears the issue went already, not "saved elsewhere".
+        var stale = await client.PostAsync(editUrl + "?handler=SendNow", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = token, ["subject"] = "Edited in an old tab", ["markdown"] = "x", ["channel"] = "both", ["version"] = "1",
+        }), Ct);
+        Assert.Equal($"/admin/issues/{id}/progress", stale.Headers.Location!.OriginalString);
+        Assert.Contains("already started from another tab", await client.GetStringAsync(stale.Headers.Location.OriginalString, Ct), StringComparison.Ordinal);
+        Assert.Equal(14, smtp.Count);
         var progress = await client.GetStringAsync($"/admin/issues/{id}/progress", Ct);
         Assert.Contains("Sent", progress, StringComparison.Ordinal);
         var json = await client.GetStringAsync($"/admin/api/issues/{id}/progress", Ct);

@@ -137,8 +137,14 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         // As autosave: only over the version the page showed, so a co-author's (or another tab's) newer save is never
         // overwritten unseen, nor a version nobody read sent. The browser keeps the author's text (autosave.js).
         var version = Request.Form["version"].ToString();
-        if (version.Length > 0 && await db.Issues.AsNoTracking().Where(i => i.Id == id).Select(i => (DateTime?)i.UpdatedAt).FirstOrDefaultAsync(ct) is { } updated
-            && version != VersionOf(updated))
+        var stored = await db.Issues.AsNoTracking().Where(i => i.Id == id).Select(i => new { i.UpdatedAt, i.Status }).FirstOrDefaultAsync(ct);
+        if (stored is not null && stored.Status is not (IssueStatus.Draft or IssueStatus.Scheduled))
+        {
+            // Sent from another tab or by a co-author meanwhile: that is the news, not a newer draft to restore.
+            return (this.RedirectWithMessage($"/admin/issues/{id}/progress", "This issue was already started from another tab or by a co-author: nothing was saved, and nothing was sent twice."), false);
+        }
+
+        if (version.Length > 0 && stored?.UpdatedAt is { } updated && version != VersionOf(updated))
         {
             ModelState.AddModelError("", $"This draft was saved elsewhere at {Local(updated)}, so nothing was saved or sent. Your text is kept in this browser: reload to see the other version, then restore yours.");
             await LoadAsync(id, ct);
