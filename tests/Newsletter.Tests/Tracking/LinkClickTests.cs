@@ -220,8 +220,11 @@ public class LinkClickTests
 
         var second = await PrepareForSendAsync(app, issueId);
 
-        Assert.Equal(first.Html, second.Html);
-        Assert.Equal(first.Text, second.Text);
+        // Each preparation draws its own placeholders for the reader's parts; the rest is the same to the byte.
+        static string Plain(PreparedIssue p, string s) => s.Replace(p.Markers.Unsubscribe, "[u]", StringComparison.Ordinal).Replace(p.Markers.Preferences, "[p]", StringComparison.Ordinal)
+            .Replace(p.Markers.Name, "[n]", StringComparison.Ordinal).Replace(p.Markers.Email, "[e]", StringComparison.Ordinal);
+        Assert.Equal(Plain(first, first.Html), Plain(second, second.Html));
+        Assert.Equal(Plain(first, first.Text), Plain(second, second.Text));
         var links = await LinksAsync(app, issueId);
         Assert.Equal([(1, "https://example.org/wal?a=1&b=2", 0L), (2, "https://example.org/ledger", 1L)], links.Select(l => (l.Number, l.Url, l.Clicks)));
     }
