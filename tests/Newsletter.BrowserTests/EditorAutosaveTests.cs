@@ -53,6 +53,38 @@ public class EditorAutosaveTests
         Assert.DoesNotContain("Exception", app.Log, StringComparison.Ordinal);
     }
 
+    /// <summary>Save pressed in a tab that shows an older version: refused, and what was typed there is offered back, not lost.</summary>
+    [Fact]
+    public async Task AnIssueSaveRefusedBecauseAnotherTabSavedFirstOffersTheTextBack()
+    {
+        await using var desk = await Desk.OpenAsync();
+        var (app, page) = (desk.App, desk.Page);
+        await Browser.SetUpOwnerAsync(page);
+        await page.GotoAsync("/admin/issues");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Write an issue" }).ClickAsync();
+        await page.GetByLabel("Subject").FillAsync("Two tabs");
+        await page.GetByLabel("Body (Markdown)").FillAsync("The first version.");
+        await Assertions.Expect(page.Locator("#autosave-status")).ToContainTextAsync("Saved at");
+        var second = await desk.OtherBrowserAsync(page.Url);
+        await second.GetByLabel("Body (Markdown)").FillAsync("Saved in the second tab.");
+        await Assertions.Expect(second.Locator("#autosave-status")).ToContainTextAsync("Saved at");
+
+        // The first tab's autosave is held back, so its Save by hand is what meets the newer version.
+        await page.RouteAsync("**/*handler=Autosave*", route => route.AbortAsync());
+        await page.GetByLabel("Body (Markdown)").FillAsync("Typed in the first tab, saved by hand.");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.GetByText("This draft was saved elsewhere")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByLabel("Body (Markdown)")).ToHaveValueAsync("Saved in the second tab.");
+        await page.UnrouteAllAsync();
+        await Browser.ScreenshotAsync(page, "admin-issue-save-refused");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Use my text" }).ClickAsync();
+        await Assertions.Expect(page.GetByLabel("Body (Markdown)")).ToHaveValueAsync("Typed in the first tab, saved by hand.");
+        await Assertions.Expect(page.Locator("#autosave-status")).ToContainTextAsync("Saved at");
+        await second.ReloadAsync();
+        await Assertions.Expect(second.GetByLabel("Body (Markdown)")).ToHaveValueAsync("Typed in the first tab, saved by hand.");
+        Assert.DoesNotContain("Exception", app.Log, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task TextTypedBeforeTheEditorScriptRunsIsSavedLikeTheRest()
     {

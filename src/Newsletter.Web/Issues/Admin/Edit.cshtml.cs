@@ -37,6 +37,9 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
     /// <summary>What preflight says of the saved version, shown in the confirm step before a send.</summary>
     public IReadOnlyList<string> Warnings { get; private set; } = [];
 
+    /// <summary>This page answers a save refused because the draft was saved elsewhere first: the browser's copy is the author's text.</summary>
+    public bool RefusedAsStale { get; private set; }
+
     [TempData(Key = AdminFlash.Key)]
     public string? Message { get; set; }
 
@@ -146,7 +149,8 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
 
         if (version.Length > 0 && stored?.UpdatedAt is { } updated && version != VersionOf(updated))
         {
-            ModelState.AddModelError("", $"This draft was saved elsewhere at {Local(updated)}, so nothing was saved or sent. Your text is kept in this browser: reload to see the other version, then restore yours.");
+            ModelState.AddModelError("", $"This draft was saved elsewhere at {Local(updated)}, so nothing was saved or sent. This page shows that version; your text is kept in this browser, and “Use my text” puts it back.");
+            RefusedAsStale = true;
             await LoadAsync(id, ct);
             SegmentShown = SegmentOf(Request.Form, Request.Query);
             return (Page(), false);

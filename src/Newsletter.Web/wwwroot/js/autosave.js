@@ -217,8 +217,10 @@
     if (same(stored.fields, saved)) {
       forget();
     } else if (version && stored.version !== version.value) {
-      if (stored.submitted) {
+      if (stored.submitted && !form.dataset.autosaveRefused) {
         // The copy was taken as the form was posted, and the draft was saved after it: that post went through.
+        // Unless this page is the server saying that very post was refused (saved elsewhere first): then the
+        // copy is the only place the author's text is, and it is offered like any other.
         forget();
       } else {
         // Saved elsewhere since (another tab or author): offer the copy, never overwrite the newer save unasked.
