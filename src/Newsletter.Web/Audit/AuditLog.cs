@@ -11,42 +11,23 @@ public sealed class AuditLog(AppDbContext db, TimeProvider clock)
     public async Task RecordAsync(ClaimsPrincipal user, string action, string objectType, string? objectId, string detail, CancellationToken ct)
     {
         var (actorId, actorName) = await ActorAsync(user, ct);
+        await AddAsync(actorId, actorName, action, objectType, objectId, detail, ct);
+    }
+
+    /// <summary>Records what a reader did to their own record through an emailed link (no author acted).</summary>
+    public Task RecordByReaderAsync(string action, string objectType, string? objectId, string detail, CancellationToken ct) =>
+        AddAsync("", "the reader, through a link emailed to them", action, objectType, objectId, detail, ct);
+
+    /// <summary>Records what the app did by itself on an author's standing order (a digest that sends itself), naming the order.</summary>
+    public Task RecordByAppAsync(string actorName, string action, string objectType, string? objectId, string detail, CancellationToken ct) =>
+        AddAsync("", actorName, action, objectType, objectId, detail, ct);
+
+    private async Task AddAsync(string actorId, string actorName, string action, string objectType, string? objectId, string detail, CancellationToken ct)
+    {
         db.AuditEntries.Add(new AuditEntry
         {
             At = clock.GetUtcNow().UtcDateTime,
             ActorId = actorId,
-            ActorName = Clip(actorName, 400),
-            Action = action,
-            ObjectType = objectType,
-            ObjectId = objectId,
-            Detail = Clip(detail, 1000),
-        });
-        await db.SaveChangesAsync(ct);
-    }
-
-    /// <summary>Records what a reader did to their own record through an emailed link (no author acted).</summary>
-    public async Task RecordByReaderAsync(string action, string objectType, string? objectId, string detail, CancellationToken ct)
-    {
-        db.AuditEntries.Add(new AuditEntry
-        {
-            At = clock.GetUtcNow().UtcDateTime,
-            ActorId = "",
-            ActorName = "the reader, through a link emailed to them",
-            Action = action,
-            ObjectType = objectType,
-            ObjectId = objectId,
-            Detail = Clip(detail, 1000),
-        });
-        await db.SaveChangesAsync(ct);
-    }
-
-    /// <summary>Records what the app did by itself on an author's standing order (a digest that sends itself), naming the order.</summary>
-    public async Task RecordByAppAsync(string actorName, string action, string objectType, string? objectId, string detail, CancellationToken ct)
-    {
-        db.AuditEntries.Add(new AuditEntry
-        {
-            At = clock.GetUtcNow().UtcDateTime,
-            ActorId = "",
             ActorName = Clip(actorName, 400),
             Action = action,
             ObjectType = objectType,
