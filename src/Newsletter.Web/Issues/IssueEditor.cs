@@ -42,10 +42,10 @@ public sealed record IssueEditResult(IssueEditOutcome Outcome, IReadOnlyDictiona
 
     /// <summary>Saved over a schedule: what goes out at its time changed, which the caller records in the audit log.</summary>
     public static readonly IssueEditResult SavedWhileScheduled = new(IssueEditOutcome.Saved, new Dictionary<string, string[]>()) { WasScheduled = true };
-
-    public bool WasScheduled { get; private init; }
     public static readonly IssueEditResult NotFound = new(IssueEditOutcome.NotFound, new Dictionary<string, string[]>());
     public static readonly IssueEditResult NotEditable = new(IssueEditOutcome.NotEditable, new Dictionary<string, string[]>());
+
+    public bool WasScheduled { get; private init; }
 }
 
 public enum ScheduleOutcome
