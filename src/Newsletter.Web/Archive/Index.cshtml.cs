@@ -19,7 +19,7 @@ public sealed record ArchiveYear(int Year, IReadOnlyList<ArchiveEntry> Issues);
 public sealed class IndexModel(AppDbContext db, IOptions<ArchiveOptions> options, IOptions<SiteOptions> site) : PageModel
 {
     // "page" is a route value Razor Pages reserves for the page's own name, so the query is read by hand.
-    public int PageNumber => int.TryParse(Request.Query["page"], out var p) ? p : 1;
+    public int PageNumber => Newsletter.Web.Archive.PublicContent.PageOf(Request.Query["page"]);
 
     public IReadOnlyList<ArchiveYear> Years { get; private set; } = [];
 

@@ -26,7 +26,8 @@ public sealed class PublicContentPolicy(IOptions<ArchiveOptions> options) : IOut
 {
     public const string Name = "PublicContent";
 
-    private static readonly string[] QueryKeys = ["page", "q", "tag"];
+    // "page" is keyed by the page it means (PublicContent.PageKey), not as sent.
+    private static readonly string[] QueryKeys = ["q", "tag"];
 
     public ValueTask CacheRequestAsync(OutputCacheContext context, CancellationToken cancellation)
     {
@@ -40,6 +41,9 @@ public sealed class PublicContentPolicy(IOptions<ArchiveOptions> options) : IOut
         context.AllowLocking = true;
         context.ResponseExpirationTimeSpan = options.Value.CacheDuration;
         context.CacheVaryByRules.QueryKeys = QueryKeys;
+        context.CacheVaryByRules.VaryByValues["page"] = PublicContent.PageKey(request.Query["page"]);
+        // Pages name the site by Site:BaseUrl, not the request's Host: made-up Host values must not each get entries.
+        context.CacheVaryByRules.VaryByHost = false;
         // Pages are stored compressed (compression runs inside the cache), so the key holds the encoding
         // this request would get: one entry per encoding, and a client that accepts none never gets Brotli.
         // The raw Accept-Encoding header would let junk values fill the cache.

@@ -8,6 +8,16 @@ namespace Newsletter.Web.Archive;
 /// <summary>What readers may see, in one place, so pages, feeds, search and the sitemap agree.</summary>
 public static class PublicContent
 {
+    /// <summary>
+    /// The list page a ?page= value asks for: what a page renders and what both caches key it by, so "abc",
+    /// "+2" and "02" are pages 1, 2 and 2 for both, never entries of their own that fill the cache.
+    /// </summary>
+    public static int PageOf(string? raw) =>
+        int.TryParse(raw, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var page) ? page : 1;
+
+    /// <summary>The cache key's form of <see cref="PageOf"/>.</summary>
+    public static string PageKey(string? raw) => PageOf(raw).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Published working notes (the bio note is the about page, not a note in lists).</summary>
     public static IQueryable<Note> Notes(AppDbContext db) =>
         db.Notes.Where(n => n.Kind == NoteKind.Note && n.Status == NoteStatus.Published && n.DeletedAt == null);

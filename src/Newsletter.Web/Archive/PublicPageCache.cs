@@ -265,11 +265,13 @@ public sealed class PublicPageCache
                 return null;
             }
 
-            page = query["page"];
+            page = query.ContainsKey("page") ? PublicContent.PageKey(query["page"]) : null;
             tag = query["tag"];
         }
 
-        return new Key(request.Scheme, request.Host.Value ?? "", request.PathBase.Value + request.Path.Value, page, tag, PublicContentPolicy.EncodingOf(_compression, context));
+        // Not keyed by Host: pages name the site by Site:BaseUrl, never by the request's Host, and a key per Host
+        // value would let anyone fill the cache with copies by sending made-up ones.
+        return new Key(request.Scheme, "", request.PathBase.Value + request.Path.Value, page == "1" ? null : page, tag, PublicContentPolicy.EncodingOf(_compression, context));
     }
 
     private bool SignedIn(StringValues cookies)

@@ -14,7 +14,7 @@ public sealed class SearchModel(SearchIndex index, IOptions<ArchiveOptions> opti
     [BindProperty(SupportsGet = true, Name = "q")]
     public string? Q { get; set; }
 
-    public int PageNumber => int.TryParse(Request.Query["page"], out var p) ? p : 1;
+    public int PageNumber => Newsletter.Web.Archive.PublicContent.PageOf(Request.Query["page"]);
 
     public SearchQuery? Query { get; private set; }
 

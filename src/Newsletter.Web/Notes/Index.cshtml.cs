@@ -13,7 +13,7 @@ public sealed class IndexModel(AppDbContext db, IOptions<SiteOptions> site) : Pa
     public string? Tag { get; set; }
 
     // "page" is a route value Razor Pages reserves for the page's own name, so the query is read by hand.
-    public int PageNumber => int.TryParse(Request.Query["page"], out var p) ? p : 1;
+    public int PageNumber => Newsletter.Web.Archive.PublicContent.PageOf(Request.Query["page"]);
 
     public IReadOnlyList<Note> Notes { get; private set; } = [];
 
