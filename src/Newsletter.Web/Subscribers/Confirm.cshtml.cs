@@ -51,6 +51,12 @@ public sealed class ConfirmModel(SubscriberTokens tokens, ReaderLifecycle reader
     public async Task<IActionResult> OnPostAsync(string token, CancellationToken ct)
     {
         var read = tokens.ReadConfirmation(token);
+        if (read.State == TokenState.Expired)
+        {
+            // Nothing to confirm: the page says what the link's GET says (expired, or confirmed already), not "doesn't work".
+            return await OnGetAsync(token, ct);
+        }
+
         Result = await readers.ConfirmAsync(read, ct);
         if (Result == ConfirmResult.Invalid)
         {
