@@ -35,10 +35,13 @@ public sealed class ExpirationSoakTests : IDisposable
             parts.Add($"{new FileInfo(_folder.Db).Length}+{WalSize()}");
         }
 
-        // A leak would add a round's worth of pages each time; reuse keeps the last rounds level. Compared with
-        // the third round, not the second: on a loaded machine expiry lags the first rounds' inserts, so the file
-        // first grows to what two rounds in flight need, and only then levels off.
-        Assert.True(sizes[^1] <= sizes[^3] * 1.25, $"file sizes after each round: {string.Join(", ", sizes)} (file+WAL: {string.Join(", ", parts)})");
+        // A leak would add a round's worth of pages each time (the first round alone made the file what it is
+        // after it); reuse keeps the last rounds level. On a loaded machine the file can still grow in a late
+        // round (a checkpoint held off by readers appends pages the freed ones would have served; seen in CI in
+        // round 4 of 5), so "level" is either the last three rounds within a quarter, or the last round adding
+        // under a tenth of the first round's size, where a leak would add about all of it.
+        Assert.True(sizes[^1] <= sizes[^3] * 1.25 || sizes[^1] - sizes[^2] < sizes[0] / 10,
+            $"file sizes after each round: {string.Join(", ", sizes)} (file+WAL: {string.Join(", ", parts)})");
         Assert.True(Db.Scalar(_folder.Db, "SELECT seq FROM sqlite_sequence WHERE name = 'job'") >= 50_000);
     }
 
