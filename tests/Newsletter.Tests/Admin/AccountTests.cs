@@ -94,7 +94,11 @@ public partial class AccountTests
 
         var wrong = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["code"] = "000000" }, "/admin/account?handler=Enable");
         Assert.Contains("That code didn", await wrong.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
-        var enabled = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["code"] = Totp(key) }, "/admin/account?handler=Enable");
+        // The code and its 30-second step are kept: on a loaded machine the next step can begin before the reuse
+        // below, and a code computed again then would be a fresh one, not the used one.
+        var enabledAt = DateTimeOffset.UtcNow;
+        var enablingCode = Totp(key, at: enabledAt);
+        var enabled = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["code"] = enablingCode }, "/admin/account?handler=Enable");
         var page = await enabled.Content.ReadAsStringAsync(Ct);
         Assert.Contains("Two-factor sign-in is on.", page, StringComparison.Ordinal);
         var recovery = RecoveryCode().Matches(page).Select(m => m.Groups[1].Value).ToList();
@@ -109,9 +113,9 @@ public partial class AccountTests
         Assert.Equal(HttpStatusCode.OK, bad.StatusCode);
         // The code that turned two-factor on has been used: the next one signs in (apps show it 30 s later;
         // it is accepted a step early, like a phone whose clock runs ahead).
-        var reused = await Forms.PostAsync(client, first.Headers.Location.OriginalString, new Dictionary<string, string> { ["Code"] = Totp(key) }, "/admin/login/2fa");
+        var reused = await Forms.PostAsync(client, first.Headers.Location.OriginalString, new Dictionary<string, string> { ["Code"] = enablingCode }, "/admin/login/2fa");
         Assert.Equal(HttpStatusCode.OK, reused.StatusCode);
-        var next = Totp(key, TimeSpan.FromSeconds(30));
+        var next = Totp(key, at: enabledAt.AddSeconds(30));
         var good = await Forms.PostAsync(client, first.Headers.Location.OriginalString, new Dictionary<string, string> { ["Code"] = next }, "/admin/login/2fa");
         Assert.Equal(HttpStatusCode.Redirect, good.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/admin", Ct)).StatusCode);
@@ -228,10 +232,10 @@ public partial class AccountTests
     }
 
     /// <summary>RFC 6238 with the defaults every authenticator app uses: SHA-1, 30 seconds, 6 digits.</summary>
-    private static string Totp(string base32Key, TimeSpan ahead = default)
+    private static string Totp(string base32Key, TimeSpan ahead = default, DateTimeOffset? at = null)
     {
         var key = Base32(base32Key);
-        var counter = BitConverter.GetBytes(DateTimeOffset.UtcNow.Add(ahead).ToUnixTimeSeconds() / 30);
+        var counter = BitConverter.GetBytes((at ?? DateTimeOffset.UtcNow).Add(ahead).ToUnixTimeSeconds() / 30);
         if (BitConverter.IsLittleEndian)
         {
             Array.Reverse(counter);
