@@ -1,4 +1,5 @@
 using Hangfire;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -194,7 +195,7 @@ public static class IssuesApi
     }
 
     private static async Task<Results<Ok<IssueDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> UpdateAsync(int id, IssueWrite body, IssueEditor editor, AppDbContext db,
-        Microsoft.AspNetCore.Authorization.IAuthorizationService authorization, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct)
+        IAuthorizationService authorization, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct)
     {
         var errors = Check(body);
         if (errors.Count > 0)
@@ -202,7 +203,7 @@ public static class IssuesApi
             return ApiResults.Invalid(errors);
         }
 
-        var maySend = (await Microsoft.AspNetCore.Authorization.AuthorizationServiceExtensions.AuthorizeAsync(authorization, user, ApiPolicies.Send)).Succeeded;
+        var maySend = (await authorization.AuthorizeAsync(user, ApiPolicies.Send)).Succeeded;
         var result = await editor.SaveAsync(id, Draft(body), maySend, ct);
         if (result.WasScheduled)
         {

@@ -84,19 +84,14 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, M
 
         // Not a reader yet, and maybe someone else's address typed in by a stranger: no "you're on the list",
         // no unsubscribe link or List-Unsubscribe header (there is nothing to leave; ignoring it is enough).
-        var model = Model(s, reader: false);
+        // Added by the author from a file, or asked for by whoever typed the address into the form. The name came
+        // with the request, from anyone: in the greeting or the To header it would carry a stranger's words
+        // ("You won! Claim at ...") to an inbox that never asked for anything.
+        var imported = s.Source.StartsWith("import:", StringComparison.Ordinal);
+        var model = Model(s, reader: false, withName: imported);
+        model["imported"] = imported;
         model["expires_days"] = Math.Max(1, (int)Math.Round(options.Value.ConfirmationTokenLifetime.TotalDays));
         model["confirm_url"] = site.Value.Absolute("/confirm/" + tokens.Confirmation(s));
-        // Added by the author from a file, or asked for by whoever typed the address into the form.
-        var imported = s.Source.StartsWith("import:", StringComparison.Ordinal);
-        model["imported"] = imported;
-        if (!imported)
-        {
-            // The name came with the request, from anyone: in the greeting or the To header it would carry a
-            // stranger's words ("You won! Claim at ...") to an inbox that never asked for anything.
-            model["subscriber"] = new Dictionary<string, object?> { ["email"] = s.Email, ["name"] = "" };
-        }
-
         if (await SendAsync("confirm", s, model, null, messageId, ct, withName: imported))
         {
             await readers.RecordAsync(s.Id, SubscriberEventKind.ConfirmationSent, "email", null, ct);
@@ -193,11 +188,11 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, M
         return new ListHeaders(site.Value.Absolute("/unsubscribe/" + token), token);
     }
 
-    private Dictionary<string, object?> Model(Subscriber s, bool reader = true)
+    private Dictionary<string, object?> Model(Subscriber s, bool reader = true, bool withName = true)
     {
         var model = new Dictionary<string, object?>
         {
-            ["subscriber"] = new Dictionary<string, object?> { ["email"] = s.Email, ["name"] = s.Name ?? "" },
+            ["subscriber"] = new Dictionary<string, object?> { ["email"] = s.Email, ["name"] = withName ? s.Name ?? "" : "" },
         };
         if (reader)
         {
