@@ -2,6 +2,7 @@ using Hangfire;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Newsletter.Web.Data;
+using Newsletter.Web.Notes;
 using Newsletter.Web.Site;
 
 namespace Newsletter.Web.Digests;
@@ -181,6 +182,34 @@ public sealed class DigestEditor(AppDbContext db, IRecurringJobManager recurring
 
     /// <summary>The next calendar occurrence (UTC) from now; null for an every-N-notes digest.</summary>
     public DateTime? NextRun(Digest digest) => DigestCalendar.Next(digest, clock.GetUtcNow().UtcDateTime, site.Value.Zone);
+
+    /// <summary>
+    /// The tags on published notes, most used first: what a topic can name and still find notes. A topic is free
+    /// text (a digest may wait for a tag not used yet), so the form offers these and the pages say when a topic
+    /// has no note, instead of a digest that silently never runs because of a typo.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> TopicsInUseAsync(CancellationToken ct) =>
+        await db.NoteTags.AsNoTracking()
+            .Where(t => db.Notes.Any(n => n.Id == t.NoteId && n.Status == NoteStatus.Published && n.DeletedAt == null && n.Kind == NoteKind.Note))
+            .GroupBy(t => t.Tag).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).Select(g => g.Key).Take(200).ToListAsync(ct);
+
+    /// <summary>Why a digest's topic finds nothing, when no published note carries it; null when some does (or it takes every note).</summary>
+    public async Task<string?> TopicWarningAsync(string? topic, CancellationToken ct)
+    {
+        if (topic is null)
+        {
+            return null;
+        }
+
+        var inUse = await TopicsInUseAsync(ct);
+        if (inUse.Contains(topic, StringComparer.Ordinal))
+        {
+            return null;
+        }
+
+        return $"No published note is tagged “{topic}” yet, so this digest drafts nothing until one is."
+            + (inUse.Count == 0 ? "" : $" Tags in use: {string.Join(", ", inUse.Take(12))}{(inUse.Count > 12 ? "…" : "")}.");
+    }
 
     /// <summary>Adds or replaces the digest's recurring job, read in the author's zone.</summary>
     public void Register(Digest digest) =>

@@ -67,4 +67,38 @@ public class DigestHostileInputTests
         Assert.Equal(0, await QueryAsync(app, db => db.DigestRuns.CountAsync(Ct)));
         Assert.Equal(0, await QueryAsync(app, db => db.Deliveries.CountAsync(Ct)));
     }
+
+    [Fact]
+    public async Task ATopicNoNoteCarriesIsSavedButEveryPageSaysTheDigestWaitsForIt()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        await AddNoteAsync(app, "Leases beat locks", tags: "distributed-systems");
+
+        // The form offers the tags that published notes carry.
+        var form = await client.GetStringAsync("/admin/digests/new", Ct);
+        Assert.Contains("<option value=\"distributed-systems\">", form, StringComparison.Ordinal);
+
+        // A typo is still saved (a digest may wait for a tag not used yet), but said so at once and on the list.
+        var saved = await Forms.PostAsync(client, "/admin/digests/new", new Dictionary<string, string>
+        {
+            ["Input.Name"] = "Systems weekly",
+            ["Input.Topic"] = "distributed-sytems",
+            ["Input.Cadence"] = "Weekly",
+            ["Input.Weekday"] = "1",
+            ["Input.Hour"] = "9",
+            ["Input.DayOfMonth"] = "1",
+            ["Input.NoteCount"] = "5",
+            ["Input.Mode"] = "Approval",
+        });
+        Assert.Equal(HttpStatusCode.Redirect, saved.StatusCode);
+        var list = await client.GetStringAsync("/admin/digests", Ct);
+        Assert.Contains("No published note is tagged “distributed-sytems” yet, so this digest drafts nothing until one is. Tags in use: distributed-systems", list, StringComparison.Ordinal);
+        Assert.Contains("class=\"alert alert-warn digest-topic-unused\"", list, StringComparison.Ordinal);
+
+        // Once a note carries the tag, the warning goes.
+        await AddNoteAsync(app, "A typo of a tag", tags: "distributed-sytems");
+        Assert.DoesNotContain("digest-topic-unused", await client.GetStringAsync("/admin/digests", Ct), StringComparison.Ordinal);
+    }
 }

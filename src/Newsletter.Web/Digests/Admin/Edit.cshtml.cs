@@ -19,8 +19,12 @@ public sealed class EditModel(AppDbContext db, DigestEditor editor, AuditLog aud
 
     public string TimeZone => site.Value.TimeZone;
 
+    /// <summary>Tags on published notes, offered for the topic field.</summary>
+    public IReadOnlyList<string> TopicsInUse { get; private set; } = [];
+
     public async Task<IActionResult> OnGetAsync(CancellationToken ct)
     {
+        TopicsInUse = await editor.TopicsInUseAsync(ct);
         if (Id is { } id)
         {
             var digest = await db.Digests.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id, ct);
@@ -53,6 +57,7 @@ public sealed class EditModel(AppDbContext db, DigestEditor editor, AuditLog aud
                 ModelState.AddModelError(field.Length == 0 ? "" : $"{nameof(Input)}.{field}", error);
             }
 
+            TopicsInUse = await editor.TopicsInUseAsync(ct);
             return Page();
         }
 
@@ -62,7 +67,8 @@ public sealed class EditModel(AppDbContext db, DigestEditor editor, AuditLog aud
                 $"“{result.Digest.Name}” saved; it {(result.Digest.Mode == DigestMode.SendItself ? "sends itself" : "waits for approval")}", ct);
         }
 
-        TempData["Digests.Message"] = $"Saved “{result.Digest!.Name}”.";
+        var warning = await editor.TopicWarningAsync(result.Digest!.Topic, ct);
+        TempData["Digests.Message"] = $"Saved “{result.Digest!.Name}”." + (warning is null ? "" : " " + warning);
         return RedirectToPage("Index");
     }
 }

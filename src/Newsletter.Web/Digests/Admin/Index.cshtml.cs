@@ -15,7 +15,7 @@ public sealed class IndexModel(AppDbContext db, DigestEditor editor, DigestRunne
 {
     private const string MessageKey = "Digests.Message";
 
-    public sealed record Row(Digest Digest, string Cadence, string NextRun, bool Skipping, DigestRun? LastRun, int Waiting);
+    public sealed record Row(Digest Digest, string Cadence, string NextRun, bool Skipping, DigestRun? LastRun, int Waiting, bool TopicUnused);
 
     public IReadOnlyList<Row> Rows { get; private set; } = [];
 
@@ -29,13 +29,15 @@ public sealed class IndexModel(AppDbContext db, DigestEditor editor, DigestRunne
         var ids = digests.Select(d => d.Id).ToList();
         var runs = await db.DigestRuns.AsNoTracking().Where(r => ids.Contains(r.DigestId)).GroupBy(r => r.DigestId)
             .Select(g => g.OrderByDescending(r => r.Id).First()).ToListAsync(ct);
+        var inUse = await editor.TopicsInUseAsync(ct);
         var rows = new List<Row>();
         foreach (var d in digests)
         {
             var waiting = (await runner.NewNotesAsync(d, ct)).Count;
             var next = editor.NextRun(d);
             var skipping = next is not null && d.SkipOccurrence == next;
-            rows.Add(new Row(d, Describe(d), NextRunText(d, next, skipping, waiting), skipping, runs.FirstOrDefault(r => r.DigestId == d.Id), waiting));
+            rows.Add(new Row(d, Describe(d), NextRunText(d, next, skipping, waiting), skipping, runs.FirstOrDefault(r => r.DigestId == d.Id), waiting,
+                d.Topic is { } topic && !inUse.Contains(topic, StringComparer.Ordinal)));
         }
 
         Rows = rows;
