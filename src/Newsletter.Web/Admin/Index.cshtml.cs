@@ -13,7 +13,7 @@ namespace Newsletter.Web.Admin;
 /// The first page an author sees: what needs them (a send that paused itself and why, jobs that failed,
 /// imports that stopped), what is going out, and the list and the writing at a glance.
 /// </summary>
-public sealed class DashboardModel(AppDbContext db, Charts.ReaderHistory history, JobStorage jobs, TimeProvider clock, Microsoft.Extensions.Options.IOptions<Sending.SendingOptions> sending, Operations.StartupWarnings warnings, Tracking.LinkClicks clicks) : PageModel
+public sealed class DashboardModel(AppDbContext db, Charts.ReaderHistory history, JobStorage jobs, TimeProvider clock, Microsoft.Extensions.Options.IOptions<Sending.SendingOptions> sending, Microsoft.Extensions.Options.IOptions<Site.SiteOptions> site, Operations.StartupWarnings warnings, Tracking.LinkClicks clicks) : PageModel
 {
     [BindProperty(SupportsGet = true, Name = "welcome")]
     public bool Welcome { get; set; }
@@ -69,6 +69,6 @@ public sealed class DashboardModel(AppDbContext db, Charts.ReaderHistory history
         FailedJobs = jobs.GetMonitoringApi().FailedCount();
         ChartPeriod = Enum.TryParse<Charts.ChartPeriod>(Period, ignoreCase: true, out var period) && Enum.IsDefined(period) && !int.TryParse(Period, out _) ? period : Charts.ChartPeriod.Day;
         Readers = await history.ReadAsync(ChartPeriod, ct);
-        Relay = await Sending.RelayStatus.DescribeAsync(db, clock, sending.Value, ct);
+        Relay = await Sending.RelayStatus.DescribeAsync(db, clock, sending.Value, site.Value, ct);
     }
 }

@@ -16,7 +16,7 @@ public sealed record ProgressReport(IssueStatus Status, string? Error, int Perce
 }
 
 /// <summary>Counts, rate and ETA for the progress page and its live JSON.</summary>
-public sealed class IssueProgress(AppDbContext db, Ledger ledger, TimeProvider clock, Microsoft.Extensions.Options.IOptions<SendingOptions> options)
+public sealed class IssueProgress(AppDbContext db, Ledger ledger, TimeProvider clock, Microsoft.Extensions.Options.IOptions<SendingOptions> options, Microsoft.Extensions.Options.IOptions<Site.SiteOptions> site)
 {
     /// <summary>The page's pace for a small ledger: once a second.</summary>
     public const int FastestPollMs = 1_000;
@@ -47,7 +47,7 @@ public sealed class IssueProgress(AppDbContext db, Ledger ledger, TimeProvider c
         var left = counts.Pending + counts.Sending + counts.Deferred;
         var percent = counts.Total == 0 ? 0 : (int)(counts.Done * 100L / counts.Total);
         var eta = left == 0 ? "done" : perSecond < 0.01 ? "—" : TimeSpan.FromSeconds(left / perSecond).ToString(@"hh\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture);
-        var relay = counts.Finished ? null : await RelayStatus.DescribeAsync(db, clock, options.Value, ct);
+        var relay = counts.Finished ? null : await RelayStatus.DescribeAsync(db, clock, options.Value, site.Value, ct);
         return new ProgressSnapshot(counts, percent, perSecond, relay is null ? $"{perSecond:N1} messages/s" : "0 messages/s: the relay is not answering", eta, relay,
             PollAfterMs(System.Diagnostics.Stopwatch.GetElapsedTime(started)));
     }

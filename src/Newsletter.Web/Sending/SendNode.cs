@@ -352,7 +352,8 @@ public static class RelayStatus
         return failing?.RelayFailingSinceMs is { } since ? (DateTimeOffset.FromUnixTimeMilliseconds(since), failing.RelayError) : null;
     }
 
-    public static async Task<string?> DescribeAsync(AppDbContext db, TimeProvider clock, SendingOptions options, CancellationToken ct)
+    /// <summary>The relay's failure as the author reads it, on the progress page and the dashboard: the time in the site's zone.</summary>
+    public static async Task<string?> DescribeAsync(AppDbContext db, TimeProvider clock, SendingOptions options, Site.SiteOptions site, CancellationToken ct)
     {
         if (await FailingAsync(db, clock, options, ct) is not { } failing)
         {
@@ -360,6 +361,6 @@ public static class RelayStatus
         }
 
         var (at, error) = failing;
-        return $"The SMTP relay is not answering since {at:HH:mm:ss} UTC ({(long)(clock.GetUtcNow() - at).TotalSeconds:N0} s): {error}";
+        return $"The SMTP relay is not answering since {site.LocalText(at.UtcDateTime, "HH:mm:ss")} ({(long)(clock.GetUtcNow() - at).TotalSeconds:N0} s): {error}";
     }
 }

@@ -36,6 +36,7 @@ public sealed class SendWorker(
     SendNode node,
     SendingMetrics metrics,
     IOptions<SendingOptions> options,
+    IOptions<Site.SiteOptions> site,
     TimeProvider clock,
     ILogger<SendWorker> logger)
 {
@@ -232,7 +233,7 @@ public sealed class SendWorker(
             return false;
         }
 
-        var reason = $"{IssueSender.AutomaticPause}: the SMTP relay has not answered since {since.Value:yyyy-MM-dd HH:mm:ss} UTC ({error}). Check the relay, then resume.";
+        var reason = $"{IssueSender.AutomaticPause}: the SMTP relay has not answered since {site.Value.LocalText(since.Value.UtcDateTime, "d MMM yyyy, HH:mm:ss")} ({error}). Check the relay, then resume.";
         if (sender.PauseAutomaticallyAsync(issueId, reason, resumedAt, CancellationToken.None).GetAwaiter().GetResult())
         {
             logger.LogError("Issue {Issue}: {Reason}", issueId, reason);

@@ -26,4 +26,11 @@ public sealed class SiteOptions
     public TimeZoneInfo Zone => TimeZoneInfo.TryFindSystemTimeZoneById(TimeZone, out var zone) ? zone : TimeZoneInfo.Utc;
 
     public DateTime ToLocal(DateTime utc) => TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(utc, DateTimeKind.Utc), Zone);
+
+    /// <summary>
+    /// A stored UTC time as the admin shows it: in the author's zone, named. Every admin page uses this, so the
+    /// outbox, a reader's history and a schedule never disagree by the zone's offset.
+    /// </summary>
+    public string LocalText(DateTime utc, string format = "d MMM yyyy, HH:mm") =>
+        ToLocal(utc).ToString(format, System.Globalization.CultureInfo.InvariantCulture) + " " + TimeZone;
 }
