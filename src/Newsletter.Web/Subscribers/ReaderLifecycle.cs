@@ -378,14 +378,16 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             };
         }
 
+        // The welcome series starts with the confirmation, in its transaction. When its first step goes out at
+        // once, that step is the reader's welcome: the built-in one as well made two "welcome" emails in a minute.
+        var joined = await Welcome.WelcomeSeries.JoinAsync(db, token.SubscriberId, now, ct) > 0;
+        var seriesGreets = joined && await Welcome.WelcomeSeries.GreetsAtOnceAsync(db, ct);
         // The welcome email is stored with the confirmation (an outbox), so a stop right after the commit
         // delays it instead of losing it.
-        var welcome = pendingMails.Add(token.SubscriberId, PendingMailKind.Welcome, now);
+        var welcome = seriesGreets ? null : pendingMails.Add(token.SubscriberId, PendingMailKind.Welcome, now);
         await RecordAsync(token.SubscriberId, SubscriberEventKind.Confirmed, "link", null, ct);
-        // The welcome series starts with the confirmation, in its transaction; its first step goes out at once.
-        await Welcome.WelcomeSeries.JoinAsync(db, token.SubscriberId, now, ct);
         await tx.CommitAsync(ct);
-        await pendingMails.HandOverAsync([welcome], ct);
+        await pendingMails.HandOverAsync(welcome is null ? [] : [welcome], ct);
         try
         {
             // Only a nudge: the series' recurring job finds the new member anyway.

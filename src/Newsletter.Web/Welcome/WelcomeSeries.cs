@@ -30,6 +30,14 @@ public sealed class WelcomeSeries(AppDbContext db, TimeProvider clock, ILogger<W
             ON CONFLICT ("SubscriberId") DO NOTHING
             """, [subscriberId, new DateTimeOffset(at).ToUnixTimeMilliseconds()], ct);
 
+    /// <summary>
+    /// Whether the series' first step goes out as a reader confirms (no delay, series not paused): then it is the
+    /// reader's welcome, and the built-in welcome email is not sent as well.
+    /// </summary>
+    public static async Task<bool> GreetsAtOnceAsync(AppDbContext db, CancellationToken ct) =>
+        !await db.Set<WelcomeSettings>().AnyAsync(s => s.Id == 1 && s.Paused, ct)
+        && await db.Set<WelcomeStep>().Where(s => s.RemovedAt == null).OrderBy(s => s.Position).Select(s => (int?)s.DelayDays).FirstOrDefaultAsync(ct) == 0;
+
     public async Task<bool> IsPausedAsync(CancellationToken ct) =>
         await db.Set<WelcomeSettings>().AsNoTracking().AnyAsync(s => s.Id == 1 && s.Paused, ct);
 

@@ -51,6 +51,46 @@ public class WelcomeSeriesTests
         await RunAsync(app, DateTimeOffset.UtcNow);
         Assert.Equal(0, CopiesOf(smtp, "How I write"));
         Assert.Equal(1, CopiesOf(smtp, "Start here"));
+
+        // Step 1 went at once, so it was the welcome: not the built-in one as well, two "welcome" emails in a minute.
+        await WaitForNoPendingMailAsync(app);
+        Assert.DoesNotContain(smtp.Messages(), m => m.Message.Subject?.StartsWith("Welcome to", StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public async Task AFirstStepThatWaitsDaysLeavesTheBuiltInWelcomeToGreetTheReader()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp));
+        await AddStepAsync(app, "Two days in", "How it's going.", 2);
+        var client = app.CreateBrowserClient();
+
+        await SubscribeTests.SubscribeAsync(client, "patient@example.org");
+        var confirm = await smtp.WaitForAsync(1, Wait, m => m.Message.TextBody?.Contains("/confirm/", StringComparison.Ordinal) == true);
+        Assert.Equal(HttpStatusCode.OK, (await Forms.PostAsync(client, Outbox.PathOf(Outbox.Link(confirm.Message, "/confirm/")), new Dictionary<string, string>())).StatusCode);
+
+        await smtp.WaitForAsync(1, Wait, m => m.Message.Subject?.StartsWith("Welcome to", StringComparison.Ordinal) == true);
+        await RunAsync(app, DateTimeOffset.UtcNow);
+        Assert.Equal(0, CopiesOf(smtp, "Two days in"));
+        await RunAsync(app, DateTimeOffset.UtcNow.AddDays(2).AddMinutes(1));
+        Assert.Equal(1, CopiesOf(smtp, "Two days in"));
+    }
+
+    /// <summary>Waits until the confirmation's outbox rows are all sent (or never made), so an email that should not exist had its chance.</summary>
+    private static async Task WaitForNoPendingMailAsync(NewsletterApp app)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            await using var scope = app.Services.CreateAsyncScope();
+            if (!await scope.ServiceProvider.GetRequiredService<AppDbContext>().PendingMails.AnyAsync(Ct))
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "Pending mail was never sent.");
+            await Task.Delay(100, Ct);
+        }
     }
 
     [Fact]
