@@ -457,6 +457,12 @@ public class PlatformImportTests
         var page = await client.GetStringAsync($"/admin/subscribers/imports/{import.Id}", Ct);
         Assert.Contains("Recognised as a <strong>Ghost</strong> export", page, StringComparison.Ordinal);
         Assert.Contains("<li>tags ← labels</li>", page, StringComparison.Ordinal);
+        // The sample has a refused row, so its rows can be downloaded; a file with none offers no empty download.
+        Assert.Equal(1, import.Invalid);
+        Assert.Contains($"/admin/subscribers/imports/{import.Id}/errors.csv", page, StringComparison.Ordinal);
+        var clean = await ImportAsync(app, "email\nclean@example.org\n"u8.ToArray(), "clean.csv");
+        Assert.Equal((1, 0), (clean.Imported, clean.Invalid));
+        Assert.DoesNotContain("errors.csv", await client.GetStringAsync($"/admin/subscribers/imports/{clean.Id}", Ct), StringComparison.Ordinal);
         var json = await client.GetStringAsync($"/admin/api/imports/{import.Id}", Ct);
         Assert.Contains("\"platform\":\"Ghost\"", json, StringComparison.Ordinal);
         Assert.Contains("\"notMailed\":1", json, StringComparison.Ordinal);
