@@ -22,6 +22,19 @@ internal static class Axe
         }
     }
 
+    /// <summary>Only axe's colour-contrast rule, for documents that are not pages (an email's HTML has no landmarks or h1 to hold it to).</summary>
+    public static async Task<IReadOnlyList<string>> ContrastAsync(IPage page, string where)
+    {
+        await page.AddScriptTagAsync(new PageAddScriptTagOptions { Path = ScriptPath });
+        var violations = await page.EvaluateAsync<JsonElement>("""
+            async () => {
+                const result = await axe.run(document, { runOnly: ['color-contrast'], resultTypes: ['violations'] });
+                return result.violations.flatMap(v => v.nodes.slice(0, 5).map(n => `${v.id}: ${n.target.join(' ')}: ${n.any.map(c => c.message).join(' ')}`));
+            }
+            """);
+        return [.. violations.EnumerateArray().Select(v => $"{where}: {v.GetString()}")];
+    }
+
     /// <summary>The page's violations, each as "where: rule (impact): help at selectors"; also counts its h1s.</summary>
     public static async Task<IReadOnlyList<string>> CheckAsync(IPage page, string where)
     {
