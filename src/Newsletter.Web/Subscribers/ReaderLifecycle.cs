@@ -503,15 +503,13 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
     /// </summary>
     public async Task ChangePreferencesAsync(long subscriberId, string? name, IReadOnlyCollection<string> offered, IReadOnlyCollection<string> chosen, bool topicsOnly, string? pause, CancellationToken ct)
     {
-        var s = await db.Subscribers.Include(x => x.Tags).FirstAsync(x => x.Id == subscriberId, ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        // Only the topic tags are the reader's to change; tags the author set (vip, cohort...) stay. Written
+        // before anything is read: on SQLite a transaction that reads first cannot take the write lock once
+        // another save committed, so a double click would fail instead of waiting its turn.
+        await SetTagsAsync(subscriberId, offered, chosen, ct);
+        var s = await db.Subscribers.FirstAsync(x => x.Id == subscriberId, ct);
         s.Name = Clean(name);
-        // Only the topic tags are the reader's to change; tags the author set (vip, cohort...) stay.
-        s.Tags.RemoveAll(t => offered.Contains(t.Tag) && !chosen.Contains(t.Tag));
-        foreach (var t in chosen.Where(c => s.Tags.All(x => x.Tag != c)))
-        {
-            s.Tags.Add(new SubscriberTag { Tag = t });
-        }
-
         s.TopicsOnly = topicsOnly && chosen.Count > 0;
         var now = clock.GetUtcNow().UtcDateTime;
         if (pause == "resume")
@@ -527,26 +525,44 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         Record(s.Id, SubscriberEventKind.PreferencesChanged, "preferences",
             $"topics: {string.Join(", ", chosen.Order())}{(s.TopicsOnly ? " (only these)" : "")}{(s.PausedUntil > now ? $"; paused until {s.PausedUntil:yyyy-MM-dd}" : "")}");
         await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+    }
+
+    /// <summary>
+    /// Makes the reader's tags within <paramref name="scope"/> (all of them when null) exactly <paramref name="wanted"/>,
+    /// by statements that hold when the same change runs twice at once. Tracked tag rows made a double-clicked Save
+    /// a 500: the second request's insert hit the key the first had just added, or its delete found no row.
+    /// </summary>
+    private async Task SetTagsAsync(long subscriberId, IReadOnlyCollection<string>? scope, IReadOnlyCollection<string> wanted, CancellationToken ct)
+    {
+        var gone = db.SubscriberTags.Where(t => t.SubscriberId == subscriberId && !wanted.Contains(t.Tag));
+        if (scope is not null)
+        {
+            gone = gone.Where(t => scope.Contains(t.Tag));
+        }
+
+        await gone.ExecuteDeleteAsync(ct);
+        foreach (var tag in wanted.Distinct(StringComparer.Ordinal))
+        {
+            await db.Database.ExecuteSqlAsync($"""INSERT INTO "SubscriberTags" ("SubscriberId", "Tag") VALUES ({subscriberId}, {tag}) ON CONFLICT DO NOTHING""", ct);
+        }
     }
 
     /// <summary>An author sets a reader's name and tags (in the admin, or "api" through a token). False when the reader is gone.</summary>
     public async Task<bool> EditByAuthorAsync(long subscriberId, string? name, IReadOnlySet<string> tags, string source, CancellationToken ct)
     {
-        var s = await db.Subscribers.Include(x => x.Tags).FirstOrDefaultAsync(x => x.Id == subscriberId, ct);
-        if (s is null)
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        // A write first (see ChangePreferencesAsync), which also says whether the reader is still there.
+        var cleanName = Clean(name);
+        if (await db.Subscribers.Where(x => x.Id == subscriberId).ExecuteUpdateAsync(u => u.SetProperty(x => x.Name, cleanName), ct) == 0)
         {
             return false;
         }
 
-        s.Name = Clean(name);
-        s.Tags.RemoveAll(t => !tags.Contains(t.Tag));
-        foreach (var t in tags.Where(w => s.Tags.All(x => x.Tag != w)))
-        {
-            s.Tags.Add(new SubscriberTag { Tag = t });
-        }
-
+        await SetTagsAsync(subscriberId, null, tags, ct);
         Record(subscriberId, SubscriberEventKind.EditedByAuthor, source, $"name and tags: {string.Join(", ", tags.Order())}");
         await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
         return true;
     }
 

@@ -102,6 +102,27 @@ public class LeavingTests
         Assert.Equal("PatBcc: x@example.org", s.Name); // control characters gone: no header injection through a name
         Assert.Equal(["sqlite"], s.Tags.Select(t => t.Tag));
         Assert.True(s.PausedUntil > DateTime.UtcNow.AddDays(29));
+
+        // A double click: the same Save twice at once, adding a topic and then taking both away. Each answer is
+        // "Saved." (tracked tag rows made the second a 500: a duplicate key when adding, a missing row when removing).
+        // Both requests are held at the database's write lock, taken here, so they overlap however fast the machine.
+        foreach (var topics in new[] { new[] { "sqlite", "latency" }, Array.Empty<string>() })
+        {
+            var form = await client.GetStringAsync(path, Ct);
+            FormUrlEncodedContent Save() => new([new("__RequestVerificationToken", Forms.Token(form)!), new("name", "Pat"), .. topics.Select(t => new KeyValuePair<string, string>("topics", t))]);
+            Task<HttpResponseMessage>[] saves;
+            await using (await WriteLock.TakeAsync(app))
+            {
+                saves = [client.PostAsync(path + "?handler=Save", Save(), Ct), client.PostAsync(path + "?handler=Save", Save(), Ct)];
+                await Task.Delay(TimeSpan.FromSeconds(2), Ct);
+            }
+
+            var twice = await Task.WhenAll(saves);
+            Assert.All(twice, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+            await using var after = app.Services.CreateAsyncScope();
+            var tags = await after.ServiceProvider.GetRequiredService<AppDbContext>().SubscriberTags.Where(t => t.SubscriberId == s.Id).Select(t => t.Tag).OrderBy(t => t).ToListAsync(Ct);
+            Assert.Equal(topics.Order(StringComparer.Ordinal), tags);
+        }
     }
 
     [Fact]
@@ -170,5 +191,38 @@ public class LeavingTests
         // A new reader (on SQLite possibly with a freed id) starts with no ledger lines.
         var newcomer = (await Sending.SendingFixture.AddReadersAsync(app, 1, prefix: "newcomer"))[0];
         Assert.False(await read.ServiceProvider.GetRequiredService<AppDbContext>().Deliveries.AnyAsync(d => d.SubscriberId == newcomer, Ct));
+    }
+
+    /// <summary>
+    /// The app's tag writes held off by the test until disposed: SQLite's write lock, or on PostgreSQL an
+    /// EXCLUSIVE lock on SubscriberTags (reads go on, writes wait), so requests made meanwhile queue at their first write.
+    /// </summary>
+    private sealed class WriteLock(Func<ValueTask> release) : IAsyncDisposable
+    {
+        public static async Task<WriteLock> TakeAsync(NewsletterApp app)
+        {
+            System.Data.Common.DbConnection connection = app.PostgresConnectionString is { } pg
+                ? new Npgsql.NpgsqlConnection(pg)
+                : new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(app.DataFolder, "newsletter.db")};Pooling=False");
+            await connection.OpenAsync(Ct);
+            await using (var begin = connection.CreateCommand())
+            {
+                begin.CommandText = app.PostgresConnectionString is null ? "BEGIN IMMEDIATE" : "BEGIN; LOCK TABLE \"SubscriberTags\" IN EXCLUSIVE MODE";
+                await begin.ExecuteNonQueryAsync(Ct);
+            }
+
+            return new WriteLock(async () =>
+            {
+                await using (var rollback = connection.CreateCommand())
+                {
+                    rollback.CommandText = "ROLLBACK";
+                    await rollback.ExecuteNonQueryAsync(Ct);
+                }
+
+                await connection.DisposeAsync();
+            });
+        }
+
+        public ValueTask DisposeAsync() => release();
     }
 }
