@@ -23,7 +23,8 @@ using Newsletter.Web.Welcome;
 // it frees given back to the system every few seconds, not kept in the process.
 MallocArenas.Limit();
 MallocArenas.TrimEvery(TimeSpan.FromSeconds(5));
-var builder = WebApplication.CreateBuilder(args);
+// Only the configuration words: a verb's own (a path like /tmp/backup) would be read as configuration switches.
+var builder = WebApplication.CreateBuilder(VerbArguments.ConfigurationOf(args));
 
 // The repository root is the app's home: appsettings.json, notes/, templates/ and data/ live there.
 var paths = builder.AddNewsletterConfiguration();

@@ -51,34 +51,8 @@ public sealed class VerbArguments
     public static VerbArguments? Parse(string[] args, out string? error)
     {
         error = null;
-        var i = 0;
-        string? verb = null;
-        while (i < args.Length)
-        {
-            var a = args[i];
-            if (a is "--help" or "-h" or "-?" or "help")
-            {
-                verb = "help";
-                break;
-            }
-
-            if (a.StartsWith('-'))
-            {
-                // --key=value is one word; --key value two, as the host's command-line configuration reads them,
-                // except that a verb's name is never taken for a value.
-                i += a.Contains('=') || (i + 1 < args.Length && Verbs.ContainsKey(args[i + 1])) ? 1 : 2;
-            }
-            else if (a.Contains('='))
-            {
-                i++;
-            }
-            else
-            {
-                verb = a;
-                break;
-            }
-        }
-
+        var i = VerbIndex(args);
+        var verb = i < args.Length ? (args[i] is "--help" or "-h" or "-?" ? "help" : args[i]) : null;
         if (verb is null)
         {
             return null;
@@ -138,6 +112,70 @@ public sealed class VerbArguments
         }
 
         return parsed;
+    }
+
+    /// <summary>
+    /// Where the verb stands (or help was asked for): after the configuration words, each `--key=value` or
+    /// `--key value` or `key=value`, as the host's command-line configuration reads them, except that a verb's
+    /// name is never taken for a value. args.Length when there is no verb.
+    /// </summary>
+    private static int VerbIndex(string[] args)
+    {
+        var i = 0;
+        while (i < args.Length)
+        {
+            var a = args[i];
+            if (a is "--help" or "-h" or "-?" or "help")
+            {
+                return i;
+            }
+
+            if (a.StartsWith('-'))
+            {
+                i += a.Contains('=') || (i + 1 < args.Length && Verbs.ContainsKey(args[i + 1])) ? 1 : 2;
+            }
+            else if (a.Contains('='))
+            {
+                i++;
+            }
+            else
+            {
+                return i;
+            }
+        }
+
+        return args.Length;
+    }
+
+    /// <summary>
+    /// Only the words that are configuration, for the host's builder. Given the whole line, .NET's command-line
+    /// configuration read a verb's own words too: a path starting with '/' is a `/key value` switch to it, so
+    /// `backup /tmp/bk --Data:Folder=/srv/nl/data` swallowed the data folder as the path's value and backed up
+    /// the default data folder instead, and `restore` filled the wrong one.
+    /// </summary>
+    public static string[] ConfigurationOf(string[] args)
+    {
+        var i = VerbIndex(args);
+        var words = args[..Math.Min(i, args.Length)].ToList();
+        var spec = i < args.Length ? Verbs.GetValueOrDefault(args[i]) : null;
+        for (var j = i + 1; j < args.Length; j++)
+        {
+            var a = args[j];
+            if (spec?.Options?.Contains(a) == true)
+            {
+                j++;
+            }
+            else if (spec?.Flags?.Contains(a) != true && a.StartsWith("--", StringComparison.Ordinal) && (a.Contains(':') || a.Contains('=') || HostSwitches.Contains(a)))
+            {
+                words.Add(a);
+                if (!a.Contains('=') && j + 1 < args.Length)
+                {
+                    words.Add(args[++j]);
+                }
+            }
+        }
+
+        return [.. words];
     }
 
     /// <summary>

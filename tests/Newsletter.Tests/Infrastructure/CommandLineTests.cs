@@ -53,6 +53,30 @@ public class CommandLineTests
     }
 
     [Fact]
+    public void TheHostIsGivenOnlyTheConfigurationWordsNotAVerbsPathsOrOptions()
+    {
+        Assert.Equal(["--Data:Folder=/srv/nl/data"], VerbArguments.ConfigurationOf(["backup", "/var/backups/nl", "--Data:Folder=/srv/nl/data"]));
+        Assert.Equal(["--urls", "http://127.0.0.1:5077", "--Notes:Folder", "/n"],
+            VerbArguments.ConfigurationOf(["--urls", "http://127.0.0.1:5077", "import-subscribers", "/tmp/list.csv", "--consent", "/at/a/talk", "--active", "--Notes:Folder", "/n"]));
+        Assert.Equal(["--Jobs:Server=false", "Site:Title=x"], VerbArguments.ConfigurationOf(["--Jobs:Server=false", "Site:Title=x"]));
+    }
+
+    [Fact]
+    public async Task ASettingAfterAnAbsolutePathIsTheOneTheVerbUses()
+    {
+        // .NET's command-line configuration reads "/tmp/list.csv" as a "/key value" switch: given the whole line,
+        // the path took the next word, --Data:Folder, as its value, and the import went into the default data folder.
+        await using var app = new AppProcess(sampleNotes: false);
+        var list = Path.Combine(app.Root, "list.csv");
+        await File.WriteAllTextAsync(list, "email\nzed@example.org\n", Ct);
+        var elsewhere = Path.Combine(app.Root, "elsewhere");
+        var (code, output) = await app.RunVerbAsync("import-subscribers", Path.GetFullPath(list), $"--Data:Folder={elsewhere}", "--active", "--consent", "a test");
+        Assert.True(code == 0, output);
+        Assert.True(File.Exists(Path.Combine(elsewhere, "newsletter.db")), output);
+        Assert.False(File.Exists(Path.Combine(app.DataFolder, "newsletter.db")), $"the default data folder was used: {output}");
+    }
+
+    [Fact]
     public async Task AMistypedCommandOrOptionExitsWithTwoAndTouchesNoDatabase()
     {
         await using var app = new AppProcess(sampleNotes: false);
