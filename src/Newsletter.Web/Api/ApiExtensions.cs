@@ -109,6 +109,7 @@ public static class ApiExtensions
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status429TooManyRequests);
+        api.AddEndpointFilterFactory(ApiQuery.RefuseUnknown);
         api.MapSubscribersApi();
         api.MapImportsApi();
         api.MapNotesApi();

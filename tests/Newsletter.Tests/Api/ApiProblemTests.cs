@@ -174,12 +174,31 @@ public class ApiProblemTests
             ("GET", "/api/v1/subscribers?limit=ten", 400, "limit: 'ten' is not a whole number."),
             ("GET", "/api/v1/events?subscriber=ann%40example.org", 400, "subscriber: 'ann@example.org' is not a whole number."),
             ("GET", "/api/v1/issues/1/ledger?format=xml", 400, "format"),
+            ("GET", "/api/v1/subscribers?limt=5", 400, "'limt' is not a query parameter this endpoint takes; it takes status, tag, q, cursor, limit."),
+            ("GET", "/api/v1/imports?limit=abc", 400, "'limit' is not a query parameter this endpoint takes; it takes none."),
         })
         {
             var response = await api.SendAsync(new HttpRequestMessage(new HttpMethod(method), url), Ct);
             var problem = await AssertProblemAsync(response, status, url);
             Assert.True(problem.GetProperty("detail").GetString()!.Contains(says, StringComparison.Ordinal), $"{url}: {problem}");
         }
+    }
+
+    [Fact]
+    public async Task AMistypedQueryParameterIsRefusedByNameAndNothingIsImportedOrMailed()
+    {
+        using var app = new NewsletterApp();
+        var api = await ClientAsync(app);
+        // "activ" for "active": ignored, the file went in as pending and every row was sent a confirmation.
+        var csv = new StringContent("email\nq2@example.org\n", Encoding.UTF8, "text/csv");
+        var problem = await AssertProblemAsync(await api.PostAsync("/api/v1/imports?activ=true&consent=met%20at%20a%20talk", csv, Ct), 400, "activ");
+        Assert.Equal("'activ' is not a query parameter this endpoint takes; it takes tags, active, consent, fileName.", problem.GetProperty("errors").GetProperty("activ")[0].GetString());
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        Assert.Equal(0, await db.SubscriberImports.CountAsync(Ct));
+        Assert.Equal(0, await db.Subscribers.CountAsync(Ct));
+        Assert.Empty(Directory.Exists(app.PickupFolder) ? Directory.GetFiles(app.PickupFolder, "*.eml") : []);
     }
 
     [Fact]
