@@ -23,6 +23,8 @@ public sealed class ConfirmModel(SubscriberTokens tokens, ReaderLifecycle reader
 
     public string? ManageToken { get; private set; }
 
+    private int? _tokenVersion;
+
     public async Task<IActionResult> OnGetAsync(string token, CancellationToken ct)
     {
         var read = tokens.ReadConfirmation(token);
@@ -38,6 +40,8 @@ public sealed class ConfirmModel(SubscriberTokens tokens, ReaderLifecycle reader
             (_, SubscriberStatus.Unsubscribed or SubscriberStatus.Bounced or SubscriberStatus.Complained) => ConfirmResult.Left,
             (TokenState.Expired, _) => ConfirmResult.Expired,
             (_, null) => ConfirmResult.Invalid,
+            // The button would only fail: the reader signed up again since, and the newer email's link confirms.
+            _ when _tokenVersion != read.Version => ConfirmResult.Replaced,
             _ => null,
         };
         if (Result == ConfirmResult.Invalid)
@@ -72,8 +76,9 @@ public sealed class ConfirmModel(SubscriberTokens tokens, ReaderLifecycle reader
 
     private async Task LoadAsync(long id, CancellationToken ct)
     {
-        var reader = await db.Subscribers.AsNoTracking().Where(s => s.Id == id).Select(s => new { s.Status, s.ConfirmedAt, s.UnsubscribedAt }).FirstOrDefaultAsync(ct);
+        var reader = await db.Subscribers.AsNoTracking().Where(s => s.Id == id).Select(s => new { s.Status, s.ConfirmedAt, s.UnsubscribedAt, s.TokenVersion }).FirstOrDefaultAsync(ct);
         Status = reader?.Status;
+        _tokenVersion = reader?.TokenVersion;
         Since = reader?.Status == SubscriberStatus.Active ? reader.ConfirmedAt : reader?.UnsubscribedAt;
         ManageToken = reader?.Status == SubscriberStatus.Active ? tokens.Manage(id) : null;
     }

@@ -373,7 +373,8 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             return current switch
             {
                 SubscriberStatus.Active => ConfirmResult.AlreadyConfirmed,
-                SubscriberStatus.Pending => ConfirmResult.Invalid,
+                // Pending, with a link we signed: a newer one was sent since and only that one confirms.
+                SubscriberStatus.Pending => ConfirmResult.Replaced,
                 _ => ConfirmResult.Left,
             };
         }
@@ -825,5 +826,8 @@ public enum ConfirmResult
     /// <summary>The reader unsubscribed, bounced or complained since the link was sent.</summary>
     Left,
     Expired,
+
+    /// <summary>A pending reader's older link: a newer confirmation (a second sign-up) took its place.</summary>
+    Replaced,
     Invalid,
 }

@@ -48,6 +48,20 @@ public partial class ComingBackTests
         await SubscribeTests.SubscribeAsync(browser, "back@example.org");
         var second = await smtp.WaitForAsync(1, TimeSpan.FromSeconds(60), m => m.Message.Subject!.StartsWith("Confirm", StringComparison.Ordinal) && m.File != first.File);
         Assert.Equal(SubscriberStatus.Pending, (await SubscribeTests.FindAsync(app, "back@example.org"))!.Status);
+
+        // The first email's link now: the page says a newer one was sent, where it showed a button that then
+        // failed with "this link doesn't work"; pressed anyway, the button says the same.
+        var oldPath = Outbox.PathOf(Outbox.Link(first.Message, "/confirm/"));
+        var old = await browser.GetAsync(oldPath, Ct);
+        var oldPage = WebUtility.HtmlDecode(await old.Content.ReadAsStringAsync(Ct));
+        Assert.Equal(HttpStatusCode.OK, old.StatusCode);
+        Assert.Contains("A newer link was sent", oldPage, StringComparison.Ordinal);
+        Assert.DoesNotContain("Confirm my subscription", oldPage, StringComparison.Ordinal);
+        // (The antiforgery token comes from another form of this browser's: the page has no button now.)
+        var pressed = await Forms.PostAsync(browser, "/admin/setup", new Dictionary<string, string>(), oldPath);
+        Assert.Contains("A newer link was sent", WebUtility.HtmlDecode(await pressed.Content.ReadAsStringAsync(Ct)), StringComparison.Ordinal);
+        Assert.Equal(SubscriberStatus.Pending, (await SubscribeTests.FindAsync(app, "back@example.org"))!.Status);
+
         var confirmed = await Forms.PostAsync(browser, Outbox.PathOf(Outbox.Link(second.Message, "/confirm/")), new Dictionary<string, string>());
         Assert.Contains("You're subscribed", await confirmed.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         Assert.Equal(SubscriberStatus.Active, (await SubscribeTests.FindAsync(app, "back@example.org"))!.Status);
