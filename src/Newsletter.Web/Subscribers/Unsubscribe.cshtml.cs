@@ -29,6 +29,9 @@ public sealed class UnsubscribeModel(SubscriberTokens tokens, ReaderLifecycle re
 
     public UnsubscribePage State { get; private set; }
 
+    /// <summary>Why no issues go to a reader who is gone: a bounced or reported address can't simply subscribe again.</summary>
+    public SubscriberStatus? GoneAs { get; private set; }
+
     /// <summary>When an already unsubscribed reader left, if known.</summary>
     public DateTime? LeftAt { get; private set; }
 
@@ -56,6 +59,7 @@ public sealed class UnsubscribeModel(SubscriberTokens tokens, ReaderLifecycle re
         (State, LeftAt) = reader.Status is SubscriberStatus.Active or SubscriberStatus.Pending
             ? (UnsubscribePage.Ask, null)
             : (UnsubscribePage.AlreadyGone, reader.UnsubscribedAt);
+        GoneAs = reader.Status;
         return Page();
     }
 

@@ -74,6 +74,26 @@ public class LeavingTests
     }
 
     [Fact]
+    public async Task ABouncedReadersUnsubscribeLinkSaysWhyNotThatTheyCanSubscribeAgain()
+    {
+        var (app, welcome) = await ActiveReaderAsync("gone.away@example.org");
+        using var _ = app;
+        var path = Outbox.PathOf(Outbox.Link(welcome, "/unsubscribe/"));
+        Assert.Contains("Unsubscribe?", await app.CreateClient().GetStringAsync(path, Ct), StringComparison.Ordinal);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.Where(s => s.EmailKey == "gone.away@example.org")
+                .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Bounced).SetProperty(s => s.UnsubscribedAt, DateTime.UtcNow), Ct);
+        }
+
+        // A bounced address is suppressed: the form would answer as for anyone and send nothing, so the page says so.
+        var page = WebUtility.HtmlDecode(await app.CreateClient().GetStringAsync(path, Ct));
+        Assert.Contains("You're already unsubscribed", page, StringComparison.Ordinal);
+        Assert.Contains("Mail to it bounced, so nothing more is sent to it, and it can't subscribe again from the form.", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("subscribe again</a> at any time", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ThePreferencesPageSavesNameTopicsAndAPause()
     {
         var (app, welcome) = await ActiveReaderAsync("prefs@example.org");
