@@ -19,6 +19,7 @@ public class TemplateRendererTests
         ["footer_text"] = "Field Notes · Postfach 10 11 12 · 10117 Berlin",
         ["why"] = "You get this because ann@example.org subscribed to Field Notes.",
         ["expires_days"] = 7,
+        ["expires_in"] = "7 days",
         ["expires_hours"] = 48,
         ["name"] = "Ann",
         ["inviter"] = "Maren",

@@ -91,11 +91,27 @@ public sealed class SubscriberMailJob(AppDbContext db, TransactionalMail mail, M
         var model = Model(s, reader: false, withName: imported);
         model["imported"] = imported;
         model["expires_days"] = Math.Max(1, (int)Math.Round(options.Value.ConfirmationTokenLifetime.TotalDays));
+        // In words, so a lifetime of a day or less doesn't read "1 days" (or 30 seconds "1 days").
+        model["expires_in"] = Lifetime(options.Value.ConfirmationTokenLifetime);
         model["confirm_url"] = site.Value.Absolute("/confirm/" + tokens.Confirmation(s));
         if (await SendAsync("confirm", s, model, null, messageId, ct, withName: imported))
         {
             await readers.RecordAsync(s.Id, SubscriberEventKind.ConfirmationSent, "email", null, ct);
         }
+    }
+
+    /// <summary>A link's lifetime as the confirmation says it: "7 days", "1 day", "12 hours", "1 minute".</summary>
+    public static string Lifetime(TimeSpan lifetime)
+    {
+        static string Count(double n, string unit)
+        {
+            var whole = Math.Max(1, (int)Math.Round(n));
+            return $"{whole} {unit}{(whole == 1 ? "" : "s")}";
+        }
+
+        return lifetime.TotalDays >= 1 ? Count(lifetime.TotalDays, "day")
+            : lifetime.TotalHours >= 1 ? Count(lifetime.TotalHours, "hour")
+            : Count(lifetime.TotalMinutes, "minute");
     }
 
     public Task SendWelcomeAsync(long subscriberId, CancellationToken ct) => WelcomeAsync(subscriberId, null, ct);

@@ -154,4 +154,14 @@ public class SubscriberMailTests
         Assert.Contains("451", failure.Data["ExceptionMessage"], StringComparison.Ordinal);
         Assert.Equal(SubscriberStatus.Pending, (await SubscribeTests.FindAsync(app, "later@example.org"))!.Status);
     }
+
+    [Theory]
+    [InlineData("7.00:00:00", "7 days")]
+    [InlineData("1.00:00:00", "1 day")]
+    [InlineData("1.12:00:00", "2 days")]
+    [InlineData("12:00:00", "12 hours")]
+    [InlineData("01:00:00", "1 hour")]
+    [InlineData("00:00:30", "1 minute")]
+    public void TheConfirmationSaysHowLongItsLinkWorksInWords(string lifetime, string said) =>
+        Assert.Equal(said, Web.Subscribers.SubscriberMailJob.Lifetime(TimeSpan.Parse(lifetime, System.Globalization.CultureInfo.InvariantCulture)));
 }
