@@ -122,7 +122,7 @@ public static class IssuesApi
         g.MapPost("/{id:int}/test", TestAsync).RequireAuthorization(ApiPolicies.Send)
             .WithSummary("Send test copies").WithDescription("Sends the issue to 1 to 5 addresses, subject prefixed [Test], from a background job. The issue's state does not change.");
         g.MapPost("/{id:int}/schedule", ScheduleAsync).RequireAuthorization(ApiPolicies.Send)
-            .WithSummary("Schedule an issue").WithDescription("Sends at the given time (ISO 8601 with an offset). A time that has come sends now. An issue already starting or sent answers 409.");
+            .WithSummary("Schedule an issue").WithDescription("Sends at the given time (ISO 8601 with an offset). A time up to a minute ago sends now (a clock a little behind); an earlier one is refused, since send is the call for at once. An issue already starting or sent answers 409.");
         g.MapPost("/{id:int}/unschedule", UnscheduleAsync).RequireAuthorization(ApiPolicies.Send)
             .WithSummary("Unschedule an issue").WithDescription("A scheduled issue goes back to draft; anything else answers 409.");
         g.MapPost("/{id:int}/send", SendAsync).RequireAuthorization(ApiPolicies.Send)

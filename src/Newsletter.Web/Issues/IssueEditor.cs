@@ -128,7 +128,15 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
             wantedSlug = await FreeSlug.FindAsync(db.Issues.Where(i => i.Id != id).Select(i => i.Slug), wantedSlug, issue.Slug, ct);
         }
 
-        if (wantedSlug.Length == 0 || wantedSlug.Length > 120 || !NoteFile.IsValidSlug(wantedSlug))
+        if (wantedSlug.Length == 0 && string.IsNullOrWhiteSpace(draft.Slug))
+        {
+            // No slug was given and the subject made none: say that, once; a missing subject is said already.
+            if (!errors.ContainsKey("subject"))
+            {
+                errors["slug"] = ["The subject has no letters a-z or digits to make a web address from: type a slug."];
+            }
+        }
+        else if (wantedSlug.Length == 0 || wantedSlug.Length > 120 || !NoteFile.IsValidSlug(wantedSlug))
         {
             errors["slug"] = ["The slug may only hold a-z, 0-9 and inner hyphens, at most 120 characters."];
         }

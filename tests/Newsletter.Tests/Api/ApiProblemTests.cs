@@ -43,6 +43,12 @@ public class ApiProblemTests
         Assert.Equal(HttpStatusCode.BadRequest, wrongSubject.StatusCode);
         Assert.True(issueProblem.GetProperty("errors").TryGetProperty("subject", out _), issueProblem.ToString());
 
+        // No subject and no slug: the subject is named, not a slug nobody sent; a subject with nothing to make a slug of says so.
+        var (_, empty) = await PostJsonAsync(api, "/api/v1/issues", new { markdown = "x" });
+        Assert.Equal(["subject"], empty.GetProperty("errors").EnumerateObject().Select(e => e.Name));
+        var (_, symbols) = await PostJsonAsync(api, "/api/v1/issues", new { subject = "!!!", markdown = "x" });
+        Assert.Contains("no letters a-z or digits", symbols.GetProperty("errors").GetProperty("slug")[0].GetString(), StringComparison.Ordinal);
+
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         Assert.Equal(0, await db.Subscribers.CountAsync(Ct));
