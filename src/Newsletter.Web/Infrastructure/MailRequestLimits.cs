@@ -51,14 +51,29 @@ public sealed class MailRequestLimits(SharedRateLimiter limiter, IOptions<Subscr
     public async Task<bool> TryClientAsync(MailRequest request, IPAddress? client, CancellationToken ct) =>
         await limiter.TryAcquireAsync(LimitsFor(request).PerClient, SubscribersExtensions.ClientKey(client), ct);
 
-    /// <summary>The address's permit, by its lower-cased form, so case games don't multiply it.</summary>
-    public async Task<bool> TryAddressAsync(MailRequest request, string address, CancellationToken ct) =>
-        await limiter.TryAcquireAsync(LimitsFor(request).PerAddress, Subscriber.KeyOf(address), ct);
+    /// <summary>
+    /// The address's permit, by its lower-cased form, so case games don't multiply it. <paramref name="what"/>
+    /// names the email when one limit covers several (a preferences link, a data download): a repeat is the same one.
+    /// </summary>
+    public async Task<bool> TryAddressAsync(MailRequest request, string address, CancellationToken ct, string what = "")
+    {
+        var key = Subscriber.KeyOf(address);
+        var hourly = LimitsFor(request).PerAddress;
+        // A link asked for again within seconds is the same request (a double click): one email, where the hourly
+        // permit alone let both clicks through. Sign-ups are made one per address by their own table already.
+        var repeat = subscriptions.Value.RepeatedRequestWindow;
+        if (request != MailRequest.Subscribe && repeat > TimeSpan.Zero && !await limiter.TryAcquireAsync(new RateLimit($"{hourly.Name}-repeat{what}", 1, repeat), key, ct))
+        {
+            return false;
+        }
+
+        return await limiter.TryAcquireAsync(hourly, key, ct);
+    }
 
     /// <summary>Both permits, the client's first.</summary>
-    public async Task<MailPermit> TryAcquireAsync(MailRequest request, IPAddress? client, string address, CancellationToken ct) =>
+    public async Task<MailPermit> TryAcquireAsync(MailRequest request, IPAddress? client, string address, CancellationToken ct, string what = "") =>
         !await TryClientAsync(request, client, ct) ? MailPermit.ClientLimited
-        : !await TryAddressAsync(request, address, ct) ? MailPermit.AddressLimited
+        : !await TryAddressAsync(request, address, ct, what) ? MailPermit.AddressLimited
         : MailPermit.Granted;
 }
 

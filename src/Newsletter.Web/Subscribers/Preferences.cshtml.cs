@@ -79,7 +79,7 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
             return Page();
         }
 
-        switch (await limits.TryAcquireAsync(MailRequest.PreferencesLink, HttpContext.Connection.RemoteIpAddress, Subscriber.Email, ct))
+        switch (await limits.TryAcquireAsync(MailRequest.PreferencesLink, HttpContext.Connection.RemoteIpAddress, Subscriber.Email, ct, "-" + kind))
         {
             case MailPermit.ClientLimited:
                 Response.StatusCode = StatusCodes.Status429TooManyRequests;

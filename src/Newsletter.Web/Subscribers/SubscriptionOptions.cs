@@ -12,6 +12,12 @@ public sealed class SubscriptionOptions
     /// <summary>Subscribing again while pending re-sends the confirmation at most this often.</summary>
     public TimeSpan ResendConfirmationInterval { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// A preferences link, data request or password reset asked for again within this long is the same request
+    /// (a double click, a reload of the POST) and sends nothing more. Zero turns it off.
+    /// </summary>
+    public TimeSpan RepeatedRequestWindow { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Subscribe requests per client (IPv4 address, IPv6 /64) per minute, summed over all nodes.</summary>
     [Range(1, int.MaxValue)]
     public int PerIpPerMinute { get; set; } = 10;

@@ -20,7 +20,8 @@ public class MailBombingTests
     public async Task FiftyFivePreferencesLinkRequestsForOneReaderFromManyClientsSendAtMostThree()
     {
         await using var smtp = await SmtpServer.StartAsync();
-        using var app = new NewsletterApp(smtp.AppSettings);
+        // The hourly cap alone: the window that makes a double click one request has its test below.
+        using var app = new NewsletterApp(new(smtp.AppSettings) { ["Subscriptions:RepeatedRequestWindow"] = "00:00:00" });
         await AddReadersAsync(app, 1, prefix: "victim");
         using var clients = app.WithWebHostBuilder(b => b.ConfigureServices(s => s.AddSingleton<IStartupFilter, EachRequestFromANewClient>()));
 
@@ -35,6 +36,39 @@ public class MailBombingTests
         Assert.All(pages, p => Assert.Contains(WebUtility.HtmlEncode(PreferencesModel.LinkAnswer), p.Body, StringComparison.Ordinal));
         await SubscribeTests.WaitForIdleJobsAsync(app);
         Assert.Equal(3, smtp.Messages().Count(m => m.EnvelopeTo == "victim0000@example.org"));
+    }
+
+    [Fact]
+    public async Task ADoubleClickedLinkOrDataRequestSendsOneEmail()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(smtp.AppSettings);
+        await AddReadersAsync(app, 1, prefix: "clicker");
+
+        // "Email me a link", pressed twice at once (in other letters' case the second time): both pages say it went, one email goes.
+        var twice = await Task.WhenAll(
+            Forms.PostAsync(app.CreateBrowserClient(), "/preferences", new Dictionary<string, string> { ["email"] = "clicker0000@example.org" }, "/preferences?handler=Link"),
+            Forms.PostAsync(app.CreateBrowserClient(), "/preferences", new Dictionary<string, string> { ["email"] = "Clicker0000@Example.org" }, "/preferences?handler=Link"));
+        foreach (var page in twice)
+        {
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            Assert.Contains(WebUtility.HtmlEncode(PreferencesModel.LinkAnswer), await page.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        }
+
+        var link = (await smtp.WaitForAsync(1, TimeSpan.FromSeconds(30), m => m.EnvelopeTo == "clicker0000@example.org")).Message;
+        await SubscribeTests.WaitForIdleJobsAsync(app);
+        Assert.Equal(1, smtp.Messages().Count(m => m.EnvelopeTo == "clicker0000@example.org"));
+
+        // "Email me my data", twice at once from the preferences page.
+        var path = Outbox.PathOf(Outbox.Link(link, "/preferences/"));
+        var browser = app.CreateBrowserClient();
+        var token = await Forms.TokenAsync(browser, path);
+        FormUrlEncodedContent Ask() => new(new Dictionary<string, string> { ["__RequestVerificationToken"] = token, ["kind"] = "download" });
+        var asked = await Task.WhenAll(browser.PostAsync(path + "?handler=DataRequest", Ask(), Ct), browser.PostAsync(path + "?handler=DataRequest", Ask(), Ct));
+        Assert.All(asked, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        await smtp.WaitForAsync(2, TimeSpan.FromSeconds(30), m => m.EnvelopeTo == "clicker0000@example.org");
+        await SubscribeTests.WaitForIdleJobsAsync(app);
+        Assert.Equal(2, smtp.Messages().Count(m => m.EnvelopeTo == "clicker0000@example.org"));
     }
 
     [Fact]
