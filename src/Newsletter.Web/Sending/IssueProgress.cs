@@ -46,7 +46,8 @@ public sealed class IssueProgress(AppDbContext db, Ledger ledger, TimeProvider c
         var perSecond = window == 0 ? 0 : recent / window;
         var left = counts.Pending + counts.Sending + counts.Deferred;
         var percent = counts.Total == 0 ? 0 : (int)(counts.Done * 100L / counts.Total);
-        var eta = left == 0 ? "done" : perSecond < 0.01 ? "—" : TimeSpan.FromSeconds(left / perSecond).ToString(@"hh\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture);
+        // An issue with no ledger yet (a draft, a scheduled one) has nothing left because nothing began: not "done".
+        var eta = counts.Total == 0 ? "—" : left == 0 ? "done" : perSecond < 0.01 ? "—" : TimeSpan.FromSeconds(left / perSecond).ToString(@"hh\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture);
         var relay = counts.Finished ? null : await RelayStatus.DescribeAsync(db, clock, options.Value, site.Value, ct);
         return new ProgressSnapshot(counts, percent, perSecond, relay is null ? $"{perSecond:N1} messages/s" : "0 messages/s: the relay is not answering", eta, relay,
             PollAfterMs(System.Diagnostics.Stopwatch.GetElapsedTime(started)));

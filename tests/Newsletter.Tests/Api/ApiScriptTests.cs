@@ -61,6 +61,11 @@ public class ApiScriptTests
         var test = await smtp.WaitForAsync(1, TimeSpan.FromSeconds(60), m => m.EnvelopeTo == "author@example.org");
         Assert.StartsWith("[Test] ", test.Message.Subject, StringComparison.Ordinal);
 
+        // Before the send, the draft's progress is not "done" in any field.
+        var draft = await JsonAsync(await api.GetAsync($"/api/v1/issues/{id}/progress", Ct));
+        Assert.False(draft.GetProperty("done").GetBoolean());
+        Assert.NotEqual("done", draft.GetProperty("eta").GetString());
+
         // Send, twice at once, as a retrying script might: one starts it, the other hears it is already going.
         var sends = await Task.WhenAll(api.PostAsync($"/api/v1/issues/{id}/send", null, Ct), api.PostAsync($"/api/v1/issues/{id}/send", null, Ct));
         Assert.Equal([HttpStatusCode.Accepted, HttpStatusCode.Conflict], sends.Select(s => s.StatusCode).Order());
