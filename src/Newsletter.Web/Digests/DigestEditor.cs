@@ -208,7 +208,7 @@ public sealed class DigestEditor(AppDbContext db, IRecurringJobManager recurring
         }
 
         return $"No published note is tagged “{topic}” yet, so this digest drafts nothing until one is."
-            + (inUse.Count == 0 ? "" : $" Tags in use: {string.Join(", ", inUse.Take(12))}{(inUse.Count > 12 ? "…" : "")}.");
+            + (inUse.Count == 0 ? "" : $" Tags in use: {string.Join(", ", inUse.Take(12))}{(inUse.Count > 12 ? $" and {inUse.Count - 12} more" : "")}.");
     }
 
     /// <summary>Adds or replaces the digest's recurring job, read in the author's zone.</summary>
