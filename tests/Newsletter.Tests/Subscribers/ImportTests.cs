@@ -494,6 +494,22 @@ public class ImportTests
     }
 
     [Fact]
+    public async Task TheJobOfAFileWithNoEmailColumnEndsCleanlyWithTheSentenceOnTheImport()
+    {
+        // As Hangfire runs it: the file's fault is the import's Failed status and its sentence, not a failed job
+        // with a stack trace on the jobs page.
+        using var app = new NewsletterApp();
+        await using var scope = app.Services.CreateAsyncScope();
+        var sp = scope.ServiceProvider;
+        var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<ImportFiles>(),
+            new MemoryStream("name,tags\nAda,math\n"u8.ToArray()), "no-email.csv", true, "test consent", null, Ct);
+        await sp.GetRequiredService<SubscriberImporter>().RunAsync(import.Id, Ct);
+        var stored = await sp.GetRequiredService<AppDbContext>().SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == import.Id, Ct);
+        Assert.Equal(ImportStatus.Failed, stored.Status);
+        Assert.Contains("The header has no email column", stored.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AHeaderOnlyFileCompletesWithNothingToImport()
     {
         using var app = new NewsletterApp();

@@ -96,7 +96,16 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
             var import = claimed == 1 ? await db.SubscriberImports.FirstOrDefaultAsync(i => i.Id == importId, ct) : null;
             if (import is not null)
             {
-                await ImportAsync(import, upload, ct);
+                try
+                {
+                    await ImportAsync(import, upload, ct);
+                }
+                catch (CsvFormatException)
+                {
+                    // The file's fault, recorded on the import and said on its page: a failed job with a stack
+                    // trace on the jobs page (and an error in the log) only made the operator look for a bug.
+                }
+
                 return;
             }
         }
