@@ -153,6 +153,12 @@ public static class SubscribersApi
 
         var name = body.Name ?? current.Name;
         var wanted = body.Tags is null ? current.Tags.Select(t => t.Tag).ToHashSet(StringComparer.Ordinal) : tags.ToHashSet(StringComparer.Ordinal);
+        if (name == current.Name && wanted.SetEquals(current.Tags.Select(t => t.Tag)))
+        {
+            // Nothing changes ({} or the same values again, as a sync script sends them): no history line saying it did.
+            return TypedResults.Ok(SubscriberDto.From(current));
+        }
+
         return await readers.EditByAuthorAsync(id, name, wanted, Source, ct) && await FindAsync(db, id, ct) is { } s
             ? TypedResults.Ok(SubscriberDto.From(s))
             : Missing(id);

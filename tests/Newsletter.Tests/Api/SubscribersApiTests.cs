@@ -73,6 +73,9 @@ public class SubscribersApiTests
 
         var patched = await api.PatchAsJsonAsync($"/api/v1/subscribers/{id}", new { name = "Ann Example" }, Ct);
         Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        // The same again, and an empty patch, change nothing: no history lines for them below.
+        Assert.Equal(HttpStatusCode.OK, (await api.PatchAsJsonAsync($"/api/v1/subscribers/{id}", new { name = "Ann Example" }, Ct)).StatusCode);
+        Assert.Equal("Ann Example", (await JsonAsync(await api.PatchAsJsonAsync($"/api/v1/subscribers/{id}", new { }, Ct))).GetProperty("name").GetString());
         var tagged = await api.PutAsync($"/api/v1/subscribers/{id}/tags/beta", null, Ct);
         Assert.Equal("beta", (await JsonAsync(tagged)).GetProperty("tags")[0].GetString());
         var unsubscribed = await api.PostAsync($"/api/v1/subscribers/{id}/unsubscribe", null, Ct);
