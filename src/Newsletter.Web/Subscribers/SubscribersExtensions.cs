@@ -9,7 +9,17 @@ public static class SubscribersExtensions
 {
     public static WebApplicationBuilder AddSubscribers(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<SubscriptionOptions>().Bind(builder.Configuration.GetSection("Subscriptions")).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<SubscriptionOptions>().Bind(builder.Configuration.GetSection("Subscriptions"))
+            // One environment variable (Subscriptions__Topics=rust,queues) is a single value, which the binder drops
+            // for a list without a word: read it as the comma-separated list it was meant to be.
+            .PostConfigure(o =>
+            {
+                if (o.Topics.Count == 0 && builder.Configuration["Subscriptions:Topics"] is { Length: > 0 } joined)
+                {
+                    o.Topics = [.. joined.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+                }
+            })
+            .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SubscriberTokens>();
         builder.Services.AddScoped<ReaderLifecycle>();

@@ -217,6 +217,17 @@ public sealed class SegmentTests
     }
 
     [Fact]
+    public async Task TopicsGivenAsOneCommaSeparatedValueAreOfferedToo()
+    {
+        // As one environment variable gives them (Subscriptions__Topics=rust, go): a single value, which the
+        // configuration binder dropped for the list without a word.
+        using var app = new NewsletterApp(new() { ["Subscriptions:Topics"] = "Rust, go" });
+        var home = await app.CreateBrowserClient().GetStringAsync("/", Ct);
+        Assert.Contains("name=\"topics\" value=\"rust\"", home, StringComparison.Ordinal);
+        Assert.Contains("name=\"topics\" value=\"go\"", home, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TheIssuesApiTakesAndReturnsTheSegment()
     {
         using var app = new NewsletterApp();
