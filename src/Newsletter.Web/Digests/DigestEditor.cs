@@ -202,14 +202,21 @@ public sealed class DigestEditor(AppDbContext db, IRecurringJobManager recurring
         }
 
         var inUse = await TopicsInUseAsync(ct);
-        if (inUse.Contains(topic, StringComparer.Ordinal))
+        if (!IsUnused(topic, inUse))
         {
             return null;
         }
 
         return $"No published note is tagged “{topic}” yet, so this digest drafts nothing until one is."
-            + (inUse.Count == 0 ? "" : $" Tags in use: {string.Join(", ", inUse.Take(12))}{(inUse.Count > 12 ? $" and {inUse.Count - 12} more" : "")}.");
+            + (inUse.Count == 0 ? "" : $" Tags in use: {Sample(inUse)}.");
     }
+
+    /// <summary>Whether a digest's topic names no tag in <paramref name="inUse"/> (<see cref="TopicsInUseAsync"/>); an all-notes digest never does.</summary>
+    public static bool IsUnused(string? topic, IReadOnlyList<string> inUse) => topic is not null && !inUse.Contains(topic, StringComparer.Ordinal);
+
+    /// <summary>The most used tags to show in a sentence, and how many more there are.</summary>
+    public static string Sample(IReadOnlyList<string> inUse) =>
+        string.Join(", ", inUse.Take(12)) + (inUse.Count > 12 ? $" and {inUse.Count - 12} more" : "");
 
     /// <summary>Adds or replaces the digest's recurring job, read in the author's zone.</summary>
     public void Register(Digest digest) =>

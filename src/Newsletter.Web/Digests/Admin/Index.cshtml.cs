@@ -37,7 +37,7 @@ public sealed class IndexModel(AppDbContext db, DigestEditor editor, DigestRunne
             var next = editor.NextRun(d);
             var skipping = next is not null && d.SkipOccurrence == next;
             rows.Add(new Row(d, Describe(d), NextRunText(d, next, skipping, waiting), skipping, runs.FirstOrDefault(r => r.DigestId == d.Id), waiting,
-                d.Topic is { } topic && !inUse.Contains(topic, StringComparer.Ordinal)));
+                DigestEditor.IsUnused(d.Topic, inUse)));
         }
 
         Rows = rows;
