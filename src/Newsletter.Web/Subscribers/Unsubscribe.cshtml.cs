@@ -32,6 +32,12 @@ public sealed class UnsubscribeModel(SubscriberTokens tokens, ReaderLifecycle re
     /// <summary>Why no issues go to a reader who is gone: a bounced or reported address can't simply subscribe again.</summary>
     public SubscriberStatus? GoneAs { get; private set; }
 
+    /// <summary>
+    /// The link is genuine but its reader was erased. Only a hash of the address is left, which also keeps it
+    /// from subscribing again, so the page says that instead of calling a link from the reader's own inbox broken.
+    /// </summary>
+    public bool Erased { get; private set; }
+
     /// <summary>When an already unsubscribed reader left, if known.</summary>
     public DateTime? LeftAt { get; private set; }
 
@@ -53,7 +59,7 @@ public sealed class UnsubscribeModel(SubscriberTokens tokens, ReaderLifecycle re
         var reader = await db.Subscribers.AsNoTracking().Where(s => s.Id == id).Select(s => new { s.Status, s.UnsubscribedAt }).FirstOrDefaultAsync(ct);
         if (reader is null)
         {
-            return Invalid();
+            return Gone();
         }
 
         (State, LeftAt) = reader.Status is SubscriberStatus.Active or SubscriberStatus.Pending
@@ -73,12 +79,26 @@ public sealed class UnsubscribeModel(SubscriberTokens tokens, ReaderLifecycle re
             return Page();
         }
 
-        if (id is null || !await readers.UnsubscribeAsync(id.Value, Request.HasFormContentType && Request.Form["List-Unsubscribe"] == "One-Click" ? "one-click" : "link", ct))
+        if (id is null)
         {
             return Invalid();
         }
 
+        // A mail client's one-click POST for an erased reader gets a 200 too: the address is off the list, which is
+        // what was asked, and an error may be retried or reported as a broken unsubscribe.
+        if (!await readers.UnsubscribeAsync(id.Value, Request.HasFormContentType && Request.Form["List-Unsubscribe"] == "One-Click" ? "one-click" : "link", ct))
+        {
+            return Gone();
+        }
+
         State = UnsubscribePage.Done;
+        return Page();
+    }
+
+    private PageResult Gone()
+    {
+        State = UnsubscribePage.AlreadyGone;
+        Erased = true;
         return Page();
     }
 

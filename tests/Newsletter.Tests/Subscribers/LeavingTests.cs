@@ -145,6 +145,38 @@ public class LeavingTests
         }
     }
 
+    /// <summary>
+    /// The unsubscribe link in an erased reader's old email is genuine: it says the address gets nothing more, with
+    /// a 200 on GET and on a mail client's one-click POST, instead of calling the link broken (which a provider may
+    /// retry or report), and it offers no way back that the erase's suppression would silently refuse.
+    /// </summary>
+    [Fact]
+    public async Task AnErasedReadersUnsubscribeLinkSaysTheAddressGetsNothingMore()
+    {
+        var (app, welcome) = await ActiveReaderAsync("erased.reader@example.org");
+        using var _ = app;
+        var path = Outbox.PathOf(Outbox.Link(welcome, "/unsubscribe/"));
+        var author = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(author);
+        var id = (await SubscribeTests.FindAsync(app, "erased.reader@example.org"))!.Id;
+        var erase = await Forms.PostAsync(author, $"/admin/subscribers/{id}", new Dictionary<string, string> { ["confirm"] = "yes" }, $"/admin/subscribers/{id}?handler=Erase");
+        Assert.Equal(HttpStatusCode.Redirect, erase.StatusCode);
+
+        var page = await app.CreateClient().GetAsync(path, Ct);
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        var text = WebUtility.HtmlDecode(await page.Content.ReadAsStringAsync(Ct));
+        Assert.Contains("This address gets no more emails", text, StringComparison.Ordinal);
+        Assert.Contains("erased", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("subscribe again", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("doesn't work", text, StringComparison.Ordinal);
+
+        var provider = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { HandleCookies = false, AllowAutoRedirect = false });
+        var oneClick = await provider.PostAsync(path, new FormUrlEncodedContent(new Dictionary<string, string> { ["List-Unsubscribe"] = "One-Click" }), Ct);
+        Assert.Equal(HttpStatusCode.OK, oneClick.StatusCode);
+        Assert.Contains("This address gets no more emails", WebUtility.HtmlDecode(await oneClick.Content.ReadAsStringAsync(Ct)), StringComparison.Ordinal);
+        Assert.Null(await SubscribeTests.FindAsync(app, "erased.reader@example.org"));
+    }
+
     [Fact]
     public async Task ErasingKeepsOnlyAHashThatBlocksResubscribingAndImport()
     {
