@@ -18,14 +18,16 @@ internal static class ApiQuery
             .Where(p => IsSimple(p.ParameterType) && p.GetCustomAttribute<FromServicesAttribute>() is null && p.GetCustomAttribute<FromBodyAttribute>() is null)
             .Select(p => p.Name!)
             .ToHashSet(StringComparer.OrdinalIgnoreCase);
-        var list = taken.Count == 0 ? "none" : string.Join(", ", taken);
         return async invocation =>
         {
+            // A parameter the route binds (the id in /imports/{id}) is not a query parameter: ?id= would be ignored.
+            var route = invocation.HttpContext.Request.RouteValues;
             foreach (var key in invocation.HttpContext.Request.Query.Keys)
             {
-                if (!taken.Contains(key))
+                if (!taken.Contains(key) || route.ContainsKey(key))
                 {
-                    return ApiResults.Invalid(key, $"'{key}' is not a query parameter this endpoint takes; it takes {list}.");
+                    var query = taken.Where(t => !route.ContainsKey(t)).ToList();
+                    return ApiResults.Invalid(key, $"'{key}' is not a query parameter this endpoint takes; it takes {(query.Count == 0 ? "none" : string.Join(", ", query))}.");
                 }
             }
 

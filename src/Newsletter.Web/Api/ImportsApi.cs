@@ -35,7 +35,7 @@ public static class ImportsApi
                 "An export from Substack, Mailchimp, Buttondown, Ghost, listmonk or Kit is recognised by its header (platform and mapping say so) and keeps each reader's status there: " +
                 "those who unsubscribed, bounced or complained arrive in that state and are never mailed (notMailed counts them).");
         g.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Read)
-            .WithSummary("List imports").WithDescription("The most recent imports first, with their counts.");
+            .WithSummary("List imports").WithDescription("The most recent imports first, with their counts. Pages by cursor.");
         g.MapGet("/{id:int}", GetAsync).RequireAuthorization(ApiPolicies.Read)
             .WithSummary("Get an import's progress").WithDescription("Counts so far and whether it is done; a failed import says why in 'error'.");
         g.MapGet("/{id:int}/errors", ErrorsAsync).RequireAuthorization(ApiPolicies.Read)
@@ -101,8 +101,24 @@ public static class ImportsApi
         }
     }
 
-    private static async Task<Ok<ImportDto[]>> ListAsync(AppDbContext db, CancellationToken ct) =>
-        TypedResults.Ok((await db.SubscriberImports.AsNoTracking().OrderByDescending(i => i.Id).Take(50).ToListAsync(ct)).Select(ImportDto.From).ToArray());
+    // Paged like every other list: it was the newest 50 as a bare array, so a script could neither reach older
+    // imports nor read it the way it reads the rest of the API.
+    private static async Task<Results<Ok<Page<ImportDto>>, ValidationProblem>> ListAsync(AppDbContext db, string? cursor, int? limit, CancellationToken ct)
+    {
+        if (!ApiResults.TryPaging(cursor, limit, out var before, out var take, out var problem))
+        {
+            return problem!;
+        }
+
+        var query = db.SubscriberImports.AsNoTracking();
+        if (before is { } b)
+        {
+            query = query.Where(i => i.Id < b);
+        }
+
+        var rows = await query.OrderByDescending(i => i.Id).Take(take + 1).ToListAsync(ct);
+        return TypedResults.Ok(new Page<ImportDto>([.. rows.Take(take).Select(ImportDto.From)], rows.Count > take ? ApiResults.Cursor(rows[take - 1].Id) : null));
+    }
 
     private static async Task<Results<Ok<ImportDto>, NotFoundProblem>> GetAsync(int id, AppDbContext db, CancellationToken ct) =>
         await db.SubscriberImports.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id, ct) is { } i ? TypedResults.Ok(ImportDto.From(i)) : ApiResults.NotFound($"There is no import {id}.");

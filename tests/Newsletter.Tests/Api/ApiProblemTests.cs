@@ -181,7 +181,9 @@ public class ApiProblemTests
             ("GET", "/api/v1/events?subscriber=ann%40example.org", 400, "subscriber: 'ann@example.org' is not a whole number."),
             ("GET", "/api/v1/issues/1/ledger?format=xml", 400, "format"),
             ("GET", "/api/v1/subscribers?limt=5", 400, "'limt' is not a query parameter this endpoint takes; it takes status, tag, q, cursor, limit."),
-            ("GET", "/api/v1/imports?limit=abc", 400, "'limit' is not a query parameter this endpoint takes; it takes none."),
+            ("GET", "/api/v1/imports?limit=abc", 400, "limit: 'abc' is not a whole number."),
+            ("GET", "/api/v1/imports/5?limit=1", 400, "'limit' is not a query parameter this endpoint takes; it takes none."),
+            ("GET", "/api/v1/imports/5?id=6", 400, "'id' is not a query parameter this endpoint takes; it takes none."),
         })
         {
             var response = await api.SendAsync(new HttpRequestMessage(new HttpMethod(method), url), Ct);

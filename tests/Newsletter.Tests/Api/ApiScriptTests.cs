@@ -38,6 +38,16 @@ public class ApiScriptTests
         var active = await GetJsonAsync(api, "/api/v1/subscribers?status=active&tag=cohort-1&limit=200");
         Assert.Equal(25, active.GetProperty("items").GetArrayLength());
 
+        // The imports list pages like every other list: a second import, then one a page, newest first.
+        var second = await api.PostAsync("/api/v1/imports?active=true&consent=met%20at%20a%20talk&tags=cohort-2", new StringContent("email\nlate.reader@example.org\n", Encoding.UTF8, "text/csv"), Ct);
+        Assert.Equal(HttpStatusCode.Accepted, second.StatusCode);
+        var secondId = (await PollAsync(api, second.Headers.Location!.ToString(), b => b.GetProperty("done").GetBoolean())).GetProperty("id").GetInt32();
+        var first = await GetJsonAsync(api, "/api/v1/imports?limit=1");
+        Assert.Equal([secondId], first.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetInt32()));
+        var older = await GetJsonAsync(api, "/api/v1/imports?limit=1&cursor=" + first.GetProperty("next").GetString());
+        Assert.Equal([import.GetProperty("id").GetInt32()], older.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetInt32()));
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, older.GetProperty("next").ValueKind);
+
         // Compose, then preview: the email as readers get it, with no preflight warnings.
         var (created, issue) = await PostJsonAsync(api, "/api/v1/issues", new
         {
