@@ -277,6 +277,11 @@ public static class IssuesApi
             return ApiResults.Invalid("at", "That time is in the past. Use send to send at once.");
         }
 
+        if (IssueEditor.TooFarAhead(at.UtcDateTime, clock.GetUtcNow().UtcDateTime) is { } far)
+        {
+            return ApiResults.Invalid("at", far);
+        }
+
         return await StartAsync(id, at.UtcDateTime, editor, db, audit, user, Audit.AuditActions.IssueSchedule, $"for {at:yyyy-MM-dd HH:mm zzz}, through the API", ct);
     }
 

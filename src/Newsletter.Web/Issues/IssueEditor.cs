@@ -215,6 +215,16 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
     }
 
     /// <summary>
+    /// How far ahead an issue may be scheduled. A year typed wrong (2062 for 2026) would otherwise wait silently
+    /// for decades; a newsletter is planned weeks ahead, not years.
+    /// </summary>
+    public static readonly TimeSpan LatestSchedule = TimeSpan.FromDays(366);
+
+    /// <summary>The refusal of a time too far ahead, or null; the past is each caller's own message.</summary>
+    public static string? TooFarAhead(DateTime utc, DateTime nowUtc) =>
+        utc > nowUtc + LatestSchedule ? "That is more than a year from now: check the year. An issue can be scheduled up to a year ahead." : null;
+
+    /// <summary>
     /// Schedules the issue for <paramref name="utc"/>, or starts it now when that time has come. A draft, or an
     /// issue scheduled for a time still ahead, moves; one whose start is due or past is already on its way, so a
     /// double click, a second tab or two API clients at once start it once and the second hears so.

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -97,6 +98,44 @@ public class IssueEditTests
         await using var scope = app.Services.CreateAsyncScope();
         var issue = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct);
         Assert.Equal((IssueStatus.Draft, (DateTime?)null), (issue.Status, issue.ScheduledAt));
+    }
+
+    /// <summary>
+    /// A time years ahead is a typo (2062 for 2026), not a plan: the form and the API say so and schedule nothing,
+    /// where the year 9999 was taken and the issue would have waited for ever.
+    /// </summary>
+    [Fact]
+    public async Task ATimeMoreThanAYearAheadIsRefusedAsALikelyTypo()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var issueId = await Newsletter.Tests.Sending.SendingFixture.AddIssueAsync(app);
+        var editUrl = $"/admin/issues/{issueId}";
+        var years = DateTime.UtcNow.AddYears(36).ToString("yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture);
+
+        var response = await Forms.PostAsync(client, editUrl, new Dictionary<string, string> { ["at"] = years }, editUrl + "?handler=Schedule");
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        var page = WebUtility.HtmlDecode(await client.GetStringAsync(response.Headers.Location!.OriginalString, Ct));
+        Assert.Contains("more than a year from now: check the year", page, StringComparison.Ordinal);
+
+        var api = await Api.ApiClients.ClientAsync(app);
+        foreach (var at in new[] { "9999-12-31T00:00:00Z", DateTime.UtcNow.AddDays(400).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture) })
+        {
+            var refused = await api.PostAsync($"/api/v1/issues/{issueId}/schedule", new StringContent($$"""{"at":"{{at}}"}""", System.Text.Encoding.UTF8, "application/json"), Ct);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("check the year", await refused.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        }
+
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var issue = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct);
+            Assert.Equal((IssueStatus.Draft, (DateTime?)null), (issue.Status, issue.ScheduledAt));
+        }
+
+        // Eleven months ahead is a plan, and is kept.
+        var plan = await api.PostAsync($"/api/v1/issues/{issueId}/schedule", new StringContent($$"""{"at":"{{DateTime.UtcNow.AddDays(330):yyyy-MM-ddTHH:mm:ssZ}}"}""", System.Text.Encoding.UTF8, "application/json"), Ct);
+        Assert.Equal(HttpStatusCode.Accepted, plan.StatusCode);
     }
 
     /// <summary>The status line after an action is the app's own, shown once: a link's ?message= puts nobody's words in the admin.</summary>

@@ -53,6 +53,9 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
 
     public string DefaultScheduleValue => site.Value.ToLocal(Issue?.ScheduledAt ?? clock.GetUtcNow().UtcDateTime.AddHours(1)).ToString("yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture);
 
+    /// <summary>The schedule field's max: the browser stops a mistyped year before the server has to.</summary>
+    public string LatestScheduleValue => site.Value.ToLocal(clock.GetUtcNow().UtcDateTime + IssueEditor.LatestSchedule).ToString("yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture);
+
     public string Local(DateTime utc) => site.Value.ToLocal(utc).ToString("dddd d MMMM yyyy, HH:mm", CultureInfo.InvariantCulture) + " " + TimeZone;
 
     public async Task<IActionResult> OnGetAsync(int id, CancellationToken ct)
@@ -289,6 +292,11 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         if (utc < clock.GetUtcNow().UtcDateTime.AddMinutes(-1))
         {
             return this.RedirectWithMessage($"/admin/issues/{id}", "That time is in the past. Use Send now to send at once.");
+        }
+
+        if (IssueEditor.TooFarAhead(utc, clock.GetUtcNow().UtcDateTime) is { } far)
+        {
+            return this.RedirectWithMessage($"/admin/issues/{id}", far);
         }
 
         var outcome = await editor.ScheduleAsync(id, utc, ct);
