@@ -669,6 +669,46 @@ public class ImportTests
     }
 
     /// <summary>
+    /// A pending-mode import cut off by a stop committed readers who wait for a confirmation; uploading the file
+    /// again, as the import's page advises, skips them as duplicates. So the cut-off import's own rows are
+    /// confirmed when the stop is noticed, once each, and the import says so; rows of a later batch that never
+    /// committed are not on the list and get nothing.
+    /// </summary>
+    [Fact]
+    public async Task APendingImportCutOffByAStopStillConfirmsTheRowsItCommitted()
+    {
+        using var app = new NewsletterApp();
+        await using var scope = app.Services.CreateAsyncScope();
+        var sp = scope.ServiceProvider;
+        var db = sp.GetRequiredService<AppDbContext>();
+        var files = sp.GetRequiredService<ImportFiles>();
+        var cut = await SubscriberImporter.StoreAsync(db, files, new MemoryStream("email\nfirst@example.org\nsecond@example.org\nnever@example.org\n"u8.ToArray()), "list.csv", false, null, null, Ct);
+        // Where the stop left it: two rows committed in the first batch, the third not read.
+        db.Subscribers.AddRange(
+            new Subscriber { Email = "first@example.org", EmailKey = "first@example.org", Status = SubscriberStatus.Pending, Source = $"import:{cut.Id}" },
+            new Subscriber { Email = "second@example.org", EmailKey = "second@example.org", Status = SubscriberStatus.Pending, Source = $"import:{cut.Id}" });
+        await db.SaveChangesAsync(Ct);
+        await db.SubscriberImports.Where(i => i.Id == cut.Id).ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, ImportStatus.Running).SetProperty(i => i.Imported, 2), Ct);
+
+        // Start-up recovery, twice (two nodes starting at once): each reader is asked once.
+        foreach (var _ in new[] { 1, 2 })
+        {
+            await using var startup = app.Services.CreateAsyncScope();
+            await startup.ServiceProvider.GetRequiredService<SubscriberImporter>().RecoverAsync(Ct);
+        }
+
+        await app.WaitForMailAsync("first@example.org");
+        await app.WaitForMailAsync("second@example.org");
+        await SubscribeTests.WaitForIdleJobsAsync(app);
+        Assert.Equal(2, Outbox.Read(app.PickupFolder).Count);
+        var failed = await db.SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == cut.Id, Ct);
+        Assert.Equal(ImportStatus.Failed, failed.Status);
+        Assert.Contains("Those imported get their confirmation emails now", failed.Error, StringComparison.Ordinal);
+        Assert.All(await db.Subscribers.AsNoTracking().ToListAsync(Ct), s => Assert.NotNull(s.LastConfirmationSentAt));
+        Assert.False(await db.Subscribers.AnyAsync(s => s.EmailKey == "never@example.org", Ct));
+    }
+
+    /// <summary>
     /// Hangfire hands a job to a live node when the node running it died. The import is then Running with nobody
     /// reading its file: the handed-on run says it was cut off, at once, instead of leaving it Running until that
     /// node starts again. One whose file is being read (by another node, here another scope's session) is left be.

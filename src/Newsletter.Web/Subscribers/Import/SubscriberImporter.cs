@@ -143,22 +143,23 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         }
 
         // Conditional: an import that finished between the look and this update keeps its outcome.
-        var imported = await db.SubscriberImports.Where(i => i.Id == importId).Select(i => i.Imported).FirstOrDefaultAsync(ct);
+        var (imported, active) = await db.SubscriberImports.Where(i => i.Id == importId).Select(i => ValueTuple.Create(i.Imported, i.ImportAsActive)).FirstOrDefaultAsync(ct);
         var marked = await db.SubscriberImports.Where(i => i.Id == importId && i.Status == ImportStatus.Running).ExecuteUpdateAsync(u => u
             .SetProperty(i => i.Status, ImportStatus.Failed)
             .SetProperty(i => i.FinishedAt, clock.GetUtcNow().UtcDateTime)
-            .SetProperty(i => i.Error, $"Interrupted: the app stopped while this import ran. {imported:N0} rows were imported; upload the file again to import the rest (rows already on the list are skipped as duplicates)."), ct);
+            .SetProperty(i => i.Error, $"Interrupted: the app stopped while this import ran. {imported:N0} rows were imported; upload the file again to import the rest (rows already on the list are skipped as duplicates).{(active ? "" : " Those imported get their confirmation emails now.")}"), ct);
         if (marked == 1)
         {
             logger.LogWarning("Import {Id} was interrupted by a stop after {Imported} rows; marked failed", importId, imported);
             await DeleteUploadAsync(importId);
+            ConfirmWhatWasImported(importId, active, imported);
         }
     }
 
     /// <summary>
     /// After a restart: an import left Running whose file nobody is reading was cut off by the stop, so it is
     /// marked failed with what it imported and what to do; one left Queued lost its job and is enqueued
-    /// again; a pending-mode import whose confirmations were cut off gets them sent.
+    /// again; a pending-mode import, finished or failed, whose confirmations were cut off gets them sent.
     /// </summary>
     public async Task RecoverAsync(CancellationToken ct)
     {
@@ -185,7 +186,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         var owed = (await db.Subscribers
             .Where(s => s.Status == SubscriberStatus.Pending && s.LastConfirmationSentAt == null && s.Source.StartsWith("import:"))
             .Select(s => s.Source).Distinct().ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
-        var unsent = owed.Count == 0 ? [] : (await db.SubscriberImports.Where(i => i.Status == ImportStatus.Completed && !i.ImportAsActive)
+        var unsent = owed.Count == 0 ? [] : (await db.SubscriberImports.Where(i => (i.Status == ImportStatus.Completed || i.Status == ImportStatus.Failed) && !i.ImportAsActive)
             .Select(i => i.Id).ToListAsync(ct)).Where(id => owed.Contains("import:" + id.ToString(CultureInfo.InvariantCulture)));
         foreach (var id in unsent)
         {
@@ -238,7 +239,21 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
             }
 
             await DeleteUploadAsync(import.Id);
+            ConfirmWhatWasImported(import.Id, import.ImportAsActive, import.Imported);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The rows a pending-mode import committed are readers waiting for a confirmation, whether the import finished
+    /// or stopped half-way: uploading the file again skips them as duplicates, so if they were not asked now they
+    /// would never be. The job claims each row before its mail, so a second run sends nobody a second one.
+    /// </summary>
+    private void ConfirmWhatWasImported(int importId, bool active, int imported)
+    {
+        if (!active && imported > 0)
+        {
+            jobs.Enqueue<ImportConfirmationsJob>(j => j.RunAsync(importId, CancellationToken.None));
         }
     }
 
@@ -433,10 +448,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         await db.SaveChangesAsync(ct);
         logger.LogInformation("Import {Id} finished: {Rows} rows, {Imported} imported, {Duplicates} duplicates, {Suppressed} suppressed, {NotMailed} arrived as having left, {Invalid} invalid",
             import.Id, import.Rows, import.Imported, import.Duplicates, import.Suppressed, import.NotMailed, import.Invalid);
-        if (!import.ImportAsActive && import.Imported > 0)
-        {
-            jobs.Enqueue<ImportConfirmationsJob>(j => j.RunAsync(import.Id, CancellationToken.None));
-        }
+        ConfirmWhatWasImported(import.Id, import.ImportAsActive, import.Imported);
     }
 
     /// <summary>Where the file stood when a batch was cut: what its progress row says once the batch commits.</summary>
