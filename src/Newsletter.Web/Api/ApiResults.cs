@@ -53,7 +53,7 @@ public static class ApiResults
     public static string Cursor(long id) => id.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>A value that ends up in a header or a one-line field: a line break there is injection, not formatting.</summary>
-    public static bool IsOneLine(string? value) => value is null || !value.Any(char.IsControl);
+    public static bool IsOneLine(string? value) => value is null || !value.Any(Infrastructure.OneLine.IsBreak);
 }
 
 /// <summary>

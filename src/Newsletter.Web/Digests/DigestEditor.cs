@@ -79,7 +79,7 @@ public sealed class DigestEditor(AppDbContext db, IRecurringJobManager recurring
         var errors = new Dictionary<string, string>();
         var name = (input.Name ?? "").Trim();
         // The name becomes the subject, a mail header: a line break there is header injection.
-        if (name.Length == 0 || name.Any(char.IsControl))
+        if (name.Length == 0 || name.Any(Infrastructure.OneLine.IsBreak))
         {
             errors[nameof(DigestInput.Name)] = "Give the digest a name on one line.";
         }

@@ -50,7 +50,7 @@ public sealed class DigestTemplate(TemplateRenderer renderer, DigestOptions opti
     public static string EscapeMarkdown(string text)
     {
         var sb = new StringBuilder(text.Length);
-        foreach (var c in text.Where(c => !char.IsControl(c)))
+        foreach (var c in text.Where(c => !Infrastructure.OneLine.IsBreak(c)))
         {
             if (@"\`*_[]<>#!|".Contains(c, StringComparison.Ordinal))
             {

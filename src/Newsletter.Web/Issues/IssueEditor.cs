@@ -108,7 +108,7 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
         var errors = new Dictionary<string, string[]>();
         var subject = (draft.Subject ?? "").Trim();
         // Subjects become a mail header: a line break there is header injection, not formatting.
-        if (subject.Length == 0 || subject.Any(char.IsControl))
+        if (subject.Length == 0 || subject.Any(Infrastructure.OneLine.IsBreak))
         {
             errors["subject"] = ["Give the issue a subject on one line."];
         }
@@ -177,7 +177,7 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
         }
 
         issue.Subject = subject;
-        issue.Preheader = new string([.. (draft.Preheader ?? "").Where(c => !char.IsControl(c))]).Trim();
+        issue.Preheader = new string([.. (draft.Preheader ?? "").Where(c => !Infrastructure.OneLine.IsBreak(c))]).Trim();
         issue.Slug = wantedSlug;
         issue.Markdown = draft.Markdown ?? "";
         issue.Segment = segment;

@@ -76,7 +76,7 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
 
         // A form posts an empty title as null (the validator above names it); the checks below must not throw on it.
         input.Title ??= "";
-        if (input.Title.Any(char.IsControl))
+        if (input.Title.Any(Infrastructure.OneLine.IsBreak))
         {
             errors[nameof(NoteInput.Title)] = ["The title must be on one line."];
         }

@@ -298,7 +298,27 @@ public sealed class SendWorker(
             var commit = writer.Submit(owner, unwritten, d.Id);
             unwritten = [];
             var mark = Stopwatch.GetTimestamp();
-            var (message, envelopeFrom) = messages.Build(prepared, r, d.Id);
+            MimeKit.MimeMessage message;
+            MimeKit.MailboxAddress envelopeFrom;
+            try
+            {
+                (message, envelopeFrom) = messages.Build(prepared, r, d.Id);
+            }
+            catch (ArgumentException e)
+            {
+                // This reader's copy can't be made (the mail library refuses a header value, such as a name stored
+                // with a line separator before names were cleaned). It never reached the wire: a failure the
+                // ledger shows with its reason, not an uncertain delivery retried until it is held.
+                if (!commit.Wait())
+                {
+                    return Ended(result with { Unsent = batch.Skip(i).Select(b => b.Id).ToList(), LeaseRanShort = true });
+                }
+
+                logger.LogWarning("Issue {Issue}: the copy for delivery {Delivery} could not be made: {Error}", prepared.IssueId, d.Id, e.Message);
+                Finished(new DeliveryOutcome(d.Id, d.SubscriberId, DeliveryStatus.Failed, null, $"this reader's copy could not be made: {e.Message}", 0, false));
+                continue;
+            }
+
             var built = Stopwatch.GetTimestamp();
             time.Build += Stopwatch.GetElapsedTime(mark, built);
             SendResult sent;

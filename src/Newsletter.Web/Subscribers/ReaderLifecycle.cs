@@ -810,8 +810,12 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             return null;
         }
 
-        // Names end up in email headers: no control characters, ever.
-        var cleaned = (name.Any(char.IsControl) ? new string([.. name.Where(c => !char.IsControl(c))]) : name).Trim();
+        // Names end up in email headers: no control characters or line separators, ever. A line break or a tab
+        // becomes a space ("Ann\r\nLee" is "Ann Lee", not "AnnLee"); any other control character goes.
+        var cleaned = (name.Any(Infrastructure.OneLine.IsBreak)
+            ? string.Join(' ', new string([.. name.Where(c => !Infrastructure.OneLine.IsBreak(c) || char.IsWhiteSpace(c)).Select(c => char.IsWhiteSpace(c) ? ' ' : c)])
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            : name).Trim();
         return cleaned.Length == 0 ? null : cleaned.Length > 200 ? cleaned[..200] : cleaned;
     }
 

@@ -22,6 +22,7 @@ public class ApiProblemTests
             ("malformed email", Json("""{"email":"ann@@example.org"}"""), 400, "email"),
             ("header injection in the email", Json("""{"email":"ann@example.org\r\nBcc: all@example.org"}"""), 400, "email"),
             ("CRLF in the name", Json("""{"email":"ann@example.org","name":"Ann\r\nBcc: x@example.org"}"""), 400, "name"),
+            ("a line separator in the name", Json("""{"email":"ann@example.org","name":"Ann\u2028Bcc: x@example.org"}"""), 400, "name"),
             ("active without consent", Json("""{"email":"ann@example.org","doubleOptIn":false}"""), 400, "consent"),
             ("an empty tag", Json("""{"email":"ann@example.org","tags":["ok","--"]}"""), 400, "tags[1]"),
             ("a wrong type", Json("""{"email":"ann@example.org","doubleOptIn":"maybe"}"""), 400, "$.doubleOptIn"),
@@ -52,6 +53,27 @@ public class ApiProblemTests
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         Assert.Equal(0, await db.Subscribers.CountAsync(Ct));
+        Assert.Equal(0, await db.Issues.CountAsync(Ct));
+    }
+
+    /// <summary>
+    /// U+2028 and U+2029 (pasted from a word processor or a script) are line breaks to the mail library, which
+    /// refuses them in a header: a subject holding one was saved, then its page, its preview and every send failed.
+    /// They are refused where they are typed, like CR and LF.
+    /// </summary>
+    [Theory]
+    [InlineData("\u2028")]
+    [InlineData("\u2029")]
+    public async Task ALineSeparatorInASubjectOrATitleIsRefusedLikeALineBreak(string separator)
+    {
+        using var app = new NewsletterApp();
+        var api = await ClientAsync(app);
+        var issue = await api.PostAsync("/api/v1/issues", Json($$"""{"subject":"Pasted{{separator}}Bcc: v@example.org","markdown":"x"}"""), Ct);
+        Assert.True((await AssertProblemAsync(issue, 400, "subject")).GetProperty("errors").TryGetProperty("subject", out _));
+        var note = await api.PostAsync("/api/v1/notes", Json($$"""{"title":"Pasted{{separator}}title","markdown":"x"}"""), Ct);
+        Assert.True((await AssertProblemAsync(note, 400, "title")).GetProperty("errors").TryGetProperty("title", out _));
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         Assert.Equal(0, await db.Issues.CountAsync(Ct));
     }
 

@@ -263,4 +263,35 @@ public class ExactlyOnceTests
         Assert.Equal(100, smtp.Count);
         Assert.DoesNotContain("failed; it restarts", app.ServerLog.ToString(), StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// A copy that can't be made for one reader (a name stored with a line separator before names were cleaned,
+    /// which the mail library refuses in a header) never reached the wire: it is a failure with its reason, and
+    /// the others go. It was retried as "may have arrived" until held, with the ledger saying it could be a
+    /// second copy, while nobody had got one.
+    /// </summary>
+    [Fact]
+    public async Task AReaderWhoseCopyCannotBeMadeFailsWithTheReasonAndIsNeverUncertain()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp));
+        var ids = await AddReadersAsync(app, 5);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.Where(s => s.Id == ids[2])
+                .ExecuteUpdateAsync(u => u.SetProperty(s => s.Name, "Ann\u2028Lee"), SendingFixture.Ct);
+        }
+
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent, TimeSpan.FromMinutes(2));
+
+        var ledger = await DeliveriesAsync(app, issueId);
+        Assert.DoesNotContain(ledger, d => d.Uncertain);
+        var failed = Assert.Single(ledger, d => d.Status == DeliveryStatus.Failed);
+        Assert.Equal(ids[2], failed.SubscriberId);
+        Assert.Contains("copy could not be made", failed.LastError, StringComparison.Ordinal);
+        Assert.Equal(4, ledger.Count(d => d.Status == DeliveryStatus.Sent));
+        Assert.Equal(4, SendingProcess.CopiesByRecipient(smtp).Count);
+    }
 }

@@ -88,7 +88,7 @@ public class PlatformImportTests
         Assert.Equal("Imported from Mailchimp: confirmed 2022-11-19 08:02 UTC from 198.51.100.7; double opt-in there", readers["bram.osei@example.com"].ConsentSource);
         // A CRLF in a name is gone, and an IP column holding a formula or a word never reaches the consent record.
         var cara = readers["cara.nyx@example.org"];
-        Assert.Equal("CaraBcc: everyone@example.org Nyx", cara.Name);
+        Assert.Equal("Cara Bcc: everyone@example.org Nyx", cara.Name);
         Assert.Equal("Imported from Mailchimp: opted in 2023-06-07 08:09 UTC, confirmed 2023-06-07 08:10 UTC; double opt-in there", cara.ConsentSource);
         var errors = await ErrorsAsync(app, subscribed);
         Assert.StartsWith("4,", errors[1], StringComparison.Ordinal); // the formula where an address should be

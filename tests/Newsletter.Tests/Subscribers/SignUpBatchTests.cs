@@ -104,7 +104,7 @@ public class SignUpBatchTests
         // The first sign-up of an address makes the reader; the second, a stranger's, changes neither name nor topics.
         Assert.Equal(("new1@example.org", SubscriberStatus.Pending, (string?)null), (new1.Email, new1.Status, new1.Name));
         Assert.Equal(["essays", "links"], new1.Tags.Select(t => t.Tag).Order());
-        Assert.Equal("AdaBcc: x@evil.example", readers[2].Name);
+        Assert.Equal("Ada Bcc: x@evil.example", readers[2].Name);
         Assert.Equal(SubscriberStatus.Active, readers[0].Status);
         var history = await rdb.SubscriberEvents.AsNoTracking().Where(e => e.Kind == SubscriberEventKind.Subscribed).Select(e => e.SubscriberId).ToListAsync(Ct);
         Assert.Equal([new1.Id, readers[2].Id], history.Order());

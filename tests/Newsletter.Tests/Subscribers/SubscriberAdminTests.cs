@@ -81,7 +81,7 @@ public class SubscriberAdminTests
         var page = $"/admin/subscribers/{id}";
         await Forms.PostAsync(author, page, new Dictionary<string, string> { ["name"] = "Edith\nMe", ["tags"] = "Early Readers, vip, vip" }, page + "?handler=Save");
         var s = await FindWithTagsAsync(app, id);
-        Assert.Equal("EdithMe", s!.Name);
+        Assert.Equal("Edith Me", s!.Name);
         Assert.Equal(["early-readers", "vip"], s.Tags.Select(t => t.Tag).Order());
 
         // Tags filter the list; unsubscribing moves the reader between the counts.

@@ -37,7 +37,7 @@ public sealed class TokensModel(AppDbContext db, ApiTokens tokens, UserManager<A
     public async Task<IActionResult> OnPostCreateAsync(string? name, string[]? scopes, int? days, CancellationToken ct)
     {
         name = (name ?? "").Trim();
-        if (name.Length is 0 or > 100 || name.Any(char.IsControl))
+        if (name.Length is 0 or > 100 || name.Any(Infrastructure.OneLine.IsBreak))
         {
             ModelState.AddModelError("name", "Give the token a name of at most 100 characters, on one line, that says where it is used.");
         }
