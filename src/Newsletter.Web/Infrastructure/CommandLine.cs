@@ -45,17 +45,36 @@ public static class CommandLine
         await using var scope = app.Services.CreateAsyncScope();
         var services = scope.ServiceProvider;
         var db = services.GetRequiredService<AppDbContext>();
-        if (verb == "process-inbound" && await MissingDatabaseAsync(db) is { } missing)
+        if (verb == "process-inbound")
         {
-            // An MTA's pipe runs this with whatever folder and environment it has. Without NEWSLETTER_ROOT or the
-            // app's settings it found no database, and migrating would make an empty one to record the bounce in,
-            // exit 0, and lose it. EX_TEMPFAIL keeps the message queued until the pipe is set up right.
-            Console.Error.WriteLine($"{missing}: not the app's data. Set NEWSLETTER_ROOT (and the app's Data:Folder or Database:ConnectionString) for this command as the app has them; the message stays with the mail server.");
-            Environment.ExitCode = 75;
-            return true;
+            try
+            {
+                if (await MissingDatabaseAsync(db) is { } missing)
+                {
+                    // An MTA's pipe runs this with whatever folder and environment it has. Without NEWSLETTER_ROOT or the
+                    // app's settings it found no database, and migrating would make an empty one to record the bounce in,
+                    // exit 0, and lose it. EX_TEMPFAIL keeps the message queued until the pipe is set up right.
+                    Console.Error.WriteLine($"{missing}: not the app's data. Set NEWSLETTER_ROOT (and the app's Data:Folder or Database:ConnectionString) for this command as the app has them; the message stays with the mail server.");
+                    Environment.ExitCode = 75;
+                    return true;
+                }
+
+                await DatabaseMigrator.MigrateAsync(db, services.GetRequiredService<Subscribers.AddressHashes>(), services.GetRequiredService<ILogger<DatabaseMigrator>>(), CancellationToken.None);
+            }
+            catch (Exception e) when (IsUnreachable(e))
+            {
+                // The database is down or refuses the connection: exactly the case EX_TEMPFAIL is for. A crash
+                // (exit 134) may be read by the mail server as a permanent failure, and the bounce or reply bounced.
+                Console.Error.WriteLine($"The database could not be reached, try again later: {e.Message}");
+                Environment.ExitCode = 75;
+                return true;
+            }
+        }
+        else
+        {
+            await DatabaseMigrator.MigrateAsync(db, services.GetRequiredService<Subscribers.AddressHashes>(), services.GetRequiredService<ILogger<DatabaseMigrator>>(), CancellationToken.None);
         }
 
-        await DatabaseMigrator.MigrateAsync(db, services.GetRequiredService<Subscribers.AddressHashes>(), services.GetRequiredService<ILogger<DatabaseMigrator>>(), CancellationToken.None);
         switch (verb)
         {
             case "migrate":
@@ -115,6 +134,11 @@ public static class CommandLine
 
         return true;
     }
+
+    /// <summary>A connection that could not be made or was lost: a database down, restarting or out of connections.</summary>
+    private static bool IsUnreachable(Exception e) =>
+        e is DbException or IOException or System.Net.Sockets.SocketException or TimeoutException
+        || (e.InnerException is { } inner && IsUnreachable(inner));
 
     /// <summary>Where the app's database should be and is not: no SQLite file, or a PostgreSQL database with no migration applied.</summary>
     private static async Task<string?> MissingDatabaseAsync(AppDbContext db)

@@ -125,6 +125,26 @@ public class CommandLineTests
         Assert.False(File.Exists(Path.Combine(app.DataFolder, "newsletter.db")), output);
     }
 
+    /// <summary>
+    /// A database that is down is what EX_TEMPFAIL is for: the mail server keeps the message and tries again. It
+    /// crashed with a stack trace and exit 134 instead, which a mail server may take as a permanent failure.
+    /// </summary>
+    [Fact]
+    public async Task ProcessInboundWhileThePostgreSqlServerIsDownKeepsTheMessageWithTheMailServer()
+    {
+        await using var app = new AppProcess(sampleNotes: false);
+        var bounce = "From: MAILER-DAEMON@example.net\r\nTo: bounce+00112233445566778899aabbccddeeff@example.org\r\nSubject: Undelivered Mail\r\n\r\nGone.\r\n";
+        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop(); // a port nothing listens on: connection refused, as from a stopped server
+        var (code, output) = await app.PipeAsync(bounce, "process-inbound", "--Database:Provider=PostgreSql",
+            $"--Database:ConnectionString=Host=127.0.0.1;Port={port};Username=newsletter;Password=x;Timeout=5");
+        Assert.True(code == 75, $"{code}: {output}");
+        Assert.Contains("The database could not be reached, try again later", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task DotnetRunReadsAFileNamedRelativeToTheFolderTheCommandWasTypedIn()
     {
