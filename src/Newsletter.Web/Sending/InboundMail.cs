@@ -129,8 +129,10 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
     {
         ArgumentNullException.ThrowIfNull(message);
         var result = await ClassifyAndApplyAsync(message, source, ct);
+        // A relay's diagnostic quotes the address; the log names the reader by id only, so an erase leaves no
+        // address behind in it.
         logger.LogInformation("Inbound mail {MessageId}: {Kind} (delivery {Delivery}, subscriber {Subscriber}): {Detail}",
-            message.MessageId, result.Kind, result.DeliveryId, result.SubscriberId, result.Detail);
+            message.MessageId, result.Kind, result.DeliveryId, result.SubscriberId, Address().Replace(result.Detail, "(address)"));
         return result;
     }
 
@@ -276,6 +278,9 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
 
     [GeneratedRegex(@"^unsubscribe\s+(\S{10,2000})$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex UnsubscribeSubject();
+
+    [GeneratedRegex(@"[^\s<>()\[\],;:""']+@[^\s<>()\[\],;:""']+", RegexOptions.CultureInvariant)]
+    private static partial Regex Address();
 
     [GeneratedRegex(@"\b([45]\d\d)\b", RegexOptions.CultureInvariant)]
     private static partial Regex SmtpReply();

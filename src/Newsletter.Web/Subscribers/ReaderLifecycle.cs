@@ -55,7 +55,7 @@ public enum AddReaderResult
 /// Emails are never sent here: a Hangfire job with the subscriber's id is enqueued instead, so the request
 /// stays fast and an SMTP outage loses no confirmation.
 /// </summary>
-public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewReaderQueue newReaders, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, EraseHygiene hygiene, OutboxReader outbox, PendingMails pendingMails, SharedRateLimiter limiter, Content.ContentChanges contentChanges, ILogger<ReaderLifecycle> logger)
+public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewReaderQueue newReaders, IBackgroundJobClient jobs, IOptions<SubscriptionOptions> options, TimeProvider clock, EraseHygiene hygiene, OutboxReader outbox, Data.Providers.ImportFiles importFiles, PendingMails pendingMails, SharedRateLimiter limiter, Content.ContentChanges contentChanges, ILogger<ReaderLifecycle> logger)
 {
     /// <summary>
     /// Takes one stored sign-up (<see cref="SignUpWriter"/>): the reader, their history, the email they get and
@@ -768,9 +768,11 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
 
             if (erase)
             {
-                // The pickup folder keeps a copy of every email sent; the erased reader's go too.
+                // The pickup folder keeps a copy of every email sent; the erased reader's go too. So do the lines of
+                // imports' refused-rows files that name the address, and import errors that quote it.
                 var removed = outbox.DeleteAddressedTo(email);
-                logger.LogInformation("Erased subscriber {Id}: rows deleted, address kept only as a hash, {Count} outbox messages deleted", id, removed);
+                var imports = await Import.SubscriberImporter.ForgetAddressAsync(db, importFiles, email, ct);
+                logger.LogInformation("Erased subscriber {Id}: rows deleted, address kept only as a hash, {Count} outbox messages deleted, {Imports} import records cleaned", id, removed, imports);
             }
             else
             {

@@ -669,6 +669,43 @@ public class ImportTests
     }
 
     /// <summary>
+    /// An erase reaches what imports kept: a refused row's line in the errors file (the row names the person) and an
+    /// import's error sentence that quotes the file's first line. Other refused rows stay for the author.
+    /// </summary>
+    [Fact]
+    public async Task AnEraseTakesTheAddressOutOfRefusedRowsAndImportErrors()
+    {
+        using var app = new NewsletterApp();
+        var refused = await ImportAsync(app, "email,status\nErr.Test@example.com,frozen\nother@example.org,frozen\nerr.test@example.com,subscribed\n");
+        Assert.Equal(2, refused.Invalid);
+        var headerless = await ImportAsync(app, "err.test@example.com,Err Test\n");
+        Assert.Equal(ImportStatus.Failed, headerless.Status);
+        Assert.Contains("err.test@example.com", headerless.Error, StringComparison.Ordinal);
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var sp = scope.ServiceProvider;
+        var db = sp.GetRequiredService<AppDbContext>();
+        var files = sp.GetRequiredService<ImportFiles>();
+        async Task<string> ErrorsAsync()
+        {
+            await using var file = await files.OpenReadAsync(SubscriberImporter.ErrorsName(refused.Id), Ct);
+            return await new StreamReader(file!).ReadToEndAsync(Ct);
+        }
+
+        Assert.Contains("Err.Test@example.com", await ErrorsAsync(), StringComparison.Ordinal);
+        var id = await db.Subscribers.Where(x => x.EmailKey == "err.test@example.com").Select(x => x.Id).SingleAsync(Ct);
+        Assert.True(await sp.GetRequiredService<ReaderLifecycle>().DeleteAsync(id, erase: true, Ct));
+
+        var errors = await ErrorsAsync();
+        Assert.DoesNotContain("err.test", errors, StringComparison.OrdinalIgnoreCase);
+        Assert.StartsWith("line,email,reason", errors, StringComparison.Ordinal);
+        Assert.Contains("other@example.org", errors, StringComparison.Ordinal);
+        var error = (await db.SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == headerless.Id, Ct)).Error!;
+        Assert.DoesNotContain("err.test", error, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("(an erased address)", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// A pending-mode import cut off by a stop committed readers who wait for a confirmation; uploading the file
     /// again, as the import's page advises, skips them as duplicates. So the cut-off import's own rows are
     /// confirmed when the stop is noticed, once each, and the import says so; rows of a later batch that never

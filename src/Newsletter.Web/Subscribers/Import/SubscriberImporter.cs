@@ -46,6 +46,51 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
     /// <summary>The refused rows' file, with line numbers and reasons, kept for the author to download.</summary>
     public static string ErrorsName(int importId) => $"{importId}.errors.csv";
 
+    /// <summary>
+    /// An erase takes the address out of what imports kept: the refused rows' files (a row refused for a bad status
+    /// or tag still names the person) and an import's error sentence (a header refused quotes the first line).
+    /// Returns how many files and imports were changed. Lines are matched without regard to case.
+    /// </summary>
+    public static async Task<int> ForgetAddressAsync(AppDbContext db, ImportFiles files, string email, CancellationToken ct)
+    {
+        var changed = 0;
+        foreach (var name in (await files.ListAsync("", ct)).Where(n => n.EndsWith(".errors.csv", StringComparison.Ordinal)))
+        {
+            string text;
+            await using (var read = await files.OpenReadAsync(name, ct))
+            {
+                if (read is null)
+                {
+                    continue;
+                }
+
+                using var reader = new StreamReader(read, Encoding.UTF8);
+                text = await reader.ReadToEndAsync(ct);
+            }
+
+            if (!text.Contains(email, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var kept = string.Concat(text.Split('\n').Where(l => l.Length > 0 && !l.Contains(email, StringComparison.OrdinalIgnoreCase)).Select(l => l + "\n"));
+            await files.SaveAsync(name, new MemoryStream(new UTF8Encoding(false).GetBytes(kept)), ct);
+            changed++;
+        }
+
+        foreach (var import in await db.SubscriberImports.Where(i => i.Error != null && i.Error.Contains("@")).ToListAsync(ct))
+        {
+            if (import.Error!.Contains(email, StringComparison.OrdinalIgnoreCase))
+            {
+                import.Error = import.Error.Replace(email, "(an erased address)", StringComparison.OrdinalIgnoreCase);
+                changed++;
+            }
+        }
+
+        await db.SaveChangesAsync(ct);
+        return changed;
+    }
+
     /// <summary>Active rows skip double opt-in, so they need a recorded consent; null when the options are usable.</summary>
     public static string? ConsentProblem(bool active, string? consent) =>
         active && string.IsNullOrWhiteSpace(consent) ? "Say where these people agreed: importing as active needs a recorded consent." : null;
