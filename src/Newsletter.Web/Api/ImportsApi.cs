@@ -45,7 +45,7 @@ public static class ImportsApi
     }
 
     private static async Task<Results<Accepted<ImportDto>, ValidationProblem, ProblemHttpResult>> UploadAsync(HttpRequest request, AppDbContext db, AppPaths paths, ImportFiles files, IBackgroundJobClient jobs,
-        string? tags, bool? active, string? consent, string? fileName, CancellationToken ct)
+        Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, string? tags, bool? active, string? consent, string? fileName, CancellationToken ct)
     {
         var type = request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
         if (type is null || !CsvTypes.Contains(type))
@@ -93,6 +93,9 @@ public static class ImportsApi
             var name = string.IsNullOrWhiteSpace(fileName) || !ApiResults.IsOneLine(fileName) ? "api-upload.csv" : Path.GetFileName(fileName);
             var import = await SubscriberImporter.StoreAsync(db, files, content, name, active == true, consent, tags, ct);
             jobs.Enqueue<SubscriberImporter>(i => i.RunAsync(import.Id, CancellationToken.None));
+            // Audited as the admin's upload is: who brought which list in, and on what consent.
+            await audit.RecordAsync(user, Audit.AuditActions.ReadersImport, "import", import.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                $"{name}, {(active == true ? "as active (consent: " + consent + ")" : "asking each reader to confirm")}, through the API", ct);
             return TypedResults.Accepted($"{ApiExtensions.Prefix}/imports/{import.Id}", ImportDto.From(import));
         }
         finally

@@ -1,3 +1,5 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Text;
 using Newsletter.Testing;
@@ -33,6 +35,16 @@ public class ApiScriptTests
         Assert.Equal("Completed", import.GetProperty("status").GetString());
         Assert.Equal(25, import.GetProperty("imported").GetInt32());
         Assert.Equal(1, import.GetProperty("invalid").GetInt32());
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            // Audited as the admin's upload is, under the token's author.
+            var entry = await scope.ServiceProvider.GetRequiredService<Web.Data.AppDbContext>().AuditEntries.AsNoTracking()
+                .SingleAsync(e => e.Action == Web.Audit.AuditActions.ReadersImport, Ct);
+            Assert.Equal(import.GetProperty("id").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture), entry.ObjectId);
+            Assert.Contains("as active (consent: signed up at the meetup), through the API", entry.Detail, StringComparison.Ordinal);
+            Assert.NotEqual("", entry.ActorId);
+        }
+
         var errors = await api.GetStringAsync(importUrl + "/errors", Ct);
         Assert.Contains("not-an-address", errors, StringComparison.Ordinal);
         var active = await GetJsonAsync(api, "/api/v1/subscribers?status=active&tag=cohort-1&limit=200");

@@ -178,5 +178,15 @@ public class CommandLineTests
         Assert.True(process.ExitCode == 0, output);
         Assert.Contains("2 rows, 2 imported", output, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(here, "data", "newsletter.db")), output);
+
+        // The audit log says a list came in from a shell, as it does for the admin's upload and the API's.
+        using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(here, "data", "newsletter.db")};Pooling=False");
+        db.Open();
+        using var read = db.CreateCommand();
+        read.CommandText = "SELECT ActorName || ' | ' || Detail FROM AuditEntries WHERE Action = 'readers.import'";
+        var entry = (string?)read.ExecuteScalar();
+        Assert.NotNull(entry);
+        Assert.StartsWith("the import-subscribers command, run as ", entry, StringComparison.Ordinal);
+        Assert.EndsWith("list.csv, as active (consent: from the test)", entry, StringComparison.Ordinal);
     }
 }

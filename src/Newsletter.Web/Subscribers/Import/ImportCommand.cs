@@ -35,6 +35,10 @@ public static class ImportCommand
         // Recorded like an upload, then run here instead of on a Hangfire worker.
         var files = services.GetRequiredService<ImportFiles>();
         var import = await SubscriberImporter.StoreAsync(db, files, content, Path.GetFileName(file), active, consent, args.Option("--tags"), default);
+        // No author signs in at a shell; the audit log still says a list came in, from where, and on what consent.
+        await services.GetRequiredService<Audit.AuditLog>().RecordByAppAsync($"the import-subscribers command, run as {Environment.UserName} on {Environment.MachineName}",
+            Audit.AuditActions.ReadersImport, "import", import.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            $"{Path.GetFileName(file)}, {(active ? "as active (consent: " + consent + ")" : "asking each reader to confirm")}", default);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
