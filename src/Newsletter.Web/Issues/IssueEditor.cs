@@ -9,7 +9,14 @@ using Newsletter.Web.Sending;
 namespace Newsletter.Web.Issues;
 
 /// <summary>What an author (in the admin or through the API) writes into a draft. Null fields are left empty.</summary>
-public sealed record IssueDraft(string? Subject, string? Preheader, string? Slug, string? Markdown, IReadOnlyList<int>? NoteIds, IEnumerable<string>? Tags, Segments.SegmentInput? Segment, IssueChannel Channel);
+public sealed record IssueDraft(string? Subject, string? Preheader, string? Slug, string? Markdown, IReadOnlyList<int>? NoteIds, IEnumerable<string>? Tags, Segments.SegmentInput? Segment, IssueChannel Channel)
+{
+    /// <summary>
+    /// The version (UpdatedAt in microseconds) the editor's page showed: the save goes through only over that one,
+    /// checked and written in one step, so two tabs saving at once can't both be told "Saved" while one's text is lost.
+    /// </summary>
+    public long? ExpectedVersion { get; init; }
+}
 
 /// <summary>Where an issue goes: by email and on the site, or only one of them.</summary>
 public enum IssueChannel
@@ -33,6 +40,9 @@ public enum IssueEditOutcome
     /// its time, so changing it is sending. A writer's changes would otherwise leave unseen under an editor's schedule.
     /// </summary>
     ScheduledForSenders,
+
+    /// <summary>Saved elsewhere since the version the page showed (<see cref="IssueDraft.ExpectedVersion"/>): nothing was saved.</summary>
+    Stale,
 }
 
 /// <summary>A save's outcome; <see cref="Errors"/> names each field that was refused and why.</summary>
@@ -44,6 +54,7 @@ public sealed record IssueEditResult(IssueEditOutcome Outcome, IReadOnlyDictiona
     public static readonly IssueEditResult SavedWhileScheduled = new(IssueEditOutcome.Saved, new Dictionary<string, string[]>()) { WasScheduled = true };
     public static readonly IssueEditResult NotFound = new(IssueEditOutcome.NotFound, new Dictionary<string, string[]>());
     public static readonly IssueEditResult NotEditable = new(IssueEditOutcome.NotEditable, new Dictionary<string, string[]>());
+    public static readonly IssueEditResult Stale = new(IssueEditOutcome.Stale, new Dictionary<string, string[]>());
 
     public bool WasScheduled { get; private init; }
 }
@@ -104,6 +115,11 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
         }
 
         var wasScheduled = issue.Status == IssueStatus.Scheduled;
+        var loaded = issue.UpdatedAt;
+        if (draft.ExpectedVersion is { } expected && loaded.Ticks / 10 != expected)
+        {
+            return IssueEditResult.Stale;
+        }
 
         var errors = new Dictionary<string, string[]>();
         var subject = (draft.Subject ?? "").Trim();
@@ -183,11 +199,14 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
         issue.Segment = segment;
         issue.WebOnly = draft.Channel == IssueChannel.Web;
         issue.EmailOnly = draft.Channel == IssueChannel.Email;
-        issue.Notes.Clear();
-        var position = 0;
-        foreach (var noteId in noteIds)
+        if (!issue.Notes.OrderBy(n => n.Position).Select(n => n.NoteId).SequenceEqual(noteIds))
         {
-            issue.Notes.Add(new IssueNote { NoteId = noteId, Position = position++ });
+            issue.Notes.Clear();
+            var position = 0;
+            foreach (var noteId in noteIds)
+            {
+                issue.Notes.Add(new IssueNote { NoteId = noteId, Position = position++ });
+            }
         }
 
         var wanted = (draft.Tags ?? []).Select(Tags.Normalize).Where(t => t.Length > 0).ToHashSet(StringComparer.Ordinal);
@@ -199,10 +218,32 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
 
         issue.Summary = "";
         await composer.ComposeAsync(issue, ct);
+        db.ChangeTracker.DetectChanges();
+        if (!db.ChangeTracker.HasChanges())
+        {
+            // The same text again (Send now after an autosave, a second click): the version stays, so a click that
+            // comes a moment later still finds the version its page showed, and hears what happened to the first.
+            return IssueEditResult.Saved;
+        }
+
         issue.UpdatedAt = clock.GetUtcNow().UtcDateTime;
         try
         {
+            await using var tx = draft.ExpectedVersion is null ? null : await db.Database.BeginTransactionAsync(ct);
+            if (tx is not null
+                && await db.Issues.Where(i => i.Id == id && i.UpdatedAt == loaded).ExecuteUpdateAsync(u => u.SetProperty(i => i.UpdatedAt, issue.UpdatedAt), ct) == 0)
+            {
+                // Another save committed between this one's read and its write (on SQLite it waited here for that
+                // save's lock): the version this page showed is gone.
+                db.ChangeTracker.Clear();
+                return IssueEditResult.Stale;
+            }
+
             await db.SaveChangesAsync(ct);
+            if (tx is not null)
+            {
+                await tx.CommitAsync(ct);
+            }
         }
         catch (DbUpdateException e) when (db.IsUniqueViolation(e))
         {

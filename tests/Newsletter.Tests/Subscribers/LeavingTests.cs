@@ -131,7 +131,7 @@ public class LeavingTests
             var form = await client.GetStringAsync(path, Ct);
             FormUrlEncodedContent Save() => new([new("__RequestVerificationToken", Forms.Token(form)!), new("name", "Pat"), .. topics.Select(t => new KeyValuePair<string, string>("topics", t))]);
             Task<HttpResponseMessage>[] saves;
-            await using (await WriteLock.TakeAsync(app))
+            await using (await WriteLock.TakeAsync(app, "SubscriberTags"))
             {
                 saves = [client.PostAsync(path + "?handler=Save", Save(), Ct), client.PostAsync(path + "?handler=Save", Save(), Ct)];
                 await Task.Delay(TimeSpan.FromSeconds(2), Ct);
@@ -243,38 +243,5 @@ public class LeavingTests
         // A new reader (on SQLite possibly with a freed id) starts with no ledger lines.
         var newcomer = (await Sending.SendingFixture.AddReadersAsync(app, 1, prefix: "newcomer"))[0];
         Assert.False(await read.ServiceProvider.GetRequiredService<AppDbContext>().Deliveries.AnyAsync(d => d.SubscriberId == newcomer, Ct));
-    }
-
-    /// <summary>
-    /// The app's tag writes held off by the test until disposed: SQLite's write lock, or on PostgreSQL an
-    /// EXCLUSIVE lock on SubscriberTags (reads go on, writes wait), so requests made meanwhile queue at their first write.
-    /// </summary>
-    private sealed class WriteLock(Func<ValueTask> release) : IAsyncDisposable
-    {
-        public static async Task<WriteLock> TakeAsync(NewsletterApp app)
-        {
-            System.Data.Common.DbConnection connection = app.PostgresConnectionString is { } pg
-                ? new Npgsql.NpgsqlConnection(pg)
-                : new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(app.DataFolder, "newsletter.db")};Pooling=False");
-            await connection.OpenAsync(Ct);
-            await using (var begin = connection.CreateCommand())
-            {
-                begin.CommandText = app.PostgresConnectionString is null ? "BEGIN IMMEDIATE" : "BEGIN; LOCK TABLE \"SubscriberTags\" IN EXCLUSIVE MODE";
-                await begin.ExecuteNonQueryAsync(Ct);
-            }
-
-            return new WriteLock(async () =>
-            {
-                await using (var rollback = connection.CreateCommand())
-                {
-                    rollback.CommandText = "ROLLBACK";
-                    await rollback.ExecuteNonQueryAsync(Ct);
-                }
-
-                await connection.DisposeAsync();
-            });
-        }
-
-        public ValueTask DisposeAsync() => release();
     }
 }

@@ -97,11 +97,12 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
             return new ConflictObjectResult(new { error = $"This draft was saved elsewhere at {Local(current.UpdatedAt)}. Reload to see that version." });
         }
 
-        var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, channel);
+        var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, channel) with { ExpectedVersion = long.Parse(version!, CultureInfo.InvariantCulture) };
         var result = await editor.SaveAsync(id, draft, ct);
         return result.Outcome switch
         {
             IssueEditOutcome.Saved => await AutosavedAsync(id, ct),
+            IssueEditOutcome.Stale => new ConflictObjectResult(new { error = "This draft was saved elsewhere a moment ago. Reload to see that version." }),
             IssueEditOutcome.Invalid => BadRequest(new { errors = result.Errors }),
             IssueEditOutcome.NotEditable => new ConflictObjectResult(new { error = "This issue is being sent or was sent; it can no longer be edited." }),
             _ => NotFound(new { error = "This issue no longer exists." }),
@@ -161,10 +162,24 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
 
         // Only a send asks what changed: a plain Save reads the issue no more than it did.
         var before = compare ? await FingerprintAsync(id, ct) : null;
-        var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, channel);
+        var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, channel)
+            with { ExpectedVersion = long.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var shown) ? shown : null };
         var result = await editor.SaveAsync(id, draft, User.May(AuthorPolicies.Send), ct);
         switch (result.Outcome)
         {
+            case IssueEditOutcome.Stale:
+                // Another tab or a co-author saved between this request's look and its write.
+                var now = await db.Issues.AsNoTracking().Where(i => i.Id == id).Select(i => (IssueStatus?)i.Status).FirstOrDefaultAsync(ct);
+                if (now is not (IssueStatus.Draft or IssueStatus.Scheduled))
+                {
+                    return (this.RedirectWithMessage($"/admin/issues/{id}/progress", "This issue was already started from another tab or by a co-author: nothing was saved, and nothing was sent twice."), false);
+                }
+
+                ModelState.AddModelError("", "This draft was saved elsewhere a moment ago, so nothing was saved or sent. This page shows that version; your text is kept in this browser, and “Use my text” puts it back.");
+                RefusedAsStale = true;
+                await LoadAsync(id, ct);
+                SegmentShown = SegmentOf(Request.Form, Request.Query);
+                return (Page(), false);
             case IssueEditOutcome.NotFound:
                 return (NotFound(), false);
             case IssueEditOutcome.NotEditable:
