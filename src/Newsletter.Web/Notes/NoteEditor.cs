@@ -24,6 +24,9 @@ public enum NoteEditOutcome
     /// <summary>Owned by its file in notes/: an edit here would be overwritten at the next import.</summary>
     FileBacked,
     Invalid,
+
+    /// <summary>Saved elsewhere since the version the editor's page showed: nothing was saved.</summary>
+    Stale,
 }
 
 /// <summary>A save's outcome: the note, or the fields refused (keyed by <see cref="NoteInput"/>'s property names).</summary>
@@ -38,9 +41,14 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
     private static readonly IReadOnlyDictionary<string, string[]> NoErrors = new Dictionary<string, string[]>();
 
     /// <summary>Creates a note (<paramref name="id"/> null) or changes one written in the admin or through the API.</summary>
-    public async Task<NoteEditResult> SaveAsync(int? id, NoteInput input, NoteIntent intent, CancellationToken ct)
+    /// <param name="expectedVersion">
+    /// The version (UpdatedAt in microseconds) the editor's page showed, or null: the save goes through only over
+    /// that one, checked and written in one step, so two tabs saving at once can't both be told "Saved".
+    /// </param>
+    public async Task<NoteEditResult> SaveAsync(int? id, NoteInput input, NoteIntent intent, CancellationToken ct, long? expectedVersion = null)
     {
         Note note;
+        DateTime? loaded = null;
         if (id is { } existing)
         {
             var found = await db.Notes.Include(n => n.Tags).FirstOrDefaultAsync(n => n.Id == existing && n.DeletedAt == null, ct);
@@ -55,6 +63,11 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
             }
 
             note = found;
+            loaded = found.UpdatedAt;
+            if (expectedVersion is { } expected && found.UpdatedAt.Ticks / 10 != expected)
+            {
+                return new NoteEditResult(NoteEditOutcome.Stale, null, NoErrors);
+            }
         }
         else
         {
@@ -131,6 +144,14 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
         await using var change = await changes.BeginAsync(ct);
         try
         {
+            if (expectedVersion is not null && loaded is { } before
+                && await db.Notes.Where(n => n.Id == note.Id && n.UpdatedAt == before).ExecuteUpdateAsync(u => u.SetProperty(n => n.UpdatedAt, now), ct) == 0)
+            {
+                // Another save committed between this one's read and its write: the version the page showed is gone.
+                db.ChangeTracker.Clear();
+                return new NoteEditResult(NoteEditOutcome.Stale, null, NoErrors);
+            }
+
             await db.SaveChangesAsync(ct);
         }
         catch (DbUpdateException e) when (db.IsUniqueViolation(e))

@@ -171,6 +171,30 @@ public partial class AutosaveTests
         Assert.Equal(next, await VersionAsync(client, editUrl));
     }
 
+    /// <summary>The same for a note: two autosaves of one version at once save one and tell the other.</summary>
+    [Fact]
+    public async Task TwoNoteAutosavesOfOneVersionAtOnceSaveOneAndTellTheOther()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var created = await AutosaveAsync(client, "/admin/notes/new", "", new() { ["Input.Title"] = "Started", ["Input.Markdown"] = "Words." });
+        var url = JsonDocument.Parse(await created.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("url").GetString()!;
+        var version = await VersionAsync(client, url);
+
+        Task<HttpResponseMessage>[] saves;
+        await using (await WriteLock.TakeAsync(app, "Notes"))
+        {
+            saves = [.. new[] { "Tab A", "Tab B" }.Select(tab => AutosaveAsync(client, url, version, new() { ["Input.Title"] = tab, ["Input.Markdown"] = tab + " words." }))];
+            await Task.Delay(TimeSpan.FromSeconds(2), Ct);
+        }
+
+        var answers = await Task.WhenAll(saves);
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.Conflict], answers.Select(a => a.StatusCode).Order());
+        var winner = answers[0].StatusCode == HttpStatusCode.OK ? "Tab A" : "Tab B";
+        Assert.Contains($"value=\"{winner}\"", WebUtility.HtmlDecode(await client.GetStringAsync(url, Ct)), StringComparison.Ordinal);
+    }
+
     private static async Task<HttpResponseMessage> AutosaveAsync(HttpClient client, string pageUrl, string version, Dictionary<string, string> fields)
     {
         fields["version"] = version;

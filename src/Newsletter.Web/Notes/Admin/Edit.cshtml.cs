@@ -72,10 +72,11 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
             }
         }
 
-        var result = await editor.SaveAsync(Id, Input, NoteIntent.Save, ct);
+        var result = await editor.SaveAsync(Id, Input, NoteIntent.Save, ct, Id is null ? null : long.Parse(version!, System.Globalization.CultureInfo.InvariantCulture));
         return result.Outcome switch
         {
             NoteEditOutcome.Saved => new JsonResult(new { version = VersionOf(result.Note!.UpdatedAt), url = $"/admin/notes/{result.Note.Id}", key = $"note:{result.Note.Id}" }),
+            NoteEditOutcome.Stale => new ConflictObjectResult(new { error = "This draft was saved elsewhere a moment ago. Reload to see that version." }),
             NoteEditOutcome.Invalid => BadRequest(new { errors = result.Errors }),
             NoteEditOutcome.FileBacked => new ConflictObjectResult(new { error = "This note is owned by its file in notes/ and can only be changed there." }),
             _ => NotFound(new { error = "This note no longer exists." }),
@@ -108,9 +109,13 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
             return Page();
         }
 
-        var result = await editor.SaveAsync(Id, Input, intent switch { "publish" => NoteIntent.Publish, "unpublish" => NoteIntent.Unpublish, _ => NoteIntent.Save }, ct);
+        var result = await editor.SaveAsync(Id, Input, intent switch { "publish" => NoteIntent.Publish, "unpublish" => NoteIntent.Unpublish, _ => NoteIntent.Save }, ct,
+            long.TryParse(version, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var shown) ? shown : null);
         switch (result.Outcome)
         {
+            case NoteEditOutcome.Stale:
+                ModelState.AddModelError("", "This note was saved elsewhere a moment ago, so nothing was saved. Your text is below: copy what you need, then reload the note to see the other version.");
+                return Page();
             case NoteEditOutcome.NotFound:
                 return NotFound();
             case NoteEditOutcome.FileBacked:
