@@ -28,11 +28,16 @@ public static class MailExtensions
     }
 }
 
-/// <summary>A missing or broken template stops the app at start-up with the file's name, never a blank email later.</summary>
-public sealed class TemplateCheck(TemplateRenderer templates, ILogger<TemplateCheck> logger) : IHostedService
+/// <summary>
+/// A missing or broken template stops the app at start-up with the file's name, never a blank email later. So does
+/// a transport it can't make (an unknown Mail:Transport, incomplete DKIM settings): made on first use, it failed only
+/// in each mail job, retried in Hangfire, while the site said "check your inbox" and the health check said Healthy.
+/// </summary>
+public sealed class TemplateCheck(TemplateRenderer templates, IServiceProvider services, ILogger<TemplateCheck> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        _ = services.GetRequiredService<IMailTransport>();
         templates.ValidateAll(MailExtensions.Templates);
         logger.LogInformation("Email templates in {Folder} are valid", templates.Folder);
         return Task.CompletedTask;

@@ -12,7 +12,8 @@ public static class SiteExtensions
 {
     public static WebApplicationBuilder AddPublicSite(this WebApplicationBuilder builder)
     {
-        builder.Services.Configure<SiteOptions>(builder.Configuration.GetSection("Site"));
+        builder.Services.AddOptions<SiteOptions>().Bind(builder.Configuration.GetSection("Site")).ValidateOnStart();
+        builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<SiteOptions>, SiteOptionsCheck>();
         builder.Services.AddScoped<Author.AuthorIdentity>();
         builder.Services.AddRazorPages(o =>
         {

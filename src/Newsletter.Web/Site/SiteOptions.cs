@@ -21,6 +21,30 @@ public sealed class SiteOptions
 
     public int PageSize { get; set; } = 10;
 
+    /// <summary>
+    /// What stops the start: a zone this machine does not know (every time the admin shows would be UTC labelled
+    /// with the typed name), and a line break in a value that goes into email headers (List-Id, From), which made
+    /// every send fail in its job instead of at start.
+    /// </summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        if (!TimeZoneInfo.TryFindSystemTimeZoneById(TimeZone, out _))
+        {
+            problems.Add($"Site:TimeZone '{TimeZone}' is not a time zone this machine knows: use an IANA name such as Europe/Berlin, America/New_York or UTC.");
+        }
+
+        foreach (var (key, value) in new[] { ("Site:Title", Title), ("Site:AuthorName", AuthorName), ("Site:Tagline", Tagline) })
+        {
+            if (!Infrastructure.OneLine.Holds(value))
+            {
+                problems.Add($"{key} holds a line break or a control character: it goes into email headers and must be one line.");
+            }
+        }
+
+        return problems;
+    }
+
     public string Absolute(string path) => BaseUrl.TrimEnd('/') + "/" + path.TrimStart('/');
 
     public TimeZoneInfo Zone => TimeZoneInfo.TryFindSystemTimeZoneById(TimeZone, out var zone) ? zone : TimeZoneInfo.Utc;
@@ -33,4 +57,13 @@ public sealed class SiteOptions
     /// </summary>
     public string LocalText(DateTime utc, string format = "d MMM yyyy, HH:mm") =>
         ToLocal(utc).ToString(format, System.Globalization.CultureInfo.InvariantCulture) + " " + TimeZone;
+}
+
+/// <summary>Says each unusable Site setting by name, so the start-up error is a sentence to act on.</summary>
+public sealed class SiteOptionsCheck : Microsoft.Extensions.Options.IValidateOptions<SiteOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, SiteOptions options) =>
+        options.Problems() is { Count: > 0 } problems
+            ? Microsoft.Extensions.Options.ValidateOptionsResult.Fail(problems)
+            : Microsoft.Extensions.Options.ValidateOptionsResult.Success;
 }

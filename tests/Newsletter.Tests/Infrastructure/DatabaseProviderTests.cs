@@ -29,6 +29,24 @@ public class DatabaseProviderTests
         Assert.False(File.Exists(Path.Combine(app.DataFolder, "newsletter.db")));
     }
 
+    /// <summary>
+    /// Settings that made every email fail in its job, or every time shown wrong, stop the start with a sentence
+    /// naming the setting: before, the site said "check your inbox", the health check said Healthy, and the mail
+    /// jobs failed and retried (an unknown transport, a title with a line break); an unknown zone showed UTC times
+    /// labelled with the typed name.
+    /// </summary>
+    [Theory]
+    [InlineData("Mail:Transport", "Carrier", "Mail:Transport 'Carrier' is not 'Pickup' or 'Smtp'")]
+    [InlineData("Site:TimeZone", "Europe/Berln", "Site:TimeZone 'Europe/Berln' is not a time zone this machine knows")]
+    [InlineData("Site:Title", "Field Notes\r\nBcc: victim@example.org", "Site:Title holds a line break")]
+    [InlineData("Site:AuthorName", "Ann\u2028Lee", "Site:AuthorName holds a line break")]
+    public void ASettingThatWouldBreakEveryEmailOrTimeStopsTheStartAndSaysWhy(string key, string value, string says)
+    {
+        using var app = new NewsletterApp(new() { [key] = value });
+        var error = Assert.ThrowsAny<Exception>(() => app.CreateClient());
+        Assert.Contains(says, error.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task TheSqliteProviderNamedInAnyCaseStarts()
     {
