@@ -153,7 +153,9 @@ public static class Feeds
             var item = new SyndicationItem(e.Title, (SyndicationContent?)null, new Uri(url), url, new DateTimeOffset(e.Updated, TimeSpan.Zero))
             {
                 PublishDate = new DateTimeOffset(e.Published, TimeSpan.Zero),
-                Summary = new TextSyndicationContent(e.Summary),
+                // RSS readers read <description> as HTML, so a plain summary ("use <table> & <3") is encoded once more
+                // for them; Atom says type="text" and takes it as it is.
+                Summary = new TextSyndicationContent(rss ? System.Net.WebUtility.HtmlEncode(e.Summary) : e.Summary),
             };
             foreach (var tag in e.Tags)
             {

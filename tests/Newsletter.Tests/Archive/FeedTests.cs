@@ -135,6 +135,26 @@ public class FeedTests
         }
     }
 
+    /// <summary>
+    /// RSS readers read an item's description as HTML: a plain summary mentioning `<table>` or "<3" put there as it
+    /// stands was swallowed or turned into markup. It is HTML-encoded for RSS; Atom's summary says type="text".
+    /// </summary>
+    [Fact]
+    public async Task ASummaryWithAngleBracketsReadsAsTextInRssAndAtom()
+    {
+        using var app = new NewsletterApp();
+        app.WriteNote("t.md", "---\ntitle: Tables\nslug: tables-note\ndate: 2026-03-01\nstatus: published\nsummary: \"Use <table> for tabular data & <3 things, not <img src=x onerror=alert(1)>.\"\n---\nBody.\n");
+        var client = app.CreateClient();
+        var rss = System.Xml.Linq.XDocument.Parse(await client.GetStringAsync("/feeds/notes.rss", Ct));
+        var description = rss.Descendants("item").Single(i => i.Element("title")!.Value == "Tables").Element("description")!.Value;
+        // What an RSS reader shows once it reads the description as HTML: the text as written.
+        Assert.Contains("Use &lt;table&gt; for tabular data &amp; &lt;3 things", description, StringComparison.Ordinal);
+        Assert.DoesNotContain("<img", description, StringComparison.Ordinal);
+        using var atom = XmlReader.Create(await client.GetStreamAsync("/feeds/notes.atom", Ct));
+        var summary = ((TextSyndicationContent)SyndicationFeed.Load(atom).Items.Single(i => i.Title.Text == "Tables").Summary).Text;
+        Assert.Contains("Use <table> for tabular data & <3 things", summary, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task AnEmptySiteStillServesValidFeeds()
     {
