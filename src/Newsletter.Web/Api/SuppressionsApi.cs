@@ -25,7 +25,26 @@ public static class SuppressionsApi
             .WithSummary("Is an address suppressed?").WithDescription("Hashes the address as the list does and says whether, and why, it is suppressed.");
         g.MapPost("/", CreateAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("Suppress an address").WithDescription("The address is never mailed or imported again; a subscriber who has it is unsubscribed. Suppressing it twice changes nothing (200 instead of 201).");
+        g.MapDelete("/", DeleteAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
+            .WithSummary("Lift a suppression").WithDescription("The address may be mailed, imported or subscribe again (?email=). A bounced or complained subscriber who has it becomes unsubscribed, so nothing goes to them until they subscribe again or are added. 404 when the address is not suppressed. Audited.");
         return api;
+    }
+
+    private static async Task<Results<NoContent, NotFoundProblem, ValidationProblem>> DeleteAsync(string? email, ReaderLifecycle readers, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct)
+    {
+        if (!Newsletter.Mail.EmailAddress.TryNormalize(email ?? "", out var normalized, out var why))
+        {
+            return ApiResults.Invalid("email", why);
+        }
+
+        if (!await readers.LiftSuppressionAsync(normalized, SubscribersApi.Source, ct))
+        {
+            return ApiResults.NotFound("That address is not suppressed.");
+        }
+
+        // Named by the hash only: the audit log keeps no address an erase could not reach.
+        await audit.RecordAsync(user, Audit.AuditActions.SuppressionLift, "suppression", null, "lifted, through the API", ct);
+        return TypedResults.NoContent();
     }
 
     private static async Task<Results<Ok<Page<SuppressionDto>>, ValidationProblem>> ListAsync(AppDbContext db, string? cursor, int? limit, CancellationToken ct)

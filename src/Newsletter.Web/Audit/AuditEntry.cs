@@ -49,6 +49,7 @@ public static class AuditActions
     public const string ReadersExport = "readers.export";
     public const string LedgerExport = "ledger.export";
     public const string ReadersImport = "readers.import";
+    public const string SuppressionLift = "suppression.lift";
     public const string PostsImport = "posts.import";
     public const string ReaderErase = "reader.erase";
     public const string AuthorInvite = "author.invite";

@@ -675,6 +675,34 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
     }
 
     /// <summary>
+    /// Lifts the suppression of an address, by an author's decision: a hard bounce from a mail server's passing
+    /// fault, a complaint made by mistake, a manual block, or an erased person who asked to come back. A bounced or
+    /// complained reader becomes unsubscribed, so nothing is sent until they subscribe again (double opt-in) or an
+    /// author adds them. False when the address was not suppressed.
+    /// </summary>
+    public async Task<bool> LiftSuppressionAsync(string email, string source, CancellationToken ct)
+    {
+        var key = Subscriber.KeyOf(email);
+        var hash = hashes.Of(key);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        if (await db.Suppressions.Where(s => s.EmailHash == hash).ExecuteDeleteAsync(ct) == 0)
+        {
+            return false; // not suppressed, or a second click lifted it a moment ago
+        }
+
+        var id = await db.Subscribers.Where(s => s.EmailKey == key).Select(s => (long?)s.Id).FirstOrDefaultAsync(ct);
+        if (id is { } subscriberId)
+        {
+            await db.Subscribers.Where(s => s.Id == subscriberId && (s.Status == SubscriberStatus.Bounced || s.Status == SubscriberStatus.Complained))
+                .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriberStatus.Unsubscribed), ct);
+            await RecordAsync(subscriberId, SubscriberEventKind.EditedByAuthor, source, "suppression lifted: the address may subscribe or be added again", ct);
+        }
+
+        await tx.CommitAsync(ct);
+        return true;
+    }
+
+    /// <summary>
     /// Deletes a reader. Erase (a GDPR request) also removes every row that holds the address or the person's
     /// history and leaves only a hash in Suppressions (<see cref="AddressHashes"/>), which imports and
     /// subscribe requests check. Nothing of the reader is left to record the erase against: the log says it.

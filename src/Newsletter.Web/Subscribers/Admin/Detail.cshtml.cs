@@ -10,9 +10,12 @@ namespace Newsletter.Web.Subscribers.Admin;
 
 public sealed record HistoryLine(DateTime At, string Text);
 
-public sealed class DetailModel(AppDbContext db, ReaderLifecycle readers) : PageModel
+public sealed class DetailModel(AppDbContext db, ReaderLifecycle readers, AddressHashes hashes) : PageModel
 {
     public Subscriber? Subscriber { get; private set; }
+
+    /// <summary>The address is suppressed (a bounce, a complaint, an author's block): nothing goes to it, and it can't subscribe.</summary>
+    public bool Suppressed { get; private set; }
 
     public IReadOnlyList<HistoryLine> History { get; private set; } = [];
 
@@ -46,6 +49,24 @@ public sealed class DetailModel(AppDbContext db, ReaderLifecycle readers) : Page
         return this.RedirectWithMessage("/admin/subscribers", "Deleted.");
     }
 
+    [Requires(AuthorPolicies.Readers)]
+    public async Task<IActionResult> OnPostLiftAsync(long id, [FromServices] AuditLog audit, CancellationToken ct)
+    {
+        var email = await db.Subscribers.AsNoTracking().Where(s => s.Id == id).Select(s => s.Email).FirstOrDefaultAsync(ct);
+        if (email is null)
+        {
+            return NotFound();
+        }
+
+        if (!await readers.LiftSuppressionAsync(email, "admin", ct))
+        {
+            return this.RedirectWithMessage($"/admin/subscribers/{id}", "This address is not suppressed.");
+        }
+
+        await audit.RecordAsync(User, AuditActions.SuppressionLift, "subscriber", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "suppression lifted", ct);
+        return this.RedirectWithMessage($"/admin/subscribers/{id}", "Suppression lifted. The reader is unsubscribed: they can subscribe again, or you can add them.");
+    }
+
     [Requires(AuthorPolicies.Owner)]
     public async Task<IActionResult> OnPostEraseAsync(long id, string? confirm, [FromServices] AuditLog audit, CancellationToken ct)
     {
@@ -67,6 +88,9 @@ public sealed class DetailModel(AppDbContext db, ReaderLifecycle readers) : Page
         {
             return false;
         }
+
+        var hash = hashes.Of(Subscriber.EmailKey);
+        Suppressed = await db.Suppressions.AnyAsync(x => x.EmailHash == hash, ct);
 
         var lines = new List<HistoryLine>();
         if (Subscriber.Source.StartsWith("import:", StringComparison.Ordinal))
