@@ -242,6 +242,26 @@ public class ImportTests
     }
 
     /// <summary>
+    /// Excel, for a locale whose list separator is not a comma, starts the file with "sep=;". That line names the
+    /// separator and the header follows; it was read as a header with no email column and the import failed.
+    /// A refused row's line number still counts the hint.
+    /// </summary>
+    [Theory]
+    [InlineData("sep=;\r\n")]
+    [InlineData("\"sep=;\"\r\n")]
+    public async Task AnExcelSeparatorHintIsReadAsTheSeparator(string hint)
+    {
+        using var app = new NewsletterApp();
+        var import = await ImportAsync(app, hint + "Email;Name\r\na@example.org;Lovelace, Ada\r\nnot-an-address;Nobody\r\n", encoding: new UTF8Encoding(true));
+        Assert.Equal(ImportStatus.Completed, import.Status);
+        Assert.Equal((1, 1), (import.Imported, import.Invalid));
+        Assert.Equal("Lovelace, Ada", (await SubscribeTests.FindAsync(app, "a@example.org"))!.Name);
+        await using var scope = app.Services.CreateAsyncScope();
+        await using var errors = await scope.ServiceProvider.GetRequiredService<ImportFiles>().OpenReadAsync(SubscriberImporter.ErrorsName(import.Id), Ct);
+        Assert.Contains("\n4,not-an-address,", await new StreamReader(errors!).ReadToEndAsync(Ct), StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// The database refuses a row in the middle of a file (a trigger raises on one address, as a full disk or a
     /// broken connection would fail a write), with many rows still to read after it. The import must stop, keep
     /// exactly the batches committed before the failure and say so, and leave nothing of the batch that was open.

@@ -330,12 +330,22 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         await db.SaveChangesAsync(ct);
 
         var (headerLine, headerLineNumber) = await ReadHeaderAsync(text);
+        char? declared = null;
+        // Excel starts a CSV saved for a locale whose list separator is not a comma with "sep=;": that line names
+        // the separator, and the header is the next one (it was read as a header with no email column).
+        if (headerLine?.Trim().Trim('"') is { Length: 5 } hint && hint.StartsWith("sep=", StringComparison.OrdinalIgnoreCase))
+        {
+            declared = hint[4];
+            var (next, more) = await ReadHeaderAsync(text);
+            (headerLine, headerLineNumber) = (next, headerLineNumber + more);
+        }
+
         if (headerLine is null)
         {
             throw new CsvFormatException("The file is empty.");
         }
 
-        var delimiter = CsvReader.Detect(headerLine);
+        var delimiter = declared ?? CsvReader.Detect(headerLine);
         var header = new CsvReader(new StringReader(headerLine), delimiter).Records().FirstOrDefault();
         // A platform's export is known by its header and keeps each reader's status there; any other CSV needs an email column.
         IRowReader map = ExportFormats.Detect(header.Fields, import.FileName) ?? ColumnMap.From(header.Fields);
