@@ -107,7 +107,10 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
 
         if (!NoteFile.IsValidSlug(slug))
         {
-            errors[nameof(NoteInput.Slug)] = ["The slug may only hold a-z, 0-9 and inner hyphens."];
+            // A title in another script ("日本語のノート") makes no slug: say what to do, not that a slug nobody typed is wrong.
+            errors[nameof(NoteInput.Slug)] = [made && input.Title.Trim().Length > 0
+                ? "The title has no letters a-z or digits to make a web address from: type a slug."
+                : "The slug may only hold a-z, 0-9 and inner hyphens."];
         }
         else if (await db.Notes.AnyAsync(n => n.Slug == slug && n.Id != note.Id, ct))
         {

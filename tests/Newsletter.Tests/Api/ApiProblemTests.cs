@@ -77,6 +77,21 @@ public class ApiProblemTests
         Assert.Equal(0, await db.Issues.CountAsync(Ct));
     }
 
+    /// <summary>
+    /// A note titled only in another script makes no slug from its title: the refusal says to type one, instead of
+    /// blaming a slug nobody typed. With one typed, it is saved.
+    /// </summary>
+    [Fact]
+    public async Task ANoteTitledInAnotherScriptIsAskedForASlug()
+    {
+        using var app = new NewsletterApp();
+        var api = await ClientAsync(app);
+        var refused = await AssertProblemAsync(await api.PostAsync("/api/v1/notes", Json("""{"title":"日本語のノート","markdown":"x"}"""), Ct), 400, "slug");
+        Assert.Contains("The title has no letters a-z or digits to make a web address from: type a slug.", refused.ToString(), StringComparison.Ordinal);
+        var saved = await api.PostAsync("/api/v1/notes", Json("""{"title":"日本語のノート","slug":"nihongo-no-noto","markdown":"x"}"""), Ct);
+        Assert.Equal(HttpStatusCode.Created, saved.StatusCode);
+    }
+
     [Theory]
     [InlineData("2027-01-01T10:00:00+01:00")]
     [InlineData("2027-01-01T09:00:00Z")]
