@@ -80,8 +80,10 @@ public static class ReaderHtml
             table.SetAttribute("style", "border-collapse:collapse;margin:0 0 16px 0;font-size:15px;line-height:1.4;");
             foreach (var cell in table.QuerySelectorAll("th, td"))
             {
-                var align = cell.GetAttribute("style") is { } s && s.Contains("text-align", StringComparison.Ordinal) ? "" : CellStyle;
-                cell.SetAttribute("style", (align.Length > 0 ? align : CellStyle.Replace("text-align:left;", "", StringComparison.Ordinal) + cell.GetAttribute("style"))
+                // The renderer turns a column's alignment (:---: or ---:) into a class, which the site's stylesheet
+                // reads; mail clients read only inline styles, so it becomes one here (every cell was left-aligned).
+                var align = cell.ClassList.Contains("align-right") ? "right" : cell.ClassList.Contains("align-center") ? "center" : "left";
+                cell.SetAttribute("style", CellStyle.Replace("text-align:left;", $"text-align:{align};", StringComparison.Ordinal)
                     + (cell.LocalName == "th" ? "background:#f4f1ea;font-weight:bold;" : ""));
             }
 
