@@ -68,6 +68,30 @@ public class NotesAdminTests
         Assert.Equal(HttpStatusCode.Gone, (await app.CreateClient().GetAsync("/notes/delete-me", Ct)).StatusCode);
     }
 
+    /// <summary>
+    /// A note in an unsent issue: the delete page names the issue first. Its text keeps the note as last composed,
+    /// so a scheduled send would mail it and publish it on the issue's page after the note was deleted.
+    /// </summary>
+    [Fact]
+    public async Task TheDeletePageNamesUnsentIssuesThatIncludeTheNote()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var saved = await Forms.PostAsync(client, "/admin/notes/new", Note("Included note", "publish"));
+        var editUrl = saved.Headers.Location!.OriginalString.Split('?')[0];
+        var noteId = int.Parse(editUrl.Split('/')[^1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.DoesNotContain("include this note", WebUtility.HtmlDecode(await client.GetStringAsync(editUrl + "/delete", Ct)), StringComparison.Ordinal);
+
+        var api = await Api.ApiClients.ClientAsync(app);
+        var issue = await api.PostAsync("/api/v1/issues", new StringContent($$"""{"subject":"Roundup with the note","markdown":"Intro.","noteIds":[{{noteId}}]}""", System.Text.Encoding.UTF8, "application/json"), Ct);
+        Assert.Equal(HttpStatusCode.Created, issue.StatusCode);
+
+        var page = WebUtility.HtmlDecode(await client.GetStringAsync(editUrl + "/delete", Ct));
+        Assert.Contains("An unsent issue includes this note.", page, StringComparison.Ordinal);
+        Assert.Contains(">Roundup with the note</a> (draft)", page, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("../../etc/passwd")]
     [InlineData("a/b")]
