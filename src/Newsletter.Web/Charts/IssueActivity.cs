@@ -43,8 +43,9 @@ public sealed class IssueActivity(AppDbContext db, IOptions<SiteOptions> site, T
         var nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var endMs = Math.Max(from + 60_000, Math.Min(nowMs, from + (long)Window.TotalMilliseconds));
         var bucket = (long)Buckets.FirstOrDefault(b => (endMs - from) / b.TotalMilliseconds <= MaxPoints - 1, Buckets[^1]).TotalMilliseconds;
-        // Point 0 is the start itself (all zero); point i is the running total at the end of bucket i - 1.
-        var points = (int)((endMs - from) / bucket) + 2;
+        // Point 0 is the start itself (all zero); point i is the running total at the end of bucket i - 1, the last
+        // bucket being the one now is in. (One more point was drawn, and labelled, minutes ahead of the clock.)
+        var points = (int)Math.Ceiling((endMs - from) / (double)bucket) + 1;
 
         // One aggregate per outcome and bucket: a million-reader issue returns at most a few hundred rows.
         var ledger = await db.Deliveries.AsNoTracking()
@@ -86,7 +87,8 @@ public sealed class IssueActivity(AppDbContext db, IOptions<SiteOptions> site, T
         var s = site.Value;
         var multiDay = (endMs - from) > TimeSpan.FromDays(1).TotalMilliseconds;
         var labels = Enumerable.Range(0, points)
-            .Select(i => s.ToLocal(fromUtc.AddMilliseconds(i * (double)bucket)).ToString(multiDay ? "d MMM HH:mm" : "HH:mm", CultureInfo.InvariantCulture))
+            // The last point is "so far": labelled with the time now, not the end of the bucket now is in.
+            .Select(i => s.ToLocal(fromUtc.AddMilliseconds(Math.Min(i * (double)bucket, Math.Max(0, nowMs - from)))).ToString(multiDay ? "d MMM HH:mm" : "HH:mm", CultureInfo.InvariantCulture))
             .ToList();
         var since = $"since the send started on {s.ToLocal(fromUtc).ToString("d MMM yyyy HH:mm", CultureInfo.InvariantCulture)} {s.TimeZone}, one point every {Describe(TimeSpan.FromMilliseconds(bucket))}";
         string Totals(List<ChartSeries> list) => string.Join(", ", list.Select(x => $"{x.Values[^1]:N0} {x.Label.ToLowerInvariant()}"));

@@ -182,6 +182,12 @@ public class ChartTests
         Assert.Equal(0, all.Single(s => s.Key == "bounced").Values[1]);
         Assert.All(all, s => Assert.True(s.Values.Zip(s.Values.Skip(1)).All(p => p.First <= p.Second)));
 
+        // Sixteen seconds into the send: the start and "so far", labelled with the time now, not minutes ahead of it.
+        var early = await new IssueActivity(db, Zone("UTC"), new FixedClock(start.AddSeconds(16))).ReadAsync(issue, Ct);
+        Assert.Equal(["10:00", "10:00"], early!.Value.Delivery.Points);
+        var later = await new IssueActivity(db, Zone("UTC"), new FixedClock(start.AddMinutes(4).AddSeconds(30))).ReadAsync(issue, Ct);
+        Assert.Equal("10:04", later!.Value.Delivery.Points[^1]);
+
         var notStarted = new Issue { Slug = "draft", Subject = "Draft" };
         db.Issues.Add(notStarted);
         await db.SaveChangesAsync(Ct);
