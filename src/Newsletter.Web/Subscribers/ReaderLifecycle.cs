@@ -552,6 +552,11 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
     /// <summary>An author sets a reader's name and tags (in the admin, or "api" through a token). False when the reader is gone.</summary>
     public async Task<bool> EditByAuthorAsync(long subscriberId, string? name, IReadOnlySet<string> tags, string source, CancellationToken ct)
     {
+        // What it was, for the history line: it says what the author changed, not "name and tags" for every save.
+        // Read before the write that opens the transaction (see ChangePreferencesAsync); only the line's wording
+        // depends on it.
+        var before = await db.Subscribers.AsNoTracking().Where(x => x.Id == subscriberId)
+            .Select(x => new { x.Name, Tags = x.Tags.Select(t => t.Tag).ToList() }).FirstOrDefaultAsync(ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         // A write first (see ChangePreferencesAsync), which also says whether the reader is still there.
         var cleanName = Clean(name);
@@ -561,7 +566,15 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         }
 
         await SetTagsAsync(subscriberId, null, tags, ct);
-        Record(subscriberId, SubscriberEventKind.EditedByAuthor, source, $"name and tags: {string.Join(", ", tags.Order())}");
+        var nameChanged = before is null || before.Name != cleanName;
+        var tagsChanged = before is null || !before.Tags.ToHashSet(StringComparer.Ordinal).SetEquals(tags);
+        if (nameChanged || tagsChanged)
+        {
+            var list = tags.Count == 0 ? "none" : string.Join(", ", tags.Order(StringComparer.Ordinal));
+            Record(subscriberId, SubscriberEventKind.EditedByAuthor, source,
+                nameChanged && tagsChanged ? $"name and tags: {list}" : nameChanged ? "name" : $"tags: {list}");
+        }
+
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
         return true;

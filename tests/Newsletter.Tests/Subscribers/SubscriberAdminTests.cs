@@ -83,6 +83,13 @@ public class SubscriberAdminTests
         var s = await FindWithTagsAsync(app, id);
         Assert.Equal("Edith Me", s!.Name);
         Assert.Equal(["early-readers", "vip"], s.Tags.Select(t => t.Tag).Order());
+        // The history says what changed: only the tags, then nothing (no line), then only the name.
+        await Forms.PostAsync(author, page, new Dictionary<string, string> { ["name"] = "Edith Me", ["tags"] = "vip" }, page + "?handler=Save");
+        await Forms.PostAsync(author, page, new Dictionary<string, string> { ["name"] = "Edith Me", ["tags"] = "vip" }, page + "?handler=Save");
+        await Forms.PostAsync(author, page, new Dictionary<string, string> { ["name"] = "Edith", ["tags"] = "vip" }, page + "?handler=Save");
+        var edits = System.Text.RegularExpressions.Regex.Matches(WebUtility.HtmlDecode(await author.GetStringAsync(page, Ct)), "Edited by an author · admin · ([^<]*)").Select(m => m.Groups[1].Value.Trim()).ToList();
+        Assert.Equal(["name", "tags: vip", "name and tags: early-readers, vip"], edits);
+        await Forms.PostAsync(author, page, new Dictionary<string, string> { ["name"] = "Edith Me", ["tags"] = "Early Readers, vip" }, page + "?handler=Save");
 
         // Tags filter the list; unsubscribing moves the reader between the counts.
         Assert.Contains("edit.me@example.org", await author.GetStringAsync("/admin/subscribers?tag=vip", Ct), StringComparison.Ordinal);
