@@ -219,7 +219,13 @@ public sealed class DigestEditor(AppDbContext db, IRecurringJobManager recurring
         string.Join(", ", inUse.Take(12)) + (inUse.Count > 12 ? $" and {inUse.Count - 12} more" : "");
 
     /// <summary>Adds or replaces the digest's recurring job, read in the author's zone.</summary>
-    public void Register(Digest digest) =>
-        recurring.AddOrUpdate<DigestRunner>(digest.RecurringJobId, r => r.RunAsync(digest.Id, CancellationToken.None), DigestCalendar.Cron(digest),
-            new RecurringJobOptions { TimeZone = site.Value.Zone });
+    public void Register(Digest digest) => Registration(digest)();
+
+    /// <summary>What <see cref="Register"/> does, to be done now or tried again later (<see cref="Jobs.RecurringAtStart"/>).</summary>
+    public Action Registration(Digest digest)
+    {
+        var (recurringJobs, zone) = (recurring, site.Value.Zone);
+        return () => recurringJobs.AddOrUpdate<DigestRunner>(digest.RecurringJobId, r => r.RunAsync(digest.Id, CancellationToken.None), DigestCalendar.Cron(digest),
+            new RecurringJobOptions { TimeZone = zone });
+    }
 }

@@ -32,7 +32,7 @@ public static class DigestsExtensions
 /// The digests table is the truth and Hangfire's recurring jobs follow it: at start-up every digest's job is
 /// (re)written, which also picks up a new Site:TimeZone, and a job whose digest is gone is removed.
 /// </summary>
-public sealed class DigestSchedules(IServiceScopeFactory scopes, JobStorage storage, IRecurringJobManager recurring, ILogger<DigestSchedules> logger) : IHostedService
+public sealed class DigestSchedules(IServiceScopeFactory scopes, JobStorage storage, IRecurringJobManager recurring, IHostApplicationLifetime lifetime, ILogger<DigestSchedules> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -42,14 +42,16 @@ public sealed class DigestSchedules(IServiceScopeFactory scopes, JobStorage stor
         var digests = await db.Digests.AsNoTracking().ToListAsync(cancellationToken);
         foreach (var digest in digests)
         {
-            editor.Register(digest);
+            // The editor is scoped to this start; a later try needs only the digest and the job manager.
+            var register = editor.Registration(digest);
+            Jobs.RecurringAtStart.Register($"Digest {digest.Id}'s recurring job", register, logger, lifetime.ApplicationStopping);
         }
 
         var wanted = digests.Select(d => d.RecurringJobId).ToHashSet(StringComparer.Ordinal);
         using var connection = storage.GetConnection();
         foreach (var job in connection.GetRecurringJobs().Where(j => j.Id.StartsWith("digest:", StringComparison.Ordinal) && !wanted.Contains(j.Id)))
         {
-            recurring.RemoveIfExists(job.Id);
+            Jobs.RecurringAtStart.Register($"Removing the recurring job {job.Id}", () => recurring.RemoveIfExists(job.Id), logger, lifetime.ApplicationStopping);
         }
 
         logger.LogInformation("Digests: {Count} recurring jobs registered", digests.Count);

@@ -118,13 +118,14 @@ public static class SendingExtensions
 }
 
 /// <summary>Registers the reconciler as a recurring job at start-up and runs it once right away, so a restart picks up at once.</summary>
-public sealed class ReconcilerRegistration(IRecurringJobManager recurring, IBackgroundJobClient jobs, IConfiguration configuration) : IHostedService
+public sealed class ReconcilerRegistration(IRecurringJobManager recurring, IBackgroundJobClient jobs, IConfiguration configuration, IHostApplicationLifetime lifetime, ILogger<ReconcilerRegistration> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var interval = configuration.GetValue("Sending:ReconcileInterval", TimeSpan.FromMinutes(1));
         var cron = interval < TimeSpan.FromMinutes(1) ? $"*/{Math.Max(1, (int)interval.TotalSeconds)} * * * * *" : Cron.Minutely();
-        recurring.AddOrUpdate<Reconciler>(Reconciler.RecurringJobId, r => r.RunAsync(CancellationToken.None), cron);
+        Jobs.RecurringAtStart.Register("The reconciler's recurring job", () => recurring.AddOrUpdate<Reconciler>(Reconciler.RecurringJobId, r => r.RunAsync(CancellationToken.None), cron),
+            logger, lifetime.ApplicationStopping);
         jobs.Enqueue<Reconciler>(r => r.RunAsync(CancellationToken.None));
         return Task.CompletedTask;
     }

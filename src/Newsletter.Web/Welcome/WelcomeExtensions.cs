@@ -18,11 +18,12 @@ public static class WelcomeExtensions
 }
 
 /// <summary>The due check runs every minute (delays are in days; a minute late is on time), and once at start-up.</summary>
-public sealed class WelcomeJobRegistration(IRecurringJobManager recurring, IBackgroundJobClient jobs) : IHostedService
+public sealed class WelcomeJobRegistration(IRecurringJobManager recurring, IBackgroundJobClient jobs, IHostApplicationLifetime lifetime, ILogger<WelcomeJobRegistration> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        recurring.AddOrUpdate<WelcomeJob>(WelcomeJob.RecurringJobId, j => j.RunAsync(CancellationToken.None), Cron.Minutely());
+        Jobs.RecurringAtStart.Register("The welcome series' recurring job", () => recurring.AddOrUpdate<WelcomeJob>(WelcomeJob.RecurringJobId, j => j.RunAsync(CancellationToken.None), Cron.Minutely()),
+            logger, lifetime.ApplicationStopping);
         jobs.Enqueue<WelcomeJob>(j => j.RunAsync(CancellationToken.None));
         return Task.CompletedTask;
     }
