@@ -64,6 +64,58 @@ public class PlatformImportTests
 
     private static DateTime Utc(string text) => DateTime.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
 
+    /// <summary>
+    /// The README's way from one installation to another (or SQLite to PostgreSQL): this app's own export, imported.
+    /// Each reader keeps their status, times, tags and the consent recorded there; read as any CSV, everyone took the
+    /// import's one consent, readers who had left or bounced came back active, and the pending ones were refused.
+    /// </summary>
+    [Fact]
+    public async Task ThisAppsOwnExportImportsWithEachReadersStatusTimesAndConsent()
+    {
+        using var from = new NewsletterApp();
+        var t = new DateTime(2026, 3, 1, 9, 30, 0, DateTimeKind.Utc);
+        await using (var scope = from.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            Subscriber Reader(string email, SubscriberStatus status, string? consent, DateTime? left = null) => new()
+            {
+                Email = email, EmailKey = email, Name = "Name of " + email[..email.IndexOf('@')], Status = status, Source = "form", ConsentSource = consent,
+                CreatedAt = t, ConfirmedAt = status == SubscriberStatus.Pending ? null : t.AddMinutes(5), UnsubscribedAt = left,
+            };
+            db.Subscribers.AddRange(
+                Reader("ann@example.org", SubscriberStatus.Active, "double opt-in on the site"),
+                Reader("bob@example.org", SubscriberStatus.Unsubscribed, "double opt-in on the site", t.AddDays(3)),
+                Reader("cat@example.org", SubscriberStatus.Bounced, "signed up at the meetup", t.AddDays(4)),
+                Reader("dan@example.org", SubscriberStatus.Complained, null, t.AddDays(5)),
+                Reader("eve@example.org", SubscriberStatus.Pending, null));
+            await db.SaveChangesAsync(Ct);
+            var ann = await db.Subscribers.SingleAsync(x => x.EmailKey == "ann@example.org", Ct);
+            db.SubscriberTags.Add(new SubscriberTag { SubscriberId = ann.Id, Tag = "rust" });
+            await db.SaveChangesAsync(Ct);
+        }
+
+        var owner = from.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(owner);
+        var csv = await owner.GetByteArrayAsync("/admin/subscribers/export.csv", Ct);
+
+        using var to = new NewsletterApp();
+        var import = await ImportAsync(to, csv, "subscribers-20261206-2100.csv", active: true, consent: "moved from the old server");
+        Assert.Equal("this app's export", import.Platform);
+        Assert.Equal((ImportStatus.Completed, 4, 1), (import.Status, import.Imported, import.Invalid));
+        var readers = await ReadersAsync(to);
+        Assert.Equal(SubscriberStatus.Active, readers["ann@example.org"].Status);
+        Assert.Equal(["rust"], TagsOf(readers["ann@example.org"]));
+        Assert.Equal("Name of ann", readers["ann@example.org"].Name);
+        Assert.Contains("double opt-in on the site", readers["ann@example.org"].ConsentSource, StringComparison.Ordinal);
+        Assert.Equal(t, readers["ann@example.org"].CreatedAt);
+        Assert.Equal((SubscriberStatus.Unsubscribed, (DateTime?)t.AddDays(3)), (readers["bob@example.org"].Status, readers["bob@example.org"].UnsubscribedAt));
+        Assert.Equal(SubscriberStatus.Bounced, readers["cat@example.org"].Status);
+        Assert.Equal(SubscriberStatus.Complained, readers["dan@example.org"].Status);
+        Assert.True(await SuppressedAsync(to, "cat@example.org"));
+        Assert.False(readers.ContainsKey("eve@example.org"));
+        Assert.Contains(await ErrorsAsync(to, import), l => l.Contains("eve@example.org", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task MailchimpSubscribedUnsubscribedAndCleanedFilesKeepEachReadersStatusTimesConsentAndTags()
     {

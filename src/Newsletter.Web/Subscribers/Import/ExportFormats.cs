@@ -55,6 +55,11 @@ public static class ExportFormats
     public static IRowReader? Detect(string[] header, string fileName)
     {
         var columns = new Columns(header);
+        if (columns.HasAll("email", "name", "status", "tags", "source", "consent", "subscribed", "confirmed", "unsubscribed"))
+        {
+            return new ThisApp(columns);
+        }
+
         if (columns.Has("emailaddress") && columns.HasAny("memberrating", "leid", "euid", "optintime", "confirmtime"))
         {
             // Mailchimp's zip holds one file per status; non-subscribed contacts (from a shop, an event) never opted in.
@@ -396,6 +401,60 @@ public static class ExportFormats
             var leaving = state is RowState.Unsubscribed;
             return new ReadRow(At(f, _email) ?? "", At(f, _name), At(f, _lists), created, created, state ?? RowState.Subscribed,
                 leaving ? updated : null, ImportValues.Event("subscribed", created, null), problem);
+        }
+    }
+
+    /// <summary>
+    /// This app's own export (Subscribers → Export): the way from one installation to another, or from SQLite to
+    /// PostgreSQL. Each reader keeps their status, times and the consent recorded here; read as a generic CSV, every
+    /// reader took the import's one consent and mode, left and bounced readers came back active, and the pending
+    /// ones were refused by name.
+    /// </summary>
+    private sealed class ThisApp : PlatformReader
+    {
+        private readonly int _email, _name, _status, _tags, _consent, _subscribed, _confirmed, _unsubscribed;
+
+        public ThisApp(Columns c) : base(c)
+        {
+            _email = Column("email", "email");
+            _name = Column("name", "name");
+            _status = Column("status", "status");
+            _tags = Column("tags", "tags");
+            _consent = Column("consent", "consent");
+            _subscribed = Column("subscribed", "subscribed");
+            _confirmed = Column("confirmed", "confirmed");
+            _unsubscribed = Column("left", "unsubscribed");
+        }
+
+        public override string Platform => "this app's export";
+
+        public override ReadRow Read(string[] f)
+        {
+            string? problem = null;
+            var subscribed = Date(f, _subscribed, ref problem);
+            var confirmed = Date(f, _confirmed, ref problem);
+            var left = Date(f, _unsubscribed, ref problem);
+            var status = At(f, _status)?.ToLowerInvariant();
+            RowState? state = status switch
+            {
+                "active" => RowState.Subscribed,
+                "pending" => RowState.Unconfirmed,
+                "unsubscribed" => RowState.Unsubscribed,
+                "bounced" => RowState.Bounced,
+                "complained" => RowState.Complained,
+                _ => null,
+            };
+            if (state is null)
+            {
+                problem ??= UnknownStatus("status", status, "active, pending, unsubscribed, bounced, complained");
+            }
+
+            // The consent recorded by the installation that exported it, kept in its words (one line, bounded).
+            var consent = At(f, _consent) is { Length: > 0 } c ? new string([.. c.Take(300).Select(x => Infrastructure.OneLine.IsBreak(x) ? ' ' : x)]) : null;
+            var evidence = string.Join("; ", new[] { ImportValues.Event("subscribed", subscribed, null), ImportValues.Event("confirmed", confirmed, null), consent is null ? null : $"consent there: {consent}" }
+                .Where(e => e is not null));
+            return new ReadRow(At(f, _email) ?? "", At(f, _name), At(f, _tags), subscribed, confirmed ?? subscribed, state ?? RowState.Subscribed,
+                state is RowState.Unsubscribed or RowState.Bounced or RowState.Complained ? left : null, evidence.Length == 0 ? null : evidence, problem);
         }
     }
 
