@@ -212,8 +212,11 @@ public sealed class ApiAuthorizationResults : IAuthorizationMiddlewareResultHand
             var missing = failed.Where(r => r.ClaimType == ApiTokenAuthentication.ScopeClaim).SelectMany(r => r.AllowedValues ?? []).Distinct().ToList();
             // A role the token's author lacks is not a scope a new token could carry: say whose token it takes.
             var roles = failed.Where(r => r.ClaimType == Newsletter.Web.Admin.AuthorPolicies.RoleClaim).SelectMany(r => r.AllowedValues ?? []).Distinct().ToList();
+            var role = context.User.FindFirst(Newsletter.Web.Admin.AuthorPolicies.RoleClaim)?.Value;
+            var cut = missing.Where(m => context.User.HasClaim(ApiTokenAuthentication.GrantedScopeClaim, m)).ToList();
             await ApiProblems.WriteAsync(context, StatusCodes.Status403Forbidden,
-                missing.Count > 0 ? $"This token lacks the '{string.Join("', '", missing)}' scope. An author can make a token with it in the admin (API tokens)."
+                cut.Count > 0 ? $"This token was made with the '{string.Join("', '", cut)}' scope, but its author's role ({role?.ToLowerInvariant()}) no longer allows it. An owner can change the author's role, or a token of an author who may can be used."
+                : missing.Count > 0 ? $"This token lacks the '{string.Join("', '", missing)}' scope. An author can make a token with it in the admin (API tokens)."
                 : roles.Count > 0 ? $"This takes a token of an author who is {string.Join(" or ", roles.Select(r => r.ToLowerInvariant()))}; this token's author is not."
                 : "This token may not do that.");
             return;

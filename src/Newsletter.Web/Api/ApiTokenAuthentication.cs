@@ -23,6 +23,9 @@ public sealed class ApiTokenAuthentication(IOptionsMonitor<AuthenticationSchemeO
     /// </summary>
     public const string ScopeClaim = "scope";
 
+    /// <summary>The scopes the token was made with, before its author's role narrowed them (<see cref="ScopeClaim"/>).</summary>
+    public const string GrantedScopeClaim = "granted_scope";
+
     /// <summary>The token's id, for per-token rate limits and logs.</summary>
     public const string TokenIdClaim = "newsletter:token";
 
@@ -55,6 +58,9 @@ public sealed class ApiTokenAuthentication(IOptionsMonitor<AuthenticationSchemeO
         };
         // No more than the author's role allows today: a writer's token that was given "send" can't send.
         claims.AddRange(ScopeNames(token.Scopes & Newsletter.Web.Admin.AuthorPolicies.Scopes(role.Value)).Select(s => new Claim(ScopeClaim, s)));
+        // What the token was made with, only to say why a request is refused: "lacks the scope" for a scope the token
+        // has but its author's role no longer allows sent the caller to make a new token that would not help.
+        claims.AddRange(ScopeNames(token.Scopes).Select(s => new Claim(GrantedScopeClaim, s)));
         claims.Add(new Claim(Newsletter.Web.Admin.AuthorPolicies.RoleClaim, role.Value.ToString()));
         var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
         return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));

@@ -41,6 +41,20 @@ public class ApiTokenTests
         Assert.Equal(HttpStatusCode.Forbidden, (await (await ClientAsync(app, ApiScopes.Metrics)).GetAsync("/api/v1/subscribers", Ct)).StatusCode);
     }
 
+    /// <summary>
+    /// A token made with "write" by an author who is now a viewer: refused, and told it is the role, not the token,
+    /// since "lacks the 'write' scope" sent the caller to make a new token that would be refused the same way.
+    /// </summary>
+    [Fact]
+    public async Task ATokenWhoseAuthorsRoleNoLongerAllowsAScopeIsToldSo()
+    {
+        using var app = new NewsletterApp();
+        var viewer = With(app, await TokenAsync(app, ApiScopes.Read | ApiScopes.Write, role: Web.Admin.AuthorRole.Viewer));
+        var (refused, problem) = await PostJsonAsync(viewer, "/api/v1/subscribers", new { email = "ann@example.org", doubleOptIn = false, consent = "asked" });
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("made with the 'write' scope, but its author's role (viewer) no longer allows it", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RevokedForgedExpiredAndMissingTokensAreRefusedWith401()
     {
