@@ -54,7 +54,7 @@ public static class SubscribersApi
         g.MapDelete("/{id:long}", DeleteAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("Delete a subscriber").WithDescription("Removes the record and its history; the address may subscribe or be imported again. For a GDPR request use erase.");
         g.MapPost("/{id:long}/erase", EraseAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Owner)
-            .WithSummary("Erase a subscriber (GDPR)").WithDescription("Deletes every row that holds the address or the person's history and keeps only a SHA-256 of the address, so it can never be imported or mailed again.");
+            .WithSummary("Erase a subscriber (GDPR)").WithDescription("Deletes every row that holds the address or the person's history and keeps only a SHA-256 of the address, so it is not imported or mailed again unless an author lifts the suppression (DELETE /api/v1/suppressions).");
         g.MapGet("/tags", TagsAsync).RequireAuthorization(ApiPolicies.Read)
             .WithSummary("List subscriber tags").WithDescription("Every tag in use, with how many subscribers carry it.");
         g.MapPut("/{id:long}/tags/{tag}", AddTagAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
