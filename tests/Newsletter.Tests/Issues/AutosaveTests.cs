@@ -15,11 +15,7 @@ public partial class AutosaveTests
     public async Task AnIssueDraftAutosavesOnlyOverTheVersionThePageShowedAndOnlyWhileItIsADraft()
     {
         using var app = new NewsletterApp();
-        var client = app.CreateBrowserClient();
-        await Forms.SetUpOwnerAsync(client);
-        var created = await Forms.PostAsync(client, "/admin/issues", new Dictionary<string, string>(), "/admin/issues?handler=New");
-        var editUrl = created.Headers.Location!.OriginalString;
-        var version = await VersionAsync(client, editUrl);
+        var (client, editUrl, version) = await NewDraftAsync(app);
 
         var first = await AutosaveAsync(client, editUrl, version, new() { ["subject"] = "Typed, not saved by hand", ["markdown"] = "Body <script>alert(1)</script>", ["channel"] = "both" });
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
@@ -147,11 +143,7 @@ public partial class AutosaveTests
     public async Task TwoAutosavesOfOneVersionAtOnceSaveOneAndTellTheOther()
     {
         using var app = new NewsletterApp();
-        var client = app.CreateBrowserClient();
-        await Forms.SetUpOwnerAsync(client);
-        var created = await Forms.PostAsync(client, "/admin/issues", new Dictionary<string, string>(), "/admin/issues?handler=New");
-        var editUrl = created.Headers.Location!.OriginalString;
-        var version = await VersionAsync(client, editUrl);
+        var (client, editUrl, version) = await NewDraftAsync(app);
 
         Task<HttpResponseMessage>[] saves;
         await using (await WriteLock.TakeAsync(app, "Issues"))
@@ -193,6 +185,16 @@ public partial class AutosaveTests
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.Conflict], answers.Select(a => a.StatusCode).Order());
         var winner = answers[0].StatusCode == HttpStatusCode.OK ? "Tab A" : "Tab B";
         Assert.Contains($"value=\"{winner}\"", WebUtility.HtmlDecode(await client.GetStringAsync(url, Ct)), StringComparison.Ordinal);
+    }
+
+    /// <summary>The owner signed in, a new issue draft, its editor's address and the version its page shows.</summary>
+    private static async Task<(HttpClient Client, string EditUrl, string Version)> NewDraftAsync(NewsletterApp app)
+    {
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var created = await Forms.PostAsync(client, "/admin/issues", new Dictionary<string, string>(), "/admin/issues?handler=New");
+        var editUrl = created.Headers.Location!.OriginalString;
+        return (client, editUrl, await VersionAsync(client, editUrl));
     }
 
     private static async Task<HttpResponseMessage> AutosaveAsync(HttpClient client, string pageUrl, string version, Dictionary<string, string> fields)
