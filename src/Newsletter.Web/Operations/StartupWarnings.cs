@@ -33,7 +33,10 @@ public sealed class StartupWarnings
 
         if (mail.UsesPickup)
         {
-            if (environment.IsProduction())
+            // Only for a site with a public address: the README's first command runs as Production on localhost,
+            // where the pickup folder is the point (the admin's Outbox shows it), and the address warning above
+            // already says no reader can reach it.
+            if (environment.IsProduction() && baseUrl is { IsLoopback: false })
             {
                 yield return $"Mail:Transport is Pickup in Production: mail is written to the outbox folder and never sent. Set Mail:Transport=Smtp and Mail:Smtp:Host, Port, UserName and Password.";
             }

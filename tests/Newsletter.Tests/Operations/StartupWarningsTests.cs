@@ -56,6 +56,20 @@ public class StartupWarningsTests
         Assert.Contains("never sent", warning, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The README's first command: Production (no launch settings), localhost, the pickup folder on purpose. It hears
+    /// that links point at this machine, not that its mail is never sent, which is what it asked for.
+    /// </summary>
+    [Fact]
+    public async Task TryingItOnLocalhostIsNotWarnedAboutThePickupFolder()
+    {
+        using var app = new NewsletterApp(new() { ["environment"] = "Production", ["Site:BaseUrl"] = "http://localhost:5000" });
+        await app.CreateClient().GetAsync("/health/live", Ct);
+
+        var warning = Assert.Single(Warnings(app));
+        Assert.Contains("Site:BaseUrl is http://localhost:5000", warning, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ALiveSiteOverHttpsWithDkimAndABounceDomainHasNothingToFix()
     {
