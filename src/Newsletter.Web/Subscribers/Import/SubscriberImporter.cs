@@ -188,7 +188,9 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         }
 
         // Conditional: an import that finished between the look and this update keeps its outcome.
-        var (imported, active) = await db.SubscriberImports.Where(i => i.Id == importId).Select(i => ValueTuple.Create(i.Imported, i.ImportAsActive)).FirstOrDefaultAsync(ct);
+        // An anonymous type, not a tuple: Npgsql would read a tuple as a PostgreSQL record, which it refuses.
+        var stood = await db.SubscriberImports.Where(i => i.Id == importId).Select(i => new { i.Imported, i.ImportAsActive }).FirstOrDefaultAsync(ct);
+        var (imported, active) = (stood?.Imported ?? 0, stood?.ImportAsActive ?? false);
         var marked = await db.SubscriberImports.Where(i => i.Id == importId && i.Status == ImportStatus.Running).ExecuteUpdateAsync(u => u
             .SetProperty(i => i.Status, ImportStatus.Failed)
             .SetProperty(i => i.FinishedAt, clock.GetUtcNow().UtcDateTime)
