@@ -95,7 +95,7 @@ public static class ImportsApi
             jobs.Enqueue<SubscriberImporter>(i => i.RunAsync(import.Id, CancellationToken.None));
             // Audited as the admin's upload is: who brought which list in, and on what consent.
             await audit.RecordAsync(user, Audit.AuditActions.ReadersImport, "import", import.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                $"{name}, {(active == true ? "as active (consent: " + consent + ")" : "asking each reader to confirm")}, through the API", ct);
+                SubscriberImporter.AuditDetail(name, active == true, consent) + ", through the API", ct);
             return TypedResults.Accepted($"{ApiExtensions.Prefix}/imports/{import.Id}", ImportDto.From(import));
         }
         finally

@@ -49,6 +49,8 @@ public static class RecurringAtStart
             register();
             return true;
         }
+        // Hangfire.PostgreSql's own lock exception is matched by name: naming its type here would load that
+        // assembly on every SQLite node, which the job storage set-up keeps from doing (JobsExtensions).
         catch (Exception e) when (e is DistributedLockTimeoutException || e.GetType().Name.EndsWith("DistributedLockException", StringComparison.Ordinal))
         {
             logger.LogWarning("{What}: the job storage's lock is held (by a node that stopped while holding it, until the lock times out); the start goes on and it is tried again every {Seconds} s. {Error}",

@@ -81,28 +81,24 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
     /// </summary>
     public async Task<IActionResult> OnPostAutosaveAsync(int id, string? version, string? subject, string? preheader, string? slug, string? tags, string? markdown, int[]? notes, string? channel, CancellationToken ct)
     {
-        var current = await db.Issues.AsNoTracking().Where(i => i.Id == id && i.DeletedAt == null).Select(i => new { i.Status, i.UpdatedAt }).FirstOrDefaultAsync(ct);
-        if (current is null)
+        var status = await db.Issues.AsNoTracking().Where(i => i.Id == id && i.DeletedAt == null).Select(i => (IssueStatus?)i.Status).FirstOrDefaultAsync(ct);
+        if (status is null)
         {
             return NotFound(new { error = "This issue no longer exists." });
         }
 
-        if (current.Status != IssueStatus.Draft)
+        if (status != IssueStatus.Draft)
         {
             return new ConflictObjectResult(new { error = "This issue is no longer a draft, so it is not saved by itself: press Save to change it." });
         }
 
-        if (version != VersionOf(current.UpdatedAt))
-        {
-            return new ConflictObjectResult(new { error = $"This draft was saved elsewhere at {Local(current.UpdatedAt)}. Reload to see that version." });
-        }
-
-        var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, channel) with { ExpectedVersion = long.Parse(version!, CultureInfo.InvariantCulture) };
+        // The editor saves only over the version the page showed, looked at and written in one step.
+        var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, channel) with { ExpectedVersion = Shown(version) };
         var result = await editor.SaveAsync(id, draft, ct);
         return result.Outcome switch
         {
             IssueEditOutcome.Saved => await AutosavedAsync(id, ct),
-            IssueEditOutcome.Stale => new ConflictObjectResult(new { error = "This draft was saved elsewhere a moment ago. Reload to see that version." }),
+            IssueEditOutcome.Stale => new ConflictObjectResult(new { error = $"This draft was saved elsewhere at {Local(await UpdatedAtAsync(id, ct))}. Reload to see that version." }),
             IssueEditOutcome.Invalid => BadRequest(new { errors = result.Errors }),
             IssueEditOutcome.NotEditable => new ConflictObjectResult(new { error = "This issue is being sent or was sent; it can no longer be edited." }),
             _ => NotFound(new { error = "This issue no longer exists." }),
@@ -128,6 +124,18 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         });
     }
 
+    /// <summary>The version a form posted; one that is not a number matches no stored version.</summary>
+    private static long Shown(string? version) => long.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var shown) ? shown : -1;
+
+    private Task<DateTime> UpdatedAtAsync(int id, CancellationToken ct) => db.Issues.AsNoTracking().Where(i => i.Id == id).Select(i => i.UpdatedAt).FirstAsync(ct);
+
+    /// <summary>Sent from another tab or by a co-author meanwhile: that is the news, not a newer draft to restore.</summary>
+    private async Task<IActionResult?> StartedElsewhereAsync(int id, CancellationToken ct) =>
+        await db.Issues.AsNoTracking().Where(i => i.Id == id).Select(i => (IssueStatus?)i.Status).FirstOrDefaultAsync(ct) is { } status
+            && status is not (IssueStatus.Draft or IssueStatus.Scheduled)
+            ? this.RedirectWithMessage($"/admin/issues/{id}/progress", "This issue was already started from another tab or by a co-author: nothing was saved, and nothing was sent twice.")
+            : null;
+
     /// <summary>The Send now confirmation's question, on the page and after each autosave.</summary>
     public static string SendQuestion(Issue issue, int audienceCount) => issue.WebOnly
         ? "Publish it in the archive now?"
@@ -144,38 +152,27 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         // As autosave: only over the version the page showed, so a co-author's (or another tab's) newer save is never
         // overwritten unseen, nor a version nobody read sent. The browser keeps the author's text (autosave.js).
         var version = Request.Form["version"].ToString();
-        var stored = await db.Issues.AsNoTracking().Where(i => i.Id == id).Select(i => new { i.UpdatedAt, i.Status }).FirstOrDefaultAsync(ct);
-        if (stored is not null && stored.Status is not (IssueStatus.Draft or IssueStatus.Scheduled))
+        if (await StartedElsewhereAsync(id, ct) is { } started)
         {
-            // Sent from another tab or by a co-author meanwhile: that is the news, not a newer draft to restore.
-            return (this.RedirectWithMessage($"/admin/issues/{id}/progress", "This issue was already started from another tab or by a co-author: nothing was saved, and nothing was sent twice."), false);
-        }
-
-        if (version.Length > 0 && stored?.UpdatedAt is { } updated && version != VersionOf(updated))
-        {
-            ModelState.AddModelError("", $"This draft was saved elsewhere at {Local(updated)}, so nothing was saved or sent. This page shows that version; your text is kept in this browser, and “Use my text” puts it back.");
-            RefusedAsStale = true;
-            await LoadAsync(id, ct);
-            SegmentShown = SegmentOf(Request.Form, Request.Query);
-            return (Page(), false);
+            return (started, false);
         }
 
         // Only a send asks what changed: a plain Save reads the issue no more than it did.
         var before = compare ? await FingerprintAsync(id, ct) : null;
-        var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, channel)
-            with { ExpectedVersion = long.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var shown) ? shown : null };
+        // A form without a version (an old page) saves as before; one with it only over that version.
+        var draft = DraftOf(subject, preheader, slug, tags, markdown, notes, channel) with { ExpectedVersion = version.Length == 0 ? null : Shown(version) };
         var result = await editor.SaveAsync(id, draft, User.May(AuthorPolicies.Send), ct);
         switch (result.Outcome)
         {
             case IssueEditOutcome.Stale:
-                // Another tab or a co-author saved between this request's look and its write.
-                var now = await db.Issues.AsNoTracking().Where(i => i.Id == id).Select(i => (IssueStatus?)i.Status).FirstOrDefaultAsync(ct);
-                if (now is not (IssueStatus.Draft or IssueStatus.Scheduled))
+                // Another tab or a co-author saved since this page's version, possibly between this request's look
+                // and its write, and may have started it meanwhile.
+                if (await StartedElsewhereAsync(id, ct) is { } startedMeanwhile)
                 {
-                    return (this.RedirectWithMessage($"/admin/issues/{id}/progress", "This issue was already started from another tab or by a co-author: nothing was saved, and nothing was sent twice."), false);
+                    return (startedMeanwhile, false);
                 }
 
-                ModelState.AddModelError("", "This draft was saved elsewhere a moment ago, so nothing was saved or sent. This page shows that version; your text is kept in this browser, and “Use my text” puts it back.");
+                ModelState.AddModelError("", $"This draft was saved elsewhere at {Local(await UpdatedAtAsync(id, ct))}, so nothing was saved or sent. This page shows that version; your text is kept in this browser, and “Use my text” puts it back.");
                 RefusedAsStale = true;
                 await LoadAsync(id, ct);
                 SegmentShown = SegmentOf(Request.Form, Request.Query);

@@ -26,6 +26,15 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
     public string Version => Existing is null ? "" : VersionOf(Existing.UpdatedAt);
 
     // Microseconds: PostgreSQL keeps no finer time, so a version read back from either database matches.
+    private PageResult SavedElsewhere()
+    {
+        ModelState.AddModelError("", "This note was saved elsewhere since this page was opened, so nothing was saved. Your text is below: copy what you need, then reload the note to see the other version.");
+        return Page();
+    }
+
+    /// <summary>The version a form posted; one that is not a number matches no stored version.</summary>
+    private static long Shown(string? version) => long.TryParse(version, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var shown) ? shown : -1;
+
     private static string VersionOf(DateTime updatedAt) => (updatedAt.Ticks / 10).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public async Task<IActionResult> OnGetAsync(CancellationToken ct)
@@ -55,7 +64,7 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
         if (Id is { } id)
         {
             var current = await db.Notes.AsNoTracking().Where(n => n.Id == id && n.DeletedAt == null)
-                .Select(n => new { n.Status, n.UpdatedAt, n.SourcePath }).FirstOrDefaultAsync(ct);
+                .Select(n => new { n.Status, n.SourcePath }).FirstOrDefaultAsync(ct);
             if (current is null)
             {
                 return NotFound(new { error = "This note no longer exists." });
@@ -65,18 +74,14 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
             {
                 return new ConflictObjectResult(new { error = "This note is published (or owned by its file), so it is not saved by itself: press Save to change it." });
             }
-
-            if (version != VersionOf(current.UpdatedAt))
-            {
-                return new ConflictObjectResult(new { error = "This draft was saved elsewhere since this page was opened. Reload to see that version." });
-            }
         }
 
-        var result = await editor.SaveAsync(Id, Input, NoteIntent.Save, ct, Id is null ? null : long.Parse(version!, System.Globalization.CultureInfo.InvariantCulture));
+        // The editor saves only over the version the page showed, looked at and written in one step.
+        var result = await editor.SaveAsync(Id, Input, NoteIntent.Save, ct, Id is null ? null : Shown(version));
         return result.Outcome switch
         {
             NoteEditOutcome.Saved => new JsonResult(new { version = VersionOf(result.Note!.UpdatedAt), url = $"/admin/notes/{result.Note.Id}", key = $"note:{result.Note.Id}" }),
-            NoteEditOutcome.Stale => new ConflictObjectResult(new { error = "This draft was saved elsewhere a moment ago. Reload to see that version." }),
+            NoteEditOutcome.Stale => new ConflictObjectResult(new { error = "This draft was saved elsewhere since this page was opened. Reload to see that version." }),
             NoteEditOutcome.Invalid => BadRequest(new { errors = result.Errors }),
             NoteEditOutcome.FileBacked => new ConflictObjectResult(new { error = "This note is owned by its file in notes/ and can only be changed there." }),
             _ => NotFound(new { error = "This note no longer exists." }),
@@ -95,12 +100,11 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
                 return BadRequest("This note is owned by its file in notes/ and can only be changed there.");
             }
 
-            // As autosave: only over the version the page showed. A co-author's (or another tab's) newer save is never
-            // overwritten unseen; this page keeps the text it posted, to be copied over once the other is read.
+            // Refused before the form's own checks: a stale page's text is kept for copying, whatever it holds. The
+            // editor checks again in the write itself, for a save that lands between this look and it.
             if (Existing is not null && !string.IsNullOrEmpty(version) && version != VersionOf(Existing.UpdatedAt))
             {
-                ModelState.AddModelError("", $"This note was saved elsewhere since this page was opened, so nothing was saved. Your text is below: copy what you need, then reload the note to see the other version.");
-                return Page();
+                return SavedElsewhere();
             }
         }
 
@@ -109,13 +113,14 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
             return Page();
         }
 
+        // As autosave: only over the version the page showed. A co-author's (or another tab's) newer save is never
+        // overwritten unseen; this page keeps the text it posted, to be copied over once the other is read.
         var result = await editor.SaveAsync(Id, Input, intent switch { "publish" => NoteIntent.Publish, "unpublish" => NoteIntent.Unpublish, _ => NoteIntent.Save }, ct,
-            long.TryParse(version, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var shown) ? shown : null);
+            Existing is null || string.IsNullOrEmpty(version) ? null : Shown(version));
         switch (result.Outcome)
         {
             case NoteEditOutcome.Stale:
-                ModelState.AddModelError("", "This note was saved elsewhere a moment ago, so nothing was saved. Your text is below: copy what you need, then reload the note to see the other version.");
-                return Page();
+                return SavedElsewhere();
             case NoteEditOutcome.NotFound:
                 return NotFound();
             case NoteEditOutcome.FileBacked:

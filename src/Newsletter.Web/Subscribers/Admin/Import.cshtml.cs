@@ -43,7 +43,7 @@ public sealed class ImportModel(AppDbContext db, ImportFiles files, IBackgroundJ
         var import = await SubscriberImporter.StoreAsync(db, files, file!.OpenReadStream(), Path.GetFileName(file.FileName), active, consent, tags, ct);
         jobs.Enqueue<SubscriberImporter>(i => i.RunAsync(import.Id, CancellationToken.None));
         await audit.RecordAsync(User, Audit.AuditActions.ReadersImport, "import", import.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            $"{Path.GetFileName(file.FileName)}, {(active ? "as active (consent: " + consent + ")" : "asking each reader to confirm")}", ct);
+            SubscriberImporter.AuditDetail(Path.GetFileName(file.FileName), active, consent), ct);
         return Redirect($"/admin/subscribers/imports/{import.Id}");
     }
 

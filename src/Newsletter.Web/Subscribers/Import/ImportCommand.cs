@@ -38,7 +38,7 @@ public static class ImportCommand
         // No author signs in at a shell; the audit log still says a list came in, from where, and on what consent.
         await services.GetRequiredService<Audit.AuditLog>().RecordByAppAsync($"the import-subscribers command, run as {Environment.UserName} on {Environment.MachineName}",
             Audit.AuditActions.ReadersImport, "import", import.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            $"{Path.GetFileName(file)}, {(active ? "as active (consent: " + consent + ")" : "asking each reader to confirm")}", default);
+            SubscriberImporter.AuditDetail(Path.GetFileName(file), active, consent), default);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {

@@ -46,6 +46,10 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
     /// <summary>The refused rows' file, with line numbers and reasons, kept for the author to download.</summary>
     public static string ErrorsName(int importId) => $"{importId}.errors.csv";
 
+    /// <summary>An import as the audit log says it, the same from the admin, the API and the command line.</summary>
+    public static string AuditDetail(string fileName, bool active, string? consent) =>
+        $"{fileName}, {(active ? "as active (consent: " + consent + ")" : "asking each reader to confirm")}";
+
     /// <summary>
     /// An erase takes the address out of what imports kept: the refused rows' files (a row refused for a bad status
     /// or tag still names the person) and an import's error sentence (a header refused quotes the first line).
