@@ -84,12 +84,12 @@ public sealed class DkimMessageSigner : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         if (string.IsNullOrWhiteSpace(options.Domain) || string.IsNullOrWhiteSpace(options.Selector) || string.IsNullOrWhiteSpace(options.PrivateKeyPath))
         {
-            throw new InvalidOperationException("Mail:Dkim:Enabled is true, so Mail:Dkim:Domain, Mail:Dkim:Selector and Mail:Dkim:PrivateKeyPath must all be set.");
+            throw new SettingsException("Mail:Dkim:Enabled is true, so Mail:Dkim:Domain, Mail:Dkim:Selector and Mail:Dkim:PrivateKeyPath must all be set.");
         }
 
         if (!File.Exists(options.PrivateKeyPath))
         {
-            throw new InvalidOperationException($"Mail:Dkim:PrivateKeyPath '{options.PrivateKeyPath}' does not exist.");
+            throw new SettingsException($"Mail:Dkim:PrivateKeyPath '{options.PrivateKeyPath}' does not exist.");
         }
 
         string pem;
@@ -99,12 +99,12 @@ public sealed class DkimMessageSigner : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new InvalidOperationException($"Mail:Dkim:PrivateKeyPath '{options.PrivateKeyPath}' can't be read: {e.Message}", e);
+            throw new SettingsException($"Mail:Dkim:PrivateKeyPath '{options.PrivateKeyPath}' can't be read: {e.Message}", e);
         }
 
         if (!IsDnsName(options.Domain.Trim()) || !IsDnsName(options.Selector.Trim()))
         {
-            throw new InvalidOperationException($"Mail:Dkim:Domain '{options.Domain}' and Mail:Dkim:Selector '{options.Selector}' must be DNS names (letters, digits, '.', '-', '_').");
+            throw new SettingsException($"Mail:Dkim:Domain '{options.Domain}' and Mail:Dkim:Selector '{options.Selector}' must be DNS names (letters, digits, '.', '-', '_').");
         }
 
         try
@@ -113,7 +113,7 @@ public sealed class DkimMessageSigner : IDisposable
         }
         catch (Exception e) when (e is ArgumentException or CryptographicException or FormatException)
         {
-            throw new InvalidOperationException($"Mail:Dkim:PrivateKeyPath '{options.PrivateKeyPath}' does not hold an RSA private key in PEM: {e.Message}", e);
+            throw new SettingsException($"Mail:Dkim:PrivateKeyPath '{options.PrivateKeyPath}' does not hold an RSA private key in PEM: {e.Message}", e);
         }
     }
 

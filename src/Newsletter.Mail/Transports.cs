@@ -172,7 +172,7 @@ public static class MailTransportFactory
         {
             "pickup" => new PickupTransport(options.PickupFolder),
             "smtp" => new SmtpTransport(options.Smtp, loggers.CreateLogger<SmtpTransport>()),
-            _ => throw new InvalidOperationException($"Mail:Transport '{options.Transport}' is not 'Pickup' or 'Smtp'."),
+            _ => throw new SettingsException($"Mail:Transport '{options.Transport}' is not 'Pickup' or 'Smtp'."),
         };
         if (!options.Dkim.Enabled)
         {

@@ -23,6 +23,8 @@ using Newsletter.Web.Welcome;
 // it frees given back to the system every few seconds, not kept in the process.
 MallocArenas.Limit();
 MallocArenas.TrimEvery(TimeSpan.FromSeconds(5));
+// A setting that stops the start says which and exits 78, instead of an unhandled exception's stack and abort.
+StartFailure.SayWhyWhenSettingsStopTheStart();
 // Only the configuration words: a verb's own (a path like /tmp/backup) would be read as configuration switches.
 var builder = WebApplication.CreateBuilder(VerbArguments.ConfigurationOf(args));
 
@@ -67,6 +69,9 @@ if (await CommandLine.TryRunAsync(app, args))
 {
     return;
 }
+
+// Before the host starts, so a wrong setting stops it before a migration or an import.
+StartFailure.CheckSettings(app.Services);
 
 app.UsePublicSite();
 // Per-token rate limits and body limits for /api/v1, after the token is known.

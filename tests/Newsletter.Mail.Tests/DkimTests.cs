@@ -431,11 +431,11 @@ public sealed class DkimTests : IDisposable
     public void MissingDkimSettingsAreAClearStartupError()
     {
         var options = new DkimOptions { Enabled = true, Domain = Domain, Selector = "" };
-        var e = Assert.Throws<InvalidOperationException>(() => DkimMessageSigner.Create(options));
+        var e = Assert.Throws<SettingsException>(() => DkimMessageSigner.Create(options));
         Assert.Contains("Mail:Dkim:Selector", e.Message, StringComparison.Ordinal);
 
         options = new DkimOptions { Enabled = true, Domain = Domain, Selector = "s", PrivateKeyPath = "/nonexistent/dkim.pem" };
-        e = Assert.Throws<InvalidOperationException>(() => DkimMessageSigner.Create(options));
+        e = Assert.Throws<SettingsException>(() => DkimMessageSigner.Create(options));
         Assert.Contains("/nonexistent/dkim.pem", e.Message, StringComparison.Ordinal);
     }
 
@@ -446,11 +446,11 @@ public sealed class DkimTests : IDisposable
         File.WriteAllText(keyFile, _key.ExportSubjectPublicKeyInfoPem());
         var options = new DkimOptions { Enabled = true, Domain = Domain, Selector = "s", PrivateKeyPath = keyFile };
 
-        var e = Assert.Throws<InvalidOperationException>(() => DkimMessageSigner.Create(options));
+        var e = Assert.Throws<SettingsException>(() => DkimMessageSigner.Create(options));
         Assert.Contains("does not hold an RSA private key", e.Message, StringComparison.Ordinal);
 
         File.WriteAllText(keyFile, _key.ExportRSAPrivateKeyPem());
-        Assert.Throws<InvalidOperationException>(() => DkimMessageSigner.Create(new DkimOptions { Enabled = true, Domain = Domain, Selector = "s;x", PrivateKeyPath = keyFile }));
+        Assert.Throws<SettingsException>(() => DkimMessageSigner.Create(new DkimOptions { Enabled = true, Domain = Domain, Selector = "s;x", PrivateKeyPath = keyFile }));
         using var fromPkcs1 = DkimMessageSigner.Create(options);
         Assert.Equal("s", fromPkcs1.Selector);
     }

@@ -27,7 +27,7 @@ public class MailTransportFactoryTests
         var options = TestMail.Options();
         options.Transport = "Carrier pigeon";
 
-        var e = Assert.Throws<InvalidOperationException>(() => MailTransportFactory.Create(options, NullLoggerFactory.Instance));
+        var e = Assert.Throws<SettingsException>(() => MailTransportFactory.Create(options, NullLoggerFactory.Instance));
         Assert.Contains("'Carrier pigeon'", e.Message, StringComparison.Ordinal);
     }
 

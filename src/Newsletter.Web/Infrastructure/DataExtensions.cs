@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
+using Newsletter.Mail;
 using Newsletter.Web.Data;
 using Newsletter.Web.Data.Providers;
 
@@ -49,7 +50,7 @@ public static class DataExtensions
             var path = paths.Resolve(certificate, certificate);
             if (!File.Exists(path))
             {
-                throw new InvalidOperationException($"DataProtection:CertificatePath names {path}, which does not exist.");
+                throw new SettingsException($"DataProtection:CertificatePath names {path}, which does not exist.");
             }
 
             keys.ProtectKeysWithCertificate(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(
@@ -93,7 +94,7 @@ public sealed class DatabaseMigrator(IServiceProvider services, IConfiguration c
         }
         catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException { InnerException: DbException })
         {
-            throw new InvalidOperationException(
+            throw new UnreachableDatabaseException(
                 $"Could not open the database: check Database:ConnectionString (and that the server is running). {e.Message}", e);
         }
 

@@ -4,6 +4,7 @@ using Hangfire.Dashboard;
 using Hangfire.InMemory;
 using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
+using Newsletter.Mail;
 using Newsletter.Web.Admin;
 using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Infrastructure;
@@ -69,7 +70,7 @@ public static class JobsExtensions
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static JobStorage PostgreSql(JobStorageSettings storage) => new PostgreSqlStorage(
-        new NpgsqlConnectionFactory(storage.PostgresConnectionString ?? throw new InvalidOperationException("Jobs:Storage is PostgreSql but Jobs:PostgreSql:ConnectionString is empty."), new PostgreSqlStorageOptions()),
+        new NpgsqlConnectionFactory(storage.PostgresConnectionString ?? throw new SettingsException("Jobs:Storage is PostgreSql but Jobs:PostgreSql:ConnectionString is empty."), new PostgreSqlStorageOptions()),
         new PostgreSqlStorageOptions { PrepareSchemaIfNecessary = true });
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -118,7 +119,7 @@ public sealed record JobStorageSettings(JobStorageKind Kind, string SqlitePath, 
             "inmemory" => JobStorageKind.InMemory,
             "postgresql" or "postgres" => JobStorageKind.PostgreSql,
             "sqlite" => JobStorageKind.Sqlite,
-            _ => throw new InvalidOperationException($"Jobs:Storage '{name}' is not one of Sqlite, PostgreSql, InMemory."),
+            _ => throw new SettingsException($"Jobs:Storage '{name}' is not one of Sqlite, PostgreSql, InMemory."),
         };
         var postgres = configuration["Jobs:PostgreSql:ConnectionString"] is { Length: > 0 } jobsConnection ? jobsConnection
             : database.Provider == DatabaseProvider.PostgreSql ? database.ConnectionString : null;
@@ -135,7 +136,7 @@ public sealed record JobStorageSettings(JobStorageKind Kind, string SqlitePath, 
         }
         catch (ArgumentException e)
         {
-            throw new InvalidOperationException($"Jobs:PostgreSql:ConnectionString is not a valid PostgreSQL connection string: {e.Message}", e);
+            throw new SettingsException($"Jobs:PostgreSql:ConnectionString is not a valid PostgreSQL connection string: {e.Message}", e);
         }
     }
 }

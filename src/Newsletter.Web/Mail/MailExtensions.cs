@@ -23,7 +23,8 @@ public static class MailExtensions
         builder.Services.AddSingleton(sp => new TemplateRenderer(options.TemplatesFolder, sp.GetRequiredService<IOptions<SiteOptions>>().Value.Zone, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(_ => new OutboxReader(options.PickupFolder));
         builder.Services.AddScoped<TransactionalMail>();
-        builder.Services.AddHostedService<TemplateCheck>();
+        builder.Services.AddSingleton<TemplateCheck>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<TemplateCheck>());
         return builder;
     }
 }
@@ -32,14 +33,29 @@ public static class MailExtensions
 /// A missing or broken template stops the app at start-up with the file's name, never a blank email later. So does
 /// a transport it can't make (an unknown Mail:Transport, incomplete DKIM settings): made on first use, it failed only
 /// in each mail job, retried in Hangfire, while the site said "check your inbox" and the health check said Healthy.
+/// The process runs it before the host starts (<see cref="StartFailure.CheckSettings"/>); as a hosted service it
+/// covers a host started another way (the tests' factory), and runs only once.
 /// </summary>
 public sealed class TemplateCheck(TemplateRenderer templates, IServiceProvider services, ILogger<TemplateCheck> logger) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken)
+    private int _passed;
+
+    public void Run()
     {
+        if (Volatile.Read(ref _passed) == 1)
+        {
+            return;
+        }
+
         _ = services.GetRequiredService<IMailTransport>();
         templates.ValidateAll(MailExtensions.Templates);
         logger.LogInformation("Email templates in {Folder} are valid", templates.Folder);
+        Volatile.Write(ref _passed, 1);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        Run();
         return Task.CompletedTask;
     }
 

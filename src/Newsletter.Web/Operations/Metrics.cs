@@ -5,6 +5,7 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Options;
+using Newsletter.Mail;
 using OpenTelemetry.Metrics;
 
 namespace Newsletter.Web.Operations;
@@ -50,7 +51,7 @@ public static class MetricsExtensions
         {
             if (port is < 1 or > 65535)
             {
-                throw new InvalidOperationException($"Metrics:Port {port} is not a TCP port (1-65535).");
+                throw new SettingsException($"Metrics:Port {port} is not a TCP port (1-65535).");
             }
 
             AddListener(builder, options.Address, port);

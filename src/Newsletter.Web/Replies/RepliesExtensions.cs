@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Newsletter.Mail;
 using Newsletter.Web.Data;
 
 namespace Newsletter.Web.Replies;
@@ -13,7 +14,7 @@ public static class RepliesExtensions
         var problems = inbound.Imap.Problems().ToList();
         if (problems.Count > 0)
         {
-            throw new InvalidOperationException(string.Join(" ", problems));
+            throw new SettingsException(string.Join(" ", problems));
         }
 
         builder.Services.AddSingleton(inbound.Imap);

@@ -1,7 +1,8 @@
 using Hangfire;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Newsletter.Mail;
 using Newsletter.Web.Admin;
 using Newsletter.Web.Data;
 using Newsletter.Web.Issues;
@@ -18,7 +19,7 @@ public static class SendingExtensions
         var problems = builder.Configuration.GetSection("Sending").Get<SendingOptions>()?.Problems().ToList() ?? [];
         if (problems.Count > 0)
         {
-            throw new InvalidOperationException(string.Join(" ", problems));
+            throw new SettingsException(string.Join(" ", problems));
         }
         builder.Services.AddScoped<IssueComposer>();
         builder.Services.AddScoped<IssueEditor>();

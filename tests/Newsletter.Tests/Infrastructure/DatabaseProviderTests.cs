@@ -8,6 +8,7 @@ using Newsletter.Hangfire.Sqlite;
 using Newsletter.Testing;
 using Newsletter.Web.Data;
 using Newsletter.Web.Data.Providers;
+using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Subscribers;
 
 namespace Newsletter.Tests.Infrastructure;
@@ -24,7 +25,7 @@ public class DatabaseProviderTests
     public void AnUnsupportedDatabaseProviderStopsTheStartAndSaysWhy(string provider)
     {
         using var app = new NewsletterApp(new() { ["Database:Provider"] = provider });
-        var error = Assert.Throws<InvalidOperationException>(() => app.CreateClient());
+        var error = Assert.Throws<Newsletter.Mail.SettingsException>(() => app.CreateClient());
         Assert.Contains($"Database:Provider '{provider}' is not supported", error.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(app.DataFolder, "newsletter.db")));
     }
@@ -115,7 +116,7 @@ public class DatabaseProviderTests
     public void PostgreSqlWithoutAConnectionStringStopsTheStartAndNamesTheSetting()
     {
         using var app = new NewsletterApp(new() { ["Database:Provider"] = "PostgreSql" });
-        var error = Assert.Throws<InvalidOperationException>(() => app.CreateClient());
+        var error = Assert.Throws<Newsletter.Mail.SettingsException>(() => app.CreateClient());
         Assert.Contains("Database:ConnectionString is empty", error.Message, StringComparison.Ordinal);
     }
 
@@ -125,7 +126,7 @@ public class DatabaseProviderTests
     public void AMalformedConnectionStringStopsTheStartAndNamesTheSetting(string provider, string connectionString)
     {
         using var app = new NewsletterApp(new() { ["Database:Provider"] = provider, ["Database:ConnectionString"] = connectionString });
-        var error = Assert.Throws<InvalidOperationException>(() => app.CreateClient());
+        var error = Assert.Throws<Newsletter.Mail.SettingsException>(() => app.CreateClient());
         Assert.Contains($"Database:ConnectionString is not a valid {provider} connection string", error.Message, StringComparison.Ordinal);
     }
 
@@ -134,7 +135,7 @@ public class DatabaseProviderTests
     {
         var nobodyListens = $"Host=127.0.0.1;Port={AppProcess.FreePort()};Database=newsletter;Username=postgres;Timeout=5";
         using var app = new NewsletterApp(new() { ["Database:Provider"] = "PostgreSql", ["Database:ConnectionString"] = nobodyListens });
-        var error = Assert.Throws<InvalidOperationException>(() => app.CreateClient());
+        var error = Assert.Throws<UnreachableDatabaseException>(() => app.CreateClient());
         Assert.Contains("check Database:ConnectionString", error.Message, StringComparison.Ordinal);
     }
 

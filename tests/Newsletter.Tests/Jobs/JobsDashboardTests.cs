@@ -100,7 +100,7 @@ public class JobsDashboardTests
     public void AMalformedJobsConnectionStringStopsTheStartAndNamesTheSetting()
     {
         using var app = new NewsletterApp(new() { ["Jobs:Storage"] = "PostgreSql", ["Jobs:PostgreSql:ConnectionString"] = "Hots=nowhere;Databse=x" });
-        var error = Assert.Throws<InvalidOperationException>(() => app.CreateClient());
+        var error = Assert.Throws<Newsletter.Mail.SettingsException>(() => app.CreateClient());
         Assert.Contains("Jobs:PostgreSql:ConnectionString is not a valid PostgreSQL connection string", error.ToString(), StringComparison.Ordinal);
     }
 

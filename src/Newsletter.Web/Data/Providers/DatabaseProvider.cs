@@ -1,3 +1,4 @@
+using Newsletter.Mail;
 namespace Newsletter.Web.Data.Providers;
 
 /// <summary>
@@ -24,7 +25,7 @@ public sealed record DatabaseSettings(DatabaseProvider Provider, string? Connect
         {
             null or "" or "sqlite" => DatabaseProvider.Sqlite,
             "postgresql" or "postgres" => DatabaseProvider.PostgreSql,
-            _ => throw new InvalidOperationException(
+            _ => throw new SettingsException(
                 $"Database:Provider '{name}' is not supported: use Sqlite (the default, one host) or PostgreSql (several hosts)."),
         };
 
@@ -33,7 +34,7 @@ public sealed record DatabaseSettings(DatabaseProvider Provider, string? Connect
         {
             if (provider == DatabaseProvider.PostgreSql)
             {
-                throw new InvalidOperationException(
+                throw new SettingsException(
                     "Database:Provider is PostgreSql but Database:ConnectionString is empty: set it, for example " +
                     "Database__ConnectionString=\"Host=db;Database=newsletter;Username=newsletter;Password=...\".");
             }

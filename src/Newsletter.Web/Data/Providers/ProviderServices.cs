@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Newsletter.Mail;
 using Npgsql;
 
 namespace Newsletter.Web.Data.Providers;
@@ -125,7 +126,7 @@ public static class ProviderServices
         }
         catch (ArgumentException e)
         {
-            throw new InvalidOperationException($"Database:ConnectionString is not a valid {settings.Provider} connection string: {e.Message}", e);
+            throw new SettingsException($"Database:ConnectionString is not a valid {settings.Provider} connection string: {e.Message}", e);
         }
     }
 }

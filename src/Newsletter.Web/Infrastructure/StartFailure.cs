@@ -1,0 +1,79 @@
+using Microsoft.Extensions.Options;
+using Newsletter.Mail;
+using Newsletter.Web.Mail;
+
+namespace Newsletter.Web.Infrastructure;
+
+/// <summary>
+/// Settings that stop the start end the process with their sentence on stderr and exit code 78 (EX_CONFIG), not
+/// with an unhandled exception: that printed thirty lines of stack around the one sentence that mattered, aborted
+/// with 134 (a core dump where they are on), and under systemd's Restart=on-failure it started again every few
+/// seconds with the same mistake. The unit file says RestartPreventExitStatus=78. Anything else that stops the start
+/// (a database that is down, a bug) still ends as it did, with its stack and a restart.
+/// </summary>
+public static class StartFailure
+{
+    /// <summary>EX_CONFIG in sysexits.h: the configuration is wrong, starting again won't help.</summary>
+    public const int BadSettingsExitCode = 78;
+
+    /// <summary>
+    /// Only an exception nothing caught reaches this, so it acts in the real process and not under the tests'
+    /// WebApplicationFactory, which catches what the entry point throws and hands it to the test.
+    /// </summary>
+    public static void SayWhyWhenSettingsStopTheStart() =>
+        AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+        {
+            if (Explain(e.ExceptionObject as Exception) is { } why)
+            {
+                Console.Error.WriteLine($"Newsletter can't start: {why}");
+                Console.Error.WriteLine("Change the setting in appsettings.json, or in its environment variable (Section__Key), and start again.");
+                Console.Error.Flush();
+                Environment.Exit(BadSettingsExitCode);
+            }
+
+            if (Find<UnreachableDatabaseException>(e.ExceptionObject as Exception) is { } down)
+            {
+                // Not a setting for certain: the server may be starting. 75 (EX_TEMPFAIL) lets systemd try again.
+                Console.Error.WriteLine($"Newsletter can't start: {down.Message}");
+                Console.Error.Flush();
+                Environment.Exit(UnreachableDatabaseExitCode);
+            }
+        };
+
+    /// <summary>EX_TEMPFAIL: the database did not answer; starting again later may work.</summary>
+    public const int UnreachableDatabaseExitCode = 75;
+
+    private static T? Find<T>(Exception? e) where T : Exception => e switch
+    {
+        null => null,
+        T found => found,
+        AggregateException all => all.InnerExceptions.Select(Find<T>).FirstOrDefault(f => f is not null),
+        _ => Find<T>(e.InnerException),
+    };
+
+    /// <summary>
+    /// The checks the host would make while starting, made before it starts: when they fail there, the host logs
+    /// the exception with its stack first, and the database has already been migrated and the notes imported.
+    /// </summary>
+    public static void CheckSettings(IServiceProvider services)
+    {
+        services.GetService<IStartupValidator>()?.Validate();
+        services.GetRequiredService<TemplateCheck>().Run();
+    }
+
+    /// <summary>The sentence to print when the exception (or one it wraps) is a setting's fault; null otherwise.</summary>
+    public static string? Explain(Exception? e) => e switch
+    {
+        null => null,
+        SettingsException or TemplateException => e.Message,
+        OptionsValidationException options => string.Join(" ", options.Failures),
+        AggregateException all => all.InnerExceptions.Select(Explain).FirstOrDefault(why => why is not null),
+        // The configuration binder's own: "Failed to convert configuration value at 'Sending:BatchSize' to type 'System.Int32'."
+        InvalidOperationException when e.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) =>
+            e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message,
+        _ => Explain(e.InnerException),
+    };
+}
+
+/// <summary>The database could not be opened at start: the server is down or not reachable with these settings.</summary>
+public sealed class UnreachableDatabaseException(string message, Exception inner) : InvalidOperationException(message, inner);
