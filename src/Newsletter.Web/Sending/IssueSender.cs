@@ -54,9 +54,20 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signa
         if (started == 0)
         {
             // Cancelled while the snapshot ran: its rows must not sit Pending under a Cancelled issue.
-            await db.Deliveries.Where(d => d.IssueId == issueId && d.Status == DeliveryStatus.Pending && db.Issues.Any(i => i.Id == issueId && i.Status == IssueStatus.Cancelled))
+            var skipped = await db.Deliveries.Where(d => d.IssueId == issueId && d.Status == DeliveryStatus.Pending && db.Issues.Any(i => i.Id == issueId && i.Status == IssueStatus.Cancelled))
                 .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Skipped).SetProperty(d => d.LastError, "send cancelled"), ct);
-            logger.LogInformation("Issue {Id} was cancelled while its snapshot ran; nothing sent", issueId);
+            // Or a second start (the reconciler and the scheduled job after a restart) found it Preparing and the
+            // first one moved it on: that is not a cancellation, and the log said it was.
+            var status = await db.Issues.AsNoTracking().Where(i => i.Id == issueId).Select(i => i.Status).FirstAsync(ct);
+            if (status == IssueStatus.Cancelled)
+            {
+                logger.LogInformation("Issue {Id} was cancelled while its snapshot ran; nothing sent ({Skipped} rows skipped)", issueId, skipped);
+            }
+            else
+            {
+                logger.LogInformation("Issue {Id} was started by another start at the same time; it is {Status}", issueId, status);
+            }
+
             return;
         }
 

@@ -184,13 +184,20 @@ public sealed class SendNode(IOptions<SendingOptions> options, TimeProvider cloc
 /// process on this machine that no longer exists (a restart after kill -9 picks up its own rows), after
 /// <see cref="SendingOptions.NodeTimeout"/> without a heartbeat for any other.
 /// </summary>
-public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node, SendSignal signal, IOptions<SendingOptions> options, TimeProvider clock, ILogger<SendNodeHeartbeat> logger) : BackgroundService
+public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node, SendSignal signal, IOptions<SendingOptions> options, TimeProvider clock, ILogger<SendNodeHeartbeat> logger, IHostApplicationLifetime lifetime) : BackgroundService
 {
     /// <summary>The nodes whose heartbeat runs in this process now.</summary>
     private static readonly ConcurrentDictionary<string, byte> LiveInThisProcess = new();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // A node joins once the app has started, as its workers do: one that fails to start never joined, and
+        // has nothing to sign off from a container already gone.
+        if (!await SendWorkers.WhenStartedAsync(lifetime, stoppingToken))
+        {
+            return;
+        }
+
         // A thread of its own: on a machine whose thread pool is starved by a busy send, the beat that keeps
         // every lease alive must not wait in the pool's queue.
         var thread = new Thread(() => Run(stoppingToken)) { IsBackground = true, Name = "send-node-heartbeat" };

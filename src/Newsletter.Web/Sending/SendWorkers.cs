@@ -26,7 +26,7 @@ public sealed class SendSignal
 /// Hangfire hands a job to whichever node asks, so "four workers per node" could not be said. The issue's
 /// state still moves through Hangfire (the start, the reconciler); the workers follow the tables.
 /// </remarks>
-public sealed class SendWorkers(IServiceScopeFactory scopes, SendSignal signal, IOptions<SendingOptions> options, TimeProvider clock, ILogger<SendWorkers> logger) : BackgroundService
+public sealed class SendWorkers(IServiceScopeFactory scopes, SendSignal signal, IOptions<SendingOptions> options, TimeProvider clock, ILogger<SendWorkers> logger, IHostApplicationLifetime lifetime) : BackgroundService
 {
     private readonly ConcurrentDictionary<(int Issue, int Slot), Thread> _running = new();
     private readonly ConcurrentDictionary<int, long> _sleepUntilMs = new();
@@ -34,7 +34,27 @@ public sealed class SendWorkers(IServiceScopeFactory scopes, SendSignal signal, 
     /// <summary>Workers running on this node now (for tests and the log).</summary>
     public int Running => _running.Count;
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Only once the whole app has started. Hosted services start before Kestrel binds its port, so a node
+        // that then failed to start (its port taken, a setting refused later) had already claimed rows and sent
+        // them, and its container was disposed under the running workers: every failed start (and systemd tried
+        // again every five seconds) left the messages on the wire as readers with two copies.
+        if (await WhenStartedAsync(lifetime, stoppingToken))
+        {
+            await RunAsync(stoppingToken);
+        }
+    }
+
+    /// <summary>Waits until the app has started (true), or until it stops first, having never started (false).</summary>
+    public static async Task<bool> WhenStartedAsync(IHostApplicationLifetime lifetime, CancellationToken stoppingToken)
+    {
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lifetime.ApplicationStarted);
+        await Task.Delay(Timeout.Infinite, either.Token).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return lifetime.ApplicationStarted.IsCancellationRequested && !stoppingToken.IsCancellationRequested;
+    }
+
+    private Task RunAsync(CancellationToken stoppingToken)
     {
         var thread = new Thread(() => Supervise(stoppingToken)) { IsBackground = true, Name = "send-workers" };
         thread.Start();

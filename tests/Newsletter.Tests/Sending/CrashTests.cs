@@ -72,6 +72,38 @@ public class CrashTests
     }
 
     /// <summary>
+    /// A node that can't take its port (a leftover process, two units on one port) fails to start and must send
+    /// nothing: hosted services start before Kestrel binds, and such a node's workers used to claim rows, send,
+    /// then die with the host, leaving their messages in doubt. Under systemd's restart every five seconds that
+    /// was a few readers with two copies per attempt.
+    /// </summary>
+    [Fact]
+    public async Task ANodeThatCannotTakeItsPortSendsNothing()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        var data = await SendingProcess.CreateAsync(400);
+        await using var app = data.App(smtp);
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, app.Port);
+        taken.Start();
+
+        var failed = await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync());
+        Assert.Contains("during start-up", failed.Message, StringComparison.Ordinal);
+        Assert.Equal(0, smtp.Count);
+        // The snapshot may have been taken (a job the node ran before it failed); nothing of it was claimed.
+        var ledger = await data.DeliveriesAsync();
+        Assert.All(ledger, d => Assert.True(d.Status == DeliveryStatus.Pending && !d.Uncertain, $"{d.SubscriberId}: {d.Status}, uncertain {d.Uncertain}"));
+        Assert.DoesNotContain("ObjectDisposedException", app.Log, StringComparison.Ordinal);
+        taken.Stop();
+
+        // Started where it can listen, it sends everyone once.
+        await using var second = data.App(smtp);
+        await second.StartAsync();
+        await data.WaitUntilSentAsync(TimeSpan.FromMinutes(3), second);
+        Assert.All(SendingProcess.CopiesByRecipient(smtp), c => Assert.True(c.Value == 1, $"{c.Key} got {c.Value} copies"));
+        Assert.Equal(400, smtp.Count);
+    }
+
+    /// <summary>
     /// The operator's restart (`systemctl restart`, a deploy) in the middle of a send: SIGTERM, a graceful stop,
     /// the same app started again. Unlike a kill, nothing is in doubt: the message on the wire is let finish and
     /// recorded, the rest of each batch goes back as it was, and the restarted app sends everyone else once.
