@@ -51,12 +51,21 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
     }
 
     [Requires(AuthorPolicies.Read)]
-    public async Task<IActionResult> OnPostEnableAsync(string code)
+    public async Task<IActionResult> OnPostEnableAsync(string code, string? password)
     {
         var user = await users.GetUserAsync(User);
         if (user is null)
         {
             return Challenge();
+        }
+
+        // Turning it on with an authenticator of one's own locks the account's owner out, which is what someone
+        // with a stolen session would do: it takes the password, as turning it off does.
+        if (!await users.CheckPasswordAsync(user, password ?? ""))
+        {
+            ModelState.AddModelError("", "Enter your password to turn on two-factor sign-in.");
+            await LoadAsync();
+            return Page();
         }
 
         var ok = await users.VerifyTwoFactorTokenAsync(user, users.Options.Tokens.AuthenticatorTokenProvider, (code ?? "").Replace(" ", "", StringComparison.Ordinal));
@@ -77,12 +86,20 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
     }
 
     [Requires(AuthorPolicies.Read)]
-    public async Task<IActionResult> OnPostNewCodesAsync()
+    public async Task<IActionResult> OnPostNewCodesAsync(string? password)
     {
         var user = await users.GetUserAsync(User);
         if (user is null)
         {
             return Challenge();
+        }
+
+        // New codes void the owner's own, and hand the session's holder a way past the second factor.
+        if (!await users.CheckPasswordAsync(user, password ?? ""))
+        {
+            ModelState.AddModelError("", "Enter your password to make new recovery codes.");
+            await LoadAsync();
+            return Page();
         }
 
         RecoveryCodes = [.. await users.GenerateNewTwoFactorRecoveryCodesAsync(user, 10) ?? []];

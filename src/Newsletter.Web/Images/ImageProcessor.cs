@@ -23,6 +23,8 @@ public static class ImageProcessor
         ResourceLimits.Height = 1_000_000;
         ResourceLimits.Area = 200_000_000;
         ResourceLimits.Memory = 512UL * 1024 * 1024;
+        // Past Memory, ImageMagick pages pixels to a file in /tmp; unbounded, one small crafted upload wrote 12 GB.
+        ResourceLimits.Disk = 1024UL * 1024 * 1024;
     }
 
     public static ProcessedImage Process(byte[] upload, ImageOptions options)
@@ -39,9 +41,13 @@ public static class ImageProcessor
             throw new ImageRejectedException("The file looks like an image but could not be read. It may be damaged; export it again as JPEG or PNG.");
         }
 
-        if ((long)header.Width * header.Height > options.MaxPixels || header.Width == 0 || header.Height == 0)
+        // A GIF's frames are drawn on its canvas (the "logical screen" of its header), which the first frame's
+        // size doesn't tell: a 29-byte file with one 1×1 frame on a 65,535 × 65,535 canvas passed the check below
+        // and was expanded to the canvas when its frames were put together.
+        var (width, height) = format == MagickFormat.Gif ? GifCanvas(upload, header) : ((long)header.Width, (long)header.Height);
+        if (width * height > options.MaxPixels || width == 0 || height == 0)
         {
-            throw new ImageRejectedException($"The image says it is {header.Width:N0} × {header.Height:N0} pixels; the limit is {options.MaxPixels / 1_000_000:N0} megapixels. Export a smaller copy.");
+            throw new ImageRejectedException($"The image says it is {width:N0} × {height:N0} pixels; the limit is {options.MaxPixels / 1_000_000:N0} megapixels. Export a smaller copy.");
         }
 
         try
@@ -53,6 +59,11 @@ public static class ImageProcessor
             throw new ImageRejectedException("The image could not be decoded. It may be damaged or too large; export it again as JPEG or PNG.");
         }
     }
+
+    /// <summary>The larger of a GIF's canvas (bytes 6 to 9, little-endian) and its first frame.</summary>
+    private static (long Width, long Height) GifCanvas(byte[] gif, MagickImageInfo? first) =>
+        gif.Length < 10 ? ((long)(first?.Width ?? 0u), (long)(first?.Height ?? 0u))
+            : (Math.Max(gif[6] | (gif[7] << 8), (long)(first?.Width ?? 0u)), Math.Max(gif[8] | (gif[9] << 8), (long)(first?.Height ?? 0u)));
 
     /// <summary>By the file's first bytes, never its name or the browser's word: SVG and everything else are refused.</summary>
     private static MagickFormat Sniff(ReadOnlySpan<byte> b)
@@ -117,7 +128,15 @@ public static class ImageProcessor
     private static ProcessedImage Gif(byte[] upload, MagickReadSettings settings, ImageOptions options)
     {
         using var frames = new MagickImageCollection(upload, settings);
-        if ((long)frames.Count * frames[0].Width * frames[0].Height > options.MaxPixels)
+        // Putting the frames together makes each one the canvas' size, wherever a frame claims to sit on it.
+        var (canvasWidth, canvasHeight) = GifCanvas(upload, null);
+        foreach (var frame in frames)
+        {
+            canvasWidth = Math.Max(canvasWidth, Math.Max((long)frame.Page.Width, (long)frame.Page.X + frame.Width));
+            canvasHeight = Math.Max(canvasHeight, Math.Max((long)frame.Page.Height, (long)frame.Page.Y + frame.Height));
+        }
+
+        if (canvasWidth * canvasHeight > options.MaxPixels || (long)frames.Count * canvasWidth * canvasHeight > options.MaxPixels)
         {
             throw new ImageRejectedException($"The animation has {frames.Count:N0} frames; together they are more than {options.MaxPixels / 1_000_000:N0} megapixels. Export a shorter or smaller one.");
         }

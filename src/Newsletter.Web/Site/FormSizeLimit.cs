@@ -24,7 +24,18 @@ public static class FormSizeLimit
             }
             catch (Exception e) when (e is InvalidDataException || (e is BadHttpRequestException bad && bad.StatusCode == StatusCodes.Status413PayloadTooLarge))
             {
-                context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+                // The form readers say "limit" for every size they refuse; anything else they throw (a multipart
+                // type without its boundary) is a malformed form, not a large one.
+                context.Response.StatusCode = e is InvalidDataException && !e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)
+                    ? StatusCodes.Status400BadRequest
+                    : StatusCodes.Status413PayloadTooLarge;
+                return;
+            }
+            catch (IOException) when (!context.RequestAborted.IsCancellationRequested)
+            {
+                // A multipart body cut off before its closing boundary: a malformed request, answered as one instead
+                // of a 500 and an error in the log.
+                context.Response.StatusCode = StatusCodes.Status400BadRequest;
                 return;
             }
         }

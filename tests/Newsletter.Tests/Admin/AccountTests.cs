@@ -92,13 +92,16 @@ public partial class AccountTests
         // The QR code is an inline SVG drawn on the server (no script, no image from elsewhere).
         Assert.Matches("<figure class=\"totp-qr\"[^>]*><svg [^>]*viewBox=", account);
 
-        var wrong = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["code"] = "000000" }, "/admin/account?handler=Enable");
+        var wrong = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["code"] = "000000", ["password"] = Password }, "/admin/account?handler=Enable");
         Assert.Contains("That code didn", await wrong.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         // The code and its 30-second step are kept: on a loaded machine the next step can begin before the reuse
         // below, and a code computed again then would be a fresh one, not the used one.
         var enabledAt = DateTimeOffset.UtcNow;
         var enablingCode = Totp(key, at: enabledAt);
-        var enabled = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["code"] = enablingCode }, "/admin/account?handler=Enable");
+        // A session alone (a stolen cookie) can't turn it on with its own authenticator: the password is asked.
+        var withoutPassword = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["code"] = enablingCode }, "/admin/account?handler=Enable");
+        Assert.Contains("Enter your password to turn on two-factor sign-in.", await withoutPassword.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        var enabled = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["code"] = enablingCode, ["password"] = Password }, "/admin/account?handler=Enable");
         var page = await enabled.Content.ReadAsStringAsync(Ct);
         Assert.Contains("Two-factor sign-in is on.", page, StringComparison.Ordinal);
         var recovery = RecoveryCode().Matches(page).Select(m => m.Groups[1].Value).ToList();
@@ -125,6 +128,11 @@ public partial class AccountTests
         Assert.True(await SignInWithSecondFactorAsync(app, recovery[0]));
         Assert.False(await SignInWithSecondFactorAsync(app, recovery[0]));
 
+        // New recovery codes take the password too; without it the old ones still work.
+        var noCodes = await Forms.PostAsync(client, "/admin/account", new Dictionary<string, string>(), "/admin/account?handler=NewCodes");
+        Assert.Contains("Enter your password to make new recovery codes.", await noCodes.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.True(await SignInWithSecondFactorAsync(app, recovery[1]));
+
         // Turning it off takes the password, not just the session.
         var refused = await Forms.PostAsync(client, "/admin/account", new Dictionary<string, string> { ["password"] = "a guess" }, "/admin/account?handler=Disable");
         Assert.Contains("Enter your password", await refused.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
@@ -142,7 +150,7 @@ public partial class AccountTests
         await Forms.SetUpOwnerAsync(owner, "owner@example.org", Password);
         var setup = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string>(), "/admin/account?handler=Setup");
         var key = TotpKey().Match(await setup.Content.ReadAsStringAsync(Ct)).Groups[1].Value.Replace(" ", "", StringComparison.Ordinal);
-        var enabled = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["code"] = Totp(key) }, "/admin/account?handler=Enable");
+        var enabled = await Forms.PostAsync(owner, "/admin/account", new Dictionary<string, string> { ["code"] = Totp(key), ["password"] = Password }, "/admin/account?handler=Enable");
         var recovery = RecoveryCode().Matches(await enabled.Content.ReadAsStringAsync(Ct)).Select(m => m.Groups[1].Value).ToList();
         Assert.Equal(10, recovery.Count);
 

@@ -120,6 +120,10 @@ public class ImageUploadTests
         // 100,000 × 100,000 pixels declared in 60 bytes: refused from the header, before anything is decoded.
         await Refused(PngBomb(100_000, 100_000), "bomb.png", "100,000 × 100,000 pixels");
         await Refused(PngBomb(20_000, 20_000), "bomb2.png", "20,000 × 20,000 pixels; the limit is 50 megapixels");
+        // A GIF of one 1×1 frame on a canvas of 65,535 × 65,535 (29 bytes): the canvas is what putting the frames
+        // together allocates, and it once wrote a 12 GB pixel cache to /tmp. Refused from its header.
+        await Refused(GifOnCanvas(65_535, 65_535), "bomb.gif", "65,535 × 65,535 pixels");
+        await Refused(GifOnCanvas(18_000, 18_000), "bomb2.gif", "18,000 × 18,000 pixels; the limit is 50 megapixels");
         // A JPEG that is a header and then garbage.
         await Refused([0xFF, 0xD8, 0xFF, 0xE0, .. RandomNumberGenerator.GetBytes(2000)], "broken.jpg", "could not be");
         await Refused(Photo(400, 300), "no-alt.jpg", "alt text", alt: "  ");
@@ -215,6 +219,13 @@ public class ImageUploadTests
     }
 
     /// <summary>A PNG whose header declares <paramref name="width"/> × <paramref name="height"/> pixels, with a token of data.</summary>
+    /// <summary>A GIF89a whose header declares the canvas, holding one 1×1 frame at its corner.</summary>
+    private static byte[] GifOnCanvas(ushort width, ushort height) =>
+    [
+        .. "GIF89a"u8, (byte)width, (byte)(width >> 8), (byte)height, (byte)(height >> 8), 0x00, 0x00, 0x00,
+        (byte)',', 0, 0, 0, 0, 1, 0, 1, 0, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, (byte)';',
+    ];
+
     private static byte[] PngBomb(int width, int height)
     {
         using var png = new MemoryStream();

@@ -48,4 +48,25 @@ public class OversizedBodyTests
 
         Assert.True(status?.StartsWith("HTTP/1.1 413", StringComparison.Ordinal) == true, $"{status}{Environment.NewLine}{app.Log}");
     }
+
+    /// <summary>
+    /// A multipart form cut off before its closing boundary, or one whose type names no boundary, is a malformed
+    /// request: 400 with the error page. Before, the first was a 500 with an error in the log, the second "too large".
+    /// </summary>
+    [Theory]
+    [InlineData("/subscribe", "multipart/form-data; boundary=zz", "--zz\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nx")]
+    [InlineData("/admin/login", "multipart/form-data; boundary=zz", "--zz\r\nContent-Disposition: form-data; name=\"Email\"\r\n\r\nx")]
+    [InlineData("/preferences", "multipart/form-data", "--zz\r\n\r\nx\r\n--zz--\r\n")]
+    public async Task AMalformedMultipartFormIsABadRequest(string path, string contentType, string body)
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        var content = new ByteArrayContent(System.Text.Encoding.ASCII.GetBytes(body));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        var response = await client.PostAsync(path, content, Ct);
+
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode}{Environment.NewLine}{app.ServerLog}");
+        Assert.False(app.ServerLog.HasErrors, app.ServerLog.ToString());
+    }
 }
