@@ -126,7 +126,7 @@ public static class IssuesApi
         g.MapPost("/{id:int}/unschedule", UnscheduleAsync).RequireAuthorization(ApiPolicies.Send)
             .WithSummary("Unschedule an issue").WithDescription("A scheduled issue goes back to draft; anything else answers 409.");
         g.MapPost("/{id:int}/send", SendAsync).RequireAuthorization(ApiPolicies.Send)
-            .WithSummary("Send an issue now").WithDescription("Starts the send in the background; follow it with progress. A second request while it starts or sends answers 409 and sends nothing twice.");
+            .WithSummary("Send an issue now").WithDescription("Starts the send in the background; follow it with progress. A second request while it starts or sends answers 409 and sends nothing twice; so does an issue that includes a note that is not published, naming it.");
         g.MapPost("/{id:int}/pause", PauseAsync).RequireAuthorization(ApiPolicies.Send)
             .WithSummary("Pause a send").WithDescription("Workers stop after their current batch; resume carries on where it stopped.");
         g.MapPost("/{id:int}/resume", ResumeAsync).RequireAuthorization(ApiPolicies.Send)
@@ -300,6 +300,7 @@ public static class IssuesApi
         {
             ScheduleOutcome.NotFound => Missing(id),
             ScheduleOutcome.NotReady => NotReady(id),
+            ScheduleOutcome.NoteNotPublished => ApiResults.Conflict($"Issue {id} was not sent: {editor.UnpublishedNote}"),
             ScheduleOutcome.AlreadyGoing => ApiResults.Conflict($"Issue {id} is already starting, sending or sent; nothing was sent twice. Follow it with {ApiExtensions.Prefix}/issues/{id}/progress."),
             _ => TypedResults.Accepted($"{ApiExtensions.Prefix}/issues/{id}/progress", IssueDto.From((await FindAsync(db, id, ct))!)),
         };

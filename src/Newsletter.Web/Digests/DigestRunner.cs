@@ -180,9 +180,13 @@ public sealed class DigestRunner(
     public async Task<List<Note>> NewNotesAsync(Digest digest, CancellationToken ct)
     {
         var since = digest.CreatedAt.Date;
+        // A note written after the digest but dated the day before (the author's zone is behind UTC's date) is new;
+        // one dated earlier is not, even when it arrived later: posts brought from another platform are the
+        // archive, and a digest that sends itself mailed each of them to every reader.
+        var dayBefore = since.AddDays(-1);
         var query = db.Notes.AsNoTracking().Include(n => n.Tags)
             .Where(n => n.Status == NoteStatus.Published && n.DeletedAt == null && n.Kind == NoteKind.Note)
-            .Where(n => n.Date >= since || n.CreatedAt >= digest.CreatedAt)
+            .Where(n => n.Date >= since || (n.CreatedAt >= digest.CreatedAt && n.Date >= dayBefore))
             .Where(n => !db.DigestRunNotes.Any(r => r.DigestId == digest.Id && r.NoteId == n.Id));
         if (digest.Topic is { } topic)
         {

@@ -70,6 +70,9 @@ public enum ScheduleOutcome
 
     /// <summary>Already starting, sending or sent: a second "send now" changes nothing.</summary>
     AlreadyGoing,
+
+    /// <summary>It includes a note that is not published (any more): <see cref="IssueEditor.UnpublishedNote"/> says which.</summary>
+    NoteNotPublished,
 }
 
 /// <summary>
@@ -173,6 +176,10 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
         if (known != noteIds.Count)
         {
             errors["notes"] = ["A chosen note no longer exists. Check the list of notes and save again."];
+        }
+        else if (await UnpublishedNotesAsync(noteIds, ct) is { } unpublished)
+        {
+            errors["notes"] = [unpublished];
         }
 
         var segment = Segments.Segment.Everyone;
@@ -283,6 +290,15 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
             return ScheduleOutcome.NotReady;
         }
 
+        // A note unpublished (or never published) after the issue was saved would go out in full, by email and on
+        // the issue's public page, while its own page said 404.
+        var noteIds = await db.Set<IssueNote>().Where(n => n.IssueId == id).Select(n => n.NoteId).ToListAsync(ct);
+        if (await UnpublishedNotesAsync(noteIds, ct) is { } unpublished)
+        {
+            UnpublishedNote = unpublished;
+            return ScheduleOutcome.NoteNotPublished;
+        }
+
         var due = clock.GetUtcNow().UtcDateTime + IssueSender.StartMargin;
         var moved = await db.Issues
             .Where(i => i.Id == id && (i.Status == IssueStatus.Draft || (i.Status == IssueStatus.Scheduled && i.ScheduledAt > due)))
@@ -303,6 +319,23 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
         }
 
         return ScheduleOutcome.Scheduled;
+    }
+
+    /// <summary>The sentence for <see cref="ScheduleOutcome.NoteNotPublished"/>: which note, and what to do.</summary>
+    public string? UnpublishedNote { get; private set; }
+
+    /// <summary>An issue carries published notes only: it is public once sent, and a draft's text is not.</summary>
+    private async Task<string?> UnpublishedNotesAsync(List<int> noteIds, CancellationToken ct)
+    {
+        if (noteIds.Count == 0)
+        {
+            return null;
+        }
+
+        var titles = await db.Notes.Where(n => noteIds.Contains(n.Id) && (n.DeletedAt != null || n.Status != NoteStatus.Published || n.Kind != NoteKind.Note))
+            .OrderBy(n => n.Id).Select(n => n.Title).ToListAsync(ct);
+        return titles.Count == 0 ? null
+            : $"{string.Join(", ", titles.Select(t => $"“{t}”"))} {(titles.Count == 1 ? "is" : "are")} not published: publish {(titles.Count == 1 ? "it" : "them")} first, or take {(titles.Count == 1 ? "it" : "them")} out of the issue.";
     }
 
     /// <summary>A scheduled issue goes back to draft. The Hangfire job may still fire at the old time; it finds a draft and does nothing.</summary>

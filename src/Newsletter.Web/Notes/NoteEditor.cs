@@ -1,9 +1,11 @@
 using Hangfire;
 using System.ComponentModel.DataAnnotations;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Newsletter.Web.Content;
 using Newsletter.Web.Data;
 using Newsletter.Web.Data.Providers;
+using Newsletter.Web.Site;
 
 namespace Newsletter.Web.Notes;
 
@@ -36,9 +38,12 @@ public sealed record NoteEditResult(NoteEditOutcome Outcome, Note? Note, IReadOn
 /// Writes notes for the admin's editor and the API: validation, slug uniqueness, rendering once per change,
 /// and the content version every node's cache follows, all in one place.
 /// </summary>
-public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, ContentChanges changes, TimeProvider clock, IBackgroundJobClient jobs)
+public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, ContentChanges changes, TimeProvider clock, IBackgroundJobClient jobs, IOptions<SiteOptions> site)
 {
     private static readonly IReadOnlyDictionary<string, string[]> NoErrors = new Dictionary<string, string[]>();
+
+    /// <summary>The author's date now, as the site shows dates: at 00:10 in Berlin it is already tomorrow there.</summary>
+    public DateTime Today() => TimeZoneInfo.ConvertTimeFromUtc(clock.GetUtcNow().UtcDateTime, site.Value.Zone).Date;
 
     /// <summary>Creates a note (<paramref name="id"/> null) or changes one written in the admin or through the API.</summary>
     /// <param name="expectedVersion">
@@ -130,7 +135,7 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
         note.Markdown = input.Markdown ?? "";
         note.Html = rendered.Html;
         note.PlainText = note.Kind == NoteKind.Bio ? NoteImporter.BioSearchText(markdown, rendered.PlainText, note.ProfileJson) : rendered.PlainText;
-        note.Date = DateTime.SpecifyKind((input.Date ?? now).Date, DateTimeKind.Utc);
+        note.Date = DateTime.SpecifyKind((input.Date ?? Today()).Date, DateTimeKind.Utc);
         note.UpdatedAt = now;
         note.SetTags(Tags.Parse(input.Tags));
         note.Status = intent switch
@@ -210,8 +215,9 @@ public sealed class NoteInput
     [StringLength(120, ErrorMessage = "A slug can be at most 120 characters.")]
     public string? Slug { get; set; }
 
+    /// <summary>Left empty, the author's today (<see cref="NoteEditor.Today"/>), not UTC's.</summary>
     [DataType(DataType.Date)]
-    public DateTime? Date { get; set; } = DateTime.UtcNow.Date;
+    public DateTime? Date { get; set; }
 
     [StringLength(500, ErrorMessage = "The tags can be at most 500 characters together.")]
     public string? Tags { get; set; }

@@ -140,7 +140,25 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
     public static string Excerpt(string text, int max = 200)
     {
         var flat = string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
-        return flat.Length <= max ? flat : flat[..flat.LastIndexOf(' ', max)] + "…";
+        if (flat.Length <= max)
+        {
+            return flat;
+        }
+
+        var cut = flat.LastIndexOf(' ', max);
+        if (cut < max / 2)
+        {
+            // Chinese or Japanese text, or a long link first, has no space to cut at: it is cut at the limit, between
+            // two whole characters (never inside a surrogate pair or before a combining mark).
+            cut = 0;
+            var characters = System.Globalization.StringInfo.GetTextElementEnumerator(flat);
+            while (characters.MoveNext() && characters.ElementIndex + characters.GetTextElement().Length <= max)
+            {
+                cut = characters.ElementIndex + characters.GetTextElement().Length;
+            }
+        }
+
+        return flat[..cut].TrimEnd() + "…";
     }
 }
 

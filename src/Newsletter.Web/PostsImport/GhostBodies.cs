@@ -24,7 +24,9 @@ public static class GhostBodies
 
             return sb.ToString();
         }
-        catch (JsonException)
+        // A node of the wrong kind (an array where an object belongs) throws InvalidOperationException; the post is
+        // then imported from its html, or reported empty, instead of failing the whole file.
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentOutOfRangeException or IndexOutOfRangeException or FormatException)
         {
             return "";
         }
@@ -158,7 +160,7 @@ public static class GhostBodies
 
             return sb.ToString();
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or IndexOutOfRangeException or FormatException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentOutOfRangeException or IndexOutOfRangeException or FormatException)
         {
             return "";
         }

@@ -381,7 +381,10 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
 
         // The welcome series starts with the confirmation, in its transaction. When its first step goes out at
         // once, that step is the reader's welcome: the built-in one as well made two "welcome" emails in a minute.
-        var joined = await Welcome.WelcomeSeries.JoinAsync(db, token.SubscriberId, now, ct) > 0;
+        // Only a reader who signed up on the site: one an author added or imported (pending, so confirming here) is
+        // on a list that existed before, and a migrated list confirming again got the whole series.
+        var source = await db.Subscribers.AsNoTracking().Where(s => s.Id == token.SubscriberId).Select(s => s.Source).FirstAsync(ct);
+        var joined = SignedUpOnTheSite(source) && await Welcome.WelcomeSeries.JoinAsync(db, token.SubscriberId, now, ct) > 0;
         var seriesGreets = joined && await Welcome.WelcomeSeries.GreetsAtOnceAsync(db, ct);
         // The welcome email is stored with the confirmation (an outbox), so a stop right after the commit
         // delays it instead of losing it.
@@ -584,6 +587,13 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
     /// An author adds a reader: active with a recorded consent, or pending with a confirmation. The admin form
     /// may add addresses the public form refuses (an intranet list on a private domain): the author vouches.
     /// </summary>
+    /// <summary>Whether a reader's <see cref="Subscriber.Source"/> is a page of the site rather than an author's add or an import.</summary>
+    public static bool SignedUpOnTheSite(string source) =>
+        source is not (Api.SubscribersApi.Source or AddedInTheAdmin) && !source.StartsWith("import:", StringComparison.Ordinal);
+
+    /// <summary>The <see cref="Subscriber.Source"/> of a reader added on the admin's page.</summary>
+    public const string AddedInTheAdmin = "admin";
+
     public async Task<(AddReaderResult Result, long Id)> AddByAuthorAsync(string email, string? name, IEnumerable<string> tags, string? consent, string source, CancellationToken ct)
     {
         var key = Subscriber.KeyOf(email);

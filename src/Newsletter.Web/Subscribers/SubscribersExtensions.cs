@@ -214,6 +214,7 @@ public sealed class SubscribeRequest
     public static string CleanSource(string? source)
     {
         var s = new string([.. (source ?? "").Where(c => char.IsAsciiLetterOrDigit(c) || c == '-').Take(40)]);
-        return s.Length == 0 ? "web" : s;
+        // A form can't claim to be an author's add: those sources keep a reader out of the welcome series.
+        return s.Length == 0 || !ReaderLifecycle.SignedUpOnTheSite(s) ? "web" : s;
     }
 }

@@ -92,6 +92,23 @@ public class ApiProblemTests
         Assert.Equal(HttpStatusCode.Created, saved.StatusCode);
     }
 
+    /// <summary>
+    /// A summary is cut at a space; text with none near the limit (Japanese, a link first) was a 500 on every save,
+    /// and as a file in notes/ it stopped the app from starting. It is cut at the limit instead.
+    /// </summary>
+    [Fact]
+    public async Task TextWithNoSpaceToCutAtIsSavedWithASummaryCutAtTheLimit()
+    {
+        using var app = new NewsletterApp();
+        var api = await ClientAsync(app);
+        var japanese = string.Concat(Enumerable.Repeat("これは日本語の文章です。", 20));
+        var (note, body) = await PostJsonAsync(api, "/api/v1/notes", new { title = "日本語のノート", slug = "jp-note", markdown = japanese });
+        Assert.Equal(HttpStatusCode.Created, note.StatusCode);
+        Assert.Equal(japanese[..200] + "…", body.GetProperty("summary").GetString());
+        var (issue, _) = await PostJsonAsync(api, "/api/v1/issues", new { subject = "Link first", markdown = "<https://example.com/" + new string('a', 220) + "> and then words" });
+        Assert.Equal(HttpStatusCode.Created, issue.StatusCode);
+    }
+
     [Theory]
     [InlineData("2027-01-01T10:00:00+01:00")]
     [InlineData("2027-01-01T09:00:00Z")]

@@ -171,4 +171,17 @@ public class EmailTextTests
         Assert.DoesNotContain("↩", rendered.PlainText, StringComparison.Ordinal);
         Assert.StartsWith("The ledger. The heart of the design.", Newsletter.Web.Notes.NoteImporter.Excerpt(rendered.PlainText), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void AnExcerptWithNoSpaceIsCutAtTheLimitBetweenWholeCharacters()
+    {
+        // 150 emoji are 300 UTF-16 units: a cut at 200 falls between two halves of nothing.
+        var emoji = Newsletter.Web.Notes.NoteImporter.Excerpt(string.Concat(Enumerable.Repeat("😀", 150)));
+        Assert.Equal(string.Concat(Enumerable.Repeat("😀", 100)) + "…", emoji);
+        // A base letter and its combining accent stay together.
+        var accents = Newsletter.Web.Notes.NoteImporter.Excerpt(new string('a', 199) + "e\u0301" + new string('b', 50));
+        Assert.Equal(new string('a', 199) + "…", accents);
+        // With a space in the second half, the cut is still at the last word.
+        Assert.Equal(new string('x', 150) + "…", Newsletter.Web.Notes.NoteImporter.Excerpt(new string('x', 150) + " " + new string('y', 100)));
+    }
 }

@@ -53,6 +53,33 @@ public class DigestRunTests
     }
 
     [Fact]
+    public async Task PostsBroughtFromAnotherPlatformAfterTheDigestAreTheArchiveNotNewNotes()
+    {
+        using var app = NewApp();
+        var digest = await AddDigestAsync(app, Weekly());
+        // After the digest: an archive post dated 2021 (as the post import makes them), one dated the day before
+        // (the author's zone behind UTC's date) and one dated today.
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var editor = scope.ServiceProvider.GetRequiredService<Newsletter.Web.Notes.NoteEditor>();
+            foreach (var (title, date) in new[] { ("Old rust post from 2021", new DateTime(2021, 5, 1)), ("Late last night", DateTime.UtcNow.Date.AddDays(-1)) })
+            {
+                var saved = await editor.SaveAsync(null, new Newsletter.Web.Notes.NoteInput { Title = title, Markdown = "Text.", Date = date }, Newsletter.Web.Notes.NoteIntent.Publish, Ct);
+                Assert.Equal(Newsletter.Web.Notes.NoteEditOutcome.Saved, saved.Outcome);
+            }
+        }
+
+        await AddNoteAsync(app, "Written today");
+        var fresh = await QueryAsync(app, async db =>
+        {
+            await using var scope = app.Services.CreateAsyncScope();
+            var runner = scope.ServiceProvider.GetRequiredService<DigestRunner>();
+            return await runner.NewNotesAsync(await db.Digests.AsNoTracking().FirstAsync(d => d.Id == digest.Id, Ct), Ct);
+        });
+        Assert.Equal(["Late last night", "Written today"], fresh.Select(n => n.Title));
+    }
+
+    [Fact]
     public async Task NoNewNoteDraftsNothingAndTakenNotesAreNotTakenAgain()
     {
         using var app = NewApp();

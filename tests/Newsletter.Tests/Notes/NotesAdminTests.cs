@@ -1,4 +1,6 @@
 using System.Net;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Newsletter.Testing;
 
 namespace Newsletter.Tests.Notes;
@@ -90,6 +92,40 @@ public class NotesAdminTests
         var page = WebUtility.HtmlDecode(await client.GetStringAsync(editUrl + "/delete", Ct));
         Assert.Contains("An unsent issue includes this note.", page, StringComparison.Ordinal);
         Assert.Contains(">Roundup with the note</a> (draft)", page, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// An issue is public once sent, so it carries published notes only: a draft is refused when the issue is
+    /// saved, and a note unpublished after the issue was saved stops the send with its name. Before, both went
+    /// out in full by email and on the issue's page while the note's own page said 404.
+    /// </summary>
+    [Fact]
+    public async Task AnIssueCarriesOnlyPublishedNotes()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var published = await Forms.PostAsync(client, "/admin/notes/new", Note("Withdrawn later", "publish"));
+        var publishedId = int.Parse(published.Headers.Location!.OriginalString.Split('?')[0].Split('/')[^1], System.Globalization.CultureInfo.InvariantCulture);
+        var draft = await Forms.PostAsync(client, "/admin/notes/new", Note("Never published", "save"));
+        var draftId = int.Parse(draft.Headers.Location!.OriginalString.Split('?')[0].Split('/')[^1], System.Globalization.CultureInfo.InvariantCulture);
+
+        var api = await Api.ApiClients.ClientAsync(app);
+        var withDraft = await api.PostAsync("/api/v1/issues", new StringContent($$"""{"subject":"With a draft","markdown":"Intro.","noteIds":[{{draftId}}]}""", System.Text.Encoding.UTF8, "application/json"), Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, withDraft.StatusCode);
+        Assert.Contains("“Never published” is not published: publish it first, or take it out of the issue.", await withDraft.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        var issue = await api.PostAsync("/api/v1/issues", new StringContent($$"""{"subject":"Roundup","markdown":"Intro.","noteIds":[{{publishedId}}]}""", System.Text.Encoding.UTF8, "application/json"), Ct);
+        Assert.Equal(HttpStatusCode.Created, issue.StatusCode);
+        var issueId = System.Text.Json.JsonDocument.Parse(await issue.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("id").GetInt32();
+        Assert.Equal(HttpStatusCode.OK, (await api.PostAsync($"/api/v1/notes/{publishedId}/unpublish", null, Ct)).StatusCode);
+
+        var send = await api.PostAsync($"/api/v1/issues/{issueId}/send", null, Ct);
+        Assert.Equal(HttpStatusCode.Conflict, send.StatusCode);
+        Assert.Contains("“Withdrawn later” is not published", await send.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Newsletter.Web.Data.AppDbContext>();
+        Assert.Equal(Newsletter.Web.Issues.IssueStatus.Draft, await db.Issues.Where(i => i.Id == issueId).Select(i => i.Status).FirstAsync(Ct));
     }
 
     [Theory]

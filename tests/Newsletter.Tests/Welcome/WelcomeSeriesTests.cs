@@ -57,6 +57,32 @@ public class WelcomeSeriesTests
         Assert.DoesNotContain(smtp.Messages(), m => m.Message.Subject?.StartsWith("Welcome to", StringComparison.Ordinal) == true);
     }
 
+    /// <summary>
+    /// "Imports and readers added by an author don't join": one added through the API (pending, so asked to
+    /// confirm) who confirms is greeted by the built-in welcome, not the series. Before, a migrated list asked to
+    /// confirm again got the whole series.
+    /// </summary>
+    [Fact]
+    public async Task AReaderAnAuthorAddedAsPendingConfirmsWithoutJoiningTheSeries()
+    {
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp));
+        await AddStepAsync(app, "Start here", "The three notes to read first.", 0);
+        var api = await Api.ApiClients.ClientAsync(app);
+        var added = await api.PostAsync("/api/v1/subscribers", new StringContent("""{"email":"bob@example.org"}""", System.Text.Encoding.UTF8, "application/json"), Ct);
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+
+        var confirm = await smtp.WaitForAsync(1, Wait, m => m.Message.TextBody?.Contains("/confirm/", StringComparison.Ordinal) == true);
+        var response = await Forms.PostAsync(app.CreateBrowserClient(), Outbox.PathOf(Outbox.Link(confirm.Message, "/confirm/")), new Dictionary<string, string>());
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(SubscriberStatus.Active, (await SubscribeTests.FindAsync(app, "bob@example.org"))!.Status);
+
+        await smtp.WaitForAsync(1, Wait, m => m.Message.Subject?.StartsWith("Welcome to", StringComparison.Ordinal) == true);
+        await RunAsync(app, DateTimeOffset.UtcNow);
+        Assert.Equal(0, CopiesOf(smtp, "Start here"));
+        Assert.Empty(await LedgerAsync(app));
+    }
+
     [Fact]
     public async Task AFirstStepThatWaitsDaysLeavesTheBuiltInWelcomeToGreetTheReader()
     {

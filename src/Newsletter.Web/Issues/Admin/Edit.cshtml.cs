@@ -321,6 +321,7 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         {
             ScheduleOutcome.NotFound => NotFound(),
             ScheduleOutcome.NotReady => NotReady(id),
+            ScheduleOutcome.NoteNotPublished => this.RedirectWithMessage($"/admin/issues/{id}", $"Not scheduled: {editor.UnpublishedNote}"),
             ScheduleOutcome.AlreadyGoing => Redirect($"/admin/issues/{id}/progress"),
             // The page says when it goes out in its own notice; a second "Scheduled for" here said it twice.
             _ => Redirect($"/admin/issues/{id}"),
@@ -345,6 +346,7 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         {
             ScheduleOutcome.NotFound => NotFound(),
             ScheduleOutcome.NotReady => NotReady(id),
+            ScheduleOutcome.NoteNotPublished => this.RedirectWithMessage($"/admin/issues/{id}", $"Not sent: {editor.UnpublishedNote}"),
             _ => Redirect($"/admin/issues/{id}/progress"),
         };
     }

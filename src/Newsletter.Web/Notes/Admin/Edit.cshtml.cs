@@ -50,6 +50,10 @@ public sealed class EditModel(AppDbContext db, MarkdownRenderer markdown, NoteEd
             Input = NoteInput.From(Existing);
             PreviewHtml = Existing.Html;
         }
+        else
+        {
+            Input.Date = editor.Today();
+        }
 
         return Page();
     }

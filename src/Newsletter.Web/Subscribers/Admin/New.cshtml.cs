@@ -37,7 +37,7 @@ public sealed class NewModel(ReaderLifecycle readers) : PageModel
             return Page();
         }
 
-        var (result, id) = await readers.AddByAuthorAsync(normalized, name, Notes.Tags.Parse(tags), active ? consent : null, "admin", ct);
+        var (result, id) = await readers.AddByAuthorAsync(normalized, name, Notes.Tags.Parse(tags), active ? consent : null, ReaderLifecycle.AddedInTheAdmin, ct);
         switch (result)
         {
             case AddReaderResult.Suppressed:

@@ -53,6 +53,22 @@ public class PostImportTests
         return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().Include(i => i.Tags).OrderBy(i => i.PublishedAt).ToListAsync(Ct);
     }
 
+    /// <summary>
+    /// Hostile Ghost bodies (a markup or card index out of range, a node of the wrong kind) give the post an empty
+    /// body, which the import reports, instead of failing the whole file with a 500 or an unhandled exception.
+    /// </summary>
+    [Theory]
+    [InlineData("""{"version":"0.3.1","markups":[],"atoms":[],"cards":[],"sections":[[1,"p",[[0,[5],1,"hello"]]]]}""")]
+    [InlineData("""{"version":"0.3.1","markups":[],"atoms":[],"cards":[],"sections":[[10,-1]]}""")]
+    [InlineData("""{"version":"0.3.1","markups":[["a"]],"atoms":[],"cards":[],"sections":[[1,"p",[[0,[-1],1,"x"]]]]}""")]
+    public void AHostileMobiledocBodyIsEmptyNotACrash(string json) => Assert.Equal("", GhostBodies.MobiledocToHtml(json));
+
+    [Theory]
+    [InlineData("""{"root":{"children":[1,"x",{"type":"text","text":"t"}]}}""")]
+    [InlineData("""{"root":[1,2]}""")]
+    [InlineData("""[1,2]""")]
+    public void AHostileLexicalBodyIsEmptyNotACrash(string json) => Assert.Equal("", GhostBodies.LexicalToHtml(json));
+
     [Fact]
     public async Task ASubstackExportBecomesSentIssuesWithTheirDatesSlugsAndNumbersInDateOrder()
     {
