@@ -19,6 +19,9 @@ public static class SiteExtensions
         {
             o.RootDirectory = "/";
             o.Conventions.AddPageRoute("/Notes/Admin/Edit", "admin/notes/new");
+            // A POST naming no handler the page has rendered the page without its GET's data: a 500 on the issue,
+            // reader and progress pages. It is a malformed request.
+            o.Conventions.ConfigureFilter(new PostWithoutHandler());
         }).ConfigureApplicationPartManager(parts =>
         {
             // The app has no controllers, and looking for them reads every type of the app's assembly at start,
@@ -166,5 +169,26 @@ public static class SiteExtensions
             }
         });
         return app;
+    }
+}
+
+/// <summary>A POST (or PUT, DELETE) to a page that has no handler for it is answered 400 before the page runs.</summary>
+public sealed class PostWithoutHandler : Microsoft.AspNetCore.Mvc.Filters.IPageFilter
+{
+    public void OnPageHandlerSelected(Microsoft.AspNetCore.Mvc.Filters.PageHandlerSelectedContext context)
+    {
+    }
+
+    public void OnPageHandlerExecuting(Microsoft.AspNetCore.Mvc.Filters.PageHandlerExecutingContext context)
+    {
+        var method = context.HttpContext.Request.Method;
+        if (context.HandlerMethod is null && !HttpMethods.IsGet(method) && !HttpMethods.IsHead(method))
+        {
+            context.Result = new Microsoft.AspNetCore.Mvc.BadRequestResult();
+        }
+    }
+
+    public void OnPageHandlerExecuted(Microsoft.AspNetCore.Mvc.Filters.PageHandlerExecutedContext context)
+    {
     }
 }

@@ -144,6 +144,23 @@ public class RoleTests
         Assert.Contains("“Sends” saved; it sends itself", Assert.Single(digestLog).Detail, StringComparison.Ordinal);
     }
 
+    /// <summary>A POST that names no handler of the page (a hand-made request) is a 400, not the page rendered without its data (a 500).</summary>
+    [Fact]
+    public async Task APostNamingNoHandlerIsABadRequest()
+    {
+        using var app = new NewsletterApp();
+        var owner = await OwnerAsync(app);
+        var readers = await SendingFixture.AddReadersAsync(app, 1);
+        var issueId = await SendingFixture.AddIssueAsync(app);
+        foreach (var url in new[] { $"/admin/issues/{issueId}", $"/admin/subscribers/{readers[0]}", $"/admin/issues/{issueId}/progress", $"/admin/issues/{issueId}/preview" })
+        {
+            var response = await Forms.PostAsync(owner, url, new Dictionary<string, string>());
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{url}: {(int)response.StatusCode}");
+        }
+
+        Assert.False(app.ServerLog.HasErrors, app.ServerLog.ToString());
+    }
+
     [Fact]
     public async Task AViewerReadsTheAdminButCannotWriteInviteOrChangeReaders()
     {

@@ -267,6 +267,8 @@ public class ReplyTests
         await using (var scope = app.Services.CreateAsyncScope())
         {
             messageId = await scope.ServiceProvider.GetRequiredService<AppDbContext>().ReplyMessages.Where(m => m.ThreadId == threadId).Select(m => m.Id).SingleAsync(Ct);
+            // Reading is not answering: the reply stays unread for the author who has to answer it.
+            Assert.Null(await scope.ServiceProvider.GetRequiredService<AppDbContext>().ReplyMessages.Where(m => m.Id == messageId).Select(m => m.ReadAt).SingleAsync(Ct));
         }
 
         var answer = await Forms.PostAsync(writer, url, new Dictionary<string, string> { ["body"] = "Send me your password." }, url + "?handler=Answer");
@@ -283,8 +285,12 @@ public class ReplyTests
             Assert.Null((await db.ReplyMessages.SingleAsync(m => m.Id == messageId, Ct)).CommentText);
         }
 
-        // The owner still answers.
+        // The owner still answers, and opening the conversation marks it read for them.
         Assert.Equal(HttpStatusCode.Redirect, (await Forms.PostAsync(owner, url, new Dictionary<string, string> { ["body"] = "Twenty seconds." }, url + "?handler=Answer")).StatusCode);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            Assert.NotNull(await scope.ServiceProvider.GetRequiredService<AppDbContext>().ReplyMessages.Where(m => m.Id == messageId).Select(m => m.ReadAt).SingleAsync(Ct));
+        }
     }
 
     private static MimeMessage Reply(string from, string? messageId, string text)

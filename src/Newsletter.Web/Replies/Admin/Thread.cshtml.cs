@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
@@ -8,7 +9,7 @@ using Newsletter.Web.Admin;
 namespace Newsletter.Web.Replies.Admin;
 
 /// <summary>One conversation: the replies with their quotes folded, the author's answers, publishing with consent, and the answer form.</summary>
-public sealed class ThreadModel(AppDbContext db, ReplyAnswers answers, ReplyComments comments, UserManager<AppUser> users, TimeProvider clock) : PageModel
+public sealed class ThreadModel(AppDbContext db, ReplyAnswers answers, ReplyComments comments, UserManager<AppUser> users, TimeProvider clock, IAuthorizationService authorization) : PageModel
 {
     public ReplyThread Thread { get; private set; } = new();
 
@@ -34,10 +35,15 @@ public sealed class ThreadModel(AppDbContext db, ReplyAnswers answers, ReplyComm
             return NotFound();
         }
 
-        // Opened is read; "Mark as unread" puts it back.
-        var now = clock.GetUtcNow().UtcDateTime;
-        await db.ReplyMessages.Where(m => m.ThreadId == id && m.Direction == ReplyDirection.In && m.ReadAt == null)
-            .ExecuteUpdateAsync(u => u.SetProperty(m => m.ReadAt, now), ct);
+        // Opened is read; "Mark as unread" puts it back. Only by one who may answer: a viewer looking in took the
+        // unread mark away from the author who has to reply.
+        if ((await authorization.AuthorizeAsync(User, AuthorPolicies.Send)).Succeeded)
+        {
+            var now = clock.GetUtcNow().UtcDateTime;
+            await db.ReplyMessages.Where(m => m.ThreadId == id && m.Direction == ReplyDirection.In && m.ReadAt == null)
+                .ExecuteUpdateAsync(u => u.SetProperty(m => m.ReadAt, now), ct);
+        }
+
         return Page();
     }
 
@@ -49,6 +55,7 @@ public sealed class ThreadModel(AppDbContext db, ReplyAnswers answers, ReplyComm
         return Done(id, problem ?? "Answer queued: it goes out in a moment through the mail transport.", problem is not null, answerId is { } a ? $"message-{a}" : "answer");
     }
 
+    [Requires(AuthorPolicies.Send)]
     public async Task<IActionResult> OnPostUnreadAsync(long id, CancellationToken ct)
     {
         var latest = await db.ReplyMessages.Where(m => m.ThreadId == id && m.Direction == ReplyDirection.In)
