@@ -536,6 +536,9 @@ public sealed class DkimSigningTransport(IMailTransport inner, DkimMessageSigner
     public IMailSession OpenSession() => new Session(inner.OpenSession(), signer);
 
     /// <inheritdoc />
+    public Task ProbeAsync(CancellationToken ct) => inner.ProbeAsync(ct);
+
+    /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         await inner.DisposeAsync();

@@ -105,6 +105,23 @@ public sealed class SmtpTransport : IMailTransport
     public Task<IMailSession> OpenSessionAsync(CancellationToken ct) => Task.FromResult(OpenSession());
 
     /// <inheritdoc />
+    public async Task ProbeAsync(CancellationToken ct)
+    {
+        var connection = await RentAsync(ct);
+        try
+        {
+            await connection.Client.NoOpAsync(ct);
+        }
+        catch
+        {
+            await connection.CloseAsync();
+            throw;
+        }
+
+        await ReturnAsync(connection);
+    }
+
+    /// <inheritdoc />
     public IMailSession OpenSession()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

@@ -20,6 +20,13 @@ public interface IMailTransport : IAsyncDisposable
     /// sender's dedicated worker thread spends a quarter less CPU per message on MailKit's synchronous API.
     /// </summary>
     IMailSession OpenSession();
+
+    /// <summary>
+    /// Whether the relay takes a connection now (connect, greeting, authentication, NOOP), without sending. Throws
+    /// when it doesn't. A node whose relay failed asks this while nothing is sending, so the alarm ends when the
+    /// relay is back rather than at the next message, which a paused send never makes.
+    /// </summary>
+    Task ProbeAsync(CancellationToken ct) => Task.CompletedTask;
 }
 
 /// <summary>One connection, used for a batch of messages in sequence (not concurrently).</summary>

@@ -184,7 +184,7 @@ public sealed class SendNode(IOptions<SendingOptions> options, TimeProvider cloc
 /// process on this machine that no longer exists (a restart after kill -9 picks up its own rows), after
 /// <see cref="SendingOptions.NodeTimeout"/> without a heartbeat for any other.
 /// </summary>
-public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node, SendSignal signal, IOptions<SendingOptions> options, TimeProvider clock, ILogger<SendNodeHeartbeat> logger, IHostApplicationLifetime lifetime) : BackgroundService
+public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node, SendSignal signal, IOptions<SendingOptions> options, TimeProvider clock, ILogger<SendNodeHeartbeat> logger, IHostApplicationLifetime lifetime, Newsletter.Mail.IMailTransport transport) : BackgroundService
 {
     /// <summary>The nodes whose heartbeat runs in this process now.</summary>
     private static readonly ConcurrentDictionary<string, byte> LiveInThisProcess = new();
@@ -219,6 +219,7 @@ public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node
             try
             {
                 Beat();
+                ProbeRelayWhileIdle();
                 if (failures > 0)
                 {
                     logger.LogInformation("Send node {Node}: heartbeat works again after {Failures} failures", node.Id, failures);
@@ -238,6 +239,49 @@ public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node
 
             stoppingToken.WaitHandle.WaitOne(options.Value.HeartbeatInterval);
         }
+    }
+
+    /// <summary>How often a node whose relay failed, and which sends nothing, asks the relay whether it is back.</summary>
+    public static readonly TimeSpan RelayProbeInterval = TimeSpan.FromSeconds(10);
+
+    private int _probing;
+    private long _lastProbeMs;
+
+    /// <summary>
+    /// The relay's failure was cleared only by a message that went through: a send paused by the stall rule, or
+    /// cancelled, makes none, and the dashboard, the health check and the metric said "not answering" for as long
+    /// as the node lived after the relay was back. Workers that are sending report for themselves; an idle node
+    /// asks the relay itself, off the heartbeat's thread (a frozen relay must not hold the leases' renewals).
+    /// </summary>
+    private void ProbeRelayWhileIdle()
+    {
+        var nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        if (node.Relay.FailingSince is null || node.Leases.Count > 0 || nowMs - Interlocked.Read(ref _lastProbeMs) < RelayProbeInterval.TotalMilliseconds
+            || Interlocked.Exchange(ref _probing, 1) == 1)
+        {
+            return;
+        }
+
+        Interlocked.Exchange(ref _lastProbeMs, nowMs);
+        _ = Task.Run(async () =>
+        {
+            var started = clock.GetUtcNow();
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await transport.ProbeAsync(timeout.Token);
+                node.RelaySucceeded(started);
+                logger.LogInformation("Send node {Node}: the relay answers again", node.Id);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                logger.LogDebug("Send node {Node}: the relay still does not answer: {Error}", node.Id, e.Message);
+            }
+            finally
+            {
+                Volatile.Write(ref _probing, 0);
+            }
+        });
     }
 
     /// <summary>One beat; public for tests that drive it by hand.</summary>

@@ -199,6 +199,21 @@ public class ExactlyOnceTests
             smtp.Thaw();
         }
 
+        // Back, with the send still paused: the node asks the relay itself, and the alarm ends without a message
+        // sent (it used to last until the next message, which a paused send never makes).
+        var clearBy = DateTime.UtcNow.AddSeconds(60);
+        string? stillShown = "";
+        while (stillShown is not null && DateTime.UtcNow < clearBy)
+        {
+            await Task.Delay(500, Ct);
+            using var progress = JsonDocument.Parse(await client.GetStringAsync($"/admin/api/issues/{issueId}/progress", Ct));
+            stillShown = progress.RootElement.GetProperty("relay").GetString();
+        }
+
+        Assert.True(stillShown is null, $"the relay is back and the page still says: {stillShown}\n{app.ServerLog}");
+        Assert.DoesNotContain("not answering", await client.GetStringAsync("/admin", Ct), StringComparison.Ordinal);
+        Assert.Equal(IssueStatus.Paused, (await WaitForStatusAsync(app, issueId, IssueStatus.Paused, TimeSpan.FromSeconds(5))).Status);
+
         // Back up and resumed: everyone gets it; a message the frozen relay had taken in is the only possible
         // second copy, and the ledger says which.
         await using (var scope = app.Services.CreateAsyncScope())
