@@ -52,7 +52,7 @@ public static class SubscribersApi
         g.MapPost("/{id:long}/unsubscribe", UnsubscribeAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("Unsubscribe a subscriber").WithDescription("The reader gets no further issues; unsubscribing twice changes nothing.");
         g.MapDelete("/{id:long}", DeleteAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
-            .WithSummary("Delete a subscriber").WithDescription("Removes the record and its history; the address may subscribe or be imported again. For a GDPR request use erase.");
+            .WithSummary("Delete a subscriber").WithDescription("Removes the record and its history; the address may subscribe or be imported again. One who unsubscribed is kept (409): deleting them would forget that choice; erase them if they asked to be forgotten. Audited.");
         g.MapPost("/{id:long}/erase", EraseAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Owner)
             .WithSummary("Erase a subscriber (GDPR)").WithDescription("Deletes every row that holds the address or the person's history and keeps only a SHA-256 of the address, so it is not imported or mailed again unless an author lifts the suppression (DELETE /api/v1/suppressions).");
         g.MapGet("/tags", TagsAsync).RequireAuthorization(ApiPolicies.Read)
@@ -167,14 +167,24 @@ public static class SubscribersApi
     private static async Task<Results<Ok<SubscriberDto>, NotFoundProblem>> UnsubscribeAsync(long id, ReaderLifecycle readers, AppDbContext db, CancellationToken ct) =>
         await readers.UnsubscribeAsync(id, Source, ct) && await FindAsync(db, id, ct) is { } s ? TypedResults.Ok(SubscriberDto.From(s)) : Missing(id);
 
-    private static async Task<Results<NoContent, NotFoundProblem>> DeleteAsync(long id, ReaderLifecycle readers, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<NoContent, NotFoundProblem, ConflictProblem>> DeleteAsync(long id, ReaderLifecycle readers, AppDbContext db, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct)
     {
-        if (!await db.Subscribers.AnyAsync(s => s.Id == id, ct))
+        var status = await db.Subscribers.AsNoTracking().Where(s => s.Id == id).Select(s => (SubscriberStatus?)s.Status).FirstOrDefaultAsync(ct);
+        if (status is null)
         {
             return Missing(id);
         }
 
-        await readers.DeleteAsync(id, erase: false, ct);
+        if (ReaderLifecycle.WhyNotDeleted(status.Value) is { } why)
+        {
+            return ApiResults.Conflict(why);
+        }
+
+        if (await readers.DeleteAsync(id, erase: false, ct))
+        {
+            await audit.RecordAsync(user, Audit.AuditActions.ReaderDelete, "subscriber", id.ToString(System.Globalization.CultureInfo.InvariantCulture), $"deleted ({status.Value.ToString().ToLowerInvariant()}), through the API", ct);
+        }
+
         return TypedResults.NoContent();
     }
 

@@ -52,6 +52,7 @@ public static class AuditActions
     public const string SuppressionLift = "suppression.lift";
     public const string PostsImport = "posts.import";
     public const string ReaderErase = "reader.erase";
+    public const string ReaderDelete = "reader.delete";
     public const string AuthorInvite = "author.invite";
     public const string AuthorRole = "author.role";
     public const string AuthorSuspend = "author.suspend";

@@ -731,6 +731,14 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
     /// subscribe requests check. Nothing of the reader is left to record the erase against: the log says it.
     /// </summary>
     /// <returns>False when the reader was already gone (the second of a double click).</returns>
+    /// <summary>
+    /// Why a reader may not be deleted (as opposed to erased), or null. One who unsubscribed is kept: deleting them
+    /// forgot the choice, and an author's add or import then made them active again.
+    /// </summary>
+    public static string? WhyNotDeleted(SubscriberStatus status) => status == SubscriberStatus.Unsubscribed
+        ? "This reader unsubscribed, so they are kept: deleting them would forget that, and an import could add them again. Erase them if they asked to be forgotten (the address then stays suppressed)."
+        : null;
+
     public async Task<bool> DeleteAsync(long id, bool erase, CancellationToken ct)
     {
         var deleted = false;

@@ -86,6 +86,21 @@ public class SubscribersApiTests
         var since = events.GetProperty("next").GetString();
         Assert.Empty((await GetJsonAsync(api, $"/api/v1/events?cursor={since}")).GetProperty("items").EnumerateArray());
 
+        // Deleting one who unsubscribed would forget it, and an add or import would make them active again: refused.
+        var deleted = await api.DeleteAsync($"/api/v1/subscribers/{id}", Ct);
+        Assert.Equal(HttpStatusCode.Conflict, deleted.StatusCode);
+        Assert.Contains("This reader unsubscribed, so they are kept", await deleted.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        // A reader who never left may be deleted, and the audit log says who did it.
+        var (_, cy) = await PostJsonAsync(api, "/api/v1/subscribers", new { email = "cy@example.org", doubleOptIn = false, consent = "asked" });
+        Assert.Equal(HttpStatusCode.NoContent, (await api.DeleteAsync($"/api/v1/subscribers/{cy.GetProperty("id").GetInt64()}", Ct)).StatusCode);
+        await using (var audit = app.Services.CreateAsyncScope())
+        {
+            var entry = await audit.ServiceProvider.GetRequiredService<AppDbContext>().Set<Newsletter.Web.Audit.AuditEntry>()
+                .SingleAsync(e => e.Action == Newsletter.Web.Audit.AuditActions.ReaderDelete, Ct);
+            Assert.Equal(cy.GetProperty("id").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture), entry.ObjectId);
+            Assert.Equal("deleted (active), through the API", entry.Detail);
+        }
+
         // Erase: nothing left but the hash, which keeps the address out.
         Assert.Equal(HttpStatusCode.NoContent, (await api.PostAsync($"/api/v1/subscribers/{id}/erase", null, Ct)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync($"/api/v1/subscribers/{id}", Ct)).StatusCode);

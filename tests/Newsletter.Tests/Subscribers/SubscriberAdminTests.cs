@@ -104,14 +104,23 @@ public class SubscriberAdminTests
         Assert.Contains("Unsubscribed · admin", history, StringComparison.Ordinal);
         Assert.Matches(@"<time datetime=""\d{4}-\d\d-\d\dT[^""]+"">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</time>", history);
 
-        // Delete twice (a double click): one deletion, a calm answer both times, and the address may come back.
-        var first = await Forms.PostAsync(author, page, new Dictionary<string, string>(), page + "?handler=Delete");
-        var second = await Forms.PostAsync(author, "/admin/subscribers/new", new Dictionary<string, string>(), page + "?handler=Delete");
+        // One who unsubscribed is kept: deleting them forgot the choice, and the add below made them active again.
+        var refused = await Forms.PostAsync(author, page, new Dictionary<string, string>(), page + "?handler=Delete");
+        Assert.Equal(HttpStatusCode.Redirect, refused.StatusCode);
+        Assert.NotNull(await FindWithTagsAsync(app, id));
+        Assert.Contains("This reader unsubscribed, so they are kept", WebUtility.HtmlDecode(await author.GetStringAsync(page, Ct)), StringComparison.Ordinal);
+
+        // A reader who never left, deleted twice (a double click): one deletion, a calm answer both times, and the
+        // address may come back.
+        Assert.Equal(HttpStatusCode.Redirect, (await AddAsync(author, "never.left@example.org", mode: "active", consent: "asked")).StatusCode);
+        var otherPage = $"/admin/subscribers/{(await SubscribeTests.FindAsync(app, "never.left@example.org"))!.Id}";
+        var first = await Forms.PostAsync(author, otherPage, new Dictionary<string, string>(), otherPage + "?handler=Delete");
+        var second = await Forms.PostAsync(author, "/admin/subscribers/new", new Dictionary<string, string>(), otherPage + "?handler=Delete");
         Assert.Equal(HttpStatusCode.Redirect, first.StatusCode);
         Assert.Equal(HttpStatusCode.Redirect, second.StatusCode);
-        Assert.Null(await FindWithTagsAsync(app, id));
-        Assert.Equal(HttpStatusCode.NotFound, (await author.GetAsync(page, Ct)).StatusCode);
-        Assert.Equal(HttpStatusCode.Redirect, (await AddAsync(author, "edit.me@example.org", mode: "active", consent: "came back")).StatusCode);
+        Assert.Null(await SubscribeTests.FindAsync(app, "never.left@example.org"));
+        Assert.Equal(HttpStatusCode.NotFound, (await author.GetAsync(otherPage, Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, (await AddAsync(author, "never.left@example.org", mode: "active", consent: "came back")).StatusCode);
     }
 
     [Fact]

@@ -43,9 +43,24 @@ public sealed class DetailModel(AppDbContext db, ReaderLifecycle readers, Addres
     }
 
     [Requires(AuthorPolicies.Readers)]
-    public async Task<IActionResult> OnPostDeleteAsync(long id, CancellationToken ct)
+    public async Task<IActionResult> OnPostDeleteAsync(long id, [FromServices] AuditLog audit, CancellationToken ct)
     {
-        await readers.DeleteAsync(id, erase: false, ct);
+        var status = await db.Subscribers.AsNoTracking().Where(s => s.Id == id).Select(s => (SubscriberStatus?)s.Status).FirstOrDefaultAsync(ct);
+        if (status is null)
+        {
+            return this.RedirectWithMessage("/admin/subscribers", "Deleted.");
+        }
+
+        if (ReaderLifecycle.WhyNotDeleted(status.Value) is { } why)
+        {
+            return this.RedirectWithMessage($"/admin/subscribers/{id}", why);
+        }
+
+        if (await readers.DeleteAsync(id, erase: false, ct))
+        {
+            await audit.RecordAsync(User, AuditActions.ReaderDelete, "subscriber", id.ToString(System.Globalization.CultureInfo.InvariantCulture), $"deleted ({status.Value.ToString().ToLowerInvariant()})", ct);
+        }
+
         return this.RedirectWithMessage("/admin/subscribers", "Deleted.");
     }
 
