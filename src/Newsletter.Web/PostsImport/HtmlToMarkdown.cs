@@ -33,7 +33,7 @@ public static partial class HtmlToMarkdown
         var inline = new StringBuilder();
         void Flush()
         {
-            var text = inline.ToString().Trim();
+            var text = LineStarts(inline.ToString().Trim());
             if (text.Length > 0)
             {
                 sb.Append(indent).Append(text.Replace("\n", "\n" + indent, StringComparison.Ordinal)).Append("\n\n");
@@ -74,7 +74,7 @@ public static partial class HtmlToMarkdown
                     break;
                 case "p":
                     Flush();
-                    var paragraph = Inline(e).Trim();
+                    var paragraph = LineStarts(Inline(e).Trim());
                     if (paragraph.Length > 0)
                     {
                         sb.Append(indent).Append(paragraph.Replace("\n", "\n" + indent, StringComparison.Ordinal)).Append("\n\n");
@@ -114,7 +114,9 @@ public static partial class HtmlToMarkdown
                     Flush();
                     var code = e.TextContent.TrimEnd('\n');
                     var language = e.QuerySelector("code")?.ClassList.FirstOrDefault(c => c.StartsWith("language-", StringComparison.Ordinal))?[9..] ?? "";
-                    var fence = code.Contains("```", StringComparison.Ordinal) ? "~~~~" : "```";
+                    // Longer than any run of backticks in the code, which then can't close it early (a run of
+                    // tildes can't close a backtick fence at all).
+                    var fence = new string('`', Math.Max(3, BacktickRuns().Matches(code).Select(m => m.Length).DefaultIfEmpty(0).Max() + 1));
                     sb.Append(indent).Append(fence).Append(SafeLanguage().IsMatch(language) ? language : "").Append('\n')
                         .Append(indent).Append(code.Replace("\n", "\n" + indent, StringComparison.Ordinal)).Append('\n').Append(indent).Append(fence).Append("\n\n");
                     break;
@@ -248,6 +250,18 @@ public static partial class HtmlToMarkdown
 
     /// <summary>Text that would otherwise read as Markdown (or raw HTML, which the renderer would then sanitise away) stays text.</summary>
     private static string Escape(string text) => MarkdownSpecials().Replace(text, "\\$0");
+
+    /// <summary>
+    /// A line of text that begins like a list item or a heading's underline ("2024. What a year", "+ one", "-")
+    /// would become one in Markdown: its marker is escaped.
+    /// </summary>
+    private static string LineStarts(string text) => ListMarkerAtLineStart().Replace(text, m => m.Groups[1].Value + "\\" + m.Groups[2].Value);
+
+    [GeneratedRegex(@"(?m)^(\d{0,9})([.)+=-])(?=[ \t]|$)")]
+    private static partial Regex ListMarkerAtLineStart();
+
+    [GeneratedRegex("`+")]
+    private static partial Regex BacktickRuns();
 
     [GeneratedRegex(@"\s+")]
     private static partial Regex Whitespace();

@@ -96,6 +96,9 @@ public sealed class PostImporter(
         }
 
         var planned = new List<PlannedPost>();
+        // The same post listed twice in one file is one post; posts that only share a title and a day (untitled
+        // micro-posts, two "Weekly notes") are not: they were reported "already imported" on a site without them.
+        var inFile = new HashSet<(string Title, DateTime Day, string Slug, string Html)>();
         foreach (var post in source.Posts.OrderBy(p => p.Date))
         {
             var title = Clip(post.Title.Trim() is { Length: > 0 } t ? t : "Untitled", 300);
@@ -106,7 +109,7 @@ public sealed class PostImporter(
             }
 
             var key = (title, target == PostTarget.Issues ? Second(post.Date) : post.Date.Date);
-            if (present.Contains(key))
+            if (present.Contains(key) || !inFile.Add((title, key.Item2, post.Slug, post.Html)))
             {
                 planned.Add(new PlannedPost(post with { Title = title }, wanted, PlannedAction.AlreadyImported, null));
                 continue;
@@ -119,7 +122,6 @@ public sealed class PostImporter(
             }
 
             taken.Add(slug);
-            present.Add(key);
             planned.Add(new PlannedPost(post with { Title = title, Slug = wanted }, slug, slug == wanted ? PlannedAction.Create : PlannedAction.CreateRenamed, null));
         }
 

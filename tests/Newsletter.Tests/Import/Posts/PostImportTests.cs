@@ -54,6 +54,24 @@ public class PostImportTests
     }
 
     /// <summary>
+    /// Text that reads as Markdown syntax is kept as text: a paragraph starting "2024." was an ordered list starting
+    /// at 2024, "+ plus" a bullet, and code holding ``` and ~~~~ both closed its fence early, turning the rest of the
+    /// post into code.
+    /// </summary>
+    [Fact]
+    public void TextThatLooksLikeMarkdownSyntaxStaysText()
+    {
+        var markdown = HtmlToMarkdown.Convert("<p>2024. What a year it was.</p><p>+ plus at the start</p><p>- and a dash</p><pre><code>a ``` b\n~~~~\nc</code></pre><p>After the code.</p>");
+        var html = new Newsletter.Web.Content.MarkdownRenderer().Render(markdown).Html;
+        Assert.DoesNotContain("<ol", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<ul", html, StringComparison.Ordinal);
+        Assert.Contains("2024. What a year it was.", html, StringComparison.Ordinal);
+        Assert.Contains("+ plus at the start", html, StringComparison.Ordinal);
+        Assert.Matches("<p>After the code.</p>", html);
+        Assert.Contains("a ``` b\n~~~~\nc", html, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// Hostile Ghost bodies (a markup or card index out of range, a node of the wrong kind) give the post an empty
     /// body, which the import reports, instead of failing the whole file with a 500 or an unhandled exception.
     /// </summary>
@@ -343,6 +361,33 @@ public class PostImportTests
         Assert.False(SafeDownloader.IsPublic(IPAddress.Parse("::ffff:192.168.1.1")));
         Assert.False(SafeDownloader.IsPublic(IPAddress.Parse("fd00::1")));
         Assert.True(SafeDownloader.IsPublic(IPAddress.Parse("93.184.216.34")));
+    }
+
+    /// <summary>
+    /// Untitled posts of one day (a micro-blog, a Mastodon feed) are different posts: all are imported, and a
+    /// second run finds each of them there. Before, all but the first were "already imported" on a site without them.
+    /// </summary>
+    [Fact]
+    public async Task PostsThatShareATitleAndADayAreAllImportedOnce()
+    {
+        await using var app = new NewsletterApp();
+        var feed = System.Text.Encoding.UTF8.GetBytes("""
+            <?xml version="1.0" encoding="utf-8"?>
+            <rss version="2.0"><channel><title>Micro</title><link>https://micro.example/</link>
+            <item><link>https://micro.example/posts/143000/</link><pubDate>Thu, 07 Mar 2024 14:30:00 GMT</pubDate><description>First thought of the day.</description></item>
+            <item><link>https://micro.example/posts/151500/</link><pubDate>Thu, 07 Mar 2024 15:15:00 GMT</pubDate><description>A second one.</description></item>
+            <item><title>Weekly notes</title><link>https://micro.example/posts/weekly-a/</link><pubDate>Fri, 08 Mar 2024 09:00:00 GMT</pubDate><description>Week A.</description></item>
+            <item><title>Weekly notes</title><link>https://micro.example/posts/weekly-b/</link><pubDate>Fri, 08 Mar 2024 18:00:00 GMT</pubDate><description>Week B.</description></item>
+            <item><title>Weekly notes</title><link>https://micro.example/posts/weekly-b/</link><pubDate>Fri, 08 Mar 2024 18:00:00 GMT</pubDate><description>Week B.</description></item>
+            </channel></rss>
+            """);
+        var (plan, result) = await ImportAsync(app, "feed.xml", feed, PostTarget.Notes);
+        Assert.Equal(4, plan.Posts.Count(p => p.Action != PlannedAction.AlreadyImported));
+        Assert.Equal(4, result.Created);
+
+        var (again, second) = await ImportAsync(app, "feed.xml", feed, PostTarget.Notes);
+        Assert.All(again.Posts, p => Assert.Equal(PlannedAction.AlreadyImported, p.Action));
+        Assert.Equal(0, second.Created);
     }
 
     [Fact]
