@@ -2,7 +2,9 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Newsletter.Testing;
 using Newsletter.Web.Data;
+using Newsletter.Web.Data.Providers;
 using Newsletter.Web.Subscribers;
+using Newsletter.Web.Subscribers.Import;
 
 namespace Newsletter.Tests.Subscribers;
 
@@ -72,6 +74,40 @@ public class PendingMailJobTests
         Assert.Empty(await WaitingAsync(app));
         // And a run of the same job once more (Hangfire runs a job again after a crash) sends nothing.
         await RunJobAsync(app, ids);
+        Assert.Equal(3, smtp.Count);
+    }
+
+    [Fact]
+    public async Task AnImportedReaderWhoseConfirmationWasRefusedIsAskedAgainByTheRetry()
+    {
+        // The relay defers one address, as a throttling provider or a relay outage does for a while.
+        await using var smtp = await SmtpServer.StartAsync(new { defer_always = new[] { "later@example.org" } });
+        using var app = App(smtp);
+        int importId;
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var sp = scope.ServiceProvider;
+            var csv = "email\na@example.org\nlater@example.org\nb@example.org\n"u8.ToArray();
+            var import = await SubscriberImporter.StoreAsync(sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<ImportFiles>(), new MemoryStream(csv), "list.csv", false, null, null, Ct);
+            await sp.GetRequiredService<SubscriberImporter>().ImportAsync(import, Ct);
+            importId = import.Id;
+        }
+
+        async Task ConfirmationsAsync()
+        {
+            await using var scope = app.Services.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<ImportConfirmationsJob>().RunAsync(importId, Ct);
+        }
+
+        await Assert.ThrowsAnyAsync<Exception>(ConfirmationsAsync);
+        Assert.Equal(["a@example.org"], Received(smtp));
+
+        // The job's retry, once the relay takes mail again: the refused reader and the rest, each once. Before,
+        // the refused one stayed claimed, and the retry and every later start passed over it: never asked.
+        smtp.SetRules(new { });
+        await ConfirmationsAsync();
+        Assert.Equal(["a@example.org", "b@example.org", "later@example.org"], Received(smtp));
+        await ConfirmationsAsync();
         Assert.Equal(3, smtp.Count);
     }
 

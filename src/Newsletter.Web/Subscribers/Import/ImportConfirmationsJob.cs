@@ -7,7 +7,8 @@ namespace Newsletter.Web.Subscribers.Import;
 /// <summary>
 /// Sends confirmations to the pending rows of one import, in batches, from one job: never one Hangfire job
 /// per recipient. Each row is claimed (LastConfirmationSentAt set) before its mail, so a rerun after a
-/// crash continues where it stopped and sends nobody a second confirmation.
+/// crash continues where it stopped and sends nobody a second confirmation; a send that fails hands its claim
+/// back, so the job's retry (or the next start) asks that reader again.
 /// </summary>
 public sealed class ImportConfirmationsJob(AppDbContext db, SubscriberMailJob mail, TimeProvider clock)
 {
@@ -32,7 +33,20 @@ public sealed class ImportConfirmationsJob(AppDbContext db, SubscriberMailJob ma
                     .ExecuteUpdateAsync(u => u.SetProperty(s => s.LastConfirmationSentAt, now), ct);
                 if (claimed == 1)
                 {
-                    await mail.SendConfirmationAsync(id, ct);
+                    try
+                    {
+                        await mail.SendConfirmationAsync(id, ct);
+                    }
+                    catch
+                    {
+                        // Not sent (the relay down, a 4xx, a stop): the claim goes back, or the retry and the
+                        // start-up recovery, which look for unclaimed readers, would skip this one for good and it
+                        // could never confirm. If the relay did take it before the failure, a second confirmation
+                        // is the lesser harm.
+                        await db.Subscribers.Where(s => s.Id == id)
+                            .ExecuteUpdateAsync(u => u.SetProperty(s => s.LastConfirmationSentAt, (DateTime?)null), CancellationToken.None);
+                        throw;
+                    }
                 }
             }
         }
