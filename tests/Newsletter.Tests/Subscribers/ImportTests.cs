@@ -574,9 +574,16 @@ public class ImportTests
     public async Task AnUnclosedQuoteStopsWithItsLineAndKeepsEarlierRows()
     {
         using var app = new NewsletterApp();
-        var import = await ImportAsync(app, "email,name\na@example.org,Ada\nb@example.org,\"never closed\nc@example.org,Grace\n");
+        var import = await ImportAsync(app, "email,name\na@example.org,Ada\nb@example.org,\"never closed\nc@example.org,Grace\nd@example.org,Hopper\n");
         Assert.Single(await AllAsync(app));
         Assert.Equal(1, import.Invalid);
+        // The rows after the quote were swallowed by it: the import says so instead of "Completed, 2 rows read".
+        await using var scope = app.Services.CreateAsyncScope();
+        var stored = await scope.ServiceProvider.GetRequiredService<AppDbContext>().SubscriberImports.AsNoTracking().SingleAsync(i => i.Id == import.Id, Ct);
+        Assert.Equal(ImportStatus.Failed, stored.Status);
+        Assert.Equal(1, stored.Imported);
+        Assert.Contains("opens on line 3 and is never closed", stored.Error, StringComparison.Ordinal);
+        Assert.Contains("nothing after line 2 was imported", stored.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -25,9 +25,14 @@ public sealed class ImportModel(AppDbContext db, ImportFiles files, IBackgroundJ
     public async Task<IActionResult> OnPostAsync(IFormFile? file, string? tags, string? mode, string? consent, [FromServices] Audit.AuditLog audit, CancellationToken ct)
     {
         var active = mode == "active";
-        if (file is null || file.Length == 0)
+        if (file is null)
         {
             ModelState.AddModelError("", "Choose a CSV file to import.");
+        }
+        else if (file.Length == 0)
+        {
+            // A file was chosen: "choose one" sent the author looking for a button they had already used.
+            ModelState.AddModelError("", $"“{file.FileName}” is empty (0 bytes). Export the list again and choose the new file.");
         }
         else if (SubscriberImporter.ConsentProblem(active, consent) is { } problem)
         {

@@ -22,6 +22,13 @@ public sealed class CsvReader(TextReader reader, char delimiter, int firstLine =
 
     public char Delimiter => delimiter;
 
+    /// <summary>
+    /// Set when the file ended inside a quoted field: everything from the quote on was read as that one field,
+    /// so the records after its line were never seen. A reader can't tell them apart (a quoted field may hold
+    /// newlines), so the import must say so rather than report the file as read.
+    /// </summary>
+    public string? UnreadFrom { get; private set; }
+
     /// <summary>Guesses the delimiter from the first line: the candidate that occurs most often outside quotes.</summary>
     public static char Detect(string headerLine)
     {
@@ -67,7 +74,7 @@ public sealed class CsvReader(TextReader reader, char delimiter, int firstLine =
                 {
                     if (quoted)
                     {
-                        error = $"a quoted field opened on line {start} is never closed";
+                        error = Unclosed(start);
                     }
 
                     break;
@@ -77,7 +84,7 @@ public sealed class CsvReader(TextReader reader, char delimiter, int firstLine =
                 {
                     c = SkipRestOfRecord(c, quoted);
                     error = c == -2
-                        ? $"a quoted field opened on line {start} is never closed"
+                        ? Unclosed(start)
                         : $"the record starting on line {start} is longer than {MaxRecordLength / 1024} KB";
                     break;
                 }
@@ -172,6 +179,12 @@ public sealed class CsvReader(TextReader reader, char delimiter, int firstLine =
                 yield break;
             }
         }
+    }
+
+    private string Unclosed(int start)
+    {
+        UnreadFrom = $"A quoted field opens on line {start} and is never closed, so the rest of the file (from line {start + 1} to its end, line {_line}) was read as part of it and nothing after line {start - 1} was imported. Close that quote (a quote inside a field is written twice: \"\") and import the file again; the rows already imported are skipped as duplicates.";
+        return $"a quoted field opened on line {start} is never closed";
     }
 
     /// <summary>

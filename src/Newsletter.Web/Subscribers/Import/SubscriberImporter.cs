@@ -368,6 +368,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
         // merges one, this loop reads, checks and copies the next. They still commit one after the other.
         var other = writer.OverlapConnection(connection);
         Task? committing = null;
+        CsvReader? reader = null;
         try
         {
             if (other is not null)
@@ -397,7 +398,7 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
                 var inBatch = 0;
                 DbTransaction? tx = null;
                 // The header was consumed above; the body starts on the line after it, and lines are the file's own.
-                var reader = new CsvReader(text, delimiter, headerLineNumber + 1);
+                reader = new CsvReader(text, delimiter, headerLineNumber + 1);
                 foreach (var record in reader.Records())
                 {
                     var line = record.Line;
@@ -502,6 +503,14 @@ public sealed class SubscriberImporter(AppDbContext db, AddressHashes hashes, Su
             }
 
             await db.Database.CloseConnectionAsync();
+        }
+
+        if (reader?.UnreadFrom is { } unread)
+        {
+            // Every row before the quote is committed and counted; "Completed" with "11 rows read" would hide
+            // the thousands after it that no number on the page mentions.
+            await errors.FlushAsync(ct);
+            throw new CsvFormatException(unread);
         }
 
         import.Status = ImportStatus.Completed;
