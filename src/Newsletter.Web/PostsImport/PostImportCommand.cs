@@ -23,7 +23,7 @@ public static class PostImportCommand
             Console.WriteLine($"{plan.Platform}: {plan.Posts.Count} posts, {plan.ToCreate} to import as {targetText}.");
             foreach (var p in plan.Posts)
             {
-                Console.WriteLine($"  {p.Post.Date:yyyy-MM-dd}  {p.Slug,-40}  {(p.Number is { } n ? "#" + n + "  " : "")}{p.Post.Title}  ({p.Explanation})");
+                Console.WriteLine($"  {p.Day:yyyy-MM-dd}  {p.Slug,-40}  {(p.Number is { } n ? "#" + n + "  " : "")}{p.Post.Title}  ({p.Explanation})");
             }
 
             if (args.Flags.Contains("--dry-run"))

@@ -11,6 +11,7 @@ using Newsletter.Web.Images;
 using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Issues;
 using Newsletter.Web.Notes;
+using Newsletter.Web.Site;
 
 namespace Newsletter.Web.PostsImport;
 
@@ -34,6 +35,9 @@ public enum PlannedAction
 
 public sealed record PlannedPost(ImportedPost Post, string Slug, PlannedAction Action, int? Number)
 {
+    /// <summary>The post's day where the author is (Site:TimeZone): a note's date, and the day the plan lists.</summary>
+    public DateTime Day { get; init; }
+
     public string Explanation => Action switch
     {
         PlannedAction.AlreadyImported => $"already imported, as '{Slug}'; skipped",
@@ -68,6 +72,7 @@ public sealed class PostImporter(
     SafeDownloader downloader,
     IOptions<PostImportOptions> options,
     IOptions<ImageOptions> imageOptions,
+    IOptions<SiteOptions> site,
     TimeProvider clock,
     ILogger<PostImporter> logger)
 {
@@ -108,10 +113,13 @@ public sealed class PostImporter(
                 wanted = "post-" + post.Date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
             }
 
-            var key = (title, target == PostTarget.Issues ? Second(post.Date) : post.Date.Date);
+            // A note is dated by the author's day, as one written here is: a post from 00:30 in Berlin on 1 January
+            // was a note of 31 December while the same post imported as an issue said 1 January.
+            var day = TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(post.Date, DateTimeKind.Utc), site.Value.Zone).Date;
+            var key = (title, target == PostTarget.Issues ? Second(post.Date) : day);
             if (present.Contains(key) || !inFile.Add((title, key.Item2, post.Slug, post.Html)))
             {
-                planned.Add(new PlannedPost(post with { Title = title }, wanted, PlannedAction.AlreadyImported, null));
+                planned.Add(new PlannedPost(post with { Title = title }, wanted, PlannedAction.AlreadyImported, null) { Day = day });
                 continue;
             }
 
@@ -122,7 +130,7 @@ public sealed class PostImporter(
             }
 
             taken.Add(slug);
-            planned.Add(new PlannedPost(post with { Title = title, Slug = wanted }, slug, slug == wanted ? PlannedAction.Create : PlannedAction.CreateRenamed, null));
+            planned.Add(new PlannedPost(post with { Title = title, Slug = wanted }, slug, slug == wanted ? PlannedAction.Create : PlannedAction.CreateRenamed, null) { Day = day });
         }
 
         // Numbers only where they can't be wrong: a site with no numbered issue yet takes the old numbering in date
@@ -286,7 +294,7 @@ public sealed class PostImporter(
         var sb = new StringBuilder("---\n");
         sb.Append("title: ").Append(Quote(item.Post.Title)).Append('\n');
         sb.Append("slug: ").Append(item.Slug).Append('\n');
-        sb.Append("date: ").Append(item.Post.Date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)).Append('\n');
+        sb.Append("date: ").Append(item.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)).Append('\n');
         var tags = item.Post.Tags.Select(Notes.Tags.Normalize).Where(t => t.Length > 0).Distinct(StringComparer.Ordinal).ToList();
         if (tags.Count > 0)
         {

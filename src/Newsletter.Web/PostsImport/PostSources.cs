@@ -318,8 +318,7 @@ public static partial class PostSources
             }
 
             var link = item.Links.FirstOrDefault(l => l.RelationshipType is null or "alternate")?.Uri;
-            var slug = link is { IsAbsoluteUri: true } ? link.Segments.LastOrDefault()?.Trim('/') ?? "" : "";
-            slug = Path.GetFileNameWithoutExtension(slug);
+            var slug = link is { IsAbsoluteUri: true } ? SlugOf(link) : "";
             var date = item.PublishDate != default ? item.PublishDate.UtcDateTime : item.LastUpdatedTime.UtcDateTime;
             if (html.Trim().Length == 0)
             {
@@ -344,6 +343,21 @@ public static partial class PostSources
     }
 
     private const string GhostUrl = "__GHOST_URL__";
+
+    /// <summary>
+    /// The slug a feed item's link gives: its last path segment, unescaped ("%C3%BCber-alles" is "über-alles", not
+    /// "c3-bcber-alles"), without an extension, and the folder's name when the page is its index.html.
+    /// </summary>
+    internal static string SlugOf(Uri link)
+    {
+        var segments = link.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString).ToList();
+        if (segments.Count > 1 && Path.GetFileNameWithoutExtension(segments[^1]).Equals("index", StringComparison.OrdinalIgnoreCase))
+        {
+            segments.RemoveAt(segments.Count - 1);
+        }
+
+        return segments.Count == 0 ? "" : Path.GetFileNameWithoutExtension(segments[^1]);
+    }
 
     private static string Text(JsonElement e, string name) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() ?? "" : "";

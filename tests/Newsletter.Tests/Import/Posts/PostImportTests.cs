@@ -390,6 +390,35 @@ public class PostImportTests
         Assert.Equal(0, second.Created);
     }
 
+    /// <summary>
+    /// A note's date is the author's day, as one written here is: the same post imported as an issue said 1 January
+    /// and as a note 31 December. And a link's name is its slug as a reader sees it, not its escapes or "index".
+    /// </summary>
+    [Fact]
+    public async Task ANoteIsDatedByTheAuthorsDayAndNamedByItsLinkAsAReaderSeesIt()
+    {
+        await using var app = new NewsletterApp(new() { ["Site:TimeZone"] = "Europe/Berlin" });
+        var feed = System.Text.Encoding.UTF8.GetBytes("""
+            <?xml version="1.0" encoding="utf-8"?>
+            <rss version="2.0"><channel><title>Blog</title><link>https://blog.example/</link><description>d</description>
+            <item><title>New year</title><link>https://blog.example/posts/%C3%BCber-alles/</link><pubDate>Mon, 01 Jan 2024 00:30:00 +0100</pubDate><description>First.</description></item>
+            <item><title>Alpha</title><link>https://blog.example/posts/alpha/index.html</link><pubDate>Tue, 02 Jan 2024 12:00:00 GMT</pubDate><description>Second.</description></item>
+            </channel></rss>
+            """);
+        var (plan, result) = await ImportAsync(app, "feed.xml", feed, PostTarget.Notes);
+        Assert.Equal(2, result.Created);
+
+        var newYear = plan.Posts.Single(p => p.Post.Title == "New year");
+        Assert.Equal(new DateTime(2024, 1, 1), newYear.Day);
+        Assert.Contains("date: 2024-01-01\n", await File.ReadAllTextAsync(Path.Combine(app.NotesFolder, newYear.Slug + ".md"), Ct), StringComparison.Ordinal);
+        Assert.EndsWith("ber-alles", newYear.Slug, StringComparison.Ordinal);
+        Assert.DoesNotContain("c3", newYear.Slug, StringComparison.Ordinal);
+        Assert.Equal("alpha", plan.Posts.Single(p => p.Post.Title == "Alpha").Slug);
+
+        var (again, _) = await ImportAsync(app, "feed.xml", feed, PostTarget.Notes);
+        Assert.All(again.Posts, p => Assert.Equal(PlannedAction.AlreadyImported, p.Action));
+    }
+
     [Fact]
     public async Task RunningTheSameImportAgainAddsNothing()
     {
