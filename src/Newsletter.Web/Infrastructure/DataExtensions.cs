@@ -87,10 +87,10 @@ public sealed class DatabaseMigrator(IServiceProvider services, IConfiguration c
     /// </summary>
     public static async Task MigrateAsync(AppDbContext db, Subscribers.AddressHashes hashes, ILogger logger, CancellationToken ct)
     {
-        List<string> pending;
+        List<string> applied;
         try
         {
-            pending = [.. await db.Database.GetPendingMigrationsAsync(ct)];
+            applied = [.. await db.Database.GetAppliedMigrationsAsync(ct)];
         }
         catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException { InnerException: DbException })
         {
@@ -98,6 +98,15 @@ public sealed class DatabaseMigrator(IServiceProvider services, IConfiguration c
                 $"Could not open the database: check Database:ConnectionString (and that the server is running). {e.Message}", e);
         }
 
+        var known = db.Database.GetMigrations().ToList();
+        if (applied.Except(known, StringComparer.Ordinal).ToList() is { Count: > 0 } unknown)
+        {
+            // An older build on a newer database said "up to date" and served (and wrote) a schema it did not know.
+            throw new NewerDatabaseException(
+                $"The database was migrated by a newer version of Newsletter ({string.Join(", ", unknown)}, which this one does not know). Run that version again, or restore a backup made before it.");
+        }
+
+        var pending = known.Except(applied, StringComparer.Ordinal).ToList();
         if (pending.Count > 0)
         {
             logger.LogInformation("Applying {Count} database migrations: {Migrations}", pending.Count, string.Join(", ", pending));

@@ -31,6 +31,14 @@ public static class StartFailure
                 Environment.Exit(BadSettingsExitCode);
             }
 
+            if (Find<NewerDatabaseException>(e.ExceptionObject as Exception) is { } newer)
+            {
+                // Starting again won't help either: this build must not write to a schema it does not know.
+                Console.Error.WriteLine($"Newsletter can't start: {newer.Message}");
+                Console.Error.Flush();
+                Environment.Exit(BadSettingsExitCode);
+            }
+
             if (Find<UnreachableDatabaseException>(e.ExceptionObject as Exception) is { } down)
             {
                 // Not a setting for certain: the server may be starting. 75 (EX_TEMPFAIL) lets systemd try again.
@@ -38,18 +46,37 @@ public static class StartFailure
                 Console.Error.Flush();
                 Environment.Exit(UnreachableDatabaseExitCode);
             }
+
+            // Kestrel's "Failed to bind to address http://…: address already in use.", which names the address.
+            if (Causes(e.ExceptionObject as Exception).FirstOrDefault(c => c is Microsoft.AspNetCore.Connections.AddressInUseException || c.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException) is { } taken)
+            {
+                // Most often the old node of a deploy, still stopping: 75 lets systemd try again once it is gone.
+                Console.Error.WriteLine($"Newsletter can't start: {taken.Message} Another process (an older Newsletter still running?) listens there; stop it, or give this one another address in ASPNETCORE_URLS.");
+                Console.Error.Flush();
+                Environment.Exit(UnreachableDatabaseExitCode);
+            }
         };
 
-    /// <summary>EX_TEMPFAIL: the database did not answer; starting again later may work.</summary>
+    /// <summary>EX_TEMPFAIL: the database did not answer, or the port is taken; starting again later may work.</summary>
     public const int UnreachableDatabaseExitCode = 75;
 
-    private static T? Find<T>(Exception? e) where T : Exception => e switch
+    private static T? Find<T>(Exception? e) where T : Exception => Causes(e).OfType<T>().FirstOrDefault();
+
+    /// <summary>The exception and every one it wraps, outermost first, an aggregate's in their order.</summary>
+    private static IEnumerable<Exception> Causes(Exception? e)
     {
-        null => null,
-        T found => found,
-        AggregateException all => all.InnerExceptions.Select(Find<T>).FirstOrDefault(f => f is not null),
-        _ => Find<T>(e.InnerException),
-    };
+        if (e is null)
+        {
+            yield break;
+        }
+
+        yield return e;
+        var inner = e is AggregateException all ? all.InnerExceptions.SelectMany(Causes) : Causes(e.InnerException);
+        foreach (var cause in inner)
+        {
+            yield return cause;
+        }
+    }
 
     /// <summary>
     /// The checks the host would make while starting, made before it starts: when they fail there, the host logs
@@ -62,18 +89,24 @@ public static class StartFailure
     }
 
     /// <summary>The sentence to print when the exception (or one it wraps) is a setting's fault; null otherwise.</summary>
-    public static string? Explain(Exception? e) => e switch
+    public static string? Explain(Exception? e) => Causes(e).Select(Sentence).FirstOrDefault(why => why is not null);
+
+    private static string? Sentence(Exception e) => e switch
     {
-        null => null,
         SettingsException or TemplateException => e.Message,
         OptionsValidationException options => string.Join(" ", options.Failures),
-        AggregateException all => all.InnerExceptions.Select(Explain).FirstOrDefault(why => why is not null),
         // The configuration binder's own: "Failed to convert configuration value at 'Sending:BatchSize' to type 'System.Int32'."
         InvalidOperationException when e.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) =>
             e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message,
-        _ => Explain(e.InnerException),
+        _ => null,
     };
 }
 
 /// <summary>The database could not be opened at start: the server is down or not reachable with these settings.</summary>
 public sealed class UnreachableDatabaseException(string message, Exception inner) : InvalidOperationException(message, inner);
+
+/// <summary>
+/// The database holds migrations this build does not have: a newer version ran on it and this one is older (a
+/// deploy rolled back, an old binary started by mistake). Its schema may not be what this build reads and writes.
+/// </summary>
+public sealed class NewerDatabaseException(string message) : InvalidOperationException(message);

@@ -34,6 +34,14 @@ public sealed class SiteOptions
             problems.Add($"Site:TimeZone '{TimeZone}' is not a time zone this machine knows: use an IANA name such as Europe/Berlin, America/New_York or UTC.");
         }
 
+        // Without a scheme and host every link in every email was written as "news.example.org/confirm/…",
+        // which no mail client opens, and the start warned only that links "point at this machine".
+        if (!Uri.TryCreate(BaseUrl, UriKind.Absolute, out var baseUrl) || baseUrl.Scheme is not ("http" or "https") || baseUrl.Host.Length == 0
+            || baseUrl.Query.Length > 0 || baseUrl.Fragment.Length > 0)
+        {
+            problems.Add($"Site:BaseUrl '{BaseUrl}' is not a web address: write it whole, as readers open it, such as https://news.example.org.");
+        }
+
         foreach (var (key, value) in new[] { ("Site:Title", Title), ("Site:AuthorName", AuthorName), ("Site:Tagline", Tagline) })
         {
             if (!Infrastructure.OneLine.Holds(value))

@@ -21,6 +21,8 @@ public class StartFailureTests
     [InlineData("", "Sending:BatchSize", "fifty", "Failed to convert configuration value")]
     // An options validation the host would have run at its start.
     [InlineData("", "Site:TimeZone", "Europe/Berln", "Site:TimeZone 'Europe/Berln' is not a time zone this machine knows")]
+    // A base URL without its scheme wrote every email link as "news.example.org/confirm/…".
+    [InlineData("", "Site:BaseUrl", "news.example.org", "Site:BaseUrl 'news.example.org' is not a web address")]
     // The transport, made by the template check.
     [InlineData("", "Mail:Transport", "Carrier", "Mail:Transport 'Carrier' is not 'Pickup' or 'Smtp'")]
     // A verb with a wrong setting ends the same way.
@@ -62,6 +64,49 @@ public class StartFailureTests
         }
     }
 
+    /// <summary>
+    /// An older build started on a database a newer one migrated (a rolled-back deploy) used to say "up to date"
+    /// and serve, writing to a schema it did not know. Now it refuses, in one sentence, with 78, and writes nothing.
+    /// </summary>
+    [Theory]
+    [InlineData("migrate")]
+    [InlineData("")]
+    public async Task ADatabaseMigratedByANewerVersionIsRefused(string verb)
+    {
+        var settings = new Dictionary<string, string> { ["Database__Provider"] = "Sqlite", ["Jobs__Storage"] = "Sqlite" };
+        var (migrated, _, _, data) = await RunAsync("migrate", settings);
+        Assert.Equal(0, migrated);
+        await using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(data, "newsletter.db")};Pooling=False"))
+        {
+            await db.OpenAsync(Ct);
+            await using var insert = db.CreateCommand();
+            insert.CommandText = "INSERT INTO __EFMigrationsHistory (MigrationId, ProductVersion) VALUES ('29991231000000_FromTheFuture', '10.0.0')";
+            await insert.ExecuteNonQueryAsync(Ct);
+        }
+
+        var (exitCode, stdout, stderr, _) = await RunAsync(verb, settings, data);
+        Assert.True(exitCode == StartFailure.BadSettingsExitCode, $"exit {exitCode}: {stdout}{stderr}");
+        Assert.Contains("Newsletter can't start: The database was migrated by a newer version of Newsletter (29991231000000_FromTheFuture", stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>A port already taken (the old node of a deploy still running): one sentence and 75, not a stack and 134.</summary>
+    [Fact]
+    public async Task APortAlreadyTakenEndsTheProcessWithItsSentenceAndExitCode75()
+    {
+        using var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port;
+        var (exitCode, stdout, stderr, _) = await RunAsync("", new()
+        {
+            ["Database__Provider"] = "Sqlite",
+            ["Jobs__Storage"] = "Sqlite",
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+        });
+        Assert.True(exitCode == StartFailure.UnreachableDatabaseExitCode, $"exit {exitCode}: {stdout}{stderr}");
+        Assert.Contains("Newsletter can't start:", stderr, StringComparison.Ordinal);
+        Assert.Contains("ASPNETCORE_URLS", stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void WhatIsNotASettingIsNotExplained()
     {
@@ -72,9 +117,9 @@ public class StartFailureTests
     }
 
     /// <summary>The built app, as an operator runs it, with these settings; its exit code and what it printed.</summary>
-    private static async Task<(int ExitCode, string Stdout, string Stderr, string DataFolder)> RunAsync(string verb, Dictionary<string, string> settings)
+    private static async Task<(int ExitCode, string Stdout, string Stderr, string DataFolder)> RunAsync(string verb, Dictionary<string, string> settings, string? dataFolder = null)
     {
-        var data = RepoPaths.TempDir("start-failure");
+        var data = dataFolder ?? RepoPaths.TempDir("start-failure");
         var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Newsletter.Web.dll")])
         {
             RedirectStandardOutput = true,
