@@ -172,12 +172,12 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
         // The ids come from a form or a client: one that was deleted meanwhile (or made up) would otherwise
         // fail the foreign key on save and answer with a 500.
         var noteIds = (draft.NoteIds ?? []).Distinct().ToList();
-        var known = await db.Notes.CountAsync(n => noteIds.Contains(n.Id) && n.DeletedAt == null, ct);
-        if (known != noteIds.Count)
+        var chosen = await ChosenNotesAsync(noteIds, ct);
+        if (chosen.Count(n => n.Exists) != noteIds.Count)
         {
             errors["notes"] = ["A chosen note no longer exists. Check the list of notes and save again."];
         }
-        else if (await UnpublishedNotesAsync(noteIds, ct) is { } unpublished)
+        else if (NotPublished(chosen) is { } unpublished)
         {
             errors["notes"] = [unpublished];
         }
@@ -293,7 +293,7 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
         // A note unpublished (or never published) after the issue was saved would go out in full, by email and on
         // the issue's public page, while its own page said 404.
         var noteIds = await db.Set<IssueNote>().Where(n => n.IssueId == id).Select(n => n.NoteId).ToListAsync(ct);
-        if (await UnpublishedNotesAsync(noteIds, ct) is { } unpublished)
+        if (NotPublished(await ChosenNotesAsync(noteIds, ct)) is { } unpublished)
         {
             UnpublishedNote = unpublished;
             return ScheduleOutcome.NoteNotPublished;
@@ -324,16 +324,18 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
     /// <summary>The sentence for <see cref="ScheduleOutcome.NoteNotPublished"/>: which note, and what to do.</summary>
     public string? UnpublishedNote { get; private set; }
 
-    /// <summary>An issue carries published notes only: it is public once sent, and a draft's text is not.</summary>
-    private async Task<string?> UnpublishedNotesAsync(List<int> noteIds, CancellationToken ct)
-    {
-        if (noteIds.Count == 0)
-        {
-            return null;
-        }
+    private sealed record ChosenNote(string Title, bool Exists, bool Published);
 
-        var titles = await db.Notes.Where(n => noteIds.Contains(n.Id) && (n.DeletedAt != null || n.Status != NoteStatus.Published || n.Kind != NoteKind.Note))
-            .OrderBy(n => n.Id).Select(n => n.Title).ToListAsync(ct);
+    /// <summary>The notes an issue carries as they are now; an id made up or deleted for good has no row.</summary>
+    private async Task<List<ChosenNote>> ChosenNotesAsync(List<int> noteIds, CancellationToken ct) =>
+        noteIds.Count == 0 ? [] : await db.Notes.Where(n => noteIds.Contains(n.Id)).OrderBy(n => n.Id)
+            .Select(n => new ChosenNote(n.Title, n.DeletedAt == null, n.DeletedAt == null && n.Status == NoteStatus.Published && n.Kind == NoteKind.Note))
+            .ToListAsync(ct);
+
+    /// <summary>An issue carries published notes only: it is public once sent, and a draft's text is not.</summary>
+    private static string? NotPublished(List<ChosenNote> chosen)
+    {
+        var titles = chosen.Where(n => !n.Published).Select(n => n.Title).ToList();
         return titles.Count == 0 ? null
             : $"{string.Join(", ", titles.Select(t => $"“{t}”"))} {(titles.Count == 1 ? "is" : "are")} not published: publish {(titles.Count == 1 ? "it" : "them")} first, or take {(titles.Count == 1 ? "it" : "them")} out of the issue.";
     }

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 using Microsoft.Extensions.Options;
 using Newsletter.Web.Data;
+using Newsletter.Web.Infrastructure;
 
 namespace Newsletter.Web.Sending;
 
@@ -193,7 +194,7 @@ public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node
     {
         // A node joins once the app has started, as its workers do: one that fails to start never joined, and
         // has nothing to sign off from a container already gone.
-        if (!await SendWorkers.WhenStartedAsync(lifetime, stoppingToken))
+        if (!await lifetime.WhenStartedAsync(stoppingToken))
         {
             return;
         }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Newsletter.Web.Data;
+using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Issues;
 
 namespace Newsletter.Web.Sending;
@@ -36,22 +37,12 @@ public sealed class SendWorkers(IServiceScopeFactory scopes, SendSignal signal, 
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // Only once the whole app has started. Hosted services start before Kestrel binds its port, so a node
-        // that then failed to start (its port taken, a setting refused later) had already claimed rows and sent
-        // them, and its container was disposed under the running workers: every failed start (and systemd tried
-        // again every five seconds) left the messages on the wire as readers with two copies.
-        if (await WhenStartedAsync(lifetime, stoppingToken))
+        // Only once the whole app has started: a node that failed to start had claimed rows and sent them, and
+        // every failed start (systemd tries again every five seconds) left those readers with two copies.
+        if (await lifetime.WhenStartedAsync(stoppingToken))
         {
             await RunAsync(stoppingToken);
         }
-    }
-
-    /// <summary>Waits until the app has started (true), or until it stops first, having never started (false).</summary>
-    public static async Task<bool> WhenStartedAsync(IHostApplicationLifetime lifetime, CancellationToken stoppingToken)
-    {
-        using var either = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lifetime.ApplicationStarted);
-        await Task.Delay(Timeout.Infinite, either.Token).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        return lifetime.ApplicationStarted.IsCancellationRequested && !stoppingToken.IsCancellationRequested;
     }
 
     private Task RunAsync(CancellationToken stoppingToken)
