@@ -218,11 +218,13 @@ public static class Backup
             throw new BackupException($"{archive} is damaged or cut short ({e.Message}); nothing was written.");
         }
 
-        var written = 0;
-        await using (var stream = File.OpenRead(archive))
-        await using (var gzip = new GZipStream(stream, CompressionMode.Decompress))
-        using (var tar = new TarReader(gzip))
+        var written = new List<string>();
+        string? restoring = null;
+        try
         {
+            await using var stream = File.OpenRead(archive);
+            await using var gzip = new GZipStream(stream, CompressionMode.Decompress);
+            using var tar = new TarReader(gzip);
             while (await tar.GetNextEntryAsync() is { } entry)
             {
                 if (!plan.TryGetValue(entry.Name, out var destination) || destination is null || entry.DataStream is null)
@@ -231,16 +233,43 @@ public static class Backup
                 }
 
                 Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-                var restoring = destination + ".restoring";
+                restoring = destination + ".restoring";
                 await using (var file = CreatePrivate(restoring))
                 {
                     await entry.DataStream.CopyToAsync(file);
                     file.Flush(flushToDisk: true);
                 }
 
+                if (entry.Name.StartsWith("data/", StringComparison.Ordinal) && entry.Name.EndsWith(".db", StringComparison.Ordinal))
+                {
+                    // The archive's gzip and tar are checked as it is read, its databases were not: a damaged page
+                    // restored "fine" and failed later, in the app.
+                    QuickCheck(restoring, entry.Name);
+                }
+
                 File.Move(restoring, destination);
-                written++;
+                written.Add(destination);
+                restoring = null;
             }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or BackupException or InvalidDataException or SqliteException)
+        {
+            // A disk that fills half-way left a data folder that a second try refused as not empty, and that the
+            // app started on as a new, empty installation beside the restored jobs. What was written goes again.
+            foreach (var file in written.Append(restoring).OfType<string>().SelectMany(f => new[] { f, f + "-wal", f + "-shm", f + "-journal" }))
+            {
+                try
+                {
+                    File.Delete(file);
+                }
+                catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"Could not remove {file} ({cleanup.Message}): remove it before trying again.");
+                }
+            }
+
+            var why = e is BackupException ? e.Message : $"The restore stopped ({e.Message}).";
+            throw new BackupException($"{why} The {written.Count} files it had written were removed again, so the folders are as they were: fix that and run restore again.");
         }
 
         PrivateFiles.Protect(places.DataFolder);
@@ -250,7 +279,7 @@ public static class Backup
             Console.WriteLine($"{part.TrimEnd('/')}: {entries.Count(e => e.Value is not null)} files into {folder}" + (entries.Any(e => e.Value is null) ? $" ({entries.Count(e => e.Value is null)} already there or left out)" : ""));
         }
 
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Restored {written} files from {Path.GetFullPath(archive)} in {clock.Elapsed.TotalSeconds:F1} s."));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Restored {written.Count} files from {Path.GetFullPath(archive)} in {clock.Elapsed.TotalSeconds:F1} s."));
         if (places.Provider == DatabaseProvider.PostgreSql)
         {
             Console.WriteLine("The app data is in PostgreSQL: restore it from its pg_dump file into an empty database before the app starts, e.g.");
@@ -258,6 +287,18 @@ public static class Backup
         }
 
         return 0;
+    }
+
+    private static void QuickCheck(string database, string name)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = database, Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
+        connection.Open();
+        using var check = connection.CreateCommand();
+        check.CommandText = "PRAGMA quick_check";
+        if (check.ExecuteScalar() as string is not "ok" and var problem)
+        {
+            throw new BackupException($"The archive's {name} does not pass SQLite's quick_check ({problem}): the archive is damaged.");
+        }
     }
 
     /// <summary>Where each entry goes (null: an identical file is already there), or a BackupException that says what is in the way.</summary>

@@ -148,6 +148,40 @@ public class BackupTests
         Assert.Contains("can't write into " + Path.Combine(blocked, "wall"), whyNot, StringComparison.Ordinal);
         Assert.Contains("Nothing was written", whyNot, StringComparison.Ordinal);
         Assert.False(Directory.Exists(walled.DataFolder) && Directory.EnumerateFiles(walled.DataFolder, "*", SearchOption.AllDirectories).Any(), whyNot);
+
+        // A sound archive holding a damaged database (pages overwritten, the gzip and tar intact) used to restore
+        // "fine". Now the restore refuses it and takes back what it wrote, so the folder is empty for the next try.
+        var tampered = Path.Combine(backups, "tampered.tar.gz");
+        Rewrite(archive, tampered, "data/newsletter.db", database =>
+        {
+            Array.Fill(database, (byte)0x55, 4096, Math.Min(64 * 1024, database.Length - 4096));
+            return database;
+        });
+        var fresh = new AppProcess(root: RepoPaths.TempDir("tampered"), sampleNotes: false);
+        var (malformed, told) = await fresh.RunVerbAsync("restore", tampered);
+        Assert.True(malformed == 1, told);
+        Assert.Contains("were removed again", told, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(fresh.DataFolder) && Directory.EnumerateFiles(fresh.DataFolder, "*", SearchOption.AllDirectories).Any(), told);
+        var (restored, all) = await fresh.RunVerbAsync("restore", archive);
+        Assert.True(restored == 0, all);
+    }
+
+    /// <summary>A copy of the archive with one entry's bytes changed, everything else as it was.</summary>
+    private static void Rewrite(string archive, string copy, string name, Func<byte[], byte[]> change)
+    {
+        using var input = new TarReader(new GZipStream(File.OpenRead(archive), CompressionMode.Decompress));
+        using var output = new TarWriter(new GZipStream(File.Create(copy), CompressionLevel.Fastest), TarEntryFormat.Pax, leaveOpen: false);
+        while (input.GetNextEntry(copyData: true) is { } entry)
+        {
+            if (entry.Name == name && entry.DataStream is not null)
+            {
+                using var bytes = new MemoryStream();
+                entry.DataStream.CopyTo(bytes);
+                entry.DataStream = new MemoryStream(change(bytes.ToArray()));
+            }
+
+            output.WriteEntry(entry);
+        }
     }
 
     [Fact]
