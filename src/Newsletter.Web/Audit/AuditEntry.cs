@@ -58,6 +58,8 @@ public static class AuditActions
     public const string AuthorSuspend = "author.suspend";
     public const string AuthorRestore = "author.restore";
     public const string AuthorRemove = "author.remove";
+    public const string TokenCreate = "token.create";
+    public const string TokenRevoke = "token.revoke";
 }
 
 internal sealed class AuditEntryConfiguration : IEntityTypeConfiguration<AuditEntry>

@@ -136,6 +136,17 @@ public class ApiTokenTests
         var id = System.Text.RegularExpressions.Regex.Match(page, "name=\"id\" value=\"(\\d+)\"").Groups[1].Value;
         await Forms.PostAsync(browser, "/admin/api-tokens", new Dictionary<string, string> { ["id"] = id }, "/admin/api-tokens?handler=Revoke");
         Assert.Equal(HttpStatusCode.Unauthorized, (await With(app, secret).GetAsync("/api/v1/subscribers", Ct)).StatusCode);
+
+        // Both are in the audit log, with who did them and the token's name, never its secret.
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var audit = await scope.ServiceProvider.GetRequiredService<AppDbContext>().AuditEntries.AsNoTracking()
+                .Where(e => e.ObjectType == "token" && e.ObjectId == id).OrderBy(e => e.Id).ToListAsync(Ct);
+            Assert.Equal([Newsletter.Web.Audit.AuditActions.TokenCreate, Newsletter.Web.Audit.AuditActions.TokenRevoke], audit.Select(e => e.Action));
+            Assert.All(audit, e => Assert.Equal("Owner", e.ActorName));
+            Assert.Contains("“import script”: read, 30 days", audit[0].Detail, StringComparison.Ordinal);
+            Assert.All(audit, e => Assert.DoesNotContain(secret[3..], e.Detail, StringComparison.Ordinal));
+        }
     }
 
     [Fact]

@@ -8,7 +8,7 @@ using Newsletter.Web.Data;
 namespace Newsletter.Web.Api.Admin;
 
 /// <summary>Authors make and revoke API tokens here. A new token's secret is shown in the answer to the POST that made it, and never again.</summary>
-public sealed class TokensModel(AppDbContext db, ApiTokens tokens, UserManager<AppUser> users, TimeProvider clock) : PageModel
+public sealed class TokensModel(AppDbContext db, ApiTokens tokens, UserManager<AppUser> users, TimeProvider clock, Audit.AuditLog audit) : PageModel
 {
     public static readonly IReadOnlyList<(ApiScopes Scope, string Meaning)> Offered =
     [
@@ -71,6 +71,9 @@ public sealed class TokensModel(AppDbContext db, ApiTokens tokens, UserManager<A
         }
 
         Created = await tokens.CreateAsync(name, chosen, days is { } d ? Now.AddDays(d) : null, me.Id, string.IsNullOrEmpty(me.DisplayName) ? me.Email ?? me.Id : me.DisplayName, ct);
+        // A token with "send" mails every reader: who made it, and who revoked it, is the audit log's business.
+        await audit.RecordAsync(User, Audit.AuditActions.TokenCreate, "token", Created.Token.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            $"“{name}”: {string.Join(", ", ApiTokenAuthentication.ScopeNames(chosen))}{(days is { } valid ? $", {valid} days" : ", no expiry")}", ct);
         await LoadAsync(ct);
         return Page();
     }
@@ -85,7 +88,14 @@ public sealed class TokensModel(AppDbContext db, ApiTokens tokens, UserManager<A
             return StatusCode(StatusCodes.Status403Forbidden);
         }
 
-        Message = await tokens.RevokeAsync(id, me?.DisplayName ?? User.Identity?.Name ?? "an author", ct)
+        var revoked = await tokens.RevokeAsync(id, me?.DisplayName ?? User.Identity?.Name ?? "an author", ct);
+        if (revoked)
+        {
+            var named = await db.ApiTokens.AsNoTracking().Where(t => t.Id == id).Select(t => t.Name).FirstOrDefaultAsync(ct);
+            await audit.RecordAsync(User, Audit.AuditActions.TokenRevoke, "token", id.ToString(System.Globalization.CultureInfo.InvariantCulture), $"“{named}”", ct);
+        }
+
+        Message = revoked
             ? "Revoked. Requests with that token are refused from now on, on every node."
             : "That token was already revoked.";
         await LoadAsync(ct);
