@@ -32,7 +32,7 @@ public class CrashTests
         await using (var first = data.App(smtp))
         {
             await first.StartAsync();
-            await WaitForMessagesAsync(smtp, killAfter, first);
+            await SendingProcess.WaitForMessagesAsync(smtp, killAfter, first);
             first.KillHard();
         }
 
@@ -118,7 +118,7 @@ public class CrashTests
         await using (var first = data.App(smtp))
         {
             await first.StartAsync();
-            await WaitForMessagesAsync(smtp, 1000, first);
+            await SendingProcess.WaitForMessagesAsync(smtp, 1000, first);
             Assert.Equal(0, await first.StopAsync());
             Assert.DoesNotContain("connection lost", first.Log, StringComparison.OrdinalIgnoreCase);
         }
@@ -154,7 +154,7 @@ public class CrashTests
         environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
         await using var app = new AppProcess(environment, sampleNotes: false, root: data.Root);
         await app.StartAsync();
-        await WaitForMessagesAsync(smtp, 20, app);
+        await SendingProcess.WaitForMessagesAsync(smtp, 20, app);
 
         var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = data.DatabaseFile, Pooling = false }.ToString());
         await holder.OpenAsync(Ct);
@@ -271,7 +271,7 @@ public class CrashTests
         await using var one = new AppProcess(environment, sampleNotes: false, root: data.Root);
         await using var two = new AppProcess(environment, sampleNotes: false, root: data.Root);
         await Task.WhenAll(one.StartAsync(TimeSpan.FromMinutes(2)), two.StartAsync(TimeSpan.FromMinutes(2)));
-        await WaitForMessagesAsync(smtp, 1500, one);
+        await SendingProcess.WaitForMessagesAsync(smtp, 1500, one);
         one.KillHard();
         var atKill = smtp.Count;
 
@@ -309,20 +309,6 @@ public class CrashTests
             }
 
             await Task.Delay(100, Ct);
-        }
-    }
-
-    private static async Task WaitForMessagesAsync(SmtpServer smtp, int count, AppProcess app)
-    {
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (smtp.Count < count)
-        {
-            if (app.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"The SMTP server has {smtp.Count} of {count} messages.\n{app.Log}");
-            }
-
-            await Task.Delay(5, Ct);
         }
     }
 }

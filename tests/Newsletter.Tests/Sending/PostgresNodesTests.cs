@@ -30,14 +30,14 @@ public class PostgresNodesTests
         {
             await Task.WhenAll(one.StartAsync(TimeSpan.FromMinutes(2)), two.StartAsync(TimeSpan.FromMinutes(2)));
 
-            await WaitForMessagesAsync(smtp, 4_000, one, two);
+            await SendingProcess.WaitForMessagesAsync(smtp, 4_000, one, two);
             one.KillHard();
             kills.Add(smtp.Count);
             await one.DisposeAsync();
             one = new AppProcess(environment, sampleNotes: false, root: data.Root);
             await one.StartAsync(TimeSpan.FromMinutes(2));
 
-            await WaitForMessagesAsync(smtp, 11_000, one, two);
+            await SendingProcess.WaitForMessagesAsync(smtp, 11_000, one, two);
             two.KillHard();
             kills.Add(smtp.Count);
             await two.DisposeAsync();
@@ -72,19 +72,5 @@ public class PostgresNodesTests
         Assert.True(uncertain.Count <= bound, $"{uncertain.Count} deliveries are uncertain; the bound is {bound}");
         TestContext.Current.TestOutputHelper?.WriteLine(
             $"PostgreSQL, two nodes: killed at {string.Join(" and ", kills)} accepted; {duplicated.Count} readers got two copies; {uncertain.Count} uncertain; bound {bound}");
-    }
-
-    private static async Task WaitForMessagesAsync(SmtpServer smtp, int count, params AppProcess[] apps)
-    {
-        var deadline = DateTime.UtcNow.AddMinutes(3);
-        while (smtp.Count < count)
-        {
-            if (apps.All(a => a.HasExited) || DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"The SMTP server has {smtp.Count} of {count} messages.\n" + string.Join("\n----\n", apps.Select(a => a.Log[^Math.Min(a.Log.Length, 4000)..])));
-            }
-
-            await Task.Delay(20, Ct);
-        }
     }
 }
