@@ -138,10 +138,61 @@ public sealed partial class MarkdownRenderer
                 input.SetAttribute("disabled", "disabled");
             }
         };
+        s.PostProcessDom += (_, e) => MakeReadable(e.Document);
         s.AllowedCssProperties.Clear();
         s.AllowedAtRules.Clear();
         s.AllowedAttributes.Remove("style");
         return s;
+    }
+    /// <summary>
+    /// What a keyboard or screen-reader user needs from the blocks Markdown makes. A table or a code block wider than
+    /// a phone scrolls inside its own box, and a box that scrolls must take focus, or a keyboard can't scroll it
+    /// (axe: scrollable-region-focusable); a task's checkbox is named by its task (axe: label). Done on the tree the
+    /// sanitiser has already parsed, so a render parses once, and after its checks, so this HTML is ours, not the
+    /// author's. Idempotent, since an issue's HTML (notes already rendered) is sanitised again. Emails undo the focus
+    /// parts (<see cref="ReaderHtml.ForEmail"/>).
+    /// </summary>
+    private static void MakeReadable(AngleSharp.Dom.IParentNode document)
+    {
+        foreach (var table in document.QuerySelectorAll("table").ToList())
+        {
+            if (table.ParentElement is { } parent && parent.LocalName == "div" && parent.ClassList.Contains(TableScrollClass))
+            {
+                SetScrollBox(parent);
+                continue;
+            }
+
+            var box = table.Owner!.CreateElement("div");
+            box.ClassList.Add(TableScrollClass);
+            SetScrollBox(box);
+            table.Replace(box);
+            box.AppendChild(table);
+        }
+
+        foreach (var pre in document.QuerySelectorAll("pre"))
+        {
+            pre.SetAttribute("tabindex", "0");
+        }
+
+        foreach (var box in document.QuerySelectorAll("input[type=checkbox]"))
+        {
+            var item = box.ParentElement;
+            // The task's own words: a nested list under it is other tasks.
+            var words = item is null ? "" : string.Join(' ', string.Concat(item.ChildNodes
+                .Where(n => n is not AngleSharp.Dom.IElement { LocalName: "ul" or "ol" or "input" })
+                .Select(n => n.TextContent)).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+            box.SetAttribute("aria-label", words.Length > 0 ? words : "Task");
+        }
+    }
+
+    /// <summary>The class of the box a table scrolls in, on the site (site.css) and unwrapped for email.</summary>
+    public const string TableScrollClass = "table-scroll";
+
+    private static void SetScrollBox(AngleSharp.Dom.IElement box)
+    {
+        box.SetAttribute("tabindex", "0");
+        box.SetAttribute("role", "region");
+        box.SetAttribute("aria-label", "Table");
     }
 }
 

@@ -61,12 +61,24 @@ public static class ReaderHtml
     /// </summary>
     public static string ForEmail(string html)
     {
-        if (!html.Contains("<input", StringComparison.Ordinal) && !html.Contains("<table", StringComparison.Ordinal))
+        if (!html.Contains("<input", StringComparison.Ordinal) && !html.Contains("<table", StringComparison.Ordinal) && !html.Contains("<pre tabindex", StringComparison.Ordinal))
         {
             return html;
         }
 
         var body = Parse(html);
+        // The site's scroll boxes take keyboard focus (MarkdownRenderer); an email gets its own box below, and a
+        // tab stop in a mail client's reading pane is only in the way.
+        foreach (var box in body.QuerySelectorAll($"div.{MarkdownRenderer.TableScrollClass}").ToList())
+        {
+            box.Replace([.. box.ChildNodes]);
+        }
+
+        foreach (var pre in body.QuerySelectorAll("pre[tabindex]"))
+        {
+            pre.RemoveAttribute("tabindex");
+        }
+
         foreach (var box in body.QuerySelectorAll("input[type=checkbox]").ToList())
         {
             var mark = body.Owner!.CreateElement("span");

@@ -91,4 +91,27 @@ public class MarkdownRendererTests
         Assert.DoesNotContain("**", text);
         Assert.DoesNotContain("<", text);
     }
+
+    /// <summary>A screen reader announced "checkbox, checked" with no words: each task's checkbox is named by its task.</summary>
+    [Fact]
+    public void ATaskListsCheckboxIsNamedByItsTask()
+    {
+        var html = _renderer.Render("- [x] done\n- [ ] write the *tests*\n  - [ ] nested").Html;
+        var document = new AngleSharp.Html.Parser.HtmlParser().ParseDocument("<body>" + html + "</body>");
+        var names = document.QuerySelectorAll("input[type=checkbox]").Select(i => i.GetAttribute("aria-label")).ToList();
+        Assert.Equal(["done", "write the tests", "nested"], names);
+    }
+
+    /// <summary>
+    /// A wide table or code block scrolls inside its own box, and a keyboard can only scroll a box that takes focus
+    /// (axe: scrollable-region-focusable). Sanitising the result again (an issue holds its notes' HTML) keeps it as it is.
+    /// </summary>
+    [Fact]
+    public void TablesAndCodeBlocksScrollInBoxesAKeyboardCanFocus()
+    {
+        var html = _renderer.Render("| a | b |\n|---|---|\n| 1 | 2 |\n\n```\n+----+----+\n| id | ms |\n```\n").Html;
+        Assert.Contains("<div class=\"table-scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table>", html, StringComparison.Ordinal);
+        Assert.Contains("<pre tabindex=\"0\"><code>", html, StringComparison.Ordinal);
+        Assert.Equal(html, _renderer.Sanitize(html));
+    }
 }

@@ -48,4 +48,18 @@ public class ReaderHtmlTests
         Assert.Contains("href=\"//cdn.example/y\"", result, StringComparison.Ordinal);
         Assert.Contains("href=\"#fn:1\"", result, StringComparison.Ordinal);
     }
+
+    /// <summary>The site's focusable scroll boxes are the site's: an email has its own box, and no tab stops.</summary>
+    [Fact]
+    public void EmailTakesOutTheSitesFocusableScrollBoxes()
+    {
+        var html = new MarkdownRenderer().Render("| a |\n|---|\n| 1 |\n\n```\ncode\n```\n").Html;
+
+        var email = ReaderHtml.ForEmail(html);
+
+        Assert.DoesNotContain("tabindex", email, StringComparison.Ordinal);
+        Assert.DoesNotContain("table-scroll", email, StringComparison.Ordinal);
+        Assert.StartsWith("<div style=\"overflow-x:auto;max-width:100%;-webkit-overflow-scrolling:touch;\"><table", email, StringComparison.Ordinal);
+        Assert.Contains("<pre><code>code", email, StringComparison.Ordinal);
+    }
 }
