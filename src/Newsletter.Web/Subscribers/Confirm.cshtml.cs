@@ -11,6 +11,12 @@ namespace Newsletter.Web.Subscribers;
 /// who opens the link again is told so, not asked to confirm again. Only the inbox's owner holds the link, so
 /// saying what state the reader is in tells nobody else anything.
 /// </summary>
+/// <remarks>
+/// No antiforgery token: the signed token in the link is the credential, as on the unsubscribe page, and the
+/// POST can only confirm the reader that token names. With the token's cookie blocked (privacy settings, an
+/// in-app mail browser), the check refused the reader with a 400 that read as a malformed link.
+/// </remarks>
+[IgnoreAntiforgeryToken]
 public sealed class ConfirmModel(SubscriberTokens tokens, ReaderLifecycle readers, AppDbContext db) : PageModel
 {
     /// <summary>Null: a pending reader with a working link, who gets the button.</summary>

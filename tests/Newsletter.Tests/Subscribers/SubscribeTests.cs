@@ -104,6 +104,27 @@ public class SubscribeTests
         await app.WaitForMailAsync("reader@example.org", m => m.Subject?.Contains("Welcome", StringComparison.OrdinalIgnoreCase) == true);
     }
 
+    /// <summary>
+    /// The signed link is the credential: a reader whose browser blocks cookies (so has no antiforgery cookie) is
+    /// confirmed by the button, instead of getting a 400 that called the link malformed.
+    /// </summary>
+    [Fact]
+    public async Task TheConfirmButtonWorksWithCookiesBlocked()
+    {
+        using var app = new NewsletterApp();
+        await SubscribeAsync(app.CreateBrowserClient(), "nocookies@example.org");
+        var path = Outbox.PathOf(Outbox.Link(await app.WaitForMailAsync("nocookies@example.org"), "/confirm/"));
+        var noCookies = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { HandleCookies = false, AllowAutoRedirect = false });
+
+        Assert.Contains("Confirm my subscription", await noCookies.GetStringAsync(path, Ct), StringComparison.Ordinal);
+        Assert.Equal(SubscriberStatus.Pending, (await FindAsync(app, "nocookies@example.org"))!.Status);
+        var confirmed = await noCookies.PostAsync(path, new FormUrlEncodedContent(new Dictionary<string, string>()), Ct);
+
+        Assert.Equal(HttpStatusCode.OK, confirmed.StatusCode);
+        Assert.Contains("You're subscribed", await confirmed.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(SubscriberStatus.Active, (await FindAsync(app, "nocookies@example.org"))!.Status);
+    }
+
     [Fact]
     public async Task ConcurrentConfirmClicksConfirmOnceAndTheLinkThenSaysAlreadyConfirmed()
     {
