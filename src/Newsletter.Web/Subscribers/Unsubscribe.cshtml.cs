@@ -38,6 +38,12 @@ public sealed class UnsubscribeModel(SubscriberTokens tokens, ReaderLifecycle re
     /// </summary>
     public bool Erased { get; private set; }
 
+    /// <summary>
+    /// The reader's address, so the page says which address it is about (a reader with several may have forwarded
+    /// or mixed up emails). Only the inbox's owner holds the link; the preferences page shows it too. Null once erased.
+    /// </summary>
+    public string? Email { get; private set; }
+
     /// <summary>When an already unsubscribed reader left, if known.</summary>
     public DateTime? LeftAt { get; private set; }
 
@@ -56,7 +62,7 @@ public sealed class UnsubscribeModel(SubscriberTokens tokens, ReaderLifecycle re
             return Page();
         }
 
-        var reader = await db.Subscribers.AsNoTracking().Where(s => s.Id == id).Select(s => new { s.Status, s.UnsubscribedAt }).FirstOrDefaultAsync(ct);
+        var reader = await db.Subscribers.AsNoTracking().Where(s => s.Id == id).Select(s => new { s.Status, s.UnsubscribedAt, s.Email }).FirstOrDefaultAsync(ct);
         if (reader is null)
         {
             return Gone();
@@ -66,6 +72,7 @@ public sealed class UnsubscribeModel(SubscriberTokens tokens, ReaderLifecycle re
             ? (UnsubscribePage.Ask, null)
             : (UnsubscribePage.AlreadyGone, reader.UnsubscribedAt);
         GoneAs = reader.Status;
+        Email = reader.Email;
         return Page();
     }
 
@@ -92,6 +99,7 @@ public sealed class UnsubscribeModel(SubscriberTokens tokens, ReaderLifecycle re
         }
 
         State = UnsubscribePage.Done;
+        Email = await db.Subscribers.AsNoTracking().Where(s => s.Id == id).Select(s => s.Email).FirstOrDefaultAsync(ct);
         return Page();
     }
 

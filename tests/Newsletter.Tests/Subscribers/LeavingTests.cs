@@ -244,4 +244,20 @@ public class LeavingTests
         var newcomer = (await Sending.SendingFixture.AddReadersAsync(app, 1, prefix: "newcomer"))[0];
         Assert.False(await read.ServiceProvider.GetRequiredService<AppDbContext>().Deliveries.AnyAsync(d => d.SubscriberId == newcomer, Ct));
     }
+
+    /// <summary>A reader with several addresses is told which one the page is about, before and after.</summary>
+    [Fact]
+    public async Task TheUnsubscribePageNamesTheAddress()
+    {
+        var (app, welcome) = await ActiveReaderAsync("which.one@example.org");
+        using var _ = app;
+        var path = Outbox.PathOf(Outbox.Link(welcome, "/unsubscribe/"));
+        var client = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { HandleCookies = false, AllowAutoRedirect = false });
+
+        Assert.Contains("no more issues will be sent to which.one@example.org.", WebUtility.HtmlDecode(await client.GetStringAsync(path, Ct)), StringComparison.Ordinal);
+        var done = await client.PostAsync(path, new FormUrlEncodedContent(new Dictionary<string, string>()), Ct);
+        Assert.Contains("No more issues will be sent to which.one@example.org.", WebUtility.HtmlDecode(await done.Content.ReadAsStringAsync(Ct)), StringComparison.Ordinal);
+        var again = WebUtility.HtmlDecode(await client.GetStringAsync(path, Ct));
+        Assert.Contains("No issues have been sent to which.one@example.org since ", again, StringComparison.Ordinal);
+    }
 }
