@@ -18,6 +18,9 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
 
     public Subscriber? Subscriber { get; private set; }
 
+    /// <summary>The reader unsubscribed, or the address bounced or was reported: nothing to pause or leave.</summary>
+    public bool Left => Subscriber?.Status is SubscriberStatus.Unsubscribed or SubscriberStatus.Bounced or SubscriberStatus.Complained;
+
     public IReadOnlyList<string> Topics { get; private set; } = [];
 
     public HashSet<string> Chosen { get; private set; } = [];
@@ -44,6 +47,13 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
         if (Subscriber is null)
         {
             Response.StatusCode = StatusCodes.Status400BadRequest;
+            return Page();
+        }
+
+        if (Left)
+        {
+            // A form kept open in another tab: a reader who left gets no issues, so a pause or topics would mean nothing.
+            Response.StatusCode = StatusCodes.Status409Conflict;
             return Page();
         }
 

@@ -260,4 +260,65 @@ public class LeavingTests
         var again = WebUtility.HtmlDecode(await client.GetStringAsync(path, Ct));
         Assert.Contains("No issues have been sent to which.one@example.org since ", again, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// The preferences link in an old email, once the reader has left, says so: no pause or unsubscribe as if the
+    /// reader were still on the list. An unsubscribed reader is pointed to the form; a bounced address, which the
+    /// form would silently refuse, is not. A Save from a form left open changes nothing.
+    /// </summary>
+    [Fact]
+    public async Task AReaderWhoLeftSeesThatOnThePreferencesPageAndNoControls()
+    {
+        var (app, welcome) = await ActiveReaderAsync("left.prefs@example.org");
+        using var _ = app;
+        var path = Outbox.PathOf(Outbox.Link(welcome, "/preferences/"));
+        var client = app.CreateBrowserClient();
+        var open = await client.GetStringAsync(path, Ct);
+        Assert.Contains("name=\"pause\"", open, StringComparison.Ordinal);
+        var token = Forms.Token(open)!;
+
+        await SetAsync(app, "left.prefs@example.org", SubscriberStatus.Unsubscribed, null);
+        var page = WebUtility.HtmlDecode(await client.GetStringAsync(path, Ct));
+        Assert.Contains("You're unsubscribed from ", page, StringComparison.Ordinal);
+        Assert.Contains(" since ", page, StringComparison.Ordinal);
+        Assert.Contains("subscribe again</a>", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("name=\"pause\"", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("/unsubscribe/", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("Save preferences", page, StringComparison.Ordinal);
+
+        var save = await client.PostAsync(path + "?handler=Save", new FormUrlEncodedContent(new Dictionary<string, string> { ["__RequestVerificationToken"] = token, ["pause"] = "30" }), Ct);
+        Assert.Equal(HttpStatusCode.Conflict, save.StatusCode);
+        Assert.Null((await SubscribeTests.FindAsync(app, "left.prefs@example.org"))!.PausedUntil);
+
+        await SetAsync(app, "left.prefs@example.org", SubscriberStatus.Bounced, null);
+        var bounced = WebUtility.HtmlDecode(await client.GetStringAsync(path, Ct));
+        Assert.Contains("left.prefs@example.org</strong> gets no more emails from ", bounced, StringComparison.Ordinal);
+        Assert.DoesNotContain("subscribe again</a>", bounced, StringComparison.Ordinal);
+        Assert.DoesNotContain("name=\"pause\"", bounced, StringComparison.Ordinal);
+    }
+
+    /// <summary>While paused, the select's "no change" choice keeps the pause, so it can't read "Keep sending".</summary>
+    [Fact]
+    public async Task WhilePausedTheUnchangedChoiceSaysStayPaused()
+    {
+        var (app, welcome) = await ActiveReaderAsync("paused.prefs@example.org");
+        using var _ = app;
+        var path = Outbox.PathOf(Outbox.Link(welcome, "/preferences/"));
+        var client = app.CreateBrowserClient();
+        Assert.Contains("<option value=\"\">Keep sending</option>", await client.GetStringAsync(path, Ct), StringComparison.Ordinal);
+
+        await SetAsync(app, "paused.prefs@example.org", SubscriberStatus.Active, new DateTime(2099, 6, 15, 12, 0, 0, DateTimeKind.Utc));
+        var page = await client.GetStringAsync(path, Ct);
+        Assert.Contains("<option value=\"\">Stay paused until 15 June 2099</option>", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("Keep sending", page, StringComparison.Ordinal);
+        Assert.Contains("<option value=\"resume\">Resume now</option>", page, StringComparison.Ordinal);
+    }
+
+    private static async Task SetAsync(NewsletterApp app, string email, SubscriberStatus status, DateTime? pausedUntil)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var left = status == SubscriberStatus.Active ? (DateTime?)null : DateTime.UtcNow;
+        await scope.ServiceProvider.GetRequiredService<AppDbContext>().Subscribers.Where(s => s.EmailKey == email)
+            .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, status).SetProperty(s => s.UnsubscribedAt, left).SetProperty(s => s.PausedUntil, pausedUntil), Ct);
+    }
 }
