@@ -32,9 +32,10 @@ public static class Sitemap
             urls.Add(("/about", null));
         }
 
-        urls.AddRange(notes.Select(n => ($"/notes/{n.Slug}", (DateTime?)n.UpdatedAt)));
-        urls.AddRange(issues.Select(i => ($"/issues/{i.Slug}", (DateTime?)i.UpdatedAt)));
-        urls.AddRange(noteTags.Union(issueTags).Order(StringComparer.Ordinal).Select(t => ($"/tags/{t}", (DateTime?)null)));
+        // A <loc> is a URL, and a URL is ASCII: a tag like "ärger" goes as %C3%A4rger, or crawlers reject the entry.
+        urls.AddRange(notes.Select(n => ($"/notes/{Uri.EscapeDataString(n.Slug)}", (DateTime?)n.UpdatedAt)));
+        urls.AddRange(issues.Select(i => ($"/issues/{Uri.EscapeDataString(i.Slug)}", (DateTime?)i.UpdatedAt)));
+        urls.AddRange(noteTags.Union(issueTags).Order(StringComparer.Ordinal).Select(t => ($"/tags/{Uri.EscapeDataString(t)}", (DateTime?)null)));
 
         using var stream = new MemoryStream();
         using (var w = XmlWriter.Create(stream, new XmlWriterSettings { Encoding = new UTF8Encoding(false), Indent = true }))

@@ -51,4 +51,18 @@ public class SitemapTests
         Assert.Contains("Disallow: /admin/", robots, StringComparison.Ordinal);
         Assert.Contains("Sitemap: http://localhost/sitemap.xml", robots, StringComparison.Ordinal);
     }
+
+    /// <summary>A &lt;loc&gt; is a URL, and crawlers reject one with raw non-ASCII characters in it.</summary>
+    [Fact]
+    public async Task TheSitemapPercentEncodesTagsAndSlugs()
+    {
+        using var app = new NewsletterApp();
+        app.WriteNote("u.md", Note("Umlauts", "umlauts", "2026-03-06", "ärger"));
+
+        var xml = XDocument.Parse(await app.CreateClient().GetStringAsync("/sitemap.xml", Ct));
+
+        var locs = xml.Root!.Elements(Ns + "url").Select(u => u.Element(Ns + "loc")!.Value).ToList();
+        Assert.Contains("http://localhost/tags/%C3%A4rger", locs);
+        Assert.DoesNotContain(locs, l => l.Contains('ä', StringComparison.Ordinal));
+    }
 }
