@@ -116,8 +116,11 @@ public static class Feeds
 
     private static DateTime Max(DateTime a, DateTime b) => a > b ? a : b;
 
-    /// <summary>An entry's HTML with absolute links: a feed reader has no base address for /notes/... links.</summary>
-    private static string Content(FeedEntry e, SiteOptions site) => Newsletter.Web.Content.ReaderHtml.Absolutize(e.Html, site.Absolute);
+    /// <summary>
+    /// An entry's HTML with absolute links: a feed reader has no base address for /notes/... links, and a footnote's
+    /// #fn:1 would jump to whichever entry's fn:1 comes first, so it leads to the entry's own page.
+    /// </summary>
+    private static string Content(FeedEntry e, SiteOptions site) => Newsletter.Web.Content.ReaderHtml.Absolutize(e.Html, site.Absolute, page: e.Url);
 
     private static string SummaryOf(string summary, string plainText)
     {

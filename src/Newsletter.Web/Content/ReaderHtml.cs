@@ -18,9 +18,13 @@ public static class ReaderHtml
     /// reader or an inbox has no base address. Links and images become absolute.
     /// </summary>
     /// <param name="image">Sees each image first, with its address as written (the issue composer sizes uploaded ones).</param>
-    public static string Absolutize(string html, Func<string, string> absolute, Action<IElement>? image = null)
+    /// <param name="page">
+    /// The page this HTML is read on, for a feed: a link within it (a footnote's <c>#fn:1</c>) leads to that page,
+    /// since a feed reader shows many entries, each with its own <c>fn:1</c>, and may drop the ids.
+    /// </param>
+    public static string Absolutize(string html, Func<string, string> absolute, Action<IElement>? image = null, string? page = null)
     {
-        if (!html.Contains("=\"/", StringComparison.Ordinal))
+        if (!html.Contains("=\"/", StringComparison.Ordinal) && (page is null || !html.Contains("href=\"#", StringComparison.Ordinal)))
         {
             return html;
         }
@@ -38,6 +42,10 @@ public static class ReaderHtml
             if (value.StartsWith('/') && !value.StartsWith("//", StringComparison.Ordinal))
             {
                 element.SetAttribute(attribute, absolute(value));
+            }
+            else if (page is not null && attribute == "href" && value.StartsWith('#'))
+            {
+                element.SetAttribute(attribute, absolute(page) + value);
             }
         }
 

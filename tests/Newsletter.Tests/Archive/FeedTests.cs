@@ -192,4 +192,28 @@ public class FeedTests
         Assert.Contains("/feeds/tags/sqlite.atom", tagFeeds);
         Assert.Contains("/feeds/tags/sqlite.json", tagFeeds);
     }
+
+    /// <summary>
+    /// A feed reader shows many entries on one page, each with its own fn:1: a footnote's #fn:1 leads to the footnote
+    /// on the entry's own page, in every format.
+    /// </summary>
+    [Fact]
+    public async Task AFootnoteLinkInAFeedLeadsToTheEntrysPage()
+    {
+        using var app = new NewsletterApp();
+        app.WriteNote("f.md", Note("Footnoted", "footnoted", "2026-03-01", "sqlite", "A claim.[^1]\n\n[^1]: The source."));
+        var client = app.CreateClient();
+        foreach (var feed in new[] { "/feeds/notes.rss", "/feeds/notes.atom", "/feeds/notes.json" })
+        {
+            var raw = await client.GetStringAsync(feed, Ct);
+            // RSS and Atom carry the HTML escaped as text; JSON Feed as a string.
+            var body = feed.EndsWith(".json", StringComparison.Ordinal)
+                ? JsonDocument.Parse(raw).RootElement.GetProperty("items")[0].GetProperty("content_html").GetString()!
+                : WebUtility.HtmlDecode(raw);
+
+            Assert.Contains("href=\"http://localhost/notes/footnoted#fn:1\"", body, StringComparison.Ordinal);
+            Assert.Contains("href=\"http://localhost/notes/footnoted#fnref:1\"", body, StringComparison.Ordinal);
+            Assert.DoesNotContain("href=\"#", body, StringComparison.Ordinal);
+        }
+    }
 }
