@@ -154,19 +154,29 @@ public sealed partial class MarkdownRenderer
     /// </summary>
     private static void MakeReadable(AngleSharp.Dom.IParentNode document)
     {
+        var boxes = new List<AngleSharp.Dom.IElement>();
         foreach (var table in document.QuerySelectorAll("table").ToList())
         {
             if (table.ParentElement is { } parent && parent.LocalName == "div" && parent.ClassList.Contains(TableScrollClass))
             {
-                SetScrollBox(parent);
+                boxes.Add(parent);
                 continue;
             }
 
             var box = table.Owner!.CreateElement("div");
             box.ClassList.Add(TableScrollClass);
-            SetScrollBox(box);
             table.Replace(box);
             box.AppendChild(table);
+            boxes.Add(box);
+        }
+
+        // A region is a landmark, and two landmarks with one name are one too many (axe: landmark-unique): with
+        // several tables each has its number, counted again when an issue puts its notes' tables together.
+        for (var i = 0; i < boxes.Count; i++)
+        {
+            boxes[i].SetAttribute("tabindex", "0");
+            boxes[i].SetAttribute("role", "region");
+            boxes[i].SetAttribute("aria-label", boxes.Count == 1 ? "Table" : $"Table {i + 1}");
         }
 
         foreach (var pre in document.QuerySelectorAll("pre"))
@@ -187,13 +197,6 @@ public sealed partial class MarkdownRenderer
 
     /// <summary>The class of the box a table scrolls in, on the site (site.css) and unwrapped for email.</summary>
     public const string TableScrollClass = "table-scroll";
-
-    private static void SetScrollBox(AngleSharp.Dom.IElement box)
-    {
-        box.SetAttribute("tabindex", "0");
-        box.SetAttribute("role", "region");
-        box.SetAttribute("aria-label", "Table");
-    }
 }
 
 public sealed record RenderedMarkdown(string Html, string PlainText);

@@ -113,5 +113,9 @@ public class MarkdownRendererTests
         Assert.Contains("<div class=\"table-scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Table\"><table>", html, StringComparison.Ordinal);
         Assert.Contains("<pre tabindex=\"0\"><code>", html, StringComparison.Ordinal);
         Assert.Equal(html, _renderer.Sanitize(html));
+        // Landmarks need names of their own: two tables (as when an issue includes two notes) are told apart.
+        var two = _renderer.Sanitize(html + html);
+        Assert.Contains("aria-label=\"Table 1\"><table>", two, StringComparison.Ordinal);
+        Assert.Contains("aria-label=\"Table 2\"><table>", two, StringComparison.Ordinal);
     }
 }
