@@ -10,8 +10,6 @@ namespace Newsletter.Tests.Sending;
 /// </summary>
 public class PostgresNodesTests
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     [Fact]
     public async Task TwoNodesKilledTwiceDuringASendStillReachEveryReaderAndReportEveryPossibleDuplicate()
     {
