@@ -64,10 +64,17 @@ public sealed class WebhookDispatcher(IServiceScopeFactory scopes, WebhookSql sq
                 }
 
                 // Claim again at once while there was work and room; otherwise wait for a POST to end (it frees a slot,
-                // and the next event of its reader may now be in turn).
-                if (claimed == 0 || sending.Count >= parallelism)
+                // and the next event of its reader may now be in turn). With room left, look again after the poll
+                // interval too: an event that arrives meanwhile is due now, and waiting for a POST alone held it
+                // behind a hanging endpoint's calls for up to Webhooks:Timeout (the pump starts no second job here
+                // while this one runs).
+                if (sending.Count >= parallelism || ct.IsCancellationRequested || clock.GetUtcNow() >= stopAt)
                 {
                     await Task.WhenAny(sending.Select(s => s.Task));
+                }
+                else if (claimed == 0)
+                {
+                    await Task.WhenAny(sending.Select(s => s.Task).Append(Task.Delay(options.Value.PollInterval, clock, ct)));
                 }
 
                 foreach (var done in sending.Where(s => s.Task.IsCompleted).ToList())
