@@ -52,6 +52,14 @@ public sealed class DashboardModel(AppDbContext db, Charts.ReaderHistory history
 
     public IReadOnlyList<SubscriberImport> FailedImports { get; private set; } = [];
 
+    /// <summary>
+    /// Finished sends that held readers back for the author's decision (cut short twice, so a copy may already have
+    /// reached them twice): nobody else will send to them, so the author must hear of it somewhere they look.
+    /// </summary>
+    public IReadOnlyList<HeldIssue> Held { get; private set; } = [];
+
+    public sealed record HeldIssue(int Id, string Subject, int Readers);
+
     public async Task OnGetAsync(CancellationToken ct)
     {
         var notes = db.Notes.Where(n => n.Kind == NoteKind.Note && n.DeletedAt == null);
@@ -64,6 +72,12 @@ public sealed class DashboardModel(AppDbContext db, Charts.ReaderHistory history
         Paused = await issues.Where(i => i.Status == IssueStatus.Paused).OrderBy(i => i.Id).ToListAsync(ct);
         InFlight = await issues.Where(i => i.Status == IssueStatus.Scheduled || i.Status == IssueStatus.Preparing || i.Status == IssueStatus.Sending)
             .OrderBy(i => i.ScheduledAt).ToListAsync(ct);
+        // A month is long enough to be seen; after that, leaving them held is taken as the author's decision.
+        var monthAgo = clock.GetUtcNow().UtcDateTime.AddDays(-30);
+        var held = await issues.Where(i => i.Status == IssueStatus.Sent && i.CompletedAt > monthAgo)
+            .Select(i => new { i.Id, i.Subject, Readers = db.Deliveries.Count(d => d.IssueId == i.Id && d.Status == Sending.DeliveryStatus.Held) })
+            .Where(h => h.Readers > 0).OrderBy(h => h.Id).ToListAsync(ct);
+        Held = held.ConvertAll(h => new HeldIssue(h.Id, h.Subject, h.Readers));
         var weekAgo = DateTime.UtcNow.AddDays(-7);
         FailedImports = await db.SubscriberImports.AsNoTracking().Where(i => i.Status == ImportStatus.Failed && i.CreatedAt > weekAgo).OrderByDescending(i => i.Id).Take(5).ToListAsync(ct);
         FailedJobs = jobs.GetMonitoringApi().FailedCount();

@@ -54,15 +54,34 @@ public static class JobsExtensions
 
         if (builder.Configuration.GetValue("Jobs:Server", true))
         {
+            var workers = WorkerCount(builder.Configuration);
             builder.Services.AddHangfireServer(o =>
             {
-                o.WorkerCount = Math.Max(1, builder.Configuration.GetValue("Jobs:WorkerCount", 4));
+                o.WorkerCount = workers;
                 o.Queues = ["default", "imports"];
                 o.ServerName = ServerName;
             });
         }
 
         return builder;
+    }
+
+    /// <summary>
+    /// Jobs:WorkerCount, refused at start when it is not a whole number of at least 1: a 0 or -1 used to become one
+    /// worker without a word, and an operator who meant "none" (that is Jobs:Server=false) or "as many as cores" got
+    /// neither.
+    /// </summary>
+    private static int WorkerCount(IConfiguration configuration)
+    {
+        var text = configuration["Jobs:WorkerCount"];
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return 4;
+        }
+
+        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var workers) && workers is >= 1 and <= 1000
+            ? workers
+            : throw new SettingsException($"Jobs:WorkerCount '{text}' is not a number of job workers from 1 to 1000 (the default is 4; Jobs:Server=false runs none on this node).");
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -89,11 +89,33 @@ public sealed class NoteTag
 
 public static class Tags
 {
-    /// <summary>Tags are lower-case words joined by hyphens, so they are safe in URLs and compare exactly.</summary>
+    /// <summary>
+    /// Tags are lower-case words joined by hyphens, so they are safe in URLs and compare exactly. A leading '#' is the
+    /// hashtag habit and goes; a '#' or '+' that follows a word is part of a name and is spelled out ("c#" is
+    /// c-sharp, "c++" c-plus-plus), or a note on C# and one on C would share the tag "c".
+    /// </summary>
     public static string Normalize(string tag)
     {
-        var chars = tag.Trim().ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray();
-        var joined = string.Join('-', new string(chars).Split('-', StringSplitOptions.RemoveEmptyEntries));
+        var text = tag.Trim().TrimStart('#').ToLowerInvariant();
+        var spelled = new System.Text.StringBuilder(text.Length + 8);
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (char.IsLetterOrDigit(c))
+            {
+                spelled.Append(c);
+            }
+            else if (c is '#' or '+' && i > 0 && (char.IsLetterOrDigit(text[i - 1]) || text[i - 1] == c))
+            {
+                spelled.Append(c == '#' ? "-sharp-" : "-plus-");
+            }
+            else
+            {
+                spelled.Append('-');
+            }
+        }
+
+        var joined = string.Join('-', spelled.ToString().Split('-', StringSplitOptions.RemoveEmptyEntries));
         return joined.Length > 40 ? joined[..40].TrimEnd('-') : joined;
     }
 

@@ -65,6 +65,7 @@ public static class HealthExtensions
             // One row by its key proves the connection and a migrated schema; CanConnect would prove only the first.
             .AddDbContextCheck<AppDbContext>("database", tags: [Ready],
                 customTestQuery: (db, ct) => db.ContentVersions.AsNoTracking().AnyAsync(v => v.Id == ContentVersion.RowId, ct))
+            .AddCheck<DatabaseWriteHealthCheck>("database-write", tags: [Ready])
             .AddCheck<JobStorageHealthCheck>("jobs", tags: [Ready])
             .AddCheck<JobServersHealthCheck>("job-servers", tags: [Ready])
             .AddCheck<SendNodeHealthCheck>("send-node", tags: [Ready])
@@ -240,6 +241,57 @@ internal sealed class TemplatesHealthCheck(TemplateRenderer templates) : IHealth
         {
             var folder = templates.Folder.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
             return Task.FromResult(HealthCheckResult.Degraded(e.Message.Replace(folder, "", StringComparison.Ordinal)));
+        }
+    }
+}
+
+/// <summary>
+/// SQLite has one writer per file, and any process that opens it (a <c>sqlite3</c> shell left inside a transaction,
+/// a copy tool that locks) can hold that lock as long as it likes: pages are still read and served, while every
+/// sign-up, send outcome and edit waits its busy timeout and fails with a 500. The read check above cannot see
+/// that, so this one takes the write lock for an instant (<c>BEGIN IMMEDIATE</c>, then <c>ROLLBACK</c>, writing
+/// nothing) on a connection of its own, so the pool's connections keep their pragmas. Degraded, not Unhealthy: the
+/// pages still serve, and on one host a balancer that took the node out would take the whole site down with it.
+/// PostgreSQL has no such lock; the check passes there without a query.
+/// </summary>
+internal sealed class DatabaseWriteHealthCheck(AppDbContext db) : IHealthCheck
+{
+    /// <summary>Far longer than the app's own writers hold the lock (milliseconds), far shorter than their 10 s wait.</summary>
+    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(2);
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (!db.Database.ProviderName!.EndsWith(".Sqlite", StringComparison.Ordinal))
+        {
+            return HealthCheckResult.Healthy();
+        }
+
+        var builder = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(db.Database.GetConnectionString())
+        {
+            Pooling = false,
+            DefaultTimeout = (int)Wait.TotalSeconds,
+        };
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(builder.ToString());
+        await connection.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        // One statement per call: the pragma answers a row, and a reader stopped at a row leaves the statements
+        // after it unrun.
+        command.CommandText = $"PRAGMA busy_timeout = {(int)Wait.TotalMilliseconds}";
+        await command.ExecuteScalarAsync(cancellationToken);
+        try
+        {
+            command.CommandText = "BEGIN IMMEDIATE";
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            command.CommandText = "ROLLBACK";
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException e) when (e.SqliteErrorCode is 5 or 6)
+        {
+            // SQLITE_BUSY or SQLITE_LOCKED: someone else holds the write lock.
+            return HealthCheckResult.Degraded(
+                $"Another process has held the database's write lock for more than {Wait.TotalSeconds:N0} s: pages are served, but sign-ups, sends and edits wait and then fail. " +
+                "Find it with `fuser` or `lsof` on the database file (newsletter.db in the data folder, unless Database:ConnectionString names another): a sqlite3 shell left in a transaction, a copy tool. Then end it.");
         }
     }
 }

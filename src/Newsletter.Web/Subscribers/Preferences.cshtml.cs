@@ -33,6 +33,13 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
     public async Task<IActionResult> OnGetAsync(string? token, CancellationToken ct)
     {
         await LoadAsync(token, ct);
+        if (token is not null && Subscriber is null && !TestCopy)
+        {
+            // A forged, cut or erased reader's link: the page offers a new link, but says by its status that this
+            // one named nobody, as the confirm and unsubscribe pages do (a checker or a script can tell).
+            Response.StatusCode = StatusCodes.Status400BadRequest;
+        }
+
         return Page();
     }
 

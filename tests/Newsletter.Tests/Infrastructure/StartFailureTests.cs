@@ -25,6 +25,8 @@ public class StartFailureTests
     [InlineData("", "Site:BaseUrl", "news.example.org", "Site:BaseUrl 'news.example.org' is not a web address")]
     // The transport, made by the template check.
     [InlineData("", "Mail:Transport", "Carrier", "Mail:Transport 'Carrier' is not 'Pickup' or 'Smtp'")]
+    // A worker count below one used to become one worker without a word.
+    [InlineData("", "Jobs:WorkerCount", "-1", "Jobs:WorkerCount '-1' is not a number of job workers from 1 to 1000")]
     // A verb with a wrong setting ends the same way.
     [InlineData("migrate", "Database:Provider", "MySql", "Database:Provider 'MySql' is not supported")]
     public async Task AWrongSettingEndsTheProcessWithItsSentenceAndExitCode78(string verb, string key, string value, string says)

@@ -49,6 +49,41 @@ public class NotesAdminTests
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync(editUrl, Ct)).StatusCode);
     }
 
+    [Theory]
+    [InlineData("C#", "c-sharp")]
+    [InlineData("#Rust", "rust")]
+    [InlineData("c++, F#", "c-plus-plus")]
+    [InlineData("Node.js", "node-js")]
+    [InlineData("  Working   notes ", "working-notes")]
+    public void ATagKeepsWhatMakesItsNameDistinct(string written, string first)
+    {
+        Assert.Equal(first, Newsletter.Web.Notes.Tags.Parse(written).First());
+    }
+
+    [Fact]
+    public async Task NotesOnCSharpAndOnCKeepTheirOwnTagPages()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        foreach (var (title, tags) in new[] { ("Spans in C sharp", "C#"), ("Pointers in C", "C") })
+        {
+            var form = Note(title, "publish");
+            form["Input.Tags"] = tags;
+            Assert.Equal(HttpStatusCode.Redirect, (await Forms.PostAsync(client, "/admin/notes/new", form)).StatusCode);
+        }
+
+        var reader = app.CreateClient();
+        var sharp = await reader.GetStringAsync("/tags/c-sharp", Ct);
+        Assert.Contains("Spans in C sharp", sharp, StringComparison.Ordinal);
+        Assert.DoesNotContain("Pointers in C", sharp, StringComparison.Ordinal);
+        var c = await reader.GetStringAsync("/tags/c", Ct);
+        Assert.Contains("Pointers in C", c, StringComparison.Ordinal);
+        Assert.DoesNotContain("Spans in C sharp", c, StringComparison.Ordinal);
+        // The address a reader types, with the '#' escaped, finds the same page.
+        Assert.Contains("Spans in C sharp", await reader.GetStringAsync("/tags/C%23", Ct), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ADoubleClickedDeleteDeletesOnceAndAnswersCalmly()
     {

@@ -12,7 +12,7 @@ namespace Newsletter.Tests.Operations;
 
 public class HealthTests
 {
-    private static readonly string[] ReadyChecks = ["database", "jobs", "job-servers", "send-node", "templates", "disk", "mail-relay"];
+    private static readonly string[] ReadyChecks = ["database", "database-write", "jobs", "job-servers", "send-node", "templates", "disk", "mail-relay"];
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -70,6 +70,38 @@ public class HealthTests
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(client, "/health/live")).Status);
         // The reason is for the log, where the operator reads it.
         Assert.Contains("Health check database", app.ServerLog.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AWriteLockHeldByAnotherProcessIsDegradedWhilePagesServeAndClearsWhenReleased()
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateClient();
+        Assert.Equal("Healthy", Checks((await GetAsync(client, "/health/ready")).Body).Single(c => c.Name == "database-write").Status);
+
+        // A sqlite3 shell left inside a write transaction: reads go on, every write would wait and fail.
+        await using (await WriteLock.TakeAsync(app, "Subscribers"))
+        {
+            var (status, body) = await GetAsync(client, "/health/ready");
+            var check = Checks(body).Single(c => c.Name == "database-write");
+            if (app.PostgresConnectionString is null)
+            {
+                Assert.Equal(HttpStatusCode.OK, status);
+                Assert.Equal("Degraded", body.GetProperty("status").GetString());
+                Assert.Equal("Degraded", check.Status);
+                Assert.Contains("held the database's write lock", check.Description, StringComparison.Ordinal);
+                Assert.DoesNotContain(app.Root, check.Description, StringComparison.Ordinal);
+            }
+            else
+            {
+                // PostgreSQL has no file lock: a table lock holds back only that table's writers.
+                Assert.Equal("Healthy", check.Status);
+            }
+
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/archive", Ct)).StatusCode);
+        }
+
+        Assert.Equal("Healthy", Checks((await GetAsync(client, "/health/ready")).Body).Single(c => c.Name == "database-write").Status);
     }
 
     [Fact]

@@ -141,6 +141,11 @@ public class ExactlyOnceTests
         var page = await client.GetStringAsync($"/admin/issues/{issueId}/progress", Ct);
         Assert.Contains("held for you", page, StringComparison.Ordinal);
         Assert.Contains("Resend to failed, deferred and held", page, StringComparison.Ordinal);
+        // The dashboard, the page the author opens first, says it too: nothing else will send to that reader.
+        var dashboard = await client.GetStringAsync("/admin", Ct);
+        Assert.Contains("1 reader of “", dashboard, StringComparison.Ordinal);
+        Assert.Contains($"data-held=\"{issueId}\"", dashboard, StringComparison.Ordinal);
+        Assert.Contains($"/admin/issues/{issueId}/progress", dashboard, StringComparison.Ordinal);
         smtp.SetRules(new { });
         await using (var scope = app.Services.CreateAsyncScope())
         {
@@ -150,6 +155,7 @@ public class ExactlyOnceTests
         await WaitForStatusAsync(app, issueId, IssueStatus.Sent, TimeSpan.FromMinutes(1));
         Assert.Equal(3, SendingProcess.CopiesByRecipient(smtp)[unlucky]);
         Assert.Equal(DeliveryStatus.Sent, (await DeliveriesAsync(app, issueId)).Single(d => d.Id == held.Id).Status);
+        Assert.DoesNotContain("data-held=", await client.GetStringAsync("/admin", Ct), StringComparison.Ordinal);
     }
 
     [Fact]

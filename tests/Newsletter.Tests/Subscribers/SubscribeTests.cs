@@ -158,6 +158,24 @@ public class SubscribeTests
         Assert.False(get.Headers.Contains("Set-Cookie") && get.Headers.GetValues("Set-Cookie").Any(c => c.StartsWith("x=", StringComparison.Ordinal)));
     }
 
+    [Theory]
+    [InlineData("not-a-token")]
+    [InlineData("CfDJ8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
+    public async Task AForgedPreferencesLinkIsRefusedWithItsStatusAndOffersANewLink(string token)
+    {
+        using var app = new NewsletterApp();
+        var client = app.CreateBrowserClient();
+        var get = await client.GetAsync("/preferences/" + token, Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, get.StatusCode);
+        var page = await get.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("This link doesn't work", page, StringComparison.Ordinal);
+        Assert.Contains("Email me a link", page, StringComparison.Ordinal);
+        // Without a token the page is the plain "email me my link" form, not an error.
+        var plain = await client.GetAsync("/preferences", Ct);
+        Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+        Assert.DoesNotContain("This link doesn't work", await plain.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task AnExpiredConfirmationLinkSaysSoAndDoesNotConfirm()
     {
