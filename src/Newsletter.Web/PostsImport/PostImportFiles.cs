@@ -13,19 +13,33 @@ public sealed class PostImportFiles(ImportFiles files, SafeDownloader downloader
 {
     public long MaxBytes => options.Value.MaxFileBytes;
 
-    /// <summary>A file path or an http(s) URL, read within the size limit.</summary>
+    /// <summary>
+    /// An http(s) address, fetched within the size limit through the downloader that refuses private addresses. The
+    /// admin page takes only this: a path typed into its box would read the server's own files as the app's user.
+    /// </summary>
+    public async Task<(string Name, byte[] Content)> FetchAsync(string url, CancellationToken ct)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new PostImportException("A feed's address starts with https:// (or http://). To import an export file, choose it above.");
+        }
+
+        try
+        {
+            return (url, await downloader.GetAsync(url, MaxBytes, ct));
+        }
+        catch (DownloadRefusedException e)
+        {
+            throw new PostImportException($"The feed could not be fetched: {e.Message}");
+        }
+    }
+
+    /// <summary>A file path or an http(s) URL, for the import-posts verb, run by whoever runs the server.</summary>
     public async Task<(string Name, byte[] Content)> LoadAsync(string fileOrUrl, CancellationToken ct)
     {
         if (fileOrUrl.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || fileOrUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
         {
-            try
-            {
-                return (fileOrUrl, await downloader.GetAsync(fileOrUrl, MaxBytes, ct));
-            }
-            catch (DownloadRefusedException e)
-            {
-                throw new PostImportException($"The feed could not be fetched: {e.Message}");
-            }
+            return await FetchAsync(fileOrUrl, ct);
         }
 
         var info = new FileInfo(fileOrUrl);
@@ -39,7 +53,22 @@ public sealed class PostImportFiles(ImportFiles files, SafeDownloader downloader
             throw new PostImportException($"{info.Name} is {info.Length / 1024.0 / 1024.0:0.#} MB; the limit is {MaxBytes / 1024 / 1024} MB (PostImport:MaxFileMegabytes).");
         }
 
-        return (info.Name, await File.ReadAllBytesAsync(info.FullName, ct));
+        // Counted as read too, not only from the file's length: /dev/zero, a pipe or a /proc file says 0 and never ends.
+        await using var stream = new FileStream(info.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true);
+        using var content = new MemoryStream();
+        var buffer = new byte[81920];
+        int read;
+        while ((read = await stream.ReadAsync(buffer, ct)) > 0)
+        {
+            if (content.Length + read > MaxBytes)
+            {
+                throw new PostImportException($"{info.Name} is over the limit of {MaxBytes / 1024 / 1024} MB (PostImport:MaxFileMegabytes).");
+            }
+
+            content.Write(buffer, 0, read);
+        }
+
+        return (info.Name, content.ToArray());
     }
 
     /// <summary>How long a preview waits for its Import click; an abandoned one (up to the size limit each) goes then.</summary>

@@ -113,29 +113,7 @@ public sealed class SafeDownloader : IDisposable
     }
 
     /// <summary>Loopback, private (RFC 1918, unique-local), link-local, carrier-grade NAT, multicast and unspecified addresses are not the public internet.</summary>
-    public static bool IsPublic(IPAddress address)
-    {
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Broadcast))
-        {
-            return false;
-        }
-
-        if (address.AddressFamily == AddressFamily.InterNetwork)
-        {
-            var b = address.GetAddressBytes();
-            return !(b[0] == 0 || b[0] == 10 || b[0] == 127 || (b[0] == 100 && b[1] >= 64 && b[1] < 128) || (b[0] == 169 && b[1] == 254)
-                || (b[0] == 172 && b[1] >= 16 && b[1] < 32) || (b[0] == 192 && b[1] == 168) || (b[0] == 192 && b[1] == 0 && b[2] == 0)
-                || (b[0] == 198 && (b[1] == 18 || b[1] == 19)) || b[0] >= 224);
-        }
-
-        var v6 = address.GetAddressBytes();
-        return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || (v6[0] & 0xFE) == 0xFC);
-    }
+    public static bool IsPublic(IPAddress address) => Infrastructure.PublicAddresses.IsPublic(address);
 
     private static string Shorten(string url) => url.Length > 120 ? url[..120] + "…" : url;
 

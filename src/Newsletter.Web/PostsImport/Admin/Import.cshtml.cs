@@ -44,7 +44,7 @@ public sealed class ImportModel(PostImportFiles files, PostImporter importer) : 
             }
             else if (!string.IsNullOrWhiteSpace(url))
             {
-                export = await files.LoadAsync(url.Trim(), ct);
+                export = await files.FetchAsync(url.Trim(), ct);
             }
             else
             {

@@ -246,6 +246,42 @@ public class PostImportTests
         Assert.Contains("huge.xml is 2 MB; the limit is 1 MB", html, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The admin page's address box takes a feed's web address only: a server path typed into it read the server's
+    /// files as the app's user (an editor could publish one as an issue), and /dev/zero filled the memory.
+    /// </summary>
+    [Fact]
+    public async Task TheAdminPageReadsNoServerFileAndTheVerbReadsNoEndlessOne()
+    {
+        await using var app = new NewsletterApp(new() { ["PostImport:MaxFileMegabytes"] = "1" });
+        var secret = Path.Combine(app.Root, "private-feed.xml");
+        await File.WriteAllTextAsync(secret, System.Text.Encoding.UTF8.GetString(Feed("<p>SECRET-BODY</p>")).Replace("<title>Pictures</title>", "<title>SECRET-TITLE</title>", StringComparison.Ordinal), Ct);
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        foreach (var address in new[] { secret, "file://" + secret, "/dev/zero", "/etc/nonexistent" })
+        {
+            var token = await Forms.TokenAsync(client, "/admin/posts/import");
+            using var form = new MultipartFormDataContent
+            {
+                { new StringContent(token), "__RequestVerificationToken" },
+                { new StringContent("issues"), "target" },
+                { new StringContent(address), "url" },
+            };
+            var response = await client.PostAsync("/admin/posts/import?handler=Preview", form, Ct);
+            var html = WebUtility.HtmlDecode(await response.Content.ReadAsStringAsync(Ct));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Contains("A feed's address starts with https://", html, StringComparison.Ordinal);
+            Assert.DoesNotContain("SECRET-TITLE", html, StringComparison.Ordinal);
+            Assert.DoesNotContain("no such file", html, StringComparison.Ordinal);
+        }
+
+        // The command-line verb (run by whoever runs the server) still reads paths, but counts what it reads.
+        using var scope = app.Services.CreateScope();
+        var files = scope.ServiceProvider.GetRequiredService<PostImportFiles>();
+        var endless = await Assert.ThrowsAsync<PostImportException>(() => files.LoadAsync("/dev/zero", Ct));
+        Assert.Contains("over the limit of 1 MB", endless.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>A preview nobody imported goes once it is older than a day (each new preview clears them), a fresh one stays.</summary>
     [Fact]
     public async Task AbandonedPreviewsAreCleared()
