@@ -4,12 +4,22 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.Extensions.Options;
 using Newsletter.Web.Data;
+using Newsletter.Web.Infrastructure;
 using Newsletter.Web.Site;
 
 namespace Newsletter.Web.Admin;
 
-public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUser> signIn, IOptions<SiteOptions> site) : PageModel
+public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUser> signIn, IOptions<SiteOptions> site, SharedRateLimiter limiter) : PageModel
 {
+    /// <summary>
+    /// The password is asked here so that a stolen session can't take the account over; unlimited, that session's
+    /// holder could guess it here instead of at sign-in. Counted per account in the database (all nodes together):
+    /// at worst the owner waits 15 minutes to change settings, while signing in and password reset are untouched.
+    /// </summary>
+    private static readonly RateLimit PasswordFailures = new("account-password-failures", Permits: 5, Window: TimeSpan.FromMinutes(15));
+
+    public const string TooManyWrongPasswords = "Too many wrong passwords on this page. Try again in 15 minutes.";
+
     public string Email { get; private set; } = "";
 
     public bool TwoFactorEnabled { get; private set; }
@@ -61,9 +71,8 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
 
         // Turning it on with an authenticator of one's own locks the account's owner out, which is what someone
         // with a stolen session would do: it takes the password, as turning it off does.
-        if (!await users.CheckPasswordAsync(user, password ?? ""))
+        if (!await PasswordIsRightAsync(user, password, "Enter your password to turn on two-factor sign-in."))
         {
-            ModelState.AddModelError("", "Enter your password to turn on two-factor sign-in.");
             await LoadAsync();
             return Page();
         }
@@ -95,9 +104,8 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
         }
 
         // New codes void the owner's own, and hand the session's holder a way past the second factor.
-        if (!await users.CheckPasswordAsync(user, password ?? ""))
+        if (!await PasswordIsRightAsync(user, password, "Enter your password to make new recovery codes."))
         {
-            ModelState.AddModelError("", "Enter your password to make new recovery codes.");
             await LoadAsync();
             return Page();
         }
@@ -118,9 +126,8 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
         }
 
         // Turning the second factor off is what someone with a stolen session would do first: it takes the password.
-        if (!await users.CheckPasswordAsync(user, password ?? ""))
+        if (!await PasswordIsRightAsync(user, password, "Enter your password to turn off two-factor sign-in."))
         {
-            ModelState.AddModelError("", "Enter your password to turn off two-factor sign-in.");
             await LoadAsync();
             return Page();
         }
@@ -143,6 +150,12 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
             return Challenge();
         }
 
+        if (!await PasswordIsRightAsync(user, current, "Your current password is not right."))
+        {
+            await LoadAsync();
+            return Page();
+        }
+
         var result = await users.ChangePasswordAsync(user, current ?? "", next ?? "");
         if (result.Succeeded)
         {
@@ -159,6 +172,28 @@ public sealed class AccountModel(UserManager<AppUser> users, SignInManager<AppUs
 
         await LoadAsync();
         return Page();
+    }
+
+    /// <summary>The account's password, checked within <see cref="PasswordFailures"/>; a refusal is put on the page.</summary>
+    private async Task<bool> PasswordIsRightAsync(AppUser user, string? password, string refusal)
+    {
+        var ct = HttpContext.RequestAborted;
+        // Checked before the password, so that a right guess after the limit is refused like a wrong one.
+        if (await limiter.IsUsedUpAsync(PasswordFailures, user.Id, ct))
+        {
+            Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            ModelState.AddModelError("", TooManyWrongPasswords);
+            return false;
+        }
+
+        if (await users.CheckPasswordAsync(user, password ?? ""))
+        {
+            return true;
+        }
+
+        await limiter.TryAcquireAsync(PasswordFailures, user.Id, ct);
+        ModelState.AddModelError("", refusal);
+        return false;
     }
 
     private async Task<bool> LoadAsync()

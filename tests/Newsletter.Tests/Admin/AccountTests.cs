@@ -38,6 +38,43 @@ public partial class AccountTests
         Assert.Contains("not valid or has expired", await again.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A stolen session can't guess the password on the account page, where it would change it or turn two-factor
+    /// off: after five wrong ones every handler refuses, the right password too, while signing in still works.
+    /// </summary>
+    [Fact]
+    public async Task TheAccountPageStopsPasswordGuessesFromASession()
+    {
+        using var app = new NewsletterApp();
+        var session = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(session, "owner@example.org", Password);
+        for (var i = 0; i < 5; i++)
+        {
+            var handler = i % 2 == 0 ? "Password" : "NewCodes";
+            var form = handler == "Password"
+                ? new Dictionary<string, string> { ["current"] = $"guess {i}", ["next"] = "the thief's new passphrase" }
+                : new Dictionary<string, string> { ["password"] = $"guess {i}" };
+            var wrong = await Forms.PostAsync(session, "/admin/account", form, $"/admin/account?handler={handler}");
+            Assert.Equal(HttpStatusCode.OK, wrong.StatusCode);
+            Assert.DoesNotContain(Web.Admin.AccountModel.TooManyWrongPasswords, await wrong.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        }
+
+        foreach (var (handler, form) in new[]
+        {
+            ("Password", new Dictionary<string, string> { ["current"] = Password, ["next"] = "the thief's new passphrase" }),
+            ("Disable", new Dictionary<string, string> { ["password"] = Password }),
+        })
+        {
+            var refused = await Forms.PostAsync(session, "/admin/account", form, $"/admin/account?handler={handler}");
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            Assert.Contains(Web.Admin.AccountModel.TooManyWrongPasswords, await refused.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        }
+
+        // The password is unchanged, and the owner signs in with it from anywhere.
+        Assert.Equal(HttpStatusCode.Redirect, (await SignInAsync(app.CreateBrowserClient(), "owner@example.org", Password)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await SignInAsync(app.CreateBrowserClient(), "owner@example.org", "the thief's new passphrase")).StatusCode);
+    }
+
     [Fact]
     public async Task ForgotPasswordAnswersTheSameForAnUnknownAddressAndSendsNothing()
     {
