@@ -38,7 +38,8 @@ public static class ImportsApi
             .WithSummary("List imports").WithDescription("The most recent imports first, with their counts. Pages by cursor.");
         g.MapGet("/{id:int}", GetAsync).RequireAuthorization(ApiPolicies.Read)
             .WithSummary("Get an import's progress").WithDescription("Counts so far and whether it is done; a failed import says why in 'error'.");
-        g.MapGet("/{id:int}/errors", ErrorsAsync).RequireAuthorization(ApiPolicies.Read)
+        // The refused rows are addresses: owners and editors only, as on the admin page (a viewer sees counts).
+        g.MapGet("/{id:int}/errors", ErrorsAsync).RequireAuthorization(ApiPolicies.Read, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .Produces<string>(StatusCodes.Status200OK, "text/csv")
             .WithSummary("Rows an import refused").WithDescription("A CSV of the refused rows: the file's line number, the address and the reason.");
         return api;

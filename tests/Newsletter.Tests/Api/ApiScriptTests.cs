@@ -47,6 +47,12 @@ public class ApiScriptTests
 
         var errors = await api.GetStringAsync(importUrl + "/errors", Ct);
         Assert.Contains("not-an-address", errors, StringComparison.Ordinal);
+        // A viewer's read token sees the import's counts but not its refused addresses, as on the admin page.
+        var viewer = With(app, await TokenAsync(app, Web.Api.ApiScopes.Read, role: Web.Admin.AuthorRole.Viewer));
+        Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync(importUrl, Ct)).StatusCode);
+        var hidden = await viewer.GetAsync(importUrl + "/errors", Ct);
+        Assert.Equal(HttpStatusCode.Forbidden, hidden.StatusCode);
+        Assert.DoesNotContain("not-an-address", await hidden.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         var active = await GetJsonAsync(api, "/api/v1/subscribers?status=active&tag=cohort-1&limit=200");
         Assert.Equal(25, active.GetProperty("items").GetArrayLength());
 
