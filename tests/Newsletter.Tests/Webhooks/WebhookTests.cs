@@ -266,6 +266,14 @@ public sealed class WebhookTests
 
         Assert.True(WebhookHttp.IsPublic(System.Net.IPAddress.Parse("64:ff9b::5db8:d70e")));
         Assert.True(WebhookHttp.IsPublic(System.Net.IPAddress.Parse("2606:2800:220:1::1")));
+        // Webhooks and the post importer judge every address alike: the benchmarking, protocol and documentation
+        // ranges the importer refused were let through by webhooks, and the IPv6 wrappings only webhooks knew.
+        foreach (var address in new[] { "198.19.255.1", "198.18.0.1", "192.0.0.8", "192.0.2.1", "198.51.100.7", "203.0.113.9", "64:ff9b::7f00:1", "2002:a9fe:a9fe::1", "93.184.215.14", "2606:2800:220:1::1" })
+        {
+            var parsed = System.Net.IPAddress.Parse(address);
+            Assert.Equal(WebhookHttp.IsPublic(parsed), Newsletter.Web.PostsImport.SafeDownloader.IsPublic(parsed));
+            Assert.Equal(address is "93.184.215.14" or "2606:2800:220:1::1", WebhookHttp.IsPublic(parsed));
+        }
     }
 
     [Fact]
