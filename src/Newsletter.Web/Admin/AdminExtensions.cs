@@ -116,7 +116,14 @@ public static class AdminExtensions
                 return Results.Problem("The text is larger than 2 MB.", statusCode: StatusCodes.Status413PayloadTooLarge);
             }
 
-            return Results.Ok(new { html = markdown.Render(request.Markdown ?? "").Html });
+            try
+            {
+                return Results.Ok(new { html = markdown.Render(request.Markdown ?? "").Html });
+            }
+            catch (Content.MarkdownTooComplexException e)
+            {
+                return Results.Problem(e.Message, statusCode: StatusCodes.Status400BadRequest);
+            }
         });
         return app;
     }

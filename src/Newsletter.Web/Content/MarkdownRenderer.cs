@@ -30,7 +30,22 @@ public sealed partial class MarkdownRenderer
 
     public RenderedMarkdown Render(string markdown)
     {
-        var html = Markdown.ToHtml(markdown ?? "", Pipeline);
+        if (MarkdownShape.TooComplex(markdown) is { } why)
+        {
+            throw new MarkdownTooComplexException(why);
+        }
+
+        string html;
+        try
+        {
+            html = Markdown.ToHtml(markdown ?? "", Pipeline);
+        }
+        catch (ArgumentException e)
+        {
+            // Markdig's own limit: elements nested more than 128 deep (quotes in quotes, brackets in brackets).
+            throw new MarkdownTooComplexException("The text nests quotes, lists or brackets more than 128 deep, which can't be rendered. " + MarkdownShape.Advice, e);
+        }
+
         // The CSP forbids inline styles, so table alignment travels as a class instead.
         html = TableAlignment().Replace(html, "class=\"align-$1\"");
         var clean = _sanitizer.Value.Sanitize(html);

@@ -168,6 +168,11 @@ public sealed class IssueEditor(AppDbContext db, IssueComposer composer, Segment
         {
             errors["markdown"] = ["The body is larger than 1,000,000 characters."];
         }
+        else if (Content.MarkdownShape.TooComplex(draft.Markdown) is { } tooComplex)
+        {
+            // Refused here, not when the issue is previewed or sent: rendering it would take the server minutes.
+            errors["markdown"] = [tooComplex];
+        }
 
         // The ids come from a form or a client: one that was deleted meanwhile (or made up) would otherwise
         // fail the foreign key on save and answer with a 500.

@@ -122,12 +122,27 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
             errors[nameof(NoteInput.Slug)] = [$"Another note already uses the slug '{slug}'."];
         }
 
+        if (Content.MarkdownShape.TooComplex(input.Markdown) is { } tooComplex)
+        {
+            errors[nameof(NoteInput.Markdown)] = [tooComplex];
+        }
+
         if (errors.Count > 0)
         {
             return new NoteEditResult(NoteEditOutcome.Invalid, null, errors);
         }
 
-        var rendered = markdown.Render(input.Markdown ?? "");
+        Content.RenderedMarkdown rendered;
+        try
+        {
+            rendered = markdown.Render(input.Markdown ?? "");
+        }
+        catch (Content.MarkdownTooComplexException e)
+        {
+            errors[nameof(NoteInput.Markdown)] = [e.Message];
+            return new NoteEditResult(NoteEditOutcome.Invalid, null, errors);
+        }
+
         var now = clock.GetUtcNow().UtcDateTime;
         note.Title = input.Title.Trim();
         note.Slug = slug;

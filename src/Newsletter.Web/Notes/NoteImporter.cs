@@ -60,6 +60,17 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
         int added = 0, updated = 0, unchanged = 0, removed = 0;
         foreach (var file in files.Values)
         {
+            Content.RenderedMarkdown rendered;
+            try
+            {
+                rendered = renderer.Render(file.Body);
+            }
+            catch (Content.MarkdownTooComplexException e)
+            {
+                errors.Add($"{file.RelativePath}:1: {e.Message} (the page keeps its last imported version until the file is fixed)");
+                continue;
+            }
+
             if (existing.TryGetValue(file.Slug, out var note))
             {
                 if (note.SourcePath is null && note.DeletedAt is null)
@@ -83,7 +94,7 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
                 added++;
             }
 
-            Apply(note, file);
+            Apply(note, file, rendered);
         }
 
         // A file that disappeared takes its note with it; the URL then answers 410 Gone. One still there that failed
@@ -111,9 +122,8 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
         return result;
     }
 
-    private void Apply(Note note, NoteFile file)
+    private void Apply(Note note, NoteFile file, Content.RenderedMarkdown rendered)
     {
-        var rendered = renderer.Render(file.Body);
         note.Title = file.Title;
         note.Kind = file.Kind;
         note.Status = file.Status;

@@ -78,6 +78,58 @@ public class ApiProblemTests
     }
 
     /// <summary>
+    /// Shapes of Markdown that took the server seconds to minutes of CPU to render (the cost grows with the square
+    /// of their length), or ended in a 500 from Markdig's nesting limit, are refused with a 400 on the field before
+    /// anything renders, for notes and for issues; nothing is saved.
+    /// </summary>
+    [Theory]
+    [InlineData("links", 10_000)]
+    [InlineData("html", 16_000)]
+    [InlineData("emphasis", 10_000)]
+    [InlineData("quotes", 200)]
+    [InlineData("table", 2_000)]
+    public async Task MarkdownShapedToExhaustTheRendererIsRefusedOnItsField(string shape, int count)
+    {
+        var markdown = shape switch
+        {
+            "links" => string.Concat(Enumerable.Repeat("[a](", count)),
+            "html" => string.Concat(Enumerable.Repeat("<div>", count)),
+            "emphasis" => string.Concat(Enumerable.Repeat("*a ", count)),
+            "table" => "|a|b|\n|-|-|\n" + string.Concat(Enumerable.Repeat("|" + string.Concat(Enumerable.Repeat("~~a ", 20)) + "|b|\n", count / 20)),
+            _ => new string('>', count),
+        };
+        using var app = new NewsletterApp();
+        var api = await ClientAsync(app);
+        var note = await AssertProblemAsync(await api.PostAsync("/api/v1/notes", Json(System.Text.Json.JsonSerializer.Serialize(new { title = "Heavy", markdown })), Ct), 400, "markdown");
+        Assert.True(note.GetProperty("errors").TryGetProperty("markdown", out _), note.ToString());
+        var issue = await AssertProblemAsync(await api.PostAsync("/api/v1/issues", Json(System.Text.Json.JsonSerializer.Serialize(new { subject = "Heavy", markdown })), Ct), 400, "markdown");
+        Assert.True(issue.GetProperty("errors").TryGetProperty("markdown", out _), issue.ToString());
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        Assert.Equal(0, await db.Issues.CountAsync(Ct));
+        Assert.False(await db.Notes.AnyAsync(n => n.Title == "Heavy", Ct));
+    }
+
+    /// <summary>Long real writing is not caught by those limits: a link roundup, a big table, code with stars and tags.</summary>
+    [Fact]
+    public async Task LongOrdinaryWritingPassesTheRenderersLimits()
+    {
+        var links = string.Concat(Enumerable.Range(0, 1_500).Select(i => $"- [Link {i}](https://example.org/{i}) and <https://example.org/a/{i}>, *read*\n"));
+        var table = "| a | b |\n|---|---|\n" + string.Concat(Enumerable.Range(0, 500).Select(i => $"| *{i}* | <b>{i}</b><br> |\n"));
+        var code = "```c\n" + string.Concat(Enumerable.Repeat("int **p = *q; /* <div> */\n", 3_000)) + "```\n";
+        var prose = string.Concat(Enumerable.Repeat("If x<y then [0, 1) holds, and snake_case_names stay as_they_are.\n\n> quoted <em>once</em>\n\n", 400));
+        foreach (var markdown in new[] { links, table, code, prose })
+        {
+            Assert.Null(Newsletter.Web.Content.MarkdownShape.TooComplex(markdown));
+        }
+
+        using var app = new NewsletterApp();
+        var api = await ClientAsync(app);
+        var saved = await api.PostAsync("/api/v1/notes", Json(System.Text.Json.JsonSerializer.Serialize(new { title = "Roundup", markdown = links + "\n" + table + "\n" + code + "\n" + prose })), Ct);
+        Assert.Equal(HttpStatusCode.Created, saved.StatusCode);
+    }
+
+    /// <summary>
     /// A note titled only in another script makes no slug from its title: the refusal says to type one, instead of
     /// blaming a slug nobody typed. With one typed, it is saved.
     /// </summary>
