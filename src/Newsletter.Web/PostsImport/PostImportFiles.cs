@@ -55,20 +55,8 @@ public sealed class PostImportFiles(ImportFiles files, SafeDownloader downloader
 
         // Counted as read too, not only from the file's length: /dev/zero, a pipe or a /proc file says 0 and never ends.
         await using var stream = new FileStream(info.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true);
-        using var content = new MemoryStream();
-        var buffer = new byte[81920];
-        int read;
-        while ((read = await stream.ReadAsync(buffer, ct)) > 0)
-        {
-            if (content.Length + read > MaxBytes)
-            {
-                throw new PostImportException($"{info.Name} is over the limit of {MaxBytes / 1024 / 1024} MB (PostImport:MaxFileMegabytes).");
-            }
-
-            content.Write(buffer, 0, read);
-        }
-
-        return (info.Name, content.ToArray());
+        return (info.Name, await SafeDownloader.ReadAtMostAsync(stream, MaxBytes,
+            () => new PostImportException($"{info.Name} is over the limit of {MaxBytes / 1024 / 1024} MB (PostImport:MaxFileMegabytes)."), ct));
     }
 
     /// <summary>How long a preview waits for its Import click; an abandoned one (up to the size limit each) goes then.</summary>

@@ -83,20 +83,7 @@ public sealed class SafeDownloader : IDisposable
             }
 
             await using var body = await response.Content.ReadAsStreamAsync(ct);
-            using var buffer = new MemoryStream();
-            var chunk = new byte[81920];
-            int read;
-            while ((read = await body.ReadAsync(chunk, ct)) > 0)
-            {
-                if (buffer.Length + read > maxBytes)
-                {
-                    throw new DownloadRefusedException($"{Shorten(url)}: more than the limit of {maxBytes:N0} bytes");
-                }
-
-                buffer.Write(chunk, 0, read);
-            }
-
-            return buffer.ToArray();
+            return await ReadAtMostAsync(body, maxBytes, () => new DownloadRefusedException($"{Shorten(url)}: more than the limit of {maxBytes:N0} bytes"), ct);
         }
         catch (HttpRequestException e) when (e.InnerException is DownloadRefusedException refused)
         {
@@ -113,6 +100,25 @@ public sealed class SafeDownloader : IDisposable
     }
 
     /// <summary>Loopback, private (RFC 1918, unique-local), link-local, carrier-grade NAT, multicast and unspecified addresses are not the public internet.</summary>
+    /// <summary>A stream's bytes, counted as they are read: a declared length can lie, or be 0 for a stream that never ends.</summary>
+    public static async Task<byte[]> ReadAtMostAsync(Stream stream, long maxBytes, Func<Exception> over, CancellationToken ct)
+    {
+        using var content = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, ct)) > 0)
+        {
+            if (content.Length + read > maxBytes)
+            {
+                throw over();
+            }
+
+            content.Write(chunk, 0, read);
+        }
+
+        return content.ToArray();
+    }
+
     public static bool IsPublic(IPAddress address) => Infrastructure.PublicAddresses.IsPublic(address);
 
     private static string Shorten(string url) => url.Length > 120 ? url[..120] + "…" : url;
