@@ -4,12 +4,16 @@ using Newsletter.Web.Issues;
 
 namespace Newsletter.Web.Sending;
 
-/// <summary>An issue's progress now; <paramref name="PollAfterMs"/> is how long a page or script watching it should wait before asking again.</summary>
-public sealed record ProgressSnapshot(DeliveryCounts Counts, int Percent, double PerSecond, string Rate, string Eta, string? Relay, int PollAfterMs);
+/// <summary>
+/// An issue's progress now; <paramref name="Eta"/> is null when no honest figure exists (nothing sent lately, the
+/// relay failing, the send not Sending); <paramref name="PollAfterMs"/> is how long a page or script watching it
+/// should wait before asking again.
+/// </summary>
+public sealed record ProgressSnapshot(DeliveryCounts Counts, int Percent, double PerSecond, string Rate, string? Eta, string? Relay, int PollAfterMs);
 
 /// <summary>An issue's progress as the progress page's script and the API read it; done once Sent or Cancelled.</summary>
 public sealed record ProgressReport(IssueStatus Status, string? Error, int Percent, int Recipients, int Sent, int Deferred, int Failed, int Skipped, int Uncertain, int Held,
-    string? Relay, string Rate, string Eta, bool Done, int PollAfterMs)
+    string? Relay, string Rate, string? Eta, bool Done, int PollAfterMs)
 {
     public static ProgressReport From(IssueStatus status, string? pausedReason, ProgressSnapshot p) => new(status, pausedReason, p.Percent, p.Counts.Total, p.Counts.Sent,
         p.Counts.Deferred, p.Counts.Failed, p.Counts.Skipped, p.Counts.Uncertain, p.Counts.Held, p.Relay, p.Rate, p.Eta, status is IssueStatus.Sent or IssueStatus.Cancelled, p.PollAfterMs);
@@ -34,22 +38,49 @@ public sealed class IssueProgress(AppDbContext db, Ledger ledger, TimeProvider c
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var counts = await ledger.CountsAsync(issueId, ct);
+        var status = await db.Issues.AsNoTracking().Where(i => i.Id == issueId).Select(i => (IssueStatus?)i.Status).FirstOrDefaultAsync(ct);
         var now = ledger.NowMs;
-        // The rate over the last minute of accepted messages: what the SMTP server is taking right now.
-        var recent = await db.Deliveries.CountAsync(d => d.IssueId == issueId && d.Status == DeliveryStatus.Sent && d.SentAtMs >= now - 60_000, ct);
-        // Over the whole minute once any message is older than that (a probe that finds one at once, oldest
-        // first), else since the first: the first is looked for only in a send's first minute, when rows are few.
+        // The messages accepted in the last minute, and when the first of them was: one pass over the sent rows.
         var aMinuteAgo = now - 60_000;
-        var window = await db.Deliveries.AnyAsync(d => d.IssueId == issueId && d.Status == DeliveryStatus.Sent && d.SentAtMs < aMinuteAgo, ct)
-            ? 60
-            : await db.Deliveries.Where(d => d.IssueId == issueId && d.SentAtMs != null).MinAsync(d => (long?)d.SentAtMs, ct) is { } first ? Math.Clamp((now - first) / 1000.0, 1, 60) : 0;
-        var perSecond = window == 0 ? 0 : recent / window;
-        var left = counts.Pending + counts.Sending + counts.Deferred;
+        var recent = await db.Deliveries.Where(d => d.IssueId == issueId && d.Status == DeliveryStatus.Sent && d.SentAtMs >= aMinuteAgo)
+            .GroupBy(d => d.IssueId).Select(g => new { Count = g.Count(), First = g.Min(d => d.SentAtMs) }).FirstOrDefaultAsync(ct);
+        var perSecond = PerSecond(recent?.Count ?? 0, recent?.First, now);
         var percent = counts.Total == 0 ? 0 : (int)(counts.Done * 100L / counts.Total);
-        // An issue with no ledger yet (a draft, a scheduled one) has nothing left because nothing began: not "done".
-        var eta = counts.Total == 0 ? "—" : left == 0 ? "done" : perSecond < 0.01 ? "—" : TimeSpan.FromSeconds(left / perSecond).ToString(@"hh\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture);
         var relay = counts.Finished ? null : await RelayStatus.DescribeAsync(db, clock, options.Value, site.Value, ct);
-        return new ProgressSnapshot(counts, percent, perSecond, relay is null ? $"{perSecond:N1} messages/s" : "0 messages/s: the relay is not answering", eta, relay,
+        return new ProgressSnapshot(counts, percent, perSecond, relay is null ? $"{perSecond:N1} messages/s" : "0 messages/s: the relay is not answering",
+            Eta(counts, status, relay is not null, perSecond), relay,
             PollAfterMs(System.Diagnostics.Stopwatch.GetElapsedTime(started)));
+    }
+
+    /// <summary>
+    /// Messages a second over the time the last minute's messages took: from the first of them, not from a minute
+    /// ago. Counted over the whole minute, a send that had just come back from a relay outage or a pause (a minute
+    /// holding 50 silent seconds) read as a sixth of its pace, and its time left as hours.
+    /// </summary>
+    public static double PerSecond(int recent, long? firstRecentMs, long nowMs) =>
+        recent == 0 || firstRecentMs is not { } first ? 0 : recent / Math.Clamp((nowMs - first) / 1000.0, 1, 60);
+
+    /// <summary>
+    /// The time left as the page shows it, or null when there is no honest figure: before the ledger exists, while
+    /// the issue is not Sending (paused, cancelled), while the relay is failing (the last minute's rate is about a
+    /// relay that answered), or with nothing sent lately. "done" once nothing is left.
+    /// </summary>
+    public static string? Eta(DeliveryCounts counts, IssueStatus? status, bool relayFailing, double perSecond)
+    {
+        var left = counts.Pending + counts.Sending + counts.Deferred;
+        if (counts.Total == 0 || status == IssueStatus.Cancelled)
+        {
+            // A draft or a scheduled issue: nothing began, so nothing is "done" either; nor is a cancelled send.
+            return null;
+        }
+
+        if (left == 0)
+        {
+            return "done";
+        }
+
+        return status != IssueStatus.Sending || relayFailing || perSecond < 0.01
+            ? null
+            : TimeSpan.FromSeconds(left / perSecond).ToString(@"hh\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -1,3 +1,4 @@
+using Newsletter.Web.Issues;
 using Newsletter.Web.Sending;
 
 namespace Newsletter.Tests.Sending;
@@ -16,4 +17,29 @@ public class ProgressPollTests
     [InlineData(9_000, 15_000)] // never longer than 15 s between two looks
     public void AWatcherWaitsTenTimesWhatTheLastReadCostBetweenASecondAndFifteen(int costMs, int expected) =>
         Assert.Equal(expected, IssueProgress.PollAfterMs(TimeSpan.FromMilliseconds(costMs)));
+
+    [Fact]
+    public void ThereIsNoTimeLeftWhileTheRelayFailsOrTheSendIsNotSending()
+    {
+        // The page said "Rate 0 messages/s: the relay is not answering" next to "Time left 00:12:30", and a paused
+        // send had a time left too: both from the last minute's messages, which no longer say anything.
+        var counts = new DeliveryCounts(Pending: 600, Sending: 0, Sent: 400, Deferred: 0, Failed: 0, Skipped: 0, Uncertain: 0);
+        Assert.Equal("00:10:00", IssueProgress.Eta(counts, IssueStatus.Sending, relayFailing: false, perSecond: 1));
+        Assert.Null(IssueProgress.Eta(counts, IssueStatus.Sending, relayFailing: true, perSecond: 1));
+        Assert.Null(IssueProgress.Eta(counts, IssueStatus.Paused, relayFailing: false, perSecond: 1));
+        Assert.Null(IssueProgress.Eta(counts, IssueStatus.Sending, relayFailing: false, perSecond: 0));
+        Assert.Null(IssueProgress.Eta(counts with { Pending = 0, Skipped = 600 }, IssueStatus.Cancelled, relayFailing: false, perSecond: 1));
+        Assert.Equal("done", IssueProgress.Eta(counts with { Pending = 0, Sent = 1_000 }, IssueStatus.Sent, relayFailing: false, perSecond: 1));
+    }
+
+    [Fact]
+    public void TheRateAfterASilenceIsTheRateSinceMessagesMovedAgain()
+    {
+        var now = 1_800_000_000_000L;
+        // 50 silent seconds (the relay came back, or the author resumed), then 100 messages in 10 s: 10 a second,
+        // not 100 over the whole minute, which made the time left read as hours.
+        Assert.Equal(10, IssueProgress.PerSecond(100, now - 10_000, now));
+        Assert.Equal(10, IssueProgress.PerSecond(600, now - 60_000, now)); // a steady minute
+        Assert.Equal(0, IssueProgress.PerSecond(0, null, now));
+    }
 }

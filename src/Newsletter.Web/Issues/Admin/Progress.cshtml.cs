@@ -24,7 +24,8 @@ public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProg
 
     public string Rate { get; private set; } = "";
 
-    public string Eta { get; private set; } = "";
+    /// <summary>The time left, or null when there is no honest figure (the page shows "—").</summary>
+    public string? Eta { get; private set; }
 
     public IReadOnlyList<FailureLine> Failures { get; private set; } = [];
 

@@ -21,7 +21,8 @@
           if (!el) continue;
           if (el.tagName === 'PROGRESS') { el.value = value; el.textContent = value + '%'; }
           else if (key === 'error' || key === 'relay') { el.hidden = !value; el.textContent = value || ''; }
-          else el.textContent = typeof value === 'number' ? fmt.format(value) : value;
+          // null is a figure the server has no honest value for (the time left while nothing moves): a dash.
+          else el.textContent = value === null ? '—' : typeof value === 'number' ? fmt.format(value) : value;
         }
         // A new state (sending, paused, sent) brings other controls: show them.
         if (initialStatus !== null && data.status && data.status !== initialStatus) { location.reload(); return; }
