@@ -351,7 +351,9 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
         // One pass over the issue's rows: the progress page polls this while 100,000 rows change.
         var rows = await db.Deliveries.Where(d => d.IssueId == issueId).GroupBy(d => d.Status)
             .Select(g => new { g.Key, Count = g.Count(), Uncertain = g.Sum(d => d.Uncertain ? 1 : 0) }).ToListAsync(ct);
-        var uncertain = rows.Sum(r => r.Uncertain);
+        // A held row is uncertain too, but "held" already says it may have two copies; counted in both, the
+        // counters added up to more than the recipients, and "uncertain" said those readers were sent again.
+        var uncertain = rows.Where(r => r.Key != DeliveryStatus.Held).Sum(r => r.Uncertain);
         int Of(DeliveryStatus s) => rows.FirstOrDefault(r => r.Key == s)?.Count ?? 0;
         return new DeliveryCounts(Of(DeliveryStatus.Pending), Of(DeliveryStatus.Sending), Of(DeliveryStatus.Sent), Of(DeliveryStatus.Deferred),
             Of(DeliveryStatus.Failed), Of(DeliveryStatus.Skipped), uncertain) { Held = Of(DeliveryStatus.Held) };
