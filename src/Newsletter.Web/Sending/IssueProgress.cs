@@ -15,8 +15,14 @@ public sealed record ProgressSnapshot(DeliveryCounts Counts, int Percent, double
 public sealed record ProgressReport(IssueStatus Status, string? Error, int Percent, int Recipients, int Sent, int Deferred, int Failed, int Skipped, int Uncertain, int Held,
     string? Relay, string Rate, string? Eta, bool Done, int PollAfterMs)
 {
+    /// <summary>Readers not sent to because the send was cancelled; apart from <see cref="Skipped"/> (unsubscribed or suppressed readers).</summary>
+    public int Cancelled { get; init; }
+
     public static ProgressReport From(IssueStatus status, string? pausedReason, ProgressSnapshot p) => new(status, pausedReason, p.Percent, p.Counts.Total, p.Counts.Sent,
-        p.Counts.Deferred, p.Counts.Failed, p.Counts.Skipped, p.Counts.Uncertain, p.Counts.Held, p.Relay, p.Rate, p.Eta, status is IssueStatus.Sent or IssueStatus.Cancelled, p.PollAfterMs);
+        p.Counts.Deferred, p.Counts.Failed, p.Counts.Skipped, p.Counts.Uncertain, p.Counts.Held, p.Relay, p.Rate, p.Eta, status is IssueStatus.Sent or IssueStatus.Cancelled, p.PollAfterMs)
+    {
+        Cancelled = p.Counts.Cancelled,
+    };
 }
 
 /// <summary>Counts, rate and ETA for the progress page and its live JSON.</summary>

@@ -55,7 +55,7 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signa
         {
             // Cancelled while the snapshot ran: its rows must not sit Pending under a Cancelled issue.
             var skipped = await db.Deliveries.Where(d => d.IssueId == issueId && d.Status == DeliveryStatus.Pending && db.Issues.Any(i => i.Id == issueId && i.Status == IssueStatus.Cancelled))
-                .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Skipped).SetProperty(d => d.LastError, "send cancelled"), ct);
+                .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Skipped).SetProperty(d => d.LastError, Ledger.CancelledError), ct);
             // Or a second start (the reconciler and the scheduled job after a restart) found it Preparing and the
             // first one moved it on: that is not a cancellation, and the log said it was.
             var status = await db.Issues.AsNoTracking().Where(i => i.Id == issueId).Select(i => i.Status).FirstAsync(ct);
@@ -156,7 +156,7 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signa
         return changed;
     }
 
-    /// <summary>Stops a send within one batch: workers see the state before their next claim; what is left is Skipped.</summary>
+    /// <summary>Stops a send within one batch: workers see the state before their next claim; what is left is Skipped as <see cref="Ledger.CancelledError"/>.</summary>
     public async Task<bool> CancelAsync(int issueId, CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
@@ -164,11 +164,13 @@ public sealed class IssueSender(AppDbContext db, Ledger ledger, SendSignal signa
         // which no worker or reconciler visits again, and the progress page would never add up.
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var cancelled = await db.Issues.Where(i => i.Id == issueId && (i.Status == IssueStatus.Sending || i.Status == IssueStatus.Paused || i.Status == IssueStatus.Preparing))
-            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Cancelled).SetProperty(i => i.CompletedAt, now), ct) == 1;
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Cancelled).SetProperty(i => i.CompletedAt, now)
+                // A pause's reason no longer holds: shown on a cancelled send, it read as the send's last error.
+                .SetProperty(i => i.PausedReason, (string?)null), ct) == 1;
         if (cancelled)
         {
             await db.Deliveries.Where(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Deferred))
-                .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Skipped).SetProperty(d => d.LastError, "send cancelled"), ct);
+                .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Skipped).SetProperty(d => d.LastError, Ledger.CancelledError), ct);
             // Readers who got it hold a "Read it on the web" link, and the archive's numbering counts it: the page
             // stays. One that reached nobody leaves the site, and gives its number back if no later issue took one.
             var reached = await db.Deliveries.AnyAsync(d => d.IssueId == issueId && (d.Status == DeliveryStatus.Sent || d.Status == DeliveryStatus.Sending || d.Status == DeliveryStatus.Held || d.Uncertain), ct);

@@ -346,17 +346,26 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
         await db.Deliveries.Where(d => d.IssueId == issueId && d.Status == DeliveryStatus.Sent && d.SentAtMs >= sinceMs)
             .OrderByDescending(d => d.NextAttemptAtMs).Select(d => (long?)d.Id).FirstOrDefaultAsync(ct) is not null;
 
+    /// <summary>
+    /// The reason on a row a cancel left unsent. Such a row is Skipped, as no worker may take it, but it is not a
+    /// reader the send skipped (unsubscribed, suppressed): the counts tell the two apart by this reason, so no new
+    /// status (and no change to either provider's claim SQL) was needed.
+    /// </summary>
+    public const string CancelledError = "send cancelled";
+
     public async Task<DeliveryCounts> CountsAsync(int issueId, CancellationToken ct)
     {
         // One pass over the issue's rows: the progress page polls this while 100,000 rows change.
         var rows = await db.Deliveries.Where(d => d.IssueId == issueId).GroupBy(d => d.Status)
-            .Select(g => new { g.Key, Count = g.Count(), Uncertain = g.Sum(d => d.Uncertain ? 1 : 0) }).ToListAsync(ct);
+            .Select(g => new { g.Key, Count = g.Count(), Uncertain = g.Sum(d => d.Uncertain ? 1 : 0), Cancelled = g.Sum(d => d.LastError == CancelledError ? 1 : 0) })
+            .ToListAsync(ct);
         // A held row is uncertain too, but "held" already says it may have two copies; counted in both, the
         // counters added up to more than the recipients, and "uncertain" said those readers were sent again.
         var uncertain = rows.Where(r => r.Key != DeliveryStatus.Held).Sum(r => r.Uncertain);
+        var cancelled = rows.FirstOrDefault(r => r.Key == DeliveryStatus.Skipped)?.Cancelled ?? 0;
         int Of(DeliveryStatus s) => rows.FirstOrDefault(r => r.Key == s)?.Count ?? 0;
         return new DeliveryCounts(Of(DeliveryStatus.Pending), Of(DeliveryStatus.Sending), Of(DeliveryStatus.Sent), Of(DeliveryStatus.Deferred),
-            Of(DeliveryStatus.Failed), Of(DeliveryStatus.Skipped), uncertain) { Held = Of(DeliveryStatus.Held) };
+            Of(DeliveryStatus.Failed), Of(DeliveryStatus.Skipped) - cancelled, uncertain) { Held = Of(DeliveryStatus.Held), Cancelled = cancelled };
     }
 
     /// <summary>The earliest time a row becomes claimable (a retry, or a lease running out), or null when nothing waits.</summary>
@@ -440,8 +449,12 @@ public sealed record DeliveryCounts(int Pending, int Sending, int Sent, int Defe
     /// <summary>Deliveries cut short twice: kept back until the author decides (see <see cref="DeliveryStatus.Held"/>).</summary>
     public int Held { get; init; }
 
-    public int Total => Pending + Sending + Sent + Deferred + Failed + Skipped + Held;
+    /// <summary>Readers not sent to because the author cancelled the send (see <see cref="Ledger.CancelledError"/>); not among <see cref="Skipped"/>.</summary>
+    public int Cancelled { get; init; }
 
+    public int Total => Pending + Sending + Sent + Deferred + Failed + Skipped + Held + Cancelled;
+
+    /// <summary>Readers the send is through with; not the cancelled ones, so a cancelled send does not read as complete.</summary>
     public int Done => Sent + Failed + Skipped + Held;
 
     public bool Finished => Pending + Sending + Deferred == 0;

@@ -241,6 +241,57 @@ public partial class SendingTests
     }
 
     [Fact]
+    public async Task ACancelledSendCountsWhoItLeftAsCancelledNotSkippedAndIsNotShownAsComplete()
+    {
+        // Paused, then cancelled: the tester saw "100%", everyone left "skipped" (which means unsubscribed or
+        // suppressed), the pause's reason as the error and "Finished" on a send that was stopped.
+        await using var smtp = await SmtpServer.StartAsync(new { delay_ms = 40 });
+        using var app = new NewsletterApp(Settings(smtp, new() { ["Sending:Concurrency"] = "1", ["Sending:BatchSize"] = "5" }));
+        await AddReadersAsync(app, 60);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        await smtp.WaitForAsync(5);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            Assert.True(await scope.ServiceProvider.GetRequiredService<IssueSender>().PauseAsync(issueId, "Paused through the API.", Ct));
+        }
+
+        // The worker ends its batch and hands back what it did not start; then the author cancels.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((await DeliveriesAsync(app, issueId)).Any(d => d.Status == DeliveryStatus.Sending))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the paused send's worker never let its rows go");
+            await Task.Delay(100, Ct);
+        }
+
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            Assert.True(await scope.ServiceProvider.GetRequiredService<IssueSender>().CancelAsync(issueId, Ct));
+        }
+
+        var ledger = await DeliveriesAsync(app, issueId);
+        var sent = ledger.Count(d => d.Status == DeliveryStatus.Sent);
+        Assert.InRange(sent, 5, 59);
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        using (var progress = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync($"/admin/api/issues/{issueId}/progress", Ct)))
+        {
+            var p = progress.RootElement;
+            Assert.Equal("Cancelled", p.GetProperty("status").GetString());
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, p.GetProperty("error").ValueKind);
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, p.GetProperty("eta").ValueKind);
+            Assert.Equal((60, sent, 0, 60 - sent), (p.GetProperty("recipients").GetInt32(), p.GetProperty("sent").GetInt32(), p.GetProperty("skipped").GetInt32(), p.GetProperty("cancelled").GetInt32()));
+            Assert.Equal(sent * 100 / 60, p.GetProperty("percent").GetInt32());
+        }
+
+        var page = System.Net.WebUtility.HtmlDecode(await client.GetStringAsync($"/admin/issues/{issueId}/progress", Ct));
+        Assert.Contains("not sent: cancelled", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("Paused through the API.", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("<dt>Finished</dt>", page, StringComparison.Ordinal);
+        Assert.Contains("<dt>Cancelled</dt>", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ACancelledIssueThatReachedReadersKeepsItsPageAndNumberUntilTheAuthorTakesItOffKnowingly()
     {
         await using var smtp = await SmtpServer.StartAsync(new { delay_ms = 40 });
