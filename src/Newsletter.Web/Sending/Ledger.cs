@@ -158,15 +158,20 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
         """, ("@until", untilMs), ("@issue", issueId), ("@sending", (int)DeliveryStatus.Sending), ("@owner", owner));
 
     /// <summary>Ends at once every lease whose owner starts with one of <paramref name="ownerPrefixes"/> (dead nodes), so live workers take the rows now.</summary>
-    public int Expire(IReadOnlyCollection<string> ownerPrefixes)
+    public (int Released, int InFlight) Expire(IReadOnlyCollection<string> ownerPrefixes)
     {
         var expired = 0;
+        var inFlight = 0;
         var issues = db.Issues.Where(i => i.Status == IssueStatus.Sending || i.Status == IssueStatus.Paused || i.Status == IssueStatus.Cancelled).Select(i => i.Id).ToList();
         foreach (var prefix in ownerPrefixes)
         {
             // Per sending issue, so the (IssueId, Status, ...) index finds the few Sending rows.
             foreach (var issue in issues)
             {
+                // Only a row whose message was started comes back Uncertain (see Delivery.InFlight); counted
+                // first, while the dead owner's name is still on it. A dead owner moves none of its rows.
+                inFlight += db.Deliveries.Count(d => d.IssueId == issue && d.Status == DeliveryStatus.Sending && d.InFlight
+                    && d.LeaseOwner != null && d.LeaseOwner.StartsWith(prefix));
                 expired += Maintain("""
                     UPDATE "Deliveries" SET "LeaseExpiresAtMs" = 0 WHERE "Id" IN ({0})
                     """, """
@@ -175,7 +180,7 @@ public sealed class Ledger(AppDbContext db, LedgerSql sql, AddressHashes hashes,
             }
         }
 
-        return expired;
+        return (expired, inFlight);
     }
 
     /// <summary>One statement on the rows <see cref="LedgerSql.Rows"/> lets it change, in a transaction of its own.</summary>

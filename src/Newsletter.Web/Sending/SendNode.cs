@@ -335,7 +335,7 @@ public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node
             return;
         }
 
-        var expired = ledger.Expire(dead.Select(n => n.Id + "/").ToList());
+        var (expired, inFlight) = ledger.Expire(dead.Select(n => n.Id + "/").ToList());
         var ids = dead.Select(n => n.Id).ToList();
         db.SendNodes.Where(n => ids.Contains(n.Id)).ExecuteDelete();
         foreach (var n in dead)
@@ -347,7 +347,8 @@ public sealed class SendNodeHeartbeat(IServiceScopeFactory scopes, SendNode node
         if (expired > 0)
         {
             signal.Nudge();
-            logger.LogWarning("Released {Count} deliveries held by dead nodes; they are sent again, marked uncertain", expired);
+            // Only the rows whose message had started may have reached the relay: those alone come back uncertain.
+            logger.LogWarning("Released {Count} deliveries held by dead nodes; they are sent again, {InFlight} of them marked uncertain (in flight when the node died)", expired, inFlight);
         }
     }
 

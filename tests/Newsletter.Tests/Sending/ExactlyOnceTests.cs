@@ -119,6 +119,23 @@ public class ExactlyOnceTests
     }
 
     [Fact]
+    public async Task ReleasingADeadNodesLeasesTellsHowManyOfItsRowsWereInFlight()
+    {
+        // The reaper's log said every released row comes back uncertain; only the one whose message had started does.
+        await using var hand = await LedgerByHandAsync(6);
+        var (db, ledger, issueId) = (hand.Db, hand.Ledger, hand.IssueId);
+        var writer = hand.Services.GetRequiredService<OutcomeWriter>();
+        var node = $"test-dead-node:{Guid.NewGuid():N}";
+        var batch = ledger.Claim(issueId, node + "/worker-1", 4);
+        Assert.Equal(4, batch.Count);
+        Assert.True(writer.Submit(node + "/worker-1", [], batch[0].Id).Wait());
+        // The reaper looks at issues that are sending, paused or cancelled; paused, the app's own workers leave it alone.
+        await db.Issues.Where(i => i.Id == issueId).ExecuteUpdateAsync(u => u.SetProperty(i => i.Status, IssueStatus.Paused), Ct);
+
+        Assert.Equal((4, 1), ledger.Expire([node + "/"]));
+    }
+
+    [Fact]
     public async Task AReaderCutShortTwiceIsHeldUntilTheAuthorSendsAgain()
     {
         var unlucky = "reader0003@example.org";
