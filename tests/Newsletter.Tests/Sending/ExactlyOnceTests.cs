@@ -165,6 +165,7 @@ public class ExactlyOnceTests
         Assert.Contains("1 reader of “", dashboard, StringComparison.Ordinal);
         Assert.Contains($"data-held=\"{issueId}\"", dashboard, StringComparison.Ordinal);
         Assert.Contains($"/admin/issues/{issueId}/progress", dashboard, StringComparison.Ordinal);
+        Assert.Contains("<span class=\"stat-label\">issue sent</span>", dashboard, StringComparison.Ordinal); // one issue, not "1 issues"
         // The held reader's row is Uncertain as well, but the counts name it once, as held: "uncertain" says
         // those readers were sent again, which a held one was not.
         using (var progress = JsonDocument.Parse(await client.GetStringAsync($"/admin/api/issues/{issueId}/progress", Ct)))
