@@ -91,8 +91,9 @@ public static class Tags
 {
     /// <summary>
     /// Tags are lower-case words joined by hyphens, so they are safe in URLs and compare exactly. A leading '#' is the
-    /// hashtag habit and goes; a '#' or '+' that follows a word is part of a name and is spelled out ("c#" is
-    /// c-sharp, "c++" c-plus-plus), or a note on C# and one on C would share the tag "c".
+    /// hashtag habit and goes; a '#' or '+' that follows a letter is part of a name and is spelled out ("c#" is
+    /// c-sharp, "c++" c-plus-plus), or a note on C# and one on C would share the tag "c". After a digit it stays
+    /// a separator ("1+1" is 1-1): a sum or a version is not a name.
     /// </summary>
     public static string Normalize(string tag)
     {
@@ -105,7 +106,7 @@ public static class Tags
             {
                 spelled.Append(c);
             }
-            else if (c is '#' or '+' && i > 0 && (char.IsLetterOrDigit(text[i - 1]) || text[i - 1] == c))
+            else if (c is '#' or '+' && i > 0 && (char.IsLetter(text[i - 1]) || text[i - 1] == c))
             {
                 spelled.Append(c == '#' ? "-sharp-" : "-plus-");
             }

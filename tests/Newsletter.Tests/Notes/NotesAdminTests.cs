@@ -54,6 +54,7 @@ public class NotesAdminTests
     [InlineData("#Rust", "rust")]
     [InlineData("c++, F#", "c-plus-plus")]
     [InlineData("Node.js", "node-js")]
+    [InlineData("=1+1", "1-1")]
     [InlineData("  Working   notes ", "working-notes")]
     public void ATagKeepsWhatMakesItsNameDistinct(string written, string first)
     {
