@@ -344,7 +344,7 @@ public static class IssuesApi
     private static async Task<Results<Ok<ProgressReport>, NotFoundProblem>> ProgressAsync(int id, AppDbContext db, IssueProgress progress, CancellationToken ct)
     {
         var issue = await db.Issues.AsNoTracking().Where(i => i.Id == id && i.DeletedAt == null).Select(i => new { i.Status, i.PausedReason }).FirstOrDefaultAsync(ct);
-        return issue is null ? Missing(id) : TypedResults.Ok(ProgressReport.From(issue.Status, issue.PausedReason, await progress.ReadAsync(id, ct)));
+        return issue is null ? Missing(id) : TypedResults.Ok(ProgressReport.From(issue.Status, issue.PausedReason, await progress.ReadAsync(id, issue.Status, ct)));
     }
 
     private static async Task<Results<EmptyHttpResult, NotFoundProblem, ValidationProblem>> LedgerAsync(int id, string? format, HttpContext http, AppDbContext db, Audit.AuditLog audit, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken ct)

@@ -122,16 +122,12 @@ public sealed class NoteEditor(AppDbContext db, MarkdownRenderer markdown, Conte
             errors[nameof(NoteInput.Slug)] = [$"Another note already uses the slug '{slug}'."];
         }
 
-        if (Content.MarkdownShape.TooComplex(input.Markdown) is { } tooComplex)
-        {
-            errors[nameof(NoteInput.Markdown)] = [tooComplex];
-        }
-
         if (errors.Count > 0)
         {
             return new NoteEditResult(NoteEditOutcome.Invalid, null, errors);
         }
 
+        // The renderer checks the text's shape first (MarkdownShape): one pass, here as everywhere it renders.
         Content.RenderedMarkdown rendered;
         try
         {

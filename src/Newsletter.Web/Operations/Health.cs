@@ -261,7 +261,7 @@ internal sealed class DatabaseWriteHealthCheck(AppDbContext db) : IHealthCheck
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        if (!db.Database.ProviderName!.EndsWith(".Sqlite", StringComparison.Ordinal))
+        if (!db.Database.IsSqlite())
         {
             return HealthCheckResult.Healthy();
         }

@@ -40,11 +40,10 @@ public sealed class IssueProgress(AppDbContext db, Ledger ledger, TimeProvider c
     /// </summary>
     public static int PollAfterMs(TimeSpan cost) => (int)Math.Clamp(cost.TotalMilliseconds * 10, FastestPollMs, SlowestPollMs);
 
-    public async Task<ProgressSnapshot> ReadAsync(int issueId, CancellationToken ct)
+    public async Task<ProgressSnapshot> ReadAsync(int issueId, IssueStatus status, CancellationToken ct)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var counts = await ledger.CountsAsync(issueId, ct);
-        var status = await db.Issues.AsNoTracking().Where(i => i.Id == issueId).Select(i => (IssueStatus?)i.Status).FirstOrDefaultAsync(ct);
         var now = ledger.NowMs;
         // The messages accepted in the last minute, and when the first of them was: one pass over the sent rows.
         var aMinuteAgo = now - 60_000;

@@ -95,7 +95,7 @@ public static class SendingExtensions
                 return Results.NotFound();
             }
 
-            return Results.Ok(ProgressReport.From(issue.Status, issue.PausedReason, await progress.ReadAsync(id, ct)));
+            return Results.Ok(ProgressReport.From(issue.Status, issue.PausedReason, await progress.ReadAsync(id, issue.Status, ct)));
         });
 
         // Who got what (LedgerExport): an erased reader shows as erased; their row stays, their address doesn't.

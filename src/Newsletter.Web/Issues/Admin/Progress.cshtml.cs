@@ -53,7 +53,7 @@ public sealed class ProgressModel(AppDbContext db, IssueSender sender, IssueProg
             return NotFound();
         }
 
-        var snapshot = await progress.ReadAsync(id, ct);
+        var snapshot = await progress.ReadAsync(id, Issue.Status, ct);
         (Counts, Percent, Rate, Eta, Relay) = (snapshot.Counts, snapshot.Percent, snapshot.Rate, snapshot.Eta, snapshot.Relay);
         Failures = await (from d in db.Deliveries.AsNoTracking()
                           join s in db.Subscribers.AsNoTracking() on d.SubscriberId equals s.Id
