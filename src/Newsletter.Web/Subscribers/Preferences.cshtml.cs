@@ -30,7 +30,7 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
     /// <summary>The link came from a test copy or a preview: it names no reader.</summary>
     public bool TestCopy { get; private set; }
 
-    public async Task<IActionResult> OnGetAsync(string? token, CancellationToken ct)
+    public async Task<IActionResult> OnGetAsync(string? token, string? saved, CancellationToken ct)
     {
         await LoadAsync(token, ct);
         if (token is not null && Subscriber is null && !TestCopy)
@@ -39,9 +39,21 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
             // one named nobody, as the confirm and unsubscribe pages do (a checker or a script can tell).
             Response.StatusCode = StatusCodes.Status400BadRequest;
         }
+        else if (Subscriber is not null)
+        {
+            Message = saved switch
+            {
+                SavedNoTopics => "Saved. You ticked no topics, so you still get every issue.",
+                SavedAll => "Saved.",
+                _ => null,
+            };
+        }
 
         return Page();
     }
+
+    private const string SavedAll = "1";
+    private const string SavedNoTopics = "no-topics";
 
     public async Task<IActionResult> OnPostSaveAsync(string? token, string? name, string[]? topics, string? receive, string? pause, CancellationToken ct)
     {
@@ -72,9 +84,8 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
             await welcome.LeaveAsync(Subscriber.Id, ct);
         }
 
-        await LoadAsync(token, ct);
-        Message = only && chosen.Count == 0 ? "Saved. You ticked no topics, so you still get every issue." : "Saved.";
-        return Page();
+        // Back to the page by GET, so that reloading it or going back does not post the form again.
+        return RedirectToPage(new { token, saved = only && chosen.Count == 0 ? SavedNoTopics : SavedAll });
     }
 
     /// <summary>
