@@ -51,7 +51,7 @@ public sealed class StartupWarnings
 
             if (string.IsNullOrWhiteSpace(sending.BounceDomain))
             {
-                yield return "Sending:BounceDomain is not set: bounces go to Mail:FromAddress and are never matched to a reader, so dead addresses are mailed again. Set it to a domain whose mail reaches process-inbound or POST /api/inbound (see the README's Bounces).";
+                yield return "Sending:BounceDomain is not set: bounces go to Mail:FromAddress, and only those that quote the message's headers and reach process-inbound, POST /api/inbound or the Replies IMAP poll are matched to a reader. Set it to a domain whose mail reaches one of them, so every bounce is (see the README's Bounces).";
             }
         }
 

@@ -37,13 +37,15 @@ public sealed record InboundResult(InboundKind Kind, long? DeliveryId, long? Sub
 /// <summary>
 /// Mail that comes back: bounces that arrive after the SMTP server said 250 (DSNs, RFC 3464), spam
 /// complaints (ARF, RFC 5965) and List-Unsubscribe mailto requests. A plain SMTP relay accepts first and
-/// bounces later, so without this a dead address would be mailed forever. A bounce is believed only when it
-/// is addressed to a VERP address whose MAC is right; a complaint names the delivery by VERP or by the
-/// original's signed Message-ID (<see cref="MessageIds"/>): both are proof we sent that message to that reader.
+/// bounces later, so without this a dead address would be mailed forever. A bounce is believed when it is
+/// addressed to a VERP address whose MAC is right; without a bounce domain (no VERP, so bounces come back to the
+/// From address) when it quotes the original's signed Message-ID (<see cref="MessageIds"/>) and names that
+/// reader's address as the recipient that failed. A complaint names the delivery by VERP or by the signed
+/// Message-ID: both are proof we sent that message to that reader.
 /// An unsubscribe carries the reader's signed token. Anything else that is not a report is someone writing to
 /// the author: it is kept in the Replies inbox (<see cref="Replies.ReplyInbox"/>).
 /// </summary>
-public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, MessageIds messageIds, SubscriberTokens tokens, ReaderLifecycle readers, Replies.ReplyInbox replies, TimeProvider clock, ILogger<InboundMail> logger)
+public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, MessageIds messageIds, SubscriberTokens tokens, ReaderLifecycle readers, Replies.ReplyInbox replies, Microsoft.Extensions.Options.IOptions<SendingOptions> sending, TimeProvider clock, ILogger<InboundMail> logger)
 {
     private static readonly string[] RecipientHeaders = ["X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To", "To", "Cc"];
 
@@ -158,7 +160,7 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
         {
             if (deliveryId is not { } id)
             {
-                return new InboundResult(InboundKind.Ignored, null, null, "a delivery report not addressed to a VERP address of ours (or its MAC is wrong)");
+                return await QuotedBounceAsync(message, status, ct);
             }
 
             var delivery = await db.Deliveries.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id, ct);
@@ -234,6 +236,37 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
         return new InboundResult(hard ? InboundKind.HardBounce : InboundKind.SoftBounce, delivery.Id, delivery.SubscriberId, $"{code} {diagnostic}");
     }
 
+    /// <summary>
+    /// A bounce that came back to the From address, as every bounce does when no bounce domain is set: believed when
+    /// it quotes our signed Message-ID and names the address that message went to as the recipient that failed.
+    /// With a bounce domain every genuine bounce carries its VERP address, so one without it is not believed.
+    /// </summary>
+    private async Task<InboundResult> QuotedBounceAsync(MimeMessage message, MessageDeliveryStatus status, CancellationToken ct)
+    {
+        if (!string.IsNullOrWhiteSpace(sending.Value.BounceDomain))
+        {
+            return new InboundResult(InboundKind.Ignored, null, null, "a delivery report not addressed to a VERP address of ours (or its MAC is wrong)");
+        }
+
+        if (await OriginalDeliveryAsync(message, ct) is not { } delivery)
+        {
+            return new InboundResult(InboundKind.Ignored, null, null, "a delivery report that quotes no message of ours with a valid MAC");
+        }
+
+        var recipient = status.StatusGroups.Skip(1).FirstOrDefault();
+        var named = new[] { recipient?["Final-Recipient"], recipient?["Original-Recipient"] }
+            .Select(v => v?.Split(';', 2) is [var type, var address] && type.Trim().Equals("rfc822", StringComparison.OrdinalIgnoreCase) ? Subscriber.KeyOf(address) : null)
+            .OfType<string>()
+            .ToList();
+        var key = await db.Subscribers.Where(x => x.Id == delivery.SubscriberId).Select(x => x.EmailKey).FirstOrDefaultAsync(ct);
+        if (key is null || !named.Contains(key, StringComparer.Ordinal))
+        {
+            return new InboundResult(InboundKind.Ignored, delivery.Id, null, "a delivery report that quotes our message to one reader but names another recipient");
+        }
+
+        return await ApplyReportAsync(delivery, status, ct);
+    }
+
     private long? VerpDelivery(MimeMessage message)
     {
         foreach (var name in RecipientHeaders)
@@ -250,7 +283,7 @@ public sealed partial class InboundMail(AppDbContext db, VerpAddresses verp, Mes
         return null;
     }
 
-    /// <summary>A complaint carries the original (or its headers); our Message-ID names the issue and the reader.</summary>
+    /// <summary>A complaint or bounce carries the original (or its headers); our Message-ID names the issue and the reader.</summary>
     private async Task<Delivery?> OriginalDeliveryAsync(MimeMessage report, CancellationToken ct)
     {
         var ids = report.BodyParts.OfType<MessagePart>().Select(p => p.Message?.MessageId)

@@ -189,6 +189,54 @@ public class InboundMailTests
         Assert.All(await DeliveriesAsync(app, issueId), d => Assert.Equal(DeliveryStatus.Sent, d.Status));
     }
 
+    /// <summary>
+    /// Without a bounce domain there is no VERP address, and bounces come back to the From address (the README's
+    /// default). One that quotes our signed Message-ID and names that message's reader as the failed recipient is
+    /// matched to that reader; one that quotes nothing, a forged id, or another reader's id is not.
+    /// </summary>
+    [Fact]
+    public async Task WithoutABounceDomainABounceThatQuotesOurMessageIdIsMatchedToItsReader()
+    {
+        var smtp = await SmtpServer.StartAsync();
+        await using var _ = smtp;
+        using var app = new NewsletterApp(Settings(smtp, new() { ["Sending:InboundSecret"] = Secret }));
+        await AddReadersAsync(app, 4);
+        var issueId = await AddIssueAsync(app);
+        await SendNowAsync(app, issueId);
+        await WaitForStatusAsync(app, issueId, IssueStatus.Sent);
+        var sent = smtp.Messages().Single(m => m.EnvelopeTo == "reader0002@example.org");
+        Assert.Equal("notes@localhost", sent.EnvelopeFrom);
+        var genuine = sent.Message.MessageId!;
+        var sealedPart = genuine[$"issue-{issueId}.".Length..genuine.IndexOf('@', StringComparison.Ordinal)];
+        var forged = $"issue-{issueId}.{sealedPart[..^1]}{(sealedPart[^1] == '0' ? '1' : '0')}@localhost";
+        string Quoting(string recipient, string? messageId) => messageId is null
+            ? Dsn(sent.EnvelopeFrom, recipient, "failed", "5.1.1", "smtp; 550 5.1.1 User unknown")
+            : Dsn(sent.EnvelopeFrom, recipient, "failed", "5.1.1", "smtp; 550 5.1.1 User unknown").Replace("Subject: Ledgers", $"Message-ID: <{messageId}>\r\nSubject: Ledgers", StringComparison.Ordinal);
+
+        // reader0003 named as the recipient of reader0002's message, the genuine recipient with a forged id, and
+        // a report that quotes no Message-ID at all: each is ignored.
+        foreach (var (recipient, messageId) in new[] { ("reader0003@example.org", genuine), ("reader0002@example.org", forged), ("reader0002@example.org", (string?)null) })
+        {
+            var ignored = await PostAsync(app, Quoting(recipient, messageId));
+            Assert.Contains("\"kind\":\"Ignored\"", await ignored.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        }
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        Assert.Equal(0, await db.Suppressions.CountAsync(Ct));
+        Assert.All(await DeliveriesAsync(app, issueId), d => Assert.Equal(DeliveryStatus.Sent, d.Status));
+
+        // The genuine report (the relay may write the address in another case) fails that delivery and suppresses that reader only.
+        var response = await PostAsync(app, Quoting("Reader0002@Example.org", genuine));
+        Assert.Contains("\"kind\":\"HardBounce\"", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        var reader = await db.Subscribers.AsNoTracking().SingleAsync(s => s.EmailKey == "reader0002@example.org", Ct);
+        Assert.Equal(SubscriberStatus.Bounced, reader.Status);
+        var deliveries = await DeliveriesAsync(app, issueId);
+        Assert.Equal(DeliveryStatus.Failed, deliveries.Single(d => d.SubscriberId == reader.Id).Status);
+        Assert.Single(deliveries, d => d.Status == DeliveryStatus.Failed);
+        Assert.Equal(1, await db.Suppressions.CountAsync(Ct));
+    }
+
     [Fact]
     public async Task AComplaintThatQuotesOnlyTheHeadersOfAMessageWeSentIsBelieved()
     {
