@@ -91,13 +91,51 @@ public class IssueEditTests
         var issueId = await Newsletter.Tests.Sending.SendingFixture.AddIssueAsync(app);
         var editUrl = $"/admin/issues/{issueId}";
 
-        var response = await Forms.PostAsync(client, editUrl, new Dictionary<string, string> { ["at"] = "2027-03-28T02:30" }, editUrl + "?handler=Schedule");
+        var skipped = NextNightAt230(zone => zone.IsInvalidTime);
+        var response = await Forms.PostAsync(client, editUrl, new Dictionary<string, string> { ["at"] = skipped.ToString("yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture) }, editUrl + "?handler=Schedule");
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         var page = WebUtility.HtmlDecode(await client.GetStringAsync(response.Headers.Location!.OriginalString, Ct));
-        Assert.Contains("28 Mar 2027, 02:30 does not exist in Europe/Berlin: the clocks go forward then", page, StringComparison.Ordinal);
+        Assert.Contains($"{skipped.ToString("d MMM yyyy", CultureInfo.InvariantCulture)}, 02:30 does not exist in Europe/Berlin: the clocks go forward then", page, StringComparison.Ordinal);
         await using var scope = app.Services.CreateAsyncScope();
         var issue = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct);
         Assert.Equal((IssueStatus.Draft, (DateTime?)null), (issue.Status, issue.ScheduledAt));
+    }
+
+    /// <summary>
+    /// 02:30 on the night Berlin's clocks go back happens twice: the issue is scheduled for the first (00:30 UTC, not
+    /// .NET's choice of the second), and the author is told which, since "02:30" on the page reads the same for both.
+    /// </summary>
+    [Fact]
+    public async Task ATimeTheClocksRepeatIsScheduledForTheFirstAndTheAuthorIsToldSo()
+    {
+        using var app = new NewsletterApp(new() { ["Site:TimeZone"] = "Europe/Berlin" });
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var issueId = await Newsletter.Tests.Sending.SendingFixture.AddIssueAsync(app);
+        var editUrl = $"/admin/issues/{issueId}";
+
+        var repeated = NextNightAt230(zone => zone.IsAmbiguousTime);
+        var response = await Forms.PostAsync(client, editUrl, new Dictionary<string, string> { ["at"] = repeated.ToString("yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture) }, editUrl + "?handler=Schedule");
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        var page = WebUtility.HtmlDecode(await client.GetStringAsync(response.Headers.Location!.OriginalString, Ct));
+        Assert.Contains($"{repeated.ToString("d MMM yyyy", CultureInfo.InvariantCulture)}, 02:30 happens twice in Europe/Berlin, as the clocks go back: the issue goes out at the first of the two, 00:30 UTC.", page, StringComparison.Ordinal);
+        await using var scope = app.Services.CreateAsyncScope();
+        var issue = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct);
+        Assert.Equal(IssueStatus.Scheduled, issue.Status);
+        Assert.Equal(repeated.Date.AddMinutes(30), issue.ScheduledAt);
+    }
+
+    /// <summary>02:30 on the next night, at least a day from now, on which Berlin's clocks make <paramref name="odd"/> true of it.</summary>
+    private static DateTime NextNightAt230(Func<TimeZoneInfo, Func<DateTime, bool>> odd)
+    {
+        var zone = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
+        var night = DateTime.SpecifyKind(DateTime.UtcNow.Date.AddDays(2).AddHours(2.5), DateTimeKind.Unspecified);
+        while (!odd(zone)(night))
+        {
+            night = night.AddDays(1);
+        }
+
+        return night;
     }
 
     /// <summary>

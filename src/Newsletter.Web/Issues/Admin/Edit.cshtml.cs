@@ -301,6 +301,16 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
         }
 
         var utc = TimeZoneInfo.ConvertTimeToUtc(local, site.Value.Zone);
+        string? twice = null;
+        if (site.Value.Zone.IsAmbiguousTime(local))
+        {
+            // The hour clocks repeat when they go back: the first of the two moments (.NET would take the second),
+            // and the author is told which, since the time shown afterwards reads the same for both.
+            utc = DateTime.SpecifyKind(local - site.Value.Zone.GetAmbiguousTimeOffsets(local).Max(), DateTimeKind.Utc);
+            twice = $"{local.ToString("d MMM yyyy, HH:mm", CultureInfo.InvariantCulture)} happens twice in {site.Value.TimeZone}, as the clocks go back: "
+                + $"the issue goes out at the first of the two, {utc.ToString("HH:mm", CultureInfo.InvariantCulture)} UTC. For the second, schedule it an hour later.";
+        }
+
         if (utc < clock.GetUtcNow().UtcDateTime.AddMinutes(-1))
         {
             return this.RedirectWithMessage($"/admin/issues/{id}", "That time is in the past. Use Send now to send at once.");
@@ -324,7 +334,7 @@ public sealed class EditModel(AppDbContext db, IssueEditor editor, IssuePreviews
             ScheduleOutcome.NoteNotPublished => this.RedirectWithMessage($"/admin/issues/{id}", $"Not scheduled: {editor.UnpublishedNote}"),
             ScheduleOutcome.AlreadyGoing => Redirect($"/admin/issues/{id}/progress"),
             // The page says when it goes out in its own notice; a second "Scheduled for" here said it twice.
-            _ => Redirect($"/admin/issues/{id}"),
+            _ => twice is null ? Redirect($"/admin/issues/{id}") : this.RedirectWithMessage($"/admin/issues/{id}", twice),
         };
     }
 
