@@ -85,19 +85,9 @@ public class IssueEditTests
     [Fact]
     public async Task ATimeTheClocksSkipIsRefusedWithASentence()
     {
-        using var app = new NewsletterApp(new() { ["Site:TimeZone"] = "Europe/Berlin" });
-        var client = app.CreateBrowserClient();
-        await Forms.SetUpOwnerAsync(client);
-        var issueId = await Newsletter.Tests.Sending.SendingFixture.AddIssueAsync(app);
-        var editUrl = $"/admin/issues/{issueId}";
-
         var skipped = NextNightAt230(zone => zone.IsInvalidTime);
-        var response = await Forms.PostAsync(client, editUrl, new Dictionary<string, string> { ["at"] = skipped.ToString("yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture) }, editUrl + "?handler=Schedule");
-        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
-        var page = WebUtility.HtmlDecode(await client.GetStringAsync(response.Headers.Location!.OriginalString, Ct));
+        var (page, issue) = await ScheduleInBerlinAsync(skipped);
         Assert.Contains($"{skipped.ToString("d MMM yyyy", CultureInfo.InvariantCulture)}, 02:30 does not exist in Europe/Berlin: the clocks go forward then", page, StringComparison.Ordinal);
-        await using var scope = app.Services.CreateAsyncScope();
-        var issue = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct);
         Assert.Equal((IssueStatus.Draft, (DateTime?)null), (issue.Status, issue.ScheduledAt));
     }
 
@@ -108,21 +98,26 @@ public class IssueEditTests
     [Fact]
     public async Task ATimeTheClocksRepeatIsScheduledForTheFirstAndTheAuthorIsToldSo()
     {
+        var repeated = NextNightAt230(zone => zone.IsAmbiguousTime);
+        var (page, issue) = await ScheduleInBerlinAsync(repeated);
+        Assert.Contains($"{repeated.ToString("d MMM yyyy", CultureInfo.InvariantCulture)}, 02:30 happens twice in Europe/Berlin, as the clocks go back: the issue goes out at the first of the two, 00:30 UTC.", page, StringComparison.Ordinal);
+        Assert.Equal(IssueStatus.Scheduled, issue.Status);
+        Assert.Equal(repeated.Date.AddMinutes(30), issue.ScheduledAt);
+    }
+
+    /// <summary>Schedules a new issue for <paramref name="local"/> through the form, on a site in Europe/Berlin: the page the author is sent to, and the issue.</summary>
+    private static async Task<(string Page, Issue Issue)> ScheduleInBerlinAsync(DateTime local)
+    {
         using var app = new NewsletterApp(new() { ["Site:TimeZone"] = "Europe/Berlin" });
         var client = app.CreateBrowserClient();
         await Forms.SetUpOwnerAsync(client);
         var issueId = await Newsletter.Tests.Sending.SendingFixture.AddIssueAsync(app);
         var editUrl = $"/admin/issues/{issueId}";
-
-        var repeated = NextNightAt230(zone => zone.IsAmbiguousTime);
-        var response = await Forms.PostAsync(client, editUrl, new Dictionary<string, string> { ["at"] = repeated.ToString("yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture) }, editUrl + "?handler=Schedule");
+        var response = await Forms.PostAsync(client, editUrl, new Dictionary<string, string> { ["at"] = local.ToString("yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture) }, editUrl + "?handler=Schedule");
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         var page = WebUtility.HtmlDecode(await client.GetStringAsync(response.Headers.Location!.OriginalString, Ct));
-        Assert.Contains($"{repeated.ToString("d MMM yyyy", CultureInfo.InvariantCulture)}, 02:30 happens twice in Europe/Berlin, as the clocks go back: the issue goes out at the first of the two, 00:30 UTC.", page, StringComparison.Ordinal);
         await using var scope = app.Services.CreateAsyncScope();
-        var issue = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct);
-        Assert.Equal(IssueStatus.Scheduled, issue.Status);
-        Assert.Equal(repeated.Date.AddMinutes(30), issue.ScheduledAt);
+        return (page, await scope.ServiceProvider.GetRequiredService<AppDbContext>().Issues.AsNoTracking().SingleAsync(i => i.Id == issueId, Ct));
     }
 
     /// <summary>02:30 on the next night, at least a day from now, on which Berlin's clocks make <paramref name="odd"/> true of it.</summary>
