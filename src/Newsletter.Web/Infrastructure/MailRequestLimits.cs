@@ -11,6 +11,13 @@ public enum MailRequest
     Subscribe,
     PreferencesLink,
     PasswordReset,
+
+    /// <summary>
+    /// A download or erase link, asked for from a reader's own preferences page (which needs their token). Its own
+    /// budget: the public "email me my preferences link" form, which anyone can fill in with anyone's address, must
+    /// not use up the reader's.
+    /// </summary>
+    DataRequest,
 }
 
 /// <summary>What a request may do about the mail it asks for.</summary>
@@ -24,6 +31,9 @@ public enum MailPermit
 
     /// <summary>This address was asked for too often: send nothing, and answer exactly as if it had been sent.</summary>
     AddressLimited,
+
+    /// <summary>The same email was asked for this address seconds ago (a double click): the first request sends it.</summary>
+    AddressRepeated,
 }
 
 /// <summary>
@@ -35,7 +45,7 @@ public enum MailPermit
 public sealed class MailRequestLimits(SharedRateLimiter limiter, IOptions<SubscriptionOptions> subscriptions)
 {
     /// <summary>A person needs one preferences link or reset link, two if the first is slow; more is someone else.</summary>
-    private const int LinksPerAddressPerHour = 3;
+    public const int LinksPerAddressPerHour = 3;
 
     private const int LinksPerClientPerMinute = 10;
 
@@ -44,6 +54,7 @@ public sealed class MailRequestLimits(SharedRateLimiter limiter, IOptions<Subscr
         MailRequest.Subscribe => (subscriptions.Value.PerIpLimit, subscriptions.Value.PerAddressLimit),
         MailRequest.PreferencesLink => (new("preferences-link-ip", LinksPerClientPerMinute, TimeSpan.FromMinutes(1)), new("preferences-link-address", LinksPerAddressPerHour, TimeSpan.FromHours(1))),
         MailRequest.PasswordReset => (new("password-reset-ip", LinksPerClientPerMinute, TimeSpan.FromMinutes(1)), new("password-reset-address", LinksPerAddressPerHour, TimeSpan.FromHours(1))),
+        MailRequest.DataRequest => (new("data-request-ip", LinksPerClientPerMinute, TimeSpan.FromMinutes(1)), new("data-request-address", LinksPerAddressPerHour, TimeSpan.FromHours(1))),
         _ => throw new ArgumentOutOfRangeException(nameof(request)),
     };
 
@@ -55,7 +66,10 @@ public sealed class MailRequestLimits(SharedRateLimiter limiter, IOptions<Subscr
     /// The address's permit, by its lower-cased form, so case games don't multiply it. <paramref name="what"/>
     /// names the email when one limit covers several (a preferences link, a data download): a repeat is the same one.
     /// </summary>
-    public async Task<bool> TryAddressAsync(MailRequest request, string address, CancellationToken ct, string what = "")
+    public async Task<bool> TryAddressAsync(MailRequest request, string address, CancellationToken ct, string what = "") =>
+        await AddressPermitAsync(request, address, what, ct) == MailPermit.Granted;
+
+    private async Task<MailPermit> AddressPermitAsync(MailRequest request, string address, string what, CancellationToken ct)
     {
         var key = Subscriber.KeyOf(address);
         var hourly = LimitsFor(request).PerAddress;
@@ -64,17 +78,15 @@ public sealed class MailRequestLimits(SharedRateLimiter limiter, IOptions<Subscr
         var repeat = subscriptions.Value.RepeatedRequestWindow;
         if (request != MailRequest.Subscribe && repeat > TimeSpan.Zero && !await limiter.TryAcquireAsync(new RateLimit($"{hourly.Name}-repeat{what}", 1, repeat), key, ct))
         {
-            return false;
+            return MailPermit.AddressRepeated;
         }
 
-        return await limiter.TryAcquireAsync(hourly, key, ct);
+        return await limiter.TryAcquireAsync(hourly, key, ct) ? MailPermit.Granted : MailPermit.AddressLimited;
     }
 
     /// <summary>Both permits, the client's first.</summary>
     public async Task<MailPermit> TryAcquireAsync(MailRequest request, IPAddress? client, string address, CancellationToken ct, string what = "") =>
-        !await TryClientAsync(request, client, ct) ? MailPermit.ClientLimited
-        : !await TryAddressAsync(request, address, ct, what) ? MailPermit.AddressLimited
-        : MailPermit.Granted;
+        !await TryClientAsync(request, client, ct) ? MailPermit.ClientLimited : await AddressPermitAsync(request, address, what, ct);
 }
 
 public static class MailRequestLimitsExtensions

@@ -9,6 +9,13 @@ using Newsletter.Web.Notes;
 
 namespace Newsletter.Web.Subscribers;
 
+/// <remarks>
+/// No antiforgery token: the signed token in the link is the credential, as on the confirm and unsubscribe pages,
+/// and a POST can only change the reader that token names. With the antiforgery cookie blocked (privacy settings,
+/// an in-app mail browser), the check refused the reader with a 400 that read as a malformed request. The one form
+/// without a token, "email me my link", mails only the address's owner and keeps its limits per address.
+/// </remarks>
+[IgnoreAntiforgeryToken]
 public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, ReaderLifecycle readers, IBackgroundJobClient jobs, MailRequestLimits limits, TopicCatalog catalog, Welcome.WelcomeSeries welcome) : PageModel
 {
     /// <summary>The reader is in the welcome series now: the page offers to leave it.</summary>
@@ -107,15 +114,23 @@ public sealed class PreferencesModel(AppDbContext db, SubscriberTokens tokens, R
             return Page();
         }
 
-        switch (await limits.TryAcquireAsync(MailRequest.PreferencesLink, HttpContext.Connection.RemoteIpAddress, Subscriber.Email, ct, "-" + kind))
+        switch (await limits.TryAcquireAsync(MailRequest.DataRequest, HttpContext.Connection.RemoteIpAddress, Subscriber.Email, ct, "-" + kind))
         {
             case MailPermit.ClientLimited:
                 Response.StatusCode = StatusCodes.Status429TooManyRequests;
                 Message = "Too many requests from your network. Try again in a minute.";
                 return Page();
+            case MailPermit.AddressLimited:
+                // Only the holder of this reader's link gets here, so the truth tells a stranger nothing: the
+                // address's own budget is spent, and the page says so instead of claiming an email it never sent.
+                Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                Message = $"We've already emailed {Subscriber.Email} {MailRequestLimits.LinksPerAddressPerHour} such links in the last hour, so no more are sent for now. Use the newest one, or ask again in an hour.";
+                return Page();
             case MailPermit.Granted:
                 jobs.Enqueue<SubscriberMailJob>(j => j.SendDataRequestAsync(Subscriber.Id, wanted.Value, CancellationToken.None));
                 break;
+
+            // AddressRepeated: the same request seconds ago (a double click), whose email is on its way.
         }
 
         Message = wanted == DataRequestKind.Erase

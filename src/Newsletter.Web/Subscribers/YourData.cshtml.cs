@@ -21,6 +21,12 @@ public enum YourDataPage
 /// the email downloads nothing and erases nothing; the POST acts. The signed, expiring token names the reader
 /// and the one thing it allows, so a download link can't erase and a forwarded one soon stops working.
 /// </summary>
+/// <remarks>
+/// No antiforgery token: the signed token in the link is the credential, as on the confirm and unsubscribe pages,
+/// and a POST can only act for the reader that token names. With the antiforgery cookie blocked (privacy
+/// settings, an in-app mail browser), the check refused the reader with a 400 that read as a malformed request.
+/// </remarks>
+[IgnoreAntiforgeryToken]
 public sealed class YourDataModel(SubscriberTokens tokens, AppDbContext db, ReaderData data, ReaderLifecycle readers, AuditLog audit, TimeProvider clock, ILogger<YourDataModel> logger) : PageModel
 {
     public string Token { get; private set; } = "";

@@ -5,6 +5,12 @@ using Newsletter.Web.Subscribers;
 namespace Newsletter.Web.Welcome;
 
 /// <summary>Leaving the welcome series from its emails' link: a GET shows a button (link scanners click links), the POST leaves.</summary>
+/// <remarks>
+/// No antiforgery token: the signed token in the link is the credential, as on the confirm and unsubscribe pages,
+/// and a POST can only act for the reader that token names. With the antiforgery cookie blocked (privacy
+/// settings, an in-app mail browser), the check refused the reader with a 400 that read as a malformed request.
+/// </remarks>
+[IgnoreAntiforgeryToken]
 public sealed class LeaveModel(SubscriberTokens tokens, WelcomeSeries series) : PageModel
 {
     public string? Token { get; private set; }
@@ -16,7 +22,14 @@ public sealed class LeaveModel(SubscriberTokens tokens, WelcomeSeries series) : 
     public IActionResult OnGet(string? token)
     {
         Token = token;
-        Valid = tokens.ReadManage(token) is { } id && id != SubscriberTokens.TestReaderId;
+        var id = tokens.ReadManage(token);
+        Valid = id is not null && id != SubscriberTokens.TestReaderId;
+        if (id is null)
+        {
+            // A forged or cut link says by its status that it named nobody, as the other reader pages do.
+            Response.StatusCode = StatusCodes.Status400BadRequest;
+        }
+
         return Page();
     }
 

@@ -17,7 +17,7 @@ public class MailBombingTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task FiftyFivePreferencesLinkRequestsForOneReaderFromManyClientsSendAtMostThree()
+    public async Task FiftyFivePreferencesLinkRequestsForOneReaderFromManyClientsSendAtMostThreeAndLeaveTheReadersOwnRequestsAlone()
     {
         await using var smtp = await SmtpServer.StartAsync();
         // The hourly cap alone: the window that makes a double click one request has its test below.
@@ -36,6 +36,25 @@ public class MailBombingTests
         Assert.All(pages, p => Assert.Contains(WebUtility.HtmlEncode(PreferencesModel.LinkAnswer), p.Body, StringComparison.Ordinal));
         await SubscribeTests.WaitForIdleJobsAsync(app);
         Assert.Equal(3, smtp.Messages().Count(m => m.EnvelopeTo == "victim0000@example.org"));
+
+        // The strangers' flood spent the public form's budget, not the reader's own: from their link, the reader's
+        // data requests still go out, three an hour, and the fourth is told the truth instead of "We've emailed".
+        var path = Outbox.PathOf(Outbox.Link(smtp.Messages().First(m => m.EnvelopeTo == "victim0000@example.org").Message, "/preferences/"));
+        var reader = app.CreateBrowserClient();
+        var asked = new List<(HttpStatusCode Status, string Body)>();
+        for (var i = 0; i < 4; i++)
+        {
+            var response = await Forms.PostAsync(reader, path, new Dictionary<string, string> { ["kind"] = i % 2 == 0 ? "download" : "erase" }, path + "?handler=DataRequest");
+            asked.Add((response.StatusCode, WebUtility.HtmlDecode(await response.Content.ReadAsStringAsync(Ct))));
+        }
+
+        Assert.All(asked[..3], a => Assert.Equal(HttpStatusCode.OK, a.Status));
+        Assert.All(asked[..3], a => Assert.Contains("We've emailed victim0000@example.org a link", a.Body, StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.TooManyRequests, asked[3].Status);
+        Assert.Contains("We've already emailed victim0000@example.org 3 such links in the last hour, so no more are sent for now.", asked[3].Body, StringComparison.Ordinal);
+        await smtp.WaitForAsync(6, TimeSpan.FromSeconds(30), m => m.EnvelopeTo == "victim0000@example.org");
+        await SubscribeTests.WaitForIdleJobsAsync(app);
+        Assert.Equal(6, smtp.Messages().Count(m => m.EnvelopeTo == "victim0000@example.org"));
     }
 
     [Fact]

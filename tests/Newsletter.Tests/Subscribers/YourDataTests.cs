@@ -36,6 +36,38 @@ public class YourDataTests
         return Outbox.PathOf(Outbox.Link(mail, "/your-data/"));
     }
 
+    /// <summary>
+    /// The signed link is the credential on every page a reader reaches from an email: with cookies blocked (so no
+    /// antiforgery cookie, as in an in-app mail browser) preferences, data requests, the download and leaving the
+    /// welcome series all work, where each answered 400 "could not be read".
+    /// </summary>
+    [Fact]
+    public async Task EveryPageFromAReadersEmailWorksWithCookiesBlocked()
+    {
+        var (app, preferences) = await ReaderAsync("nocookies@example.org");
+        using var _ = app;
+        var noCookies = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { HandleCookies = false, AllowAutoRedirect = false });
+        FormUrlEncodedContent Form(params (string Key, string Value)[] fields) => new(fields.Select(f => KeyValuePair.Create(f.Key, f.Value)));
+
+        var saved = await noCookies.PostAsync(preferences + "?handler=Save", Form(("name", "No Cookies")), Ct);
+        Assert.Equal(HttpStatusCode.Redirect, saved.StatusCode);
+        Assert.Equal("No Cookies", (await SubscribeTests.FindAsync(app, "nocookies@example.org"))!.Name);
+
+        var asked = await noCookies.PostAsync(preferences + "?handler=DataRequest", Form(("kind", "download")), Ct);
+        Assert.Equal(HttpStatusCode.OK, asked.StatusCode);
+        var mail = await app.WaitForMailAsync("nocookies@example.org", m => m.TextBody?.Contains("/your-data/", StringComparison.Ordinal) == true);
+        var link = Outbox.PathOf(Outbox.Link(mail, "/your-data/"));
+        var file = await noCookies.PostAsync(link + "?handler=Download", Form(), Ct);
+        Assert.Equal(HttpStatusCode.OK, file.StatusCode);
+        Assert.Equal("application/json", file.Content.Headers.ContentType?.MediaType);
+
+        var leave = "/welcome/leave/" + preferences[(preferences.LastIndexOf('/') + 1)..];
+        var left = await noCookies.PostAsync(leave, Form(), Ct);
+        Assert.Equal(HttpStatusCode.OK, left.StatusCode);
+        Assert.Contains("Done: no more welcome emails", await left.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, (await noCookies.GetAsync("/welcome/leave/forged-token", Ct)).StatusCode);
+    }
+
     [Fact]
     public async Task AReaderDownloadsEverythingStoredAboutThemFromAMailedLink()
     {

@@ -441,7 +441,9 @@ public class WelcomeSeriesTests
     {
         using var app = new NewsletterApp();
         var client = app.CreateBrowserClient();
-        Assert.Contains("doesn't work", await client.GetStringAsync("/welcome/leave/forged-token", Ct), StringComparison.Ordinal);
+        var page = await client.GetAsync("/welcome/leave/forged-token", Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, page.StatusCode);
+        Assert.Contains("doesn't work", await page.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         var token = await Forms.TokenAsync(client, "/preferences");
         var response = await client.PostAsync("/welcome/leave/forged-token", new FormUrlEncodedContent(new Dictionary<string, string> { ["__RequestVerificationToken"] = token }), Ct);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
