@@ -71,6 +71,9 @@ public static class AdminExtensions
             builder.Services.Configure<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions>(scheme, o => o.Cookie.SecurePolicy = cookiesSecure);
         }
 
+        // TempData carries a form's flash (a sign-up's error and the address typed) across its redirect: encrypted,
+        // but the site's own data, so it follows the session's rule rather than the request's scheme alone.
+        builder.Services.Configure<Microsoft.AspNetCore.Mvc.CookieTempDataProviderOptions>(o => o.Cookie.SecurePolicy = cookiesSecure);
         builder.Services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "newsletter.af";

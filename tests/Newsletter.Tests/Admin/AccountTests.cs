@@ -234,7 +234,7 @@ public partial class AccountTests
     [Theory]
     [InlineData("http://localhost", false)]
     [InlineData("https://news.example.org", true)]
-    public async Task CookiesAreHttpOnlyAndSameSiteAndTheSessionIsSecureWhenTheSiteIsHttps(string baseUrl, bool secure)
+    public async Task CookiesAreHttpOnlyAndSameSiteAndTheSessionAndFlashAreSecureWhenTheSiteIsHttps(string baseUrl, bool secure)
     {
         using var app = new NewsletterApp(new() { ["Site:BaseUrl"] = baseUrl });
         var client = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
@@ -266,6 +266,12 @@ public partial class AccountTests
         // antiforgery cookie follows the request, so a misconfigured proxy still gets working forms.
         Assert.Equal(secure, session.Contains("; secure", StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain("; secure", antiforgery, StringComparison.OrdinalIgnoreCase);
+
+        // The flash a sign-up form leaves for the page after its redirect (the error and the address typed) follows
+        // the session's rule: it was sent in clear text from an https site behind a proxy that forgot the scheme.
+        var subscribed = await client.PostAsync("/subscribe", new FormUrlEncodedContent(new Dictionary<string, string> { ["email"] = "not an address" }), Ct);
+        var flash = Assert.Single(subscribed.Headers.GetValues("Set-Cookie"), c => c.StartsWith(".AspNetCore.Mvc.CookieTempDataProvider=", StringComparison.Ordinal));
+        Assert.Equal(secure, flash.Contains("; secure", StringComparison.OrdinalIgnoreCase));
     }
 
     private static async Task<bool> SignInWithSecondFactorAsync(NewsletterApp app, string code)
