@@ -877,8 +877,20 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             ? string.Join(' ', new string([.. name.Where(c => !Infrastructure.OneLine.IsBreak(c) || char.IsWhiteSpace(c)).Select(c => char.IsWhiteSpace(c) ? ' ' : c)])
                 .Split(' ', StringSplitOptions.RemoveEmptyEntries))
             : name).Trim();
+        // Nor what changes how the rest reads: direction overrides and isolates turn "Ann\u202Egro.live" into a
+        // reversed address in a greeting, and zero-width spaces hide inside a word. Joiners stay: Persian and Indic
+        // names and emoji need them. An encoded word ("=?utf-8?B?...?=") is plain text in a name, but a mail program
+        // decodes it in the To header into whatever it says ("Bcc: someone"), so it is broken up.
+        if (cleaned.Any(Hidden))
+        {
+            cleaned = new string([.. cleaned.Where(c => !Hidden(c))]).Trim();
+        }
+
+        cleaned = cleaned.Replace("=?", "= ?", StringComparison.Ordinal);
         return cleaned.Length == 0 ? null : cleaned.Length > 200 ? cleaned[..200] : cleaned;
     }
+
+    private static bool Hidden(char c) => c is (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069') or '\u200E' or '\u200F' or '\u061C' or '\u200B' or '\u2060' or '\uFEFF';
 
     public static string? CleanName(string? name) => Clean(name);
 }
