@@ -13,10 +13,11 @@ public static class EventsApi
 {
     public static RouteGroupBuilder MapEventsApi(this RouteGroupBuilder api)
     {
-        api.MapGet("/events", ListAsync).RequireAuthorization(ApiPolicies.Read).WithTags("Events")
+        // Every reader's history, all of it: owners only, as the list's export is.
+        api.MapGet("/events", ListAsync).RequireAuthorization(ApiPolicies.Read, Newsletter.Web.Admin.AuthorPolicies.Owner).WithTags("Events")
             .WithSummary("The reader history")
             .WithDescription("Every subscriber event (subscribed, confirmed, unsubscribed, bounced, complained, imported, edited...) oldest first, optionally of one kind or one subscriber. " +
-                "'next' is never null while there are events: keep it and ask again later to get only newer ones. Erased readers' events are gone with them.");
+                "'next' is never null while there are events: keep it and ask again later to get only newer ones. Erased readers' events are gone with them. Owners' tokens only.");
         return api;
     }
 

@@ -39,10 +39,12 @@ public static class SubscribersApi
     public static RouteGroupBuilder MapSubscribersApi(this RouteGroupBuilder api)
     {
         var g = api.MapGroup("/subscribers").WithTags("Subscribers");
-        g.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Read)
+        // Walking the list pages every address out, as the admin's CSV export does: owners only, and each walk is in
+        // the audit log. One reader by id (an editor's script changing readers) needs the readers permission.
+        g.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Read, Newsletter.Web.Admin.AuthorPolicies.Owner)
             .WithSummary("List subscribers")
-            .WithDescription("Newest first, filtered by status, tag and a search (an address prefix, or part of a name). Pages by cursor: pass 'next' back as 'cursor' until it is null.");
-        g.MapGet("/{id:long}", GetAsync).RequireAuthorization(ApiPolicies.Read)
+            .WithDescription("Newest first, filtered by status, tag and a search (an address prefix, or part of a name). Pages by cursor: pass 'next' back as 'cursor' until it is null. Owners' tokens only: it is the list's export, and each first page is written in the audit log.");
+        g.MapGet("/{id:long}", GetAsync).RequireAuthorization(ApiPolicies.Read, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("Get a subscriber").WithDescription("One subscriber with their tags and dates.");
         g.MapPost("/", CreateAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("Add a subscriber")
@@ -61,12 +63,12 @@ public static class SubscribersApi
             .WithSummary("Tag a subscriber").WithDescription("Adds one tag (normalised to lower-case words and hyphens); adding it twice changes nothing.");
         g.MapDelete("/{id:long}/tags/{tag}", RemoveTagAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("Untag a subscriber").WithDescription("Removes one tag; removing a tag the reader lacks changes nothing.");
-        g.MapGet("/{id:long}/events", HistoryAsync).RequireAuthorization(ApiPolicies.Read)
+        g.MapGet("/{id:long}/events", HistoryAsync).RequireAuthorization(ApiPolicies.Read, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("A subscriber's history").WithDescription("What happened to this reader, oldest first: subscribed, confirmed, edits, bounces, unsubscribes.");
         return api;
     }
 
-    private static async Task<Results<Ok<Page<SubscriberDto>>, ValidationProblem>> ListAsync(AppDbContext db, string? status, string? tag, string? q, string? cursor, int? limit, CancellationToken ct)
+    private static async Task<Results<Ok<Page<SubscriberDto>>, ValidationProblem>> ListAsync(AppDbContext db, Audit.AuditLog audit, HttpContext http, string? status, string? tag, string? q, string? cursor, int? limit, CancellationToken ct)
     {
         if (!ApiResults.TryPaging(cursor, limit, out var before, out var take, out var problem))
         {
@@ -95,6 +97,13 @@ public static class SubscribersApi
 
         var rows = await query.Include(s => s.Tags).OrderByDescending(s => s.Id).Take(take + 1).ToListAsync(ct);
         var next = rows.Count > take ? ApiResults.Cursor(rows[take - 1].Id) : null;
+        if (before is null)
+        {
+            // Once a walk, at its first page: the pages after it carry its cursor.
+            await audit.RecordAsync(http.User, Audit.AuditActions.ReadersExport, "subscribers", null,
+                $"the list through the API{(http.Request.QueryString.HasValue ? ", " + http.Request.QueryString.Value : "")}", ct);
+        }
+
         return TypedResults.Ok(new Page<SubscriberDto>([.. rows.Take(take).Select(SubscriberDto.From)], next));
     }
 

@@ -128,4 +128,42 @@ public class ApiScriptTests
         Assert.Equal(409, editProblem.GetProperty("status").GetInt32());
         Assert.Equal(25, smtp.Messages().Count(m => m.EnvelopeTo.StartsWith("reader", StringComparison.Ordinal)));
     }
+
+    /// <summary>
+    /// Walking the reader list through the API is the list's export: a viewer's, writer's or editor's read token is
+    /// refused it (a viewer's token paged out every address), an editor's still reads one reader by id, and each
+    /// walk an owner's token makes is in the audit log once, at its first page.
+    /// </summary>
+    [Fact]
+    public async Task OnlyAnOwnersTokenWalksTheReaderListAndEachWalkIsAudited()
+    {
+        using var app = new NewsletterApp();
+        var owner = await ClientAsync(app);
+        long id = 0;
+        foreach (var email in new[] { "first@example.org", "second@example.org" })
+        {
+            var (created, reader) = await PostJsonAsync(owner, "/api/v1/subscribers", new { email, doubleOptIn = false, consent = "test" });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            id = reader.GetProperty("id").GetInt64();
+        }
+
+        foreach (var role in new[] { Web.Admin.AuthorRole.Viewer, Web.Admin.AuthorRole.Writer, Web.Admin.AuthorRole.Editor })
+        {
+            var token = With(app, await TokenAsync(app, Web.Api.ApiScopes.Read, role: role));
+            Assert.Equal(HttpStatusCode.Forbidden, (await token.GetAsync("/api/v1/subscribers", Ct)).StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, (await token.GetAsync("/api/v1/events", Ct)).StatusCode);
+            var one = role == Web.Admin.AuthorRole.Editor ? HttpStatusCode.OK : HttpStatusCode.Forbidden;
+            Assert.Equal(one, (await token.GetAsync($"/api/v1/subscribers/{id}", Ct)).StatusCode);
+            Assert.Equal(one, (await token.GetAsync($"/api/v1/subscribers/{id}/events", Ct)).StatusCode);
+        }
+
+        var first = await GetJsonAsync(owner, "/api/v1/subscribers?limit=1");
+        var second = await GetJsonAsync(owner, "/api/v1/subscribers?limit=1&cursor=" + first.GetProperty("next").GetString());
+        Assert.Equal("first@example.org", second.GetProperty("items")[0].GetProperty("email").GetString());
+        await using var scope = app.Services.CreateAsyncScope();
+        var audited = await scope.ServiceProvider.GetRequiredService<Web.Data.AppDbContext>().AuditEntries.Where(a => a.Action == "readers.export").ToListAsync(Ct);
+        var walk = Assert.Single(audited);
+        Assert.Contains("the list through the API, ?limit=1", walk.Detail, StringComparison.Ordinal);
+        Assert.Contains("via API token", walk.ActorName, StringComparison.Ordinal);
+    }
 }
