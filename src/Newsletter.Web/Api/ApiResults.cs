@@ -91,3 +91,9 @@ public sealed class ConflictProblem(string detail) : ApiProblemResult(StatusCode
 {
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) => Describe(builder, StatusCodes.Status409Conflict);
 }
+
+/// <summary>429: a limit of the author's (not the token's request rate, which the API's gate answers) is spent for now.</summary>
+public sealed class TooManyProblem(string detail) : ApiProblemResult(StatusCodes.Status429TooManyRequests, detail), IEndpointMetadataProvider
+{
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) => Describe(builder, StatusCodes.Status429TooManyRequests);
+}

@@ -243,7 +243,7 @@ public static class IssuesApi
             : TypedResults.Ok(new PreviewDto(preview.Subject, preview.Html, preview.Text, preview.HtmlBytes, preview.Warnings, preview.AudienceCount));
     }
 
-    private static async Task<Results<Accepted<TestSendQueued>, NotFoundProblem, ValidationProblem, ConflictProblem>> TestAsync(int id, TestSend body, AppDbContext db, IBackgroundJobClient jobs, CancellationToken ct)
+    private static async Task<Results<Accepted<TestSendQueued>, NotFoundProblem, ValidationProblem, ConflictProblem, TooManyProblem>> TestAsync(int id, TestSend body, AppDbContext db, TestSends tests, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct)
     {
         if (!TestSendJob.TryCheck(body.Addresses ?? [], out var addresses, out var error))
         {
@@ -261,8 +261,12 @@ public static class IssuesApi
             return NotReady(id);
         }
 
-        TestSendJob.Enqueue(jobs, id, addresses);
-        return TypedResults.Accepted($"{ApiExtensions.Prefix}/issues/{id}", new TestSendQueued(addresses));
+        return await tests.QueueAsync(user, id, addresses, ct) switch
+        {
+            { TooMany: true } refused => new TooManyProblem(refused.Why),
+            { } refused => ApiResults.Conflict(refused.Why),
+            null => TypedResults.Accepted($"{ApiExtensions.Prefix}/issues/{id}", new TestSendQueued(addresses)),
+        };
     }
 
     private static async Task<Results<Accepted<IssueDto>, NotFoundProblem, ValidationProblem, ConflictProblem>> ScheduleAsync(int id, ScheduleRequest body, IssueEditor editor, AppDbContext db, TimeProvider clock, Audit.AuditLog audit, System.Security.Claims.ClaimsPrincipal user, CancellationToken ct)

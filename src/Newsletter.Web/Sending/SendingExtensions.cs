@@ -42,6 +42,7 @@ public static class SendingExtensions
         }
 
         builder.Services.AddScoped<TestSendJob>();
+        builder.Services.AddScoped<TestSends>();
         builder.Services.AddScoped<Reconciler>();
         builder.Services.AddSingleton<SendingMetrics>();
         builder.Services.AddSingleton<VerpAddresses>();

@@ -32,10 +32,6 @@ public sealed class TestSendJob(IssueMessages messages, IMailTransport transport
         return error.Length == 0;
     }
 
-    /// <summary>Queues the copies; the job renders and sends them, never the request.</summary>
-    public static void Enqueue(IBackgroundJobClient jobs, int issueId, string[] addresses) =>
-        jobs.Enqueue<TestSendJob>(j => j.SendAsync(issueId, addresses, CancellationToken.None));
-
     [AutomaticRetry(Attempts = 2)]
     public async Task SendAsync(int issueId, string[] addresses, CancellationToken ct)
     {
@@ -54,5 +50,44 @@ public sealed class TestSendJob(IssueMessages messages, IMailTransport transport
                 throw new Mail.MailNotSentException($"Test copy to {address} was not sent: {result.Outcome} {result.StatusCode} {result.Reply}");
             }
         }
+    }
+}
+
+/// <summary>Why test copies were not queued: the issue does not render, or the author's hourly number is spent (<see cref="TooMany"/>).</summary>
+public sealed record TestSendRefusal(bool TooMany, string Why);
+
+/// <summary>
+/// Asks for test copies, from the admin's preview or the API: once the issue has been seen to render (a broken
+/// template was told "sent" while the job failed in the background) and within the author's hourly number, and
+/// written in the audit log, since the copies go to addresses the author typed.
+/// </summary>
+public sealed class TestSends(IssueMessages messages, Infrastructure.SharedRateLimiter limiter, IBackgroundJobClient jobs, Audit.AuditLog audit)
+{
+    /// <summary>Test copies an author may have sent in an hour: a few rounds of five, not a way to mail strangers in bulk.</summary>
+    public const int CopiesPerAuthorPerHour = 50;
+
+    private static readonly Infrastructure.RateLimit CopiesPerAuthor = new("test-copies-author", CopiesPerAuthorPerHour, TimeSpan.FromHours(1));
+
+    /// <summary>Null when queued, else why not.</summary>
+    public async Task<TestSendRefusal?> QueueAsync(System.Security.Claims.ClaimsPrincipal user, int issueId, string[] addresses, CancellationToken ct)
+    {
+        try
+        {
+            await messages.PrepareAsync(issueId, ct);
+        }
+        catch (TemplateException e)
+        {
+            return new(false, $"Not sent: the email does not render. {e.Message}");
+        }
+
+        var author = user.FindFirst(Api.ApiTokenAuthentication.AuthorClaim)?.Value ?? user.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier)?.Value ?? "";
+        if (!await limiter.TryAcquireAsync(CopiesPerAuthor, author, addresses.Length, ct))
+        {
+            return new(true, $"Not sent: an author sends at most {CopiesPerAuthorPerHour} test copies an hour. Try again later.");
+        }
+
+        jobs.Enqueue<TestSendJob>(j => j.SendAsync(issueId, addresses, CancellationToken.None));
+        await audit.IssueAsync(user, Audit.AuditActions.IssueTest, issueId, $"test copies to {string.Join(", ", addresses)}", ct);
+        return null;
     }
 }

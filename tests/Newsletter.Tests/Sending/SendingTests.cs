@@ -425,6 +425,56 @@ public partial class SendingTests
         Assert.Equal(20, (await smtp.WaitForAsync(20)).Select(m => m.EnvelopeTo).Distinct().Count());
     }
 
+    /// <summary>
+    /// Test copies are asked for only once the issue renders: with a broken template the admin and the API said
+    /// "sent" while the job failed in the background. Each request is in the audit log (the copies go to typed
+    /// addresses), and an author has 50 copies an hour.
+    /// </summary>
+    [Fact]
+    public async Task ATestSendIsRefusedWhenTheEmailDoesNotRenderAndIsAuditedWithinAnHourlyNumber()
+    {
+        var templates = Mail.EmailTemplateTests.CopyOfTemplates();
+        await using var smtp = await SmtpServer.StartAsync();
+        using var app = new NewsletterApp(Settings(smtp, new() { ["Mail:TemplatesFolder"] = templates }));
+        var issueId = await AddIssueAsync(app);
+        var client = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(client);
+        var preview = $"/admin/issues/{issueId}/preview";
+        var api = await Api.ApiClients.ClientAsync(app);
+
+        var issueTemplate = Path.Combine(templates, "issue.html.liquid");
+        var good = await File.ReadAllTextAsync(issueTemplate, Ct);
+        await File.WriteAllTextAsync(issueTemplate, good + "{{ subscriber.name | nosuchfilter }}", Ct);
+        File.SetLastWriteTimeUtc(issueTemplate, DateTime.UtcNow.AddSeconds(5));
+        var broken = await Forms.PostAsync(client, preview, new Dictionary<string, string> { ["addresses"] = "me@example.org" }, preview + "?handler=Test");
+        Assert.Equal(HttpStatusCode.Conflict, broken.StatusCode);
+        Assert.Contains("Not sent: the email does not render.", System.Net.WebUtility.HtmlDecode(await broken.Content.ReadAsStringAsync(Ct)), StringComparison.Ordinal);
+        var brokenApi = await api.PostAsync($"/api/v1/issues/{issueId}/test", new StringContent("""{"addresses":["me@example.org"]}""", System.Text.Encoding.UTF8, "application/json"), Ct);
+        Assert.Equal(HttpStatusCode.Conflict, brokenApi.StatusCode);
+        Assert.Contains("does not render", await brokenApi.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        await File.WriteAllTextAsync(issueTemplate, good, Ct);
+        File.SetLastWriteTimeUtc(issueTemplate, DateTime.UtcNow.AddSeconds(10));
+        var five = string.Join(' ', Enumerable.Range(1, 5).Select(i => $"tester{i}@example.org"));
+        for (var round = 0; round < 10; round++)
+        {
+            Assert.Equal(HttpStatusCode.Redirect, (await Forms.PostAsync(client, preview, new Dictionary<string, string> { ["addresses"] = five }, preview + "?handler=Test")).StatusCode);
+        }
+
+        var over = await Forms.PostAsync(client, preview, new Dictionary<string, string> { ["addresses"] = "one.more@example.org" }, preview + "?handler=Test");
+        Assert.Equal(HttpStatusCode.TooManyRequests, over.StatusCode);
+        Assert.Contains("at most 50 test copies an hour", await over.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        await smtp.WaitForAsync(50);
+        await Subscribers.SubscribeTests.WaitForIdleJobsAsync(app);
+        Assert.Equal(50, smtp.Count);
+        Assert.DoesNotContain(smtp.Messages(), m => m.EnvelopeTo is "me@example.org" or "one.more@example.org");
+        await using var scope = app.Services.CreateAsyncScope();
+        var audited = await scope.ServiceProvider.GetRequiredService<AppDbContext>().AuditEntries.Where(a => a.Action == "issue.test").ToListAsync(Ct);
+        Assert.Equal(10, audited.Count);
+        Assert.All(audited, a => Assert.Contains("test copies to tester1@example.org, tester2@example.org", a.Detail, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task SendNowActsOnWhatIsOnTheScreenUnsavedEditsAreSavedAndShownBeforeAnythingGoesOut()
     {

@@ -1,4 +1,3 @@
-using Hangfire;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
@@ -11,7 +10,7 @@ using Newsletter.Web.Admin;
 
 namespace Newsletter.Web.Issues.Admin;
 
-public sealed class PreviewModel(AppDbContext db, IssuePreviews previews, IBackgroundJobClient jobs) : PageModel
+public sealed class PreviewModel(AppDbContext db, IssuePreviews previews, TestSends tests) : PageModel
 {
     public Issue? Issue { get; private set; }
 
@@ -50,7 +49,14 @@ public sealed class PreviewModel(AppDbContext db, IssuePreviews previews, IBackg
             return await LoadAsync(id, ct) ? Page() : NotFound();
         }
 
-        TestSendJob.Enqueue(jobs, id, valid);
+        if (await tests.QueueAsync(User, id, valid, ct) is { } refused)
+        {
+            TestAddresses = addresses;
+            TestError = refused.Why;
+            Response.StatusCode = refused.TooMany ? StatusCodes.Status429TooManyRequests : StatusCodes.Status409Conflict;
+            return await LoadAsync(id, ct) ? Page() : NotFound();
+        }
+
         return this.RedirectWithMessage($"/admin/issues/{id}/preview", $"Test sent to {string.Join(", ", valid)}.");
     }
 
