@@ -175,10 +175,15 @@ public sealed record NoteFile(
         _ => null,
     };
 
+    private static readonly System.Text.Json.JsonSerializerOptions QuoteOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>Writes an admin-written note as a file that Parse reads back to the same note.</summary>
     public static string Format(Note note)
     {
-        static string Quote(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+        // A JSON string is a YAML double-quoted scalar: line breaks, tabs and control characters become escapes
+        // (a summary typed over two lines was written with a raw line break, which YAML refused on the next import,
+        // and the note was then stuck owned by a file it could not read). Other letters stay as they are.
+        static string Quote(string s) => System.Text.Json.JsonSerializer.Serialize(s, QuoteOptions);
         var sb = new StringBuilder();
         sb.Append("---\n");
         sb.Append("title: ").Append(Quote(note.Title)).Append('\n');

@@ -80,7 +80,8 @@ public class NoteFileTests
     [Fact]
     public void FormatWritesAFileThatParsesBackToTheSameNote()
     {
-        var note = new Note { Title = "Quote \"me\": yes", Slug = "quote-me", Date = new DateTime(2026, 1, 2, 0, 0, 0, DateTimeKind.Utc), Status = NoteStatus.Draft, Summary = "S", Markdown = "Body\n" };
+        // A summary typed over two lines in the admin's text area, with a colon, a tab, a backslash and letters beyond ASCII.
+        var note = new Note { Title = "Quote \"me\": yes \\ \u00e9t\u00e9 #1", Slug = "quote-me", Date = new DateTime(2026, 1, 2, 0, 0, 0, DateTimeKind.Utc), Status = NoteStatus.Draft, Summary = "First line.\r\nSecond line: with a colon,\ta tab and \u201cquotes\u201d.", Markdown = "Body\n" };
         note.SetTags(["a", "b"]);
         var parsed = NoteFile.Parse("quote-me.md", NoteFile.Format(note));
         Assert.Equal(note.Title, parsed.Title);
@@ -89,6 +90,8 @@ public class NoteFileTests
         Assert.Equal(NoteStatus.Draft, parsed.Status);
         Assert.Equal(["a", "b"], parsed.Tags);
         Assert.Equal("Body\n", parsed.Body);
+        Assert.Equal(note.Summary, parsed.Summary);
+        Assert.Contains("\u00e9t\u00e9", NoteFile.Format(note), StringComparison.Ordinal);
     }
 
     [Fact]
