@@ -42,6 +42,21 @@ public static class CommandLine
             return true;
         }
 
+        var namedFile = verb switch
+        {
+            "import-subscribers" => command.Argument(0),
+            "import-posts" when !(Uri.TryCreate(command.Argument(0), UriKind.Absolute, out var url) && url.Scheme is "http" or "https") => command.Argument(0),
+            _ => null,
+        };
+        if (namedFile is not null && VerbArguments.ExistingFile(namedFile, out var missingFile) is null)
+        {
+            // Before the migration below, which would make (and migrate) a database in a data folder the command
+            // was perhaps pointed at by mistake, only to say the file is not there.
+            Console.Error.WriteLine($"{verb}: {missingFile}");
+            Environment.ExitCode = 1;
+            return true;
+        }
+
         await using var scope = app.Services.CreateAsyncScope();
         var services = scope.ServiceProvider;
         var db = services.GetRequiredService<AppDbContext>();

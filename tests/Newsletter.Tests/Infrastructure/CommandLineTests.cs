@@ -89,6 +89,15 @@ public class CommandLineTests
             Assert.False(File.Exists(Path.Combine(app.DataFolder, "newsletter.db")), $"{string.Join(' ', args)} made a database: {output}");
         }
 
+        // A file that is not there is said with exit 1, before a database is made for it.
+        foreach (var verb in new[] { "import-subscribers", "import-posts" })
+        {
+            var (code, output) = await app.RunVerbAsync(verb, Path.Combine(app.Root, "nothere.csv"));
+            Assert.True(code == 1, $"{verb}: {code} {output}");
+            Assert.Contains($"{verb}: file '{Path.Combine(app.Root, "nothere.csv")}' not found", output, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(app.DataFolder, "newsletter.db")), $"{verb} made a database: {output}");
+        }
+
         var (help, usage) = await app.RunVerbAsync("--help");
         Assert.True(help == 0, usage);
         Assert.Contains("import-subscribers FILE", usage, StringComparison.Ordinal);
