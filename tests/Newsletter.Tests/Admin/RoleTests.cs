@@ -191,6 +191,19 @@ public class RoleTests
         Assert.Equal(HttpStatusCode.Forbidden, (await viewer.GetAsync("/admin/subscribers/export.csv", Ct)).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await viewer.GetAsync("/admin/audit", Ct)).StatusCode);
 
+        // An import's page gives a viewer its counts, but not the refused rows (addresses) nor a link to them.
+        var api = await Api.ApiClients.ClientAsync(app);
+        var upload = await api.PostAsync("/api/v1/imports", new StringContent("email\nkept.secret@example\nfine@example.org\n", System.Text.Encoding.UTF8, "text/csv"), Ct);
+        var import = await Api.ApiClients.PollAsync(api, upload.Headers.Location!.ToString(), b => b.GetProperty("done").GetBoolean());
+        var importPage = $"/admin/subscribers/imports/{import.GetProperty("id").GetInt32()}";
+        var seen = await viewer.GetStringAsync(importPage, Ct);
+        Assert.Contains("Rows with errors", seen, StringComparison.Ordinal);
+        Assert.DoesNotContain("kept.secret", seen, StringComparison.Ordinal);
+        Assert.DoesNotContain("errors.csv", seen, StringComparison.Ordinal);
+        var ownersView = await owner.GetStringAsync(importPage, Ct);
+        Assert.Contains("kept.secret", ownersView, StringComparison.Ordinal);
+        Assert.Contains("errors.csv", ownersView, StringComparison.Ordinal);
+
         Assert.Equal(0, await WithDbAsync(app, db => db.Notes.CountAsync(n => n.Title == "Mine", Ct)));
         Assert.Equal(1, await WithDbAsync(app, db => db.Issues.CountAsync(Ct)));
         Assert.Null(await WithDbAsync(app, db => db.Users.FirstOrDefaultAsync(u => u.Email == "eve@example.org", Ct)));

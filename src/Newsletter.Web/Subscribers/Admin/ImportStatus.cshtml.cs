@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
@@ -9,7 +10,7 @@ namespace Newsletter.Web.Subscribers.Admin;
 
 public sealed record ImportError(string Line, string Email, string Reason);
 
-public sealed class ImportStatusModel(AppDbContext db, ImportFiles files) : PageModel
+public sealed class ImportStatusModel(AppDbContext db, ImportFiles files, IAuthorizationService authorization) : PageModel
 {
     /// <summary>Enough to see what went wrong at a glance; the download has every row.</summary>
     public const int ErrorsShown = 20;
@@ -17,6 +18,12 @@ public sealed class ImportStatusModel(AppDbContext db, ImportFiles files) : Page
     public SubscriberImport? Import { get; private set; }
 
     public IReadOnlyList<ImportError> Errors { get; private set; } = [];
+
+    /// <summary>
+    /// The refused rows hold addresses: shown and offered for download to those who may handle readers (owners,
+    /// editors), as the download itself and the API allow; a viewer or writer sees the counts.
+    /// </summary>
+    public bool MaySeeRows { get; private set; }
 
     public async Task<IActionResult> OnGetAsync(int id, CancellationToken ct)
     {
@@ -26,8 +33,9 @@ public sealed class ImportStatusModel(AppDbContext db, ImportFiles files) : Page
             return NotFound();
         }
 
+        MaySeeRows = (await authorization.AuthorizeAsync(User, Newsletter.Web.Admin.AuthorPolicies.Readers)).Succeeded;
         // Read while the import may still be writing it: what it has flushed so far, and only the first rows.
-        if (Import.Invalid > 0 && await files.OpenReadAsync(SubscriberImporter.ErrorsName(id), ct) is { } file)
+        if (MaySeeRows && Import.Invalid > 0 && await files.OpenReadAsync(SubscriberImporter.ErrorsName(id), ct) is { } file)
         {
             await using var _ = file;
             using var text = new StreamReader(file);
