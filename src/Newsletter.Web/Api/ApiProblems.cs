@@ -32,6 +32,12 @@ public static partial class ApiProblems
             }
         }
 
+        if (problem.Status == StatusCodes.Status503ServiceUnavailable && Data.DatabaseBusy.Is(context.Exception))
+        {
+            context.HttpContext.Response.Headers.RetryAfter = Data.DatabaseBusy.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            problem.Detail = "The database is busy (another process holds it) or not answering: nothing was saved. Try again in a few seconds.";
+        }
+
         problem.Detail ??= problem.Status switch
         {
             StatusCodes.Status400BadRequest => "The request could not be read.",

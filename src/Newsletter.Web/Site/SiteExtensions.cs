@@ -97,7 +97,7 @@ public static class SiteExtensions
         {
             api.UseExceptionHandler(new ExceptionHandlerOptions
             {
-                StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+                StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : Data.DatabaseBusy.Is(e) ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,
                 // A client's malformed body is answered, not logged as a server error; anything else still is.
                 SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException,
             });
@@ -111,7 +111,7 @@ public static class SiteExtensions
                 site.UseExceptionHandler(new ExceptionHandlerOptions
                 {
                     ExceptionHandlingPath = "/error",
-                    StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+                    StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : Data.DatabaseBusy.Is(e) ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,
                 });
             }
 

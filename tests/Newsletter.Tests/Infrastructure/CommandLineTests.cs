@@ -61,6 +61,56 @@ public class CommandLineTests
         Assert.Equal(["--Jobs:Server=false", "Site:Title=x"], VerbArguments.ConfigurationOf(["--Jobs:Server=false", "Site:Title=x"]));
     }
 
+    /// <summary>
+    /// SQLite's write lock held by another process (a backup, a long import) past the busy timeout: the verb says so
+    /// in a sentence and exits 75 (try again later), and the API answers 503 with Retry-After, where one crashed with
+    /// a stack trace (exit 134) and the other answered a 500. Once the lock is gone, the same requests work.
+    /// </summary>
+    [Fact]
+    public async Task ABusyDatabaseIsTryAgainLaterForTheImportVerbAndTheApi()
+    {
+        using var app = new NewsletterApp(provider: Web.Data.Providers.DatabaseProvider.Sqlite);
+        var api = await Tests.Api.ApiClients.ClientAsync(app);
+        await using var verb = new AppProcess(sampleNotes: false);
+        var list = Path.Combine(verb.Root, "list.csv");
+        await File.WriteAllTextAsync(list, "email\nzed@example.org\n", Ct);
+        var (migrated, said) = await verb.RunVerbAsync("migrate");
+        Assert.True(migrated == 0, said);
+
+        var verbLock = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(verb.DataFolder, "newsletter.db")};Pooling=False");
+        await verbLock.OpenAsync(Ct);
+        await using (var begin = verbLock.CreateCommand())
+        {
+            begin.CommandText = "BEGIN EXCLUSIVE";
+            await begin.ExecuteNonQueryAsync(Ct);
+        }
+
+        var body = new System.Net.Http.StringContent("""{"email":"busy@example.org","doubleOptIn":false,"consent":"test"}""", System.Text.Encoding.UTF8, "application/json");
+        Task<HttpResponseMessage> refused;
+        (int Code, string Output) busy;
+        await using (await WriteLock.TakeAsync(app, "Subscribers"))
+        {
+            refused = api.PostAsync("/api/v1/subscribers", body, Ct);
+            busy = await verb.RunVerbAsync("import-subscribers", list);
+            await refused;
+        }
+
+        await verbLock.DisposeAsync();
+        Assert.True(busy.Code == 75, $"{busy.Code}: {busy.Output}");
+        Assert.Contains("the database is busy or not answering", busy.Output, StringComparison.Ordinal);
+        // EF's own log line for the failed statement stays (it is the log); the command itself ends in its sentence.
+        Assert.DoesNotContain("Unhandled exception", busy.Output, StringComparison.Ordinal);
+        Assert.EndsWith("skipped as duplicates.", busy.Output.TrimEnd(), StringComparison.Ordinal);
+        var answer = await refused;
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, answer.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(5), answer.Headers.RetryAfter?.Delta);
+        Assert.Contains("The database is busy", await answer.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        Assert.Equal(System.Net.HttpStatusCode.Created, (await api.PostAsync("/api/v1/subscribers", new System.Net.Http.StringContent("""{"email":"busy@example.org","doubleOptIn":false,"consent":"test"}""", System.Text.Encoding.UTF8, "application/json"), Ct)).StatusCode);
+        var (imported, output) = await verb.RunVerbAsync("import-subscribers", list);
+        Assert.True(imported == 0, output);
+    }
+
     [Fact]
     public async Task ASettingAfterAnAbsolutePathIsTheOneTheVerbUses()
     {

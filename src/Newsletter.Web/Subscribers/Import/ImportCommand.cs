@@ -29,6 +29,21 @@ public static class ImportCommand
             return 2;
         }
 
+        try
+        {
+            return await ImportAsync(file, active, consent, args, services);
+        }
+        catch (Exception e) when (DatabaseBusy.Is(e))
+        {
+            // Another process holds the database (a backup, the app's own import): a sentence and EX_TEMPFAIL, as
+            // process-inbound says it, not a stack trace. Rows already in stay; the same command run again skips them.
+            Console.Error.WriteLine($"import-subscribers: the database is busy or not answering ({e.GetBaseException().Message}). The import stopped; run the same command again in a moment: rows already imported are skipped as duplicates.");
+            return 75;
+        }
+    }
+
+    private static async Task<int> ImportAsync(string file, bool active, string? consent, VerbArguments args, IServiceProvider services)
+    {
         var db = services.GetRequiredService<AppDbContext>();
         var importer = services.GetRequiredService<SubscriberImporter>();
         await using var content = File.OpenRead(file);
@@ -44,7 +59,7 @@ public static class ImportCommand
         {
             await importer.ImportAsync(import, default);
         }
-        catch (Exception e) when (e is CsvFormatException or IOException or DbException)
+        catch (Exception e) when (e is CsvFormatException or IOException or DbException && !DatabaseBusy.Is(e))
         {
             // Recorded on the import already; the shell gets the sentence, not a stack trace.
             Console.Error.WriteLine($"Import {import.Id} failed: {e.Message}");
