@@ -779,6 +779,12 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
                     // "erased" event carries only the id and the keyed hash.
                     await Webhooks.WebhookOutbox.EraseAsync(db, id, hash, clock.GetUtcNow().UtcDateTime, ct);
                 }
+                else
+                {
+                    // A removal leaves no row for a trigger to fire on: without this a receiver mirroring the list
+                    // kept the reader for ever. Not erased, so the event may name the address it should drop.
+                    await Webhooks.WebhookOutbox.DeletedAsync(db, id, email, clock.GetUtcNow().UtcDateTime, ct);
+                }
 
                 if (erase)
                 {

@@ -17,6 +17,7 @@ public static class WebhookEventTypes
     public const string SubscriberBounced = "subscriber.bounced";
     public const string SubscriberComplained = "subscriber.complained";
     public const string SubscriberErased = "subscriber.erased";
+    public const string SubscriberDeleted = "subscriber.deleted";
     public const string IssueScheduled = "issue.scheduled";
     public const string IssueSent = "issue.sent";
     public const string IssuePaused = "issue.paused";
@@ -28,7 +29,7 @@ public static class WebhookEventTypes
 
     public static IReadOnlyList<string> All { get; } =
     [
-        SubscriberCreated, SubscriberConfirmed, SubscriberUnsubscribed, SubscriberBounced, SubscriberComplained, SubscriberErased,
+        SubscriberCreated, SubscriberConfirmed, SubscriberUnsubscribed, SubscriberBounced, SubscriberComplained, SubscriberErased, SubscriberDeleted,
         IssueScheduled, IssueSent, IssuePaused, IssueFailed, NotePublished,
     ];
 

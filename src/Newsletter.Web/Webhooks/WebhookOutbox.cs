@@ -3,7 +3,7 @@ using Newsletter.Web.Data;
 
 namespace Newsletter.Web.Webhooks;
 
-/// <summary>The outbox rows C# writes itself: the ones no trigger can (an erase leaves no row to fire on, a test event, a resend).</summary>
+/// <summary>The outbox rows C# writes itself: the ones no trigger can (an erase or a delete leaves no row to fire on, a test event, a resend).</summary>
 public static class WebhookOutbox
 {
     /// <summary>
@@ -19,6 +19,19 @@ public static class WebhookOutbox
         foreach (var endpoint in endpoints.Where(e => e.Wants(WebhookEventTypes.SubscriberErased)))
         {
             db.WebhookDeliveries.Add(New(endpoint.Id, WebhookEventTypes.SubscriberErased, at, payload, subscriberId));
+        }
+
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>In the delete's transaction: one "subscriber.deleted" row per endpoint that wants it, with the id and the address.</summary>
+    public static async Task DeletedAsync(AppDbContext db, long subscriberId, string email, DateTime at, CancellationToken ct)
+    {
+        var payload = WebhookDispatcher.Serialize(WebhookEventTypes.SubscriberDeleted, at, new { subscriber = new { id = subscriberId, email } });
+        var endpoints = await db.WebhookEndpoints.AsNoTracking().Where(e => e.Enabled).ToListAsync(ct);
+        foreach (var endpoint in endpoints.Where(e => e.Wants(WebhookEventTypes.SubscriberDeleted)))
+        {
+            db.WebhookDeliveries.Add(New(endpoint.Id, WebhookEventTypes.SubscriberDeleted, at, payload, subscriberId));
         }
 
         await db.SaveChangesAsync(ct);

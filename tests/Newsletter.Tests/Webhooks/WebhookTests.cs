@@ -243,6 +243,27 @@ public sealed class WebhookTests
         });
     }
 
+    /// <summary>A reader deleted (not erased) leaves no row for a trigger: the event is written with the delete, naming the address to drop.</summary>
+    [Fact]
+    public async Task ADeletedReaderIsAnEventWithTheirIdAndAddress()
+    {
+        using var receiver = new WebhookReceiver();
+        await using var app = new NewsletterApp(Fast());
+        _ = app.Server;
+        await AddEndpointAsync(app, receiver.Url);
+        var ct = TestContext.Current.CancellationToken;
+        var (_, id) = await WithAsync(app, sp => sp.GetRequiredService<ReaderLifecycle>().AddByAuthorAsync("del@example.org", "Del", [], "consent", "admin", ct));
+        await receiver.WaitForAsync(r => r.Count >= 1, diagnostics: app.JobDiagnostics);
+
+        Assert.True(await WithAsync(app, sp => sp.GetRequiredService<ReaderLifecycle>().DeleteAsync(id, erase: false, ct)));
+
+        var got = await receiver.WaitForAsync(r => r.Any(x => x.Type == "subscriber.deleted"), diagnostics: app.JobDiagnostics);
+        var subscriber = JsonDocument.Parse(got.Single(x => x.Type == "subscriber.deleted").Body).RootElement.GetProperty("data").GetProperty("subscriber");
+        Assert.Equal(id, subscriber.GetProperty("id").GetInt64());
+        Assert.Equal("del@example.org", subscriber.GetProperty("email").GetString());
+        Assert.Equal(["subscriber.created", "subscriber.deleted"], receiver.Received.Select(r => r.Type).Distinct());
+    }
+
     [Fact]
     public async Task AnEndpointOnAPrivateAddressIsRefusedWithoutTheOptIn()
     {
