@@ -76,15 +76,21 @@ public static class SuppressionsApi
         return TypedResults.Ok(new SuppressionCheck(normalized, found is not null, found));
     }
 
-    private static async Task<Results<Created<SuppressionCheck>, Ok<SuppressionCheck>, ValidationProblem>> CreateAsync(SuppressionCreate body, ReaderLifecycle readers, CancellationToken ct)
+    private static async Task<Results<Created<SuppressionCheck>, Ok<SuppressionCheck>, ValidationProblem>> CreateAsync(SuppressionCreate body, ReaderLifecycle readers, AppDbContext db, Subscribers.AddressHashes hashes, CancellationToken ct)
     {
         if (!Newsletter.Mail.EmailAddress.TryNormalize(body.Email ?? "", out var normalized, out var why))
         {
             return ApiResults.Invalid("email", why);
         }
 
-        return await readers.SuppressAddressAsync(normalized, SubscribersApi.Source, ct)
-            ? TypedResults.Created($"{ApiExtensions.Prefix}/suppressions/check?email={Uri.EscapeDataString(normalized)}", new SuppressionCheck(normalized, true, SuppressionReason.Manual))
-            : TypedResults.Ok(new SuppressionCheck(normalized, true, null));
+        if (await readers.SuppressAddressAsync(normalized, SubscribersApi.Source, ct))
+        {
+            return TypedResults.Created($"{ApiExtensions.Prefix}/suppressions/check?email={Uri.EscapeDataString(normalized)}", new SuppressionCheck(normalized, true, SuppressionReason.Manual));
+        }
+
+        // Suppressed already: the reason it has (a bounce, a complaint, an earlier manual one), as the check says it.
+        var hash = hashes.Of(normalized);
+        var reason = await db.Suppressions.AsNoTracking().Where(s => s.EmailHash == hash).Select(s => (SuppressionReason?)s.Reason).FirstOrDefaultAsync(ct);
+        return TypedResults.Ok(new SuppressionCheck(normalized, true, reason));
     }
 }
