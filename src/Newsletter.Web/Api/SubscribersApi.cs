@@ -226,6 +226,11 @@ public static class SubscribersApi
             return ApiResults.Invalid("tag", "A tag needs letters or digits.");
         }
 
+        if (add && Notes.Tags.TooLong(tag) is { } tooLong)
+        {
+            return ApiResults.Invalid("tag", tooLong);
+        }
+
         var current = await FindAsync(db, id, ct);
         if (current is null)
         {
@@ -274,6 +279,10 @@ public static class SubscribersApi
             if (normalized.Length == 0)
             {
                 errors[$"tags[{i}]"] = ["A tag needs letters or digits."];
+            }
+            else if (Notes.Tags.TooLong(tag ?? "") is { } tooLong)
+            {
+                errors[$"tags[{i}]"] = [tooLong];
             }
             else if (!list.Contains(normalized))
             {

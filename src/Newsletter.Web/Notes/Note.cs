@@ -97,6 +97,22 @@ public static class Tags
     /// </summary>
     public static string Normalize(string tag)
     {
+        var joined = Unclipped(tag);
+        return joined.Length > MaxLength ? joined[..MaxLength].TrimEnd('-') : joined;
+    }
+
+    /// <summary>The longest tag kept (the column's width); a longer one is cut where it is not refused.</summary>
+    public const int MaxLength = 40;
+
+    /// <summary>
+    /// A tag too long to keep as it was written: the API refuses it by name, since two long tags cut to the same
+    /// first 40 characters would silently become one.
+    /// </summary>
+    public static string? TooLong(string tag) =>
+        Unclipped(tag) is { Length: > MaxLength } text ? $"A tag is at most {MaxLength} characters as a tag; '{text[..20]}…' is {text.Length}." : null;
+
+    private static string Unclipped(string tag)
+    {
         var text = tag.Trim().TrimStart('#').ToLowerInvariant();
         var spelled = new System.Text.StringBuilder(text.Length + 8);
         for (var i = 0; i < text.Length; i++)
@@ -116,8 +132,7 @@ public static class Tags
             }
         }
 
-        var joined = string.Join('-', spelled.ToString().Split('-', StringSplitOptions.RemoveEmptyEntries));
-        return joined.Length > 40 ? joined[..40].TrimEnd('-') : joined;
+        return string.Join('-', spelled.ToString().Split('-', StringSplitOptions.RemoveEmptyEntries));
     }
 
     public static IEnumerable<string> Parse(string? commaSeparated) =>

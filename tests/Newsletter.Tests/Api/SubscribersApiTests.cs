@@ -114,8 +114,10 @@ public class SubscribersApiTests
         var (_, bob) = await PostJsonAsync(api, "/api/v1/subscribers", new { email = "bob@example.org", doubleOptIn = false, consent = "asked" });
         var (suppressed, _) = await PostJsonAsync(api, "/api/v1/suppressions", new { email = "bob@example.org" });
         Assert.Equal(HttpStatusCode.Created, suppressed.StatusCode);
-        var (twice, _) = await PostJsonAsync(api, "/api/v1/suppressions", new { email = "bob@example.org" });
+        var (twice, again) = await PostJsonAsync(api, "/api/v1/suppressions", new { email = "bob@example.org" });
         Assert.Equal(HttpStatusCode.OK, twice.StatusCode);
+        // Suppressed already, it says the reason it has, as the check does (it said null).
+        Assert.Equal("Manual", again.GetProperty("reason").GetString());
         var bobNow = await GetJsonAsync(api, $"/api/v1/subscribers/{bob.GetProperty("id").GetInt64()}");
         Assert.Equal("Unsubscribed", bobNow.GetProperty("status").GetString());
         Assert.Equal(2, (await GetJsonAsync(api, "/api/v1/suppressions")).GetProperty("items").GetArrayLength());
@@ -153,5 +155,29 @@ public class SubscribersApiTests
         var fileNote = (await GetJsonAsync(api, "/api/v1/notes?limit=200")).GetProperty("items").EnumerateArray().First(n => n.GetProperty("fileBacked").GetBoolean());
         var refused = await api.PutAsJsonAsync($"/api/v1/notes/{fileNote.GetProperty("id").GetInt32()}", new { title = "Changed" }, Ct);
         Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+    }
+
+    /// <summary>
+    /// A tag longer than a tag can be is refused by name, where it was cut to 40 characters and two long tags with the
+    /// same start silently became one; a tag of exactly 40 is kept whole.
+    /// </summary>
+    [Fact]
+    public async Task ATagTooLongToKeepIsRefusedByNameNotCut()
+    {
+        using var app = new NewsletterApp();
+        var api = await ClientAsync(app);
+        var forty = new string('a', 40);
+        var longer = new string('a', 40) + "-spring";
+        var (refused, problem) = await PostJsonAsync(api, "/api/v1/subscribers", new { email = "tags@example.org", doubleOptIn = false, consent = "test", tags = new[] { "ok", longer } });
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("at most 40 characters", problem.GetProperty("errors").GetProperty("tags[1]")[0].GetString(), StringComparison.Ordinal);
+
+        var (created, reader) = await PostJsonAsync(api, "/api/v1/subscribers", new { email = "tags@example.org", doubleOptIn = false, consent = "test", tags = new[] { forty } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = reader.GetProperty("id").GetInt64();
+        var put = await api.PutAsync($"/api/v1/subscribers/{id}/tags/{longer}", null, Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, put.StatusCode);
+        var tags = (await GetJsonAsync(api, $"/api/v1/subscribers/{id}")).GetProperty("tags").EnumerateArray().Select(t => t.GetString()).ToList();
+        Assert.Equal([forty], tags);
     }
 }
