@@ -43,7 +43,7 @@ public static class SubscribersApi
         // the audit log. One reader by id (an editor's script changing readers) needs the readers permission.
         g.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Read, Newsletter.Web.Admin.AuthorPolicies.Owner)
             .WithSummary("List subscribers")
-            .WithDescription("Newest first, filtered by status, tag and a search (an address prefix, or part of a name). Pages by cursor: pass 'next' back as 'cursor' until it is null. Owners' tokens only: it is the list's export, and each first page is written in the audit log.");
+            .WithDescription("Newest first, filtered by status, tag and a search (any part of an address or a name; '@example.com' for a domain). Pages by cursor: pass 'next' back as 'cursor' until it is null. Owners' tokens only: it is the list's export, and each first page is written in the audit log.");
         g.MapGet("/{id:long}", GetAsync).RequireAuthorization(ApiPolicies.Read, Newsletter.Web.Admin.AuthorPolicies.Readers)
             .WithSummary("Get a subscriber").WithDescription("One subscriber with their tags and dates.");
         g.MapPost("/", CreateAsync).RequireAuthorization(ApiPolicies.Write, Newsletter.Web.Admin.AuthorPolicies.Readers)

@@ -874,6 +874,14 @@ public class ImportTests
         Assert.Contains("r110@example.org", byAddress, StringComparison.Ordinal);
         Assert.DoesNotContain("r111@example.org", byAddress, StringComparison.Ordinal);
         Assert.Contains("Reader 7<", await client.GetStringAsync("/admin/subscribers?q=eader%207", Ct), StringComparison.Ordinal);
+        // A domain, with or without its '@', and a part from the middle of an address.
+        foreach (var domain in new[] { "example.org", "@Example.org" })
+        {
+            Assert.Contains("r119@example.org", await client.GetStringAsync("/admin/subscribers?q=" + Uri.EscapeDataString(domain), Ct), StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("r119@example.org", await client.GetStringAsync("/admin/subscribers?q=%40example.com", Ct), StringComparison.Ordinal);
+        Assert.Contains("r105@example.org", await client.GetStringAsync("/admin/subscribers?q=105", Ct), StringComparison.Ordinal);
         Assert.Contains(">120</span><span class=\"stat-label\">active", first.Replace(",", "", StringComparison.Ordinal), StringComparison.Ordinal);
 
         static string CultureInfo(int i) => $"r{i:000}@example.org,Reader {i},{(i % 2 == 0 ? "even" : "odd")}";

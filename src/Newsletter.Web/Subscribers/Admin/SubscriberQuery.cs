@@ -29,7 +29,12 @@ public sealed record SubscriberQuery(string? Q, SubscriberStatus? Status, string
         if (Q is { } q)
         {
             var key = q.ToLowerInvariant();
-            if (key.Contains('@', StringComparison.Ordinal))
+            if (key.StartsWith('@'))
+            {
+                // A domain ("@example.com"): every address that ends in it.
+                query = query.Where(s => s.EmailKey.EndsWith(key));
+            }
+            else if (key.Contains('@', StringComparison.Ordinal))
             {
                 // Clearly an address: a range on the unique EmailKey index finds it at any list size,
                 // where the name search below reads every row.
@@ -38,7 +43,9 @@ public sealed record SubscriberQuery(string? Q, SubscriberStatus? Status, string
             }
             else
             {
-                query = query.Where(s => s.EmailKey.StartsWith(key) || (s.Name != null && s.Name.Contains(q)));
+                // Any part of an address (a domain, "big42") or of a name: the name's search reads every row
+                // already, so the address's costs nothing more; it found only an address's first letters.
+                query = query.Where(s => s.EmailKey.Contains(key) || (s.Name != null && s.Name.Contains(q)));
             }
         }
 
