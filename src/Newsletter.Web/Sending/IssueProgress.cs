@@ -49,10 +49,10 @@ public sealed class IssueProgress(AppDbContext db, Ledger ledger, TimeProvider c
         var aMinuteAgo = now - 60_000;
         var recent = await db.Deliveries.Where(d => d.IssueId == issueId && d.Status == DeliveryStatus.Sent && d.SentAtMs >= aMinuteAgo)
             .GroupBy(d => d.IssueId).Select(g => new { Count = g.Count(), First = g.Min(d => d.SentAtMs) }).FirstOrDefaultAsync(ct);
-        var perSecond = PerSecond(recent?.Count ?? 0, recent?.First, now);
         var percent = counts.Total == 0 ? 0 : (int)(counts.Done * 100L / counts.Total);
         var relay = counts.Finished ? null : await RelayStatus.DescribeAsync(db, clock, options.Value, site.Value, ct);
-        return new ProgressSnapshot(counts, percent, perSecond, relay is null ? $"{perSecond:N1} messages/s" : "0 messages/s: the relay is not answering",
+        var (perSecond, rate) = RateOf(status, relay is not null, PerSecond(recent?.Count ?? 0, recent?.First, now));
+        return new ProgressSnapshot(counts, percent, perSecond, rate,
             Eta(counts, status, relay is not null, perSecond), relay,
             PollAfterMs(System.Diagnostics.Stopwatch.GetElapsedTime(started)));
     }
@@ -64,6 +64,18 @@ public sealed class IssueProgress(AppDbContext db, Ledger ledger, TimeProvider c
     /// </summary>
     public static double PerSecond(int recent, long? firstRecentMs, long nowMs) =>
         recent == 0 || firstRecentMs is not { } first ? 0 : recent / Math.Clamp((nowMs - first) / 1000.0, 1, 60);
+
+    /// <summary>
+    /// The rate as the API and the page say it. A paused or cancelled send moves at 0, whatever its last minute
+    /// did: the API kept saying "39.4 messages/s" twenty seconds after a pause.
+    /// </summary>
+    public static (double PerSecond, string Rate) RateOf(IssueStatus status, bool relayFailing, double lastMinute) => status switch
+    {
+        IssueStatus.Paused => (0, "0 messages/s: paused"),
+        IssueStatus.Cancelled => (0, "0 messages/s: cancelled"),
+        _ when relayFailing => (lastMinute, "0 messages/s: the relay is not answering"),
+        _ => (lastMinute, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{lastMinute:N1} messages/s")),
+    };
 
     /// <summary>
     /// The time left as the page shows it, or null when there is no honest figure: before the ledger exists, while

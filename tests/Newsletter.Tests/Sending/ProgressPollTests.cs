@@ -25,6 +25,10 @@ public class ProgressPollTests
         // send had a time left too: both from the last minute's messages, which no longer say anything.
         var counts = new DeliveryCounts(Pending: 600, Sending: 0, Sent: 400, Deferred: 0, Failed: 0, Skipped: 0, Uncertain: 0);
         Assert.Equal("00:10:00", IssueProgress.Eta(counts, IssueStatus.Sending, relayFailing: false, perSecond: 1));
+        // A paused or cancelled send moves at 0 whatever its last minute did (the API said 39.4 messages/s after a pause).
+        Assert.Equal((0, "0 messages/s: paused"), IssueProgress.RateOf(IssueStatus.Paused, relayFailing: false, lastMinute: 39.4));
+        Assert.Equal((0, "0 messages/s: cancelled"), IssueProgress.RateOf(IssueStatus.Cancelled, relayFailing: false, lastMinute: 39.4));
+        Assert.Equal((39.4, "39.4 messages/s"), IssueProgress.RateOf(IssueStatus.Sending, relayFailing: false, lastMinute: 39.4));
         Assert.Null(IssueProgress.Eta(counts, IssueStatus.Sending, relayFailing: true, perSecond: 1));
         Assert.Null(IssueProgress.Eta(counts, IssueStatus.Paused, relayFailing: false, perSecond: 1));
         Assert.Null(IssueProgress.Eta(counts, IssueStatus.Sending, relayFailing: false, perSecond: 0));
