@@ -92,6 +92,13 @@ public sealed class DatabaseMigrator(IServiceProvider services, IConfiguration c
         {
             applied = [.. await db.Database.GetAppliedMigrationsAsync(ct)];
         }
+        catch (Microsoft.Data.Sqlite.SqliteException e) when ((e.SqliteErrorCode & 0xFF) is SQLitePCL.raw.SQLITE_NOTADB or SQLitePCL.raw.SQLITE_CORRUPT)
+        {
+            // The file is there and is not (or no longer) a database: no restart will change that, so it is said as
+            // a setting or a file to fix (78), not as a server to wait for (75, which systemd retries for ever).
+            throw new BrokenDatabaseException(
+                $"The database file is not a SQLite database, or is damaged: check Database:ConnectionString and the file it names (restore a backup if it was damaged). {e.Message}", e);
+        }
         catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException { InnerException: DbException })
         {
             throw new UnreachableDatabaseException(

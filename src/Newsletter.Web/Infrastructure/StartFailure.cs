@@ -31,6 +31,13 @@ public static class StartFailure
                 Environment.Exit(BadSettingsExitCode);
             }
 
+            if (Find<BrokenDatabaseException>(e.ExceptionObject as Exception) is { } broken)
+            {
+                Console.Error.WriteLine($"Newsletter can't start: {broken.Message}");
+                Console.Error.Flush();
+                Environment.Exit(BadSettingsExitCode);
+            }
+
             if (Find<NewerDatabaseException>(e.ExceptionObject as Exception) is { } newer)
             {
                 // Starting again won't help either: this build must not write to a schema it does not know.
@@ -104,6 +111,9 @@ public static class StartFailure
 
 /// <summary>The database could not be opened at start: the server is down or not reachable with these settings.</summary>
 public sealed class UnreachableDatabaseException(string message, Exception inner) : InvalidOperationException(message, inner);
+
+/// <summary>The database file is not a database, or is damaged: a file or a setting to fix, not a server to wait for.</summary>
+public sealed class BrokenDatabaseException(string message, Exception inner) : InvalidOperationException(message, inner);
 
 /// <summary>
 /// The database holds migrations this build does not have: a newer version ran on it and this one is older (a

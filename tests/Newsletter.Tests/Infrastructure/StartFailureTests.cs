@@ -67,6 +67,24 @@ public class StartFailureTests
     }
 
     /// <summary>
+    /// A database file that is not a database (or is damaged) will be the same after a restart: 78 with its sentence,
+    /// not 75, which made systemd restart the node for ever.
+    /// </summary>
+    [Theory]
+    [InlineData("migrate")]
+    [InlineData("")]
+    public async Task ADatabaseFileThatIsNotADatabaseEndsTheProcessWith78(string verb)
+    {
+        var data = RepoPaths.TempDir("start-failure");
+        Directory.CreateDirectory(data);
+        var file = Path.Combine(data, "not-a-database.db");
+        await File.WriteAllTextAsync(file, "bad, and long enough to fill SQLite's header: " + new string('x', 200), TestContext.Current.CancellationToken);
+        var (exitCode, stdout, stderr, _) = await RunAsync(verb, new() { ["Database__ConnectionString"] = $"Data Source={file}" }, data);
+        Assert.True(exitCode == StartFailure.BadSettingsExitCode, $"exit {exitCode}: {stdout}{stderr}");
+        Assert.Contains("Newsletter can't start: The database file is not a SQLite database, or is damaged", stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// An older build started on a database a newer one migrated (a rolled-back deploy) used to say "up to date"
     /// and serve, writing to a schema it did not know. Now it refuses, in one sentence, with 78, and writes nothing.
     /// </summary>
