@@ -149,4 +149,51 @@ public class SubscriberPagesTests
         Assert.True(problems.Count == 0, string.Join('\n', problems));
         Assert.DoesNotContain("Exception", app.Log, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ALongAddressAndAPastedLinkWrapInsteadOfWideningAPhonesPage()
+    {
+        var (playwright, browser) = await Browser.LaunchAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+        await using var app = await ReaderSite.StartAsync();
+        var reader = await browser.NewPageAsync(ReaderSite.Desktop(app));
+        var phone = await browser.NewPageAsync(ReaderSite.Phone(app));
+
+        // A real reader's address: one word of 48 characters, wider than a phone's line.
+        const string address = "maximilian.mustermann@stadtverwaltung-berlin.de";
+        await reader.GotoAsync("/about");
+        await reader.Locator("#subscribe").GetByLabel("Email address").FillAsync(address);
+        await reader.Locator("#subscribe").GetByRole(AriaRole.Button, new() { Name = "Subscribe" }).ClickAsync();
+        var confirm = await Outbox.WaitForAsync(app.PickupFolder, address, m => m.TextBody?.Contains("/confirm/", StringComparison.Ordinal) == true);
+        await reader.GotoAsync(Outbox.Link(confirm, "/confirm/"));
+        await reader.GetByRole(AriaRole.Button, new() { Name = "Confirm my subscription" }).ClickAsync();
+        var welcome = await Outbox.WaitForAsync(app.PickupFolder, address, m => m.Subject?.Contains("Welcome", StringComparison.Ordinal) == true);
+        var preferences = Outbox.Link(welcome, "/preferences/");
+        await reader.GotoAsync(preferences);
+        await reader.GetByRole(AriaRole.Button, new() { Name = "Email me a copy of my data" }).ClickAsync();
+        var data = await Outbox.WaitForAsync(app.PickupFolder, address, m => m.TextBody?.Contains("/your-data/", StringComparison.Ordinal) == true);
+
+        var overflowing = new List<string>();
+        var pages = new[]
+        {
+            ("long-address-preferences", preferences),
+            ("long-address-unsubscribe", Outbox.Link(welcome, "/unsubscribe/")),
+            ("long-address-your-data", Outbox.Link(data, "/your-data/")),
+            ("long-search", "/search?q=" + Uri.EscapeDataString("https://example.org/2026/12/a/very/long/path/that/keeps/going/and/going/without/any/spaces/index.html")),
+        };
+        foreach (var (name, url) in pages)
+        {
+            await phone.GotoAsync(url);
+            await Browser.ScreenshotAsync(phone, name + "-phone");
+            // Against the viewport asked for, as in the test above: innerWidth would grow with the overflow.
+            var width = await phone.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
+            if (width > phone.ViewportSize!.Width)
+            {
+                overflowing.Add($"{name}: {width}px wide in a {phone.ViewportSize.Width}px viewport");
+            }
+        }
+
+        Assert.Empty(overflowing);
+    }
 }
