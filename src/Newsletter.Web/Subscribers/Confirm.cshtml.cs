@@ -44,6 +44,9 @@ public sealed class ConfirmModel(SubscriberTokens tokens, ReaderLifecycle reader
             (TokenState.Invalid, _) => ConfirmResult.Invalid,
             (_, SubscriberStatus.Active) => ConfirmResult.AlreadyConfirmed,
             (_, SubscriberStatus.Unsubscribed or SubscriberStatus.Bounced or SubscriberStatus.Complained) => ConfirmResult.Left,
+            // Signed by us, so it came from the reader's inbox, but the reader is gone: "subscribe again for a fresh
+            // link" (expired or invalid) would send them to a form that can't take an erased address.
+            (_, null) when read.SubscriberId > 0 => ConfirmResult.Erased,
             (TokenState.Expired, _) => ConfirmResult.Expired,
             (_, null) => ConfirmResult.Invalid,
             // The button would only fail: the reader signed up again since, and the newer email's link confirms.

@@ -338,7 +338,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         var subscriber = await db.Subscribers.AsNoTracking().FirstOrDefaultAsync(s => s.Id == token.SubscriberId, ct);
         if (subscriber is null)
         {
-            return ConfirmResult.Invalid;
+            return token.SubscriberId > 0 ? ConfirmResult.Erased : ConfirmResult.Invalid;
         }
 
         if (subscriber.Status == SubscriberStatus.Active)
@@ -912,5 +912,11 @@ public enum ConfirmResult
 
     /// <summary>A pending reader's older link: a newer confirmation (a second sign-up) took its place.</summary>
     Replaced,
+
+    /// <summary>
+    /// A link we signed whose reader is no longer stored: erased (only a hash of the address stays, and it keeps
+    /// the address from signing up again). Not "invalid": the link came from the reader's own inbox.
+    /// </summary>
+    Erased,
     Invalid,
 }

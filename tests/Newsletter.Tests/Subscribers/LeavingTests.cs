@@ -170,7 +170,10 @@ public class LeavingTests
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         var text = WebUtility.HtmlDecode(await page.Content.ReadAsStringAsync(Ct));
         Assert.Contains("This address gets no more emails", text, StringComparison.Ordinal);
-        Assert.Contains("erased", text, StringComparison.Ordinal);
+        Assert.Contains("This address was erased from the list, so nothing more is sent to it.", text, StringComparison.Ordinal);
+        Assert.Contains("write to them", text, StringComparison.Ordinal);
+        // It got issues before the erase.
+        Assert.DoesNotContain("No issues have been sent", text, StringComparison.Ordinal);
         Assert.DoesNotContain("subscribe again", text, StringComparison.Ordinal);
         Assert.DoesNotContain("doesn't work", text, StringComparison.Ordinal);
 
@@ -179,6 +182,35 @@ public class LeavingTests
         Assert.Equal(HttpStatusCode.OK, oneClick.StatusCode);
         Assert.Contains("This address gets no more emails", WebUtility.HtmlDecode(await oneClick.Content.ReadAsStringAsync(Ct)), StringComparison.Ordinal);
         Assert.Null(await SubscribeTests.FindAsync(app, "erased.reader@example.org"));
+    }
+
+    [Fact]
+    public async Task AnErasedReadersConfirmLinkSaysTheAddressWasErasedNotToSubscribeAgain()
+    {
+        using var app = new NewsletterApp();
+        var reader = app.CreateBrowserClient();
+        await SubscribeTests.SubscribeAsync(reader, "erased.pending@example.org");
+        var confirm = await app.WaitForMailAsync("erased.pending@example.org", m => m.TextBody?.Contains("/confirm/", StringComparison.Ordinal) == true);
+        var path = Outbox.PathOf(Outbox.Link(confirm, "/confirm/"));
+        var author = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(author);
+        var id = (await SubscribeTests.FindAsync(app, "erased.pending@example.org"))!.Id;
+        var erase = await Forms.PostAsync(author, $"/admin/subscribers/{id}", new Dictionary<string, string> { ["confirm"] = "yes" }, $"/admin/subscribers/{id}?handler=Erase");
+        Assert.Equal(HttpStatusCode.Redirect, erase.StatusCode);
+
+        // The link is ours and came from the reader's inbox: not "doesn't work", and not "subscribe again for a
+        // fresh link", which an erased address can't do. The button, pressed from an open tab, says the same.
+        foreach (var answer in new[] { await app.CreateClient().GetAsync(path, Ct), await reader.PostAsync(path, new FormUrlEncodedContent(new Dictionary<string, string>()), Ct) })
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            var text = WebUtility.HtmlDecode(await answer.Content.ReadAsStringAsync(Ct));
+            Assert.Contains("This address was erased from the list, so nothing more is sent to it", text, StringComparison.Ordinal);
+            Assert.Contains("write to them", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("subscribe again", text, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("doesn't work", text, StringComparison.Ordinal);
+        }
+
+        Assert.Null(await SubscribeTests.FindAsync(app, "erased.pending@example.org"));
     }
 
     [Fact]
