@@ -22,7 +22,12 @@ public static class ArchiveExtensions
         builder.Services.AddScoped<SearchIndex>();
         builder.Services.AddSingleton<PublicPageCache>();
         builder.Services.AddOptions<OutputCacheOptions>().Configure<IOptions<ArchiveOptions>>((o, archive) =>
-            o.AddPolicy(PublicContentPolicy.Name, new PublicContentPolicy(archive)));
+        {
+            o.AddPolicy(PublicContentPolicy.Name, new PublicContentPolicy(archive));
+            // Paths keyed as sent. The output cache matches them without case by default, so /tags/SQLite was
+            // answered with /tags/sqlite's stored page (which PublicPageCache then kept too) instead of its 301.
+            o.UseCaseSensitivePaths = true;
+        });
         builder.Services.Configure<RazorPagesOptions>(o =>
         {
             foreach (var page in PublicPages)

@@ -42,4 +42,26 @@ public class TagTests
         Assert.Contains("1 note and 1 issue tagged #sqlite", html, StringComparison.Ordinal);
         Assert.Contains("Only issues here", await client.GetStringAsync("/tags/issues-only", Ct), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task AMixedCaseTagPageRedirectsToTheLowerCaseOneEvenOnceThatIsCached()
+    {
+        using var app = new NewsletterApp();
+        app.WriteNote("a.md", Note("Note one", "note-one", "2026-01-01", "sqlite"));
+        var client = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        foreach (var (lower, mixed) in new[] { ("/tags/sqlite", "/tags/SQLite"), ("/feeds/tags/sqlite.rss", "/feeds/tags/SQLite.rss") })
+        {
+            // Twice: the first answer is rendered and kept, the second comes from the caches.
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await client.GetAsync(lower, Ct)).StatusCode);
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await client.GetAsync(lower, Ct)).StatusCode);
+
+            // A cache that matched paths without case answered the lower-case page here, with a 200.
+            for (var i = 0; i < 2; i++)
+            {
+                var answer = await client.GetAsync(mixed, Ct);
+                Assert.Equal(System.Net.HttpStatusCode.MovedPermanently, answer.StatusCode);
+                Assert.Equal(lower, answer.Headers.Location?.OriginalString);
+            }
+        }
+    }
 }
