@@ -71,6 +71,12 @@ public sealed class Issue
 
     public DateTime UpdatedAt { get; set; } = DateTime.UtcNow;
 
+    /// <summary>
+    /// When the web version last changed, as its page tells search engines: never before <see cref="PublishedAt"/>.
+    /// The send sets PublishedAt and leaves UpdatedAt at the last edit, which is earlier.
+    /// </summary>
+    public DateTime ModifiedAt => PublishedAt is { } published && published > UpdatedAt ? published : UpdatedAt;
+
     public DateTime? DeletedAt { get; set; }
 
     public List<IssueNote> Notes { get; set; } = [];

@@ -57,6 +57,28 @@ public class IssuePageTests
         Assert.Equal("http://localhost/issues/backpressure-explained", ld.RootElement.GetProperty("url").GetString());
     }
 
+    [Fact]
+    public async Task AnIssuePagesJsonLdNeverSaysItWasModifiedBeforeItWasPublished()
+    {
+        using var app = new NewsletterApp();
+        // As a send leaves it: the last edit at 09:05:13, the send (and the web version) at 09:05:32.
+        var published = new DateTime(2026, 4, 1, 9, 5, 32, DateTimeKind.Utc);
+        await AddIssueAsync(app, 7, "Saved then sent", published, configure: i => i.UpdatedAt = published.AddSeconds(-19));
+        await AddIssueAsync(app, 8, "Edited after sending", published.AddDays(1), configure: i => i.UpdatedAt = published.AddDays(2));
+        var client = app.CreateClient();
+
+        async Task<(string Published, string Modified)> DatesAsync(string path)
+        {
+            var doc = new HtmlParser().ParseDocument(await client.GetStringAsync(path, Ct));
+            using var ld = JsonDocument.Parse(doc.QuerySelector("script[type='application/ld+json']")!.TextContent);
+            return (ld.RootElement.GetProperty("datePublished").GetString()!, ld.RootElement.GetProperty("dateModified").GetString()!);
+        }
+
+        Assert.Equal(("2026-04-01T09:05:32Z", "2026-04-01T09:05:32Z"), await DatesAsync("/issues/saved-then-sent"));
+        // An edit after the send is a real change, and says so.
+        Assert.Equal(("2026-04-02T09:05:32Z", "2026-04-03T09:05:32Z"), await DatesAsync("/issues/edited-after-sending"));
+    }
+
     [Theory]
     [InlineData("/issues/no-such-issue", HttpStatusCode.NotFound)]
     [InlineData("/issues/a-draft", HttpStatusCode.NotFound)]
