@@ -88,8 +88,7 @@ public static class ApiExtensions
                 var limiter = context.RequestServices.GetRequiredService<SharedRateLimiter>();
                 if (!await gate.TryEnterAsync(tokenId, limiter, context.RequestAborted))
                 {
-                    var wait = limiter.UntilNextWindow(gate.Limit);
-                    context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    context.Response.Headers.RetryAfter = limiter.RetryAfter(gate.Limit);
                     await ApiProblems.WriteAsync(context, StatusCodes.Status429TooManyRequests,
                         $"This token may make {gate.Limit.Permits:N0} requests a minute. Try again after the number of seconds in Retry-After.");
                     return;

@@ -148,6 +148,10 @@ public sealed class SharedRateLimiter(AppDbContext db, TimeProvider clock)
         return TimeSpan.FromMilliseconds(endMs - nowMs);
     }
 
+    /// <summary>A 429's Retry-After for <paramref name="limit"/>: the whole seconds until its window ends, at least one.</summary>
+    public string RetryAfter(RateLimit limit) =>
+        Math.Max(1, (int)Math.Ceiling(UntilNextWindow(limit).TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>
     /// Whether the partition has used up this window's permits, without taking one: for limits that count
     /// only failures (a wrong password), checked before the attempt and taken after it fails.

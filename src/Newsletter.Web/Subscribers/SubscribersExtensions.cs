@@ -140,7 +140,7 @@ public static class SubscribersExtensions
         var permit = await writer.SubmitAsync(SubscribersExtensions.ClientKey(http.Connection.RemoteIpAddress), signUp);
         if (permit == MailPermit.ClientLimited)
         {
-            return Results.StatusCode(StatusCodes.Status429TooManyRequests);
+            return TooMany(http, isJson);
         }
 
         if (problem is not null)
@@ -156,6 +156,19 @@ public static class SubscribersExtensions
         }
 
         return Accepted(isJson);
+    }
+
+    /// <summary>
+    /// Over this client's limit: when it may ask again (Retry-After, in seconds, which a script can wait for), and to a
+    /// JSON client in the problem+json its other errors come in, where a bare status was answered with the HTML error page.
+    /// </summary>
+    private static IResult TooMany(HttpContext http, bool json)
+    {
+        var limit = http.RequestServices.GetRequiredService<IOptions<SubscriptionOptions>>().Value.PerIpLimit;
+        http.Response.Headers.RetryAfter = http.RequestServices.GetRequiredService<SharedRateLimiter>().RetryAfter(limit);
+        return json
+            ? Results.Problem($"This network may ask for {limit.Permits} sign-ups a minute. Try again after the number of seconds in Retry-After.", statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests")
+            : Results.StatusCode(StatusCodes.Status429TooManyRequests);
     }
 
     private static IResult Accepted(bool json) => json

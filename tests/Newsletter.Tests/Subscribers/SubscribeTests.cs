@@ -289,6 +289,32 @@ public class SubscribeTests
     }
 
     [Fact]
+    public async Task ASubscribeOverTheLimitSaysWhenToTryAgainAndAJsonClientGetsProblemJson()
+    {
+        using var app = new NewsletterApp(new() { ["Subscriptions:PerIpPerMinute"] = "1" });
+        var client = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        await RateWindows.FreshMinuteAsync(Ct);
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/subscribe", new { email = "first@example.org" }, Ct)).StatusCode);
+
+        // A script gets its error as the endpoint's other errors come, and how long to wait: the rest of the minute.
+        var json = await client.PostAsJsonAsync("/subscribe", new { email = "second@example.org" }, Ct);
+        Assert.Equal(HttpStatusCode.TooManyRequests, json.StatusCode);
+        Assert.Equal("application/problem+json", json.Content.Headers.ContentType?.MediaType);
+        Assert.InRange(json.Headers.RetryAfter?.Delta?.TotalSeconds ?? 0, 1, 60);
+        using (var problem = System.Text.Json.JsonDocument.Parse(await json.Content.ReadAsStringAsync(Ct)))
+        {
+            Assert.Equal(429, problem.RootElement.GetProperty("status").GetInt32());
+            Assert.Contains("Retry-After", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        // A browser's form gets the page, with the same header.
+        var form = await SubscribeAsync(client, "third@example.org");
+        Assert.Equal(HttpStatusCode.TooManyRequests, form.StatusCode);
+        Assert.InRange(form.Headers.RetryAfter?.Delta?.TotalSeconds ?? 0, 1, 60);
+        Assert.Contains("Slow down a little", await form.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SubscribePostsArrivingAtOnceMakeOneReaderAndOneConfirmation()
     {
         using var app = new NewsletterApp();
