@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace Newsletter.Web.Site;
 
-/// <summary>Friendly pages for 404, 410 and 500, rendered by re-execution so the status code is kept.</summary>
+/// <summary>Friendly pages for 404, 410 and 500, rendered by re-execution so the status code is kept; a code that is no error is a 404.</summary>
 [Microsoft.AspNetCore.Authorization.AllowAnonymous]
 [Microsoft.AspNetCore.Mvc.IgnoreAntiforgeryToken]
 public sealed class ErrorModel : PageModel
@@ -25,7 +25,9 @@ public sealed class ErrorModel : PageModel
         // Without a code in the route this is the exception handler's re-execution, which has already chosen
         // the status (413 for a body over Kestrel's limit, otherwise 500).
         code ??= Response.StatusCode;
-        Code = code is >= 400 and <= 599 ? code.Value : 500;
+        // Anything else is someone typing /error/0 or /error/200 (or opening /error itself, a 200 so far): there is no
+        // such error page, and a 500 would say the server failed.
+        Code = code is >= 400 and <= 599 ? code.Value : 404;
         (Heading, Message) = Code switch
         {
             404 => ("Page not found", "There is nothing at this address. It may have moved, or the link may be mistyped."),

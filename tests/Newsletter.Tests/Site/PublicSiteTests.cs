@@ -57,6 +57,12 @@ public class PublicSiteTests
     [InlineData("/tags/no-such-tag")]
     [InlineData("/definitely/not/here")]
     [InlineData("/notes?page=999")]
+    // The error page's own address with a code that is no error: nothing is there, not "Something went wrong".
+    [InlineData("/error/0")]
+    [InlineData("/error/200")]
+    [InlineData("/error/399")]
+    [InlineData("/error/999")]
+    [InlineData("/error")]
     public async Task UnknownAddressesAnswer404WithAFriendlyPage(string url)
     {
         using var app = new NewsletterApp();
