@@ -511,7 +511,7 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
         // Only the topic tags are the reader's to change; tags the author set (vip, cohort...) stay. Written
         // before anything is read: on SQLite a transaction that reads first cannot take the write lock once
         // another save committed, so a double click would fail instead of waiting its turn.
-        await SetTagsAsync(subscriberId, offered, chosen, ct);
+        var tagsChanged = await SetTagsAsync(subscriberId, offered, chosen, ct);
         var s = await db.Subscribers.FirstAsync(x => x.Id == subscriberId, ct);
         s.Name = Clean(name);
         s.TopicsOnly = topicsOnly && chosen.Count > 0;
@@ -525,9 +525,15 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             s.PausedUntil = now.AddDays(days);
         }
 
-        // One SaveChanges, one transaction: the preferences and the history line that records them.
-        Record(s.Id, SubscriberEventKind.PreferencesChanged, "preferences",
-            $"topics: {string.Join(", ", chosen.Order())}{(s.TopicsOnly ? " (only these)" : "")}{(s.PausedUntil > now ? $"; paused until {s.PausedUntil:yyyy-MM-dd}" : "")}");
+        // One SaveChanges, one transaction: the preferences and the history line that records them. A save that
+        // changed nothing (the form sent back as it came) is no event: each one showed in the reader's history and
+        // data download. The tracker compares with what it read, so a value set to what it was is no change.
+        if (tagsChanged || db.Entry(s).State == EntityState.Modified)
+        {
+            Record(s.Id, SubscriberEventKind.PreferencesChanged, "preferences",
+                $"topics: {string.Join(", ", chosen.Order())}{(s.TopicsOnly ? " (only these)" : "")}{(s.PausedUntil > now ? $"; paused until {s.PausedUntil:yyyy-MM-dd}" : "")}");
+        }
+
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
     }
@@ -537,7 +543,8 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
     /// by statements that hold when the same change runs twice at once. Tracked tag rows made a double-clicked Save
     /// a 500: the second request's insert hit the key the first had just added, or its delete found no row.
     /// </summary>
-    private async Task SetTagsAsync(long subscriberId, IReadOnlyCollection<string>? scope, IReadOnlyCollection<string> wanted, CancellationToken ct)
+    /// <returns>Whether a tag was added or taken away.</returns>
+    private async Task<bool> SetTagsAsync(long subscriberId, IReadOnlyCollection<string>? scope, IReadOnlyCollection<string> wanted, CancellationToken ct)
     {
         var gone = db.SubscriberTags.Where(t => t.SubscriberId == subscriberId && !wanted.Contains(t.Tag));
         if (scope is not null)
@@ -545,11 +552,13 @@ public sealed class ReaderLifecycle(AppDbContext db, AddressHashes hashes, NewRe
             gone = gone.Where(t => scope.Contains(t.Tag));
         }
 
-        await gone.ExecuteDeleteAsync(ct);
+        var changed = await gone.ExecuteDeleteAsync(ct);
         foreach (var tag in wanted.Distinct(StringComparer.Ordinal))
         {
-            await db.Database.ExecuteSqlAsync($"""INSERT INTO "SubscriberTags" ("SubscriberId", "Tag") VALUES ({subscriberId}, {tag}) ON CONFLICT DO NOTHING""", ct);
+            changed += await db.Database.ExecuteSqlAsync($"""INSERT INTO "SubscriberTags" ("SubscriberId", "Tag") VALUES ({subscriberId}, {tag}) ON CONFLICT DO NOTHING""", ct);
         }
+
+        return changed > 0;
     }
 
     /// <summary>An author sets a reader's name and tags (in the admin, or "api" through a token). False when the reader is gone.</summary>

@@ -149,6 +149,57 @@ public class LeavingTests
         }
     }
 
+    [Fact]
+    public async Task SavingPreferencesWithNothingChangedRecordsNoHistory()
+    {
+        var (app, welcome) = await ActiveReaderAsync("unchanged@example.org");
+        using var _ = app;
+        app.WriteNote("t.md", "---\ntitle: T\nslug: t\ntags: [sqlite, latency]\n---\nx");
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<Newsletter.Web.Notes.NoteImporter>().ImportAsync(Ct);
+        }
+
+        var client = app.CreateBrowserClient();
+        var path = Outbox.PathOf(Outbox.Link(welcome, "/preferences/"));
+        var id = (await SubscribeTests.FindAsync(app, "unchanged@example.org"))!.Id;
+        async Task<string> SaveAsync(string name, string topic)
+        {
+            var token = Forms.Token(await client.GetStringAsync(path, Ct))!;
+            var save = await client.PostAsync(path + "?handler=Save", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["__RequestVerificationToken"] = token,
+                ["name"] = name,
+                ["topics"] = topic,
+                ["pause"] = "",
+                ["welcome"] = "on",
+            }), Ct);
+            Assert.Equal(HttpStatusCode.Redirect, save.StatusCode);
+            return save.Headers.Location!.OriginalString;
+        }
+
+        async Task<int> ChangesAsync()
+        {
+            await using var scope = app.Services.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<AppDbContext>().SubscriberEvents
+                .CountAsync(e => e.SubscriberId == id && e.Kind == SubscriberEventKind.PreferencesChanged, Ct);
+        }
+
+        await SaveAsync("Pat", "sqlite");
+        Assert.Equal(1, await ChangesAsync());
+
+        // The same form sent back as it came, twice: the page still says it saved, and the history has no new line.
+        Assert.StartsWith(path + "?saved=", await SaveAsync("Pat", "sqlite"), StringComparison.Ordinal);
+        Assert.StartsWith(path + "?saved=", await SaveAsync(" Pat ", "sqlite"), StringComparison.Ordinal);
+        Assert.Equal(1, await ChangesAsync());
+
+        // A change of topic, or of name alone, is recorded.
+        await SaveAsync("Pat", "latency");
+        Assert.Equal(2, await ChangesAsync());
+        await SaveAsync("Pat Lee", "latency");
+        Assert.Equal(3, await ChangesAsync());
+    }
+
     /// <summary>
     /// The unsubscribe link in an erased reader's old email is genuine: it says the address gets nothing more, with
     /// a 200 on GET and on a mail client's one-click POST, instead of calling the link broken (which a provider may
