@@ -53,10 +53,14 @@ public sealed class AuditLog(AppDbContext db, TimeProvider clock)
             .OrderByDescending(e => e.Id).FirstOrDefaultAsync(ct);
     }
 
+    /// <summary>The author acting: a token's author, or the signed-in author; "" for nobody.</summary>
+    public static string ActorId(ClaimsPrincipal user) =>
+        user.FindFirst(ApiTokenAuthentication.AuthorClaim)?.Value ?? user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? "";
+
     private async Task<(string Id, string Name)> ActorAsync(ClaimsPrincipal user, CancellationToken ct)
     {
         var tokenAuthor = user.FindFirst(ApiTokenAuthentication.AuthorClaim)?.Value;
-        var id = tokenAuthor ?? user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? "";
+        var id = ActorId(user);
         var author = await db.Users.AsNoTracking().Where(u => u.Id == id).Select(u => new { u.DisplayName, u.Email }).FirstOrDefaultAsync(ct);
         var name = author is null ? "unknown" : string.IsNullOrEmpty(author.DisplayName) ? author.Email ?? id : author.DisplayName;
         return tokenAuthor is null ? (id, name) : (id, $"{name} via API token “{user.Identity?.Name}”");

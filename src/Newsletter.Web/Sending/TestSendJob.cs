@@ -80,8 +80,7 @@ public sealed class TestSends(IssueMessages messages, Infrastructure.SharedRateL
             return new(false, $"Not sent: the email does not render. {e.Message}");
         }
 
-        var author = user.FindFirst(Api.ApiTokenAuthentication.AuthorClaim)?.Value ?? user.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier)?.Value ?? "";
-        if (!await limiter.TryAcquireAsync(CopiesPerAuthor, author, addresses.Length, ct))
+        if (!await limiter.TryAcquireAsync(CopiesPerAuthor, Audit.AuditLog.ActorId(user), addresses.Length, ct))
         {
             return new(true, $"Not sent: an author sends at most {CopiesPerAuthorPerHour} test copies an hour. Try again later.");
         }

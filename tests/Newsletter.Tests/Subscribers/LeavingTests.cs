@@ -93,17 +93,20 @@ public class LeavingTests
         Assert.DoesNotContain("subscribe again</a> at any time", page, StringComparison.Ordinal);
     }
 
+    /// <summary>A published note tagged sqlite and latency, so the preferences page offers those two topics.</summary>
+    private static async Task OfferTopicsAsync(NewsletterApp app)
+    {
+        app.WriteNote("t.md", "---\ntitle: T\nslug: t\ntags: [sqlite, latency]\n---\nx");
+        await using var scope = app.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<Newsletter.Web.Notes.NoteImporter>().ImportAsync(Ct);
+    }
+
     [Fact]
     public async Task ThePreferencesPageSavesNameTopicsAndAPause()
     {
         var (app, welcome) = await ActiveReaderAsync("prefs@example.org");
         using var _ = app;
-        app.WriteNote("t.md", "---\ntitle: T\nslug: t\ntags: [sqlite, latency]\n---\nx");
-        await using (var scope = app.Services.CreateAsyncScope())
-        {
-            await scope.ServiceProvider.GetRequiredService<Newsletter.Web.Notes.NoteImporter>().ImportAsync(Ct);
-        }
-
+        await OfferTopicsAsync(app);
         var client = app.CreateBrowserClient();
         var path = Outbox.PathOf(Outbox.Link(welcome, "/preferences/"));
         var page = await client.GetStringAsync(path, Ct);
@@ -154,12 +157,7 @@ public class LeavingTests
     {
         var (app, welcome) = await ActiveReaderAsync("unchanged@example.org");
         using var _ = app;
-        app.WriteNote("t.md", "---\ntitle: T\nslug: t\ntags: [sqlite, latency]\n---\nx");
-        await using (var scope = app.Services.CreateAsyncScope())
-        {
-            await scope.ServiceProvider.GetRequiredService<Newsletter.Web.Notes.NoteImporter>().ImportAsync(Ct);
-        }
-
+        await OfferTopicsAsync(app);
         var client = app.CreateBrowserClient();
         var path = Outbox.PathOf(Outbox.Link(welcome, "/preferences/"));
         var id = (await SubscribeTests.FindAsync(app, "unchanged@example.org"))!.Id;
