@@ -60,6 +60,23 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
         int added = 0, updated = 0, unchanged = 0, removed = 0;
         foreach (var file in files.Values)
         {
+            if (existing.TryGetValue(file.Slug, out var note))
+            {
+                if (note.SourcePath is null && note.DeletedAt is null)
+                {
+                    errors.Add($"{file.RelativePath}:1: slug '{file.Slug}' belongs to a note written in the admin; rename one of them");
+                    continue;
+                }
+
+                // Checked before rendering: on a restart every note is unchanged, and rendering them only to throw the
+                // HTML away made each start build Markdig's pipeline and the HTML sanitiser before the first page.
+                if (note.ContentHash == file.ContentHash && note.SourcePath == file.RelativePath && note.DeletedAt is null)
+                {
+                    unchanged++;
+                    continue;
+                }
+            }
+
             Content.RenderedMarkdown rendered;
             try
             {
@@ -71,20 +88,8 @@ public sealed class NoteImporter(AppDbContext db, MarkdownRenderer renderer, App
                 continue;
             }
 
-            if (existing.TryGetValue(file.Slug, out var note))
+            if (note is not null)
             {
-                if (note.SourcePath is null && note.DeletedAt is null)
-                {
-                    errors.Add($"{file.RelativePath}:1: slug '{file.Slug}' belongs to a note written in the admin; rename one of them");
-                    continue;
-                }
-
-                if (note.ContentHash == file.ContentHash && note.SourcePath == file.RelativePath && note.DeletedAt is null)
-                {
-                    unchanged++;
-                    continue;
-                }
-
                 updated++;
             }
             else
