@@ -244,7 +244,7 @@ public static class Loopback
         };
     }
 
-    private static Process Drain(Process process)
+    public static Process Drain(Process process)
     {
         _ = process.StandardOutput.ReadToEndAsync();
         _ = process.StandardError.ReadToEndAsync();
