@@ -145,7 +145,17 @@ public sealed class WebhookDispatcher(IServiceScopeFactory scopes, WebhookSql sq
     {
         var now = clock.GetUtcNow();
         var timestamp = now.ToUnixTimeSeconds();
-        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.Url) { Content = new StringContent(payload, Encoding.UTF8, "application/json") };
+        var url = new Uri(endpoint.Url);
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(payload, Encoding.UTF8, "application/json") };
+        if (url.UserInfo.Length > 0)
+        {
+            // HttpClient sends nothing of a URL's user:password, so a receiver behind Basic authentication (as
+            // Postmark's and Mailgun's webhook URLs allow) answered 401 to every event. It is sent as that header.
+            var parts = url.UserInfo.Split(':', 2);
+            var credential = Uri.UnescapeDataString(parts[0]) + ":" + (parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credential)));
+        }
+
         request.Headers.Add("webhook-id", id);
         request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
         request.Headers.Add("webhook-signature", WebhookSigner.Header(endpoint, now.UtcDateTime, id, timestamp, payload));

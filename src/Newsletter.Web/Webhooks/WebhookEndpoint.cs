@@ -34,6 +34,26 @@ public sealed class WebhookEndpoint
 
     public IReadOnlyList<string> EventList => Events == "*" ? WebhookEventTypes.All : Events.Split(',', StringSplitOptions.RemoveEmptyEntries);
 
+    /// <summary>
+    /// The URL as the admin shows it: a password in it (https://user:password@host/...) is replaced by dots, so
+    /// the page (on a shared screen, in a screenshot) never shows the credential the receiver checks.
+    /// </summary>
+    public static string DisplayUrl(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.UserInfo.Length == 0)
+        {
+            return url;
+        }
+
+        var user = uri.UserInfo.Split(':', 2)[0];
+        var builder = new UriBuilder(uri) { UserName = user, Password = uri.UserInfo.Contains(':', StringComparison.Ordinal) ? "••••" : "" };
+        return builder.Uri.GetComponents(UriComponents.AbsoluteUri, UriFormat.Unescaped);
+    }
+
+    /// <summary>Host and path, for the deliveries' table: short enough to leave its other columns room, and
+    /// with nothing of the user, password or query a URL may carry.</summary>
+    public static string ShortUrl(string url) => Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.Authority + uri.AbsolutePath : url;
+
     public static string EventsOf(IEnumerable<string> types)
     {
         var chosen = types.Where(WebhookEventTypes.All.Contains).Distinct().Order(StringComparer.Ordinal).ToList();

@@ -7,7 +7,7 @@ using Newsletter.Testing;
 namespace Newsletter.Tests.Webhooks;
 
 /// <summary>One POST as the receiver saw it.</summary>
-internal sealed record ReceivedWebhook(string Id, string Timestamp, string Signature, string Body)
+internal sealed record ReceivedWebhook(string Id, string Timestamp, string Signature, string Body, string? Authorization = null)
 {
     public string Type => System.Text.Json.JsonDocument.Parse(Body).RootElement.GetProperty("type").GetString()!;
 }
@@ -64,7 +64,7 @@ internal sealed class WebhookReceiver : IDisposable
                 var body = await reader.ReadToEndAsync();
                 var n = Interlocked.Increment(ref _count);
                 _received.Enqueue(new ReceivedWebhook(context.Request.Headers["webhook-id"] ?? "", context.Request.Headers["webhook-timestamp"] ?? "",
-                    context.Request.Headers["webhook-signature"] ?? "", body));
+                    context.Request.Headers["webhook-signature"] ?? "", body, context.Request.Headers["Authorization"]));
                 try
                 {
                     context.Response.StatusCode = await Respond(n);

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -317,6 +319,31 @@ public sealed class WebhookTests
         var again = await owner.GetStringAsync("/admin/webhooks", TestContext.Current.CancellationToken);
         Assert.DoesNotContain("whsec_", again, StringComparison.Ordinal);
         Assert.Contains(receiver.Url, again, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AUrlsCredentialsAreSentAsBasicAuthenticationAndTheAdminPageHidesThePassword()
+    {
+        using var receiver = new WebhookReceiver();
+        await using var app = new NewsletterApp(Fast(allowPrivate: true));
+        var owner = app.CreateBrowserClient();
+        await Forms.SetUpOwnerAsync(owner);
+        // An escaped '@' in the password: what the receiver checks is the password as typed, not its URL form.
+        var url = receiver.Url.Replace("http://", "http://hook-user:s3cr%40t@", StringComparison.Ordinal);
+        var added = await Forms.PostAsync(owner, "/admin/webhooks", new Dictionary<string, string> { ["url"] = url }, "/admin/webhooks?handler=Create");
+        Assert.Equal(System.Net.HttpStatusCode.Redirect, added.StatusCode);
+        var id = await WithAsync(app, sp => sp.GetRequiredService<AppDbContext>().WebhookEndpoints.Select(e => e.Id).SingleAsync());
+
+        await Forms.PostAsync(owner, "/admin/webhooks", new Dictionary<string, string> { ["id"] = id.ToString(CultureInfo.InvariantCulture) }, "/admin/webhooks?handler=Test");
+        var received = await receiver.WaitForAsync(r => r.Count >= 1, diagnostics: app.JobDiagnostics);
+        Assert.Equal("Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("hook-user:s3cr@t")), received[0].Authorization);
+        await WaitForRowAsync(app, d => d.Status == WebhookDeliveryStatus.Delivered);
+
+        var page = await owner.GetStringAsync("/admin/webhooks", TestContext.Current.CancellationToken);
+        Assert.DoesNotContain("s3cr", page, StringComparison.Ordinal);
+        Assert.Contains($"<code>http://hook-user:••••@127.0.0.1:{receiver.Port}/hooks/</code>", page, StringComparison.Ordinal);
+        // The delivery names its endpoint by host and path.
+        Assert.Matches($@"<td><code>msg_\d+</code></td>\s*<td>webhook\.test<br><small>to 127\.0\.0\.1:{receiver.Port}/hooks/</small></td>", page);
     }
 
     internal static async Task<WebhookDelivery> WaitForRowAsync(NewsletterApp app, Func<WebhookDelivery, bool> done, TimeSpan? timeout = null)
