@@ -138,21 +138,6 @@ public static class ColdStartBenchmark
         return Loopback.Drain(Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start"));
     }
 
-    private static async Task<double> TimeFloorAsync(string data, string dll)
-    {
-        var url = $"http://127.0.0.1:{Loopback.FreePort()}";
-        var clock = Stopwatch.StartNew();
-        var floor = StartFloor(url, data, dll);
-        try
-        {
-            return (await Loopback.WaitAsync(url + "/", clock)).TotalMilliseconds;
-        }
-        finally
-        {
-            Loopback.Stop(floor);
-        }
-    }
-
     /// <summary>Starts a server, fetches its home page once, waits 5 s and reads its resident set (VmRSS).</summary>
     private static async Task<long> IdleRssAsync(Func<string, Process> start)
     {
@@ -193,22 +178,6 @@ public static class ColdStartBenchmark
         ["Notes__ImportOnStartup"] = "true",
     };
 
-    private static async Task<double> TimeAppAsync(string data, string notes, string? dll = null)
-    {
-        var port = Loopback.FreePort();
-        var url = $"http://127.0.0.1:{port}";
-        var clock = Stopwatch.StartNew();
-        var app = Loopback.StartApp(url, data, notes, Defaults, dll);
-        try
-        {
-            return (await Loopback.WaitAsync(url + "/", clock)).TotalMilliseconds;
-        }
-        finally
-        {
-            Loopback.Stop(app);
-        }
-    }
-
     private static async Task<byte[]> FetchHomeAsync(string data, string notes)
     {
         var port = Loopback.FreePort();
@@ -226,18 +195,26 @@ public static class ColdStartBenchmark
         }
     }
 
-    private static async Task<double> TimeBareAsync(string file)
+    /// <summary>Milliseconds from starting a server (given its URL) to the first 200 of its home page; then it is stopped.</summary>
+    private static async Task<double> TimeToFirstPageAsync(Func<string, Process> start)
     {
-        var port = Loopback.FreePort();
+        var url = $"http://127.0.0.1:{Loopback.FreePort()}";
         var clock = Stopwatch.StartNew();
-        var server = Loopback.StartBareKestrel(port, file);
+        var server = start(url);
         try
         {
-            return (await Loopback.WaitAsync($"http://127.0.0.1:{port}/", clock)).TotalMilliseconds;
+            return (await Loopback.WaitAsync(url + "/", clock)).TotalMilliseconds;
         }
         finally
         {
             Loopback.Stop(server);
         }
     }
+
+    private static Task<double> TimeAppAsync(string data, string notes, string? dll = null) =>
+        TimeToFirstPageAsync(url => Loopback.StartApp(url, data, notes, Defaults, dll));
+
+    private static Task<double> TimeFloorAsync(string data, string dll) => TimeToFirstPageAsync(url => StartFloor(url, data, dll));
+
+    private static Task<double> TimeBareAsync(string file) => TimeToFirstPageAsync(url => Loopback.StartBareKestrel(new Uri(url).Port, file));
 }

@@ -16,6 +16,11 @@ public sealed class IndexModel(AppDbContext db, IOptions<WebhookOptions> options
 
     public IReadOnlyList<WebhookDelivery> Deliveries { get; private set; } = [];
 
+    /// <summary>The endpoint a delivery went to, as its row names it: the description, or host and path.</summary>
+    public string EndpointName(int endpointId) => Endpoints.FirstOrDefault(e => e.Id == endpointId) is { } endpoint
+        ? endpoint.Description.Length > 0 ? endpoint.Description : WebhookEndpoint.ShortUrl(endpoint.Url)
+        : $"#{endpointId}";
+
     private const string MessageKey = "Webhooks.Message";
     private const string SecretKey = "Webhooks.NewSecret";
 
