@@ -88,8 +88,9 @@ internal sealed class ExpirationManager(SqliteStorage storage) : IBackgroundProc
 }
 
 /// <summary>
-/// Counters are written as one row per increment, so concurrent increments never fight over one row; this folds them into
-/// one row per key, a batch at a time.
+/// Folds the counter table's rows, one per increment, into one row per key, a batch at a time. Increments go straight to
+/// their key's row now (<see cref="SqliteJobStorageTransaction"/>); the rows this folds are those an earlier version wrote,
+/// so a job file upgraded with some in it still adds them up.
 /// </summary>
 internal sealed class CountersAggregator(SqliteStorage storage) : IBackgroundProcess
 {

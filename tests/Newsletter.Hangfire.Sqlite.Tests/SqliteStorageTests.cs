@@ -206,9 +206,9 @@ public sealed class SqliteStorageTests : IDisposable
     }
 
     [Fact]
-    public void AggregatingCountersFoldsTheirRowsAndKeepsTheirSums()
+    public void IncrementsAddToOneRowPerKeyWithTheLaterExpiryAndAKeyBackAtZeroKeepsNoRow()
     {
-        using var storage = _folder.OpenStorage(o => o.ExpirationBatchSize = 100);
+        using var storage = _folder.OpenStorage();
         using var connection = (JobStorageConnection)storage.GetConnection();
         using (var transaction = connection.CreateWriteTransaction())
         {
@@ -222,11 +222,76 @@ public sealed class SqliteStorageTests : IDisposable
             transaction.Commit();
         }
 
+        // No row per increment: one per key, nothing left for the aggregator.
+        Assert.Equal(0, Db.Scalar(_folder.Db, "SELECT COUNT(*) FROM counter"));
+        Assert.Equal(249, Db.Scalar(_folder.Db, "SELECT value FROM aggregated_counter WHERE key = 'stats:succeeded' AND expire_at IS NULL"));
+        Assert.Equal(250, connection.GetCounter("stats:succeeded:today"));
+        var firstExpiry = Db.Scalar(_folder.Db, "SELECT expire_at FROM aggregated_counter WHERE key = 'stats:succeeded:today'");
+
+        // A later, longer expiry wins; a shorter one or none leaves it.
+        using (var transaction = connection.CreateWriteTransaction())
+        {
+            transaction.IncrementCounter("stats:succeeded:today", TimeSpan.FromHours(2));
+            transaction.Commit();
+        }
+
+        var longer = Db.Scalar(_folder.Db, "SELECT expire_at FROM aggregated_counter WHERE key = 'stats:succeeded:today'");
+        Assert.True(longer >= firstExpiry + (long)TimeSpan.FromMinutes(59).TotalMilliseconds, $"{longer} after {firstExpiry}");
+        using (var transaction = connection.CreateWriteTransaction())
+        {
+            transaction.IncrementCounter("stats:succeeded:today", TimeSpan.FromMinutes(1));
+            transaction.IncrementCounter("stats:succeeded:today");
+            transaction.Commit();
+        }
+
+        Assert.Equal(longer, Db.Scalar(_folder.Db, "SELECT expire_at FROM aggregated_counter WHERE key = 'stats:succeeded:today'"));
+        Assert.Equal(253, connection.GetCounter("stats:succeeded:today"));
+
+        // Back to zero across two transactions: the row goes, and the count reads zero.
+        using (var transaction = connection.CreateWriteTransaction())
+        {
+            transaction.IncrementCounter("retries");
+            transaction.Commit();
+        }
+
+        using (var transaction = connection.CreateWriteTransaction())
+        {
+            transaction.DecrementCounter("retries");
+            transaction.IncrementCounter("stats:succeeded");
+            transaction.Commit();
+        }
+
+        Assert.Equal(0, Db.Scalar(_folder.Db, "SELECT COUNT(*) FROM aggregated_counter WHERE key = 'retries'"));
+        Assert.Equal(0, connection.GetCounter("retries"));
+        Assert.Equal(250, connection.GetCounter("stats:succeeded"));
+    }
+
+    [Fact]
+    public void AggregatingCountersFoldsAnEarlierVersionsRowsAndKeepsTheirSums()
+    {
+        using var storage = _folder.OpenStorage(o => o.ExpirationBatchSize = 100);
+        using var connection = (JobStorageConnection)storage.GetConnection();
+        using (var transaction = connection.CreateWriteTransaction())
+        {
+            transaction.IncrementCounter("stats:succeeded");
+            transaction.Commit();
+        }
+
+        // Rows as a version before this one wrote them, one per increment, left in the file it upgraded.
+        var expireAt = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds();
+        Db.Execute(_folder.Db, $"""
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 250)
+            INSERT INTO counter (key, value, expire_at)
+            SELECT 'stats:succeeded', 1, NULL FROM n UNION ALL SELECT 'stats:succeeded:today', 1, {expireAt} FROM n;
+            INSERT INTO counter (key, value, expire_at) VALUES ('stats:succeeded', -1, NULL)
+            """);
+        Assert.Equal(250, connection.GetCounter("stats:succeeded"));
+
         Assert.Equal(501, new CountersAggregator(storage).Aggregate(TestContext.Current.CancellationToken));
-        Assert.Equal(249, connection.GetCounter("stats:succeeded"));
+        Assert.Equal(250, connection.GetCounter("stats:succeeded"));
         Assert.Equal(250, connection.GetCounter("stats:succeeded:today"));
         Assert.Equal(0, Db.Scalar(_folder.Db, "SELECT COUNT(*) FROM counter"));
-        Assert.Equal(1, Db.Scalar(_folder.Db, "SELECT COUNT(*) FROM aggregated_counter WHERE key = 'stats:succeeded:today' AND expire_at IS NOT NULL"));
+        Assert.Equal(expireAt, Db.Scalar(_folder.Db, "SELECT expire_at FROM aggregated_counter WHERE key = 'stats:succeeded:today'"));
 
         // Later increments add to the folded row.
         using (var transaction = connection.CreateWriteTransaction())
@@ -235,8 +300,8 @@ public sealed class SqliteStorageTests : IDisposable
             transaction.Commit();
         }
 
-        new CountersAggregator(storage).Aggregate(TestContext.Current.CancellationToken);
-        Assert.Equal(250, connection.GetCounter("stats:succeeded"));
+        Assert.Equal(0, new CountersAggregator(storage).Aggregate(TestContext.Current.CancellationToken));
+        Assert.Equal(251, connection.GetCounter("stats:succeeded"));
     }
 
     [Fact]
