@@ -113,13 +113,8 @@ internal sealed class CountersAggregator(SqliteStorage storage) : IBackgroundPro
                 """
                 INSERT INTO aggregated_counter (key, value, expire_at)
                 SELECT key, SUM(value), MAX(expire_at) FROM counter WHERE id <= $maxId GROUP BY key
-                ON CONFLICT (key) DO UPDATE SET
-                    value = aggregated_counter.value + excluded.value,
-                    expire_at = CASE
-                        WHEN excluded.expire_at IS NULL THEN aggregated_counter.expire_at
-                        WHEN aggregated_counter.expire_at IS NULL THEN excluded.expire_at
-                        ELSE MAX(aggregated_counter.expire_at, excluded.expire_at) END
-                """,
+
+                """ + JobRows.MergeIntoCounter,
                 ("$maxId", maxId));
             // Only this batch's keys can have reached zero; a scan of every aggregated key would grow with the stats kept.
             connection.Execute("DELETE FROM aggregated_counter WHERE value = 0 AND key IN (SELECT key FROM counter WHERE id <= $maxId)", ("$maxId", maxId));

@@ -53,6 +53,20 @@ internal static class JobRows
         return jobId;
     }
 
+    /// <summary>
+    /// How increments join their key's row in <c>aggregated_counter</c>, after an <c>INSERT</c> of (key, value, expire_at):
+    /// values add up, and the later expiry wins over an earlier one and over none. Increments and the aggregator that folds
+    /// an earlier version's rows both merge this way.
+    /// </summary>
+    public const string MergeIntoCounter = """
+        ON CONFLICT (key) DO UPDATE SET
+            value = aggregated_counter.value + excluded.value,
+            expire_at = CASE
+                WHEN excluded.expire_at IS NULL THEN aggregated_counter.expire_at
+                WHEN aggregated_counter.expire_at IS NULL THEN excluded.expire_at
+                ELSE MAX(aggregated_counter.expire_at, excluded.expire_at) END
+        """;
+
     /// <summary>A numbered parameter name ($n0, $n1...) for a statement with one group of values per row.</summary>
     public static string Numbered(string prefix, int i) => prefix + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

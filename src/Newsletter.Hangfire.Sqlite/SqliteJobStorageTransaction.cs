@@ -332,7 +332,7 @@ internal sealed class SqliteJobStorageTransaction : JobStorageTransaction
     /// per increment so that concurrent increments never wait for each other, and fold them later; SQLite has one writer
     /// at a time anyway, and the row per increment cost a succeeded job about four more pages written (the counter table,
     /// its two indexes, and the AUTOINCREMENT sequence), then as many again when the aggregator deleted them. The merge is
-    /// the aggregator's: values add up, and the later expiry wins over an earlier one and over none.
+    /// the aggregator's (<see cref="JobRows.MergeIntoCounter"/>).
     /// </summary>
     private void AddToCounters(SqliteConnection connection)
     {
@@ -355,16 +355,7 @@ internal sealed class SqliteJobStorageTransaction : JobStorageTransaction
             var zero = connection.List(
                 "INSERT INTO aggregated_counter (key, value, expire_at) VALUES "
                 + string.Join(", ", rows.Select((_, i) => $"($k{i}, $v{i}, $e{i})"))
-                + """
-
-                ON CONFLICT (key) DO UPDATE SET
-                    value = aggregated_counter.value + excluded.value,
-                    expire_at = CASE
-                        WHEN excluded.expire_at IS NULL THEN aggregated_counter.expire_at
-                        WHEN aggregated_counter.expire_at IS NULL THEN excluded.expire_at
-                        ELSE MAX(aggregated_counter.expire_at, excluded.expire_at) END
-                RETURNING key, value
-                """,
+                + "\n" + JobRows.MergeIntoCounter + "\nRETURNING key, value",
                 reader => reader.GetInt64(1) == 0 ? reader.GetString(0) : null,
                 values);
 
