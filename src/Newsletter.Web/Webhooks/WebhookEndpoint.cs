@@ -35,20 +35,33 @@ public sealed class WebhookEndpoint
     public IReadOnlyList<string> EventList => Events == "*" ? WebhookEventTypes.All : Events.Split(',', StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>
-    /// The URL as the admin shows it: a password in it (https://user:password@host/...) is replaced by dots, so
-    /// the page (on a shared screen, in a screenshot) never shows the credential the receiver checks.
+    /// The URL as the admin shows it: a password in it (https://user:password@host/...) and the values of its query
+    /// (where receivers such as Zapier's or Slack's take their token) are replaced by dots, so the page (on a shared
+    /// screen, in a screenshot) never shows what the receiver checks. The query's names stay, to tell endpoints apart.
     /// </summary>
     public static string DisplayUrl(string url)
     {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.UserInfo.Length == 0)
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.UserInfo.Length == 0 && uri.Query.Length <= 1))
         {
             return url;
         }
 
-        var user = uri.UserInfo.Split(':', 2)[0];
-        var builder = new UriBuilder(uri) { UserName = user, Password = uri.UserInfo.Contains(':', StringComparison.Ordinal) ? "••••" : "" };
+        var builder = new UriBuilder(uri);
+        if (uri.UserInfo.Length > 0)
+        {
+            builder.UserName = uri.UserInfo.Split(':', 2)[0];
+            builder.Password = uri.UserInfo.Contains(':', StringComparison.Ordinal) ? Hidden : "";
+        }
+
+        if (uri.Query.Length > 1)
+        {
+            builder.Query = string.Join('&', uri.Query[1..].Split('&').Select(pair => pair.Split('=', 2) is [var name, _] ? $"{name}={Hidden}" : pair));
+        }
+
         return builder.Uri.GetComponents(UriComponents.AbsoluteUri, UriFormat.Unescaped);
     }
+
+    private const string Hidden = "••••";
 
     /// <summary>Host and path, for the deliveries' table: short enough to leave its other columns room, and
     /// with nothing of the user, password or query a URL may carry.</summary>
