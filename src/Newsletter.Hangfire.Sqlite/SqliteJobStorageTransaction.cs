@@ -331,7 +331,7 @@ internal sealed class SqliteJobStorageTransaction : JobStorageTransaction
     /// Adds the transaction's increments straight to each key's one row. Storages for servers that lock rows insert a row
     /// per increment so that concurrent increments never wait for each other, and fold them later; SQLite has one writer
     /// at a time anyway, and the row per increment cost a succeeded job about four more pages written (the counter table,
-    /// its two indexes, and the AUTOINCREMENT sequence), then as many again when the aggregator deleted them. The merge is
+    /// its two indexes, and the AUTOINCREMENT sequence), and the aggregator's writes later to fold and delete them. The merge is
     /// the aggregator's (<see cref="JobRows.MergeIntoCounter"/>).
     /// </summary>
     private void AddToCounters(SqliteConnection connection)
