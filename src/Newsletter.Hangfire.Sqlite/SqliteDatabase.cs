@@ -191,6 +191,7 @@ internal sealed class SqliteDatabase
                 transaction.Commit();
                 committed = true;
                 SqliteStorageMetrics.WriteTransactions.Add(1);
+                SqliteStorageMetrics.PagesWritten.Add(connection.TakePagesWritten());
                 return result;
             }
             catch (SqliteException ex) when (IsBusy(ex) && attempt < _retryAttempts)
@@ -254,6 +255,16 @@ internal sealed class StatementCachingConnection(string connectionString) : Sqli
     /// Microsoft.Data.Sqlite's (which knows only the transactions it began).
     /// </summary>
     public bool InTransaction => SQLitePCL.raw.sqlite3_get_autocommit(Handle) == 0;
+
+    /// <summary>
+    /// Pages this connection wrote to the file (its WAL) since the last call, and starts the count again. SQLite appends
+    /// every page a commit changed as a frame of its own, so pages per job is what a job costs the file.
+    /// </summary>
+    public long TakePagesWritten()
+    {
+        SQLitePCL.raw.sqlite3_db_status(Handle, SQLitePCL.raw.SQLITE_DBSTATUS_CACHE_WRITE, out var pages, out _, 1);
+        return pages;
+    }
 
     /// <summary>
     /// Begins a transaction with kept statements: Microsoft.Data.Sqlite's <c>BeginTransaction</c> prepares <c>BEGIN</c>

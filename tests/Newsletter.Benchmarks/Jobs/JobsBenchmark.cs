@@ -43,13 +43,13 @@ public static class JobsBenchmark
         // The floor: the rows of a job the one-server run wrote, replayed in the same four commits with nothing else.
         var floor = JobsFloor.Run(Path.Combine(dir, "jobs-1.db"), Path.Combine(dir, "floor.db"), jobs);
         // Its statements, counted as ours are (without BEGIN and COMMIT): 5 when created, 1 to claim, 2 and 4 for the states.
-        results.Add(("bare writes (floor)", 1, floor, "4.00 (12.00)"));
+        results.Add(("bare writes (floor)", 1, (floor.Rate, floor.CpuUs), string.Create(CultureInfo.InvariantCulture, $"4.00 (12.00), {floor.Pages:F1} pages")));
 
         // Per job, the client's enqueue included; everything the storages in this process wrote while the run lasted.
         Console.WriteLine();
         // CPU per job is the process's CPU time over the run (client, servers and the polling monitor): on a machine shared
         // with other work it moves far less than jobs/s, which depends on how much of the cores this process gets.
-        Console.WriteLine($"{"storage",-20}{"servers",8}{"jobs/s",12}{"CPU µs/job",12}   write transactions (statements) per job");
+        Console.WriteLine($"{"storage",-20}{"servers",8}{"jobs/s",12}{"CPU µs/job",12}   write transactions (statements), pages per job");
         foreach (var (storage, servers, run, perJob) in results)
         {
             Console.WriteLine($"{storage,-20}{servers,8}{run.Rate,12:N0}{run.CpuUs,12:N0}   {perJob}");
@@ -116,12 +116,13 @@ public static class JobsBenchmark
     }
 }
 
-/// <summary>Sums the storage's write counters (<see cref="SqliteStorageMetrics"/>) while a run lasts.</summary>
+/// <summary>Sums the storage's write counters (<see cref="SqliteStorageMetrics"/>): transactions, statements and pages, while a run lasts.</summary>
 internal sealed class WriteCounter : IDisposable
 {
     private readonly MeterListener _listener = new();
     private long _transactions;
     private long _statements;
+    private long _pages;
 
     public WriteCounter()
     {
@@ -138,6 +139,10 @@ internal sealed class WriteCounter : IDisposable
             {
                 Interlocked.Add(ref _transactions, value);
             }
+            else if (instrument.Name.EndsWith("pages_written", StringComparison.Ordinal))
+            {
+                Interlocked.Add(ref _pages, value);
+            }
             else
             {
                 Interlocked.Add(ref _statements, value);
@@ -150,10 +155,11 @@ internal sealed class WriteCounter : IDisposable
     {
         Interlocked.Exchange(ref _transactions, 0);
         Interlocked.Exchange(ref _statements, 0);
+        Interlocked.Exchange(ref _pages, 0);
     }
 
     public string PerJob(int jobs) =>
-        string.Create(CultureInfo.InvariantCulture, $"{(double)Interlocked.Read(ref _transactions) / jobs:F2} ({(double)Interlocked.Read(ref _statements) / jobs:F2})");
+        string.Create(CultureInfo.InvariantCulture, $"{(double)Interlocked.Read(ref _transactions) / jobs:F2} ({(double)Interlocked.Read(ref _statements) / jobs:F2}), {(double)Interlocked.Read(ref _pages) / jobs:F1} pages");
 
     public void Dispose() => _listener.Dispose();
 }
