@@ -15,7 +15,9 @@ internal sealed class ExpirationManager(SqliteStorage storage) : IBackgroundProc
     /// <summary>A lock row is free to take once expired; its row is only tidied away long after, to keep renewal races rare.</summary>
     private static readonly TimeSpan StaleLockAge = TimeSpan.FromHours(1);
 
-    private static readonly string[] KeyedTables = ["counter", "aggregated_counter", "list_entry", "set_entry", "hash_entry"];
+    /// <summary>Tables whose rows expire one by one, with the column a row is found by (aggregated_counter has no rowid).</summary>
+    private static readonly (string Table, string Row)[] KeyedTables =
+        [("counter", "rowid"), ("aggregated_counter", "key"), ("list_entry", "rowid"), ("set_entry", "rowid"), ("hash_entry", "rowid")];
 
     public void Execute(BackgroundProcessContext context)
     {
@@ -34,11 +36,11 @@ internal sealed class ExpirationManager(SqliteStorage storage) : IBackgroundProc
         var batch = storage.Options.ExpirationBatchSize;
         long total = 0;
         total += Drain(connection => RemoveExpiredJobs(connection, batch), batch, cancellationToken);
-        foreach (var table in KeyedTables)
+        foreach (var (table, row) in KeyedTables)
         {
             total += Drain(
                 connection => connection.Execute(
-                    $"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE expire_at < $now ORDER BY expire_at LIMIT $batch)",
+                    $"DELETE FROM {table} WHERE {row} IN (SELECT {row} FROM {table} WHERE expire_at < $now ORDER BY expire_at LIMIT $batch)",
                     ("$now", UnixMs.Now()),
                     ("$batch", batch)),
                 batch,

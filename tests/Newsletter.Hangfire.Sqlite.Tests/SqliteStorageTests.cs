@@ -305,6 +305,70 @@ public sealed class SqliteStorageTests : IDisposable
     }
 
     [Fact]
+    public void AFileVersionOneLeftIsUpgradedWithItsRowsAndIdsAndItsExpiryStillWorks()
+    {
+        var file = _folder.File("v1.db");
+        var later = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds();
+
+        // The file as version 1 left it: job 1 in Processing with its queue row and its state lock held by another process,
+        // job 7 expired while still enqueued (it holds the newest state id), counters folded and not yet folded.
+        Db.Execute(file, $$"""
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE schema_version (version INTEGER NOT NULL);
+            INSERT INTO schema_version (version) VALUES (1);
+            {{SqliteSchema.Migration(1)}}
+            INSERT INTO job (id, state_id, state_name, invocation_data, created_at, expire_at) VALUES (1, 2, 'Processing', '{}', 1, NULL), (7, 3, 'Enqueued', '{}', 1, 1);
+            INSERT INTO job_state (id, job_id, name, reason, created_at, data) VALUES
+                (1, 1, 'Enqueued', NULL, 1, '{"Queue":"default"}'), (2, 1, 'Processing', 'taken', 2, '{"ServerId":"old"}'), (3, 7, 'Enqueued', NULL, 1, '{}');
+            INSERT INTO job_queue (job_id, queue) VALUES (1, 'default'), (7, 'default');
+            INSERT INTO distributed_lock (resource, owner, expire_at) VALUES ('job:1:state-lock', 'another process', {{later}});
+            INSERT INTO aggregated_counter (key, value, expire_at) VALUES ('stats:succeeded', 41, NULL), ('stats:succeeded:old', 5, 1);
+            INSERT INTO counter (key, value, expire_at) VALUES ('stats:succeeded', 1, NULL);
+            """);
+
+        using var storage = new SqliteStorage(new SqliteStorageOptions { Path = file, QueuePollInterval = TimeSpan.FromMilliseconds(100) });
+        using var connection = (JobStorageConnection)storage.GetConnection();
+        Assert.Equal(SqliteSchema.LatestVersion, Db.Scalar(file, "SELECT version FROM schema_version"));
+        Assert.Contains("WITHOUT ROWID", Db.Text(file, "SELECT sql FROM sqlite_master WHERE name = 'distributed_lock'"), StringComparison.Ordinal);
+        Assert.Contains("WITHOUT ROWID", Db.Text(file, "SELECT sql FROM sqlite_master WHERE name = 'aggregated_counter'"), StringComparison.Ordinal);
+        Assert.DoesNotContain("AUTOINCREMENT", Db.Text(file, "SELECT sql FROM sqlite_master WHERE name = 'job_state'"), StringComparison.Ordinal);
+        Assert.Equal(0, Db.Scalar(file, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'ix_job_queue_job_id'"));
+        Assert.Equal(0, Db.Scalar(file, "SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'job_state'"));
+
+        // Every row kept, and found as before.
+        var state = connection.GetStateData("1");
+        Assert.Equal(("Processing", "taken", "old"), (state.Name, state.Reason, state.Data["ServerId"]));
+        Assert.Equal(42, connection.GetCounter("stats:succeeded"));
+        Assert.Throws<DistributedLockTimeoutException>(() => connection.AcquireDistributedLock("job:1:state-lock", TimeSpan.Zero).Dispose());
+
+        // Expiry: job 7 goes with its states and its queue row (found without the index on job_id), and so does the expired
+        // counter (found by its key: the table has no rowid now).
+        Assert.Equal(2, new ExpirationManager(storage).RemoveExpired(TestContext.Current.CancellationToken));
+        Assert.Equal(0, Db.Scalar(file, "SELECT COUNT(*) FROM job_queue WHERE job_id = 7") + Db.Scalar(file, "SELECT COUNT(*) FROM job_state WHERE job_id = 7"));
+        Assert.Equal(0, Db.Scalar(file, "SELECT COUNT(*) FROM aggregated_counter WHERE key = 'stats:succeeded:old'"));
+
+        // Job ids still never come back; a state id may (job 7's went with it), and the new job's states are its own.
+        var id = connection.CreateExpiredJob(Job.FromExpression(() => TestJobs.Noop()), new Dictionary<string, string>(), DateTime.UtcNow, TimeSpan.FromHours(1));
+        Assert.Equal("8", id);
+        using (var transaction = connection.CreateWriteTransaction())
+        {
+            transaction.SetJobState(id, new EnqueuedState("default"));
+            transaction.AddToQueue("default", id);
+            transaction.Commit();
+        }
+
+        Assert.Equal(3, Db.Scalar(file, "SELECT state_id FROM job WHERE id = 8"));
+        Assert.Equal("Enqueued", connection.GetStateData(id).Name);
+        Assert.Single(storage.GetMonitoringApi().JobDetails(id).History);
+        Assert.Equal("Processing", connection.GetStateData("1").Name);
+
+        // The queue is in order: job 1's row first, then the new one.
+        using var first = connection.FetchNextJob(["default"], TestContext.Current.CancellationToken);
+        using var second = connection.FetchNextJob(["default"], TestContext.Current.CancellationToken);
+        Assert.Equal(("1", "8"), (first.JobId, second.JobId));
+    }
+
+    [Fact]
     public void OnlyImplementedFeaturesAreAdvertised()
     {
         Assert.True(_storage.HasFeature(JobStorageFeatures.ProcessesInsteadOfComponents));
