@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using Hangfire.Logging;
 using Microsoft.Data.Sqlite;
 
@@ -7,8 +8,8 @@ namespace Newsletter.Hangfire.Sqlite;
 
 /// <summary>
 /// Lends each operation a connection of its own from a small pool, so no connection is ever shared between threads, and
-/// runs every write in an immediate transaction: a deferred one that reads first can fail with SQLITE_BUSY_SNAPSHOT, which
-/// no busy timeout resolves. The pool is this class's rather than Microsoft.Data.Sqlite's because that one closes a
+/// runs every write in an immediate transaction, together with the writes queued behind it (<see cref="Write{T}"/>): a
+/// deferred one that reads first can fail with SQLITE_BUSY_SNAPSHOT, which no busy timeout resolves. The pool is this class's rather than Microsoft.Data.Sqlite's because that one closes a
 /// connection's commands when it is handed back, and every statement was parsed afresh on every use; a connection kept
 /// here keeps its prepared statements (<see cref="StatementCachingConnection"/>).
 /// </summary>
@@ -27,8 +28,20 @@ internal sealed class SqliteDatabase
     private int _idleCount;
     private volatile bool _closed;
 
+    /// <summary>Bodies in one group: enough for every thread of a busy server, few enough that one group's latency stays short.</summary>
+    private const int MaxGroup = 32;
+
     [ThreadStatic]
     private static bool _insideGate;
+
+    /// <summary>Writers of this storage waiting for a leader to run their bodies; only the leader takes them out.</summary>
+    private readonly ConcurrentQueue<WriteRequest> _pending = new();
+
+    /// <summary>1 while a writer of this storage leads.</summary>
+    private int _leading;
+
+    /// <summary>Writers waiting for a leader to take their bodies; tests wait for a queue to form.</summary>
+    internal int PendingWrites => _pending.Count;
 
     /// <summary>
     /// A <see cref="Lock"/> rather than a <see cref="SemaphoreSlim"/>: the semaphore's waiters spun through about 35
@@ -162,17 +175,167 @@ internal sealed class SqliteDatabase
     }
 
     /// <summary>
-    /// Runs <paramref name="body"/> in one immediate transaction. When the database stays busy past the busy timeout the
-    /// whole transaction is rolled back and run again from the start, never a part of it.
+    /// Runs <paramref name="body"/> in an immediate transaction and returns once that transaction committed. Writers that
+    /// queue up meanwhile are committed together: one of them leads, runs the bodies waiting at that moment one after the
+    /// other in one transaction and commits once, so the pages they share (the newest rows, the queue, the indexes) go to the
+    /// WAL once for all of them. Nobody waits for company: a writer that finds nobody leading leads its own. When a body
+    /// throws, or the group's commit fails, the group is rolled back and each body runs again alone, so every caller sees
+    /// exactly what its own transaction would have done. When the database stays busy past the busy timeout the whole
+    /// transaction is rolled back and run again from the start, never a part of it: bodies must be safe to run again.
     /// </summary>
     public T Write<T>(Func<SqliteConnection, T> body)
     {
+        // A write nested in another on the same thread runs on its own, as it always did.
+        if (_insideGate)
+        {
+            return Run(body);
+        }
+
+        var request = new WriteRequest(connection => body(connection));
+        _pending.Enqueue(request);
+        if (Interlocked.CompareExchange(ref _leading, 1, 0) != 0)
+        {
+            // Someone leads: it runs this body in its group, or hands this writer the lead.
+            request.Wait();
+        }
+
+        if (!request.Done)
+        {
+            Lead(request);
+        }
+
+        return (T)request.Result()!;
+    }
+
+    /// <summary>Runs groups until <paramref name="own"/> is done, then hands the lead to the next writer waiting, if any.</summary>
+    private void Lead(WriteRequest own)
+    {
+        var group = new List<WriteRequest>();
+        try
+        {
+            while (!own.Done)
+            {
+                while (group.Count < MaxGroup && _pending.TryDequeue(out var next))
+                {
+                    group.Add(next);
+                }
+
+                try
+                {
+                    RunGroup(group);
+                }
+                catch (Exception ex)
+                {
+                    // RunGroup gives each body's error to its own writer; anything else fails the group, never a writer that
+                    // was not in it.
+                    foreach (var request in group)
+                    {
+                        request.Fail(ex);
+                    }
+                }
+
+                foreach (var request in group)
+                {
+                    if (request != own)
+                    {
+                        request.Release();
+                    }
+                }
+
+                group.Clear();
+            }
+        }
+        finally
+        {
+            HandOver();
+        }
+    }
+
+    /// <summary>
+    /// Gives the lead to the oldest writer waiting, or lets it go. The lead is dropped before the queue is looked at again,
+    /// with a full fence between: a writer that queued meanwhile either finds the lead free, or is found here and given
+    /// the lead, however often that race repeats.
+    /// </summary>
+    private void HandOver()
+    {
+        while (true)
+        {
+            // The lead is held here, so nobody else takes work out of the queue: what is seen at its head stays there.
+            if (_pending.TryPeek(out var next))
+            {
+                next.Promote();
+                return;
+            }
+
+            Interlocked.Exchange(ref _leading, 0);
+            if (_pending.IsEmpty || Interlocked.CompareExchange(ref _leading, 1, 0) != 0)
+            {
+                return;
+            }
+        }
+    }
+
+    private void RunGroup(List<WriteRequest> group)
+    {
+        if (group.Count == 1)
+        {
+            RunAlone(group[0]);
+            return;
+        }
+
+        object?[] results;
+        try
+        {
+            results = Run(connection =>
+            {
+                var each = new object?[group.Count];
+                for (var i = 0; i < group.Count; i++)
+                {
+                    each[i] = group[i].Body(connection);
+                }
+
+                return each;
+            });
+        }
+        catch (Exception)
+        {
+            // Rolled back as a whole: each body again in a transaction of its own, its error (if any) to its own caller.
+            foreach (var request in group)
+            {
+                RunAlone(request);
+            }
+
+            return;
+        }
+
+        for (var i = 0; i < group.Count; i++)
+        {
+            group[i].Complete(results[i]);
+        }
+    }
+
+    private void RunAlone(WriteRequest request)
+    {
+        try
+        {
+            request.Complete(Run(request.Body));
+        }
+        catch (Exception ex)
+        {
+            request.Fail(ex);
+        }
+    }
+
+    /// <summary>One immediate transaction for <paramref name="body"/>, run again from the start while the file stays busy.</summary>
+    private T Run<T>(Func<SqliteConnection, T> body)
+    {
         for (var attempt = 0; ; attempt++)
         {
-            // Writers of this process queue here for the file's one write lock: a hand-over in the process is immediate,
-            // while SQLite's busy handler sleeps in growing steps and leaves the lock idle meanwhile. Other processes
-            // still meet at the busy timeout. A write nested in another on the same thread skips the gate. The connection is
-            // taken from the pool before the gate and returned after it, so the write lock is held for the transaction only.
+            // Storages of this process on the same file meet here for the file's one write lock: a hand-over in the process
+            // is immediate, while SQLite's busy handler sleeps in growing steps and leaves the lock idle meanwhile. Other
+            // processes still meet at the busy timeout. A write nested in another on the same thread skips the gate. The
+            // connection is taken from the pool before the gate and returned after it, so the write lock is held for the
+            // transaction only.
             var connection = Rent();
             var gated = !_insideGate;
             if (gated)
@@ -476,4 +639,51 @@ internal static class UnixMs
         long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out value) && value > 0;
 
     public static string Id(long value) => value.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>A body waiting to be written, and what came of it.</summary>
+internal sealed class WriteRequest(Func<SqliteConnection, object?> body)
+{
+    private readonly ManualResetEventSlim _signal = new(false);
+    private object? _result;
+    private ExceptionDispatchInfo? _error;
+    private volatile bool _done;
+
+    public Func<SqliteConnection, object?> Body { get; } = body;
+
+    /// <summary>Its transaction committed or failed for good; set by the leader before it releases the writer.</summary>
+    public bool Done => _done;
+
+    public void Complete(object? result)
+    {
+        _result = result;
+        _done = true;
+    }
+
+    public void Fail(Exception error)
+    {
+        if (!_done)
+        {
+            _error = ExceptionDispatchInfo.Capture(error);
+            _done = true;
+        }
+    }
+
+    /// <summary>Wakes the writer once it is done.</summary>
+    public void Release() => _signal.Set();
+
+    /// <summary>Wakes the writer, not done yet, to lead.</summary>
+    public void Promote() => _signal.Set();
+
+    public void Wait()
+    {
+        _signal.Wait();
+        _signal.Dispose();
+    }
+
+    public object? Result()
+    {
+        _error?.Throw();
+        return _result;
+    }
 }
