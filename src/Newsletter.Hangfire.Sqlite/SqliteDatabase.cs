@@ -8,9 +8,9 @@ namespace Newsletter.Hangfire.Sqlite;
 
 /// <summary>
 /// Lends each operation a connection of its own from a small pool, so no connection is ever shared between threads, and
-/// runs every write in an immediate transaction, together with the writes queued behind it (<see cref="Write{T}"/>): a
-/// deferred one that reads first can fail with SQLITE_BUSY_SNAPSHOT, which no busy timeout resolves. The pool is this class's rather than Microsoft.Data.Sqlite's because that one closes a
-/// connection's commands when it is handed back, and every statement was parsed afresh on every use; a connection kept
+/// runs every write in an immediate transaction (a deferred one that reads first can fail with SQLITE_BUSY_SNAPSHOT, which
+/// no busy timeout resolves), together with the writes queued behind it (<see cref="Write{T}"/>). The pool is this class's
+/// rather than Microsoft.Data.Sqlite's because that one closes a connection's commands when it is handed back, and every statement was parsed afresh on every use; a connection kept
 /// here keeps its prepared statements (<see cref="StatementCachingConnection"/>).
 /// </summary>
 internal sealed class SqliteDatabase
@@ -220,25 +220,13 @@ internal sealed class SqliteDatabase
                     group.Add(next);
                 }
 
-                try
-                {
-                    RunGroup(group);
-                }
-                catch (Exception ex)
-                {
-                    // RunGroup gives each body's error to its own writer; anything else fails the group, never a writer that
-                    // was not in it.
-                    foreach (var request in group)
-                    {
-                        request.Fail(ex);
-                    }
-                }
-
+                // Every body's outcome, result or error, goes to its own writer: RunGroup throws nothing of theirs.
+                RunGroup(group);
                 foreach (var request in group)
                 {
                     if (request != own)
                     {
-                        request.Release();
+                        request.Wake();
                     }
                 }
 
@@ -263,7 +251,7 @@ internal sealed class SqliteDatabase
             // The lead is held here, so nobody else takes work out of the queue: what is seen at its head stays there.
             if (_pending.TryPeek(out var next))
             {
-                next.Promote();
+                next.Wake();
                 return;
             }
 
@@ -669,11 +657,8 @@ internal sealed class WriteRequest(Func<SqliteConnection, object?> body)
         }
     }
 
-    /// <summary>Wakes the writer once it is done.</summary>
-    public void Release() => _signal.Set();
-
-    /// <summary>Wakes the writer, not done yet, to lead.</summary>
-    public void Promote() => _signal.Set();
+    /// <summary>Wakes the writer: done, it returns its outcome; not done yet, it has been given the lead.</summary>
+    public void Wake() => _signal.Set();
 
     public void Wait()
     {
