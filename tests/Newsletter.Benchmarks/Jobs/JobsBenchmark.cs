@@ -28,7 +28,7 @@ public static class JobsBenchmark
         Measure(() => [new InMemoryStorage()], 200);
         Measure(() => SqliteStorages(Path.Combine(dir, "warmup.db"), 1), 200);
 
-        var results = new List<(string Storage, int Servers, (double Rate, double CpuUs) Run, string Writes)>();
+        var results = new List<(string Storage, int Servers, JobsRun Run, string Writes)>();
         using var writes = new WriteCounter();
         foreach (var servers in new[] { 1, 2 })
         {
@@ -43,16 +43,19 @@ public static class JobsBenchmark
         // The floor: the rows of a job the one-server run wrote, replayed in the same four commits with nothing else.
         var floor = JobsFloor.Run(Path.Combine(dir, "jobs-1.db"), Path.Combine(dir, "floor.db"), jobs);
         // Its statements, counted as ours are (without BEGIN and COMMIT): 5 when created, 1 to claim, 2 and 4 for the states.
-        results.Add(("bare writes (floor)", 1, (floor.Rate, floor.CpuUs), string.Create(CultureInfo.InvariantCulture, $"4.00 (12.00), {floor.Pages:F1} pages")));
+        results.Add(("bare writes (floor)", 1, new JobsRun(floor.Rate, floor.CpuUs, double.NaN, double.NaN), string.Create(CultureInfo.InvariantCulture, $"4.00 (12.00), {floor.Pages:F1} pages")));
 
         // Per job, the client's enqueue included; everything the storages in this process wrote while the run lasted.
         Console.WriteLine();
         // CPU per job is the process's CPU time over the run (client, servers and the polling monitor): on a machine shared
         // with other work it moves far less than jobs/s, which depends on how much of the cores this process gets.
-        Console.WriteLine($"{"storage",-20}{"servers",8}{"jobs/s",12}{"CPU µs/job",12}   write transactions (statements), pages per job");
+        // "enqueuing": the share of the run the four client threads took to enqueue every job, and the share of the jobs
+        // already Succeeded when they finished. Near 100 % and 100 %, the servers kept up and the run measured the client.
+        Console.WriteLine($"{"storage",-20}{"servers",8}{"jobs/s",12}{"CPU µs/job",12}{"enqueuing",18}   write transactions (statements), pages per job");
         foreach (var (storage, servers, run, perJob) in results)
         {
-            Console.WriteLine($"{storage,-20}{servers,8}{run.Rate,12:N0}{run.CpuUs,12:N0}   {perJob}");
+            var enqueuing = double.IsNaN(run.EnqueueShare) ? "" : string.Create(CultureInfo.InvariantCulture, $"{run.EnqueueShare:P0}, {run.DoneByThen:P0} done");
+            Console.WriteLine($"{storage,-20}{servers,8}{run.Rate,12:N0}{run.CpuUs,12:N0}{enqueuing,18}   {perJob}");
         }
 
         foreach (var servers in new[] { 1, 2 })
@@ -75,7 +78,7 @@ public static class JobsBenchmark
     private static List<JobStorage> SqliteStorages(string file, int count) =>
         [.. Enumerable.Range(0, count).Select(_ => (JobStorage)new SqliteStorage(new SqliteStorageOptions { Path = file, QueuePollInterval = TimeSpan.FromMilliseconds(200) }))];
 
-    private static (double Rate, double CpuUs) Measure(Func<List<JobStorage>> storages, int jobs)
+    private static JobsRun Measure(Func<List<JobStorage>> storages, int jobs)
     {
         var stores = storages();
         var servers = stores.Select((s, i) => new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = Workers, ServerName = $"bench-{i}" }, s)).ToList();
@@ -87,6 +90,8 @@ public static class JobsBenchmark
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var watch = Stopwatch.StartNew();
             Parallel.For(0, jobs, new ParallelOptions { MaxDegreeOfParallelism = 4 }, _ => client.Enqueue(() => BenchJobs.Noop()));
+            var enqueued = watch.Elapsed;
+            var doneByThen = monitor.SucceededListCount() - start;
             while (monitor.SucceededListCount() - start < jobs)
             {
                 Thread.Sleep(20);
@@ -94,7 +99,7 @@ public static class JobsBenchmark
 
             watch.Stop();
             var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
-            return (jobs / watch.Elapsed.TotalSeconds, used.TotalMicroseconds / jobs);
+            return new JobsRun(jobs / watch.Elapsed.TotalSeconds, used.TotalMicroseconds / jobs, enqueued / watch.Elapsed, (double)doneByThen / jobs);
         }
         finally
         {
@@ -115,6 +120,12 @@ public static class JobsBenchmark
         }
     }
 }
+
+/// <summary>
+/// One timed run: jobs/s, the process's CPU per job, the share of the run's time the client took to enqueue them all, and
+/// the share of the jobs that had succeeded by then.
+/// </summary>
+internal readonly record struct JobsRun(double Rate, double CpuUs, double EnqueueShare, double DoneByThen);
 
 /// <summary>Sums the storage's write counters (<see cref="SqliteStorageMetrics"/>): transactions, statements and pages, while a run lasts.</summary>
 internal sealed class WriteCounter : IDisposable
