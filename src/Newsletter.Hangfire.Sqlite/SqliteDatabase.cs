@@ -10,8 +10,9 @@ namespace Newsletter.Hangfire.Sqlite;
 /// Lends each operation a connection of its own from a small pool, so no connection is ever shared between threads, and
 /// runs every write in an immediate transaction (a deferred one that reads first can fail with SQLITE_BUSY_SNAPSHOT, which
 /// no busy timeout resolves), together with the writes queued behind it (<see cref="Write{T}"/>). The pool is this class's
-/// rather than Microsoft.Data.Sqlite's because that one closes a connection's commands when it is handed back, and every statement was parsed afresh on every use; a connection kept
-/// here keeps its prepared statements (<see cref="StatementCachingConnection"/>).
+/// rather than Microsoft.Data.Sqlite's because that one closes a connection's commands when it is handed back, and every
+/// statement was parsed afresh on every use; a connection kept here keeps its prepared statements
+/// (<see cref="StatementCachingConnection"/>).
 /// </summary>
 internal sealed class SqliteDatabase
 {

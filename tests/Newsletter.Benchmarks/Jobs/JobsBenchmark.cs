@@ -43,7 +43,7 @@ public static class JobsBenchmark
         // The floor: the rows of a job the one-server run wrote, replayed in the same four commits with nothing else.
         var floor = JobsFloor.Run(Path.Combine(dir, "jobs-1.db"), Path.Combine(dir, "floor.db"), jobs);
         // Its statements, counted as ours are (without BEGIN and COMMIT): 5 when created, 1 to claim, 2 and 4 for the states.
-        results.Add(("bare writes (floor)", 1, new JobsRun(floor.Rate, floor.CpuUs, double.NaN, double.NaN), string.Create(CultureInfo.InvariantCulture, $"4.00 (12.00), {floor.Pages:F1} pages")));
+        results.Add(("bare writes (floor)", 1, new JobsRun(floor.Rate, floor.CpuUs, null), string.Create(CultureInfo.InvariantCulture, $"4.00 (12.00), {floor.Pages:F1} pages")));
 
         // Per job, the client's enqueue included; everything the storages in this process wrote while the run lasted.
         Console.WriteLine();
@@ -54,7 +54,7 @@ public static class JobsBenchmark
         Console.WriteLine($"{"storage",-20}{"servers",8}{"jobs/s",12}{"CPU µs/job",12}{"enqueuing",18}   write transactions (statements), pages per job");
         foreach (var (storage, servers, run, perJob) in results)
         {
-            var enqueuing = double.IsNaN(run.EnqueueShare) ? "" : string.Create(CultureInfo.InvariantCulture, $"{run.EnqueueShare:P0}, {run.DoneByThen:P0} done");
+            var enqueuing = run.Client is var (share, done) ? string.Create(CultureInfo.InvariantCulture, $"{share:P0}, {done:P0} done") : "";
             Console.WriteLine($"{storage,-20}{servers,8}{run.Rate,12:N0}{run.CpuUs,12:N0}{enqueuing,18}   {perJob}");
         }
 
@@ -99,7 +99,7 @@ public static class JobsBenchmark
 
             watch.Stop();
             var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
-            return new JobsRun(jobs / watch.Elapsed.TotalSeconds, used.TotalMicroseconds / jobs, enqueued / watch.Elapsed, (double)doneByThen / jobs);
+            return new JobsRun(jobs / watch.Elapsed.TotalSeconds, used.TotalMicroseconds / jobs, (enqueued / watch.Elapsed, (double)doneByThen / jobs));
         }
         finally
         {
@@ -122,10 +122,10 @@ public static class JobsBenchmark
 }
 
 /// <summary>
-/// One timed run: jobs/s, the process's CPU per job, the share of the run's time the client took to enqueue them all, and
-/// the share of the jobs that had succeeded by then.
+/// One timed run: jobs/s, the process's CPU per job and, where a client enqueued the jobs (not for the floor), the share of
+/// the run's time it took to enqueue them all and the share of the jobs that had succeeded by then.
 /// </summary>
-internal readonly record struct JobsRun(double Rate, double CpuUs, double EnqueueShare, double DoneByThen);
+internal readonly record struct JobsRun(double Rate, double CpuUs, (double EnqueueShare, double DoneByThen)? Client);
 
 /// <summary>Sums the storage's write counters (<see cref="SqliteStorageMetrics"/>): transactions, statements and pages, while a run lasts.</summary>
 internal sealed class WriteCounter : IDisposable
